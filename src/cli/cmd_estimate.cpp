@@ -1,0 +1,17 @@
+// plena estimate — placeholder until its module lands.
+#include <fmt/core.h>
+
+#include "cli/commands.hpp"
+
+namespace plena::cli {
+
+void add_estimate_command(CLI::App& app) {
+  auto* sub = app.add_subcommand("estimate", "(not implemented yet)");
+  sub->allow_extras();
+  sub->callback([] {
+    fmt::print(stderr, "plena estimate: not implemented yet\n");
+    set_exit_code(1);
+  });
+}
+
+}  // namespace plena::cli
