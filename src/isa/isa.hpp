@@ -1,0 +1,152 @@
+// The PLENA ISA: opcode table, 32-bit encoding, assembler and disassembler.
+// Everything here is driven by the one table in isa/opcodes.def.
+#pragma once
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace plena::isa {
+
+enum class Opcode : uint8_t {
+#define PLENA_OPCODE(name, code, ...) name = code,
+#include "isa/opcodes.def"
+};
+inline constexpr int kNumOpcodes = 55;
+inline constexpr uint8_t kMinOpcode = 0x01;
+inline constexpr uint8_t kMaxOpcode = 0x37;
+
+// Upstream encoding classes: which fields a word carries (bit layout in docs/isa.md).
+//   I18  imm[31:14] rs1[13:10] rd[9:6]        I22  imm[31:10] rd[9:6]
+//   R1   rs1[13:10] rd[9:6]                   R0   opcode only
+//   RD   rd[9:6]                              MEM  funct1[25:22] rs3[21:18] rs2 rs1 rd
+//   VM   rs3[21:18] rs2[17:14] rs1 rd         R3   rs2[17:14] rs1[13:10] rd[9:6]
+enum class EncClass : uint8_t { I18, I22, R1, R0, RD, MEM, VM, R3 };
+
+enum class Unit : uint8_t { Matrix, Vector, ScalarInt, ScalarFp, Control, Dma };
+
+// Latency classes; the simulator/analytic model map each to a cycle count.
+enum class Latency : uint8_t {
+  MatMul, MatVec, BatchMatMul, BatchMatVec, MatWriteOut,
+  VecAdd, VecMul, VecExp, VecReci, VecSum, VecMax, VecShift, VecPrefixScan, VecTopK, Hadamard,
+  ScalarFpBasic, ScalarFpExp, ScalarFpReci, ScalarFpSqrt, ScalarFpMem, ScalarIntBasic, ScalarIntMem,
+  MapVFp, Control, PrefetchM, PrefetchV, StoreV,
+};
+
+// Instruction word fields. rs3 holds rmask or rstride; funct1 holds precision or rorder.
+enum class Field : uint8_t { None, Rd, Rs1, Rs2, Rs3, Funct1, Imm };
+
+enum class OperandKind : uint8_t {
+  Gp,        // gp0-gp15
+  Fp,        // f0-f7
+  Hbm,       // a0-a7
+  Imm,       // unsigned immediate, width of the class (18 or 22 bits)
+  Flag,      // 4-bit value 0-15 (rmask, rstride, precision, rorder, policy)
+  ZeroOrGp,  // literal 0 or gpN (rd of M_MM and friends)
+  Zero,      // literal 0, not encoded
+  Gp0,       // the register gp0, not encoded
+};
+
+struct Operand {
+  OperandKind kind{};
+  Field field = Field::None;  // None: accepted for upstream compatibility, not encoded
+  bool optional = false;      // may be omitted (only trailing operands); encodes as 0
+  std::string_view role;      // e.g. "dst", "mram", "rmask"
+};
+
+struct Form {
+  std::array<Operand, 6> ops{};
+  uint8_t count = 0;      // operands in the full form
+  uint8_t min_count = 0;  // required operands
+};
+
+struct OpInfo {
+  Opcode op{};
+  std::string_view mnemonic;
+  uint8_t code = 0;
+  EncClass cls{};
+  Unit unit{};
+  Latency latency{};
+  bool rtl_only = false;       // not implemented by the upstream emulator
+  Form form;                   // canonical operand list (printed by the disassembler)
+  Form alt;                    // additional accepted upstream form (count 0 if none)
+  std::string_view semantics;  // one-line description
+  std::string_view form_spec;  // FORM text from opcodes.def (for docs)
+  std::string_view alt_spec;
+  // Where the flag operands live (Field::None if the instruction has no such operand or it is
+  // not encoded, e.g. the rmask of V_RED_SUM).
+  Field mask_field = Field::None;       // rmask (Rs3, or Imm for V_EXP_V/V_RECI_V/V_RED_MAX)
+  Field rstride_field = Field::None;    // Rs3 for H_*
+  Field precision_field = Field::None;  // Funct1 for H_*
+  Field rorder_field = Field::None;     // Funct1 for V_SUB_VF
+  uint8_t imm_bits = 0;                 // 18 (I18), 22 (I22), 0 otherwise
+};
+
+// A decoded instruction: raw field values (registers as indices; gp0 = 0, f3 = 3, a2 = 2).
+struct Instr {
+  Opcode op{};
+  uint8_t rd = 0, rs1 = 0, rs2 = 0;
+  uint8_t rs3 = 0;     // rmask or rstride
+  uint8_t funct1 = 0;  // precision or rorder
+  uint32_t imm = 0;    // I18: bits [31:14]; I22: bits [31:10]
+  friend bool operator==(const Instr&, const Instr&) = default;
+};
+
+// ---- table ----
+std::span<const OpInfo> all_opcodes();              // ascending opcode, kNumOpcodes entries
+bool is_valid_opcode(uint32_t code);                // 0x01..0x37
+const OpInfo& info(Opcode op);                      // std::out_of_range for a non-table value
+const OpInfo* find_mnemonic(std::string_view name);  // exact (upper-case) match; nullptr if none
+std::string_view mnemonic(Opcode op);
+std::string_view to_string(EncClass c);
+std::string_view to_string(Unit u);
+std::string_view to_string(Latency l);
+std::string_view to_string(Field f);
+std::string_view to_string(OperandKind k);
+uint8_t field_value(const Instr& in, Field f);  // Imm is truncated; use in.imm directly
+
+// ---- encoding ----
+// Empty string if `in` is encodable: every operand in range for its register class/width and
+// every field the canonical form does not use equal to zero. Otherwise the reason.
+std::string validate(const Instr& in);
+uint32_t encode(const Instr& in);  // plena::InputError with validate()'s reason
+// Fields of the word's class; bits the class does not carry are ignored (see is_canonical).
+std::optional<Instr> try_decode(uint32_t word) noexcept;  // nullopt: invalid opcode
+Instr decode(uint32_t word);                              // plena::InputError on invalid opcode
+bool is_canonical(uint32_t word);  // decodes, validates and re-encodes to the same word
+
+// ---- text ----
+// Canonical assembly for one instruction, e.g. "M_MM 0, gp4, gp5". Out-of-range fields are printed
+// as they are (e.g. "f9"), so this is safe for error messages about any decoded word.
+std::string disassemble(const Instr& in);
+// Canonical assembly for a word, or ".word 0x%08X" when it is not canonical (invalid opcode,
+// non-zero unused bits, out-of-range register). Re-assembles to the same word.
+std::string disassemble_word(uint32_t word);
+
+// ---- assembler ----
+struct Program {
+  std::vector<uint32_t> words;
+  std::vector<int> lines;  // 1-based source line of each word
+};
+// Assembles upstream PLENA assembly (plus the extensions .equ, .word, hex immediates).
+// Throws plena::InputError "file:line:col: error: ..." at the first bad input.
+Program assemble(std::string_view source, std::string_view filename = "<input>");
+// Listing: "ADDR  WORD  source" per source line (address = word index).
+std::string listing(const Program& prog, std::string_view source);
+
+// Upstream .mem text: one "0x%08X" line per word.
+std::string to_mem_text(std::span<const uint32_t> words);
+std::vector<uint32_t> parse_mem_text(std::string_view text, std::string_view filename = "<input>");
+// Raw little-endian 32-bit words.
+std::vector<uint8_t> to_binary(std::span<const uint32_t> words);
+std::vector<uint32_t> parse_binary(std::span<const uint8_t> bytes, std::string_view filename = "<input>");
+// One canonical line per word (disassemble_word), newline terminated.
+std::string disassemble_program(std::span<const uint32_t> words);
+
+// Markdown tables generated from the table (embedded in docs/isa.md).
+std::string opcode_table_markdown();
+
+}  // namespace plena::isa
