@@ -1,0 +1,408 @@
+// Assembler for upstream PLENA assembly text, plus .mem / binary word I/O.
+#include <fmt/format.h>
+
+#include <map>
+#include <string>
+
+#include "isa/isa.hpp"
+#include "support/support.hpp"
+
+namespace plena::isa {
+namespace {
+
+bool is_space(char c) { return c == ' ' || c == '\t'; }
+bool is_digit(char c) { return c >= '0' && c <= '9'; }
+bool is_hex(char c) { return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
+bool is_ident_start(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_'; }
+bool is_word_char(char c) { return is_ident_start(c) || is_digit(c); }
+
+// Printable form of one offending character for messages.
+std::string show_char(char c) {
+  auto u = static_cast<unsigned char>(c);
+  if (u >= 0x21 && u < 0x7F) return fmt::format("'{}'", c);
+  return fmt::format("byte 0x{:02X}", u);
+}
+
+enum class RegClass { Gp, Fp, Hbm };
+
+struct Token {
+  std::string_view text;
+  int col = 0;  // 1-based
+};
+
+// A parsed operand value: a register or a number.
+struct Value {
+  bool is_reg = false;
+  RegClass reg{};
+  uint64_t num = 0;  // register index or numeric value
+};
+
+class Assembler {
+ public:
+  Assembler(std::string_view file) : file_(file) {}
+
+  Program run(std::string_view src) {
+    Program prog;
+    int line_no = 0;
+    size_t pos = 0;
+    while (pos <= src.size()) {
+      size_t nl = src.find('\n', pos);
+      std::string_view line = src.substr(pos, nl == std::string_view::npos ? std::string_view::npos : nl - pos);
+      ++line_no;
+      line_ = line_no;
+      if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+      if (auto w = assemble_line(line)) {
+        prog.words.push_back(*w);
+        prog.lines.push_back(line_no);
+      }
+      if (nl == std::string_view::npos) break;
+      pos = nl + 1;
+    }
+    return prog;
+  }
+
+ private:
+  [[noreturn]] void fail(int col, std::string_view msg) const { throw_input(file_, line_, col, msg); }
+
+  // Returns the word the line produces, if any.
+  std::optional<uint32_t> assemble_line(std::string_view line) {
+    // Comments: ';' or '//' to the end of the line.
+    size_t cut = line.size();
+    for (size_t i = 0; i < line.size(); ++i) {
+      if (line[i] == ';' || (line[i] == '/' && i + 1 < line.size() && line[i + 1] == '/')) {
+        cut = i;
+        break;
+      }
+    }
+    line = line.substr(0, cut);
+    size_t i = 0;
+    while (i < line.size() && is_space(line[i])) ++i;
+    if (i == line.size()) return std::nullopt;
+
+    // Mnemonic or directive.
+    size_t start = i;
+    if (line[i] == '.') ++i;
+    while (i < line.size() && is_word_char(line[i])) ++i;
+    Token head{line.substr(start, i - start), int(start) + 1};
+    if (head.text.empty() || head.text == ".") fail(int(start) + 1, fmt::format("unexpected {}, expected an instruction mnemonic or a directive (.equ, .word)", show_char(line[start])));
+    if (i < line.size() && !is_space(line[i]))
+      fail(int(i) + 1, fmt::format("unexpected {} after '{}', expected a space before the operands", show_char(line[i]), head.text));
+
+    std::vector<Token> ops = split_operands(line, i);
+    if (head.text[0] == '.') return directive(head, ops, line);
+    return instruction(head, ops, line);
+  }
+
+  // Comma-separated operands starting at `i`; each operand is one word ([A-Za-z0-9_]+).
+  std::vector<Token> split_operands(std::string_view line, size_t i) {
+    std::vector<Token> ops;
+    while (i < line.size() && is_space(line[i])) ++i;
+    if (i == line.size()) return ops;
+    while (true) {
+      while (i < line.size() && is_space(line[i])) ++i;
+      size_t start = i;
+      if (i < line.size() && line[i] == '-') {
+        size_t j = i + 1;
+        while (j < line.size() && is_word_char(line[j])) ++j;
+        fail(int(i) + 1, fmt::format("negative value '{}' is not allowed: immediates are unsigned", line.substr(i, j - i)));
+      }
+      while (i < line.size() && is_word_char(line[i])) ++i;
+      if (i == start) {
+        if (i == line.size() || line[i] == ',')
+          fail(int(i) + 1, "missing operand, expected a register, number or .equ name");
+        fail(int(i) + 1, fmt::format("unexpected {}, expected a register, number or .equ name", show_char(line[i])));
+      }
+      ops.push_back({line.substr(start, i - start), int(start) + 1});
+      while (i < line.size() && is_space(line[i])) ++i;
+      if (i == line.size()) break;
+      if (line[i] != ',') fail(int(i) + 1, fmt::format("unexpected {}, expected ',' between operands", show_char(line[i])));
+      ++i;
+    }
+    return ops;
+  }
+
+  // Registers: gpN (0-15), fN (0-7), aN (0-7), decimal N (leading zeros allowed).
+  std::optional<Value> parse_register(const Token& t) const {
+    std::string_view s = t.text;
+    RegClass cls;
+    size_t plen;
+    if (s.starts_with("gp")) {
+      cls = RegClass::Gp;
+      plen = 2;
+    } else if (s.starts_with("f")) {
+      cls = RegClass::Fp;
+      plen = 1;
+    } else if (s.starts_with("a")) {
+      cls = RegClass::Hbm;
+      plen = 1;
+    } else {
+      return std::nullopt;
+    }
+    if (s.size() == plen) return std::nullopt;
+    for (size_t k = plen; k < s.size(); ++k)
+      if (!is_digit(s[k])) return std::nullopt;
+    uint64_t n = 0;
+    for (size_t k = plen; k < s.size(); ++k) {
+      n = n * 10 + uint64_t(s[k] - '0');
+      if (n > 1000) break;
+    }
+    uint64_t count = cls == RegClass::Gp ? 16 : 8;
+    if (n >= count)
+      fail(t.col, fmt::format("register '{}' does not exist, expected {}", s,
+                              cls == RegClass::Gp ? "gp0-gp15" : cls == RegClass::Fp ? "f0-f7" : "a0-a7"));
+    return Value{true, cls, n};
+  }
+
+  Value parse_value(const Token& t) const {
+    std::string_view s = t.text;
+    if (is_digit(s[0])) {
+      uint64_t n = 0;
+      bool hex = s.size() > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X');
+      size_t k = hex ? 2 : 0;
+      for (; k < s.size(); ++k) {
+        char c = s[k];
+        if (hex ? !is_hex(c) : !is_digit(c))
+          fail(t.col, fmt::format("malformed number '{}', expected decimal digits or 0x followed by hex digits", s));
+        uint64_t d = is_digit(c) ? uint64_t(c - '0') : uint64_t((c | 0x20) - 'a' + 10);
+        n = n * (hex ? 16 : 10) + d;
+        if (n > 0xFFFFFFFFull) fail(t.col, fmt::format("number '{}' is too large (more than 32 bits)", s));
+      }
+      return Value{false, {}, n};
+    }
+    if (auto r = parse_register(t)) return *r;
+    if (auto it = equ_.find(std::string(s)); it != equ_.end()) return Value{false, {}, it->second};
+    fail(t.col, fmt::format("unknown name '{}', expected a register (gpN, fN, aN), a number or a .equ name", s));
+  }
+
+  static std::string_view class_text(RegClass c) {
+    return c == RegClass::Gp ? "a GP register (gp0-gp15)" : c == RegClass::Fp ? "an FP register (f0-f7)" : "an HBM address register (a0-a7)";
+  }
+
+  // Checks one operand against its table entry; returns the field value.
+  uint32_t operand_value(const OpInfo& inf, const Operand& o, int index, const Token& t) const {
+    Value v = parse_value(t);
+    auto where = [&] { return fmt::format("operand {} ({}) of {}", index + 1, o.role, inf.mnemonic); };
+    auto want_reg = [&](RegClass c) -> uint32_t {
+      if (!v.is_reg) fail(t.col, fmt::format("expected {} for {}, got '{}'", class_text(c), where(), t.text));
+      if (v.reg != c) fail(t.col, fmt::format("register class mismatch: expected {} for {}, got '{}'", class_text(c), where(), t.text));
+      return uint32_t(v.num);
+    };
+    auto want_num = [&](std::string_view what) {
+      if (v.is_reg) fail(t.col, fmt::format("expected {} for {}, got register '{}'", what, where(), t.text));
+    };
+    switch (o.kind) {
+      case OperandKind::Gp: return want_reg(RegClass::Gp);
+      case OperandKind::Fp: return want_reg(RegClass::Fp);
+      case OperandKind::Hbm: return want_reg(RegClass::Hbm);
+      case OperandKind::Imm: {
+        want_num("an immediate");
+        uint64_t lim = uint64_t(1) << inf.imm_bits;
+        if (v.num >= lim)
+          fail(t.col, fmt::format("immediate {} does not fit the {}-bit field of {} (expected 0..{}){}", v.num,
+                                  inf.imm_bits, inf.mnemonic, lim - 1,
+                                  inf.imm_bits == 18 ? "; build large values with S_LUI_INT + S_ADDI_INT" : ""));
+        return uint32_t(v.num);
+      }
+      case OperandKind::Flag:
+        want_num(fmt::format("a 4-bit {} value", o.role));
+        if (v.num >= 16) fail(t.col, fmt::format("{} value {} does not fit 4 bits (expected 0..15) for {}", o.role, v.num, where()));
+        return uint32_t(v.num);
+      case OperandKind::ZeroOrGp:
+        if (v.is_reg) return want_reg(RegClass::Gp);
+        if (v.num != 0) fail(t.col, fmt::format("expected 0 or a GP register for {}, got '{}'", where(), t.text));
+        return 0;
+      case OperandKind::Zero:
+        want_num("0");
+        if (v.num != 0) fail(t.col, fmt::format("expected 0 for {} (it is not encoded), got '{}'", where(), t.text));
+        return 0;
+      case OperandKind::Gp0:
+        if (!v.is_reg || v.reg != RegClass::Gp || v.num != 0)
+          fail(t.col, fmt::format("expected gp0 for {} (it is not encoded), got '{}'", where(), t.text));
+        return 0;
+    }
+    return 0;
+  }
+
+  static std::string form_text(const Form& f) {
+    std::string s;
+    for (int k = 0; k < f.count; ++k) {
+      if (k) s += ", ";
+      if (f.ops[k].optional) s += "[";
+      s += f.ops[k].role;
+      if (f.ops[k].optional) s += "]";
+    }
+    return s;
+  }
+
+  static std::string count_text(const Form& f) {
+    if (f.min_count == f.count) return fmt::format("{} operand{}", f.count, f.count == 1 ? "" : "s");
+    return fmt::format("{} to {} operands", f.min_count, f.count);
+  }
+
+  static bool fits(const Form& f, size_t n) { return f.count > 0 && n >= f.min_count && n <= f.count; }
+
+  uint32_t instruction(const Token& head, const std::vector<Token>& ops, std::string_view line) {
+    const OpInfo* inf = find_mnemonic(head.text);
+    if (!inf) {
+      std::string upper(head.text);
+      for (char& c : upper) c = (c >= 'a' && c <= 'z') ? char(c - 32) : c;
+      if (find_mnemonic(upper)) fail(head.col, fmt::format("unknown mnemonic '{}', mnemonics are upper case: '{}'", head.text, upper));
+      fail(head.col, fmt::format("unknown mnemonic '{}', expected an instruction such as M_MM or S_ADDI_INT, or a directive (.equ, .word)", head.text));
+    }
+    const Form* form = nullptr;
+    if (fits(inf->form, ops.size()) || (ops.empty() && inf->form.count == 0)) form = &inf->form;
+    else if (fits(inf->alt, ops.size())) form = &inf->alt;
+    if (!form) {
+      std::string expected = fmt::format("{} ({})", count_text(inf->form), form_text(inf->form));
+      if (inf->alt.count) expected += fmt::format(" or {} ({})", count_text(inf->alt), form_text(inf->alt));
+      int max_count = std::max(inf->form.count, inf->alt.count);
+      int col = ops.size() > size_t(max_count) ? ops[size_t(max_count)].col : int(line.size()) + 1;
+      fail(col, fmt::format("{} expects {}, got {}", inf->mnemonic, expected, ops.size()));
+    }
+    Instr in;
+    in.op = inf->op;
+    for (size_t k = 0; k < ops.size(); ++k) {
+      const Operand& o = form->ops[k];
+      uint32_t v = operand_value(*inf, o, int(k), ops[k]);
+      switch (o.field) {
+        case Field::None: break;
+        case Field::Rd: in.rd = uint8_t(v); break;
+        case Field::Rs1: in.rs1 = uint8_t(v); break;
+        case Field::Rs2: in.rs2 = uint8_t(v); break;
+        case Field::Rs3: in.rs3 = uint8_t(v); break;
+        case Field::Funct1: in.funct1 = uint8_t(v); break;
+        case Field::Imm: in.imm = v; break;
+      }
+    }
+    return encode(in);
+  }
+
+  std::optional<uint32_t> directive(const Token& head, const std::vector<Token>& ops, std::string_view line) {
+    auto need = [&](size_t n, std::string_view usage) {
+      if (ops.size() != n) {
+        int col = ops.size() > n ? ops[n].col : int(line.size()) + 1;
+        fail(col, fmt::format("{} expects {} operand{} ({}), got {}", head.text, n, n == 1 ? "" : "s", usage, ops.size()));
+      }
+    };
+    auto number = [&](const Token& t) {
+      Value v = parse_value(t);
+      if (v.is_reg) fail(t.col, fmt::format("expected a number or .equ name, got register '{}'", t.text));
+      return v.num;
+    };
+    if (head.text == ".equ") {
+      need(2, "NAME, VALUE");
+      const Token& name = ops[0];
+      if (!is_ident_start(name.text[0]))
+        fail(name.col, fmt::format("invalid .equ name '{}', expected a name starting with a letter or '_'", name.text));
+      if (parse_register_shape(name.text))
+        fail(name.col, fmt::format(".equ name '{}' looks like a register", name.text));
+      if (equ_.count(std::string(name.text))) fail(name.col, fmt::format(".equ name '{}' is already defined", name.text));
+      equ_[std::string(name.text)] = number(ops[1]);
+      return std::nullopt;
+    }
+    if (head.text == ".word") {
+      need(1, "VALUE");
+      return uint32_t(number(ops[0]));
+    }
+    fail(head.col, fmt::format("unknown directive '{}', expected .equ or .word", head.text));
+  }
+
+  static bool parse_register_shape(std::string_view s) {
+    size_t plen = s.starts_with("gp") ? 2 : (s.starts_with("f") || s.starts_with("a")) ? 1 : 0;
+    if (plen == 0 || s.size() == plen) return false;
+    for (size_t k = plen; k < s.size(); ++k)
+      if (!is_digit(s[k])) return false;
+    return true;
+  }
+
+  std::string_view file_;
+  int line_ = 0;
+  std::map<std::string, uint64_t> equ_;
+};
+
+}  // namespace
+
+Program assemble(std::string_view source, std::string_view filename) { return Assembler(filename).run(source); }
+
+std::string listing(const Program& prog, std::string_view source) {
+  std::string out;
+  size_t w = 0;
+  int line_no = 0;
+  size_t pos = 0;
+  while (pos <= source.size()) {
+    size_t nl = source.find('\n', pos);
+    std::string_view line = source.substr(pos, nl == std::string_view::npos ? std::string_view::npos : nl - pos);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    ++line_no;
+    if (nl == std::string_view::npos && line.empty()) break;  // no phantom line after the final newline
+    if (w < prog.words.size() && prog.lines[w] == line_no) {
+      out += fmt::format("0x{:04X}  0x{:08X}  {}\n", w, prog.words[w], line);
+      ++w;
+    } else {
+      out += fmt::format("{:20}{}\n", "", line);
+    }
+    if (nl == std::string_view::npos) break;
+    pos = nl + 1;
+  }
+  return out;
+}
+
+std::string to_mem_text(std::span<const uint32_t> words) {
+  std::string out;
+  out.reserve(words.size() * 11);
+  for (uint32_t w : words) out += fmt::format("0x{:08X}\n", w);
+  return out;
+}
+
+std::vector<uint32_t> parse_mem_text(std::string_view text, std::string_view filename) {
+  std::vector<uint32_t> words;
+  int line_no = 0;
+  size_t pos = 0;
+  while (pos <= text.size()) {
+    size_t nl = text.find('\n', pos);
+    std::string_view line = text.substr(pos, nl == std::string_view::npos ? std::string_view::npos : nl - pos);
+    ++line_no;
+    if (size_t c = line.find("//"); c != std::string_view::npos) line = line.substr(0, c);
+    size_t b = 0;
+    while (b < line.size() && (is_space(line[b]) || line[b] == '\r')) ++b;
+    size_t e = line.size();
+    while (e > b && (is_space(line[e - 1]) || line[e - 1] == '\r')) --e;
+    if (b < e) {
+      std::string_view tok = line.substr(b, e - b);
+      bool ok = tok.size() >= 3 && tok.size() <= 10 && tok[0] == '0' && (tok[1] == 'x' || tok[1] == 'X');
+      uint32_t v = 0;
+      for (size_t k = 2; ok && k < tok.size(); ++k) {
+        char c = tok[k];
+        if (!is_hex(c)) ok = false;
+        else v = v * 16 + uint32_t(is_digit(c) ? c - '0' : (c | 0x20) - 'a' + 10);
+      }
+      if (!ok)
+        throw_input(filename, line_no, int(b) + 1,
+                    fmt::format("malformed instruction word '{}', expected 0x followed by 1 to 8 hex digits", tok));
+      words.push_back(v);
+    }
+    if (nl == std::string_view::npos) break;
+    pos = nl + 1;
+  }
+  return words;
+}
+
+std::vector<uint8_t> to_binary(std::span<const uint32_t> words) {
+  std::vector<uint8_t> out;
+  out.reserve(words.size() * 4);
+  for (uint32_t w : words)
+    for (int b = 0; b < 4; ++b) out.push_back(uint8_t(w >> (8 * b)));
+  return out;
+}
+
+std::vector<uint32_t> parse_binary(std::span<const uint8_t> bytes, std::string_view filename) {
+  if (bytes.size() % 4 != 0)
+    throw_input(filename, 0, 0, fmt::format("binary program size {} is not a multiple of 4 bytes", bytes.size()));
+  std::vector<uint32_t> words(bytes.size() / 4);
+  for (size_t i = 0; i < words.size(); ++i)
+    words[i] = uint32_t(bytes[4 * i]) | uint32_t(bytes[4 * i + 1]) << 8 | uint32_t(bytes[4 * i + 2]) << 16 |
+               uint32_t(bytes[4 * i + 3]) << 24;
+  return words;
+}
+
+}  // namespace plena::isa
