@@ -1,0 +1,17 @@
+// Internal: vectorizable fast paths of the row API for the hot formats. Each returns false when
+// it does not handle the format; results are bit-identical to the reference block codecs
+// (tests/numerics checks this on millions of random blocks).
+#pragma once
+#include <cstdint>
+#include <span>
+
+#include "numerics/format.hpp"
+
+namespace plena::numerics::fast {
+
+bool encode_row(const Format& f, std::span<const float> in, std::span<uint8_t> elem_bytes,
+                std::span<uint8_t> scale_out);
+bool decode_row(const Format& f, std::span<const uint8_t> elem_bytes, std::span<const uint8_t> scale_in,
+                std::span<float> out);
+
+}  // namespace plena::numerics::fast
