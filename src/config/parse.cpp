@@ -360,19 +360,22 @@ class Parser {
   void check_geometry() const {
     const Geometry& g = cfg_.geometry;
     if (!is_pow2(g.mlen)) fail_value(F("geometry.mlen"), "MLEN must be a power of two (the Matrix SRAM read drops log2(MLEN) address bits)");
-    if (!is_pow2(g.blen)) fail_value(F("geometry.blen"), "BLEN must be a power of two");
+    // With MLEN a power of two this also makes BLEN one.
+    if (g.mlen % g.blen != 0) fail_value(F("geometry.blen"), fmt::format("MLEN ({}) must be a multiple of BLEN", g.mlen));
     if (g.vlen != g.mlen) {
       fail_value(F("geometry.vlen"), fmt::format("VLEN must equal MLEN ({}): matrix ops step Vector SRAM rows by MLEN; VLEN != MLEN is not supported", g.mlen));
     }
-    if (g.mlen % g.blen != 0) fail_value(F("geometry.blen"), fmt::format("MLEN ({}) must be a multiple of BLEN", g.mlen));
     if (g.hlen > g.mlen || g.hlen < g.blen) {
       fail_value(F("geometry.hlen"), fmt::format("expected MLEN ({}) >= HLEN >= BLEN ({})", g.mlen, g.blen));
+    }
+    if (g.mlen % g.hlen != 0) {
+      fail_value(F("geometry.hlen"), fmt::format("HLEN must divide MLEN ({}) because BROADCAST_AMOUNT * HLEN == MLEN", g.mlen));
     }
     if (uint64_t{g.broadcast_amount} * g.hlen != g.mlen) {
       fail_value(F("geometry.broadcast_amount"),
                  fmt::format("BROADCAST_AMOUNT * HLEN ({} * {} = {}) must equal MLEN ({}); expected broadcast_amount = {}",
                              g.broadcast_amount, g.hlen, uint64_t{g.broadcast_amount} * g.hlen, g.mlen,
-                             g.mlen % g.hlen == 0 ? std::to_string(g.mlen / g.hlen) : std::string("MLEN / HLEN")));
+                             g.mlen / g.hlen));
     }
   }
 
