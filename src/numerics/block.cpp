@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <memory>
+#include <vector>
 
 #include "numerics/detail.hpp"
 #include "numerics/numerics.hpp"
@@ -183,18 +185,28 @@ void check_block_args(const Format& f, size_t n_in, size_t n_codes, std::string_
 }
 }  // namespace
 
+const BlockCodec& BlockCodec::cached(const Format& f) {
+  // Building the decode table costs 256 conversions; block-at-a-time callers reuse it.
+  thread_local std::vector<std::unique_ptr<BlockCodec>> cache;
+  for (const auto& c : cache)
+    if (c->f == f) return *c;
+  if (cache.size() >= 16) cache.erase(cache.begin());
+  cache.push_back(std::make_unique<BlockCodec>(f));
+  return *cache.back();
+}
+
 uint8_t encode_block(const Format& f, std::span<const float> in, std::span<uint8_t> codes) {
   check_block_args(f, in.size(), codes.size(), "encode_block");
-  return BlockCodec(f).encode(in, codes);
+  return BlockCodec::cached(f).encode(in, codes);
 }
 
 void decode_block(const Format& f, uint8_t scale_byte, std::span<const uint8_t> codes, std::span<float> out) {
   check_block_args(f, out.size(), codes.size(), "decode_block");
-  BlockCodec(f).decode(scale_byte, codes, out);
+  BlockCodec::cached(f).decode(scale_byte, codes, out);
 }
 
-float decode_element(const Format& f, uint8_t code) { return BlockCodec(f).element_value(code); }
-float scale_value(const Format& f, uint8_t scale_byte) { return BlockCodec(f).scale(scale_byte); }
-bool code_is_zero(const Format& f, uint8_t code) { return BlockCodec(f).code_is_zero(code); }
+float decode_element(const Format& f, uint8_t code) { return BlockCodec::cached(f).element_value(code); }
+float scale_value(const Format& f, uint8_t scale_byte) { return BlockCodec::cached(f).scale(scale_byte); }
+bool code_is_zero(const Format& f, uint8_t code) { return BlockCodec::cached(f).code_is_zero(code); }
 
 }  // namespace plena::numerics

@@ -11,6 +11,7 @@ namespace plena::numerics {
 
 struct BlockCodec {
   explicit BlockCodec(const Format& fmt);  // InputError unless ocp-mx, mase-bfp or plena-hw-mxfp
+  static const BlockCodec& cached(const Format& f);  // per-thread cache; valid until the next call
   Format f;
   detail::ElemSpec es;
   std::array<float, 256> lut{};  // element value of each code, before the shared scale

@@ -108,7 +108,7 @@ void encode_row(const Format& f, std::span<const float> in, std::span<uint8_t> e
     return;
   }
   if (fast::encode_row(f, in, elem_bytes, scale_out)) return;
-  BlockCodec codec(f);
+  const BlockCodec& codec = BlockCodec::cached(f);
   std::vector<uint8_t> codes(f.width == 8 ? 0 : n);
   std::span<uint8_t> dst = f.width == 8 ? elem_bytes : std::span<uint8_t>(codes);
   for (size_t b0 = 0, g = 0; b0 < n; b0 += B, ++g) {
@@ -151,7 +151,7 @@ void decode_row(const Format& f, std::span<const uint8_t> elem_bytes, std::span<
     return;
   }
   if (fast::decode_row(f, elem_bytes, scale_in, out)) return;
-  BlockCodec codec(f);
+  const BlockCodec& codec = BlockCodec::cached(f);
   std::vector<uint8_t> codes;
   std::span<const uint8_t> src = elem_bytes;
   if (f.width != 8) {
