@@ -171,10 +171,12 @@ std::map<std::string, Tensor> parse_safetensors(std::span<const uint8_t> bytes, 
     if (b > en) bad(fmt::format("data_offsets [{}, {}] has begin > end", b, en));
     if (en > data_size)
       bad(fmt::format("data_offsets [{}, {}] out of range; the data section has {} bytes", b, en, data_size));
-    uint64_t want = numel * dtype_size(dtype);
+    // numel is checked against the byte count before multiplying so the product cannot wrap.
+    uint64_t want = numel <= data_size ? numel * dtype_size(dtype) : UINT64_MAX;
     if (en - b != want)
-      bad(fmt::format("data_offsets [{}, {}] hold {} bytes but shape {} of {} needs {}", b, en, en - b, sh.dump(), dt,
-                      want));
+      bad(fmt::format("data_offsets [{}, {}] hold {} bytes but shape {} of {} needs {} per element", b, en, en - b,
+                      sh.dump(), dt, dtype_size(dtype)) +
+          (want == UINT64_MAX ? std::string(" (more than the file holds)") : fmt::format(", {} in all", want)));
     ranges.push_back({b, en, name});
     t.data.resize(numel);
     const uint8_t* p = data + b;

@@ -132,7 +132,10 @@ TEST(ModelSafetensors, MalformedFilesNameTheFile) {
   check("range.safetensors",
         raw_safetensors(R"({"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})", four), {"out of range", "'w'"});
   check("size.safetensors",
-        raw_safetensors(R"({"w":{"dtype":"BF16","shape":[3],"data_offsets":[0,4]}})", four), {"needs 6", "'w'"});
+        raw_safetensors(R"({"w":{"dtype":"BF16","shape":[3],"data_offsets":[0,4]}})", four), {"6 in all", "'w'"});
+  check("huge.safetensors",
+        raw_safetensors(R"({"w":{"dtype":"F32","shape":[4611686018427387904],"data_offsets":[0,0]}})", {}),
+        {"more than the file holds", "'w'"});
   check("order.safetensors",
         raw_safetensors(R"({"w":{"dtype":"F32","shape":[0],"data_offsets":[4,0]}})", four), {"begin > end"});
   check("overlap.safetensors",

@@ -1,0 +1,1 @@
+plena_add_fuzzer(fuzz_model_safetensors SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/fuzz_model_safetensors.cpp LIBS plena_model)
