@@ -131,7 +131,9 @@ std::map<std::string, Tensor> parse_safetensors(std::span<const uint8_t> bytes, 
   };
   std::vector<Range> ranges;
   std::map<std::string, Tensor> out;
-  for (const auto& [name, e] : h.items()) {
+  for (const auto& item : h.items()) {
+    const std::string& name = item.key();
+    const json& e = item.value();
     if (name == "__metadata__") {
       if (!e.is_object()) fail(source, "__metadata__ must be an object of strings");
       continue;
