@@ -1,6 +1,207 @@
+// Vectorizable row kernels for ocp-mx and mase-bfp (encode) and every E8M0 8-bit format (decode).
+// Exactness argument (docs/numerics.md "Fast paths"): the block scale is a power of two, so
+// a = |x| * 2^-s is exact unless it underflows FP32, and values that small round to zero on every
+// element grid anyway. Rounding a to a multiple of 2^q is (a + 2^(q+23)) - 2^(q+23) under the
+// default RNE mode (the sum lies in [2^(q+23), 2^(q+24)), whose ulp is 2^q); ties-away adds one
+// quantum back when the RNE result sits exactly half a quantum below a. The reference block codec
+// (block.cpp) stays the definition; tests compare both on millions of random blocks.
 #include "numerics/fast.hpp"
 
+#include <algorithm>
+#include <bit>
+#include <cmath>
+#include <vector>
+
+#include "numerics/block.hpp"
+#include "numerics/numerics.hpp"
+
 namespace plena::numerics::fast {
-bool encode_row(const Format&, std::span<const float>, std::span<uint8_t>, std::span<uint8_t>) { return false; }
-bool decode_row(const Format&, std::span<const uint8_t>, std::span<const uint8_t>, std::span<float>) { return false; }
+namespace {
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
+#define PLENA_CLONES __attribute__((target_clones("avx", "sse4.1", "default")))
+#else
+#define PLENA_CLONES
+#endif
+
+inline float u2f(uint32_t u) { return std::bit_cast<float>(u); }
+inline uint32_t f2u(float x) { return std::bit_cast<uint32_t>(x); }
+
+struct FpParams {
+  int m;                 // stored mantissa bits
+  int emin_biased;       // 127 + smallest normal exponent of the element
+  uint32_t code_off;     // (126 + emin) << m: removes the FP32 exponent bias from a normal code
+  float max_norm;        // largest finite element value
+  float min_norm;        // 2^emin
+  float sub_mul;         // 2^(m - emin): element-subnormal value -> integer mantissa
+  uint32_t sign_shift;   // width - 1
+};
+
+// Per-element rounding onto a float element grid; returns the element code.
+template <bool TiesAway>
+inline uint8_t fp_code(float xv, float inv, const FpParams& P) {
+  uint32_t xb = f2u(xv);
+  float a = u2f(xb & 0x7FFFFFFFu) * inv;
+  int32_t ea = int32_t(f2u(a) >> 23);
+  int32_t qb = (ea > P.emin_biased ? ea : P.emin_biased) - P.m;  // biased exponent of the grid quantum
+  float c = u2f(uint32_t(qb + 23) << 23);
+  float r = (a + c) - c;
+  if constexpr (TiesAway) {
+    float half = u2f(uint32_t(qb - 1) << 23), up = r + u2f(uint32_t(qb) << 23);
+    r = (a - r == half) ? up : r;
+  }
+  r = r < P.max_norm ? r : P.max_norm;
+  uint32_t normal = (f2u(r) >> uint32_t(23 - P.m)) - P.code_off;
+  float rs = r < P.min_norm ? r : P.min_norm;
+  uint32_t sub = uint32_t(int32_t(rs * P.sub_mul));
+  uint32_t code = r >= P.min_norm ? normal : sub;
+  uint32_t neg = (xb >> 31) & uint32_t(a != 0.0f);  // reference keeps -0 only if x*2^-s != 0
+  return uint8_t(code | (neg << P.sign_shift));
+}
+
+// Symmetric two's-complement integer code: k = round((|x| + offset) * mul) clamped to kmax.
+// `offset` is the mase-bfp 1e-9 artifact (0 for ocp-mx).
+template <bool TiesAway>
+inline uint8_t int_code(float xv, float mul, float offset, int32_t kmax, uint32_t mask) {
+  const float magic = 8388608.0f;  // 2^23: rounds values below 2^23 to integers
+  // Clamping far above kmax keeps the magic-number rounding valid (tiny mase-bfp blocks whose
+  // 1e-9 offset dominates scale to huge values); it cannot change a saturated result.
+  float a = (std::fabs(xv) + offset) * mul;
+  a = a < 4194304.0f ? a : 4194304.0f;
+  float r = (a + magic) - magic;
+  if constexpr (TiesAway) {
+    float up = r + 1.0f;
+    r = (a - r == 0.5f) ? up : r;
+  }
+  int32_t k = int32_t(r);
+  k = k < kmax ? k : kmax;
+  float signed_off = xv + offset;
+  k = (xv == 0.0f) | (signed_off == 0.0f) ? 0 : k;
+  int32_t v = signed_off < 0.0f ? -k : k;
+  return uint8_t(uint32_t(v) & mask);
+}
+
+enum class Kind { OcpFp, OcpInt, Mase };
+
+struct EncodeJob {
+  FpParams fp;
+  int emax = 0, int_frac = 0;
+  int32_t kmax = 0;
+  uint32_t mask = 0;
+};
+
+// Encodes every full block of a row; blocks the fast path cannot take (special values, zero
+// blocks, scales outside the normal-float window) are appended to `slow` for the reference codec.
+template <Kind K, bool TiesAway, size_t B>
+PLENA_CLONES void encode_blocks(const float* __restrict x, uint8_t* __restrict codes, uint8_t* __restrict scales,
+                                size_t nblocks, const EncodeJob& job, std::vector<size_t>& slow) {
+  const EncodeJob J = job;  // a local copy: code stores (uint8_t) could otherwise alias the params
+  const FpParams P = job.fp;
+  for (size_t b = 0; b < nblocks; ++b) {
+    const float* xb = x + b * B;
+    uint8_t* cb = codes + b * B;
+    uint32_t am = 0;
+    for (size_t i = 0; i < B; ++i) {
+      uint32_t u = f2u(xb[i]) & 0x7FFFFFFFu;
+      am = am > u ? am : u;
+    }
+    if (am == 0 || am >= 0x7F800000u || (am >> 23) == 0) {
+      slow.push_back(b);
+      continue;
+    }
+    int fl = int(am >> 23) - 127, s;
+    if constexpr (K == Kind::Mase) s = (am & 0x7FFFFFu) == 0 ? fl : fl + 1;
+    else s = std::clamp(fl - J.emax, -127, 127);
+    if (s < -100 || s > 100) {  // keeps every factor below a normal float
+      slow.push_back(b);
+      continue;
+    }
+    scales[b] = uint8_t(s + 127);
+    const float inv = u2f(uint32_t(127 - s) << 23);  // 2^-s
+    if constexpr (K == Kind::OcpFp) {
+      for (size_t i = 0; i < B; ++i) cb[i] = fp_code<TiesAway>(xb[i], inv, P);
+    } else {
+      const float mul = u2f(uint32_t(127 - s + J.int_frac) << 23);
+      const float offset = K == Kind::Mase ? 1e-9f : 0.0f;
+      const int32_t kmax = J.kmax;
+      const uint32_t mask = J.mask;
+      for (size_t i = 0; i < B; ++i) cb[i] = int_code<TiesAway>(xb[i], mul, offset, kmax, mask);
+    }
+  }
+}
+
+template <Kind K, bool TiesAway>
+void encode_blocks_any(size_t B, const float* x, uint8_t* codes, uint8_t* scales, size_t nblocks, const EncodeJob& J,
+                       std::vector<size_t>& slow) {
+  switch (B) {
+    case 8: return encode_blocks<K, TiesAway, 8>(x, codes, scales, nblocks, J, slow);
+    case 16: return encode_blocks<K, TiesAway, 16>(x, codes, scales, nblocks, J, slow);
+    case 32: return encode_blocks<K, TiesAway, 32>(x, codes, scales, nblocks, J, slow);
+    default: slow.reserve(nblocks); for (size_t b = 0; b < nblocks; ++b) slow.push_back(b);
+  }
+}
+
+PLENA_CLONES void lut_decode(const uint8_t* __restrict c, float* __restrict out, size_t n, const float* lut,
+                             float sv) {
+  for (size_t i = 0; i < n; ++i) out[i] = lut[c[i]] * sv;
+}
+
+}  // namespace
+
+bool encode_row(const Format& f, std::span<const float> in, std::span<uint8_t> elem_bytes,
+                std::span<uint8_t> scale_out) {
+  if (f.codec != Codec::OcpMx && f.codec != Codec::MaseBfp) return false;
+  const BlockCodec& codec = BlockCodec::cached(f);
+  const auto& es = codec.es;
+  const size_t n = in.size(), B = size_t(f.block), full = n / B;
+  std::vector<uint8_t> tmp(f.width == 8 ? 0 : n);
+  uint8_t* codes = f.width == 8 ? elem_bytes.data() : tmp.data();
+  EncodeJob J;
+  J.emax = es.emax;
+  J.int_frac = es.int_frac;
+  J.kmax = int32_t(es.max_mag_code);
+  J.mask = (1u << es.width) - 1;
+  if (!es.is_int) {
+    J.fp.m = es.mbits;
+    J.fp.emin_biased = 127 + es.emin;
+    J.fp.code_off = uint32_t(126 + es.emin) << es.mbits;
+    J.fp.max_norm = codec.element_value(es.max_mag_code);
+    J.fp.min_norm = std::ldexp(1.0f, es.emin);
+    J.fp.sub_mul = std::ldexp(1.0f, es.mbits - es.emin);
+    J.fp.sign_shift = uint32_t(es.width - 1);
+  }
+  const bool away = f.rounding == Rounding::TiesAway;
+  std::vector<size_t> slow;
+  const float* x = in.data();
+  uint8_t* sc = scale_out.data();
+  if (f.codec == Codec::MaseBfp) encode_blocks_any<Kind::Mase, false>(B, x, codes, sc, full, J, slow);
+  else if (es.is_int && away) encode_blocks_any<Kind::OcpInt, true>(B, x, codes, sc, full, J, slow);
+  else if (es.is_int) encode_blocks_any<Kind::OcpInt, false>(B, x, codes, sc, full, J, slow);
+  else if (away) encode_blocks_any<Kind::OcpFp, true>(B, x, codes, sc, full, J, slow);
+  else encode_blocks_any<Kind::OcpFp, false>(B, x, codes, sc, full, J, slow);
+  if (full * B < n) slow.push_back(full);  // partial trailing block
+  for (size_t b : slow) {
+    size_t b0 = b * B, len = std::min(B, n - b0);
+    sc[b] = codec.encode(in.subspan(b0, len), std::span<uint8_t>(codes + b0, len));
+  }
+  if (f.width != 8) {
+    std::vector<uint32_t> wide(tmp.begin(), tmp.end());
+    pack_codes(wide, f.width, elem_bytes);
+  }
+  return true;
+}
+
+bool decode_row(const Format& f, std::span<const uint8_t> elem_bytes, std::span<const uint8_t> scale_in,
+                std::span<float> out) {
+  if (f.width != 8) return false;
+  const BlockCodec& codec = BlockCodec::cached(f);
+  float scales[256];
+  for (int b = 0; b < 256; ++b) scales[b] = codec.scale(uint8_t(b));  // 255 -> NaN: NaN * code = NaN
+  const float* lut = codec.lut.data();
+  const size_t n = out.size(), B = size_t(f.block);
+  for (size_t b0 = 0, g = 0; b0 < n; b0 += B, ++g)
+    lut_decode(elem_bytes.data() + b0, out.data() + b0, std::min(B, n - b0), lut, scales[scale_in[g]]);
+  return true;
+}
+
 }  // namespace plena::numerics::fast
