@@ -1,0 +1,7 @@
+// Public header of the compiler module: kernels are C++ generators that emit through a typed
+// instruction builder (builder.hpp) into memory laid out by one planner (memory.hpp), which also
+// writes the HBM layout manifest. ABI and schema: docs/compiler.md.
+#pragma once
+
+#include "compiler/builder.hpp"
+#include "compiler/memory.hpp"

@@ -1,0 +1,331 @@
+// RangeAllocator, HBM layout rules and the MemoryPlan.
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <bit>
+#include <cmath>
+#include <numeric>
+
+#include "compiler/memory.hpp"
+#include "model/model.hpp"
+#include "support/support.hpp"
+
+namespace plena::compiler {
+namespace {
+
+uint64_t round_up(uint64_t v, uint64_t m) { return m <= 1 ? v : (v + m - 1) / m * m; }
+
+}  // namespace
+
+// ------------------------------------------------------------------------------------------------
+// RangeAllocator
+
+RangeAllocator::RangeAllocator(std::string space, std::string unit, uint64_t capacity)
+    : space_(std::move(space)), unit_(std::move(unit)), capacity_(capacity) {
+  if (capacity_) free_[0] = capacity_;
+}
+
+uint64_t RangeAllocator::allocate(std::string_view name, uint64_t size, uint64_t align) {
+  if (align == 0) align = 1;
+  if (size == 0) throw InputError(fmt::format("{}: allocation '{}' has size 0", space_, name));
+  if (blocks_.count(std::string(name)))
+    throw InputError(fmt::format("{}: '{}' is already allocated", space_, name));
+  auto best = free_.end();
+  uint64_t best_start = 0;
+  for (auto it = free_.begin(); it != free_.end(); ++it) {
+    uint64_t start = round_up(it->first, align);
+    if (start < it->first || start - it->first >= it->second || it->second - (start - it->first) < size) continue;
+    if (best == free_.end() || it->second < best->second) {
+      best = it;
+      best_start = start;
+    }
+  }
+  if (best == free_.end())
+    throw InputError(fmt::format(
+        "{}: '{}' needs {} {} (alignment {}) but does not fit: capacity {}, in use {}, largest free range {}",
+        space_, name, size, unit_, align, capacity_, used_, largest_free(align)));
+  uint64_t off = best->first, len = best->second;
+  free_.erase(best);
+  if (best_start > off) free_[off] = best_start - off;
+  uint64_t end = best_start + size;
+  if (end < off + len) free_[end] = off + len - end;
+  blocks_[std::string(name)] = Block{best_start, size};
+  used_ += size;
+  peak_used_ = std::max(peak_used_, used_);
+  high_water_ = std::max(high_water_, end);
+  return best_start;
+}
+
+void RangeAllocator::free(std::string_view name) {
+  auto it = blocks_.find(std::string(name));
+  if (it == blocks_.end()) throw InputError(fmt::format("{}: cannot free '{}': not allocated", space_, name));
+  uint64_t off = it->second.offset, len = it->second.size;
+  used_ -= len;
+  blocks_.erase(it);
+  // Coalesce with the neighbours.
+  auto next = free_.lower_bound(off);
+  if (next != free_.end() && next->first == off + len) {
+    len += next->second;
+    next = free_.erase(next);
+  }
+  if (next != free_.begin()) {
+    auto prev = std::prev(next);
+    if (prev->first + prev->second == off) {
+      prev->second += len;
+      return;
+    }
+  }
+  free_[off] = len;
+}
+
+const RangeAllocator::Block& RangeAllocator::block(std::string_view name) const {
+  auto it = blocks_.find(std::string(name));
+  if (it == blocks_.end()) throw InputError(fmt::format("{}: '{}' is not allocated", space_, name));
+  return it->second;
+}
+
+uint64_t RangeAllocator::largest_free(uint64_t align) const {
+  uint64_t best = 0;
+  for (const auto& [off, len] : free_) {
+    uint64_t start = round_up(off, align);
+    if (start - off < len) best = std::max(best, len - (start - off));
+  }
+  return best;
+}
+
+bool RangeAllocator::fits(uint64_t size, uint64_t align) const { return size > 0 && largest_free(align) >= size; }
+
+// ------------------------------------------------------------------------------------------------
+// Tensor classes and HBM layout
+
+std::string_view tensor_class_name(TensorClass c) {
+  switch (c) {
+    case TensorClass::Weight: return "weight";
+    case TensorClass::Activation: return "activation";
+    case TensorClass::Kv: return "kv";
+    case TensorClass::Logits: return "logits";
+    case TensorClass::Scratch: return "scratch";
+  }
+  return "?";
+}
+
+TensorClass parse_tensor_class(std::string_view s) {
+  for (auto c : {TensorClass::Weight, TensorClass::Activation, TensorClass::Kv, TensorClass::Logits,
+                 TensorClass::Scratch})
+    if (tensor_class_name(c) == s) return c;
+  throw InputError(fmt::format("unknown tensor class '{}', expected weight, activation, kv, logits or scratch", s));
+}
+
+uint64_t HbmTensor::element_address(uint64_t e) const { return base + numerics::packed_element_bytes(format, e); }
+uint64_t HbmTensor::scale_address(uint64_t e) const {
+  return base + numerics::packed_element_bytes(format, scale_reg) + numerics::scale_bytes(format, e);
+}
+
+uint64_t hbm_row_stride(const numerics::Format& f, uint64_t cols, uint64_t row_multiple) {
+  // Elements per whole byte: 8/gcd(width, 8) elements always end on a byte boundary.
+  uint64_t byte_granule = 8 / std::gcd<uint64_t>(uint64_t(f.width), 8);
+  uint64_t g = std::lcm<uint64_t>(std::lcm<uint64_t>(uint64_t(std::max(f.block, 1)), byte_granule),
+                                  std::max<uint64_t>(row_multiple, 1));
+  return round_up(cols, g);
+}
+
+HbmTensor hbm_layout(std::string name, TensorClass cls, std::vector<uint64_t> shape, const numerics::Format& f,
+                     uint64_t row_multiple) {
+  if (shape.empty()) throw InputError(fmt::format("HBM tensor '{}': shape is empty, expected at least one dimension", name));
+  HbmTensor t;
+  t.rows = 1;
+  for (size_t i = 0; i + 1 < shape.size(); ++i) t.rows *= shape[i];
+  t.cols = shape.back();
+  if (t.rows == 0 || t.cols == 0)
+    throw InputError(fmt::format("HBM tensor '{}': shape has a zero dimension", name));
+  t.name = std::move(name);
+  t.cls = cls;
+  t.shape = std::move(shape);
+  t.format = f;
+  t.row_stride = hbm_row_stride(f, t.cols, row_multiple);
+  t.scale_reg = t.rows * t.row_stride;
+  t.elem_offset = 0;
+  t.elem_bytes = numerics::packed_element_bytes(f, t.scale_reg);
+  t.scale_offset = t.elem_bytes;
+  t.scale_bytes = numerics::scale_bytes(f, t.scale_reg);
+  return t;
+}
+
+// ------------------------------------------------------------------------------------------------
+// MemoryPlan
+
+MemoryPlan::MemoryPlan(const config::HardwareConfig& cfg, std::string config_name)
+    : cfg_(cfg), config_name_(std::move(config_name)), config_hash_(config::canonical_hash(cfg)),
+      hbm_("HBM", "bytes", cfg.hbm.size_bytes), vram_("VRAM", "rows", cfg.sram.vector_depth),
+      mram_("MRAM", "tiles", cfg.matrix_tiles()), fp_("FP SRAM", "entries", cfg.sram.fp_depth),
+      int_("INT SRAM", "entries", cfg.sram.int_depth) {}
+
+const HbmTensor& MemoryPlan::place_hbm(std::string_view name, TensorClass cls, std::vector<uint64_t> shape,
+                                       const numerics::Format& format, const HbmPlaceOptions& opt) {
+  HbmTensor t = hbm_layout(std::string(name), cls, std::move(shape), format, opt.row_multiple);
+  uint64_t align = std::lcm<uint64_t>(64, std::max<uint64_t>(opt.align, 1));
+  if (opt.tile_align) {
+    uint64_t tile = numerics::packed_element_bytes(format, uint64_t(cfg_.geometry.mlen) * cfg_.geometry.mlen);
+    align = std::lcm(align, tile);
+  }
+  // Allocations are whole 64-byte DMA blocks so neighbours never share a block.
+  t.base = hbm_.allocate(name, round_up(t.bytes(), 64), align);
+  return hbm_tensors_[t.name] = std::move(t);
+}
+
+const HbmTensor& MemoryPlan::hbm(std::string_view name) const {
+  auto it = hbm_tensors_.find(std::string(name));
+  if (it == hbm_tensors_.end()) throw InputError(fmt::format("HBM: no tensor named '{}'", name));
+  return it->second;
+}
+
+void MemoryPlan::free_hbm(std::string_view name) {
+  hbm_.free(name);
+  hbm_tensors_.erase(std::string(name));
+}
+
+static uint64_t vram_rows_alloc(uint64_t rows, const VramPlaceOptions& opt) { return round_up(rows, opt.row_multiple); }
+static uint64_t ceil_div(uint64_t a, uint64_t b) { return (a + b - 1) / b; }
+
+const VramTensor& MemoryPlan::alloc_vram(std::string_view name, uint64_t rows, uint64_t cols,
+                                         const VramPlaceOptions& opt) {
+  if (rows == 0 || cols == 0) throw InputError(fmt::format("VRAM: tensor '{}' has a zero dimension", name));
+  VramTensor t;
+  t.name = name;
+  t.rows = rows;
+  t.cols = cols;
+  t.vlen = cfg_.geometry.vlen;
+  t.rows_alloc = vram_rows_alloc(rows, opt);
+  t.col_blocks = ceil_div(cols, t.vlen);
+  t.base_row = vram_.allocate(name, t.vram_rows(), opt.align_rows);
+  return vram_tensors_[t.name] = std::move(t);
+}
+
+const VramTensor& MemoryPlan::vram(std::string_view name) const {
+  auto it = vram_tensors_.find(std::string(name));
+  if (it == vram_tensors_.end()) throw InputError(fmt::format("VRAM: no tensor named '{}'", name));
+  return it->second;
+}
+
+void MemoryPlan::free_vram(std::string_view name) {
+  vram_.free(name);
+  vram_tensors_.erase(std::string(name));
+}
+
+SpillDecision MemoryPlan::decide_residency(uint64_t rows, uint64_t cols, const VramPlaceOptions& opt) const {
+  SpillDecision d;
+  d.rows_needed = vram_rows_alloc(rows, opt) * ceil_div(cols, cfg_.geometry.vlen);
+  d.largest_free = vram_.largest_free(opt.align_rows);
+  if (d.rows_needed <= d.largest_free) {
+    d.where = Residency::Vram;
+    d.reason = fmt::format("fits: needs {} VRAM rows, largest free range {}", d.rows_needed, d.largest_free);
+  } else {
+    d.where = Residency::HbmStream;
+    d.reason = fmt::format("spill: needs {} VRAM rows, largest free range {} (of {}); keep in HBM and stream",
+                           d.rows_needed, d.largest_free, vram_.capacity());
+  }
+  return d;
+}
+
+const MramBlock& MemoryPlan::alloc_mram(std::string_view name, uint64_t tiles) {
+  MramBlock b;
+  b.name = name;
+  b.tiles = tiles;
+  b.mlen = cfg_.geometry.mlen;
+  b.first_tile = mram_.allocate(name, tiles);
+  return mram_blocks_[b.name] = std::move(b);
+}
+
+const MramBlock& MemoryPlan::mram(std::string_view name) const {
+  auto it = mram_blocks_.find(std::string(name));
+  if (it == mram_blocks_.end()) throw InputError(fmt::format("MRAM: no block named '{}'", name));
+  return it->second;
+}
+
+void MemoryPlan::free_mram(std::string_view name) {
+  mram_.free(name);
+  mram_blocks_.erase(std::string(name));
+}
+
+uint64_t MemoryPlan::fp_constant(std::string_view name, float value) {
+  if (!std::isfinite(value))
+    throw InputError(fmt::format("FP SRAM constant '{}' = {} is not finite (the manifest holds finite values)", name,
+                                 value));
+  for (const auto& c : fp_constants_) {
+    if (c.name != name) continue;
+    if (std::bit_cast<uint32_t>(c.value) != std::bit_cast<uint32_t>(value))
+      throw InputError(fmt::format("FP SRAM constant '{}' is already defined as {} (slot {}), cannot redefine as {}",
+                                   name, c.value, c.slot, value));
+    return c.slot;
+  }
+  uint64_t slot = fp_.allocate(name, 1);
+  fp_constants_.push_back({std::string(name), slot, value});
+  return slot;
+}
+
+uint64_t MemoryPlan::fp_slot(std::string_view name) const {
+  for (const auto& c : fp_constants_)
+    if (c.name == name) return c.slot;
+  std::string known;
+  for (const auto& c : fp_constants_) known += (known.empty() ? "" : ", ") + c.name;
+  throw InputError(fmt::format("FP SRAM: no constant named '{}' (defined: {})", name, known.empty() ? "none" : known));
+}
+
+float MemoryPlan::fp_value(std::string_view name) const {
+  for (const auto& c : fp_constants_)
+    if (c.name == name) return c.value;
+  (void)fp_slot(name);  // throws the descriptive error
+  return 0;
+}
+
+uint64_t MemoryPlan::alloc_fp_scratch(std::string_view name, uint64_t entries) { return fp_.allocate(name, entries); }
+void MemoryPlan::free_fp_scratch(std::string_view name) {
+  for (const auto& c : fp_constants_)
+    if (c.name == name) throw InputError(fmt::format("FP SRAM: '{}' is a constant, not scratch", name));
+  fp_.free(name);
+}
+
+uint64_t MemoryPlan::int_preload(std::string_view name, std::vector<uint32_t> values) {
+  uint64_t off = int_.allocate(name, values.size());
+  int_preloads_.push_back({std::string(name), off, std::move(values)});
+  return off;
+}
+uint64_t MemoryPlan::alloc_int_scratch(std::string_view name, uint64_t entries) { return int_.allocate(name, entries); }
+void MemoryPlan::free_int_scratch(std::string_view name) {
+  for (const auto& p : int_preloads_)
+    if (p.name == name) throw InputError(fmt::format("INT SRAM: '{}' is a preload, not scratch", name));
+  int_.free(name);
+}
+
+HbmManifest MemoryPlan::manifest() const {
+  HbmManifest m;
+  m.config_hash = config_hash_;
+  m.config_name = config_name_;
+  m.hbm_size = cfg_.hbm.size_bytes;
+  m.hbm_high_water = hbm_.high_water();
+  m.fp_sram_depth = cfg_.sram.fp_depth;
+  m.int_sram_depth = cfg_.sram.int_depth;
+  for (const auto& [n, t] : hbm_tensors_) m.tensors.push_back(t);
+  std::sort(m.tensors.begin(), m.tensors.end(), [](const HbmTensor& a, const HbmTensor& b) { return a.base < b.base; });
+  m.fp_constants = fp_constants_;
+  std::sort(m.fp_constants.begin(), m.fp_constants.end(),
+            [](const FpConstant& a, const FpConstant& b) { return a.slot < b.slot; });
+  m.int_preloads = int_preloads_;
+  std::sort(m.int_preloads.begin(), m.int_preloads.end(),
+            [](const IntPreload& a, const IntPreload& b) { return a.offset < b.offset; });
+  return m;
+}
+
+void define_standard_constants(MemoryPlan& plan, const model::ModelConfig& m) {
+  if (m.hidden_size <= 0 || m.head_dim <= 0)
+    throw InputError(fmt::format("model '{}': hidden_size {} and head_dim {} must be positive", m.name, m.hidden_size,
+                                 m.head_dim));
+  plan.fp_constant("zero", 0.0f);
+  plan.fp_constant("one", 1.0f);
+  plan.fp_constant("neg_large", -1.0e30f);
+  plan.fp_constant("eps", float(m.rms_norm_eps));
+  plan.fp_constant("inv_hidden", float(1.0 / double(m.hidden_size)));
+  plan.fp_constant("attn_scale", float(1.0 / std::sqrt(double(m.head_dim))));
+}
+
+}  // namespace plena::compiler
