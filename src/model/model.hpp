@@ -28,6 +28,7 @@ struct RopeScaling {
   double low_freq_factor = 1.0;
   double high_freq_factor = 4.0;
   int64_t original_max_position_embeddings = 0;
+  bool operator==(const RopeScaling&) const = default;
 };
 
 struct ModelConfig {
@@ -52,6 +53,7 @@ struct ModelConfig {
   std::string hidden_act = "silu";
   std::string torch_dtype = "float32";
 
+  bool operator==(const ModelConfig&) const = default;
   int64_t q_dim() const { return num_attention_heads * head_dim; }
   int64_t kv_dim() const { return num_key_value_heads * head_dim; }
   // Total parameters (tied embeddings counted once).

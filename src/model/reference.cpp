@@ -21,12 +21,13 @@ float dot_f32(const float* a, const float* b, size_t n) {
 }
 
 void linear(const float* x, size_t rows, size_t in, const float* w, size_t out, const float* bias, float* y) {
-  for (size_t r = 0; r < rows; ++r) {
-    const float* xr = x + r * in;
-    float* yr = y + r * out;
-    for (size_t o = 0; o < out; ++o) {
-      float acc = dot_f32(xr, w + o * in, in);
-      yr[o] = bias ? acc + bias[o] : acc;
+  // Weight row outer so each W row is read from memory once per call (results do not depend on
+  // the loop order: every output is one dot_f32).
+  for (size_t o = 0; o < out; ++o) {
+    const float* wo = w + o * in;
+    for (size_t r = 0; r < rows; ++r) {
+      float acc = dot_f32(x + r * in, wo, in);
+      y[r * out + o] = bias ? acc + bias[o] : acc;
     }
   }
 }

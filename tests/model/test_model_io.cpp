@@ -363,6 +363,8 @@ TEST(ModelConfig, HfJsonRoundTrip) {
     ModelConfig p = model_preset(n);
     ModelConfig back = parse_hf_config_text(hf_config_json(p), n);
     EXPECT_EQ(hf_config_json(back), hf_config_json(p)) << n;
+    back.name = p.name;
+    EXPECT_EQ(back, p) << n;
     EXPECT_EQ(back.param_count(), p.param_count()) << n;
   }
   expect_input_error([] { model_preset("gpt-5"); }, {"gpt-5", "tiny", "qwen3-8b"});
