@@ -47,6 +47,15 @@ struct Queue {
 
   bool empty() const { return window.empty(); }
   void insert(Atom a) {
+    // Common case: submissions come in time order.
+    if (pending.empty() && window.size() < depth && (window.empty() || !older(a, window.back()))) {
+      window.push_back(a);
+      return;
+    }
+    if (!pending.empty() && !older(a, pending.back())) {
+      pending.push_back(a);
+      return;
+    }
     if (window.size() < depth) {
       auto it = window.end();
       while (it != window.begin() && older(a, *(it - 1))) --it;
@@ -327,12 +336,19 @@ struct DramModel::Impl {
       bound = std::max(bound, u.read_cas_ready);
       if (bound + p.tCL < u.bus_free) bound = u.bus_free - p.tCL;
     }
+    // Lower bound for any atom that needs an ACT.
+    uint64_t act_floor = u.act_ready;
+    if (u.acts >= 4) act_floor = std::max(act_floor, u.faw[u.faw_pos] + p.tFAW);
+    const uint64_t miss_bound = std::max(bound, act_floor + p.tRCD);
     size_t best = 0;
     Plan best_plan;
     bool have = false;
     for (size_t i = 0; i < q.window.size(); ++i) {
       const Atom& a = q.window[i];
       if (a.enter > d) break;
+      const Bank& b = u.banks[a.bank];
+      // A younger atom needing an ACT cannot beat the best once that reaches the miss bound.
+      if (have && best_plan.cas <= miss_bound && !(b.open && b.row == a.row)) continue;
       const Plan pl = plan(u, a, write, d);
       const bool better = !have || pl.cas < best_plan.cas ||
                           (pl.cas == best_plan.cas && pl.outcome == kHit && best_plan.outcome != kHit);
