@@ -169,6 +169,7 @@ class Parser {
   std::string base_name_;
   Loc base_loc_;
   std::map<std::string, Loc, std::less<>> locs_;
+  std::map<std::string, std::string, std::less<>> raw_;
   HardwareConfig cfg_;
 
   [[noreturn]] void fail(Loc l, std::string_view msg) const { throw_input(name_, l.line, l.col, msg); }
@@ -180,7 +181,9 @@ class Parser {
   // A value that parsed but breaks a rule: "<path> = <value>: <msg>".
   [[noreturn]] void fail_value(const Field& f, std::string_view msg) const {
     Loc l = locs_.at(f.path());
-    fail(l, fmt::format("{} = {}{}: {}", f.path(), detail::value_text(f, cfg_), inherited_note(l), msg));
+    auto raw = raw_.find(f.path());  // echo the value as the user wrote it
+    std::string value = raw != raw_.end() ? raw->second : detail::value_text(f, cfg_);
+    fail(l, fmt::format("{} = {}{}: {}", f.path(), value, inherited_note(l), msg));
   }
   [[noreturn]] void fail_raw(const Field& f, const toml::node& n, Loc l, std::string_view msg) const {
     fail(l, fmt::format("{} = {}{}: {}", f.path(), node_text(n), inherited_note(l), msg));
@@ -282,6 +285,7 @@ class Parser {
   // Reads one key (already located) with its type and range checks.
   void read_value(const Field& f, const toml::node& n, Loc l) {
     locs_[f.path()] = l;
+    raw_[f.path()] = node_text(n);
     switch (f.kind) {
       case Kind::UInt: {
         auto i = n.as_integer();

@@ -74,7 +74,8 @@ Field uint_field(std::string_view table, std::string_view key, std::string_view 
 
 template <auto Member>
 Field latency_field(std::string_view key, std::string_view unit) {
-  return uint_field<&HardwareConfig::latency, Member>("latency", key, unit, 0, kMaxU32, true);
+  // Wider than 32 bits: the analytic M_BMM cost (MLEN/BLEN)^2*BLEN reaches 2^32 at the extremes.
+  return uint_field<&HardwareConfig::latency, Member>("latency", key, unit, 0, uint64_t{1} << 48, true);
 }
 
 template <auto Section, auto Member>
