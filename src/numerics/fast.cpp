@@ -28,33 +28,37 @@ inline float u2f(uint32_t u) { return std::bit_cast<float>(u); }
 inline uint32_t f2u(float x) { return std::bit_cast<uint32_t>(x); }
 
 struct FpParams {
-  int m;                 // stored mantissa bits
-  int emin_biased;       // 127 + smallest normal exponent of the element
-  uint32_t code_off;     // (126 + emin) << m: removes the FP32 exponent bias from a normal code
-  float max_norm;        // largest finite element value
-  float min_norm;        // 2^emin
-  float sub_mul;         // 2^(m - emin): element-subnormal value -> integer mantissa
-  uint32_t sign_shift;   // width - 1
+  uint32_t sh;          // 23 - m (m = stored mantissa bits)
+  uint32_t half;        // 1 << (sh - 1)
+  uint32_t code_off;    // (126 + emin) << m: removes the FP32 exponent bias from a normal code
+  uint32_t max_code;    // largest finite magnitude code
+  float min_norm;       // 2^emin
+  float c_sub;          // 2^(emin - m + 23)
+  uint32_t c_sub_bits;  // its bit pattern
+  float half_sub;       // 2^(emin - m - 1): half an element-subnormal step
+  uint32_t sign_shift;  // width - 1
 };
 
 // Per-element rounding onto a float element grid; returns the element code.
+// Normal element range: RNE of the FP32 mantissa to m bits on the bit pattern (a carry moves into
+// the exponent field, which is exactly the next element code). Subnormal element range: adding
+// c_sub = 2^(emin-m+23) rounds a to a multiple of 2^(emin-m), and the bit distance to c_sub is the
+// element mantissa.
 template <bool TiesAway>
 inline uint8_t fp_code(float xv, float inv, const FpParams& P) {
   uint32_t xb = f2u(xv);
   float a = u2f(xb & 0x7FFFFFFFu) * inv;
-  int32_t ea = int32_t(f2u(a) >> 23);
-  int32_t qb = (ea > P.emin_biased ? ea : P.emin_biased) - P.m;  // biased exponent of the grid quantum
-  float c = u2f(uint32_t(qb + 23) << 23);
-  float r = (a + c) - c;
+  uint32_t ab = f2u(a);
+  uint32_t bias = TiesAway ? P.half : P.half - 1 + ((ab >> P.sh) & 1);
+  uint32_t normal = ((ab + bias) >> P.sh) - P.code_off;
+  float sum = a + P.c_sub;
+  uint32_t sub = f2u(sum) - P.c_sub_bits;
   if constexpr (TiesAway) {
-    float half = u2f(uint32_t(qb - 1) << 23), up = r + u2f(uint32_t(qb) << 23);
-    r = (a - r == half) ? up : r;
+    float back = sum - P.c_sub;  // the RNE result; a tie rounded down sits half a quantum below a
+    sub += (a - back == P.half_sub) ? 1u : 0u;
   }
-  r = r < P.max_norm ? r : P.max_norm;
-  uint32_t normal = (f2u(r) >> uint32_t(23 - P.m)) - P.code_off;
-  float rs = r < P.min_norm ? r : P.min_norm;
-  uint32_t sub = uint32_t(int32_t(rs * P.sub_mul));
-  uint32_t code = r >= P.min_norm ? normal : sub;
+  uint32_t code = a < P.min_norm ? sub : normal;
+  code = code < P.max_code ? code : P.max_code;
   uint32_t neg = (xb >> 31) & uint32_t(a != 0.0f);  // reference keeps -0 only if x*2^-s != 0
   return uint8_t(code | (neg << P.sign_shift));
 }
@@ -162,12 +166,14 @@ bool encode_row(const Format& f, std::span<const float> in, std::span<uint8_t> e
   J.kmax = int32_t(es.max_mag_code);
   J.mask = (1u << es.width) - 1;
   if (!es.is_int) {
-    J.fp.m = es.mbits;
-    J.fp.emin_biased = 127 + es.emin;
+    J.fp.sh = uint32_t(23 - es.mbits);
+    J.fp.half = 1u << (J.fp.sh - 1);
     J.fp.code_off = uint32_t(126 + es.emin) << es.mbits;
-    J.fp.max_norm = codec.element_value(es.max_mag_code);
+    J.fp.max_code = es.max_mag_code;
     J.fp.min_norm = std::ldexp(1.0f, es.emin);
-    J.fp.sub_mul = std::ldexp(1.0f, es.mbits - es.emin);
+    J.fp.c_sub = std::ldexp(1.0f, es.emin - es.mbits + 23);
+    J.fp.c_sub_bits = f2u(J.fp.c_sub);
+    J.fp.half_sub = std::ldexp(1.0f, es.emin - es.mbits - 1);
     J.fp.sign_shift = uint32_t(es.width - 1);
   }
   const bool away = f.rounding == Rounding::TiesAway;
