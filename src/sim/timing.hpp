@@ -31,12 +31,28 @@ struct TimingStats {
   double achieved_read_gbps = 0, achieved_write_gbps = 0;  // over the run's wall of simulated time
   double dram_row_hit_rate = 0;
   std::string dram_preset;
+  // Added by the timing model (see docs/timing.md).
+  std::string config_hash;      // config::canonical_hash of the config the model was built from
+  std::string timing_mode;      // "in-order" | "decoupled"
+  std::string latency_profile;  // config profile name
+  uint64_t ps_per_cycle = 0;    // integer core period used for every cycle <-> ps conversion
+  uint64_t issue_stall_cycles = 0;  // decoupled: cycles the front end could not issue (queue full, register interlock)
+  uint64_t dma_transfers = 0, dram_requests = 0;
+  uint64_t dram_row_hits = 0, dram_row_misses = 0, dram_row_conflicts = 0;
+  double dram_avg_latency_ns = 0;
+  double dram_peak_gbps = 0;
   std::string to_json() const;  // stable key order
 };
 
 struct TimingOptions {
   bool record_trace = false;  // keep per-instruction events for write_perfetto()
   std::ostream* dram_trace = nullptr;  // Ramulator 2 load/store trace of every DRAM access atom
+  // Added by the timing model (decoupled mode; see docs/timing.md).
+  uint32_t dma_queue_depth = 8;    // DMA transfers issued and not yet complete; issue stalls when full
+  uint32_t unit_queue_depth = 8;   // per compute unit: instructions issued and not yet started
+  uint32_t dma_request_bytes = 64; // HBM streams are cut into requests at this aligned size (power of two)
+  uint64_t dma_setup_cycles = 0;   // fixed cycles added after the last DRAM request of a transfer
+  bool vector_pipelined = false;   // true: vector ops occupy the vector unit 1 cycle per repeat
 };
 
 class TimingModel {

@@ -1,0 +1,183 @@
+// Latency-class mapping, stats JSON and the Perfetto trace writer of the timing model.
+#include <algorithm>
+#include <bit>
+#include <cmath>
+#include <ostream>
+#include <string>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "sim/timing.hpp"
+#include "sim/timing_internal.hpp"
+#include "support/support.hpp"
+
+namespace plena::sim {
+namespace timing_detail {
+
+uint64_t class_cycles(const config::HardwareConfig& cfg, isa::Opcode op, isa::Latency cls) {
+  const config::Latency& l = cfg.latency;
+  using L = isa::Latency;
+  switch (cls) {
+    case L::MatMul: return l.systolic_overhead + l.matrix_mm;
+    case L::BatchMatMul: return l.systolic_overhead + l.matrix_bmm;
+    case L::MatVec: return l.matrix_mv;  // the reference charges M_MV/M_TMV without the systolic overhead
+    case L::BatchMatVec: return l.systolic_overhead + l.matrix_bmv;
+    case L::MatWriteOut: return l.matrix_writeout;
+    case L::VecAdd:
+      // The ISA table files V_MAX_VF/V_MIN_VF under VecAdd; the reference (and docs/config.md)
+      // charge them vector_max.
+      if (op == isa::Opcode::V_MAX_VF || op == isa::Opcode::V_MIN_VF) return l.vector_max;
+      return l.vector_add;
+    case L::VecMul: return l.vector_mul;
+    case L::VecExp: return l.vector_exp;
+    case L::VecReci: return l.vector_reci;
+    case L::VecSum: return l.vector_sum;
+    case L::VecMax: return l.vector_max;
+    case L::VecShift: return l.vector_shift;
+    case L::VecPrefixScan: return l.vector_prefix_scan;
+    case L::VecTopK: return l.vector_max;  // times Effects::repeat (logits scanned)
+    case L::Hadamard:
+      // No table entry: log2(VLEN) butterfly stages of one vector add each.
+      return l.vector_add * static_cast<uint64_t>(std::bit_width(uint64_t{cfg.geometry.vlen}) - 1);
+    case L::ScalarFpBasic: return l.scalar_fp_basic;
+    case L::ScalarFpExp: return l.scalar_fp_exp;
+    case L::ScalarFpReci: return l.scalar_fp_reci;
+    case L::ScalarFpSqrt: return l.scalar_fp_sqrt;
+    case L::ScalarFpMem: return l.scalar_fp_load_store;
+    case L::ScalarIntBasic:
+    case L::ScalarIntMem: return l.scalar_int_basic;
+    case L::MapVFp: return l.scalar_map_v_fp;
+    case L::Control: return l.control;
+    case L::PrefetchM:
+    case L::PrefetchV:
+    case L::StoreV: return 0;  // DRAM time
+  }
+  return 0;
+}
+
+uint64_t cycle_period_ps(double clock_ghz) {
+  if (!(clock_ghz > 0) || !std::isfinite(clock_ghz))
+    throw InputError(located("<config>", 0, 0, fmt::format("compute.clock_ghz = {}: expected a positive number", clock_ghz)));
+  const double ps = std::round(1000.0 / clock_ghz);
+  if (ps < 1) throw InputError(located("<config>", 0, 0, fmt::format("compute.clock_ghz = {}: above 1000 GHz", clock_ghz)));
+  return static_cast<uint64_t>(ps);
+}
+
+std::string_view unit_name(int unit) {
+  static constexpr std::string_view kNames[kUnits] = {"matrix", "vector", "scalar_int", "scalar_fp", "control", "dma"};
+  return unit >= 0 && unit < kUnits ? kNames[unit] : "unknown";
+}
+
+namespace {
+
+// Microseconds with picosecond resolution, exact (no floating point).
+std::string us_from_ps(uint64_t ps) { return fmt::format("{}.{:06}", ps / 1000000, ps % 1000000); }
+
+std::string json_escape(std::string_view s) { return nlohmann::json(std::string(s)).dump(); }
+
+constexpr uint64_t kMaxLanes = 64;
+uint64_t tid_of(int unit, uint64_t lane) { return 1 + uint64_t(unit) * kMaxLanes + lane; }
+
+}  // namespace
+
+void write_trace_events(std::ostream& out, const std::vector<TraceEvent>& events, uint64_t ps_per_cycle,
+                        std::string_view title) {
+  // Lanes: each unit's events arrive in start order, so a greedy first-free lane keeps every
+  // lane's slices disjoint.
+  std::vector<uint64_t> lane_of(events.size(), 0);
+  std::vector<std::vector<uint64_t>> lane_end(kUnits);
+  for (size_t i = 0; i < events.size(); ++i) {
+    const TraceEvent& e = events[i];
+    auto& ends = lane_end[e.unit];
+    uint64_t lane = 0;
+    while (lane < ends.size() && ends[lane] > e.start) ++lane;
+    if (lane == ends.size()) {
+      if (ends.size() < kMaxLanes)
+        ends.push_back(0);
+      else
+        lane = kMaxLanes - 1;  // more overlap than lanes: share the last one
+    }
+    ends[lane] = std::max(ends[lane], e.finish);
+    lane_of[i] = lane;
+  }
+  out << "{\"displayTimeUnit\":\"ns\",\"traceEvents\":[\n";
+  out << "{\"name\":\"process_name\",\"ph\":\"M\",\"pid\":1,\"tid\":0,\"args\":{\"name\":" << json_escape(title)
+      << "}}";
+  for (int u = 0; u < kUnits; ++u) {
+    for (uint64_t lane = 0; lane < lane_end[u].size(); ++lane) {
+      const std::string name = lane == 0 ? std::string(unit_name(u)) : fmt::format("{}.{}", unit_name(u), lane);
+      out << fmt::format(",\n{{\"name\":\"thread_name\",\"ph\":\"M\",\"pid\":1,\"tid\":{},\"args\":{{\"name\":\"{}\"}}}}",
+                         tid_of(u, lane), name);
+      out << fmt::format(
+          ",\n{{\"name\":\"thread_sort_index\",\"ph\":\"M\",\"pid\":1,\"tid\":{},\"args\":{{\"sort_index\":{}}}}}",
+          tid_of(u, lane), tid_of(u, lane));
+    }
+  }
+  for (size_t i = 0; i < events.size(); ++i) {
+    const TraceEvent& e = events[i];
+    out << fmt::format(",\n{{\"name\":\"{}\",\"ph\":\"X\",\"ts\":{},\"dur\":{},\"pid\":1,\"tid\":{},"
+                       "\"args\":{{\"pc\":{},\"seq\":{},\"issue_cycle\":{},\"start_cycle\":{},\"cycles\":{}",
+                       isa::mnemonic(e.op), us_from_ps(e.start * ps_per_cycle),
+                       us_from_ps((e.finish - e.start) * ps_per_cycle), tid_of(e.unit, lane_of[i]), e.pc, i, e.issue,
+                       e.start, e.finish - e.start);
+    if (e.unit == kDmaUnit) out << fmt::format(",\"bytes\":{}", e.bytes);
+    out << "}}";
+  }
+  out << "\n]}\n";
+}
+
+}  // namespace timing_detail
+
+std::string TimingStats::to_json() const {
+  using timing_detail::unit_name;
+  nlohmann::ordered_json j;
+  j["config_hash"] = config_hash;
+  j["timing_mode"] = timing_mode;
+  j["latency_profile"] = latency_profile;
+  j["ps_per_cycle"] = ps_per_cycle;
+  j["cycles"] = cycles;
+  j["time_ps"] = time_ps;
+  j["instructions"] = instructions;
+  j["issue_stall_cycles"] = issue_stall_cycles;
+  nlohmann::ordered_json units = nlohmann::ordered_json::object();
+  const UnitStats* all[] = {&matrix, &vector, &scalar_int, &scalar_fp, &control, &dma};
+  for (int u = 0; u < timing_detail::kUnits; ++u) {
+    nlohmann::ordered_json x;
+    x["busy_cycles"] = all[u]->busy_cycles;
+    x["stall_cycles"] = all[u]->stall_cycles;
+    x["instructions"] = all[u]->instructions;
+    x["utilization"] = cycles ? double(all[u]->busy_cycles) / double(cycles) : 0.0;
+    units[std::string(unit_name(u))] = x;
+  }
+  j["units"] = units;
+  nlohmann::ordered_json mix = nlohmann::ordered_json::object();
+  for (int op = 0; op < 64; ++op) {
+    if (instr_count[op] == 0) continue;
+    const std::string name = isa::is_valid_opcode(static_cast<uint32_t>(op))
+                                 ? std::string(isa::mnemonic(static_cast<isa::Opcode>(op)))
+                                 : fmt::format("op_0x{:02X}", op);
+    mix[name] = instr_count[op];
+  }
+  j["instruction_mix"] = mix;
+  nlohmann::ordered_json h;
+  h["read_bytes"] = hbm_read_bytes;
+  h["write_bytes"] = hbm_write_bytes;
+  h["achieved_read_gbps"] = achieved_read_gbps;
+  h["achieved_write_gbps"] = achieved_write_gbps;
+  h["dma_transfers"] = dma_transfers;
+  h["dram_requests"] = dram_requests;
+  j["hbm"] = h;
+  nlohmann::ordered_json d;
+  d["preset"] = dram_preset;
+  d["peak_gbps"] = dram_peak_gbps;
+  d["row_hit_rate"] = dram_row_hit_rate;
+  d["row_hits"] = dram_row_hits;
+  d["row_misses"] = dram_row_misses;
+  d["row_conflicts"] = dram_row_conflicts;
+  d["avg_latency_ns"] = dram_avg_latency_ns;
+  j["dram"] = d;
+  return j.dump(2) + "\n";
+}
+
+}  // namespace plena::sim
