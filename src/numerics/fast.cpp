@@ -94,44 +94,51 @@ struct EncodeJob {
   uint32_t mask = 0;
 };
 
-// Encodes every full block of a row; blocks the fast path cannot take (special values, zero
-// blocks, scales outside the normal-float window) are appended to `slow` for the reference codec.
+// Encodes the full blocks of a row in chunks of 32 elements (1, 2 or 4 blocks), so the element
+// loop always has 32 iterations and vectorizes for every block size. Blocks the fast path cannot
+// take (special values, zero blocks, FP32-subnormal maxima, scales outside [-100, 100]) are
+// appended to `slow`; the caller re-encodes them with the reference codec.
 template <Kind K, bool TiesAway, size_t B>
 PLENA_CLONES void encode_blocks(const float* __restrict x, uint8_t* __restrict codes, uint8_t* __restrict scales,
                                 size_t nblocks, const EncodeJob& job, std::vector<size_t>& slow) {
+  constexpr size_t kChunk = 32, kPer = kChunk / B;
   const EncodeJob J = job;  // a local copy: code stores (uint8_t) could otherwise alias the params
   const FpParams P = job.fp;
-  for (size_t b = 0; b < nblocks; ++b) {
-    const float* xb = x + b * B;
-    uint8_t* cb = codes + b * B;
-    uint32_t am = 0;
-    for (size_t i = 0; i < B; ++i) {
-      uint32_t u = f2u(xb[i]) & 0x7FFFFFFFu;
-      am = am > u ? am : u;
+  const int32_t kmax = J.kmax;
+  const uint32_t mask = J.mask;
+  const float offset = K == Kind::Mase ? 1e-9f : 0.0f;
+  const size_t nchunks = nblocks / kPer;
+  float mul[kChunk];
+  for (size_t ch = 0; ch < nchunks; ++ch) {
+    const float* xc = x + ch * kChunk;
+    uint8_t* cc = codes + ch * kChunk;
+    for (size_t j = 0; j < kPer; ++j) {
+      const float* xb = xc + j * B;
+      uint32_t am = 0;
+      for (size_t i = 0; i < B; ++i) {
+        uint32_t u = f2u(xb[i]) & 0x7FFFFFFFu;
+        am = am > u ? am : u;
+      }
+      int fl = int(am >> 23) - 127, s;
+      if constexpr (K == Kind::Mase) s = (am & 0x7FFFFFu) == 0 ? fl : fl + 1;
+      else s = std::clamp(fl - J.emax, -127, 127);
+      const size_t b = ch * kPer + j;
+      if (am == 0 || am >= 0x7F800000u || (am >> 23) == 0 || s < -100 || s > 100) {
+        slow.push_back(b);
+        s = 0;
+      }
+      scales[b] = uint8_t(s + 127);
+      // 2^-s for float elements, 2^(frac-s) for integers; built from bits (no libm call).
+      const float m = u2f(uint32_t(127 - s + (K == Kind::OcpFp ? 0 : J.int_frac)) << 23);
+      for (size_t i = 0; i < B; ++i) mul[j * B + i] = m;
     }
-    if (am == 0 || am >= 0x7F800000u || (am >> 23) == 0) {
-      slow.push_back(b);
-      continue;
-    }
-    int fl = int(am >> 23) - 127, s;
-    if constexpr (K == Kind::Mase) s = (am & 0x7FFFFFu) == 0 ? fl : fl + 1;
-    else s = std::clamp(fl - J.emax, -127, 127);
-    if (s < -100 || s > 100) {  // keeps every factor below a normal float
-      slow.push_back(b);
-      continue;
-    }
-    scales[b] = uint8_t(s + 127);
-    const float inv = u2f(uint32_t(127 - s) << 23);  // 2^-s
     if constexpr (K == Kind::OcpFp) {
-      for (size_t i = 0; i < B; ++i) cb[i] = fp_code<TiesAway>(xb[i], inv, P);
+      for (size_t i = 0; i < kChunk; ++i) cc[i] = fp_code<TiesAway>(xc[i], mul[i], P);
     } else {
-      const float mul = u2f(uint32_t(127 - s + J.int_frac) << 23);
-      const float offset = K == Kind::Mase ? 1e-9f : 0.0f;
-      const int32_t kmax = J.kmax;
-      const uint32_t mask = J.mask;
-      for (size_t i = 0; i < B; ++i) cb[i] = int_code<TiesAway>(xb[i], mul, offset, kmax, mask);
+      for (size_t i = 0; i < kChunk; ++i) cc[i] = int_code<TiesAway>(xc[i], mul[i], offset, kmax, mask);
     }
   }
+  for (size_t b = nchunks * kPer; b < nblocks; ++b) slow.push_back(b);
 }
 
 template <Kind K, bool TiesAway>
