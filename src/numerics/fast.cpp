@@ -152,9 +152,31 @@ void encode_blocks_any(size_t B, const float* x, uint8_t* codes, uint8_t* scales
   }
 }
 
-PLENA_CLONES void lut_decode(const uint8_t* __restrict c, float* __restrict out, size_t n, const float* lut,
-                             float sv) {
-  for (size_t i = 0; i < n; ++i) out[i] = lut[c[i]] * sv;
+// Decodes n codes whose scale multiplier changes every B elements (exact power-of-two products).
+PLENA_CLONES void lut_decode(const uint8_t* __restrict c, const uint8_t* __restrict sbytes, float* __restrict out,
+                             size_t n, size_t B, const float* __restrict lut, const float* __restrict scale_lut) {
+  size_t b0 = 0, g = 0;
+  for (; b0 + B <= n; b0 += B, ++g) {
+    const float sv = scale_lut[sbytes[g]];
+    for (size_t i = 0; i < B; ++i) out[b0 + i] = lut[c[b0 + i]] * sv;
+  }
+  if (b0 < n) {
+    const float sv = scale_lut[sbytes[g]];
+    for (size_t i = b0; i < n; ++i) out[i] = lut[c[i]] * sv;
+  }
+}
+
+// Width-4 codes: element 0 in the low nibble.
+void pack_nibbles(const uint8_t* c, size_t n, uint8_t* out) {
+  for (size_t i = 0; i + 1 < n; i += 2) out[i / 2] = uint8_t((c[i] & 15) | (c[i + 1] << 4));
+  if (n & 1) out[n / 2] = uint8_t(c[n - 1] & 15);
+}
+void unpack_nibbles(const uint8_t* in, size_t n, uint8_t* c) {
+  for (size_t i = 0; i + 1 < n; i += 2) {
+    c[i] = in[i / 2] & 15;
+    c[i + 1] = uint8_t(in[i / 2] >> 4);
+  }
+  if (n & 1) c[n - 1] = in[n / 2] & 15;
 }
 
 }  // namespace
@@ -197,7 +219,9 @@ bool encode_row(const Format& f, std::span<const float> in, std::span<uint8_t> e
     size_t b0 = b * B, len = std::min(B, n - b0);
     sc[b] = codec.encode(in.subspan(b0, len), std::span<uint8_t>(codes + b0, len));
   }
-  if (f.width != 8) {
+  if (f.width == 4) {
+    pack_nibbles(tmp.data(), n, elem_bytes.data());
+  } else if (f.width != 8) {
     std::vector<uint32_t> wide(tmp.begin(), tmp.end());
     pack_codes(wide, f.width, elem_bytes);
   }
@@ -206,14 +230,19 @@ bool encode_row(const Format& f, std::span<const float> in, std::span<uint8_t> e
 
 bool decode_row(const Format& f, std::span<const uint8_t> elem_bytes, std::span<const uint8_t> scale_in,
                 std::span<float> out) {
-  if (f.width != 8) return false;
+  if (f.width != 8 && f.width != 4) return false;
   const BlockCodec& codec = BlockCodec::cached(f);
   float scales[256];
   for (int b = 0; b < 256; ++b) scales[b] = codec.scale(uint8_t(b));  // 255 -> NaN: NaN * code = NaN
-  const float* lut = codec.lut.data();
-  const size_t n = out.size(), B = size_t(f.block);
-  for (size_t b0 = 0, g = 0; b0 < n; b0 += B, ++g)
-    lut_decode(elem_bytes.data() + b0, out.data() + b0, std::min(B, n - b0), lut, scales[scale_in[g]]);
+  const size_t n = out.size();
+  const uint8_t* codes = elem_bytes.data();
+  std::vector<uint8_t> tmp;
+  if (f.width == 4) {
+    tmp.resize(n);
+    unpack_nibbles(elem_bytes.data(), n, tmp.data());
+    codes = tmp.data();
+  }
+  lut_decode(codes, scale_in.data(), out.data(), n, size_t(f.block), codec.lut.data(), scales);
   return true;
 }
 
