@@ -151,6 +151,7 @@ struct DramModel::Impl {
   Stats st;
   bool any_done = false, any_read_done = false, any_write_done = false;
   uint64_t latency_sum = 0;
+  uint64_t done_read_bytes = 0, done_write_bytes = 0;  // completed requests only
   // Ideal model: one FIFO server.
   std::deque<IdleEntry> ideal_q;
   uint64_t ideal_bus_free = 0;
@@ -189,6 +190,7 @@ struct DramModel::Impl {
     if (!any_done || r.arrival < st.first_arrival_ps) st.first_arrival_ps = r.arrival;
     st.last_completion_ps = std::max(st.last_completion_ps, r.done);
     any_done = true;
+    (r.is_write ? done_write_bytes : done_read_bytes) += r.size;
     if (r.is_write) {
       if (!any_write_done || r.arrival < st.first_write_arrival_ps) st.first_write_arrival_ps = r.arrival;
       st.last_write_completion_ps = std::max(st.last_write_completion_ps, r.done);
@@ -545,9 +547,7 @@ Stats DramModel::stats() const {
     return to > from ? double(bytes) / double(to - from) * 1000.0 : 0.0;  // bytes/ps -> GB/s
   };
   // Bandwidth counts completed requests only, so it is exact after drain().
-  uint64_t rb = 0, wb = 0;
-  for (const ReqState& r : m.reqs)
-    if (r.complete) (r.is_write ? wb : rb) += r.size;
+  const uint64_t rb = m.done_read_bytes, wb = m.done_write_bytes;
   s.read_bandwidth_GBps = gbps(rb, s.first_read_arrival_ps, s.last_read_completion_ps);
   s.write_bandwidth_GBps = gbps(wb, s.first_write_arrival_ps, s.last_write_completion_ps);
   s.bandwidth_GBps = gbps(rb + wb, s.first_arrival_ps, s.last_completion_ps);

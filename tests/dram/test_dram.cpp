@@ -396,15 +396,19 @@ TEST(DramFlash, LongReadsHighParallelism) {
   std::printf("  hbf sequential read %.1f GB/s = %.1f%% of peak\n", s.read_bandwidth_GBps,
               100 * s.read_bandwidth_GBps / s.peak_bandwidth_GBps);
   EXPECT_GT(s.read_bandwidth_GBps, 0.5 * s.peak_bandwidth_GBps);
-  // A program blocks the plane for tWR before a different page can be read there.
-  DramModel w(preset("hbf"));
-  w.submit({.addr = 0, .size = 64, .is_write = true});
-  const uint64_t r = w.submit({.addr = uint64_t(p.row_bytes) << 20, .size = 64, .arrival_ps = 1});
+  // A program blocks the plane for tWR before another page of it can be read.
+  Params hp = preset("hbf");
+  hp.mapping = "RoBaBgCoPcCh";                 // page (row) stride: 64 B x 2^(4+1+8+6) = 32 MiB
+  DramModel w(hp);
+  const uint64_t other_page = 32ull << 20;
+  ASSERT_EQ(w.locate(other_page).row, 1u);
+  ASSERT_EQ(w.locate(other_page).bank, 0u);
+  const uint64_t wid = w.submit({.addr = 0, .size = 64, .is_write = true});
+  const uint64_t r = w.submit({.addr = other_page, .size = 64, .arrival_ps = 1});
   w.drain();
-  if (w.locate(0).bank == w.locate(uint64_t(p.row_bytes) << 20).bank &&
-      w.locate(0).channel == w.locate(uint64_t(p.row_bytes) << 20).channel) {
-    EXPECT_GT(w.complete_time_ps(r), p.tWR);
-  }
+  const uint64_t write_done = p.tRCD + p.tCWL + p.tBL;
+  EXPECT_EQ(w.complete_time_ps(wid), write_done);
+  EXPECT_EQ(w.complete_time_ps(r), write_done + p.tWR + p.tRP + p.tRCD + p.tCL + p.tBL);
 }
 
 TEST(DramTrace, RamulatorLoadStoreFormat) {
@@ -444,4 +448,23 @@ TEST(DramStats, JsonHasTheNumbers) {
   EXPECT_GT(s.read_bandwidth_GBps, 0);
   EXPECT_GT(s.write_bandwidth_GBps, 0);
   EXPECT_GE(s.max_latency_ps, uint64_t(s.avg_latency_ps));
+}
+
+TEST(DramScheduling, WriteDrainWatermarks) {
+  // hbm2 queues: 32 deep, drain writes at >= 24 arrived, stop at <= 8 while reads wait.
+  auto writes_before_first_read = [](int n_writes) {
+    DramModel m(plain_hbm2());
+    std::vector<uint64_t> w, r;
+    for (int i = 0; i < n_writes; ++i)  // unit 0, bank group 1
+      w.push_back(m.submit({.addr = 16384 + uint64_t(i) * kColStride, .size = 32, .is_write = true}));
+    for (int i = 0; i < 10; ++i) r.push_back(m.submit({.addr = uint64_t(i) * kColStride, .size = 32}));
+    m.drain();
+    uint64_t first_read = kNever;
+    for (uint64_t id : r) first_read = std::min(first_read, m.complete_time_ps(id));
+    int n = 0;
+    for (uint64_t id : w) n += m.complete_time_ps(id) < first_read;
+    return n;
+  };
+  EXPECT_EQ(writes_before_first_read(10), 0);   // below the high watermark: reads first
+  EXPECT_EQ(writes_before_first_read(30), 22);  // drain 30 -> 8, then the reads
 }
