@@ -41,7 +41,7 @@ inline int floor_log2_bits(uint32_t abs_bits) {
 
 // Round v * 2^-sh to an integer (sh may be <= 0: exact left shift).
 inline uint64_t round_shift(uint64_t v, int sh, Rounding r) {
-  if (sh <= 0) return v << (-sh);
+  if (sh <= 0) return -sh >= 38 ? (uint64_t(1) << 62) : v << (-sh);  // v < 2^24; huge -> callers saturate
   if (sh >= 62) return 0;
   uint64_t q = v >> sh;
   uint64_t rem = v & ((uint64_t(1) << sh) - 1);
