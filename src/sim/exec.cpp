@@ -1,0 +1,266 @@
+// The executor: dispatch, bounds checks, fault messages, scalar FP/INT units and control (loops).
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "sim/exec_detail.hpp"
+#include "support/support.hpp"
+
+namespace plena::sim {
+
+std::string fault_message(uint32_t pc, const isa::Instr& in, std::string_view what) {
+  if (!isa::is_valid_opcode(uint8_t(in.op)))
+    return fmt::format("pc 0x{:04x}: opcode 0x{:02x}: {}", pc, unsigned(in.op), what);
+  return fmt::format("pc 0x{:04x}: {}: {}", pc, isa::disassemble(in), what);
+}
+
+namespace detail {
+
+void fault(const Ctx& c, std::string_view what) { throw SimFault(fault_message(c.pc, c.in, what)); }
+
+void check_vram(const Ctx& c, uint64_t addr, uint64_t n, std::string_view role) {
+  const uint64_t size = c.m.vram_elems();
+  if (addr > size || n > size - addr)
+    faultf(c, "{} VRAM address {} + {} elements exceeds the Vector SRAM ({} rows x {})", role, addr, n,
+           c.m.config().sram.vector_depth, c.g.vlen);
+}
+
+void check_vram_rows(const Ctx& c, uint64_t addr, uint64_t rows, std::string_view role) {
+  if (addr % c.g.vlen != 0) faultf(c, "{} VRAM address {} is not a multiple of VLEN ({})", role, addr, c.g.vlen);
+  const uint64_t size = c.m.vram_elems();
+  const uint64_t n = rows * c.g.vlen;
+  if (addr > size || n > size - addr)
+    faultf(c, "{} VRAM address {} + {}*{} rows exceeds the Vector SRAM ({} rows x {})", role, addr, rows,
+           c.g.vlen, c.m.config().sram.vector_depth, c.g.vlen);
+}
+
+void check_mram(const Ctx& c, uint64_t addr, uint64_t n, std::string_view role) {
+  const uint64_t size = c.m.mram_elems();
+  if (addr > size || n > size - addr)
+    faultf(c, "{} MRAM address {} + {} elements exceeds the Matrix SRAM ({} rows x {})", role, addr, n,
+           c.m.config().sram.matrix_depth, c.g.mlen);
+}
+
+void check_fpsram(const Ctx& c, uint64_t index, uint64_t n, std::string_view role) {
+  const uint64_t size = c.m.config().sram.fp_depth;
+  if (index > size || n > size - index)
+    faultf(c, "{} FP SRAM index {} + {} entries exceeds the FP SRAM ({} entries)", role, index, n, size);
+}
+
+void check_intsram(const Ctx& c, uint64_t index, uint64_t n, std::string_view role) {
+  const uint64_t size = c.m.config().sram.int_depth;
+  if (index > size || n > size - index)
+    faultf(c, "{} INT SRAM index {} + {} entries exceeds the INT SRAM ({} entries)", role, index, n, size);
+}
+
+namespace {
+
+float clamp_exp_input(float x) {
+  // std::clamp keeps NaN (both comparisons are false).
+  return x < -88.f ? -88.f : (x > 88.f ? 88.f : x);
+}
+
+// ---- scalar FP ----
+void exec_scalar_fp(const Ctx& c) {
+  const auto& in = c.in;
+  Machine& m = c.m;
+  using isa::Opcode;
+  switch (in.op) {
+    case Opcode::S_ST_FP: {
+      float v = read_fp(c, in.rd);
+      uint64_t idx = uint64_t(read_gp(c, in.rs1)) + in.imm;
+      check_fpsram(c, idx, 1, "destination");
+      c.e.add_write(Space::FpSram, idx, idx + 1);
+      if (m.functional()) m.fpsram()[idx] = v;
+      return;
+    }
+    case Opcode::S_MAP_V_FP: {
+      uint64_t dst = read_gp(c, in.rd);
+      uint64_t idx = uint64_t(read_gp(c, in.rs1)) + in.imm;
+      check_vram_rows(c, dst, 1, "destination");
+      check_fpsram(c, idx, c.g.vlen, "source");
+      c.e.add_read(Space::FpSram, idx, idx + c.g.vlen);
+      c.e.add_write(Space::Vram, dst, dst + c.g.vlen);
+      if (m.functional()) {
+        const float* s = m.fpsram() + idx;
+        float* d = m.vram() + dst;
+        const Rounder& r = m.vector_round();
+        for (uint32_t i = 0; i < c.g.vlen; ++i) d[i] = r(s[i]);
+      }
+      return;
+    }
+    default:
+      break;
+  }
+  // Every remaining FP op writes f[rd]; the reference skips them entirely (0 cycles) when rd = f0.
+  fp_index(c, in.rd);
+  if (in.rd == 0) {
+    c.e.zero_latency = true;
+    return;
+  }
+  float result = 0.f;
+  switch (in.op) {
+    case Opcode::S_ADD_FP: result = read_fp(c, in.rs1) + read_fp(c, in.rs2); break;
+    case Opcode::S_SUB_FP: result = read_fp(c, in.rs1) - read_fp(c, in.rs2); break;
+    case Opcode::S_MUL_FP: result = read_fp(c, in.rs1) * read_fp(c, in.rs2); break;
+    case Opcode::S_MAX_FP: {
+      float a = read_fp(c, in.rs1), b = read_fp(c, in.rs2);
+      result = (a < b) ? b : a;
+      break;
+    }
+    case Opcode::S_EXP_FP: result = std::exp(clamp_exp_input(read_fp(c, in.rs1))); break;
+    case Opcode::S_RECI_FP: result = 1.0f / read_fp(c, in.rs1); break;
+    case Opcode::S_SQRT_FP: result = std::sqrt(read_fp(c, in.rs1)); break;
+    case Opcode::S_LD_FP: {
+      uint64_t idx = uint64_t(read_gp(c, in.rs1)) + in.imm;
+      check_fpsram(c, idx, 1, "source");
+      c.e.add_read(Space::FpSram, idx, idx + 1);
+      result = m.functional() ? m.fpsram()[idx] : 0.f;
+      break;
+    }
+    default:
+      faultf(c, "internal: opcode not handled by the scalar FP unit");
+  }
+  c.e.add_write(Space::FpReg, in.rd, in.rd + 1u);
+  // Registers are tracked in timing-only mode too, but FP values depend on data: keep them 0 there.
+  m.set_fp(in.rd, m.functional() ? result : 0.f);
+}
+
+// ---- scalar INT ----
+void exec_scalar_int(const Ctx& c) {
+  const auto& in = c.in;
+  Machine& m = c.m;
+  using isa::Opcode;
+  switch (in.op) {
+    case Opcode::S_ADD_INT: write_gp(c, in.rd, read_gp(c, in.rs1) + read_gp(c, in.rs2)); return;
+    case Opcode::S_SUB_INT: write_gp(c, in.rd, read_gp(c, in.rs1) - read_gp(c, in.rs2)); return;
+    case Opcode::S_MUL_INT: write_gp(c, in.rd, read_gp(c, in.rs1) * read_gp(c, in.rs2)); return;
+    case Opcode::S_ADDI_INT: write_gp(c, in.rd, read_gp(c, in.rs1) + in.imm); return;
+    case Opcode::S_LUI_INT: write_gp(c, in.rd, uint32_t(uint64_t(in.imm) << 12)); return;
+    case Opcode::S_LD_INT: {
+      uint64_t idx = uint64_t(read_gp(c, in.rs1)) + in.imm;
+      check_intsram(c, idx, 1, "source");
+      c.e.add_read(Space::IntSram, idx, idx + 1);
+      write_gp(c, in.rd, m.intsram()[idx]);  // INT SRAM exists in both modes
+      return;
+    }
+    case Opcode::S_ST_INT: {
+      uint32_t v = read_gp(c, in.rd);
+      uint64_t idx = uint64_t(read_gp(c, in.rs1)) + in.imm;
+      check_intsram(c, idx, 1, "destination");
+      c.e.add_write(Space::IntSram, idx, idx + 1);
+      m.intsram()[idx] = v;
+      return;
+    }
+    default:
+      faultf(c, "internal: opcode not handled by the scalar INT unit");
+  }
+}
+
+// Index of the C_LOOP_END that closes the loop started at start_pc (same counter register,
+// nested loops on the same register skipped), or -1.
+int64_t find_loop_end(std::span<const isa::Instr> prog, uint32_t start_pc, uint8_t reg) {
+  int depth = 0;
+  for (size_t p = size_t(start_pc) + 1; p < prog.size(); ++p) {
+    const auto& q = prog[p];
+    if (q.rd != reg) continue;
+    if (q.op == isa::Opcode::C_LOOP_START) ++depth;
+    if (q.op == isa::Opcode::C_LOOP_END) {
+      if (depth == 0) return int64_t(p);
+      --depth;
+    }
+  }
+  return -1;
+}
+
+// ---- control ----
+void exec_control(const Ctx& c) {
+  const auto& in = c.in;
+  Machine& m = c.m;
+  using isa::Opcode;
+  switch (in.op) {
+    case Opcode::C_SET_ADDR_REG: {
+      if (in.rd >= m.hbm_addr.size())
+        faultf(c, "a{} is not an HBM address register (a0-a{})", in.rd, m.hbm_addr.size() - 1);
+      uint64_t hi = read_gp(c, in.rs1), lo = read_gp(c, in.rs2);
+      m.hbm_addr[in.rd] = (hi << 32) | lo;
+      c.e.add_write(Space::HbmReg, in.rd, in.rd + 1u);
+      return;
+    }
+    case Opcode::C_SET_SCALE_REG:
+      m.scale_reg = read_gp(c, in.rd);
+      c.e.add_write(Space::Ctrl, 0, 1);
+      return;
+    case Opcode::C_SET_STRIDE_REG:
+      m.stride_reg = read_gp(c, in.rd);
+      c.e.add_write(Space::Ctrl, 1, 2);
+      return;
+    case Opcode::C_SET_V_MASK_REG:
+      m.v_mask = read_gp(c, in.rd);
+      c.e.add_write(Space::Ctrl, 2, 3);
+      return;
+    case Opcode::C_LOOP_START:
+      if (m.loops.size() >= Machine::kMaxLoopDepth)
+        faultf(c, "loop nesting exceeds {} levels", Machine::kMaxLoopDepth);
+      write_gp(c, in.rd, in.imm);
+      m.loops.push_back(LoopFrame{in.rd, c.pc});
+      return;
+    case Opcode::C_LOOP_END: {
+      auto it = std::find_if(m.loops.rbegin(), m.loops.rend(), [&](const LoopFrame& f) { return f.reg == in.rd; });
+      if (it == m.loops.rend()) faultf(c, "no active loop counts in gp{} (C_LOOP_END without C_LOOP_START)", in.rd);
+      // Frames opened after the matching one are abandoned (their C_LOOP_END was never reached).
+      m.loops.erase(it.base(), m.loops.end());
+      uint32_t count = read_gp(c, in.rd);
+      if (count > 1) {
+        write_gp(c, in.rd, count - 1);
+        ++m.loop_back_edges;
+        if (m.loop_back_edges > m.config().timing.loop_iteration_budget)
+          faultf(c, "runaway loop: more than {} loop iterations (timing.loop_iteration_budget)",
+                 m.config().timing.loop_iteration_budget);
+        m.next_pc = m.loops.back().start_pc + 1;
+      } else {
+        write_gp(c, in.rd, 0);
+        m.loops.pop_back();
+      }
+      return;
+    }
+    case Opcode::C_BREAK: {
+      if (m.loops.empty()) faultf(c, "C_BREAK outside a hardware loop");
+      LoopFrame f = m.loops.back();
+      int64_t end = find_loop_end(m.program(), f.start_pc, f.reg);
+      if (end < 0) faultf(c, "C_BREAK: the loop started at pc 0x{:04x} has no C_LOOP_END gp{}", f.start_pc, f.reg);
+      m.loops.pop_back();
+      m.next_pc = uint32_t(end + 1);
+      return;
+    }
+    default:
+      faultf(c, "internal: opcode not handled by the control unit");
+  }
+}
+
+}  // namespace
+}  // namespace detail
+
+Effects execute(Machine& m, const isa::Instr& in, uint32_t pc) {
+  Effects e;
+  e.op = in.op;
+  m.next_pc = pc + 1;
+  const auto& g = m.config().geometry;
+  detail::Ctx c{m, in, pc, e, g};
+  if (!isa::is_valid_opcode(uint8_t(in.op))) detail::faultf(c, "invalid opcode 0x{:02x}", unsigned(in.op));
+  const isa::OpInfo& oi = isa::info(in.op);
+  e.unit = oi.unit;
+  e.latency = oi.latency;
+  switch (oi.unit) {
+    case isa::Unit::Matrix: detail::exec_matrix(c); break;
+    case isa::Unit::Vector: detail::exec_vector(c); break;
+    case isa::Unit::ScalarFp: detail::exec_scalar_fp(c); break;
+    case isa::Unit::ScalarInt: detail::exec_scalar_int(c); break;
+    case isa::Unit::Control: detail::exec_control(c); break;
+    case isa::Unit::Dma: detail::exec_dma(c); break;
+  }
+  return e;
+}
+
+}  // namespace plena::sim

@@ -1,0 +1,72 @@
+// Internal to the simulator: shared helpers of the executor files (not a public header).
+#pragma once
+#include <fmt/format.h>
+
+#include <string>
+
+#include "sim/sim.hpp"
+
+namespace plena::sim::detail {
+
+struct Ctx {
+  Machine& m;
+  const isa::Instr& in;
+  uint32_t pc;
+  Effects& e;
+  const config::Geometry& g;
+};
+
+[[noreturn]] void fault(const Ctx& c, std::string_view what);
+
+template <typename... A>
+[[noreturn]] void faultf(const Ctx& c, fmt::format_string<A...> f, A&&... a) {
+  fault(c, fmt::format(f, std::forward<A>(a)...));
+}
+
+// Reads gp[r] and records the register read (gp0 is constant: no dependency).
+inline uint32_t read_gp(const Ctx& c, unsigned r) {
+  if (r != 0) c.e.add_read(Space::GpReg, r, r + 1);
+  return c.m.gp[r & 15];
+}
+inline void write_gp(const Ctx& c, unsigned r, uint32_t v) {
+  if (r != 0) {
+    c.e.add_write(Space::GpReg, r, r + 1);
+    c.m.gp[r & 15] = v;
+  }
+}
+// FP register index check (4-bit fields, 8 registers).
+inline unsigned fp_index(const Ctx& c, unsigned r) {
+  if (r >= 8) faultf(c, "f{} is not an FP register (f0-f7)", r);
+  return r;
+}
+inline float read_fp(const Ctx& c, unsigned r) {
+  fp_index(c, r);
+  if (r != 0) c.e.add_read(Space::FpReg, r, r + 1);
+  return c.m.fp[r];
+}
+
+// Element range [addr, addr+n) of the Vector SRAM; `role` names the operand in messages.
+void check_vram(const Ctx& c, uint64_t addr, uint64_t n, std::string_view role);
+// One or more whole VRAM rows starting at a VLEN-aligned address.
+void check_vram_rows(const Ctx& c, uint64_t addr, uint64_t rows, std::string_view role);
+void check_mram(const Ctx& c, uint64_t addr, uint64_t n, std::string_view role);
+void check_fpsram(const Ctx& c, uint64_t index, uint64_t n, std::string_view role);
+void check_intsram(const Ctx& c, uint64_t index, uint64_t n, std::string_view role);
+
+// Per-unit executors (return normally; set nothing about next_pc).
+void exec_matrix(const Ctx& c);
+void exec_vector(const Ctx& c);
+void exec_dma(const Ctx& c);
+
+// HBM row transfer plan for `rows` rows of `row_len` elements in format f (plena-cpp layout).
+struct RowPlan {
+  uint64_t elem_base = 0, elem_row_bytes = 0, elem_stride_bytes = 0;
+  uint64_t scale_base = 0, scale_row_bytes = 0, scale_stride_bytes = 0;
+  uint64_t rows = 0;
+  uint64_t elem_end = 0, scale_end = 0;  // one past the last byte touched
+};
+// Empty string on success, otherwise what is wrong (alignment or address overflow).
+std::string plan_rows(const numerics::Format& f, uint64_t base, uint64_t first_elem, uint64_t row_len,
+                      uint64_t stride_elems, uint64_t rows, uint64_t scale_elems, RowPlan& out);
+
+}  // namespace plena::sim::detail

@@ -1,0 +1,260 @@
+// Matrix unit: M_MM/M_TMM/M_MV/M_TMV into m/v accumulators, M_BMM/M_BTMM/M_BMV/M_BTMV into the
+// per-head hm/hv accumulators, and the *_WO drains. Every dot product is an f32 sum over k in
+// ascending order starting from 0, added to the accumulator afterwards (docs/sim-semantics.md);
+// loops are ordered so the compiler vectorises across output columns without reassociating k.
+#include <algorithm>
+#include <cstring>
+
+#include "sim/exec_detail.hpp"
+
+namespace plena::sim::detail {
+namespace {
+
+using isa::Opcode;
+
+struct TileRef {
+  uint64_t base = 0;  // element address of the tile
+  uint64_t col = 0;   // M_MM family: column (or transposed row) offset; batched: head offset
+};
+
+uint64_t mlen2(const Ctx& c) { return uint64_t(c.g.mlen) * c.g.mlen; }
+
+// M_MM/M_TMM/M_MV/M_TMV: row-granular MRAM ABI: address = tile base + col*MLEN, col % BLEN == 0.
+TileRef block_tile(const Ctx& c, uint64_t addr) {
+  const uint64_t t2 = mlen2(c);
+  TileRef t{addr - addr % t2, 0};
+  uint64_t rem = addr % t2;
+  if (rem % c.g.mlen != 0 || (rem / c.g.mlen) % c.g.blen != 0)
+    faultf(c, "MRAM address {} is tile {} + offset {}, which is not col*MLEN with col a multiple of BLEN ({}, MLEN {})",
+           addr, addr / t2, rem, c.g.blen, c.g.mlen);
+  t.col = rem / c.g.mlen;
+  check_mram(c, t.base, t2, "matrix");
+  c.e.add_read(Space::Mram, t.base, t.base + t2);
+  return t;
+}
+
+// Batched ops: address = tile base + head_offset, head_offset a multiple of HLEN below MLEN.
+TileRef head_tile(const Ctx& c, uint64_t addr) {
+  const uint64_t t2 = mlen2(c);
+  TileRef t{addr - addr % t2, addr % t2};
+  if (t.col % c.g.hlen != 0 || t.col + c.g.hlen > c.g.mlen)
+    faultf(c, "MRAM address {} is tile {} + offset {}; the head offset must be a multiple of HLEN ({}) below MLEN ({})",
+           addr, addr / t2, t.col, c.g.hlen, c.g.mlen);
+  check_mram(c, t.base, t2, "matrix");
+  c.e.add_read(Space::Mram, t.base, t.base + t2);
+  return t;
+}
+
+void read_vram_rows(const Ctx& c, uint64_t addr, uint64_t rows, std::string_view role) {
+  check_vram_rows(c, addr, rows, role);
+  c.e.add_read(Space::Vram, addr, addr + rows * c.g.vlen);
+}
+
+// out[j] = sum_k x[k] * w[k*ld + j]  (j < n, k < K), k ascending.
+inline void dot_rows(const float* x, const float* w, uint64_t ld, uint32_t K, uint32_t n, float* out) {
+  std::fill(out, out + n, 0.f);
+  for (uint32_t k = 0; k < K; ++k) {
+    const float a = x[k];
+    const float* wr = w + k * ld;
+    for (uint32_t j = 0; j < n; ++j) out[j] += a * wr[j];
+  }
+}
+// out[j] = sum_k x[k] * w[j*ld + k], k ascending (transposed operand).
+inline void dot_cols(const float* x, const float* w, uint64_t ld, uint32_t K, uint32_t n, float* out) {
+  std::fill(out, out + n, 0.f);
+  for (uint32_t k = 0; k < K; ++k) {
+    const float a = x[k];
+    for (uint32_t j = 0; j < n; ++j) out[j] += a * w[j * ld + k];
+  }
+}
+
+void exec_mm(const Ctx& c, bool transposed) {
+  Machine& m = c.m;
+  const uint32_t B = c.g.blen, L = c.g.mlen;
+  uint64_t maddr, vaddr;
+  if (!transposed) {
+    maddr = read_gp(c, c.in.rs1);
+    vaddr = read_gp(c, c.in.rs2);
+  } else {
+    vaddr = read_gp(c, c.in.rs1);
+    maddr = read_gp(c, c.in.rs2);
+  }
+  TileRef t = block_tile(c, maddr);
+  read_vram_rows(c, vaddr, B, "activation");
+  c.e.add_read(Space::AccM, 0, 1);
+  c.e.add_write(Space::AccM, 0, 1);
+  if (!m.functional()) return;
+  float* part = m.scratch_f.data();
+  const float* tile = m.mram() + t.base;
+  for (uint32_t i = 0; i < B; ++i) {
+    const float* x = m.vram() + vaddr + uint64_t(i) * L;
+    if (!transposed)
+      dot_rows(x, tile + t.col, L, L, B, part);
+    else
+      dot_cols(x, tile + t.col * L, L, L, B, part);
+    float* acc = m.acc_m.data() + size_t(i) * B;
+    for (uint32_t j = 0; j < B; ++j) acc[j] += part[j];
+  }
+}
+
+void exec_mv(const Ctx& c, bool transposed) {
+  Machine& m = c.m;
+  const uint32_t B = c.g.blen, L = c.g.mlen;
+  uint64_t maddr = read_gp(c, c.in.rs1);
+  uint64_t vaddr = read_gp(c, c.in.rs2);
+  TileRef t = block_tile(c, maddr);
+  read_vram_rows(c, vaddr, 1, "activation");
+  c.e.add_read(Space::AccV, 0, 1);
+  c.e.add_write(Space::AccV, 0, 1);
+  if (!m.functional()) return;
+  float* part = m.scratch_f.data();
+  const float* tile = m.mram() + t.base;
+  const float* x = m.vram() + vaddr;
+  if (!transposed)
+    dot_rows(x, tile + t.col, L, L, B, part);
+  else
+    dot_cols(x, tile + t.col * L, L, L, B, part);
+  for (uint32_t j = 0; j < B; ++j) m.acc_v[j] += part[j];
+}
+
+// One query/score row of head h as HLEN contiguous values (gathered for the BMM view).
+inline const float* head_row(const float* row, uint32_t h, uint32_t H, uint32_t Bc, bool head_fastest, float* buf) {
+  if (!head_fastest) return row + size_t(h) * H;  // [BROADCAST, HLEN]
+  for (uint32_t k = 0; k < H; ++k) buf[k] = row[size_t(k) * Bc + h];  // [HLEN, BROADCAST]
+  return buf;
+}
+
+// M_BMM (head_fastest view, tile rows [ho, +HLEN)) and M_BTMM ([BROADCAST, HLEN] view, tile
+// columns [ho, +HLEN) transposed); `rows` = MLEN (M_BMM/M_BTMM) or 1 (M_BMV/M_BTMV).
+void batched(const Ctx& c, uint64_t maddr, uint64_t vaddr, uint32_t rows, bool transposed, float* acc) {
+  Machine& m = c.m;
+  const uint32_t L = c.g.mlen, H = c.g.hlen, Bc = c.g.broadcast_amount;
+  TileRef t = head_tile(c, maddr);
+  read_vram_rows(c, vaddr, rows, rows == 1 ? "query" : "activation");
+  if (!m.functional()) return;
+  const float* tile = m.mram() + t.base;
+  const float scale = float(m.config().compute.bmm_scale);
+  // Operand as [HLEN x MLEN], rows contiguous: BMM uses tile rows directly, BTMM a transposed copy.
+  const float* w;
+  if (!transposed) {
+    w = tile + t.col * L;
+  } else {
+    float* kt = m.scratch_f2.data();
+    for (uint32_t cidx = 0; cidx < L; ++cidx)
+      for (uint32_t k = 0; k < H; ++k) kt[size_t(k) * L + cidx] = tile[size_t(cidx) * L + t.col + k];
+    w = kt;
+  }
+  float* part = m.scratch_f.data();
+  float* qbuf = part + L;
+  for (uint32_t h = 0; h < Bc; ++h) {
+    for (uint32_t r = 0; r < rows; ++r) {
+      const float* row = m.vram() + vaddr + uint64_t(r) * L;
+      const float* q = head_row(row, h, H, Bc, !transposed, qbuf);
+      dot_rows(q, w, L, H, L, part);
+      float* a = acc + (size_t(h) * rows + r) * L;
+      for (uint32_t j = 0; j < L; ++j) a[j] += part[j] * scale;
+    }
+  }
+}
+
+// Writes BLEN values of an accumulator row at VRAM element address `addr` (column = addr % VLEN).
+uint64_t wo_column(const Ctx& c, uint64_t addr) {
+  uint64_t col = addr % c.g.vlen;
+  if (col + c.g.blen > c.g.vlen)
+    faultf(c, "VRAM address {} is column {} of its row; {} values do not fit in VLEN ({})", addr, col, c.g.blen,
+           c.g.vlen);
+  return col;
+}
+
+void exec_mm_wo(const Ctx& c) {
+  Machine& m = c.m;
+  const uint32_t B = c.g.blen, V = c.g.vlen;
+  uint64_t addr = uint64_t(read_gp(c, c.in.rd)) + c.in.imm;
+  uint64_t stride = c.in.rs1 == 0 ? 1 : read_gp(c, c.in.rs1);
+  uint64_t col = wo_column(c, addr);
+  uint64_t row0 = addr - col;
+  uint64_t last = row0 + uint64_t(B - 1) * V * stride;
+  check_vram(c, last, V, "output");
+  c.e.add_read(Space::AccM, 0, 1);
+  c.e.add_write(Space::Vram, row0 + col, last + col + B);
+  c.e.add_write(Space::AccM, 0, 1);
+  if (!m.functional()) return;
+  const Rounder& rnd = m.vector_round();
+  for (uint32_t i = 0; i < B; ++i) {
+    float* d = m.vram() + row0 + uint64_t(i) * V * stride + col;
+    const float* s = m.acc_m.data() + size_t(i) * B;
+    for (uint32_t j = 0; j < B; ++j) d[j] = rnd(s[j]);
+  }
+  std::fill(m.acc_m.begin(), m.acc_m.end(), 0.f);
+}
+
+void exec_mv_wo(const Ctx& c) {
+  Machine& m = c.m;
+  const uint32_t B = c.g.blen;
+  uint64_t addr = uint64_t(read_gp(c, c.in.rd)) + c.in.imm;
+  wo_column(c, addr);
+  check_vram(c, addr, B, "output");
+  c.e.add_read(Space::AccV, 0, 1);
+  c.e.add_write(Space::Vram, addr, addr + B);
+  c.e.add_write(Space::AccV, 0, 1);
+  if (!m.functional()) return;
+  const Rounder& rnd = m.vector_round();
+  for (uint32_t j = 0; j < B; ++j) m.vram()[addr + j] = rnd(m.acc_v[j]);
+  std::fill(m.acc_v.begin(), m.acc_v.end(), 0.f);
+}
+
+// M_BMM_WO / M_BMV_WO: rows*VLEN accumulator values to consecutive VRAM rows.
+void exec_batched_wo(const Ctx& c, uint64_t rows, Space acc_space, std::vector<float>& acc) {
+  Machine& m = c.m;
+  uint64_t addr = uint64_t(read_gp(c, c.in.rd)) + c.in.imm;
+  check_vram_rows(c, addr, rows, "output");
+  c.e.add_read(acc_space, 0, 1);
+  c.e.add_write(Space::Vram, addr, addr + rows * c.g.vlen);
+  c.e.add_write(acc_space, 0, 1);
+  if (!m.functional()) return;
+  const Rounder& rnd = m.vector_round();
+  float* d = m.vram() + addr;
+  for (size_t i = 0; i < acc.size(); ++i) d[i] = rnd(acc[i]);
+  std::fill(acc.begin(), acc.end(), 0.f);
+}
+
+}  // namespace
+
+void exec_matrix(const Ctx& c) {
+  const auto& in = c.in;
+  Machine& m = c.m;
+  switch (in.op) {
+    case Opcode::M_MM: exec_mm(c, false); return;
+    case Opcode::M_TMM: exec_mm(c, true); return;
+    case Opcode::M_MV: exec_mv(c, false); return;
+    case Opcode::M_TMV: exec_mv(c, true); return;
+    case Opcode::M_BMM:
+    case Opcode::M_BTMM: {
+      if (in.rd != 0) faultf(c, "rd must be 0 (batched matmuls take no offset register; got gp{})", in.rd);
+      uint64_t maddr = read_gp(c, in.rs1), vaddr = read_gp(c, in.rs2);
+      c.e.add_read(Space::AccHm, 0, 1);
+      c.e.add_write(Space::AccHm, 0, 1);
+      batched(c, maddr, vaddr, c.g.mlen, in.op == Opcode::M_BTMM, m.acc_hm.data());
+      return;
+    }
+    case Opcode::M_BMV:
+    case Opcode::M_BTMV: {
+      uint64_t maddr = uint64_t(read_gp(c, in.rs1)) + read_gp(c, in.rd);
+      uint64_t vaddr = read_gp(c, in.rs2);
+      c.e.add_read(Space::AccHv, 0, 1);
+      c.e.add_write(Space::AccHv, 0, 1);
+      batched(c, maddr, vaddr, 1, in.op == Opcode::M_BTMV, m.acc_hv.data());
+      return;
+    }
+    case Opcode::M_MM_WO: exec_mm_wo(c); return;
+    case Opcode::M_MV_WO: exec_mv_wo(c); return;
+    case Opcode::M_BMM_WO:
+      exec_batched_wo(c, uint64_t(c.g.broadcast_amount) * c.g.mlen, Space::AccHm, m.acc_hm);
+      return;
+    case Opcode::M_BMV_WO: exec_batched_wo(c, c.g.broadcast_amount, Space::AccHv, m.acc_hv); return;
+    default:
+      faultf(c, "internal: opcode not handled by the matrix unit");
+  }
+}
+
+}  // namespace plena::sim::detail

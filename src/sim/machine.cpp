@@ -1,0 +1,176 @@
+// Machine state, the sparse HBM store and the SRAM preload/dump helpers.
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <bit>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+
+#include "sim/sim.hpp"
+#include "support/support.hpp"
+
+namespace plena::sim {
+
+// ---------------------------------------------------------------------------------------------
+Rounder::Rounder(const numerics::Format& f) : format_(f) {
+  if (f.is_block())
+    throw InputError(fmt::format("SRAM/register type {} must be a plain format", f.name()));
+  if (f.ebits == 8 && f.mbits == 23 && !f.finite_only && f.width == 32)
+    kind_ = Kind::Identity;
+  else if (f.ebits == 8 && f.mbits == 7 && !f.finite_only && f.width == 16)
+    kind_ = Kind::Bf16;
+  else
+    kind_ = Kind::Generic;
+}
+
+float Rounder::bf16(float x) {
+  // Same rule as numerics::f32_to_bf16: RNE on the dropped 16 bits, NaN kept quiet with its sign.
+  uint32_t u = std::bit_cast<uint32_t>(x);
+  if ((u & 0x7FFFFFFFu) > 0x7F800000u) return std::bit_cast<float>(((u >> 16) | 0x0040u) << 16);
+  return std::bit_cast<float>(((u + 0x7FFFu + ((u >> 16) & 1u)) >> 16) << 16);
+}
+
+float Rounder::generic(float x) const { return numerics::round_to_format(x, format_); }
+
+// ---------------------------------------------------------------------------------------------
+HbmStore::HbmStore(uint64_t size_bytes)
+    : size_(size_bytes), pages_((size_bytes + kPageBytes - 1) >> kPageBits) {}
+
+void HbmStore::check(uint64_t addr, uint64_t n, const char* what) const {
+  if (addr > size_ || n > size_ - addr)
+    throw SimFault(fmt::format("HBM {} of {} bytes at 0x{:x} exceeds the HBM size ({} bytes)", what, n, addr, size_));
+}
+
+void HbmStore::read(uint64_t addr, std::span<uint8_t> out) const {
+  check(addr, out.size(), "read");
+  size_t done = 0;
+  while (done < out.size()) {
+    uint64_t a = addr + done;
+    uint64_t page = a >> kPageBits, off = a & (kPageBytes - 1);
+    size_t n = size_t(std::min<uint64_t>(kPageBytes - off, out.size() - done));
+    if (pages_[page])
+      std::memcpy(out.data() + done, pages_[page].get() + off, n);
+    else
+      std::memset(out.data() + done, 0, n);
+    done += n;
+  }
+}
+
+void HbmStore::write(uint64_t addr, std::span<const uint8_t> in) {
+  check(addr, in.size(), "write");
+  size_t done = 0;
+  while (done < in.size()) {
+    uint64_t a = addr + done;
+    uint64_t page = a >> kPageBits, off = a & (kPageBytes - 1);
+    size_t n = size_t(std::min<uint64_t>(kPageBytes - off, in.size() - done));
+    if (!pages_[page]) {
+      pages_[page].reset(new uint8_t[kPageBytes]());
+      ++allocated_;
+    }
+    std::memcpy(pages_[page].get() + off, in.data() + done, n);
+    done += n;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+void Machine::FreeDeleter::operator()(float* p) const { std::free(p); }
+
+namespace {
+
+float* calloc_floats(uint64_t n, const char* what) {
+  if (n == 0) return nullptr;
+  void* p = std::calloc(size_t(n), sizeof(float));
+  if (!p)
+    throw InputError(fmt::format("cannot allocate the {} ({} elements); use timing-only mode for this config", what, n));
+  return static_cast<float*>(p);
+}
+}  // namespace
+
+Machine::Machine(const config::HardwareConfig& cfg, Mode mode)
+    : cfg_(cfg),
+      mode_(mode),
+      vround_(cfg.sram.vector_type),
+      mround_(cfg.sram.matrix_type),
+      fround_(cfg.sram.fp_type) {
+  const auto& g = cfg_.geometry;
+  hbm_addr.assign(cfg_.hbm.addr_regs, 0);
+  vram_elems_ = cfg_.sram.vector_depth * g.vlen;
+  mram_elems_ = cfg_.sram.matrix_depth * g.mlen;
+  loops.reserve(kMaxLoopDepth);
+  // INT SRAM is kept in timing-only mode too: it is small and feeds addresses (S_LD_INT).
+  intsram_.assign(cfg_.sram.int_depth, 0u);
+  if (functional()) {
+    acc_m.assign(size_t(g.blen) * g.blen, 0.f);
+    acc_hm.assign(size_t(g.broadcast_amount) * g.mlen * g.mlen, 0.f);
+    acc_hv.assign(size_t(g.broadcast_amount) * g.mlen, 0.f);
+    acc_v.assign(g.blen, 0.f);
+    vram_.reset(calloc_floats(vram_elems_, "Vector SRAM"));
+    mram_.reset(calloc_floats(mram_elems_, "Matrix SRAM"));
+    fpsram_.assign(cfg_.sram.fp_depth, 0.f);
+    hbm_ = std::make_unique<HbmStore>(cfg_.hbm.size_bytes);
+    scratch_f.resize(size_t(g.mlen) * g.mlen);
+    scratch_f2.resize(size_t(g.mlen) * g.mlen);
+  }
+}
+
+Machine::~Machine() = default;
+
+void Machine::set_fp(unsigned r, float v) {
+  if (r != 0 && r < 8) fp[r] = fround_(v);
+}
+
+HbmStore& Machine::hbm() {
+  if (!hbm_) throw SimFault("HBM data is not available in timing-only mode");
+  return *hbm_;
+}
+const HbmStore& Machine::hbm() const {
+  if (!hbm_) throw SimFault("HBM data is not available in timing-only mode");
+  return *hbm_;
+}
+
+namespace {
+void check_helper_range(const Machine& m, const char* what, uint64_t index, uint64_t n, uint64_t size,
+                        bool always = false) {
+  if (!always && !m.functional()) throw SimFault(fmt::format("{} data is not available in timing-only mode", what));
+  if (index > size || n > size - index)
+    throw SimFault(fmt::format("{} access [{}, {}) exceeds its {} entries", what, index, index + n, size));
+}
+}  // namespace
+
+void Machine::write_vram(uint64_t addr, std::span<const float> values) {
+  check_helper_range(*this, "Vector SRAM", addr, values.size(), vram_elems_);
+  float* d = vram_.get() + addr;
+  for (size_t i = 0; i < values.size(); ++i) d[i] = vround_(values[i]);
+}
+std::vector<float> Machine::read_vram(uint64_t addr, size_t n) const {
+  check_helper_range(*this, "Vector SRAM", addr, n, vram_elems_);
+  return std::vector<float>(vram_.get() + addr, vram_.get() + addr + n);
+}
+void Machine::write_mram(uint64_t addr, std::span<const float> values) {
+  check_helper_range(*this, "Matrix SRAM", addr, values.size(), mram_elems_);
+  float* d = mram_.get() + addr;
+  for (size_t i = 0; i < values.size(); ++i) d[i] = mround_(values[i]);
+}
+std::vector<float> Machine::read_mram(uint64_t addr, size_t n) const {
+  check_helper_range(*this, "Matrix SRAM", addr, n, mram_elems_);
+  return std::vector<float>(mram_.get() + addr, mram_.get() + addr + n);
+}
+void Machine::write_fpsram(uint64_t index, std::span<const float> values) {
+  check_helper_range(*this, "FP SRAM", index, values.size(), fpsram_.size());
+  for (size_t i = 0; i < values.size(); ++i) fpsram_[index + i] = fround_(values[i]);
+}
+std::vector<float> Machine::read_fpsram(uint64_t index, size_t n) const {
+  check_helper_range(*this, "FP SRAM", index, n, fpsram_.size());
+  return std::vector<float>(fpsram_.begin() + ptrdiff_t(index), fpsram_.begin() + ptrdiff_t(index + n));
+}
+void Machine::write_intsram(uint64_t index, std::span<const uint32_t> values) {
+  check_helper_range(*this, "INT SRAM", index, values.size(), intsram_.size(), true);
+  std::copy(values.begin(), values.end(), intsram_.begin() + ptrdiff_t(index));
+}
+std::vector<uint32_t> Machine::read_intsram(uint64_t index, size_t n) const {
+  check_helper_range(*this, "INT SRAM", index, n, intsram_.size(), true);
+  return std::vector<uint32_t>(intsram_.begin() + ptrdiff_t(index), intsram_.begin() + ptrdiff_t(index + n));
+}
+
+}  // namespace plena::sim

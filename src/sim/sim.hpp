@@ -1,0 +1,216 @@
+// Public header of the simulator: architectural state (Machine), the functional executor of every
+// opcode (execute), HBM tensor layout helpers, and the Simulator run loop that feeds each executed
+// instruction's Effects to the timing model. Semantics, rounding points and every deviation from
+// the reference emulator are specified in docs/sim-semantics.md.
+#pragma once
+#include <array>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "config/config.hpp"
+#include "isa/isa.hpp"
+#include "numerics/numerics.hpp"
+#include "sim/effects.hpp"
+#include "sim/timing.hpp"
+
+namespace plena::sim {
+
+enum class Mode : uint8_t {
+  Functional,  // data + registers (default)
+  TimingOnly,  // no SRAM/HBM data; registers, addresses, bounds, loops and Effects as in Functional
+};
+
+// Rounds f32 values to a plain storage format (the SRAM and FP-register types). Bit-identical to
+// numerics::round_to_format; fp32 and bf16 take inline fast paths.
+class Rounder {
+ public:
+  explicit Rounder(const numerics::Format& f);
+  float operator()(float x) const {
+    if (kind_ == Kind::Identity) return x;
+    if (kind_ == Kind::Bf16) return bf16(x);
+    return generic(x);
+  }
+  static float bf16(float x);
+
+ private:
+  enum class Kind : uint8_t { Identity, Bf16, Generic };
+  float generic(float x) const;
+  Kind kind_;
+  numerics::Format format_;
+};
+
+// Sparse HBM: 64 KiB pages allocated on first write; never-written bytes read as 0 up to the
+// configured size; any access beyond it throws SimFault.
+class HbmStore {
+ public:
+  static constexpr uint64_t kPageBits = 16;
+  static constexpr uint64_t kPageBytes = uint64_t(1) << kPageBits;
+  explicit HbmStore(uint64_t size_bytes);
+  uint64_t size() const { return size_; }
+  void read(uint64_t addr, std::span<uint8_t> out) const;
+  void write(uint64_t addr, std::span<const uint8_t> in);
+  uint64_t allocated_pages() const { return allocated_; }
+
+ private:
+  void check(uint64_t addr, uint64_t n, const char* what) const;
+  uint64_t size_;
+  uint64_t allocated_ = 0;
+  std::vector<std::unique_ptr<uint8_t[]>> pages_;
+};
+
+// One HBM tensor as the DMA instructions see it (plena-cpp layout, docs/sim-semantics.md):
+// element region: `rows` rows of `cols` elements, row r starting at element r*row_stride;
+// element e lives at byte base + packed_element_bytes(format, e);
+// scale region:   the scales of element e (a multiple of the block) at
+//                 base + packed_element_bytes(format, scale_offset) + scale_bytes(format, e).
+// scale_offset is the value programs put in SCALE_REG; row_stride the value of STRIDE_REG.
+struct HbmTensor {
+  uint64_t base = 0;
+  uint64_t rows = 0, cols = 0;
+  uint64_t row_stride = 0;    // elements between row starts; 0 means cols
+  uint64_t scale_offset = 0;  // elements from base to the scale region; 0 means rows*row_stride
+  numerics::Format format = numerics::parse_format("fp32");
+
+  uint64_t stride() const { return row_stride ? row_stride : cols; }
+  uint64_t scale_elems() const { return scale_offset ? scale_offset : rows * stride(); }
+  uint64_t end_byte() const;  // one past the last byte of the elements and scales
+};
+// InputError when the layout is impossible (sub-byte rows not starting on a byte boundary,
+// rows not starting on a block boundary, data size mismatch); SimFault beyond the HBM size.
+void write_hbm_tensor(HbmStore& hbm, const HbmTensor& t, std::span<const float> data);  // row-major rows x cols
+std::vector<float> read_hbm_tensor(const HbmStore& hbm, const HbmTensor& t);
+
+struct LoopFrame {
+  uint8_t reg = 0;        // counter register
+  uint32_t start_pc = 0;  // pc of the C_LOOP_START
+};
+
+class Machine {
+ public:
+  static constexpr size_t kMaxLoopDepth = 64;
+
+  explicit Machine(const config::HardwareConfig& cfg, Mode mode = Mode::Functional);
+  ~Machine();
+  Machine(const Machine&) = delete;
+  Machine& operator=(const Machine&) = delete;
+
+  const config::HardwareConfig& config() const { return cfg_; }
+  Mode mode() const { return mode_; }
+  bool functional() const { return mode_ == Mode::Functional; }
+
+  // ---- architectural registers ----
+  std::array<uint32_t, 16> gp{};  // gp[0] stays 0: use set_gp
+  std::array<float, 8> fp{};      // f[0] stays 0.0: use set_fp
+  std::vector<uint64_t> hbm_addr;  // a0..a(cfg.hbm.addr_regs-1)
+  uint32_t scale_reg = 0;
+  uint32_t stride_reg = 1;
+  uint32_t v_mask = 0;
+  std::vector<LoopFrame> loops;
+  uint32_t next_pc = 0;           // set by execute()
+  uint64_t loop_back_edges = 0;   // taken C_LOOP_END jumps (checked against the loop budget)
+
+  void set_gp(unsigned r, uint32_t v) {
+    if (r != 0 && r < 16) gp[r] = v;
+  }
+  void set_fp(unsigned r, float v);  // rounded to sram.fp_type; writes to f0 are dropped
+
+  // ---- sizes (elements / entries) ----
+  uint64_t vram_elems() const { return vram_elems_; }
+  uint64_t mram_elems() const { return mram_elems_; }
+
+  // ---- raw data (Functional mode only; nullptr in TimingOnly) ----
+  float* vram() { return vram_.get(); }
+  float* mram() { return mram_.get(); }
+  float* fpsram() { return fpsram_.data(); }
+  uint32_t* intsram() { return intsram_.data(); }
+  const float* vram() const { return vram_.get(); }
+  const float* mram() const { return mram_.get(); }
+  HbmStore& hbm();
+  const HbmStore& hbm() const;
+  // Accumulators (f32, Functional mode only): m [BLEN x BLEN], hm [BROADCAST x MLEN x MLEN], hv [BROADCAST x MLEN], v [BLEN].
+  std::vector<float> acc_m, acc_hm, acc_hv, acc_v;
+
+  // ---- preload / dump helpers (Functional mode; values rounded to the SRAM type; SimFault out of range) ----
+  void write_vram(uint64_t addr, std::span<const float> values);
+  std::vector<float> read_vram(uint64_t addr, size_t n) const;
+  void write_mram(uint64_t addr, std::span<const float> values);
+  std::vector<float> read_mram(uint64_t addr, size_t n) const;
+  void write_fpsram(uint64_t index, std::span<const float> values);
+  std::vector<float> read_fpsram(uint64_t index, size_t n) const;
+  void write_intsram(uint64_t index, std::span<const uint32_t> values);
+  std::vector<uint32_t> read_intsram(uint64_t index, size_t n) const;
+
+  // The program being run (needed by C_BREAK to find the end of the innermost loop).
+  void set_program(std::span<const isa::Instr> program) { program_ = program; }
+  std::span<const isa::Instr> program() const { return program_; }
+
+  const Rounder& vector_round() const { return vround_; }
+  const Rounder& matrix_round() const { return mround_; }
+  const Rounder& fp_round() const { return fround_; }
+
+  // Scratch buffers reused by the executor (no allocation per instruction).
+  std::vector<float> scratch_f, scratch_f2;
+  std::vector<uint8_t> scratch_b, scratch_s;
+
+ private:
+  struct FreeDeleter {
+    void operator()(float* p) const;
+  };
+  config::HardwareConfig cfg_;
+  Mode mode_;
+  Rounder vround_, mround_, fround_;
+  uint64_t vram_elems_ = 0, mram_elems_ = 0;
+  std::unique_ptr<float[], FreeDeleter> vram_, mram_;  // calloc'ed: untouched pages stay virtual
+  std::vector<float> fpsram_;
+  std::vector<uint32_t> intsram_;
+  std::unique_ptr<HbmStore> hbm_;
+  std::span<const isa::Instr> program_;
+};
+
+// Executes one instruction at `pc`: updates the machine (data only in Functional mode), sets
+// m.next_pc, and returns the instruction's Effects. Throws SimFault ("pc 0x0012: <disassembly>:
+// <what was violated>") on any architectural violation; never has undefined behaviour.
+Effects execute(Machine& m, const isa::Instr& in, uint32_t pc);
+
+// "pc 0x0012: M_MM 0, gp4, gp5: <what>"
+std::string fault_message(uint32_t pc, const isa::Instr& in, std::string_view what);
+
+struct SimOptions {
+  Mode mode = Mode::Functional;
+  TimingOptions timing;
+  bool use_timing_model = true;      // false: functional only, TimingStats stay zero
+  std::string expected_config_hash;  // non-empty: SimFault unless equal to canonical_hash(cfg)
+  // Called for every executed instruction (tests, tracing); empty by default.
+  std::function<void(const Effects&, uint32_t pc)> observer;
+};
+
+struct SimResult {
+  uint64_t executed = 0;  // dynamic instruction count
+  TimingStats timing;
+  double host_seconds = 0;
+};
+
+class Simulator {
+ public:
+  explicit Simulator(const config::HardwareConfig& cfg, SimOptions opts = {});
+  ~Simulator();
+  Machine& machine() { return *machine_; }
+  const Machine& machine() const { return *machine_; }
+  TimingModel* timing() { return timing_.get(); }
+  // Runs the program from pc 0 until pc leaves the program. Machine state persists across runs
+  // (preload before, dump after); the timing model is finished at the end of each run.
+  SimResult run(std::span<const uint32_t> words);
+
+ private:
+  config::HardwareConfig cfg_;
+  SimOptions opts_;
+  std::unique_ptr<Machine> machine_;
+  std::unique_ptr<TimingModel> timing_;
+  std::vector<isa::Instr> program_;
+};
+
+}  // namespace plena::sim

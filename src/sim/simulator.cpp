@@ -1,0 +1,69 @@
+// The run loop: predecode once, execute from pc 0 until pc leaves the program, enforce the
+// instruction budget and the config hash, and feed every Effects record to the timing model.
+#include <fmt/format.h>
+
+#include <chrono>
+
+#include "sim/sim.hpp"
+#include "support/support.hpp"
+
+namespace plena::sim {
+
+Simulator::Simulator(const config::HardwareConfig& cfg, SimOptions opts)
+    : cfg_(cfg), opts_(std::move(opts)), machine_(std::make_unique<Machine>(cfg_, opts_.mode)) {}
+
+Simulator::~Simulator() = default;
+
+SimResult Simulator::run(std::span<const uint32_t> words) {
+  if (!opts_.expected_config_hash.empty()) {
+    std::string here = config::canonical_hash(cfg_);
+    if (here != opts_.expected_config_hash)
+      throw SimFault(fmt::format("program built for config {}, running on {}", opts_.expected_config_hash, here));
+  }
+  if (words.size() > UINT32_MAX) throw InputError("program has more than 2^32 instructions");
+  // Invalid words stay in place (op 0): they fault only if executed.
+  program_.assign(words.size(), isa::Instr{});
+  for (size_t i = 0; i < words.size(); ++i) {
+    if (auto in = isa::try_decode(words[i]))
+      program_[i] = *in;
+    else
+      program_[i].op = isa::Opcode(uint8_t(words[i] & 0x3F));
+  }
+  Machine& m = *machine_;
+  m.set_program(program_);
+  m.loops.clear();
+  m.loop_back_edges = 0;
+  timing_.reset();
+  if (opts_.use_timing_model) timing_ = std::make_unique<TimingModel>(cfg_, opts_.timing);
+
+  SimResult res;
+  const uint64_t budget = cfg_.timing.instruction_budget;
+  const uint32_t n = uint32_t(program_.size());
+  const auto t0 = std::chrono::steady_clock::now();
+  uint32_t pc = 0;
+  uint64_t executed = 0;
+  TimingModel* tm = timing_.get();
+  const bool observe = bool(opts_.observer);
+  while (pc < n) {
+    const isa::Instr& in = program_[pc];
+    if (executed >= budget)
+      throw SimFault(fault_message(
+          pc, in, fmt::format("instruction budget of {} exceeded (timing.instruction_budget)", budget)));
+    if (!isa::is_valid_opcode(uint8_t(in.op)))
+      throw SimFault(fault_message(pc, in, fmt::format("invalid instruction word 0x{:08X}", words[pc])));
+    Effects e = execute(m, in, pc);
+    if (observe) opts_.observer(e, pc);
+    if (tm) tm->issue(e, pc);
+    ++executed;
+    pc = m.next_pc;
+  }
+  if (tm) {
+    tm->finish();
+    res.timing = tm->stats();
+  }
+  res.executed = executed;
+  res.host_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return res;
+}
+
+}  // namespace plena::sim
