@@ -66,6 +66,11 @@ struct Params {
   double peak_bandwidth_GBps() const;
   // atom bits / (pins x rate), rounded to the nearest ps: the tBL a preset uses.
   uint64_t burst_time_from_rate_ps() const;
+  // Closed-form figures for analytic models: an isolated one-atom read to a closed bank
+  // (tRCD + tCL + tBL, or the ideal latency plus one atom's transfer), plus controller latency;
+  // and the peak less the share of time refresh blocks the banks (1 - tRFC/tREFI).
+  uint64_t idle_read_latency_ps() const;
+  double refresh_limited_bandwidth_GBps() const;
   // Throws plena::InputError naming the field when the parameters are inconsistent.
   void validate() const;
 };

@@ -197,6 +197,20 @@ uint64_t Params::burst_time_from_rate_ps() const {
   return static_cast<uint64_t>(std::llround(bits * 1e6 / (double(bus_width_bits) * data_rate_mbps)));
 }
 
+uint64_t Params::idle_read_latency_ps() const {
+  if (kind == Kind::Ideal) {
+    const uint64_t bits = uint64_t(atom_bytes) * 8 * 1000000;
+    const uint64_t den = uint64_t(bus_width_bits) * data_rate_mbps;
+    return ideal_latency_ps + (bits + den - 1) / den + controller_latency_ps;
+  }
+  return tRCD + tCL + tBL + controller_latency_ps;
+}
+
+double Params::refresh_limited_bandwidth_GBps() const {
+  if (kind == Kind::Ideal || tREFI == 0) return peak_bandwidth_GBps();
+  return peak_bandwidth_GBps() * (1.0 - double(tRFC) / double(tREFI));
+}
+
 double Params::peak_bandwidth_GBps() const {
   return double(units()) * bus_width_bits * (data_rate_mbps * 1e6) / 8.0 / 1e9;
 }

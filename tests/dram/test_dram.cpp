@@ -76,6 +76,9 @@ TEST(DramPresets, AllSelfConsistent) {
   EXPECT_EQ(preset("hbm2").channels, 8u);
   EXPECT_EQ(preset("hbm2").data_rate_mbps, 2000u);
   EXPECT_DOUBLE_EQ(preset("hbm2").peak_bandwidth_GBps(), 256.0);
+  EXPECT_EQ(preset("hbm2").idle_read_latency_ps(), tRCD + tCL + tBL);
+  EXPECT_EQ(preset("ideal").idle_read_latency_ps(), 28000u + 250u);  // 64 B at 256 GB/s
+  EXPECT_NEAR(preset("hbm2").refresh_limited_bandwidth_GBps(), 256.0 * (1 - 350.0 / 3900.0), 1e-9);
   // Flash: long page read, no refresh, slow program.
   EXPECT_GE(preset("hbf").tRCD, 1000000u);
   EXPECT_EQ(preset("hbf").tREFI, 0u);
@@ -247,7 +250,7 @@ TEST(DramBandwidth, SequentialReadsApproachPeak) {
   for (const char* n : {"hbm2", "hbm2e", "hbm3", "hbm3e", "gddr6", "gddr7", "lpddr5x", "ddr5"}) {
     SCOPED_TRACE(n);
     const Params p = preset(n);
-    const double refresh_limit = 1.0 - double(p.tRFC) / double(p.tREFI);
+    const double refresh_limit = p.refresh_limited_bandwidth_GBps() / p.peak_bandwidth_GBps();
     // Long enough for three refresh intervals at peak.
     const uint64_t bytes = (uint64_t(p.peak_bandwidth_GBps() * 3 * double(p.tREFI) / 1000.0) >> 20 << 20) + (1u << 20);
     const Stats s = stream(n, bytes, 64);
