@@ -161,7 +161,12 @@ class DramModel {
   // before t, ordered by (time, id). Later submissions must arrive at or after t.
   std::vector<Completion> advance_to(uint64_t t);
   // Earliest time at which advance_to can produce a completion or make a decision; kNever idle.
+  // Nothing may complete then: call advance_to(next_event_time()) until completions come back,
+  // or use advance_to_next_completion.
   uint64_t next_event_time() const;
+  // Advances event by event (never past `limit`) until some request completes, and returns the
+  // completions at that time; empty if none by `limit` (then now_ps() == min(limit, last event)).
+  std::vector<Completion> advance_to_next_completion(uint64_t limit = kNever);
   // Schedules every queued request (as if nothing else arrives before they finish).
   // Completions stay available to advance_to / complete_time_ps.
   void drain();

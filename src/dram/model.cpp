@@ -522,6 +522,18 @@ uint64_t DramModel::next_event_time() const {
   return t;
 }
 
+std::vector<Completion> DramModel::advance_to_next_completion(uint64_t limit) {
+  for (;;) {
+    const uint64_t t = next_event_time();
+    if (t == kNever || t > limit) {
+      if (limit != kNever) advance_to(std::max(limit, impl_->horizon));
+      return {};
+    }
+    std::vector<Completion> out = advance_to(t);
+    if (!out.empty()) return out;
+  }
+}
+
 void DramModel::drain() { impl_->run(kNever); }
 
 bool DramModel::is_scheduled(uint64_t id) const {

@@ -343,6 +343,21 @@ TEST(DramDeterminism, RepeatableAndIndependentOfCallPattern) {
   }
   EXPECT_EQ(got, a.first);
   EXPECT_EQ(to_json(m.stats()), a.second);
+  // Same again, stepping completion by completion.
+  DramModel n(preset("hbm3"));
+  std::vector<Completion> got2;
+  for (const Request& r : w.reqs) {
+    for (;;) {
+      auto c = n.advance_to_next_completion(r.arrival_ps);
+      if (c.empty()) break;
+      got2.insert(got2.end(), c.begin(), c.end());
+    }
+    EXPECT_EQ(n.now_ps(), r.arrival_ps);
+    n.submit(r);
+  }
+  for (auto c = n.advance_to_next_completion(); !c.empty(); c = n.advance_to_next_completion())
+    got2.insert(got2.end(), c.begin(), c.end());
+  EXPECT_EQ(got2, a.first);
   for (const Completion& c : got) {
     EXPECT_GT(c.time_ps, w.reqs[c.id].arrival_ps);
     EXPECT_EQ(m.complete_time_ps(c.id), c.time_ps);
