@@ -5,3 +5,4 @@
 
 #include "compiler/builder.hpp"
 #include "compiler/memory.hpp"
+#include "compiler/kernels.hpp"

@@ -1,0 +1,38 @@
+// Kernel generators. Each emits through a ProgramBuilder into memory laid out by a MemoryPlan.
+// Included through compiler/compiler.hpp.
+#pragma once
+#include <cstdint>
+#include <string>
+
+#include "compiler/builder.hpp"
+#include "compiler/memory.hpp"
+
+namespace plena::compiler {
+
+// Y[rows, N] = X[rows, K] @ W[K, N] with W in HBM ([in, out] row-major, any format), X and Y in
+// VRAM (activation layout). Requirements (InputError otherwise): K and N multiples of MLEN,
+// X.cols == W rows == K, Y.cols == N, X.rows_alloc == Y.rows_alloc, a multiple of BLEN.
+// K is split into chunks of at most `max_k_tiles` MLEN x MLEN tiles (0: as many as the free
+// MRAM holds); chunk 0 writes Y, later chunks write a VRAM scratch [rows, MLEN] that V_ADD_VV adds
+// into Y. MRAM and scratch are allocated from the plan and freed before returning.
+struct LinearArgs {
+  std::string name = "linear";  // kernel name (register attribution, comments, allocation names)
+  std::string weight;           // HBM tensor name
+  std::string input;            // VRAM tensor name
+  std::string output;           // VRAM tensor name
+  uint64_t max_k_tiles = 0;
+  uint32_t precision = 0;       // H_PREFETCH_M precision bit (0 weight, 1 KV)
+};
+
+// Dynamic (executed) instruction counts of emit_linear, closed form (docs/compiler.md).
+struct LinearCounts {
+  uint64_t k_tiles = 0, n_blocks = 0, row_groups = 0, chunks = 0, tiles_per_prefetch = 0, chunk_tiles = 0;
+  uint64_t m_mm = 0, m_mm_wo = 0, h_prefetch_m = 0, v_add_vv = 0;
+};
+LinearCounts linear_counts(const config::HardwareConfig& cfg, uint64_t rows_alloc, uint64_t k, uint64_t n,
+                           uint64_t chunk_tiles);
+
+// Emits the kernel; returns its closed-form counts.
+LinearCounts emit_linear(ProgramBuilder& b, MemoryPlan& plan, const LinearArgs& args);
+
+}  // namespace plena::compiler

@@ -1,0 +1,173 @@
+// emit_linear, structurally: the executed M_MM / M_MM_WO / H_PREFETCH_M / V_ADD_VV stream (with
+// operand VALUES, from the independent interpreter) equals the loop nest computed here from the
+// ABI formulas, under hardware loops and unrolling, with and without K-split.
+#include <gtest/gtest.h>
+
+#include <map>
+
+#include "compiler/compiler.hpp"
+#include "interp.hpp"
+#include "support/support.hpp"
+
+using namespace plena;
+using namespace plena::compiler;
+using isa::Opcode;
+
+namespace {
+
+struct Case {
+  uint64_t rows = 8, k = 256, n = 128, max_k_tiles = 0, m_prefetch = 64;
+  LoopPolicy policy = LoopPolicy::hardware();
+};
+
+struct Result {
+  std::vector<test::TraceEntry> trace;
+  std::vector<test::TraceEntry> expected;
+  LinearCounts counts;
+  size_t static_size = 0;
+  test::Interp interp;
+  std::string text;
+  std::vector<uint32_t> words;
+  uint64_t scale_reg = 0, stride = 0;
+};
+
+Result run_case(const Case& c) {
+  config::HardwareConfig cfg;
+  cfg.hbm.m_prefetch_amount = c.m_prefetch;
+  const uint64_t mlen = cfg.geometry.mlen, blen = cfg.geometry.blen, vlen = cfg.geometry.vlen;
+  MemoryPlan plan(cfg, "default");
+  ProgramBuilder b(cfg, "default");
+  b.set_loop_policy(c.policy);
+  // Other residents so no base address is zero.
+  plan.alloc_mram("resident", 2);
+  plan.alloc_vram("resident", 12, 64);
+  plan.place_hbm("resident", TensorClass::Weight, {64, 64}, numerics::parse_format("bf16"));
+  const HbmTensor& w = plan.place_hbm("w", TensorClass::Weight, {c.k, c.n}, numerics::parse_format("plena-hw-mxfp:fp8_e4m3:b8"));
+  VramPlaceOptions vo;
+  vo.row_multiple = blen;
+  const VramTensor& x = plan.alloc_vram("x", c.rows, c.k, vo);
+  const VramTensor& y = plan.alloc_vram("y", c.rows, c.n, vo);
+  const LinearArgs a{.name = "q_proj", .weight = "w", .input = "x", .output = "y", .max_k_tiles = c.max_k_tiles};
+  Result r;
+  r.counts = emit_linear(b, plan, a);
+  EXPECT_FALSE(plan.mram_space().contains("q_proj.mram"));  // freed after emission
+  EXPECT_EQ(b.regs().live_gp(), 0);
+  EXPECT_EQ(b.regs().live_hbm(), 0);
+  r.static_size = b.size();
+  r.words = b.words();
+  r.text = b.assembly();
+  r.interp.run(r.words);
+  for (const auto& e : r.interp.trace)
+    if (e.op == Opcode::M_MM || e.op == Opcode::M_MM_WO || e.op == Opcode::H_PREFETCH_M || e.op == Opcode::V_ADD_VV)
+      r.trace.push_back(e);
+
+  // The expected loop nest, from the ABI: MRAM chunk right after the resident tiles, scratch
+  // after y in VRAM.
+  const uint64_t R = x.rows_alloc, k_tiles = c.k / mlen, tpp = c.m_prefetch / mlen;
+  const uint64_t chunk = r.counts.chunk_tiles;
+  const uint64_t mram_base = 2 * mlen * mlen;
+  const uint64_t scratch = y.base() + y.vram_rows() * vlen;
+  for (uint64_t nb = 0; nb < c.n / mlen; ++nb) {
+    for (uint64_t kt0 = 0; kt0 < k_tiles; kt0 += chunk) {
+      const uint64_t ktc = std::min(chunk, k_tiles - kt0);
+      for (uint64_t p = 0; p * tpp < ktc; ++p)
+        r.expected.push_back({Opcode::H_PREFETCH_M,
+                              {mram_base + p * c.m_prefetch * mlen, nb * mlen + (kt0 + p * tpp) * mlen * w.row_stride,
+                               w.base, 1, 0}});
+      for (uint64_t sc = 0; sc < mlen / blen; ++sc)
+        for (uint64_t rg = 0; rg < R / blen; ++rg) {
+          for (uint64_t k = 0; k < ktc; ++k)
+            r.expected.push_back({Opcode::M_MM,
+                                  {0, mram_base + k * mlen * mlen + sc * blen * mlen,
+                                   x.block_address(kt0 + k) + rg * blen * vlen}});
+          uint64_t out = kt0 == 0 ? y.address(rg * blen, nb * mlen + sc * blen) : scratch + rg * blen * vlen + sc * blen;
+          r.expected.push_back({Opcode::M_MM_WO, {out, 0, 0}});
+        }
+      if (kt0 != 0)
+        for (uint64_t row = 0; row < R; ++row)
+          r.expected.push_back({Opcode::V_ADD_VV, {y.address(row, nb * mlen), y.address(row, nb * mlen),
+                                                   scratch + row * vlen, 0}});
+    }
+  }
+  r.scale_reg = w.scale_reg;
+  r.stride = w.row_stride;
+  return r;
+}
+
+std::map<Opcode, uint64_t> histogram(const std::vector<test::TraceEntry>& t) {
+  std::map<Opcode, uint64_t> h;
+  for (const auto& e : t) ++h[e.op];
+  return h;
+}
+
+void check(const Case& c, uint64_t want_chunks) {
+  Result r = run_case(c);
+  EXPECT_EQ(r.counts.chunks, want_chunks);
+  ASSERT_FALSE(r.expected.empty());
+  EXPECT_EQ(r.trace.size(), r.expected.size());
+  EXPECT_TRUE(r.trace == r.expected);
+  for (size_t i = 0; i < std::min(r.trace.size(), r.expected.size()); ++i)
+    if (!(r.trace[i] == r.expected[i])) {
+      ADD_FAILURE() << "first difference at dynamic instruction " << i << ": " << isa::mnemonic(r.trace[i].op);
+      break;
+    }
+  auto h = histogram(r.trace);
+  EXPECT_EQ(h[Opcode::M_MM], r.counts.m_mm);
+  EXPECT_EQ(h[Opcode::M_MM_WO], r.counts.m_mm_wo);
+  EXPECT_EQ(h[Opcode::H_PREFETCH_M], r.counts.h_prefetch_m);
+  EXPECT_EQ(h[Opcode::V_ADD_VV], r.counts.v_add_vv);
+  EXPECT_EQ(r.counts.m_mm, (c.n / 4) * (c.rows / 4) * (c.k / 64));
+  EXPECT_EQ(r.interp.scale, r.scale_reg);
+  EXPECT_EQ(r.interp.stride, r.stride);
+  // Row-granular MRAM ABI: every M_MM MRAM operand is a BLEN*MLEN multiple inside its tile.
+  for (const auto& e : r.trace)
+    if (e.op == Opcode::M_MM) {
+      EXPECT_EQ(e.values[1] % (4 * 64), 0u);
+    }
+  isa::Program p = isa::assemble(r.text, "linear.asm");
+  EXPECT_EQ(p.words, r.words);
+}
+
+}  // namespace
+
+TEST(Linear, SingleChunkHardwareLoops) { check({}, 1); }
+TEST(Linear, SingleChunkUnrolled) { check({.policy = LoopPolicy::unroll()}, 1); }
+TEST(Linear, KSplitHardwareLoops) { check({.rows = 12, .k = 256, .n = 192, .max_k_tiles = 3}, 2); }
+TEST(Linear, KSplitAuto) { check({.rows = 8, .k = 320, .n = 128, .max_k_tiles = 2, .policy = LoopPolicy::automatic(3)}, 3); }
+TEST(Linear, MultiTilePrefetch) { check({.rows = 4, .k = 192, .n = 64, .m_prefetch = 128}, 1); }
+
+TEST(Linear, HardwareAndUnrolledTracesAgree) {
+  Case hw{.rows = 8, .k = 256, .n = 128, .max_k_tiles = 3};
+  Case un = hw;
+  un.policy = LoopPolicy::unroll();
+  Result a = run_case(hw), b = run_case(un);
+  EXPECT_TRUE(a.trace == b.trace);
+  EXPECT_LT(a.static_size * 5, b.static_size);
+}
+
+TEST(Linear, StaticSizeWithHardwareLoopsDoesNotGrowWithRowsOrN) {
+  Result small = run_case({.rows = 8, .k = 256, .n = 128});
+  Result big = run_case({.rows = 32, .k = 256, .n = 512});
+  EXPECT_EQ(small.static_size, big.static_size);
+  EXPECT_EQ(big.counts.m_mm, 16 * big.counts.m_mm / 16);
+  EXPECT_GT(big.trace.size(), small.trace.size() * 10);
+}
+
+TEST(Linear, ShapeErrorsNameTheKernel) {
+  config::HardwareConfig cfg;
+  MemoryPlan plan(cfg, "default");
+  ProgramBuilder b(cfg, "default");
+  plan.place_hbm("w", TensorClass::Weight, {128, 64}, numerics::parse_format("bf16"));
+  plan.alloc_vram("x", 4, 100);
+  plan.alloc_vram("y", 4, 64);
+  LinearArgs a{.name = "o_proj", .weight = "w", .input = "x", .output = "y"};
+  try {
+    emit_linear(b, plan, a);
+    FAIL();
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("kernel 'o_proj': K = 100"), std::string::npos) << e.what();
+  }
+  plan.free_vram("x");
+  plan.alloc_vram("x", 4, 192);
+  EXPECT_THROW(emit_linear(b, plan, a), InputError);  // weight [128, 64] vs K = 192
+}
