@@ -18,6 +18,16 @@ std::string operand_cell(const Form& f) {
   return s.empty() ? "—" : s;
 }
 
+// Markdown table cells cannot hold a bare '|'.
+std::string cell(std::string_view text) {
+  std::string s;
+  for (char c : text) {
+    if (c == '|') s += '\\';
+    s += c;
+  }
+  return s;
+}
+
 std::string example(const OpInfo& o) {
   Instr in;
   in.op = o.op;
@@ -33,7 +43,7 @@ std::string opcode_table_markdown() {
   for (const OpInfo& o : all_opcodes()) {
     out += fmt::format("| 0x{:02X} | `{}` | {} | {} | {} | {} | {} | {}{} |\n", o.code, o.mnemonic, to_string(o.cls),
                        operand_cell(o.form), o.alt.count ? operand_cell(o.alt) : "—", to_string(o.unit),
-                       to_string(o.latency), o.rtl_only ? "**RTL-only.** " : "", o.semantics);
+                       to_string(o.latency), o.rtl_only ? "**RTL-only.** " : "", cell(o.semantics));
   }
   out += "\nCanonical disassembly of each opcode with all fields zero:\n\n```\n";
   for (const OpInfo& o : all_opcodes()) out += fmt::format("0x{:08X}  {}\n", uint32_t(o.code), example(o));

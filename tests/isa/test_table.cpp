@@ -1,0 +1,115 @@
+// The opcode table against the upstream opcode/class listing (plena_compiler.md §2), written out by hand.
+#include <gtest/gtest.h>
+
+#include <set>
+
+#include "isa/isa.hpp"
+
+using namespace plena::isa;
+
+namespace {
+
+struct Expected {
+  const char* mnemonic;
+  unsigned code;
+  const char* cls;
+};
+
+// Upstream CUSTOM_ISA_OPCODE values and assembler encoding classes.
+const Expected kExpected[] = {
+    {"M_MM", 0x01, "R3"}, {"M_TMM", 0x02, "R3"}, {"M_BMM", 0x03, "R3"}, {"M_BTMM", 0x04, "R3"},
+    {"M_BMM_WO", 0x05, "I22"}, {"M_MM_WO", 0x06, "I18"}, {"M_MV", 0x07, "R3"}, {"M_TMV", 0x08, "R3"},
+    {"M_BMV", 0x09, "R3"}, {"M_BTMV", 0x0A, "R3"}, {"M_MV_WO", 0x0B, "I22"}, {"M_BMV_WO", 0x0C, "I22"},
+    {"V_ADD_VV", 0x0D, "VM"}, {"V_ADD_VF", 0x0E, "VM"}, {"V_SUB_VV", 0x0F, "VM"}, {"V_SUB_VF", 0x10, "MEM"},
+    {"V_MUL_VV", 0x11, "VM"}, {"V_MUL_VF", 0x12, "VM"}, {"V_EXP_V", 0x13, "I18"}, {"V_RECI_V", 0x14, "I18"},
+    {"V_RED_SUM", 0x15, "R1"}, {"V_RED_MAX", 0x16, "I18"}, {"S_ADD_FP", 0x17, "R3"}, {"S_SUB_FP", 0x18, "R3"},
+    {"S_MAX_FP", 0x19, "R3"}, {"S_MUL_FP", 0x1A, "R3"}, {"S_EXP_FP", 0x1B, "R1"}, {"S_RECI_FP", 0x1C, "R1"},
+    {"S_SQRT_FP", 0x1D, "R1"}, {"S_LD_FP", 0x1E, "I18"}, {"S_ST_FP", 0x1F, "I18"}, {"S_MAP_V_FP", 0x20, "I18"},
+    {"S_ADD_INT", 0x21, "R3"}, {"S_ADDI_INT", 0x22, "I18"}, {"S_SUB_INT", 0x23, "R3"}, {"S_MUL_INT", 0x24, "R3"},
+    {"S_LUI_INT", 0x25, "I22"}, {"S_LD_INT", 0x26, "I18"}, {"S_ST_INT", 0x27, "I18"},
+    {"H_PREFETCH_M", 0x28, "MEM"}, {"H_PREFETCH_V", 0x29, "MEM"}, {"H_STORE_V", 0x2A, "MEM"},
+    {"C_SET_ADDR_REG", 0x2B, "R3"}, {"C_SET_SCALE_REG", 0x2C, "RD"}, {"C_SET_STRIDE_REG", 0x2D, "RD"},
+    {"C_SET_V_MASK_REG", 0x2E, "RD"}, {"C_LOOP_START", 0x2F, "I22"}, {"C_LOOP_END", 0x30, "RD"},
+    {"V_PS_V", 0x31, "R3"}, {"V_SHFT_V", 0x32, "R3"}, {"C_HADAMARD_TRANSFORM", 0x33, "R3"},
+    {"C_BREAK", 0x34, "R0"}, {"V_MAX_VF", 0x35, "VM"}, {"V_MIN_VF", 0x36, "VM"}, {"V_TOPK", 0x37, "VM"},
+};
+
+}  // namespace
+
+TEST(IsaTable, MatchesUpstreamOpcodesAndClasses) {
+  ASSERT_EQ(std::size(kExpected), 55u);
+  ASSERT_EQ(all_opcodes().size(), 55u);
+  for (const Expected& e : kExpected) {
+    const OpInfo* o = find_mnemonic(e.mnemonic);
+    ASSERT_NE(o, nullptr) << e.mnemonic;
+    EXPECT_EQ(o->code, e.code) << e.mnemonic;
+    EXPECT_EQ(static_cast<unsigned>(o->op), e.code) << e.mnemonic;
+    EXPECT_EQ(to_string(o->cls), e.cls) << e.mnemonic;
+    EXPECT_EQ(&info(o->op), o);
+    EXPECT_EQ(mnemonic(o->op), e.mnemonic);
+  }
+}
+
+TEST(IsaTable, DenseUniqueAndLookups) {
+  std::set<std::string_view> names;
+  unsigned expect = 0x01;
+  for (const OpInfo& o : all_opcodes()) {
+    EXPECT_EQ(o.code, expect++);
+    EXPECT_TRUE(names.insert(o.mnemonic).second) << o.mnemonic;
+    EXPECT_FALSE(o.semantics.empty()) << o.mnemonic;
+    EXPECT_GT(o.form.count, 0) << o.mnemonic;
+  }
+  EXPECT_FALSE(is_valid_opcode(0x00));
+  EXPECT_FALSE(is_valid_opcode(0x38));
+  EXPECT_TRUE(is_valid_opcode(0x37));
+  EXPECT_EQ(find_mnemonic("m_mm"), nullptr);
+  EXPECT_EQ(find_mnemonic("S_MV_FP"), nullptr);  // upstream assembler knows it, the enum does not
+  EXPECT_THROW(info(static_cast<Opcode>(0)), std::out_of_range);
+  EXPECT_THROW(info(static_cast<Opcode>(0x38)), std::out_of_range);
+}
+
+TEST(IsaTable, RtlOnlyOpcodes) {
+  for (const OpInfo& o : all_opcodes())
+    EXPECT_EQ(o.rtl_only, o.op == Opcode::V_PS_V || o.op == Opcode::C_HADAMARD_TRANSFORM) << o.mnemonic;
+  EXPECT_EQ(info(Opcode::V_PS_V).latency, Latency::VecPrefixScan);
+  EXPECT_EQ(info(Opcode::C_HADAMARD_TRANSFORM).latency, Latency::Hadamard);
+}
+
+TEST(IsaTable, FlagFieldLocations) {
+  // rmask of the I18 vector ops lives in imm (bit 14 up); V_RED_SUM drops it.
+  for (Opcode op : {Opcode::V_EXP_V, Opcode::V_RECI_V, Opcode::V_RED_MAX}) EXPECT_EQ(info(op).mask_field, Field::Imm);
+  EXPECT_EQ(info(Opcode::V_RED_SUM).mask_field, Field::None);
+  for (Opcode op : {Opcode::V_ADD_VV, Opcode::V_ADD_VF, Opcode::V_SUB_VV, Opcode::V_SUB_VF, Opcode::V_MUL_VV,
+                    Opcode::V_MUL_VF, Opcode::V_MAX_VF, Opcode::V_MIN_VF})
+    EXPECT_EQ(info(op).mask_field, Field::Rs3) << mnemonic(op);
+  for (Opcode op : {Opcode::H_PREFETCH_M, Opcode::H_PREFETCH_V, Opcode::H_STORE_V}) {
+    EXPECT_EQ(info(op).precision_field, Field::Funct1);
+    EXPECT_EQ(info(op).rstride_field, Field::Rs3);
+    EXPECT_EQ(info(op).unit, Unit::Dma);
+  }
+  EXPECT_EQ(info(Opcode::V_SUB_VF).rorder_field, Field::Funct1);
+  EXPECT_EQ(info(Opcode::V_ADD_VF).rorder_field, Field::None);
+  EXPECT_EQ(info(Opcode::S_ADDI_INT).imm_bits, 18);
+  EXPECT_EQ(info(Opcode::C_LOOP_START).imm_bits, 22);
+  EXPECT_EQ(info(Opcode::M_MV_WO).imm_bits, 22);
+  EXPECT_EQ(info(Opcode::S_ADD_INT).imm_bits, 0);
+}
+
+TEST(IsaTable, UnitsAndLatencyClasses) {
+  EXPECT_EQ(info(Opcode::M_MM).unit, Unit::Matrix);
+  EXPECT_EQ(info(Opcode::M_MM).latency, Latency::MatMul);
+  EXPECT_EQ(info(Opcode::M_BTMM).latency, Latency::BatchMatMul);
+  EXPECT_EQ(info(Opcode::M_BTMV).latency, Latency::BatchMatVec);
+  EXPECT_EQ(info(Opcode::M_TMV).latency, Latency::MatVec);
+  for (Opcode op : {Opcode::M_MM_WO, Opcode::M_MV_WO, Opcode::M_BMM_WO, Opcode::M_BMV_WO})
+    EXPECT_EQ(info(op).latency, Latency::MatWriteOut);
+  EXPECT_EQ(info(Opcode::V_RED_SUM).latency, Latency::VecSum);
+  EXPECT_EQ(info(Opcode::V_RED_MAX).latency, Latency::VecMax);
+  EXPECT_EQ(info(Opcode::S_SQRT_FP).latency, Latency::ScalarFpSqrt);
+  EXPECT_EQ(info(Opcode::S_LD_INT).latency, Latency::ScalarIntMem);
+  EXPECT_EQ(info(Opcode::S_ADDI_INT).unit, Unit::ScalarInt);
+  EXPECT_EQ(info(Opcode::S_ADD_FP).unit, Unit::ScalarFp);
+  EXPECT_EQ(info(Opcode::C_LOOP_END).unit, Unit::Control);
+  EXPECT_EQ(info(Opcode::V_TOPK).latency, Latency::VecTopK);
+  EXPECT_EQ(info(Opcode::H_STORE_V).latency, Latency::StoreV);
+}
