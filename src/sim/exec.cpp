@@ -2,6 +2,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 
 #include "sim/exec_detail.hpp"
@@ -242,17 +243,39 @@ void exec_control(const Ctx& c) {
 }  // namespace
 }  // namespace detail
 
-Effects execute(Machine& m, const isa::Instr& in, uint32_t pc) {
-  Effects e;
+namespace {
+// Per-opcode unit and latency class, looked up once (isa::info checks and throws).
+struct OpRow {
+  bool valid = false;
+  isa::Unit unit{};
+  isa::Latency latency{};
+  isa::Field mask_field = isa::Field::None;
+};
+const std::array<OpRow, 64>& op_rows() {
+  static const std::array<OpRow, 64> rows = [] {
+    std::array<OpRow, 64> r{};
+    for (const isa::OpInfo& oi : isa::all_opcodes()) r[oi.code & 63] = OpRow{true, oi.unit, oi.latency, oi.mask_field};
+    return r;
+  }();
+  return rows;
+}
+}  // namespace
+
+isa::Field detail::mask_field(isa::Opcode op) { return op_rows()[uint8_t(op) & 63].mask_field; }
+
+void execute(Machine& m, const isa::Instr& in, uint32_t pc, Effects& e) {
   e.op = in.op;
+  e.repeat = 1;
+  e.zero_latency = false;
+  e.n_reads = e.n_writes = e.n_hbm = 0;
   m.next_pc = pc + 1;
   const auto& g = m.config().geometry;
   detail::Ctx c{m, in, pc, e, g};
-  if (!isa::is_valid_opcode(uint8_t(in.op))) detail::faultf(c, "invalid opcode 0x{:02x}", unsigned(in.op));
-  const isa::OpInfo& oi = isa::info(in.op);
-  e.unit = oi.unit;
-  e.latency = oi.latency;
-  switch (oi.unit) {
+  const OpRow& row = op_rows()[uint8_t(in.op) & 63];
+  if (!row.valid || uint8_t(in.op) > 63) detail::faultf(c, "invalid opcode 0x{:02x}", unsigned(in.op));
+  e.unit = row.unit;
+  e.latency = row.latency;
+  switch (row.unit) {
     case isa::Unit::Matrix: detail::exec_matrix(c); break;
     case isa::Unit::Vector: detail::exec_vector(c); break;
     case isa::Unit::ScalarFp: detail::exec_scalar_fp(c); break;
@@ -260,6 +283,11 @@ Effects execute(Machine& m, const isa::Instr& in, uint32_t pc) {
     case isa::Unit::Control: detail::exec_control(c); break;
     case isa::Unit::Dma: detail::exec_dma(c); break;
   }
+}
+
+Effects execute(Machine& m, const isa::Instr& in, uint32_t pc) {
+  Effects e;
+  execute(m, in, pc, e);
   return e;
 }
 

@@ -53,6 +53,9 @@ void check_mram(const Ctx& c, uint64_t addr, uint64_t n, std::string_view role);
 void check_fpsram(const Ctx& c, uint64_t index, uint64_t n, std::string_view role);
 void check_intsram(const Ctx& c, uint64_t index, uint64_t n, std::string_view role);
 
+// Where the op's rmask operand lives (isa::OpInfo::mask_field, cached; Field::None if unmasked).
+isa::Field mask_field(isa::Opcode op);
+
 // Per-unit executors (return normally; set nothing about next_pc).
 void exec_matrix(const Ctx& c);
 void exec_vector(const Ctx& c);

@@ -14,7 +14,7 @@ using isa::Opcode;
 
 // rmask operand value of a maskable op (0 = whole row).
 bool masked(const Ctx& c) {
-  switch (isa::info(c.in.op).mask_field) {
+  switch (mask_field(c.in.op)) {  // from the ISA table: Rs3, or Imm for the upstream I18 ops
     case isa::Field::Rs3: return c.in.rs3 != 0;
     case isa::Field::Imm: return c.in.imm != 0;
     default: return false;

@@ -175,6 +175,9 @@ class Machine {
 // m.next_pc, and returns the instruction's Effects. Throws SimFault ("pc 0x0012: <disassembly>:
 // <what was violated>") on any architectural violation; never has undefined behaviour.
 Effects execute(Machine& m, const isa::Instr& in, uint32_t pc);
+// Same, filling a caller-owned record: only the header and the first n_reads/n_writes/n_hbm
+// entries are (re)written, so the hot loop does not clear the arrays for every instruction.
+void execute(Machine& m, const isa::Instr& in, uint32_t pc, Effects& out);
 
 // "pc 0x0012: M_MM 0, gp4, gp5: <what>"
 std::string fault_message(uint32_t pc, const isa::Instr& in, std::string_view what);

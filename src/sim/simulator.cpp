@@ -44,6 +44,7 @@ SimResult Simulator::run(std::span<const uint32_t> words) {
   uint64_t executed = 0;
   TimingModel* tm = timing_.get();
   const bool observe = bool(opts_.observer);
+  Effects e;
   while (pc < n) {
     const isa::Instr& in = program_[pc];
     if (executed >= budget)
@@ -51,7 +52,7 @@ SimResult Simulator::run(std::span<const uint32_t> words) {
           pc, in, fmt::format("instruction budget of {} exceeded (timing.instruction_budget)", budget)));
     if (!isa::is_valid_opcode(uint8_t(in.op)))
       throw SimFault(fault_message(pc, in, fmt::format("invalid instruction word 0x{:08X}", words[pc])));
-    Effects e = execute(m, in, pc);
+    execute(m, in, pc, e);
     if (observe) opts_.observer(e, pc);
     if (tm) tm->issue(e, pc);
     ++executed;
