@@ -32,10 +32,18 @@ int floor_log2f_ref(float y) {
   return int(std::floor(std::log2(y)));
 }
 
+// 2^e for e in [-149, 127] built from bits (exact, no libm call).
+float pow2f(int e) {
+  if (e >= -126) return u2f(uint32_t(e + 127) << 23);
+  return u2f(1u << (e + 149));
+}
+
 // PLENA hardware_round of a scaled mantissa sm (FP32): truncate to 2 fractional bits, then
 // round half to even; result clamped to the 3-bit mantissa range [0, 7].
 int plena_hw_mantissa(float sm) {
-  int q = int(std::floor(sm * 4.0f));
+  float v = sm * 4.0f;  // |v| < 64: int conversion is safe; floor for negatives by correction
+  int q = int(v);
+  q -= float(q) > v ? 1 : 0;
   int ip = q >> 2;  // floor(q / 4), also for negative q
   int rem = q & 3;
   if (rem == 3 || (rem == 2 && (ip & 1))) ++ip;
@@ -107,11 +115,12 @@ uint8_t encode_plena_hw(std::span<const float> in, std::span<uint8_t> codes) {
     return 255;
   }
   int e = std::clamp(floor_log2f_ref(amax + 1e-9f), -127, 127);
+  const float inv = pow2f(-e);  // x / 2^e == x * 2^-e: both are one rounding of the same real
   for (size_t i = 0; i < in.size(); ++i) {
-    float p = std::ldexp(in[i], -e);
+    float p = in[i] * inv;
     float t = std::fabs(p);
     int k = std::clamp(floor_log2f_ref(t + 1e-9f), -7, 7);
-    float sm = k == -7 ? std::ldexp(t, 10) : (std::ldexp(t, -k) - 1.0f) * 8.0f;
+    float sm = k == -7 ? t * 1024.0f : (t * pow2f(-k) - 1.0f) * 8.0f;
     int m = plena_hw_mantissa(sm);
     codes[i] = uint8_t((p < 0.0f ? 0x80 : 0) | ((k + 7) << 3) | m);
   }

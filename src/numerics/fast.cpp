@@ -141,6 +141,72 @@ PLENA_CLONES void encode_blocks(const float* __restrict x, uint8_t* __restrict c
   for (size_t b = nchunks * kPer; b < nblocks; ++b) slow.push_back(b);
 }
 
+// plena-hw-mxfp element (block.cpp encode_plena_hw, branch-free). `near` is set when t + 1e-9
+// lies within 4096 ulps below a power of two, where the reference's float log2 may round up: the
+// caller then re-encodes the block with the reference codec.
+inline uint8_t plena_code(float xv, float inv, uint8_t& near) {
+  float p = xv * inv;
+  float t = std::fabs(p);
+  uint32_t yb = f2u(t + 1e-9f);
+  near = uint8_t((yb & 0x7FFFFFu) >= 0x7FF000u);
+  int32_t k = int32_t(yb >> 23) - 127;
+  k = k < -7 ? -7 : (k > 7 ? 7 : k);
+  float sm_sub = t * 1024.0f;
+  float sm_norm = (t * u2f(uint32_t(127 - k) << 23) - 1.0f) * 8.0f;
+  float v = (k == -7 ? sm_sub : sm_norm) * 4.0f;
+  int32_t q = int32_t(v);
+  q -= float(q) > v ? 1 : 0;  // floor
+  int32_t ip = q >> 2, rem = q & 3;
+  ip += (rem == 3) | ((rem == 2) & (ip & 1)) ? 1 : 0;
+  ip = ip < 0 ? 0 : (ip > 7 ? 7 : ip);
+  uint32_t sign = p < 0.0f ? 0x80u : 0u;
+  return uint8_t(sign | uint32_t((k + 7) << 3) | uint32_t(ip));
+}
+
+template <size_t B>
+PLENA_CLONES void encode_plena_blocks(const float* __restrict x, uint8_t* __restrict codes,
+                                      uint8_t* __restrict scales, size_t nblocks, std::vector<size_t>& slow) {
+  constexpr size_t kChunk = 32, kPer = kChunk / B;
+  const size_t nchunks = nblocks / kPer;
+  float inv[kChunk];
+  for (size_t ch = 0; ch < nchunks; ++ch) {
+    const float* xc = x + ch * kChunk;
+    uint8_t* cc = codes + ch * kChunk;
+    for (size_t j = 0; j < kPer; ++j) {
+      const float* xb = xc + j * B;
+      uint32_t am = 0;
+      for (size_t i = 0; i < B; ++i) {
+        uint32_t u = f2u(xb[i]) & 0x7FFFFFFFu;
+        am = am > u ? am : u;
+      }
+      const size_t b = ch * kPer + j;
+      int e = 0;
+      if (am >= 0x7F800000u) {
+        slow.push_back(b);
+      } else {
+        uint32_t yb = f2u(u2f(am) + 1e-9f);  // >= 1e-9: always a normal float
+        e = int(yb >> 23) - 127;
+        // Float log2 may round up near a power of two; 2^-e is subnormal for e = 127.
+        if ((yb & 0x7FFFFFu) >= 0x7FF000u || e > 126) {
+          slow.push_back(b);
+          e = 0;
+        }
+      }
+      scales[b] = uint8_t(e + 127);
+      const float m = u2f(uint32_t(127 - e) << 23);  // e in [-30, 126]: 2^-e is a normal float
+      for (size_t i = 0; i < B; ++i) inv[j * B + i] = m;
+    }
+    uint8_t near[kChunk];
+    for (size_t i = 0; i < kChunk; ++i) cc[i] = plena_code(xc[i], inv[i], near[i]);
+    for (size_t j = 0; j < kPer; ++j) {
+      uint8_t any = 0;
+      for (size_t i = 0; i < B; ++i) any |= near[j * B + i];
+      if (any) slow.push_back(ch * kPer + j);
+    }
+  }
+  for (size_t b = nchunks * kPer; b < nblocks; ++b) slow.push_back(b);
+}
+
 template <Kind K, bool TiesAway>
 void encode_blocks_any(size_t B, const float* x, uint8_t* codes, uint8_t* scales, size_t nblocks, const EncodeJob& J,
                        std::vector<size_t>& slow) {
@@ -183,7 +249,7 @@ void unpack_nibbles(const uint8_t* in, size_t n, uint8_t* c) {
 
 bool encode_row(const Format& f, std::span<const float> in, std::span<uint8_t> elem_bytes,
                 std::span<uint8_t> scale_out) {
-  if (f.codec != Codec::OcpMx && f.codec != Codec::MaseBfp) return false;
+  if (f.codec != Codec::OcpMx && f.codec != Codec::MaseBfp && f.codec != Codec::PlenaHwMxfp) return false;
   const BlockCodec& codec = BlockCodec::cached(f);
   const auto& es = codec.es;
   const size_t n = in.size(), B = size_t(f.block), full = n / B;
@@ -209,7 +275,12 @@ bool encode_row(const Format& f, std::span<const float> in, std::span<uint8_t> e
   std::vector<size_t> slow;
   const float* x = in.data();
   uint8_t* sc = scale_out.data();
-  if (f.codec == Codec::MaseBfp) encode_blocks_any<Kind::Mase, false>(B, x, codes, sc, full, J, slow);
+  if (f.codec == Codec::PlenaHwMxfp) {
+    if (B == 8) encode_plena_blocks<8>(x, codes, sc, full, slow);
+    else if (B == 16) encode_plena_blocks<16>(x, codes, sc, full, slow);
+    else if (B == 32) encode_plena_blocks<32>(x, codes, sc, full, slow);
+    else for (size_t b = 0; b < full; ++b) slow.push_back(b);
+  } else if (f.codec == Codec::MaseBfp) encode_blocks_any<Kind::Mase, false>(B, x, codes, sc, full, J, slow);
   else if (es.is_int && away) encode_blocks_any<Kind::OcpInt, true>(B, x, codes, sc, full, J, slow);
   else if (es.is_int) encode_blocks_any<Kind::OcpInt, false>(B, x, codes, sc, full, J, slow);
   else if (away) encode_blocks_any<Kind::OcpFp, true>(B, x, codes, sc, full, J, slow);

@@ -74,7 +74,8 @@ TEST(Properties, FastRowPathsMatchReference) {
         std::vector<uint8_t> rc(len);
         uint8_t sb = encode_block(f, std::span<const float>(row).subspan(b0, len), rc);
         ASSERT_EQ(sb, scales[gi]) << name << " block " << gi;
-        for (size_t i = 0; i < len; ++i) ASSERT_EQ(rc[i], codes[b0 + i]) << name << " element " << b0 + i;
+        for (size_t i = 0; i < len; ++i) ASSERT_EQ(rc[i], codes[b0 + i]) << name << " element " << b0 + i << " input bits 0x" << std::hex
+                                          << std::bit_cast<uint32_t>(row[b0 + i]) << " scale " << std::dec << int(sb);
         decode_block(f, sb, rc, std::span<float>(ref).subspan(b0, len));
       }
       for (size_t i = 0; i < n; ++i)
