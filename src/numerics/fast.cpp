@@ -94,6 +94,17 @@ struct EncodeJob {
   uint32_t mask = 0;
 };
 
+// Block maximum of |x| as FP32 bits (Inf/NaN compare above every finite value).
+template <size_t B>
+inline uint32_t amax_bits(const float* xb) {
+  uint32_t am = 0;
+  for (size_t i = 0; i < B; ++i) {
+    uint32_t u = f2u(xb[i]) & 0x7FFFFFFFu;
+    am = am > u ? am : u;
+  }
+  return am;
+}
+
 // Encodes the full blocks of a row in chunks of 32 elements (1, 2 or 4 blocks), so the element
 // loop always has 32 iterations and vectorizes for every block size. Blocks the fast path cannot
 // take (special values, zero blocks, FP32-subnormal maxima, scales outside [-100, 100]) are
@@ -113,12 +124,7 @@ PLENA_CLONES void encode_blocks(const float* __restrict x, uint8_t* __restrict c
     const float* xc = x + ch * kChunk;
     uint8_t* cc = codes + ch * kChunk;
     for (size_t j = 0; j < kPer; ++j) {
-      const float* xb = xc + j * B;
-      uint32_t am = 0;
-      for (size_t i = 0; i < B; ++i) {
-        uint32_t u = f2u(xb[i]) & 0x7FFFFFFFu;
-        am = am > u ? am : u;
-      }
+      const uint32_t am = amax_bits<B>(xc + j * B);
       int fl = int(am >> 23) - 127, s;
       if constexpr (K == Kind::Mase) s = (am & 0x7FFFFFu) == 0 ? fl : fl + 1;
       else s = std::clamp(fl - J.emax, -127, 127);
@@ -173,12 +179,7 @@ PLENA_CLONES void encode_plena_blocks(const float* __restrict x, uint8_t* __rest
     const float* xc = x + ch * kChunk;
     uint8_t* cc = codes + ch * kChunk;
     for (size_t j = 0; j < kPer; ++j) {
-      const float* xb = xc + j * B;
-      uint32_t am = 0;
-      for (size_t i = 0; i < B; ++i) {
-        uint32_t u = f2u(xb[i]) & 0x7FFFFFFFu;
-        am = am > u ? am : u;
-      }
+      const uint32_t am = amax_bits<B>(xc + j * B);
       const size_t b = ch * kPer + j;
       int e = 0;
       if (am >= 0x7F800000u) {
