@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <array>
+#include <bit>
 #include <deque>
 #include <ostream>
 #include <string>
@@ -40,6 +41,20 @@ constexpr int register_slot(Space s) {
     case Space::Ctrl: return 3;
     default: return -1;
   }
+}
+constexpr std::array<int8_t, kSpaces> kRegisterSlot = [] {
+  std::array<int8_t, kSpaces> a{};
+  for (int i = 0; i < kSpaces; ++i) a[i] = static_cast<int8_t>(register_slot(static_cast<Space>(i)));
+  return a;
+}();
+[[noreturn, gnu::noinline, gnu::cold]] void bad_space(size_t i) {
+  throw SimFault("timing: Effects range with an invalid space " + std::to_string(i));
+}
+inline int slot_of(Space s) {
+  const auto i = static_cast<size_t>(s);
+  if (i >= kRegisterSlot.size()) [[unlikely]]
+    bad_space(i);
+  return kRegisterSlot[i];
 }
 
 struct RegState {
@@ -74,7 +89,7 @@ struct DmaXfer {
 struct UnitState {
   uint64_t free = 0;              // earliest start of the next instruction (in-order unit)
   uint64_t issued = 0, started = 0;
-  std::vector<uint64_t> start_ring;  // start cycle of unit-instruction k at k % depth
+  std::vector<uint64_t> start_ring;  // start cycle of unit-instruction k at k & ring_mask
   std::deque<Pending> queue;
   uint64_t busy_end = 0;          // end of the union of [start, finish) so far
   UnitStats st;
@@ -109,6 +124,11 @@ struct TimingModel::Impl {
   std::vector<std::pair<uint64_t, uint64_t>> dma_slots;  // (seq, finish) of transfers holding a queue slot
   uint64_t dma_busy_end = 0;
   uint64_t pending_compute = 0;
+  uint64_t ring_mask = 0;
+  // class_cycles, tabulated: per latency class, and per opcode where the opcode overrides its class.
+  static constexpr size_t kClasses = static_cast<size_t>(isa::Latency::StoreV) + 1;
+  std::array<uint64_t, kClasses> class_lat{};
+  std::array<uint64_t, 64> op_cycles{};
 
   std::vector<TraceEvent> events;
 
@@ -121,7 +141,14 @@ struct TimingModel::Impl {
       throw InputError(located("<timing options>", 0, 0,
                                "dma_request_bytes = " + std::to_string(opts.dma_request_bytes) +
                                    ": expected a power of two"));
-    for (UnitState& u : units) u.start_ring.assign(opts.unit_queue_depth, 0);
+    ring_mask = std::bit_ceil(uint64_t{opts.unit_queue_depth}) - 1;
+    for (size_t k = 0; k < kClasses; ++k) class_lat[k] = class_cycles(c, isa::Opcode{}, static_cast<isa::Latency>(k));
+    op_cycles.fill(kUnknown);
+    for (const isa::OpInfo& info : isa::all_opcodes()) {
+      const uint64_t v = class_cycles(c, info.op, info.latency);
+      if (v != class_lat[static_cast<size_t>(info.latency)]) op_cycles[info.code] = v;
+    }
+    for (UnitState& u : units) u.start_ring.assign(ring_mask + 1, 0);
     if (opts.dram_trace) dram.set_trace_sink(dram::ramulator_trace_writer(*opts.dram_trace));
     st.dram_preset = c.hbm.dram;
     st.config_hash = config::canonical_hash(c);
@@ -146,7 +173,12 @@ struct TimingModel::Impl {
     uint64_t latency, occupancy;
   };
   Cost cost(const Effects& e) const {
-    const uint64_t lat = class_cycles(cfg, e.op, e.latency) * e.repeat;
+    const auto cls = static_cast<size_t>(e.latency);
+    const uint64_t base = cls < kClasses ? op_cycles[static_cast<uint8_t>(e.op)] != kUnknown
+                                               ? op_cycles[static_cast<uint8_t>(e.op)]
+                                               : class_lat[cls]
+                                         : class_cycles(cfg, e.op, e.latency);
+    const uint64_t lat = base * e.repeat;
     switch (e.unit) {
       case isa::Unit::Matrix: return {lat, lat};  // not pipelined: the systolic array is busy throughout
       case isa::Unit::Vector: return {lat, opts.vector_pipelined ? std::min<uint64_t>(lat, e.repeat) : lat};
@@ -307,26 +339,19 @@ struct TimingModel::Impl {
 
   void start_compute(int u, uint64_t seq, uint64_t issue, uint64_t start, uint64_t occupancy) {
     UnitState& us = units[u];
-    us.start_ring[us.started % opts.unit_queue_depth] = start;
+    us.start_ring[us.started & ring_mask] = start;
     us.started++;
     us.free = start + occupancy;
     record_start(u, seq, issue, start);
   }
 
   // ---- front end (decoupled) ----
-  uint64_t reg_ready(int slot, uint64_t idx) {
-    if (idx >= kRegsPerSpace) throw SimFault("timing: register index " + std::to_string(idx) + " out of range");
-    RegState& r = regs[slot][idx];
-    while (r.ready == kUnknown) step();
-    return r.ready;
-  }
-
   uint64_t compute_slot(int u, uint64_t t) {
     UnitState& us = units[u];
     const uint64_t d = opts.unit_queue_depth;
     if (us.issued < d) return t;
     while (us.started + d <= us.issued) step();
-    return std::max(t, us.start_ring[(us.issued - d) % d]);
+    return std::max(t, us.start_ring[(us.issued - d) & ring_mask]);
   }
 
   uint64_t dma_slot(uint64_t t) {
@@ -345,48 +370,92 @@ struct TimingModel::Impl {
     }
   }
 
-  void scan(std::vector<SbEntry>& v, const Range& r, bool writes_only, uint64_t t, uint64_t& ready) {
+  // One access of the instruction being issued to a scoreboard space.
+  struct Access {
+    uint64_t lo, hi;
+    int space;
+    bool write;
+  };
+
+  // One pass over a space's in-flight entries: drops entries that can no longer delay anything
+  // (finished by t), folds conflicting ones into ready / scratch_deps, and drops entries inside
+  // one of the new write ranges (whoever conflicts with them will conflict with that write,
+  // which finishes no earlier; the caller inserts it).
+  void scan_space(int space, const Access* acc, int n, uint64_t t, uint64_t& ready) {
+    std::vector<SbEntry>& v = sb[space];
     for (size_t i = 0; i < v.size();) {
       SbEntry& x = v[i];
-      if (x.finish <= t) {  // can no longer delay anything issued from t on
-        x = v.back();
-        v.pop_back();
-        continue;
-      }
-      if (x.lo < r.hi && r.lo < x.hi && (!writes_only || x.write)) {
-        if (x.finish == kUnknown) {
-          if (std::find(scratch_deps.begin(), scratch_deps.end(), x.seq) == scratch_deps.end())
-            scratch_deps.push_back(x.seq);
-        } else {
-          ready = std::max(ready, x.finish);
+      bool conflict = false, covered = false;
+      if (x.finish > t) {
+        for (int k = 0; k < n; ++k) {
+          const Access& a = acc[k];
+          if (a.space == space && x.lo < a.hi && a.lo < x.hi && (a.write || x.write)) {
+            conflict = true;
+            covered |= a.write && x.lo >= a.lo && x.hi <= a.hi;
+          }
+        }
+        if (conflict) {
+          if (x.finish == kUnknown) {
+            if (std::find(scratch_deps.begin(), scratch_deps.end(), x.seq) == scratch_deps.end())
+              scratch_deps.push_back(x.seq);
+          } else {
+            ready = std::max(ready, x.finish);
+          }
+        }
+        if (!covered) {
+          ++i;
+          continue;
         }
       }
-      ++i;
+      x = v.back();
+      v.pop_back();
     }
   }
 
-  void insert(const Range& r, bool write, uint64_t finish, uint64_t seq) {
-    std::vector<SbEntry>& v = sb[static_cast<int>(r.space)];
-    if (write) {
-      // Entries inside a new write range are dominated: whoever conflicts with them conflicts
-      // with this write, which finishes no earlier.
-      std::erase_if(v, [&](const SbEntry& x) { return x.lo >= r.lo && x.hi <= r.hi; });
+  // Register ready time with the DRAM model stepped while its writer is unresolved.
+  uint64_t reg_ready(int slot, uint64_t k) {
+    const RegState& x = regs[slot][k];
+    while (x.ready == kUnknown) [[unlikely]]
+      step();
+    return x.ready;
+  }
+
+  // Classifies ranges: register ranges (checked, returned in reg_mask) and non-empty scoreboard
+  // ranges (sram_mask); bit i is range i.
+  template <size_t N>
+  static void classify(const std::array<Range, N>& rs, uint8_t n, uint32_t& reg_mask, uint32_t& sram_mask) {
+    for (uint8_t i = 0; i < n; ++i) {
+      const Range& r = rs[i];
+      if (slot_of(r.space) >= 0) {
+        if (r.hi > kRegsPerSpace || r.lo > r.hi) [[unlikely]]
+          bad_register_range(r);
+        reg_mask |= 1u << i;
+      } else if (r.lo < r.hi) {
+        sram_mask |= 1u << i;
+      }
     }
-    v.push_back(SbEntry{r.lo, r.hi, finish, seq, write});
+  }
+  [[noreturn, gnu::noinline, gnu::cold]] static void bad_register_range(const Range& r) {
+    throw SimFault("timing: register range [" + std::to_string(r.lo) + ", " + std::to_string(r.hi) + ") out of range");
+  }
+
+  template <size_t N>
+  uint64_t regs_ready(const std::array<Range, N>& rs, uint32_t mask, uint64_t t) {
+    for (; mask; mask &= mask - 1) {
+      const Range& r = rs[std::countr_zero(mask)];
+      const int slot = kRegisterSlot[static_cast<size_t>(r.space)];  // checked by classify
+      for (uint64_t k = r.lo; k < r.hi; ++k) t = std::max(t, reg_ready(slot, k));
+    }
+    return t;
   }
 
   void issue_decoupled(const Effects& e, uint64_t seq, int u, Cost c) {
+    // Register operands interlock the front end; the other ranges go to the scoreboard.
+    uint32_t reg_reads = 0, reg_writes = 0, sram_reads = 0, sram_writes = 0;
+    classify(e.reads, e.n_reads, reg_reads, sram_reads);
+    classify(e.writes, e.n_writes, reg_writes, sram_writes);
     uint64_t t = fe_next;
-    for (uint8_t i = 0; i < e.n_reads; ++i) {
-      const int slot = register_slot(e.reads[i].space);
-      if (slot >= 0)
-        for (uint64_t k = e.reads[i].lo; k < e.reads[i].hi; ++k) t = std::max(t, reg_ready(slot, k));
-    }
-    for (uint8_t i = 0; i < e.n_writes; ++i) {
-      const int slot = register_slot(e.writes[i].space);
-      if (slot >= 0)
-        for (uint64_t k = e.writes[i].lo; k < e.writes[i].hi; ++k) t = std::max(t, reg_ready(slot, k));
-    }
+    if (reg_reads | reg_writes) t = regs_ready(e.writes, reg_writes, regs_ready(e.reads, reg_reads, t));
     t = u == kDmaUnit ? dma_slot(t) : compute_slot(u, t);
     st.issue_stall_cycles += t - fe_next;
     fe_next = t + 1;
@@ -394,56 +463,51 @@ struct TimingModel::Impl {
 
     uint64_t ready = t;
     scratch_deps.clear();
-    for (uint8_t i = 0; i < e.n_reads; ++i) {
-      const Range& r = e.reads[i];
-      if (register_slot(r.space) < 0 && r.lo < r.hi) scan(sb[static_cast<int>(r.space)], r, true, t, ready);
+    std::array<Access, 10> acc;
+    int n_acc = 0;
+    uint32_t spaces = 0;
+    for (uint32_t m = sram_reads; m; m &= m - 1) {
+      const Range& r = e.reads[std::countr_zero(m)];
+      acc[n_acc++] = Access{r.lo, r.hi, static_cast<int>(r.space), false};
+      spaces |= 1u << static_cast<int>(r.space);
     }
-    for (uint8_t i = 0; i < e.n_writes; ++i) {
-      const Range& r = e.writes[i];
-      if (register_slot(r.space) < 0 && r.lo < r.hi) scan(sb[static_cast<int>(r.space)], r, false, t, ready);
+    for (uint32_t m = sram_writes; m; m &= m - 1) {
+      const Range& r = e.writes[std::countr_zero(m)];
+      acc[n_acc++] = Access{r.lo, r.hi, static_cast<int>(r.space), true};
+      spaces |= 1u << static_cast<int>(r.space);
     }
+    for (uint32_t m = spaces; m; m &= m - 1) scan_space(std::countr_zero(m), acc.data(), n_acc, t, ready);
 
     uint64_t finish = kUnknown;
     if (u != kDmaUnit && scratch_deps.empty() && units[u].queue.empty()) {
       UnitState& us = units[u];
-      const uint64_t start = std::max({t, us.free, ready});
+      const uint64_t start = std::max(std::max(t, us.free), ready);
       start_compute(u, seq, t, start, c.occupancy);
       finish = start + c.latency;
       record_finish(u, seq, start, finish);
     }
-    for (uint8_t i = 0; i < e.n_reads; ++i) {
-      const Range& r = e.reads[i];
-      if (register_slot(r.space) < 0 && r.lo < r.hi) insert(r, false, finish, seq);
+    for (int k = 0; k < n_acc; ++k) {
+      const Access& a = acc[k];
+      bool own_write_covers = false;  // a read inside this instruction's own write adds nothing
+      for (int w = 0; w < n_acc && !a.write; ++w)
+        own_write_covers |= acc[w].write && acc[w].space == a.space && acc[w].lo <= a.lo && a.hi <= acc[w].hi;
+      if (!own_write_covers) sb[a.space].push_back(SbEntry{a.lo, a.hi, finish, seq, a.write});
     }
-    for (uint8_t i = 0; i < e.n_writes; ++i) {
-      const Range& r = e.writes[i];
-      const int slot = register_slot(r.space);
-      if (slot >= 0) {
-        for (uint64_t k = r.lo; k < r.hi; ++k) {
-          RegState& rs = regs[slot][k];
-          if (rs.ready == kUnknown) unknown_regs--;  // cannot happen (interlocked above); keeps the count exact
-          rs.ready = finish;
-          rs.seq = seq;
-          if (finish == kUnknown) unknown_regs++;
-        }
-      } else if (r.lo < r.hi) {
-        insert(r, true, finish, seq);
+    for (uint32_t m = reg_writes; m; m &= m - 1) {
+      const Range& r = e.writes[std::countr_zero(m)];
+      auto& space = regs[kRegisterSlot[static_cast<size_t>(r.space)]];
+      for (uint64_t k = r.lo; k < r.hi; ++k) {
+        space[k].ready = finish;  // its previous writer is resolved (interlocked above)
+        space[k].seq = seq;
+        if (finish == kUnknown) unknown_regs++;
       }
     }
     if (finish != kUnknown) return;
 
     if (u == kDmaUnit) {
-      DmaXfer x;
-      x.seq = seq;
-      x.issue = t;
-      x.ready = ready;
-      x.deps = scratch_deps;
-      x.hbm = e.hbm;
-      x.n_hbm = e.n_hbm;
-      dma.push_back(std::move(x));
+      enqueue_dma(e, seq, t, ready).deps = scratch_deps;
       dma_unstarted++;
       dma_slots.emplace_back(seq, kUnknown);
-      st.dma_transfers++;
     } else {
       units[u].queue.push_back(Pending{seq, t, ready, c.latency, c.occupancy, scratch_deps});
       pending_compute++;
@@ -451,20 +515,23 @@ struct TimingModel::Impl {
     pump();
   }
 
+  DmaXfer& enqueue_dma(const Effects& e, uint64_t seq, uint64_t issue, uint64_t ready) {
+    DmaXfer& x = dma.emplace_back();
+    x.seq = seq;
+    x.issue = issue;
+    x.ready = ready;
+    x.hbm = e.hbm;
+    x.n_hbm = e.n_hbm;
+    st.dma_transfers++;
+    return x;
+  }
+
   // ---- in-order: each instruction starts when the previous one finished ----
   void issue_in_order(const Effects& e, uint64_t seq, int u, Cost c) {
     const uint64_t start = now;
     units[u].issued++;
     if (u == kDmaUnit) {
-      DmaXfer x;
-      x.seq = seq;
-      x.issue = start;
-      x.ready = start;
-      x.hbm = e.hbm;
-      x.n_hbm = e.n_hbm;
-      dma.push_back(std::move(x));
-      st.dma_transfers++;
-      start_dma(dma.back());
+      start_dma(enqueue_dma(e, seq, start, start));
       while (!dma.empty()) step();  // the transfer blocks; it is the only one in flight
       now = std::max(now, max_finish);
       return;
