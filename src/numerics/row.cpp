@@ -87,6 +87,15 @@ void encode_row(const Format& f, std::span<const float> in, std::span<uint8_t> e
     if (n) std::memcpy(elem_bytes.data(), in.data(), n * 4);
     return;
   }
+  if (f.width == 16 && (f.element == "bf16" || f.element == "fp16")) {  // little-endian words, no packing
+    const bool bf = f.element == "bf16";
+    for (size_t i = 0; i < n; ++i) {
+      uint16_t h = bf ? f32_to_bf16(in[i]) : f32_to_fp16(in[i]);
+      elem_bytes[2 * i] = uint8_t(h);
+      elem_bytes[2 * i + 1] = uint8_t(h >> 8);
+    }
+    return;
+  }
   if (!f.is_block()) {
     std::vector<uint32_t> codes(n);
     for (size_t i = 0; i < n; ++i) codes[i] = encode_scalar(in[i], f);
@@ -128,6 +137,14 @@ void decode_row(const Format& f, std::span<const uint8_t> elem_bytes, std::span<
   check_size("decode_row", "scale region", scale_in.size(), scale_bytes(f, n), f, n);
   if (is_plain_fp32(f)) {
     if (n) std::memcpy(out.data(), elem_bytes.data(), n * 4);
+    return;
+  }
+  if (f.width == 16 && (f.element == "bf16" || f.element == "fp16")) {
+    const bool bf = f.element == "bf16";
+    for (size_t i = 0; i < n; ++i) {
+      uint16_t h = uint16_t(elem_bytes[2 * i] | (elem_bytes[2 * i + 1] << 8));
+      out[i] = bf ? bf16_to_f32(h) : fp16_to_f32(h);
+    }
     return;
   }
   std::vector<uint32_t> wide;
