@@ -68,6 +68,43 @@ inline void dot_cols(const float* x, const float* w, uint64_t ld, uint32_t K, ui
   }
 }
 
+// acc[i][j] += sum_k x[i*x_ld + k] * w[k*w_ld + j] for i, j < B (k ascending from 0 per (i, j)).
+// B fixed at compile time keeps the B x B partial sums in registers.
+template <uint32_t B>
+void mm_block_fixed(const float* x, uint64_t x_ld, const float* w, uint64_t w_ld, uint32_t K, float* acc) {
+  // GCC/Clang vector extension: one B-wide row of partial sums per register (group), plain
+  // multiply then add per element, so results equal the scalar loop bit for bit.
+  typedef float row_t __attribute__((vector_size(B * sizeof(float))));
+  row_t part[B] = {};
+  for (uint32_t k = 0; k < K; ++k) {
+    row_t wr;
+    std::memcpy(&wr, w + k * w_ld, sizeof(row_t));
+    for (uint32_t i = 0; i < B; ++i) {
+      const float a = x[i * x_ld + k];
+      part[i] += a * wr;
+    }
+  }
+  for (uint32_t i = 0; i < B; ++i) {
+    row_t cur;
+    std::memcpy(&cur, acc + i * B, sizeof(row_t));
+    cur += part[i];
+    std::memcpy(acc + i * B, &cur, sizeof(row_t));
+  }
+}
+
+void mm_block(const float* x, uint64_t x_ld, const float* w, uint64_t w_ld, uint32_t K, uint32_t B, float* acc,
+              float* part) {
+  switch (B) {
+    case 4: return mm_block_fixed<4>(x, x_ld, w, w_ld, K, acc);
+    case 8: return mm_block_fixed<8>(x, x_ld, w, w_ld, K, acc);
+    default: break;
+  }
+  for (uint32_t i = 0; i < B; ++i) {
+    dot_rows(x + i * x_ld, w, w_ld, K, B, part);
+    for (uint32_t j = 0; j < B; ++j) acc[size_t(i) * B + j] += part[j];
+  }
+}
+
 void exec_mm(const Ctx& c, bool transposed) {
   Machine& m = c.m;
   const uint32_t B = c.g.blen, L = c.g.mlen;
@@ -84,17 +121,17 @@ void exec_mm(const Ctx& c, bool transposed) {
   c.e.add_read(Space::AccM, 0, 1);
   c.e.add_write(Space::AccM, 0, 1);
   if (!m.functional()) return;
-  float* part = m.scratch_f.data();
   const float* tile = m.mram() + t.base;
-  for (uint32_t i = 0; i < B; ++i) {
-    const float* x = m.vram() + vaddr + uint64_t(i) * L;
-    if (!transposed)
-      dot_rows(x, tile + t.col, L, L, B, part);
-    else
-      dot_cols(x, tile + t.col * L, L, L, B, part);
-    float* acc = m.acc_m.data() + size_t(i) * B;
-    for (uint32_t j = 0; j < B; ++j) acc[j] += part[j];
+  const float* x = m.vram() + vaddr;
+  if (!transposed) {
+    mm_block(x, L, tile + t.col, L, L, B, m.acc_m.data(), m.scratch_f.data());
+    return;
   }
+  // Transposed operand: copy tile rows [col, col+B) as a [K x B] panel first.
+  float* panel = m.scratch_f2.data();
+  for (uint32_t j = 0; j < B; ++j)
+    for (uint32_t k = 0; k < L; ++k) panel[size_t(k) * B + j] = tile[(t.col + j) * L + k];
+  mm_block(x, L, panel, B, L, B, m.acc_m.data(), m.scratch_f.data());
 }
 
 void exec_mv(const Ctx& c, bool transposed) {

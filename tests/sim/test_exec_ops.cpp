@@ -1,5 +1,7 @@
 // Per-opcode semantics against hand-computed expectations (tiny geometry: MLEN = VLEN = 16,
 // BLEN = 4, HLEN = 8, BROADCAST = 2).
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <limits>
 #include <numeric>
@@ -419,4 +421,35 @@ TEST(ExecLoops, NestedLoopsAndBreak) {
   EXPECT_EQ(gp[10], 0u);
   EXPECT_EQ(gp[1], 0u);    // counters end at 0
   EXPECT_TRUE(r.m().loops.empty());
+}
+
+TEST(ExecMatrix, Blen8AndBlen16KernelsMatchScalarLoops) {
+  for (uint32_t blen : {8u, 16u}) {
+    auto cfg = tiny_config("bf16");
+    cfg.geometry.blen = blen;
+    cfg.geometry.hlen = 16;
+    cfg.geometry.broadcast_amount = 1;
+    config::validate_config(cfg);
+    Rig r(cfg);
+    const int L = 16, B = int(blen);
+    auto x = randv(B * L, 71 + blen, 2.f), w = randv(L * L, 72 + blen, 2.f);
+    r.m().write_vram(0, x);
+    r.m().write_mram(0, w);
+    x = r.m().read_vram(0, B * L);
+    w = r.m().read_mram(0, L * L);
+    const int col = 16 - B;
+    r.run(fmt::format("S_ADDI_INT gp1, gp0, {}\nM_MM 0, gp1, gp0\nM_TMM 0, gp0, gp1\nS_ADDI_INT gp2, gp0, 1024\n"
+                      "M_MM_WO gp2, gp0, 0",
+                      col * L));
+    for (int i = 0; i < B; ++i)
+      for (int j = 0; j < B; ++j) {
+        float t = 0.f, u = 0.f;
+        for (int k = 0; k < L; ++k) {
+          t += x[i * L + k] * w[k * L + col + j];
+          u += x[i * L + k] * w[(col + j) * L + k];
+        }
+        float acc = (0.f + t) + u;
+        EXPECT_EQ(f2u(r.m().read_vram(1024 + i * L + j, 1)[0]), f2u(bf(acc))) << blen << " " << i << "," << j;
+      }
+  }
 }
