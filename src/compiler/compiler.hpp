@@ -6,3 +6,4 @@
 #include "compiler/builder.hpp"
 #include "compiler/memory.hpp"
 #include "compiler/kernels.hpp"
+#include "compiler/program.hpp"

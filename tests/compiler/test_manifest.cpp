@@ -105,3 +105,32 @@ TEST(Manifest, MalformedDocumentsNameTheKey) {
       "int_sram.preloads[0].values[0]: expected a u32");
   has(error_after([](json& j) { j["int_sram"]["preloads"][0]["offset"] = 1023; }), "int_sram.preloads[0].offset");
 }
+
+TEST(Program, FinishPairsProgramAndManifestOfOneConfig) {
+  config::HardwareConfig cfg;
+  MemoryPlan plan = sample_plan();
+  ProgramBuilder b(cfg, "default");
+  auto r = b.regs().gp("x");
+  b.load_imm(r, plan.hbm("x").base);
+  CompiledProgram p = finish_program(b, plan);
+  EXPECT_EQ(p.config_hash, p.manifest.config_hash);
+  EXPECT_EQ(program_config_hash(p.assembly), p.manifest.config_hash);
+  EXPECT_EQ(p.words, b.words());
+
+  auto dir = std::filesystem::path(PLENA_BINARY_DIR) / "test_compiler_program";
+  write_program(p, dir, "prog");
+  EXPECT_EQ(load_manifest(dir / "prog.manifest.json"), p.manifest);
+  EXPECT_EQ(isa::parse_mem_text(read_text_file(dir / "prog.mem")), p.words);
+  EXPECT_EQ(isa::assemble(read_text_file(dir / "prog.asm")).words, p.words);
+  std::filesystem::remove_all(dir);
+
+  config::HardwareConfig other = cfg;
+  other.geometry.blen = 8;
+  ProgramBuilder wrong(other, "blen8");
+  try {
+    finish_program(wrong, plan);
+    FAIL();
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("config 'blen8'"), std::string::npos) << e.what();
+  }
+}

@@ -1,0 +1,72 @@
+// FlashAttention kernels (prefill and decode; MHA, GQA, MQA; causal with a query position
+// offset; KV length > MLEN with online softmax; K/V read from an HBM KV cache). Algorithm,
+// tiling, memory layouts and every rounding point: docs/kernels-attention.md.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "compiler/builder.hpp"
+#include "compiler/memory.hpp"
+
+namespace plena::compiler {
+
+// The HBM KV cache of one layer (one tensor for K, one for V, identical layouts), in the
+// config's KV format (formats.m_kv: both are read with H_PREFETCH_M precision 1):
+//   2-D tensor [rows(), padded_dim] with
+//   row(b, kvh, pos) = guard_rows + (b * kv_heads + kvh) * capacity + pos,
+//   head values in columns [0, head_dim), zeros in [head_dim, padded_dim),
+//   row 0 a zero guard row, and tail_rows zero rows at the end.
+// padded_dim = MLEN when head_dim <= MLEN (MLEN % head_dim == 0), else head_dim (a multiple of
+// MLEN). The guard row and the zero padding let the kernel read K shifted left by a query head's
+// column offset inside its VLEN block (the DMA reads whole MLEN-wide rows); the tail lets the
+// last whole-tile prefetch (m_prefetch_amount rows) stay inside the tensor.
+struct KvCacheLayout {
+  uint64_t batch = 1, kv_heads = 1, capacity = 0, head_dim = 0;
+  uint64_t padded_dim = 0, guard_rows = 1, tail_rows = 0;
+  uint64_t rows() const { return guard_rows + batch * kv_heads * capacity + tail_rows; }
+  uint64_t row(uint64_t b, uint64_t kvh, uint64_t pos) const { return guard_rows + (b * kv_heads + kvh) * capacity + pos; }
+};
+// InputError when head_dim is neither a divisor of MLEN nor a multiple of it, or is not a
+// multiple of HLEN and BLEN, or capacity is 0.
+KvCacheLayout kv_cache_layout(const config::HardwareConfig& cfg, uint64_t batch, uint64_t kv_heads,
+                              uint64_t capacity, uint64_t head_dim);
+// Places one cache tensor (class kv, format formats.m_kv, shape [rows(), padded_dim]).
+const HbmTensor& place_kv_cache(MemoryPlan& plan, std::string_view name, const KvCacheLayout& layout);
+
+// O = softmax(scale * Q K^T + mask) V per (sequence b, query head h), kv head = h / (H / Hkv).
+// Q and O are VRAM tensors [batch * q_len rows, num_heads * head_dim] (activation layout, row
+// b * q_len + i = query i of sequence b, head h in columns [h * head_dim, +head_dim)).
+// Query i of a sequence sits at position kv_len - q_len + i (the new tokens are the last q_len
+// cache positions: decode is q_len = 1 at kv_len - 1; prefill with a past of P tokens is
+// kv_len = P + q_len). causal: it sees keys <= its position; otherwise all kv_len keys.
+// scale = 1/sqrt(head_dim) from the FP constant "attn_scale" (defined if absent; InputError if
+// it exists with another value). Uses the constant "neg_large" (-1e30) likewise.
+struct AttentionArgs {
+  std::string name = "attention";
+  std::string q, out;              // VRAM tensors
+  std::string k_cache, v_cache;    // HBM tensors laid out by kv_cache_layout
+  uint64_t batch = 1, q_len = 1, kv_len = 1;
+  uint64_t capacity = 0;           // positions per (sequence, kv head) in the cache; 0: kv_len
+  uint64_t num_heads = 1, num_kv_heads = 1, head_dim = 0;
+  bool causal = true;
+};
+
+// Padded rows Q and O need: M_TMM / M_MM_WO move BLEN rows at a time starting at each sequence's
+// first row, so the last sequence's last row group may extend past batch * q_len:
+// (batch - 1) * q_len + round_up(q_len, BLEN). Allocate Q and O with at least this many rows.
+uint64_t attention_rows_alloc(const config::HardwareConfig& cfg, uint64_t batch, uint64_t q_len);
+
+// Dynamic instruction counts of one emit_flash_attention (the program is straight-line).
+struct AttentionCounts {
+  uint64_t kv_tiles = 0;       // KV tiles of MLEN positions per (sequence, head)
+  uint64_t tile_groups = 0;    // (sequence, head, kv tile, row group) combinations computed
+  uint64_t m_tmm = 0, m_mm = 0, m_mm_wo = 0, h_prefetch_m = 0;
+  uint64_t softmax_rows = 0;   // per-row online-softmax updates
+  uint64_t masked_rows = 0;    // rows that needed an additive column mask
+  uint64_t instructions = 0;   // emitted instructions
+};
+
+AttentionCounts emit_flash_attention(ProgramBuilder& b, MemoryPlan& plan, const AttentionArgs& args);
+
+}  // namespace plena::compiler

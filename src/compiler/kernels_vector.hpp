@@ -1,0 +1,139 @@
+// Vector-side kernels: RMSNorm (with weight), LayerNorm (affine), softmax, SiLU, GELU (tanh form),
+// ReLU, SwiGLU, residual add, RoPE (rotate-half, llama3 scaling via model::rope_inv_freq) and
+// embedding lookup. Each emits through a ProgramBuilder into memory laid out by a MemoryPlan.
+// Layouts, constants and padding rules: docs/kernels-vector.md. Included through compiler.hpp.
+#pragma once
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "compiler/builder.hpp"
+#include "compiler/memory.hpp"
+
+namespace plena::compiler {
+
+// Common rules (InputError when violated):
+// - Activations are VRAM tensors in the activation layout. The kernels process the `rows` real
+//   rows of the input; padded rows (rows_alloc > rows) are don't-care and left untouched.
+// - Columns: `cols` real columns; the last column block may be partial. Reductions never see the
+//   padding columns (they are masked, whatever finite values they hold); every kernel writes
+//   0 to the output's padding columns when the input's padding columns are 0 (the loader's and
+//   every kernel's invariant), so a following GEMM over the padded K is unaffected.
+// - `output` may alias an input (same VRAM tensor name); otherwise it must have the input's
+//   rows and cols.
+// - Scratch VRAM rows / FP SRAM entries are allocated from the plan and freed before returning.
+// - FP constants come from the plan's single constant table by name.
+
+// Where a row vector parameter (norm weight/bias) comes from: a VRAM tensor [1, cols] or an HBM
+// tensor [1, cols] (format = formats.v_act or v_kv, row stride >= ceil(cols/VLEN)*VLEN so a
+// whole last block is read; loaded into scratch VRAM with H_PREFETCH_V). Auto: VRAM when a VRAM
+// tensor of that name exists, else HBM.
+enum class ParamSource : uint8_t { Auto, Vram, Hbm };
+
+// y = x / sqrt(mean(x^2) + eps) * weight, mean over the REAL cols.
+struct RmsNormArgs {
+  std::string name = "rmsnorm";
+  std::string input, output, weight;
+  std::string eps = "eps";  // FP constant name (define_standard_constants defines "eps")
+  ParamSource weight_source = ParamSource::Auto;
+};
+void emit_rmsnorm(ProgramBuilder& b, MemoryPlan& plan, const RmsNormArgs& a);
+
+// y = (x - mean) / sqrt(var + eps) * weight + bias (biased variance over the REAL cols, two-pass).
+struct LayerNormArgs {
+  std::string name = "layernorm";
+  std::string input, output, weight, bias;  // bias "" = no bias
+  std::string eps = "eps";
+  ParamSource param_source = ParamSource::Auto;
+};
+void emit_layernorm(ProgramBuilder& b, MemoryPlan& plan, const LayerNormArgs& a);
+
+// Row softmax over the REAL cols: y = exp(x - max) / sum. Padding columns are masked with a finite
+// large negative value before the max and multiplied by 0 after exp (never -inf * 0).
+struct SoftmaxArgs {
+  std::string name = "softmax";
+  std::string input, output;
+};
+void emit_softmax(ProgramBuilder& b, MemoryPlan& plan, const SoftmaxArgs& a);
+
+// Element-wise activations.
+//   SiLU: x * 1/(1 + exp(-x)).
+//   GELU: the tanh form, torch gelu(approximate="tanh") = HF "gelu_pytorch_tanh"/"gelu_new":
+//         0.5x(1 + tanh(k(x + 0.044715x^3))), k = sqrt(2/pi), computed exactly as
+//         x * 1/(1 + exp(-2k(x + 0.044715x^3))). Not the erf GELU (bound in the docs).
+//   ReLU: max(x, 0).
+enum class Activation : uint8_t { Silu, Gelu, Relu };
+struct ActivationArgs {
+  std::string name = "activation";
+  Activation kind = Activation::Silu;
+  std::string input, output;
+};
+void emit_activation(ProgramBuilder& b, MemoryPlan& plan, const ActivationArgs& a);
+
+// out = silu(gate) * up (HF LLaMA order).
+struct SwiGluArgs {
+  std::string name = "swiglu";
+  std::string gate, up, output;
+};
+void emit_swiglu(ProgramBuilder& b, MemoryPlan& plan, const SwiGluArgs& a);
+
+// out = a + b (residual add).
+struct ResidualAddArgs {
+  std::string name = "residual_add";
+  std::string a, b, output;
+};
+void emit_residual_add(ProgramBuilder& b, MemoryPlan& plan, const ResidualAddArgs& a);
+
+// ---- RoPE (rotate-half, HF LLaMA: pairs (i, i + d/2) within each head of head_dim) ----
+// out = x * COS + swap(x) * SIN, where per row r (position p_r) and head-relative column j,
+// i = j mod d/2: COS[r][j] = cos(p_r * inv_freq[i]), SIN[r][j] = -sin(..) for j < d/2 and
+// +sin(..) for j >= d/2 (the rotate-half sign folded into the table), and swap exchanges the two
+// halves of each head. Tables: VRAM [rows_alloc, W], W = max(VLEN, head_dim) (for head_dim <=
+// VLEN the head pattern repeats across the row), one table row per activation row (so arbitrary
+// per-row positions, e.g. decode offsets, cost nothing). Geometry:
+//   head_dim <= VLEN (VLEN % head_dim == 0): swap is a 0/1 permutation matrix applied on the
+//     matrix unit (M_MM with the swap tile in MRAM, exact: one non-zero product per output).
+//     The swap matrix is an HBM weight tensor [round_up(MLEN, m_prefetch_amount), MLEN] in
+//     formats.m_weight (0 and 1 are exact in every supported format).
+//   head_dim > VLEN: head_dim/2 must be a multiple of VLEN; swap pairs whole column blocks.
+struct RopeTables {
+  uint64_t rows = 0, width = 0;  // host tables, row-major [rows, width]
+  std::vector<float> cos, sin;   // sin carries the rotate-half sign
+};
+// Angles as model::rope_apply: angle = float(pos) * inv_freq[i] (f32), cos/sin in double, to f32.
+RopeTables rope_tables(std::span<const float> inv_freq, uint64_t head_dim, uint64_t vlen,
+                       std::span<const int64_t> positions);
+// The [MLEN, MLEN] swap permutation (row-major, tile[k][n] = 1 when input k feeds output n).
+std::vector<float> rope_swap_matrix(uint64_t head_dim, uint64_t mlen);
+// Names of the placed tables: VRAM "<name>.cos" / "<name>.sin" [rows, W] (rows_alloc a multiple
+// of BLEN) and, for head_dim <= VLEN, HBM "<name>.swap" (otherwise swap is "").
+struct RopePlacement {
+  std::string cos, sin, swap;
+};
+RopePlacement place_rope_tables(MemoryPlan& plan, const std::string& name, uint64_t rows, uint64_t head_dim);
+
+struct RopeArgs {
+  std::string name = "rope";
+  std::string input, output;  // VRAM [rows, heads*head_dim]; rows_alloc a multiple of BLEN when head_dim <= VLEN
+  uint64_t head_dim = 0;
+  RopePlacement tables;       // from place_rope_tables (rows_alloc >= the input's rows_alloc)
+};
+void emit_rope(ProgramBuilder& b, MemoryPlan& plan, const RopeArgs& a);
+
+// ---- Embedding lookup: out[r] = table[token_ids[r]] (ids known at compile time) ----
+// table: HBM [vocab, hidden] in formats.v_act (precision 0) or v_kv (1), row stride >=
+// ceil(hidden/VLEN)*VLEN. H_PREFETCH_V moves v_prefetch_amount VLEN rows at once: with
+// STRIDE_REG = 0 every one of them is the same table row chunk, so row r is DMA'd straight into
+// out rows r..r+amount-1 in ascending row order (later rows overwrite the spill); the spill of
+// block b lands in block b+1, which is written afterwards. Only the spill past the last block's
+// rows_alloc goes to a scratch of `amount` rows, from which the wanted row is copied (x * 1.0).
+struct EmbeddingArgs {
+  std::string name = "embedding";
+  std::string table;   // HBM tensor
+  std::string output;  // VRAM tensor [token_ids.size(), hidden]
+  std::vector<int64_t> token_ids;
+};
+void emit_embedding(ProgramBuilder& b, MemoryPlan& plan, const EmbeddingArgs& a);
+
+}  // namespace plena::compiler
