@@ -19,7 +19,7 @@ namespace plena::numerics::fast {
 namespace {
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
-#define PLENA_CLONES __attribute__((target_clones("avx", "sse4.1", "default")))
+#define PLENA_CLONES __attribute__((target_clones("avx2", "avx", "sse4.1", "default")))
 #else
 #define PLENA_CLONES
 #endif
