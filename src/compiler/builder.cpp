@@ -26,6 +26,19 @@ std::string_view kind_name(Arg::Kind k) {
   return "?";
 }
 
+// Local (not isa's) so the builder depends only on the committed ISA API.
+void put_operand_field(isa::Instr& in, isa::Field f, uint32_t v) {
+  switch (f) {
+    case isa::Field::None: break;
+    case isa::Field::Rd: in.rd = uint8_t(v); break;
+    case isa::Field::Rs1: in.rs1 = uint8_t(v); break;
+    case isa::Field::Rs2: in.rs2 = uint8_t(v); break;
+    case isa::Field::Rs3: in.rs3 = uint8_t(v); break;
+    case isa::Field::Funct1: in.funct1 = uint8_t(v); break;
+    case isa::Field::Imm: in.imm = v; break;
+  }
+}
+
 }  // namespace
 
 // ------------------------------------------------------------------------------------------------
@@ -187,7 +200,7 @@ void ProgramBuilder::emit(isa::Opcode op, std::initializer_list<Arg> args) {
     // An operand the encoding drops must not carry meaning the kernel expects to take effect.
     if (o.field == isa::Field::None && v != 0)
       bad("0 (this operand is not encoded by the instruction)");
-    isa::set_field(in, o.field, v);
+    put_operand_field(in, o.field, v);
   }
   emit_instr(in);
 }

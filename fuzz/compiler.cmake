@@ -1,0 +1,1 @@
+plena_add_fuzzer(fuzz_compiler_manifest SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/fuzz_compiler_manifest.cpp LIBS plena_compiler)
