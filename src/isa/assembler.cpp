@@ -263,16 +263,7 @@ class Assembler {
     in.op = inf->op;
     for (size_t k = 0; k < ops.size(); ++k) {
       const Operand& o = form->ops[k];
-      uint32_t v = operand_value(*inf, o, int(k), ops[k]);
-      switch (o.field) {
-        case Field::None: break;
-        case Field::Rd: in.rd = uint8_t(v); break;
-        case Field::Rs1: in.rs1 = uint8_t(v); break;
-        case Field::Rs2: in.rs2 = uint8_t(v); break;
-        case Field::Rs3: in.rs3 = uint8_t(v); break;
-        case Field::Funct1: in.funct1 = uint8_t(v); break;
-        case Field::Imm: in.imm = v; break;
-      }
+      set_field(in, o.field, operand_value(*inf, o, int(k), ops[k]));
     }
     return encode(in);
   }

@@ -107,6 +107,7 @@ std::string_view to_string(Latency l);
 std::string_view to_string(Field f);
 std::string_view to_string(OperandKind k);
 uint8_t field_value(const Instr& in, Field f);  // Imm is truncated; use in.imm directly
+void set_field(Instr& in, Field f, uint32_t value);  // Field::None is ignored; 4-bit fields take the low byte
 
 // ---- encoding ----
 // Empty string if `in` is encodable: every operand in range for its register class/width and

@@ -255,6 +255,18 @@ std::string_view to_string(OperandKind k) {
 
 uint8_t field_value(const Instr& in, Field f) { return static_cast<uint8_t>(field_of(in, f)); }
 
+void set_field(Instr& in, Field f, uint32_t value) {
+  switch (f) {
+    case Field::None: break;
+    case Field::Rd: in.rd = uint8_t(value); break;
+    case Field::Rs1: in.rs1 = uint8_t(value); break;
+    case Field::Rs2: in.rs2 = uint8_t(value); break;
+    case Field::Rs3: in.rs3 = uint8_t(value); break;
+    case Field::Funct1: in.funct1 = uint8_t(value); break;
+    case Field::Imm: in.imm = value; break;
+  }
+}
+
 std::string validate(const Instr& in) {
   if (!is_valid_opcode(static_cast<uint32_t>(in.op)))
     return fmt::format("invalid opcode 0x{:02X}", static_cast<uint32_t>(in.op));

@@ -1,6 +1,8 @@
 // Assembler syntax, extensions, error messages (file:line:col), .mem/.bin I/O and listings.
 #include <gtest/gtest.h>
 
+#include <filesystem>
+
 #include "isa/isa.hpp"
 #include "support/support.hpp"
 
@@ -179,4 +181,19 @@ TEST(IsaAssembler, DisassemblerCanonicalText) {
   EXPECT_EQ(disassemble_word(0x00020035), ".word 0x00020035");  // V_MAX_VF with f8
   EXPECT_EQ(disassemble_word(0x00004015), ".word 0x00004015");  // V_RED_SUM with rs2 bits set
   EXPECT_EQ(disassemble_word(0x00004835), "V_MAX_VF gp0, gp2, f1, 0");
+}
+
+TEST(IsaAssembler, ExamplesAssembleAndRoundTrip) {
+  namespace fs = std::filesystem;
+  int n = 0;
+  for (const auto& e : fs::directory_iterator(fs::path(PLENA_SOURCE_DIR) / "examples" / "asm")) {
+    if (e.path().extension() != ".asm") continue;
+    SCOPED_TRACE(e.path().string());
+    Program p = assemble(plena::read_text_file(e.path()), e.path().string());
+    EXPECT_GT(p.words.size(), 5u);
+    for (uint32_t w : p.words) EXPECT_TRUE(is_canonical(w)) << std::hex << w;
+    EXPECT_EQ(assemble(disassemble_program(p.words)).words, p.words);
+    ++n;
+  }
+  EXPECT_GE(n, 2);
 }

@@ -221,15 +221,7 @@ TEST(IsaEncoding, RandomInstrsAllOpcodesRoundTrip) {
                        : (op.kind == OperandKind::Fp || op.kind == OperandKind::Hbm) ? 8u
                                                                                      : 16u;
         uint32_t v = rng() % lim;
-        switch (op.field) {
-          case Field::Rd: in.rd = uint8_t(v); break;
-          case Field::Rs1: in.rs1 = uint8_t(v); break;
-          case Field::Rs2: in.rs2 = uint8_t(v); break;
-          case Field::Rs3: in.rs3 = uint8_t(v); break;
-          case Field::Funct1: in.funct1 = uint8_t(v); break;
-          case Field::Imm: in.imm = v; break;
-          case Field::None: break;
-        }
+        set_field(in, op.field, v);
       }
       uint32_t w = encode(in);
       uint32_t want = 0;
