@@ -181,7 +181,6 @@ AttentionCounts emit_flash_attention(ProgramBuilder& b, MemoryPlan& plan, const 
 
   const uint64_t group_rows = blen;
   const uint64_t groups = ceil_div(a.q_len, group_rows);
-  const uint64_t mm2 = mlen * mlen;
   for (uint64_t bi = 0; bi < a.batch; ++bi) {
     for (uint64_t h = 0; h < a.num_heads; ++h) {
       const uint64_t kvh = h / (a.num_heads / a.num_kv_heads);

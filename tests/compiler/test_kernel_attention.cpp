@@ -1,0 +1,166 @@
+// FlashAttention kernel through the simulator: against the host fp32 truth (model::attention)
+// and bit-exactly against the staged golden (kernel_harness_attention.hpp).
+#include <cstdlib>
+
+#include "kernel_harness_attention.hpp"
+
+using namespace plena;
+using namespace plena::attn_test;
+
+namespace {
+
+config::HardwareConfig tiny_fp32() { return config::preset("tiny-fp32"); }
+
+// bf16 SRAMs + MXFP8 KV cache at the reference geometry (MLEN 64, BLEN 4, HLEN 16).
+config::HardwareConfig ref_bf16() {
+  return config::parse_config_toml(
+      "base = \"reference-small\"\n[sram]\nvector_depth = 16384\nmatrix_depth = 1024\n[hbm]\nsize_bytes = 67108864\n",
+      "ref-bf16");
+}
+
+// PLENA_VERBOSE=1 prints the error metrics of every case.
+void report(const Case& c, const Result& r, const Metrics& h) {
+  const char* e = std::getenv("PLENA_VERBOSE");
+  if (!e || std::string(e) != "1") return;
+  fmt::print("{:<36} max_abs {:.3e} mean_abs {:.3e} cos {:.9f} |ref| {:.3f} executed {}\n", c.label(), h.max_abs,
+             h.mean_abs, h.cosine, h.ref_max, r.executed);
+}
+
+// fp32 configs: near-exact vs the host truth, bit-exact vs the golden, non-trivial output.
+void check_fp32(const config::HardwareConfig& cfg, const Case& c) {
+  SCOPED_TRACE(c.label());
+  Result r = run_case(cfg, c);
+  Metrics h = compare(r.out, r.host);
+  report(c, r, h);
+  EXPECT_LE(h.max_abs, 2e-6 * std::max(1.0, h.ref_max)) << "mean " << h.mean_abs << " cos " << h.cosine;
+  EXPECT_GT(h.cosine, 0.999999);
+  EXPECT_GT(h.ref_max, 1e-3);                      // not a trivial reference
+  EXPECT_NEAR(h.energy_ratio, 1.0, 1e-4);          // output energy matches
+  EXPECT_TRUE(bits_equal(r.out, r.golden));
+}
+
+void check_bf16(const config::HardwareConfig& cfg, const Case& c) {
+  SCOPED_TRACE(c.label());
+  Result r = run_case(cfg, c);
+  Metrics h = compare(r.out, r.host);
+  report(c, r, h);
+  EXPECT_GT(h.cosine, 0.999) << "max " << h.max_abs << " mean " << h.mean_abs;
+  EXPECT_LE(h.max_abs, 0.05);
+  EXPECT_NEAR(h.energy_ratio, 1.0, 0.02);
+  EXPECT_GT(h.ref_max, 1e-3);
+  EXPECT_TRUE(bits_equal(r.out, r.golden));
+}
+
+bool large_tests() {
+  const char* e = std::getenv("PLENA_LARGE_TESTS");
+  return e && std::string(e) == "1";
+}
+
+}  // namespace
+
+TEST(KernelAttention, SingleTileNonCausal) {
+  check_fp32(tiny_fp32(), {.q_len = 4, .kv_len = 16, .heads = 1, .kv_heads = 1, .head_dim = 16, .causal = false});
+}
+
+TEST(KernelAttention, SingleTileCausal) {
+  check_fp32(tiny_fp32(), {.q_len = 16, .kv_len = 16, .heads = 1, .kv_heads = 1, .head_dim = 16, .causal = true});
+}
+
+TEST(KernelAttention, MultiTileOnlineSoftmax) {
+  check_fp32(tiny_fp32(), {.q_len = 3, .kv_len = 70, .heads = 1, .kv_heads = 1, .head_dim = 16, .causal = false});
+  check_fp32(tiny_fp32(), {.q_len = 70, .kv_len = 70, .heads = 2, .kv_heads = 1, .head_dim = 16, .causal = true});
+}
+
+TEST(KernelAttention, GqaMqaHeadMapping) {
+  for (uint64_t kvh : {4, 2, 1})
+    check_fp32(tiny_fp32(), {.q_len = 5, .kv_len = 37, .heads = 4, .kv_heads = kvh, .head_dim = 16, .seed = 7});
+}
+
+TEST(KernelAttention, HeadDimWiderThanMlen) {
+  check_fp32(tiny_fp32(), {.q_len = 6, .kv_len = 40, .heads = 2, .kv_heads = 1, .head_dim = 32, .seed = 3});
+  check_fp32(tiny_fp32(), {.q_len = 2, .kv_len = 20, .heads = 2, .kv_heads = 2, .head_dim = 64, .causal = false});
+}
+
+TEST(KernelAttention, HeadsSharingAVlenBlock) {
+  // MLEN 64: head_dim 16/32 heads sit at column offsets inside one VLEN block.
+  check_fp32(fp32_mlen64(), {.q_len = 16, .kv_len = 70, .heads = 4, .kv_heads = 2, .head_dim = 16, .seed = 11});
+  check_fp32(fp32_mlen64(), {.q_len = 3, .kv_len = 130, .heads = 4, .kv_heads = 1, .head_dim = 32, .causal = false});
+}
+
+TEST(KernelAttention, DecodeWithKvCache) {
+  // q_len 1 at position L-1 sees all L keys; batch 2 with its own cache rows.
+  check_fp32(tiny_fp32(), {.batch = 2, .q_len = 1, .kv_len = 70, .heads = 4, .kv_heads = 2, .head_dim = 16});
+  check_fp32(fp32_mlen64(), {.batch = 2, .q_len = 1, .kv_len = 130, .heads = 4, .kv_heads = 1, .head_dim = 16});
+}
+
+TEST(KernelAttention, PrefillWithPastAndBatch) {
+  check_fp32(tiny_fp32(), {.batch = 2, .q_len = 3, .kv_len = 33, .heads = 4, .kv_heads = 2, .head_dim = 16});
+  check_fp32(fp32_mlen64(), {.batch = 2, .q_len = 5, .kv_len = 70, .heads = 4, .kv_heads = 4, .head_dim = 16});
+}
+
+TEST(KernelAttention, Bf16StagedGoldenBitExact) {
+  check_bf16(ref_bf16(), {.q_len = 16, .kv_len = 130, .heads = 4, .kv_heads = 2, .head_dim = 16, .seed = 5});
+  check_bf16(ref_bf16(), {.batch = 2, .q_len = 1, .kv_len = 70, .heads = 4, .kv_heads = 1, .head_dim = 64});
+}
+
+TEST(KernelAttention, BadInputsAreInputErrors) {
+  using namespace plena::compiler;
+  auto cfg = tiny_fp32();
+  EXPECT_THROW(kv_cache_layout(cfg, 1, 1, 16, 24), plena::InputError);  // neither divides nor is a multiple of MLEN
+  EXPECT_THROW(kv_cache_layout(cfg, 1, 1, 0, 16), plena::InputError);
+  ProgramBuilder b(cfg, "t");
+  MemoryPlan plan(cfg, "t");
+  plan.alloc_vram("q", 4, 64);
+  plan.alloc_vram("o", 4, 64);
+  auto kv = kv_cache_layout(cfg, 1, 2, 16, 16);
+  place_kv_cache(plan, "k", kv);
+  place_kv_cache(plan, "v", kv);
+  AttentionArgs a{.q = "q", .out = "o", .k_cache = "k", .v_cache = "v", .batch = 1, .q_len = 4, .kv_len = 16,
+                  .capacity = 16, .num_heads = 4, .num_kv_heads = 3, .head_dim = 16};
+  EXPECT_THROW(emit_flash_attention(b, plan, a), plena::InputError);  // 4 heads over 3 kv heads
+  a.num_kv_heads = 2;
+  a.q_len = 8;
+  EXPECT_THROW(emit_flash_attention(b, plan, a), plena::InputError);  // Q has too few rows
+  a.q_len = 4;
+  a.kv_len = 17;
+  EXPECT_THROW(emit_flash_attention(b, plan, a), plena::InputError);  // beyond the capacity
+  a.kv_len = 2;
+  EXPECT_THROW(emit_flash_attention(b, plan, a), plena::InputError);  // causal needs kv_len >= q_len
+  a.kv_len = 16;
+  EXPECT_NO_THROW(emit_flash_attention(b, plan, a));
+  EXPECT_NO_THROW(emit_flash_attention(b, plan, a));  // everything it allocated was freed
+}
+
+TEST(KernelAttention, Deterministic) {
+  Case c{.batch = 2, .q_len = 3, .kv_len = 20, .heads = 4, .kv_heads = 2, .head_dim = 16};
+  Result a = run_case(tiny_fp32(), c), b = run_case(tiny_fp32(), c);
+  EXPECT_TRUE(bits_equal(a.out, b.out));
+  EXPECT_EQ(a.executed, b.executed);
+}
+
+// Full matrix (PLENA_LARGE_TESTS=1): heads/kv_heads x head_dim x q_len x kv_len x causal x batch.
+TEST(KernelAttention, LargeMatrix) {
+  if (!large_tests()) GTEST_SKIP() << "set PLENA_LARGE_TESTS=1 for the full matrix";
+  const std::vector<std::pair<uint64_t, uint64_t>> heads = {{4, 4}, {4, 2}, {4, 1}};
+  uint32_t seed = 100;
+  for (const auto& cfg_pair : {std::pair{0, tiny_fp32()}, std::pair{1, fp32_mlen64()}})
+    for (auto [h, kvh] : heads)
+      for (uint64_t d : {16, 32, 64})
+        for (uint64_t ql : {1, 3, 16, 70})
+          for (uint64_t kl : {1, 16, 70, 130})
+            for (bool causal : {false, true})
+              for (uint64_t batch : {1, 2}) {
+                if (causal && kl < ql) continue;
+                if (!causal && kl < ql && ql > 16) continue;  // keep the matrix bounded
+                check_fp32(cfg_pair.second, {.batch = batch, .q_len = ql, .kv_len = kl, .heads = h,
+                                             .kv_heads = kvh, .head_dim = d, .causal = causal, .seed = seed++});
+              }
+  for (auto [h, kvh] : heads)
+    for (uint64_t d : {16, 64})
+      for (uint64_t ql : {1, 16, 70})
+        for (uint64_t kl : {16, 130}) {
+          if (kl < ql) continue;
+          check_bf16(ref_bf16(), {.batch = 2, .q_len = ql, .kv_len = kl, .heads = h, .kv_heads = kvh,
+                                  .head_dim = d, .causal = true, .seed = seed++});
+        }
+}
