@@ -53,7 +53,7 @@ BENCHMARK(BM_EmitAndListUnrolled)->Unit(benchmark::kMillisecond);
 void BM_ManifestRoundTrip(benchmark::State& st) {
   MemoryPlan plan(config::HardwareConfig{}, "default");
   for (int i = 0; i < st.range(0); ++i)
-    plan.place_hbm("t" + std::to_string(i), TensorClass::Weight, {256, 256},
+    plan.place_hbm(std::string("t").append(std::to_string(i)), TensorClass::Weight, {256, 256},
                    numerics::parse_format("plena-hw-mxfp:fp8_e4m3:b8"));
   HbmManifest m = plan.manifest();
   for (auto _ : st) benchmark::DoNotOptimize(manifest_from_json(manifest_to_json(m)));
