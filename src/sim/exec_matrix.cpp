@@ -18,6 +18,7 @@ struct TileRef {
 };
 
 uint64_t mlen2(const Ctx& c) { return uint64_t(c.g.mlen) * c.g.mlen; }
+size_t hm_size(const Ctx& c) { return size_t(c.g.broadcast_amount) * c.g.mlen * c.g.mlen; }
 
 // M_MM/M_TMM/M_MV/M_TMV: row-granular MRAM ABI: address = tile base + col*MLEN, col % BLEN == 0.
 TileRef block_tile(const Ctx& c, uint64_t addr) {
@@ -271,6 +272,7 @@ void exec_matrix(const Ctx& c) {
       uint64_t maddr = read_gp(c, in.rs1), vaddr = read_gp(c, in.rs2);
       c.e.add_read(Space::AccHm, 0, 1);
       c.e.add_write(Space::AccHm, 0, 1);
+      if (m.functional() && m.acc_hm.empty()) m.acc_hm.assign(hm_size(c), 0.f);
       batched(c, maddr, vaddr, c.g.mlen, in.op == Opcode::M_BTMM, m.acc_hm.data());
       return;
     }
@@ -286,6 +288,7 @@ void exec_matrix(const Ctx& c) {
     case Opcode::M_MM_WO: exec_mm_wo(c); return;
     case Opcode::M_MV_WO: exec_mv_wo(c); return;
     case Opcode::M_BMM_WO:
+      if (m.functional() && m.acc_hm.empty()) m.acc_hm.assign(hm_size(c), 0.f);
       exec_batched_wo(c, uint64_t(c.g.broadcast_amount) * c.g.mlen, Space::AccHm, m.acc_hm);
       return;
     case Opcode::M_BMV_WO: exec_batched_wo(c, c.g.broadcast_amount, Space::AccHv, m.acc_hv); return;

@@ -102,7 +102,7 @@ Machine::Machine(const config::HardwareConfig& cfg, Mode mode)
   intsram_.assign(cfg_.sram.int_depth, 0u);
   if (functional()) {
     acc_m.assign(size_t(g.blen) * g.blen, 0.f);
-    acc_hm.assign(size_t(g.broadcast_amount) * g.mlen * g.mlen, 0.f);
+    // acc_hm (BROADCAST x MLEN^2, 256 MiB at MLEN 2048) is allocated by the first batched matmul.
     acc_hv.assign(size_t(g.broadcast_amount) * g.mlen, 0.f);
     acc_v.assign(g.blen, 0.f);
     vram_.reset(calloc_floats(vram_elems_, "Vector SRAM"));

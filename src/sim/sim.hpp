@@ -131,7 +131,8 @@ class Machine {
   const float* mram() const { return mram_.get(); }
   HbmStore& hbm();
   const HbmStore& hbm() const;
-  // Accumulators (f32, Functional mode only): m [BLEN x BLEN], hm [BROADCAST x MLEN x MLEN], hv [BROADCAST x MLEN], v [BLEN].
+  // Accumulators (f32, Functional mode only): m [BLEN x BLEN], hm [BROADCAST x MLEN x MLEN] (empty until
+  // the first M_BMM/M_BTMM/M_BMM_WO), hv [BROADCAST x MLEN], v [BLEN].
   std::vector<float> acc_m, acc_hm, acc_hv, acc_v;
 
   // ---- preload / dump helpers (Functional mode; values rounded to the SRAM type; SimFault out of range) ----
