@@ -453,3 +453,47 @@ TEST(ExecMatrix, Blen8AndBlen16KernelsMatchScalarLoops) {
       }
   }
 }
+
+TEST(ExecRounding, InlineBf16MatchesNumericsAndGenericFormatsRound) {
+  // Every 2^-7 step of the exponent range plus specials: the inline bf16 path equals numerics.
+  std::vector<float> xs = {0.f, -0.f, std::numeric_limits<float>::infinity(), -std::numeric_limits<float>::infinity(),
+                           std::numeric_limits<float>::quiet_NaN(), -std::numeric_limits<float>::quiet_NaN(),
+                           std::numeric_limits<float>::denorm_min(), std::numeric_limits<float>::max(),
+                           1.00390625f, 1.01171875f, 3.3895314e38f};
+  uint32_t s = 1;
+  for (int i = 0; i < 200000; ++i) {
+    s = s * 1664525u + 1013904223u;
+    float x;
+    std::memcpy(&x, &s, 4);
+    xs.push_back(x);
+  }
+  for (float x : xs) {
+    float a = Rounder::bf16(x), b = numerics::round_to_bf16(x);
+    ASSERT_EQ(f2u(a), f2u(b)) << x;
+  }
+  Rig r(tiny_config("fp16"));
+  r.m().write_vram(0, std::vector<float>(16, 1.0f / 3.0f));
+  EXPECT_EQ(r.m().read_vram(0, 1)[0], numerics::round_to_fp16(1.0f / 3.0f));
+  EXPECT_NE(r.m().read_vram(0, 1)[0], bf(1.0f / 3.0f));
+}
+
+TEST(ExecModes, TimingOnlyRunsFullSizeGeometryWithoutData) {
+  auto cfg = config::preset("reference-analytic");  // MLEN 2048: data arrays would take GiBs
+  SimOptions o;
+  o.mode = Mode::TimingOnly;
+  o.use_timing_model = false;
+  Simulator s(cfg, o);
+  EXPECT_EQ(s.machine().vram(), nullptr);
+  EXPECT_TRUE(s.machine().acc_hm.empty());
+  auto words = isa::assemble(R"(
+    S_LUI_INT gp1, 1
+    H_PREFETCH_M gp0, gp0, a0, 0, 0
+    H_PREFETCH_V gp1, gp0, a0, 0, 0
+    M_BTMM 0, gp0, gp1
+    M_BMM_WO gp1, 0
+    M_MM 0, gp0, gp1
+    M_MM_WO gp1, gp0, 0
+    V_EXP_V gp1, gp1, 0
+  )").words;
+  EXPECT_EQ(s.run(words).executed, 8u);
+}
