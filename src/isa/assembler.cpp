@@ -115,7 +115,12 @@ class Assembler {
       ops.push_back({line.substr(start, i - start), int(start) + 1});
       while (i < line.size() && is_space(line[i])) ++i;
       if (i == line.size()) break;
-      if (line[i] != ',') fail(int(i) + 1, fmt::format("unexpected {}, expected ',' between operands", show_char(line[i])));
+      if (line[i] != ',') {
+        size_t j = i;
+        while (j < line.size() && is_word_char(line[j])) ++j;
+        std::string what = j > i ? fmt::format("'{}'", line.substr(i, j - i)) : show_char(line[i]);
+        fail(int(i) + 1, fmt::format("unexpected {}, expected ',' between operands", what));
+      }
       ++i;
     }
     return ops;

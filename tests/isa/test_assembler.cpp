@@ -67,7 +67,7 @@ const Bad kBad[] = {
     {"S_ADDI_INT gp1, gp2, LIMIT", "1:22", "unknown name 'LIMIT'"},
     {"S_ADDI_INT gp1, gp2,", "1:21", "missing operand"},
     {"S_ADDI_INT gp1,, 3", "1:16", "missing operand"},
-    {"M_MM 0 gp1, gp2", "1:8", "expected ','"},
+    {"M_MM 0 gp1, gp2", "1:8", "unexpected 'gp1', expected ','"},
     {"M_MM 0, gp1, gp2)", "1:17", "unexpected ')'"},
     {"@@@", "1:1", "unexpected '@'"},
     {"M_MM,0, gp1, gp2", "1:5", "expected a space"},
