@@ -144,6 +144,10 @@ BlockCodec::BlockCodec(const Format& fmt) : f(fmt) {
                                  f.name()));
   es = detail::elem_spec(f);
   for (uint32_t c = 0; c < 256; ++c) lut[c] = element_value(c);
+  for (int b = 0; b < 256; ++b) {
+    scale_lut[size_t(b)] = scale(uint8_t(b));
+    int_scale_lut[size_t(b)] = b == 255 ? kNaN : std::ldexp(1.0f, b - 127 - es.int_frac);
+  }
 }
 
 float BlockCodec::element_value(uint32_t code) const {

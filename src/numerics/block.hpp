@@ -15,6 +15,8 @@ struct BlockCodec {
   Format f;
   detail::ElemSpec es;
   std::array<float, 256> lut{};  // element value of each code, before the shared scale
+  std::array<float, 256> scale_lut{};      // scale(b) for every scale byte
+  std::array<float, 256> int_scale_lut{};  // int elements: 2^(b-127-int_frac) (exact), NaN for 255
 
   uint8_t encode(std::span<const float> in, std::span<uint8_t> codes) const;  // in.size() <= block
   void decode(uint8_t scale_byte, std::span<const uint8_t> codes, std::span<float> out) const;

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "numerics/block.hpp"
+#include "numerics/fast_simd.hpp"
 #include "numerics/numerics.hpp"
 
 namespace plena::numerics::fast {
@@ -27,17 +28,7 @@ namespace {
 inline float u2f(uint32_t u) { return std::bit_cast<float>(u); }
 inline uint32_t f2u(float x) { return std::bit_cast<uint32_t>(x); }
 
-struct FpParams {
-  uint32_t sh;          // 23 - m (m = stored mantissa bits)
-  uint32_t half;        // 1 << (sh - 1)
-  uint32_t code_off;    // (126 + emin) << m: removes the FP32 exponent bias from a normal code
-  uint32_t max_code;    // largest finite magnitude code
-  float min_norm;       // 2^emin
-  float c_sub;          // 2^(emin - m + 23)
-  uint32_t c_sub_bits;  // its bit pattern
-  float half_sub;       // 2^(emin - m - 1): half an element-subnormal step
-  uint32_t sign_shift;  // width - 1
-};
+using simd::FpParams;
 
 // Per-element rounding onto a float element grid; returns the element code.
 // Normal element range: RNE of the FP32 mantissa to m bits on the bit pattern (a carry moves into
@@ -276,7 +267,21 @@ bool encode_row(const Format& f, std::span<const float> in, std::span<uint8_t> e
   std::vector<size_t> slow;
   const float* x = in.data();
   uint8_t* sc = scale_out.data();
-  if (f.codec == Codec::PlenaHwMxfp) {
+  if (B % simd::lanes() == 0) {  // explicit-SIMD kernels (fast_simd.cpp)
+    simd::EncodeArgs A;
+    A.kind = f.codec == Codec::PlenaHwMxfp ? simd::EncodeKind::Plena
+             : f.codec == Codec::MaseBfp   ? simd::EncodeKind::Mase
+             : es.is_int                   ? simd::EncodeKind::OcpInt
+                                           : simd::EncodeKind::OcpFp;
+    A.ties_away = away;
+    A.block = B;
+    A.emax = J.emax;
+    A.int_frac = J.int_frac;
+    A.kmax = J.kmax;
+    A.mask = J.mask;
+    A.fp = J.fp;
+    simd::encode_blocks(A, x, codes, sc, full, slow);
+  } else if (f.codec == Codec::PlenaHwMxfp) {
     if (B == 8) encode_plena_blocks<8>(x, codes, sc, full, slow);
     else if (B == 16) encode_plena_blocks<16>(x, codes, sc, full, slow);
     else if (B == 32) encode_plena_blocks<32>(x, codes, sc, full, slow);
@@ -304,9 +309,36 @@ bool decode_row(const Format& f, std::span<const uint8_t> elem_bytes, std::span<
                 std::span<float> out) {
   if (f.width != 8 && f.width != 4) return false;
   const BlockCodec& codec = BlockCodec::cached(f);
-  float scales[256];
-  for (int b = 0; b < 256; ++b) scales[b] = codec.scale(uint8_t(b));  // 255 -> NaN: NaN * code = NaN
-  const size_t n = out.size();
+  const size_t n = out.size(), B = size_t(f.block);
+  if (f.width == 8 && B % simd::lanes() == 0) {  // arithmetic decode (fast_simd.cpp)
+    const auto& es = codec.es;
+    simd::DecodeArgs A;
+    A.block = B;
+    if (es.is_int) {
+      A.kind = simd::DecodeKind::Int;
+      A.int_frac = es.int_frac;
+      A.scale_tab = codec.int_scale_lut.data();
+    } else {
+      A.kind = simd::DecodeKind::Float;
+      A.mbits = uint32_t(es.mbits);
+      A.normal_off = uint32_t(127 - es.bias) << 23;
+      A.scale_tab = codec.scale_lut.data();
+      if (f.codec == Codec::PlenaHwMxfp) {  // field 0 is m/8 * 2^-7; field 15 is Inf/NaN
+        A.sub_scale = std::ldexp(1.0f, -10);
+        A.special_min = A.inf_code = 0x78;
+      } else {
+        A.sub_scale = std::ldexp(1.0f, es.emin - es.mbits);
+        if (es.special == detail::Special::NanAllOnes) A.special_min = es.max_mag_code + 1;
+        if (es.special == detail::Special::Ieee) A.special_min = A.inf_code = ((1u << es.ebits) - 1) << es.mbits;
+      }
+    }
+    const size_t full = n / B;
+    simd::decode_blocks(A, elem_bytes.data(), scale_in.data(), out.data(), full);
+    if (full * B < n)
+      codec.decode(scale_in[full], elem_bytes.subspan(full * B), out.subspan(full * B));
+    return true;
+  }
+  const float* scales = codec.scale_lut.data();  // 255 -> NaN: NaN * code = NaN
   const uint8_t* codes = elem_bytes.data();
   std::vector<uint8_t> tmp;
   if (f.width == 4) {
@@ -314,7 +346,7 @@ bool decode_row(const Format& f, std::span<const uint8_t> elem_bytes, std::span<
     unpack_nibbles(elem_bytes.data(), n, tmp.data());
     codes = tmp.data();
   }
-  lut_decode(codes, scale_in.data(), out.data(), n, size_t(f.block), codec.lut.data(), scales);
+  lut_decode(codes, scale_in.data(), out.data(), n, B, codec.lut.data(), scales);
   return true;
 }
 

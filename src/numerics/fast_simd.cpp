@@ -1,0 +1,306 @@
+// Explicit-SIMD row kernels (Highway, dynamic dispatch). Same arithmetic as the auto-vectorized
+// kernels in fast.cpp (which document the exactness argument), written lane-parallel so block
+// maxima, scales and byte packing no longer go through scalar loops; decode computes element
+// values from the code bits instead of gathering from a 256-entry table.
+// Vectors are capped at 8 f32 lanes: blocks of 8 fill a vector on AVX2, and AVX-512 would add
+// compile time without helping (block 8 would need per-lane scales).
+#ifndef HWY_DISABLED_TARGETS
+#define HWY_DISABLED_TARGETS (HWY_AVX3 | HWY_AVX3_DL | HWY_SSSE3)
+#endif
+
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "numerics/fast_simd.cpp"
+#include "hwy/foreach_target.h"  // IWYU pragma: keep
+#include "hwy/highway.h"
+#include "numerics/fast_simd.hpp"
+
+HWY_BEFORE_NAMESPACE();
+namespace plena::numerics::fast::simd::HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+
+using DF = hn::CappedTag<float, 8>;
+using DU = hn::RebindToUnsigned<DF>;
+using DI = hn::RebindToSigned<DF>;
+using D8 = hn::Rebind<uint8_t, DF>;
+using DS8 = hn::Rebind<int8_t, DF>;
+
+inline float bits_to_f32(uint32_t u) {
+  float f;
+  __builtin_memcpy(&f, &u, 4);
+  return f;
+}
+
+size_t Lanes() { return hn::Lanes(DF()); }
+
+// Block maximum of |x| as FP32 bits (Inf/NaN bit patterns order above every finite value).
+HWY_INLINE uint32_t BlockAbsMaxBits(const float* HWY_RESTRICT xb, size_t B) {
+  const DF df;
+  const DU du;
+  const auto abs_mask = hn::Set(du, 0x7FFFFFFFu);
+  auto m = hn::Zero(du);
+  for (size_t i = 0; i < B; i += hn::Lanes(df)) m = hn::Max(m, hn::And(hn::BitCast(du, hn::LoadU(df, xb + i)), abs_mask));
+  return hn::GetLane(hn::MaxOfLanes(du, m));
+}
+
+HWY_INLINE void StoreCodes(hn::Vec<DI> code, uint8_t* HWY_RESTRICT dst) {
+  const D8 d8;
+  hn::StoreU(hn::DemoteTo(d8, code), d8, dst);  // codes are in [0, 255]: the saturating demote is exact
+}
+
+// ocp-mx float elements (fast.cpp fp_code).
+template <bool TiesAway>
+HWY_INLINE hn::Vec<DI> FpCode(hn::Vec<DF> x, hn::Vec<DF> inv, const FpParams& P) {
+  const DF df;
+  const DU du;
+  const DI di;
+  const auto xb = hn::BitCast(du, x);
+  const auto a = hn::Mul(hn::BitCast(df, hn::And(xb, hn::Set(du, 0x7FFFFFFFu))), inv);
+  const auto ab = hn::BitCast(du, a);
+  const int sh = int(P.sh);
+  hn::Vec<DU> bias;
+  if constexpr (TiesAway) {
+    bias = hn::Set(du, P.half);
+  } else {
+    bias = hn::Add(hn::Set(du, P.half - 1), hn::And(hn::ShiftRightSame(ab, sh), hn::Set(du, 1u)));
+  }
+  const auto normal = hn::Sub(hn::ShiftRightSame(hn::Add(ab, bias), sh), hn::Set(du, P.code_off));
+  const auto sum = hn::Add(a, hn::Set(df, P.c_sub));
+  auto sub = hn::Sub(hn::BitCast(du, sum), hn::Set(du, P.c_sub_bits));
+  if constexpr (TiesAway) {
+    const auto back = hn::Sub(sum, hn::Set(df, P.c_sub));
+    const auto tie = hn::RebindMask(du, hn::Eq(hn::Sub(a, back), hn::Set(df, P.half_sub)));
+    sub = hn::Sub(sub, hn::VecFromMask(du, tie));  // mask lanes are all ones: -(-1) = +1
+  }
+  auto code = hn::IfThenElse(hn::RebindMask(du, hn::Lt(a, hn::Set(df, P.min_norm))), sub, normal);
+  code = hn::Min(code, hn::Set(du, P.max_code));
+  // Sign bit of negative x moved to bit width-1, dropped where x * 2^-s is zero.
+  const auto sign = hn::ShiftRightSame(hn::And(xb, hn::Set(du, 0x80000000u)), int(31 - P.sign_shift));
+  code = hn::Or(code, hn::IfThenZeroElse(hn::RebindMask(du, hn::Eq(a, hn::Zero(df))), sign));
+  return hn::BitCast(di, code);
+}
+
+// ocp-mx int8 and mase-bfp (fast.cpp int_code); Offset adds the mase 1e-9 artifact.
+template <bool TiesAway, bool Offset>
+HWY_INLINE hn::Vec<DI> IntCode(hn::Vec<DF> x, hn::Vec<DF> mul, int32_t kmax, uint32_t mask) {
+  const DF df;
+  const DI di;
+  const auto offset = hn::Set(df, 1e-9f);
+  const auto magic = hn::Set(df, 8388608.0f);  // 2^23: a + 2^23 has ulp 1, its mantissa bits are RNE(a)
+  auto ax = hn::Abs(x);
+  if constexpr (Offset) ax = hn::Add(ax, offset);
+  // Clamping far above kmax keeps the magic-number rounding valid; it cannot change a saturated k.
+  const auto a = hn::Min(hn::Mul(ax, mul), hn::Set(df, 4194304.0f));
+  const auto sum = hn::Add(a, magic);
+  auto k = hn::Sub(hn::BitCast(di, sum), hn::Set(di, 0x4B000000));
+  if constexpr (TiesAway) {
+    const auto r = hn::Sub(sum, magic);
+    k = hn::Sub(k, hn::VecFromMask(di, hn::RebindMask(di, hn::Eq(hn::Sub(a, r), hn::Set(df, 0.5f)))));
+  }
+  k = hn::Min(k, hn::Set(di, kmax));
+  const auto signed_off = Offset ? hn::Add(x, offset) : x;
+  auto zero = hn::Eq(x, hn::Zero(df));
+  if constexpr (Offset) zero = hn::Or(zero, hn::Eq(signed_off, hn::Zero(df)));
+  k = hn::IfThenZeroElse(hn::RebindMask(di, zero), k);
+  const auto v = hn::IfThenElse(hn::RebindMask(di, hn::Lt(signed_off, hn::Zero(df))), hn::Neg(k), k);
+  return hn::And(v, hn::Set(di, int32_t(mask)));
+}
+
+// plena-hw-mxfp element (fast.cpp plena_code); `near` collects the mantissa bits of t + 1e-9.
+HWY_INLINE hn::Vec<DI> PlenaCode(hn::Vec<DF> x, hn::Vec<DF> inv, hn::Vec<DU>& near) {
+  const DF df;
+  const DU du;
+  const DI di;
+  const auto p = hn::Mul(x, inv);
+  const auto t = hn::Abs(p);
+  const auto yb = hn::BitCast(du, hn::Add(t, hn::Set(df, 1e-9f)));
+  near = hn::Max(near, hn::And(yb, hn::Set(du, 0x7FFFFFu)));
+  auto k = hn::Sub(hn::BitCast(di, hn::ShiftRight<23>(yb)), hn::Set(di, 127));
+  k = hn::Min(hn::Max(k, hn::Set(di, -7)), hn::Set(di, 7));
+  const auto sm_sub = hn::Mul(t, hn::Set(df, 1024.0f));
+  const auto pow_neg_k = hn::BitCast(df, hn::ShiftLeft<23>(hn::Sub(hn::Set(di, 127), k)));
+  const auto sm_norm = hn::Mul(hn::Sub(hn::Mul(t, pow_neg_k), hn::Set(df, 1.0f)), hn::Set(df, 8.0f));
+  const auto is_sub = hn::Eq(k, hn::Set(di, -7));
+  const auto v = hn::Mul(hn::IfThenElse(hn::RebindMask(df, is_sub), sm_sub, sm_norm), hn::Set(df, 4.0f));
+  const auto q = hn::ConvertTo(di, hn::Floor(v));  // |v| < 64
+  auto ip = hn::ShiftRight<2>(q);                  // arithmetic: floor(q / 4)
+  const auto rem = hn::And(q, hn::Set(di, 3));
+  const auto odd = hn::Eq(hn::And(ip, hn::Set(di, 1)), hn::Set(di, 1));
+  const auto up = hn::Or(hn::Eq(rem, hn::Set(di, 3)), hn::And(hn::Eq(rem, hn::Set(di, 2)), odd));
+  ip = hn::Sub(ip, hn::VecFromMask(di, up));
+  ip = hn::Min(hn::Max(ip, hn::Zero(di)), hn::Set(di, 7));
+  const auto sign = hn::IfThenElseZero(hn::RebindMask(di, hn::Lt(p, hn::Zero(df))), hn::Set(di, 0x80));
+  return hn::Or(hn::Or(sign, hn::ShiftLeft<3>(hn::Add(k, hn::Set(di, 7)))), ip);
+}
+
+template <EncodeKind K, bool TiesAway>
+void EncodeBlocksT(const EncodeArgs& A, const float* HWY_RESTRICT x, uint8_t* HWY_RESTRICT codes,
+                   uint8_t* HWY_RESTRICT scales, size_t nblocks, std::vector<size_t>& slow) {
+  const DF df;
+  const DU du;
+  const size_t N = hn::Lanes(df), B = A.block;
+  const FpParams P = A.fp;  // local copies: code stores (bytes) may alias anything
+  const int32_t kmax = A.kmax, emax = A.emax, int_frac = A.int_frac;
+  const uint32_t mask = A.mask;
+  for (size_t b = 0; b < nblocks; ++b) {
+    const float* xb = x + b * B;
+    uint8_t* cb = codes + b * B;
+    const uint32_t am = BlockAbsMaxBits(xb, B);
+    if constexpr (K == EncodeKind::Plena) {
+      int e = 0;
+      bool to_slow = am >= 0x7F800000u;
+      if (!to_slow) {
+        float y = bits_to_f32(am) + 1e-9f;  // >= 1e-9: always a normal float
+        uint32_t yb;
+        __builtin_memcpy(&yb, &y, 4);
+        e = int(yb >> 23) - 127;
+        // Float log2 may round up near a power of two; 2^-e is subnormal for e = 127.
+        to_slow = (yb & 0x7FFFFFu) >= 0x7FF000u || e > 126;
+      }
+      if (to_slow) {
+        slow.push_back(b);
+        scales[b] = 127;
+        continue;
+      }
+      scales[b] = uint8_t(e + 127);
+      const auto inv = hn::Set(df, bits_to_f32(uint32_t(127 - e) << 23));
+      auto near = hn::Zero(du);
+      for (size_t i = 0; i < B; i += N) StoreCodes(PlenaCode(hn::LoadU(df, xb + i), inv, near), cb + i);
+      if (hn::GetLane(hn::MaxOfLanes(du, near)) >= 0x7FF000u) slow.push_back(b);
+    } else {
+      const int fl = int(am >> 23) - 127;
+      int s;
+      if constexpr (K == EncodeKind::Mase) {
+        s = (am & 0x7FFFFFu) == 0 ? fl : fl + 1;
+      } else {
+        s = fl - emax;
+        s = s < -127 ? -127 : (s > 127 ? 127 : s);
+      }
+      if (am == 0 || am >= 0x7F800000u || (am >> 23) == 0 || s < -100 || s > 100) {
+        slow.push_back(b);
+        scales[b] = 127;
+        continue;
+      }
+      scales[b] = uint8_t(s + 127);
+      // 2^-s for float elements, 2^(frac-s) for integers; built from bits (no libm call).
+      const auto m = hn::Set(df, bits_to_f32(uint32_t(127 - s + (K == EncodeKind::OcpFp ? 0 : int_frac)) << 23));
+      for (size_t i = 0; i < B; i += N) {
+        const auto xv = hn::LoadU(df, xb + i);
+        if constexpr (K == EncodeKind::OcpFp) {
+          StoreCodes(FpCode<TiesAway>(xv, m, P), cb + i);
+        } else {
+          StoreCodes(IntCode<TiesAway, K == EncodeKind::Mase>(xv, m, kmax, mask), cb + i);
+        }
+      }
+    }
+  }
+}
+
+void EncodeBlocks(const EncodeArgs& A, const float* x, uint8_t* codes, uint8_t* scales, size_t nblocks,
+                  std::vector<size_t>& slow) {
+  switch (A.kind) {
+    case EncodeKind::OcpFp:
+      if (A.ties_away) return EncodeBlocksT<EncodeKind::OcpFp, true>(A, x, codes, scales, nblocks, slow);
+      return EncodeBlocksT<EncodeKind::OcpFp, false>(A, x, codes, scales, nblocks, slow);
+    case EncodeKind::OcpInt:
+      if (A.ties_away) return EncodeBlocksT<EncodeKind::OcpInt, true>(A, x, codes, scales, nblocks, slow);
+      return EncodeBlocksT<EncodeKind::OcpInt, false>(A, x, codes, scales, nblocks, slow);
+    case EncodeKind::Mase: return EncodeBlocksT<EncodeKind::Mase, false>(A, x, codes, scales, nblocks, slow);
+    case EncodeKind::Plena: return EncodeBlocksT<EncodeKind::Plena, false>(A, x, codes, scales, nblocks, slow);
+  }
+}
+
+// Loop-invariant vectors of the float decode, built once per call: the output stores could
+// otherwise alias the argument struct and force a reload of every parameter per vector.
+struct FloatDecodeConsts {
+  hn::Vec<DU> mag_mask, sign_mask, normal_off, mant_mask, inf_bits, nan_bits;
+  hn::Vec<DI> first_normal, inf_code, last_finite;
+  hn::Vec<DF> sub_scale;
+  int sh;
+};
+
+HWY_INLINE hn::Vec<DF> FloatElements(hn::Vec<DU> c, const FloatDecodeConsts& K) {
+  const DF df;
+  const DU du;
+  const DI di;
+  const auto mag = hn::And(c, K.mag_mask);
+  const auto sign = hn::ShiftLeft<24>(hn::And(c, K.sign_mask));
+  const auto normal = hn::Add(hn::ShiftLeftSame(mag, K.sh), K.normal_off);
+  const auto sub = hn::BitCast(du, hn::Mul(hn::ConvertTo(df, hn::BitCast(di, hn::And(c, K.mant_mask))), K.sub_scale));
+  const auto magi = hn::BitCast(di, mag);
+  auto v = hn::IfThenElse(hn::RebindMask(du, hn::Lt(magi, K.first_normal)), sub, normal);
+  const auto inf_or_nan = hn::IfThenElse(hn::RebindMask(du, hn::Eq(magi, K.inf_code)), K.inf_bits, K.nan_bits);
+  v = hn::IfThenElse(hn::RebindMask(du, hn::Gt(magi, K.last_finite)), inf_or_nan, v);
+  return hn::BitCast(df, hn::Or(v, sign));
+}
+
+template <DecodeKind K>
+void DecodeBlocksT(const DecodeArgs& A, const uint8_t* HWY_RESTRICT codes, const uint8_t* HWY_RESTRICT scales,
+                   float* HWY_RESTRICT out, size_t nblocks) {
+  const DF df;
+  const DU du;
+  const DI di;
+  const D8 d8;
+  const DS8 ds8;
+  const size_t N = hn::Lanes(df), B = A.block;
+  const float* HWY_RESTRICT scale_tab = A.scale_tab;
+  const FloatDecodeConsts C{hn::Set(du, 0x7Fu),
+                            hn::Set(du, 0x80u),
+                            hn::Set(du, A.normal_off),
+                            hn::Set(du, (1u << A.mbits) - 1),
+                            hn::Set(du, 0x7F800000u),
+                            hn::Set(du, 0x7FC00000u),
+                            hn::Set(di, int32_t(1u << A.mbits)),
+                            hn::Set(di, int32_t(A.inf_code)),
+                            hn::Set(di, int32_t(A.special_min) - 1),
+                            hn::Set(df, A.sub_scale),
+                            int(23 - A.mbits)};
+  const auto nan = hn::Set(df, bits_to_f32(0x7FC00000u));
+  for (size_t b = 0; b < nblocks; ++b) {
+    const uint8_t* cb = codes + b * B;
+    float* ob = out + b * B;
+    const uint8_t sbyte = scales[b];
+    if (sbyte == 255) {  // the reference fills a NaN-scale block with the positive quiet NaN
+      for (size_t i = 0; i < B; i += N) hn::StoreU(nan, df, ob + i);
+      continue;
+    }
+    const auto sv = hn::Set(df, scale_tab[sbyte]);
+    for (size_t i = 0; i < B; i += N) {
+      hn::Vec<DF> v;
+      if constexpr (K == DecodeKind::Int) {
+        v = hn::ConvertTo(df, hn::PromoteTo(di, hn::LoadU(ds8, reinterpret_cast<const int8_t*>(cb + i))));
+      } else {
+        v = FloatElements(hn::PromoteTo(du, hn::LoadU(d8, cb + i)), C);
+      }
+      hn::StoreU(hn::Mul(v, sv), df, ob + i);
+    }
+  }
+}
+
+void DecodeBlocks(const DecodeArgs& A, const uint8_t* codes, const uint8_t* scales, float* out, size_t nblocks) {
+  if (A.kind == DecodeKind::Int) return DecodeBlocksT<DecodeKind::Int>(A, codes, scales, out, nblocks);
+  return DecodeBlocksT<DecodeKind::Float>(A, codes, scales, out, nblocks);
+}
+
+}  // namespace plena::numerics::fast::simd::HWY_NAMESPACE
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+namespace plena::numerics::fast::simd {
+
+HWY_EXPORT(Lanes);
+HWY_EXPORT(EncodeBlocks);
+HWY_EXPORT(DecodeBlocks);
+
+size_t lanes() { return HWY_DYNAMIC_DISPATCH(Lanes)(); }
+
+void encode_blocks(const EncodeArgs& a, const float* x, uint8_t* codes, uint8_t* scales, size_t nblocks,
+                   std::vector<size_t>& slow) {
+  HWY_DYNAMIC_DISPATCH(EncodeBlocks)(a, x, codes, scales, nblocks, slow);
+}
+
+void decode_blocks(const DecodeArgs& a, const uint8_t* codes, const uint8_t* scales, float* out, size_t nblocks) {
+  HWY_DYNAMIC_DISPATCH(DecodeBlocks)(a, codes, scales, out, nblocks);
+}
+
+}  // namespace plena::numerics::fast::simd
+#endif  // HWY_ONCE
