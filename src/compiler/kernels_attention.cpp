@@ -132,16 +132,21 @@ AttentionCounts emit_flash_attention(ProgramBuilder& b, MemoryPlan& plan, const 
 
   auto kscope = b.kernel(a.name);
   RegisterAllocator& regs = b.regs();
-  AttentionCounts cnt;
-  cnt.kv_tiles = ceil_div(a.kv_len, mlen);
   const size_t start_size = b.size();
   b.comment(fmt::format("{}: batch {}, q_len {}, kv_len {}, heads {}/{} (kv), head_dim {} (padded {}), {}", a.name,
                         a.batch, a.q_len, a.kv_len, a.num_heads, a.num_kv_heads, hd, dpad,
                         a.causal ? "causal" : "non-causal"));
 
+  // Scratch address registers and the loop-carried address registers (names say what they hold).
   auto ra = regs.gp("address a");
   auto rb = regs.gp("address b");
-  auto rc = regs.gp("address c");
+  auto r_e = regs.gp("cache row element offset");
+  auto r_q = regs.gp("group Q row");
+  auto r_o = regs.gp("group O row");
+  auto r_g = regs.gp("group first query index");
+  auto r_srow = regs.gp("S row");
+  auto r_idx = regs.gp("query index");
+  auto r_orow = regs.gp("O row");
   auto at = [&](const ScopedGp& r, uint64_t v) -> GpReg {
     b.load_imm(r, v);
     return r;
@@ -163,11 +168,11 @@ AttentionCounts emit_flash_attention(ProgramBuilder& b, MemoryPlan& plan, const 
     b.v_mul_vf(at(ra, neg_row), at(rb, q.block_address(0)), f0);
     b.v_add_vf(ra, ra, f_neg);
     b.load_imm(rb, mask_base);
-    b.load_imm(rc, 0);
+    b.load_imm(r_idx, 0);
     b.loop(mlen, [&] {
-      b.v_shft_v(rb, ra, rc);
+      b.v_shft_v(rb, ra, r_idx);
       b.add_imm(rb, rb, vlen);
-      b.add_imm(rc, rc, 1);
+      b.add_imm(r_idx, r_idx, 1);
     });
   }
 
@@ -179,13 +184,35 @@ AttentionCounts emit_flash_attention(ProgramBuilder& b, MemoryPlan& plan, const 
   b.set_scale_reg(kt.scale_reg);
   b.set_stride_reg(kt.row_stride);
 
-  const uint64_t group_rows = blen;
-  const uint64_t groups = ceil_div(a.q_len, group_rows);
+  const uint64_t groups = ceil_div(a.q_len, blen);
+  const uint64_t n_tiles = ceil_div(a.kv_len, mlen);
+  const uint64_t q_bstride = q.rows_alloc * vlen, o_bstride = o.rows_alloc * vlen;
+  // Keys of tile t that query i sees: columns [0, visible).
+  auto visible = [&](uint64_t i, uint64_t t) -> uint64_t {
+    const uint64_t t0 = t * mlen;
+    const uint64_t last = a.causal ? a.kv_len - a.q_len + i : a.kv_len - 1;  // last key seen
+    return last < t0 ? 0 : std::min<uint64_t>(last - t0 + 1, mlen);
+  };
+  // A group is "full" in tile t when it has BLEN rows that all see the whole tile: its body is
+  // then identical to every other full group's, up to addresses carried in registers.
+  auto group_full = [&](uint64_t g, uint64_t t) {
+    if ((g + 1) * blen > a.q_len) return false;
+    for (uint64_t i = g * blen; i < (g + 1) * blen; ++i)
+      if (visible(i, t) != mlen) return false;
+    return true;
+  };
+  // Every query sees the whole tile t: the tile's code is then the same for all such tiles.
+  auto tile_full = [&](uint64_t t) {
+    for (uint64_t i = 0; i < a.q_len; ++i)
+      if (visible(i, t) != mlen) return false;
+    return true;
+  };
+
   for (uint64_t bi = 0; bi < a.batch; ++bi) {
     for (uint64_t h = 0; h < a.num_heads; ++h) {
       const uint64_t kvh = h / (a.num_heads / a.num_kv_heads);
       const uint64_t col0 = h * hd;
-      const uint64_t qb0 = col0 / vlen;            // first column block of the head
+      const uint64_t qb0 = col0 / vlen;                 // first column block of the head
       const uint64_t o_q = head_masks ? col0 % vlen : 0;  // column offset inside that block
       if (o_q % fmt_block)
         fail(kn, fmt::format("head {} starts at column {} of its VLEN block, not a multiple of the KV format block {}",
@@ -193,118 +220,201 @@ AttentionCounts emit_flash_attention(ProgramBuilder& b, MemoryPlan& plan, const 
       const uint32_t rmask = head_masks ? 1 : 0;
       b.stage(fmt::format("{}: sequence {} head {} (kv head {})", a.name, bi, h, kvh));
       if (head_masks) b.set_v_mask(((uint64_t(1) << (hd / hlen)) - 1) << (o_q / hlen));
-      auto o_row = [&](uint64_t i, uint64_t cb) { return o.block_address(qb0 + cb) + (bi * a.q_len + i) * vlen; };
+      const uint64_t q_row0 = q.block_address(qb0) + bi * a.q_len * vlen;  // query 0, head's first block
+      const uint64_t o_row0 = o.block_address(qb0) + bi * a.q_len * vlen;
+      b.load_imm(r_e, kv.row(bi, kvh, 0) * dpad);
 
-      for (uint64_t t = 0; t < cnt.kv_tiles; ++t) {
-        const uint64_t t0 = t * mlen;
-        // Visible keys of query i in this tile: columns [0, s_i).
-        auto visible = [&](uint64_t i) -> uint64_t {
-          const uint64_t last = a.causal ? a.kv_len - a.q_len + i : a.kv_len - 1;  // last key seen
-          if (last < t0) return 0;
-          return std::min<uint64_t>(last - t0 + 1, mlen);
-        };
+      // Online-softmax update of one query row: S row at r_srow, query index in r_idx, O row at
+      // r_orow. `s` = visible keys (< MLEN adds the column mask); `first` = tile 0.
+      auto row_update = [&](uint64_t s, bool first) {
+        b.v_mul_vf(r_srow, r_srow, f_scale);
+        if (s < mlen) b.v_add_vv(r_srow, r_srow, at(ra, mask_base + s * vlen));
+        if (first) {
+          b.s_ld_fp(f_m, at(ra, neg_slot), 0);
+          b.v_red_max(f_m, r_srow);
+          b.v_sub_vf(r_srow, r_srow, f_m);
+          b.v_exp_v(r_srow, r_srow);
+          b.s_add_fp(f_l, f0, f0);  // l starts at 0
+          b.v_red_sum(f_l, r_srow);
+        } else {
+          b.s_ld_fp(f_mold, r_idx, uint32_t(m_slot));
+          b.s_add_fp(f_m, f_mold, f0);
+          b.v_red_max(f_m, r_srow);
+          b.s_sub_fp(f_a, f_mold, f_m);
+          b.s_exp_fp(f_a, f_a);
+          b.v_sub_vf(r_srow, r_srow, f_m);
+          b.v_exp_v(r_srow, r_srow);
+          b.s_ld_fp(f_l, r_idx, uint32_t(l_slot));
+          b.s_mul_fp(f_l, f_l, f_a);
+          b.v_red_sum(f_l, r_srow);
+          for (uint64_t cb = 0; cb < kb; ++cb) {
+            b.add_imm(ra, r_orow, cb * o_bstride);
+            b.v_mul_vf(ra, ra, f_a, rmask);
+          }
+        }
+        b.s_st_fp(f_m, r_idx, uint32_t(m_slot));
+        b.s_st_fp(f_l, r_idx, uint32_t(l_slot));
+      };
+      // O row += PV row (PV row = S row address moved to the PV scratch).
+      auto row_add_pv = [&] {
+        for (uint64_t cb = 0; cb < kb; ++cb) {
+          b.add_imm(ra, r_orow, cb * o_bstride);
+          b.add_imm(rb, r_srow, (pv_base + cb * blen * vlen - s_base) & 0xFFFFFFFFu);  // wraps like the hardware
+          b.v_add_vv(ra, ra, rb, rmask);
+        }
+      };
+      auto advance_row = [&] {
+        b.add_imm(r_srow, r_srow, vlen);
+        b.add_imm(r_idx, r_idx, 1);
+        b.add_imm(r_orow, r_orow, vlen);
+      };
+      auto start_rows = [&] {
+        b.load_imm(r_srow, s_base);
+        b.add_imm(r_idx, r_g, 0);
+        b.add_imm(r_orow, r_o, 0);
+      };
+
+      // One row group in tile t (group registers r_q, r_o, r_g already set). `full`: all BLEN rows
+      // see the whole tile (rows become a hardware loop); otherwise rows [i0, i1) are static.
+      auto group_body = [&](uint64_t t, bool full, uint64_t i0, uint64_t i1) {
+        const bool first = t == 0;
+        const uint64_t tile = t % tpp;
+        // S[BLEN rows, MLEN keys] = Q_rows K_tile^T, summed over the head's column blocks.
+        for (uint64_t c = 0; c < mlen / blen; ++c) {
+          for (uint64_t cb = 0; cb < kb; ++cb) {
+            b.add_imm(ra, r_q, cb * q_bstride);
+            b.m_tmm(ra, at(rb, mk.tile_address(cb * tpp + tile) + c * blen * mlen));
+          }
+          b.m_mm_wo(at(ra, s_base + c * blen), gp0, 0);
+        }
+        start_rows();
+        if (full) {
+          b.loop(blen, [&] {
+            row_update(mlen, first);
+            advance_row();
+          });
+        } else {
+          for (uint64_t i = i0; i < i1; ++i) {
+            const uint64_t s = visible(i, t);
+            if (s > 0) row_update(s, first);
+            advance_row();
+          }
+        }
+        // P V: tile 0 writes O directly (every row sees tile 0); later tiles go through the PV
+        // scratch and are added into the rescaled O.
+        for (uint64_t cb = 0; cb < kb; ++cb)
+          for (uint64_t c = 0; c < sub_cols; ++c) {
+            b.m_mm(at(ra, mv.tile_address(cb * tpp + tile) + c * blen * mlen), at(rb, s_base));
+            if (first)
+              b.add_imm(ra, r_o, cb * o_bstride + o_q + c * blen);
+            else
+              b.load_imm(ra, pv_base + cb * blen * vlen + o_q + c * blen);
+            b.m_mm_wo(ra, gp0, 0);
+          }
+        if (!first) {
+          start_rows();
+          if (full) {
+            b.loop(blen, [&] {
+              row_add_pv();
+              advance_row();
+            });
+          } else {
+            for (uint64_t i = i0; i < i1; ++i) {
+              if (visible(i, t) > 0) row_add_pv();
+              advance_row();
+            }
+          }
+        }
+      };
+      auto set_group = [&](uint64_t g) {
+        b.load_imm(r_q, q_row0 + g * blen * vlen);
+        b.load_imm(r_o, o_row0 + g * blen * vlen);
+        b.load_imm(r_g, g * blen);
+      };
+      auto next_group = [&] {
+        b.add_imm(r_q, r_q, blen * vlen);
+        b.add_imm(r_o, r_o, blen * vlen);
+        b.add_imm(r_g, r_g, blen);
+      };
+      // One KV tile: prefetch when it starts a whole-tile prefetch, then every group that sees it;
+      // the longest run of full groups is a hardware loop.
+      auto tile_body = [&](uint64_t t) {
         if (t % tpp == 0) {
           // One whole-tile prefetch per column block fills tiles t .. t+tpp-1. K is read shifted left
           // by o_q so head columns line up with Q's columns; the zero padding and the guard row make
           // every other K column 0 (docs/kernels-attention.md, "K alignment").
           for (uint64_t cb = 0; cb < kb; ++cb) {
-            const uint64_t e = kv.row(bi, kvh, t0) * dpad + cb * mlen;
-            b.h_prefetch_m(at(ra, mk.tile_address(cb * tpp)), at(rb, e - o_q), ak, 1, 1);
-            b.h_prefetch_m(at(ra, mv.tile_address(cb * tpp)), at(rb, e), av, 1, 1);
-            cnt.h_prefetch_m += 2;
+            b.add_imm(rb, r_e, (cb * mlen - o_q) & 0xFFFFFFFFu);
+            b.h_prefetch_m(at(ra, mk.tile_address(cb * tpp)), rb, ak, 1, 1);
+            b.add_imm(rb, r_e, cb * mlen);
+            b.h_prefetch_m(at(ra, mv.tile_address(cb * tpp)), rb, av, 1, 1);
           }
+          b.add_imm(r_e, r_e, tpp * mlen * dpad);
         }
-        auto k_tile = [&](uint64_t cb) { return mk.tile_address(cb * tpp + t % tpp); };
-        auto v_tile = [&](uint64_t cb) { return mv.tile_address(cb * tpp + t % tpp); };
-
+        uint64_t gf0 = groups, gf1 = groups;
+        for (uint64_t g = 0; g < groups; ++g)
+          if (group_full(g, t)) {
+            gf0 = g;
+            break;
+          }
+        for (gf1 = gf0; gf1 < groups && group_full(gf1, t);) ++gf1;
         for (uint64_t g = 0; g < groups; ++g) {
-          const uint64_t i0 = g * group_rows, i1 = std::min(a.q_len, i0 + group_rows);
+          if (g == gf0) {
+            set_group(g);
+            b.loop(gf1 - gf0, [&] {
+              group_body(t, true, 0, 0);
+              next_group();
+            });
+            g = gf1 - 1;
+            continue;
+          }
+          const uint64_t i0 = g * blen, i1 = std::min(a.q_len, i0 + blen);
           bool any = false;
-          for (uint64_t i = i0; i < i1; ++i) any = any || visible(i) > 0;
+          for (uint64_t i = i0; i < i1; ++i) any = any || visible(i, t) > 0;
           if (!any) continue;  // causal: the whole tile is in the future of this group
-          ++cnt.tile_groups;
-          const uint64_t r0 = bi * a.q_len + i0;
-          // S[BLEN rows, MLEN keys] = Q_rows K_tile^T, summed over the head's column blocks.
-          for (uint64_t c = 0; c < mlen / blen; ++c) {
-            for (uint64_t cb = 0; cb < kb; ++cb) {
-              b.m_tmm(at(ra, q.block_address(qb0 + cb) + r0 * vlen), at(rb, k_tile(cb) + c * blen * mlen));
-              ++cnt.m_tmm;
-            }
-            b.m_mm_wo(at(ra, s_base + c * blen), gp0, 0);
-            ++cnt.m_mm_wo;
-          }
-          // Online softmax per visible row.
-          for (uint64_t i = i0; i < i1; ++i) {
-            const uint64_t s = visible(i);
-            if (s == 0) continue;
-            ++cnt.softmax_rows;
-            const GpReg row = at(rc, s_base + (i - i0) * vlen);
-            b.v_mul_vf(row, row, f_scale);
-            if (s < mlen) {
-              b.v_add_vv(row, row, at(ra, mask_base + s * vlen));
-              ++cnt.masked_rows;
-            }
-            if (t == 0) {
-              b.s_ld_fp(f_m, at(ra, neg_slot), 0);
-              b.v_red_max(f_m, row);
-              b.v_sub_vf(row, row, f_m);
-              b.v_exp_v(row, row);
-              b.s_add_fp(f_l, f0, f0);  // l starts at 0
-              b.v_red_sum(f_l, row);
-            } else {
-              b.s_ld_fp(f_mold, at(ra, m_slot + i), 0);
-              b.s_add_fp(f_m, f_mold, f0);
-              b.v_red_max(f_m, row);
-              b.s_sub_fp(f_a, f_mold, f_m);
-              b.s_exp_fp(f_a, f_a);
-              b.v_sub_vf(row, row, f_m);
-              b.v_exp_v(row, row);
-              b.s_ld_fp(f_l, at(rb, l_slot + i), 0);
-              b.s_mul_fp(f_l, f_l, f_a);
-              b.v_red_sum(f_l, row);
-              for (uint64_t cb = 0; cb < kb; ++cb) {
-                const GpReg orow = at(rb, o_row(i, cb));
-                b.v_mul_vf(orow, orow, f_a, rmask);
-              }
-            }
-            b.s_st_fp(f_m, at(ra, m_slot + i), 0);
-            b.s_st_fp(f_l, at(ra, l_slot + i), 0);
-          }
-          // P V: tile 0 writes O directly (every row sees tile 0), later tiles go through the PV
-          // scratch and are added into the rescaled O.
-          for (uint64_t cb = 0; cb < kb; ++cb) {
-            for (uint64_t c = 0; c < sub_cols; ++c) {
-              b.m_mm(at(ra, v_tile(cb) + c * blen * mlen), at(rb, s_base));
-              ++cnt.m_mm;
-              const uint64_t dst =
-                  t == 0 ? o.block_address(qb0 + cb) + r0 * vlen : pv_base + cb * blen * vlen;
-              b.m_mm_wo(at(ra, dst + o_q + c * blen), gp0, 0);
-              ++cnt.m_mm_wo;
-            }
-          }
-          if (t > 0) {
-            for (uint64_t i = i0; i < i1; ++i) {
-              if (visible(i) == 0) continue;
-              for (uint64_t cb = 0; cb < kb; ++cb) {
-                const GpReg orow = at(ra, o_row(i, cb));
-                b.v_add_vv(orow, orow, at(rb, pv_base + cb * blen * vlen + (i - i0) * vlen), rmask);
-              }
-            }
-          }
+          set_group(g);
+          group_body(t, false, i0, i1);
         }
+      };
+
+      // Tiles: tile 0 and the partially visible tiles are emitted one by one; the run of tiles
+      // that every row sees completely is a hardware loop over whole prefetches.
+      uint64_t tf0 = n_tiles, tf1 = n_tiles;
+      for (uint64_t t = 1; t < n_tiles; ++t)
+        if (t % tpp == 0 && tile_full(t)) {
+          tf0 = t;
+          break;
+        }
+      for (tf1 = tf0; tf1 < n_tiles && tile_full(tf1);) ++tf1;
+      tf1 = tf0 + (tf1 - tf0) / tpp * tpp;
+      for (uint64_t t = 0; t < n_tiles; ++t) {
+        if (t == tf0 && tf1 > tf0) {
+          b.loop((tf1 - tf0) / tpp, [&] {
+            for (uint64_t u = 0; u < tpp; ++u) tile_body(tf0 + u);
+          });
+          t = tf1 - 1;
+          continue;
+        }
+        tile_body(t);
       }
       // O /= l.
-      for (uint64_t i = 0; i < a.q_len; ++i) {
-        b.s_ld_fp(f_l, at(ra, l_slot + i), 0);
+      b.load_imm(r_idx, 0);
+      b.load_imm(r_orow, o_row0);
+      b.loop(a.q_len, [&] {
+        b.s_ld_fp(f_l, r_idx, uint32_t(l_slot));
         b.s_reci_fp(f_a, f_l);
         for (uint64_t cb = 0; cb < kb; ++cb) {
-          const GpReg orow = at(ra, o_row(i, cb));
-          b.v_mul_vf(orow, orow, f_a, rmask);
+          b.add_imm(ra, r_orow, cb * o_bstride);
+          b.v_mul_vf(ra, ra, f_a, rmask);
         }
-      }
+        b.add_imm(r_idx, r_idx, 1);
+        b.add_imm(r_orow, r_orow, vlen);
+      });
     }
   }
   if (head_masks) b.set_v_mask(0);
+
+  AttentionCounts cnt = attention_counts(cfg, a);
   cnt.instructions = b.size() - start_size;
 
   plan.free_fp_scratch(n_l);
@@ -315,6 +425,35 @@ AttentionCounts emit_flash_attention(ProgramBuilder& b, MemoryPlan& plan, const 
   plan.free_mram(n_v);
   plan.free_mram(n_k);
   return cnt;
+}
+
+AttentionCounts attention_counts(const config::HardwareConfig& cfg, const AttentionArgs& a) {
+  const uint64_t mlen = cfg.geometry.mlen, blen = cfg.geometry.blen;
+  const uint64_t dpad = a.head_dim <= mlen ? mlen : a.head_dim, kb = dpad / mlen;
+  const uint64_t sub_cols = std::min(a.head_dim, mlen) / blen, tpp = tiles_per_prefetch(cfg);
+  AttentionCounts c;
+  c.kv_tiles = ceil_div(a.kv_len, mlen);
+  const uint64_t heads = a.batch * a.num_heads;
+  c.h_prefetch_m = heads * ceil_div(c.kv_tiles, tpp) * 2 * kb;
+  for (uint64_t t = 0; t < c.kv_tiles; ++t)
+    for (uint64_t g = 0; g * blen < a.q_len; ++g) {
+      bool any = false;
+      for (uint64_t i = g * blen; i < std::min(a.q_len, (g + 1) * blen); ++i) {
+        const uint64_t last = a.causal ? a.kv_len - a.q_len + i : a.kv_len - 1;
+        if (last < t * mlen) continue;
+        any = true;
+        ++c.softmax_rows;
+        if (last - t * mlen + 1 < mlen) ++c.masked_rows;
+      }
+      if (any) ++c.tile_groups;
+    }
+  c.tile_groups *= heads;
+  c.softmax_rows *= heads;
+  c.masked_rows *= heads;
+  c.m_tmm = c.tile_groups * (mlen / blen) * kb;
+  c.m_mm = c.tile_groups * kb * sub_cols;
+  c.m_mm_wo = c.tile_groups * (mlen / blen + kb * sub_cols);
+  return c;
 }
 
 }  // namespace plena::compiler

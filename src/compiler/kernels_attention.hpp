@@ -57,15 +57,17 @@ struct AttentionArgs {
 // (batch - 1) * q_len + round_up(q_len, BLEN). Allocate Q and O with at least this many rows.
 uint64_t attention_rows_alloc(const config::HardwareConfig& cfg, uint64_t batch, uint64_t q_len);
 
-// Dynamic instruction counts of one emit_flash_attention (the program is straight-line).
+// Dynamic (executed) counts of one emit_flash_attention, closed form; `instructions` is the
+// static program size.
 struct AttentionCounts {
   uint64_t kv_tiles = 0;       // KV tiles of MLEN positions per (sequence, head)
   uint64_t tile_groups = 0;    // (sequence, head, kv tile, row group) combinations computed
   uint64_t m_tmm = 0, m_mm = 0, m_mm_wo = 0, h_prefetch_m = 0;
   uint64_t softmax_rows = 0;   // per-row online-softmax updates
   uint64_t masked_rows = 0;    // rows that needed an additive column mask
-  uint64_t instructions = 0;   // emitted instructions
+  uint64_t instructions = 0;   // emitted (static) instructions
 };
+AttentionCounts attention_counts(const config::HardwareConfig& cfg, const AttentionArgs& args);
 
 AttentionCounts emit_flash_attention(ProgramBuilder& b, MemoryPlan& plan, const AttentionArgs& args);
 

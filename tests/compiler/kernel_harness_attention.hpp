@@ -10,6 +10,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <map>
 #include <random>
 #include <string>
 #include <vector>
@@ -39,6 +40,7 @@ struct Result {
   std::vector<float> out, golden, host;  // [batch * q_len, heads * head_dim]
   compiler::AttentionCounts counts;
   uint64_t executed = 0;
+  std::map<isa::Opcode, uint64_t> ops;  // executed instructions per opcode
 };
 
 struct Metrics {
@@ -229,6 +231,7 @@ inline Result run_case(const config::HardwareConfig& cfg, const Case& c) {
 
   sim::SimOptions opts;
   opts.use_timing_model = false;
+  opts.observer = [&res](const sim::Effects& e, uint32_t) { ++res.ops[e.op]; };
   sim::Simulator simu(cfg, opts);
   sim::Machine& m = simu.machine();
 

@@ -26,6 +26,18 @@ void report(const Case& c, const Result& r, const Metrics& h) {
              h.mean_abs, h.cosine, h.ref_max, r.executed);
 }
 
+// The executed matrix/DMA instructions equal the closed-form counts.
+void check_counts(const Result& r) {
+  using isa::Opcode;
+  auto n = [&](Opcode op) { return r.ops.count(op) ? r.ops.at(op) : 0; };
+  EXPECT_EQ(n(Opcode::M_TMM), r.counts.m_tmm);
+  EXPECT_EQ(n(Opcode::M_MM), r.counts.m_mm);
+  EXPECT_EQ(n(Opcode::M_MM_WO), r.counts.m_mm_wo);
+  EXPECT_EQ(n(Opcode::H_PREFETCH_M), r.counts.h_prefetch_m);
+  EXPECT_EQ(n(Opcode::V_RED_MAX), r.counts.softmax_rows);
+  EXPECT_GE(n(Opcode::V_ADD_VV), r.counts.masked_rows);
+}
+
 // fp32 configs: near-exact vs the host truth, bit-exact vs the golden, non-trivial output.
 void check_fp32(const config::HardwareConfig& cfg, const Case& c) {
   SCOPED_TRACE(c.label());
@@ -37,6 +49,7 @@ void check_fp32(const config::HardwareConfig& cfg, const Case& c) {
   EXPECT_GT(h.ref_max, 1e-3);                      // not a trivial reference
   EXPECT_NEAR(h.energy_ratio, 1.0, 1e-4);          // output energy matches
   EXPECT_TRUE(bits_equal(r.out, r.golden));
+  check_counts(r);
 }
 
 void check_bf16(const config::HardwareConfig& cfg, const Case& c) {
@@ -129,6 +142,20 @@ TEST(KernelAttention, BadInputsAreInputErrors) {
   a.kv_len = 16;
   EXPECT_NO_THROW(emit_flash_attention(b, plan, a));
   EXPECT_NO_THROW(emit_flash_attention(b, plan, a));  // everything it allocated was freed
+}
+
+// Decode and long-past prefill loop over the fully visible KV tiles: the program size does not
+// grow with the KV length, and the executed work does.
+TEST(KernelAttention, ProgramSizeIndependentOfKvLength) {
+  for (uint64_t q_len : {1, 5}) {
+    Case short_kv{.batch = 1, .q_len = q_len, .kv_len = 70, .heads = 4, .kv_heads = 2, .head_dim = 16};
+    Case long_kv = short_kv;
+    long_kv.kv_len = 262;  // same tail tile shape (262 = 16 * 16 + 6, 70 = 4 * 16 + 6)
+    Result a = run_case(tiny_fp32(), short_kv), b = run_case(tiny_fp32(), long_kv);
+    EXPECT_EQ(a.counts.instructions, b.counts.instructions) << "q_len " << q_len;
+    EXPECT_GT(b.executed, 3 * a.executed);
+    EXPECT_TRUE(bits_equal(b.out, b.golden));
+  }
 }
 
 TEST(KernelAttention, Deterministic) {
