@@ -1,0 +1,528 @@
+// Vector-side kernels (RMSNorm, LayerNorm, softmax, activations, SwiGLU, residual add, RoPE,
+// embedding). Layouts and padding rules: docs/kernels-vector.md.
+#include "compiler/kernels_vector.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <functional>
+#include <optional>
+
+#include "compiler/kernels_vector_detail.hpp"
+#include "numerics/numerics.hpp"
+#include "support/support.hpp"
+
+namespace plena::compiler {
+namespace vk {
+
+uint64_t ceil_div(uint64_t a, uint64_t b) { return (a + b - 1) / b; }
+
+[[noreturn]] void fail(std::string_view kernel, std::string_view what) {
+  throw InputError(fmt::format("kernel '{}': {}", kernel, what));
+}
+
+VramTensor input_tensor(const MemoryPlan& plan, std::string_view kernel, std::string_view role,
+                        const std::string& name) {
+  if (name.empty()) fail(kernel, fmt::format("no {} tensor named (expected a VRAM tensor name)", role));
+  if (!plan.vram_space().contains(name))
+    fail(kernel, fmt::format("{} '{}' is not a VRAM tensor (expected a tensor placed with alloc_vram)", role, name));
+  return plan.vram(name);
+}
+
+VramTensor like_tensor(const MemoryPlan& plan, std::string_view kernel, std::string_view role, const std::string& name,
+                       const VramTensor& ref) {
+  VramTensor t = input_tensor(plan, kernel, role, name);
+  if (t.rows != ref.rows || t.cols != ref.cols)
+    fail(kernel, fmt::format("{} '{}' is [{}, {}], expected [{}, {}] like '{}'", role, name, t.rows, t.cols, ref.rows,
+                             ref.cols, ref.name));
+  return t;
+}
+
+ScratchRows::ScratchRows(MemoryPlan& plan, std::string name, uint64_t rows, uint64_t cols)
+    : plan_(plan), name_(std::move(name)) {
+  t_ = plan_.alloc_vram(name_, rows, cols);
+}
+ScratchRows::~ScratchRows() {
+  try {
+    plan_.free_vram(name_);
+  } catch (...) {  // only when unwinding from an earlier error; the plan is discarded then
+  }
+}
+
+void load_fp_constant(ProgramBuilder& b, MemoryPlan& plan, FpReg dst, std::string_view name) {
+  const uint64_t slot = plan.fp_slot(name);
+  if (slot <= kImm18Max) {
+    b.s_ld_fp(dst, gp0, static_cast<uint32_t>(slot));
+    return;
+  }
+  auto r = b.regs().gp("fp constant slot");
+  b.load_imm(r, slot);
+  b.s_ld_fp(dst, r, 0);
+}
+
+float mask_negative_value(const config::HardwareConfig& cfg) {
+  // A finite "minus infinity" that stays finite in the FP register and VRAM types (fp16 cannot
+  // hold -1e30); it only has to stay below every real logit and never be multiplied by 0.
+  for (float v : {-1.0e30f, -6.0e4f}) {
+    float a = numerics::round_to_format(v, cfg.sram.fp_type);
+    float c = numerics::round_to_format(v, cfg.sram.vector_type);
+    if (std::isfinite(a) && std::isfinite(c)) return v;
+  }
+  return -1.0f;  // formats narrower than fp16 (not used for SRAMs); still finite
+}
+
+void emit_fill_row(ProgramBuilder& b, MemoryPlan& plan, const std::string& name, uint64_t vram_addr, uint64_t n,
+                   FpReg first, FpReg rest) {
+  const uint64_t vlen = b.config().geometry.vlen;
+  if (!plan.fp_space().contains("vec.fill_scratch") && plan.fp_space().largest_free() < vlen)
+    fail(name, fmt::format("building a mask row needs {} free FP SRAM entries (VLEN), largest free range is {}", vlen,
+                           plan.fp_space().largest_free()));
+  // One persistent scratch for every fill, never freed: a freed range could later become a
+  // PRELOADED constant slot, which this runtime fill (earlier in the program) would clobber.
+  static constexpr std::string_view kFill = "vec.fill_scratch";
+  const uint64_t base = plan.fp_space().contains(kFill) ? plan.fp_space().block(kFill).offset
+                                                        : plan.alloc_fp_scratch(kFill, vlen);
+  {
+    auto p = b.regs().gp("mask fill pointer");
+    b.load_imm(p, base);
+    b.loop(n, [&] {
+      b.s_st_fp(first, p, 0);
+      b.s_addi_int(p, p, 1);
+    });
+    b.loop(vlen - n, [&] {
+      b.s_st_fp(rest, p, 0);
+      b.s_addi_int(p, p, 1);
+    });
+    auto d = b.regs().gp("mask row");
+    b.load_imm(d, vram_addr);
+    b.load_imm(p, base);
+    b.s_map_v_fp(d, p, 0);
+  }
+}
+
+Masks::Masks(ProgramBuilder& b, MemoryPlan& plan, const std::string& kernel, uint64_t cols, bool with_negative) {
+  const uint64_t vlen = b.config().geometry.vlen;
+  tail = cols % vlen;
+  if (tail == 0) return;
+  rows.emplace(plan, kernel + ".masks", 2, vlen);
+  keep = rows->t().address(0, 0);
+  neg = rows->t().address(1, 0);
+  b.comment(fmt::format("{}: padding masks for the last column block ({} of {} columns real)", kernel, tail, vlen));
+  plan.fp_constant("one", 1.0f);
+  if (with_negative) plan.fp_constant("vec.mask_neg", mask_negative_value(b.config()));
+  auto one = b.regs().fp("1.0");
+  load_fp_constant(b, plan, one, "one");
+  emit_fill_row(b, plan, kernel + ".keep", keep, tail, one, f0);
+  if (with_negative) {
+    auto ng = b.regs().fp("mask negative");
+    load_fp_constant(b, plan, ng, "vec.mask_neg");
+    emit_fill_row(b, plan, kernel + ".neg", neg, tail, f0, ng);
+  }
+}
+
+void for_blocks(ProgramBuilder& b, uint64_t cols, const std::vector<Cursor>& cursors,
+                const std::function<void(bool tail)>& body) {
+  const uint64_t vlen = b.config().geometry.vlen;
+  for (const Cursor& c : cursors) {
+    if (c.row)
+      b.s_add_int(c.blk, *c.row, gp0);
+    else
+      b.load_imm(c.blk, c.base);
+  }
+  const uint64_t full = cols / vlen;
+  const bool tail = cols % vlen != 0;
+  b.loop(full, [&] {
+    body(false);
+    for (const Cursor& c : cursors) b.add_imm(c.blk, c.blk, c.stride);
+  });
+  if (tail) body(true);
+}
+
+ParamRow::ParamRow(ProgramBuilder& b, MemoryPlan& plan, const std::string& kernel, const std::string& role,
+                   const std::string& tensor, ParamSource source, uint64_t cols, const Masks& masks) {
+  const auto& cfg = b.config();
+  const uint64_t vlen = cfg.geometry.vlen;
+  const uint64_t blocks = ceil_div(cols, vlen);
+  if (tensor.empty()) fail(kernel, fmt::format("no {} tensor named", role));
+  const bool in_vram = plan.vram_space().contains(tensor);
+  const bool in_hbm = plan.hbm_space().contains(tensor);
+  ParamSource src = source;
+  if (src == ParamSource::Auto) {
+    if (in_vram && in_hbm)
+      fail(kernel, fmt::format("{} '{}' exists in both VRAM and HBM; set the source explicitly", role, tensor));
+    src = in_vram ? ParamSource::Vram : ParamSource::Hbm;
+  }
+  if (src == ParamSource::Vram) {
+    const VramTensor t = input_tensor(plan, kernel, role, tensor);
+    if (t.rows != 1 || t.cols != cols)
+      fail(kernel, fmt::format("{} '{}' is [{}, {}], expected [1, {}]", role, tensor, t.rows, t.cols, cols));
+    base = t.base();
+    stride = t.rows_alloc * vlen;
+    tail_addr = t.block_address(blocks - 1);
+    if (masks.tail) {
+      // The caller's tensor stays untouched: the masked last block goes to a scratch row.
+      scratch.emplace(plan, kernel + "." + role + ".tail", 1, vlen);
+      tail_addr = scratch->t().base();
+      auto s = b.regs().gp("param tail source");
+      auto d = b.regs().gp("param tail");
+      auto m = b.regs().gp("keep mask");
+      b.load_imm(s, t.block_address(blocks - 1));
+      b.load_imm(d, tail_addr);
+      b.load_imm(m, masks.keep);
+      b.v_mul_vv(d, s, m);
+    }
+    return;
+  }
+  if (!in_hbm) fail(kernel, fmt::format("{} '{}' is neither a VRAM nor an HBM tensor", role, tensor));
+  const HbmTensor& h = plan.hbm(tensor);
+  uint32_t precision = 0;
+  if (h.format == cfg.formats.v_act)
+    precision = 0;
+  else if (h.format == cfg.formats.v_kv)
+    precision = 1;
+  else
+    fail(kernel, fmt::format("{} '{}' is stored as {}, but H_PREFETCH_V reads {} (precision 0) or {} (precision 1)",
+                             role, tensor, h.format.name(), cfg.formats.v_act.name(), cfg.formats.v_kv.name()));
+  if (h.rows != 1 || h.cols != cols)
+    fail(kernel, fmt::format("{} '{}' is [{}, {}] in HBM, expected [1, {}]", role, tensor, h.rows, h.cols, cols));
+  if (h.row_stride < blocks * vlen)
+    fail(kernel, fmt::format("{} '{}' has row stride {} in HBM; the kernel reads whole VLEN blocks, expected a stride "
+                             ">= {} (place it with row_multiple = VLEN so the padding is zeros)",
+                             role, tensor, h.row_stride, blocks * vlen));
+  const uint64_t amount = cfg.hbm.v_prefetch_amount;
+  const uint64_t groups = ceil_div(blocks, amount);
+  // Scratch [1, groups*amount*VLEN]: rows_alloc 1, so column blocks are consecutive VRAM rows,
+  // exactly what a packed (rstride 0) H_PREFETCH_V of a one-row tensor writes.
+  scratch.emplace(plan, kernel + "." + role, 1, groups * amount * vlen);
+  base = scratch->t().base();
+  stride = vlen;
+  tail_addr = base + (blocks - 1) * vlen;
+  b.comment(fmt::format("{}: load {} '{}' from HBM ({} prefetches of {} rows)", kernel, role, tensor, groups, amount));
+  auto a = b.regs().hbm("param base");
+  b.set_addr_reg(a, h.base);
+  b.set_scale_reg(h.scale_reg);
+  auto dst = b.regs().gp("param dst");
+  auto off = b.regs().gp("param offset");
+  b.load_imm(dst, base);
+  b.load_imm(off, 0);
+  b.loop(groups, [&] {
+    b.h_prefetch_v(dst, off, a, 0, precision);
+    b.add_imm(dst, dst, amount * vlen);
+    b.add_imm(off, off, amount * vlen);
+  });
+  if (masks.tail) {
+    auto d = b.regs().gp("param tail");
+    auto m = b.regs().gp("keep mask");
+    b.load_imm(d, tail_addr);
+    b.load_imm(m, masks.keep);
+    b.v_mul_vv(d, d, m);
+  }
+}
+
+}  // namespace vk
+
+using namespace vk;
+
+namespace {
+
+// Row pointers of a row-wise kernel (input x, output y, real rows of x): the registers for the
+// row bases, the block cursors and the keep mask, and the row loop that advances them.
+struct RowWalk {
+  RowWalk(ProgramBuilder& b, const VramTensor& x, const VramTensor& y, const Masks& m)
+      : b(b),
+        x(x),
+        y(y),
+        x_row(b.regs().gp("x row")),
+        y_row(b.regs().gp("y row")),
+        xb(b.regs().gp("x block")),
+        yb(b.regs().gp("y block")) {
+    if (m.tail) {
+      keep.emplace(b.regs().gp("keep mask"));
+      b.load_imm(*keep, m.keep);
+    }
+    b.load_imm(x_row, x.base());
+    b.load_imm(y_row, y.base());
+  }
+  Cursor xc() const { return {xb, x_row, 0, x.rows_alloc * x.vlen}; }
+  Cursor yc() const { return {yb, y_row, 0, y.rows_alloc * y.vlen}; }
+  void rows(const std::function<void()>& body) {
+    b.loop(x.rows, [&] {
+      body();
+      b.add_imm(x_row, x_row, x.vlen);
+      b.add_imm(y_row, y_row, y.vlen);
+    });
+  }
+  ProgramBuilder& b;
+  const VramTensor &x, &y;
+  ScopedGp x_row, y_row, xb, yb;
+  std::optional<ScopedGp> keep;
+};
+
+// Checks eps, defines 1/n for the real column count, loads both into FP registers.
+struct NormConstants {
+  NormConstants(ProgramBuilder& b, MemoryPlan& plan, uint64_t cols, const std::string& eps_name)
+      : inv(b.regs().fp("1/n")), eps(b.regs().fp("eps")) {
+    (void)plan.fp_slot(eps_name);  // a clear error before anything is emitted
+    const std::string inv_name = fmt::format("inv_n_{}", cols);
+    plan.fp_constant(inv_name, float(1.0 / double(cols)));
+    load_fp_constant(b, plan, inv, inv_name);
+    load_fp_constant(b, plan, eps, eps_name);
+  }
+  // f = 1 / sqrt(f * (1/n) + eps)
+  void finish(ProgramBuilder& b, FpReg f) const {
+    b.s_mul_fp(f, f, inv);
+    b.s_add_fp(f, f, eps);
+    b.s_sqrt_fp(f, f);
+    b.s_reci_fp(f, f);
+  }
+  ScopedFp inv, eps;
+};
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// RMSNorm
+// ---------------------------------------------------------------------------------------------
+void emit_rmsnorm(ProgramBuilder& b, MemoryPlan& plan, const RmsNormArgs& a) {
+  auto ks = b.kernel(a.name);
+  const VramTensor x = input_tensor(plan, a.name, "input", a.input);
+  const VramTensor y = like_tensor(plan, a.name, "output", a.output, x);
+  b.comment(fmt::format("{}: RMSNorm over {} rows x {} cols (weight '{}', eps '{}')", a.name, x.rows, x.cols, a.weight,
+                        a.eps));
+  NormConstants k(b, plan, x.cols, a.eps);
+  Masks masks(b, plan, a.name, x.cols, false);
+  ParamRow w(b, plan, a.name, "weight", a.weight, a.weight_source, x.cols, masks);
+  ScratchRows tmp(plan, a.name + ".sq", 1, x.vlen);
+  auto f_acc = b.regs().fp("sum of squares");
+  auto t = b.regs().gp("square scratch");
+  auto wb = b.regs().gp("w block");
+  b.load_imm(t, tmp.t().base());
+  RowWalk rw(b, x, y, masks);
+  std::optional<ScopedGp> wtail;
+  if (masks.tail) {
+    wtail.emplace(b.regs().gp("w tail"));
+    b.load_imm(*wtail, w.tail_addr);
+  }
+  rw.rows([&] {
+    b.s_add_fp(f_acc, f0, f0);
+    for_blocks(b, x.cols, {rw.xc()}, [&](bool tail) {
+      b.v_mul_vv(t, rw.xb, rw.xb);
+      if (tail) b.v_mul_vv(t, t, *rw.keep);
+      b.v_red_sum(f_acc, t);
+    });
+    k.finish(b, f_acc);
+    for_blocks(b, x.cols, {rw.xc(), rw.yc(), {wb, std::nullopt, w.base, w.stride}}, [&](bool tail) {
+      b.v_mul_vf(rw.yb, rw.xb, f_acc);
+      b.v_mul_vv(rw.yb, rw.yb, tail ? GpReg(*wtail) : GpReg(wb));
+    });
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// LayerNorm
+// ---------------------------------------------------------------------------------------------
+void emit_layernorm(ProgramBuilder& b, MemoryPlan& plan, const LayerNormArgs& a) {
+  auto ks = b.kernel(a.name);
+  const VramTensor x = input_tensor(plan, a.name, "input", a.input);
+  const VramTensor y = like_tensor(plan, a.name, "output", a.output, x);
+  b.comment(fmt::format("{}: LayerNorm over {} rows x {} cols (weight '{}', bias '{}')", a.name, x.rows, x.cols,
+                        a.weight, a.bias.empty() ? "none" : a.bias));
+  NormConstants k(b, plan, x.cols, a.eps);
+  Masks masks(b, plan, a.name, x.cols, false);
+  ParamRow w(b, plan, a.name, "weight", a.weight, a.param_source, x.cols, masks);
+  std::optional<ParamRow> bias;
+  if (!a.bias.empty()) bias.emplace(b, plan, a.name, "bias", a.bias, a.param_source, x.cols, masks);
+  ScratchRows tmp(plan, a.name + ".sq", 1, x.vlen);
+  auto f_mean = b.regs().fp("mean");
+  auto f_var = b.regs().fp("variance");
+  auto t = b.regs().gp("scratch row");
+  auto pb = b.regs().gp("param block");
+  b.load_imm(t, tmp.t().base());
+  RowWalk rw(b, x, y, masks);
+  std::optional<ScopedGp> ptail;
+  if (masks.tail) ptail.emplace(b.regs().gp("param tail"));
+  rw.rows([&] {
+    // mean (padding masked out of the sum)
+    b.s_add_fp(f_mean, f0, f0);
+    for_blocks(b, x.cols, {rw.xc()}, [&](bool tail) {
+      if (tail) b.v_mul_vv(t, rw.xb, *rw.keep);
+      b.v_red_sum(f_mean, tail ? GpReg(t) : GpReg(rw.xb));
+    });
+    b.s_mul_fp(f_mean, f_mean, k.inv);
+    // centre into y; variance of the centred values
+    b.s_add_fp(f_var, f0, f0);
+    for_blocks(b, x.cols, {rw.xc(), rw.yc()}, [&](bool tail) {
+      b.v_sub_vf(rw.yb, rw.xb, f_mean);
+      b.v_mul_vv(t, rw.yb, rw.yb);
+      if (tail) b.v_mul_vv(t, t, *rw.keep);
+      b.v_red_sum(f_var, t);
+    });
+    k.finish(b, f_var);
+    // scale, weight, bias (the parameters' padding is 0, so the output padding is too)
+    auto apply = [&](const ParamRow& p, bool add) {
+      for_blocks(b, x.cols, {rw.yc(), {pb, std::nullopt, p.base, p.stride}}, [&](bool tail) {
+        if (!add) b.v_mul_vf(rw.yb, rw.yb, f_var);
+        if (tail) b.load_imm(*ptail, p.tail_addr);
+        const GpReg src = tail ? GpReg(*ptail) : GpReg(pb);
+        if (add)
+          b.v_add_vv(rw.yb, rw.yb, src);
+        else
+          b.v_mul_vv(rw.yb, rw.yb, src);
+      });
+    };
+    apply(w, false);
+    if (bias) apply(*bias, true);
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Softmax
+// ---------------------------------------------------------------------------------------------
+void emit_softmax(ProgramBuilder& b, MemoryPlan& plan, const SoftmaxArgs& a) {
+  auto ks = b.kernel(a.name);
+  const VramTensor x = input_tensor(plan, a.name, "input", a.input);
+  const VramTensor y = like_tensor(plan, a.name, "output", a.output, x);
+  b.comment(fmt::format("{}: softmax over {} rows x {} cols", a.name, x.rows, x.cols));
+  plan.fp_constant("vec.mask_neg", mask_negative_value(b.config()));
+  Masks masks(b, plan, a.name, x.cols, true);
+  auto f_start = b.regs().fp("max start");
+  auto f_max = b.regs().fp("row max");
+  auto f_sum = b.regs().fp("row sum");
+  load_fp_constant(b, plan, f_start, "vec.mask_neg");
+  RowWalk rw(b, x, y, masks);
+  std::optional<ScopedGp> neg;
+  if (masks.tail) {
+    neg.emplace(b.regs().gp("negative mask"));
+    b.load_imm(*neg, masks.neg);
+  }
+  rw.rows([&] {
+    b.s_add_fp(f_max, f_start, f0);
+    for_blocks(b, x.cols, {rw.xc(), rw.yc()}, [&](bool tail) {
+      // tail: y = x + (0 | large negative), so padding can never win the max
+      if (tail) b.v_add_vv(rw.yb, rw.xb, *neg);
+      b.v_red_max(f_max, tail ? GpReg(rw.yb) : GpReg(rw.xb));
+    });
+    b.s_add_fp(f_sum, f0, f0);
+    for_blocks(b, x.cols, {rw.xc(), rw.yc()}, [&](bool tail) {
+      b.v_sub_vf(rw.yb, tail ? GpReg(rw.yb) : GpReg(rw.xb), f_max);
+      b.v_exp_v(rw.yb, rw.yb);
+      if (tail) b.v_mul_vv(rw.yb, rw.yb, *rw.keep);  // exact zeros: padding adds nothing to the sum
+      b.v_red_sum(f_sum, rw.yb);
+    });
+    b.s_reci_fp(f_sum, f_sum);
+    for_blocks(b, x.cols, {rw.yc()}, [&](bool) { b.v_mul_vf(rw.yb, rw.yb, f_sum); });
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Element-wise kernels: every VLEN row of every column block (padding columns map 0 to 0).
+// ---------------------------------------------------------------------------------------------
+namespace {
+
+// Runs body(src pointers..., dst pointer) over the `rows` real rows of every column block.
+void for_rows(ProgramBuilder& b, const VramTensor& shape, const std::vector<const VramTensor*>& tensors,
+              const std::function<void(const std::vector<GpReg>&)>& body) {
+  const uint64_t vlen = b.config().geometry.vlen;
+  std::vector<ScopedGp> ptrs;
+  std::vector<GpReg> regs;
+  for (size_t i = 0; i < tensors.size(); ++i) {
+    ptrs.push_back(b.regs().gp("row pointer"));
+    regs.push_back(ptrs.back());
+  }
+  const uint64_t blocks = shape.col_blocks;
+  for (size_t i = 0; i < tensors.size(); ++i) b.load_imm(regs[i], tensors[i]->base());
+  b.loop(blocks, [&] {
+    b.loop(shape.rows, [&] {
+      body(regs);
+      for (GpReg r : regs) b.add_imm(r, r, vlen);
+    });
+    // to the next column block: skip the rows not visited
+    for (size_t i = 0; i < tensors.size(); ++i) {
+      const uint64_t skip = (tensors[i]->rows_alloc - shape.rows) * vlen;
+      if (skip) b.add_imm(regs[i], regs[i], skip);
+    }
+  });
+}
+
+}  // namespace
+
+void emit_activation(ProgramBuilder& b, MemoryPlan& plan, const ActivationArgs& a) {
+  auto ks = b.kernel(a.name);
+  const VramTensor x = input_tensor(plan, a.name, "input", a.input);
+  const VramTensor y = like_tensor(plan, a.name, "output", a.output, x);
+  const uint64_t vlen = b.config().geometry.vlen;
+  static constexpr const char* kNames[] = {"SiLU", "GELU (tanh form)", "ReLU"};
+  b.comment(fmt::format("{}: {} over {} rows x {} cols", a.name, kNames[int(a.kind)], x.rows, x.cols));
+  if (a.kind == Activation::Relu) {
+    for_rows(b, x, {&x, &y}, [&](const std::vector<GpReg>& p) { b.v_max_vf(p[1], p[0], f0); });
+    return;
+  }
+  ScratchRows tmp(plan, a.name + ".t", 1, vlen);
+  plan.fp_constant("one", 1.0f);
+  auto f_one = b.regs().fp("1.0");
+  load_fp_constant(b, plan, f_one, "one");
+  auto t = b.regs().gp("scratch row");
+  b.load_imm(t, tmp.t().base());
+  if (a.kind == Activation::Silu) {
+    for_rows(b, x, {&x, &y}, [&](const std::vector<GpReg>& p) {
+      b.v_sub_vf(t, p[0], f0, 0, 1);  // -x
+      b.v_exp_v(t, t);
+      b.v_add_vf(t, t, f_one);
+      b.v_reci_v(t, t);
+      b.v_mul_vv(p[1], p[0], t);
+    });
+    return;
+  }
+  // GELU, tanh form: x * sigmoid(2k(x + c x^3)) = x / (1 + exp(-2k x (1 + c x^2))).
+  plan.fp_constant("gelu.c", 0.044715f);
+  plan.fp_constant("gelu.neg_2k", float(-2.0 * std::sqrt(2.0 / 3.14159265358979323846)));
+  auto f_c = b.regs().fp("0.044715");
+  auto f_k = b.regs().fp("-2 sqrt(2/pi)");
+  load_fp_constant(b, plan, f_c, "gelu.c");
+  load_fp_constant(b, plan, f_k, "gelu.neg_2k");
+  for_rows(b, x, {&x, &y}, [&](const std::vector<GpReg>& p) {
+    b.v_mul_vv(t, p[0], p[0]);
+    b.v_mul_vf(t, t, f_c);
+    b.v_add_vf(t, t, f_one);
+    b.v_mul_vv(t, t, p[0]);
+    b.v_mul_vf(t, t, f_k);
+    b.v_exp_v(t, t);
+    b.v_add_vf(t, t, f_one);
+    b.v_reci_v(t, t);
+    b.v_mul_vv(p[1], p[0], t);
+  });
+}
+
+void emit_swiglu(ProgramBuilder& b, MemoryPlan& plan, const SwiGluArgs& a) {
+  auto ks = b.kernel(a.name);
+  const VramTensor g = input_tensor(plan, a.name, "gate", a.gate);
+  const VramTensor u = like_tensor(plan, a.name, "up", a.up, g);
+  const VramTensor y = like_tensor(plan, a.name, "output", a.output, g);
+  b.comment(fmt::format("{}: silu(gate) * up over {} rows x {} cols", a.name, g.rows, g.cols));
+  ScratchRows tmp(plan, a.name + ".t", 1, b.config().geometry.vlen);
+  plan.fp_constant("one", 1.0f);
+  auto f_one = b.regs().fp("1.0");
+  load_fp_constant(b, plan, f_one, "one");
+  auto t = b.regs().gp("scratch row");
+  b.load_imm(t, tmp.t().base());
+  for_rows(b, g, {&g, &u, &y}, [&](const std::vector<GpReg>& p) {
+    b.v_sub_vf(t, p[0], f0, 0, 1);  // -gate
+    b.v_exp_v(t, t);
+    b.v_add_vf(t, t, f_one);
+    b.v_reci_v(t, t);
+    b.v_mul_vv(t, p[0], t);     // silu(gate)
+    b.v_mul_vv(p[2], t, p[1]);  // * up
+  });
+}
+
+void emit_residual_add(ProgramBuilder& b, MemoryPlan& plan, const ResidualAddArgs& a) {
+  auto ks = b.kernel(a.name);
+  const VramTensor x = input_tensor(plan, a.name, "a", a.a);
+  const VramTensor r = like_tensor(plan, a.name, "b", a.b, x);
+  const VramTensor y = like_tensor(plan, a.name, "output", a.output, x);
+  b.comment(fmt::format("{}: {} + {} over {} rows x {} cols", a.name, a.a, a.b, x.rows, x.cols));
+  for_rows(b, x, {&x, &r, &y}, [&](const std::vector<GpReg>& p) { b.v_add_vv(p[2], p[0], p[1]); });
+}
+
+}  // namespace plena::compiler

@@ -1,0 +1,76 @@
+// Shared pieces of the vector kernels (kernels_vector*.cpp only; not part of the public API).
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "compiler/kernels_vector.hpp"
+
+namespace plena::compiler::vk {
+
+uint64_t ceil_div(uint64_t a, uint64_t b);
+[[noreturn]] void fail(std::string_view kernel, std::string_view what);
+
+// A VRAM tensor by name (InputError naming the kernel and role when absent).
+VramTensor input_tensor(const MemoryPlan& plan, std::string_view kernel, std::string_view role, const std::string& name);
+// Same, and the shape must equal `ref`'s.
+VramTensor like_tensor(const MemoryPlan& plan, std::string_view kernel, std::string_view role, const std::string& name,
+                       const VramTensor& ref);
+
+// VRAM scratch freed when it goes out of scope.
+class ScratchRows {
+ public:
+  ScratchRows(MemoryPlan& plan, std::string name, uint64_t rows, uint64_t cols);
+  ~ScratchRows();
+  ScratchRows(const ScratchRows&) = delete;
+  ScratchRows& operator=(const ScratchRows&) = delete;
+  const VramTensor& t() const { return t_; }
+
+ private:
+  MemoryPlan& plan_;
+  std::string name_;
+  VramTensor t_;
+};
+
+// f[dst] = FP SRAM constant `name` (S_LD_FP from gp0 + slot).
+void load_fp_constant(ProgramBuilder& b, MemoryPlan& plan, FpReg dst, std::string_view name);
+// The finite large negative value used to mask softmax padding for this config's types.
+float mask_negative_value(const config::HardwareConfig& cfg);
+// VRAM row at vram_addr = [first] * n ++ [rest] * (VLEN - n), through FP SRAM scratch + S_MAP_V_FP.
+void emit_fill_row(ProgramBuilder& b, MemoryPlan& plan, const std::string& name, uint64_t vram_addr, uint64_t n,
+                   FpReg first, FpReg rest);
+
+// Mask rows for a partial last column block: keep = 1 on real columns, 0 on padding; neg = 0 on
+// real columns, a large negative value on padding. Nothing is built when cols % VLEN == 0.
+struct Masks {
+  Masks(ProgramBuilder& b, MemoryPlan& plan, const std::string& kernel, uint64_t cols, bool with_negative);
+  uint64_t tail = 0;  // real columns in the last block (0: no partial block)
+  uint64_t keep = 0, neg = 0;
+  std::optional<ScratchRows> rows;
+};
+
+// A block pointer for for_blocks: starts at *row (register copy) or at `base` (immediate) and
+// advances by `stride` after each full block.
+struct Cursor {
+  GpReg blk;
+  std::optional<GpReg> row;
+  uint64_t base = 0;
+  uint64_t stride = 0;
+};
+// Emits body(false) for each full column block (a loop) and body(true) for the partial last one.
+void for_blocks(ProgramBuilder& b, uint64_t cols, const std::vector<Cursor>& cursors,
+                const std::function<void(bool tail)>& body);
+
+// A [1, cols] parameter row (norm weight or bias) as VRAM addresses: full blocks at
+// base + i*stride, the last block at tail_addr (masked to 0 on padding columns).
+struct ParamRow {
+  ParamRow(ProgramBuilder& b, MemoryPlan& plan, const std::string& kernel, const std::string& role,
+           const std::string& tensor, ParamSource source, uint64_t cols, const Masks& masks);
+  uint64_t base = 0, stride = 0, tail_addr = 0;
+  std::optional<ScratchRows> scratch;
+};
+
+}  // namespace plena::compiler::vk
