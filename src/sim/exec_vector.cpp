@@ -44,14 +44,16 @@ void elementwise(const Ctx& c, float* d, const float* a, F&& f) {
   Machine& m = c.m;
   const uint32_t V = c.g.vlen, H = c.g.hlen;
   const Rounder& rnd = m.vector_round();
-  if (!masked(c)) {
-    for (uint32_t i = 0; i < V; ++i) d[i] = rnd(f(i));
-    return;
-  }
+  // Element-wise, so computing in place (d may alias a source) then rounding is safe.
+  auto compute = [&](uint32_t i0, uint32_t i1) {
+    for (uint32_t i = i0; i < i1; ++i) d[i] = f(i);
+    rnd.round_row(d + i0, i1 - i0);
+  };
+  if (!masked(c)) return compute(0, V);
   for (uint32_t h = 0, i0 = 0; i0 < V; ++h, i0 += H) {
     const uint32_t i1 = std::min(V, i0 + H);
     if (head_active(m.v_mask, h))
-      for (uint32_t i = i0; i < i1; ++i) d[i] = rnd(f(i));
+      compute(i0, i1);
     else
       for (uint32_t i = i0; i < i1; ++i) d[i] = a[i];
   }

@@ -24,13 +24,6 @@ Rounder::Rounder(const numerics::Format& f) : format_(f) {
     kind_ = Kind::Generic;
 }
 
-float Rounder::bf16(float x) {
-  // Same rule as numerics::f32_to_bf16: RNE on the dropped 16 bits, NaN kept quiet with its sign.
-  uint32_t u = std::bit_cast<uint32_t>(x);
-  if ((u & 0x7FFFFFFFu) > 0x7F800000u) return std::bit_cast<float>(((u >> 16) | 0x0040u) << 16);
-  return std::bit_cast<float>(((u + 0x7FFFu + ((u >> 16) & 1u)) >> 16) << 16);
-}
-
 float Rounder::generic(float x) const { return numerics::round_to_format(x, format_); }
 
 // ---------------------------------------------------------------------------------------------

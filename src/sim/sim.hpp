@@ -4,6 +4,7 @@
 // the reference emulator are specified in docs/sim-semantics.md.
 #pragma once
 #include <array>
+#include <bit>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -34,7 +35,22 @@ class Rounder {
     if (kind_ == Kind::Bf16) return bf16(x);
     return generic(x);
   }
-  static float bf16(float x);
+  // Rounds n values in place (a loop the compiler vectorises for bf16).
+  void round_row(float* p, size_t n) const {
+    if (kind_ == Kind::Identity) return;
+    if (kind_ == Kind::Bf16) {
+      for (size_t i = 0; i < n; ++i) p[i] = bf16(p[i]);
+      return;
+    }
+    for (size_t i = 0; i < n; ++i) p[i] = generic(p[i]);
+  }
+  // Same rule as numerics::f32_to_bf16: RNE on the dropped 16 bits, NaN kept quiet with its sign.
+  static float bf16(float x) {
+    const uint32_t u = std::bit_cast<uint32_t>(x);
+    const uint32_t nan = ((u >> 16) | 0x0040u) << 16;
+    const uint32_t rne = ((u + 0x7FFFu + ((u >> 16) & 1u)) >> 16) << 16;
+    return std::bit_cast<float>((u & 0x7FFFFFFFu) > 0x7F800000u ? nan : rne);
+  }
 
  private:
   enum class Kind : uint8_t { Identity, Bf16, Generic };
