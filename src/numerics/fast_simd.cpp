@@ -32,19 +32,9 @@ inline float bits_to_f32(uint32_t u) {
 
 size_t Lanes() { return hn::Lanes(DF()); }
 
-// Block maximum of |x| as FP32 bits (Inf/NaN bit patterns order above every finite value).
-HWY_INLINE uint32_t BlockAbsMaxBits(const float* HWY_RESTRICT xb, size_t B) {
-  const DF df;
-  const DU du;
-  const auto abs_mask = hn::Set(du, 0x7FFFFFFFu);
-  auto m = hn::Zero(du);
-  for (size_t i = 0; i < B; i += hn::Lanes(df)) m = hn::Max(m, hn::And(hn::BitCast(du, hn::LoadU(df, xb + i)), abs_mask));
-  return hn::GetLane(hn::MaxOfLanes(du, m));
-}
-
 HWY_INLINE void StoreCodes(hn::Vec<DI> code, uint8_t* HWY_RESTRICT dst) {
   const D8 d8;
-  hn::StoreU(hn::DemoteTo(d8, code), d8, dst);  // codes are in [0, 255]: the saturating demote is exact
+  hn::StoreU(hn::U8FromU32(hn::BitCast(DU(), code)), d8, dst);  // codes are in [0, 255]
 }
 
 // ocp-mx float elements (fast.cpp fp_code).
@@ -132,66 +122,98 @@ HWY_INLINE hn::Vec<DI> PlenaCode(hn::Vec<DF> x, hn::Vec<DF> inv, hn::Vec<DU>& ne
   return hn::Or(hn::Or(sign, hn::ShiftLeft<3>(hn::Add(k, hn::Set(di, 7)))), ip);
 }
 
-template <EncodeKind K, bool TiesAway>
+// Encodes the blocks [b_begin, b_end) with NV vectors per block (NV = 0: B / lanes at run time).
+// The block maximum is reduced across lanes into a broadcast vector, so the element multiplier
+// is derived from it without leaving the vector unit; only the scale byte and the slow-path test
+// go through a scalar register.
+template <EncodeKind K, bool TiesAway, size_t NV>
 void EncodeBlocksT(const EncodeArgs& A, const float* HWY_RESTRICT x, uint8_t* HWY_RESTRICT codes,
                    uint8_t* HWY_RESTRICT scales, size_t nblocks, std::vector<size_t>& slow) {
   const DF df;
   const DU du;
-  const size_t N = hn::Lanes(df), B = A.block;
+  const DI di;
+  const size_t N = hn::Lanes(df);
+  const size_t nv = NV ? NV : A.block / N, B = nv * N;
   const FpParams P = A.fp;  // local copies: code stores (bytes) may alias anything
-  const int32_t kmax = A.kmax, emax = A.emax, int_frac = A.int_frac;
+  const int32_t kmax = A.kmax;
   const uint32_t mask = A.mask;
+  const auto abs_mask = hn::Set(du, 0x7FFFFFFFu);
+  // ocp-mx: s = E - 127 - emax with E the biased exponent of the block max; multiplier bits
+  // (127 - s + frac) << 23 = (mul_base - E) << 23. mase-bfp: s = E - 127 + (mantissa != 0).
+  // Blocks outside E in [e_lo, e_hi] (zero, FP32-subnormal max, Inf/NaN, |s| > ~100) go slow.
+  const int frac = K == EncodeKind::OcpFp ? 0 : A.int_frac;
+  const int emax = K == EncodeKind::Mase ? 0 : A.emax;
+  const auto mul_base = hn::Set(di, 254 + emax + frac);
+  const uint32_t e_lo = uint32_t(27 + emax), e_span = 199;  // E - 127 - emax in [-100, 99]
+  const auto mant_mask = hn::Set(du, 0x7FFFFFu);
   for (size_t b = 0; b < nblocks; ++b) {
     const float* xb = x + b * B;
     uint8_t* cb = codes + b * B;
-    const uint32_t am = BlockAbsMaxBits(xb, B);
+    hn::Vec<DF> xv[NV ? NV : 1];
+    auto m = hn::Zero(du);
+    for (size_t j = 0; j < nv; ++j) {
+      const auto v = hn::LoadU(df, xb + j * N);
+      if constexpr (NV != 0) xv[j] = v;
+      m = hn::Max(m, hn::And(hn::BitCast(du, v), abs_mask));
+    }
+    const auto mb = hn::MaxOfLanes(du, m);  // block max in every lane
+    auto load = [&](size_t j) {
+      if constexpr (NV != 0) return xv[j];
+      else return hn::LoadU(df, xb + j * N);
+    };
     if constexpr (K == EncodeKind::Plena) {
-      int e = 0;
-      bool to_slow = am >= 0x7F800000u;
-      if (!to_slow) {
-        float y = bits_to_f32(am) + 1e-9f;  // >= 1e-9: always a normal float
-        uint32_t yb;
-        __builtin_memcpy(&yb, &y, 4);
-        e = int(yb >> 23) - 127;
-        // Float log2 may round up near a power of two; 2^-e is subnormal for e = 127.
-        to_slow = (yb & 0x7FFFFFu) >= 0x7FF000u || e > 126;
-      }
-      if (to_slow) {
+      // e = floor(log2(amax + 1e-9)) from the bits; inverse scale 2^-e = (254 - E) << 23.
+      const auto yb = hn::BitCast(du, hn::Add(hn::BitCast(df, mb), hn::Set(df, 1e-9f)));
+      const uint32_t y = hn::GetLane(yb), E = y >> 23;
+      // Inf/NaN maxima give E = 255; float log2 may round up near a power of two; 2^-e is
+      // subnormal for e = 127.
+      if (E > 253 || (y & 0x7FFFFFu) >= 0x7FF000u) {
         slow.push_back(b);
         scales[b] = 127;
         continue;
       }
-      scales[b] = uint8_t(e + 127);
-      const auto inv = hn::Set(df, bits_to_f32(uint32_t(127 - e) << 23));
+      scales[b] = uint8_t(E);
+      const auto inv = hn::BitCast(df, hn::ShiftLeft<23>(hn::Sub(hn::Set(di, 254), hn::BitCast(di, hn::ShiftRight<23>(yb)))));
       auto near = hn::Zero(du);
-      for (size_t i = 0; i < B; i += N) StoreCodes(PlenaCode(hn::LoadU(df, xb + i), inv, near), cb + i);
+      for (size_t j = 0; j < nv; ++j) StoreCodes(PlenaCode(load(j), inv, near), cb + j * N);
       if (hn::GetLane(hn::MaxOfLanes(du, near)) >= 0x7FF000u) slow.push_back(b);
     } else {
-      const int fl = int(am >> 23) - 127;
-      int s;
-      if constexpr (K == EncodeKind::Mase) {
-        s = (am & 0x7FFFFFu) == 0 ? fl : fl + 1;
-      } else {
-        s = fl - emax;
-        s = s < -127 ? -127 : (s > 127 ? 127 : s);
-      }
-      if (am == 0 || am >= 0x7F800000u || (am >> 23) == 0 || s < -100 || s > 100) {
+      const uint32_t am = hn::GetLane(mb), E = am >> 23;
+      if (E - e_lo > e_span) {
         slow.push_back(b);
         scales[b] = 127;
         continue;
       }
-      scales[b] = uint8_t(s + 127);
-      // 2^-s for float elements, 2^(frac-s) for integers; built from bits (no libm call).
-      const auto m = hn::Set(df, bits_to_f32(uint32_t(127 - s + (K == EncodeKind::OcpFp ? 0 : int_frac)) << 23));
-      for (size_t i = 0; i < B; i += N) {
-        const auto xv = hn::LoadU(df, xb + i);
+      auto ev = hn::BitCast(di, hn::ShiftRight<23>(mb));
+      if constexpr (K == EncodeKind::Mase) {
+        const bool pow2 = (am & 0x7FFFFFu) == 0;
+        scales[b] = uint8_t(int(E) + (pow2 ? 0 : 1));
+        // ceil exponent: one more unless the max is a power of two (mask lanes are -1).
+        ev = hn::Sub(ev, hn::VecFromMask(di, hn::RebindMask(di, hn::Ne(hn::And(mb, mant_mask), hn::Zero(du)))));
+      } else {
+        scales[b] = uint8_t(int(E) - emax);
+      }
+      const auto mul = hn::BitCast(df, hn::ShiftLeft<23>(hn::Sub(mul_base, ev)));
+      for (size_t j = 0; j < nv; ++j) {
         if constexpr (K == EncodeKind::OcpFp) {
-          StoreCodes(FpCode<TiesAway>(xv, m, P), cb + i);
+          StoreCodes(FpCode<TiesAway>(load(j), mul, P), cb + j * N);
         } else {
-          StoreCodes(IntCode<TiesAway, K == EncodeKind::Mase>(xv, m, kmax, mask), cb + i);
+          StoreCodes(IntCode<TiesAway, K == EncodeKind::Mase>(load(j), mul, kmax, mask), cb + j * N);
         }
       }
     }
+  }
+}
+
+template <EncodeKind K, bool TiesAway>
+void EncodeBlocksNV(const EncodeArgs& A, const float* x, uint8_t* codes, uint8_t* scales, size_t nblocks,
+                    std::vector<size_t>& slow) {
+  switch (A.block / hn::Lanes(DF())) {
+    case 1: return EncodeBlocksT<K, TiesAway, 1>(A, x, codes, scales, nblocks, slow);
+    case 2: return EncodeBlocksT<K, TiesAway, 2>(A, x, codes, scales, nblocks, slow);
+    case 4: return EncodeBlocksT<K, TiesAway, 4>(A, x, codes, scales, nblocks, slow);
+    case 8: return EncodeBlocksT<K, TiesAway, 8>(A, x, codes, scales, nblocks, slow);
+    default: return EncodeBlocksT<K, TiesAway, 0>(A, x, codes, scales, nblocks, slow);
   }
 }
 
@@ -199,13 +221,13 @@ void EncodeBlocks(const EncodeArgs& A, const float* x, uint8_t* codes, uint8_t* 
                   std::vector<size_t>& slow) {
   switch (A.kind) {
     case EncodeKind::OcpFp:
-      if (A.ties_away) return EncodeBlocksT<EncodeKind::OcpFp, true>(A, x, codes, scales, nblocks, slow);
-      return EncodeBlocksT<EncodeKind::OcpFp, false>(A, x, codes, scales, nblocks, slow);
+      if (A.ties_away) return EncodeBlocksNV<EncodeKind::OcpFp, true>(A, x, codes, scales, nblocks, slow);
+      return EncodeBlocksNV<EncodeKind::OcpFp, false>(A, x, codes, scales, nblocks, slow);
     case EncodeKind::OcpInt:
-      if (A.ties_away) return EncodeBlocksT<EncodeKind::OcpInt, true>(A, x, codes, scales, nblocks, slow);
-      return EncodeBlocksT<EncodeKind::OcpInt, false>(A, x, codes, scales, nblocks, slow);
-    case EncodeKind::Mase: return EncodeBlocksT<EncodeKind::Mase, false>(A, x, codes, scales, nblocks, slow);
-    case EncodeKind::Plena: return EncodeBlocksT<EncodeKind::Plena, false>(A, x, codes, scales, nblocks, slow);
+      if (A.ties_away) return EncodeBlocksNV<EncodeKind::OcpInt, true>(A, x, codes, scales, nblocks, slow);
+      return EncodeBlocksNV<EncodeKind::OcpInt, false>(A, x, codes, scales, nblocks, slow);
+    case EncodeKind::Mase: return EncodeBlocksNV<EncodeKind::Mase, false>(A, x, codes, scales, nblocks, slow);
+    case EncodeKind::Plena: return EncodeBlocksNV<EncodeKind::Plena, false>(A, x, codes, scales, nblocks, slow);
   }
 }
 
