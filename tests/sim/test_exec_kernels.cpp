@@ -84,7 +84,7 @@ TEST(ExecKernels, TiledGemmWithKSplitBitExact) {
 namespace {
 
 // Row softmax as the kernels emit it; rows at gp1, output at gp2, `rows` rows (hardware loop).
-std::string softmax_program(int src, int dst, int rows) {
+std::string softmax_program(int src, int dst, int rows, int L = ::L) {
   return fmt::format(R"(
     S_ADDI_INT gp1, gp0, {}
     S_ADDI_INT gp2, gp0, {}
@@ -104,13 +104,13 @@ std::string softmax_program(int src, int dst, int rows) {
                      src, dst, rows, L, L);
 }
 
-std::vector<float> host_softmax_rows(const std::vector<float>& x, int rows) {
+std::vector<float> host_softmax_rows(const std::vector<float>& x, int rows, int L = ::L) {
   std::vector<float> y(x.size());
+  std::vector<float> e(L);
   for (int r = 0; r < rows; ++r) {
     const float* a = x.data() + r * L;
     float m = -std::numeric_limits<float>::infinity();
     for (int i = 0; i < L; ++i) m = a[i] > m ? a[i] : m;
-    float e[L];
     float sum = 0.f;
     for (int i = 0; i < L; ++i) {
       float t = bf(a[i] - m);
@@ -194,31 +194,33 @@ TEST(ExecKernels, RmsNormBitExact) {
   EXPECT_GT(energy(want), 1.0);
 }
 
-// One FlashAttention tile (one KV tile, so a plain softmax): two query heads share one KV head
-// (GQA packing of M_BTMM), S = bmm_scale * Q K^T, P = softmax(S), O_h = P_h V.
-TEST(ExecKernels, FlashAttentionTileBitExact) {
-  auto cfg = tiny_config("bf16");
-  cfg.compute.bmm_scale = 0.35355339059327373;  // 1/sqrt(HLEN)
+// One FlashAttention tile (one KV tile, so a plain softmax): BROADCAST query heads share one KV
+// head (GQA packing of M_BTMM), S = bmm_scale * Q K^T, P = softmax(S), O_h = P_h V.
+void flash_attention_tile(config::HardwareConfig cfg) {
+  const int L = int(cfg.geometry.mlen), BL = int(cfg.geometry.blen), H = int(cfg.geometry.hlen),
+            Bc = int(cfg.geometry.broadcast_amount);
+  cfg.compute.bmm_scale = 1.0 / std::sqrt(double(H));
   Rig r(cfg);
-  const int H = 8, Bc = 2, Q0 = 0, S0 = 1024, P0 = 2048, O0 = 3072;
+  const int Q0 = 0, S0 = 2 * L * L, P0 = S0 + Bc * L * L, O0 = P0 + Bc * L * L;
+  const int T2 = L * L;  // MRAM tile size
   auto q = randv(L * L, 61, 2.0f), k = randv(L * L, 62, 2.0f), v = randv(L * L, 63, 1.0f);
   for (auto* t : {&q, &k, &v})
     for (auto& e : *t) e = bf(e);
-  for (int row = 0; row < L; ++row)  // only KV head 0 (columns 0..7) is meaningful
+  for (int row = 0; row < L; ++row)  // only KV head 0 (columns 0..HLEN-1) is meaningful
     for (int c = H; c < L; ++c) k[row * L + c] = v[row * L + c] = 0.f;
   r.m().write_vram(Q0, q);
-  r.m().write_mram(0, k);      // tile 0: K [kv tokens x 16]
-  r.m().write_mram(256, v);    // tile 1: V [kv tokens x 16]
+  r.m().write_mram(0, k);   // tile 0: K [kv tokens x MLEN]
+  r.m().write_mram(T2, v);  // tile 1: V [kv tokens x MLEN]
   r.m().write_fpsram(0, std::vector<float>{-std::numeric_limits<float>::infinity(), 0.f});
   std::string p = fmt::format("S_ADDI_INT gp1, gp0, {}\nM_BTMM 0, gp0, gp1\nS_ADDI_INT gp2, gp0, {}\nM_BMM_WO gp2, 0\n",
                               Q0, S0);
-  p += softmax_program(S0, P0, Bc * L);
+  p += softmax_program(S0, P0, Bc * L, L);
   for (int h = 0; h < Bc; ++h)
     for (int rg = 0; rg < L / BL; ++rg)
       for (int cb = 0; cb < H / BL; ++cb)
         p += fmt::format("S_ADDI_INT gp5, gp0, {}\nS_ADDI_INT gp6, gp0, {}\nM_MM 0, gp5, gp6\n"
                          "S_ADDI_INT gp7, gp0, {}\nM_MM_WO gp7, gp0, 0\n",
-                         256 + cb * BL * L, P0 + (h * L + rg * BL) * L, O0 + rg * BL * L + h * H + cb * BL);
+                         T2 + cb * BL * L, P0 + (h * L + rg * BL) * L, O0 + rg * BL * L + h * H + cb * BL);
   r.run(p);
 
   const float scale = float(cfg.compute.bmm_scale);
@@ -231,7 +233,7 @@ TEST(ExecKernels, FlashAttentionTileBitExact) {
         s[(h * L + i) * L + j] = bf(0.f + t * scale);
       }
   EXPECT_TRUE(bits_equal(r.m().read_vram(S0, Bc * L * L), s));
-  auto pm = host_softmax_rows(s, Bc * L);
+  auto pm = host_softmax_rows(s, Bc * L, L);
   std::vector<float> o(L * L);
   for (int h = 0; h < Bc; ++h)
     for (int i = 0; i < L; ++i)
@@ -243,3 +245,6 @@ TEST(ExecKernels, FlashAttentionTileBitExact) {
   EXPECT_TRUE(bits_equal(r.m().read_vram(O0, L * L), o));
   EXPECT_GT(energy(o), 1.0);
 }
+
+TEST(ExecKernels, FlashAttentionTileBitExact) { flash_attention_tile(tiny_config("bf16")); }
+TEST(ExecKernels, FlashAttentionTileReferenceGeometryBitExact) { flash_attention_tile(ref_config("bf16")); }
