@@ -24,35 +24,37 @@ double energy(const std::vector<float>& v) {
 
 }  // namespace
 
-// Y[8 x 16] = X[8 x 32] @ W[32 x 16], K split in two MLEN chunks: chunk 0 writes Y, chunk 1 a
-// scratch block, then V_ADD_VV adds the partial sums. X and W come from HBM in MXFP8.
-TEST(ExecKernels, TiledGemmWithKSplitBitExact) {
-  auto cfg = tiny_config("bf16");
+// Y[M x N] = X[M x K] @ W[K x N] with K = 2*MLEN split in two MLEN chunks: chunk 0 writes Y,
+// chunk 1 a scratch block, then V_ADD_VV adds the partial sums. X and W come from HBM in MXFP8.
+void gemm_k_split(config::HardwareConfig cfg, int M, int N) {
+  const int L = int(cfg.geometry.mlen), BL = int(cfg.geometry.blen), K = 2 * L;
+  const int VP = int(cfg.hbm.v_prefetch_amount);
+  ASSERT_EQ(cfg.hbm.m_prefetch_amount, uint64_t(L));  // one tile per H_PREFETCH_M
+  ASSERT_EQ(N, L);                                    // one MLEN-wide output block
   cfg.formats.m_weight = numerics::parse_format("plena-hw-mxfp:fp8_e4m3:b8");
   cfg.formats.v_act = numerics::parse_format("plena-hw-mxfp:fp8_e4m3:b8");
   Rig r(cfg);
-  const int M = 8, K = 32, N = 16;
   auto x = randv(M * K, 31, 2.0f), w = randv(K * N, 32, 0.5f);
   HbmTensor tx{0x0000, uint64_t(M), uint64_t(K), 0, 0, cfg.formats.v_act};
-  HbmTensor tw{0x1000, uint64_t(K), uint64_t(N), 0, 0, cfg.formats.m_weight};
+  HbmTensor tw{0x10000, uint64_t(K), uint64_t(N), 0, 0, cfg.formats.m_weight};
   write_hbm_tensor(r.m().hbm(), tx, x);
   write_hbm_tensor(r.m().hbm(), tw, w);
   auto xq = read_hbm_tensor(r.m().hbm(), tx), wq = read_hbm_tensor(r.m().hbm(), tw);
   for (auto& v : xq) v = bf(v);
   for (auto& v : wq) v = bf(v);
 
-  const int X0 = 0, Y = 1024, S = 2048;  // VRAM: X column blocks at X0 + c*M*L
+  const int X0 = 0, Y = 2 * M * L, S = 3 * M * L;  // VRAM: X column blocks at X0 + c*M*L
   std::string p = fmt::format(
       "S_ADDI_INT gp1, gp0, {}\nC_SET_ADDR_REG a1, gp0, gp1\nS_ADDI_INT gp2, gp0, {}\nC_SET_SCALE_REG gp2\n"
       "S_ADDI_INT gp2, gp0, {}\nC_SET_STRIDE_REG gp2\n",
       tx.base, tx.scale_elems(), K);
   for (int c = 0; c < K / L; ++c)
-    for (int r0 = 0; r0 < M; r0 += 4)  // v_prefetch_amount = 4 rows, strided by K
+    for (int r0 = 0; r0 < M; r0 += VP)  // VP rows per prefetch, strided by K
       p += fmt::format("S_ADDI_INT gp3, gp0, {}\nS_ADDI_INT gp4, gp0, {}\nH_PREFETCH_V gp3, gp4, a1, 1, 0\n",
                        X0 + (c * M + r0) * L, r0 * K + c * L);
   p += fmt::format("S_ADDI_INT gp1, gp0, {}\nC_SET_ADDR_REG a2, gp0, gp1\nS_ADDI_INT gp2, gp0, {}\nC_SET_SCALE_REG gp2\n",
                    tw.base, tw.scale_elems());
-  for (int k = 0; k < K / L; ++k)  // m_prefetch_amount = 16 rows = one tile
+  for (int k = 0; k < K / L; ++k)
     p += fmt::format("S_ADDI_INT gp3, gp0, {}\nS_ADDI_INT gp4, gp0, {}\nH_PREFETCH_M gp3, gp4, a2, 0, 0\n", k * L * L,
                      k * L * N);
   for (int kk = 0; kk < K / L; ++kk)
@@ -80,6 +82,9 @@ TEST(ExecKernels, TiledGemmWithKSplitBitExact) {
   EXPECT_TRUE(bits_equal(r.m().read_vram(Y, M * N), want));
   EXPECT_GT(energy(want), 1.0);
 }
+
+TEST(ExecKernels, TiledGemmWithKSplitBitExact) { gemm_k_split(tiny_config("bf16"), 8, 16); }
+TEST(ExecKernels, TiledGemmWithKSplitReferenceGeometryBitExact) { gemm_k_split(ref_config("bf16"), 16, 64); }
 
 namespace {
 
