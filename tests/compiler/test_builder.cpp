@@ -102,14 +102,17 @@ TEST(Builder, GenericEmitIsCheckedAgainstTheForm) {
 }
 
 TEST(Builder, ListingCarriesHeaderCommentsAndAssemblesToTheSameWords) {
+  auto generate = [](ProgramBuilder& b) {
+    b.stage("layer 0");
+    b.comment("layer 0 / q_proj\nsecond line");
+    b.label("start");
+    auto r = b.regs().gp("x");
+    b.load_imm(r, 0x12345678);
+    b.loop(3, LoopPolicy::hardware(), [&] { b.add_imm(r, r, 5); });
+    b.comment("end");
+  };
   ProgramBuilder b(cfg(), "default");
-  b.stage("layer 0");
-  b.comment("layer 0 / q_proj\nsecond line");
-  b.label("start");
-  auto r = b.regs().gp("x");
-  b.load_imm(r, 0x12345678);
-  b.loop(3, LoopPolicy::hardware(), [&] { b.add_imm(r, r, 5); });
-  b.comment("end");
+  generate(b);
   std::string text = b.assembly();
   EXPECT_NE(text.find("; plena-config-hash: " + config::canonical_hash(cfg())), std::string::npos);
   EXPECT_NE(text.find("; plena-config: default"), std::string::npos);
@@ -117,20 +120,16 @@ TEST(Builder, ListingCarriesHeaderCommentsAndAssemblesToTheSameWords) {
   EXPECT_NE(text.find("; layer 0 / q_proj\n"), std::string::npos);
   EXPECT_NE(text.find("; second line\n"), std::string::npos);
   EXPECT_NE(text.find("; label: start"), std::string::npos);
+  EXPECT_NE(text.find("\n  S_ADDI_INT"), std::string::npos);  // loop body indented
   EXPECT_EQ(b.label_index("start"), 0u);
+  EXPECT_THROW(b.label("start"), std::logic_error);
   EXPECT_EQ(program_config_hash(text), config::canonical_hash(cfg()));
   EXPECT_EQ(program_config_hash("S_ADDI_INT gp1, gp0, 1\n; plena-config-hash: 0123456789abcdef\n"), "");
   expect_assembles_to_words(b);
 
   // Determinism: the same generator gives the same bytes.
   ProgramBuilder b2(cfg(), "default");
-  b2.stage("layer 0");
-  b2.comment("layer 0 / q_proj\nsecond line");
-  b2.label("start");
-  auto r2 = b2.regs().gp("x");
-  b2.load_imm(r2, 0x12345678);
-  b2.loop(3, LoopPolicy::hardware(), [&] { b2.add_imm(r2, r2, 5); });
-  b2.comment("end");
+  generate(b2);
   EXPECT_EQ(b2.assembly(), text);
 }
 
