@@ -51,6 +51,10 @@ struct Gen {
           x = std::ldexp(1.0f + std::ldexp(float(int(rng() % 64) - 32), -23), em - int(rng() % 12));
           break;
         case 7: x = gaussian(-int(rng() % 30)); break;  // tiny: the 1e-9 offsets matter
+        case 8:  // one large element sets the scale, the rest are odd multiples deep below it:
+                 // ties on the element-subnormal grids
+          x = &x == &b[0] ? std::ldexp(1.5f, em) : std::ldexp(float(2 * int(rng() % 8) + 1), em - 4 - int(rng() % 32));
+          break;
         default: x = gaussian(em); break;
       }
       if (rng() % 16 == 0) x = -x;
