@@ -420,42 +420,36 @@ struct TimingModel::Impl {
     return x.ready;
   }
 
-  // Classifies ranges: register ranges (checked, returned in reg_mask) and non-empty scoreboard
-  // ranges (sram_mask); bit i is range i.
-  template <size_t N>
-  static void classify(const std::array<Range, N>& rs, uint8_t n, uint32_t& reg_mask, uint32_t& sram_mask) {
-    for (uint8_t i = 0; i < n; ++i) {
-      const Range& r = rs[i];
-      if (slot_of(r.space) >= 0) {
-        if (r.hi > kRegsPerSpace || r.lo > r.hi) [[unlikely]]
-          bad_register_range(r);
-        reg_mask |= 1u << i;
-      } else if (r.lo < r.hi) {
-        sram_mask |= 1u << i;
-      }
-    }
-  }
   [[noreturn, gnu::noinline, gnu::cold]] static void bad_register_range(const Range& r) {
     throw SimFault("timing: register range [" + std::to_string(r.lo) + ", " + std::to_string(r.hi) + ") out of range");
   }
 
+  // Register operands interlock the front end (returns the cycle they are all ready); scoreboard
+  // ranges are appended to acc (and their spaces to the `spaces` bit set).
   template <size_t N>
-  uint64_t regs_ready(const std::array<Range, N>& rs, uint32_t mask, uint64_t t) {
-    for (; mask; mask &= mask - 1) {
-      const Range& r = rs[std::countr_zero(mask)];
-      const int slot = kRegisterSlot[static_cast<size_t>(r.space)];  // checked by classify
-      for (uint64_t k = r.lo; k < r.hi; ++k) t = std::max(t, reg_ready(slot, k));
+  uint64_t classify(const std::array<Range, N>& rs, uint8_t n, bool write, uint64_t t, Access* acc, int& n_acc,
+                    uint32_t& spaces) {
+    for (uint8_t i = 0; i < n; ++i) {
+      const Range& r = rs[i];
+      const int slot = slot_of(r.space);
+      if (slot >= 0) {
+        if (r.hi > kRegsPerSpace || r.lo > r.hi) [[unlikely]]
+          bad_register_range(r);
+        for (uint64_t k = r.lo; k < r.hi; ++k) t = std::max(t, reg_ready(slot, k));
+      } else if (r.lo < r.hi) {
+        acc[n_acc++] = Access{r.lo, r.hi, static_cast<int>(r.space), write};
+        spaces |= 1u << static_cast<int>(r.space);
+      }
     }
     return t;
   }
 
   void issue_decoupled(const Effects& e, uint64_t seq, int u, Cost c) {
-    // Register operands interlock the front end; the other ranges go to the scoreboard.
-    uint32_t reg_reads = 0, reg_writes = 0, sram_reads = 0, sram_writes = 0;
-    classify(e.reads, e.n_reads, reg_reads, sram_reads);
-    classify(e.writes, e.n_writes, reg_writes, sram_writes);
-    uint64_t t = fe_next;
-    if (reg_reads | reg_writes) t = regs_ready(e.writes, reg_writes, regs_ready(e.reads, reg_reads, t));
+    std::array<Access, 10> acc;
+    int n_acc = 0;
+    uint32_t spaces = 0;
+    uint64_t t = classify(e.reads, e.n_reads, false, fe_next, acc.data(), n_acc, spaces);
+    t = classify(e.writes, e.n_writes, true, t, acc.data(), n_acc, spaces);
     t = u == kDmaUnit ? dma_slot(t) : compute_slot(u, t);
     st.issue_stall_cycles += t - fe_next;
     fe_next = t + 1;
@@ -463,19 +457,6 @@ struct TimingModel::Impl {
 
     uint64_t ready = t;
     scratch_deps.clear();
-    std::array<Access, 10> acc;
-    int n_acc = 0;
-    uint32_t spaces = 0;
-    for (uint32_t m = sram_reads; m; m &= m - 1) {
-      const Range& r = e.reads[std::countr_zero(m)];
-      acc[n_acc++] = Access{r.lo, r.hi, static_cast<int>(r.space), false};
-      spaces |= 1u << static_cast<int>(r.space);
-    }
-    for (uint32_t m = sram_writes; m; m &= m - 1) {
-      const Range& r = e.writes[std::countr_zero(m)];
-      acc[n_acc++] = Access{r.lo, r.hi, static_cast<int>(r.space), true};
-      spaces |= 1u << static_cast<int>(r.space);
-    }
     for (uint32_t m = spaces; m; m &= m - 1) scan_space(std::countr_zero(m), acc.data(), n_acc, t, ready);
 
     uint64_t finish = kUnknown;
@@ -493,12 +474,13 @@ struct TimingModel::Impl {
         own_write_covers |= acc[w].write && acc[w].space == a.space && acc[w].lo <= a.lo && a.hi <= acc[w].hi;
       if (!own_write_covers) sb[a.space].push_back(SbEntry{a.lo, a.hi, finish, seq, a.write});
     }
-    for (uint32_t m = reg_writes; m; m &= m - 1) {
-      const Range& r = e.writes[std::countr_zero(m)];
-      auto& space = regs[kRegisterSlot[static_cast<size_t>(r.space)]];
+    for (uint8_t i = 0; i < e.n_writes; ++i) {
+      const Range& r = e.writes[i];
+      const int slot = kRegisterSlot[static_cast<size_t>(r.space)];  // checked by classify
+      if (slot < 0) continue;
       for (uint64_t k = r.lo; k < r.hi; ++k) {
-        space[k].ready = finish;  // its previous writer is resolved (interlocked above)
-        space[k].seq = seq;
+        regs[slot][k].ready = finish;  // its previous writer is resolved (interlocked above)
+        regs[slot][k].seq = seq;
         if (finish == kUnknown) unknown_regs++;
       }
     }

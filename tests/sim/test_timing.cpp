@@ -388,6 +388,32 @@ TEST(Timing, UnitQueueFullStallsIssue) {
   EXPECT_EQ(r.stats.cycles, 4 * 64u);
 }
 
+TEST(Timing, ChainThroughPendingTransferInterlocksRegisterReaders) {
+  auto cfg = make_cfg(kDecoupled);
+  Hbm2 h;
+  const uint64_t pf = h.ns(h.p.tRCD) + h.ns(h.p.tCL) + h.tBL();  // 30
+  Effects sum = make(Opcode::V_RED_SUM);                         // f1 += sum(row 0): waits for the prefetch
+  sum.add_read(Space::Vram, 0, 64);
+  sum.add_write(Space::FpReg, 1, 2);
+  Effects mul = make(Opcode::S_MUL_FP);  // reads f1: the front end stalls until V_RED_SUM is done
+  mul.add_read(Space::FpReg, 1, 2);
+  mul.add_write(Space::FpReg, 2, 3);
+  Effects exp = make(Opcode::V_EXP_V);  // row 0 -> row 1, behind V_RED_SUM in the vector unit
+  exp.add_read(Space::Vram, 0, 64);
+  exp.add_write(Space::Vram, 64, 128);
+  auto r = run(cfg, {prefetch_v(0, 0, 32), sum, exp, store_v(64, 1 << 20, 32), mul,
+                     scalar_int(Opcode::S_ADDI_INT, 1, 1)});
+  const uint64_t sum_end = pf + cfg.latency.vector_sum;  // 38
+  EXPECT_EQ(start_of(r, 1), pf);
+  EXPECT_EQ(end_of(r, 1), sum_end);
+  EXPECT_EQ(start_of(r, 2), sum_end);  // non-pipelined vector unit, in order
+  EXPECT_EQ(start_of(r, 3), sum_end + cfg.latency.vector_exp);  // the store reads what V_EXP_V writes
+  EXPECT_EQ(r.events[4]["args"]["issue_cycle"].get<uint64_t>(), sum_end);
+  EXPECT_EQ(r.events[5]["args"]["issue_cycle"].get<uint64_t>(), sum_end + 1);
+  EXPECT_EQ(r.stats.issue_stall_cycles, sum_end - 4);
+  EXPECT_EQ(r.stats.vector.stall_cycles, (pf - 1) + (sum_end - 2));
+}
+
 // ---------------------------------------------------------------- mixed streams, stats, traces
 
 std::vector<Effects> mixed_stream(int blocks) {
