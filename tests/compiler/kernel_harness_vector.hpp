@@ -144,7 +144,12 @@ struct Rig {
                               uint64_t row_multiple = 1, float pad = 0.f) {
     VramPlaceOptions o;
     o.row_multiple = row_multiple;
-    const VramTensor t = plan.alloc_vram(name, rows, cols, o);
+    plan.alloc_vram(name, rows, cols, o);
+    return load_vram(name, data, pad);
+  }
+  // Preloads an already placed VRAM tensor (row-major [rows, cols]); returns the stored values.
+  std::vector<float> load_vram(const std::string& name, const std::vector<float>& data, float pad = 0.f) {
+    const VramTensor t = plan.vram(name);
     std::vector<float> stored(data.size());
     for (size_t i = 0; i < data.size(); ++i) stored[i] = rnd.v(data[i]);
     preloads.push_back([t, data, pad](sim::Machine& m) {
@@ -173,7 +178,13 @@ struct Rig {
                              const numerics::Format& f, uint64_t row_multiple = 1, TensorClass cls = TensorClass::Activation) {
     HbmPlaceOptions o;
     o.row_multiple = row_multiple;
-    const HbmTensor& h = plan.place_hbm(name, cls, {rows, cols}, f, o);
+    plan.place_hbm(name, cls, {rows, cols}, f, o);
+    return load_hbm(name, data);
+  }
+  // Preloads an already placed HBM tensor; returns the decoded values [rows, cols].
+  std::vector<float> load_hbm(const std::string& name, const std::vector<float>& data) {
+    const HbmTensor& h = plan.hbm(name);
+    const size_t rows = h.rows, cols = h.cols;
     sim::HbmTensor st{h.base, h.rows, h.row_stride, h.row_stride, h.scale_reg, h.format};
     std::vector<float> padded(rows * h.row_stride, 0.f);
     for (size_t r = 0; r < rows; ++r)
@@ -490,6 +501,82 @@ inline void check_errors() {
   } catch (const InputError& e) {
     EXPECT_NE(std::string(e.what()).find("row stride"), std::string::npos) << e.what();
   }
+}
+
+// ---- RoPE ----
+struct RopeCase {
+  size_t rows = 3, heads = 2, head_dim = 8;
+  int64_t pos0 = 0, pos_step = 1;  // positions pos0 + r*pos_step (decode: a large pos0)
+  bool llama3 = false, in_place = false;
+};
+
+inline void check_rope(const Geo& g, const RopeCase& c) {
+  SCOPED_TRACE(tag(g, c.rows, c.heads * c.head_dim) + fmt::format(" head_dim {} pos0 {} llama3 {}", c.head_dim, c.pos0, c.llama3));
+  Rig r(make_config(g));
+  const size_t cols = c.heads * c.head_dim;
+  model::RopeScaling sc;
+  if (c.llama3) sc = {model::RopeScalingType::Llama3, 32.0, 1.0, 4.0, 8192};
+  const std::vector<float> inv = model::rope_inv_freq(int64_t(c.head_dim), c.llama3 ? 500000.0 : 10000.0, sc);
+  std::vector<int64_t> pos(c.rows);
+  for (size_t i = 0; i < c.rows; ++i) pos[i] = c.pos0 + int64_t(i) * c.pos_step;
+  auto x = r.put_vram("x", c.rows, cols, randv(c.rows * cols, 81 + c.head_dim, 2.0f), g.blen);
+  if (!c.in_place) r.alloc_vram("y", c.rows, cols, g.blen);
+  RopePlacement p = place_rope_tables(r.plan, "rope", c.rows, c.head_dim);
+  RopeTables tab = rope_tables(inv, c.head_dim, r.vlen(), pos);
+  r.load_vram(p.cos, tab.cos);
+  r.load_vram(p.sin, tab.sin);
+  if (!p.swap.empty()) {
+    std::vector<float> sw = rope_swap_matrix(c.head_dim, g.mlen);
+    sw.resize(r.plan.hbm(p.swap).rows * g.mlen, 0.f);
+    auto dec = r.load_hbm(p.swap, sw);
+    EXPECT_EQ(dec, sw);  // 0/1 exact in the weight format
+  }
+  emit_rope(r.b, r.plan, {.input = "x", .output = c.in_place ? "x" : "y", .head_dim = c.head_dim, .tables = p});
+  EXPECT_EQ(r.b.regs().live_gp(), 0);
+  r.run();
+  auto got = r.get_vram(c.in_place ? "x" : "y");
+  EXPECT_TRUE(bits_equal(got, golden::staged_rope(r.rnd, x, c.rows, cols, c.head_dim, tab)));
+  std::vector<float> ref = x;
+  for (size_t row = 0; row < c.rows; ++row)
+    for (size_t h = 0; h < c.heads; ++h) model::rope_apply(ref.data() + row * cols + h * c.head_dim, c.head_dim, pos[row], inv);
+  if (g.sram == "fp32") {
+    EXPECT_TRUE(bits_equal(got, ref)) << "fp32 SRAMs: same products and sums as model::rope_apply";
+  } else {
+    // bf16: x*cos and swap*sin are each rounded at the magnitude of x (|x| <= 2) before the sum, so
+    // outputs near 0 (cancellation) carry an absolute error of ~2^-8 |x|: floor 0.5.
+    expect_close(got, ref, 3.0 / 128, 0.5, "rope vs model::rope_apply");
+  }
+  expect_nontrivial(compare(got, ref));
+  // Not the identity: rotation changed the values (unless every position is 0).
+  if (c.pos0 != 0 || c.pos_step != 0) {
+    EXPECT_LT(compare(got, x).cosine, 0.9999);
+  }
+}
+
+// ---- embedding ----
+inline void check_embedding(const Geo& g, size_t vocab, size_t hidden, const std::vector<int64_t>& ids,
+                            uint64_t row_multiple = 1) {
+  SCOPED_TRACE(tag(g, ids.size(), hidden) + fmt::format(" vocab {} rows_alloc multiple {}", vocab, row_multiple));
+  Rig r(make_config(g));
+  r.put_vram("resident", 2, 16, std::vector<float>(32, 1.f));  // the output does not start at VRAM 0
+  auto table = r.put_hbm("embed", vocab, hidden, randv(vocab * hidden, 91, 1.5f), r.cfg.formats.v_act, r.vlen(),
+                         TensorClass::Weight);
+  r.alloc_vram("y", ids.size(), hidden, row_multiple);
+  // A sentinel tensor right after the output: the prefetch spill must not touch it.
+  auto sentinel = r.put_vram("sentinel", 4, r.vlen(), randv(4 * r.vlen(), 92, 3.0f));
+  emit_embedding(r.b, r.plan, {.table = "embed", .output = "y", .token_ids = ids});
+  r.run();
+  auto got = r.get_vram("y");
+  std::vector<float> want(ids.size() * hidden);
+  for (size_t i = 0; i < ids.size(); ++i)
+    for (size_t c = 0; c < hidden; ++c) want[i * hidden + c] = r.rnd.v(table[size_t(ids[i]) * hidden + c]);
+  EXPECT_TRUE(bits_equal(got, want));
+  EXPECT_TRUE(bits_equal(r.get_vram("sentinel"), sentinel));
+  EXPECT_GT(compare(want, want).ref_energy, 0.0);
+  auto padded = r.get_vram("y", true);
+  const size_t wdt = padded.size() / ids.size();
+  for (size_t row = 0; row < ids.size(); ++row)
+    for (size_t c = hidden; c < wdt; ++c) EXPECT_EQ(padded[row * wdt + c], 0.f);
 }
 
 }  // namespace plena::test::kv

@@ -85,3 +85,30 @@ TEST(KernelVector, LayerNormPaddingColumnsDoNotMatter) { check_padding_invarianc
 
 // ---- errors ----
 TEST(KernelVector, BadInputsAreInputErrors) { check_errors(); }
+
+// ---- RoPE ----
+TEST(KernelVector, RopeHeadDimBelowVlenUsesSwapMatrix) {
+  check_rope(kTinyF32, {.rows = 3, .heads = 4, .head_dim = 8, .pos0 = 0});
+  check_rope(kTinyF32, {.rows = 5, .heads = 2, .head_dim = 16, .pos0 = 7, .pos_step = 3});
+  check_rope(kTinyBf16, {.rows = 4, .heads = 2, .head_dim = 8, .pos0 = 100});
+  check_rope(kRefBf16, {.rows = 6, .heads = 2, .head_dim = 64, .pos0 = 17, .llama3 = true});
+  check_rope(kRefBf16, {.rows = 2, .heads = 4, .head_dim = 32, .pos0 = 9000, .llama3 = true, .in_place = true});
+}
+TEST(KernelVector, RopeHeadDimAboveVlenPairsBlocks) {
+  check_rope(kTinyF32, {.rows = 3, .heads = 2, .head_dim = 32, .pos0 = 5});
+  check_rope(kTinyF32, {.rows = 2, .heads = 1, .head_dim = 64, .pos0 = 3, .in_place = true});
+  check_rope(kRefBf16, {.rows = 3, .heads = 2, .head_dim = 128, .pos0 = 12000, .pos_step = 0, .llama3 = true});
+}
+TEST(KernelVector, RopeDecodePositionsPerRow) {
+  // Batch decode: every row its own position (offset), llama3 scaling in the tables.
+  check_rope(kTinyF32, {.rows = 4, .heads = 2, .head_dim = 16, .pos0 = 8191, .pos_step = 1000, .llama3 = true});
+}
+
+// ---- embedding ----
+TEST(KernelVector, EmbeddingLookup) {
+  check_embedding(kTinyF32, 50, 40, {3, 49, 0, 3, 17});
+  check_embedding(kTinyF32, 20, 16, {5});
+  check_embedding(kTinyF32, 20, 32, {1, 2, 3, 4, 5, 6, 7, 8}, 4);
+  check_embedding(kRefBf16, 40, 192, {39, 1, 22});  // MXFP8 table decoded by the DMA
+  check_embedding(Geo{16, 4, "bf16", "bf16", 8}, 30, 48, {4, 9, 29}, 1);  // prefetch of 8 rows, 3 output rows
+}

@@ -1,0 +1,303 @@
+// RoPE (rotate-half with host-built cos/sin tables; the half swap on the matrix unit or by whole
+// column blocks) and embedding lookup (H_PREFETCH_V with STRIDE_REG = 0). docs/kernels-vector.md.
+#include <fmt/format.h>
+
+#include <cmath>
+#include <optional>
+
+#include "compiler/kernels_vector_detail.hpp"
+#include "support/support.hpp"
+
+namespace plena::compiler {
+
+using namespace vk;
+
+namespace {
+
+void check_head_dim(std::string_view kernel, uint64_t head_dim, uint64_t vlen) {
+  if (head_dim == 0 || head_dim % 2 != 0) fail(kernel, fmt::format("head_dim {} must be even and positive", head_dim));
+  if (head_dim <= vlen) {
+    if (vlen % head_dim != 0)
+      fail(kernel, fmt::format("head_dim {} must divide VLEN ({}) so whole heads sit in a VLEN row", head_dim, vlen));
+  } else if ((head_dim / 2) % vlen != 0) {
+    fail(kernel, fmt::format("head_dim {} > VLEN ({}): head_dim/2 must be a multiple of VLEN so the rotated halves are "
+                             "whole column blocks",
+                             head_dim, vlen));
+  }
+}
+
+}  // namespace
+
+RopeTables rope_tables(std::span<const float> inv_freq, uint64_t head_dim, uint64_t vlen,
+                       std::span<const int64_t> positions) {
+  check_head_dim("rope_tables", head_dim, vlen);
+  const uint64_t half = head_dim / 2;
+  if (inv_freq.size() != half)
+    fail("rope_tables", fmt::format("{} inverse frequencies for head_dim {}, expected {}", inv_freq.size(), head_dim, half));
+  RopeTables t;
+  t.rows = positions.size();
+  t.width = std::max(vlen, head_dim);
+  t.cos.resize(t.rows * t.width);
+  t.sin.resize(t.rows * t.width);
+  for (uint64_t r = 0; r < t.rows; ++r)
+    for (uint64_t c = 0; c < t.width; ++c) {
+      const uint64_t j = c % head_dim, i = j % half;
+      // As model::rope_apply: the angle in f32, cos/sin in double, rounded to f32.
+      const float angle = static_cast<float>(positions[r]) * inv_freq[i];
+      const float s = static_cast<float>(std::sin(static_cast<double>(angle)));
+      t.cos[r * t.width + c] = static_cast<float>(std::cos(static_cast<double>(angle)));
+      t.sin[r * t.width + c] = j < half ? -s : s;
+    }
+  return t;
+}
+
+std::vector<float> rope_swap_matrix(uint64_t head_dim, uint64_t mlen) {
+  check_head_dim("rope_swap_matrix", head_dim, mlen);
+  if (head_dim > mlen) fail("rope_swap_matrix", fmt::format("head_dim {} > MLEN {} needs no swap matrix", head_dim, mlen));
+  const uint64_t half = head_dim / 2;
+  std::vector<float> m(mlen * mlen, 0.f);
+  for (uint64_t n = 0; n < mlen; ++n) {
+    const uint64_t j = n % head_dim;
+    const uint64_t k = n - j + (j < half ? j + half : j - half);
+    m[k * mlen + n] = 1.f;  // output n takes input k
+  }
+  return m;
+}
+
+RopePlacement place_rope_tables(MemoryPlan& plan, const std::string& name, uint64_t rows, uint64_t head_dim) {
+  const auto& cfg = plan.config();
+  const uint64_t vlen = cfg.geometry.vlen, mlen = cfg.geometry.mlen;
+  check_head_dim(name, head_dim, vlen);
+  const uint64_t width = std::max(vlen, head_dim);
+  VramPlaceOptions o;
+  o.row_multiple = cfg.geometry.blen;
+  RopePlacement p{name + ".cos", name + ".sin", ""};
+  plan.alloc_vram(p.cos, rows, width, o);
+  plan.alloc_vram(p.sin, rows, width, o);
+  if (head_dim <= vlen) {
+    p.swap = name + ".swap";
+    // One H_PREFETCH_M moves m_prefetch_amount rows: the tensor holds that many (zeros past MLEN).
+    const uint64_t swap_rows = std::max<uint64_t>(mlen, cfg.hbm.m_prefetch_amount);
+    plan.place_hbm(p.swap, TensorClass::Weight, {swap_rows, mlen}, cfg.formats.m_weight);
+  }
+  return p;
+}
+
+void emit_rope(ProgramBuilder& b, MemoryPlan& plan, const RopeArgs& a) {
+  auto ks = b.kernel(a.name);
+  const auto& cfg = b.config();
+  const uint64_t vlen = cfg.geometry.vlen, mlen = cfg.geometry.mlen, blen = cfg.geometry.blen;
+  const VramTensor x = input_tensor(plan, a.name, "input", a.input);
+  const VramTensor y = like_tensor(plan, a.name, "output", a.output, x);
+  check_head_dim(a.name, a.head_dim, vlen);
+  if (x.cols % a.head_dim != 0)
+    fail(a.name, fmt::format("input has {} columns, not a whole number of heads of {}", x.cols, a.head_dim));
+  const uint64_t width = std::max(vlen, a.head_dim);
+  const VramTensor ct = input_tensor(plan, a.name, "cos table", a.tables.cos);
+  const VramTensor st = input_tensor(plan, a.name, "sin table", a.tables.sin);
+  for (const VramTensor* t : {&ct, &st})
+    if (t->cols != width || t->rows < x.rows || t->rows_alloc != ct.rows_alloc)
+      fail(a.name, fmt::format("table '{}' is [{}, {}], expected at least {} rows of {} columns (place_rope_tables)",
+                               t->name, t->rows, t->cols, x.rows, width));
+  const uint64_t xs = x.rows_alloc * vlen, ys = y.rows_alloc * vlen, ts = ct.rows_alloc * vlen;
+  b.comment(fmt::format("{}: RoPE (rotate-half, head_dim {}) over {} rows x {} cols", a.name, a.head_dim, x.rows, x.cols));
+
+  if (a.head_dim > vlen) {
+    // The halves are whole column blocks: out_b = x_b * COS + x_partner * SIN, per row.
+    const uint64_t hb = a.head_dim / vlen, half_b = hb / 2, heads = x.cols / a.head_dim;
+    ScratchRows tmp(plan, a.name + ".t", 2, vlen);
+    auto x_row = b.regs().gp("x row");
+    auto y_row = b.regs().gp("y row");
+    auto c_row = b.regs().gp("cos row");
+    auto s_row = b.regs().gp("sin row");
+    auto ta = b.regs().gp("rotated first half");
+    auto tb = b.regs().gp("rotated second half");
+    auto r1 = b.regs().gp("x block");
+    auto r2 = b.regs().gp("table block");
+    auto r3 = b.regs().gp("y block");
+    b.load_imm(x_row, x.base());
+    b.load_imm(y_row, y.base());
+    b.load_imm(c_row, ct.base());
+    b.load_imm(s_row, st.base());
+    b.load_imm(ta, tmp.t().address(0, 0));
+    b.load_imm(tb, tmp.t().address(1, 0));
+    b.loop(x.rows, [&] {
+      for (uint64_t h = 0; h < heads; ++h)
+        for (uint64_t j = 0; j < half_b; ++j) {
+          const uint64_t b1 = h * hb + j, b2 = b1 + half_b;
+          b.add_imm(r1, x_row, b2 * xs);
+          b.add_imm(r2, s_row, j * ts);
+          b.v_mul_vv(ta, r1, r2);  // x2 * (-sin)
+          b.add_imm(r1, x_row, b1 * xs);
+          b.add_imm(r2, s_row, (j + half_b) * ts);
+          b.v_mul_vv(tb, r1, r2);  // x1 * sin
+          b.add_imm(r2, c_row, j * ts);
+          b.add_imm(r3, y_row, b1 * ys);
+          b.v_mul_vv(r3, r1, r2);
+          b.v_add_vv(r3, r3, ta);
+          b.add_imm(r1, x_row, b2 * xs);
+          b.add_imm(r2, c_row, (j + half_b) * ts);
+          b.add_imm(r3, y_row, b2 * ys);
+          b.v_mul_vv(r3, r1, r2);
+          b.v_add_vv(r3, r3, tb);
+        }
+      for (GpReg r : {GpReg(x_row), GpReg(y_row), GpReg(c_row), GpReg(s_row)}) b.add_imm(r, r, vlen);
+    });
+    return;
+  }
+
+  // head_dim <= VLEN: swap(x) = x @ P on the matrix unit, BLEN rows at a time.
+  if (a.tables.swap.empty() || !plan.hbm_space().contains(a.tables.swap))
+    fail(a.name, fmt::format("head_dim {} <= VLEN needs the swap matrix in HBM (place_rope_tables), got '{}'",
+                             a.head_dim, a.tables.swap));
+  const HbmTensor& sw = plan.hbm(a.tables.swap);
+  if (sw.format != cfg.formats.m_weight || sw.cols != mlen || sw.rows < cfg.hbm.m_prefetch_amount || sw.rows < mlen)
+    fail(a.name, fmt::format("swap matrix '{}' must be [{}, {}] in {} (place_rope_tables)", sw.name,
+                             std::max<uint64_t>(mlen, cfg.hbm.m_prefetch_amount), mlen, cfg.formats.m_weight.name()));
+  const uint64_t groups = ceil_div(x.rows, blen);
+  for (const VramTensor* t : {&x, &y, &ct})
+    if (t->rows_alloc < groups * blen)
+      fail(a.name, fmt::format("'{}' has {} allocated rows; the matrix unit works on groups of BLEN = {} rows, expected "
+                               "rows_alloc >= {} (place with row_multiple = BLEN)",
+                               t->name, t->rows_alloc, blen, groups * blen));
+  const uint64_t tiles = cfg.hbm.m_prefetch_amount / mlen;
+  struct MramGuard {
+    MemoryPlan& p;
+    std::string n;
+    ~MramGuard() {
+      try {
+        p.free_mram(n);
+      } catch (...) {
+      }
+    }
+  };
+  const uint64_t tile = plan.alloc_mram(a.name + ".swap", tiles).address();
+  MramGuard guard{plan, a.name + ".swap"};
+  ScratchRows swapped(plan, a.name + ".swapped", blen, vlen);
+  {
+    auto ar = b.regs().hbm("swap matrix");
+    auto mr = b.regs().gp("swap tile");
+    b.set_addr_reg(ar, sw.base);
+    b.set_scale_reg(sw.scale_reg);
+    b.set_stride_reg(sw.row_stride);
+    b.load_imm(mr, tile);
+    b.h_prefetch_m(mr, gp0, ar, 1, 0);
+  }
+  auto xb = b.regs().gp("x block");
+  auto yb = b.regs().gp("y block");
+  auto xp = b.regs().gp("x row");
+  auto yp = b.regs().gp("y row");
+  auto cp = b.regs().gp("cos row");
+  auto sp = b.regs().gp("sin row");
+  auto wc = b.regs().gp("swap sub-tile");
+  auto sc = b.regs().gp("swapped column / row");
+  b.load_imm(xb, x.base());
+  b.load_imm(yb, y.base());
+  b.loop(x.col_blocks, [&] {
+    b.s_add_int(xp, xb, gp0);
+    b.s_add_int(yp, yb, gp0);
+    b.load_imm(cp, ct.base());
+    b.load_imm(sp, st.base());
+    b.loop(groups, [&] {
+      b.load_imm(wc, tile);
+      b.load_imm(sc, swapped.t().base());
+      b.loop(mlen / blen, [&] {  // BLEN output columns per M_MM (row-granular MRAM: sub-tile c at c*BLEN*MLEN)
+        b.m_mm(wc, xp);
+        b.m_mm_wo(sc, gp0, 0);
+        b.add_imm(wc, wc, blen * mlen);
+        b.add_imm(sc, sc, blen);
+      });
+      b.load_imm(sc, swapped.t().base());
+      b.loop(blen, [&] {
+        b.v_mul_vv(sc, sc, sp);
+        b.v_mul_vv(yp, xp, cp);
+        b.v_add_vv(yp, yp, sc);
+        for (GpReg r : {GpReg(xp), GpReg(yp), GpReg(cp), GpReg(sp), GpReg(sc)}) b.add_imm(r, r, vlen);
+      });
+    });
+    b.add_imm(xb, xb, xs);
+    b.add_imm(yb, yb, ys);
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Embedding lookup
+// ---------------------------------------------------------------------------------------------
+void emit_embedding(ProgramBuilder& b, MemoryPlan& plan, const EmbeddingArgs& a) {
+  auto ks = b.kernel(a.name);
+  const auto& cfg = b.config();
+  const uint64_t vlen = cfg.geometry.vlen, amount = cfg.hbm.v_prefetch_amount;
+  if (!plan.hbm_space().contains(a.table)) fail(a.name, fmt::format("table '{}' is not an HBM tensor", a.table));
+  const HbmTensor& t = plan.hbm(a.table);
+  const VramTensor y = input_tensor(plan, a.name, "output", a.output);
+  if (y.rows != a.token_ids.size() || y.cols != t.cols)
+    fail(a.name, fmt::format("output '{}' is [{}, {}], expected [{} tokens, {} (the table's hidden size)]", y.name, y.rows,
+                             y.cols, a.token_ids.size(), t.cols));
+  uint32_t precision = 0;
+  if (t.format == cfg.formats.v_act)
+    precision = 0;
+  else if (t.format == cfg.formats.v_kv)
+    precision = 1;
+  else
+    fail(a.name, fmt::format("table '{}' is stored as {}, but H_PREFETCH_V reads {} (precision 0) or {} (precision 1)",
+                             a.table, t.format.name(), cfg.formats.v_act.name(), cfg.formats.v_kv.name()));
+  if (t.row_stride < y.col_blocks * vlen)
+    fail(a.name, fmt::format("table '{}' has row stride {}; whole VLEN blocks are read, expected >= {} (place it with "
+                             "row_multiple = VLEN)",
+                             a.table, t.row_stride, y.col_blocks * vlen));
+  for (size_t r = 0; r < a.token_ids.size(); ++r)
+    if (a.token_ids[r] < 0 || uint64_t(a.token_ids[r]) >= t.rows)
+      fail(a.name, fmt::format("token id {} at row {} is outside the table's {} rows", a.token_ids[r], r, t.rows));
+  b.comment(fmt::format("{}: embedding lookup of {} tokens from '{}' ({} prefetch rows per H_PREFETCH_V)", a.name,
+                        a.token_ids.size(), a.table, amount));
+
+  // A prefetch for row r of block i writes tensor rows g..g+amount-1, g = i*rows_alloc + r (block
+  // i+1 follows block i). It may go straight to the output when that stays inside the tensor;
+  // rows written later overwrite the spill. Other rows land in a scratch and are copied.
+  const uint64_t total = y.col_blocks * y.rows_alloc;
+  auto direct = [&](uint64_t i, uint64_t r) { return i * y.rows_alloc + r + amount <= total; };
+  uint64_t safe_blocks = 0;  // blocks whose rows are all direct
+  while (safe_blocks < y.col_blocks && direct(safe_blocks, y.rows - 1)) ++safe_blocks;
+  const bool need_scratch = safe_blocks < y.col_blocks;
+  std::optional<ScratchRows> scratch;
+  if (need_scratch) scratch.emplace(plan, a.name + ".landing", amount, vlen);
+
+  auto ar = b.regs().hbm("embedding table");
+  b.set_addr_reg(ar, t.base);
+  b.set_scale_reg(t.scale_reg);
+  b.set_stride_reg(0);  // every prefetched row is the same table row
+  auto dst = b.regs().gp("output row");
+  auto off = b.regs().gp("table offset");
+  auto boff = b.regs().gp("block offset");
+  std::optional<ScopedFp> one;
+  std::optional<ScopedGp> land;
+  if (need_scratch) {
+    plan.fp_constant("one", 1.0f);
+    one.emplace(b.regs().fp("1.0"));
+    load_fp_constant(b, plan, *one, "one");
+    land.emplace(b.regs().gp("landing row"));
+    b.load_imm(*land, scratch->t().base());
+  }
+  // One column block: rows in ascending order so each prefetch's spill is overwritten later.
+  auto block = [&](std::optional<uint64_t> i) {  // i: a static block index (per-row checks), or none
+    for (size_t r = 0; r < a.token_ids.size(); ++r) {
+      b.load_imm(off, uint64_t(a.token_ids[r]) * t.row_stride);
+      b.s_add_int(off, off, boff);
+      if (i && !direct(*i, r)) {
+        b.h_prefetch_v(*land, off, ar, 1, precision);
+        b.v_mul_vf(dst, *land, *one);  // exact copy (x * 1.0)
+      } else {
+        b.h_prefetch_v(dst, off, ar, 1, precision);
+      }
+      b.add_imm(dst, dst, vlen);
+    }
+    b.add_imm(dst, dst, (y.rows_alloc - y.rows) * vlen);
+    b.add_imm(boff, boff, vlen);
+  };
+  b.load_imm(dst, y.base());
+  b.load_imm(boff, 0);
+  b.loop(safe_blocks, [&] { block(std::nullopt); });
+  for (uint64_t i = safe_blocks; i < y.col_blocks; ++i) block(i);
+}
+
+}  // namespace plena::compiler
