@@ -1,17 +1,107 @@
-// plena sim — placeholder until its module lands.
+// plena sim SPEC.toml | PROGRAM.{asm,mem,bin} --hw CONFIG — thin wrapper over sim::Simulator.
 #include <fmt/core.h>
 
+#include <filesystem>
+#include <fstream>
+
 #include "cli/commands.hpp"
+#include "config/config.hpp"
+#include "sim/runspec.hpp"
+#include "sim/sim.hpp"
+#include "support/support.hpp"
 
 namespace plena::cli {
+namespace {
+
+struct SimArgs {
+  std::string input;
+  std::string hw;
+  std::string stats, trace, dram_trace, out_dir;
+  bool timing_only = false;
+  bool quiet = false;
+};
+
+std::ofstream open_out(const std::string& path) {
+  std::ofstream f(path, std::ios::binary);
+  if (!f) throw InputError(fmt::format("{}: error: cannot open file for writing", path));
+  return f;
+}
+
+void run_sim(const SimArgs& a) {
+  namespace fs = std::filesystem;
+  const fs::path in(a.input);
+  sim::RunSpec spec;
+  std::string program_hash;
+  if (in.extension() == ".toml") {
+    if (!a.hw.empty())
+      throw InputError("--hw applies to a bare program; a run spec names its hardware in [hardware]");
+    spec = sim::load_run_spec(in);
+  } else {
+    if (a.hw.empty())
+      throw InputError(fmt::format("{}: error: a bare program needs --hw PRESET|FILE (or use a run spec .toml)", a.input));
+    spec.spec_path = in;
+    spec.program = in;
+    spec.config_name = a.hw;
+    spec.hw = config::resolve_config(a.hw);
+  }
+  if (a.timing_only) spec.timing_only = true;
+  auto words = sim::load_program(spec.program, &program_hash);
+  if (spec.expected_config_hash.empty()) spec.expected_config_hash = program_hash;
+
+  std::ofstream dram_trace;
+  sim::SimOptions opts;
+  opts.mode = spec.timing_only ? sim::Mode::TimingOnly : sim::Mode::Functional;
+  opts.expected_config_hash = spec.expected_config_hash;
+  opts.timing.record_trace = !a.trace.empty();
+  if (!a.dram_trace.empty()) {
+    dram_trace = open_out(a.dram_trace);
+    opts.timing.dram_trace = &dram_trace;
+  }
+  sim::Simulator simulator(spec.hw, opts);
+  sim::apply_preloads(spec, simulator);
+  sim::SimResult r = simulator.run(words);
+
+  const fs::path out_dir = !a.out_dir.empty() ? fs::path(a.out_dir)
+                           : (spec.spec_path.has_parent_path() ? spec.spec_path.parent_path() : fs::path("."));
+  auto dumps = sim::write_dumps(spec, simulator, out_dir);
+  if (!a.stats.empty()) {
+    auto f = open_out(a.stats);
+    f << r.timing.to_json() << "\n";
+  }
+  if (!a.trace.empty()) {
+    auto f = open_out(a.trace);
+    simulator.timing()->write_perfetto(f);
+  }
+  if (a.quiet) return;
+  const auto& t = r.timing;
+  fmt::print("program      {} ({} words), config {} (hash {})\n", spec.program.string(), words.size(),
+             spec.config_name, config::canonical_hash(spec.hw));
+  fmt::print("mode         {}, timing {}\n", spec.timing_only ? "timing-only" : "functional+timing",
+             config::timing_mode_name(spec.hw.timing.mode));
+  fmt::print("executed     {} instructions\n", r.executed);
+  fmt::print("cycles       {} ({:.3f} us simulated)\n", t.cycles, double(t.time_ps) * 1e-6);
+  fmt::print("hbm          read {} B, written {} B, {:.2f} GB/s read, {:.2f} GB/s write, row-hit {:.1f}% ({})\n",
+             t.hbm_read_bytes, t.hbm_write_bytes, t.achieved_read_gbps, t.achieved_write_gbps,
+             100.0 * t.dram_row_hit_rate, t.dram_preset);
+  fmt::print("host         {:.3f} s ({:.2f} M instr/s)\n", r.host_seconds,
+             r.host_seconds > 0 ? double(r.executed) / r.host_seconds * 1e-6 : 0.0);
+  for (const auto& p : dumps) fmt::print("dump         {}\n", p.string());
+}
+
+}  // namespace
 
 void add_sim_command(CLI::App& app) {
-  auto* sub = app.add_subcommand("sim", "(not implemented yet)");
-  sub->allow_extras();
-  sub->callback([] {
-    fmt::print(stderr, "plena sim: not implemented yet\n");
-    set_exit_code(1);
-  });
+  auto a = std::make_shared<SimArgs>();
+  auto* sub = app.add_subcommand("sim", "Simulate a program from a run spec (or a bare .asm/.mem with --hw)");
+  sub->add_option("input", a->input, "Run spec (.toml) or program (.asm, .mem, .bin)")->required();
+  sub->add_option("--hw", a->hw, "Hardware config for a bare program: preset name, TOML file or inline TOML");
+  sub->add_option("--stats", a->stats, "Write statistics JSON here");
+  sub->add_option("--trace", a->trace, "Write a Chrome/Perfetto trace JSON here");
+  sub->add_option("--dram-trace", a->dram_trace, "Write the DRAM request stream (Ramulator 2 load/store trace)");
+  sub->add_option("--out-dir", a->out_dir, "Directory for dumps (default: the spec's directory)");
+  sub->add_flag("--timing-only", a->timing_only, "No data: registers, addresses and timing only");
+  sub->add_flag("-q,--quiet", a->quiet, "Print nothing on success");
+  sub->callback([a] { run_sim(*a); });
 }
 
 }  // namespace plena::cli
