@@ -37,6 +37,18 @@ HWY_INLINE void StoreCodes(hn::Vec<DI> code, uint8_t* HWY_RESTRICT dst) {
   hn::StoreU(hn::U8FromU32(hn::BitCast(DU(), code)), d8, dst);  // codes are in [0, 255]
 }
 
+// Four code vectors -> 4N consecutive bytes (AVX2: two packs and one lane permute).
+HWY_INLINE void StoreCodes4(const hn::Vec<DI>* c, uint8_t* HWY_RESTRICT dst) {
+#if HWY_TARGET == HWY_AVX2
+  const __m256i b = _mm256_packus_epi16(_mm256_packus_epi32(c[0].raw, c[1].raw), _mm256_packus_epi32(c[2].raw, c[3].raw));
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst),
+                      _mm256_permutevar8x32_epi32(b, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7)));
+#else
+  const size_t N = hn::Lanes(DF());
+  for (size_t j = 0; j < 4; ++j) StoreCodes(c[j], dst + j * N);
+#endif
+}
+
 // ocp-mx float elements (fast.cpp fp_code).
 template <bool TiesAway>
 HWY_INLINE hn::Vec<DI> FpCode(hn::Vec<DF> x, hn::Vec<DF> inv, const FpParams& P) {
@@ -95,7 +107,8 @@ HWY_INLINE hn::Vec<DI> IntCode(hn::Vec<DF> x, hn::Vec<DF> mul, int32_t kmax, uin
   return hn::And(v, hn::Set(di, int32_t(mask)));
 }
 
-// plena-hw-mxfp element (fast.cpp plena_code); `near` collects the mantissa bits of t + 1e-9.
+// plena-hw-mxfp element (fast.cpp plena_code); `near` collects lanes where float log2 of t + 1e-9
+// may differ from the bit exponent (all ones there).
 HWY_INLINE hn::Vec<DI> PlenaCode(hn::Vec<DF> x, hn::Vec<DF> inv, hn::Vec<DU>& near) {
   const DF df;
   const DU du;
@@ -103,7 +116,9 @@ HWY_INLINE hn::Vec<DI> PlenaCode(hn::Vec<DF> x, hn::Vec<DF> inv, hn::Vec<DU>& ne
   const auto p = hn::Mul(x, inv);
   const auto t = hn::Abs(p);
   const auto yb = hn::BitCast(du, hn::Add(t, hn::Set(df, 1e-9f)));
-  near = hn::Max(near, hn::And(yb, hn::Set(du, 0x7FFFFFu)));
+  // Mantissa of t + 1e-9 >= 0x7FF000 (bits 12..22 set): within 4096 ulps below a power of two.
+  const auto near_bits = hn::Set(du, 0x7FF000u);
+  near = hn::Or(near, hn::VecFromMask(du, hn::Eq(hn::And(yb, near_bits), near_bits)));
   auto k = hn::Sub(hn::BitCast(di, hn::ShiftRight<23>(yb)), hn::Set(di, 127));
   k = hn::Min(hn::Max(k, hn::Set(di, -7)), hn::Set(di, 7));
   const auto sm_sub = hn::Mul(t, hn::Set(df, 1024.0f));
@@ -146,7 +161,82 @@ void EncodeBlocksT(const EncodeArgs& A, const float* HWY_RESTRICT x, uint8_t* HW
   const auto mul_base = hn::Set(di, 254 + emax + frac);
   const uint32_t e_lo = uint32_t(27 + emax), e_span = 199;  // E - 127 - emax in [-100, 99]
   const auto mant_mask = hn::Set(du, 0x7FFFFFu);
-  for (size_t b = 0; b < nblocks; ++b) {
+  size_t b = 0;
+#if HWY_TARGET == HWY_AVX2
+  if constexpr (NV == 1) {
+    // Blocks of one vector (B = 8): eight blocks at a time, their maxima reduced by a transpose
+    // into one vector whose lane j belongs to block j, so exponents, scale bytes, multipliers and
+    // the slow-path test cost a few instructions per eight blocks instead of per block.
+    const __m256i absm = _mm256_set1_epi32(0x7FFFFFFF), mant = _mm256_set1_epi32(0x7FFFFF);
+    const __m256i low_bytes = _mm256_setr_epi8(0, 4, 8, 12, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 0, 4, 8,
+                                               12, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1);
+    for (; b + 8 <= nblocks; b += 8) {
+      const float* xg = x + b * 8;
+      __m256i a[8];
+      for (int j = 0; j < 8; ++j) a[j] = _mm256_and_si256(_mm256_castps_si256(_mm256_loadu_ps(xg + 8 * j)), absm);
+      __m256i p[4], q[2];
+      for (int j = 0; j < 4; ++j)  // [a0 b0 a1 b1 | ..] vs [a2 b2 a3 b3 | ..]
+        p[j] = _mm256_max_epu32(_mm256_unpacklo_epi32(a[2 * j], a[2 * j + 1]),
+                                _mm256_unpackhi_epi32(a[2 * j], a[2 * j + 1]));
+      for (int j = 0; j < 2; ++j)
+        q[j] = _mm256_max_epu32(_mm256_unpacklo_epi64(p[2 * j], p[2 * j + 1]),
+                                _mm256_unpackhi_epi64(p[2 * j], p[2 * j + 1]));
+      const __m256i r = _mm256_max_epu32(_mm256_permute2x128_si256(q[0], q[1], 0x20),
+                                         _mm256_permute2x128_si256(q[0], q[1], 0x31));  // lane j: max of block j
+      __m256i sb, mulv, bad;
+      if constexpr (K == EncodeKind::Plena) {
+        const __m256i yb = _mm256_castps_si256(_mm256_add_ps(_mm256_castsi256_ps(r), _mm256_set1_ps(1e-9f)));
+        const __m256i E = _mm256_srli_epi32(yb, 23);
+        bad = _mm256_or_si256(_mm256_cmpgt_epi32(E, _mm256_set1_epi32(253)),
+                              _mm256_cmpgt_epi32(_mm256_and_si256(yb, mant), _mm256_set1_epi32(0x7FEFFF)));
+        sb = E;
+        mulv = _mm256_slli_epi32(_mm256_sub_epi32(_mm256_set1_epi32(254), E), 23);
+      } else {
+        const __m256i E = _mm256_srli_epi32(r, 23);
+        const __m256i d = _mm256_sub_epi32(E, _mm256_set1_epi32(int(e_lo)));
+        bad = _mm256_or_si256(_mm256_cmpgt_epi32(d, _mm256_set1_epi32(int(e_span))),
+                              _mm256_cmpgt_epi32(_mm256_setzero_si256(), d));
+        __m256i ev = E;
+        if constexpr (K == EncodeKind::Mase) {  // + 1 unless the max is a power of two
+          const __m256i pow2 = _mm256_cmpeq_epi32(_mm256_and_si256(r, mant), _mm256_setzero_si256());
+          ev = _mm256_add_epi32(E, _mm256_add_epi32(_mm256_set1_epi32(1), pow2));
+          sb = ev;
+        } else {
+          sb = _mm256_sub_epi32(E, _mm256_set1_epi32(emax));
+        }
+        mulv = _mm256_slli_epi32(_mm256_sub_epi32(mul_base.raw, ev), 23);
+      }
+      // Low byte of each lane -> 8 scale bytes (slow blocks get overwritten by the caller).
+      const __m256i sbytes = _mm256_permutevar8x32_epi32(_mm256_shuffle_epi8(sb, low_bytes),
+                                                         _mm256_setr_epi32(0, 4, 1, 1, 1, 1, 1, 1));
+      _mm_storel_epi64(reinterpret_cast<__m128i*>(scales + b), _mm256_castsi256_si128(sbytes));
+      unsigned badbits = unsigned(_mm256_movemask_ps(_mm256_castsi256_ps(bad)));
+      const __m256 mulf = _mm256_castsi256_ps(mulv);
+      // Every block is encoded (garbage for bad ones, which the caller re-encodes); the inputs
+      // are re-read from L1 rather than held in registers.
+      for (int h = 0; h < 2; ++h) {
+        hn::Vec<DI> c[4];
+        for (int i = 0; i < 4; ++i) {
+          const int j = 4 * h + i;
+          const hn::Vec<DF> mj{_mm256_permutevar8x32_ps(mulf, _mm256_set1_epi32(j))};
+          const hn::Vec<DF> xj{_mm256_loadu_ps(xg + 8 * j)};
+          if constexpr (K == EncodeKind::Plena) {
+            auto near = hn::Zero(du);
+            c[i] = PlenaCode(xj, mj, near);
+            badbits |= unsigned(_mm256_movemask_ps(_mm256_castsi256_ps(near.raw)) != 0) << j;
+          } else if constexpr (K == EncodeKind::OcpFp) {
+            c[i] = FpCode<TiesAway>(xj, mj, P);
+          } else {
+            c[i] = IntCode<TiesAway, K == EncodeKind::Mase>(xj, mj, kmax, mask);
+          }
+        }
+        StoreCodes4(c, codes + (b + size_t(4 * h)) * 8);
+      }
+      for (; badbits; badbits &= badbits - 1) slow.push_back(b + size_t(__builtin_ctz(badbits)));
+    }
+  }
+#endif
+  for (; b < nblocks; ++b) {
     const float* xb = x + b * B;
     uint8_t* cb = codes + b * B;
     hn::Vec<DF> xv[NV ? NV : 1];
@@ -176,7 +266,7 @@ void EncodeBlocksT(const EncodeArgs& A, const float* HWY_RESTRICT x, uint8_t* HW
       const auto inv = hn::BitCast(df, hn::ShiftLeft<23>(hn::Sub(hn::Set(di, 254), hn::BitCast(di, hn::ShiftRight<23>(yb)))));
       auto near = hn::Zero(du);
       for (size_t j = 0; j < nv; ++j) StoreCodes(PlenaCode(load(j), inv, near), cb + j * N);
-      if (hn::GetLane(hn::MaxOfLanes(du, near)) >= 0x7FF000u) slow.push_back(b);
+      if (!hn::AllFalse(du, hn::MaskFromVec(near))) slow.push_back(b);
     } else {
       const uint32_t am = hn::GetLane(mb), E = am >> 23;
       if (E - e_lo > e_span) {
@@ -194,12 +284,17 @@ void EncodeBlocksT(const EncodeArgs& A, const float* HWY_RESTRICT x, uint8_t* HW
         scales[b] = uint8_t(int(E) - emax);
       }
       const auto mul = hn::BitCast(df, hn::ShiftLeft<23>(hn::Sub(mul_base, ev)));
-      for (size_t j = 0; j < nv; ++j) {
-        if constexpr (K == EncodeKind::OcpFp) {
-          StoreCodes(FpCode<TiesAway>(load(j), mul, P), cb + j * N);
-        } else {
-          StoreCodes(IntCode<TiesAway, K == EncodeKind::Mase>(load(j), mul, kmax, mask), cb + j * N);
+      auto code = [&](size_t j) {
+        if constexpr (K == EncodeKind::OcpFp) return FpCode<TiesAway>(load(j), mul, P);
+        else return IntCode<TiesAway, K == EncodeKind::Mase>(load(j), mul, kmax, mask);
+      };
+      if constexpr (NV != 0 && NV % 4 == 0) {
+        for (size_t j = 0; j < NV; j += 4) {
+          const hn::Vec<DI> c[4] = {code(j), code(j + 1), code(j + 2), code(j + 3)};
+          StoreCodes4(c, cb + j * N);
         }
+      } else {
+        for (size_t j = 0; j < nv; ++j) StoreCodes(code(j), cb + j * N);
       }
     }
   }
