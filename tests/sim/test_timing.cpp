@@ -557,6 +557,114 @@ TEST(Timing, PerfettoTraceParsesWithOneEventPerInstruction) {
   }
 }
 
+// Brute-force check of the decoupled schedule on random streams: every pair of conflicting
+// instructions is ordered, units run in order, issue is one per cycle, latencies are exact.
+TEST(Timing, RandomStreamsRespectEveryHazardPairwise) {
+  uint64_t state = 0x9e3779b97f4a7c15ull;
+  auto rnd = [&state](uint64_t n) {
+    state = state * 6364136223846793005ull + 1442695040888963407ull;
+    return (state >> 33) % n;
+  };
+  auto range_in = [&](uint64_t span, uint64_t max_len) {
+    const uint64_t lo = rnd(span);
+    return std::pair<uint64_t, uint64_t>{lo, lo + 1 + rnd(max_len)};
+  };
+  const Opcode compute_ops[] = {Opcode::V_ADD_VV, Opcode::V_EXP_V,  Opcode::V_RED_SUM, Opcode::M_MM,
+                                Opcode::M_MM_WO,  Opcode::S_ADD_FP, Opcode::S_ADDI_INT, Opcode::S_LD_FP};
+  for (int trial = 0; trial < 12; ++trial) {
+    SCOPED_TRACE(trial);
+    auto cfg = make_cfg(kDecoupled, trial % 2 ? config::LatencyProfile::RtlAligned
+                                              : config::LatencyProfile::ReferenceEmulator);
+    TimingOptions opts;
+    opts.dma_queue_depth = 1 + trial % 4;
+    opts.unit_queue_depth = 1 + trial % 3;
+    std::vector<Effects> s;
+    for (int i = 0; i < 250; ++i) {
+      const uint64_t kind = rnd(10);
+      Effects e;
+      if (kind < 3) {
+        e = make(kind == 0 ? Opcode::H_STORE_V : kind == 1 ? Opcode::H_PREFETCH_M : Opcode::H_PREFETCH_V);
+        auto [lo, hi] = range_in(1024, 256);
+        const Space sp = kind == 1 ? Space::Mram : Space::Vram;
+        if (kind == 0) {
+          e.add_read(sp, lo, hi);
+        } else {
+          e.add_write(sp, lo, hi);
+        }
+        e.add_read(Space::GpReg, rnd(16), 0);
+        e.reads[e.n_reads - 1].hi = e.reads[e.n_reads - 1].lo + 1;
+        e.add_hbm(HbmStream{64 * rnd(4096), 16 + 16 * rnd(8), 1 + rnd(4), 256, kind == 0});
+      } else {
+        e = make(compute_ops[rnd(std::size(compute_ops))]);
+        for (int k = 0, n = 1 + int(rnd(3)); k < n; ++k) {
+          const Space sp = std::array{Space::Vram, Space::Mram, Space::AccM, Space::FpSram}[rnd(4)];
+          auto [lo, hi] = range_in(sp == Space::AccM ? 1 : 1024, sp == Space::AccM ? 1 : 128);
+          e.add_read(sp, lo, hi);
+        }
+        for (int k = 0, n = int(rnd(3)); k < n; ++k) {
+          const Space sp = std::array{Space::Vram, Space::Mram, Space::AccM, Space::FpSram}[rnd(4)];
+          auto [lo, hi] = range_in(sp == Space::AccM ? 1 : 1024, sp == Space::AccM ? 1 : 128);
+          e.add_write(sp, lo, hi);
+        }
+        const Space reg = rnd(2) ? Space::GpReg : Space::FpReg;
+        const uint64_t r1 = rnd(8), r2 = rnd(8);
+        e.add_read(reg, r1, r1 + 1);
+        e.add_write(reg, r2, r2 + 1);
+        e.zero_latency = rnd(20) == 0;
+      }
+      s.push_back(e);
+    }
+    const auto r = run(cfg, s, opts);
+    ASSERT_EQ(r.events.size(), s.size());
+    auto issue = [&](size_t i) { return r.events[i]["args"]["issue_cycle"].get<uint64_t>(); };
+    auto overlaps = [](const Range& a, const Range& b) {
+      return a.space == b.space && a.lo < b.hi && b.lo < a.hi;
+    };
+    auto is_reg = [](Space sp) { return sp == Space::GpReg || sp == Space::FpReg; };
+    uint64_t last_issue = 0;
+    bool any = false;
+    uint64_t max_end = 0;
+    for (size_t j = 0; j < s.size(); ++j) {
+      if (s[j].zero_latency) continue;
+      const auto& b = s[j];
+      if (any) {
+        EXPECT_GT(issue(j), last_issue) << j;
+      }
+      any = true;
+      last_issue = issue(j);
+      EXPECT_GE(start_of(r, j), issue(j)) << j;
+      max_end = std::max(max_end, end_of(r, j));
+      if (b.unit != isa::Unit::Dma) {
+        EXPECT_EQ(end_of(r, j) - start_of(r, j), r.events[j]["args"]["cycles"].get<uint64_t>());
+      }
+      for (size_t i = 0; i < j; ++i) {
+        if (s[i].zero_latency) continue;
+        const auto& a = s[i];
+        if (a.unit == b.unit) {
+          EXPECT_GE(start_of(r, j), start_of(r, i)) << i << " -> " << j;
+        }
+        bool sram = false, reg = false;
+        for (int x = 0; x < b.n_reads; ++x)
+          for (int y = 0; y < a.n_writes; ++y)
+            if (overlaps(b.reads[x], a.writes[y])) (is_reg(b.reads[x].space) ? reg : sram) = true;
+        for (int x = 0; x < b.n_writes; ++x) {
+          for (int y = 0; y < a.n_writes; ++y)
+            if (overlaps(b.writes[x], a.writes[y])) (is_reg(b.writes[x].space) ? reg : sram) = true;
+          for (int y = 0; y < a.n_reads; ++y)
+            if (!is_reg(b.writes[x].space) && overlaps(b.writes[x], a.reads[y])) sram = true;
+        }
+        if (sram) {
+          EXPECT_GE(start_of(r, j), end_of(r, i)) << "scoreboard hazard " << i << " -> " << j;
+        }
+        if (reg) {
+          EXPECT_GE(issue(j), end_of(r, i)) << "register hazard " << i << " -> " << j;
+        }
+      }
+    }
+    EXPECT_EQ(r.stats.cycles, max_end);
+  }
+}
+
 TEST(Timing, UnknownDramPresetIsAnInputErrorNamingTheKey) {
   auto cfg = make_cfg(kInOrder);
   cfg.hbm.dram = "hbm9";
