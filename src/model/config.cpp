@@ -48,6 +48,8 @@ class ConfigReader {
     } catch (const json::parse_error& e) {
       auto [l, c] = line_col(text_, e.byte > 0 ? e.byte - 1 : 0);
       throw_input(source_, l, c, fmt::format("malformed JSON: {}; expected a Hugging Face config.json object", e.what()));
+    } catch (const json::exception& e) {  // e.g. number overflow (out_of_range 406)
+      throw_input(source_, 0, 0, fmt::format("malformed JSON: {}", e.what()));
     }
     if (!root_.is_object()) throw_input(source_, 1, 1, "config.json must be a JSON object");
   }
@@ -79,21 +81,21 @@ class ConfigReader {
   double positive_double_or(const json& obj, const char* key, double dflt, std::string_view parent = {}) const {
     if (!present(obj, key)) return dflt;
     const json& v = obj.at(key);
-    if (!v.is_number()) fail(key, fmt::format("expected a number, got {}", v.dump()), parent);
+    if (!v.is_number()) fail(key, fmt::format("expected a number, got {}", v.dump(-1, ' ', false, json::error_handler_t::replace)), parent);
     double d = v.get<double>();
-    if (!(d > 0) || !std::isfinite(d)) fail(key, fmt::format("expected a positive finite number, got {}", v.dump()), parent);
+    if (!(d > 0) || !std::isfinite(d)) fail(key, fmt::format("expected a positive finite number, got {}", v.dump(-1, ' ', false, json::error_handler_t::replace)), parent);
     return d;
   }
   bool bool_or(const json& obj, const char* key, bool dflt) const {
     if (!present(obj, key)) return dflt;
     const json& v = obj.at(key);
-    if (!v.is_boolean()) fail(key, fmt::format("expected true or false, got {}", v.dump()));
+    if (!v.is_boolean()) fail(key, fmt::format("expected true or false, got {}", v.dump(-1, ' ', false, json::error_handler_t::replace)));
     return v.get<bool>();
   }
   std::string string_or(const json& obj, const char* key, std::string dflt) const {
     if (!present(obj, key)) return dflt;
     const json& v = obj.at(key);
-    if (!v.is_string()) fail(key, fmt::format("expected a string, got {}", v.dump()));
+    if (!v.is_string()) fail(key, fmt::format("expected a string, got {}", v.dump(-1, ' ', false, json::error_handler_t::replace)));
     return v.get<std::string>();
   }
 
@@ -103,10 +105,10 @@ class ConfigReader {
   }
   int64_t as_int(const json& v, const char* key, std::string_view parent, int64_t min_value) const {
     if (!v.is_number_integer() && !(v.is_number_float() && std::floor(v.get<double>()) == v.get<double>()))
-      fail(key, fmt::format("expected an integer, got {}", v.dump()), parent);
+      fail(key, fmt::format("expected an integer, got {}", v.dump(-1, ' ', false, json::error_handler_t::replace)), parent);
     double d = v.get<double>();
     if (d < static_cast<double>(min_value) || d > 9.0e15)
-      fail(key, fmt::format("expected an integer >= {}, got {}", min_value, v.dump()), parent);
+      fail(key, fmt::format("expected an integer >= {}, got {}", min_value, v.dump(-1, ' ', false, json::error_handler_t::replace)), parent);
     return v.is_number_integer() ? v.get<int64_t>() : static_cast<int64_t>(d);
   }
 
@@ -149,7 +151,7 @@ ModelConfig parse_hf_config_text(std::string_view text, std::string_view source)
   if (ConfigReader::present(j, "architectures")) {
     const json& a = j.at("architectures");
     if (!a.is_array() || a.size() != 1 || !a[0].is_string())
-      r.fail("architectures", fmt::format("expected a list with one architecture name, got {}", a.dump()));
+      r.fail("architectures", fmt::format("expected a list with one architecture name, got {}", a.dump(-1, ' ', false, json::error_handler_t::replace)));
     std::string name = a[0].get<std::string>();
     for (const auto& i : kArchs)
       if (name == i.hf_name) c.architecture = i.arch, found = true;

@@ -120,6 +120,8 @@ std::map<std::string, Tensor> parse_safetensors(std::span<const uint8_t> bytes, 
     h = json::parse(header);
   } catch (const json::parse_error& e) {
     fail(source, fmt::format("malformed safetensors JSON header at byte {}: {}", e.byte, e.what()));
+  } catch (const json::exception& e) {  // e.g. number overflow
+    fail(source, fmt::format("malformed safetensors JSON header: {}", e.what()));
   }
   if (!h.is_object()) fail(source, "safetensors header must be a JSON object of tensors");
   const uint8_t* data = bytes.data() + 8 + header_len;
@@ -160,9 +162,9 @@ std::map<std::string, Tensor> parse_safetensors(std::span<const uint8_t> bytes, 
     Tensor t;
     uint64_t numel = 1;
     for (const json& d : sh) {
-      if (!d.is_number_unsigned()) bad(fmt::format("shape {} must be a list of non-negative integers", sh.dump()));
+      if (!d.is_number_unsigned()) bad(fmt::format("shape {} must be a list of non-negative integers", sh.dump(-1, ' ', false, json::error_handler_t::replace)));
       uint64_t v = d.get<uint64_t>();
-      if (v != 0 && numel > (uint64_t{1} << 62) / v) bad(fmt::format("shape {} is too large", sh.dump()));
+      if (v != 0 && numel > (uint64_t{1} << 62) / v) bad(fmt::format("shape {} is too large", sh.dump(-1, ' ', false, json::error_handler_t::replace)));
       numel *= v;
       t.shape.push_back(static_cast<size_t>(v));
     }
@@ -177,7 +179,7 @@ std::map<std::string, Tensor> parse_safetensors(std::span<const uint8_t> bytes, 
     uint64_t want = numel <= data_size ? numel * dtype_size(dtype) : UINT64_MAX;
     if (en - b != want)
       bad(fmt::format("data_offsets [{}, {}] hold {} bytes but shape {} of {} needs {} per element", b, en, en - b,
-                      sh.dump(), dt, dtype_size(dtype)) +
+                      sh.dump(-1, ' ', false, json::error_handler_t::replace), dt, dtype_size(dtype)) +
           (want == UINT64_MAX ? std::string(" (more than the file holds)") : fmt::format(", {} in all", want)));
     ranges.push_back({b, en, name});
     t.data.resize(numel);
@@ -218,6 +220,8 @@ std::map<std::string, Tensor> load_safetensors_index(const std::filesystem::path
     j = json::parse(text);
   } catch (const json::parse_error& e) {
     fail(src, fmt::format("malformed JSON at byte {}: {}", e.byte, e.what()));
+  } catch (const json::exception& e) {
+    fail(src, fmt::format("malformed JSON: {}", e.what()));
   }
   if (!j.is_object() || !j.contains("weight_map") || !j["weight_map"].is_object())
     fail(src, "expected an object with a 'weight_map' of tensor name -> shard file");
@@ -259,7 +263,7 @@ std::vector<uint8_t> serialize_safetensors(const std::map<std::string, Tensor>& 
     h[name] = {{"dtype", std::string(dtype_name(dtype))}, {"shape", t.shape}, {"data_offsets", {offset, offset + n}}};
     offset += n;
   }
-  std::string header = h.dump();
+  std::string header = h.dump(-1, ' ', false, json::error_handler_t::replace);
   while (header.size() % 8 != 0) header.push_back(' ');
   std::vector<uint8_t> out;
   out.reserve(8 + header.size() + offset);

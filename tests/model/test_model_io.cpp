@@ -394,3 +394,20 @@ TEST(ModelConfig, PresetsHaveThePublishedSizes) {
 
 }  // namespace
 }  // namespace plena::model
+
+namespace plena::model {
+namespace {
+// Fuzzer findings: JSON that nlohmann rejects with exceptions other than parse_error (number
+// overflow, invalid UTF-8 echoed in messages) must still be InputError.
+TEST(ModelConfigFuzzRegressions, OverflowAndBadUtf8AreInputErrors) {
+  EXPECT_THROW(parse_hf_config_text("18e648", "c.json"), InputError);
+  EXPECT_THROW(parse_hf_config_text("{\"architectures\": 1e999}", "c.json"), InputError);
+  EXPECT_THROW(parse_hf_config_text("{\"architectures\": [\"\xff\xfe\"]}", "c.json"), InputError);
+  std::string hdr = "{\"x\": 1e999}";
+  std::vector<uint8_t> img(8, 0);
+  img[0] = uint8_t(hdr.size());
+  img.insert(img.end(), hdr.begin(), hdr.end());
+  EXPECT_THROW(parse_safetensors(img, "x.safetensors"), InputError);
+}
+}  // namespace
+}  // namespace plena::model
