@@ -121,6 +121,14 @@ Masks::Masks(ProgramBuilder& b, MemoryPlan& plan, const std::string& kernel, uin
   }
 }
 
+uint32_t v_precision(const config::HardwareConfig& cfg, const HbmTensor& t, std::string_view kernel,
+                     std::string_view role) {
+  if (t.format == cfg.formats.v_act) return 0;
+  if (t.format == cfg.formats.v_kv) return 1;
+  fail(kernel, fmt::format("{} '{}' is stored as {}, but H_PREFETCH_V reads {} (precision 0) or {} (precision 1)", role,
+                           t.name, t.format.name(), cfg.formats.v_act.name(), cfg.formats.v_kv.name()));
+}
+
 void for_blocks(ProgramBuilder& b, uint64_t cols, const std::vector<Cursor>& cursors,
                 const std::function<void(bool tail)>& body) {
   const uint64_t vlen = b.config().geometry.vlen;
@@ -176,14 +184,7 @@ ParamRow::ParamRow(ProgramBuilder& b, MemoryPlan& plan, const std::string& kerne
   }
   if (!in_hbm) fail(kernel, fmt::format("{} '{}' is neither a VRAM nor an HBM tensor", role, tensor));
   const HbmTensor& h = plan.hbm(tensor);
-  uint32_t precision = 0;
-  if (h.format == cfg.formats.v_act)
-    precision = 0;
-  else if (h.format == cfg.formats.v_kv)
-    precision = 1;
-  else
-    fail(kernel, fmt::format("{} '{}' is stored as {}, but H_PREFETCH_V reads {} (precision 0) or {} (precision 1)",
-                             role, tensor, h.format.name(), cfg.formats.v_act.name(), cfg.formats.v_kv.name()));
+  const uint32_t precision = v_precision(cfg, h, kernel, role);
   if (h.rows != 1 || h.cols != cols)
     fail(kernel, fmt::format("{} '{}' is [{}, {}] in HBM, expected [1, {}]", role, tensor, h.rows, h.cols, cols));
   if (h.row_stride < blocks * vlen)

@@ -52,6 +52,10 @@ struct Masks {
   std::optional<ScratchRows> rows;
 };
 
+// The H_PREFETCH_V precision bit that reads HBM tensor t (InputError when its format is neither).
+uint32_t v_precision(const config::HardwareConfig& cfg, const HbmTensor& t, std::string_view kernel,
+                     std::string_view role);
+
 // A block pointer for for_blocks: starts at *row (register copy) or at `base` (immediate) and
 // advances by `stride` after each full block.
 struct Cursor {

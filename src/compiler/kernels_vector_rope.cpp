@@ -233,14 +233,7 @@ void emit_embedding(ProgramBuilder& b, MemoryPlan& plan, const EmbeddingArgs& a)
   if (y.rows != a.token_ids.size() || y.cols != t.cols)
     fail(a.name, fmt::format("output '{}' is [{}, {}], expected [{} tokens, {} (the table's hidden size)]", y.name, y.rows,
                              y.cols, a.token_ids.size(), t.cols));
-  uint32_t precision = 0;
-  if (t.format == cfg.formats.v_act)
-    precision = 0;
-  else if (t.format == cfg.formats.v_kv)
-    precision = 1;
-  else
-    fail(a.name, fmt::format("table '{}' is stored as {}, but H_PREFETCH_V reads {} (precision 0) or {} (precision 1)",
-                             a.table, t.format.name(), cfg.formats.v_act.name(), cfg.formats.v_kv.name()));
+  const uint32_t precision = v_precision(cfg, t, a.name, "table");
   if (t.row_stride < y.col_blocks * vlen)
     fail(a.name, fmt::format("table '{}' has row stride {}; whole VLEN blocks are read, expected >= {} (place it with "
                              "row_multiple = VLEN)",

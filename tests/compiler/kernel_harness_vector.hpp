@@ -37,7 +37,7 @@ struct Geo {
 
 inline config::HardwareConfig make_config(const Geo& g) {
   const uint32_t hlen = std::max<uint32_t>(g.blen, std::min<uint32_t>(g.mlen, 16));
-  const uint64_t vdepth = std::max<uint64_t>(2048, (uint64_t(1) << 22) / g.mlen);
+  const uint64_t vdepth = std::max<uint64_t>(2048, (uint64_t(1) << 24) / g.mlen);  // calloc: untouched pages stay virtual
   const uint64_t mdepth = uint64_t(g.mlen) * 8;
   const uint64_t mpf = g.m_prefetch ? g.m_prefetch : g.mlen;
   std::string toml = fmt::format(
@@ -456,9 +456,10 @@ inline void check_layernorm(const Geo& g, size_t rows, size_t cols, bool with_bi
   EXPECT_TRUE(bits_equal(got, golden::staged_layernorm(r.rnd, x, rows, cols, w, bias, 1e-5f)));
   std::vector<float> ref(rows * cols);
   golden::layernorm_ref(x.data(), rows, cols, w.data(), with_bias ? bias.data() : nullptr, 1e-5, ref.data());
-  // bf16: x - mean is rounded at the magnitude of x (half an ulp of |x| <= 3 is 2^-8), then scaled
-  // by 1/std: an absolute error floor of ~0.3 x rtol on outputs near 0.
-  expect_close(got, ref, g.sram == "fp32" ? 2e-5 : 4.0 / 128, g.sram == "fp32" ? 0.1 : 0.3, "layernorm vs host reference");
+  // bf16: the FP registers are bf16 too, so 1/std carries three roundings (~0.6%) and x - mean is
+  // rounded at the magnitude of x; both scale the normalised values (|.| up to ~3) before the
+  // bias is added, so outputs near 0 get an absolute floor of rtol x 2.
+  expect_close(got, ref, g.sram == "fp32" ? 2e-5 : 4.0 / 128, g.sram == "fp32" ? 0.1 : 2.0, "layernorm vs host reference");
 }
 
 // Padding columns holding garbage (finite) change nothing in the real columns.

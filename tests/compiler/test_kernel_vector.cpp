@@ -112,3 +112,47 @@ TEST(KernelVector, EmbeddingLookup) {
   check_embedding(kRefBf16, 40, 192, {39, 1, 22});  // MXFP8 table decoded by the DMA
   check_embedding(Geo{16, 4, "bf16", "bf16", 8}, 30, 48, {4, 9, 29}, 1);  // prefetch of 8 rows, 3 output rows
 }
+
+// ---- loop policies: hardware loops and full unrolling run the same dynamic stream ----
+TEST(KernelVector, HardwareLoopsAndUnrollingAgree) {
+  std::vector<float> outs[2];
+  size_t sizes[2] = {0, 0};
+  for (int u = 0; u < 2; ++u) {
+    Rig r(make_config(kTinyBf16));
+    r.b.set_loop_policy(u ? LoopPolicy::unroll() : LoopPolicy::hardware());
+    r.plan.fp_constant("eps", 1e-6f);
+    r.put_vram("x", 6, 40, randv(6 * 40, 5, 2.0f), 4);
+    r.put_vram("w", 1, 40, randv(40, 6, 0.1f, 1.0f));
+    r.alloc_vram("y", 6, 40, 4);
+    emit_rmsnorm(r.b, r.plan, {.input = "x", .output = "y", .weight = "w"});
+    emit_softmax(r.b, r.plan, {.input = "y", .output = "y"});
+    emit_swiglu(r.b, r.plan, {.gate = "y", .up = "x", .output = "x"});
+    r.run();
+    outs[u] = r.get_vram("x");
+    sizes[u] = r.b.size();
+  }
+  EXPECT_TRUE(bits_equal(outs[1], outs[0]));
+  EXPECT_GT(compare(outs[0], outs[0]).ref_energy, 0.0);
+  EXPECT_LT(sizes[0] * 3, sizes[1]);  // hardware loops keep the program small
+}
+
+TEST(KernelVector, StaticSizeDoesNotGrowWithRows) {
+  size_t sizes[2];
+  for (int i = 0; i < 2; ++i) {
+    Rig r(make_config(kRefBf16));
+    r.plan.fp_constant("eps", 1e-6f);
+    const size_t rows = i ? 512 : 4;
+    r.alloc_vram("x", rows, 200, 4);
+    r.alloc_vram("w", 1, 200);
+    emit_rmsnorm(r.b, r.plan, {.input = "x", .output = "x", .weight = "w"});
+    emit_softmax(r.b, r.plan, {.input = "x", .output = "x"});
+    emit_activation(r.b, r.plan, {.kind = Activation::Gelu, .input = "x", .output = "x"});
+    RopePlacement p = place_rope_tables(r.plan, "rope", rows, 64);
+    r.alloc_vram("q", rows, 256, 4);
+    emit_rope(r.b, r.plan, {.input = "q", .output = "q", .head_dim = 64, .tables = p});
+    sizes[i] = r.b.size();
+  }
+  // Only immediates grow: addresses past 2^18 take S_LUI_INT + S_ADDI_INT instead of one S_ADDI_INT.
+  EXPECT_LE(sizes[1], sizes[0] + 24);
+  EXPECT_GE(sizes[1], sizes[0]);
+}
