@@ -329,50 +329,91 @@ void EncodeBlocks(const EncodeArgs& A, const float* x, uint8_t* codes, uint8_t* 
 // Loop-invariant vectors of the float decode, built once per call: the output stores could
 // otherwise alias the argument struct and force a reload of every parameter per vector.
 struct FloatDecodeConsts {
-  hn::Vec<DU> mag_mask, sign_mask, normal_off, mant_mask, inf_bits, nan_bits;
-  hn::Vec<DI> first_normal, inf_code, last_finite;
-  hn::Vec<DF> sub_scale;
+  hn::Vec<DI> mag_mask, sign_mask, inf_bits, nan_bits;
+  hn::Vec<DI> first_normal, special_min, last_finite;
   int sh;
 };
 
-HWY_INLINE hn::Vec<DF> FloatElements(hn::Vec<DU> c, const FloatDecodeConsts& K) {
+// Element values of sign-extended codes c: field >= 1 -> bits (mag << sh) + off, field 0 ->
+// mant * sub (one exact product), specials -> Inf / quiet NaN; then the sign. With off and sub
+// pre-multiplied by the block scale (exponent add) this is the final output.
+template <bool HasInf>
+HWY_INLINE hn::Vec<DF> FloatElements(hn::Vec<DI> c, hn::Vec<DI> off, hn::Vec<DF> sub_scale,
+                                     const FloatDecodeConsts& K) {
   const DF df;
-  const DU du;
   const DI di;
   const auto mag = hn::And(c, K.mag_mask);
-  const auto sign = hn::ShiftLeft<24>(hn::And(c, K.sign_mask));
-  const auto normal = hn::Add(hn::ShiftLeftSame(mag, K.sh), K.normal_off);
-  const auto sub = hn::BitCast(du, hn::Mul(hn::ConvertTo(df, hn::BitCast(di, hn::And(c, K.mant_mask))), K.sub_scale));
-  const auto magi = hn::BitCast(di, mag);
-  auto v = hn::IfThenElse(hn::RebindMask(du, hn::Lt(magi, K.first_normal)), sub, normal);
-  const auto inf_or_nan = hn::IfThenElse(hn::RebindMask(du, hn::Eq(magi, K.inf_code)), K.inf_bits, K.nan_bits);
-  v = hn::IfThenElse(hn::RebindMask(du, hn::Gt(magi, K.last_finite)), inf_or_nan, v);
+  const auto sign = hn::And(c, K.sign_mask);  // sign-extended code: bit 31 is the code's sign
+  const auto normal = hn::Add(hn::ShiftLeftSame(mag, K.sh), off);
+  // Field-0 lanes have mag == mantissa; other lanes' products are discarded by the select.
+  const auto sub = hn::BitCast(di, hn::Mul(hn::ConvertTo(df, mag), sub_scale));
+  auto v = hn::IfThenElse(hn::Lt(mag, K.first_normal), sub, normal);
+  if constexpr (HasInf) {  // IEEE-like: special_min is the Inf code, above it NaN
+    const auto inf_or_nan = hn::IfThenElse(hn::Eq(mag, K.special_min), K.inf_bits, K.nan_bits);
+    v = hn::IfThenElse(hn::Gt(mag, K.last_finite), inf_or_nan, v);
+  } else {  // OCP E4M3: only S.1111.111 is NaN
+    v = hn::IfThenElse(hn::Eq(mag, K.special_min), K.nan_bits, v);
+  }
   return hn::BitCast(df, hn::Or(v, sign));
 }
 
-template <DecodeKind K>
+template <DecodeKind K, bool HasInf>
 void DecodeBlocksT(const DecodeArgs& A, const uint8_t* HWY_RESTRICT codes, const uint8_t* HWY_RESTRICT scales,
                    float* HWY_RESTRICT out, size_t nblocks) {
   const DF df;
-  const DU du;
   const DI di;
-  const D8 d8;
   const DS8 ds8;
   const size_t N = hn::Lanes(df), B = A.block;
   const float* HWY_RESTRICT scale_tab = A.scale_tab;
-  const FloatDecodeConsts C{hn::Set(du, 0x7Fu),
-                            hn::Set(du, 0x80u),
-                            hn::Set(du, A.normal_off),
-                            hn::Set(du, (1u << A.mbits) - 1),
-                            hn::Set(du, 0x7F800000u),
-                            hn::Set(du, 0x7FC00000u),
+  const FloatDecodeConsts C{hn::Set(di, 0x7F),
+                            hn::Set(di, int32_t(0x80000000u)),
+                            hn::Set(di, 0x7F800000),
+                            hn::Set(di, 0x7FC00000),
                             hn::Set(di, int32_t(1u << A.mbits)),
-                            hn::Set(di, int32_t(A.inf_code)),
+                            hn::Set(di, int32_t(A.special_min)),
                             hn::Set(di, int32_t(A.special_min) - 1),
-                            hn::Set(df, A.sub_scale),
                             int(23 - A.mbits)};
+  // Scale bytes for which the output exponent field of every finite normal code stays within
+  // [1, 254]: there the block scale is an exponent add (exact, same bits as the product).
+  const int bias = 127 - int(A.normal_off >> 23);
+  const int fmax = int((A.special_min <= 0x7F ? A.special_min - 1 : 0x7Fu) >> A.mbits);
+  const uint32_t s_lo = uint32_t(bias), s_span = uint32_t(254 - fmax);
+  const auto normal_off = hn::Set(di, int32_t(A.normal_off));
+  const auto sub_scale = hn::Set(df, A.sub_scale);
   const auto nan = hn::Set(df, bits_to_f32(0x7FC00000u));
-  for (size_t b = 0; b < nblocks; ++b) {
+  size_t b = 0;
+#if HWY_TARGET == HWY_AVX2
+  if (K == DecodeKind::Float && B == 8) {
+    // One-vector blocks, eight at a time: offsets and subnormal multipliers of all eight scale
+    // bytes in one vector, each block takes its lane with a permute. Groups with a scale byte
+    // outside the exponent-add range (or 255) go through the per-block loop below.
+    const __m256i lo = _mm256_set1_epi32(int(s_lo)), span = _mm256_set1_epi32(int(s_span));
+    size_t stop = 0;
+    for (; b + 8 <= nblocks; b += 8) {
+      const __m256i S = _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(scales + b)));
+      const __m256i d = _mm256_sub_epi32(S, lo);
+      const __m256i out_of_range = _mm256_or_si256(_mm256_cmpgt_epi32(d, span), _mm256_cmpgt_epi32(_mm256_setzero_si256(), d));
+      if (!_mm256_testz_si256(out_of_range, out_of_range)) {
+        stop = b;
+        break;
+      }
+      const __m256i offv = _mm256_add_epi32(normal_off.raw, _mm256_slli_epi32(_mm256_sub_epi32(S, _mm256_set1_epi32(127)), 23));
+      const __m256 subv = _mm256_mul_ps(_mm256_castsi256_ps(_mm256_slli_epi32(S, 23)), sub_scale.raw);  // S >= 1
+      for (int j = 0; j < 8; ++j) {
+        const __m256i idx = _mm256_set1_epi32(j);
+        const hn::Vec<DI> offj{_mm256_permutevar8x32_epi32(offv, idx)};
+        const hn::Vec<DF> subj{_mm256_permutevar8x32_ps(subv, idx)};
+        const uint8_t* cb = codes + (b + size_t(j)) * 8;
+        hn::StoreU(FloatElements<HasInf>(hn::PromoteTo(di, hn::LoadU(ds8, reinterpret_cast<const int8_t*>(cb))), offj,
+                                         subj, C),
+                   df, out + (b + size_t(j)) * 8);
+      }
+      stop = b + 8;
+    }
+    b = stop;
+  }
+#endif
+  for (; b < nblocks; ++b) {
     const uint8_t* cb = codes + b * B;
     float* ob = out + b * B;
     const uint8_t sbyte = scales[b];
@@ -380,22 +421,26 @@ void DecodeBlocksT(const DecodeArgs& A, const uint8_t* HWY_RESTRICT codes, const
       for (size_t i = 0; i < B; i += N) hn::StoreU(nan, df, ob + i);
       continue;
     }
-    const auto sv = hn::Set(df, scale_tab[sbyte]);
-    for (size_t i = 0; i < B; i += N) {
-      hn::Vec<DF> v;
-      if constexpr (K == DecodeKind::Int) {
-        v = hn::ConvertTo(df, hn::PromoteTo(di, hn::LoadU(ds8, reinterpret_cast<const int8_t*>(cb + i))));
-      } else {
-        v = FloatElements(hn::PromoteTo(du, hn::LoadU(d8, cb + i)), C);
-      }
-      hn::StoreU(hn::Mul(v, sv), df, ob + i);
+    const float svf = scale_tab[sbyte];
+    const auto sv = hn::Set(df, svf);
+    auto load = [&](size_t i) { return hn::PromoteTo(di, hn::LoadU(ds8, reinterpret_cast<const int8_t*>(cb + i))); };
+    if constexpr (K == DecodeKind::Int) {
+      for (size_t i = 0; i < B; i += N) hn::StoreU(hn::Mul(hn::ConvertTo(df, load(i)), sv), df, ob + i);
+    } else if (B >= 2 * N && uint32_t(sbyte) - s_lo <= s_span) {  // one-vector blocks: setup would dominate
+      const auto off = hn::Set(di, int32_t(A.normal_off + (uint32_t(sbyte - 127) << 23)));
+      const auto sub = hn::Set(df, A.sub_scale * svf);  // exact power of two (>= 2^-149)
+      for (size_t i = 0; i < B; i += N) hn::StoreU(FloatElements<HasInf>(load(i), off, sub, C), df, ob + i);
+    } else {
+      for (size_t i = 0; i < B; i += N)
+        hn::StoreU(hn::Mul(FloatElements<HasInf>(load(i), normal_off, sub_scale, C), sv), df, ob + i);
     }
   }
 }
 
 void DecodeBlocks(const DecodeArgs& A, const uint8_t* codes, const uint8_t* scales, float* out, size_t nblocks) {
-  if (A.kind == DecodeKind::Int) return DecodeBlocksT<DecodeKind::Int>(A, codes, scales, out, nblocks);
-  return DecodeBlocksT<DecodeKind::Float>(A, codes, scales, out, nblocks);
+  if (A.kind == DecodeKind::Int) return DecodeBlocksT<DecodeKind::Int, false>(A, codes, scales, out, nblocks);
+  if (A.inf_code == A.special_min) return DecodeBlocksT<DecodeKind::Float, true>(A, codes, scales, out, nblocks);
+  return DecodeBlocksT<DecodeKind::Float, false>(A, codes, scales, out, nblocks);
 }
 
 }  // namespace plena::numerics::fast::simd::HWY_NAMESPACE

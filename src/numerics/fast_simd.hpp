@@ -50,6 +50,7 @@ struct DecodeArgs {
   size_t block = 32;
   // Float: field >= 1 -> bits ((c & 0x7F) << (23 - m)) + normal_off; field 0 -> (c & mant_mask) *
   // sub_scale; (c & 0x7F) >= special_min -> Inf when == inf_code, else quiet NaN; sign from bit 7.
+  // inf_code is either special_min (IEEE-like) or 0x100 (only special_min itself, a NaN, is special).
   uint32_t mbits = 3;
   uint32_t normal_off = 0;
   float sub_scale = 0;
