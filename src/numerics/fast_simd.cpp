@@ -211,14 +211,15 @@ void EncodeBlocksT(const EncodeArgs& A, const float* HWY_RESTRICT x, uint8_t* HW
                                                          _mm256_setr_epi32(0, 4, 1, 1, 1, 1, 1, 1));
       _mm_storel_epi64(reinterpret_cast<__m128i*>(scales + b), _mm256_castsi256_si128(sbytes));
       unsigned badbits = unsigned(_mm256_movemask_ps(_mm256_castsi256_ps(bad)));
-      const __m256 mulf = _mm256_castsi256_ps(mulv);
+      alignas(32) float muls[8];  // per-block multipliers, broadcast-loaded below
+      _mm256_store_si256(reinterpret_cast<__m256i*>(muls), mulv);
       // Every block is encoded (garbage for bad ones, which the caller re-encodes); the inputs
       // are re-read from L1 rather than held in registers.
       for (int h = 0; h < 2; ++h) {
         hn::Vec<DI> c[4];
         for (int i = 0; i < 4; ++i) {
           const int j = 4 * h + i;
-          const hn::Vec<DF> mj{_mm256_permutevar8x32_ps(mulf, _mm256_set1_epi32(j))};
+          const hn::Vec<DF> mj = hn::Set(df, muls[j]);
           const hn::Vec<DF> xj{_mm256_loadu_ps(xg + 8 * j)};
           if constexpr (K == EncodeKind::Plena) {
             auto near = hn::Zero(du);
@@ -399,10 +400,15 @@ void DecodeBlocksT(const DecodeArgs& A, const uint8_t* HWY_RESTRICT codes, const
       }
       const __m256i offv = _mm256_add_epi32(normal_off.raw, _mm256_slli_epi32(_mm256_sub_epi32(S, _mm256_set1_epi32(127)), 23));
       const __m256 subv = _mm256_mul_ps(_mm256_castsi256_ps(_mm256_slli_epi32(S, 23)), sub_scale.raw);  // S >= 1
+      // Per-block values through memory: a broadcast load is one load uop, cheaper than
+      // materializing a permute index per block.
+      alignas(32) int32_t offs[8];
+      alignas(32) float subs[8];
+      _mm256_store_si256(reinterpret_cast<__m256i*>(offs), offv);
+      _mm256_store_ps(subs, subv);
       for (int j = 0; j < 8; ++j) {
-        const __m256i idx = _mm256_set1_epi32(j);
-        const hn::Vec<DI> offj{_mm256_permutevar8x32_epi32(offv, idx)};
-        const hn::Vec<DF> subj{_mm256_permutevar8x32_ps(subv, idx)};
+        const hn::Vec<DI> offj = hn::Set(di, offs[j]);
+        const hn::Vec<DF> subj = hn::Set(df, subs[j]);
         const uint8_t* cb = codes + (b + size_t(j)) * 8;
         hn::StoreU(FloatElements<HasInf>(hn::PromoteTo(di, hn::LoadU(ds8, reinterpret_cast<const int8_t*>(cb))), offj,
                                          subj, C),
