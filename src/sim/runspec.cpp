@@ -300,7 +300,9 @@ RunSpec parse_run_spec(std::string_view text, const fs::path& path) {
 
   const std::pair<std::string_view, SramKind> srams[] = {
       {"vram", SramKind::Vram}, {"mram", SramKind::Mram}, {"fpsram", SramKind::FpSram}, {"intsram", SramKind::IntSram}};
-  for (auto [key, kind] : srams) {
+  for (const auto& entry : srams) {
+    const std::string_view key = entry.first;  // plain locals: clang 14 cannot capture structured bindings
+    const SramKind kind = entry.second;
     each_table(key, [&](TableReader& r) {
       SramPreload s;
       s.kind = kind;
