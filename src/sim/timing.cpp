@@ -469,10 +469,7 @@ struct TimingModel::Impl {
     }
     for (int k = 0; k < n_acc; ++k) {
       const Access& a = acc[k];
-      bool own_write_covers = false;  // a read inside this instruction's own write adds nothing
-      for (int w = 0; w < n_acc && !a.write; ++w)
-        own_write_covers |= acc[w].write && acc[w].space == a.space && acc[w].lo <= a.lo && a.hi <= acc[w].hi;
-      if (!own_write_covers) sb[a.space].push_back(SbEntry{a.lo, a.hi, finish, seq, a.write});
+      sb[a.space].push_back(SbEntry{a.lo, a.hi, finish, seq, a.write});
     }
     for (uint8_t i = 0; i < e.n_writes; ++i) {
       const Range& r = e.writes[i];
