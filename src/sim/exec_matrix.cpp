@@ -1,6 +1,6 @@
 // Matrix unit: M_MM/M_TMM/M_MV/M_TMV into m/v accumulators, M_BMM/M_BTMM/M_BMV/M_BTMV into the
 // per-head hm/hv accumulators, and the *_WO drains. Every dot product is an f32 sum over k in
-// ascending order starting from 0, added to the accumulator afterwards (docs/sim-semantics.md);
+// ascending order starting from 0, added to the accumulator afterwards (docs/isa.md ("Simulator semantics and deviations"));
 // loops are ordered so the compiler vectorises across output columns without reassociating k.
 #include <algorithm>
 #include <cstring>

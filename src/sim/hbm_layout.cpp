@@ -1,6 +1,6 @@
 // The plena-cpp HBM tensor layout (shared by the DMA instructions and the loader/dump helpers):
 // element offsets and SCALE_REG/STRIDE_REG count elements of the tensor's format, so sub-byte
-// formats are addressed correctly (docs/sim-semantics.md, "HBM layout").
+// formats are addressed correctly (docs/isa.md ("Simulator semantics and deviations"), "HBM layout").
 #include <fmt/format.h>
 
 #include "sim/exec_detail.hpp"

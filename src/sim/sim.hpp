@@ -1,7 +1,7 @@
 // Public header of the simulator: architectural state (Machine), the functional executor of every
 // opcode (execute), HBM tensor layout helpers, and the Simulator run loop that feeds each executed
 // instruction's Effects to the timing model. Semantics, rounding points and every deviation from
-// the reference emulator are specified in docs/sim-semantics.md.
+// the reference emulator are specified in docs/isa.md ("Simulator semantics and deviations").
 #pragma once
 #include <array>
 #include <bit>
@@ -78,7 +78,7 @@ class HbmStore {
   std::vector<std::unique_ptr<uint8_t[]>> pages_;
 };
 
-// One HBM tensor as the DMA instructions see it (plena-cpp layout, docs/sim-semantics.md):
+// One HBM tensor as the DMA instructions see it (plena-cpp layout, docs/isa.md ("Simulator semantics and deviations")):
 // element region: `rows` rows of `cols` elements, row r starting at element r*row_stride;
 // element e lives at byte base + packed_element_bytes(format, e);
 // scale region:   the scales of element e (a multiple of the block) at
