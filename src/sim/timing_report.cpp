@@ -115,7 +115,8 @@ void write_trace_events(std::ostream& out, const std::vector<TraceEvent>& events
     }
   }
   for (size_t i = 0; i < events.size(); ++i) {
-    const TraceEvent& e = events[i];
+    TraceEvent e = events[i];
+    e.finish = std::max(e.finish, e.start);  // a transfer still in flight (write_perfetto before finish())
     out << fmt::format(",\n{{\"name\":\"{}\",\"ph\":\"X\",\"ts\":{},\"dur\":{},\"pid\":1,\"tid\":{},"
                        "\"args\":{{\"pc\":{},\"seq\":{},\"issue_cycle\":{},\"start_cycle\":{},\"cycles\":{}",
                        isa::mnemonic(e.op), us_from_ps(e.start * ps_per_cycle),
