@@ -49,6 +49,19 @@ HWY_INLINE void StoreCodes4(const hn::Vec<DI>* c, uint8_t* HWY_RESTRICT dst) {
 #endif
 }
 
+// Two code vectors -> 2N consecutive bytes.
+HWY_INLINE void StoreCodes2(const hn::Vec<DI>* c, uint8_t* HWY_RESTRICT dst) {
+#if HWY_TARGET == HWY_AVX2
+  const __m256i w = _mm256_packus_epi32(c[0].raw, c[1].raw);  // [c0 lo, c1 lo | c0 hi, c1 hi] as u16
+  const __m256i b = _mm256_permutevar8x32_epi32(_mm256_packus_epi16(w, w), _mm256_setr_epi32(0, 4, 1, 5, 0, 0, 0, 0));
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(dst), _mm256_castsi256_si128(b));
+#else
+  const size_t N = hn::Lanes(DF());
+  StoreCodes(c[0], dst);
+  StoreCodes(c[1], dst + N);
+#endif
+}
+
 // ocp-mx float elements (fast.cpp fp_code).
 template <bool TiesAway>
 HWY_INLINE hn::Vec<DI> FpCode(hn::Vec<DF> x, hn::Vec<DF> inv, const FpParams& P) {
@@ -126,7 +139,11 @@ HWY_INLINE hn::Vec<DI> PlenaCode(hn::Vec<DF> x, hn::Vec<DF> inv, hn::Vec<DU>& ne
   const auto sm_norm = hn::Mul(hn::Sub(hn::Mul(t, pow_neg_k), hn::Set(df, 1.0f)), hn::Set(df, 8.0f));
   const auto is_sub = hn::Eq(k, hn::Set(di, -7));
   const auto v = hn::Mul(hn::IfThenElse(hn::RebindMask(df, is_sub), sm_sub, sm_norm), hn::Set(df, 4.0f));
-  const auto q = hn::ConvertTo(di, hn::Floor(v));  // |v| < 64
+#if HWY_TARGET == HWY_AVX2
+  const hn::Vec<DI> q{_mm256_cvttps_epi32(hn::Floor(v).raw)};  // |v| < 64: no overflow fix-up needed
+#else
+  const auto q = hn::ConvertTo(di, hn::Floor(v));
+#endif
   auto ip = hn::ShiftRight<2>(q);                  // arithmetic: floor(q / 4)
   const auto rem = hn::And(q, hn::Set(di, 3));
   const auto odd = hn::Eq(hn::And(ip, hn::Set(di, 1)), hn::Set(di, 1));
@@ -294,6 +311,9 @@ void EncodeBlocksT(const EncodeArgs& A, const float* HWY_RESTRICT x, uint8_t* HW
           const hn::Vec<DI> c[4] = {code(j), code(j + 1), code(j + 2), code(j + 3)};
           StoreCodes4(c, cb + j * N);
         }
+      } else if constexpr (NV == 2) {
+        const hn::Vec<DI> c[2] = {code(0), code(1)};
+        StoreCodes2(c, cb);
       } else {
         for (size_t j = 0; j < nv; ++j) StoreCodes(code(j), cb + j * N);
       }
