@@ -1,7 +1,10 @@
-// Explicit-SIMD row kernels (Highway, dynamic dispatch). Same arithmetic as the auto-vectorized
-// kernels in fast.cpp (which document the exactness argument), written lane-parallel so block
-// maxima, scales and byte packing no longer go through scalar loops; decode computes element
-// values from the code bits instead of gathering from a 256-entry table.
+// Explicit-SIMD row kernels (Highway, dynamic dispatch to AVX2 / SSE4 / portable emulation).
+// Exactness (docs/numerics.md "Fast paths"): the block scale is a power of two, so
+// a = |x| * 2^-s is exact unless it underflows FP32, and values that small round to zero on every
+// element grid anyway. Rounding a to a multiple of 2^q is (a + 2^(q+23)) - 2^(q+23) under the
+// default RNE mode (the sum lies in [2^(q+23), 2^(q+24)), whose ulp is 2^q); ties-away adds one
+// quantum back when the RNE result sits exactly half a quantum below a. Decode computes element
+// values from the code bits (no table gather); every product with the block scale is exact.
 // Vectors are capped at 8 f32 lanes: blocks of 8 fill a vector on AVX2, and AVX-512 would add
 // compile time without helping (block 8 would need per-lane scales).
 #ifndef HWY_DISABLED_TARGETS
@@ -62,7 +65,10 @@ HWY_INLINE void StoreCodes2(const hn::Vec<DI>* c, uint8_t* HWY_RESTRICT dst) {
 #endif
 }
 
-// ocp-mx float elements (fast.cpp fp_code).
+// ocp-mx float elements. Normal element range: RNE of the FP32 mantissa to m bits on the bit
+// pattern (a carry moves into the exponent field, which is exactly the next element code).
+// Subnormal element range: adding c_sub = 2^(emin-m+23) rounds a to a multiple of 2^(emin-m),
+// and the bit distance to c_sub is the element mantissa. The sign survives unless x * 2^-s is 0.
 template <bool TiesAway>
 HWY_INLINE hn::Vec<DI> FpCode(hn::Vec<DF> x, hn::Vec<DF> inv, const FpParams& P) {
   const DF df;
@@ -94,7 +100,8 @@ HWY_INLINE hn::Vec<DI> FpCode(hn::Vec<DF> x, hn::Vec<DF> inv, const FpParams& P)
   return hn::BitCast(di, code);
 }
 
-// ocp-mx int8 and mase-bfp (fast.cpp int_code); Offset adds the mase 1e-9 artifact.
+// Symmetric two's-complement integer code k = RNE((|x| + offset) * 2^(frac-s)) clamped to kmax
+// (ocp-mx int8, mase-bfp intW); Offset adds the mase 1e-9 artifact to magnitude and sign test.
 template <bool TiesAway, bool Offset>
 HWY_INLINE hn::Vec<DI> IntCode(hn::Vec<DF> x, hn::Vec<DF> mul, int32_t kmax, uint32_t mask) {
   const DF df;
@@ -120,7 +127,7 @@ HWY_INLINE hn::Vec<DI> IntCode(hn::Vec<DF> x, hn::Vec<DF> mul, int32_t kmax, uin
   return hn::And(v, hn::Set(di, int32_t(mask)));
 }
 
-// plena-hw-mxfp element (fast.cpp plena_code); `near` collects lanes where float log2 of t + 1e-9
+// plena-hw-mxfp element (block.cpp encode_plena_hw, branch-free); `near` collects lanes where float log2 of t + 1e-9
 // may differ from the bit exponent (all ones there).
 HWY_INLINE hn::Vec<DI> PlenaCode(hn::Vec<DF> x, hn::Vec<DF> inv, hn::Vec<DU>& near) {
   const DF df;

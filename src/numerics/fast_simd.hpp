@@ -11,7 +11,7 @@ namespace plena::numerics::fast::simd {
 // Lanes (f32) of the dispatched target's vectors (<= 8). Kernels need block % lanes() == 0.
 size_t lanes();
 
-// Float element rounding parameters (see fast.cpp fp_code for the derivation).
+// Float element rounding parameters (see FpCode in fast_simd.cpp for the derivation).
 struct FpParams {
   uint32_t sh;          // 23 - m (m = stored mantissa bits)
   uint32_t half;        // 1 << (sh - 1)

@@ -10,6 +10,7 @@
 #include <random>
 #include <vector>
 
+#include "hwy/targets.h"
 #include "numerics/fast_simd.hpp"
 #include "numerics/numerics.hpp"
 
@@ -66,7 +67,26 @@ struct Gen {
 
 }  // namespace
 
-TEST(FastSimd, EncodeDecodeMatchReference) {
+// Runs `body` once per SIMD target the library compiled that this CPU supports (AVX2, SSE4 and
+// the portable scalar fallback), then restores the normal dispatch.
+template <class Body>
+void for_each_target(Body body) {
+  const int64_t supported = hwy::SupportedTargets();
+  size_t ran = 0;
+  for (int64_t t : {int64_t(HWY_AVX2), int64_t(HWY_SSE4), int64_t(HWY_SCALAR)}) {
+    if (!(supported & t) && t != HWY_SCALAR) continue;
+    hwy::SetSupportedTargetsForTest(t);
+    hwy::GetChosenTarget().Update(hwy::SupportedTargets());
+    SCOPED_TRACE(hwy::TargetName(t));
+    body(t);
+    ++ran;
+  }
+  hwy::SetSupportedTargetsForTest(0);
+  hwy::GetChosenTarget().Update(hwy::SupportedTargets());
+  EXPECT_GE(ran, 2u);
+}
+
+void encode_decode_match_reference() {
   Gen g;
   size_t enc_elements = 0, dec_elements = 0;
   for (const char* name : kFormats) {
@@ -128,9 +148,17 @@ TEST(FastSimd, EncodeDecodeMatchReference) {
   EXPECT_GT(dec_elements, 1000000u);
 }
 
+TEST(FastSimd, EncodeDecodeMatchReference) {
+  for_each_target([](int64_t t) {
+    const size_t L = fast::simd::lanes();
+    EXPECT_EQ(L, t == HWY_AVX2 ? 8u : t == HWY_SSE4 ? 4u : 1u);
+    encode_decode_match_reference();
+  });
+}
+
 // The kernels must take the ordinary blocks themselves (a kernel that sent everything to the
 // reference would pass the equivalence test): Gaussian rows leave almost nothing to `slow`.
-TEST(FastSimd, KernelsTakeOrdinaryBlocks) {
+void kernels_take_ordinary_blocks() {
   const size_t L = fast::simd::lanes();
   ASSERT_GE(L, 1u);
   ASSERT_LE(L, 8u);
@@ -156,4 +184,8 @@ TEST(FastSimd, KernelsTakeOrdinaryBlocks) {
     EXPECT_LT(slow.size(), nblocks / 8) << int(kind);  // plena-hw: ~2^-11 of elements per block are near
     EXPECT_TRUE(std::is_sorted(slow.begin(), slow.end()));
   }
+}
+
+TEST(FastSimd, KernelsTakeOrdinaryBlocks) {
+  for_each_target([](int64_t) { kernels_take_ordinary_blocks(); });
 }
