@@ -124,11 +124,17 @@ AttentionCounts emit_flash_attention(ProgramBuilder& b, MemoryPlan& plan, const 
   const uint64_t s_base = plan.alloc_vram(n_s, blen, mlen).base();
   const uint64_t pv_base = plan.alloc_vram(n_pv, blen, dpad).base();  // kb blocks of BLEN rows
   const uint64_t mask_base = plan.alloc_vram(n_mask, mlen + 1, vlen).base();  // row s: keys >= s masked; row MLEN: all
-  const uint64_t m_slot = plan.alloc_fp_scratch(n_m, a.q_len);
-  const uint64_t l_slot = plan.alloc_fp_scratch(n_l, a.q_len);
   const float scale = float(1.0 / std::sqrt(double(hd)));
   const uint64_t scale_slot = plan.fp_constant("attn_scale", scale);
   const uint64_t neg_slot = plan.fp_constant("neg_large", -1.0e30f);
+  // Query rows are processed in chunks whose running max and sum fit in FP SRAM.
+  uint64_t q_chunk = std::min(a.q_len, plan.fp_space().largest_free() / 2 / blen * blen);
+  if (a.max_q_chunk) q_chunk = std::min(q_chunk, std::max(blen, a.max_q_chunk / blen * blen));
+  if (q_chunk == 0)
+    fail(kn, fmt::format("needs 2 * BLEN = {} free FP SRAM entries for the running max and sum, {} free", 2 * blen,
+                         plan.fp_space().largest_free()));
+  const uint64_t m_slot = plan.alloc_fp_scratch(n_m, q_chunk);
+  const uint64_t l_slot = plan.alloc_fp_scratch(n_l, q_chunk);
 
   auto kscope = b.kernel(a.name);
   RegisterAllocator& regs = b.regs();
@@ -184,7 +190,7 @@ AttentionCounts emit_flash_attention(ProgramBuilder& b, MemoryPlan& plan, const 
   b.set_scale_reg(kt.scale_reg);
   b.set_stride_reg(kt.row_stride);
 
-  const uint64_t groups = ceil_div(a.q_len, blen);
+  uint64_t qc0 = 0, qcn = 0, groups = 0;  // current query chunk [qc0, qc0 + qcn) and its row groups
   const uint64_t n_tiles = ceil_div(a.kv_len, mlen);
   const uint64_t q_bstride = q.rows_alloc * vlen, o_bstride = o.rows_alloc * vlen;
   // Keys of tile t that query i sees: columns [0, visible).
@@ -196,14 +202,14 @@ AttentionCounts emit_flash_attention(ProgramBuilder& b, MemoryPlan& plan, const 
   // A group is "full" in tile t when it has BLEN rows that all see the whole tile: its body is
   // then identical to every other full group's, up to addresses carried in registers.
   auto group_full = [&](uint64_t g, uint64_t t) {
-    if ((g + 1) * blen > a.q_len) return false;
-    for (uint64_t i = g * blen; i < (g + 1) * blen; ++i)
+    if ((g + 1) * blen > qcn) return false;
+    for (uint64_t i = qc0 + g * blen; i < qc0 + (g + 1) * blen; ++i)
       if (visible(i, t) != mlen) return false;
     return true;
   };
   // Every query sees the whole tile t: the tile's code is then the same for all such tiles.
   auto tile_full = [&](uint64_t t) {
-    for (uint64_t i = 0; i < a.q_len; ++i)
+    for (uint64_t i = qc0; i < qc0 + qcn; ++i)
       if (visible(i, t) != mlen) return false;
     return true;
   };
@@ -220,9 +226,7 @@ AttentionCounts emit_flash_attention(ProgramBuilder& b, MemoryPlan& plan, const 
       const uint32_t rmask = head_masks ? 1 : 0;
       b.stage(fmt::format("{}: sequence {} head {} (kv head {})", a.name, bi, h, kvh));
       if (head_masks) b.set_v_mask(((uint64_t(1) << (hd / hlen)) - 1) << (o_q / hlen));
-      const uint64_t q_row0 = q.block_address(qb0) + bi * a.q_len * vlen;  // query 0, head's first block
-      const uint64_t o_row0 = o.block_address(qb0) + bi * a.q_len * vlen;
-      b.load_imm(r_e, kv.row(bi, kvh, 0) * dpad);
+      uint64_t q_row0 = 0, o_row0 = 0;  // the chunk's first query row in the head's first block
 
       // Online-softmax update of one query row: S row at r_srow, query index in r_idx, O row at
       // r_orow. `s` = visible keys (< MLEN adds the column mask); `first` = tile 0.
@@ -368,7 +372,7 @@ AttentionCounts emit_flash_attention(ProgramBuilder& b, MemoryPlan& plan, const 
             g = gf1 - 1;
             continue;
           }
-          const uint64_t i0 = g * blen, i1 = std::min(a.q_len, i0 + blen);
+          const uint64_t i0 = qc0 + g * blen, i1 = std::min(qc0 + qcn, i0 + blen);
           bool any = false;
           for (uint64_t i = i0; i < i1; ++i) any = any || visible(i, t) > 0;
           if (!any) continue;  // causal: the whole tile is in the future of this group
@@ -377,44 +381,55 @@ AttentionCounts emit_flash_attention(ProgramBuilder& b, MemoryPlan& plan, const 
         }
       };
 
-      // Tiles: tile 0 and the partially visible tiles are emitted one by one; the run of tiles
-      // that every row sees completely is a hardware loop over whole prefetches.
-      uint64_t tf0 = n_tiles, tf1 = n_tiles;
-      for (uint64_t t = 1; t < n_tiles; ++t)
-        if (t % tpp == 0 && tile_full(t)) {
-          tf0 = t;
-          break;
+      // One query chunk: every KV tile, then O /= l.
+      auto emit_chunk = [&] {
+        // Tiles: tile 0 and the partially visible tiles are emitted one by one; the run of tiles
+        // that every row sees completely is a hardware loop over whole prefetches.
+        uint64_t tf0 = n_tiles, tf1 = n_tiles;
+        for (uint64_t t = 1; t < n_tiles; ++t)
+          if (t % tpp == 0 && tile_full(t)) {
+            tf0 = t;
+            break;
+          }
+        for (tf1 = tf0; tf1 < n_tiles && tile_full(tf1);) ++tf1;
+        tf1 = tf0 + (tf1 - tf0) / tpp * tpp;
+        for (uint64_t t = 0; t < n_tiles; ++t) {
+          if (t == tf0 && tf1 > tf0) {
+            b.loop((tf1 - tf0) / tpp, [&] {
+              for (uint64_t u = 0; u < tpp; ++u) tile_body(tf0 + u);
+            });
+            t = tf1 - 1;
+            continue;
+          }
+          tile_body(t);
         }
-      for (tf1 = tf0; tf1 < n_tiles && tile_full(tf1);) ++tf1;
-      tf1 = tf0 + (tf1 - tf0) / tpp * tpp;
-      for (uint64_t t = 0; t < n_tiles; ++t) {
-        if (t == tf0 && tf1 > tf0) {
-          b.loop((tf1 - tf0) / tpp, [&] {
-            for (uint64_t u = 0; u < tpp; ++u) tile_body(tf0 + u);
-          });
-          t = tf1 - 1;
-          continue;
-        }
-        tile_body(t);
+        // O /= l.
+        b.load_imm(r_idx, 0);
+        b.load_imm(r_orow, o_row0);
+        b.loop(qcn, [&] {
+          b.s_ld_fp(f_l, r_idx, uint32_t(l_slot));
+          b.s_reci_fp(f_a, f_l);
+          for (uint64_t cb = 0; cb < kb; ++cb) {
+            b.add_imm(ra, r_orow, cb * o_bstride);
+            b.v_mul_vf(ra, ra, f_a, rmask);
+          }
+          b.add_imm(r_idx, r_idx, 1);
+          b.add_imm(r_orow, r_orow, vlen);
+        });
+      };
+      for (qc0 = 0; qc0 < a.q_len; qc0 += q_chunk) {
+        qcn = std::min(q_chunk, a.q_len - qc0);
+        groups = ceil_div(qcn, blen);
+        q_row0 = q.block_address(qb0) + (bi * a.q_len + qc0) * vlen;
+        o_row0 = o.block_address(qb0) + (bi * a.q_len + qc0) * vlen;
+        b.load_imm(r_e, kv.row(bi, kvh, 0) * dpad);
+        emit_chunk();
       }
-      // O /= l.
-      b.load_imm(r_idx, 0);
-      b.load_imm(r_orow, o_row0);
-      b.loop(a.q_len, [&] {
-        b.s_ld_fp(f_l, r_idx, uint32_t(l_slot));
-        b.s_reci_fp(f_a, f_l);
-        for (uint64_t cb = 0; cb < kb; ++cb) {
-          b.add_imm(ra, r_orow, cb * o_bstride);
-          b.v_mul_vf(ra, ra, f_a, rmask);
-        }
-        b.add_imm(r_idx, r_idx, 1);
-        b.add_imm(r_orow, r_orow, vlen);
-      });
     }
   }
   if (head_masks) b.set_v_mask(0);
 
-  AttentionCounts cnt = attention_counts(cfg, a);
+  AttentionCounts cnt = attention_counts(cfg, a, q_chunk);
   cnt.instructions = b.size() - start_size;
 
   plan.free_fp_scratch(n_l);
@@ -426,15 +441,15 @@ AttentionCounts emit_flash_attention(ProgramBuilder& b, MemoryPlan& plan, const 
   plan.free_mram(n_k);
   return cnt;
 }
-
-AttentionCounts attention_counts(const config::HardwareConfig& cfg, const AttentionArgs& a) {
+AttentionCounts attention_counts(const config::HardwareConfig& cfg, const AttentionArgs& a, uint64_t q_chunk) {
   const uint64_t mlen = cfg.geometry.mlen, blen = cfg.geometry.blen;
   const uint64_t dpad = a.head_dim <= mlen ? mlen : a.head_dim, kb = dpad / mlen;
   const uint64_t sub_cols = std::min(a.head_dim, mlen) / blen, tpp = tiles_per_prefetch(cfg);
   AttentionCounts c;
   c.kv_tiles = ceil_div(a.kv_len, mlen);
   const uint64_t heads = a.batch * a.num_heads;
-  c.h_prefetch_m = heads * ceil_div(c.kv_tiles, tpp) * 2 * kb;
+  c.q_chunks = ceil_div(a.q_len, q_chunk ? q_chunk : a.q_len);
+  c.h_prefetch_m = heads * c.q_chunks * ceil_div(c.kv_tiles, tpp) * 2 * kb;
   for (uint64_t t = 0; t < c.kv_tiles; ++t)
     for (uint64_t g = 0; g * blen < a.q_len; ++g) {
       bool any = false;

@@ -50,6 +50,9 @@ struct AttentionArgs {
   uint64_t capacity = 0;           // positions per (sequence, kv head) in the cache; 0: kv_len
   uint64_t num_heads = 1, num_kv_heads = 1, head_dim = 0;
   bool causal = true;
+  // Query rows per chunk (a multiple of BLEN). Each chunk keeps its running max and sum in FP SRAM
+  // and streams the whole KV range once. 0: as many rows as the free FP SRAM holds.
+  uint64_t max_q_chunk = 0;
 };
 
 // Padded rows Q and O need: M_TMM / M_MM_WO move BLEN rows at a time starting at each sequence's
@@ -61,13 +64,15 @@ uint64_t attention_rows_alloc(const config::HardwareConfig& cfg, uint64_t batch,
 // static program size.
 struct AttentionCounts {
   uint64_t kv_tiles = 0;       // KV tiles of MLEN positions per (sequence, head)
+  uint64_t q_chunks = 0;       // query chunks per (sequence, head)
   uint64_t tile_groups = 0;    // (sequence, head, kv tile, row group) combinations computed
   uint64_t m_tmm = 0, m_mm = 0, m_mm_wo = 0, h_prefetch_m = 0;
   uint64_t softmax_rows = 0;   // per-row online-softmax updates
   uint64_t masked_rows = 0;    // rows that needed an additive column mask
   uint64_t instructions = 0;   // emitted (static) instructions
 };
-AttentionCounts attention_counts(const config::HardwareConfig& cfg, const AttentionArgs& args);
+// q_chunk: the chunk size the kernel chose (0: one chunk).
+AttentionCounts attention_counts(const config::HardwareConfig& cfg, const AttentionArgs& args, uint64_t q_chunk);
 
 AttentionCounts emit_flash_attention(ProgramBuilder& b, MemoryPlan& plan, const AttentionArgs& args);
 

@@ -30,6 +30,7 @@ struct Case {
   uint64_t heads = 1, kv_heads = 1, head_dim = 16;
   bool causal = true;
   uint32_t seed = 1;
+  uint64_t max_q_chunk = 0;
   std::string label() const {
     return fmt::format("b{} q{} kv{} h{}/{} d{} {}", batch, q_len, kv_len, heads, kv_heads, head_dim,
                        causal ? "causal" : "full");
@@ -226,6 +227,7 @@ inline Result run_case(const config::HardwareConfig& cfg, const Case& c) {
   args.num_kv_heads = c.kv_heads;
   args.head_dim = c.head_dim;
   args.causal = c.causal;
+  args.max_q_chunk = c.max_q_chunk;
   Result res;
   res.counts = emit_flash_attention(b, plan, args);
 

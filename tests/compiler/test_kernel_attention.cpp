@@ -111,6 +111,19 @@ TEST(KernelAttention, PrefillWithPastAndBatch) {
   check_fp32(fp32_mlen64(), {.batch = 2, .q_len = 5, .kv_len = 70, .heads = 4, .kv_heads = 4, .head_dim = 16});
 }
 
+TEST(KernelAttention, QueryChunks) {
+  // Query rows in chunks of 8 (each streams the KV range again): same numbers as one chunk.
+  Case c{.batch = 2, .q_len = 21, .kv_len = 40, .heads = 4, .kv_heads = 2, .head_dim = 16, .seed = 9};
+  Result one = run_case(tiny_fp32(), c);
+  c.max_q_chunk = 8;
+  check_fp32(tiny_fp32(), c);
+  Result chunked = run_case(tiny_fp32(), c);
+  EXPECT_TRUE(bits_equal(one.out, chunked.out));
+  EXPECT_EQ(chunked.counts.q_chunks, 3u);
+  c.causal = false;
+  check_fp32(tiny_fp32(), c);
+}
+
 TEST(KernelAttention, Bf16StagedGoldenBitExact) {
   check_bf16(ref_bf16(), {.q_len = 16, .kv_len = 130, .heads = 4, .kv_heads = 2, .head_dim = 16, .seed = 5});
   check_bf16(ref_bf16(), {.batch = 2, .q_len = 1, .kv_len = 70, .heads = 4, .kv_heads = 1, .head_dim = 64});
