@@ -156,3 +156,36 @@ TEST(KernelVector, StaticSizeDoesNotGrowWithRows) {
   EXPECT_LE(sizes[1], sizes[0] + 24);
   EXPECT_GE(sizes[1], sizes[0]);
 }
+
+// ---- host helpers ----
+TEST(KernelVector, RopeHostTables) {
+  // The swap matrix is a symmetric permutation pairing (i, i + d/2) inside each head.
+  auto m = rope_swap_matrix(8, 16);
+  for (size_t k = 0; k < 16; ++k) {
+    float row = 0, col = 0;
+    for (size_t n = 0; n < 16; ++n) {
+      row += m[k * 16 + n];
+      col += m[n * 16 + k];
+      EXPECT_EQ(m[k * 16 + n], m[n * 16 + k]);
+    }
+    EXPECT_EQ(row, 1.f);
+    EXPECT_EQ(col, 1.f);
+  }
+  EXPECT_EQ(m[0 * 16 + 4], 1.f);   // head 0: 0 <-> 4
+  EXPECT_EQ(m[9 * 16 + 13], 1.f);  // head 1: 9 <-> 13
+  // llama3 scaling changes the low frequencies, so the tables differ at a large position.
+  model::RopeScaling l3{model::RopeScalingType::Llama3, 8.0, 1.0, 4.0, 8192};
+  auto plain = model::rope_inv_freq(64, 500000.0, {}), scaled = model::rope_inv_freq(64, 500000.0, l3);
+  const std::vector<int64_t> pos = {0, 100000};
+  auto a = rope_tables(plain, 64, 64, pos), b = rope_tables(scaled, 64, 64, pos);
+  EXPECT_EQ(a.width, 64u);
+  EXPECT_EQ(a.cos[0], 1.f);                      // position 0: cos 1
+  EXPECT_EQ(a.sin[64 + 1], -float(std::sin(double(100000.f * plain[1]))));  // first half: -sin
+  EXPECT_NE(a.cos[64 + 31], b.cos[64 + 31]);     // lowest frequency: scaled
+  EXPECT_EQ(a.cos[64 + 0], b.cos[64 + 0]);       // highest frequency: kept
+  EXPECT_EQ(a.sin[64 + 40], -a.sin[64 + 8]);     // rotate-half sign folded in
+  // Bad geometries are InputErrors.
+  EXPECT_THROW(rope_swap_matrix(12, 16), InputError);
+  EXPECT_THROW(rope_tables(plain, 96, 64, pos), InputError);
+  EXPECT_THROW(rope_tables(plain, 7, 64, pos), InputError);
+}
