@@ -13,6 +13,8 @@
 
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "numerics/fast_simd.cpp"
+#include <type_traits>
+
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
 #include "hwy/highway.h"
 #include "numerics/fast_simd.hpp"
@@ -365,7 +367,12 @@ struct FloatDecodeConsts {
 // Element values of sign-extended codes c: field >= 1 -> bits (mag << sh) + off, field 0 ->
 // mant * sub (one exact product), specials -> Inf / quiet NaN; then the sign. With off and sub
 // pre-multiplied by the block scale (exponent add) this is the final output.
-template <bool HasInf>
+// Special-code handling of FloatElements: none (the caller checked the codes), NaN only
+// (OCP E4M3: S.1111.111), IEEE-like (special_min is the Inf code, above it NaN).
+// kNormalOnly: every code is a finite normal (no field 0 either), so no selects at all.
+enum Specials : int { kNoSpecials = 0, kNanOnly = 1, kInfNan = 2, kNormalOnly = 3 };
+
+template <int Spec>
 HWY_INLINE hn::Vec<DF> FloatElements(hn::Vec<DI> c, hn::Vec<DI> off, hn::Vec<DF> sub_scale,
                                      const FloatDecodeConsts& K) {
   const DF df;
@@ -373,17 +380,34 @@ HWY_INLINE hn::Vec<DF> FloatElements(hn::Vec<DI> c, hn::Vec<DI> off, hn::Vec<DF>
   const auto mag = hn::And(c, K.mag_mask);
   const auto sign = hn::And(c, K.sign_mask);  // sign-extended code: bit 31 is the code's sign
   const auto normal = hn::Add(hn::ShiftLeftSame(mag, K.sh), off);
+  if constexpr (Spec == kNormalOnly) return hn::BitCast(df, hn::Or(normal, sign));
   // Field-0 lanes have mag == mantissa; other lanes' products are discarded by the select.
   const auto sub = hn::BitCast(di, hn::Mul(hn::ConvertTo(df, mag), sub_scale));
   auto v = hn::IfThenElse(hn::Lt(mag, K.first_normal), sub, normal);
-  if constexpr (HasInf) {  // IEEE-like: special_min is the Inf code, above it NaN
+  if constexpr (Spec == kInfNan) {
     const auto inf_or_nan = hn::IfThenElse(hn::Eq(mag, K.special_min), K.inf_bits, K.nan_bits);
     v = hn::IfThenElse(hn::Gt(mag, K.last_finite), inf_or_nan, v);
-  } else {  // OCP E4M3: only S.1111.111 is NaN
+  } else if constexpr (Spec == kNanOnly) {
     v = hn::IfThenElse(hn::Eq(mag, K.special_min), K.nan_bits, v);
   }
   return hn::BitCast(df, hn::Or(v, sign));
 }
+
+#if HWY_TARGET == HWY_AVX2
+// Classifies 32 code bytes: `special` lanes have a magnitude above last_finite (NaN/Inf codes),
+// `odd` lanes are special or field 0 (zero and element subnormals): magnitude - first_normal,
+// wrapped to a byte, exceeds last_finite - first_normal.
+struct CodeClass {
+  __m256i last_finite, first_normal, normal_span;
+};
+HWY_INLINE void ClassifyBytes32(const uint8_t* p, const CodeClass& cc, __m256i& special, __m256i& odd) {
+  const __m256i mag = _mm256_and_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)), _mm256_set1_epi8(0x7F));
+  special = _mm256_or_si256(special, _mm256_cmpgt_epi8(mag, cc.last_finite));  // signed bytes: magnitudes <= 0x7F
+  const __m256i d = _mm256_sub_epi8(mag, cc.first_normal);
+  odd = _mm256_or_si256(odd, _mm256_xor_si256(_mm256_cmpeq_epi8(_mm256_min_epu8(d, cc.normal_span), d),
+                                              _mm256_set1_epi8(-1)));
+}
+#endif
 
 template <DecodeKind K, bool HasInf>
 void DecodeBlocksT(const DecodeArgs& A, const uint8_t* HWY_RESTRICT codes, const uint8_t* HWY_RESTRICT scales,
@@ -409,6 +433,14 @@ void DecodeBlocksT(const DecodeArgs& A, const uint8_t* HWY_RESTRICT codes, const
   const auto normal_off = hn::Set(di, int32_t(A.normal_off));
   const auto sub_scale = hn::Set(df, A.sub_scale);
   const auto nan = hn::Set(df, bits_to_f32(0x7FC00000u));
+  constexpr int kSpec = HasInf ? kInfNan : kNanOnly;
+#if HWY_TARGET == HWY_AVX2
+  const int last_finite = A.special_min <= 0x7F ? int(A.special_min) - 1 : 0x7F;
+  const CodeClass cc{_mm256_set1_epi8(char(last_finite)), _mm256_set1_epi8(char(1 << A.mbits)),
+                     _mm256_set1_epi8(char(last_finite - (1 << A.mbits)))};
+#endif
+  const uint32_t normal_off_bits = A.normal_off;  // locals: the float stores may alias A
+  const float sub_scale_f = A.sub_scale;
   size_t b = 0;
 #if HWY_TARGET == HWY_AVX2
   if (K == DecodeKind::Float && B == 8) {
@@ -433,14 +465,23 @@ void DecodeBlocksT(const DecodeArgs& A, const uint8_t* HWY_RESTRICT codes, const
       alignas(32) float subs[8];
       _mm256_store_si256(reinterpret_cast<__m256i*>(offs), offv);
       _mm256_store_ps(subs, subv);
-      for (int j = 0; j < 8; ++j) {
-        const hn::Vec<DI> offj = hn::Set(di, offs[j]);
-        const hn::Vec<DF> subj = hn::Set(df, subs[j]);
-        const uint8_t* cb = codes + (b + size_t(j)) * 8;
-        hn::StoreU(FloatElements<HasInf>(hn::PromoteTo(di, hn::LoadU(ds8, reinterpret_cast<const int8_t*>(cb))), offj,
-                                         subj, C),
-                   df, out + (b + size_t(j)) * 8);
-      }
+      auto run = [&](auto spec) {
+        for (int j = 0; j < 8; ++j) {
+          const hn::Vec<DI> offj = hn::Set(di, offs[j]);
+          const hn::Vec<DF> subj = hn::Set(df, subs[j]);
+          const uint8_t* cb = codes + (b + size_t(j)) * 8;
+          hn::StoreU(FloatElements<decltype(spec)::value>(
+                         hn::PromoteTo(di, hn::LoadU(ds8, reinterpret_cast<const int8_t*>(cb))), offj, subj, C),
+                     df, out + (b + size_t(j)) * 8);
+        }
+      };
+      // NaN/Inf and field-0 codes are rare: one byte-wise test of the 64 codes skips their selects.
+      __m256i sp = _mm256_setzero_si256(), odd = _mm256_setzero_si256();
+      ClassifyBytes32(codes + b * 8, cc, sp, odd);
+      ClassifyBytes32(codes + b * 8 + 32, cc, sp, odd);
+      if (_mm256_testz_si256(odd, odd)) run(std::integral_constant<int, kNormalOnly>());
+      else if (_mm256_testz_si256(sp, sp)) run(std::integral_constant<int, kNoSpecials>());
+      else run(std::integral_constant<int, kSpec>());
       stop = b + 8;
     }
     b = stop;
@@ -460,12 +501,27 @@ void DecodeBlocksT(const DecodeArgs& A, const uint8_t* HWY_RESTRICT codes, const
     if constexpr (K == DecodeKind::Int) {
       for (size_t i = 0; i < B; i += N) hn::StoreU(hn::Mul(hn::ConvertTo(df, load(i)), sv), df, ob + i);
     } else if (B >= 2 * N && uint32_t(sbyte) - s_lo <= s_span) {  // one-vector blocks: setup would dominate
-      const auto off = hn::Set(di, int32_t(A.normal_off + (uint32_t(sbyte - 127) << 23)));
-      const auto sub = hn::Set(df, A.sub_scale * svf);  // exact power of two (>= 2^-149)
-      for (size_t i = 0; i < B; i += N) hn::StoreU(FloatElements<HasInf>(load(i), off, sub, C), df, ob + i);
+      const auto off = hn::Set(di, int32_t(normal_off_bits + (uint32_t(sbyte - 127) << 23)));
+      const auto sub = hn::Set(df, sub_scale_f * svf);  // exact power of two (>= 2^-149)
+      bool special = true, odd = true;
+#if HWY_TARGET == HWY_AVX2
+      if (B % 32 == 0) {
+        __m256i sp = _mm256_setzero_si256(), od = _mm256_setzero_si256();
+        for (size_t i = 0; i < B; i += 32) ClassifyBytes32(cb + i, cc, sp, od);
+        special = !_mm256_testz_si256(sp, sp);
+        odd = !_mm256_testz_si256(od, od);
+      }
+#endif
+      if (!odd) {
+        for (size_t i = 0; i < B; i += N) hn::StoreU(FloatElements<kNormalOnly>(load(i), off, sub, C), df, ob + i);
+      } else if (!special) {
+        for (size_t i = 0; i < B; i += N) hn::StoreU(FloatElements<kNoSpecials>(load(i), off, sub, C), df, ob + i);
+      } else {
+        for (size_t i = 0; i < B; i += N) hn::StoreU(FloatElements<kSpec>(load(i), off, sub, C), df, ob + i);
+      }
     } else {
       for (size_t i = 0; i < B; i += N)
-        hn::StoreU(hn::Mul(FloatElements<HasInf>(load(i), normal_off, sub_scale, C), sv), df, ob + i);
+        hn::StoreU(hn::Mul(FloatElements<kSpec>(load(i), normal_off, sub_scale, C), sv), df, ob + i);
     }
   }
 }
