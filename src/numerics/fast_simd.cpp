@@ -266,18 +266,11 @@ void EncodeBlocksT(const EncodeArgs& A, const float* HWY_RESTRICT x, uint8_t* HW
   for (; b < nblocks; ++b) {
     const float* xb = x + b * B;
     uint8_t* cb = codes + b * B;
-    hn::Vec<DF> xv[NV ? NV : 1];
     auto m = hn::Zero(du);
-    for (size_t j = 0; j < nv; ++j) {
-      const auto v = hn::LoadU(df, xb + j * N);
-      if constexpr (NV != 0) xv[j] = v;
-      m = hn::Max(m, hn::And(hn::BitCast(du, v), abs_mask));
-    }
+    for (size_t j = 0; j < nv; ++j) m = hn::Max(m, hn::And(hn::BitCast(du, hn::LoadU(df, xb + j * N)), abs_mask));
     const auto mb = hn::MaxOfLanes(du, m);  // block max in every lane
-    auto load = [&](size_t j) {
-      if constexpr (NV != 0) return xv[j];
-      else return hn::LoadU(df, xb + j * N);
-    };
+    // Re-read from L1 rather than held in registers: the element kernels need most of them.
+    auto load = [&](size_t j) { return hn::LoadU(df, xb + j * N); };
     if constexpr (K == EncodeKind::Plena) {
       // e = floor(log2(amax + 1e-9)) from the bits; inverse scale 2^-e = (254 - E) << 23.
       const auto yb = hn::BitCast(du, hn::Add(hn::BitCast(df, mb), hn::Set(df, 1e-9f)));
