@@ -199,14 +199,6 @@ AttentionCounts emit_flash_attention(ProgramBuilder& b, MemoryPlan& plan, const 
     const uint64_t last = a.causal ? a.kv_len - a.q_len + i : a.kv_len - 1;  // last key seen
     return last < t0 ? 0 : std::min<uint64_t>(last - t0 + 1, mlen);
   };
-  // A group is "full" in tile t when it has BLEN rows that all see the whole tile: its body is
-  // then identical to every other full group's, up to addresses carried in registers.
-  auto group_full = [&](uint64_t g, uint64_t t) {
-    if ((g + 1) * blen > qcn) return false;
-    for (uint64_t i = qc0 + g * blen; i < qc0 + (g + 1) * blen; ++i)
-      if (visible(i, t) != mlen) return false;
-    return true;
-  };
   // Every query sees the whole tile t: the tile's code is then the same for all such tiles.
   auto tile_full = [&](uint64_t t) {
     for (uint64_t i = qc0; i < qc0 + qcn; ++i)
@@ -229,10 +221,14 @@ AttentionCounts emit_flash_attention(ProgramBuilder& b, MemoryPlan& plan, const 
       uint64_t q_row0 = 0, o_row0 = 0;  // the chunk's first query row in the head's first block
 
       // Online-softmax update of one query row: S row at r_srow, query index in r_idx, O row at
-      // r_orow. `s` = visible keys (< MLEN adds the column mask); `first` = tile 0.
-      auto row_update = [&](uint64_t s, bool first) {
+      // r_orow. `s` = visible keys (< MLEN adds the column mask row s), or `mask`: a register
+      // holding the mask row's address; `first` = tile 0.
+      auto row_update = [&](uint64_t s, bool first, const GpReg* mask = nullptr) {
         b.v_mul_vf(r_srow, r_srow, f_scale);
-        if (s < mlen) b.v_add_vv(r_srow, r_srow, at(ra, mask_base + s * vlen));
+        if (mask)
+          b.v_add_vv(r_srow, r_srow, *mask);
+        else if (s < mlen)
+          b.v_add_vv(r_srow, r_srow, at(ra, mask_base + s * vlen));
         if (first) {
           b.s_ld_fp(f_m, at(ra, neg_slot), 0);
           b.v_red_max(f_m, r_srow);
@@ -279,8 +275,10 @@ AttentionCounts emit_flash_attention(ProgramBuilder& b, MemoryPlan& plan, const 
       };
 
       // One row group in tile t (group registers r_q, r_o, r_g already set). `full`: all BLEN rows
-      // see the whole tile (rows become a hardware loop); otherwise rows [i0, i1) are static.
-      auto group_body = [&](uint64_t t, bool full, uint64_t i0, uint64_t i1) {
+      // see the whole tile, or (with `mask_g`) row k of the group adds the mask row at
+      // mask_g + k * mask_step: the rows become a hardware loop. Otherwise rows [i0, i1) are static.
+      auto group_body = [&](uint64_t t, bool full, uint64_t i0, uint64_t i1, const GpReg* mask_g = nullptr,
+                            const GpReg* mask_row = nullptr, uint64_t mask_step = 0) {
         const bool first = t == 0;
         const uint64_t tile = t % tpp;
         // S[BLEN rows, MLEN keys] = Q_rows K_tile^T, summed over the head's column blocks.
@@ -292,7 +290,14 @@ AttentionCounts emit_flash_attention(ProgramBuilder& b, MemoryPlan& plan, const 
           b.m_mm_wo(at(ra, s_base + c * blen), gp0, 0);
         }
         start_rows();
-        if (full) {
+        if (full && mask_g) {
+          b.add_imm(*mask_row, *mask_g, 0);
+          b.loop(blen, [&] {
+            row_update(0, first, mask_row);
+            advance_row();
+            b.add_imm(*mask_row, *mask_row, mask_step);
+          });
+        } else if (full) {
           b.loop(blen, [&] {
             row_update(mlen, first);
             advance_row();
@@ -340,8 +345,7 @@ AttentionCounts emit_flash_attention(ProgramBuilder& b, MemoryPlan& plan, const 
         b.add_imm(r_o, r_o, blen * vlen);
         b.add_imm(r_g, r_g, blen);
       };
-      // One KV tile: prefetch when it starts a whole-tile prefetch, then every group that sees it;
-      // the longest run of full groups is a hardware loop.
+      // One KV tile: prefetch when it starts a whole-tile prefetch, then every group that sees it.
       auto tile_body = [&](uint64_t t) {
         if (t % tpp == 0) {
           // One whole-tile prefetch per column block fills tiles t .. t+tpp-1. K is read shifted left
@@ -355,29 +359,64 @@ AttentionCounts emit_flash_attention(ProgramBuilder& b, MemoryPlan& plan, const 
           }
           b.add_imm(r_e, r_e, tpp * mlen * dpad);
         }
-        uint64_t gf0 = groups, gf1 = groups;
-        for (uint64_t g = 0; g < groups; ++g)
-          if (group_full(g, t)) {
-            gf0 = g;
-            break;
-          }
-        for (gf1 = gf0; gf1 < groups && group_full(gf1, t);) ++gf1;
+        // Row groups: runs of uniform groups (every row full, or a mask row that advances by
+        // `d` rows per query: d = 1 on the causal diagonal, 0 for a fixed KV tail) are hardware
+        // loops; the rest are emitted one by one.
+        struct Kind {
+          int kind = 0;  // 0 skip, 1 uniform, 2 static
+          uint64_t s0 = 0, d = 0;
+        };
+        auto classify = [&](uint64_t g) {
+          const uint64_t i0 = qc0 + g * blen, i1 = std::min(qc0 + qcn, i0 + blen);
+          Kind k;
+          bool any = false;
+          for (uint64_t i = i0; i < i1; ++i) any = any || visible(i, t) > 0;
+          if (!any) return k;
+          k.kind = 2;
+          if (i1 - i0 < blen) return k;
+          k.s0 = visible(i0, t);
+          const uint64_t s1 = blen > 1 ? visible(i0 + 1, t) : k.s0;
+          if (s1 < k.s0 || s1 - k.s0 > 1) return k;
+          k.d = s1 - k.s0;
+          for (uint64_t i = i0; i < i1; ++i)
+            if (visible(i, t) != k.s0 + (i - i0) * k.d) return k;
+          const bool ok = (k.s0 == mlen && k.d == 0) || (k.s0 >= 1 && k.s0 + (blen - 1) * k.d < mlen);
+          if (ok) k.kind = 1;
+          return k;
+        };
         for (uint64_t g = 0; g < groups; ++g) {
-          if (g == gf0) {
+          const Kind k = classify(g);
+          if (k.kind == 0) continue;  // causal: the whole tile is in the future of this group
+          if (k.kind == 2) {
+            const uint64_t i0 = qc0 + g * blen, i1 = std::min(qc0 + qcn, i0 + blen);
             set_group(g);
-            b.loop(gf1 - gf0, [&] {
+            group_body(t, false, i0, i1);
+            continue;
+          }
+          uint64_t g1 = g + 1;
+          for (; g1 < groups; ++g1) {
+            const Kind n = classify(g1);
+            if (n.kind != 1 || n.d != k.d || n.s0 != k.s0 + (g1 - g) * blen * k.d || (n.s0 < mlen) != (k.s0 < mlen))
+              break;
+          }
+          set_group(g);
+          if (k.s0 == mlen) {
+            b.loop(g1 - g, [&] {
               group_body(t, true, 0, 0);
               next_group();
             });
-            g = gf1 - 1;
-            continue;
+          } else {
+            auto mask_g = regs.gp("group mask row");
+            auto mask_row = regs.gp("mask row");
+            b.load_imm(mask_g, mask_base + k.s0 * vlen);
+            const GpReg mg = mask_g, mr = mask_row;
+            b.loop(g1 - g, [&] {
+              group_body(t, true, 0, 0, &mg, &mr, k.d * vlen);
+              next_group();
+              b.add_imm(mask_g, mask_g, blen * k.d * vlen);
+            });
           }
-          const uint64_t i0 = qc0 + g * blen, i1 = std::min(qc0 + qcn, i0 + blen);
-          bool any = false;
-          for (uint64_t i = i0; i < i1; ++i) any = any || visible(i, t) > 0;
-          if (!any) continue;  // causal: the whole tile is in the future of this group
-          set_group(g);
-          group_body(t, false, i0, i1);
+          g = g1 - 1;
         }
       };
 
