@@ -71,7 +71,9 @@ HWY_INLINE void StoreCodes2(const hn::Vec<DI>* c, uint8_t* HWY_RESTRICT dst) {
 // pattern (a carry moves into the exponent field, which is exactly the next element code).
 // Subnormal element range: adding c_sub = 2^(emin-m+23) rounds a to a multiple of 2^(emin-m),
 // and the bit distance to c_sub is the element mantissa. The sign survives unless x * 2^-s is 0.
-template <bool TiesAway>
+// NoSub: the caller checked that every nonzero a is >= 2^emin (no element-subnormal results),
+// so only the normal-range rounding is computed and zeros are masked to code 0.
+template <bool TiesAway, bool NoSub = false>
 HWY_INLINE hn::Vec<DI> FpCode(hn::Vec<DF> x, hn::Vec<DF> inv, const FpParams& P) {
   const DF df;
   const DU du;
@@ -87,6 +89,11 @@ HWY_INLINE hn::Vec<DI> FpCode(hn::Vec<DF> x, hn::Vec<DF> inv, const FpParams& P)
     bias = hn::Add(hn::Set(du, P.half - 1), hn::And(hn::ShiftRightSame(ab, sh), hn::Set(du, 1u)));
   }
   const auto normal = hn::Sub(hn::ShiftRightSame(hn::Add(ab, bias), sh), hn::Set(du, P.code_off));
+  const auto sign = hn::ShiftRightSame(hn::And(xb, hn::Set(du, 0x80000000u)), int(31 - P.sign_shift));
+  const auto is_zero = hn::RebindMask(du, hn::Eq(a, hn::Zero(df)));
+  if constexpr (NoSub) {
+    return hn::BitCast(di, hn::IfThenZeroElse(is_zero, hn::Or(hn::Min(normal, hn::Set(du, P.max_code)), sign)));
+  }
   const auto sum = hn::Add(a, hn::Set(df, P.c_sub));
   auto sub = hn::Sub(hn::BitCast(du, sum), hn::Set(du, P.c_sub_bits));
   if constexpr (TiesAway) {
@@ -97,8 +104,7 @@ HWY_INLINE hn::Vec<DI> FpCode(hn::Vec<DF> x, hn::Vec<DF> inv, const FpParams& P)
   auto code = hn::IfThenElse(hn::RebindMask(du, hn::Lt(a, hn::Set(df, P.min_norm))), sub, normal);
   code = hn::Min(code, hn::Set(du, P.max_code));
   // Sign bit of negative x moved to bit width-1, dropped where x * 2^-s is zero.
-  const auto sign = hn::ShiftRightSame(hn::And(xb, hn::Set(du, 0x80000000u)), int(31 - P.sign_shift));
-  code = hn::Or(code, hn::IfThenZeroElse(hn::RebindMask(du, hn::Eq(a, hn::Zero(df))), sign));
+  code = hn::Or(code, hn::IfThenZeroElse(is_zero, sign));
   return hn::BitCast(di, code);
 }
 
@@ -176,6 +182,8 @@ void EncodeBlocksT(const EncodeArgs& A, const float* HWY_RESTRICT x, uint8_t* HW
   const size_t N = hn::Lanes(df);
   const size_t nv = NV ? NV : A.block / N, B = nv * N;
   const FpParams P = A.fp;  // local copies: code stores (bytes) may alias anything
+  // Element emin recovered from code_off = (126 + emin) << m.
+  const int P_emin = int(P.code_off >> (23 - P.sh)) - 126;
   const int32_t kmax = A.kmax;
   const uint32_t mask = A.mask;
   const auto abs_mask = hn::Set(du, 0x7FFFFFFFu);
@@ -266,8 +274,16 @@ void EncodeBlocksT(const EncodeArgs& A, const float* HWY_RESTRICT x, uint8_t* HW
   for (; b < nblocks; ++b) {
     const float* xb = x + b * B;
     uint8_t* cb = codes + b * B;
+    // Float elements also track the smallest nonzero |x| (bits - 1 wraps zeros to the
+    // top): a block without element-subnormal results skips that rounding path.
+    constexpr bool kSubCheck = K == EncodeKind::OcpFp;
     auto m = hn::Zero(du);
-    for (size_t j = 0; j < nv; ++j) m = hn::Max(m, hn::And(hn::BitCast(du, hn::LoadU(df, xb + j * N)), abs_mask));
+    auto mn = hn::Set(du, 0xFFFFFFFFu);
+    for (size_t j = 0; j < nv; ++j) {
+      const auto ax = hn::And(hn::BitCast(du, hn::LoadU(df, xb + j * N)), abs_mask);
+      m = hn::Max(m, ax);
+      if constexpr (kSubCheck) mn = hn::Min(mn, hn::Sub(ax, hn::Set(du, 1u)));
+    }
     const auto mb = hn::MaxOfLanes(du, m);  // block max in every lane
     // Re-read from L1 rather than held in registers: the element kernels need most of them.
     auto load = [&](size_t j) { return hn::LoadU(df, xb + j * N); };
@@ -304,21 +320,31 @@ void EncodeBlocksT(const EncodeArgs& A, const float* HWY_RESTRICT x, uint8_t* HW
         scales[b] = uint8_t(int(E) - emax);
       }
       const auto mul = hn::BitCast(df, hn::ShiftLeft<23>(hn::Sub(mul_base, ev)));
-      auto code = [&](size_t j) {
-        if constexpr (K == EncodeKind::OcpFp) return FpCode<TiesAway>(load(j), mul, P);
-        else return IntCode<TiesAway, K == EncodeKind::Mase>(load(j), mul, kmax, mask);
-      };
-      if constexpr (NV != 0 && NV % 4 == 0) {
-        for (size_t j = 0; j < NV; j += 4) {
-          const hn::Vec<DI> c[4] = {code(j), code(j + 1), code(j + 2), code(j + 3)};
-          StoreCodes4(c, cb + j * N);
+      auto store_all = [&](auto no_sub) {
+        auto code = [&](size_t j) {
+          if constexpr (K == EncodeKind::OcpFp) return FpCode<TiesAway, decltype(no_sub)::value>(load(j), mul, P);
+          else return IntCode<TiesAway, K == EncodeKind::Mase>(load(j), mul, kmax, mask);
+        };
+        if constexpr (NV != 0 && NV % 4 == 0) {
+          for (size_t j = 0; j < NV; j += 4) {
+            const hn::Vec<DI> c[4] = {code(j), code(j + 1), code(j + 2), code(j + 3)};
+            StoreCodes4(c, cb + j * N);
+          }
+        } else if constexpr (NV == 2) {
+          const hn::Vec<DI> c[2] = {code(0), code(1)};
+          StoreCodes2(c, cb);
+        } else {
+          for (size_t j = 0; j < nv; ++j) StoreCodes(code(j), cb + j * N);
         }
-      } else if constexpr (NV == 2) {
-        const hn::Vec<DI> c[2] = {code(0), code(1)};
-        StoreCodes2(c, cb);
-      } else {
-        for (size_t j = 0; j < nv; ++j) StoreCodes(code(j), cb + j * N);
+      };
+      bool no_sub = false;
+      if constexpr (kSubCheck) {
+        // Nonzero |x| >= 2^(emin + s) <=> a >= 2^emin; 2^(emin + s) = bits (emin + E - emax) << 23.
+        const int t_exp = P_emin + int(E) - emax;
+        no_sub = t_exp >= 1 && hn::GetLane(hn::MinOfLanes(du, mn)) >= (uint32_t(t_exp) << 23) - 1;
       }
+      if (no_sub) store_all(std::true_type());
+      else store_all(std::false_type());
     }
   }
 }
