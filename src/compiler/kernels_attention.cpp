@@ -89,6 +89,8 @@ AttentionCounts emit_flash_attention(ProgramBuilder& b, MemoryPlan& plan, const 
   const uint64_t sub_cols = std::min(hd, mlen) / blen;  // BLEN-wide output sub-columns per block
   const uint64_t width = a.num_heads * hd;
 
+  // O is written while later KV tiles still read Q, so they must be different tensors.
+  if (a.q == a.out) fail(kn, fmt::format("Q and O must be different VRAM tensors (both are '{}')", a.q));
   const VramTensor& q = plan.vram(a.q);
   const VramTensor& o = plan.vram(a.out);
   const uint64_t rows_need = attention_rows_alloc(cfg, a.batch, a.q_len);

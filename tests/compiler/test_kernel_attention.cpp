@@ -153,6 +153,9 @@ TEST(KernelAttention, BadInputsAreInputErrors) {
   a.kv_len = 2;
   EXPECT_THROW(emit_flash_attention(b, plan, a), plena::InputError);  // causal needs kv_len >= q_len
   a.kv_len = 16;
+  a.out = "q";
+  EXPECT_THROW(emit_flash_attention(b, plan, a), plena::InputError);  // in place is not supported
+  a.out = "o";
   EXPECT_NO_THROW(emit_flash_attention(b, plan, a));
   EXPECT_NO_THROW(emit_flash_attention(b, plan, a));  // everything it allocated was freed
 }
