@@ -93,12 +93,60 @@ void mm_block_fixed(const float* x, uint64_t x_ld, const float* w, uint64_t w_ld
   }
 }
 
-void mm_block(const float* x, uint64_t x_ld, const float* w, uint64_t w_ld, uint32_t K, uint32_t B, float* acc,
-              float* part) {
-  switch (B) {
-    case 4: return mm_block_fixed<4>(x, x_ld, w, w_ld, K, acc);
-    case 8: return mm_block_fixed<8>(x, x_ld, w, w_ld, K, acc);
-    default: break;
+// acc[i][j] += sum_k x[i*x_ld + k] * w[k*w_ld + j] for an R x (8*CV) block (row stride acc_ld of acc):
+// R*CV independent 8-wide partial-sum chains, enough to hide the add latency, while each output still
+// sums k in ascending order with a separate multiply and add (bit-identical to the scalar loop).
+template <uint32_t R, uint32_t CV>
+[[gnu::always_inline]] inline void mm_tile(const float* x, uint64_t x_ld, const float* w, uint64_t w_ld, uint32_t K,
+                                           float* acc, uint64_t acc_ld) {
+  typedef float v8f __attribute__((vector_size(32)));
+  v8f part[R][CV] = {};
+  for (uint32_t k = 0; k < K; ++k) {
+    v8f wr[CV];
+    for (uint32_t c = 0; c < CV; ++c) std::memcpy(&wr[c], w + k * w_ld + 8 * c, sizeof(v8f));
+    for (uint32_t i = 0; i < R; ++i) {
+      const float a = x[i * x_ld + k];
+      for (uint32_t c = 0; c < CV; ++c) part[i][c] += a * wr[c];
+    }
+  }
+  for (uint32_t i = 0; i < R; ++i)
+    for (uint32_t c = 0; c < CV; ++c) {
+      v8f cur;
+      float* dst = acc + i * acc_ld + 8 * c;
+      std::memcpy(&cur, dst, sizeof(v8f));
+      cur += part[i][c];
+      std::memcpy(dst, &cur, sizeof(v8f));
+    }
+}
+
+// GCC picks the AVX2 clone at load time where the host has it. AVX2 alone (no FMA) so nothing can
+// be contracted into a fused multiply-add, which would change the rounding.
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && !defined(__SANITIZE_ADDRESS__)
+#define PLENA_MM_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define PLENA_MM_CLONES
+#endif
+
+PLENA_MM_CLONES void mm_block(const float* x, uint64_t x_ld, const float* w, uint64_t w_ld, uint32_t K, uint32_t B,
+                              float* acc, float* part) {
+  if (B == 4) return mm_block_fixed<4>(x, x_ld, w, w_ld, K, acc);
+  if (B == 8) return mm_tile<8, 1>(x, x_ld, w, w_ld, K, acc, 8);
+  if (B % 16 == 0) {
+    // Column blocks outermost: each K x 16 weight panel is packed contiguously once (rows MLEN
+    // apart would cost a page per k) and stays in cache across all row blocks. `part` holds
+    // MLEN*MLEN floats, at least K*16.
+    for (uint32_t j0 = 0; j0 < B; j0 += 16) {
+      const float* panel = w + j0;
+      uint64_t panel_ld = w_ld;
+      if (w_ld != 16) {
+        for (uint32_t k = 0; k < K; ++k) std::memcpy(part + size_t(k) * 16, w + k * w_ld + j0, 16 * sizeof(float));
+        panel = part;
+        panel_ld = 16;
+      }
+      for (uint32_t i0 = 0; i0 < B; i0 += 4)
+        mm_tile<4, 2>(x + i0 * x_ld, x_ld, panel, panel_ld, K, acc + size_t(i0) * B + j0, B);
+    }
+    return;
   }
   for (uint32_t i = 0; i < B; ++i) {
     dot_rows(x + i * x_ld, w, w_ld, K, B, part);
