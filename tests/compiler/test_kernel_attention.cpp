@@ -111,6 +111,14 @@ TEST(KernelAttention, PrefillWithPastAndBatch) {
   check_fp32(fp32_mlen64(), {.batch = 2, .q_len = 5, .kv_len = 70, .heads = 4, .kv_heads = 4, .head_dim = 16});
 }
 
+TEST(KernelAttention, MultiTilePrefetch) {
+  // m_prefetch_amount = 2 * MLEN: one H_PREFETCH_M fills two consecutive KV tiles.
+  const auto cfg = config::parse_config_toml("base = \"tiny-fp32\"\n[hbm]\nm_prefetch_amount = 32\n", "tpp2");
+  check_fp32(cfg, {.batch = 2, .q_len = 3, .kv_len = 90, .heads = 4, .kv_heads = 2, .head_dim = 16});
+  check_fp32(cfg, {.q_len = 1, .kv_len = 130, .heads = 2, .kv_heads = 1, .head_dim = 32});
+  check_fp32(cfg, {.q_len = 40, .kv_len = 70, .heads = 2, .kv_heads = 2, .head_dim = 16, .causal = false});
+}
+
 TEST(KernelAttention, QueryChunks) {
   // Query rows in chunks of 8 (each streams the KV range again): same numbers as one chunk.
   Case c{.batch = 2, .q_len = 21, .kv_len = 40, .heads = 4, .kv_heads = 2, .head_dim = 16, .seed = 9};
