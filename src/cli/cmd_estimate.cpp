@@ -1,17 +1,102 @@
-// plena estimate — placeholder until its module lands.
+// plena estimate: analytic TTFT / TPOT / tokens/s / energy (library: src/analytic), roofline,
+// GPU/TPU comparison table, and --validate (analytic vs timing-only simulation).
 #include <fmt/core.h>
 
+#include <chrono>
+#include <filesystem>
+#include <sstream>
+
+#include "analytic/analytic.hpp"
+#include "analytic/validate_sim.hpp"
 #include "cli/commands.hpp"
+#include "config/config.hpp"
+#include "model/model.hpp"
+#include "support/support.hpp"
 
 namespace plena::cli {
+namespace {
+
+struct EstimateFlags {
+  std::string model = "llama-3.1-8b";
+  std::string hw = "reference-analytic";
+  uint64_t prefill = 2048, decode = 128, batch = 1;
+  uint32_t devices = 1, tp = 0, pp = 0;
+  double link_gbps = 100, link_latency_us = 1;
+  bool json = false, roofline = false, validate = false;
+  std::string compare;
+};
+
+model::ModelConfig load_model(const std::string& spec) {
+  namespace fs = std::filesystem;
+  if (fs::is_directory(spec)) return model::parse_hf_config(fs::path(spec) / "config.json");
+  if (fs::is_regular_file(spec)) return model::parse_hf_config(spec);
+  return model::model_preset(spec);
+}
+
+std::vector<std::string> split_list(const std::string& s) {
+  std::vector<std::string> out;
+  std::stringstream ss(s);
+  std::string item;
+  while (std::getline(ss, item, ','))
+    if (!item.empty()) out.push_back(item);
+  return out;
+}
+
+void run_estimate(const EstimateFlags& f) {
+  if (f.validate) {
+    std::vector<analytic::ValidationResult> rs;
+    for (const auto& p : analytic::default_validation_points()) rs.push_back(analytic::run_validation_point(p));
+    fmt::print("{}", analytic::validation_report(rs));
+    return;
+  }
+  const config::HardwareConfig cfg = config::resolve_config(f.hw);
+  if (!f.compare.empty()) {
+    auto names = split_list(f.compare);
+    fmt::print("{}", analytic::compare_table(names, cfg, f.devices == 1 ? 16 : f.devices, f.batch, f.json));
+    return;
+  }
+  const auto t0 = std::chrono::steady_clock::now();
+  const model::ModelConfig m = load_model(f.model);
+  analytic::Parallelism par;
+  par.devices = f.devices;
+  par.tp = f.tp;
+  par.pp = f.pp;
+  par.link_GBps = f.link_gbps;
+  par.link_latency_us = f.link_latency_us;
+  const analytic::Estimate e = analytic::estimate(m, cfg, {f.prefill, f.decode, f.batch}, par);
+  const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  if (f.json) {
+    fmt::print("{}", analytic::to_json(e));
+    return;
+  }
+  fmt::print("hardware {} (MLEN {}, BLEN {}, {} GHz, {} mode, DRAM {})\n", f.hw, cfg.geometry.mlen, cfg.geometry.blen,
+             cfg.compute.clock_ghz, config::timing_mode_name(cfg.timing.mode), cfg.hbm.dram);
+  fmt::print("{}", analytic::to_text(e));
+  if (f.roofline) fmt::print("\n{}", analytic::roofline_text(e, cfg));
+  fmt::print("\nestimate wall time {:.1f} ms\n", wall * 1e3);
+}
+
+}  // namespace
 
 void add_estimate_command(CLI::App& app) {
-  auto* sub = app.add_subcommand("estimate", "(not implemented yet)");
-  sub->allow_extras();
-  sub->callback([] {
-    fmt::print(stderr, "plena estimate: not implemented yet\n");
-    set_exit_code(1);
-  });
+  auto flags = std::make_shared<EstimateFlags>();
+  auto* sub = app.add_subcommand("estimate", "analytic performance model: TTFT, TPOT, tokens/s, energy, baselines");
+  sub->add_option("--model", flags->model, "model preset or HF config.json / directory")->capture_default_str();
+  sub->add_option("--hw", flags->hw, "hardware config: preset name, TOML file or inline TOML")->capture_default_str();
+  sub->add_option("--prefill", flags->prefill, "prompt tokens per sequence")->capture_default_str();
+  sub->add_option("--decode", flags->decode, "generated tokens per sequence")->capture_default_str();
+  sub->add_option("--batch", flags->batch, "sequences in the batch")->capture_default_str();
+  sub->add_option("--devices", flags->devices, "PLENA devices (tensor x pipeline parallel)")->capture_default_str();
+  sub->add_option("--tp", flags->tp, "tensor-parallel degree (0: min(devices, kv heads))");
+  sub->add_option("--pp", flags->pp, "pipeline-parallel degree (0: devices / tp)");
+  sub->add_option("--link-gbps", flags->link_gbps, "interconnect bandwidth per device, GB/s")->capture_default_str();
+  sub->add_option("--link-latency-us", flags->link_latency_us, "interconnect latency per message, us")
+      ->capture_default_str();
+  sub->add_flag("--json", flags->json, "JSON output");
+  sub->add_flag("--roofline", flags->roofline, "print the per-op roofline view");
+  sub->add_option("--compare", flags->compare, "baseline table, e.g. a100,h100,tpu-v6e (PLENA on --devices, default 16)");
+  sub->add_flag("--validate", flags->validate, "cross-validate against the simulator (timing-only) and report errors");
+  sub->callback([flags] { run_estimate(*flags); });
 }
 
 }  // namespace plena::cli

@@ -1,0 +1,176 @@
+// Public header of the analytic module: closed-form time, traffic and energy of the compiler's
+// kernel schedule on a PLENA hardware config, composed into a whole-model estimate (TTFT, time
+// per output token, tokens/s) over D devices, plus roofline baselines for A100 / H100 / TPU v6e.
+// Every formula and assumption: docs/analytic.md. No simulation of instructions happens here;
+// the only "simulation" is a DRAM micro-calibration of each distinct DMA access pattern.
+#pragma once
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "config/config.hpp"
+#include "model/model.hpp"
+
+namespace plena::analytic {
+
+// ---------------------------------------------------------------- memory model
+// One DMA transfer's HBM access pattern as the simulator's DMA engine issues it: `rows` element
+// rows of `elem_row_bytes` each, `elem_stride` bytes apart, and (block formats) as many scale
+// rows of `scale_row_bytes`, `scale_stride` apart, starting `scale_offset` bytes after the elements.
+struct DmaPattern {
+  uint64_t rows = 0;
+  uint64_t elem_row_bytes = 0, elem_stride = 0;
+  uint64_t scale_row_bytes = 0, scale_stride = 0, scale_offset = 0;
+  bool write = false;
+  uint64_t bytes() const { return rows * (elem_row_bytes + scale_row_bytes); }
+  auto operator<=>(const DmaPattern&) const = default;
+};
+
+// Streaming time of back-to-back transfers of one pattern (cycles of the core clock):
+// transfer j (0-based) of a burst completes at first_cycles + j * per_transfer_cycles.
+struct DmaTiming {
+  double first_cycles = 0;
+  double per_transfer_cycles = 0;
+  double alone_cycles = 0;  // one transfer with nothing else in flight (in-order mode)
+};
+
+// Calibrated from the config's DRAM preset (dram::DramModel) once per distinct pattern and cached.
+class MemoryModel {
+ public:
+  explicit MemoryModel(const config::HardwareConfig& cfg);
+  ~MemoryModel();
+  MemoryModel(MemoryModel&&) noexcept;
+  MemoryModel& operator=(MemoryModel&&) noexcept;
+  DmaTiming timing(const DmaPattern& p);
+  double peak_GBps() const;
+  double ps_per_cycle() const;
+  // Achieved / peak bandwidth of a long sequential read stream (reported, documented).
+  double sequential_efficiency();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Pattern of one H_PREFETCH_M of a weight/KV tensor with `cols` columns stored in format f.
+DmaPattern prefetch_m_pattern(const config::HardwareConfig& cfg, const numerics::Format& f, uint64_t cols);
+
+// ---------------------------------------------------------------- per-op estimates
+enum class Bound : uint8_t { Compute, Memory, Issue };
+std::string_view bound_name(Bound b);  // "compute" | "memory" | "issue"
+
+struct OpEstimate {
+  std::string name;
+  double cycles = 0;         // modelled wall cycles of the op on one device
+  double matrix_cycles = 0;  // busy time of each resource (sums, no overlap)
+  double vector_cycles = 0;
+  double dma_cycles = 0;
+  double issue_cycles = 0;   // dynamic instructions (front end issues one per cycle)
+  uint64_t instructions = 0;
+  uint64_t hbm_read_bytes = 0, hbm_write_bytes = 0;
+  uint64_t macs = 0;
+  Bound bound = Bound::Compute;
+  bool exact_schedule = true;  // false: approximate counts (documented), not cross-validated
+  double calls = 1;            // multiplicity in the enclosing pass (layers, tokens)
+};
+
+// emit_linear on [rows_alloc, k] x [k, n] (k, n multiples of MLEN, rows_alloc of BLEN) with weight
+// format formats.m_weight. chunk_tiles 0: the whole MRAM (what a model program gives the kernel).
+OpEstimate estimate_linear(const config::HardwareConfig& cfg, MemoryModel& mem, uint64_t rows_alloc, uint64_t k,
+                           uint64_t n, uint64_t chunk_tiles = 0);
+// emit_flash_attention (counts exact; vector softmax cost per row approximate).
+OpEstimate estimate_attention(const config::HardwareConfig& cfg, MemoryModel& mem, uint64_t batch, uint64_t q_len,
+                              uint64_t kv_len, uint64_t heads, uint64_t kv_heads, uint64_t head_dim);
+// Row-wise vector kernels (approximate counts): "rmsnorm", "swiglu", "residual", "rope".
+OpEstimate estimate_vector(const config::HardwareConfig& cfg, std::string_view kind, uint64_t rows, uint64_t cols);
+
+// ---------------------------------------------------------------- model level
+struct Workload {
+  uint64_t prefill = 0;  // prompt tokens per sequence
+  uint64_t decode = 0;   // generated tokens per sequence
+  uint64_t batch = 1;
+};
+
+struct Parallelism {
+  uint32_t devices = 1;
+  uint32_t tp = 0, pp = 0;      // 0: tp = min(devices, kv heads) and pp = devices / tp
+  double link_GBps = 100.0;     // per-device interconnect bandwidth (assumption, configurable)
+  double link_latency_us = 1.0; // per message
+};
+
+// Energy constants (assumptions, docs/analytic.md §Energy).
+struct EnergyModel {
+  double pj_per_mac = 0.5;        // bf16 multiply-accumulate on the matrix unit
+  double pj_per_vector_elem = 0.3;
+  double pj_per_hbm_bit = 6.0;    // filled from the DRAM preset by default_energy()
+  std::string hbm_source;
+};
+EnergyModel default_energy(const config::HardwareConfig& cfg);
+
+struct PhaseEstimate {
+  double seconds = 0;
+  uint64_t hbm_bytes = 0;  // per device
+  uint64_t macs = 0;       // all devices
+  double energy_j = 0;     // all devices
+  std::vector<OpEstimate> ops;  // one layer's ops (calls = multiplicity in the phase, per device)
+};
+
+struct Estimate {
+  std::string model, hw;
+  Workload work;
+  uint32_t devices = 1, tp = 1, pp = 1;
+  double link_GBps = 0, link_latency_us = 0;
+  PhaseEstimate prefill;          // whole prompt (all sequences of the batch)
+  PhaseEstimate decode_first;     // the first decode step (context = prefill)
+  double ttft_s = 0;              // prefill + first decode step
+  double tpot_s = 0;              // mean over the generated tokens
+  double decode_s = 0;            // all decode steps
+  double tokens_per_s = 0;        // batch * decode / (ttft + decode time)
+  double energy_j = 0;
+  uint64_t hbm_bytes = 0;         // per device, whole request
+  uint64_t weight_bytes_per_device = 0, kv_bytes_per_device = 0, hbm_capacity = 0;
+  double dram_efficiency = 0;     // sequential-stream efficiency of the DRAM preset
+  double peak_GBps = 0;
+  std::vector<std::string> assumptions;
+};
+
+// InputError when weights + KV do not fit one device's HBM (message names the devices needed).
+Estimate estimate(const model::ModelConfig& m, const config::HardwareConfig& cfg, const Workload& w,
+                  const Parallelism& par);
+std::string to_text(const Estimate& e);
+std::string to_json(const Estimate& e);
+// Roofline per op for the config: arithmetic intensity (MAC per HBM byte), attained vs peak.
+std::string roofline_text(const Estimate& e, const config::HardwareConfig& cfg);
+
+// ---------------------------------------------------------------- baselines
+struct DeviceSpec {
+  std::string name;
+  double peak_tflops = 0;      // dense bf16
+  double hbm_GBps = 0;
+  double hbm_GB = 0;
+  double link_GBps = 0;        // per-device interconnect
+  uint32_t default_count = 1;  // the paper's system size
+  std::string source;
+};
+std::vector<DeviceSpec> baseline_devices();      // a100, h100, tpu-v6e
+DeviceSpec baseline_device(std::string_view name);  // InputError listing names
+
+struct BaselineEstimate {
+  std::string name;
+  uint32_t count = 1;
+  bool fits = true;
+  double ttft_s = 0, tpot_s = 0, tokens_per_s = 0;
+};
+// Roofline of the same op list (bf16 weights and KV, tensor parallel over `count`).
+BaselineEstimate baseline_estimate(const model::ModelConfig& m, const DeviceSpec& d, uint32_t count,
+                                   const Workload& w);
+
+// The paper's table: each (model, workload) row, throughput relative to A100 for the named
+// baselines and PLENA (the config on `plena_devices` devices).
+std::string compare_table(const std::vector<std::string>& baselines, const config::HardwareConfig& cfg,
+                          uint32_t plena_devices, uint64_t batch, bool json);
+
+}  // namespace plena::analytic

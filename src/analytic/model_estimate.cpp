@@ -1,0 +1,415 @@
+// Whole-model composition: per-layer op list (LLaMA block), prefill and decode phases, tensor and
+// pipeline parallel splits, capacity check, energy. Formulas: docs/analytic.md §3-§5.
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <nlohmann/json.hpp>
+
+#include "analytic/analytic.hpp"
+#include "compiler/compiler.hpp"
+#include "dram/dram.hpp"
+#include "numerics/numerics.hpp"
+#include "support/support.hpp"
+
+namespace plena::analytic {
+namespace {
+
+uint64_t ceil_div(uint64_t a, uint64_t b) { return (a + b - 1) / b; }
+uint64_t round_up(uint64_t a, uint64_t m) { return ceil_div(a, m) * m; }
+
+// Bits per element of a format in HBM, scales included.
+double format_bits(const numerics::Format& f) {
+  const size_t n = 1 << 16;
+  return 8.0 * double(numerics::packed_element_bytes(f, n) + numerics::scale_bytes(f, n)) / double(n);
+}
+
+struct Shard {
+  uint64_t heads, kv_heads, q_cols, kv_cols, inter, vocab, hidden, head_dim;
+};
+
+Shard shard(const model::ModelConfig& m, const config::HardwareConfig& cfg, uint32_t tp) {
+  const uint64_t mlen = cfg.geometry.mlen;
+  Shard s;
+  s.heads = ceil_div(uint64_t(m.num_attention_heads), tp);
+  s.kv_heads = ceil_div(uint64_t(m.num_key_value_heads), tp);  // replicated when tp > kv heads
+  s.head_dim = uint64_t(m.head_dim);
+  s.q_cols = round_up(s.heads * s.head_dim, mlen);
+  s.kv_cols = round_up(s.kv_heads * s.head_dim, mlen);
+  s.inter = round_up(ceil_div(uint64_t(m.intermediate_size), tp), mlen);
+  s.vocab = round_up(ceil_div(uint64_t(m.vocab_size), tp), mlen);
+  s.hidden = round_up(uint64_t(m.hidden_size), mlen);
+  return s;
+}
+
+// Rows of activations a VRAM holds at once for this layer (prefill is processed in row chunks
+// of this size; weights are re-streamed per chunk).
+uint64_t vram_row_chunk(const config::HardwareConfig& cfg, const Shard& s) {
+  const uint64_t vlen = cfg.geometry.vlen, blen = cfg.geometry.blen;
+  const uint64_t blocks = (2 * s.hidden + s.q_cols + 2 * s.kv_cols + 2 * s.inter) / vlen + 2;
+  uint64_t r = cfg.sram.vector_depth / blocks / blen * blen;
+  return std::max<uint64_t>(blen, r);
+}
+
+struct Ctx {
+  const model::ModelConfig& m;
+  const config::HardwareConfig& cfg;
+  MemoryModel& mem;
+  Shard s;
+  uint32_t tp, pp;
+  double link_GBps, link_lat_us;
+  double period_s;
+};
+
+void add(PhaseEstimate& ph, OpEstimate e, std::string name, double calls) {
+  e.name = std::move(name);
+  e.calls = calls;
+  ph.ops.push_back(std::move(e));
+}
+
+// One layer's ops on one device for `rows` new tokens (batch sequences of q_len) at context kv_len.
+void layer_ops(const Ctx& c, PhaseEstimate& ph, uint64_t batch, uint64_t q_len, uint64_t kv_len, double mult) {
+  const auto& cfg = c.cfg;
+  const uint64_t blen = cfg.geometry.blen;
+  const uint64_t rows = batch * q_len;
+  const uint64_t chunk = std::min(round_up(rows, blen), vram_row_chunk(cfg, c.s));
+  const uint64_t full = rows / chunk, rem = rows % chunk;
+  auto lin = [&](const std::string& name, uint64_t k, uint64_t n) {
+    OpEstimate e = estimate_linear(cfg, c.mem, chunk, k, n);
+    if (full != 1 || rem) {
+      OpEstimate tot = e;
+      const double f = double(full);
+      tot.cycles *= f;
+      tot.matrix_cycles *= f;
+      tot.vector_cycles *= f;
+      tot.dma_cycles *= f;
+      tot.issue_cycles *= f;
+      tot.instructions *= full;
+      tot.hbm_read_bytes *= full;
+      tot.macs *= full;
+      if (rem) {
+        OpEstimate r = estimate_linear(cfg, c.mem, round_up(rem, blen), k, n);
+        tot.cycles += r.cycles;
+        tot.matrix_cycles += r.matrix_cycles;
+        tot.vector_cycles += r.vector_cycles;
+        tot.dma_cycles += r.dma_cycles;
+        tot.issue_cycles += r.issue_cycles;
+        tot.instructions += r.instructions;
+        tot.hbm_read_bytes += r.hbm_read_bytes;
+        tot.macs += r.macs;
+      }
+      e = tot;
+    }
+    add(ph, e, name, mult);
+  };
+  const auto& s = c.s;
+  add(ph, estimate_vector(cfg, "rmsnorm", rows, s.hidden), "input_rmsnorm", mult);
+  lin("q_proj", s.hidden, s.q_cols);
+  lin("k_proj", s.hidden, s.kv_cols);
+  lin("v_proj", s.hidden, s.kv_cols);
+  add(ph, estimate_vector(cfg, "rope", rows, s.q_cols + s.kv_cols), "rope", mult);
+  {  // New K and V rows stored to the HBM cache (H_STORE_V), bandwidth-limited.
+    OpEstimate e;
+    e.exact_schedule = false;
+    const double bits = format_bits(cfg.formats.v_kv);
+    e.hbm_write_bytes = uint64_t(double(2 * rows * s.kv_heads * s.head_dim) * bits / 8.0);
+    const double bytes_per_cycle = c.mem.peak_GBps() * c.mem.sequential_efficiency() * c.mem.ps_per_cycle() / 1000.0;
+    e.dma_cycles = double(e.hbm_write_bytes) / bytes_per_cycle;
+    e.cycles = e.dma_cycles;
+    e.bound = Bound::Memory;
+    add(ph, e, "kv_store", mult);
+  }
+  add(ph, estimate_attention(cfg, c.mem, batch, q_len, kv_len, s.heads, s.kv_heads, s.head_dim), "attention", mult);
+  lin("o_proj", s.q_cols, s.hidden);
+  if (c.tp > 1) {
+    OpEstimate e;
+    e.exact_schedule = false;
+    const double bytes = double(rows * uint64_t(c.m.hidden_size) * 2);  // bf16 activations
+    const double t = 2.0 * double(c.tp - 1) / double(c.tp) * bytes / (c.link_GBps * 1e9) +
+                     2.0 * double(c.tp - 1) * c.link_lat_us * 1e-6;
+    e.cycles = 2 * t / c.period_s;  // two all-reduces per layer (after o_proj and down_proj)
+    e.bound = Bound::Memory;
+    add(ph, e, "tp_allreduce", mult);
+  }
+  add(ph, estimate_vector(cfg, "residual", rows, s.hidden), "residual", 2 * mult);
+  add(ph, estimate_vector(cfg, "rmsnorm", rows, s.hidden), "post_rmsnorm", mult);
+  lin("gate_proj", s.hidden, s.inter);
+  lin("up_proj", s.hidden, s.inter);
+  add(ph, estimate_vector(cfg, "swiglu", rows, s.inter), "swiglu", mult);
+  lin("down_proj", s.inter, s.hidden);
+}
+
+void finish_phase(PhaseEstimate& ph, const Ctx& c, const EnergyModel& en) {
+  double cycles = 0, macs = 0, bytes = 0, vec = 0;
+  for (const auto& o : ph.ops) {
+    cycles += o.cycles * o.calls;
+    macs += double(o.macs) * o.calls;
+    bytes += double(o.hbm_read_bytes + o.hbm_write_bytes) * o.calls;
+    vec += o.vector_cycles * o.calls * double(c.cfg.geometry.vlen);
+  }
+  ph.seconds = cycles * c.period_s;
+  ph.hbm_bytes = uint64_t(bytes / double(c.pp));
+  // Op calls already count every stage's layers (stages run one after another), so the device
+  // total only multiplies by the tp shards.
+  const double devices = double(c.tp);
+  ph.macs = uint64_t(macs * devices);
+  ph.energy_j = devices * (macs * en.pj_per_mac + vec * en.pj_per_vector_elem + bytes * 8.0 * en.pj_per_hbm_bit) * 1e-12;
+}
+
+// One forward pass (all layers, all stages) for batch sequences of q_len tokens at context kv_len.
+PhaseEstimate pass(const Ctx& c, const EnergyModel& en, uint64_t batch, uint64_t q_len, uint64_t kv_len, bool with_ops) {
+  PhaseEstimate ph;
+  const double layers_per_stage = double(ceil_div(uint64_t(c.m.num_hidden_layers), c.pp));
+  layer_ops(c, ph, batch, q_len, kv_len, layers_per_stage * double(c.pp));  // stages run one after another
+  // Final norm + LM head on the last position of each sequence (vocab split over tp).
+  const uint64_t lm_rows = round_up(batch, c.cfg.geometry.blen);
+  add(ph, estimate_vector(c.cfg, "rmsnorm", batch, c.s.hidden), "final_rmsnorm", 1);
+  add(ph, estimate_linear(c.cfg, c.mem, lm_rows, c.s.hidden, c.s.vocab), "lm_head", 1);
+  if (c.pp > 1) {
+    OpEstimate e;
+    e.exact_schedule = false;
+    const double bytes = double(batch * q_len * uint64_t(c.m.hidden_size) * 2);
+    e.cycles = (bytes / (c.link_GBps * 1e9) + c.link_lat_us * 1e-6) / c.period_s;
+    e.bound = Bound::Memory;
+    add(ph, e, "pp_transfer", double(c.pp - 1));
+  }
+  finish_phase(ph, c, en);
+  if (!with_ops) ph.ops.clear();
+  return ph;
+}
+
+}  // namespace
+
+EnergyModel default_energy(const config::HardwareConfig& cfg) {
+  EnergyModel e;
+  const std::string& d = cfg.hbm.dram;
+  if (d == "hbm2" || d == "hbm2e") {
+    e.pj_per_hbm_bit = 6.0;
+    e.hbm_source = "HBM2E 6.0 pJ/bit (Micron ultra-bandwidth page; anchors 2.2)";
+  } else if (d == "hbm3" || d == "hbm3e") {
+    e.pj_per_hbm_bit = 8.0;
+    e.hbm_source = "HBM3E ~7-9 pJ/bit, midpoint (patsnap; anchors 2.2)";
+  } else if (d == "gddr6" || d == "gddr7") {
+    e.pj_per_hbm_bit = 7.5;
+    e.hbm_source = "GDDR6 7.5 pJ/bit (Micron; anchors 2.2; GDDR7 not published, same value assumed)";
+  } else {
+    e.pj_per_hbm_bit = 6.0;
+    e.hbm_source = "no published value for '" + d + "' in the anchors: HBM2E 6.0 pJ/bit assumed";
+  }
+  return e;
+}
+
+Estimate estimate(const model::ModelConfig& m, const config::HardwareConfig& cfg, const Workload& w,
+                  const Parallelism& par) {
+  if (w.batch == 0 || w.prefill == 0) throw InputError("error: --prefill and --batch must be at least 1");
+  if (par.devices == 0) throw InputError("error: --devices must be at least 1");
+  uint32_t tp = par.tp, pp = par.pp;
+  if (tp == 0 && pp == 0) {
+    tp = std::min<uint32_t>(par.devices, uint32_t(m.num_key_value_heads));
+    while (par.devices % tp) --tp;
+    pp = par.devices / tp;
+  } else if (tp == 0) {
+    tp = par.devices / pp;
+  } else if (pp == 0) {
+    pp = par.devices / tp;
+  }
+  if (tp == 0 || pp == 0 || uint64_t(tp) * pp != par.devices)
+    throw InputError(fmt::format("error: --tp {} x --pp {} must equal --devices {}", tp, pp, par.devices));
+  if (pp > uint64_t(m.num_hidden_layers))
+    throw InputError(fmt::format("error: --pp {} exceeds the model's {} layers", pp, m.num_hidden_layers));
+
+  MemoryModel mem(cfg);
+  Ctx c{m, cfg, mem, shard(m, cfg, tp), tp, pp, par.link_GBps, par.link_latency_us, mem.ps_per_cycle() * 1e-12};
+  const EnergyModel en = default_energy(cfg);
+
+  Estimate e;
+  e.model = m.name;
+  e.work = w;
+  e.devices = par.devices;
+  e.tp = tp;
+  e.pp = pp;
+  e.link_GBps = par.link_GBps;
+  e.link_latency_us = par.link_latency_us;
+  e.hbm_capacity = cfg.hbm.size_bytes;
+  e.peak_GBps = mem.peak_GBps();
+  e.dram_efficiency = mem.sequential_efficiency();
+
+  // Capacity: the quantized linears per device (embeddings in bf16 on the first stage), KV cache.
+  const double wbits = format_bits(cfg.formats.m_weight), kvbits = format_bits(cfg.formats.m_kv);
+  const uint64_t lin = m.linear_param_count(), all = m.param_count();
+  e.weight_bytes_per_device = uint64_t(double(lin) * wbits / 8.0 / double(tp * pp) + double(all - lin) * 2.0 / tp);
+  const uint64_t ctx = w.prefill + w.decode;
+  const double kv_per_dev = double(m.kv_cache_bytes(ctx, w.batch, kvbits)) * double(c.s.kv_heads) /
+                            double(m.num_key_value_heads) / double(pp);
+  e.kv_bytes_per_device = uint64_t(kv_per_dev);
+  const uint64_t need = e.weight_bytes_per_device + e.kv_bytes_per_device;
+  if (need > cfg.hbm.size_bytes) {
+    const double per_dev_total = double(m.weight_bytes(wbits)) + double(m.kv_cache_bytes(ctx, w.batch, kvbits));
+    const uint64_t min_dev = uint64_t(std::ceil(per_dev_total / double(cfg.hbm.size_bytes)));
+    throw InputError(fmt::format(
+        "error: {} needs {:.1f} GiB per device ({:.1f} GiB weights + {:.1f} GiB KV cache for {} x {} tokens) on {} "
+        "device(s) (tp {} x pp {}), but hbm.size_bytes is {:.1f} GiB: use --devices >= {} (tensor/pipeline parallel) "
+        "or a larger HBM",
+        m.name, double(need) / 1073741824.0, double(e.weight_bytes_per_device) / 1073741824.0,
+        double(e.kv_bytes_per_device) / 1073741824.0, w.batch, ctx, par.devices, tp, pp,
+        double(cfg.hbm.size_bytes) / 1073741824.0, std::max<uint64_t>(min_dev, par.devices + 1)));
+  }
+
+  e.prefill = pass(c, en, w.batch, w.prefill, w.prefill, true);
+  e.decode_first = pass(c, en, w.batch, 1, w.prefill + 1, true);
+  // Decode: the layer work is affine in the context within one KV tile; evaluate each step's
+  // attention exactly for short runs and at tile boundaries (piecewise linear) for long ones.
+  double decode_s = 0, decode_j = 0, decode_bytes = 0;
+  if (w.decode > 0) {
+    const uint64_t step = w.decode <= 512 ? 1 : std::max<uint64_t>(1, w.decode / 256);
+    uint64_t t = 0;
+    while (t < w.decode) {
+      const uint64_t span = std::min(step, w.decode - t);
+      const uint64_t mid = t + span / 2;
+      PhaseEstimate p = pass(c, en, w.batch, 1, w.prefill + mid + 1, false);
+      decode_s += p.seconds * double(span);
+      decode_j += p.energy_j * double(span);
+      decode_bytes += double(p.hbm_bytes) * double(span);
+      t += span;
+    }
+  }
+  e.decode_s = decode_s;
+  e.tpot_s = w.decode ? decode_s / double(w.decode) : 0;
+  e.ttft_s = e.prefill.seconds + e.decode_first.seconds;
+  const double total_s = e.prefill.seconds + decode_s;
+  e.tokens_per_s = w.decode ? double(w.batch * w.decode) / total_s : 0;
+  e.energy_j = e.prefill.energy_j + decode_j;
+  e.hbm_bytes = e.prefill.hbm_bytes + uint64_t(decode_bytes);
+
+  e.assumptions = {
+      fmt::format("batch {} sequences, {} prompt + {} generated tokens each", w.batch, w.prefill, w.decode),
+      fmt::format("{} device(s): tensor parallel {} (heads, FFN columns and vocab split; kv heads replicated when tp > "
+                  "{}), pipeline parallel {} (layers split; one microbatch, stages run one after another)",
+                  par.devices, tp, m.num_key_value_heads, pp),
+      fmt::format("interconnect {} GB/s, {} us per message; ring all-reduce of bf16 activations twice per layer",
+                  par.link_GBps, par.link_latency_us),
+      "linear: exact emit_linear counts; DMA per transfer from a DRAM micro-calibration of its access pattern",
+      "attention: exact matrix/DMA counts (compiler::attention_counts); per-row softmax vector cost approximate",
+      "rmsnorm/rope/swiglu/residual/kv_store: approximate instruction counts (not cross-validated)",
+      "decoupled mode: op time = overlap of matrix, vector, DMA and issue (one instruction/cycle); ops run back to back",
+      fmt::format("prefill rows processed in VRAM-sized chunks of {} rows (weights re-streamed per chunk)",
+                  std::min(round_up(w.batch * w.prefill, cfg.geometry.blen), vram_row_chunk(cfg, c.s))),
+      fmt::format("energy: {} pJ/MAC (bf16, assumed), {} pJ per vector element op (assumed), {} pJ/bit HBM: {}; SRAM "
+                  "and static power not modelled",
+                  en.pj_per_mac, en.pj_per_vector_elem, en.pj_per_hbm_bit, en.hbm_source),
+  };
+  return e;
+}
+
+std::string to_text(const Estimate& e) {
+  std::string s;
+  s += fmt::format("model {}  devices {} (tp {} x pp {})  batch {}  prefill {}  decode {}\n", e.model, e.devices, e.tp,
+                   e.pp, e.work.batch, e.work.prefill, e.work.decode);
+  s += fmt::format("TTFT            {:.3f} ms\n", e.ttft_s * 1e3);
+  s += fmt::format("time per token  {:.3f} ms\n", e.tpot_s * 1e3);
+  s += fmt::format("tokens/s        {:.1f}  (batch x decode / (prefill + decode time))\n", e.tokens_per_s);
+  s += fmt::format("HBM traffic     {:.3f} GB per device  (peak {:.1f} GB/s, sequential efficiency {:.3f})\n",
+                   double(e.hbm_bytes) / 1e9, e.peak_GBps, e.dram_efficiency);
+  s += fmt::format("energy          {:.3f} J (all devices)\n", e.energy_j);
+  s += fmt::format("memory/device   {:.2f} GiB weights + {:.2f} GiB KV of {:.2f} GiB\n",
+                   double(e.weight_bytes_per_device) / 1073741824.0, double(e.kv_bytes_per_device) / 1073741824.0,
+                   double(e.hbm_capacity) / 1073741824.0);
+  auto table = [&](const char* title, const PhaseEstimate& ph) {
+    s += fmt::format("\n{} ({:.3f} ms): per-op breakdown, one device\n", title, ph.seconds * 1e3);
+    s += fmt::format("  {:<14} {:>7} {:>12} {:>8} {:>12} {:>12} {:>12} {:>12} {:>8}\n", "op", "calls", "ms", "share",
+                     "matrix cyc", "vector cyc", "dma cyc", "HBM MB", "bound");
+    double tot = 0;
+    for (const auto& o : ph.ops) tot += o.cycles * o.calls;
+    for (const auto& o : ph.ops)
+      s += fmt::format("  {:<14} {:>7.0f} {:>12.4f} {:>7.1f}% {:>12.3g} {:>12.3g} {:>12.3g} {:>12.3f} {:>8}{}\n", o.name,
+                       o.calls, o.cycles * o.calls / tot * ph.seconds * 1e3, 100.0 * o.cycles * o.calls / tot,
+                       o.matrix_cycles, o.vector_cycles, o.dma_cycles,
+                       double(o.hbm_read_bytes + o.hbm_write_bytes) * o.calls / 1e6, bound_name(o.bound),
+                       o.exact_schedule ? "" : " ~");
+  };
+  table("prefill", e.prefill);
+  table("first decode step", e.decode_first);
+  s += "  (~: approximate counts, see docs/analytic.md)\n\nassumptions:\n";
+  for (const auto& a : e.assumptions) s += "  - " + a + "\n";
+  return s;
+}
+
+std::string to_json(const Estimate& e) {
+  nlohmann::ordered_json j;
+  j["model"] = e.model;
+  j["devices"] = e.devices;
+  j["tp"] = e.tp;
+  j["pp"] = e.pp;
+  j["batch"] = e.work.batch;
+  j["prefill_tokens"] = e.work.prefill;
+  j["decode_tokens"] = e.work.decode;
+  j["ttft_ms"] = e.ttft_s * 1e3;
+  j["tpot_ms"] = e.tpot_s * 1e3;
+  j["tokens_per_s"] = e.tokens_per_s;
+  j["decode_ms"] = e.decode_s * 1e3;
+  j["hbm_bytes_per_device"] = e.hbm_bytes;
+  j["energy_j"] = e.energy_j;
+  j["weight_bytes_per_device"] = e.weight_bytes_per_device;
+  j["kv_bytes_per_device"] = e.kv_bytes_per_device;
+  j["hbm_capacity_bytes"] = e.hbm_capacity;
+  j["dram_peak_gbps"] = e.peak_GBps;
+  j["dram_sequential_efficiency"] = e.dram_efficiency;
+  auto phase = [](const PhaseEstimate& ph) {
+    nlohmann::ordered_json p;
+    p["ms"] = ph.seconds * 1e3;
+    p["hbm_bytes"] = ph.hbm_bytes;
+    p["macs"] = ph.macs;
+    p["energy_j"] = ph.energy_j;
+    auto& ops = p["ops"] = nlohmann::ordered_json::array();
+    for (const auto& o : ph.ops) {
+      nlohmann::ordered_json x;
+      x["name"] = o.name;
+      x["calls"] = o.calls;
+      x["cycles"] = o.cycles;
+      x["matrix_cycles"] = o.matrix_cycles;
+      x["vector_cycles"] = o.vector_cycles;
+      x["dma_cycles"] = o.dma_cycles;
+      x["issue_cycles"] = o.issue_cycles;
+      x["hbm_read_bytes"] = o.hbm_read_bytes;
+      x["hbm_write_bytes"] = o.hbm_write_bytes;
+      x["macs"] = o.macs;
+      x["bound"] = bound_name(o.bound);
+      x["exact_schedule"] = o.exact_schedule;
+      ops.push_back(x);
+    }
+    return p;
+  };
+  j["prefill"] = phase(e.prefill);
+  j["decode_first_step"] = phase(e.decode_first);
+  j["assumptions"] = e.assumptions;
+  return j.dump(2) + "\n";
+}
+
+std::string roofline_text(const Estimate& e, const config::HardwareConfig& cfg) {
+  const double clock = cfg.compute.clock_ghz * 1e9;
+  const double peak_macs = double(cfg.geometry.mlen) * cfg.geometry.blen * clock;  // MAC/s, one device
+  const double bw = e.peak_GBps * 1e9;
+  const double ridge = peak_macs / bw;
+  std::string s = fmt::format(
+      "roofline (one device): peak {:.2f} TMAC/s (MLEN x BLEN x clock), HBM peak {:.1f} GB/s, ridge {:.1f} MAC/B\n",
+      peak_macs / 1e12, e.peak_GBps, ridge);
+  auto phase = [&](const char* title, const PhaseEstimate& ph) {
+    s += fmt::format("{}:\n  {:<14} {:>12} {:>14} {:>14} {:>10}\n", title, "op", "MAC/B", "attained TMAC/s",
+                     "roof TMAC/s", "of roof");
+    for (const auto& o : ph.ops) {
+      const double bytes = double(o.hbm_read_bytes + o.hbm_write_bytes);
+      if (o.macs == 0) continue;
+      const double ai = bytes > 0 ? double(o.macs) / bytes : 1e30;
+      const double secs = o.cycles / clock;
+      const double attained = double(o.macs) / secs;
+      const double roof = std::min(peak_macs, ai * bw);
+      s += fmt::format("  {:<14} {:>12.2f} {:>14.4f} {:>14.4f} {:>9.1f}%\n", o.name, ai, attained / 1e12, roof / 1e12,
+                       100.0 * attained / roof);
+    }
+  };
+  phase("prefill", e.prefill);
+  phase("decode (first step)", e.decode_first);
+  return s;
+}
+
+}  // namespace plena::analytic
