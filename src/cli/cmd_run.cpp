@@ -1,16 +1,55 @@
-// plena run — end-to-end model run. Until the compiler lands it reports what it would run.
+// plena run [--model DIR|PRESET] [--hw CONFIG] [--prompt-len N | --prompt-ids ...] [--gen M] [--batch B]
+// — thin wrapper over runner::run_model (docs/run.md).
 #include <fmt/core.h>
+#include <unistd.h>
 
 #include "cli/commands.hpp"
+#include "runner/runner.hpp"
+#include "support/support.hpp"
 
 namespace plena::cli {
 
 void add_run_command(CLI::App& app) {
+  struct Args {
+    runner::RunOptions opt;
+    std::string prompt_ids, json, dump_dir, loops = "hardware";
+    bool quiet = false, progress = false, no_progress = false;
+  };
+  auto a = std::make_shared<Args>();
   auto* sub = app.add_subcommand("run", "Compile and simulate a model end to end (default: tiny preset)");
-  sub->allow_extras();
-  sub->callback([] {
-    fmt::print("plena run: the end-to-end model run (compiler + simulator) is not implemented yet.\n"
-               "Available now: plena asm, plena disasm, plena config, plena quant.\n");
+  sub->add_option("--model", a->opt.model, "Model preset name or Hugging Face model directory")->capture_default_str();
+  sub->add_option("--hw", a->opt.hw, "Hardware config: preset name, TOML file or inline TOML")->capture_default_str();
+  auto* pl = sub->add_option("--prompt-len", a->opt.prompt_len, "Random prompt of N tokens (seeded)")->capture_default_str();
+  sub->add_option("--prompt-ids", a->prompt_ids, "Prompt token ids: 1,2,3 or FILE.npy")->excludes(pl);
+  sub->add_option("--gen", a->opt.gen, "Decode steps after the prefill (gen + 1 tokens generated)")->capture_default_str();
+  sub->add_option("--batch", a->opt.batch, "Sequences per step")->capture_default_str();
+  sub->add_option("--seed", a->opt.seed, "Seed of preset weights and the random prompt")->capture_default_str();
+  sub->add_flag("--timing-only", a->opt.timing_only, "No weights or data: timing of full-size models");
+  sub->add_flag("--teacher-force", a->opt.teacher_force, "Feed the simulator the reference's tokens");
+  sub->add_option("--loops", a->loops, "Loop lowering: hardware or unroll")
+      ->check(CLI::IsMember({"hardware", "unroll"}))
+      ->capture_default_str();
+  sub->add_option("--json", a->json, "Write the report as JSON here");
+  sub->add_option("--dump-dir", a->dump_dir, "Write per-step logits (simulated and reference) as .npy here");
+  sub->add_flag("--progress", a->progress, "Show a progress bar (default: when stderr is a terminal)");
+  sub->add_flag("--no-progress", a->no_progress, "Never show a progress bar");
+  sub->add_flag("-q,--quiet", a->quiet, "Print nothing on success");
+  sub->callback([a] {
+    runner::RunOptions o = a->opt;
+    if (!a->prompt_ids.empty()) o.prompt_ids = runner::parse_prompt_ids(a->prompt_ids);
+    o.dump_dir = a->dump_dir;
+    o.loops = a->loops == "unroll" ? compiler::LoopPolicy::unroll() : compiler::LoopPolicy::hardware();
+    if (!a->no_progress && (a->progress || isatty(2))) {
+      o.progress = [](size_t done, size_t total) {
+        const int width = 30, fill = int(double(done) / double(total) * width);
+        fmt::print(stderr, "\r[{}{}] step {}/{}", std::string(size_t(fill), '#'), std::string(size_t(width - fill), '.'),
+                   done, total);
+        if (done == total) fmt::print(stderr, "\n");
+      };
+    }
+    const runner::RunReport rep = runner::run_model(o);
+    if (!a->json.empty()) write_text_file(a->json, rep.to_json());
+    if (!a->quiet) fmt::print("{}", rep.to_text());
   });
 }
 

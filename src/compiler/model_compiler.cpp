@@ -1,0 +1,317 @@
+// Whole-model compilation (docs/run.md): HBM placement of weights and KV caches once, then one
+// program per step built from the kernel generators.
+#include "compiler/model_compiler.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <numeric>
+
+#include "compiler/kernels_vector.hpp"
+#include "support/support.hpp"
+
+namespace plena::compiler {
+namespace {
+
+uint64_t round_up(uint64_t v, uint64_t m) { return (v + m - 1) / m * m; }
+
+[[noreturn]] void unsupported(const model::ModelConfig& m, const std::string& what) {
+  throw InputError(fmt::format("model '{}': error: {} is not supported by the model compiler yet", m.name, what));
+}
+
+void require_multiple(const model::ModelConfig& m, const char* what, int64_t v, uint64_t mlen) {
+  if (v <= 0 || uint64_t(v) % mlen != 0)
+    throw InputError(fmt::format("model '{}': error: {} = {} must be a positive multiple of MLEN {} (the linear kernel tiles "
+                                 "K and N by MLEN)",
+                                 m.name, what, v, mlen));
+}
+
+std::string layer_name(int64_t i, const char* what) { return fmt::format("layers.{}.{}", i, what); }
+
+// K/V rows of this step's new tokens: VRAM src [batch*q_len rows, kv_heads*padded_dim] -> the HBM
+// cache rows at positions past.. (H_STORE_V in the KV format). H_STORE_V writes v_writeback_amount
+// rows; the extra rows of a sequence's last group land on its own not-yet-valid positions (the
+// capacity leaves room), which later steps overwrite before attention can see them.
+void emit_kv_store(ProgramBuilder& b, const MemoryPlan& plan, const VramTensor& src, const HbmTensor& cache,
+                   const KvCacheLayout& kv, uint64_t batch, uint64_t q_len, uint64_t past) {
+  auto ks = b.kernel("kv_store");
+  const auto& cfg = b.config();
+  const uint64_t vlen = cfg.geometry.vlen, wb = cfg.hbm.v_writeback_amount, pd = kv.padded_dim;
+  const uint64_t groups = (q_len + wb - 1) / wb;
+  b.comment(fmt::format("kv_store: {} rows of {} into {} at positions {}..{}", batch * q_len, src.name, cache.name, past,
+                        past + q_len - 1));
+  auto a = b.regs().hbm("kv cache");
+  b.set_addr_reg(a, cache.base);
+  b.set_scale_reg(cache.scale_reg);
+  b.set_stride_reg(cache.row_stride);
+  auto vr = b.regs().gp("kv vram row");
+  auto off = b.regs().gp("kv hbm offset");
+  (void)plan;
+  for (uint64_t bi = 0; bi < batch; ++bi)
+    for (uint64_t h = 0; h < kv.kv_heads; ++h)
+      for (uint64_t j = 0; j < pd / vlen; ++j) {
+        b.load_imm(vr, src.address(bi * q_len, h * pd + j * vlen));
+        b.load_imm(off, kv.row(bi, h, past) * cache.row_stride + j * vlen);
+        b.loop(groups, [&] {
+          b.h_store_v(vr, off, a, 1, 1);
+          b.add_imm(vr, vr, wb * vlen);
+          b.add_imm(off, off, wb * cache.row_stride);
+        });
+      }
+}
+
+}  // namespace
+
+ModelCompiler::ModelCompiler(const config::HardwareConfig& hw, std::string hw_name, const model::ModelConfig& m,
+                             const ModelCompileOptions& opt)
+    : hw_(hw), hw_name_(std::move(hw_name)), m_(m), opt_(opt), base_(hw, hw_name_) {
+  const auto& g = hw_.geometry;
+  const uint64_t mlen = g.mlen, vlen = g.vlen;
+  if (m.attention_bias || m.o_proj_bias) unsupported(m, "attention projection bias (Qwen2 / attention_bias)");
+  if (m.qk_norm) unsupported(m, "per-head q/k RMSNorm (Qwen3 qk_norm)");
+  if (m.sliding_window > 0) unsupported(m, "sliding-window attention");
+  if (m.hidden_act != "silu") unsupported(m, fmt::format("hidden_act '{}' (only silu)", m.hidden_act));
+  require_multiple(m, "hidden_size", m.hidden_size, mlen);
+  require_multiple(m, "intermediate_size", m.intermediate_size, mlen);
+  require_multiple(m, "num_attention_heads * head_dim", m.q_dim(), mlen);
+  require_multiple(m, "num_key_value_heads * head_dim", m.kv_dim(), mlen);
+  if (opt.batch == 0) throw InputError("error: batch must be at least 1");
+  if (opt.max_positions == 0) throw InputError("error: max_positions must be at least 1 (prompt + generated tokens)");
+  if (!(hw.formats.m_kv == hw.formats.v_kv))
+    throw InputError(fmt::format("config '{}': error: formats.m_kv ({}) and formats.v_kv ({}) differ; the KV cache is "
+                                 "written with H_STORE_V (v_kv) and read with H_PREFETCH_M (m_kv), so they must be equal",
+                                 hw_name_, hw.formats.m_kv.name(), hw.formats.v_kv.name()));
+
+  define_standard_constants(base_, m_);
+  const auto& f = hw_.formats;
+  const uint64_t H = uint64_t(m.hidden_size), I = uint64_t(m.intermediate_size);
+  kv_ = kv_cache_layout(hw_, opt.batch, uint64_t(m.num_key_value_heads), opt.max_positions + hw.hbm.v_writeback_amount,
+                        uint64_t(m.head_dim));
+  k_relayout_ = kv_.padded_dim != uint64_t(m.head_dim);
+  const uint64_t v_cols = uint64_t(m.num_key_value_heads) * kv_.padded_dim;
+  vocab_pad_ = round_up(uint64_t(m.vocab_size), mlen);
+
+  HbmPlaceOptions rowvec;
+  rowvec.row_multiple = vlen;  // vector params / embedding rows are read in whole VLEN blocks
+  auto place = [&](const std::string& name, std::vector<uint64_t> shape, const numerics::Format& fmt_,
+                   Source src, const HbmPlaceOptions& o = {}) {
+    base_.place_hbm(name, TensorClass::Weight, std::move(shape), fmt_, o);
+    weight_names_.push_back(name);
+    sources_.emplace_back(name, std::move(src));
+  };
+  using K = Source::Kind;
+  place("embed_tokens", {uint64_t(m.vocab_size), H}, f.v_act, {K::Copy, "model.embed_tokens.weight"}, rowvec);
+  for (int64_t i = 0; i < m.num_hidden_layers; ++i) {
+    const std::string p = fmt::format("model.layers.{}.", i);
+    place(layer_name(i, "attn_norm"), {1, H}, f.v_act, {K::Row, p + "input_layernorm.weight"}, rowvec);
+    place(layer_name(i, "q_proj"), {H, uint64_t(m.q_dim())}, f.m_weight, {K::Transpose, p + "self_attn.q_proj.weight"});
+    place(layer_name(i, "k_proj"), {H, uint64_t(m.kv_dim())}, f.m_weight, {K::Transpose, p + "self_attn.k_proj.weight"});
+    place(layer_name(i, "v_proj"), {H, v_cols}, f.m_weight, {K::VPadTranspose, p + "self_attn.v_proj.weight"});
+    place(layer_name(i, "o_proj"), {uint64_t(m.q_dim()), H}, f.m_weight, {K::Transpose, p + "self_attn.o_proj.weight"});
+    place(layer_name(i, "mlp_norm"), {1, H}, f.v_act, {K::Row, p + "post_attention_layernorm.weight"}, rowvec);
+    place(layer_name(i, "gate_proj"), {H, I}, f.m_weight, {K::Transpose, p + "mlp.gate_proj.weight"});
+    place(layer_name(i, "up_proj"), {H, I}, f.m_weight, {K::Transpose, p + "mlp.up_proj.weight"});
+    place(layer_name(i, "down_proj"), {I, H}, f.m_weight, {K::Transpose, p + "mlp.down_proj.weight"});
+  }
+  if (k_relayout_) place("k_relayout", {uint64_t(m.kv_dim()), v_cols}, f.m_weight, {K::KPerm, ""});
+  place("final_norm", {1, H}, f.v_act, {K::Row, "model.norm.weight"}, rowvec);
+  place("lm_head", {H, vocab_pad_}, f.m_weight, {K::LmHead, ""});
+  for (int64_t i = 0; i < m.num_hidden_layers; ++i) {
+    place_kv_cache(base_, layer_name(i, "k_cache"), kv_);
+    place_kv_cache(base_, layer_name(i, "v_cache"), kv_);
+  }
+}
+
+std::vector<float> ModelCompiler::weight_data(const std::string& tensor, const model::ModelWeights& w) const {
+  auto it = std::find_if(sources_.begin(), sources_.end(), [&](const auto& s) { return s.first == tensor; });
+  if (it == sources_.end()) throw InputError(fmt::format("error: '{}' is not a weight tensor of this model", tensor));
+  const Source& src = it->second;
+  const HbmTensor& t = base_.hbm(tensor);
+  const uint64_t rows = t.rows, cols = t.cols, hd = uint64_t(m_.head_dim), pd = kv_.padded_dim;
+  std::vector<float> d(rows * cols, 0.f);
+  auto transpose_into = [&](const model::Tensor& W, auto col_of) {
+    // W is HF [out, in]; the HBM tensor is [in = rows, cols] with output o at column col_of(o).
+    const uint64_t out = W.shape.at(0), in = W.shape.at(1);
+    if (in != rows) throw InputError(fmt::format("error: weight for '{}' has {} inputs, expected {}", tensor, in, rows));
+    for (uint64_t o = 0; o < out; ++o)
+      for (uint64_t i = 0; i < in; ++i) d[i * cols + col_of(o)] = W.data[o * in + i];
+  };
+  switch (src.kind) {
+    case Source::Kind::Transpose:
+      transpose_into(w.get(src.hf), [](uint64_t o) { return o; });
+      break;
+    case Source::Kind::VPadTranspose:
+      transpose_into(w.get(src.hf), [&](uint64_t o) { return (o / hd) * pd + o % hd; });
+      break;
+    case Source::Kind::LmHead:
+      transpose_into(w.lm_head(m_), [](uint64_t o) { return o; });
+      break;
+    case Source::Kind::KPerm:
+      for (uint64_t o = 0; o < rows; ++o) d[o * cols + (o / hd) * pd + o % hd] = 1.f;
+      break;
+    case Source::Kind::Row:
+    case Source::Kind::Copy: {
+      const model::Tensor& W = w.get(src.hf);
+      if (W.numel() != rows * cols)
+        throw InputError(fmt::format("error: weight '{}' has {} elements, expected {}", src.hf, W.numel(), rows * cols));
+      d = W.data;
+      break;
+    }
+  }
+  return d;
+}
+
+CompiledStep ModelCompiler::compile_step(const std::vector<std::vector<int64_t>>& tokens, uint64_t past) const {
+  const auto& g = hw_.geometry;
+  const uint64_t vlen = g.vlen, blen = g.blen, wb = hw_.hbm.v_writeback_amount;
+  const uint64_t B = tokens.size();
+  if (B != opt_.batch) throw InputError(fmt::format("error: step has {} sequences, compiled for batch {}", B, opt_.batch));
+  const uint64_t T = tokens[0].size();
+  if (T == 0) throw InputError("error: a step needs at least one token per sequence");
+  std::vector<int64_t> flat;
+  for (const auto& seq : tokens) {
+    if (seq.size() != T) throw InputError("error: every sequence of a step must have the same number of tokens");
+    for (int64_t id : seq) {
+      if (id < 0 || id >= m_.vocab_size)
+        throw InputError(fmt::format("error: token id {} out of range [0, {})", id, m_.vocab_size));
+      flat.push_back(id);
+    }
+  }
+  if (past + T > opt_.max_positions)
+    throw InputError(fmt::format("error: positions {}..{} exceed max_positions {}", past, past + T - 1, opt_.max_positions));
+
+  MemoryPlan plan = base_;
+  ProgramBuilder b(hw_, hw_name_);
+  b.set_loop_policy(opt_.loops);
+  b.stage(fmt::format("{} step: batch {}, {} token(s) per sequence at positions {}..{}", T > 1 ? "prefill" : "decode", B,
+                      T, past, past + T - 1));
+
+  const uint64_t R = B * T;
+  // One physical height for every activation: attention and the KV store move whole row groups
+  // starting at each sequence's first row, so the last sequence's group may run past R.
+  const uint64_t need = round_up(std::max({R, attention_rows_alloc(hw_, B, T), (B - 1) * T + round_up(T, wb)}), blen);
+  VramPlaceOptions act;
+  act.row_multiple = need;
+  auto alloc = [&](const std::string& name, uint64_t cols) { return plan.alloc_vram(name, R, cols, act); };
+
+  const uint64_t H = uint64_t(m_.hidden_size), I = uint64_t(m_.intermediate_size), hd = uint64_t(m_.head_dim);
+  const uint64_t qd = uint64_t(m_.q_dim()), kvd = uint64_t(m_.kv_dim()), vcols = uint64_t(m_.num_key_value_heads) * kv_.padded_dim;
+
+  CompiledStep step;
+  step.batch = B;
+  step.q_len = T;
+  step.past = past;
+
+  // RoPE tables for every physical row (padding rows get position 0).
+  const RopePlacement rope = place_rope_tables(plan, "rope", need, hd);
+  {
+    std::vector<int64_t> pos(need, 0);
+    for (uint64_t r = 0; r < R; ++r) pos[r] = int64_t(past + r % T);
+    const std::vector<float> inv = model::rope_inv_freq(m_);
+    RopeTables t = rope_tables(inv, hd, vlen, pos);
+    step.vram_inits.push_back({plan.vram(rope.cos), std::move(t.cos)});
+    step.vram_inits.push_back({plan.vram(rope.sin), std::move(t.sin)});
+    if (!rope.swap.empty()) {
+      const HbmTensor& sw = plan.hbm(rope.swap);
+      std::vector<float> data(sw.rows * sw.cols, 0.f);
+      const std::vector<float> tile = rope_swap_matrix(hd, g.mlen);
+      std::copy(tile.begin(), tile.end(), data.begin());
+      step.hbm_inits.push_back({sw, std::move(data)});
+    }
+  }
+
+  alloc("x", H);
+  emit_embedding(b, plan, {"embedding", "embed_tokens", "x", flat});
+  for (int64_t i = 0; i < m_.num_hidden_layers; ++i) {
+    const std::string L = fmt::format("layers.{}.", i);
+    b.stage(fmt::format("layer {}", i));
+    alloc("h", H);
+    emit_rmsnorm(b, plan, {L + "attn_norm", "x", "h", L + "attn_norm"});
+    alloc("q", qd);
+    alloc("k", kvd);
+    alloc("v", vcols);
+    emit_linear(b, plan, {L + "q_proj", L + "q_proj", "h", "q"});
+    emit_linear(b, plan, {L + "k_proj", L + "k_proj", "h", "k"});
+    emit_linear(b, plan, {L + "v_proj", L + "v_proj", "h", "v"});
+    plan.free_vram("h");
+    emit_rope(b, plan, {L + "rope_q", "q", "q", hd, rope});
+    emit_rope(b, plan, {L + "rope_k", "k", "k", hd, rope});
+    std::string kname = "k";
+    if (k_relayout_) {
+      alloc("kp", vcols);
+      emit_linear(b, plan, {L + "k_relayout", "k_relayout", "k", "kp"});
+      kname = "kp";
+    }
+    emit_kv_store(b, plan, plan.vram(kname), plan.hbm(L + "k_cache"), kv_, B, T, past);
+    emit_kv_store(b, plan, plan.vram("v"), plan.hbm(L + "v_cache"), kv_, B, T, past);
+    plan.free_vram("k");
+    if (k_relayout_) plan.free_vram("kp");
+    plan.free_vram("v");
+    alloc("attn", qd);
+    AttentionArgs at;
+    at.name = L + "attention";
+    at.q = "q";
+    at.out = "attn";
+    at.k_cache = L + "k_cache";
+    at.v_cache = L + "v_cache";
+    at.batch = B;
+    at.q_len = T;
+    at.kv_len = past + T;
+    at.capacity = kv_.capacity;
+    at.num_heads = uint64_t(m_.num_attention_heads);
+    at.num_kv_heads = uint64_t(m_.num_key_value_heads);
+    at.head_dim = hd;
+    at.causal = true;
+    emit_flash_attention(b, plan, at);
+    plan.free_vram("q");
+    alloc("o", H);
+    emit_linear(b, plan, {L + "o_proj", L + "o_proj", "attn", "o"});
+    plan.free_vram("attn");
+    emit_residual_add(b, plan, {L + "attn_residual", "x", "o", "x"});
+    plan.free_vram("o");
+    alloc("h", H);
+    emit_rmsnorm(b, plan, {L + "mlp_norm", "x", "h", L + "mlp_norm"});
+    alloc("gate", I);
+    alloc("up", I);
+    emit_linear(b, plan, {L + "gate_proj", L + "gate_proj", "h", "gate"});
+    emit_linear(b, plan, {L + "up_proj", L + "up_proj", "h", "up"});
+    plan.free_vram("h");
+    emit_swiglu(b, plan, {L + "swiglu", "gate", "up", "gate"});
+    plan.free_vram("up");
+    alloc("down", H);
+    emit_linear(b, plan, {L + "down_proj", L + "down_proj", "gate", "down"});
+    plan.free_vram("gate");
+    emit_residual_add(b, plan, {L + "mlp_residual", "x", "down", "x"});
+    plan.free_vram("down");
+  }
+
+  b.stage("final norm + lm_head (last token of each sequence)");
+  VramPlaceOptions fin;
+  fin.row_multiple = blen;
+  std::string final_in = "x";
+  if (T > 1) {
+    // Gather each sequence's last row: x + 0.0 copies a VRAM row exactly.
+    final_in = "final";
+    const VramTensor& x = plan.vram("x");
+    const VramTensor& fr = plan.alloc_vram("final", B, H, fin);
+    auto ks = b.kernel("gather_last");
+    auto s = b.regs().gp("gather src");
+    auto d = b.regs().gp("gather dst");
+    for (uint64_t bi = 0; bi < B; ++bi)
+      for (uint64_t c = 0; c < H; c += vlen) {
+        b.load_imm(s, x.address(bi * T + T - 1, c));
+        b.load_imm(d, fr.address(bi, c));
+        b.v_add_vf(d, s, f0);
+      }
+  }
+  emit_rmsnorm(b, plan, {"final_norm", final_in, final_in, "final_norm"});
+  const VramTensor& fi = plan.vram(final_in);
+  VramPlaceOptions lo;
+  lo.row_multiple = fi.rows_alloc;
+  step.logits = plan.alloc_vram("logits", B, vocab_pad_, lo);
+  emit_linear(b, plan, {"lm_head", "lm_head", final_in, "logits"});
+  step.program = finish_program(b, plan);
+  return step;
+}
+
+}  // namespace plena::compiler

@@ -1,0 +1,84 @@
+// Whole-model compilation: a LLaMA-family decoder (model::ModelConfig) becomes one PLENA program
+// per inference step (prefill of T tokens, or one decode token per sequence), all sharing one HBM
+// placement of weights and per-layer KV caches. Token ids and positions are baked into each
+// step's program (the host loop of a serving runtime picks the next token between steps).
+// Layout, padding and quantization rules: docs/run.md. Included on its own (not via compiler.hpp).
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "compiler/compiler.hpp"
+#include "compiler/kernels_attention.hpp"
+#include "model/model.hpp"
+
+namespace plena::compiler {
+
+struct ModelCompileOptions {
+  uint64_t batch = 1;          // sequences per step (all with the same number of new tokens)
+  uint64_t max_positions = 0;  // KV positions per sequence the run needs (prompt + generated)
+  LoopPolicy loops = LoopPolicy::hardware();
+};
+
+// A host-computed VRAM tensor a step needs before it runs (RoPE tables): row-major [rows, cols]
+// of the named tensor's real rows and cols.
+struct VramInit {
+  VramTensor tensor;
+  std::vector<float> data;
+};
+// A host-computed HBM tensor a step places (the RoPE swap matrix), row-major [rows, cols].
+struct HbmInit {
+  HbmTensor tensor;
+  std::vector<float> data;
+};
+
+struct CompiledStep {
+  CompiledProgram program;
+  uint64_t batch = 1, q_len = 1, past = 0;
+  std::vector<VramInit> vram_inits;
+  std::vector<HbmInit> hbm_inits;
+  VramTensor logits;  // [batch, vocab_padded]: the last token's logits of every sequence
+};
+
+class ModelCompiler {
+ public:
+  // InputError for unsupported models (biases, qk-norm, sliding window, dims the kernels cannot tile).
+  ModelCompiler(const config::HardwareConfig& hw, std::string hw_name, const model::ModelConfig& m,
+                const ModelCompileOptions& opt);
+
+  const model::ModelConfig& model() const { return m_; }
+  const config::HardwareConfig& hardware() const { return hw_; }
+  uint64_t vocab_padded() const { return vocab_pad_; }
+  uint64_t kv_capacity() const { return kv_.capacity; }
+  const KvCacheLayout& kv_layout() const { return kv_; }
+
+  // The placement every step shares: weights (class weight), KV caches (class kv), constants.
+  HbmManifest manifest() const { return base_.manifest(); }
+  // HBM tensors whose contents come from the model weights (or are generated: the K re-layout).
+  const std::vector<std::string>& weight_tensors() const { return weight_names_; }
+  // Row-major [rows, cols] contents of one of weight_tensors() in its HBM layout (HF [out, in]
+  // linears transposed to [in, out], zero-padded columns where the layout needs them).
+  std::vector<float> weight_data(const std::string& tensor, const model::ModelWeights& w) const;
+
+  // One step: tokens[b] are sequence b's new tokens (same count for every sequence) at positions
+  // past .. past + count - 1. InputError when past + count exceeds max_positions.
+  CompiledStep compile_step(const std::vector<std::vector<int64_t>>& tokens, uint64_t past) const;
+
+ private:
+  struct Source {
+    enum class Kind : uint8_t { Transpose, VPadTranspose, KPerm, Row, Copy, LmHead } kind;
+    std::string hf;
+  };
+  config::HardwareConfig hw_;
+  std::string hw_name_;
+  model::ModelConfig m_;
+  ModelCompileOptions opt_;
+  MemoryPlan base_;
+  KvCacheLayout kv_;
+  uint64_t vocab_pad_ = 0;
+  bool k_relayout_ = false;  // head_dim < the cache's padded_dim: K goes through a 0/1 matrix
+  std::vector<std::string> weight_names_;
+  std::vector<std::pair<std::string, Source>> sources_;
+};
+
+}  // namespace plena::compiler
