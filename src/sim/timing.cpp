@@ -424,20 +424,33 @@ struct TimingModel::Impl {
     throw SimFault("timing: register range [" + std::to_string(r.lo) + ", " + std::to_string(r.hi) + ") out of range");
   }
 
+  // A register range the instruction being issued writes (its ready time is set after issue).
+  struct RegWrite {
+    int slot;
+    uint32_t lo, hi;
+  };
+
   // Register operands interlock the front end (returns the cycle they are all ready); scoreboard
-  // ranges are appended to acc (and their spaces to the `spaces` bit set).
-  template <size_t N>
-  uint64_t classify(const std::array<Range, N>& rs, uint8_t n, bool write, uint64_t t, Access* acc, int& n_acc,
-                    uint32_t& spaces) {
+  // ranges are appended to acc (and their spaces to the `spaces` bit set), register writes to rw.
+  template <bool kWrite, size_t N>
+  uint64_t classify(const std::array<Range, N>& rs, uint8_t n, uint64_t t, Access* acc, int& n_acc, uint32_t& spaces,
+                    RegWrite* rw, int& n_rw) {
     for (uint8_t i = 0; i < n; ++i) {
       const Range& r = rs[i];
       const int slot = slot_of(r.space);
       if (slot >= 0) {
         if (r.hi > kRegsPerSpace || r.lo > r.hi) [[unlikely]]
           bad_register_range(r);
-        for (uint64_t k = r.lo; k < r.hi; ++k) t = std::max(t, reg_ready(slot, k));
+        const RegState* regs_of = regs[slot].data();
+        for (uint64_t k = r.lo; k < r.hi; ++k) {
+          if (regs_of[k].ready == kUnknown) [[unlikely]]
+            t = std::max(t, reg_ready(slot, k));
+          else
+            t = std::max(t, regs_of[k].ready);
+        }
+        if constexpr (kWrite) rw[n_rw++] = RegWrite{slot, uint32_t(r.lo), uint32_t(r.hi)};
       } else if (r.lo < r.hi) {
-        acc[n_acc++] = Access{r.lo, r.hi, static_cast<int>(r.space), write};
+        acc[n_acc++] = Access{r.lo, r.hi, static_cast<int>(r.space), kWrite};
         spaces |= 1u << static_cast<int>(r.space);
       }
     }
@@ -446,10 +459,11 @@ struct TimingModel::Impl {
 
   void issue_decoupled(const Effects& e, uint64_t seq, int u, Cost c) {
     std::array<Access, 10> acc;
-    int n_acc = 0;
+    std::array<RegWrite, 4> rw;
+    int n_acc = 0, n_rw = 0;
     uint32_t spaces = 0;
-    uint64_t t = classify(e.reads, e.n_reads, false, fe_next, acc.data(), n_acc, spaces);
-    t = classify(e.writes, e.n_writes, true, t, acc.data(), n_acc, spaces);
+    uint64_t t = classify<false>(e.reads, e.n_reads, fe_next, acc.data(), n_acc, spaces, rw.data(), n_rw);
+    t = classify<true>(e.writes, e.n_writes, t, acc.data(), n_acc, spaces, rw.data(), n_rw);
     t = u == kDmaUnit ? dma_slot(t) : compute_slot(u, t);
     st.issue_stall_cycles += t - fe_next;
     fe_next = t + 1;
@@ -471,15 +485,13 @@ struct TimingModel::Impl {
       const Access& a = acc[k];
       sb[a.space].push_back(SbEntry{a.lo, a.hi, finish, seq, a.write});
     }
-    for (uint8_t i = 0; i < e.n_writes; ++i) {
-      const Range& r = e.writes[i];
-      const int slot = kRegisterSlot[static_cast<size_t>(r.space)];  // checked by classify
-      if (slot < 0) continue;
-      for (uint64_t k = r.lo; k < r.hi; ++k) {
-        regs[slot][k].ready = finish;  // its previous writer is resolved (interlocked above)
-        regs[slot][k].seq = seq;
-        if (finish == kUnknown) unknown_regs++;
+    for (int i = 0; i < n_rw; ++i) {
+      RegState* regs_of = regs[rw[i].slot].data();
+      for (uint32_t k = rw[i].lo; k < rw[i].hi; ++k) {
+        regs_of[k].ready = finish;  // its previous writer is resolved (interlocked above)
+        regs_of[k].seq = seq;
       }
+      if (finish == kUnknown) unknown_regs += rw[i].hi - rw[i].lo;
     }
     if (finish != kUnknown) return;
 
