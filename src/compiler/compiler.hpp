@@ -7,3 +7,5 @@
 #include "compiler/memory.hpp"
 #include "compiler/kernels.hpp"
 #include "compiler/program.hpp"
+#include "compiler/kernels_vector.hpp"
+#include "compiler/kernels_attention.hpp"
