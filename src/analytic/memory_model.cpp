@@ -18,7 +18,7 @@ constexpr uint64_t kRequestBytes = 64;  // TimingOptions::dma_request_bytes defa
 constexpr uint64_t kQueueDepth = 8;     // TimingOptions::dma_queue_depth default
 constexpr uint64_t kIssueGap = 3;       // cycles between prefetches of one burst (3-instruction loop body)
 constexpr uint64_t kCalibTransfers = 12;
-constexpr uint64_t kCalibRows = 64;  // larger transfers are scaled from this many rows
+constexpr uint64_t kCalibRows = 512;  // larger transfers are scaled from this many rows
 
 // Submits one transfer's requests at `arrival`; returns their ids' range [first, first + n).
 std::pair<uint64_t, uint64_t> submit_transfer(dram::DramModel& d, const DmaPattern& p, uint64_t elem_base,
@@ -55,7 +55,7 @@ struct MemoryModel::Impl {
   double seq_eff = -1;
 
   // Completion times (ps) of `count` back-to-back transfers of p on a fresh DRAM.
-  std::vector<uint64_t> burst(const DmaPattern& p, uint64_t count) {
+  std::vector<uint64_t> burst(const DmaPattern& p, uint64_t count, uint64_t depth = kQueueDepth) {
     dram::DramModel d(params);
     std::vector<uint64_t> done(count, 0);
     std::vector<uint64_t> remaining(count, 0);
@@ -80,10 +80,10 @@ struct MemoryModel::Impl {
     };
     for (uint64_t j = 0; j < count; ++j) {
       uint64_t arrival = uint64_t(double(j * kIssueGap) * period_ps);
-      if (j >= kQueueDepth) {
-        wait_for(j - kQueueDepth);
+      if (j >= depth) {
+        wait_for(j - depth);
         // The DMA engine starts on a cycle edge after the slot frees.
-        arrival = std::max(arrival, uint64_t(std::ceil(double(done[j - kQueueDepth]) / period_ps) * period_ps));
+        arrival = std::max(arrival, uint64_t(std::ceil(double(done[j - depth]) / period_ps) * period_ps));
       }
       arrival = std::max(arrival, d.now_ps());
       const uint64_t eb = j * p.rows * p.elem_stride;
@@ -117,11 +117,14 @@ DmaTiming MemoryModel::timing(const DmaPattern& p) {
   small.rows = std::min<uint64_t>(p.rows, kCalibRows);
   const double scale = double(p.rows) / double(small.rows);
   const double per = impl_->period_ps;
-  auto alone = impl_->burst(small, 1);
+  // In-order: each transfer starts when the previous one is done; the mean over a short run
+  // includes the row-buffer hits neighbouring tiles get.
+  constexpr uint64_t kSerial = 4;
+  auto alone = impl_->burst(small, kSerial, 1);
   auto many = impl_->burst(small, kCalibTransfers);
   const double first = std::ceil(double(many[0]) / per);
   const double inc = (std::ceil(double(many.back()) / per) - first) / double(kCalibTransfers - 1);
-  const double alone_c = std::ceil(double(alone[0]) / per);
+  const double alone_c = std::ceil(double(alone.back()) / per) / double(kSerial);
   // Larger transfers: the extra rows stream at the burst's steady rate.
   t.per_transfer_cycles = inc * scale;
   t.first_cycles = first + (scale - 1.0) * inc;

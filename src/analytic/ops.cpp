@@ -69,16 +69,24 @@ OpEstimate estimate_linear(const config::HardwareConfig& cfg, MemoryModel& mem, 
   e.vector_cycles = double(c.v_add_vv) * double(lat.vector_add);
 
   // Dynamic instruction count of emit_linear (one instruction per set/add/load immediate).
-  auto chunk_instrs = [&](uint64_t ktc, bool first) {
+  // The K-chunk's HBM offset immediate is legalised like ProgramBuilder::add_imm (ADDI up to
+  // 18 bits, else LUI [+ ADDI] + ADD); other immediates are addresses the model does not know
+  // and are counted as one instruction.
+  const uint64_t row_stride = compiler::hbm_row_stride(cfg.formats.m_weight, n);
+  auto add_imm_instrs = [](uint64_t v) -> uint64_t {
+    if (v <= compiler::kImm18Max) return 1;
+    return 1 + ((v & 0xFFF) ? 1 : 0) + 1;
+  };
+  auto chunk_instrs = [&](uint64_t kt0, uint64_t ktc, bool first) {
     const uint64_t pf = ceil_div(ktc, tpp);
-    uint64_t i = 2 + loop_instrs(pf, 3) + 2;
+    uint64_t i = add_imm_instrs(kt0 * g.mlen * row_stride) + 1 + loop_instrs(pf, 3) + 2;
     i += loop_instrs(sub, 2 + loop_instrs(rgs, 2 + loop_instrs(ktc, 3) + 3) + 2);
     if (!first) i += 2 + loop_instrs(R, 3);
     return i;
   };
   uint64_t per_block = 2;
-  for (uint64_t kt0 = 0; kt0 < k_tiles; kt0 += chunk) per_block += chunk_instrs(std::min(chunk, k_tiles - kt0), kt0 == 0);
-  e.instructions = 9 + loop_instrs(c.n_blocks, per_block);
+  for (uint64_t kt0 = 0; kt0 < k_tiles; kt0 += chunk) per_block += chunk_instrs(kt0, std::min(chunk, k_tiles - kt0), kt0 == 0);
+  e.instructions = 7 + loop_instrs(c.n_blocks, per_block);
   e.issue_cycles = double(e.instructions);
   e.dma_cycles = double(c.h_prefetch_m) * dma.per_transfer_cycles;
 
@@ -103,12 +111,12 @@ OpEstimate estimate_linear(const config::HardwareConfig& cfg, MemoryModel& mem, 
       }
       t += wo;
       const double rest_matrix = double(sub * rgs * ktc - ktc) * mm + double(sub * rgs - 1) * wo;
-      const double rest_issue = double(chunk_instrs(ktc, first)) - double(3 * ktc + 4 + 3 * ceil_div(ktc, tpp));
+      const double rest_issue = double(chunk_instrs(kt0, ktc, first)) - double(3 * ktc + 4 + 3 * ceil_div(ktc, tpp));
       t += std::max(rest_matrix, rest_issue - (first ? 0.0 : double(loop_instrs(R, 3))));
       if (!first) t += std::max(double(R) * double(lat.vector_add), double(loop_instrs(R, 3)));
       total += t * double(c.n_blocks);
     }
-    total += 9;
+    total += 7;
   }
   e.cycles = total;
   classify(e);
