@@ -29,7 +29,7 @@ std::vector<std::filesystem::path> compile_model(const CompileOptions& opt) {
   mo.batch = opt.batch;
   mo.max_positions = prompts[0].size() + opt.gen;
   mo.loops = opt.loops;
-  compiler::ModelCompiler mc(hw, opt.hw, rm.config, mo);
+  compiler::ModelCompiler mc(hw, hw_display_name(opt.hw), rm.config, mo);
   const compiler::CompiledStep step = mc.compile_step(prompts, 0);
 
   const fs::path dir = opt.out_dir;
@@ -45,7 +45,7 @@ std::vector<std::filesystem::path> compile_model(const CompileOptions& opt) {
   std::string spec = fmt::format(
       "# plena sim {}/run.toml: the prefill step of {} on {} (written by plena compile)\n"
       "[hardware]\nfile = \"hw.toml\"\n\n[program]\npath = \"prefill.asm\"\nconfig_hash = \"{}\"\n\n[run]\nmode = \"{}\"\n",
-      dir.string(), rm.source, opt.hw, step.program.config_hash, opt.weights ? "functional" : "timing-only");
+      dir.string(), rm.source, hw_display_name(opt.hw), step.program.config_hash, opt.weights ? "functional" : "timing-only");
   if (opt.weights) {
     const compiler::HbmManifest& man = step.program.manifest;
     auto add_hbm = [&](const compiler::HbmTensor& t, const std::vector<float>& data) {

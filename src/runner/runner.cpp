@@ -20,6 +20,10 @@
 namespace plena::runner {
 namespace detail {
 
+std::string hw_display_name(const std::string& spec) {
+  return spec.find_first_of("=[\n") != std::string::npos ? std::string("<inline>") : spec;
+}
+
 sim::HbmTensor to_sim(const compiler::HbmTensor& t) {
   return sim::HbmTensor{t.base, t.rows, t.cols, t.row_stride, t.scale_reg, t.format};
 }
@@ -166,7 +170,7 @@ RunReport run_model(const RunOptions& opt) {
   const config::HardwareConfig hw = config::resolve_config(opt.hw);
   RunReport rep;
   rep.model = rm.source;
-  rep.hw = opt.hw;
+  rep.hw = hw_display_name(opt.hw);
   rep.hw_hash = config::canonical_hash(hw);
   rep.timing_only = opt.timing_only;
   rep.teacher_force = opt.teacher_force;
@@ -180,7 +184,7 @@ RunReport run_model(const RunOptions& opt) {
   mo.batch = B;
   mo.max_positions = P + opt.gen;
   mo.loops = opt.loops;
-  compiler::ModelCompiler mc(hw, opt.hw, cfg, mo);
+  compiler::ModelCompiler mc(hw, rep.hw, cfg, mo);
 
   sim::SimOptions so;
   so.mode = opt.timing_only ? sim::Mode::TimingOnly : sim::Mode::Functional;

@@ -19,6 +19,8 @@ ResolvedModel resolve_model(const std::string& spec, uint64_t seed, bool need_we
 // `batch` prompts: `ids` for every sequence, or seeded random ids of prompt_len tokens each.
 std::vector<std::vector<int64_t>> make_prompts(const model::ModelConfig& cfg, const std::vector<int64_t>& ids,
                                                uint64_t prompt_len, uint64_t batch, uint64_t seed);
+// The config's name in reports and program headers ("<inline>" for inline TOML).
+std::string hw_display_name(const std::string& spec);
 sim::HbmTensor to_sim(const compiler::HbmTensor& t);
 // RoPE tables, swap matrix, FP/INT SRAM images of one step (functional mode only).
 void preload_step(sim::Simulator& s, const compiler::CompiledStep& step);

@@ -6,9 +6,14 @@
 #include <cstdio>
 #include <filesystem>
 #include <string>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <vector>
 
 #include "config/config.hpp"
 #include "runner/runner.hpp"
+#include "sim/runspec.hpp"
+#include "sim/sim.hpp"
 #include "support/support.hpp"
 
 namespace plena::runner {
@@ -75,6 +80,113 @@ TEST(Runner, UnrolledLoopsSameTokens) {
   const RunReport r = run_model(o);
   EXPECT_EQ(r.generated, r.ref_generated);
   EXPECT_LE(r.logits_max_abs, 1e-3);
+}
+
+// bf16 weights, activations, KV and SRAMs: teacher-forced top-1 agreement with the fp32 reference.
+TEST(Runner, TinyBf16TeacherForcedAgreement) {
+  RunOptions o = tiny(
+      "base = \"reference-small\"\n[formats]\nm_weight = \"bf16\"\nm_kv = \"bf16\"\nv_act = \"bf16\"\nv_kv = \"bf16\"\n", 8,
+      9);
+  const RunReport r = run_model(o);
+  EXPECT_EQ(r.hw, "<inline>");
+  EXPECT_GE(r.teacher_forced_top1, 0.95);
+  EXPECT_GT(r.logits_min_cosine, 0.999);
+  EXPECT_GT(r.logits_max_abs, 0.0);  // bf16 rounding is visible: the comparison is not vacuous
+  EXPECT_LT(r.logits_max_abs, 0.05);
+}
+
+// The hardware default (MXFP8 HBM, bf16 SRAMs) reports bounded, non-trivial errors.
+TEST(Runner, TinyReferenceSmallReportsErrors) {
+  const RunReport r = run_model(tiny("reference-small", 4, 2));
+  EXPECT_GT(r.logits_max_abs, 1e-3);
+  EXPECT_LT(r.logits_max_abs, 0.5);
+  EXPECT_GT(r.logits_min_cosine, 0.97);
+  EXPECT_GE(r.teacher_forced_top1, 0.3);
+  // Deterministic: a second run gives the same tokens, cycles and instruction counts.
+  const RunReport r2 = run_model(tiny("reference-small", 4, 2));
+  EXPECT_EQ(r.generated, r2.generated);
+  ASSERT_EQ(r.steps.size(), r2.steps.size());
+  for (size_t i = 0; i < r.steps.size(); ++i) {
+    EXPECT_EQ(r.steps[i].cycles, r2.steps[i].cycles);
+    EXPECT_EQ(r.steps[i].executed, r2.steps[i].executed);
+  }
+}
+
+// Timing-only runs the same programs without data: same instruction counts and cycles.
+TEST(Runner, TimingOnlyMatchesFunctionalTiming) {
+  RunOptions o = tiny("reference-small", 6, 2);
+  const RunReport f = run_model(o);
+  o.timing_only = true;
+  const RunReport t = run_model(o);
+  EXPECT_TRUE(t.generated[0].empty());
+  ASSERT_EQ(t.steps.size(), 3u);
+  EXPECT_EQ(t.steps[0].executed, f.steps[0].executed);
+  EXPECT_EQ(t.steps[0].cycles, f.steps[0].cycles);
+  EXPECT_GT(t.ttft_s, 0);
+  EXPECT_GT(t.tpot_s, 0);
+  EXPECT_GT(t.hbm_read_bytes, 0u);
+  EXPECT_GT(t.units[0].utilization, 0);  // matrix
+}
+
+TEST(Runner, UnsupportedModelsAreInputErrors) {
+  RunOptions o = tiny("tiny-fp32", 2, 0);
+  o.model = "qwen3-8b";
+  o.timing_only = true;
+  EXPECT_THROW(run_model(o), InputError);
+  o = tiny("tiny-fp32", 2, 0);
+  o.prompt_ids = {1, 2, 100000};
+  EXPECT_THROW(run_model(o), InputError);
+  o = tiny("no-such-hw", 2, 0);
+  EXPECT_THROW(run_model(o), InputError);
+  EXPECT_THROW(parse_prompt_ids("1,x,3"), InputError);
+  EXPECT_EQ(parse_prompt_ids("1,2,3"), (std::vector<int64_t>{1, 2, 3}));
+}
+
+// plena compile's run spec replays the prefill through `plena sim` machinery: same logits bits
+// as the run's first step.
+TEST(Runner, CompiledRunSpecReplaysPrefill) {
+  const auto dir = temp_dir("compile");
+  CompileOptions c;
+  c.hw = "reference-small";
+  c.prompt_len = 5;
+  c.out_dir = dir;
+  compile_model(c);
+  for (const char* f : {"prefill.asm", "prefill.mem", "manifest.json", "hbm.bin", "run.toml"})
+    EXPECT_TRUE(std::filesystem::exists(dir / f)) << f;
+  sim::RunSpec spec = sim::load_run_spec(dir / "run.toml");
+  sim::SimOptions so;
+  so.expected_config_hash = spec.expected_config_hash;
+  sim::Simulator s(spec.hw, so);
+  sim::apply_preloads(spec, s);
+  s.run(sim::load_program(spec.program));
+  sim::write_dumps(spec, s, dir);
+  const auto vram = npy_load(dir / "logits_vram.npy").to_f32();
+
+  RunOptions o = tiny("reference-small", 5, 0);
+  o.dump_dir = dir / "run";
+  run_model(o);
+  const auto want = npy_load(o.dump_dir / "step0000_logits.npy").to_f32();
+  const size_t vlen = 64, blocks = want.size() / vlen, rows_alloc = vram.size() / vlen / blocks;
+  ASSERT_EQ(want.size(), 512u);
+  for (size_t i = 0; i < want.size(); ++i) ASSERT_EQ(vram[(i / vlen) * rows_alloc * vlen + i % vlen], want[i]) << i;
+  std::filesystem::remove_all(dir);
+}
+
+// The CLI: `plena run` prints the agreement line and exits 0; bad flags exit 1.
+TEST(Runner, CliSmoke) {
+  const std::string plena = std::string(PLENA_BINARY_DIR) + "/plena";
+  const auto dir = temp_dir("cli");
+  const std::string out = (dir / "out.txt").string(), json = (dir / "r.json").string();
+  ASSERT_EQ(std::system((plena + " run --hw tiny-fp32 --prompt-ids 1,2,3 --gen 1 --no-progress --json " + json + " > " +
+                         out + " 2>&1").c_str()),
+            0);
+  const std::string text = read_text_file(out);
+  EXPECT_NE(text.find("agreement    greedy 100.0%"), std::string::npos) << text;
+  EXPECT_NE(text.find("TTFT"), std::string::npos);
+  EXPECT_NE(read_text_file(json).find("\"teacher_forced_top1\": 1.0"), std::string::npos);
+  const int rc = std::system((plena + " run --prompt-ids 1,x > " + out + " 2>&1").c_str());
+  EXPECT_EQ(WEXITSTATUS(rc), 1);
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace
