@@ -18,7 +18,7 @@ constexpr uint64_t kRequestBytes = 64;  // TimingOptions::dma_request_bytes defa
 constexpr uint64_t kQueueDepth = 8;     // TimingOptions::dma_queue_depth default
 constexpr uint64_t kIssueGap = 3;       // cycles between prefetches of one burst (3-instruction loop body)
 constexpr uint64_t kCalibTransfers = 10;
-constexpr uint64_t kCalibRows = 256;  // larger transfers are scaled from this many rows
+constexpr uint64_t kCalibRows = 128;  // larger transfers are scaled from this many rows
 
 // Submits one transfer's requests at `arrival`; returns their ids' range [first, first + n).
 std::pair<uint64_t, uint64_t> submit_transfer(dram::DramModel& d, const DmaPattern& p, uint64_t elem_base,
