@@ -142,7 +142,9 @@ std::string compare_table(const std::vector<std::string>& baselines, const confi
                   "bf16 weights and KV, tensor parallel over all devices, ring all-reduce twice per layer over the "
                   "device link (+{} us per hop); PLENA: this analytic model on the given config, {} devices (tp x pp "
                   "as printed by plena estimate), its HBM formats and DRAM preset '{}'; batch {}. Paper numbers: "
-                  "project page table (arXiv 2509.09505 v3); its batch size is not published.",
+                  "project page table (arXiv 2509.09505 v3); its batch size is not published. PLENA's long-context "
+                  "rows are dominated by the current attention kernel's KV traffic (MLEN-wide KV rows, re-read per "
+                  "query head and per FP-SRAM-sized query chunk; docs/analytic.md section 8).",
                   kComputeEfficiency * 100, kMemoryEfficiency * 100, kLinkLatencyUs, plena_devices, cfg.hbm.dram, batch);
   if (json) {
     nlohmann::ordered_json out;
