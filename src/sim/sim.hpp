@@ -234,3 +234,4 @@ class Simulator {
 };
 
 }  // namespace plena::sim
+#include "sim/runspec.hpp"  // run specs for `plena sim` (part of the public API)
