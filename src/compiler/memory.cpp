@@ -258,7 +258,21 @@ uint64_t MemoryPlan::fp_constant(std::string_view name, float value) {
                                    name, c.value, c.slot, value));
     return c.slot;
   }
-  uint64_t slot = fp_.allocate(name, 1);
+  // Skip free slots that scratch used before (see fp_scratch_touched_): hold them while searching.
+  std::vector<std::string> holds;
+  uint64_t slot = 0;
+  for (;;) {
+    std::string hold = fmt::format("<constant-search-{}>", holds.size());
+    slot = fp_.allocate(hold, 1);
+    if (slot >= fp_scratch_touched_.size() || !fp_scratch_touched_[slot]) {
+      fp_.free(hold);
+      break;
+    }
+    holds.push_back(std::move(hold));
+  }
+  // Best fit is deterministic: with the same free list the named allocation gets the same slot.
+  slot = fp_.allocate(name, 1);
+  for (const auto& h : holds) fp_.free(h);
   fp_constants_.push_back({std::string(name), slot, value});
   return slot;
 }
@@ -278,7 +292,12 @@ float MemoryPlan::fp_value(std::string_view name) const {
   return 0;
 }
 
-uint64_t MemoryPlan::alloc_fp_scratch(std::string_view name, uint64_t entries) { return fp_.allocate(name, entries); }
+uint64_t MemoryPlan::alloc_fp_scratch(std::string_view name, uint64_t entries) {
+  uint64_t off = fp_.allocate(name, entries);
+  if (fp_scratch_touched_.size() < off + entries) fp_scratch_touched_.resize(off + entries, false);
+  for (uint64_t i = off; i < off + entries; ++i) fp_scratch_touched_[i] = true;
+  return off;
+}
 void MemoryPlan::free_fp_scratch(std::string_view name) {
   for (const auto& c : fp_constants_)
     if (c.name == name) throw InputError(fmt::format("FP SRAM: '{}' is a constant, not scratch", name));

@@ -223,6 +223,9 @@ class MemoryPlan {
   std::map<std::string, VramTensor> vram_tensors_;
   std::map<std::string, MramBlock> mram_blocks_;
   std::vector<FpConstant> fp_constants_;
+  // FP SRAM slots ever handed out as scratch: a constant never takes one, because code emitted
+  // earlier may still write that slot at run time, after the constant was preloaded.
+  std::vector<bool> fp_scratch_touched_;
   std::vector<IntPreload> int_preloads_;
 };
 

@@ -1,6 +1,7 @@
 // Memory planner: best-fit allocation, alignment, free/reuse, high-water, HBM layout per format,
 // VRAM column-block layout, MRAM tiles, the FP SRAM constant table and spill decisions.
 #include <gtest/gtest.h>
+#include <fmt/format.h>
 
 #include <cmath>
 #include <set>
@@ -231,6 +232,20 @@ TEST(FpConstants, OneTableWithUniqueSlotsAndTheRequestedValues) {
   ASSERT_EQ(img.size(), cfg().sram.fp_depth);
   EXPECT_EQ(img[plan.fp_slot("attn_scale")], plan.fp_value("attn_scale"));
   EXPECT_EQ(img[plan.fp_slot("neg_large")], -1.0e30f);
+}
+
+// A constant defined after a scratch range was freed must not reuse its slots: code emitted
+// earlier writes them at run time, after the constant was preloaded.
+TEST(FpConstants, NeverReuseFreedScratchSlots) {
+  MemoryPlan plan(cfg(), "default");
+  uint64_t s = plan.alloc_fp_scratch("early_scratch", 4);
+  plan.free_fp_scratch("early_scratch");
+  for (int i = 0; i < 6; ++i) {
+    uint64_t slot = plan.fp_constant(fmt::format("c{}", i), float(i) + 0.5f);
+    EXPECT_TRUE(slot < s || slot >= s + 4) << "constant c" << i << " took freed scratch slot " << slot;
+  }
+  // The freed scratch range is still available to later scratch.
+  EXPECT_EQ(plan.alloc_fp_scratch("late_scratch", 4), s);
 }
 
 TEST(IntSram, PreloadsAndScratch) {
