@@ -46,11 +46,11 @@ class Reader {
     const json& v = at(j, path, key);
     if (v.is_number_unsigned()) return v.get<uint64_t>();
     if (v.is_number_integer() && v.get<int64_t>() >= 0) return uint64_t(v.get<int64_t>());
-    fail(join(path, key), fmt::format("expected a non-negative integer, got {}", v.dump()));
+    fail(join(path, key), fmt::format("expected a non-negative integer, got {}", v.dump(-1, ' ', false, json::error_handler_t::replace)));
   }
   std::string str(const json& j, const std::string& path, std::string_view key) const {
     const json& v = at(j, path, key);
-    if (!v.is_string()) fail(join(path, key), fmt::format("expected a string, got {}", v.dump()));
+    if (!v.is_string()) fail(join(path, key), fmt::format("expected a string, got {}", v.dump(-1, ' ', false, json::error_handler_t::replace)));
     return v.get<std::string>();
   }
   const json& array(const json& j, const std::string& path, std::string_view key) const {
@@ -82,7 +82,7 @@ HbmTensor read_tensor(const Reader& r, const json& j, const std::string& p, uint
   if (shape.empty()) r.fail(Reader::join(p, "shape"), "expected at least one dimension");
   for (size_t i = 0; i < shape.size(); ++i) {
     if (!shape[i].is_number_unsigned() || shape[i].get<uint64_t>() == 0)
-      r.fail(Reader::index(Reader::join(p, "shape"), i), fmt::format("expected a positive integer, got {}", shape[i].dump()));
+      r.fail(Reader::index(Reader::join(p, "shape"), i), fmt::format("expected a positive integer, got {}", shape[i].dump(-1, ' ', false, json::error_handler_t::replace)));
     t.shape.push_back(shape[i].get<uint64_t>());
   }
   try {
@@ -191,6 +191,8 @@ HbmManifest manifest_from_json(std::string_view text, std::string_view filename)
       }
     }
     throw InputError(located(filename, line, col, fmt::format("invalid JSON ({}), expected a plena-hbm-manifest/1 document", e.what())));
+  } catch (const json::exception& e) {  // e.g. number overflow (out_of_range 406)
+    throw InputError(located(filename, 0, 0, fmt::format("invalid JSON ({}), expected a plena-hbm-manifest/1 document", e.what())));
   }
   Reader r(filename);
   r.object(j, "", {"schema", "config_hash", "config_name", "hbm_size", "hbm_high_water", "tensors", "fp_sram", "int_sram"});
@@ -237,7 +239,7 @@ HbmManifest manifest_from_json(std::string_view text, std::string_view filename)
     c.name = r.str(consts[i], p, "name");
     c.slot = r.u64(consts[i], p, "slot");
     const json& v = consts[i]["value"];
-    if (!v.is_number()) r.fail(Reader::join(p, "value"), fmt::format("expected a number, got {}", v.dump()));
+    if (!v.is_number()) r.fail(Reader::join(p, "value"), fmt::format("expected a number, got {}", v.dump(-1, ' ', false, json::error_handler_t::replace)));
     double d = v.get<double>();
     if (!std::isfinite(float(d))) r.fail(Reader::join(p, "value"), fmt::format("{} is not a finite f32", d));
     c.value = float(d);
@@ -263,7 +265,7 @@ HbmManifest manifest_from_json(std::string_view text, std::string_view filename)
     const json& vals = r.array(pre[i], p, "values");
     for (size_t k = 0; k < vals.size(); ++k) {
       if (!vals[k].is_number_unsigned() || vals[k].get<uint64_t>() > 0xFFFFFFFFull)
-        r.fail(Reader::index(Reader::join(p, "values"), k), fmt::format("expected a u32, got {}", vals[k].dump()));
+        r.fail(Reader::index(Reader::join(p, "values"), k), fmt::format("expected a u32, got {}", vals[k].dump(-1, ' ', false, json::error_handler_t::replace)));
       ip.values.push_back(uint32_t(vals[k].get<uint64_t>()));
     }
     if (ip.offset > m.int_sram_depth || ip.values.size() > m.int_sram_depth - ip.offset)

@@ -134,3 +134,9 @@ TEST(Program, FinishPairsProgramAndManifestOfOneConfig) {
     EXPECT_NE(std::string(e.what()).find("config 'blen8'"), std::string::npos) << e.what();
   }
 }
+
+// Fuzzer finding: nlohmann's number-overflow (not a parse_error) must still be an InputError.
+TEST(Manifest, NumberOverflowIsAnInputError) {
+  EXPECT_THROW(plena::compiler::manifest_from_json("7e1159", "m.json"), plena::InputError);
+  EXPECT_THROW(plena::compiler::manifest_from_json("{\"schema\": 1e999}", "m.json"), plena::InputError);
+}
