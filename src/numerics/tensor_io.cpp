@@ -53,8 +53,8 @@ void decode_npy_file(const std::filesystem::path& prefix_in, const std::filesyst
   nlohmann::json meta;
   try {
     meta = nlohmann::json::parse(read_text_file(meta_file));
-  } catch (const nlohmann::json::parse_error& e) {
-    throw_input(meta_file, 0, 0, fmt::format("invalid JSON at byte {}: {}", e.byte, e.what()));
+  } catch (const nlohmann::json::exception& e) {  // parse errors and number overflow alike
+    throw_input(meta_file, 0, 0, fmt::format("invalid JSON: {}", e.what()));
   }
   if (!meta.is_object() || meta.value("schema", "") != "plena-quant-encoded/1" || !meta.contains("format") ||
       !meta["format"].is_string() || !meta.contains("shape") || !meta["shape"].is_array())
