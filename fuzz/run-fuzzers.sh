@@ -29,8 +29,12 @@ for t in $TARGETS; do
   seeds="$ROOT/fuzz/seeds/$t"
   [ "$t" = fuzz_assembler ] && [ -d "$ROOT/examples/asm" ] && cp -n "$ROOT"/examples/asm/*.asm "$corpus/" 2>/dev/null || true
   [ -d "$seeds" ] && cp -n "$seeds"/* "$corpus/" 2>/dev/null || true
-  echo "== $t: ${SECONDS_EACH}s"
-  if ! (cd "$BUILD" && "$exe" -max_total_time="$SECONDS_EACH" -timeout=10 -rss_limit_mb=2048 \
+  # PLENA_FUZZ_RUNS=N: a fixed number of inputs from a fixed seed (reproducible, used by CI);
+  # SECONDS_EACH still bounds the time.
+  bound=()
+  if [ -n "${PLENA_FUZZ_RUNS:-}" ]; then bound=(-runs="$PLENA_FUZZ_RUNS" -seed=1); fi
+  echo "== $t: ${SECONDS_EACH}s ${bound[*]:-}"
+  if ! (cd "$BUILD" && "$exe" "${bound[@]}" -max_total_time="$SECONDS_EACH" -timeout=10 -rss_limit_mb=2048 \
           -print_final_stats=1 "$corpus" 2>&1 | tail -n 25); then
     echo "run-fuzzers: $t FAILED" >&2
     status=1
