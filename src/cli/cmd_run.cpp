@@ -29,6 +29,8 @@ void add_run_command(CLI::App& app) {
   sub->add_option("--loops", a->loops, "Loop lowering: hardware or unroll")
       ->check(CLI::IsMember({"hardware", "unroll"}))
       ->capture_default_str();
+  sub->add_option("--dma-request-bytes", a->opt.dma_request_bytes,
+                  "DRAM request size the DMA streams are cut into (power of two; default 64)");
   sub->add_option("--json", a->json, "Write the report as JSON here");
   sub->add_option("--dump-dir", a->dump_dir, "Write per-step logits (simulated and reference) as .npy here");
   sub->add_flag("--progress", a->progress, "Show a progress bar (default: when stderr is a terminal)");

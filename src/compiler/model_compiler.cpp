@@ -74,7 +74,6 @@ ModelCompiler::ModelCompiler(const config::HardwareConfig& hw, std::string hw_na
   require_multiple(m, "hidden_size", m.hidden_size, mlen);
   require_multiple(m, "intermediate_size", m.intermediate_size, mlen);
   require_multiple(m, "num_attention_heads * head_dim", m.q_dim(), mlen);
-  require_multiple(m, "num_key_value_heads * head_dim", m.kv_dim(), mlen);
   if (opt.batch == 0) throw InputError("error: batch must be at least 1");
   if (opt.max_positions == 0) throw InputError("error: max_positions must be at least 1 (prompt + generated tokens)");
   if (!(hw.formats.m_kv == hw.formats.v_kv))
@@ -89,6 +88,9 @@ ModelCompiler::ModelCompiler(const config::HardwareConfig& hw, std::string hw_na
                         uint64_t(m.head_dim));
   k_relayout_ = kv_.padded_dim != uint64_t(m.head_dim);
   const uint64_t v_cols = uint64_t(m.num_key_value_heads) * kv_.padded_dim;
+  // K keeps head_dim-wide heads for RoPE; zero columns pad it to whole MLEN tiles (GQA with few
+  // KV heads at a large MLEN).
+  k_cols_ = round_up(uint64_t(m.kv_dim()), mlen);
   vocab_pad_ = round_up(uint64_t(m.vocab_size), mlen);
 
   HbmPlaceOptions rowvec;
@@ -105,7 +107,7 @@ ModelCompiler::ModelCompiler(const config::HardwareConfig& hw, std::string hw_na
     const std::string p = fmt::format("model.layers.{}.", i);
     place(layer_name(i, "attn_norm"), {1, H}, f.v_act, {K::Row, p + "input_layernorm.weight"}, rowvec);
     place(layer_name(i, "q_proj"), {H, uint64_t(m.q_dim())}, f.m_weight, {K::Transpose, p + "self_attn.q_proj.weight"});
-    place(layer_name(i, "k_proj"), {H, uint64_t(m.kv_dim())}, f.m_weight, {K::Transpose, p + "self_attn.k_proj.weight"});
+    place(layer_name(i, "k_proj"), {H, k_cols_}, f.m_weight, {K::Transpose, p + "self_attn.k_proj.weight"});
     place(layer_name(i, "v_proj"), {H, v_cols}, f.m_weight, {K::VPadTranspose, p + "self_attn.v_proj.weight"});
     place(layer_name(i, "o_proj"), {uint64_t(m.q_dim()), H}, f.m_weight, {K::Transpose, p + "self_attn.o_proj.weight"});
     place(layer_name(i, "mlp_norm"), {1, H}, f.v_act, {K::Row, p + "post_attention_layernorm.weight"}, rowvec);
@@ -113,7 +115,7 @@ ModelCompiler::ModelCompiler(const config::HardwareConfig& hw, std::string hw_na
     place(layer_name(i, "up_proj"), {H, I}, f.m_weight, {K::Transpose, p + "mlp.up_proj.weight"});
     place(layer_name(i, "down_proj"), {I, H}, f.m_weight, {K::Transpose, p + "mlp.down_proj.weight"});
   }
-  if (k_relayout_) place("k_relayout", {uint64_t(m.kv_dim()), v_cols}, f.m_weight, {K::KPerm, ""});
+  if (k_relayout_) place("k_relayout", {k_cols_, v_cols}, f.m_weight, {K::KPerm, ""});
   place("final_norm", {1, H}, f.v_act, {K::Row, "model.norm.weight"}, rowvec);
   place("lm_head", {H, vocab_pad_}, f.m_weight, {K::LmHead, ""});
   for (int64_t i = 0; i < m.num_hidden_layers; ++i) {
@@ -147,7 +149,7 @@ std::vector<float> ModelCompiler::weight_data(const std::string& tensor, const m
       transpose_into(w.lm_head(m_), [](uint64_t o) { return o; });
       break;
     case Source::Kind::KPerm:
-      for (uint64_t o = 0; o < rows; ++o) d[o * cols + (o / hd) * pd + o % hd] = 1.f;
+      for (uint64_t o = 0; o < uint64_t(m_.kv_dim()); ++o) d[o * cols + (o / hd) * pd + o % hd] = 1.f;
       break;
     case Source::Kind::Row:
     case Source::Kind::Copy: {
@@ -195,7 +197,7 @@ CompiledStep ModelCompiler::compile_step(const std::vector<std::vector<int64_t>>
   auto alloc = [&](const std::string& name, uint64_t cols) { return plan.alloc_vram(name, R, cols, act); };
 
   const uint64_t H = uint64_t(m_.hidden_size), I = uint64_t(m_.intermediate_size), hd = uint64_t(m_.head_dim);
-  const uint64_t qd = uint64_t(m_.q_dim()), kvd = uint64_t(m_.kv_dim()), vcols = uint64_t(m_.num_key_value_heads) * kv_.padded_dim;
+  const uint64_t qd = uint64_t(m_.q_dim()), kvd = k_cols_, vcols = uint64_t(m_.num_key_value_heads) * kv_.padded_dim;
 
   CompiledStep step;
   step.batch = B;

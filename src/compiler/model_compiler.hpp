@@ -76,6 +76,7 @@ class ModelCompiler {
   MemoryPlan base_;
   KvCacheLayout kv_;
   uint64_t vocab_pad_ = 0;
+  uint64_t k_cols_ = 0;      // K projection width: kv_heads * head_dim rounded up to MLEN
   bool k_relayout_ = false;  // head_dim < the cache's padded_dim: K goes through a 0/1 matrix
   std::vector<std::string> weight_names_;
   std::vector<std::pair<std::string, Source>> sources_;

@@ -24,6 +24,9 @@ struct RunOptions {
   bool timing_only = false;            // no weights, no data: timing of full-size models
   bool teacher_force = false;          // feed the simulator the reference's tokens instead of its own
   compiler::LoopPolicy loops = compiler::LoopPolicy::hardware();
+  // DMA streams are cut into DRAM requests of this many bytes (power of two; 0: the timing
+  // model's default, 64 B). Larger values make full-size timing runs cheaper to simulate.
+  uint32_t dma_request_bytes = 0;
   std::filesystem::path dump_dir;      // non-empty: per-step logits (.npy) are written here
   // Called after each simulated step (step index, total steps): progress display.
   std::function<void(size_t, size_t)> progress;
@@ -69,6 +72,7 @@ struct RunReport {
   double hbm_gbps = 0;
   std::vector<UnitUtilization> units;
   double host_seconds = 0, sim_instr_per_s = 0;
+  double wall_seconds = 0;  // host wall time of the whole run (compile + simulate + reference)
   uint64_t executed = 0;
 
   std::string to_text() const;
