@@ -22,6 +22,9 @@ struct SimArgs {
 };
 
 std::ofstream open_out(const std::string& path) {
+  const std::filesystem::path p(path);
+  std::error_code ec;
+  if (p.has_parent_path()) std::filesystem::create_directories(p.parent_path(), ec);
   std::ofstream f(path, std::ios::binary);
   if (!f) throw InputError(fmt::format("{}: error: cannot open file for writing", path));
   return f;
