@@ -325,7 +325,12 @@ std::string RunReport::to_text() const {
   std::string s;
   auto ids = [](const std::vector<std::vector<int64_t>>& v) {
     std::string o;
-    for (size_t b = 0; b < v.size(); ++b) o += fmt::format("{}[{}]", b ? " " : "", fmt::join(v[b], ","));
+    // Long prompts are abbreviated on the terminal (the JSON has every id).
+    for (size_t b = 0; b < v.size(); ++b) {
+      const size_t n = std::min<size_t>(v[b].size(), 32);
+      o += fmt::format("{}[{}{}]", b ? " " : "", fmt::join(v[b].begin(), v[b].begin() + n, ","),
+                       n < v[b].size() ? fmt::format(",... {} ids", v[b].size()) : "");
+    }
     return o;
   };
   s += fmt::format("model        {}\n", model);
