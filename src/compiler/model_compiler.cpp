@@ -308,6 +308,7 @@ CompiledStep ModelCompiler::compile_step(const std::vector<std::vector<int64_t>>
   }
   emit_rmsnorm(b, plan, {"final_norm", final_in, final_in, "final_norm"});
   const VramTensor& fi = plan.vram(final_in);
+  step.hidden = fi;
   VramPlaceOptions lo;
   lo.row_multiple = fi.rows_alloc;
   step.logits = plan.alloc_vram("logits", B, vocab_pad_, lo);

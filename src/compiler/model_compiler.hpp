@@ -38,6 +38,7 @@ struct CompiledStep {
   std::vector<VramInit> vram_inits;
   std::vector<HbmInit> hbm_inits;
   VramTensor logits;  // [batch, vocab_padded]: the last token's logits of every sequence
+  VramTensor hidden;  // [batch, hidden]: the final-norm output the LM head reads (same rows)
 };
 
 class ModelCompiler {

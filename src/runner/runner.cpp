@@ -267,6 +267,9 @@ RunReport run_model(const RunOptions& opt) {
           std::copy_n(&logits[b * mc.vocab_padded()], V, packed.begin() + b * V);
         npy_save(opt.dump_dir / fmt::format("step{:04d}_logits.npy", s), npy_from_f32(packed, {B, V}));
         npy_save(opt.dump_dir / fmt::format("step{:04d}_ref_logits.npy", s), npy_from_f32(ref_logits, {B, V}));
+        // Final-norm hidden state of each sequence's last token (the LM head's input, row b).
+        const std::vector<float> hid = read_rows(simu.machine(), step.hidden, B, uint64_t(cfg.hidden_size));
+        npy_save(opt.dump_dir / fmt::format("step{:04d}_hidden.npy", s), npy_from_f32(hid, {B, uint64_t(cfg.hidden_size)}));
       }
     } else {
       // No data: decode steps re-feed each prompt's last token (timing does not depend on ids).

@@ -54,6 +54,11 @@ TEST(Runner, TinyFp32PrefillAndDecodeMatchReference) {
     float lo = ref[0], hi = ref[0];
     for (float v : ref) lo = std::min(lo, v), hi = std::max(hi, v);
     EXPECT_GT(hi - lo, 0.05f) << "step " << s;
+    const auto hid = npy_load(o.dump_dir / ("step000" + std::to_string(s) + "_hidden.npy")).to_f32();
+    ASSERT_EQ(hid.size(), 256u);
+    double energy = 0;
+    for (float v : hid) energy += double(v) * v;
+    EXPECT_NEAR(energy / 256.0, 1.0, 0.5);  // RMS-normalised (norm weights are 1 +- 0.1)
   }
   EXPECT_GT(r.ttft_s, 0);
   EXPECT_GT(r.tpot_s, 0);
