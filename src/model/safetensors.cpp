@@ -7,6 +7,7 @@
 #include <set>
 
 #include "model/model.hpp"
+#include "numerics/numerics.hpp"
 #include "support/support.hpp"
 
 namespace plena::model {
@@ -30,63 +31,12 @@ float bits_f32(uint32_t u) {
 constexpr uint64_t kMaxHeaderBytes = 100'000'000;
 }  // namespace
 
-// ---- exact conversions ----
+// ---- exact conversions: the numerics module is the one implementation ----
 
-float bf16_bits_to_f32(uint16_t b) { return bits_f32(static_cast<uint32_t>(b) << 16); }
-
-float f16_bits_to_f32(uint16_t h) {
-  uint32_t sign = static_cast<uint32_t>(h & 0x8000u) << 16;
-  uint32_t exp = (h >> 10) & 0x1f;
-  uint32_t man = h & 0x3ffu;
-  uint32_t out;
-  if (exp == 0x1f) {
-    out = sign | 0x7f800000u | (man << 13);
-  } else if (exp != 0) {
-    out = sign | ((exp + 112) << 23) | (man << 13);
-  } else if (man == 0) {
-    out = sign;
-  } else {
-    // Subnormal: normalize the mantissa (value = man * 2^-24, exact in f32).
-    int e = -1;
-    do {
-      man <<= 1;
-      ++e;
-    } while ((man & 0x400u) == 0);
-    out = sign | static_cast<uint32_t>(112 - e) << 23 | ((man & 0x3ffu) << 13);
-  }
-  return bits_f32(out);
-}
-
-uint16_t f32_to_bf16_bits(float f) {
-  uint32_t u = f32_bits(f);
-  if ((u & 0x7fffffffu) > 0x7f800000u) return static_cast<uint16_t>((u >> 16) | 0x40);  // quiet NaN
-  uint32_t rounding = 0x7fffu + ((u >> 16) & 1u);
-  return static_cast<uint16_t>((u + rounding) >> 16);
-}
-
-uint16_t f32_to_f16_bits(float f) {
-  uint32_t u = f32_bits(f);
-  uint16_t sign = static_cast<uint16_t>((u >> 16) & 0x8000u);
-  uint32_t a = u & 0x7fffffffu;
-  if (a > 0x7f800000u) return static_cast<uint16_t>(sign | 0x7e00u);
-  if (a >= 0x477ff000u) return static_cast<uint16_t>(sign | 0x7c00u);  // rounds to >= 65536 -> inf
-  int exp = static_cast<int>(a >> 23) - 127;
-  if (exp >= -14) {
-    // Normal f16: drop 13 mantissa bits with round-to-nearest-even (carry may bump the exponent).
-    uint32_t v = a - (112u << 23);
-    uint32_t rounding = 0xfffu + ((v >> 13) & 1u);
-    return static_cast<uint16_t>(sign | ((v + rounding) >> 13));
-  }
-  if (exp < -25) return sign;  // below half the smallest subnormal
-  // Subnormal f16: value / 2^-24 rounded to nearest even.
-  uint32_t man = (a & 0x7fffffu) | 0x800000u;
-  int shift = -exp - 1;  // 14 + 13 - (exp + 14) - ... : bits to drop so the unit is 2^-24
-  uint32_t q = man >> shift;
-  uint32_t rem = man & ((1u << shift) - 1);
-  uint32_t half = 1u << (shift - 1);
-  if (rem > half || (rem == half && (q & 1u))) ++q;
-  return static_cast<uint16_t>(sign | q);
-}
+float bf16_bits_to_f32(uint16_t b) { return numerics::bf16_to_f32(b); }
+float f16_bits_to_f32(uint16_t h) { return numerics::fp16_to_f32(h); }
+uint16_t f32_to_bf16_bits(float f) { return numerics::f32_to_bf16(f); }
+uint16_t f32_to_f16_bits(float f) { return numerics::f32_to_fp16(f); }
 
 std::string_view dtype_name(DType d) {
   switch (d) {

@@ -26,7 +26,9 @@ fs::path temp_dir() {
 
 CliResult run_plena(const std::string& args) {
   fs::path exe = fs::path(PLENA_BINARY_DIR) / "plena";
-  fs::path err = temp_dir() / "stderr.txt";
+  // ctest runs tests as parallel processes: one stderr file per test.
+  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+  fs::path err = temp_dir() / (std::string(info ? info->name() : "none") + ".stderr.txt");
   std::string cmd = fmt::format("'{}' {} 2>'{}' >/dev/null", exe.string(), args, err.string());
   int st = std::system(cmd.c_str());
   CliResult r{WIFEXITED(st) ? WEXITSTATUS(st) : -1, ""};

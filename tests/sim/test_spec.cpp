@@ -45,8 +45,10 @@ std::string spec_text(const std::string& extra = "") {
   return "[hardware]\npreset = \"tiny-fp32\"\n[program]\npath = \"k.asm\"\n" + extra;
 }
 
+// ctest runs each test in its own process, possibly in parallel: one log file per test.
 int run_cli(const std::string& args, std::string* out = nullptr) {
-  fs::path log = fs::path(PLENA_BINARY_DIR) / "test_spec_tmp" / "cli.log";
+  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+  fs::path log = fs::path(PLENA_BINARY_DIR) / "test_spec_tmp" / (std::string(info->name()) + ".log");
   std::string cmd = std::string(PLENA_BINARY_DIR) + "/plena " + args + " > " + log.string() + " 2>&1";
   int rc = std::system(cmd.c_str());
   if (out) *out = read_text_file(log);
