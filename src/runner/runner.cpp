@@ -156,7 +156,9 @@ Agreement compare_logits(const float* sim, const float* ref, size_t n) {
   }
   a.mean_abs = n ? sum / double(n) : 0;
   a.cosine = (ns > 0 && nr > 0) ? dot / std::sqrt(ns * nr) : 0;
-  a.top1 = model::argmax(sim, n) == model::argmax(ref, n);
+  const size_t st = model::argmax(sim, n), rt = model::argmax(ref, n);
+  a.top1 = st == rt;
+  a.miss_margin = a.top1 ? 0.0 : double(ref[rt]) - double(ref[st]);
   return a;
 }
 
@@ -256,6 +258,7 @@ RunReport run_model(const RunOptions& opt) {
         mean_sum += a.mean_abs;
         tf_match += a.top1;
         ++tf_total;
+        rep.max_miss_margin = std::max(rep.max_miss_margin, a.miss_margin);
         st.sim_tokens.push_back(int64_t(model::argmax(sl, V)));
         st.ref_tokens.push_back(int64_t(model::argmax(&ref_logits[b * V], V)));
         rep.generated[b].push_back(st.sim_tokens.back());
@@ -287,6 +290,8 @@ RunReport run_model(const RunOptions& opt) {
 
   if (!opt.timing_only) {
     rep.teacher_forced_top1 = tf_total ? double(tf_match) / double(tf_total) : 0;
+    rep.teacher_forced_steps = tf_total;
+    rep.teacher_forced_misses = tf_total - tf_match;
     rep.logits_mean_abs = tf_total ? mean_sum / double(tf_total) : 0;
     uint64_t same = 0, total = 0;
     for (uint64_t b = 0; b < B; ++b)
@@ -347,6 +352,10 @@ std::string RunReport::to_text() const {
     s += fmt::format("agreement    greedy {:.1f}% of tokens, teacher-forced top-1 {:.1f}% of steps; logits max abs err "
                      "{:.3g}, mean abs err {:.3g}, min cosine {:.6f}\n",
                      100 * greedy_match, 100 * teacher_forced_top1, logits_max_abs, logits_mean_abs, logits_min_cosine);
+    if (teacher_forced_misses)
+      s += fmt::format("misses       {} of {} teacher-forced comparisons; the simulator's top-1 was at most {:.3g} below "
+                       "the reference's top-1 in the reference's logits\n",
+                       teacher_forced_misses, teacher_forced_steps, max_miss_margin);
   }
   s += fmt::format("latency      TTFT {:.3f} ms, TPOT {:.3f} ms, {:.1f} tokens/s (simulated)\n", ttft_s * 1e3, tpot_s * 1e3,
                    tokens_per_s);
@@ -374,6 +383,9 @@ std::string RunReport::to_json() const {
   j["ref_generated"] = ref_generated;
   j["greedy_match"] = greedy_match;
   j["teacher_forced_top1"] = teacher_forced_top1;
+  j["teacher_forced_steps"] = teacher_forced_steps;
+  j["teacher_forced_misses"] = teacher_forced_misses;
+  j["max_miss_margin"] = max_miss_margin;
   j["logits_max_abs"] = logits_max_abs;
   j["logits_mean_abs"] = logits_mean_abs;
   j["logits_min_cosine"] = logits_min_cosine;
@@ -404,7 +416,7 @@ std::string RunReport::to_json() const {
     sj["ref_tokens"] = st.ref_tokens;
     auto& aj = sj["agreement"] = nlohmann::ordered_json::array();
     for (const auto& a : st.agreement)
-      aj.push_back({{"max_abs", a.max_abs}, {"mean_abs", a.mean_abs}, {"cosine", a.cosine}, {"top1", a.top1}});
+      aj.push_back({{"max_abs", a.max_abs}, {"mean_abs", a.mean_abs}, {"cosine", a.cosine}, {"top1", a.top1}, {"miss_margin", a.miss_margin}});
     steps_j.push_back(sj);
   }
   return j.dump(2) + "\n";

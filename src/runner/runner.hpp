@@ -35,6 +35,9 @@ struct RunOptions {
 struct Agreement {
   double max_abs = 0, mean_abs = 0, cosine = 0;
   bool top1 = false;
+  // How close a miss was, in the reference's own logits: ref[ref top-1] - ref[simulator's top-1]
+  // (0 when top-1 agrees). A miss with a margin below the logit error is a near tie, not a bug.
+  double miss_margin = 0;
 };
 
 struct StepReport {
@@ -66,6 +69,8 @@ struct RunReport {
   // Agreement: free-running greedy (simulated ids == reference greedy ids, position by position)
   // and teacher-forced (per step, both on the same context: top-1 equal).
   double greedy_match = 0, teacher_forced_top1 = 0;
+  uint64_t teacher_forced_steps = 0, teacher_forced_misses = 0;  // (sequence, step) comparisons
+  double max_miss_margin = 0;  // largest Agreement::miss_margin over all misses
   double logits_max_abs = 0, logits_mean_abs = 0, logits_min_cosine = 1;
   double ttft_s = 0, tpot_s = 0, tokens_per_s = 0;
   uint64_t hbm_read_bytes = 0, hbm_write_bytes = 0;
