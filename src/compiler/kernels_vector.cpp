@@ -321,6 +321,188 @@ void emit_rmsnorm(ProgramBuilder& b, MemoryPlan& plan, const RmsNormArgs& a) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Per-head RMSNorm
+// ---------------------------------------------------------------------------------------------
+namespace {
+
+// head_dim a multiple of VLEN: per head, pass 1 sums the squares of its blocks, pass 2 scales and
+// weights them (in place is safe: a head is read completely before it is written).
+void head_rmsnorm_blocks(ProgramBuilder& b, MemoryPlan& plan, const HeadRmsNormArgs& a, const VramTensor& x,
+                         const VramTensor& y, const NormConstants& k) {
+  const uint64_t vlen = x.vlen, hd = a.head_dim, bph = hd / vlen, heads = x.cols / hd;
+  Masks masks(b, plan, a.name, hd, false);  // hd % VLEN == 0: builds nothing
+  ParamRow w(b, plan, a.name, "weight", a.weight, a.weight_source, hd, masks);
+  ScratchRows tmp(plan, a.name + ".sq", 1, vlen);
+  auto f_acc = b.regs().fp("sum of squares");
+  auto t = b.regs().gp("square scratch");
+  auto p = b.regs().gp("x head block");
+  auto wb = b.regs().gp("w block");
+  b.load_imm(t, tmp.t().base());
+  RowWalk rw(b, x, y, masks);
+  const uint64_t xs = x.rows_alloc * vlen, ys = y.rows_alloc * vlen;
+  rw.rows([&] {
+    b.s_add_int(rw.xb, rw.x_row, gp0);
+    b.s_add_int(rw.yb, rw.y_row, gp0);
+    b.loop(heads, [&] {
+      b.s_add_fp(f_acc, f0, f0);
+      b.s_add_int(p, rw.xb, gp0);
+      b.loop(bph, [&] {
+        b.v_mul_vv(t, p, p);
+        b.v_red_sum(f_acc, t);
+        b.add_imm(p, p, xs);
+      });
+      k.finish(b, f_acc);
+      b.load_imm(wb, w.base);
+      b.loop(bph, [&] {
+        b.v_mul_vf(rw.yb, rw.xb, f_acc);
+        b.v_mul_vv(rw.yb, rw.yb, wb);
+        b.add_imm(rw.xb, rw.xb, xs);
+        b.add_imm(rw.yb, rw.yb, ys);
+        b.add_imm(wb, wb, w.stride);
+      });
+    });
+  });
+}
+
+// VLEN a multiple of head_dim: hpb = VLEN/head_dim heads per column block. Setup builds the head
+// masks m_j (1 on head j's columns) and the weight tiled across the block, both with V_SHFT_V.
+// Per block: sq = x*x once; per head j: f_j = finish(red_sum(sq * m_j)), o (+)= (x * m_j) * f_j;
+// finally y = o * W. The mask products are exact and o's heads never overlap (the sums add a
+// value to +-0), so each output is round(round(x * f_j) * w) exactly as in emit_rmsnorm.
+void head_rmsnorm_packed(ProgramBuilder& b, MemoryPlan& plan, const HeadRmsNormArgs& a, const VramTensor& x,
+                         const VramTensor& y, const NormConstants& k) {
+  const uint64_t vlen = x.vlen, hd = a.head_dim, hpb = vlen / hd;
+  Masks head0(b, plan, a.name, hd, false);  // keep row = head 0's mask
+  ParamRow w(b, plan, a.name, "weight", a.weight, a.weight_source, hd, head0);  // at tail_addr, masked
+  ScratchRows masks(plan, a.name + ".head_masks", 1, hpb * vlen);
+  // work rows: tiled weight, x^2, masked temporary, accumulated output
+  ScratchRows work(plan, a.name + ".work", 1, 4 * vlen);
+  const uint64_t w_addr = work.t().base(), sq_addr = w_addr + vlen, t_addr = w_addr + 2 * vlen,
+                 o_addr = w_addr + 3 * vlen;
+  b.comment(fmt::format("{}: {} heads of {} per block: head masks and tiled weight (V_SHFT_V)", a.name, hpb, hd));
+  {
+    auto sh = b.regs().gp("shift");
+    auto src = b.regs().gp("shift source");
+    auto dst = b.regs().gp("shift destination");
+    b.load_imm(sh, 0);
+    b.load_imm(src, head0.keep);
+    b.load_imm(dst, masks.t().base());
+    b.loop(hpb, [&] {
+      b.v_shft_v(dst, src, sh);
+      b.add_imm(dst, dst, vlen);
+      b.add_imm(sh, sh, hd);
+    });
+    b.load_imm(src, w.tail_addr);
+    b.load_imm(dst, w_addr);
+    b.v_shft_v(dst, src, gp0);  // shift 0: a copy
+    auto tr = b.regs().gp("shifted weight");
+    b.load_imm(tr, t_addr);
+    b.load_imm(sh, hd);
+    b.loop(hpb - 1, [&] {
+      b.v_shft_v(tr, src, sh);
+      b.v_add_vv(dst, dst, tr);
+      b.add_imm(sh, sh, hd);
+    });
+  }
+  const uint64_t tail_heads = (x.cols % vlen) / hd;
+  auto f_acc = b.regs().fp("head sum of squares");
+  auto sq = b.regs().gp("x^2 row");
+  auto tr = b.regs().gp("masked row");
+  auto o = b.regs().gp("output accumulator");
+  auto mp = b.regs().gp("head mask");
+  b.load_imm(sq, sq_addr);
+  b.load_imm(tr, t_addr);
+  b.load_imm(o, o_addr);
+  Masks none(b, plan, a.name, vlen, false);  // RowWalk needs no keep mask: padding heads are skipped
+  RowWalk rw(b, x, y, none);
+  rw.rows([&] {
+    for_blocks(b, x.cols, {rw.xc(), rw.yc()}, [&](bool tail) {
+      const uint64_t nh = tail ? tail_heads : hpb;
+      b.v_mul_vv(sq, rw.xb, rw.xb);
+      b.load_imm(mp, masks.t().base());
+      auto head = [&](bool first) {
+        b.v_mul_vv(tr, sq, mp);
+        b.s_add_fp(f_acc, f0, f0);
+        b.v_red_sum(f_acc, tr);
+        k.finish(b, f_acc);
+        b.v_mul_vv(tr, rw.xb, mp);
+        if (first) {
+          b.v_mul_vf(o, tr, f_acc);
+        } else {
+          b.v_mul_vf(tr, tr, f_acc);
+          b.v_add_vv(o, o, tr);
+        }
+        b.add_imm(mp, mp, vlen);
+      };
+      head(true);
+      b.loop(nh - 1, [&] { head(false); });
+      {
+        auto wr = b.regs().gp("tiled weight");
+        b.load_imm(wr, w_addr);
+        b.v_mul_vv(rw.yb, o, wr);
+      }
+    });
+  });
+}
+
+}  // namespace
+
+void emit_head_rmsnorm(ProgramBuilder& b, MemoryPlan& plan, const HeadRmsNormArgs& a) {
+  auto ks = b.kernel(a.name);
+  const VramTensor x = input_tensor(plan, a.name, "input", a.input);
+  const VramTensor y = like_tensor(plan, a.name, "output", a.output, x);
+  const uint64_t vlen = x.vlen, hd = a.head_dim;
+  if (hd == 0 || x.cols % hd != 0)
+    fail(a.name, fmt::format("head_dim {} must be positive and divide the {} columns of '{}'", hd, x.cols, x.name));
+  if (hd % vlen != 0 && vlen % hd != 0)
+    fail(a.name, fmt::format("head_dim {} must be a multiple or a divisor of VLEN {}", hd, vlen));
+  b.comment(fmt::format("{}: per-head RMSNorm over {} rows x {} heads of {} (weight '{}', eps '{}')", a.name, x.rows,
+                        x.cols / hd, hd, a.weight, a.eps));
+  NormConstants k(b, plan, hd, a.eps);
+  if (hd % vlen == 0)
+    head_rmsnorm_blocks(b, plan, a, x, y, k);
+  else
+    head_rmsnorm_packed(b, plan, a, x, y, k);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Bias add
+// ---------------------------------------------------------------------------------------------
+void emit_bias_add(ProgramBuilder& b, MemoryPlan& plan, const BiasAddArgs& a) {
+  auto ks = b.kernel(a.name);
+  const VramTensor x = input_tensor(plan, a.name, "input", a.input);
+  const VramTensor y = like_tensor(plan, a.name, "output", a.output, x);
+  const uint64_t vlen = x.vlen;
+  b.comment(fmt::format("{}: {} + bias '{}' over {} rows x {} cols", a.name, a.input, a.bias, x.rows, x.cols));
+  Masks masks(b, plan, a.name, x.cols, false);
+  ParamRow bias(b, plan, a.name, "bias", a.bias, a.bias_source, x.cols, masks);
+  auto xb = b.regs().gp("x block");
+  auto yb = b.regs().gp("y block");
+  auto pb = b.regs().gp("bias block");
+  auto xr = b.regs().gp("x row");
+  auto yr = b.regs().gp("y row");
+  std::optional<ScopedGp> ptail;
+  if (masks.tail) {
+    ptail.emplace(b.regs().gp("bias tail"));
+    b.load_imm(*ptail, bias.tail_addr);
+  }
+  for_blocks(b, x.cols,
+             {{xb, std::nullopt, x.base(), x.rows_alloc * vlen},
+              {yb, std::nullopt, y.base(), y.rows_alloc * vlen},
+              {pb, std::nullopt, bias.base, bias.stride}},
+             [&](bool tail) {
+               b.s_add_int(xr, xb, gp0);
+               b.s_add_int(yr, yb, gp0);
+               const GpReg src = tail ? GpReg(*ptail) : GpReg(pb);
+               b.loop(x.rows, [&] {
+                 b.v_add_vv(yr, xr, src);
+                 b.add_imm(xr, xr, vlen);
+                 b.add_imm(yr, yr, vlen);
+               });
+             });
+}
+
+// ---------------------------------------------------------------------------------------------
 // LayerNorm
 // ---------------------------------------------------------------------------------------------
 void emit_layernorm(ProgramBuilder& b, MemoryPlan& plan, const LayerNormArgs& a) {

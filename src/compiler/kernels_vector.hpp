@@ -1,7 +1,8 @@
-// Vector-side kernels: RMSNorm (with weight), LayerNorm (affine), softmax, SiLU, GELU (tanh form),
-// ReLU, SwiGLU, residual add, RoPE (rotate-half, llama3 scaling via model::rope_inv_freq) and
-// embedding lookup. Each emits through a ProgramBuilder into memory laid out by a MemoryPlan.
-// Layouts, constants and padding rules: docs/kernels-vector.md. Included through compiler.hpp.
+// Vector-side kernels: RMSNorm (with weight), per-head RMSNorm, bias add, LayerNorm (affine),
+// softmax, SiLU, GELU (tanh form), ReLU, SwiGLU, residual add, RoPE (rotate-half, llama3 scaling
+// via model::rope_inv_freq) and embedding lookup. Each emits through a ProgramBuilder into
+// memory laid out by a MemoryPlan. Layouts, constants and padding rules: docs/kernels-vector.md.
+// Included through compiler.hpp.
 #pragma once
 #include <cstdint>
 #include <span>
@@ -39,6 +40,32 @@ struct RmsNormArgs {
   ParamSource weight_source = ParamSource::Auto;
 };
 void emit_rmsnorm(ProgramBuilder& b, MemoryPlan& plan, const RmsNormArgs& a);
+
+// Per-head RMSNorm (Qwen3 q_norm / k_norm): the row is cols / head_dim heads of head_dim columns;
+// each head gets y = x / sqrt(mean over ITS head_dim columns of x^2 + eps) * weight[head_dim],
+// the same weight for every head. `weight` is a [1, head_dim] parameter row (as RmsNormArgs).
+// Geometry (InputError otherwise): cols % head_dim == 0 and either head_dim % VLEN == 0 (each head
+// is head_dim/VLEN whole column blocks) or VLEN % head_dim == 0 (VLEN/head_dim heads share a
+// block: each head's squares are isolated with a 0/1 mask row before V_RED_SUM, the per-head
+// scales are combined through the masks and the weight is tiled across the block with V_SHFT_V).
+// All-zero heads (e.g. zero padding columns up to a whole MLEN) stay exactly zero.
+struct HeadRmsNormArgs {
+  std::string name = "head_rmsnorm";
+  std::string input, output, weight;
+  uint64_t head_dim = 0;
+  std::string eps = "eps";
+  ParamSource weight_source = ParamSource::Auto;
+};
+void emit_head_rmsnorm(ProgramBuilder& b, MemoryPlan& plan, const HeadRmsNormArgs& a);
+
+// out = x + bias, the [1, cols] bias row (VRAM or HBM, as a norm weight) broadcast over the real
+// rows. The bias's padding columns are masked to 0, so the output's padding columns stay 0.
+struct BiasAddArgs {
+  std::string name = "bias_add";
+  std::string input, output, bias;
+  ParamSource bias_source = ParamSource::Auto;
+};
+void emit_bias_add(ProgramBuilder& b, MemoryPlan& plan, const BiasAddArgs& a);
 
 // y = (x - mean) / sqrt(var + eps) * weight + bias (biased variance over the REAL cols, two-pass).
 struct LayerNormArgs {

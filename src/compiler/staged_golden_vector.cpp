@@ -72,6 +72,19 @@ std::vector<float> staged_rmsnorm(const Rounding& r, std::span<const float> x, s
   return y;
 }
 
+std::vector<float> staged_head_rmsnorm(const Rounding& r, std::span<const float> x, size_t rows, size_t cols,
+                                       size_t head_dim, std::span<const float> w, float eps) {
+  return staged_rmsnorm(r, x, rows * (cols / head_dim), head_dim, w, eps);
+}
+
+std::vector<float> staged_bias_add(const Rounding& r, std::span<const float> x, size_t rows, size_t cols,
+                                   std::span<const float> bias) {
+  std::vector<float> y(rows * cols);
+  for (size_t row = 0; row < rows; ++row)
+    for (size_t c = 0; c < cols; ++c) y[row * cols + c] = r.v(x[row * cols + c] + bias[c]);
+  return y;
+}
+
 std::vector<float> staged_layernorm(const Rounding& r, std::span<const float> x, size_t rows, size_t cols,
                                     std::span<const float> w, std::span<const float> bias, float eps) {
   std::vector<float> y(rows * cols), t(cols);

@@ -36,6 +36,13 @@ struct Rounding {
 // ---- staged goldens (same op order and rounding as the emitted kernels) ----
 std::vector<float> staged_rmsnorm(const Rounding& r, std::span<const float> x, size_t rows, size_t cols,
                                   std::span<const float> w, float eps);
+// Per-head RMSNorm: x [rows, cols] is [rows * cols/head_dim, head_dim]; every head is normalised
+// exactly as staged_rmsnorm (the kernel's masked sums add only exact zeros to each head's sum).
+std::vector<float> staged_head_rmsnorm(const Rounding& r, std::span<const float> x, size_t rows, size_t cols,
+                                       size_t head_dim, std::span<const float> w, float eps);
+// y = round_v(x + bias[col]) (bias as stored in VRAM).
+std::vector<float> staged_bias_add(const Rounding& r, std::span<const float> x, size_t rows, size_t cols,
+                                   std::span<const float> bias);
 std::vector<float> staged_layernorm(const Rounding& r, std::span<const float> x, size_t rows, size_t cols,
                                     std::span<const float> w, std::span<const float> bias, float eps);
 // mask_neg: vk mask value (only relevant when a row's real values are all below it).
