@@ -67,8 +67,6 @@ ModelCompiler::ModelCompiler(const config::HardwareConfig& hw, std::string hw_na
     : hw_(hw), hw_name_(std::move(hw_name)), m_(m), opt_(opt), base_(hw, hw_name_) {
   const auto& g = hw_.geometry;
   const uint64_t mlen = g.mlen, vlen = g.vlen;
-  if (m.attention_bias || m.o_proj_bias) unsupported(m, "attention projection bias (Qwen2 / attention_bias)");
-  if (m.qk_norm) unsupported(m, "per-head q/k RMSNorm (Qwen3 qk_norm)");
   if (m.sliding_window > 0) unsupported(m, "sliding-window attention");
   if (m.hidden_act != "silu") unsupported(m, fmt::format("hidden_act '{}' (only silu)", m.hidden_act));
   require_multiple(m, "hidden_size", m.hidden_size, mlen);
@@ -110,6 +108,18 @@ ModelCompiler::ModelCompiler(const config::HardwareConfig& hw, std::string hw_na
     place(layer_name(i, "k_proj"), {H, k_cols_}, f.m_weight, {K::Transpose, p + "self_attn.k_proj.weight"});
     place(layer_name(i, "v_proj"), {H, v_cols}, f.m_weight, {K::VPadTranspose, p + "self_attn.v_proj.weight"});
     place(layer_name(i, "o_proj"), {uint64_t(m.q_dim()), H}, f.m_weight, {K::Transpose, p + "self_attn.o_proj.weight"});
+    // Biases and q/k norm weights are vector parameters (v_act), laid out like their activations:
+    // k's bias zero-padded to k_cols_, v's padded per head like v_proj's columns.
+    if (m.attention_bias) {
+      place(layer_name(i, "q_bias"), {1, uint64_t(m.q_dim())}, f.v_act, {K::Row, p + "self_attn.q_proj.bias"}, rowvec);
+      place(layer_name(i, "k_bias"), {1, k_cols_}, f.v_act, {K::PadRow, p + "self_attn.k_proj.bias"}, rowvec);
+      place(layer_name(i, "v_bias"), {1, v_cols}, f.v_act, {K::VPadRow, p + "self_attn.v_proj.bias"}, rowvec);
+    }
+    if (m.o_proj_bias) place(layer_name(i, "o_bias"), {1, H}, f.v_act, {K::Row, p + "self_attn.o_proj.bias"}, rowvec);
+    if (m.qk_norm) {
+      place(layer_name(i, "q_norm"), {1, uint64_t(m.head_dim)}, f.v_act, {K::Row, p + "self_attn.q_norm.weight"}, rowvec);
+      place(layer_name(i, "k_norm"), {1, uint64_t(m.head_dim)}, f.v_act, {K::Row, p + "self_attn.k_norm.weight"}, rowvec);
+    }
     place(layer_name(i, "mlp_norm"), {1, H}, f.v_act, {K::Row, p + "post_attention_layernorm.weight"}, rowvec);
     place(layer_name(i, "gate_proj"), {H, I}, f.m_weight, {K::Transpose, p + "mlp.gate_proj.weight"});
     place(layer_name(i, "up_proj"), {H, I}, f.m_weight, {K::Transpose, p + "mlp.up_proj.weight"});
@@ -151,6 +161,15 @@ std::vector<float> ModelCompiler::weight_data(const std::string& tensor, const m
     case Source::Kind::KPerm:
       for (uint64_t o = 0; o < uint64_t(m_.kv_dim()); ++o) d[o * cols + (o / hd) * pd + o % hd] = 1.f;
       break;
+    case Source::Kind::PadRow:
+    case Source::Kind::VPadRow: {
+      const model::Tensor& W = w.get(src.hf);
+      const bool per_head = src.kind == Source::Kind::VPadRow;
+      if (rows != 1 || W.numel() != uint64_t(m_.kv_dim()))
+        throw InputError(fmt::format("error: weight '{}' has {} elements, expected {}", src.hf, W.numel(), m_.kv_dim()));
+      for (uint64_t o = 0; o < W.numel(); ++o) d[per_head ? (o / hd) * pd + o % hd : o] = W.data[o];
+      break;
+    }
     case Source::Kind::Row:
     case Source::Kind::Copy: {
       const model::Tensor& W = w.get(src.hf);
@@ -236,6 +255,15 @@ CompiledStep ModelCompiler::compile_step(const std::vector<std::vector<int64_t>>
     emit_linear(b, plan, {L + "k_proj", L + "k_proj", "h", "k"});
     emit_linear(b, plan, {L + "v_proj", L + "v_proj", "h", "v"});
     plan.free_vram("h");
+    if (m_.attention_bias) {
+      emit_bias_add(b, plan, {L + "q_bias", "q", "q", L + "q_bias"});
+      emit_bias_add(b, plan, {L + "k_bias", "k", "k", L + "k_bias"});
+      emit_bias_add(b, plan, {L + "v_bias", "v", "v", L + "v_bias"});
+    }
+    if (m_.qk_norm) {  // per head, before RoPE (eps = rms_norm_eps); k's zero padding heads stay 0
+      emit_head_rmsnorm(b, plan, {L + "q_norm", "q", "q", L + "q_norm", hd});
+      emit_head_rmsnorm(b, plan, {L + "k_norm", "k", "k", L + "k_norm", hd});
+    }
     emit_rope(b, plan, {L + "rope_q", "q", "q", hd, rope});
     emit_rope(b, plan, {L + "rope_k", "k", "k", hd, rope});
     std::string kname = "k";
@@ -269,6 +297,7 @@ CompiledStep ModelCompiler::compile_step(const std::vector<std::vector<int64_t>>
     alloc("o", H);
     emit_linear(b, plan, {L + "o_proj", L + "o_proj", "attn", "o"});
     plan.free_vram("attn");
+    if (m_.o_proj_bias) emit_bias_add(b, plan, {L + "o_bias", "o", "o", L + "o_bias"});
     emit_residual_add(b, plan, {L + "attn_residual", "x", "o", "x"});
     plan.free_vram("o");
     alloc("h", H);

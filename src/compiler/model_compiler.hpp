@@ -43,7 +43,7 @@ struct CompiledStep {
 
 class ModelCompiler {
  public:
-  // InputError for unsupported models (biases, qk-norm, sliding window, dims the kernels cannot tile).
+  // InputError for unsupported models (dims the kernels cannot tile, activations other than SiLU).
   ModelCompiler(const config::HardwareConfig& hw, std::string hw_name, const model::ModelConfig& m,
                 const ModelCompileOptions& opt);
 
@@ -67,7 +67,8 @@ class ModelCompiler {
 
  private:
   struct Source {
-    enum class Kind : uint8_t { Transpose, VPadTranspose, KPerm, Row, Copy, LmHead } kind;
+    // PadRow: a kv_dim bias zero-padded to the K width; VPadRow: head h's values at h*padded_dim.
+    enum class Kind : uint8_t { Transpose, VPadTranspose, KPerm, Row, PadRow, VPadRow, Copy, LmHead } kind;
     std::string hf;
   };
   config::HardwareConfig hw_;

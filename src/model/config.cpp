@@ -356,12 +356,30 @@ RopeScaling llama3_scaling(double factor) {
 }  // namespace
 
 std::vector<std::string> model_preset_names() {
-  return {"tiny", "smollm2-135m", "llama-3.2-1b", "llama-3.1-8b", "llama-3.3-70b", "qwen3-8b"};
+  return {"tiny", "tiny-qwen2", "tiny-qwen3", "smollm2-135m", "llama-3.2-1b", "llama-3.1-8b", "llama-3.3-70b",
+          "qwen3-8b"};
 }
 
 ModelConfig model_preset(std::string_view name) {
   if (name == "tiny") {
     ModelConfig c = llama_like("tiny", 512, 256, 512, 2, 8, 2, 32, 10000.0, 1e-5, false, 2048);
+    c.torch_dtype = "float32";
+    return c;
+  }
+  // Tiny Qwen variants (same scale as "tiny") for end-to-end checks of the architecture features:
+  // Qwen2 q/k/v biases (tied embeddings as Qwen2-0.5B); Qwen3 per-head q/k RMSNorm with an
+  // explicit head_dim (16 heads of 32 > hidden 256 / 16).
+  if (name == "tiny-qwen2") {
+    ModelConfig c = llama_like("tiny-qwen2", 512, 256, 512, 2, 8, 2, 32, 1000000.0, 1e-6, true, 32768);
+    c.architecture = Architecture::Qwen2;
+    c.attention_bias = true;
+    c.torch_dtype = "float32";
+    return c;
+  }
+  if (name == "tiny-qwen3") {
+    ModelConfig c = llama_like("tiny-qwen3", 512, 256, 512, 2, 16, 4, 32, 1000000.0, 1e-6, false, 32768);
+    c.architecture = Architecture::Qwen3;
+    c.qk_norm = true;
     c.torch_dtype = "float32";
     return c;
   }

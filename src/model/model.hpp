@@ -73,7 +73,8 @@ ModelConfig parse_hf_config_text(std::string_view json_text, std::string_view so
 // Writes a config.json that parse_hf_config reads back to the same ModelConfig (except name).
 std::string hf_config_json(const ModelConfig& cfg);
 
-// Presets: "tiny", "smollm2-135m", "llama-3.2-1b", "llama-3.1-8b", "llama-3.3-70b", "qwen3-8b".
+// Presets: "tiny", "tiny-qwen2", "tiny-qwen3", "smollm2-135m", "llama-3.2-1b", "llama-3.1-8b",
+// "llama-3.3-70b", "qwen3-8b".
 // Config only; weights come from make_random_weights so timing-only runs never allocate them.
 std::vector<std::string> model_preset_names();
 ModelConfig model_preset(std::string_view name);  // InputError listing the presets if unknown

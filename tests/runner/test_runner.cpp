@@ -10,7 +10,9 @@
 #include <unistd.h>
 #include <vector>
 
+#include "compiler/model_compiler.hpp"
 #include "config/config.hpp"
+#include "model/model.hpp"
 #include "runner/runner.hpp"
 #include "sim/runspec.hpp"
 #include "sim/sim.hpp"
@@ -143,9 +145,16 @@ TEST(Runner, TimingOnlyMatchesFunctionalTiming) {
 
 TEST(Runner, UnsupportedModelsAreInputErrors) {
   RunOptions o = tiny("tiny-fp32", 2, 0);
-  o.model = "qwen3-8b";
-  o.timing_only = true;
-  EXPECT_THROW(run_model(o), InputError);
+  {
+    // hidden_size 200 is not a multiple of MLEN 16 (the linear kernel tiles by MLEN).
+    model::ModelConfig c = model::model_preset("tiny");
+    c.hidden_size = 200;
+    const auto dir = temp_dir("unsupported");
+    model::save_hf_model(dir, c, model::make_random_weights(c, 1), model::DType::F32);
+    o.model = dir.string();
+    EXPECT_THROW(run_model(o), InputError);
+    std::filesystem::remove_all(dir);
+  }
   o = tiny("tiny-fp32", 2, 0);
   o.prompt_ids = {1, 2, 100000};
   EXPECT_THROW(run_model(o), InputError);
@@ -153,6 +162,131 @@ TEST(Runner, UnsupportedModelsAreInputErrors) {
   EXPECT_THROW(run_model(o), InputError);
   EXPECT_THROW(parse_prompt_ids("1,x,3"), InputError);
   EXPECT_EQ(parse_prompt_ids("1,2,3"), (std::vector<int64_t>{1, 2, 3}));
+}
+
+// ---- architecture features: Qwen2 q/k/v bias, Qwen3 per-head q/k RMSNorm, LLaMA attention_bias ----
+
+struct ArchVariant {
+  std::string name;
+  model::ModelConfig cfg;
+  bool preset = false;              // run by preset name (else written to a temporary HF directory)
+  model::ModelConfig without;       // the same model with the feature switched off (non-triviality)
+};
+
+std::vector<ArchVariant> arch_variants() {
+  std::vector<ArchVariant> v;
+  auto strip = [](model::ModelConfig c) {
+    c.attention_bias = c.o_proj_bias = c.qk_norm = false;
+    return c;
+  };
+  for (const char* p : {"tiny-qwen2", "tiny-qwen3"}) {
+    model::ModelConfig c = model::model_preset(p);
+    v.push_back({p, c, true, strip(c)});
+  }
+  model::ModelConfig llama = model::model_preset("tiny");
+  llama.name = "tiny-llama-attention-bias";
+  llama.attention_bias = llama.o_proj_bias = true;  // q/k/v and o_proj biases
+  v.push_back({llama.name, llama, false, strip(llama)});
+  model::ModelConfig q3 = model::model_preset("tiny-qwen3");
+  q3.name = "tiny-qwen3-attention-bias";
+  q3.attention_bias = q3.o_proj_bias = true;  // every feature at once
+  v.push_back({q3.name, q3, false, strip(q3)});
+  return v;
+}
+
+// Writes the variant's random weights as a HF directory unless it is a preset; returns the --model spec.
+std::string model_spec(const ArchVariant& a, const std::filesystem::path& dir) {
+  if (a.preset) return a.name;
+  model::save_hf_model(dir, a.cfg, model::make_random_weights(a.cfg, 1), model::DType::F32);
+  return dir.string();
+}
+
+// Largest |simulated - reference-without-the-feature| over the prefill's last-token logits.
+double distance_without_feature(const ArchVariant& a, const RunReport& r, const std::filesystem::path& dumps) {
+  const model::ModelWeights w = model::make_random_weights(a.cfg, 1);
+  model::HostReference ref(a.without, w);
+  model::KVCache cache = ref.new_cache();
+  std::vector<model::TokenId> prompt(r.prompts[0].begin(), r.prompts[0].end());
+  const model::Tensor plain = ref.forward(cache, prompt, false);
+  const auto got = npy_load(dumps / "step0000_logits.npy").to_f32();
+  EXPECT_EQ(got.size(), plain.data.size());
+  double d = 0;
+  for (size_t i = 0; i < std::min(got.size(), plain.data.size()); ++i)
+    d = std::max(d, std::fabs(double(got[i]) - plain.data[i]));
+  return d;
+}
+
+// fp32 hardware: every variant reproduces the reference's greedy tokens and logits, and the
+// feature visibly matters (the reference without it is far from the simulated logits).
+TEST(Runner, ArchFeaturesTinyFp32MatchReference) {
+  for (const ArchVariant& a : arch_variants()) {
+    SCOPED_TRACE(a.name);
+    const auto dir = temp_dir("arch_" + a.name);
+    RunOptions o = tiny("tiny-fp32", 4, 2);
+    o.model = model_spec(a, dir / "model");
+    o.dump_dir = dir / "dumps";
+    const RunReport r = run_model(o);
+    ASSERT_EQ(r.steps.size(), 3u);
+    EXPECT_EQ(r.generated, r.ref_generated);
+    EXPECT_EQ(r.greedy_match, 1.0);
+    EXPECT_EQ(r.teacher_forced_top1, 1.0);
+    EXPECT_LE(r.logits_max_abs, 1e-3);
+    EXPECT_GT(r.logits_min_cosine, 0.9999);
+    const double off = distance_without_feature(a, r, o.dump_dir);
+    EXPECT_GT(off, 1e-2);
+    EXPECT_GT(off, 100 * r.logits_max_abs);
+    std::filesystem::remove_all(dir);
+  }
+}
+
+// bf16 formats and SRAMs (reference-small, VLEN 64: two 32-wide heads per block for the q/k
+// norm): bounded, non-trivial errors.
+TEST(Runner, ArchFeaturesBf16BoundedErrors) {
+  for (const ArchVariant& a : arch_variants()) {
+    SCOPED_TRACE(a.name);
+    const auto dir = temp_dir("arch_bf16_" + a.name);
+    RunOptions o = tiny(
+        "base = \"reference-small\"\n[formats]\nm_weight = \"bf16\"\nm_kv = \"bf16\"\nv_act = \"bf16\"\nv_kv = "
+        "\"bf16\"\n",
+        6, 3);
+    o.model = model_spec(a, dir / "model");
+    const RunReport r = run_model(o);
+    EXPECT_GT(r.logits_max_abs, 0.0);
+    EXPECT_LT(r.logits_max_abs, 0.05);
+    EXPECT_GT(r.logits_min_cosine, 0.999);
+    EXPECT_GE(r.teacher_forced_top1, 0.75);
+    std::filesystem::remove_all(dir);
+  }
+}
+
+// The HBM placement of the new parameters: v's bias padded per head like v_proj's columns.
+TEST(Runner, BiasAndNormPlacement) {
+  const config::HardwareConfig hw = config::preset("reference-small");
+  model::ModelConfig m = model::model_preset("tiny-qwen3");
+  m.attention_bias = m.o_proj_bias = true;
+  compiler::ModelCompileOptions opt;
+  opt.max_positions = 8;
+  const compiler::ModelCompiler mc(hw, "reference-small", m, opt);
+  const compiler::HbmManifest man = mc.manifest();
+  const uint64_t pd = mc.kv_layout().padded_dim, hd = uint64_t(m.head_dim), kvh = uint64_t(m.num_key_value_heads);
+  EXPECT_EQ(man.tensor("layers.1.q_bias").cols, uint64_t(m.q_dim()));
+  EXPECT_EQ(man.tensor("layers.1.o_bias").cols, uint64_t(m.hidden_size));
+  EXPECT_EQ(man.tensor("layers.1.k_norm").cols, hd);
+  EXPECT_EQ(man.tensor("layers.1.v_bias").cols, kvh * pd);
+  EXPECT_EQ(man.tensor("layers.1.q_norm").format, hw.formats.v_act);
+  const model::ModelWeights w = model::make_random_weights(m, 3);
+  const auto vb = mc.weight_data("layers.1.v_bias", w);
+  const auto& hf = w.get("model.layers.1.self_attn.v_proj.bias").data;
+  ASSERT_EQ(vb.size(), kvh * pd);
+  for (uint64_t h = 0; h < kvh; ++h)
+    for (uint64_t j = 0; j < pd; ++j) EXPECT_EQ(vb[h * pd + j], j < hd ? hf[h * hd + j] : 0.f) << h << " " << j;
+  const auto kb = mc.weight_data("layers.1.k_bias", w);
+  for (size_t i = 0; i < kb.size(); ++i)
+    EXPECT_EQ(kb[i], i < hf.size() ? w.get("model.layers.1.self_attn.k_proj.bias").data[i] : 0.f);
+  EXPECT_EQ(mc.weight_data("layers.0.q_norm", w), w.get("model.layers.0.self_attn.q_norm.weight").data);
+  // Without the features nothing is placed.
+  const compiler::ModelCompiler plain(hw, "reference-small", model::model_preset("tiny"), opt);
+  EXPECT_THROW((void)plain.manifest().tensor("layers.0.q_bias"), InputError);
 }
 
 // plena compile's run spec replays the prefill through `plena sim` machinery: same logits bits
