@@ -80,6 +80,9 @@ AttentionCounts emit_flash_attention(ProgramBuilder& b, MemoryPlan& plan, const 
   if (a.causal && a.kv_len < a.q_len)
     fail(kn, fmt::format("causal attention needs kv_len {} >= q_len {} (queries are the last q_len positions)",
                          a.kv_len, a.q_len));
+  if (a.sliding_window && !a.causal)
+    fail(kn, fmt::format("sliding_window {} needs causal attention (the window ends at each query's position)",
+                         a.sliding_window));
   const uint64_t capacity = a.capacity ? a.capacity : a.kv_len;
   if (a.kv_len > capacity) fail(kn, fmt::format("kv_len {} exceeds the cache capacity {}", a.kv_len, capacity));
   const uint64_t hd = a.head_dim;
@@ -125,7 +128,16 @@ AttentionCounts emit_flash_attention(ProgramBuilder& b, MemoryPlan& plan, const 
   const MramBlock& mv = plan.alloc_mram(n_v, kb * tpp);
   const uint64_t s_base = plan.alloc_vram(n_s, blen, mlen).base();
   const uint64_t pv_base = plan.alloc_vram(n_pv, blen, dpad).base();  // kb blocks of BLEN rows
-  const uint64_t mask_base = plan.alloc_vram(n_mask, mlen + 1, vlen).base();  // row s: keys >= s masked; row MLEN: all
+  // Lowest key query i sees (sliding window; 0 without one).
+  auto lowest_key = [&](uint64_t i) -> uint64_t {
+    const uint64_t pos = a.kv_len - a.q_len + i;
+    return a.sliding_window && pos + 1 > a.sliding_window ? pos + 1 - a.sliding_window : 0;
+  };
+  // The window cuts some tile from below: a second table masks keys below a row's window.
+  const bool low_masks = lowest_key(a.q_len - 1) > 0;
+  // Rows [0, MLEN]: row s masks keys >= s, row MLEN all keys; with low_masks, rows MLEN+1+s mask keys < s.
+  const uint64_t mask_base = plan.alloc_vram(n_mask, low_masks ? 2 * mlen + 1 : mlen + 1, vlen).base();
+  const uint64_t low_base = mask_base + (mlen + 1) * vlen;
   const float scale = float(1.0 / std::sqrt(double(hd)));
   const uint64_t scale_slot = plan.fp_constant("attn_scale", scale);
   const uint64_t neg_slot = plan.fp_constant("neg_large", -1.0e30f);
@@ -182,6 +194,16 @@ AttentionCounts emit_flash_attention(ProgramBuilder& b, MemoryPlan& plan, const 
       b.add_imm(rb, rb, vlen);
       b.add_imm(r_idx, r_idx, 1);
     });
+    if (low_masks) {
+      // low[s] = -1e30 row - mask[s]: -1e30 in columns < s, exactly 0 from s on.
+      b.load_imm(rb, mask_base);
+      b.load_imm(r_idx, low_base);
+      b.loop(mlen, [&] {
+        b.v_sub_vv(r_idx, ra, rb);
+        b.add_imm(rb, rb, vlen);
+        b.add_imm(r_idx, r_idx, vlen);
+      });
+    }
   }
 
   // HBM: both caches share SCALE_REG / STRIDE_REG (identical layouts).
@@ -195,18 +217,27 @@ AttentionCounts emit_flash_attention(ProgramBuilder& b, MemoryPlan& plan, const 
   uint64_t qc0 = 0, qcn = 0, groups = 0;  // current query chunk [qc0, qc0 + qcn) and its row groups
   const uint64_t n_tiles = ceil_div(a.kv_len, mlen);
   const uint64_t q_bstride = q.rows_alloc * vlen, o_bstride = o.rows_alloc * vlen;
-  // Keys of tile t that query i sees: columns [0, visible).
+  // Keys of tile t that query i sees: columns [visible_from, visible); visible = 0 when none.
   auto visible = [&](uint64_t i, uint64_t t) -> uint64_t {
     const uint64_t t0 = t * mlen;
     const uint64_t last = a.causal ? a.kv_len - a.q_len + i : a.kv_len - 1;  // last key seen
-    return last < t0 ? 0 : std::min<uint64_t>(last - t0 + 1, mlen);
+    if (last < t0 || lowest_key(i) >= t0 + mlen) return 0;
+    return std::min<uint64_t>(last - t0 + 1, mlen);
+  };
+  auto visible_from = [&](uint64_t i, uint64_t t) -> uint64_t {
+    const uint64_t lo = lowest_key(i), t0 = t * mlen;
+    return lo > t0 ? lo - t0 : 0;
   };
   // Every query sees the whole tile t: the tile's code is then the same for all such tiles.
   auto tile_full = [&](uint64_t t) {
     for (uint64_t i = qc0; i < qc0 + qcn; ++i)
-      if (visible(i, t) != mlen) return false;
+      if (visible(i, t) != mlen || visible_from(i, t) != 0) return false;
     return true;
   };
+  // The chunk's first KV tile: every row's first visible tile when they agree (its P V then
+  // writes O directly), else none (O, m and l are initialised before the tiles).
+  uint64_t first_tile = 0;
+  const uint64_t no_tile = ~uint64_t(0);
 
   for (uint64_t bi = 0; bi < a.batch; ++bi) {
     for (uint64_t h = 0; h < a.num_heads; ++h) {
@@ -225,12 +256,13 @@ AttentionCounts emit_flash_attention(ProgramBuilder& b, MemoryPlan& plan, const 
       // Online-softmax update of one query row: S row at r_srow, query index in r_idx, O row at
       // r_orow. `s` = visible keys (< MLEN adds the column mask row s), or `mask`: a register
       // holding the mask row's address; `first` = tile 0.
-      auto row_update = [&](uint64_t s, bool first, const GpReg* mask = nullptr) {
+      auto row_update = [&](uint64_t s, bool first, const GpReg* mask = nullptr, uint64_t from = 0) {
         b.v_mul_vf(r_srow, r_srow, f_scale);
         if (mask)
           b.v_add_vv(r_srow, r_srow, *mask);
         else if (s < mlen)
           b.v_add_vv(r_srow, r_srow, at(ra, mask_base + s * vlen));
+        if (from > 0) b.v_add_vv(r_srow, r_srow, at(ra, low_base + from * vlen));
         if (first) {
           b.s_ld_fp(f_m, at(ra, neg_slot), 0);
           b.v_red_max(f_m, r_srow);
@@ -281,7 +313,7 @@ AttentionCounts emit_flash_attention(ProgramBuilder& b, MemoryPlan& plan, const 
       // mask_g + k * mask_step: the rows become a hardware loop. Otherwise rows [i0, i1) are static.
       auto group_body = [&](uint64_t t, bool full, uint64_t i0, uint64_t i1, const GpReg* mask_g = nullptr,
                             const GpReg* mask_row = nullptr, uint64_t mask_step = 0) {
-        const bool first = t == 0;
+        const bool first = t == first_tile;
         const uint64_t tile = t % tpp;
         // S[BLEN rows, MLEN keys] = Q_rows K_tile^T, summed over the head's column blocks.
         for (uint64_t c = 0; c < mlen / blen; ++c) {
@@ -307,7 +339,7 @@ AttentionCounts emit_flash_attention(ProgramBuilder& b, MemoryPlan& plan, const 
         } else {
           for (uint64_t i = i0; i < i1; ++i) {
             const uint64_t s = visible(i, t);
-            if (s > 0) row_update(s, first);
+            if (s > 0) row_update(s, first, nullptr, visible_from(i, t));
             advance_row();
           }
         }
@@ -376,6 +408,8 @@ AttentionCounts emit_flash_attention(ProgramBuilder& b, MemoryPlan& plan, const 
           if (!any) return k;
           k.kind = 2;
           if (i1 - i0 < blen) return k;
+          for (uint64_t i = i0; i < i1; ++i)
+            if (visible_from(i, t) > 0) return k;
           k.s0 = visible(i0, t);
           const uint64_t s1 = blen > 1 ? visible(i0 + 1, t) : k.s0;
           if (s1 < k.s0 || s1 - k.s0 > 1) return k;
@@ -426,15 +460,40 @@ AttentionCounts emit_flash_attention(ProgramBuilder& b, MemoryPlan& plan, const 
       auto emit_chunk = [&] {
         // Tiles: tile 0 and the partially visible tiles are emitted one by one; the run of tiles
         // that every row sees completely is a hardware loop over whole prefetches.
+        // Tiles wholly below every row's window are skipped (from a whole-prefetch boundary).
+        const uint64_t ts0 = lowest_key(qc0) / mlen, ts1 = lowest_key(qc0 + qcn - 1) / mlen;
+        const uint64_t t_begin = ts0 / tpp * tpp;
+        first_tile = ts0 == ts1 ? ts0 : no_tile;
+        b.load_imm(r_e, kv.row(bi, kvh, t_begin * mlen) * dpad);
+        if (first_tile == no_tile) {
+          // Rows start at different tiles: O (head columns) = 0 by write-outs of the zero
+          // accumulator, m = -1e30 and l = 0, so each row's first tile is an ordinary update.
+          b.load_imm(r_o, o_row0);
+          b.loop(groups, [&] {
+            for (uint64_t cb = 0; cb < kb; ++cb)
+              for (uint64_t c = 0; c < sub_cols; ++c) {
+                b.add_imm(ra, r_o, cb * o_bstride + o_q + c * blen);
+                b.m_mm_wo(ra, gp0, 0);
+              }
+            b.add_imm(r_o, r_o, blen * vlen);
+          });
+          b.s_ld_fp(f_m, at(ra, neg_slot), 0);
+          b.load_imm(r_idx, 0);
+          b.loop(qcn, [&] {
+            b.s_st_fp(f_m, r_idx, uint32_t(m_slot));
+            b.s_st_fp(f0, r_idx, uint32_t(l_slot));
+            b.add_imm(r_idx, r_idx, 1);
+          });
+        }
         uint64_t tf0 = n_tiles, tf1 = n_tiles;
-        for (uint64_t t = 1; t < n_tiles; ++t)
+        for (uint64_t t = t_begin + 1; t < n_tiles; ++t)
           if (t % tpp == 0 && tile_full(t)) {
             tf0 = t;
             break;
           }
         for (tf1 = tf0; tf1 < n_tiles && tile_full(tf1);) ++tf1;
         tf1 = tf0 + (tf1 - tf0) / tpp * tpp;
-        for (uint64_t t = 0; t < n_tiles; ++t) {
+        for (uint64_t t = t_begin; t < n_tiles; ++t) {
           if (t == tf0 && tf1 > tf0) {
             b.loop((tf1 - tf0) / tpp, [&] {
               for (uint64_t u = 0; u < tpp; ++u) tile_body(tf0 + u);
@@ -463,7 +522,6 @@ AttentionCounts emit_flash_attention(ProgramBuilder& b, MemoryPlan& plan, const 
         groups = ceil_div(qcn, blen);
         q_row0 = q.block_address(qb0) + (bi * a.q_len + qc0) * vlen;
         o_row0 = o.block_address(qb0) + (bi * a.q_len + qc0) * vlen;
-        b.load_imm(r_e, kv.row(bi, kvh, 0) * dpad);
         emit_chunk();
       }
     }
@@ -489,17 +547,32 @@ AttentionCounts attention_counts(const config::HardwareConfig& cfg, const Attent
   AttentionCounts c;
   c.kv_tiles = ceil_div(a.kv_len, mlen);
   const uint64_t heads = a.batch * a.num_heads;
-  c.q_chunks = ceil_div(a.q_len, q_chunk ? q_chunk : a.q_len);
-  c.h_prefetch_m = heads * c.q_chunks * ceil_div(c.kv_tiles, tpp) * 2 * kb;
+  const uint64_t chunk = q_chunk ? q_chunk : a.q_len;
+  c.q_chunks = ceil_div(a.q_len, chunk);
+  auto lowest_key = [&](uint64_t i) -> uint64_t {
+    const uint64_t pos = a.kv_len - a.q_len + i;
+    return a.sliding_window && pos + 1 > a.sliding_window ? pos + 1 - a.sliding_window : 0;
+  };
+  // Per chunk: prefetches from the whole-prefetch boundary below its lowest window; chunks whose
+  // rows start at different tiles zero their O head columns first (kb * sub_cols write-outs per group).
+  uint64_t prefetches = 0, zero_wo = 0;
+  for (uint64_t q0 = 0; q0 < a.q_len; q0 += chunk) {
+    const uint64_t n = std::min(chunk, a.q_len - q0);
+    const uint64_t ts0 = lowest_key(q0) / mlen, ts1 = lowest_key(q0 + n - 1) / mlen;
+    prefetches += ceil_div(c.kv_tiles - ts0 / tpp * tpp, tpp);
+    if (ts0 != ts1) zero_wo += ceil_div(n, blen) * kb * sub_cols;
+  }
+  c.h_prefetch_m = heads * prefetches * 2 * kb;
+  // Row groups start at each chunk's first row (chunks are whole groups).
   for (uint64_t t = 0; t < c.kv_tiles; ++t)
     for (uint64_t g = 0; g * blen < a.q_len; ++g) {
       bool any = false;
       for (uint64_t i = g * blen; i < std::min(a.q_len, (g + 1) * blen); ++i) {
-        const uint64_t last = a.causal ? a.kv_len - a.q_len + i : a.kv_len - 1;
-        if (last < t * mlen) continue;
+        const uint64_t last = a.causal ? a.kv_len - a.q_len + i : a.kv_len - 1, lo = lowest_key(i);
+        if (last < t * mlen || lo >= (t + 1) * mlen) continue;
         any = true;
         ++c.softmax_rows;
-        if (last - t * mlen + 1 < mlen) ++c.masked_rows;
+        if (last - t * mlen + 1 < mlen || lo > t * mlen) ++c.masked_rows;
       }
       if (any) ++c.tile_groups;
     }
@@ -508,7 +581,7 @@ AttentionCounts attention_counts(const config::HardwareConfig& cfg, const Attent
   c.masked_rows *= heads;
   c.m_tmm = c.tile_groups * (mlen / blen) * kb;
   c.m_mm = c.tile_groups * kb * sub_cols;
-  c.m_mm_wo = c.tile_groups * (mlen / blen + kb * sub_cols);
+  c.m_mm_wo = c.tile_groups * (mlen / blen + kb * sub_cols) + heads * zero_wo;
   return c;
 }
 

@@ -40,6 +40,8 @@ const HbmTensor& place_kv_cache(MemoryPlan& plan, std::string_view name, const K
 // Query i of a sequence sits at position kv_len - q_len + i (the new tokens are the last q_len
 // cache positions: decode is q_len = 1 at kv_len - 1; prefill with a past of P tokens is
 // kv_len = P + q_len). causal: it sees keys <= its position; otherwise all kv_len keys.
+// sliding_window = W > 0 (causal only, HF Mistral semantics): query at position p sees keys j with
+// p - W < j <= p; KV tiles below every query's window are neither fetched nor computed.
 // scale = 1/sqrt(head_dim) from the FP constant "attn_scale" (defined if absent; InputError if
 // it exists with another value). Uses the constant "neg_large" (-1e30) likewise.
 struct AttentionArgs {
@@ -50,6 +52,7 @@ struct AttentionArgs {
   uint64_t capacity = 0;           // positions per (sequence, kv head) in the cache; 0: kv_len
   uint64_t num_heads = 1, num_kv_heads = 1, head_dim = 0;
   bool causal = true;
+  uint64_t sliding_window = 0;     // 0: none
   // Query rows per chunk (a multiple of BLEN). Each chunk keeps its running max and sum in FP SRAM
   // and streams the whole KV range once. 0: as many rows as the free FP SRAM holds.
   uint64_t max_q_chunk = 0;

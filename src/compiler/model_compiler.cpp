@@ -67,7 +67,6 @@ ModelCompiler::ModelCompiler(const config::HardwareConfig& hw, std::string hw_na
     : hw_(hw), hw_name_(std::move(hw_name)), m_(m), opt_(opt), base_(hw, hw_name_) {
   const auto& g = hw_.geometry;
   const uint64_t mlen = g.mlen, vlen = g.vlen;
-  if (m.sliding_window > 0) unsupported(m, "sliding-window attention");
   if (m.hidden_act != "silu") unsupported(m, fmt::format("hidden_act '{}' (only silu)", m.hidden_act));
   require_multiple(m, "hidden_size", m.hidden_size, mlen);
   require_multiple(m, "intermediate_size", m.intermediate_size, mlen);
@@ -292,6 +291,7 @@ CompiledStep ModelCompiler::compile_step(const std::vector<std::vector<int64_t>>
     at.num_kv_heads = uint64_t(m_.num_key_value_heads);
     at.head_dim = hd;
     at.causal = true;
+    at.sliding_window = uint64_t(std::max<int64_t>(0, m_.sliding_window));
     emit_flash_attention(b, plan, at);
     plan.free_vram("q");
     alloc("o", H);

@@ -31,9 +31,10 @@ struct Case {
   bool causal = true;
   uint32_t seed = 1;
   uint64_t max_q_chunk = 0;
+  uint64_t window = 0;  // sliding window (0: none)
   std::string label() const {
-    return fmt::format("b{} q{} kv{} h{}/{} d{} {}", batch, q_len, kv_len, heads, kv_heads, head_dim,
-                       causal ? "causal" : "full");
+    return fmt::format("b{} q{} kv{} h{}/{} d{} {}{}", batch, q_len, kv_len, heads, kv_heads, head_dim,
+                       causal ? "causal" : "full", window ? fmt::format(" w{}", window) : std::string());
   }
 };
 
@@ -100,16 +101,28 @@ inline std::vector<float> staged_golden(const config::HardwareConfig& cfg, const
   const uint64_t tiles = (c.kv_len + L - 1) / L;
   const uint64_t groups = (c.q_len + B - 1) / B;
   std::vector<float> S(B * L), PV(B * dpad), Kt(kb * L * L), Vt(kb * L * L), m(c.q_len), l(c.q_len);
+  std::vector<char> started(c.q_len);
+  // Lowest key of query i's sliding window.
+  auto lowest = [&](uint64_t i) -> uint64_t {
+    const uint64_t pos = c.kv_len - c.q_len + i;
+    return c.window && pos + 1 > c.window ? pos + 1 - c.window : 0;
+  };
   for (uint64_t bi = 0; bi < c.batch; ++bi)
     for (uint64_t h = 0; h < c.heads; ++h) {
       const uint64_t kvh = h / (c.heads / c.kv_heads), col0 = h * hd;
       const uint64_t o_q = head_masks ? col0 % V : 0;
+      std::fill(started.begin(), started.end(), 0);
       for (uint64_t t = 0; t < tiles; ++t) {
         const uint64_t t0 = t * L;
+        // Keys [from(i), visible(i)) of the tile; visible = 0 when none. A row's first visible
+        // tile starts its state (the kernel's first-tile path, or the bit-identical update from
+        // m = -1e30, l = 0, O = 0).
         auto visible = [&](uint64_t i) -> uint64_t {
           const uint64_t last = c.causal ? c.kv_len - c.q_len + i : c.kv_len - 1;
-          return last < t0 ? 0 : std::min<uint64_t>(last - t0 + 1, L);
+          if (last < t0 || lowest(i) >= t0 + L) return 0;
+          return std::min<uint64_t>(last - t0 + 1, L);
         };
+        auto from = [&](uint64_t i) -> uint64_t { return lowest(i) > t0 ? lowest(i) - t0 : 0; };
         for (uint64_t cb = 0; cb < kb; ++cb)
           for (uint64_t r = 0; r < L; ++r)
             for (uint64_t col = 0; col < L; ++col) {
@@ -141,21 +154,24 @@ inline std::vector<float> staged_golden(const config::HardwareConfig& cfg, const
             for (uint64_t j = 0; j < L; ++j) row[j] = rv(row[j] * scale_f);
             if (s < L)
               for (uint64_t j = 0; j < L; ++j) row[j] = rv(row[j] + (j >= s ? negv : 0.f));
+            if (const uint64_t a = from(i); a > 0)
+              for (uint64_t j = 0; j < L; ++j) row[j] = rv(row[j] + (j < a ? negv : 0.f));
+            const bool first = !started[i];
             float fm, fl, fa = 1.f;
-            const float fmold = t == 0 ? neg_f : m[i];
-            fm = t == 0 ? neg_f : rf(fmold + 0.f);
+            const float fmold = first ? neg_f : m[i];
+            fm = first ? neg_f : rf(fmold + 0.f);
             float mx = -INFINITY;
             for (uint64_t j = 0; j < L; ++j)
               if (row[j] > mx) mx = row[j];
             fm = rf(mx > fm ? mx : fm);
-            if (t > 0) fa = rf(exp_clamped(rf(fmold - fm)));
+            if (!first) fa = rf(exp_clamped(rf(fmold - fm)));
             for (uint64_t j = 0; j < L; ++j) row[j] = rv(row[j] - fm);
             for (uint64_t j = 0; j < L; ++j) row[j] = rv(exp_clamped(row[j]));
-            fl = t == 0 ? 0.f : rf(l[i] * fa);
+            fl = first ? 0.f : rf(l[i] * fa);
             float sum = 0.f;
             for (uint64_t j = 0; j < L; ++j) sum += row[j];
             fl = rf(sum + fl);
-            if (t > 0)
+            if (!first)
               for (uint64_t d = 0; d < hd; ++d) {
                 float& y = O[(bi * c.q_len + i) * width + col0 + d];
                 y = rv(y * fa);
@@ -172,19 +188,16 @@ inline std::vector<float> staged_golden(const config::HardwareConfig& cfg, const
                   float acc = 0.f;
                   acc += part;
                   const uint64_t d = cb * L + cc * B + j;
-                  if (t == 0)
-                    O[(r0 + i) * width + col0 + d] = rv(acc);
-                  else
-                    PV[i * dpad + d] = rv(acc);
+                  PV[i * dpad + d] = rv(acc);
                 }
-          if (t > 0)
-            for (uint64_t i = i0; i < i1; ++i) {
-              if (visible(i) == 0) continue;
-              for (uint64_t d = 0; d < hd; ++d) {
-                float& y = O[(bi * c.q_len + i) * width + col0 + d];
-                y = rv(y + PV[(i - i0) * dpad + d]);
-              }
+          for (uint64_t i = i0; i < i1; ++i) {
+            if (visible(i) == 0) continue;
+            for (uint64_t d = 0; d < hd; ++d) {
+              float& y = O[(bi * c.q_len + i) * width + col0 + d];
+              y = started[i] ? rv(y + PV[(i - i0) * dpad + d]) : PV[(i - i0) * dpad + d];
             }
+            started[i] = 1;
+          }
         }
       }
       for (uint64_t i = 0; i < c.q_len; ++i) {
@@ -228,6 +241,7 @@ inline Result run_case(const config::HardwareConfig& cfg, const Case& c) {
   args.head_dim = c.head_dim;
   args.causal = c.causal;
   args.max_q_chunk = c.max_q_chunk;
+  args.sliding_window = c.window;
   Result res;
   res.counts = emit_flash_attention(b, plan, args);
 
@@ -291,7 +305,7 @@ inline Result run_case(const config::HardwareConfig& cfg, const Case& c) {
         }
     const int64_t q_pos0 = c.causal ? int64_t(c.kv_len - c.q_len) : int64_t(c.kv_len - 1);
     model::attention(&q_vram[bi * c.q_len * width], c.q_len, q_pos0, kk.data(), vv.data(), c.kv_len, c.heads,
-                     c.kv_heads, c.head_dim, scale, 0, &res.host[bi * c.q_len * width]);
+                     c.kv_heads, c.head_dim, scale, int64_t(c.window), &res.host[bi * c.q_len * width]);
   }
   res.golden = staged_golden(cfg, c, kv, rows_alloc, q_vram, kq, vq);
   return res;

@@ -137,6 +137,58 @@ TEST(KernelAttention, Bf16StagedGoldenBitExact) {
   check_bf16(ref_bf16(), {.batch = 2, .q_len = 1, .kv_len = 70, .heads = 4, .kv_heads = 1, .head_dim = 64});
 }
 
+// Sliding window (Mistral): query at position p sees keys (p - W, p]. Windows smaller than, equal
+// to and larger than MLEN, prefill with and without a past, decode, batches, several geometries.
+TEST(KernelAttention, SlidingWindow) {
+  const auto cfg = tiny_fp32();  // MLEN 16
+  for (uint64_t w : {1, 5, 16, 37})
+    check_fp32(cfg, {.q_len = 40, .kv_len = 40, .heads = 4, .kv_heads = 2, .head_dim = 16, .seed = 21, .window = w});
+  check_fp32(cfg, {.batch = 2, .q_len = 10, .kv_len = 45, .heads = 4, .kv_heads = 1, .head_dim = 16, .window = 16});
+  check_fp32(cfg, {.batch = 2, .q_len = 7, .kv_len = 70, .heads = 2, .kv_heads = 2, .head_dim = 32, .window = 23});
+  for (uint64_t w : {3, 16, 20, 100})  // decode; a window wider than the context changes nothing
+    check_fp32(cfg, {.batch = 2, .q_len = 1, .kv_len = 70, .heads = 4, .kv_heads = 2, .head_dim = 16, .window = w});
+  // MLEN 64, heads sharing a VLEN block.
+  check_fp32(fp32_mlen64(), {.q_len = 16, .kv_len = 130, .heads = 4, .kv_heads = 2, .head_dim = 16, .window = 10});
+  check_fp32(fp32_mlen64(), {.batch = 2, .q_len = 70, .kv_len = 70, .heads = 4, .kv_heads = 1, .head_dim = 32,
+                             .window = 64});
+  check_fp32(fp32_mlen64(), {.q_len = 1, .kv_len = 200, .heads = 4, .kv_heads = 2, .head_dim = 16, .window = 90});
+  // Two tiles per prefetch: skipping starts at a whole-prefetch boundary.
+  const auto tpp2 = config::parse_config_toml("base = \"tiny-fp32\"\n[hbm]\nm_prefetch_amount = 32\n", "tpp2");
+  check_fp32(tpp2, {.batch = 2, .q_len = 9, .kv_len = 90, .heads = 4, .kv_heads = 2, .head_dim = 16, .window = 21});
+  check_fp32(tpp2, {.q_len = 1, .kv_len = 130, .heads = 2, .kv_heads = 1, .head_dim = 32, .window = 40});
+  // bf16 + MXFP8 KV.
+  check_bf16(ref_bf16(), {.q_len = 16, .kv_len = 130, .heads = 4, .kv_heads = 2, .head_dim = 16, .seed = 5, .window = 70});
+}
+
+// Chunks whose rows start at different tiles initialise O, m and l explicitly: same bits as one chunk.
+TEST(KernelAttention, SlidingWindowQueryChunks) {
+  Case c{.batch = 2, .q_len = 37, .kv_len = 50, .heads = 4, .kv_heads = 2, .head_dim = 16, .seed = 4, .window = 9};
+  Result one = run_case(tiny_fp32(), c);
+  c.max_q_chunk = 8;
+  check_fp32(tiny_fp32(), c);
+  Result chunked = run_case(tiny_fp32(), c);
+  EXPECT_TRUE(bits_equal(one.out, chunked.out));
+  EXPECT_EQ(chunked.counts.q_chunks, 5u);
+}
+
+// A window makes long contexts cost window-sized work: the tiles below it are neither fetched
+// nor computed, and the decode program size does not grow with the context.
+TEST(KernelAttention, SlidingWindowSkipsTiles) {
+  Case full{.q_len = 1, .kv_len = 262, .heads = 4, .kv_heads = 2, .head_dim = 16};
+  Case win = full;
+  win.window = 20;
+  Result rf = run_case(tiny_fp32(), full), rw = run_case(tiny_fp32(), win);
+  EXPECT_TRUE(bits_equal(rw.out, rw.golden));
+  EXPECT_EQ(rf.counts.h_prefetch_m, 4u * 17 * 2);
+  EXPECT_EQ(rw.counts.h_prefetch_m, 4u * 2 * 2);  // positions 242..261: tiles 15 and 16
+  EXPECT_LT(rw.executed * 3, rf.executed);
+  Case win_short = win;
+  win_short.kv_len = 70;  // same offsets inside the tiles as 262 (mod 16)
+  Result rs = run_case(tiny_fp32(), win_short);
+  EXPECT_EQ(rs.counts.instructions, rw.counts.instructions);
+  EXPECT_EQ(rs.counts.h_prefetch_m, rw.counts.h_prefetch_m);
+}
+
 TEST(KernelAttention, BadInputsAreInputErrors) {
   using namespace plena::compiler;
   auto cfg = tiny_fp32();
@@ -164,6 +216,10 @@ TEST(KernelAttention, BadInputsAreInputErrors) {
   a.out = "q";
   EXPECT_THROW(emit_flash_attention(b, plan, a), plena::InputError);  // in place is not supported
   a.out = "o";
+  a.causal = false;
+  a.sliding_window = 4;
+  EXPECT_THROW(emit_flash_attention(b, plan, a), plena::InputError);  // a window needs causal attention
+  a.causal = true;
   EXPECT_NO_THROW(emit_flash_attention(b, plan, a));
   EXPECT_NO_THROW(emit_flash_attention(b, plan, a));  // everything it allocated was freed
 }
@@ -213,5 +269,14 @@ TEST(KernelAttention, LargeMatrix) {
           if (kl < ql) continue;
           check_bf16(ref_bf16(), {.batch = 2, .q_len = ql, .kv_len = kl, .heads = h, .kv_heads = kvh,
                                   .head_dim = d, .causal = true, .seed = seed++});
+        }
+  // Sliding windows below, at and above MLEN on both geometries.
+  for (const auto& cfg : {tiny_fp32(), fp32_mlen64()})
+    for (uint64_t w : {1, 7, 16, 64, 100})
+      for (uint64_t ql : {1, 5, 70})
+        for (uint64_t kl : {70, 130}) {
+          if (kl < ql) continue;
+          check_fp32(cfg, {.batch = 2, .q_len = ql, .kv_len = kl, .heads = 4, .kv_heads = 2, .head_dim = 16,
+                           .seed = seed++, .window = w});
         }
 }
