@@ -35,4 +35,26 @@ LinearCounts linear_counts(const config::HardwareConfig& cfg, uint64_t rows_allo
 // Emits the kernel; returns its closed-form counts.
 LinearCounts emit_linear(ProgramBuilder& b, MemoryPlan& plan, const LinearArgs& args);
 
+// Batched matmul: C[i] = A[i] @ W[i] for i < batch, on emit_linear's loop nest (one pass per
+// matrix, unrolled). A: VRAM [batch*rows, K] in the activation layout, matrix i's rows at i*rows;
+// W: HBM tensor holding `batch` [K, N] matrices back to back (rows = batch*K, e.g. shape
+// [batch, K, N], any format); C: VRAM [batch*rows, N]. Requirements (InputError otherwise): K and
+// N multiples of MLEN, A.rows == C.rows a multiple of batch, rows a multiple of BLEN (a row group
+// never spans two matrices). K-split as emit_linear (scratch [rows, MLEN]). Padding rows past
+// batch*rows are left untouched.
+struct BatchedMatmulArgs {
+  std::string name = "bmm";
+  std::string weight;  // HBM tensor name
+  std::string input;   // VRAM tensor name
+  std::string output;  // VRAM tensor name
+  uint64_t batch = 1;
+  uint64_t max_k_tiles = 0;
+  uint32_t precision = 0;  // H_PREFETCH_M precision bit (0 weight, 1 KV)
+};
+// linear_counts(cfg, rows, k, n, chunk_tiles) with the executed counts (m_mm, m_mm_wo,
+// h_prefetch_m, v_add_vv) multiplied by batch.
+LinearCounts batched_matmul_counts(const config::HardwareConfig& cfg, uint64_t batch, uint64_t rows, uint64_t k,
+                                   uint64_t n, uint64_t chunk_tiles);
+LinearCounts emit_batched_matmul(ProgramBuilder& b, MemoryPlan& plan, const BatchedMatmulArgs& args);
+
 }  // namespace plena::compiler

@@ -4,6 +4,8 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <functional>
+#include <string_view>
 
 #include "compiler/kernels.hpp"
 #include "support/support.hpp"
@@ -36,6 +38,108 @@ LinearCounts linear_counts(const config::HardwareConfig& cfg, uint64_t rows_allo
   return c;
 }
 
+namespace {
+
+// One GEMM over explicit addresses: the rows [0, rows) of an input whose column blocks are
+// x_block_stride apart, times the weight rows starting at HBM element offset w_offset, into an
+// output whose column blocks are y_block_stride apart. The MRAM chunk and the K-split scratch
+// ([rows, MLEN], rows consecutive) are the caller's.
+struct LinearPass {
+  uint64_t x_base = 0, x_block_stride = 0;
+  uint64_t y_base = 0, y_block_stride = 0;
+  uint64_t rows = 0;  // a multiple of BLEN
+  uint64_t w_offset = 0;
+};
+
+void emit_linear_pass(ProgramBuilder& b, const HbmTensor& w, HbmReg aw, uint64_t k, uint64_t n, uint64_t chunk_tiles,
+                      uint64_t mram_base, uint64_t scratch_base, uint32_t precision, const LinearPass& p) {
+  const config::HardwareConfig& cfg = b.config();
+  const uint64_t mlen = cfg.geometry.mlen, blen = cfg.geometry.blen, vlen = cfg.geometry.vlen;
+  const uint64_t k_tiles = k / mlen, tpp = cfg.hbm.m_prefetch_amount / mlen;
+  RegisterAllocator& regs = b.regs();
+  auto hbm_nb = regs.gp("weight column block offset");
+  auto y_nb = regs.gp("output column block");
+  b.load_imm(hbm_nb, p.w_offset);
+  b.load_imm(y_nb, p.y_base);
+  b.loop(n / mlen, [&] {
+    for (uint64_t kt0 = 0; kt0 < k_tiles; kt0 += chunk_tiles) {
+      const uint64_t ktc = std::min(chunk_tiles, k_tiles - kt0);
+      const bool first = kt0 == 0;
+      // Prefetch this chunk's K tiles of the current MLEN-wide column block.
+      {
+        auto off = regs.gp("prefetch HBM offset");
+        auto dst = regs.gp("prefetch MRAM address");
+        b.add_imm(off, hbm_nb, kt0 * mlen * w.row_stride);
+        b.load_imm(dst, mram_base);
+        b.loop(ceil_div(ktc, tpp), [&] {
+          b.h_prefetch_m(dst, off, aw, 1, precision);
+          b.add_imm(dst, dst, cfg.hbm.m_prefetch_amount * mlen);
+          b.add_imm(off, off, cfg.hbm.m_prefetch_amount * w.row_stride);
+        });
+      }
+      auto w_c = regs.gp("MRAM sub-tile column");
+      auto out_c = regs.gp("output sub-column");
+      b.load_imm(w_c, mram_base);
+      if (first)
+        b.add_imm(out_c, y_nb, 0);
+      else
+        b.load_imm(out_c, scratch_base);
+      b.loop(mlen / blen, [&] {
+        auto act_rg = regs.gp("activation row group");
+        auto out = regs.gp("output row group");
+        b.load_imm(act_rg, p.x_base + kt0 * p.x_block_stride);
+        b.add_imm(out, out_c, 0);
+        b.loop(p.rows / blen, [&] {
+          auto wk = regs.gp("MRAM K tile");
+          auto act = regs.gp("VRAM K block");
+          b.add_imm(wk, w_c, 0);
+          b.add_imm(act, act_rg, 0);
+          b.loop(ktc, [&] {
+            b.m_mm(wk, act);
+            b.add_imm(wk, wk, mlen * mlen);
+            b.add_imm(act, act, p.x_block_stride);
+          });
+          b.m_mm_wo(out, gp0, 0);
+          b.add_imm(act_rg, act_rg, blen * vlen);
+          b.add_imm(out, out, blen * vlen);
+        });
+        // Row-granular MRAM: the next BLEN output columns are BLEN MRAM rows further.
+        b.add_imm(w_c, w_c, blen * mlen);
+        b.add_imm(out_c, out_c, blen);
+      });
+      if (!first) {
+        auto yr = regs.gp("accumulate output row");
+        auto sr = regs.gp("accumulate scratch row");
+        b.add_imm(yr, y_nb, 0);
+        b.load_imm(sr, scratch_base);
+        b.loop(p.rows, [&] {
+          b.v_add_vv(yr, yr, sr);
+          b.add_imm(yr, yr, vlen);
+          b.add_imm(sr, sr, vlen);
+        });
+      }
+    }
+    b.add_imm(hbm_nb, hbm_nb, mlen);
+    b.add_imm(y_nb, y_nb, p.y_block_stride);
+  });
+}
+
+// K chunk size in MLEN tiles: whole prefetches of m_prefetch_amount rows that fit the free MRAM
+// (capped by max_k_tiles when non-zero).
+uint64_t chunk_tiles_for(const config::HardwareConfig& cfg, const MemoryPlan& plan, uint64_t k_tiles,
+                         uint64_t max_k_tiles, const std::function<void(std::string_view)>& fail) {
+  const uint64_t tpp = cfg.hbm.m_prefetch_amount / cfg.geometry.mlen;
+  uint64_t cap = plan.mram_space().largest_free();
+  if (max_k_tiles) cap = std::min(cap, std::max(max_k_tiles, tpp));
+  cap = cap / tpp * tpp;
+  if (cap == 0)
+    fail(fmt::format("needs at least {} free MRAM tiles (one H_PREFETCH_M of {} rows), {} free", tpp,
+                     cfg.hbm.m_prefetch_amount, plan.mram_space().largest_free()));
+  return std::min(cap, ceil_div(k_tiles, tpp) * tpp);
+}
+
+}  // namespace
+
 LinearCounts emit_linear(ProgramBuilder& b, MemoryPlan& plan, const LinearArgs& a) {
   const config::HardwareConfig& cfg = b.config();
   const uint64_t mlen = cfg.geometry.mlen, blen = cfg.geometry.blen, vlen = cfg.geometry.vlen;
@@ -55,99 +159,92 @@ LinearCounts emit_linear(ProgramBuilder& b, MemoryPlan& plan, const LinearArgs& 
                      y.rows_alloc, blen));
   if (vlen != mlen) fail("VLEN must equal MLEN");
 
-  // ---- K chunking by MRAM capacity (whole prefetches of m_prefetch_amount rows) ----
   const uint64_t k_tiles = K / mlen;
-  const uint64_t tpp = cfg.hbm.m_prefetch_amount / mlen;
-  uint64_t cap = plan.mram_space().largest_free();
-  if (a.max_k_tiles) cap = std::min(cap, std::max(a.max_k_tiles, tpp));
-  cap = cap / tpp * tpp;
-  if (cap == 0)
-    fail(fmt::format("needs at least {} free MRAM tiles (one H_PREFETCH_M of {} rows), {} free", tpp,
-                     cfg.hbm.m_prefetch_amount, plan.mram_space().largest_free()));
-  const uint64_t chunk_tiles = std::min(cap, ceil_div(k_tiles, tpp) * tpp);
+  const uint64_t chunk_tiles = chunk_tiles_for(cfg, plan, k_tiles, a.max_k_tiles, fail);
   const LinearCounts counts = linear_counts(cfg, R, K, N, std::min(chunk_tiles, k_tiles));
   const std::string mram_name = a.name + ".mram";
   const std::string scratch_name = a.name + ".ksplit";
-  const MramBlock& mram = plan.alloc_mram(mram_name, chunk_tiles);
-  const uint64_t mram_base = mram.address();
+  const uint64_t mram_base = plan.alloc_mram(mram_name, chunk_tiles).address();
   uint64_t scratch_base = 0;
   if (counts.chunks > 1) scratch_base = plan.alloc_vram(scratch_name, R, mlen).base();
 
   auto kscope = b.kernel(a.name);
-  RegisterAllocator& regs = b.regs();
   b.comment(fmt::format("{}: [{}, {}] @ {} [{}, {}] -> {} ({} K chunk(s) of <= {} tiles)", a.name, R, K, w.name, K, N,
                         y.name, counts.chunks, chunk_tiles));
-  auto aw = regs.hbm("weight base");
+  auto aw = b.regs().hbm("weight base");
   b.set_addr_reg(aw, w.base);
   b.set_scale_reg(w.scale_reg);
   b.set_stride_reg(w.row_stride);
+  emit_linear_pass(b, w, aw, K, N, chunk_tiles, mram_base, scratch_base, a.precision,
+                   {x.block_address(0), R * vlen, y.block_address(0), R * vlen, R, 0});
 
-  auto hbm_nb = regs.gp("weight column block offset");
-  auto y_nb = regs.gp("output column block");
-  b.load_imm(hbm_nb, 0);
-  b.load_imm(y_nb, y.block_address(0));
-  b.loop(counts.n_blocks, [&] {
-    for (uint64_t kt0 = 0; kt0 < k_tiles; kt0 += chunk_tiles) {
-      const uint64_t ktc = std::min(chunk_tiles, k_tiles - kt0);
-      const bool first = kt0 == 0;
-      // Prefetch this chunk's K tiles of the current MLEN-wide column block.
-      {
-        auto off = regs.gp("prefetch HBM offset");
-        auto dst = regs.gp("prefetch MRAM address");
-        b.add_imm(off, hbm_nb, kt0 * mlen * w.row_stride);
-        b.load_imm(dst, mram_base);
-        b.loop(ceil_div(ktc, tpp), [&] {
-          b.h_prefetch_m(dst, off, aw, 1, a.precision);
-          b.add_imm(dst, dst, cfg.hbm.m_prefetch_amount * mlen);
-          b.add_imm(off, off, cfg.hbm.m_prefetch_amount * w.row_stride);
-        });
-      }
-      auto w_c = regs.gp("MRAM sub-tile column");
-      auto out_c = regs.gp("output sub-column");
-      b.load_imm(w_c, mram_base);
-      if (first)
-        b.add_imm(out_c, y_nb, 0);
-      else
-        b.load_imm(out_c, scratch_base);
-      b.loop(mlen / blen, [&] {
-        auto act_rg = regs.gp("activation row group");
-        auto out = regs.gp("output row group");
-        b.load_imm(act_rg, x.block_address(kt0));
-        b.add_imm(out, out_c, 0);
-        b.loop(R / blen, [&] {
-          auto wk = regs.gp("MRAM K tile");
-          auto act = regs.gp("VRAM K block");
-          b.add_imm(wk, w_c, 0);
-          b.add_imm(act, act_rg, 0);
-          b.loop(ktc, [&] {
-            b.m_mm(wk, act);
-            b.add_imm(wk, wk, mlen * mlen);
-            b.add_imm(act, act, R * vlen);
-          });
-          b.m_mm_wo(out, gp0, 0);
-          b.add_imm(act_rg, act_rg, blen * vlen);
-          b.add_imm(out, out, blen * vlen);
-        });
-        // Row-granular MRAM: the next BLEN output columns are BLEN MRAM rows further.
-        b.add_imm(w_c, w_c, blen * mlen);
-        b.add_imm(out_c, out_c, blen);
-      });
-      if (!first) {
-        auto yr = regs.gp("accumulate output row");
-        auto sr = regs.gp("accumulate scratch row");
-        b.add_imm(yr, y_nb, 0);
-        b.load_imm(sr, scratch_base);
-        b.loop(R, [&] {
-          b.v_add_vv(yr, yr, sr);
-          b.add_imm(yr, yr, vlen);
-          b.add_imm(sr, sr, vlen);
-        });
-      }
-    }
-    b.add_imm(hbm_nb, hbm_nb, mlen);
-    b.add_imm(y_nb, y_nb, R * vlen);
-  });
+  plan.free_mram(mram_name);
+  if (counts.chunks > 1) plan.free_vram(scratch_name);
+  return counts;
+}
 
+LinearCounts batched_matmul_counts(const config::HardwareConfig& cfg, uint64_t batch, uint64_t rows, uint64_t k,
+                                   uint64_t n, uint64_t chunk_tiles) {
+  LinearCounts c = linear_counts(cfg, rows, k, n, chunk_tiles);
+  c.m_mm *= batch;
+  c.m_mm_wo *= batch;
+  c.h_prefetch_m *= batch;
+  c.v_add_vv *= batch;
+  return c;
+}
+
+LinearCounts emit_batched_matmul(ProgramBuilder& b, MemoryPlan& plan, const BatchedMatmulArgs& a) {
+  const config::HardwareConfig& cfg = b.config();
+  const uint64_t mlen = cfg.geometry.mlen, blen = cfg.geometry.blen, vlen = cfg.geometry.vlen;
+  auto fail = [&](std::string_view what) {
+    throw InputError(fmt::format("kernel '{}': {}", a.name, what));
+  };
+  if (!plan.hbm_space().contains(a.weight)) fail(fmt::format("weight '{}' is not an HBM tensor", a.weight));
+  for (const std::string* t : {&a.input, &a.output})
+    if (!plan.vram_space().contains(*t)) fail(fmt::format("'{}' is not a VRAM tensor", *t));
+  const HbmTensor& w = plan.hbm(a.weight);
+  const VramTensor& x = plan.vram(a.input);
+  const VramTensor& y = plan.vram(a.output);
+  const uint64_t B = a.batch, K = x.cols, N = y.cols;
+  if (B == 0) fail("batch must be at least 1");
+  if (K % mlen || N % mlen)
+    fail(fmt::format("K = {} and N = {} must be multiples of MLEN = {} (pad the graph)", K, N, mlen));
+  if (x.rows != y.rows || x.rows % B)
+    fail(fmt::format("input and output have {} and {} rows, expected equal and a multiple of batch {}", x.rows, y.rows,
+                     B));
+  const uint64_t rows = x.rows / B;
+  if (rows % blen)
+    fail(fmt::format("{} rows per matrix must be a multiple of BLEN = {} (a row group never spans two matrices)", rows,
+                     blen));
+  if (w.rows != B * K || w.cols != N)
+    fail(fmt::format("weight '{}' is [{}, {}], expected {} matrices [K = {}, N = {}] back to back ([{}, {}])", w.name,
+                     w.rows, w.cols, B, K, N, B * K, N));
+  if (vlen != mlen) fail("VLEN must equal MLEN");
+
+  const uint64_t k_tiles = K / mlen;
+  const uint64_t chunk_tiles = chunk_tiles_for(cfg, plan, k_tiles, a.max_k_tiles, fail);
+  const LinearCounts counts = batched_matmul_counts(cfg, B, rows, K, N, std::min(chunk_tiles, k_tiles));
+  const std::string mram_name = a.name + ".mram";
+  const std::string scratch_name = a.name + ".ksplit";
+  const uint64_t mram_base = plan.alloc_mram(mram_name, chunk_tiles).address();
+  uint64_t scratch_base = 0;
+  if (counts.chunks > 1) scratch_base = plan.alloc_vram(scratch_name, rows, mlen).base();
+
+  auto kscope = b.kernel(a.name);
+  b.comment(fmt::format("{}: {} x [{}, {}] @ {} [{}, {}] -> {} ({} K chunk(s) of <= {} tiles)", a.name, B, rows, K,
+                        w.name, K, N, y.name, counts.chunks, chunk_tiles));
+  auto aw = b.regs().hbm("weight base");
+  b.set_addr_reg(aw, w.base);
+  b.set_scale_reg(w.scale_reg);
+  b.set_stride_reg(w.row_stride);
+  // One linear pass per matrix (unrolled: the pass is already register-bound): sequence i's rows
+  // start i*rows rows into every column block, its weight i*K HBM rows into the tensor.
+  for (uint64_t i = 0; i < B; ++i) {
+    b.comment(fmt::format("{}: matrix {}", a.name, i));
+    emit_linear_pass(b, w, aw, K, N, chunk_tiles, mram_base, scratch_base, a.precision,
+                     {x.base() + i * rows * vlen, x.rows_alloc * vlen, y.base() + i * rows * vlen, y.rows_alloc * vlen,
+                      rows, i * K * w.row_stride});
+  }
   plan.free_mram(mram_name);
   if (counts.chunks > 1) plan.free_vram(scratch_name);
   return counts;
