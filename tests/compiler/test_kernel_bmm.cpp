@@ -9,6 +9,7 @@
 #include "compiler/kernels.hpp"
 #include "interp.hpp"
 #include "kernel_harness_vector.hpp"
+#include "staged_matmul.hpp"
 #include "model/model.hpp"
 #include "support/support.hpp"
 
@@ -23,28 +24,6 @@ struct BmmCase {
   uint64_t max_k_tiles = 0;
 };
 
-// Staged golden for one matrix: a [rows, K] @ w [K, N] (values as in VRAM / MRAM).
-std::vector<float> staged_matmul(const golden::Rounding& r, const float* a, const float* w, size_t rows, size_t k,
-                                 size_t n, size_t mlen, size_t chunk_tiles) {
-  std::vector<float> y(rows * n);
-  const size_t k_tiles = k / mlen;
-  for (size_t row = 0; row < rows; ++row)
-    for (size_t col = 0; col < n; ++col) {
-      float out = 0;
-      for (size_t kt0 = 0; kt0 < k_tiles; kt0 += chunk_tiles) {
-        float acc = 0;
-        for (size_t kt = kt0; kt < std::min(k_tiles, kt0 + chunk_tiles); ++kt) {
-          float s = 0;
-          for (size_t kk = kt * mlen; kk < (kt + 1) * mlen; ++kk) s += a[row * k + kk] * w[kk * n + col];
-          acc += s;
-        }
-        out = kt0 == 0 ? r.v(acc) : r.v(out + r.v(acc));
-      }
-      y[row * n + col] = out;
-    }
-  return y;
-}
-
 void check_bmm(const Geo& g, const BmmCase& c) {
   SCOPED_TRACE(fmt::format("{} batch {} rows {} K {} N {} max_k_tiles {}", geo_name(g), c.batch, c.rows, c.k, c.n,
                            c.max_k_tiles));
@@ -58,18 +37,8 @@ void check_bmm(const Geo& g, const BmmCase& c) {
   r.alloc_vram("c", R, c.n, 8);
   const LinearCounts counts = emit_batched_matmul(
       r.b, r.plan, {.weight = "w", .input = "a", .output = "c", .batch = c.batch, .max_k_tiles = c.max_k_tiles});
-  EXPECT_EQ(r.b.regs().live_gp(), 0);
-  EXPECT_EQ(r.b.regs().live_hbm(), 0);
   EXPECT_FALSE(r.plan.mram_space().contains("bmm.mram"));
-  // Closed-form counts = the executed mix.
-  compiler::test::Interp in;
-  in.run(r.b.words());
-  std::map<isa::Opcode, uint64_t> h;
-  for (const auto& e : in.trace) ++h[e.op];
-  EXPECT_EQ(h[isa::Opcode::M_MM], counts.m_mm);
-  EXPECT_EQ(h[isa::Opcode::M_MM_WO], counts.m_mm_wo);
-  EXPECT_EQ(h[isa::Opcode::H_PREFETCH_M], counts.h_prefetch_m);
-  EXPECT_EQ(h[isa::Opcode::V_ADD_VV], counts.v_add_vv);
+  expect_counts_match(r.b, counts);
   EXPECT_EQ(counts.m_mm, c.batch * (c.n / g.blen) * (c.rows / g.blen) * (c.k / g.mlen));
   if (c.max_k_tiles && c.k / g.mlen > c.max_k_tiles) {
     EXPECT_GT(counts.chunks, 1u);
