@@ -4,8 +4,8 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <functional>
-#include <string_view>
+#include <string>
+#include <vector>
 
 #include "compiler/kernels.hpp"
 #include "support/support.hpp"
@@ -124,18 +124,41 @@ void emit_linear_pass(ProgramBuilder& b, const HbmTensor& w, HbmReg aw, uint64_t
   });
 }
 
-// K chunk size in MLEN tiles: whole prefetches of m_prefetch_amount rows that fit the free MRAM
-// (capped by max_k_tiles when non-zero).
-uint64_t chunk_tiles_for(const config::HardwareConfig& cfg, const MemoryPlan& plan, uint64_t k_tiles,
-                         uint64_t max_k_tiles, const std::function<void(std::string_view)>& fail) {
-  const uint64_t tpp = cfg.hbm.m_prefetch_amount / cfg.geometry.mlen;
+// Runs linear passes sharing one K-chunk MRAM buffer (whole prefetches of m_prefetch_amount rows
+// that fit the free MRAM, capped by max_k_tiles when non-zero) and, when K is split, one scratch
+// [scratch_rows, MLEN]; both are freed afterwards. Returns the chunk size in MLEN tiles.
+uint64_t emit_linear_passes(ProgramBuilder& b, MemoryPlan& plan, const std::string& name, const HbmTensor& w, uint64_t k,
+                            uint64_t n, uint64_t scratch_rows, uint64_t max_k_tiles, uint32_t precision,
+                            const std::string& what, const std::vector<LinearPass>& passes) {
+  const config::HardwareConfig& cfg = b.config();
+  const uint64_t mlen = cfg.geometry.mlen, k_tiles = k / mlen, tpp = cfg.hbm.m_prefetch_amount / mlen;
   uint64_t cap = plan.mram_space().largest_free();
   if (max_k_tiles) cap = std::min(cap, std::max(max_k_tiles, tpp));
   cap = cap / tpp * tpp;
   if (cap == 0)
-    fail(fmt::format("needs at least {} free MRAM tiles (one H_PREFETCH_M of {} rows), {} free", tpp,
-                     cfg.hbm.m_prefetch_amount, plan.mram_space().largest_free()));
-  return std::min(cap, ceil_div(k_tiles, tpp) * tpp);
+    throw InputError(fmt::format("kernel '{}': needs at least {} free MRAM tiles (one H_PREFETCH_M of {} rows), {} free",
+                                 name, tpp, cfg.hbm.m_prefetch_amount, plan.mram_space().largest_free()));
+  const uint64_t chunk_tiles = std::min(cap, ceil_div(k_tiles, tpp) * tpp);
+  const uint64_t chunks = ceil_div(k_tiles, std::min(chunk_tiles, k_tiles));
+  const std::string mram_name = name + ".mram";
+  const std::string scratch_name = name + ".ksplit";
+  const uint64_t mram_base = plan.alloc_mram(mram_name, chunk_tiles).address();
+  uint64_t scratch_base = 0;
+  if (chunks > 1) scratch_base = plan.alloc_vram(scratch_name, scratch_rows, mlen).base();
+
+  auto kscope = b.kernel(name);
+  b.comment(fmt::format("{}: {} ({} K chunk(s) of <= {} tiles)", name, what, chunks, chunk_tiles));
+  auto aw = b.regs().hbm("weight base");
+  b.set_addr_reg(aw, w.base);
+  b.set_scale_reg(w.scale_reg);
+  b.set_stride_reg(w.row_stride);
+  for (size_t i = 0; i < passes.size(); ++i) {
+    if (passes.size() > 1) b.comment(fmt::format("{}: matrix {}", name, i));
+    emit_linear_pass(b, w, aw, k, n, chunk_tiles, mram_base, scratch_base, precision, passes[i]);
+  }
+  plan.free_mram(mram_name);
+  if (chunks > 1) plan.free_vram(scratch_name);
+  return chunk_tiles;
 }
 
 }  // namespace
@@ -159,28 +182,11 @@ LinearCounts emit_linear(ProgramBuilder& b, MemoryPlan& plan, const LinearArgs& 
                      y.rows_alloc, blen));
   if (vlen != mlen) fail("VLEN must equal MLEN");
 
-  const uint64_t k_tiles = K / mlen;
-  const uint64_t chunk_tiles = chunk_tiles_for(cfg, plan, k_tiles, a.max_k_tiles, fail);
-  const LinearCounts counts = linear_counts(cfg, R, K, N, std::min(chunk_tiles, k_tiles));
-  const std::string mram_name = a.name + ".mram";
-  const std::string scratch_name = a.name + ".ksplit";
-  const uint64_t mram_base = plan.alloc_mram(mram_name, chunk_tiles).address();
-  uint64_t scratch_base = 0;
-  if (counts.chunks > 1) scratch_base = plan.alloc_vram(scratch_name, R, mlen).base();
-
-  auto kscope = b.kernel(a.name);
-  b.comment(fmt::format("{}: [{}, {}] @ {} [{}, {}] -> {} ({} K chunk(s) of <= {} tiles)", a.name, R, K, w.name, K, N,
-                        y.name, counts.chunks, chunk_tiles));
-  auto aw = b.regs().hbm("weight base");
-  b.set_addr_reg(aw, w.base);
-  b.set_scale_reg(w.scale_reg);
-  b.set_stride_reg(w.row_stride);
-  emit_linear_pass(b, w, aw, K, N, chunk_tiles, mram_base, scratch_base, a.precision,
-                   {x.block_address(0), R * vlen, y.block_address(0), R * vlen, R, 0});
-
-  plan.free_mram(mram_name);
-  if (counts.chunks > 1) plan.free_vram(scratch_name);
-  return counts;
+  const uint64_t chunk_tiles = emit_linear_passes(
+      b, plan, a.name, w, K, N, R, a.max_k_tiles, a.precision,
+      fmt::format("[{}, {}] @ {} [{}, {}] -> {}", R, K, w.name, K, N, y.name),
+      {{x.block_address(0), R * vlen, y.block_address(0), R * vlen, R, 0}});
+  return linear_counts(cfg, R, K, N, std::min(chunk_tiles, K / mlen));
 }
 
 LinearCounts batched_matmul_counts(const config::HardwareConfig& cfg, uint64_t batch, uint64_t rows, uint64_t k,
@@ -221,33 +227,16 @@ LinearCounts emit_batched_matmul(ProgramBuilder& b, MemoryPlan& plan, const Batc
                      w.rows, w.cols, B, K, N, B * K, N));
   if (vlen != mlen) fail("VLEN must equal MLEN");
 
-  const uint64_t k_tiles = K / mlen;
-  const uint64_t chunk_tiles = chunk_tiles_for(cfg, plan, k_tiles, a.max_k_tiles, fail);
-  const LinearCounts counts = batched_matmul_counts(cfg, B, rows, K, N, std::min(chunk_tiles, k_tiles));
-  const std::string mram_name = a.name + ".mram";
-  const std::string scratch_name = a.name + ".ksplit";
-  const uint64_t mram_base = plan.alloc_mram(mram_name, chunk_tiles).address();
-  uint64_t scratch_base = 0;
-  if (counts.chunks > 1) scratch_base = plan.alloc_vram(scratch_name, rows, mlen).base();
-
-  auto kscope = b.kernel(a.name);
-  b.comment(fmt::format("{}: {} x [{}, {}] @ {} [{}, {}] -> {} ({} K chunk(s) of <= {} tiles)", a.name, B, rows, K,
-                        w.name, K, N, y.name, counts.chunks, chunk_tiles));
-  auto aw = b.regs().hbm("weight base");
-  b.set_addr_reg(aw, w.base);
-  b.set_scale_reg(w.scale_reg);
-  b.set_stride_reg(w.row_stride);
-  // One linear pass per matrix (unrolled: the pass is already register-bound): sequence i's rows
+  // One linear pass per matrix (unrolled: the pass is already register-bound): matrix i's rows
   // start i*rows rows into every column block, its weight i*K HBM rows into the tensor.
-  for (uint64_t i = 0; i < B; ++i) {
-    b.comment(fmt::format("{}: matrix {}", a.name, i));
-    emit_linear_pass(b, w, aw, K, N, chunk_tiles, mram_base, scratch_base, a.precision,
-                     {x.base() + i * rows * vlen, x.rows_alloc * vlen, y.base() + i * rows * vlen, y.rows_alloc * vlen,
+  std::vector<LinearPass> passes;
+  for (uint64_t i = 0; i < B; ++i)
+    passes.push_back({x.base() + i * rows * vlen, x.rows_alloc * vlen, y.base() + i * rows * vlen, y.rows_alloc * vlen,
                       rows, i * K * w.row_stride});
-  }
-  plan.free_mram(mram_name);
-  if (counts.chunks > 1) plan.free_vram(scratch_name);
-  return counts;
+  const uint64_t chunk_tiles =
+      emit_linear_passes(b, plan, a.name, w, K, N, rows, a.max_k_tiles, a.precision,
+                         fmt::format("{} x [{}, {}] @ {} [{}, {}] -> {}", B, rows, K, w.name, K, N, y.name), passes);
+  return batched_matmul_counts(cfg, B, rows, K, N, std::min(chunk_tiles, K / mlen));
 }
 
 }  // namespace plena::compiler

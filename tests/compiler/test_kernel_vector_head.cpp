@@ -180,3 +180,24 @@ TEST(KernelVectorHead, BadInputsAreInputErrors) {
   EXPECT_THROW(emit_bias_add(r.b, r.plan, {.input = "x", .output = "x", .bias = "b"}), InputError);  // [1, 40]
   EXPECT_THROW(emit_bias_add(r.b, r.plan, {.input = "x", .output = "x", .bias = "nope"}), InputError);
 }
+
+// The full geometry matrix (PLENA_LARGE_TESTS=1, ctest label 'large' via kernel_matrix_full):
+// MLEN {16, 64, 256} x BLEN {4, 8, 16} x rows {1, 7, 64, 512} x batch {1, 2, 4}, a packed and a
+// multi-block head_dim, bf16 SRAMs with MXFP8 HBM (fp32 on the tiny tiles at 7 rows).
+TEST(KernelVectorHeadMatrix, HeadNormAndBias) {
+  if (!large_tests()) GTEST_SKIP() << "set PLENA_LARGE_TESTS=1 to run the full matrix";
+  for (uint32_t mlen : {16u, 64u, 256u})
+    for (uint32_t blen : {4u, 8u, 16u})
+      for (size_t batch : {1, 2, 4})
+        for (size_t seq : {1, 7, 64, 512}) {
+          const bool f32 = mlen == 16 && seq == 7;
+          const Geo g{mlen, blen, f32 ? "fp32" : "bf16", f32 ? "fp32" : "plena-hw-mxfp:fp8_e4m3:b8"};
+          const size_t rows = batch * seq;
+          check_head_rmsnorm(g, {.rows = rows, .heads = 2 * mlen / 8 + 1, .head_dim = std::max<size_t>(mlen / 8, 2),
+                                 .weight_in_hbm = seq != 64});
+          if (mlen <= 64)
+            check_head_rmsnorm(g, {.rows = rows, .heads = 2, .head_dim = 2 * mlen, .weight_in_hbm = batch == 2,
+                                   .in_place = seq == 7});
+          check_bias_add(g, rows, 2 * mlen + mlen / 2, seq != 512, batch == 4);
+        }
+}
