@@ -372,22 +372,44 @@ void head_rmsnorm_blocks(ProgramBuilder& b, MemoryPlan& plan, const HeadRmsNormA
 void head_rmsnorm_packed(ProgramBuilder& b, MemoryPlan& plan, const HeadRmsNormArgs& a, const VramTensor& x,
                          const VramTensor& y, const NormConstants& k) {
   const uint64_t vlen = x.vlen, hd = a.head_dim, hpb = vlen / hd;
-  Masks head0(b, plan, a.name, hd, false);  // keep row = head 0's mask
-  ParamRow w(b, plan, a.name, "weight", a.weight, a.weight_source, hd, head0);  // at tail_addr, masked
   ScratchRows masks(plan, a.name + ".head_masks", 1, hpb * vlen);
   // work rows: tiled weight, x^2, masked temporary, accumulated output
   ScratchRows work(plan, a.name + ".work", 1, 4 * vlen);
   const uint64_t w_addr = work.t().base(), sq_addr = w_addr + vlen, t_addr = w_addr + 2 * vlen,
                  o_addr = w_addr + 3 * vlen;
   b.comment(fmt::format("{}: {} heads of {} per block: head masks and tiled weight (V_SHFT_V)", a.name, hpb, hd));
+  // Head 0's mask on the vector unit (no VLEN-entry FP SRAM scratch, which VLEN 2048 geometries
+  // lack): ones = shift(any, VLEN) + 1 (the shift fills zeros whatever the row held), then
+  // m_0 = ones - shift(ones, head_dim). Exact in every type.
+  plan.fp_constant("one", 1.0f);
+  const uint64_t m0 = masks.t().base();
+  {
+    auto one = b.regs().fp("1.0");
+    load_fp_constant(b, plan, one, "one");
+    auto sh = b.regs().gp("shift");
+    auto r0 = b.regs().gp("ones row");
+    auto r1 = b.regs().gp("shifted ones");
+    b.load_imm(r0, m0);
+    b.load_imm(r1, t_addr);
+    b.load_imm(sh, vlen);
+    b.v_shft_v(r0, r0, sh);
+    b.v_add_vf(r0, r0, one);
+    b.load_imm(sh, hd);
+    b.v_shft_v(r1, r0, sh);
+    b.v_sub_vv(r0, r0, r1);
+  }
+  Masks head0(b, plan, a.name, vlen, false);  // builds nothing; points ParamRow at m_0
+  head0.tail = hd;
+  head0.keep = m0;
+  ParamRow w(b, plan, a.name, "weight", a.weight, a.weight_source, hd, head0);  // at tail_addr, masked
   {
     auto sh = b.regs().gp("shift");
     auto src = b.regs().gp("shift source");
     auto dst = b.regs().gp("shift destination");
-    b.load_imm(sh, 0);
-    b.load_imm(src, head0.keep);
-    b.load_imm(dst, masks.t().base());
-    b.loop(hpb, [&] {
+    b.load_imm(sh, hd);
+    b.load_imm(src, m0);
+    b.load_imm(dst, m0 + vlen);
+    b.loop(hpb - 1, [&] {
       b.v_shft_v(dst, src, sh);
       b.add_imm(dst, dst, vlen);
       b.add_imm(sh, sh, hd);
