@@ -14,6 +14,11 @@
 #include "config/config.hpp"
 #include "model/model.hpp"
 
+namespace plena::compiler {
+struct VectorKernelCounts;
+struct KernelDma;
+}  // namespace plena::compiler
+
 namespace plena::analytic {
 
 // ---------------------------------------------------------------- memory model
@@ -84,8 +89,16 @@ OpEstimate estimate_linear(const config::HardwareConfig& cfg, MemoryModel& mem, 
 // emit_flash_attention (counts exact; vector softmax cost per row approximate).
 OpEstimate estimate_attention(const config::HardwareConfig& cfg, MemoryModel& mem, uint64_t batch, uint64_t q_len,
                               uint64_t kv_len, uint64_t heads, uint64_t kv_heads, uint64_t head_dim);
-// Row-wise vector kernels (approximate counts): "rmsnorm", "swiglu", "residual", "rope".
-OpEstimate estimate_vector(const config::HardwareConfig& cfg, std::string_view kind, uint64_t rows, uint64_t cols);
+// Vector-side kernels from the compiler's closed-form counts (compiler::*_counts, exact schedule):
+// in-order = sum of latencies + blocking DMA; decoupled = per phase max(issue, vector, matrix,
+// scalar chain, DMA) (docs/analytic.md §2.4).
+OpEstimate estimate_kernel(const config::HardwareConfig& cfg, MemoryModel& mem, const compiler::VectorKernelCounts& k);
+// kind: "rmsnorm" (weight in HBM), "swiglu", "residual", "rope" (head_dim), "embedding" (rows =
+// tokens, cols = hidden), "gather_last" (rows = batch) on [rows, cols] with rows_alloc physical rows.
+OpEstimate estimate_vector(const config::HardwareConfig& cfg, MemoryModel& mem, std::string_view kind, uint64_t rows,
+                           uint64_t rows_alloc, uint64_t cols, uint64_t head_dim = 0);
+// The HBM pattern of a kernel's transfers.
+DmaPattern kernel_dma_pattern(const config::HardwareConfig& cfg, const compiler::KernelDma& d);
 
 // ---------------------------------------------------------------- model level
 struct Workload {

@@ -8,6 +8,7 @@
 
 #include "analytic/analytic.hpp"
 #include "compiler/compiler.hpp"
+#include "compiler/kernels_attention.hpp"
 #include "dram/dram.hpp"
 #include "numerics/numerics.hpp"
 #include "support/support.hpp"
@@ -26,6 +27,7 @@ double format_bits(const numerics::Format& f) {
 
 struct Shard {
   uint64_t heads, kv_heads, q_cols, kv_cols, inter, vocab, hidden, head_dim;
+  uint64_t padded_dim, v_cols;  // the KV cache's head width and V's columns (kv_heads * padded_dim)
 };
 
 Shard shard(const model::ModelConfig& m, const config::HardwareConfig& cfg, uint32_t tp) {
@@ -39,6 +41,9 @@ Shard shard(const model::ModelConfig& m, const config::HardwareConfig& cfg, uint
   s.inter = round_up(ceil_div(uint64_t(m.intermediate_size), tp), mlen);
   s.vocab = round_up(ceil_div(uint64_t(m.vocab_size), tp), mlen);
   s.hidden = round_up(uint64_t(m.hidden_size), mlen);
+  // As compiler::kv_cache_layout: MLEN-wide heads when head_dim <= MLEN, else head_dim.
+  s.padded_dim = s.head_dim <= mlen ? mlen : round_up(s.head_dim, mlen);
+  s.v_cols = s.kv_heads * s.padded_dim;
   return s;
 }
 
@@ -67,13 +72,27 @@ void add(PhaseEstimate& ph, OpEstimate e, std::string name, double calls) {
   ph.ops.push_back(std::move(e));
 }
 
-// One layer's ops on one device for `rows` new tokens (batch sequences of q_len) at context kv_len.
+// Physical rows of every activation in a model step (ModelCompiler::compile_step): attention and
+// the KV store move whole row groups from each sequence's first row.
+uint64_t step_rows_alloc(const config::HardwareConfig& cfg, uint64_t batch, uint64_t q_len) {
+  const uint64_t blen = cfg.geometry.blen, wb = cfg.hbm.v_writeback_amount;
+  const uint64_t rows = batch * q_len;
+  return round_up(std::max({rows, compiler::attention_rows_alloc(cfg, batch, q_len), (batch - 1) * q_len + round_up(q_len, wb)}),
+                  blen);
+}
+
+// One layer's ops on one device for `rows` new tokens (batch sequences of q_len) at context kv_len,
+// in the order and shapes of ModelCompiler::compile_step.
 void layer_ops(const Ctx& c, PhaseEstimate& ph, uint64_t batch, uint64_t q_len, uint64_t kv_len, double mult) {
   const auto& cfg = c.cfg;
   const uint64_t blen = cfg.geometry.blen;
   const uint64_t rows = batch * q_len;
-  const uint64_t chunk = std::min(round_up(rows, blen), vram_row_chunk(cfg, c.s));
-  const uint64_t full = rows / chunk, rem = rows % chunk;
+  const uint64_t ra = step_rows_alloc(cfg, batch, q_len);
+  const uint64_t vram_chunk = vram_row_chunk(cfg, c.s);
+  // The compiler keeps the whole step in VRAM; beyond the VRAM the estimate processes row chunks
+  // (weights re-streamed per chunk).
+  const uint64_t chunk = round_up(rows, blen) <= vram_chunk ? ra : vram_chunk;
+  const uint64_t full = ra == chunk ? 1 : rows / chunk, rem = ra == chunk ? 0 : rows % chunk;
   auto lin = [&](const std::string& name, uint64_t k, uint64_t n) {
     OpEstimate e = estimate_linear(cfg, c.mem, chunk, k, n);
     if (full != 1 || rem) {
@@ -102,22 +121,21 @@ void layer_ops(const Ctx& c, PhaseEstimate& ph, uint64_t batch, uint64_t q_len, 
     }
     add(ph, e, name, mult);
   };
+  auto vec = [&](const std::string& name, std::string_view kind, uint64_t cols, double calls, uint64_t hd = 0) {
+    add(ph, estimate_vector(cfg, c.mem, kind, rows, ra, cols, hd), name, calls);
+  };
   const auto& s = c.s;
-  add(ph, estimate_vector(cfg, "rmsnorm", rows, s.hidden), "input_rmsnorm", mult);
+  vec("input_rmsnorm", "rmsnorm", s.hidden, mult);
   lin("q_proj", s.hidden, s.q_cols);
   lin("k_proj", s.hidden, s.kv_cols);
-  lin("v_proj", s.hidden, s.kv_cols);
-  add(ph, estimate_vector(cfg, "rope", rows, s.q_cols + s.kv_cols), "rope", mult);
-  {  // New K and V rows stored to the HBM cache (H_STORE_V), bandwidth-limited.
-    OpEstimate e;
-    e.exact_schedule = false;
-    const double bits = format_bits(cfg.formats.v_kv);
-    e.hbm_write_bytes = uint64_t(double(2 * rows * s.kv_heads * s.head_dim) * bits / 8.0);
-    const double bytes_per_cycle = c.mem.peak_GBps() * c.mem.sequential_efficiency() * c.mem.ps_per_cycle() / 1000.0;
-    e.dma_cycles = double(e.hbm_write_bytes) / bytes_per_cycle;
-    e.cycles = e.dma_cycles;
-    e.bound = Bound::Memory;
-    add(ph, e, "kv_store", mult);
+  lin("v_proj", s.hidden, s.v_cols);
+  vec("rope_q", "rope", s.q_cols, mult, s.head_dim);
+  vec("rope_k", "rope", s.kv_cols, mult, s.head_dim);
+  if (s.padded_dim != s.head_dim) lin("k_relayout", s.kv_cols, s.v_cols);  // K heads to the cache's width
+  {  // New K and V rows to the HBM cache (H_STORE_V), k then v.
+    const uint64_t stride = compiler::hbm_row_stride(cfg.formats.v_kv, s.padded_dim);
+    add(ph, estimate_kernel(cfg, c.mem, compiler::kv_store_counts(cfg, batch, q_len, s.kv_heads, s.padded_dim, stride)),
+        "kv_store", 2 * mult);
   }
   add(ph, estimate_attention(cfg, c.mem, batch, q_len, kv_len, s.heads, s.kv_heads, s.head_dim), "attention", mult);
   lin("o_proj", s.q_cols, s.hidden);
@@ -131,11 +149,11 @@ void layer_ops(const Ctx& c, PhaseEstimate& ph, uint64_t batch, uint64_t q_len, 
     e.bound = Bound::Memory;
     add(ph, e, "tp_allreduce", mult);
   }
-  add(ph, estimate_vector(cfg, "residual", rows, s.hidden), "residual", 2 * mult);
-  add(ph, estimate_vector(cfg, "rmsnorm", rows, s.hidden), "post_rmsnorm", mult);
+  vec("residual", "residual", s.hidden, 2 * mult);
+  vec("post_rmsnorm", "rmsnorm", s.hidden, mult);
   lin("gate_proj", s.hidden, s.inter);
   lin("up_proj", s.hidden, s.inter);
-  add(ph, estimate_vector(cfg, "swiglu", rows, s.inter), "swiglu", mult);
+  vec("swiglu", "swiglu", s.inter, mult);
   lin("down_proj", s.inter, s.hidden);
 }
 
@@ -160,10 +178,14 @@ void finish_phase(PhaseEstimate& ph, const Ctx& c, const EnergyModel& en) {
 PhaseEstimate pass(const Ctx& c, const EnergyModel& en, uint64_t batch, uint64_t q_len, uint64_t kv_len, bool with_ops) {
   PhaseEstimate ph;
   const double layers_per_stage = double(ceil_div(uint64_t(c.m.num_hidden_layers), c.pp));
+  const uint64_t ra = step_rows_alloc(c.cfg, batch, q_len);
+  add(ph, estimate_vector(c.cfg, c.mem, "embedding", batch * q_len, ra, c.s.hidden), "embedding", 1);
   layer_ops(c, ph, batch, q_len, kv_len, layers_per_stage * double(c.pp));  // stages run one after another
-  // Final norm + LM head on the last position of each sequence (vocab split over tp).
-  const uint64_t lm_rows = round_up(batch, c.cfg.geometry.blen);
-  add(ph, estimate_vector(c.cfg, "rmsnorm", batch, c.s.hidden), "final_rmsnorm", 1);
+  // Final norm + LM head on the last position of each sequence (vocab split over tp); prefill
+  // first gathers those rows into a BLEN-aligned tensor.
+  const uint64_t lm_rows = q_len > 1 ? round_up(batch, c.cfg.geometry.blen) : ra;
+  if (q_len > 1) add(ph, estimate_vector(c.cfg, c.mem, "gather_last", batch, batch, c.s.hidden), "gather_last", 1);
+  add(ph, estimate_vector(c.cfg, c.mem, "rmsnorm", batch, lm_rows, c.s.hidden), "final_rmsnorm", 1);
   add(ph, estimate_linear(c.cfg, c.mem, lm_rows, c.s.hidden, c.s.vocab), "lm_head", 1);
   if (c.pp > 1) {
     OpEstimate e;
@@ -290,7 +312,7 @@ Estimate estimate(const model::ModelConfig& m, const config::HardwareConfig& cfg
                   par.link_GBps, par.link_latency_us),
       "linear: exact emit_linear counts; DMA per transfer from a DRAM micro-calibration of its access pattern",
       "attention: exact matrix/DMA counts (compiler::attention_counts); per-row softmax vector cost approximate",
-      "rmsnorm/rope/swiglu/residual/kv_store: approximate instruction counts (not cross-validated)",
+      "embedding/rmsnorm/rope/kv_store/residual/swiglu/gather: exact instruction counts (compiler::*_counts)",
       "decoupled mode: op time = overlap of matrix, vector, DMA and issue (one instruction/cycle); ops run back to back",
       fmt::format("prefill rows processed in VRAM-sized chunks of {} rows (weights re-streamed per chunk)",
                   std::min(round_up(w.batch * w.prefill, cfg.geometry.blen), vram_row_chunk(cfg, c.s))),

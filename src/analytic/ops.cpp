@@ -7,6 +7,7 @@
 #include "analytic/analytic.hpp"
 #include "compiler/compiler.hpp"
 #include "compiler/kernels_attention.hpp"
+#include "numerics/numerics.hpp"
 #include "support/support.hpp"
 
 namespace plena::analytic {
@@ -170,41 +171,75 @@ OpEstimate estimate_attention(const config::HardwareConfig& cfg, MemoryModel& me
   return e;
 }
 
-OpEstimate estimate_vector(const config::HardwareConfig& cfg, std::string_view kind, uint64_t rows, uint64_t cols) {
-  const auto& lat = cfg.latency;
-  const uint64_t blocks = ceil_div(cols, cfg.geometry.vlen);
-  double per_block = 0, scalar_per_row = 0;
-  uint64_t ops_per_block = 0;
-  if (kind == "rmsnorm") {  // square, reduce, scale by 1/rms, multiply by the weight
-    per_block = double(lat.vector_mul + lat.vector_sum + 2 * lat.vector_mul);
-    ops_per_block = 4;
-    scalar_per_row = double(lat.scalar_fp_basic * 2 + lat.scalar_fp_sqrt + lat.scalar_fp_reci);
-  } else if (kind == "swiglu") {  // silu(gate) * up = gate * 1/(1+exp(-gate)) * up
-    per_block = double(3 * lat.vector_mul + lat.vector_exp + lat.vector_add + lat.vector_reci);
-    ops_per_block = 6;
-  } else if (kind == "residual") {
-    per_block = double(lat.vector_add);
-    ops_per_block = 1;
-  } else if (kind == "rope") {  // x*cos + swap(x)*sin
-    per_block = double(3 * lat.vector_mul + lat.vector_add);
-    ops_per_block = 4;
-  } else {
-    throw InputError(std::string("analytic: unknown vector kernel '") + std::string(kind) +
-                     "', expected rmsnorm, swiglu, residual or rope");
-  }
+DmaPattern kernel_dma_pattern(const config::HardwareConfig& cfg, const compiler::KernelDma& d) {
+  if (d.matrix) return prefetch_m_pattern(cfg, d.format, d.cols);
+  DmaPattern p;
+  p.rows = d.rows;
+  p.elem_row_bytes = numerics::packed_element_bytes(d.format, d.cols);
+  p.elem_stride = numerics::packed_element_bytes(d.format, d.stride);
+  p.scale_row_bytes = numerics::scale_bytes(d.format, d.cols);
+  p.scale_stride = numerics::scale_bytes(d.format, d.stride);
+  // Scales follow the tensor's element region (SCALE_REG): a few thousand rows further on.
+  p.scale_offset = (std::max(p.elem_stride, p.elem_row_bytes) * 4096 + 63) / 64 * 64;
+  p.write = d.write;
+  return p;
+}
+
+OpEstimate estimate_kernel(const config::HardwareConfig& cfg, MemoryModel& mem, const compiler::VectorKernelCounts& k) {
   OpEstimate e;
-  e.name = std::string(kind);
-  e.exact_schedule = false;
-  e.vector_cycles = double(rows * blocks) * per_block;
-  e.instructions = rows * blocks * ops_per_block * 3 + rows * 4;
+  e.name = k.kernel;
+  const uint64_t transfers = k.transfers();
+  DmaTiming dma;
+  if (transfers) {
+    const DmaPattern pat = kernel_dma_pattern(cfg, k.dma);
+    dma = mem.timing(pat);
+    (k.dma.write ? e.hbm_write_bytes : e.hbm_read_bytes) = transfers * pat.bytes();
+  }
+  const bool in_order = cfg.timing.mode == config::TimingMode::InOrder;
+  double total = 0;
+  for (const auto& p : k.phases) {
+    const double times = double(p.times);
+    e.matrix_cycles += times * double(p.matrix_cycles);
+    e.vector_cycles += times * double(p.vector_cycles);
+    e.dma_cycles += times * double(p.dma) * (p.dma_serial ? dma.alone_cycles : dma.per_transfer_cycles);
+    if (in_order) {
+      total += times * (double(p.serial_cycles) + double(p.dma) * dma.alone_cycles);
+    } else {
+      // Within a phase the units overlap; the front end issues one instruction per cycle.
+      const double dma_rep = double(p.dma) * (p.dma_serial ? dma.alone_cycles : dma.per_transfer_cycles);
+      total += times * std::max({double(p.instructions), double(p.vector_cycles), double(p.matrix_cycles),
+                                 double(p.chain_cycles), dma_rep});
+    }
+  }
+  if (!in_order && transfers && k.dma.wait_first) total += dma.first_cycles;
+  e.instructions = k.instructions();
   e.issue_cycles = double(e.instructions);
-  if (cfg.timing.mode == config::TimingMode::InOrder)
-    e.cycles = e.vector_cycles + double(rows) * scalar_per_row + double(e.instructions) * 2.0 / 3.0;
-  else
-    e.cycles = std::max(e.vector_cycles + double(rows) * scalar_per_row, e.issue_cycles);
-  e.macs = 0;
+  e.cycles = total;
   classify(e);
   return e;
+}
+
+OpEstimate estimate_vector(const config::HardwareConfig& cfg, MemoryModel& mem, std::string_view kind, uint64_t rows,
+                           uint64_t rows_alloc, uint64_t cols, uint64_t head_dim) {
+  if (rows == 0 || cols == 0 || rows_alloc < rows)
+    throw InputError("analytic vector kernel: rows and cols must be positive and rows_alloc >= rows");
+  compiler::VectorKernelCounts k;
+  if (kind == "rmsnorm")
+    k = compiler::rmsnorm_counts(cfg, rows, rows_alloc, cols, true);
+  else if (kind == "swiglu")
+    k = compiler::swiglu_counts(cfg, rows, rows_alloc, cols);
+  else if (kind == "residual")
+    k = compiler::residual_add_counts(cfg, rows, rows_alloc, cols);
+  else if (kind == "rope")
+    k = compiler::rope_counts(cfg, rows, rows_alloc, cols, head_dim);
+  else if (kind == "embedding")
+    k = compiler::embedding_counts(cfg, rows, rows_alloc, cols);
+  else if (kind == "gather_last")
+    k = compiler::gather_last_counts(cfg, rows, cols);
+  else
+    throw InputError(std::string("analytic: unknown vector kernel '") + std::string(kind) +
+                     "', expected rmsnorm, swiglu, residual, rope, embedding or gather_last");
+  return estimate_kernel(cfg, mem, k);
 }
 
 }  // namespace plena::analytic

@@ -23,7 +23,7 @@ struct EstimateFlags {
   uint64_t prefill = 2048, decode = 128, batch = 1;
   uint32_t devices = 1, tp = 0, pp = 0;
   double link_gbps = 100, link_latency_us = 1;
-  bool json = false, roofline = false, validate = false;
+  bool json = false, roofline = false, validate = false, quick = false;
   std::string compare;
 };
 
@@ -45,9 +45,11 @@ std::vector<std::string> split_list(const std::string& s) {
 
 void run_estimate(const EstimateFlags& f) {
   if (f.validate) {
-    std::vector<analytic::ValidationResult> rs;
-    for (const auto& p : analytic::default_validation_points()) rs.push_back(analytic::run_validation_point(p));
-    fmt::print("{}", analytic::validation_report(rs));
+    auto points = analytic::default_validation_points();
+    if (!f.quick)
+      for (auto& p : analytic::large_validation_points()) points.push_back(std::move(p));
+    const auto rs = analytic::run_validation(points);
+    fmt::print("{}", f.json ? analytic::validation_json(rs) : analytic::validation_report(rs));
     for (const auto& r : rs)
       if (r.point.gated && std::fabs(r.error) > 0.05) set_exit_code(1);  // the target is part of the contract
     return;
@@ -98,7 +100,10 @@ void add_estimate_command(CLI::App& app) {
   sub->add_flag("--json", flags->json, "JSON output");
   sub->add_flag("--roofline", flags->roofline, "print the per-op roofline view");
   sub->add_option("--compare", flags->compare, "baseline table, e.g. a100,h100,tpu-v6e (PLENA on --devices, default 16)");
-  sub->add_flag("--validate", flags->validate, "cross-validate against the simulator (timing-only) and report errors");
+  sub->add_flag("--validate", flags->validate,
+                "cross-validate against the simulator (timing-only): per-point table (linear, attention, vector op, "
+                "whole model), worst error; --json for JSON");
+  sub->add_flag("--quick", flags->quick, "with --validate: skip the mid-size model points (smollm2-135m)");
   sub->callback([flags] { run_estimate(*flags); });
 }
 

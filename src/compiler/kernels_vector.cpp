@@ -731,3 +731,344 @@ void emit_residual_add(ProgramBuilder& b, MemoryPlan& plan, const ResidualAddArg
 }
 
 }  // namespace plena::compiler
+
+// ---------------------------------------------------------------------------------------------
+// Closed-form counts (analytic model): each function walks the emitter's loop structure above.
+// ---------------------------------------------------------------------------------------------
+namespace plena::compiler {
+using vk::ceil_div;
+namespace {
+
+uint64_t load_imm_instrs(uint64_t v) { return v <= kImm18Max ? 1 : 1 + ((v & 0xFFF) ? 1 : 0); }
+// ProgramBuilder::add_imm: nothing for +0 in place, ADDI up to 18 bits, else LOAD_IMM + ADD.
+uint64_t add_imm_instrs(uint64_t v, bool same_reg) {
+  if (v == 0 && same_reg) return 0;
+  if (v <= kImm18Max) return 1;
+  return load_imm_instrs(v) + 1;
+}
+
+// Accumulates one phase: each instruction by unit / latency class.
+struct PhaseTally {
+  PhaseTally(const config::HardwareConfig& cfg, std::string name, uint64_t times) : l(cfg.latency) {
+    p.name = std::move(name);
+    p.times = times;
+  }
+  PhaseTally& vec(uint64_t lat, uint64_t n = 1) {
+    p.instructions += n;
+    p.serial_cycles += lat * n;
+    p.vector_cycles += lat * n;
+    p.vector_ops += n;
+    return *this;
+  }
+  PhaseTally& mat(uint64_t lat, uint64_t n = 1) {
+    p.instructions += n;
+    p.serial_cycles += lat * n;
+    p.matrix_cycles += lat * n;
+    return *this;
+  }
+  PhaseTally& fp(uint64_t lat, uint64_t n = 1) {  // dependent scalar FP chain
+    p.instructions += n;
+    p.serial_cycles += lat * n;
+    p.chain_cycles += lat * n;
+    return *this;
+  }
+  PhaseTally& fp_mem(uint64_t n = 1) {
+    p.instructions += n;
+    p.serial_cycles += l.scalar_fp_load_store * n;
+    return *this;
+  }
+  PhaseTally& sint(uint64_t n = 1) {
+    p.instructions += n;
+    p.serial_cycles += l.scalar_int_basic * n;
+    return *this;
+  }
+  PhaseTally& ctrl(uint64_t n = 1) {
+    p.instructions += n;
+    p.serial_cycles += l.control * n;
+    return *this;
+  }
+  PhaseTally& dma(uint64_t n, bool serial) {
+    p.instructions += n;
+    p.dma += n;
+    p.dma_serial = p.dma_serial || serial;
+    return *this;
+  }
+  // C_LOOP_START of a hardware loop (count 0 and 1 emit none).
+  PhaseTally& loop_start(uint64_t count) { return ctrl(count > 1 ? 1 : 0); }
+  // A loop of `count` iterations of `body` folded into this phase (start, body and end each time).
+  PhaseTally& absorb(const KernelPhase& body, uint64_t count) {
+    if (count == 0) return *this;
+    loop_start(count);
+    const uint64_t end = count > 1 ? 1 : 0;
+    p.instructions += count * (body.instructions + end);
+    p.serial_cycles += count * (body.serial_cycles + end * l.control);
+    p.vector_cycles += count * body.vector_cycles;
+    p.matrix_cycles += count * body.matrix_cycles;
+    p.chain_cycles += count * body.chain_cycles;
+    p.vector_ops += count * body.vector_ops;
+    p.dma += count * body.dma;
+    p.dma_serial = p.dma_serial || body.dma_serial;
+    return *this;
+  }
+  // This phase as the body of a hardware loop of `count` iterations kept as its own phase: adds
+  // the C_LOOP_END each iteration executes.
+  KernelPhase body(uint64_t count) {
+    if (count > 1) ctrl(1);
+    return p;
+  }
+  const config::Latency& l;
+  KernelPhase p;
+};
+
+void push_phase(VectorKernelCounts& c, const KernelPhase& p) {
+  if (p.times > 0 && p.instructions > 0) c.phases.push_back(p);
+}
+
+// set_addr_reg / set_scale_reg / set_stride_reg: LOAD_IMM of a non-zero value (counted as one
+// instruction: addresses depend on the plan) + the C_SET_* instruction.
+void count_set_reg(PhaseTally& t, bool nonzero) { t.sint(nonzero ? 1 : 0).ctrl(1); }
+
+// vk::Masks(cols, with_negative): the constant load(s) and emit_fill_row(s).
+void count_masks(const config::HardwareConfig& cfg, PhaseTally& t, uint64_t cols, bool with_negative) {
+  const uint64_t vlen = cfg.geometry.vlen, tail = cols % vlen;
+  if (tail == 0) return;
+  PhaseTally st(cfg, "fill", 1);
+  st.fp_mem(1).sint(1);
+  auto fill = [&](uint64_t n) {
+    t.sint(1).absorb(st.p, n).absorb(st.p, vlen - n).sint(2).fp(cfg.latency.scalar_map_v_fp);
+  };
+  t.fp_mem(1);
+  fill(tail);
+  if (with_negative) {
+    t.fp_mem(1);
+    fill(vlen - tail);
+  }
+}
+
+}  // namespace
+
+uint64_t VectorKernelCounts::instructions() const {
+  uint64_t n = 0;
+  for (const auto& p : phases) n += p.times * p.instructions;
+  return n;
+}
+uint64_t VectorKernelCounts::vector_ops() const {
+  uint64_t n = 0;
+  for (const auto& p : phases) n += p.times * p.vector_ops;
+  return n;
+}
+uint64_t VectorKernelCounts::transfers() const {
+  uint64_t n = 0;
+  for (const auto& p : phases) n += p.times * p.dma;
+  return n;
+}
+
+VectorKernelCounts rmsnorm_counts(const config::HardwareConfig& cfg, uint64_t rows, uint64_t rows_alloc, uint64_t cols,
+                                  bool weight_in_hbm) {
+  const auto& l = cfg.latency;
+  const uint64_t vlen = cfg.geometry.vlen, full = cols / vlen, blocks = ceil_div(cols, vlen);
+  const bool tail = cols % vlen != 0;
+  const uint64_t xs = rows_alloc * vlen;
+  VectorKernelCounts c;
+  c.kernel = "rmsnorm";
+  PhaseTally s(cfg, "setup", 1);
+  s.fp_mem(2);  // 1/n, eps
+  count_masks(cfg, s, cols, false);
+  if (weight_in_hbm) {
+    const uint64_t amount = cfg.hbm.v_prefetch_amount, groups = ceil_div(blocks, amount);
+    count_set_reg(s, true);
+    count_set_reg(s, true);
+    s.sint(2);
+    PhaseTally g(cfg, "param load", 1);
+    g.dma(1, false).sint(add_imm_instrs(amount * vlen, true) * 2);
+    s.absorb(g.p, groups);
+    if (tail) s.sint(2).vec(l.vector_mul);
+    c.dma = {amount, vlen, vlen, cfg.formats.v_act, false, false, true};
+  } else if (tail) {
+    s.sint(3).vec(l.vector_mul);
+  }
+  s.sint(1 + (tail ? 2 : 0) + 2 + (tail ? 1 : 0));  // scratch, keep mask, x/y rows, w tail
+  s.loop_start(rows);
+  push_phase(c, s.p);
+
+  PhaseTally r(cfg, "row", rows);
+  r.fp(l.scalar_fp_basic);  // sum = 0
+  r.sint(1).loop_start(full);
+  if (tail) r.vec(l.vector_mul, 2).vec(l.vector_sum);
+  r.fp(l.scalar_fp_basic, 2).fp(l.scalar_fp_sqrt).fp(l.scalar_fp_reci);
+  r.sint(3).loop_start(full);
+  if (tail) r.vec(l.vector_mul, 2);
+  r.sint(2);
+  push_phase(c, r.body(rows));
+
+  PhaseTally b1(cfg, "sum of squares block", rows * full);
+  b1.vec(l.vector_mul).vec(l.vector_sum).sint(add_imm_instrs(xs, true));
+  push_phase(c, b1.body(full));
+  PhaseTally b2(cfg, "scale block", rows * full);
+  b2.vec(l.vector_mul, 2).sint(2 * add_imm_instrs(xs, true) + add_imm_instrs(vlen, true));
+  push_phase(c, b2.body(full));
+  return c;
+}
+
+namespace {
+
+// for_rows over `tensors` tensors of [rows, cols] (rows_alloc physical rows): column blocks outer,
+// rows inner; `body` is one row of one block.
+VectorKernelCounts elementwise_counts(const config::HardwareConfig& cfg, std::string kernel, uint64_t rows,
+                                      uint64_t rows_alloc, uint64_t cols, uint64_t tensors, uint64_t setup_instrs,
+                                      const std::function<void(PhaseTally&)>& body) {
+  const uint64_t vlen = cfg.geometry.vlen, blocks = ceil_div(cols, vlen);
+  VectorKernelCounts c;
+  c.kernel = std::move(kernel);
+  PhaseTally s(cfg, "setup", 1);
+  s.fp_mem(setup_instrs ? 1 : 0).sint(setup_instrs ? setup_instrs - 1 : 0);
+  s.sint(tensors).loop_start(blocks);
+  push_phase(c, s.p);
+  PhaseTally b(cfg, "column block", blocks);
+  b.loop_start(rows).sint(tensors * add_imm_instrs((rows_alloc - rows) * vlen, true));
+  push_phase(c, b.body(blocks));
+  PhaseTally r(cfg, "row", blocks * rows);
+  body(r);
+  r.sint(tensors * add_imm_instrs(vlen, true));
+  push_phase(c, r.body(rows));
+  return c;
+}
+
+}  // namespace
+
+VectorKernelCounts swiglu_counts(const config::HardwareConfig& cfg, uint64_t rows, uint64_t rows_alloc, uint64_t cols) {
+  const auto& l = cfg.latency;
+  // setup: the constant 1.0 and the scratch row pointer
+  return elementwise_counts(cfg, "swiglu", rows, rows_alloc, cols, 3, 2, [&](PhaseTally& r) {
+    r.vec(l.vector_add).vec(l.vector_exp).vec(l.vector_add).vec(l.vector_reci).vec(l.vector_mul, 2);
+  });
+}
+
+VectorKernelCounts residual_add_counts(const config::HardwareConfig& cfg, uint64_t rows, uint64_t rows_alloc,
+                                       uint64_t cols) {
+  const auto& l = cfg.latency;
+  return elementwise_counts(cfg, "residual", rows, rows_alloc, cols, 3, 0,
+                            [&](PhaseTally& r) { r.vec(l.vector_add); });
+}
+
+VectorKernelCounts gather_last_counts(const config::HardwareConfig& cfg, uint64_t batch, uint64_t hidden) {
+  VectorKernelCounts c;
+  c.kernel = "gather_last";
+  PhaseTally t(cfg, "row block", batch * ceil_div(hidden, cfg.geometry.vlen));
+  t.sint(2).vec(cfg.latency.vector_add);
+  push_phase(c, t.p);
+  return c;
+}
+
+
+VectorKernelCounts rope_counts(const config::HardwareConfig& cfg, uint64_t rows, uint64_t rows_alloc, uint64_t cols,
+                               uint64_t head_dim) {
+  const auto& l = cfg.latency;
+  const uint64_t vlen = cfg.geometry.vlen, mlen = cfg.geometry.mlen, blen = cfg.geometry.blen;
+  const uint64_t xs = rows_alloc * vlen;  // x, y and the tables share rows_alloc in a model step
+  VectorKernelCounts c;
+  c.kernel = "rope";
+  if (head_dim > vlen) {
+    const uint64_t hb = head_dim / vlen, half_b = hb / 2, heads = cols / head_dim;
+    PhaseTally s(cfg, "setup", 1);
+    s.sint(6).loop_start(rows);
+    push_phase(c, s.p);
+    PhaseTally r(cfg, "row", rows);
+    for (uint64_t h = 0; h < heads; ++h)
+      for (uint64_t j = 0; j < half_b; ++j) {
+        const uint64_t b1 = h * hb + j, b2 = b1 + half_b;
+        for (uint64_t v : {b2 * xs, j * xs, b1 * xs, (j + half_b) * xs, j * xs, b1 * xs, b2 * xs, (j + half_b) * xs,
+                           b2 * xs})
+          r.sint(add_imm_instrs(v, false));
+        r.vec(l.vector_mul, 4).vec(l.vector_add, 2);
+      }
+    r.sint(4 * add_imm_instrs(vlen, true));
+    push_phase(c, r.body(rows));
+    return c;
+  }
+  const uint64_t col_blocks = ceil_div(cols, vlen), groups = ceil_div(rows, blen), sub = mlen / blen;
+  PhaseTally s(cfg, "setup", 1);
+  count_set_reg(s, true);
+  count_set_reg(s, true);
+  count_set_reg(s, true);
+  s.sint(1).dma(1, false).sint(2).loop_start(col_blocks);
+  push_phase(c, s.p);
+  // swap tile: one H_PREFETCH_M of m_weight, MLEN columns; the first M_MM waits for it
+  c.dma = {std::max<uint64_t>(mlen, cfg.hbm.m_prefetch_amount), mlen, mlen, cfg.formats.m_weight, false, true, true};
+  PhaseTally cb(cfg, "column block", col_blocks);
+  cb.sint(4).loop_start(groups).sint(add_imm_instrs(xs, true) * 2);
+  push_phase(c, cb.body(col_blocks));
+  // One row group: swap(x) on the matrix unit (BLEN columns per M_MM), then the combine on the
+  // vector unit; the next group's M_MMs overlap this group's combine.
+  PhaseTally g(cfg, "row group", col_blocks * groups);
+  PhaseTally mm(cfg, "", 1);
+  mm.mat(l.systolic_overhead + l.matrix_mm).mat(l.matrix_writeout);
+  mm.sint(add_imm_instrs(blen * mlen, true) + add_imm_instrs(blen, true));
+  PhaseTally vr(cfg, "", 1);
+  vr.vec(l.vector_mul, 2).vec(l.vector_add).sint(5 * add_imm_instrs(vlen, true));
+  g.sint(2).absorb(mm.p, sub).sint(1).absorb(vr.p, blen);
+  push_phase(c, g.body(groups));
+  return c;
+}
+
+VectorKernelCounts embedding_counts(const config::HardwareConfig& cfg, uint64_t tokens, uint64_t rows_alloc,
+                                    uint64_t hidden) {
+  const auto& l = cfg.latency;
+  const uint64_t vlen = cfg.geometry.vlen, amount = cfg.hbm.v_prefetch_amount, cbk = ceil_div(hidden, vlen);
+  const uint64_t total = cbk * rows_alloc;
+  auto direct = [&](uint64_t i, uint64_t r) { return i * rows_alloc + r + amount <= total; };
+  uint64_t safe = 0;
+  while (safe < cbk && tokens > 0 && direct(safe, tokens - 1)) ++safe;
+  const bool scratch = safe < cbk;
+  VectorKernelCounts c;
+  c.kernel = "embedding";
+  // Each H_PREFETCH_V writes `amount` VRAM rows overlapping the next one's: they run one at a time.
+  c.dma = {amount, vlen, 0, cfg.formats.v_act, false, false, false};
+  PhaseTally s(cfg, "setup", 1);
+  count_set_reg(s, true);
+  count_set_reg(s, true);
+  count_set_reg(s, false);
+  if (scratch) s.fp_mem(1).sint(1);
+  s.sint(2).loop_start(safe);
+  push_phase(c, s.p);
+  auto block_tail = [&](PhaseTally& t) {
+    t.sint(add_imm_instrs((rows_alloc - tokens) * vlen, true) + add_imm_instrs(vlen, true));
+  };
+  PhaseTally b(cfg, "block", safe);
+  b.sint(3 * tokens).dma(tokens, true);
+  block_tail(b);
+  push_phase(c, b.body(safe));
+  PhaseTally u(cfg, "unrolled blocks", 1);
+  for (uint64_t i = safe; i < cbk; ++i) {
+    for (uint64_t r = 0; r < tokens; ++r) {
+      u.sint(3).dma(1, true);
+      if (!direct(i, r)) u.vec(l.vector_mul);
+    }
+    block_tail(u);
+  }
+  push_phase(c, u.p);
+  return c;
+}
+
+VectorKernelCounts kv_store_counts(const config::HardwareConfig& cfg, uint64_t batch, uint64_t q_len,
+                                   uint64_t kv_heads, uint64_t padded_dim, uint64_t row_stride) {
+  const uint64_t vlen = cfg.geometry.vlen, wb = cfg.hbm.v_writeback_amount;
+  const uint64_t groups = ceil_div(q_len, wb), blocks = batch * kv_heads * (padded_dim / vlen);
+  VectorKernelCounts c;
+  c.kernel = "kv_store";
+  c.dma = {wb, vlen, row_stride, cfg.formats.v_kv, true, false, false};
+  PhaseTally s(cfg, "setup", 1);
+  count_set_reg(s, true);
+  count_set_reg(s, true);
+  count_set_reg(s, true);
+  push_phase(c, s.p);
+  PhaseTally h(cfg, "head block", blocks);
+  h.sint(2).loop_start(groups);
+  push_phase(c, h.p);
+  PhaseTally g(cfg, "store", blocks * groups);
+  g.dma(1, false).sint(add_imm_instrs(wb * vlen, true) + add_imm_instrs(wb * row_stride, true));
+  push_phase(c, g.body(groups));
+  return c;
+}
+
+}  // namespace plena::compiler

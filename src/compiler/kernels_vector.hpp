@@ -163,4 +163,61 @@ struct EmbeddingArgs {
 };
 void emit_embedding(ProgramBuilder& b, MemoryPlan& plan, const EmbeddingArgs& a);
 
+
+// ---- Closed-form cost of the vector-side kernels as emitted (the analytic model's input) ----
+// A kernel's dynamic instruction stream is cut into phases: regions repeated `times` times
+// (a loop body, a row, a setup block) whose instructions may overlap with each other in the
+// decoupled timing mode but not with the next region's (a reduction feeding a scalar, a
+// write-after-read on a scratch row). Per repetition: instructions (one issue slot each), the
+// sum of their latencies (in-order time), busy cycles of the vector and matrix units, the
+// dependent scalar FP chain, and DMA transfers. Counts follow the emitters' loops exactly (loop
+// start/end, immediate legalisation of strides); address immediates whose value depends on the
+// memory plan count as one instruction each.
+struct KernelPhase {
+  std::string name;
+  uint64_t times = 1;
+  uint64_t instructions = 0;  // per repetition
+  uint64_t serial_cycles = 0; // sum of latencies (DMA excluded)
+  uint64_t vector_cycles = 0, matrix_cycles = 0, chain_cycles = 0;
+  uint64_t vector_ops = 0;    // VLEN-wide vector instructions
+  uint64_t dma = 0;           // transfers of the kernel's DMA pattern
+  bool dma_serial = false;    // each transfer waits for the previous (overlapping VRAM rows)
+};
+// The one HBM access pattern a kernel's transfers use: `rows` rows of `cols` elements in `format`,
+// `stride` elements apart (0: the same row repeatedly).
+struct KernelDma {
+  uint64_t rows = 0, cols = 0, stride = 0;
+  numerics::Format format;
+  bool write = false;
+  bool matrix = false;      // H_PREFETCH_M pattern (compiler::hbm_row_stride layout)
+  bool wait_first = false;  // the kernel's compute waits for the first transfer (decoupled)
+};
+struct VectorKernelCounts {
+  std::string kernel;
+  std::vector<KernelPhase> phases;
+  KernelDma dma;
+  uint64_t instructions() const;
+  uint64_t vector_ops() const;
+  uint64_t transfers() const;
+};
+// x [rows, cols] (rows_alloc physical rows); weight in HBM (the model's norms) or VRAM.
+VectorKernelCounts rmsnorm_counts(const config::HardwareConfig& cfg, uint64_t rows, uint64_t rows_alloc, uint64_t cols,
+                                  bool weight_in_hbm = true);
+VectorKernelCounts swiglu_counts(const config::HardwareConfig& cfg, uint64_t rows, uint64_t rows_alloc, uint64_t cols);
+VectorKernelCounts residual_add_counts(const config::HardwareConfig& cfg, uint64_t rows, uint64_t rows_alloc,
+                                       uint64_t cols);
+// emit_rope on [rows, cols] with heads of head_dim; tables and activations rows_alloc tall.
+VectorKernelCounts rope_counts(const config::HardwareConfig& cfg, uint64_t rows, uint64_t rows_alloc, uint64_t cols,
+                               uint64_t head_dim);
+// emit_embedding of `tokens` ids into [tokens, hidden] (rows_alloc rows), table in formats.v_act.
+VectorKernelCounts embedding_counts(const config::HardwareConfig& cfg, uint64_t tokens, uint64_t rows_alloc,
+                                    uint64_t hidden);
+// The model step's KV store (ModelCompiler): batch x kv_heads x padded_dim/VLEN column blocks, each
+// ceil(q_len / v_writeback_amount) H_STORE_V of v_writeback_amount rows; cache rows row_stride
+// elements apart (formats.v_kv).
+VectorKernelCounts kv_store_counts(const config::HardwareConfig& cfg, uint64_t batch, uint64_t q_len,
+                                   uint64_t kv_heads, uint64_t padded_dim, uint64_t row_stride);
+// The model step's gather of each sequence's last row before the final norm (prefill only).
+VectorKernelCounts gather_last_counts(const config::HardwareConfig& cfg, uint64_t batch, uint64_t hidden);
+
 }  // namespace plena::compiler
