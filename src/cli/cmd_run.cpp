@@ -12,7 +12,7 @@ namespace plena::cli {
 void add_run_command(CLI::App& app) {
   struct Args {
     runner::RunOptions opt;
-    std::string prompt_ids, json, dump_dir, loops = "hardware";
+    std::string prompt_ids, json, dump_dir, loops = "hardware", dram_fidelity = "bank";
     bool quiet = false, progress = false, no_progress = false;
   };
   auto a = std::make_shared<Args>();
@@ -31,6 +31,11 @@ void add_run_command(CLI::App& app) {
       ->capture_default_str();
   sub->add_option("--dma-request-bytes", a->opt.dma_request_bytes,
                   "DRAM request size the DMA streams are cut into (power of two; default 64)");
+  sub->add_option("--dram-fidelity", a->dram_fidelity,
+                  "bank: every request through the bank-level DRAM model; calibrated: each transfer shape "
+                  "calibrated once on it (fast, approximate; docs/timing.md)")
+      ->check(CLI::IsMember({"bank", "calibrated"}))
+      ->capture_default_str();
   sub->add_option("--json", a->json, "Write the report as JSON here");
   sub->add_option("--dump-dir", a->dump_dir, "Write per-step logits (simulated and reference) as .npy here");
   sub->add_flag("--progress", a->progress, "Show a progress bar (default: when stderr is a terminal)");
@@ -40,6 +45,7 @@ void add_run_command(CLI::App& app) {
     runner::RunOptions o = a->opt;
     if (!a->prompt_ids.empty()) o.prompt_ids = runner::parse_prompt_ids(a->prompt_ids);
     o.dump_dir = a->dump_dir;
+    o.dram_fidelity = sim::parse_dram_fidelity(a->dram_fidelity, "--dram-fidelity");
     o.loops = a->loops == "unroll" ? compiler::LoopPolicy::unroll() : compiler::LoopPolicy::hardware();
     if (!a->no_progress && (a->progress || isatty(2))) {
       o.progress = [](size_t done, size_t total) {

@@ -17,6 +17,7 @@ struct SimArgs {
   std::string input;
   std::string hw;
   std::string stats, trace, dram_trace, out_dir;
+  std::string dram_fidelity = "bank";
   bool timing_only = false;
   bool quiet = false;
 };
@@ -56,6 +57,7 @@ void run_sim(const SimArgs& a) {
   opts.mode = spec.timing_only ? sim::Mode::TimingOnly : sim::Mode::Functional;
   opts.expected_config_hash = spec.expected_config_hash;
   opts.timing.record_trace = !a.trace.empty();
+  opts.timing.dram_fidelity = sim::parse_dram_fidelity(a.dram_fidelity, "--dram-fidelity");
   if (!a.dram_trace.empty()) {
     dram_trace = open_out(a.dram_trace);
     opts.timing.dram_trace = &dram_trace;
@@ -85,7 +87,7 @@ void run_sim(const SimArgs& a) {
   fmt::print("cycles       {} ({:.3f} us simulated)\n", t.cycles, double(t.time_ps) * 1e-6);
   fmt::print("hbm          read {} B, written {} B, {:.2f} GB/s read, {:.2f} GB/s write, row-hit {:.1f}% ({})\n",
              t.hbm_read_bytes, t.hbm_write_bytes, t.achieved_read_gbps, t.achieved_write_gbps,
-             100.0 * t.dram_row_hit_rate, t.dram_preset);
+             100.0 * t.dram_row_hit_rate, t.dram_fidelity == "bank" ? t.dram_preset : t.dram_preset + ", calibrated");
   fmt::print("host         {:.3f} s ({:.2f} M instr/s)\n", r.host_seconds,
              r.host_seconds > 0 ? double(r.executed) / r.host_seconds * 1e-6 : 0.0);
   for (const auto& p : dumps) fmt::print("dump         {}\n", p.string());
@@ -103,6 +105,11 @@ void add_sim_command(CLI::App& app) {
   sub->add_option("--dram-trace", a->dram_trace, "Write the DRAM request stream (Ramulator 2 load/store trace)");
   sub->add_option("--out-dir", a->out_dir, "Directory for dumps (default: the spec's directory)");
   sub->add_flag("--timing-only", a->timing_only, "No data: registers, addresses and timing only");
+  sub->add_option("--dram-fidelity", a->dram_fidelity,
+                  "bank: every request through the bank-level DRAM model; calibrated: each transfer shape "
+                  "calibrated once on it (fast, approximate; docs/timing.md)")
+      ->check(CLI::IsMember({"bank", "calibrated"}))
+      ->capture_default_str();
   sub->add_flag("-q,--quiet", a->quiet, "Print nothing on success");
   sub->callback([a] { run_sim(*a); });
 }

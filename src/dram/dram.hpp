@@ -4,6 +4,9 @@
 // ideal), statistics and Ramulator 2 load/store traces. Time is in picoseconds. See docs/dram.md.
 #pragma once
 #include <cstdint>
+#include <algorithm>
+#include <array>
+#include <compare>
 #include <functional>
 #include <iosfwd>
 #include <limits>
@@ -182,5 +185,67 @@ class DramModel {
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
+
+
+// ---------------------------------------------------------------------------------------------
+// DMA transfers and their calibration (shared by the simulator's DMA engine and the analytic
+// model, so both cut and time transfers the same way). See docs/dram.md "Transfer calibration".
+// ---------------------------------------------------------------------------------------------
+
+// Calls f(addr, bytes) for every request of `rows` rows of `row_bytes` bytes, `stride` bytes
+// apart from `base`, cut at `request_bytes`-aligned boundaries (a power of two). Back-to-back rows
+// (stride == row_bytes) form one contiguous range.
+template <class F>
+void for_each_request(uint64_t base, uint64_t row_bytes, uint64_t rows, uint64_t stride, uint64_t request_bytes, F&& f) {
+  if (row_bytes == 0 || rows == 0) return;
+  const bool contiguous = stride == row_bytes;
+  const uint64_t n = contiguous ? 1 : rows;
+  const uint64_t len = contiguous ? row_bytes * rows : row_bytes;
+  for (uint64_t r = 0; r < n; ++r) {
+    uint64_t a = base + r * stride;
+    const uint64_t end = a + len;
+    while (a < end) {
+      const uint64_t next = std::min(end, (a & ~(request_bytes - 1)) + request_bytes);
+      f(a, next - a);
+      a = next;
+    }
+  }
+}
+
+// One DMA transfer: up to two streams (e.g. a block format's elements and its scale rows), each
+// `rows` rows of `row_bytes`, `stride` apart, starting `offset` bytes after the transfer's base.
+struct TransferStream {
+  uint64_t offset = 0, row_bytes = 0, rows = 0, stride = 0;
+  auto operator<=>(const TransferStream&) const = default;
+};
+struct TransferShape {
+  std::array<TransferStream, 2> streams{};
+  uint8_t n = 0;
+  bool write = false;
+  uint64_t bytes() const;
+  auto operator<=>(const TransferShape&) const = default;
+};
+
+struct BurstOptions {
+  uint64_t base = 0;            // byte address of the first transfer
+  uint64_t request_bytes = 64;  // the DMA engine's request size (power of two)
+  uint32_t queue_depth = 8;     // transfers in flight; the next starts when the oldest completes
+  uint64_t issue_gap_ps = 0;    // earliest start of transfer j is j * issue_gap_ps
+  uint64_t period_ps = 1000;    // a transfer waiting for a slot starts on the next core-clock edge
+};
+// Completion time (ps, from 0) of each of `count` transfers of `shape` on a fresh model, all of a
+// transfer's requests arriving together. Transfer j continues where j-1 ended: every stream's
+// start advances by rows * stride per transfer (a tensor streamed tile after tile).
+std::vector<uint64_t> simulate_burst(const Params& p, const TransferShape& shape, uint64_t count, const BurstOptions& o);
+
+// Steady-state timing of a shape, from simulate_burst on a copy with at most 128 rows per stream
+// (larger transfers scale linearly in rows): transfer j of a back-to-back burst completes at
+// first_ps + j * per_transfer_ps (a fresh DRAM); alone_ps is the mean time of one transfer when each
+// waits for the previous one (in-order, the first one cold); warm_ps is arrival to completion of
+// one transfer issued alone right after the previous one (its rows left open, refresh running).
+struct TransferTiming {
+  double first_ps = 0, per_transfer_ps = 0, alone_ps = 0, warm_ps = 0;
+};
+TransferTiming calibrate_transfer(const Params& p, const TransferShape& shape, const BurstOptions& o);
 
 }  // namespace plena::dram

@@ -196,6 +196,8 @@ RunReport run_model(const RunOptions& opt) {
       throw InputError(fmt::format("error: --dma-request-bytes {} must be a power of two", opt.dma_request_bytes));
     so.timing.dma_request_bytes = opt.dma_request_bytes;
   }
+  so.timing.dram_fidelity = opt.dram_fidelity;
+  rep.dram = fmt::format("{} ({})", hw.hbm.dram, sim::dram_fidelity_name(opt.dram_fidelity));
   sim::Simulator simu(hw, so);
   const compiler::HbmManifest man = mc.manifest();
   if (!opt.timing_only)
@@ -342,7 +344,7 @@ std::string RunReport::to_text() const {
     return o;
   };
   s += fmt::format("model        {}\n", model);
-  s += fmt::format("hardware     {} (hash {}){}\n", hw, hw_hash, timing_only ? ", timing-only" : "");
+  s += fmt::format("hardware     {} (hash {}){}, DRAM {}\n", hw, hw_hash, timing_only ? ", timing-only" : "", dram);
   s += fmt::format("run          batch {}, prompt {} tokens, {} decode steps{}\n", batch, prompt_len, gen,
                    teacher_force ? " (teacher-forced: fed the reference's tokens)" : "");
   s += fmt::format("prompt       {}\n", ids(prompts));
@@ -373,6 +375,7 @@ std::string RunReport::to_json() const {
   j["model"] = model;
   j["hw"] = hw;
   j["hw_hash"] = hw_hash;
+  j["dram"] = dram;
   j["timing_only"] = timing_only;
   j["teacher_force"] = teacher_force;
   j["batch"] = batch;

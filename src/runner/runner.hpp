@@ -10,6 +10,7 @@
 
 #include "compiler/builder.hpp"
 #include "model/model.hpp"
+#include "sim/timing.hpp"
 
 namespace plena::runner {
 
@@ -27,6 +28,7 @@ struct RunOptions {
   // DMA streams are cut into DRAM requests of this many bytes (power of two; 0: the timing
   // model's default, 64 B). Larger values make full-size timing runs cheaper to simulate.
   uint32_t dma_request_bytes = 0;
+  sim::DramFidelity dram_fidelity = sim::DramFidelity::Bank;  // calibrated: fast full-size timing
   std::filesystem::path dump_dir;      // non-empty: per-step logits (.npy) are written here
   // Called after each simulated step (step index, total steps): progress display.
   std::function<void(size_t, size_t)> progress;
@@ -60,6 +62,7 @@ struct UnitUtilization {
 
 struct RunReport {
   std::string model, hw, hw_hash;
+  std::string dram = "bank";  // DRAM preset and fidelity, e.g. "hbm2 (bank)"
   bool timing_only = false, teacher_force = false;
   uint64_t batch = 1, prompt_len = 0, gen = 0;
   std::vector<std::vector<int64_t>> prompts;

@@ -13,7 +13,9 @@
 #include <algorithm>
 #include <array>
 #include <bit>
+#include <cmath>
 #include <deque>
+#include <map>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -132,6 +134,14 @@ struct TimingModel::Impl {
 
   std::vector<TraceEvent> events;
 
+  // Calibrated DRAM fidelity: timing per (transfer shape, base alignment), one shared pipe.
+  struct CalibKey {
+    dram::TransferShape shape;
+    auto operator<=>(const CalibKey&) const = default;
+  };
+  std::map<CalibKey, dram::TransferTiming> calib;
+  uint64_t pipe_free_ps = 0;
+
   Impl(const config::HardwareConfig& c, const TimingOptions& o)
       : cfg(c), opts(o), dram(make_dram(c)), period(cycle_period_ps(c.compute.clock_ghz)),
         decoupled(c.timing.mode == config::TimingMode::Decoupled) {
@@ -149,8 +159,12 @@ struct TimingModel::Impl {
       if (v != class_lat[static_cast<size_t>(info.latency)]) op_cycles[info.code] = v;
     }
     for (UnitState& u : units) u.start_ring.assign(ring_mask + 1, 0);
+    if (opts.dram_trace && opts.dram_fidelity == DramFidelity::Calibrated)
+      throw InputError(located("<timing options>", 0, 0,
+                               "a DRAM trace needs the bank-level DRAM model (dram fidelity \"bank\"), not \"calibrated\""));
     if (opts.dram_trace) dram.set_trace_sink(dram::ramulator_trace_writer(*opts.dram_trace));
     st.dram_preset = c.hbm.dram;
+    st.dram_fidelity = std::string(dram_fidelity_name(opts.dram_fidelity));
     st.config_hash = config::canonical_hash(c);
     st.timing_mode = std::string(config::timing_mode_name(c.timing.mode));
     st.latency_profile = std::string(config::latency_profile_name(c.timing.latency_profile));
@@ -221,29 +235,74 @@ struct TimingModel::Impl {
     if (arrival < dram.now_ps())
       throw SimFault("timing: internal error: DMA at cycle " + std::to_string(start) +
                      " arrives before the DRAM horizon " + std::to_string(dram.now_ps()) + " ps");
-    const uint64_t chunk = opts.dma_request_bytes;
+    if (opts.dram_fidelity == DramFidelity::Calibrated) return start_dma_calibrated(x, start, arrival);
     for (uint8_t i = 0; i < x.n_hbm; ++i) {
       const HbmStream& s = x.hbm[i];
-      if (s.bytes == 0 || s.rows == 0) continue;
-      // Back-to-back rows form one contiguous range (e.g. a tensor's scale rows).
-      const bool contiguous = s.stride == s.bytes;
-      const uint64_t rows = contiguous ? 1 : s.rows;
-      const uint64_t row_bytes = contiguous ? s.bytes * s.rows : s.bytes;
-      for (uint64_t r = 0; r < rows; ++r) {
-        uint64_t a = s.base + r * s.stride;
-        const uint64_t end = a + row_bytes;
-        while (a < end) {
-          const uint64_t next = std::min(end, (a & ~(chunk - 1)) + chunk);
-          const uint64_t id = dram.submit(dram::Request{a, next - a, s.write, arrival});
-          if (x.n_req == 0) x.first_req = id;
-          x.n_req++;
-          a = next;
-        }
-      }
+      dram::for_each_request(s.base, s.bytes, s.rows, s.stride, opts.dma_request_bytes, [&](uint64_t a, uint64_t bytes) {
+        const uint64_t id = dram.submit(dram::Request{a, bytes, s.write, arrival});
+        if (x.n_req == 0) x.first_req = id;
+        x.n_req++;
+      });
     }
     x.remaining = x.n_req;
     st.dram_requests += x.n_req;
     if (x.n_req == 0) complete_dma(x, start + opts.dma_setup_cycles);
+  }
+
+  // Requests the engine would cut the streams into (counted, not submitted).
+  uint64_t count_requests(const HbmStream& s) const {
+    const uint64_t rb = opts.dma_request_bytes;
+    auto span = [rb](uint64_t a, uint64_t len) { return len ? (a + len - 1) / rb - a / rb + 1 : 0; };
+    if (s.bytes == 0 || s.rows == 0) return 0;
+    if (s.stride == s.bytes) return span(s.base, s.bytes * s.rows);
+    uint64_t n = 0;
+    for (uint64_t r = 0; r < s.rows; ++r) n += span(s.base + r * s.stride, s.bytes);
+    return n;
+  }
+
+  void start_dma_calibrated(DmaXfer& x, uint64_t start, uint64_t arrival) {
+    // Key: the streams' row geometry. The first transfer of a geometry is replayed at its own
+    // addresses (so the relative placement of e.g. element and scale rows, which decides bank
+    // conflicts, is the program's), tile after tile; later transfers of that geometry reuse it.
+    // Transfers of more than kScaleRows rows share the calibration at kScaleRows rows, scaled
+    // linearly in rows (the steady state of a long stream).
+    constexpr uint64_t kScaleRows = 128;
+    CalibKey key;
+    dram::TransferShape at;  // the same geometry at this transfer's addresses
+    uint64_t rows = 0;
+    for (uint8_t i = 0; i < x.n_hbm; ++i) {
+      const HbmStream& s = x.hbm[i];
+      if (!s.bytes || !s.rows) continue;
+      rows = std::max(rows, s.rows);
+      const dram::TransferStream ts{0, s.bytes, std::min(s.rows, kScaleRows), s.stride};
+      key.shape.streams[key.shape.n++] = ts;
+      at.streams[at.n] = ts;
+      at.streams[at.n++].offset = s.base;
+      key.shape.write = at.write = s.write;
+      st.dram_requests += count_requests(s);
+    }
+    if (key.shape.n == 0) return complete_dma(x, start + opts.dma_setup_cycles);
+    const double scale = rows <= kScaleRows ? 1.0 : double(rows) / double(kScaleRows);
+    auto it = calib.find(key);
+    if (it == calib.end()) {
+      dram::BurstOptions o;
+      o.base = 0;
+      o.request_bytes = opts.dma_request_bytes;
+      o.queue_depth = decoupled ? opts.dma_queue_depth : 1;
+      o.period_ps = period;
+      o.issue_gap_ps = 3 * period;  // a prefetch loop's body: one transfer every few cycles
+      it = calib.emplace(key, dram::calibrate_transfer(dram.params(), at, o)).first;
+      st.dram_calibrations++;
+    }
+    const dram::TransferTiming& t = it->second;
+    const double extra = (scale - 1.0) * t.per_transfer_ps;  // the rows beyond the calibrated ones
+    uint64_t done = 0;
+    // One pipe: a transfer occupies it for its steady-state share and completes one warm
+    // (rows open, as in a stream) transfer time after it entered. In order, only one is in flight.
+    const uint64_t enter = decoupled ? std::max(arrival, pipe_free_ps) : arrival;
+    pipe_free_ps = enter + uint64_t(std::llround(t.per_transfer_ps * scale));
+    done = enter + uint64_t(std::llround(t.warm_ps + extra));
+    complete_dma(x, ceil_div(done, period) + opts.dma_setup_cycles);
   }
 
   void complete_dma(DmaXfer& x, uint64_t finish) {
@@ -592,6 +651,14 @@ struct TimingModel::Impl {
     st.achieved_write_gbps = st.time_ps ? double(st.hbm_write_bytes) * 1000.0 / double(st.time_ps) : 0.0;
   }
 };
+
+DramFidelity parse_dram_fidelity(std::string_view name, std::string_view what) {
+  if (name == "bank") return DramFidelity::Bank;
+  if (name == "calibrated") return DramFidelity::Calibrated;
+  throw InputError(std::string(what) + ": error: DRAM fidelity \"" + std::string(name) +
+                   "\" is unknown, expected \"bank\" or \"calibrated\"");
+}
+std::string_view dram_fidelity_name(DramFidelity f) { return f == DramFidelity::Bank ? "bank" : "calibrated"; }
 
 TimingModel::TimingModel(const config::HardwareConfig& cfg, const TimingOptions& opts)
     : impl_(std::make_unique<Impl>(cfg, opts)) {}

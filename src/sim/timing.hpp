@@ -9,6 +9,7 @@
 #include <iosfwd>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "config/config.hpp"
 #include "sim/effects.hpp"
@@ -38,11 +39,21 @@ struct TimingStats {
   uint64_t ps_per_cycle = 0;    // integer core period used for every cycle <-> ps conversion
   uint64_t issue_stall_cycles = 0;  // decoupled: cycles the front end could not issue (queue full, register interlock)
   uint64_t dma_transfers = 0, dram_requests = 0;
-  uint64_t dram_row_hits = 0, dram_row_misses = 0, dram_row_conflicts = 0;
+  uint64_t dram_row_hits = 0, dram_row_misses = 0, dram_row_conflicts = 0;  // 0 with calibrated fidelity
+  std::string dram_fidelity;    // "bank" | "calibrated"
+  uint64_t dram_calibrations = 0;  // calibrated fidelity: distinct transfer shapes replayed
   double dram_avg_latency_ns = 0;
   double dram_peak_gbps = 0;
   std::string to_json() const;  // stable key order
 };
+
+// How DMA transfers are timed (docs/timing.md "DRAM fidelity"):
+//   Bank: every request goes through the bank-level DRAM model (row buffers, FR-FCFS, refresh).
+//   Calibrated: each distinct transfer shape is replayed once through the bank-level model
+//     (dram::calibrate_transfer) and every transfer of that shape is then charged its calibrated
+//     latency and throughput on one shared DRAM pipe: orders of magnitude faster for full-size
+//     models, approximate where different shapes interleave. No DRAM trace or row statistics.
+enum class DramFidelity : uint8_t { Bank, Calibrated };
 
 struct TimingOptions {
   bool record_trace = false;  // keep per-instruction events for write_perfetto()
@@ -53,7 +64,11 @@ struct TimingOptions {
   uint32_t dma_request_bytes = 64; // HBM streams are cut into requests at this aligned size (power of two)
   uint64_t dma_setup_cycles = 0;   // fixed cycles added after the last DRAM request of a transfer
   bool vector_pipelined = false;   // true: vector ops occupy the vector unit 1 cycle per repeat
+  DramFidelity dram_fidelity = DramFidelity::Bank;
 };
+// "bank" | "calibrated"; InputError naming `what` otherwise.
+DramFidelity parse_dram_fidelity(std::string_view name, std::string_view what);
+std::string_view dram_fidelity_name(DramFidelity f);
 
 class TimingModel {
  public:

@@ -171,6 +171,8 @@ std::string TimingStats::to_json() const {
   j["hbm"] = h;
   nlohmann::ordered_json d;
   d["preset"] = dram_preset;
+  d["fidelity"] = dram_fidelity;
+  d["calibrations"] = dram_calibrations;
   d["peak_gbps"] = dram_peak_gbps;
   d["row_hit_rate"] = dram_row_hit_rate;
   d["row_hits"] = dram_row_hits;

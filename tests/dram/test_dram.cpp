@@ -486,3 +486,45 @@ TEST(DramScheduling, WriteDrainWatermarks) {
   EXPECT_EQ(writes_before_first_read(10), 0);   // below the high watermark: reads first
   EXPECT_EQ(writes_before_first_read(30), 22);  // drain 30 -> 8, then the reads
 }
+
+// ---------------------------------------------------------------- transfer calibration
+
+TEST(DramTransfers, RequestCuttingAtAlignedBoundaries) {
+  std::vector<std::pair<uint64_t, uint64_t>> got;
+  auto collect = [&](uint64_t a, uint64_t n) { got.emplace_back(a, n); };
+  // Contiguous rows form one range: [100, 100 + 3*40) cut at 64 B boundaries.
+  dram::for_each_request(100, 40, 3, 40, 64, collect);
+  EXPECT_EQ(got, (std::vector<std::pair<uint64_t, uint64_t>>{{100, 28}, {128, 64}, {192, 28}}));
+  got.clear();
+  // Strided rows are cut one by one.
+  dram::for_each_request(0, 96, 2, 256, 64, collect);
+  EXPECT_EQ(got, (std::vector<std::pair<uint64_t, uint64_t>>{{0, 64}, {64, 32}, {256, 64}, {320, 32}}));
+  got.clear();
+  dram::for_each_request(0, 0, 5, 0, 64, collect);
+  EXPECT_TRUE(got.empty());
+}
+
+TEST(DramTransfers, CalibrationMatchesPublishedTimingsAndBandwidth) {
+  const dram::Params p = dram::preset("hbm2");
+  dram::TransferShape one;
+  one.streams[one.n++] = {0, 32, 1, 32};
+  dram::BurstOptions o;
+  o.queue_depth = 1;
+  // One atom to a closed bank: the preset's idle read latency.
+  const auto lone = dram::simulate_burst(p, one, 1, o);
+  EXPECT_EQ(lone.at(0), p.idle_read_latency_ps());
+  // A long sequential stream: per-transfer time within [peak, peak / 0.8] of its bytes.
+  dram::TransferShape seq;
+  seq.streams[seq.n++] = {0, 4096, 128, 4096};
+  const dram::TransferTiming t = dram::calibrate_transfer(p, seq, dram::BurstOptions{});
+  const double ideal_ps = double(seq.bytes()) / p.peak_bandwidth_GBps() * 1000.0;
+  EXPECT_GE(t.per_transfer_ps, ideal_ps);
+  EXPECT_LT(t.per_transfer_ps, ideal_ps / 0.8);
+  EXPECT_GE(t.first_ps, ideal_ps);  // the first transfer alone cannot beat the peak
+  EXPECT_GT(t.alone_ps, 0.0);
+  // Deterministic, and the row scaling is linear beyond 128 rows.
+  seq.streams[0].rows = 512;
+  const dram::TransferTiming t4 = dram::calibrate_transfer(p, seq, dram::BurstOptions{});
+  EXPECT_DOUBLE_EQ(t4.per_transfer_ps, 4 * t.per_transfer_ps);
+  EXPECT_DOUBLE_EQ(t4.first_ps, t.first_ps + 3 * t.per_transfer_ps);
+}

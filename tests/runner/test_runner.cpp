@@ -127,6 +127,25 @@ TEST(Runner, TinyReferenceSmallReportsErrors) {
   }
 }
 
+// Calibrated DRAM fidelity on whole compiled steps (prefill + decode, in-order and decoupled):
+// within 5% of the bank-level model's simulated time, same bytes and instructions.
+TEST(Runner, CalibratedDramFidelityTracksBankLevel) {
+  for (const char* hw : {"reference-small", "base = \"reference-small\"\n[timing]\nmode = \"decoupled\"\n"}) {
+    SCOPED_TRACE(hw);
+    RunOptions o = tiny(hw, 32, 3);
+    o.timing_only = true;
+    const RunReport bank = run_model(o);
+    o.dram_fidelity = sim::DramFidelity::Calibrated;
+    const RunReport cal = run_model(o);
+    EXPECT_EQ(cal.dram, "hbm2 (calibrated)");
+    EXPECT_EQ(cal.executed, bank.executed);
+    EXPECT_EQ(cal.hbm_read_bytes, bank.hbm_read_bytes);
+    EXPECT_NEAR(cal.ttft_s / bank.ttft_s, 1.0, 0.05);
+    EXPECT_NEAR(cal.tpot_s / bank.tpot_s, 1.0, 0.05);
+    EXPECT_NE(cal.steps[0].cycles, bank.steps[0].cycles);  // a different model, not the same path
+  }
+}
+
 // Timing-only runs the same programs without data: same instruction counts and cycles.
 TEST(Runner, TimingOnlyMatchesFunctionalTiming) {
   RunOptions o = tiny("reference-small", 6, 2);
@@ -259,7 +278,7 @@ TEST(Runner, ArchFeaturesBf16BoundedErrors) {
   }
 }
 
-// The HBM placement of the new parameters: v's bias padded per head like v_proj's columns.
+// The HBM placement of the new parameters: k's and v's biases zero-padded to the cache row width.
 TEST(Runner, BiasAndNormPlacement) {
   const config::HardwareConfig hw = config::preset("reference-small");
   model::ModelConfig m = model::model_preset("tiny-qwen3");
@@ -268,18 +287,17 @@ TEST(Runner, BiasAndNormPlacement) {
   opt.max_positions = 8;
   const compiler::ModelCompiler mc(hw, "reference-small", m, opt);
   const compiler::HbmManifest man = mc.manifest();
-  const uint64_t pd = mc.kv_layout().padded_dim, hd = uint64_t(m.head_dim), kvh = uint64_t(m.num_key_value_heads);
+  const uint64_t kvw = mc.kv_layout().width, hd = uint64_t(m.head_dim), kvh = uint64_t(m.num_key_value_heads);
   EXPECT_EQ(man.tensor("layers.1.q_bias").cols, uint64_t(m.q_dim()));
   EXPECT_EQ(man.tensor("layers.1.o_bias").cols, uint64_t(m.hidden_size));
   EXPECT_EQ(man.tensor("layers.1.k_norm").cols, hd);
-  EXPECT_EQ(man.tensor("layers.1.v_bias").cols, kvh * pd);
+  EXPECT_EQ(man.tensor("layers.1.v_bias").cols, kvw);
   EXPECT_EQ(man.tensor("layers.1.q_norm").format, hw.formats.v_act);
   const model::ModelWeights w = model::make_random_weights(m, 3);
   const auto vb = mc.weight_data("layers.1.v_bias", w);
   const auto& hf = w.get("model.layers.1.self_attn.v_proj.bias").data;
-  ASSERT_EQ(vb.size(), kvh * pd);
-  for (uint64_t h = 0; h < kvh; ++h)
-    for (uint64_t j = 0; j < pd; ++j) EXPECT_EQ(vb[h * pd + j], j < hd ? hf[h * hd + j] : 0.f) << h << " " << j;
+  ASSERT_EQ(vb.size(), kvw);
+  for (uint64_t j = 0; j < kvw; ++j) EXPECT_EQ(vb[j], j < kvh * hd ? hf[j] : 0.f) << j;
   const auto kb = mc.weight_data("layers.1.k_bias", w);
   for (size_t i = 0; i < kb.size(); ++i)
     EXPECT_EQ(kb[i], i < hf.size() ? w.get("model.layers.1.self_attn.k_proj.bias").data[i] : 0.f);
