@@ -197,18 +197,22 @@ OpEstimate estimate_kernel(const config::HardwareConfig& cfg, MemoryModel& mem, 
   }
   const bool in_order = cfg.timing.mode == config::TimingMode::InOrder;
   double total = 0;
+  // A gather (embedding rows of arbitrary token ids) opens a new DRAM row per transfer: each
+  // costs what the first, cold transfer of a burst costs rather than the row-hit average.
+  const double one = k.dma.gather ? std::max(dma.alone_cycles, dma.first_cycles) : dma.alone_cycles;
   for (const auto& p : k.phases) {
     const double times = double(p.times);
     e.matrix_cycles += times * double(p.matrix_cycles);
     e.vector_cycles += times * double(p.vector_cycles);
-    e.dma_cycles += times * double(p.dma) * (p.dma_serial ? dma.alone_cycles : dma.per_transfer_cycles);
+    const double dma_rep = double(p.dma) * (p.dma_serial ? one : dma.per_transfer_cycles);
+    e.dma_cycles += times * dma_rep;
     if (in_order) {
-      total += times * (double(p.serial_cycles) + double(p.dma) * dma.alone_cycles);
+      total += times * (double(p.serial_cycles) + double(p.dma) * one);
     } else {
       // Within a phase the units overlap; the front end issues one instruction per cycle.
-      const double dma_rep = double(p.dma) * (p.dma_serial ? dma.alone_cycles : dma.per_transfer_cycles);
-      total += times * std::max({double(p.instructions), double(p.vector_cycles), double(p.matrix_cycles),
-                                 double(p.chain_cycles), dma_rep});
+      total += times * (std::max({double(p.instructions), double(p.vector_cycles), double(p.matrix_cycles),
+                                  double(p.chain_cycles), dma_rep}) +
+                        double(p.exposed_cycles));
     }
   }
   if (!in_order && transfers && k.dma.wait_first) total += dma.first_cycles;

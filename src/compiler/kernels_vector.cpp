@@ -883,7 +883,7 @@ VectorKernelCounts rmsnorm_counts(const config::HardwareConfig& cfg, uint64_t ro
     g.dma(1, false).sint(add_imm_instrs(amount * vlen, true) * 2);
     s.absorb(g.p, groups);
     if (tail) s.sint(2).vec(l.vector_mul);
-    c.dma = {amount, vlen, vlen, cfg.formats.v_act, false, false, true};
+    c.dma = {amount, vlen, vlen, cfg.formats.v_act, false, false, true, false};
   } else if (tail) {
     s.sint(3).vec(l.vector_mul);
   }
@@ -894,7 +894,12 @@ VectorKernelCounts rmsnorm_counts(const config::HardwareConfig& cfg, uint64_t ro
   PhaseTally r(cfg, "row", rows);
   r.fp(l.scalar_fp_basic);  // sum = 0
   r.sint(1).loop_start(full);
-  if (tail) r.vec(l.vector_mul, 2).vec(l.vector_sum);
+  if (tail) {
+    // The masked last block's square, mask and reduction issue in 3 cycles; the scalar chain
+    // then waits for the reduction.
+    r.vec(l.vector_mul, 2).vec(l.vector_sum);
+    r.p.exposed_cycles += 2 * l.vector_mul + l.vector_sum - std::min<uint64_t>(3, 2 * l.vector_mul + l.vector_sum);
+  }
   r.fp(l.scalar_fp_basic, 2).fp(l.scalar_fp_sqrt).fp(l.scalar_fp_reci);
   r.sint(3).loop_start(full);
   if (tail) r.vec(l.vector_mul, 2);
@@ -994,7 +999,7 @@ VectorKernelCounts rope_counts(const config::HardwareConfig& cfg, uint64_t rows,
   s.sint(1).dma(1, false).sint(2).loop_start(col_blocks);
   push_phase(c, s.p);
   // swap tile: one H_PREFETCH_M of m_weight, MLEN columns; the first M_MM waits for it
-  c.dma = {std::max<uint64_t>(mlen, cfg.hbm.m_prefetch_amount), mlen, mlen, cfg.formats.m_weight, false, true, true};
+  c.dma = {std::max<uint64_t>(mlen, cfg.hbm.m_prefetch_amount), mlen, mlen, cfg.formats.m_weight, false, true, true, false};
   PhaseTally cb(cfg, "column block", col_blocks);
   cb.sint(4).loop_start(groups).sint(add_imm_instrs(xs, true) * 2);
   push_phase(c, cb.body(col_blocks));
@@ -1023,7 +1028,7 @@ VectorKernelCounts embedding_counts(const config::HardwareConfig& cfg, uint64_t 
   VectorKernelCounts c;
   c.kernel = "embedding";
   // Each H_PREFETCH_V writes `amount` VRAM rows overlapping the next one's: they run one at a time.
-  c.dma = {amount, vlen, 0, cfg.formats.v_act, false, false, false};
+  c.dma = {amount, vlen, 0, cfg.formats.v_act, false, false, false, true};  // token rows: a gather
   PhaseTally s(cfg, "setup", 1);
   count_set_reg(s, true);
   count_set_reg(s, true);
@@ -1056,7 +1061,7 @@ VectorKernelCounts kv_store_counts(const config::HardwareConfig& cfg, uint64_t b
   const uint64_t groups = ceil_div(q_len, wb), blocks = batch * kv_heads * (padded_dim / vlen);
   VectorKernelCounts c;
   c.kernel = "kv_store";
-  c.dma = {wb, vlen, row_stride, cfg.formats.v_kv, true, false, false};
+  c.dma = {wb, vlen, row_stride, cfg.formats.v_kv, true, false, false, false};
   PhaseTally s(cfg, "setup", 1);
   count_set_reg(s, true);
   count_set_reg(s, true);

@@ -182,6 +182,9 @@ struct KernelPhase {
   uint64_t vector_ops = 0;    // VLEN-wide vector instructions
   uint64_t dma = 0;           // transfers of the kernel's DMA pattern
   bool dma_serial = false;    // each transfer waits for the previous (overlapping VRAM rows)
+  // Decoupled mode: latency the front end waits out on top of the overlap (a reduction whose
+  // result a scalar needs right after the few instructions that issue it).
+  uint64_t exposed_cycles = 0;
 };
 // The one HBM access pattern a kernel's transfers use: `rows` rows of `cols` elements in `format`,
 // `stride` elements apart (0: the same row repeatedly).
@@ -191,6 +194,7 @@ struct KernelDma {
   bool write = false;
   bool matrix = false;      // H_PREFETCH_M pattern (compiler::hbm_row_stride layout)
   bool wait_first = false;  // the kernel's compute waits for the first transfer (decoupled)
+  bool gather = false;      // consecutive transfers read unrelated rows (each opens a DRAM row)
 };
 struct VectorKernelCounts {
   std::string kernel;
