@@ -37,7 +37,8 @@ Built build(const config::HardwareConfig& cfg, uint64_t q_len, uint64_t kv_len) 
   auto kv = kv_cache_layout(cfg, 1, kKvHeads, kv_len, kHeadDim);
   place_kv_cache(plan, "k", kv);
   place_kv_cache(plan, "v", kv);
-  AttentionArgs a{.q = "q", .out = "o", .k_cache = "k", .v_cache = "v", .batch = 1, .q_len = q_len,
+  // head_dim 64 = MLEN: no identity tile (Q is read in place).
+  AttentionArgs a{.q = "q", .out = "o", .k_cache = "k", .v_cache = "v", .identity = "", .batch = 1, .q_len = q_len,
                   .kv_len = kv_len, .num_heads = kHeads, .num_kv_heads = kKvHeads, .head_dim = kHeadDim};
   Built r;
   r.counts = emit_flash_attention(b, plan, a);

@@ -27,7 +27,7 @@ double format_bits(const numerics::Format& f) {
 
 struct Shard {
   uint64_t heads, kv_heads, q_cols, kv_cols, inter, vocab, hidden, head_dim;
-  uint64_t padded_dim, v_cols;  // the KV cache's head width and V's columns (kv_heads * padded_dim)
+  uint64_t v_cols;  // V's columns = the KV cache row width (compiler::kv_cache_layout: kv_cols)
 };
 
 Shard shard(const model::ModelConfig& m, const config::HardwareConfig& cfg, uint32_t tp) {
@@ -41,9 +41,7 @@ Shard shard(const model::ModelConfig& m, const config::HardwareConfig& cfg, uint
   s.inter = round_up(ceil_div(uint64_t(m.intermediate_size), tp), mlen);
   s.vocab = round_up(ceil_div(uint64_t(m.vocab_size), tp), mlen);
   s.hidden = round_up(uint64_t(m.hidden_size), mlen);
-  // As compiler::kv_cache_layout: MLEN-wide heads when head_dim <= MLEN, else head_dim.
-  s.padded_dim = s.head_dim <= mlen ? mlen : round_up(s.head_dim, mlen);
-  s.v_cols = s.kv_heads * s.padded_dim;
+  s.v_cols = s.kv_cols;
   return s;
 }
 
@@ -131,10 +129,10 @@ void layer_ops(const Ctx& c, PhaseEstimate& ph, uint64_t batch, uint64_t q_len, 
   lin("v_proj", s.hidden, s.v_cols);
   vec("rope_q", "rope", s.q_cols, mult, s.head_dim);
   vec("rope_k", "rope", s.kv_cols, mult, s.head_dim);
-  if (s.padded_dim != s.head_dim) lin("k_relayout", s.kv_cols, s.v_cols);  // K heads to the cache's width
   {  // New K and V rows to the HBM cache (H_STORE_V), k then v.
-    const uint64_t stride = compiler::hbm_row_stride(cfg.formats.v_kv, s.padded_dim);
-    add(ph, estimate_kernel(cfg, c.mem, compiler::kv_store_counts(cfg, batch, q_len, s.kv_heads, s.padded_dim, stride)),
+    // One cache row per position: the projection's kv_cols columns.
+    const uint64_t stride = compiler::hbm_row_stride(cfg.formats.v_kv, s.kv_cols);
+    add(ph, estimate_kernel(cfg, c.mem, compiler::kv_store_counts(cfg, batch, q_len, 1, s.kv_cols, stride)),
         "kv_store", 2 * mult);
   }
   add(ph, estimate_attention(cfg, c.mem, batch, q_len, kv_len, s.heads, s.kv_heads, s.head_dim), "attention", mult);

@@ -136,13 +136,23 @@ OpEstimate estimate_attention(const config::HardwareConfig& cfg, MemoryModel& me
   a.num_kv_heads = kv_heads;
   a.head_dim = head_dim;
   a.causal = true;
-  // The kernel's chunk: half the free FP SRAM (running max and sum), whole BLEN groups.
+  // The kernel derives its query chunk and heads per pass from the free FP SRAM (running max
+  // and sum of every (head, row) of a pass).
   const uint64_t fp_free = cfg.sram.fp_depth > 8 ? cfg.sram.fp_depth - 8 : cfg.sram.fp_depth;
-  const uint64_t q_chunk = std::max<uint64_t>(g.blen, std::min(q_len, fp_free / 2 / g.blen * g.blen));
-  const compiler::AttentionCounts c = compiler::attention_counts(cfg, a, q_chunk);
-  const uint64_t dpad = head_dim <= g.mlen ? g.mlen : head_dim;
-  const DmaPattern pat = prefetch_m_pattern(cfg, cfg.formats.m_kv, dpad);
+  const compiler::AttentionCounts c = compiler::attention_counts(cfg, a, fp_free);
+  // KV tiles: MLEN-wide column blocks of cache rows holding every kv head of a position; the
+  // identity tile (head_dim < MLEN: Q copy) is one MLEN-wide weight prefetch per (sequence,
+  // column block, query chunk).
+  const uint64_t row_width = (kv_heads * head_dim + g.mlen - 1) / g.mlen * g.mlen;
+  const DmaPattern pat = prefetch_m_pattern(cfg, cfg.formats.m_kv, row_width);
   const DmaTiming dma = mem.timing(pat);
+  const uint64_t kv_prefetches = c.h_prefetch_m - c.identity_prefetches;
+  DmaPattern id_pat;
+  DmaTiming id_dma;
+  if (c.identity_prefetches) {
+    id_pat = prefetch_m_pattern(cfg, cfg.formats.m_weight, g.mlen);
+    id_dma = mem.timing(id_pat);
+  }
 
   OpEstimate e;
   e.name = "attention";
@@ -150,8 +160,8 @@ OpEstimate estimate_attention(const config::HardwareConfig& cfg, MemoryModel& me
   const double mm = double(lat.systolic_overhead + lat.matrix_mm);
   e.matrix_cycles = double(c.m_tmm + c.m_mm) * mm + double(c.m_mm_wo) * double(lat.matrix_writeout);
   e.macs = (c.m_tmm + c.m_mm) * uint64_t(g.blen) * g.mlen * g.blen;
-  e.hbm_read_bytes = c.h_prefetch_m * pat.bytes();
-  const uint64_t kb = dpad / g.mlen;
+  e.hbm_read_bytes = kv_prefetches * pat.bytes() + c.identity_prefetches * id_pat.bytes();
+  const uint64_t kb = head_dim <= g.mlen ? 1 : head_dim / g.mlen;  // column blocks per head
   // Online softmax per row: max, subtract, exp, sum, rescale of the output blocks; masked rows add one V_ADD.
   const double row_vec = double(lat.vector_max + lat.vector_add + lat.vector_exp + lat.vector_sum) +
                          double(kb) * double(lat.vector_mul + lat.vector_add);
@@ -160,10 +170,12 @@ OpEstimate estimate_attention(const config::HardwareConfig& cfg, MemoryModel& me
   e.instructions = c.softmax_rows * (14 + 2 * kb) + c.masked_rows * 2 + (c.m_tmm + c.m_mm + c.m_mm_wo) * 3 +
                    c.h_prefetch_m * 3;
   e.issue_cycles = double(e.instructions);
-  e.dma_cycles = double(c.h_prefetch_m) * dma.per_transfer_cycles;
+  e.dma_cycles = double(kv_prefetches) * dma.per_transfer_cycles +
+                 double(c.identity_prefetches) * id_dma.per_transfer_cycles;
   if (cfg.timing.mode == config::TimingMode::InOrder) {
     e.cycles = e.matrix_cycles + e.vector_cycles + double(c.softmax_rows) * row_scalar +
-               double(c.h_prefetch_m) * dma.alone_cycles + double(e.instructions) * 0.5;
+               double(kv_prefetches) * dma.alone_cycles + double(c.identity_prefetches) * id_dma.alone_cycles +
+               double(e.instructions) * 0.5;
   } else {
     e.cycles = std::max({e.matrix_cycles + e.vector_cycles, e.dma_cycles, e.issue_cycles}) + dma.first_cycles;
   }

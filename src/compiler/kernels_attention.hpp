@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "compiler/builder.hpp"
 #include "compiler/memory.hpp"
@@ -13,26 +14,35 @@ namespace plena::compiler {
 
 // The HBM KV cache of one layer (one tensor for K, one for V, identical layouts), in the
 // config's KV format (formats.m_kv: both are read with H_PREFETCH_M precision 1):
-//   2-D tensor [rows(), padded_dim] with
-//   row(b, kvh, pos) = guard_rows + (b * kv_heads + kvh) * capacity + pos,
-//   head values in columns [0, head_dim), zeros in [head_dim, padded_dim),
-//   row 0 a zero guard row, and tail_rows zero rows at the end.
-// padded_dim = MLEN when head_dim <= MLEN (MLEN % head_dim == 0), else head_dim (a multiple of
-// MLEN). The guard row and the zero padding let the kernel read K shifted left by a query head's
-// column offset inside its VLEN block (the DMA reads whole MLEN-wide rows); the tail lets the
-// last whole-tile prefetch (m_prefetch_amount rows) stay inside the tensor.
+//   2-D tensor [rows(), width] with row(b, pos) = b * capacity + pos holding every kv head of
+//   one position: kv head g in columns [g * head_dim, +head_dim) (= the K/V projection's output
+//   row), zeros in [kv_heads * head_dim, width), and tail_rows zero rows at the end.
+// width = kv_heads * head_dim rounded up to MLEN. One KV tile (MLEN positions x one MLEN column
+// block) thus serves every query head whose kv head lies in that block: each K/V element is read
+// once per (sequence, query chunk, head pass), not once per query head. The tail lets the last
+// whole-tile prefetch (m_prefetch_amount rows) stay inside the tensor.
 struct KvCacheLayout {
   uint64_t batch = 1, kv_heads = 1, capacity = 0, head_dim = 0;
-  uint64_t padded_dim = 0, guard_rows = 1, tail_rows = 0;
-  uint64_t rows() const { return guard_rows + batch * kv_heads * capacity + tail_rows; }
-  uint64_t row(uint64_t b, uint64_t kvh, uint64_t pos) const { return guard_rows + (b * kv_heads + kvh) * capacity + pos; }
+  uint64_t width = 0, tail_rows = 0;
+  uint64_t rows() const { return batch * capacity + tail_rows; }
+  uint64_t row(uint64_t b, uint64_t pos) const { return b * capacity + pos; }
+  uint64_t col(uint64_t kvh) const { return kvh * head_dim; }
 };
 // InputError when head_dim is neither a divisor of MLEN nor a multiple of it, or is not a
 // multiple of HLEN and BLEN, or capacity is 0.
 KvCacheLayout kv_cache_layout(const config::HardwareConfig& cfg, uint64_t batch, uint64_t kv_heads,
                               uint64_t capacity, uint64_t head_dim);
-// Places one cache tensor (class kv, format formats.m_kv, shape [rows(), padded_dim]).
+// Places one cache tensor (class kv, format formats.m_kv, shape [rows(), width]).
 const HbmTensor& place_kv_cache(MemoryPlan& plan, std::string_view name, const KvCacheLayout& layout);
+
+// When head_dim < MLEN the kernel copies each query head's columns next to its kv head's columns
+// (Q x a 0/1 identity tile with M_MM, exact), so it needs an identity matrix in HBM:
+// [attention_identity_rows(cfg), MLEN] in formats.m_weight (class weight), the first MLEN rows
+// the identity and the rest zero (the whole-tile prefetch reads that many rows).
+bool attention_needs_identity(const config::HardwareConfig& cfg, uint64_t head_dim);
+uint64_t attention_identity_rows(const config::HardwareConfig& cfg);
+const HbmTensor& place_attention_identity(MemoryPlan& plan, std::string_view name);
+std::vector<float> attention_identity_data(const config::HardwareConfig& cfg);  // row-major contents
 
 // O = softmax(scale * Q K^T + mask) V per (sequence b, query head h), kv head = h / (H / Hkv).
 // Q and O are VRAM tensors [batch * q_len rows, num_heads * head_dim] (activation layout, row
@@ -48,13 +58,15 @@ struct AttentionArgs {
   std::string name = "attention";
   std::string q, out;              // VRAM tensors
   std::string k_cache, v_cache;    // HBM tensors laid out by kv_cache_layout
+  std::string identity;            // HBM tensor from place_attention_identity (head_dim < MLEN only)
   uint64_t batch = 1, q_len = 1, kv_len = 1;
   uint64_t capacity = 0;           // positions per (sequence, kv head) in the cache; 0: kv_len
   uint64_t num_heads = 1, num_kv_heads = 1, head_dim = 0;
   bool causal = true;
   uint64_t sliding_window = 0;     // 0: none
-  // Query rows per chunk (a multiple of BLEN). Each chunk keeps its running max and sum in FP SRAM
-  // and streams the whole KV range once. 0: as many rows as the free FP SRAM holds.
+  // At most this many query rows per chunk (rounded down to a multiple of BLEN). Each (chunk, head
+  // pass) keeps its running max and sum in FP SRAM and streams the KV range once. 0: no limit
+  // beyond the free FP SRAM (the kernel picks the chunk and heads per pass with the fewest streams).
   uint64_t max_q_chunk = 0;
 };
 
@@ -68,14 +80,20 @@ uint64_t attention_rows_alloc(const config::HardwareConfig& cfg, uint64_t batch,
 struct AttentionCounts {
   uint64_t kv_tiles = 0;       // KV tiles of MLEN positions per (sequence, head)
   uint64_t q_chunks = 0;       // query chunks per (sequence, head)
+  uint64_t q_chunk = 0;        // query rows per chunk
+  uint64_t heads_per_pass = 0; // query heads sharing one stream of a KV column block (FP SRAM bound)
+  uint64_t kv_passes = 0;      // streams of the whole KV range (per sequence; all column blocks)
+  uint64_t identity_prefetches = 0;  // H_PREFETCH_M of the identity tile (included in h_prefetch_m)
   uint64_t tile_groups = 0;    // (sequence, head, kv tile, row group) combinations computed
   uint64_t m_tmm = 0, m_mm = 0, m_mm_wo = 0, h_prefetch_m = 0;
   uint64_t softmax_rows = 0;   // per-row online-softmax updates
   uint64_t masked_rows = 0;    // rows that needed an additive column mask
   uint64_t instructions = 0;   // emitted (static) instructions
 };
-// q_chunk: the chunk size the kernel chose (0: one chunk).
-AttentionCounts attention_counts(const config::HardwareConfig& cfg, const AttentionArgs& args, uint64_t q_chunk);
+// fp_free: the free FP SRAM entries the kernel finds (its m/l scratch; the kernel passes
+// plan.fp_space().largest_free() after defining its constants), from which it derives the query
+// chunk and the heads per pass as emit_flash_attention does.
+AttentionCounts attention_counts(const config::HardwareConfig& cfg, const AttentionArgs& args, uint64_t fp_free);
 
 AttentionCounts emit_flash_attention(ProgramBuilder& b, MemoryPlan& plan, const AttentionArgs& args);
 

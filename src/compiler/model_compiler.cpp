@@ -28,15 +28,16 @@ void require_multiple(const model::ModelConfig& m, const char* what, int64_t v, 
 
 std::string layer_name(int64_t i, const char* what) { return fmt::format("layers.{}.{}", i, what); }
 
-// K/V rows of this step's new tokens: VRAM src [batch*q_len rows, kv_heads*padded_dim] -> the HBM
-// cache rows at positions past.. (H_STORE_V in the KV format). H_STORE_V writes v_writeback_amount
+// K/V rows of this step's new tokens: VRAM src [batch*q_len rows, kv.width] (the projection's
+// output, every kv head of a position in one row) -> the HBM cache rows at positions past..
+// (H_STORE_V in the KV format). H_STORE_V writes v_writeback_amount
 // rows; the extra rows of a sequence's last group land on its own not-yet-valid positions (the
 // capacity leaves room), which later steps overwrite before attention can see them.
 void emit_kv_store(ProgramBuilder& b, const MemoryPlan& plan, const VramTensor& src, const HbmTensor& cache,
                    const KvCacheLayout& kv, uint64_t batch, uint64_t q_len, uint64_t past) {
   auto ks = b.kernel("kv_store");
   const auto& cfg = b.config();
-  const uint64_t vlen = cfg.geometry.vlen, wb = cfg.hbm.v_writeback_amount, pd = kv.padded_dim;
+  const uint64_t vlen = cfg.geometry.vlen, wb = cfg.hbm.v_writeback_amount;
   const uint64_t groups = (q_len + wb - 1) / wb;
   b.comment(fmt::format("kv_store: {} rows of {} into {} at positions {}..{}", batch * q_len, src.name, cache.name, past,
                         past + q_len - 1));
@@ -48,16 +49,15 @@ void emit_kv_store(ProgramBuilder& b, const MemoryPlan& plan, const VramTensor& 
   auto off = b.regs().gp("kv hbm offset");
   (void)plan;
   for (uint64_t bi = 0; bi < batch; ++bi)
-    for (uint64_t h = 0; h < kv.kv_heads; ++h)
-      for (uint64_t j = 0; j < pd / vlen; ++j) {
-        b.load_imm(vr, src.address(bi * q_len, h * pd + j * vlen));
-        b.load_imm(off, kv.row(bi, h, past) * cache.row_stride + j * vlen);
-        b.loop(groups, [&] {
-          b.h_store_v(vr, off, a, 1, 1);
-          b.add_imm(vr, vr, wb * vlen);
-          b.add_imm(off, off, wb * cache.row_stride);
-        });
-      }
+    for (uint64_t j = 0; j < kv.width / vlen; ++j) {
+      b.load_imm(vr, src.address(bi * q_len, j * vlen));
+      b.load_imm(off, kv.row(bi, past) * cache.row_stride + j * vlen);
+      b.loop(groups, [&] {
+        b.h_store_v(vr, off, a, 1, 1);
+        b.add_imm(vr, vr, wb * vlen);
+        b.add_imm(off, off, wb * cache.row_stride);
+      });
+    }
 }
 
 }  // namespace
@@ -83,11 +83,9 @@ ModelCompiler::ModelCompiler(const config::HardwareConfig& hw, std::string hw_na
   const uint64_t H = uint64_t(m.hidden_size), I = uint64_t(m.intermediate_size);
   kv_ = kv_cache_layout(hw_, opt.batch, uint64_t(m.num_key_value_heads), opt.max_positions + hw.hbm.v_writeback_amount,
                         uint64_t(m.head_dim));
-  k_relayout_ = kv_.padded_dim != uint64_t(m.head_dim);
-  const uint64_t v_cols = uint64_t(m.num_key_value_heads) * kv_.padded_dim;
-  // K keeps head_dim-wide heads for RoPE; zero columns pad it to whole MLEN tiles (GQA with few
-  // KV heads at a large MLEN).
-  k_cols_ = round_up(uint64_t(m.kv_dim()), mlen);
+  // K and V rows are the cache rows: kv_dim columns zero-padded to whole MLEN tiles.
+  k_cols_ = kv_.width;
+  const uint64_t v_cols = k_cols_;
   vocab_pad_ = round_up(uint64_t(m.vocab_size), mlen);
 
   HbmPlaceOptions rowvec;
@@ -105,14 +103,14 @@ ModelCompiler::ModelCompiler(const config::HardwareConfig& hw, std::string hw_na
     place(layer_name(i, "attn_norm"), {1, H}, f.v_act, {K::Row, p + "input_layernorm.weight"}, rowvec);
     place(layer_name(i, "q_proj"), {H, uint64_t(m.q_dim())}, f.m_weight, {K::Transpose, p + "self_attn.q_proj.weight"});
     place(layer_name(i, "k_proj"), {H, k_cols_}, f.m_weight, {K::Transpose, p + "self_attn.k_proj.weight"});
-    place(layer_name(i, "v_proj"), {H, v_cols}, f.m_weight, {K::VPadTranspose, p + "self_attn.v_proj.weight"});
+    place(layer_name(i, "v_proj"), {H, v_cols}, f.m_weight, {K::Transpose, p + "self_attn.v_proj.weight"});
     place(layer_name(i, "o_proj"), {uint64_t(m.q_dim()), H}, f.m_weight, {K::Transpose, p + "self_attn.o_proj.weight"});
     // Biases and q/k norm weights are vector parameters (v_act), laid out like their activations:
-    // k's bias zero-padded to k_cols_, v's padded per head like v_proj's columns.
+    // k's and v's biases zero-padded to k_cols_.
     if (m.attention_bias) {
       place(layer_name(i, "q_bias"), {1, uint64_t(m.q_dim())}, f.v_act, {K::Row, p + "self_attn.q_proj.bias"}, rowvec);
       place(layer_name(i, "k_bias"), {1, k_cols_}, f.v_act, {K::PadRow, p + "self_attn.k_proj.bias"}, rowvec);
-      place(layer_name(i, "v_bias"), {1, v_cols}, f.v_act, {K::VPadRow, p + "self_attn.v_proj.bias"}, rowvec);
+      place(layer_name(i, "v_bias"), {1, v_cols}, f.v_act, {K::PadRow, p + "self_attn.v_proj.bias"}, rowvec);
     }
     if (m.o_proj_bias) place(layer_name(i, "o_bias"), {1, H}, f.v_act, {K::Row, p + "self_attn.o_proj.bias"}, rowvec);
     if (m.qk_norm) {
@@ -124,7 +122,8 @@ ModelCompiler::ModelCompiler(const config::HardwareConfig& hw, std::string hw_na
     place(layer_name(i, "up_proj"), {H, I}, f.m_weight, {K::Transpose, p + "mlp.up_proj.weight"});
     place(layer_name(i, "down_proj"), {I, H}, f.m_weight, {K::Transpose, p + "mlp.down_proj.weight"});
   }
-  if (k_relayout_) place("k_relayout", {k_cols_, v_cols}, f.m_weight, {K::KPerm, ""});
+  if (attention_needs_identity(hw_, uint64_t(m.head_dim)))
+    place("attn_identity", {attention_identity_rows(hw_), mlen}, f.m_weight, {K::AttnIdentity, ""});
   place("final_norm", {1, H}, f.v_act, {K::Row, "model.norm.weight"}, rowvec);
   place("lm_head", {H, vocab_pad_}, f.m_weight, {K::LmHead, ""});
   for (int64_t i = 0; i < m.num_hidden_layers; ++i) {
@@ -138,7 +137,7 @@ std::vector<float> ModelCompiler::weight_data(const std::string& tensor, const m
   if (it == sources_.end()) throw InputError(fmt::format("error: '{}' is not a weight tensor of this model", tensor));
   const Source& src = it->second;
   const HbmTensor& t = base_.hbm(tensor);
-  const uint64_t rows = t.rows, cols = t.cols, hd = uint64_t(m_.head_dim), pd = kv_.padded_dim;
+  const uint64_t rows = t.rows, cols = t.cols;
   std::vector<float> d(rows * cols, 0.f);
   auto transpose_into = [&](const model::Tensor& W, auto col_of) {
     // W is HF [out, in]; the HBM tensor is [in = rows, cols] with output o at column col_of(o).
@@ -151,22 +150,17 @@ std::vector<float> ModelCompiler::weight_data(const std::string& tensor, const m
     case Source::Kind::Transpose:
       transpose_into(w.get(src.hf), [](uint64_t o) { return o; });
       break;
-    case Source::Kind::VPadTranspose:
-      transpose_into(w.get(src.hf), [&](uint64_t o) { return (o / hd) * pd + o % hd; });
-      break;
     case Source::Kind::LmHead:
       transpose_into(w.lm_head(m_), [](uint64_t o) { return o; });
       break;
-    case Source::Kind::KPerm:
-      for (uint64_t o = 0; o < uint64_t(m_.kv_dim()); ++o) d[o * cols + (o / hd) * pd + o % hd] = 1.f;
+    case Source::Kind::AttnIdentity:
+      d = attention_identity_data(hw_);
       break;
-    case Source::Kind::PadRow:
-    case Source::Kind::VPadRow: {
+    case Source::Kind::PadRow: {
       const model::Tensor& W = w.get(src.hf);
-      const bool per_head = src.kind == Source::Kind::VPadRow;
       if (rows != 1 || W.numel() != uint64_t(m_.kv_dim()))
         throw InputError(fmt::format("error: weight '{}' has {} elements, expected {}", src.hf, W.numel(), m_.kv_dim()));
-      for (uint64_t o = 0; o < W.numel(); ++o) d[per_head ? (o / hd) * pd + o % hd : o] = W.data[o];
+      for (uint64_t o = 0; o < W.numel(); ++o) d[o] = W.data[o];
       break;
     }
     case Source::Kind::Row:
@@ -215,7 +209,7 @@ CompiledStep ModelCompiler::compile_step(const std::vector<std::vector<int64_t>>
   auto alloc = [&](const std::string& name, uint64_t cols) { return plan.alloc_vram(name, R, cols, act); };
 
   const uint64_t H = uint64_t(m_.hidden_size), I = uint64_t(m_.intermediate_size), hd = uint64_t(m_.head_dim);
-  const uint64_t qd = uint64_t(m_.q_dim()), kvd = k_cols_, vcols = uint64_t(m_.num_key_value_heads) * kv_.padded_dim;
+  const uint64_t qd = uint64_t(m_.q_dim()), kvd = k_cols_, vcols = k_cols_;
 
   CompiledStep step;
   step.batch = B;
@@ -265,16 +259,9 @@ CompiledStep ModelCompiler::compile_step(const std::vector<std::vector<int64_t>>
     }
     emit_rope(b, plan, {L + "rope_q", "q", "q", hd, rope});
     emit_rope(b, plan, {L + "rope_k", "k", "k", hd, rope});
-    std::string kname = "k";
-    if (k_relayout_) {
-      alloc("kp", vcols);
-      emit_linear(b, plan, {L + "k_relayout", "k_relayout", "k", "kp"});
-      kname = "kp";
-    }
-    emit_kv_store(b, plan, plan.vram(kname), plan.hbm(L + "k_cache"), kv_, B, T, past);
+    emit_kv_store(b, plan, plan.vram("k"), plan.hbm(L + "k_cache"), kv_, B, T, past);
     emit_kv_store(b, plan, plan.vram("v"), plan.hbm(L + "v_cache"), kv_, B, T, past);
     plan.free_vram("k");
-    if (k_relayout_) plan.free_vram("kp");
     plan.free_vram("v");
     alloc("attn", qd);
     AttentionArgs at;
@@ -283,6 +270,7 @@ CompiledStep ModelCompiler::compile_step(const std::vector<std::vector<int64_t>>
     at.out = "attn";
     at.k_cache = L + "k_cache";
     at.v_cache = L + "v_cache";
+    if (attention_needs_identity(hw_, hd)) at.identity = "attn_identity";
     at.batch = B;
     at.q_len = T;
     at.kv_len = past + T;

@@ -55,7 +55,7 @@ class ModelCompiler {
 
   // The placement every step shares: weights (class weight), KV caches (class kv), constants.
   HbmManifest manifest() const { return base_.manifest(); }
-  // HBM tensors whose contents come from the model weights (or are generated: the K re-layout).
+  // HBM tensors whose contents come from the model weights (or are generated: the attention identity tile).
   const std::vector<std::string>& weight_tensors() const { return weight_names_; }
   // Row-major [rows, cols] contents of one of weight_tensors() in its HBM layout (HF [out, in]
   // linears transposed to [in, out], zero-padded columns where the layout needs them).
@@ -67,8 +67,8 @@ class ModelCompiler {
 
  private:
   struct Source {
-    // PadRow: a kv_dim bias zero-padded to the K width; VPadRow: head h's values at h*padded_dim.
-    enum class Kind : uint8_t { Transpose, VPadTranspose, KPerm, Row, PadRow, VPadRow, Copy, LmHead } kind;
+    // PadRow: a kv_dim bias zero-padded to the K/V width; AttnIdentity: attention_identity_data.
+    enum class Kind : uint8_t { Transpose, AttnIdentity, Row, PadRow, Copy, LmHead } kind;
     std::string hf;
   };
   config::HardwareConfig hw_;
@@ -78,8 +78,7 @@ class ModelCompiler {
   MemoryPlan base_;
   KvCacheLayout kv_;
   uint64_t vocab_pad_ = 0;
-  uint64_t k_cols_ = 0;      // K projection width: kv_heads * head_dim rounded up to MLEN
-  bool k_relayout_ = false;  // head_dim < the cache's padded_dim: K goes through a 0/1 matrix
+  uint64_t k_cols_ = 0;  // K/V projection width = the cache row: kv_heads * head_dim rounded up to MLEN
   std::vector<std::string> weight_names_;
   std::vector<std::pair<std::string, Source>> sources_;
 };

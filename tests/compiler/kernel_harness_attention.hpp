@@ -80,18 +80,20 @@ inline config::HardwareConfig fp32_mlen64() {
 
 // Staged golden: the kernel's op sequence on the host with the simulator's rounding points.
 // Inputs are the values as they sit in the machine: q_vram [rows_alloc, width] (VRAM type),
-// kflat / vflat the decoded cache tensors [rows, padded_dim] (HBM format, before MRAM rounding).
+// kflat / vflat the decoded cache tensors [rows, width] (HBM format, before MRAM rounding).
+// head_dim < MLEN: S multiplies the head's Q copied next to its kv head's columns (zeros elsewhere)
+// with the whole MLEN-wide K tile block holding that kv head; head_dim >= MLEN: the head's blocks.
 inline std::vector<float> staged_golden(const config::HardwareConfig& cfg, const Case& c,
                                         const compiler::KvCacheLayout& kv, uint64_t rows_alloc,
                                         const std::vector<float>& q_vram, const std::vector<float>& kflat,
                                         const std::vector<float>& vflat) {
   const sim::Rounder rv(cfg.sram.vector_type), rf(cfg.sram.fp_type), rm(cfg.sram.matrix_type);
   const uint64_t L = cfg.geometry.mlen, B = cfg.geometry.blen, V = cfg.geometry.vlen, H = cfg.geometry.hlen;
-  const uint64_t hd = c.head_dim, dpad = kv.padded_dim, kb = dpad / L, width = c.heads * hd;
+  const uint64_t hd = c.head_dim, kb = hd < L ? 1 : hd / L, dpad = kb * L, width = c.heads * hd;
   const uint64_t sub = std::min(hd, L) / B, tpp = (cfg.hbm.m_prefetch_amount + L - 1) / L;
   (void)tpp;
   (void)H;
-  const bool head_masks = hd < V;
+  (void)V;
   auto exp_clamped = [](float x) { return std::exp(x < -88.f ? -88.f : (x > 88.f ? 88.f : x)); };
   const float scale_f = rf(float(1.0 / std::sqrt(double(hd))));
   const float neg_f = rf(-1.0e30f);
@@ -110,7 +112,12 @@ inline std::vector<float> staged_golden(const config::HardwareConfig& cfg, const
   for (uint64_t bi = 0; bi < c.batch; ++bi)
     for (uint64_t h = 0; h < c.heads; ++h) {
       const uint64_t kvh = h / (c.heads / c.kv_heads), col0 = h * hd;
-      const uint64_t o_q = head_masks ? col0 % V : 0;
+      const uint64_t blk0 = kv.col(kvh) / L, v_col = hd < L ? kv.col(kvh) % L : 0;
+      // Q of head h as the S product reads it: column k of block cb.
+      auto Qs = [&](uint64_t r, uint64_t cb, uint64_t k) -> float {
+        if (hd >= L) return Q(r, col0 + cb * L + k);
+        return k >= v_col && k < v_col + hd ? Q(r, col0 + k - v_col) : 0.f;
+      };
       std::fill(started.begin(), started.end(), 0);
       for (uint64_t t = 0; t < tiles; ++t) {
         const uint64_t t0 = t * L;
@@ -126,8 +133,8 @@ inline std::vector<float> staged_golden(const config::HardwareConfig& cfg, const
         for (uint64_t cb = 0; cb < kb; ++cb)
           for (uint64_t r = 0; r < L; ++r)
             for (uint64_t col = 0; col < L; ++col) {
-              const uint64_t e = (kv.row(bi, kvh, t0) + r) * dpad + cb * L + col;
-              Kt[(cb * L + r) * L + col] = rm(kflat[e - o_q]);
+              const uint64_t e = kv.row(bi, t0 + r) * kv.width + (blk0 + cb) * L + col;
+              Kt[(cb * L + r) * L + col] = rm(kflat[e]);
               Vt[(cb * L + r) * L + col] = rm(vflat[e]);
             }
         for (uint64_t g = 0; g < groups; ++g) {
@@ -141,8 +148,7 @@ inline std::vector<float> staged_golden(const config::HardwareConfig& cfg, const
               float acc = 0.f;
               for (uint64_t cb = 0; cb < kb; ++cb) {
                 float part = 0.f;
-                const uint64_t qc = (col0 / V + cb) * V;  // the head's VLEN block(s)
-                for (uint64_t k = 0; k < L; ++k) part += Q(r0 + i, qc + k) * Kt[(cb * L + j) * L + k];
+                for (uint64_t k = 0; k < L; ++k) part += Qs(r0 + i, cb, k) * Kt[(cb * L + j) * L + k];
                 acc += part;
               }
               S[i * L + j] = rv(acc);
@@ -184,7 +190,7 @@ inline std::vector<float> staged_golden(const config::HardwareConfig& cfg, const
               for (uint64_t i = 0; i < B; ++i)
                 for (uint64_t j = 0; j < B; ++j) {
                   float part = 0.f;
-                  for (uint64_t k = 0; k < L; ++k) part += S[i * L + k] * Vt[(cb * L + k) * L + cc * B + j];
+                  for (uint64_t k = 0; k < L; ++k) part += S[i * L + k] * Vt[(cb * L + k) * L + v_col + cc * B + j];
                   float acc = 0.f;
                   acc += part;
                   const uint64_t d = cb * L + cc * B + j;
@@ -226,12 +232,15 @@ inline Result run_case(const config::HardwareConfig& cfg, const Case& c) {
   const HbmTensor kt = place_kv_cache(plan, "k_cache", kv);
   const HbmTensor vt = place_kv_cache(plan, "v_cache", kv);
   EXPECT_EQ(kt.row_stride, kt.cols);
+  const bool needs_identity = attention_needs_identity(cfg, c.head_dim);
+  const HbmTensor idt = needs_identity ? place_attention_identity(plan, "identity") : HbmTensor{};
 
   AttentionArgs args;
   args.q = "q";
   args.out = "o";
   args.k_cache = "k_cache";
   args.v_cache = "v_cache";
+  if (needs_identity) args.identity = "identity";
   args.batch = c.batch;
   args.q_len = c.q_len;
   args.kv_len = c.kv_len;
@@ -257,19 +266,20 @@ inline Result run_case(const config::HardwareConfig& cfg, const Case& c) {
   std::vector<float> qh(rows_alloc * width, 0.f);
   for (uint64_t r = 0; r < rows; ++r)
     for (uint64_t col = 0; col < width; ++col) qh[r * width + col] = uq(rng);
-  std::vector<float> kd(kv.rows() * kv.padded_dim, 0.f), vd(kd.size(), 0.f);
+  std::vector<float> kd(kv.rows() * kv.width, 0.f), vd(kd.size(), 0.f);
   for (uint64_t bi = 0; bi < c.batch; ++bi)
     for (uint64_t h = 0; h < c.kv_heads; ++h)
       for (uint64_t p = 0; p < capacity; ++p)
         for (uint64_t d = 0; d < c.head_dim; ++d) {
-          kd[kv.row(bi, h, p) * kv.padded_dim + d] = ukv(rng);
-          vd[kv.row(bi, h, p) * kv.padded_dim + d] = ukv(rng);
+          kd[kv.row(bi, p) * kv.width + kv.col(h) + d] = ukv(rng);
+          vd[kv.row(bi, p) * kv.width + kv.col(h) + d] = ukv(rng);
         }
   auto sim_tensor = [](const HbmTensor& t) {
     return sim::HbmTensor{t.base, t.rows, t.cols, t.row_stride, t.scale_reg, t.format};
   };
   sim::write_hbm_tensor(m.hbm(), sim_tensor(kt), kd);
   sim::write_hbm_tensor(m.hbm(), sim_tensor(vt), vd);
+  if (needs_identity) sim::write_hbm_tensor(m.hbm(), sim_tensor(idt), attention_identity_data(cfg));
   const std::vector<float> kq = sim::read_hbm_tensor(m.hbm(), sim_tensor(kt));
   const std::vector<float> vq = sim::read_hbm_tensor(m.hbm(), sim_tensor(vt));
   for (uint64_t r = 0; r < rows_alloc; ++r)
@@ -300,8 +310,8 @@ inline Result run_case(const config::HardwareConfig& cfg, const Case& c) {
     for (uint64_t p = 0; p < c.kv_len; ++p)
       for (uint64_t h = 0; h < c.kv_heads; ++h)
         for (uint64_t d = 0; d < c.head_dim; ++d) {
-          kk[(p * c.kv_heads + h) * c.head_dim + d] = kq[kv.row(bi, h, p) * kv.padded_dim + d];
-          vv[(p * c.kv_heads + h) * c.head_dim + d] = vq[kv.row(bi, h, p) * kv.padded_dim + d];
+          kk[(p * c.kv_heads + h) * c.head_dim + d] = kq[kv.row(bi, p) * kv.width + kv.col(h) + d];
+          vv[(p * c.kv_heads + h) * c.head_dim + d] = vq[kv.row(bi, p) * kv.width + kv.col(h) + d];
         }
     const int64_t q_pos0 = c.causal ? int64_t(c.kv_len - c.q_len) : int64_t(c.kv_len - 1);
     model::attention(&q_vram[bi * c.q_len * width], c.q_len, q_pos0, kk.data(), vv.data(), c.kv_len, c.heads,

@@ -64,6 +64,8 @@ void check_bf16(const config::HardwareConfig& cfg, const Case& c) {
   EXPECT_TRUE(bits_equal(r.out, r.golden));
 }
 
+uint64_t ceil_div_u(uint64_t a, uint64_t b) { return (a + b - 1) / b; }
+
 bool large_tests() {
   const char* e = std::getenv("PLENA_LARGE_TESTS");
   return e && std::string(e) == "1";
@@ -179,14 +181,44 @@ TEST(KernelAttention, SlidingWindowSkipsTiles) {
   win.window = 20;
   Result rf = run_case(tiny_fp32(), full), rw = run_case(tiny_fp32(), win);
   EXPECT_TRUE(bits_equal(rw.out, rw.golden));
-  EXPECT_EQ(rf.counts.h_prefetch_m, 4u * 17 * 2);
-  EXPECT_EQ(rw.counts.h_prefetch_m, 4u * 2 * 2);  // positions 242..261: tiles 15 and 16
+  // 2 kv heads (one column block each at head_dim = MLEN), K and V.
+  EXPECT_EQ(rf.counts.h_prefetch_m, 2u * 17 * 2);
+  EXPECT_EQ(rw.counts.h_prefetch_m, 2u * 2 * 2);  // positions 242..261: tiles 15 and 16
   EXPECT_LT(rw.executed * 3, rf.executed);
   Case win_short = win;
   win_short.kv_len = 70;  // same offsets inside the tiles as 262 (mod 16)
   Result rs = run_case(tiny_fp32(), win_short);
   EXPECT_EQ(rs.counts.instructions, rw.counts.instructions);
   EXPECT_EQ(rs.counts.h_prefetch_m, rw.counts.h_prefetch_m);
+}
+
+// Each KV tile is read once per (sequence, column block, head pass): every query head whose kv
+// head lies in the block shares it (MLEN 64, head_dim 16: 4 kv heads per block).
+TEST(KernelAttention, KvTilesSharedByAllHeadsOfABlock) {
+  const Case dec{.batch = 2, .q_len = 1, .kv_len = 130, .heads = 8, .kv_heads = 2, .head_dim = 16, .seed = 12};
+  Result r = run_case(fp32_mlen64(), dec);
+  check_fp32(fp32_mlen64(), dec);
+  EXPECT_EQ(r.counts.heads_per_pass, 8u);
+  EXPECT_EQ(r.counts.identity_prefetches, 2u);                        // one Q copy per sequence
+  EXPECT_EQ(r.counts.h_prefetch_m, 2u * 3 * 2 + r.counts.identity_prefetches);  // 3 tiles, K and V
+  // 8 kv heads of 16 span two column blocks: two streams per sequence.
+  const Case mha{.q_len = 5, .kv_len = 70, .heads = 8, .kv_heads = 8, .head_dim = 16, .seed = 13};
+  Result m = run_case(fp32_mlen64(), mha);
+  check_fp32(fp32_mlen64(), mha);
+  EXPECT_EQ(m.counts.h_prefetch_m, 2u * 2 * 2 + m.counts.identity_prefetches);
+  // A small FP SRAM splits the heads of a block into passes (each streams the tiles again).
+  Case split = dec;
+  split.batch = 1;
+  split.q_len = 16;
+  split.kv_len = 16;
+  const auto small_fp = config::parse_config_toml(
+      "base = \"tiny-fp32\"\n[geometry]\nmlen = 64\nvlen = 64\nblen = 4\nhlen = 16\nbroadcast_amount = 4\n"
+      "[hbm]\nm_prefetch_amount = 64\n[sram]\nfp_depth = 96\n",
+      "fp32-mlen64-smallfp");
+  check_fp32(small_fp, split);
+  Result sp = run_case(small_fp, split);
+  EXPECT_LT(sp.counts.heads_per_pass, 8u);
+  EXPECT_EQ(sp.counts.kv_passes, ceil_div_u(8, sp.counts.heads_per_pass) * sp.counts.q_chunks);
 }
 
 TEST(KernelAttention, BadInputsAreInputErrors) {
@@ -201,7 +233,7 @@ TEST(KernelAttention, BadInputsAreInputErrors) {
   auto kv = kv_cache_layout(cfg, 1, 2, 16, 16);
   place_kv_cache(plan, "k", kv);
   place_kv_cache(plan, "v", kv);
-  AttentionArgs a{.q = "q", .out = "o", .k_cache = "k", .v_cache = "v", .batch = 1, .q_len = 4, .kv_len = 16,
+  AttentionArgs a{.q = "q", .out = "o", .k_cache = "k", .v_cache = "v", .identity = "", .batch = 1, .q_len = 4, .kv_len = 16,
                   .capacity = 16, .num_heads = 4, .num_kv_heads = 3, .head_dim = 16};
   EXPECT_THROW(emit_flash_attention(b, plan, a), plena::InputError);  // 4 heads over 3 kv heads
   a.num_kv_heads = 2;
