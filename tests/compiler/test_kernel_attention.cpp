@@ -119,6 +119,13 @@ TEST(KernelAttention, MultiTilePrefetch) {
   check_fp32(cfg, {.batch = 2, .q_len = 3, .kv_len = 90, .heads = 4, .kv_heads = 2, .head_dim = 16});
   check_fp32(cfg, {.q_len = 1, .kv_len = 130, .heads = 2, .kv_heads = 1, .head_dim = 32});
   check_fp32(cfg, {.q_len = 40, .kv_len = 70, .heads = 2, .kv_heads = 2, .head_dim = 16, .causal = false});
+  // MLEN 64, head_dim 16: the identity tile fills both prefetched MRAM tiles of K.
+  const auto cfg64 = config::parse_config_toml(
+      "base = \"tiny-fp32\"\n[geometry]\nmlen = 64\nvlen = 64\nblen = 4\nhlen = 16\nbroadcast_amount = 4\n"
+      "[hbm]\nm_prefetch_amount = 128\n",
+      "fp32-mlen64-tpp2");
+  check_fp32(cfg64, {.batch = 2, .q_len = 9, .kv_len = 200, .heads = 8, .kv_heads = 2, .head_dim = 16, .window = 100});
+  check_fp32(cfg64, {.q_len = 1, .kv_len = 300, .heads = 4, .kv_heads = 4, .head_dim = 32});
 }
 
 TEST(KernelAttention, QueryChunks) {
