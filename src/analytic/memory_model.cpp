@@ -65,6 +65,19 @@ DmaTiming MemoryModel::timing(const DmaPattern& p) {
   t.first_cycles = std::ceil(c.first_ps / per);
   t.per_transfer_cycles = c.per_transfer_ps / per;
   t.alone_cycles = c.alone_ps / per;
+  // In-order mode issues blocking transfers back to back for as long as the program runs, so
+  // they meet refresh (the banks unavailable tRFC of every tREFI). The serial calibration
+  // (dram::calibrate_transfer: 4 transfers of at most 128 rows, longer ones extended at the
+  // burst rate, which includes refresh) is too short to see it when its span is under tREFI:
+  // stretch that short part by 1 + tRFC/tREFI.
+  const auto& dp = impl_->params;
+  if (dp.tREFI > 0) {
+    const double scale = double(p.rows) / double(std::min<uint64_t>(p.rows, 128));
+    const double extended = (scale - 1.0) * c.per_transfer_ps / scale;
+    const double short_part = c.alone_ps - extended;
+    if (4.0 * short_part < double(dp.tREFI))
+      t.alone_cycles = (short_part * (1.0 + double(dp.tRFC) / double(dp.tREFI)) + extended) / per;
+  }
   return impl_->cache[p] = t;
 }
 

@@ -82,13 +82,11 @@ TEST(AnalyticValidate, VectorKernels) {
 TEST(AnalyticValidate, WholeModels) {
   const auto rs = run_validation(points_of("model"));
   ASSERT_EQ(rs.size(), 8u);  // tiny on reference-small and tiny-fp32, both modes, TTFT and TPOT
-  int gated = 0;
   for (const auto& r : rs) {
-    gated += r.point.gated;
+    EXPECT_TRUE(r.point.gated);
     EXPECT_GT(r.sim_cycles, 100000u) << r.shape;
     EXPECT_GT(r.analytic_instructions, 0u);
   }
-  EXPECT_EQ(gated, 6);
   expect_within_target(rs);
   // TTFT (8-token prefill) costs more than a decode step on the same machine.
   EXPECT_GT(rs[0].sim_cycles, rs[2].sim_cycles);
