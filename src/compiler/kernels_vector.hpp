@@ -218,7 +218,8 @@ VectorKernelCounts embedding_counts(const config::HardwareConfig& cfg, uint64_t 
                                     uint64_t hidden);
 // The model step's KV store (ModelCompiler): batch x kv_heads x padded_dim/VLEN column blocks, each
 // ceil(q_len / v_writeback_amount) H_STORE_V of v_writeback_amount rows; cache rows row_stride
-// elements apart (formats.v_kv).
+// elements apart (formats.v_kv). With one cache row per position holding every kv head (the
+// current layout) pass kv_heads = 1 and padded_dim = the row width.
 VectorKernelCounts kv_store_counts(const config::HardwareConfig& cfg, uint64_t batch, uint64_t q_len,
                                    uint64_t kv_heads, uint64_t padded_dim, uint64_t row_stride);
 // The model step's gather of each sequence's last row before the final norm (prefill only).
