@@ -127,6 +127,11 @@ void layer_ops(const Ctx& c, PhaseEstimate& ph, uint64_t batch, uint64_t q_len, 
   lin("q_proj", s.hidden, s.q_cols);
   lin("k_proj", s.hidden, s.kv_cols);
   lin("v_proj", s.hidden, s.v_cols);
+  if (c.m.attention_bias) {  // Qwen2: q, k, v biases (emit_bias_add)
+    vec("q_bias", "bias_add", s.q_cols, mult);
+    vec("k_bias", "bias_add", s.kv_cols, mult);
+    vec("v_bias", "bias_add", s.v_cols, mult);
+  }
   vec("rope_q", "rope", s.q_cols, mult, s.head_dim);
   vec("rope_k", "rope", s.kv_cols, mult, s.head_dim);
   {  // New K and V rows to the HBM cache (H_STORE_V), k then v.
@@ -137,6 +142,7 @@ void layer_ops(const Ctx& c, PhaseEstimate& ph, uint64_t batch, uint64_t q_len, 
   }
   add(ph, estimate_attention(cfg, c.mem, batch, q_len, kv_len, s.heads, s.kv_heads, s.head_dim), "attention", mult);
   lin("o_proj", s.q_cols, s.hidden);
+  if (c.m.o_proj_bias) vec("o_bias", "bias_add", s.hidden, mult);
   if (c.tp > 1) {
     OpEstimate e;
     e.exact_schedule = false;

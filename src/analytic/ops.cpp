@@ -216,7 +216,11 @@ OpEstimate estimate_kernel(const config::HardwareConfig& cfg, MemoryModel& mem, 
     const double times = double(p.times);
     e.matrix_cycles += times * double(p.matrix_cycles);
     e.vector_cycles += times * double(p.vector_cycles);
-    const double dma_rep = double(p.dma) * (p.dma_serial ? one : dma.per_transfer_cycles);
+    double dma_rep = double(p.dma) * (p.dma_serial ? one : dma.per_transfer_cycles);
+    // Awaited transfers (a parameter row, the RoPE swap tile): the phase ends no earlier than the
+    // burst that the next phase's first instruction reads has landed.
+    if (!in_order && k.dma.wait_first && p.dma && !p.dma_serial)
+      dma_rep = dma.first_cycles;
     e.dma_cycles += times * dma_rep;
     if (in_order) {
       total += times * (double(p.serial_cycles) + double(p.dma) * one);
@@ -227,7 +231,6 @@ OpEstimate estimate_kernel(const config::HardwareConfig& cfg, MemoryModel& mem, 
                         double(p.exposed_cycles));
     }
   }
-  if (!in_order && transfers && k.dma.wait_first) total += dma.first_cycles;
   e.instructions = k.instructions();
   e.issue_cycles = double(e.instructions);
   e.cycles = total;
@@ -244,6 +247,8 @@ OpEstimate estimate_vector(const config::HardwareConfig& cfg, MemoryModel& mem, 
     k = compiler::rmsnorm_counts(cfg, rows, rows_alloc, cols, true);
   else if (kind == "swiglu")
     k = compiler::swiglu_counts(cfg, rows, rows_alloc, cols);
+  else if (kind == "bias_add")
+    k = compiler::bias_add_counts(cfg, rows, rows_alloc, cols);
   else if (kind == "residual")
     k = compiler::residual_add_counts(cfg, rows, rows_alloc, cols);
   else if (kind == "rope")
@@ -254,7 +259,7 @@ OpEstimate estimate_vector(const config::HardwareConfig& cfg, MemoryModel& mem, 
     k = compiler::gather_last_counts(cfg, rows, cols);
   else
     throw InputError(std::string("analytic: unknown vector kernel '") + std::string(kind) +
-                     "', expected rmsnorm, swiglu, residual, rope, embedding or gather_last");
+                     "', expected rmsnorm, swiglu, bias_add, residual, rope, embedding or gather_last");
   return estimate_kernel(cfg, mem, k);
 }
 

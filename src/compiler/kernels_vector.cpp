@@ -863,10 +863,54 @@ uint64_t VectorKernelCounts::transfers() const {
   return n;
 }
 
+namespace {
+
+// vk::ParamRow from HBM: the [1, cols] row in ceil(blocks / v_prefetch_amount) packed H_PREFETCH_V
+// (awaited by the first use), the masked last block when cols is not whole blocks.
+void count_hbm_param_row(const config::HardwareConfig& cfg, PhaseTally& s, VectorKernelCounts& c, uint64_t cols) {
+  const uint64_t vlen = cfg.geometry.vlen, blocks = ceil_div(cols, vlen);
+  const uint64_t amount = cfg.hbm.v_prefetch_amount, groups = ceil_div(blocks, amount);
+  count_set_reg(s, true);
+  count_set_reg(s, true);
+  s.sint(2);
+  PhaseTally g(cfg, "param load", 1);
+  g.dma(1, false).sint(add_imm_instrs(amount * vlen, true) * 2);
+  s.absorb(g.p, groups);
+  if (cols % vlen) s.sint(2).vec(cfg.latency.vector_mul);
+  c.dma = {amount, vlen, vlen, cfg.formats.v_act, false, false, true, false};
+}
+
+}  // namespace
+
+VectorKernelCounts bias_add_counts(const config::HardwareConfig& cfg, uint64_t rows, uint64_t rows_alloc, uint64_t cols) {
+  const auto& l = cfg.latency;
+  const uint64_t vlen = cfg.geometry.vlen, full = cols / vlen, xs = rows_alloc * vlen;
+  const bool tail = cols % vlen != 0;
+  VectorKernelCounts c;
+  c.kernel = "bias_add";
+  PhaseTally s(cfg, "setup", 1);
+  count_masks(cfg, s, cols, false);
+  count_hbm_param_row(cfg, s, c, cols);
+  s.sint((tail ? 1 : 0) + 3).loop_start(full);  // bias tail pointer, the three block cursors
+  push_phase(c, s.p);
+  // One column block: the row loop adds the bias block to every real row.
+  PhaseTally row(cfg, "", 1);
+  row.vec(l.vector_add).sint(2 * add_imm_instrs(vlen, true));
+  PhaseTally b(cfg, "column block", full);
+  b.sint(2).absorb(row.p, rows).sint(2 * add_imm_instrs(xs, true) + add_imm_instrs(vlen, true));
+  push_phase(c, b.body(full));
+  if (tail) {
+    PhaseTally t(cfg, "tail block", 1);
+    t.sint(2).absorb(row.p, rows);
+    push_phase(c, t.p);
+  }
+  return c;
+}
+
 VectorKernelCounts rmsnorm_counts(const config::HardwareConfig& cfg, uint64_t rows, uint64_t rows_alloc, uint64_t cols,
                                   bool weight_in_hbm) {
   const auto& l = cfg.latency;
-  const uint64_t vlen = cfg.geometry.vlen, full = cols / vlen, blocks = ceil_div(cols, vlen);
+  const uint64_t vlen = cfg.geometry.vlen, full = cols / vlen;
   const bool tail = cols % vlen != 0;
   const uint64_t xs = rows_alloc * vlen;
   VectorKernelCounts c;
@@ -875,15 +919,7 @@ VectorKernelCounts rmsnorm_counts(const config::HardwareConfig& cfg, uint64_t ro
   s.fp_mem(2);  // 1/n, eps
   count_masks(cfg, s, cols, false);
   if (weight_in_hbm) {
-    const uint64_t amount = cfg.hbm.v_prefetch_amount, groups = ceil_div(blocks, amount);
-    count_set_reg(s, true);
-    count_set_reg(s, true);
-    s.sint(2);
-    PhaseTally g(cfg, "param load", 1);
-    g.dma(1, false).sint(add_imm_instrs(amount * vlen, true) * 2);
-    s.absorb(g.p, groups);
-    if (tail) s.sint(2).vec(l.vector_mul);
-    c.dma = {amount, vlen, vlen, cfg.formats.v_act, false, false, true, false};
+    count_hbm_param_row(cfg, s, c, cols);
   } else if (tail) {
     s.sint(3).vec(l.vector_mul);
   }

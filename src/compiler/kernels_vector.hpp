@@ -207,6 +207,8 @@ struct VectorKernelCounts {
 // x [rows, cols] (rows_alloc physical rows); weight in HBM (the model's norms) or VRAM.
 VectorKernelCounts rmsnorm_counts(const config::HardwareConfig& cfg, uint64_t rows, uint64_t rows_alloc, uint64_t cols,
                                   bool weight_in_hbm = true);
+// emit_bias_add on [rows, cols] (rows_alloc physical rows), the bias row in HBM (the model's biases).
+VectorKernelCounts bias_add_counts(const config::HardwareConfig& cfg, uint64_t rows, uint64_t rows_alloc, uint64_t cols);
 VectorKernelCounts swiglu_counts(const config::HardwareConfig& cfg, uint64_t rows, uint64_t rows_alloc, uint64_t cols);
 VectorKernelCounts residual_add_counts(const config::HardwareConfig& cfg, uint64_t rows, uint64_t rows_alloc,
                                        uint64_t cols);

@@ -66,7 +66,7 @@ TEST(AnalyticValidate, VectorKernels) {
   for (const auto& r : rs) {
     kernels.insert(r.point.kernel);
     gated += r.point.gated;
-    EXPECT_GT(r.sim_cycles, 500u) << r.shape;
+    EXPECT_GT(r.sim_cycles, 300u) << r.shape;
     // Closed-form counts: exact up to plan-dependent address immediates (LUI + ADDI pairs); the
     // embedding's table offsets depend on the token ids (one extra LUI per lookup at most).
     const int64_t diff = int64_t(r.analytic_instructions) - int64_t(r.sim_instructions);
@@ -74,14 +74,15 @@ TEST(AnalyticValidate, VectorKernels) {
     EXPECT_LE(std::llabs(diff), tol) << r.point.config << " " << r.point.kernel << " " << r.shape << ": sim "
                                    << r.sim_instructions << " analytic " << r.analytic_instructions;
   }
-  EXPECT_EQ(kernels, (std::set<std::string>{"rmsnorm", "swiglu", "residual", "rope", "embedding"}));
+  EXPECT_EQ(kernels, (std::set<std::string>{"rmsnorm", "swiglu", "bias_add", "residual", "rope", "embedding"}));
   EXPECT_GE(gated, 16);
   expect_within_target(rs);
 }
 
 TEST(AnalyticValidate, WholeModels) {
   const auto rs = run_validation(points_of("model"));
-  ASSERT_EQ(rs.size(), 8u);  // tiny on reference-small and tiny-fp32, both modes, TTFT and TPOT
+  // tiny on reference-small and tiny-fp32, tiny-qwen2 on reference-small; both modes, TTFT and TPOT
+  ASSERT_EQ(rs.size(), 12u);
   for (const auto& r : rs) {
     EXPECT_TRUE(r.point.gated);
     EXPECT_GT(r.sim_cycles, 100000u) << r.shape;
