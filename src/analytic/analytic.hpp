@@ -109,7 +109,7 @@ struct Workload {
 
 struct Parallelism {
   uint32_t devices = 1;
-  uint32_t tp = 0, pp = 0;      // 0: tp = min(devices, kv heads) and pp = devices / tp
+  uint32_t tp = 0, pp = 0;      // both 0: the fastest tp x pp = devices split; one 0: devices / the other
   double link_GBps = 100.0;     // per-device interconnect bandwidth (assumption, configurable)
   double link_latency_us = 1.0; // per message
 };

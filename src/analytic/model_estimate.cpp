@@ -1,8 +1,10 @@
 // Whole-model composition: per-layer op list (LLaMA block), prefill and decode phases, tensor and
 // pipeline parallel splits, capacity check, energy. Formulas: docs/analytic.md §3-§5.
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
+#include <optional>
 #include <cmath>
 #include <nlohmann/json.hpp>
 
@@ -225,16 +227,12 @@ EnergyModel default_energy(const config::HardwareConfig& cfg) {
   return e;
 }
 
-Estimate estimate(const model::ModelConfig& m, const config::HardwareConfig& cfg, const Workload& w,
-                  const Parallelism& par) {
-  if (w.batch == 0 || w.prefill == 0) throw InputError("error: --prefill and --batch must be at least 1");
-  if (par.devices == 0) throw InputError("error: --devices must be at least 1");
+namespace {
+
+Estimate estimate_split(const model::ModelConfig& m, const config::HardwareConfig& cfg, const Workload& w,
+                        const Parallelism& par, MemoryModel& mem) {
   uint32_t tp = par.tp, pp = par.pp;
-  if (tp == 0 && pp == 0) {
-    tp = std::min<uint32_t>(par.devices, uint32_t(m.num_key_value_heads));
-    while (par.devices % tp) --tp;
-    pp = par.devices / tp;
-  } else if (tp == 0) {
+  if (tp == 0) {
     tp = par.devices / pp;
   } else if (pp == 0) {
     pp = par.devices / tp;
@@ -244,7 +242,6 @@ Estimate estimate(const model::ModelConfig& m, const config::HardwareConfig& cfg
   if (pp > uint64_t(m.num_hidden_layers))
     throw InputError(fmt::format("error: --pp {} exceeds the model's {} layers", pp, m.num_hidden_layers));
 
-  MemoryModel mem(cfg);
   Ctx c{m, cfg, mem, shard(m, cfg, tp), tp, pp, par.link_GBps, par.link_latency_us, mem.ps_per_cycle() * 1e-12};
   const EnergyModel en = default_energy(cfg);
 
@@ -325,6 +322,46 @@ Estimate estimate(const model::ModelConfig& m, const config::HardwareConfig& cfg
                   en.pj_per_mac, en.pj_per_vector_elem, en.pj_per_hbm_bit, en.hbm_source),
   };
   return e;
+}
+
+}  // namespace
+
+Estimate estimate(const model::ModelConfig& m, const config::HardwareConfig& cfg, const Workload& w,
+                  const Parallelism& par) {
+  if (w.batch == 0 || w.prefill == 0) throw InputError("error: --prefill and --batch must be at least 1");
+  if (par.devices == 0) throw InputError("error: --devices must be at least 1");
+  MemoryModel mem(cfg);  // shared: each DMA pattern is calibrated once for all candidates
+  if (par.tp != 0 || par.pp != 0) return estimate_split(m, cfg, w, par, mem);
+  // Automatic split: every tp x pp = devices factorization (tp up to the attention heads, pp up to
+  // the layers) whose weights and KV fit; the one with the shortest request (prefill + all decode
+  // steps) wins, the smaller tp on ties. Shard padding to MLEN makes the best split config-dependent.
+  std::optional<Estimate> best;
+  std::optional<InputError> first_error;
+  std::vector<std::string> tried;
+  for (uint32_t tp = 1; tp <= par.devices; ++tp) {
+    if (par.devices % tp || tp > uint64_t(m.num_attention_heads) || par.devices / tp > uint64_t(m.num_hidden_layers))
+      continue;
+    Parallelism p = par;
+    p.tp = tp;
+    p.pp = par.devices / tp;
+    try {
+      Estimate e = estimate_split(m, cfg, w, p, mem);
+      const double total = e.prefill.seconds + e.decode_s;
+      tried.push_back(fmt::format("tp {} x pp {}: {:.3f} s", p.tp, p.pp, total));
+      if (!best || total < best->prefill.seconds + best->decode_s) best = std::move(e);
+    } catch (const InputError& err) {
+      tried.push_back(fmt::format("tp {} x pp {}: does not fit", p.tp, p.pp));
+      if (!first_error) first_error = err;
+    }
+  }
+  if (!best) {
+    if (first_error) throw *first_error;
+    throw InputError(fmt::format("error: no tensor x pipeline split of {} devices fits {}", par.devices, m.name));
+  }
+  if (tried.size() > 1)
+    best->assumptions.insert(best->assumptions.begin() + 2,
+                             fmt::format("split chosen automatically (shortest prefill + decode): {}", fmt::join(tried, "; ")));
+  return *best;
 }
 
 std::string to_text(const Estimate& e) {

@@ -86,6 +86,34 @@ TEST(Analytic, TensorParallelShortensTimeButAddsCommunication) {
   EXPECT_GE(c.ttft_s, a.ttft_s);  // one microbatch: stages run one after another, plus hops
 }
 
+// With neither --tp nor --pp the fastest factorization of the devices wins.
+TEST(Analytic, AutomaticSplitIsTheFastestFactorization) {
+  auto cfg = big();
+  const auto m = model::model_preset("llama-3.1-8b");
+  const Workload w{512, 32, 1};
+  Parallelism autop;
+  autop.devices = 16;
+  const Estimate a = estimate(m, cfg, w, autop);
+  EXPECT_EQ(uint64_t(a.tp) * a.pp, 16u);
+  bool listed = false;
+  for (const auto& s : a.assumptions) listed |= s.find("split chosen automatically") != std::string::npos;
+  EXPECT_TRUE(listed);
+  const double best = a.prefill.seconds + a.decode_s;
+  int candidates = 0;
+  for (uint32_t tp : {1u, 2u, 4u, 8u, 16u}) {
+    Parallelism p = autop;
+    p.tp = tp;
+    const Estimate e = estimate(m, cfg, w, p);
+    EXPECT_EQ(e.pp, 16u / tp);
+    EXPECT_GE(e.prefill.seconds + e.decode_s, best);
+    if (tp == a.tp) {
+      EXPECT_DOUBLE_EQ(e.prefill.seconds + e.decode_s, best);
+    }
+    ++candidates;
+  }
+  EXPECT_EQ(candidates, 5);
+}
+
 TEST(Analytic, LongContextRunsFastAndDecodeGrowsWithContext) {
   auto cfg = big();
   const auto m = model::model_preset("llama-3.3-70b");
