@@ -88,7 +88,8 @@ OpEstimate estimate_linear(const config::HardwareConfig& cfg, MemoryModel& mem, 
                            uint64_t n, uint64_t chunk_tiles = 0);
 // emit_flash_attention (counts exact; vector softmax cost per row approximate).
 OpEstimate estimate_attention(const config::HardwareConfig& cfg, MemoryModel& mem, uint64_t batch, uint64_t q_len,
-                              uint64_t kv_len, uint64_t heads, uint64_t kv_heads, uint64_t head_dim);
+                              uint64_t kv_len, uint64_t heads, uint64_t kv_heads, uint64_t head_dim,
+                              uint64_t sliding_window = 0);
 // Vector-side kernels from the compiler's closed-form counts (compiler::*_counts, exact schedule):
 // in-order = sum of latencies + blocking DMA; decoupled = per phase max(issue, vector, matrix,
 // scalar chain, DMA) (docs/analytic.md §2.4).

@@ -142,7 +142,8 @@ void layer_ops(const Ctx& c, PhaseEstimate& ph, uint64_t batch, uint64_t q_len, 
     add(ph, estimate_kernel(cfg, c.mem, compiler::kv_store_counts(cfg, batch, q_len, 1, s.kv_cols, stride)),
         "kv_store", 2 * mult);
   }
-  add(ph, estimate_attention(cfg, c.mem, batch, q_len, kv_len, s.heads, s.kv_heads, s.head_dim), "attention", mult);
+  add(ph, estimate_attention(cfg, c.mem, batch, q_len, kv_len, s.heads, s.kv_heads, s.head_dim,
+                                  uint64_t(std::max<int64_t>(0, c.m.sliding_window))), "attention", mult);
   lin("o_proj", s.q_cols, s.hidden);
   if (c.m.o_proj_bias) vec("o_bias", "bias_add", s.hidden, mult);
   if (c.tp > 1) {

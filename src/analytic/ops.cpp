@@ -125,7 +125,8 @@ OpEstimate estimate_linear(const config::HardwareConfig& cfg, MemoryModel& mem, 
 }
 
 OpEstimate estimate_attention(const config::HardwareConfig& cfg, MemoryModel& mem, uint64_t batch, uint64_t q_len,
-                              uint64_t kv_len, uint64_t heads, uint64_t kv_heads, uint64_t head_dim) {
+                              uint64_t kv_len, uint64_t heads, uint64_t kv_heads, uint64_t head_dim,
+                              uint64_t sliding_window) {
   const auto& g = cfg.geometry;
   const auto& lat = cfg.latency;
   compiler::AttentionArgs a;
@@ -136,6 +137,7 @@ OpEstimate estimate_attention(const config::HardwareConfig& cfg, MemoryModel& me
   a.num_kv_heads = kv_heads;
   a.head_dim = head_dim;
   a.causal = true;
+  a.sliding_window = sliding_window;
   // The kernel derives its query chunk and heads per pass from the free FP SRAM (running max
   // and sum of every (head, row) of a pass).
   const uint64_t fp_free = cfg.sram.fp_depth > 8 ? cfg.sram.fp_depth - 8 : cfg.sram.fp_depth;

@@ -114,6 +114,27 @@ TEST(Analytic, AutomaticSplitIsTheFastestFactorization) {
   EXPECT_EQ(candidates, 5);
 }
 
+// A sliding window (Mistral) bounds the attention work the kernel schedules (tiles below every
+// query's window are skipped), so long-context decode stops growing with the context.
+TEST(Analytic, SlidingWindowBoundsAttention) {
+  auto cfg = big();
+  model::ModelConfig m = model::model_preset("llama-3.1-8b");
+  m.architecture = model::Architecture::Mistral;
+  const Workload w{32768, 8, 1};
+  const Estimate full = estimate(m, cfg, w, {});
+  m.sliding_window = 4096;
+  const Estimate win = estimate(m, cfg, w, {});
+  auto attn = [](const PhaseEstimate& p) {
+    double t = 0;
+    for (const auto& o : p.ops)
+      if (o.name == "attention") t += o.cycles * o.calls;
+    return t;
+  };
+  EXPECT_LT(attn(win.decode_first), 0.5 * attn(full.decode_first));
+  EXPECT_LT(attn(win.prefill), 0.8 * attn(full.prefill));  // per query chunk, only tiles below every row skip
+  EXPECT_GT(attn(win.decode_first), 0.0);
+}
+
 TEST(Analytic, LongContextRunsFastAndDecodeGrowsWithContext) {
   auto cfg = big();
   const auto m = model::model_preset("llama-3.3-70b");
