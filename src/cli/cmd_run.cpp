@@ -38,6 +38,9 @@ void add_run_command(CLI::App& app) {
       ->capture_default_str();
   sub->add_option("--json", a->json, "Write the report as JSON here");
   sub->add_option("--dump-dir", a->dump_dir, "Write per-step logits (simulated and reference) as .npy here");
+  sub->add_flag("--dump-hidden", a->opt.dump_hidden_layers,
+                "With --dump-dir: also dump the residual stream after the embedding and every layer (last token, "
+                "simulated and reference) and report per-layer errors");
   sub->add_flag("--progress", a->progress, "Show a progress bar (default: when stderr is a terminal)");
   sub->add_flag("--no-progress", a->no_progress, "Never show a progress bar");
   sub->add_flag("-q,--quiet", a->quiet, "Print nothing on success");

@@ -234,8 +234,15 @@ CompiledStep ModelCompiler::compile_step(const std::vector<std::vector<int64_t>>
     }
   }
 
-  alloc("x", H);
+  step.residual = alloc("x", H);
+  // A stage boundary: the next instruction emitted starts the next stage (see CompiledStep).
+  auto mark_residual = [&] {
+    if (b.loop_depth() != 0 || b.size() == 0)
+      throw std::logic_error("model compiler: residual checkpoint inside a loop or before any instruction");
+    step.residual_pcs.push_back(b.size());
+  };
   emit_embedding(b, plan, {"embedding", "embed_tokens", "x", flat});
+  mark_residual();
   for (int64_t i = 0; i < m_.num_hidden_layers; ++i) {
     const std::string L = fmt::format("layers.{}.", i);
     b.stage(fmt::format("layer {}", i));
@@ -302,6 +309,7 @@ CompiledStep ModelCompiler::compile_step(const std::vector<std::vector<int64_t>>
     plan.free_vram("gate");
     emit_residual_add(b, plan, {L + "mlp_residual", "x", "down", "x"});
     plan.free_vram("down");
+    mark_residual();
   }
 
   b.stage("final norm + lm_head (last token of each sequence)");
@@ -331,6 +339,9 @@ CompiledStep ModelCompiler::compile_step(const std::vector<std::vector<int64_t>>
   step.logits = plan.alloc_vram("logits", B, vocab_pad_, lo);
   emit_linear(b, plan, {"lm_head", "lm_head", final_in, "logits"});
   step.program = finish_program(b, plan);
+  // The final norm + LM head follow the last layer, so every checkpoint names a real instruction.
+  if (step.residual_pcs.back() >= step.program.instrs.size())
+    throw std::logic_error("model compiler: residual checkpoint past the end of the program");
   return step;
 }
 

@@ -39,6 +39,14 @@ struct CompiledStep {
   std::vector<HbmInit> hbm_inits;
   VramTensor logits;  // [batch, vocab_padded]: the last token's logits of every sequence
   VramTensor hidden;  // [batch, hidden]: the final-norm output the LM head reads (same rows)
+  // The residual stream "x" [batch*q_len rows, hidden] (sequence b's token t at row b*q_len + t),
+  // updated in place by every layer, and where to observe it: residual_pcs[0] is the index of
+  // the first instruction after the embedding, residual_pcs[l + 1] the first after layer l's MLP
+  // residual add. When execution is about to reach residual_pcs[s] for the first time (the
+  // simulator's next pc), x holds stage s's output (HF output_hidden_states before the final
+  // norm). Every such pc is at top level, outside any hardware loop. Nothing is emitted for them.
+  VramTensor residual;
+  std::vector<uint64_t> residual_pcs;  // num_hidden_layers + 1 entries, increasing
 };
 
 class ModelCompiler {

@@ -162,11 +162,70 @@ Agreement compare_logits(const float* sim, const float* ref, size_t n) {
   return a;
 }
 
+// Residual-stream snapshots of one step, taken from inside the simulator's run loop.
+struct HiddenProbe {
+  const sim::Machine* machine = nullptr;
+  const compiler::CompiledStep* step = nullptr;
+  size_t next = 0;          // next stage to capture; stages are reached in pc order
+  uint64_t hidden = 0;
+  std::vector<float> data;  // [stages, batch, hidden]: each sequence's last-token row of x
+
+  void begin(const compiler::CompiledStep& s, uint64_t hidden_size) {
+    step = &s;
+    next = 0;
+    hidden = hidden_size;
+    data.assign(s.residual_pcs.size() * s.batch * hidden, 0.f);
+  }
+  // After each instruction: when the next one is the first of a stage boundary, x holds that
+  // stage's output. A boundary pc is at top level, so it is reached once per step (a loop
+  // back-edge never targets it); the first arrival is the one taken.
+  void observe() {
+    if (step == nullptr || next >= step->residual_pcs.size() || machine->next_pc != step->residual_pcs[next]) return;
+    const uint64_t vlen = machine->config().geometry.vlen, B = step->batch, T = step->q_len;
+    for (uint64_t b = 0; b < B; ++b) {
+      float* out = &data[(next * B + b) * hidden];
+      for (uint64_t c = 0; c < hidden; c += vlen) {
+        const uint64_t n = std::min(vlen, hidden - c);
+        const auto v = machine->read_vram(step->residual.address(b * T + T - 1, c), n);
+        std::copy(v.begin(), v.end(), out + c);
+      }
+    }
+    ++next;
+  }
+};
+
+std::string stage_name(size_t s) { return s == 0 ? std::string("embed") : fmt::format("layer {}", s - 1); }
+
+HiddenAgreement compare_hidden(size_t stage, const float* sim, const float* ref, uint64_t batch, uint64_t hidden) {
+  HiddenAgreement h;
+  h.stage = stage_name(stage);
+  h.cosine = 1;
+  double sq = 0;
+  for (uint64_t b = 0; b < batch; ++b) {
+    double dot = 0, ns = 0, nr = 0;
+    for (uint64_t i = b * hidden; i < (b + 1) * hidden; ++i) {
+      const double d = std::fabs(double(sim[i]) - double(ref[i]));
+      h.max_abs = std::max(h.max_abs, std::isnan(d) ? INFINITY : d);
+      dot += double(sim[i]) * ref[i];
+      ns += double(sim[i]) * sim[i];
+      nr += double(ref[i]) * ref[i];
+    }
+    sq += nr;
+    h.cosine = std::min(h.cosine, (ns > 0 && nr > 0) ? dot / std::sqrt(ns * nr) : 0.0);
+  }
+  h.ref_rms = std::sqrt(sq / double(batch * hidden));
+  return h;
+}
+
 }  // namespace
 
 RunReport run_model(const RunOptions& opt) {
   const auto wall0 = std::chrono::steady_clock::now();
   if (opt.batch == 0) throw InputError("error: --batch must be at least 1");
+  if (opt.dump_hidden_layers && opt.dump_dir.empty())
+    throw InputError("--dump-hidden: error: needs --dump-dir DIR, the directory the per-layer .npy files go to");
+  if (opt.dump_hidden_layers && opt.timing_only)
+    throw InputError("--dump-hidden: error: a --timing-only run has no data to dump; drop one of the two flags");
   ResolvedModel rm = resolve_model(opt.model, opt.seed, !opt.timing_only);
   const model::ModelConfig& cfg = rm.config;
   const config::HardwareConfig hw = config::resolve_config(opt.hw);
@@ -198,7 +257,11 @@ RunReport run_model(const RunOptions& opt) {
   }
   so.timing.dram_fidelity = opt.dram_fidelity;
   rep.dram = fmt::format("{} ({})", hw.hbm.dram, sim::dram_fidelity_name(opt.dram_fidelity));
+  HiddenProbe probe;
+  // The observer only reads machine state: tokens, cycles and instruction counts are unchanged.
+  if (opt.dump_hidden_layers) so.observer = [&probe](const sim::Effects&, uint32_t) { probe.observe(); };
   sim::Simulator simu(hw, so);
+  probe.machine = &simu.machine();
   const compiler::HbmManifest man = mc.manifest();
   if (!opt.timing_only)
     for (const auto& name : mc.weight_tensors())
@@ -232,6 +295,7 @@ RunReport run_model(const RunOptions& opt) {
     st.compile_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - c0).count();
     st.program_words = step.program.words.size();
     preload_step(simu, step);
+    if (opt.dump_hidden_layers) probe.begin(step, uint64_t(cfg.hidden_size));
     const sim::SimResult r = simu.run(step.program.words);
     st.executed = r.executed;
     st.time_ps = r.timing.time_ps;
@@ -248,9 +312,16 @@ RunReport run_model(const RunOptions& opt) {
     if (!opt.timing_only) {
       const std::vector<float> logits = read_rows(simu.machine(), step.logits, B, mc.vocab_padded());
       std::vector<float> ref_logits(B * V);
+      const uint64_t Hd = uint64_t(cfg.hidden_size), stages = uint64_t(cfg.num_hidden_layers) + 1;
+      std::vector<float> ref_hidden(opt.dump_hidden_layers ? stages * B * Hd : 0);
       for (uint64_t b = 0; b < B; ++b) {
         std::vector<model::TokenId> t32(feed[b].begin(), feed[b].end());
-        const model::Tensor lr = ref->forward(caches[b], t32, false);
+        model::Capture cap;
+        const model::Tensor lr = ref->forward(caches[b], t32, false, opt.dump_hidden_layers ? &cap : nullptr);
+        for (uint64_t si = 0; si < (opt.dump_hidden_layers ? stages : 0); ++si) {
+          const model::Tensor& t = cap.at(si == 0 ? std::string("embed") : fmt::format("layers.{}.output", si - 1));
+          std::copy_n(&t.data[(t.shape.at(0) - 1) * Hd], Hd, &ref_hidden[(si * B + b) * Hd]);
+        }
         std::copy(lr.data.begin(), lr.data.end(), ref_logits.begin() + b * V);
         const float* sl = &logits[b * mc.vocab_padded()];
         const Agreement a = compare_logits(sl, &ref_logits[b * V], V);
@@ -275,6 +346,17 @@ RunReport run_model(const RunOptions& opt) {
         // Final-norm hidden state of each sequence's last token (the LM head's input, row b).
         const std::vector<float> hid = read_rows(simu.machine(), step.hidden, B, uint64_t(cfg.hidden_size));
         npy_save(opt.dump_dir / fmt::format("step{:04d}_hidden.npy", s), npy_from_f32(hid, {B, uint64_t(cfg.hidden_size)}));
+      }
+      if (opt.dump_hidden_layers) {
+        if (probe.next != stages)
+          throw std::logic_error(fmt::format("step {}: {} of {} residual checkpoints reached", s, probe.next, stages));
+        for (uint64_t si = 0; si < stages; ++si)
+          st.hidden_layers.push_back(
+              compare_hidden(si, &probe.data[si * B * Hd], &ref_hidden[si * B * Hd], B, Hd));
+        npy_save(opt.dump_dir / fmt::format("step{:04d}_hidden_layers.npy", s), npy_from_f32(probe.data, {stages, B, Hd}));
+        npy_save(opt.dump_dir / fmt::format("step{:04d}_ref_hidden_layers.npy", s),
+                 npy_from_f32(ref_hidden, {stages, B, Hd}));
+        probe.step = nullptr;
       }
     } else {
       // No data: decode steps re-feed each prompt's last token (timing does not depend on ids).
@@ -359,6 +441,12 @@ std::string RunReport::to_text() const {
                        "the reference's top-1 in the reference's logits\n",
                        teacher_forced_misses, teacher_forced_steps, max_miss_margin);
   }
+  if (!steps.empty() && !steps.back().hidden_layers.empty()) {
+    s += fmt::format("hidden       residual stream, last token, step {} ({}): max abs err / reference RMS / min cosine\n",
+                     steps.size() - 1, steps.back().kind);
+    for (const auto& h : steps.back().hidden_layers)
+      s += fmt::format("  {:<10} {:10.3g} {:10.3g} {:10.6f}\n", h.stage, h.max_abs, h.ref_rms, h.cosine);
+  }
   s += fmt::format("latency      TTFT {:.3f} ms, TPOT {:.3f} ms, {:.1f} tokens/s (simulated)\n", ttft_s * 1e3, tpot_s * 1e3,
                    tokens_per_s);
   s += fmt::format("hbm          read {} B, written {} B, {:.2f} GB/s achieved\n", hbm_read_bytes, hbm_write_bytes, hbm_gbps);
@@ -420,6 +508,11 @@ std::string RunReport::to_json() const {
     auto& aj = sj["agreement"] = nlohmann::ordered_json::array();
     for (const auto& a : st.agreement)
       aj.push_back({{"max_abs", a.max_abs}, {"mean_abs", a.mean_abs}, {"cosine", a.cosine}, {"top1", a.top1}, {"miss_margin", a.miss_margin}});
+    if (!st.hidden_layers.empty()) {
+      auto& hj = sj["hidden_layers"] = nlohmann::ordered_json::array();
+      for (const auto& h : st.hidden_layers)
+        hj.push_back({{"stage", h.stage}, {"max_abs", h.max_abs}, {"ref_rms", h.ref_rms}, {"cosine", h.cosine}});
+    }
     steps_j.push_back(sj);
   }
   return j.dump(2) + "\n";

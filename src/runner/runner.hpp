@@ -30,6 +30,10 @@ struct RunOptions {
   uint32_t dma_request_bytes = 0;
   sim::DramFidelity dram_fidelity = sim::DramFidelity::Bank;  // calibrated: fast full-size timing
   std::filesystem::path dump_dir;      // non-empty: per-step logits (.npy) are written here
+  // Also dump the residual stream after the embedding and after every layer (each sequence's
+  // last token, simulated and reference) and report per-layer errors. Needs dump_dir and data
+  // (not timing_only). Observes the simulator per instruction, so it costs host time only when set.
+  bool dump_hidden_layers = false;
   // Called after each simulated step (step index, total steps): progress display.
   std::function<void(size_t, size_t)> progress;
 };
@@ -42,6 +46,14 @@ struct Agreement {
   double miss_margin = 0;
 };
 
+// Simulated vs reference residual stream at one stage (the embedding or a layer's output), over
+// the last token of every sequence: the largest abs error and the smallest per-sequence cosine.
+struct HiddenAgreement {
+  std::string stage;  // "embed" | "layer 0" ...
+  double max_abs = 0, cosine = 0;
+  double ref_rms = 0;  // RMS of the reference rows: the scale the error compares against
+};
+
 struct StepReport {
   std::string kind;  // "prefill" | "decode"
   uint64_t past = 0, q_len = 0;
@@ -52,6 +64,7 @@ struct StepReport {
   std::vector<int64_t> sim_tokens;  // argmax of the simulated logits per sequence
   std::vector<int64_t> ref_tokens;  // argmax of the reference logits on the same context
   std::vector<Agreement> agreement; // per sequence (empty in timing-only runs)
+  std::vector<HiddenAgreement> hidden_layers;  // per stage; only with RunOptions::dump_hidden_layers
 };
 
 struct UnitUtilization {
