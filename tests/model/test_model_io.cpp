@@ -376,6 +376,10 @@ TEST(ModelConfig, PresetsHaveThePublishedSizes) {
   EXPECT_EQ(model_preset("llama-3.2-1b").param_count(), 1235814400u);
   EXPECT_EQ(model_preset("llama-3.1-8b").param_count(), 8030261248u);
   EXPECT_EQ(model_preset("llama-3.3-70b").param_count(), 70553706496u);
+  // Hand-counted in docs/models.md (the tiny architecture variants).
+  EXPECT_EQ(model_preset("tiny").param_count(), 1377536u);
+  EXPECT_EQ(model_preset("tiny-qwen2").param_count(), 1247232u);
+  EXPECT_EQ(model_preset("tiny-qwen3").param_count(), 1705344u);
   EXPECT_EQ(model_preset("qwen3-8b").param_count(), 8190735360u);
   ModelConfig t = model_preset("tiny");
   EXPECT_EQ(t.num_hidden_layers, 2);
