@@ -94,8 +94,9 @@ OpEstimate estimate_attention(const config::HardwareConfig& cfg, MemoryModel& me
 // in-order = sum of latencies + blocking DMA; decoupled = per phase max(issue, vector, matrix,
 // scalar chain, DMA) (docs/analytic.md §2.4).
 OpEstimate estimate_kernel(const config::HardwareConfig& cfg, MemoryModel& mem, const compiler::VectorKernelCounts& k);
-// kind: "rmsnorm" (weight in HBM), "swiglu", "bias_add" (bias in HBM), "residual", "rope" (head_dim), "embedding" (rows =
-// tokens, cols = hidden), "gather_last" (rows = batch) on [rows, cols] with rows_alloc physical rows.
+// kind: "rmsnorm" (weight in HBM), "head_rmsnorm" (per head of head_dim, weight in HBM), "swiglu", "bias_add" (bias in
+// HBM), "residual", "rope" (head_dim), "embedding" (rows = tokens, cols = hidden), "gather_last" (rows = batch) on
+// [rows, cols] with rows_alloc physical rows.
 OpEstimate estimate_vector(const config::HardwareConfig& cfg, MemoryModel& mem, std::string_view kind, uint64_t rows,
                            uint64_t rows_alloc, uint64_t cols, uint64_t head_dim = 0);
 // The HBM pattern of a kernel's transfers.

@@ -134,6 +134,10 @@ void layer_ops(const Ctx& c, PhaseEstimate& ph, uint64_t batch, uint64_t q_len, 
     vec("k_bias", "bias_add", s.kv_cols, mult);
     vec("v_bias", "bias_add", s.v_cols, mult);
   }
+  if (c.m.qk_norm) {  // Qwen3: per-head RMSNorm of q and k before RoPE (emit_head_rmsnorm)
+    vec("q_norm", "head_rmsnorm", s.q_cols, mult, s.head_dim);
+    vec("k_norm", "head_rmsnorm", s.kv_cols, mult, s.head_dim);
+  }
   vec("rope_q", "rope", s.q_cols, mult, s.head_dim);
   vec("rope_k", "rope", s.kv_cols, mult, s.head_dim);
   {  // New K and V rows to the HBM cache (H_STORE_V), k then v.

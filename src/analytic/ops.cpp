@@ -251,6 +251,8 @@ OpEstimate estimate_vector(const config::HardwareConfig& cfg, MemoryModel& mem, 
     k = compiler::swiglu_counts(cfg, rows, rows_alloc, cols);
   else if (kind == "bias_add")
     k = compiler::bias_add_counts(cfg, rows, rows_alloc, cols);
+  else if (kind == "head_rmsnorm")
+    k = compiler::head_rmsnorm_counts(cfg, rows, rows_alloc, cols, head_dim);
   else if (kind == "residual")
     k = compiler::residual_add_counts(cfg, rows, rows_alloc, cols);
   else if (kind == "rope")
@@ -261,7 +263,7 @@ OpEstimate estimate_vector(const config::HardwareConfig& cfg, MemoryModel& mem, 
     k = compiler::gather_last_counts(cfg, rows, cols);
   else
     throw InputError(std::string("analytic: unknown vector kernel '") + std::string(kind) +
-                     "', expected rmsnorm, swiglu, bias_add, residual, rope, embedding or gather_last");
+                     "', expected rmsnorm, head_rmsnorm, swiglu, bias_add, residual, rope, embedding or gather_last");
   return estimate_kernel(cfg, mem, k);
 }
 

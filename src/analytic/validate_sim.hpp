@@ -28,11 +28,12 @@ namespace plena::analytic {
 struct ValidationPoint {
   std::string config;  // config preset name (plus a mode suffix)
   config::HardwareConfig cfg;
-  // "linear" | "attention" | a vector kernel ("rmsnorm", "swiglu", "residual", "rope", "embedding")
+  // "linear" | "attention" | a vector kernel ("rmsnorm", "head_rmsnorm", "swiglu", "bias_add", "residual", "rope",
+  // "embedding")
   // | "model" (a whole model step sequence through runner::run_model, timing-only)
   std::string kernel = "linear";
   // linear: rows, k, n, max_k_tiles; attention: batch, q_len, kv_len, heads, kv_heads, head_dim;
-  // vector kernels: rows, cols, head_dim (rope); model: prompt tokens, decode steps
+  // vector kernels: rows, cols, head_dim (rope, head_rmsnorm); model: prompt tokens, decode steps
   uint64_t a = 0, b = 0, c = 0, d = 0, e = 0, f = 0;
   bool gated = true;  // counts toward the <= 5% target
   std::string model;    // model points: preset name
@@ -104,6 +105,9 @@ inline std::vector<ValidationPoint> default_validation_points() {
     }
     v.push_back(make_point("reference-small" + suffix, small, "swiglu", {16, 1536}));
     v.push_back(make_point("reference-small" + suffix, small, "bias_add", {16, 576}));
+    // Qwen3's q/k norms: head_dim dividing VLEN (heads packed under masks) and a multiple of it.
+    v.push_back(make_point("reference-small" + suffix, small, "head_rmsnorm", {16, 512, 32}));
+    v.push_back(make_point("reference-small" + suffix, small, "head_rmsnorm", {16, 512, 128}));
     v.push_back(make_point("reference-small" + suffix, small, "residual", {16, 576}));
     v.push_back(make_point("reference-small" + suffix, small, "rope", {16, 576, 64}));
     v.push_back(make_point("reference-small" + suffix, small, "rope", {8, 256, 32}));
@@ -116,6 +120,7 @@ inline std::vector<ValidationPoint> default_validation_points() {
     const auto fp32 = validation_config("tiny-fp32", mode);
     v.push_back(make_point("tiny-fp32" + suffix, fp32, "rope", {8, 256, 32}));  // head_dim > VLEN: block swap
     v.push_back(make_point("tiny-fp32" + suffix, fp32, "rmsnorm", {8, 256}));
+    v.push_back(make_point("tiny-fp32" + suffix, fp32, "head_rmsnorm", {8, 128, 32}));  // 2 blocks per head
     // Whole models: tiny (prompt 8, 4 decode steps), TTFT = the prefill step, TPOT = mean decode step.
     for (std::string metric : {"ttft", "tpot"}) {
       ValidationPoint m = make_point("reference-small" + suffix, small, "model", {8, 4});
@@ -131,6 +136,13 @@ inline std::vector<ValidationPoint> default_validation_points() {
     for (std::string metric : {"ttft", "tpot"}) {  // Qwen2 layout: q/k/v biases
       ValidationPoint m = make_point("reference-small" + suffix, small, "model", {8, 4});
       m.model = "tiny-qwen2";
+      m.hw_spec = mode_spec("reference-small", mode);
+      m.metric = metric;
+      v.push_back(m);
+    }
+    for (std::string metric : {"ttft", "tpot"}) {  // Qwen3 layout: per-head q/k RMSNorm (head_dim 32 < VLEN)
+      ValidationPoint m = make_point("reference-small" + suffix, small, "model", {8, 4});
+      m.model = "tiny-qwen3";
       m.hw_spec = mode_spec("reference-small", mode);
       m.metric = metric;
       v.push_back(m);
@@ -256,6 +268,11 @@ inline ValidationResult run_validation_point(const ValidationPoint& p) {
       plan.alloc_vram("x", rows, cols, act);
       plan.alloc_vram("y", rows, cols, act);
       emit_rmsnorm(b, plan, {"rmsnorm", "x", "y", "w"});
+    } else if (p.kernel == "head_rmsnorm") {  // in place, as the model step norms q and k
+      plan.fp_constant("eps", 1e-6f);
+      plan.place_hbm("w", TensorClass::Weight, {1, p.c}, cfg.formats.v_act, rowvec);
+      plan.alloc_vram("x", rows, cols, act);
+      emit_head_rmsnorm(b, plan, {"head_rmsnorm", "x", "x", "w", p.c});
     } else if (p.kernel == "bias_add") {
       plan.place_hbm("bias", TensorClass::Weight, {1, cols}, cfg.formats.v_act, rowvec);
       plan.alloc_vram("x", rows, cols, act);
@@ -283,7 +300,7 @@ inline ValidationResult run_validation_point(const ValidationPoint& p) {
       throw InputError("validation: unknown kernel '" + p.kernel + "'");
     }
     est = estimate_vector(cfg, mem, p.kernel, rows, ra, cols, p.c);
-    r.shape = p.kernel == "rope" ? fmt::format("[{}x{}] head_dim {}", rows, cols, p.c) : fmt::format("[{}x{}]", rows, cols);
+    r.shape = p.kernel == "rope" || p.kernel == "head_rmsnorm" ? fmt::format("[{}x{}] head_dim {}", rows, cols, p.c) : fmt::format("[{}x{}]", rows, cols);
   } else {
     const KvCacheLayout lay = kv_cache_layout(cfg, p.a, p.e, p.c, p.f);
     place_kv_cache(plan, "k_cache", lay);

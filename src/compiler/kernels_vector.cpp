@@ -951,6 +951,92 @@ VectorKernelCounts rmsnorm_counts(const config::HardwareConfig& cfg, uint64_t ro
   return c;
 }
 
+VectorKernelCounts head_rmsnorm_counts(const config::HardwareConfig& cfg, uint64_t rows, uint64_t rows_alloc,
+                                       uint64_t cols, uint64_t head_dim) {
+  const auto& l = cfg.latency;
+  const uint64_t vlen = cfg.geometry.vlen, hd = head_dim, xs = rows_alloc * vlen;
+  if (hd == 0 || cols % hd != 0 || (hd % vlen != 0 && vlen % hd != 0))
+    throw InputError(fmt::format("head_rmsnorm_counts: head_dim {} must divide the {} columns and be a multiple or a "
+                                 "divisor of VLEN {}",
+                                 hd, cols, vlen));
+  VectorKernelCounts c;
+  c.kernel = "head_rmsnorm";
+  PhaseTally s(cfg, "setup", 1);
+  s.fp_mem(2);  // 1/head_dim, eps
+  // finish(): f = 1 / sqrt(f * (1/n) + eps), a dependent scalar chain
+  auto finish = [&](PhaseTally& t) { t.fp(l.scalar_fp_basic, 2).fp(l.scalar_fp_sqrt).fp(l.scalar_fp_reci); };
+  if (hd % vlen == 0) {
+    // head_rmsnorm_blocks: rows x heads x (sum-of-squares pass, scale pass) over bph blocks.
+    const uint64_t bph = hd / vlen, heads = cols / hd;
+    count_hbm_param_row(cfg, s, c, hd);
+    s.sint(1 + 2).loop_start(rows);  // square scratch, x/y rows
+    push_phase(c, s.p);
+    PhaseTally r(cfg, "row", rows);
+    r.sint(2).loop_start(heads).sint(2 * add_imm_instrs(vlen, true));
+    push_phase(c, r.body(rows));
+    PhaseTally h(cfg, "head", rows * heads);
+    h.fp(l.scalar_fp_basic).sint(1).loop_start(bph);  // sum = 0, head block pointer
+    finish(h);
+    h.sint(1).loop_start(bph);  // weight block pointer
+    push_phase(c, h.body(heads));
+    PhaseTally b1(cfg, "sum of squares block", rows * heads * bph);
+    b1.vec(l.vector_mul).vec(l.vector_sum).sint(add_imm_instrs(xs, true));
+    push_phase(c, b1.body(bph));
+    PhaseTally b2(cfg, "scale block", rows * heads * bph);
+    b2.vec(l.vector_mul, 2).sint(2 * add_imm_instrs(xs, true) + add_imm_instrs(vlen, true));
+    push_phase(c, b2.body(bph));
+    return c;
+  }
+  // head_rmsnorm_packed: hpb heads per column block, head masks and the tiled weight built once.
+  const uint64_t hpb = vlen / hd, full = cols / vlen, tail_heads = (cols % vlen) / hd;
+  s.fp_mem(1).sint(3).vec(l.vector_shift).vec(l.vector_add).sint(1).vec(l.vector_shift).vec(l.vector_add);  // m_0
+  count_hbm_param_row(cfg, s, c, hd);  // one block, masked by m_0
+  PhaseTally mk(cfg, "", 1);           // m_j = shift(m_0, j * head_dim)
+  mk.vec(l.vector_shift).sint(add_imm_instrs(vlen, true) + add_imm_instrs(hd, true));
+  s.sint(3).absorb(mk.p, hpb - 1);
+  PhaseTally tw(cfg, "", 1);  // weight tiled across the block
+  tw.vec(l.vector_shift).vec(l.vector_add).sint(add_imm_instrs(hd, true));
+  s.sint(2).vec(l.vector_shift).sint(2).absorb(tw.p, hpb - 1);
+  s.sint(3 + 2).loop_start(rows);  // x^2, masked and output rows; x/y rows
+  push_phase(c, s.p);
+  PhaseTally r(cfg, "row", rows);
+  r.sint(2).loop_start(full).sint(2 * add_imm_instrs(vlen, true));
+  push_phase(c, r.body(rows));
+  // A column block: x^2 and the first head's mask pointer; the tiled weight at the end.
+  auto block = [&](PhaseTally& t, uint64_t nh) {
+    t.vec(l.vector_mul).sint(1).loop_start(nh - 1).sint(1).vec(l.vector_mul);
+  };
+  // One head: its masked squares reduced, then the scalar chain, then the masked scaled output.
+  // The reduction's result feeds the chain right after it issues (latency exposed).
+  auto head = [&](PhaseTally& t, bool first) {
+    t.vec(l.vector_mul).fp(l.scalar_fp_basic).vec(l.vector_sum);
+    t.p.exposed_cycles += l.vector_mul + l.vector_sum - std::min<uint64_t>(3, l.vector_mul + l.vector_sum);
+    finish(t);
+    t.vec(l.vector_mul, 2);
+    if (!first) t.vec(l.vector_add);
+    t.sint(add_imm_instrs(vlen, true));
+  };
+  PhaseTally fb(cfg, "column block", rows * full);
+  block(fb, hpb);
+  fb.sint(add_imm_instrs(xs, true) * 2);
+  push_phase(c, fb.body(full));
+  PhaseTally h0(cfg, "first head", rows * (full + (tail_heads ? 1 : 0)));
+  head(h0, true);
+  push_phase(c, h0.p);
+  PhaseTally hn(cfg, "head", rows * full * (hpb - 1));
+  head(hn, false);
+  push_phase(c, hn.body(hpb - 1));
+  if (tail_heads) {
+    PhaseTally tb(cfg, "tail block", rows);
+    block(tb, tail_heads);
+    push_phase(c, tb.p);
+    PhaseTally th(cfg, "tail head", rows * (tail_heads - 1));
+    head(th, false);
+    push_phase(c, th.body(tail_heads - 1));
+  }
+  return c;
+}
+
 namespace {
 
 // for_rows over `tensors` tensors of [rows, cols] (rows_alloc physical rows): column blocks outer,

@@ -209,6 +209,10 @@ VectorKernelCounts rmsnorm_counts(const config::HardwareConfig& cfg, uint64_t ro
                                   bool weight_in_hbm = true);
 // emit_bias_add on [rows, cols] (rows_alloc physical rows), the bias row in HBM (the model's biases).
 VectorKernelCounts bias_add_counts(const config::HardwareConfig& cfg, uint64_t rows, uint64_t rows_alloc, uint64_t cols);
+// emit_head_rmsnorm on [rows, cols] (rows_alloc physical rows), heads of head_dim (a multiple of
+// VLEN: per-head block passes; a divisor: heads packed in a block under masks), weight in HBM.
+VectorKernelCounts head_rmsnorm_counts(const config::HardwareConfig& cfg, uint64_t rows, uint64_t rows_alloc,
+                                       uint64_t cols, uint64_t head_dim);
 VectorKernelCounts swiglu_counts(const config::HardwareConfig& cfg, uint64_t rows, uint64_t rows_alloc, uint64_t cols);
 VectorKernelCounts residual_add_counts(const config::HardwareConfig& cfg, uint64_t rows, uint64_t rows_alloc,
                                        uint64_t cols);

@@ -1,9 +1,11 @@
 // Model-level estimates: capacity check, parallel splits, determinism, monotonicity, baselines.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 
 #include "analytic/analytic.hpp"
+#include "compiler/compiler.hpp"
 #include "config/config.hpp"
 #include "model/model.hpp"
 #include "support/support.hpp"
@@ -133,6 +135,53 @@ TEST(Analytic, SlidingWindowBoundsAttention) {
   EXPECT_LT(attn(win.decode_first), 0.5 * attn(full.decode_first));
   EXPECT_LT(attn(win.prefill), 0.8 * attn(full.prefill));  // per query chunk, only tiles below every row skip
   EXPECT_GT(attn(win.decode_first), 0.0);
+}
+
+// Qwen3's per-head q/k RMSNorm sits between the projections and RoPE (ModelCompiler order), one
+// call per layer each, over the shard's q and kv columns; models without qk_norm have none.
+TEST(Analytic, Qwen3QkNormsInTheComposition) {
+  const auto cfg = config::preset("reference-small");
+  const model::ModelConfig q3 = model::model_preset("tiny-qwen3");
+  ASSERT_TRUE(q3.qk_norm);
+  const Workload w{8, 4, 1};
+  const Estimate e = estimate(q3, cfg, w, {});
+  std::vector<std::string> names;
+  const OpEstimate* qn = nullptr;
+  const OpEstimate* kn = nullptr;
+  for (const auto& o : e.prefill.ops) {
+    names.push_back(o.name);
+    if (o.name == "q_norm") qn = &o;
+    if (o.name == "k_norm") kn = &o;
+  }
+  ASSERT_NE(qn, nullptr);
+  ASSERT_NE(kn, nullptr);
+  auto at = [&](std::string_view n) { return std::find(names.begin(), names.end(), n) - names.begin(); };
+  EXPECT_LT(at("v_proj"), at("q_norm"));
+  EXPECT_EQ(at("q_norm") + 1, at("k_norm"));
+  EXPECT_LT(at("k_norm"), at("rope_q"));
+  EXPECT_EQ(qn->calls, double(q3.num_hidden_layers));
+  // q has 4x the heads of k (16 vs 4 of 32): more work, both non-trivial.
+  EXPECT_GT(qn->instructions, kn->instructions);
+  EXPECT_GT(kn->cycles, 0.0);
+  // The counts follow the kernel: q [8 x 512] in 64-wide blocks of 2 heads each.
+  const auto qc = compiler::head_rmsnorm_counts(cfg, 8, 8, 512, 32);
+  EXPECT_EQ(qn->instructions, qc.instructions());
+  // Setup: m_0 (2 shifts, add, sub), the masked weight, m_1, the tiled weight (copy, shift, add);
+  // per block x^2 and the weight product, 4 + 5 per head pair.
+  EXPECT_EQ(qc.vector_ops(), 8u * 8u * (2 + 4 + 5) + 4 + 1 + 1 + 3);
+  // Without qk_norm (tiny-qwen2 layout) the ops are absent.
+  for (const auto& o : estimate(model::model_preset("tiny-qwen2"), cfg, w, {}).prefill.ops)
+    EXPECT_TRUE(o.name != "q_norm" && o.name != "k_norm");
+  // Tensor parallel: each device norms its share of the heads.
+  Parallelism par;
+  par.devices = 2;
+  par.tp = 2;
+  for (const auto& o : estimate(q3, cfg, w, par).prefill.ops) {
+    if (o.name == "q_norm") {
+      EXPECT_LT(o.instructions, qn->instructions);
+    }
+  }
+  EXPECT_THROW(compiler::head_rmsnorm_counts(cfg, 8, 8, 512, 48), InputError);  // neither multiple nor divisor of VLEN
 }
 
 TEST(Analytic, LongContextRunsFastAndDecodeGrowsWithContext) {

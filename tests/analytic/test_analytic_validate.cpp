@@ -74,15 +74,19 @@ TEST(AnalyticValidate, VectorKernels) {
     EXPECT_LE(std::llabs(diff), tol) << r.point.config << " " << r.point.kernel << " " << r.shape << ": sim "
                                    << r.sim_instructions << " analytic " << r.analytic_instructions;
   }
-  EXPECT_EQ(kernels, (std::set<std::string>{"rmsnorm", "swiglu", "bias_add", "residual", "rope", "embedding"}));
-  EXPECT_GE(gated, 16);
+  EXPECT_EQ(kernels, (std::set<std::string>{"rmsnorm", "head_rmsnorm", "swiglu", "bias_add", "residual", "rope", "embedding"}));
+  EXPECT_GE(gated, 22);
   expect_within_target(rs);
 }
 
 TEST(AnalyticValidate, WholeModels) {
   const auto rs = run_validation(points_of("model"));
-  // tiny on reference-small and tiny-fp32, tiny-qwen2 on reference-small; both modes, TTFT and TPOT
-  ASSERT_EQ(rs.size(), 12u);
+  // tiny on reference-small and tiny-fp32, tiny-qwen2 and tiny-qwen3 on reference-small; both modes,
+  // TTFT and TPOT
+  ASSERT_EQ(rs.size(), 16u);
+  int qwen3 = 0;
+  for (const auto& r : rs) qwen3 += r.point.model == "tiny-qwen3";
+  EXPECT_EQ(qwen3, 4);
   for (const auto& r : rs) {
     EXPECT_TRUE(r.point.gated);
     EXPECT_GT(r.sim_cycles, 100000u) << r.shape;
