@@ -140,11 +140,17 @@ inline std::vector<ValidationPoint> default_validation_points() {
       m.metric = metric;
       v.push_back(m);
     }
-    for (std::string metric : {"ttft", "tpot"}) {  // Qwen3 layout: per-head q/k RMSNorm (head_dim 32 < VLEN)
+    // Qwen3 layout: per-head q/k RMSNorm, heads packed in a block (head_dim 32 < VLEN 64) on
+    // reference-small, two blocks per head (VLEN 16) on tiny-fp32.
+    for (std::string metric : {"ttft", "tpot"}) {
       ValidationPoint m = make_point("reference-small" + suffix, small, "model", {8, 4});
       m.model = "tiny-qwen3";
       m.hw_spec = mode_spec("reference-small", mode);
       m.metric = metric;
+      v.push_back(m);
+      m.config = "tiny-fp32" + suffix;
+      m.cfg = fp32;
+      m.hw_spec = mode_spec("tiny-fp32", mode);
       v.push_back(m);
     }
   }

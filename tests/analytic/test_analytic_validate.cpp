@@ -81,12 +81,14 @@ TEST(AnalyticValidate, VectorKernels) {
 
 TEST(AnalyticValidate, WholeModels) {
   const auto rs = run_validation(points_of("model"));
-  // tiny on reference-small and tiny-fp32, tiny-qwen2 and tiny-qwen3 on reference-small; both modes,
-  // TTFT and TPOT
-  ASSERT_EQ(rs.size(), 16u);
-  int qwen3 = 0;
-  for (const auto& r : rs) qwen3 += r.point.model == "tiny-qwen3";
-  EXPECT_EQ(qwen3, 4);
+  // tiny and tiny-qwen3 (per-head q/k norms, both kernel paths) on reference-small and tiny-fp32,
+  // tiny-qwen2 on reference-small; both modes, TTFT and TPOT
+  ASSERT_EQ(rs.size(), 20u);
+  std::set<std::string> qwen3_configs;
+  for (const auto& r : rs)
+    if (r.point.model == "tiny-qwen3") qwen3_configs.insert(r.point.config);
+  EXPECT_EQ(qwen3_configs, (std::set<std::string>{"reference-small/in-order", "tiny-fp32/in-order",
+                                                   "reference-small/decoupled", "tiny-fp32/decoupled"}));
   for (const auto& r : rs) {
     EXPECT_TRUE(r.point.gated);
     EXPECT_GT(r.sim_cycles, 100000u) << r.shape;
