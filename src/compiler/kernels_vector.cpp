@@ -866,8 +866,10 @@ uint64_t VectorKernelCounts::transfers() const {
 namespace {
 
 // vk::ParamRow from HBM: the [1, cols] row in ceil(blocks / v_prefetch_amount) packed H_PREFETCH_V
-// (awaited by the first use), the masked last block when cols is not whole blocks.
-void count_hbm_param_row(const config::HardwareConfig& cfg, PhaseTally& s, VectorKernelCounts& c, uint64_t cols) {
+// (awaited by the first use), the masked last block when cols is not whole blocks (into `after`
+// when given: it waits for the load).
+void count_hbm_param_row(const config::HardwareConfig& cfg, PhaseTally& s, VectorKernelCounts& c, uint64_t cols,
+                         PhaseTally* after = nullptr) {
   const uint64_t vlen = cfg.geometry.vlen, blocks = ceil_div(cols, vlen);
   const uint64_t amount = cfg.hbm.v_prefetch_amount, groups = ceil_div(blocks, amount);
   count_set_reg(s, true);
@@ -876,7 +878,7 @@ void count_hbm_param_row(const config::HardwareConfig& cfg, PhaseTally& s, Vecto
   PhaseTally g(cfg, "param load", 1);
   g.dma(1, false).sint(add_imm_instrs(amount * vlen, true) * 2);
   s.absorb(g.p, groups);
-  if (cols % vlen) s.sint(2).vec(cfg.latency.vector_mul);
+  if (cols % vlen) (after ? *after : s).sint(2).vec(cfg.latency.vector_mul);
   c.dma = {amount, vlen, vlen, cfg.formats.v_act, false, false, true, false};
 }
 
@@ -990,15 +992,19 @@ VectorKernelCounts head_rmsnorm_counts(const config::HardwareConfig& cfg, uint64
   // head_rmsnorm_packed: hpb heads per column block, head masks and the tiled weight built once.
   const uint64_t hpb = vlen / hd, full = cols / vlen, tail_heads = (cols % vlen) / hd;
   s.fp_mem(1).sint(3).vec(l.vector_shift).vec(l.vector_add).sint(1).vec(l.vector_shift).vec(l.vector_add);  // m_0
-  count_hbm_param_row(cfg, s, c, hd);  // one block, masked by m_0
-  PhaseTally mk(cfg, "", 1);           // m_j = shift(m_0, j * head_dim)
+  // The weight's masking waits for its load; the vector unit runs in order, so everything after
+  // it does too (a phase of its own).
+  PhaseTally w(cfg, "head masks and tiled weight", 1);
+  count_hbm_param_row(cfg, s, c, hd, &w);  // one block, masked by m_0
+  push_phase(c, s.p);
+  PhaseTally mk(cfg, "", 1);  // m_j = shift(m_0, j * head_dim)
   mk.vec(l.vector_shift).sint(add_imm_instrs(vlen, true) + add_imm_instrs(hd, true));
-  s.sint(3).absorb(mk.p, hpb - 1);
+  w.sint(3).absorb(mk.p, hpb - 1);
   PhaseTally tw(cfg, "", 1);  // weight tiled across the block
   tw.vec(l.vector_shift).vec(l.vector_add).sint(add_imm_instrs(hd, true));
-  s.sint(2).vec(l.vector_shift).sint(2).absorb(tw.p, hpb - 1);
-  s.sint(3 + 2).loop_start(rows);  // x^2, masked and output rows; x/y rows
-  push_phase(c, s.p);
+  w.sint(2).vec(l.vector_shift).sint(2).absorb(tw.p, hpb - 1);
+  w.sint(3 + 2).loop_start(rows);  // x^2, masked and output rows; x/y rows
+  push_phase(c, w.p);
   PhaseTally r(cfg, "row", rows);
   r.sint(2).loop_start(full).sint(2 * add_imm_instrs(vlen, true));
   push_phase(c, r.body(rows));
@@ -1007,14 +1013,24 @@ VectorKernelCounts head_rmsnorm_counts(const config::HardwareConfig& cfg, uint64
     t.vec(l.vector_mul).sint(1).loop_start(nh - 1).sint(1).vec(l.vector_mul);
   };
   // One head: its masked squares reduced, then the scalar chain, then the masked scaled output.
-  // The reduction's result feeds the chain right after it issues (latency exposed).
   auto head = [&](PhaseTally& t, bool first) {
     t.vec(l.vector_mul).fp(l.scalar_fp_basic).vec(l.vector_sum);
-    t.p.exposed_cycles += l.vector_mul + l.vector_sum - std::min<uint64_t>(3, l.vector_mul + l.vector_sum);
     finish(t);
     t.vec(l.vector_mul, 2);
     if (!first) t.vec(l.vector_add);
     t.sint(add_imm_instrs(vlen, true));
+  };
+  // A head is one dependent chain: the reduction starts once x^2 * m_j and sum = 0 are ready (the
+  // 2 instructions before it), the chain's first scalar waits for it, each scalar for the previous
+  // one, and the instructions after the chain issue one per cycle (the next head's first product
+  // rewrites the scratch the last ones read). The front end waits out what the overlap hides.
+  const uint64_t chain = 2 * l.scalar_fp_basic + l.scalar_fp_sqrt + l.scalar_fp_reci;
+  auto serial = [&](KernelPhase p) {
+    const uint64_t after = p.instructions - 7;  // past the product, sum = 0, reduction, 4 scalars
+    const uint64_t t = std::max<uint64_t>({2, l.vector_mul, 1 + l.scalar_fp_basic}) + l.vector_sum + chain + after;
+    const uint64_t overlap = std::max({p.instructions, p.vector_cycles, p.chain_cycles});
+    p.exposed_cycles = t > overlap ? t - overlap : 0;
+    return p;
   };
   PhaseTally fb(cfg, "column block", rows * full);
   block(fb, hpb);
@@ -1022,17 +1038,17 @@ VectorKernelCounts head_rmsnorm_counts(const config::HardwareConfig& cfg, uint64
   push_phase(c, fb.body(full));
   PhaseTally h0(cfg, "first head", rows * (full + (tail_heads ? 1 : 0)));
   head(h0, true);
-  push_phase(c, h0.p);
+  push_phase(c, serial(h0.p));
   PhaseTally hn(cfg, "head", rows * full * (hpb - 1));
   head(hn, false);
-  push_phase(c, hn.body(hpb - 1));
+  push_phase(c, serial(hn.body(hpb - 1)));
   if (tail_heads) {
     PhaseTally tb(cfg, "tail block", rows);
     block(tb, tail_heads);
     push_phase(c, tb.p);
     PhaseTally th(cfg, "tail head", rows * (tail_heads - 1));
     head(th, false);
-    push_phase(c, th.body(tail_heads - 1));
+    push_phase(c, serial(th.body(tail_heads - 1)));
   }
   return c;
 }

@@ -79,6 +79,23 @@ TEST(AnalyticValidate, VectorKernels) {
   expect_within_target(rs);
 }
 
+// The per-head RMSNorm's less common shapes (not in the report): head_dim = VLEN (one block per
+// head, no inner loops), 4 heads per block (the head loop in hardware), a partial last block of 1
+// and of 3 heads. Counts exact up to address immediates, cycles within the target.
+TEST(AnalyticValidate, HeadRmsNormShapes) {
+  for (auto mode : {config::TimingMode::InOrder, config::TimingMode::Decoupled}) {
+    const auto cfg = validation_config("reference-small", mode);
+    for (auto [rows, cols, hd] : std::vector<std::array<uint64_t, 3>>{
+             {8, 256, 64}, {8, 256, 16}, {16, 96, 32}, {5, 112, 16}}) {
+      const ValidationResult r = run_validation_point(make_point("reference-small", cfg, "head_rmsnorm", {rows, cols, hd}));
+      EXPECT_GT(r.sim_instructions, 100u) << r.shape;
+      EXPECT_LE(std::llabs(int64_t(r.analytic_instructions) - int64_t(r.sim_instructions)), 8)
+          << r.shape << ": sim " << r.sim_instructions << " analytic " << r.analytic_instructions;
+      EXPECT_LE(std::fabs(r.error), 0.05) << r.shape << ": sim " << r.sim_cycles << " analytic " << r.analytic_cycles;
+    }
+  }
+}
+
 TEST(AnalyticValidate, WholeModels) {
   const auto rs = run_validation(points_of("model"));
   // tiny and tiny-qwen3 (per-head q/k norms, both kernel paths) on reference-small and tiny-fp32,
