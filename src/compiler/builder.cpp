@@ -190,16 +190,7 @@ void ProgramBuilder::emit(isa::Opcode op, std::initializer_list<Arg> args) {
         if (a.kind == Arg::Kind::Zero) break;
         if (a.kind != Arg::Kind::Gp || v >= kGpRegs) bad("literal 0 or a GP register");
         break;
-      case isa::OperandKind::Zero:
-        if (!(a.kind == Arg::Kind::Zero || (a.kind == Arg::Kind::Imm && v == 0))) bad("literal 0");
-        break;
-      case isa::OperandKind::Gp0:
-        if (a.kind != Arg::Kind::Gp || v != 0) bad("gp0");
-        break;
     }
-    // An operand the encoding drops must not carry meaning the kernel expects to take effect.
-    if (o.field == isa::Field::None && v != 0)
-      bad("0 (this operand is not encoded by the instruction)");
     put_operand_field(in, o.field, v);
   }
   emit_instr(in);

@@ -25,6 +25,8 @@ std::string show_char(char c) {
 
 enum class RegClass { Gp, Fp, Hbm };
 
+std::string_view reg_range(RegClass c) { return c == RegClass::Gp ? "gp0-gp15" : c == RegClass::Fp ? "f0-f7" : "a0-a7"; }
+
 struct Token {
   std::string_view text;
   int col = 0;  // 1-based
@@ -153,8 +155,7 @@ class Assembler {
     }
     uint64_t count = cls == RegClass::Gp ? 16 : 8;
     if (n >= count)
-      fail(t.col, fmt::format("register '{}' does not exist, expected {}", s,
-                              cls == RegClass::Gp ? "gp0-gp15" : cls == RegClass::Fp ? "f0-f7" : "a0-a7"));
+      fail(t.col, fmt::format("register '{}' does not exist, expected {}", s, reg_range(cls)));
     return Value{true, cls, n};
   }
 
@@ -183,12 +184,23 @@ class Assembler {
     return c == RegClass::Gp ? "a GP register (gp0-gp15)" : c == RegClass::Fp ? "an FP register (f0-f7)" : "an HBM address register (a0-a7)";
   }
 
-  // Checks one operand against its table entry; returns the field value.
-  uint32_t operand_value(const OpInfo& inf, const Operand& o, int index, const Token& t) const {
-    Value v = parse_value(t);
+  static RegClass reg_class_of(OperandKind k) {
+    return k == OperandKind::Fp ? RegClass::Fp : k == OperandKind::Hbm ? RegClass::Hbm : RegClass::Gp;
+  }
+
+  // Checks one encoded operand against its table entry; returns the field value. Operand 1 may be
+  // a plain number where a register is encoded: upstream reads it as the register number.
+  uint32_t operand_value(const OpInfo& inf, const Operand& o, int index, const Token& t, const Value& v) const {
     auto where = [&] { return fmt::format("operand {} ({}) of {}", index + 1, o.role, inf.mnemonic); };
     auto want_reg = [&](RegClass c) -> uint32_t {
-      if (!v.is_reg) fail(t.col, fmt::format("expected {} for {}, got '{}'", class_text(c), where(), t.text));
+      if (!v.is_reg) {
+        const uint64_t count = c == RegClass::Gp ? 16 : 8;
+        if (index != 0) fail(t.col, fmt::format("expected {} for {}, got '{}'", class_text(c), where(), t.text));
+        if (v.num >= count)
+          fail(t.col, fmt::format("register number {} does not exist for {}, expected 0-{} ({})", v.num, where(),
+                                  count - 1, reg_range(c)));
+        return uint32_t(v.num);
+      }
       if (v.reg != c) fail(t.col, fmt::format("register class mismatch: expected {} for {}, got '{}'", class_text(c), where(), t.text));
       return uint32_t(v.num);
     };
@@ -196,7 +208,8 @@ class Assembler {
       if (v.is_reg) fail(t.col, fmt::format("expected {} for {}, got register '{}'", what, where(), t.text));
     };
     switch (o.kind) {
-      case OperandKind::Gp: return want_reg(RegClass::Gp);
+      case OperandKind::Gp:
+      case OperandKind::ZeroOrGp: return want_reg(RegClass::Gp);
       case OperandKind::Fp: return want_reg(RegClass::Fp);
       case OperandKind::Hbm: return want_reg(RegClass::Hbm);
       case OperandKind::Imm: {
@@ -212,18 +225,6 @@ class Assembler {
         want_num(fmt::format("a 4-bit {} value", o.role));
         if (v.num >= 16) fail(t.col, fmt::format("{} value {} does not fit 4 bits (expected 0..15) for {}", o.role, v.num, where()));
         return uint32_t(v.num);
-      case OperandKind::ZeroOrGp:
-        if (v.is_reg) return want_reg(RegClass::Gp);
-        if (v.num != 0) fail(t.col, fmt::format("expected 0 or a GP register for {}, got '{}'", where(), t.text));
-        return 0;
-      case OperandKind::Zero:
-        want_num("0");
-        if (v.num != 0) fail(t.col, fmt::format("expected 0 for {} (it is not encoded), got '{}'", where(), t.text));
-        return 0;
-      case OperandKind::Gp0:
-        if (!v.is_reg || v.reg != RegClass::Gp || v.num != 0)
-          fail(t.col, fmt::format("expected gp0 for {} (it is not encoded), got '{}'", where(), t.text));
-        return 0;
     }
     return 0;
   }
@@ -244,31 +245,64 @@ class Assembler {
     return fmt::format("{} to {} operands", f.min_count, f.count);
   }
 
-  static bool fits(const Form& f, size_t n) { return f.count > 0 && n >= f.min_count && n <= f.count; }
+  // Forms upstream's parser cannot encode, or encodes into a word other than the text says,
+  // at operand position k (value v). Everything else at a dropped position is accepted.
+  void check_position(const OpInfo& inf, int k, const Value& v, const Token& t, bool imm_given) const {
+    const Field reg_field = upstream_slot(k, true);
+    if ((k == 1 || k == 2) && !v.is_reg && form_operand(inf, reg_field)) {
+      const Operand& o = *form_operand(inf, reg_field);
+      fail(t.col, fmt::format("expected {} for operand {} ({}) of {}, got '{}' (a number here is read as an immediate)",
+                              class_text(reg_class_of(o.kind)), k + 1, o.role, inf.mnemonic, t.text));
+    }
+    if (k == 2 && v.is_reg && !form_operand(inf, reg_field) && !imm_given) {
+      if (const Operand* o = form_operand(inf, Field::Imm))
+        fail(t.col, fmt::format("expected {} for operand 3 ({}) of {}, got register '{}'",
+                                o->kind == OperandKind::Flag ? fmt::format("a 4-bit {} value", o->role) : std::string("an immediate"),
+                                o->role, inf.mnemonic, t.text));
+    }
+    if (k >= 3 && v.is_reg) {
+      const Operand* o = form_operand(inf, upstream_slot(k, false));
+      fail(t.col, fmt::format("expected a number for operand {} ({}) of {}, got register '{}' (upstream reads operands 4-6 as numbers)",
+                              k + 1, o ? o->role : "dropped", inf.mnemonic, t.text));
+    }
+  }
 
+  const OpInfo& lookup(const Token& head) const {
+    if (const OpInfo* inf = find_mnemonic(head.text)) return *inf;
+    std::string upper(head.text);
+    for (char& c : upper) c = (c >= 'a' && c <= 'z') ? char(c - 32) : c;
+    if (find_mnemonic(upper)) fail(head.col, fmt::format("unknown mnemonic '{}', mnemonics are upper case: '{}'", head.text, upper));
+    fail(head.col, fmt::format("unknown mnemonic '{}', expected an instruction such as M_MM or S_ADDI_INT, or a directive (.equ, .word)", head.text));
+  }
+
+  // Upstream's rule (docs/isa.md, "Operand positions"): operand k fills upstream_slot(k); a slot the
+  // class encodes is checked and encoded, any other is dropped as upstream drops it.
   uint32_t instruction(const Token& head, const std::vector<Token>& ops, std::string_view line) {
-    const OpInfo* inf = find_mnemonic(head.text);
-    if (!inf) {
-      std::string upper(head.text);
-      for (char& c : upper) c = (c >= 'a' && c <= 'z') ? char(c - 32) : c;
-      if (find_mnemonic(upper)) fail(head.col, fmt::format("unknown mnemonic '{}', mnemonics are upper case: '{}'", head.text, upper));
-      fail(head.col, fmt::format("unknown mnemonic '{}', expected an instruction such as M_MM or S_ADDI_INT, or a directive (.equ, .word)", head.text));
-    }
-    const Form* form = nullptr;
-    if (fits(inf->form, ops.size()) || (ops.empty() && inf->form.count == 0)) form = &inf->form;
-    else if (fits(inf->alt, ops.size())) form = &inf->alt;
-    if (!form) {
-      std::string expected = fmt::format("{} ({})", count_text(inf->form), form_text(inf->form));
-      if (inf->alt.count) expected += fmt::format(" or {} ({})", count_text(inf->alt), form_text(inf->alt));
-      int max_count = std::max(inf->form.count, inf->alt.count);
-      int col = ops.size() > size_t(max_count) ? ops[size_t(max_count)].col : int(line.size()) + 1;
-      fail(col, fmt::format("{} expects {}, got {}", inf->mnemonic, expected, ops.size()));
-    }
+    const OpInfo& inf = lookup(head);
+    if (ops.size() > size_t(kMaxOperands))
+      fail(ops[kMaxOperands].col, fmt::format("{} has {} operands; upstream syntax allows at most {} "
+                                              "(rd, rs1, rs2, rstride/rmask, funct1, funct2)",
+                                              inf.mnemonic, ops.size(), kMaxOperands));
     Instr in;
-    in.op = inf->op;
+    in.op = inf.op;
+    bool given[7] = {};
     for (size_t k = 0; k < ops.size(); ++k) {
-      const Operand& o = form->ops[k];
-      set_field(in, o.field, operand_value(*inf, o, int(k), ops[k]));
+      const Value v = parse_value(ops[k]);
+      const Field f = upstream_slot(int(k), v.is_reg);
+      check_position(inf, int(k), v, ops[k], given[int(Field::Imm)]);
+      const Operand* o = form_operand(inf, f);
+      if (!o) continue;  // dropped by the class
+      if (given[int(f)])
+        fail(ops[k].col, fmt::format("{} takes one immediate, got a second one '{}' (upstream would keep only the last)",
+                                     inf.mnemonic, ops[k].text));
+      given[int(f)] = true;
+      set_field(in, f, operand_value(inf, *o, int(k), ops[k], v));
+    }
+    for (int k = 0; k < inf.form.count; ++k) {
+      const Operand& o = inf.form.ops[k];
+      if (!given[int(o.field)] && !o.optional)
+        fail(int(line.size()) + 1, fmt::format("{} expects {} ({}), got {}: missing {}", inf.mnemonic,
+                                               count_text(inf.form), form_text(inf.form), ops.size(), o.role));
     }
     return encode(in);
   }

@@ -45,14 +45,12 @@ enum class OperandKind : uint8_t {
   Hbm,       // a0-a7
   Imm,       // unsigned immediate, width of the class (18 or 22 bits)
   Flag,      // 4-bit value 0-15 (rmask, rstride, precision, rorder, policy)
-  ZeroOrGp,  // literal 0 or gpN (rd of M_MM and friends)
-  Zero,      // literal 0, not encoded
-  Gp0,       // the register gp0, not encoded
+  ZeroOrGp,  // gpN, printed as 0 when N = 0 (rd of M_MM and friends, as upstream kernels write it)
 };
 
 struct Operand {
   OperandKind kind{};
-  Field field = Field::None;  // None: accepted for upstream compatibility, not encoded
+  Field field = Field::None;
   bool optional = false;      // may be omitted (only trailing operands); encodes as 0
   std::string_view role;      // e.g. "dst", "mram", "rmask"
 };
@@ -71,11 +69,9 @@ struct OpInfo {
   Unit unit{};
   Latency latency{};
   bool rtl_only = false;       // not implemented by the upstream emulator
-  Form form;                   // canonical operand list (printed by the disassembler)
-  Form alt;                    // additional accepted upstream form (count 0 if none)
+  Form form;                   // encoded operands in upstream positions (printed by the disassembler)
   std::string_view semantics;  // one-line description
   std::string_view form_spec;  // FORM text from opcodes.def (for docs)
-  std::string_view alt_spec;
   // Where the flag operands live (Field::None if the instruction has no such operand or it is
   // not encoded, e.g. the rmask of V_RED_SUM).
   Field mask_field = Field::None;       // rmask (Rs3, or Imm for V_EXP_V/V_RECI_V/V_RED_MAX)
@@ -106,6 +102,13 @@ std::string_view to_string(Unit u);
 std::string_view to_string(Latency l);
 std::string_view to_string(Field f);
 std::string_view to_string(OperandKind k);
+const Operand* form_operand(const OpInfo& inf, Field f);  // the FORM operand encoding f, nullptr if none
+bool class_has(EncClass c, Field f);                       // the class carries field f in the word
+// Upstream's parser fills an instruction slot from each operand position (plena_compiler.md §2):
+// 0 -> rd; 1 -> rs1 if the text is a register, else imm; 2 -> rs2 if a register, else imm;
+// 3 -> rstride/rmask (rs3); 4 -> funct1; 5 -> funct2 (never encoded: Field::None).
+inline constexpr int kMaxOperands = 6;
+Field upstream_slot(int position, bool is_register);
 uint8_t field_value(const Instr& in, Field f);  // Imm is truncated; use in.imm directly
 void set_field(Instr& in, Field f, uint32_t value);  // Field::None is ignored; 4-bit fields take the low byte
 
@@ -132,7 +135,8 @@ struct Program {
   std::vector<uint32_t> words;
   std::vector<int> lines;  // 1-based source line of each word
 };
-// Assembles upstream PLENA assembly (plus the extensions .equ, .word, hex immediates).
+// Assembles upstream PLENA assembly (plus the extensions .equ, .word, hex immediates). Operands go
+// to fields by upstream_slot; those the class does not encode are dropped (docs/isa.md).
 // Throws plena::InputError "file:line:col: error: ..." at the first bad input.
 Program assemble(std::string_view source, std::string_view filename = "<input>");
 // Listing: "ADDR  WORD  source" per source line (address = word index).
@@ -149,5 +153,7 @@ std::string disassemble_program(std::span<const uint32_t> words);
 
 // Markdown tables generated from the table (embedded in docs/isa.md).
 std::string opcode_table_markdown();
+// Per encoding class: which field each operand position fills and which positions are dropped.
+std::string operand_positions_markdown();
 
 }  // namespace plena::isa

@@ -18,13 +18,12 @@ struct RawOp {
   Latency latency;
   bool rtl_only;
   std::string_view form;
-  std::string_view alt;
   std::string_view semantics;
 };
 
 constexpr RawOp kRaw[] = {
-#define PLENA_OPCODE(name, code, cls, unit, lat, rtl, form, alt, sem) \
-  {Opcode::name, #name, code, EncClass::cls, Unit::unit, Latency::lat, rtl != 0, form, alt, sem},
+#define PLENA_OPCODE(name, code, cls, unit, lat, rtl, form, sem) \
+  {Opcode::name, #name, code, EncClass::cls, Unit::unit, Latency::lat, rtl != 0, form, sem},
 #include "isa/opcodes.def"
 };
 static_assert(std::size(kRaw) == kNumOpcodes, "the ISA has 55 opcodes");
@@ -53,8 +52,6 @@ OperandKind parse_kind(std::string_view k, std::string_view mn) {
   if (k == "imm") return OperandKind::Imm;
   if (k == "flag") return OperandKind::Flag;
   if (k == "zgp") return OperandKind::ZeroOrGp;
-  if (k == "zero") return OperandKind::Zero;
-  if (k == "gp0") return OperandKind::Gp0;
   table_bug(mn, fmt::format("unknown operand kind '{}'", k));
 }
 
@@ -65,24 +62,7 @@ Field parse_field(std::string_view f, std::string_view mn) {
   if (f == "rs3") return Field::Rs3;
   if (f == "funct1") return Field::Funct1;
   if (f == "imm") return Field::Imm;
-  if (f == "-") return Field::None;
   table_bug(mn, fmt::format("unknown field '{}'", f));
-}
-
-// Fields each class carries in the word.
-bool class_has(EncClass c, Field f) {
-  switch (c) {
-    case EncClass::I18: return f == Field::Rd || f == Field::Rs1 || f == Field::Imm;
-    case EncClass::I22: return f == Field::Rd || f == Field::Imm;
-    case EncClass::R1: return f == Field::Rd || f == Field::Rs1;
-    case EncClass::R0: return false;
-    case EncClass::RD: return f == Field::Rd;
-    case EncClass::MEM:
-      return f == Field::Rd || f == Field::Rs1 || f == Field::Rs2 || f == Field::Rs3 || f == Field::Funct1;
-    case EncClass::VM: return f == Field::Rd || f == Field::Rs1 || f == Field::Rs2 || f == Field::Rs3;
-    case EncClass::R3: return f == Field::Rd || f == Field::Rs1 || f == Field::Rs2;
-  }
-  return false;
 }
 
 Form parse_form(std::string_view spec, EncClass cls, std::string_view mn) {
@@ -105,12 +85,16 @@ Form parse_form(std::string_view spec, EncClass cls, std::string_view mn) {
     o.kind = parse_kind(kind, mn);
     o.field = parse_field(item.substr(c1 + 1, c2 - c1 - 1), mn);
     o.role = item.substr(c2 + 1);
-    if (o.field != Field::None && !class_has(cls, o.field))
+    if (!class_has(cls, o.field))
       table_bug(mn, fmt::format("field of operand '{}' is not carried by its class", o.role));
+    // Upstream reads registers into rd/rs1/rs2 and numbers into imm/rs3/funct1 by position.
+    const bool reg = o.kind == OperandKind::Gp || o.kind == OperandKind::Fp || o.kind == OperandKind::Hbm ||
+                     o.kind == OperandKind::ZeroOrGp;
+    if (upstream_slot(form.count, reg) != o.field)
+      table_bug(mn, fmt::format("operand '{}' at position {} is not where upstream reads its field", o.role,
+                                form.count + 1));
     if ((o.kind == OperandKind::Imm) != (o.field == Field::Imm) && o.kind != OperandKind::Flag)
       table_bug(mn, "imm operands and the imm field go together");
-    if ((o.kind == OperandKind::Zero || o.kind == OperandKind::Gp0) && o.field != Field::None)
-      table_bug(mn, "zero/gp0 operands are not encoded");
     if (saw_optional && !o.optional) table_bug(mn, "optional operands must be trailing");
     saw_optional = saw_optional || o.optional;
     if (form.count == form.ops.size()) table_bug(mn, "more than 6 operands");
@@ -135,27 +119,15 @@ std::array<OpInfo, kNumOpcodes> build_table() {
     o.latency = r.latency;
     o.rtl_only = r.rtl_only;
     o.form = parse_form(r.form, r.cls, r.mnemonic);
-    o.alt = parse_form(r.alt, r.cls, r.mnemonic);
     o.semantics = r.semantics;
     o.form_spec = r.form;
-    o.alt_spec = r.alt;
     o.imm_bits = r.cls == EncClass::I18 ? 18 : r.cls == EncClass::I22 ? 22 : 0;
     for (int k = 0; k < o.form.count; ++k) {
       const Operand& op = o.form.ops[k];
-      if (op.field == Field::None) continue;
       if (op.role == "rmask") o.mask_field = op.field;
       if (op.role == "rstride") o.rstride_field = op.field;
       if (op.role == "prec") o.precision_field = op.field;
       if (op.role == "rorder") o.rorder_field = op.field;
-    }
-    // The alternative form must encode exactly the fields of the canonical one.
-    if (o.alt.count) {
-      std::vector<Field> a, b;
-      for (int k = 0; k < o.form.count; ++k)
-        if (o.form.ops[k].field != Field::None) a.push_back(o.form.ops[k].field);
-      for (int k = 0; k < o.alt.count; ++k)
-        if (o.alt.ops[k].field != Field::None) b.push_back(o.alt.ops[k].field);
-      if (a != b) table_bug(r.mnemonic, "alternative form encodes different fields");
     }
   }
   return t;
@@ -174,8 +146,6 @@ uint32_t field_limit(const Operand& o, const OpInfo& inf) {
     case OperandKind::Hbm: return 8;
     case OperandKind::Flag: return 16;
     case OperandKind::Imm: return 1u << inf.imm_bits;
-    case OperandKind::Zero:
-    case OperandKind::Gp0: return 1;
   }
   return 0;
 }
@@ -201,13 +171,43 @@ std::string operand_text(const Operand& o, uint32_t v) {
     case OperandKind::Hbm: return fmt::format("a{}", v);
     case OperandKind::Imm:
     case OperandKind::Flag: return fmt::format("{}", v);
-    case OperandKind::Zero: return "0";
-    case OperandKind::Gp0: return "gp0";
   }
   return "?";
 }
 
 }  // namespace
+
+bool class_has(EncClass c, Field f) {
+  switch (c) {
+    case EncClass::I18: return f == Field::Rd || f == Field::Rs1 || f == Field::Imm;
+    case EncClass::I22: return f == Field::Rd || f == Field::Imm;
+    case EncClass::R1: return f == Field::Rd || f == Field::Rs1;
+    case EncClass::R0: return false;
+    case EncClass::RD: return f == Field::Rd;
+    case EncClass::MEM:
+      return f == Field::Rd || f == Field::Rs1 || f == Field::Rs2 || f == Field::Rs3 || f == Field::Funct1;
+    case EncClass::VM: return f == Field::Rd || f == Field::Rs1 || f == Field::Rs2 || f == Field::Rs3;
+    case EncClass::R3: return f == Field::Rd || f == Field::Rs1 || f == Field::Rs2;
+  }
+  return false;
+}
+
+Field upstream_slot(int position, bool is_register) {
+  switch (position) {
+    case 0: return Field::Rd;
+    case 1: return is_register ? Field::Rs1 : Field::Imm;
+    case 2: return is_register ? Field::Rs2 : Field::Imm;
+    case 3: return Field::Rs3;
+    case 4: return Field::Funct1;
+    default: return Field::None;
+  }
+}
+
+const Operand* form_operand(const OpInfo& inf, Field f) {
+  for (int k = 0; k < inf.form.count; ++k)
+    if (inf.form.ops[k].field == f) return &inf.form.ops[k];
+  return nullptr;
+}
 
 std::span<const OpInfo> all_opcodes() { return table(); }
 
@@ -274,7 +274,6 @@ std::string validate(const Instr& in) {
   bool used[7] = {};
   for (int k = 0; k < inf.form.count; ++k) {
     const Operand& o = inf.form.ops[k];
-    if (o.field == Field::None) continue;
     used[static_cast<int>(o.field)] = true;
     uint32_t v = field_of(in, o.field);
     uint32_t lim = field_limit(o, inf);
@@ -362,7 +361,6 @@ std::string disassemble(const Instr& in) {
   bool first = true;
   for (int k = 0; k < inf.form.count; ++k) {
     const Operand& o = inf.form.ops[k];
-    if (o.field == Field::None) continue;  // not encoded: nothing to print
     s += first ? " " : ", ";
     first = false;
     s += operand_text(o, field_of(in, o.field));

@@ -63,7 +63,12 @@ void exec_dma(const Ctx& c) {
       c.e.add_write(Space::Vram, sram_addr, sram_addr + rows * row_len);
   }
 
-  // HBM side.
+  // HBM side. A prefetch row may start inside an MX block (the reference's rule, see plan_rows); a
+  // store there would rewrite the scale that block shares with the elements before the row.
+  if (store && scaled && first % uint64_t(hf.block) != 0)
+    faultf(c, "HBM element offset {} is inside a {} block of {} elements; H_STORE_V rows must start on a block "
+           "boundary (the row's scale would overwrite the scale of the elements before it)",
+           first, hf.name(), hf.block);
   RowPlan p;
   std::string err = plan_rows(hf, base, first, row_len, stride, rows, m.scale_reg, p);
   if (!err.empty()) fault(c, fmt::format("HBM {}: {}", hf.name(), err));

@@ -21,14 +21,23 @@ uint64_t mlen2(const Ctx& c) { return uint64_t(c.g.mlen) * c.g.mlen; }
 size_t hm_size(const Ctx& c) { return size_t(c.g.broadcast_amount) * c.g.mlen * c.g.mlen; }
 
 // M_MM/M_TMM/M_MV/M_TMV: row-granular MRAM ABI: address = tile base + col*MLEN, col % BLEN == 0.
-TileRef block_tile(const Ctx& c, uint64_t addr) {
+// M_MV/M_TMV (element_col) also take the reference's element offset, tile base + col with
+// col < MLEN, which upstream's GEMV template emits; the two forms coincide only at col 0.
+TileRef block_tile(const Ctx& c, uint64_t addr, bool element_col = false) {
   const uint64_t t2 = mlen2(c);
   TileRef t{addr - addr % t2, 0};
   uint64_t rem = addr % t2;
-  if (rem % c.g.mlen != 0 || (rem / c.g.mlen) % c.g.blen != 0)
-    faultf(c, "MRAM address {} is tile {} + offset {}, which is not col*MLEN with col a multiple of BLEN ({}, MLEN {})",
-           addr, addr / t2, rem, c.g.blen, c.g.mlen);
-  t.col = rem / c.g.mlen;
+  if (element_col && rem < c.g.mlen) {
+    if (rem % c.g.blen != 0)
+      faultf(c, "MRAM address {} is tile {} + column {}, which is not a multiple of BLEN ({})", addr, addr / t2, rem,
+             c.g.blen);
+    t.col = rem;
+  } else if (rem % c.g.mlen != 0 || (rem / c.g.mlen) % c.g.blen != 0) {
+    faultf(c, "MRAM address {} is tile {} + offset {}, which is not col*MLEN{} with col a multiple of BLEN ({}, MLEN {})",
+           addr, addr / t2, rem, element_col ? " or col < MLEN" : "", c.g.blen, c.g.mlen);
+  } else {
+    t.col = rem / c.g.mlen;
+  }
   check_mram(c, t.base, t2, "matrix");
   c.e.add_read(Space::Mram, t.base, t.base + t2);
   return t;
@@ -188,7 +197,7 @@ void exec_mv(const Ctx& c, bool transposed) {
   const uint32_t B = c.g.blen, L = c.g.mlen;
   uint64_t maddr = read_gp(c, c.in.rs1);
   uint64_t vaddr = read_gp(c, c.in.rs2);
-  TileRef t = block_tile(c, maddr);
+  TileRef t = block_tile(c, maddr, true);
   read_vram_rows(c, vaddr, 1, "activation");
   c.e.add_read(Space::AccV, 0, 1);
   c.e.add_write(Space::AccV, 0, 1);

@@ -12,7 +12,8 @@ namespace detail {
 std::string plan_rows(const numerics::Format& f, uint64_t base, uint64_t first_elem, uint64_t row_len,
                       uint64_t stride_elems, uint64_t rows, uint64_t scale_elems, RowPlan& out) {
   const uint64_t w = uint64_t(f.width);
-  // Row starts must be byte-aligned (sub-byte formats) and block-aligned (scaled formats).
+  // Row starts must be byte-aligned (sub-byte formats); a scaled format's row may start inside a
+  // block (see below), but its row stride must keep whole blocks.
   if ((first_elem * w) % 8 != 0)
     return fmt::format("element offset {} of {} ({} bits) does not start on a byte boundary", first_elem, f.name(), w);
   if (rows > 1 && (stride_elems * w) % 8 != 0)
@@ -21,10 +22,9 @@ std::string plan_rows(const numerics::Format& f, uint64_t base, uint64_t first_e
   if ((row_len * w) % 8 != 0)
     return fmt::format("row of {} elements of {} is not a whole number of bytes", row_len, f.name());
   const bool scaled = numerics::scale_bytes(f, 1) != 0;
+  const uint64_t block = scaled ? uint64_t(f.block) : 1;
   if (scaled) {
-    const uint64_t b = uint64_t(f.block);
-    if (first_elem % b != 0)
-      return fmt::format("element offset {} is not a multiple of the {} block size {}", first_elem, f.name(), b);
+    const uint64_t b = block;
     if (rows > 1 && stride_elems % b != 0)
       return fmt::format("row stride {} is not a multiple of the {} block size {}", stride_elems, f.name(), b);
   }
@@ -45,7 +45,10 @@ std::string plan_rows(const numerics::Format& f, uint64_t base, uint64_t first_e
   if (scaled) {
     out.scale_row_bytes = numerics::scale_bytes(f, row_len);
     out.scale_stride_bytes = numerics::scale_bytes(f, stride_elems);
-    uint64_t soff = numerics::packed_element_bytes(f, scale_elems) + numerics::scale_bytes(f, first_elem);
+    // A row starting inside a block reads the scales from that block on, as the reference does
+    // (scale address SCALE_REG + off / block): element j of the row uses scale j / block.
+    uint64_t soff = numerics::packed_element_bytes(f, scale_elems) +
+                    numerics::scale_bytes(f, first_elem - first_elem % block);
     if (__builtin_add_overflow(base, soff, &out.scale_base)) return overflow();
     if (!region_end(out.scale_base, out.scale_row_bytes, out.scale_stride_bytes, out.scale_end)) return overflow();
   } else {

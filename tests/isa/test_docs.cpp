@@ -11,25 +11,34 @@
 using namespace plena::isa;
 
 namespace {
-const char* kBegin = "<!-- BEGIN GENERATED: opcode table (plena::isa::opcode_table_markdown) -->\n";
 const char* kEnd = "<!-- END GENERATED -->";
-}  // namespace
 
-TEST(IsaDocs, GeneratedTableIsCurrent) {
+// Compares (or, with PLENA_UPDATE_DOCS=1, rewrites) the block after `begin` in docs/isa.md.
+void check_generated(const std::string& begin, const std::string& want) {
   std::filesystem::path doc = std::filesystem::path(PLENA_SOURCE_DIR) / "docs" / "isa.md";
   std::string text = plena::read_text_file(doc);
-  size_t b = text.find(kBegin);
-  ASSERT_NE(b, std::string::npos) << "missing BEGIN marker in " << doc;
-  b += std::string(kBegin).size();
+  size_t b = text.find(begin);
+  ASSERT_NE(b, std::string::npos) << "missing BEGIN marker in " << doc << ": " << begin;
+  b += begin.size();
   size_t e = text.find(kEnd, b);
   ASSERT_NE(e, std::string::npos) << "missing END marker in " << doc;
-  std::string want = opcode_table_markdown();
   if (const char* u = std::getenv("PLENA_UPDATE_DOCS"); u && std::string(u) == "1" && text.substr(b, e - b) != want) {
     text.replace(b, e - b, want);
     plena::write_text_file(doc, text);
     return;
   }
   EXPECT_EQ(text.substr(b, e - b), want) << "docs/isa.md is stale: rerun this test with PLENA_UPDATE_DOCS=1";
+}
+}  // namespace
+
+TEST(IsaDocs, GeneratedTableIsCurrent) {
+  check_generated("<!-- BEGIN GENERATED: opcode table (plena::isa::opcode_table_markdown) -->\n",
+                  opcode_table_markdown());
+}
+
+TEST(IsaDocs, GeneratedOperandPositionsAreCurrent) {
+  check_generated("<!-- BEGIN GENERATED: operand positions (plena::isa::operand_positions_markdown) -->\n",
+                  operand_positions_markdown());
 }
 
 TEST(IsaDocs, EveryMnemonicDocumented) {
@@ -39,6 +48,7 @@ TEST(IsaDocs, EveryMnemonicDocumented) {
     std::snprintf(row, sizeof row, "| 0x%02X | `%s` |", o.code, std::string(o.mnemonic).c_str());
     EXPECT_NE(text.find(row), std::string::npos) << o.mnemonic;
   }
-  for (const char* heading : {"## Encoding classes", "## Deviations", "## Assembler syntax", "## Extensions"})
+  for (const char* heading : {"## Encoding classes", "## Deviations", "## Assembler syntax", "## Extensions",
+                              "### Operand positions (the upstream rule)", "### Rejected inputs"})
     EXPECT_NE(text.find(heading), std::string::npos) << heading;
 }

@@ -102,6 +102,8 @@ const Case kCases[] = {
     {"C_LOOP_END gp7", R(0x30, 7)},
     {"C_LOOP_END gp7, 0", R(0x30, 7)},
     {"V_PS_V gp1, gp2", R(0x31, 1, 2)},
+    {"V_PS_V gp1, gp2, gp3", R(0x31, 1, 2, 3)},  // R3 default class: upstream encodes rs2
+    {"C_HADAMARD_TRANSFORM gp4, gp5, gp6", R(0x33, 4, 5, 6)},
     {"V_SHFT_V gp1, gp2, gp3", R(0x32, 1, 2, 3)},
     {"C_HADAMARD_TRANSFORM gp4, gp5", R(0x33, 4, 5)},
     {"C_BREAK", R(0x34)},
@@ -173,6 +175,77 @@ TEST(IsaEncoding, UpstreamKernelLinesBitExact) {
   EXPECT_EQ(parse_mem_text(mem), want);
 }
 
+// Lines the upstream generators emit (asm_templates/, aten/plena/, tilelang_tvm_compiler/), in
+// their spacing, with the word upstream's assembler writes, computed from the class layout.
+const Case kUpstreamGeneratorLines[] = {
+    {"V_RED_SUM f2, gp5, 1 ", 0x00001495},            // online_softmax: rmask dropped (R1)
+    {"V_RED_SUM f3, gp4, 1, 0", 0x000010D5},          // aten isa_attention: both dropped
+    {"V_EXP_V gp4, gp4, 1, 0", 0x00005113},           // rmask at bit 14 (I18), 4th dropped
+    {"V_EXP_V gp4, gp4, 0, 0", 0x00001113},
+    {"V_RECI_V gp2, gp3, 0", 0x00000C94},
+    {"S_RECI_FP f3, f3, 0", 0x00000CDC},              // R1: operand 3 dropped
+    {"S_EXP_FP f1, f1, 0", 0x0000045B},
+    {"M_BTMV 0, gp0, gp7 ", 0x0001C00A},              // flashattn/qkt: literal 0 as rd
+    {"M_BTMV gp0, gp3, gp4", 0x00010C0A},             // tilelang isa_emitter
+    {"M_BTMM 0, gp0, gp3 ", 0x0000C004},
+    {"M_BTMM 2, gp0, gp9", 0x00024084},               // aten packed GQA: head offset literal in rd
+    {"M_MV 0, gp2, gp3 ", 0x0000C807},                // gemv_asm
+    {"M_MV gp0, gp5, gp6", 0x00019407},               // tilelang
+    {"M_MV_WO gp4, gp0, 0 ", 0x0000010B},             // I22: register operand 2 dropped
+    {"M_BMM_WO gp5, 0", 0x00000145},
+    {"H_PREFETCH_V gp3, gp4, a1, 0, 0, 0 ", 0x000050E9},  // funct2 dropped
+    {"H_PREFETCH_M gp0, gp2, a1, 0, 1 ", 0x00404828},
+    {"V_SUB_VF gp2, gp2, f0, 0, 1", 0x00400890},
+    {"V_MUL_VF gp1, gp2, f0, 0", 0x00000852},
+    {"V_ADD_VV gp1, gp2, gp3", 0x0000C84D},           // 3-operand VM: rmask 0
+    {"C_SET_ADDR_REG a3, gp0, gp5", 0x000140EB},
+    {"S_LUI_INT gp3, 73", 0x000124E5},
+    {"M_MM_WO gp6, gp2, 0", 0x00000986},
+    {"V_RED_MAX f1, gp2, 0 ", 0x00000856},
+    {"C_LOOP_START gp4, 16", 0x0000412F},
+    {"C_LOOP_END gp4 ", 0x00000130},
+    {"S_ST_FP f1, gp3, 0", 0x00000C5F},
+    {"V_SHFT_V gp3, gp3, gp5", 0x00014CF2},
+    {"S_ADDI_INT gp0, gp0, 0", 0x00000022},
+    {"C_BREAK", 0x00000034},
+};
+
+// The per-class position rule on forms no generator emits: literal register numbers in operand 1,
+// and operands the class drops (any register or number).
+const Case kPositionRule[] = {
+    {"S_ADDI_INT 5, gp0, 7", 0x0001C162},           // I18: rd from a number
+    {"S_ADDI_INT gp1, gp2, 3, 0, 0, 0", 0x0000C862},  // I18: operands 4-6 dropped
+    {"S_ADDI_INT gp1, gp2, 3, 9, 15, 4000000000", 0x0000C862},
+    {"S_LUI_INT gp1, gp0, 4096", 0x00400065},       // I22: register operand 2 dropped
+    {"S_LUI_INT gp1, f5, 4096", 0x00400065},        //   of any class
+    {"S_LUI_INT gp1, 4096, gp7", 0x00400065},       // I22: immediate first, register 3 dropped
+    {"C_LOOP_START 4, 16", 0x0000412F},
+    {"S_SQRT_FP f1, f2, f3", 0x0000085D},           // R1: operand 3 dropped
+    {"V_RED_SUM f1, gp2, 16, 1, 2, 3", 0x00000855},
+    {"C_BREAK 0, 0, 0", 0x00000034},                // R0: everything dropped
+    {"C_BREAK gp3, 7, 0, 1, 2, 3", 0x00000034},
+    {"C_SET_SCALE_REG 4", 0x0000012C},              // RD: rd from a number
+    {"C_SET_STRIDE_REG gp5, 0", 0x0000016D},        // RD: the rest dropped
+    {"C_LOOP_END gp7, gp3, 2", 0x000001F0},
+    {"H_STORE_V gp1, gp2, a3, 0, 1, 7", 0x0040C86A},  // MEM: funct2 dropped
+    {"H_STORE_V 1, gp2, a3, 0, 1", 0x0040C86A},
+    {"V_ADD_VV gp1, gp2, gp3, 0, 7, 9", 0x0000C84D},  // VM: funct1/funct2 dropped
+    {"V_TOPK 1, gp2, gp3, 1", 0x0004C877},
+    {"M_MM 0, gp4, gp5, 0", 0x00015001},            // R3: operands 4-6 dropped
+    {"M_MM 3, gp4, gp5", 0x000150C1},               // R3: rd from a number
+    {"S_ADD_FP 2, f1, f1", 0x00004497},
+    {"C_SET_ADDR_REG 2, gp0, gp3", 0x0000C0AB},
+    {"S_ADD_INT gp1, gp2, gp3, 1, 1, 1", 0x0000C861},
+};
+
+TEST(IsaEncoding, UpstreamGeneratorLinesBitExact) {
+  for (const Case& c : kUpstreamGeneratorLines) EXPECT_EQ(assemble_one(c.line), c.word) << c.line;
+}
+
+TEST(IsaEncoding, PositionRulePerClass) {
+  for (const Case& c : kPositionRule) EXPECT_EQ(assemble_one(c.line), c.word) << c.line;
+}
+
 TEST(IsaEncoding, DecodeFieldsPerClass) {
   Instr i = decode(0x0040C86A);  // H_STORE_V gp1, gp2, a3, 0, 1
   EXPECT_EQ(i, (Instr{Opcode::H_STORE_V, 1, 2, 3, 0, 1, 0}));
@@ -202,7 +275,8 @@ TEST(IsaEncoding, ValidateRejectsBadFields) {
   EXPECT_EQ(validate(Instr{Opcode::S_LUI_INT, 1, 0, 0, 0, 0, (1u << 22) - 1}), "");
   EXPECT_NE(validate(Instr{Opcode::S_LUI_INT, 1, 0, 0, 0, 0, 1u << 22}), "");
   EXPECT_NE(validate(Instr{Opcode::V_EXP_V, 1, 2, 0, 0, 0, 16}), "");  // rmask in imm is still 4 bits
-  EXPECT_NE(validate(Instr{Opcode::V_PS_V, 1, 2, 3}), "");             // rs2 unused by V_PS_V
+  EXPECT_EQ(validate(Instr{Opcode::V_PS_V, 1, 2, 3}), "");             // upstream encodes rs2 (R3)
+  EXPECT_NE(validate(Instr{Opcode::V_PS_V, 1, 2, 3, 1}), "");          // but not rs3
   EXPECT_NE(validate(Instr{static_cast<Opcode>(0), 0, 0, 0}), "");
   EXPECT_THROW(encode(Instr{Opcode::S_ADD_FP, 8, 1, 2}), plena::InputError);
 }

@@ -57,7 +57,7 @@ TEST(IsaTable, DenseUniqueAndLookups) {
     EXPECT_EQ(o.code, expect++);
     EXPECT_TRUE(names.insert(o.mnemonic).second) << o.mnemonic;
     EXPECT_FALSE(o.semantics.empty()) << o.mnemonic;
-    EXPECT_GT(o.form.count, 0) << o.mnemonic;
+    EXPECT_EQ(o.form.count == 0, o.op == Opcode::C_BREAK) << o.mnemonic;  // only C_BREAK has no operands
   }
   EXPECT_FALSE(is_valid_opcode(0x00));
   EXPECT_FALSE(is_valid_opcode(0x38));
@@ -112,4 +112,33 @@ TEST(IsaTable, UnitsAndLatencyClasses) {
   EXPECT_EQ(info(Opcode::C_LOOP_END).unit, Unit::Control);
   EXPECT_EQ(info(Opcode::V_TOPK).latency, Latency::VecTopK);
   EXPECT_EQ(info(Opcode::H_STORE_V).latency, Latency::StoreV);
+}
+
+// Upstream's parser: operand position -> slot (plena_compiler.md §2), and the fields each class
+// encodes; every FORM operand sits where upstream reads its field.
+TEST(IsaTable, UpstreamPositions) {
+  EXPECT_EQ(upstream_slot(0, true), Field::Rd);
+  EXPECT_EQ(upstream_slot(0, false), Field::Rd);
+  EXPECT_EQ(upstream_slot(1, true), Field::Rs1);
+  EXPECT_EQ(upstream_slot(1, false), Field::Imm);
+  EXPECT_EQ(upstream_slot(2, true), Field::Rs2);
+  EXPECT_EQ(upstream_slot(2, false), Field::Imm);
+  EXPECT_EQ(upstream_slot(3, false), Field::Rs3);
+  EXPECT_EQ(upstream_slot(4, false), Field::Funct1);
+  EXPECT_EQ(upstream_slot(5, false), Field::None);
+  EXPECT_TRUE(class_has(EncClass::I22, Field::Imm));
+  EXPECT_FALSE(class_has(EncClass::I22, Field::Rs1));
+  EXPECT_FALSE(class_has(EncClass::R1, Field::Rs2));
+  EXPECT_FALSE(class_has(EncClass::VM, Field::Funct1));
+  EXPECT_TRUE(class_has(EncClass::MEM, Field::Funct1));
+  EXPECT_FALSE(class_has(EncClass::R0, Field::Rd));
+  for (const OpInfo& o : all_opcodes())
+    for (int k = 0; k < o.form.count; ++k) {
+      const Operand& op = o.form.ops[k];
+      EXPECT_TRUE(class_has(o.cls, op.field)) << o.mnemonic;
+      EXPECT_TRUE(upstream_slot(k, true) == op.field || upstream_slot(k, false) == op.field) << o.mnemonic << " " << k;
+      EXPECT_EQ(form_operand(o, op.field), &op);
+    }
+  EXPECT_EQ(form_operand(info(Opcode::V_RED_SUM), Field::Rs3), nullptr);  // R1 drops the rmask
+  EXPECT_EQ(form_operand(info(Opcode::V_PS_V), Field::Rs2)->optional, true);
 }
