@@ -95,17 +95,17 @@ void add_estimate_command(CLI::App& app) {
   sub->add_option("--model", flags->model, "model preset or HF config.json / directory")->capture_default_str();
   sub->add_option("--hw", flags->hw, "hardware config: preset name, TOML file or inline TOML")->capture_default_str();
   sub->add_option("--prefill", flags->prefill, "prompt tokens per sequence")
-      ->check(integer_in(1, kMaxTokens))
+      ->transform(integer_in(1, kMaxTokens))
       ->capture_default_str();
   sub->add_option("--decode", flags->decode, "generated tokens per sequence")
-      ->check(integer_in(0, kMaxTokens))
+      ->transform(integer_in(0, kMaxTokens))
       ->capture_default_str();
-  sub->add_option("--batch", flags->batch, "sequences in the batch")->check(integer_in(1, kMaxBatch))->capture_default_str();
+  sub->add_option("--batch", flags->batch, "sequences in the batch")->transform(integer_in(1, kMaxBatch))->capture_default_str();
   sub->add_option("--devices", flags->devices, "PLENA devices (tensor x pipeline parallel)")
-      ->check(integer_in(1, kMaxDevices))
+      ->transform(integer_in(1, kMaxDevices))
       ->capture_default_str();
-  sub->add_option("--tp", flags->tp, "tensor-parallel degree (0: min(devices, kv heads))")->check(integer_in(0, kMaxDevices));
-  sub->add_option("--pp", flags->pp, "pipeline-parallel degree (0: devices / tp)")->check(integer_in(0, kMaxDevices));
+  sub->add_option("--tp", flags->tp, "tensor-parallel degree (0: min(devices, kv heads))")->transform(integer_in(0, kMaxDevices));
+  sub->add_option("--pp", flags->pp, "pipeline-parallel degree (0: devices / tp)")->transform(integer_in(0, kMaxDevices));
   sub->add_option("--link-gbps", flags->link_gbps, "interconnect bandwidth per device, GB/s")
       ->check(real_in(0, false, 1e9))
       ->capture_default_str();

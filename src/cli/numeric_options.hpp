@@ -22,7 +22,8 @@ inline bool parse_finite(const std::string& s, long double& v) {
   return *end == '\0' && errno != ERANGE && std::isfinite(v);
 }
 
-// An integer count in [lo, hi] ("1e3" is accepted as 1000 and rewritten for CLI11).
+// An integer count in [lo, hi] ("1e3" is accepted as 1000 and rewritten for CLI11: apply it
+// with ->transform(), which hands CLI11 the rewritten text).
 inline CLI::Validator integer_in(uint64_t lo, uint64_t hi) {
   return CLI::Validator(
       [lo, hi](std::string& s) -> std::string {

@@ -178,7 +178,11 @@ void OutputFile::close() {
     close_err = errno;
   }
   m.fd = -1;
-  if (write_err || close_err) fail(m.target, "cannot write file", write_err ? write_err : close_err);
+  if (write_err || close_err) {
+    const int e = write_err ? write_err : close_err;
+    if (m.to_stdout) throw InputError(fmt::format("plena: error: cannot write to standard output: {}", std::strerror(e)));
+    fail(m.target, "cannot write file", e);
+  }
   m.closed = true;
   if (m.tmp.empty()) return;
   Staging& s = staging();
@@ -226,9 +230,10 @@ void commit_staged_outputs() {
 }
 
 void check_stdout() {
+  const int earlier = errno;  // a failed write inside a library call (CLI11's help) leaves its reason here
   errno = 0;
   const bool flushed = std::fflush(stdout) == 0;
-  const int e = errno;
+  const int e = flushed ? earlier : errno;
   if (flushed && !std::ferror(stdout)) return;
   std::clearerr(stdout);
   throw InputError(fmt::format("plena: error: cannot write to standard output: {}", std::strerror(e ? e : EIO)));

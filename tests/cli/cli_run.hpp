@@ -32,7 +32,7 @@ inline fs::path test_dir() {
 }
 
 // `redirect` replaces the stdout capture (e.g. ">/dev/full").
-inline CliResult plena(const std::string& args, const std::string& redirect = "") {
+inline CliResult run_plena(const std::string& args, const std::string& redirect = "") {
   const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
   const fs::path base = fs::path(PLENA_BINARY_DIR) / "test_cli_tmp" /
                         (std::string(info->test_suite_name()) + "." + info->name() + ".capture");
