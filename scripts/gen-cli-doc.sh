@@ -29,7 +29,7 @@ no new or changed output file (`asm -o x.mem` with an assembly error keeps the o
 Replacing a file keeps its permissions; a symbolic link is followed (the file it points to is
 replaced). An existing target that is not a regular file (`/dev/full`, a FIFO, a terminal) is
 written directly, with every write checked. Folders a command creates (`compile -o DIR`,
-`--dump-dir`) may remain, empty, after a failure. No fsync: outputs are regenerable, and the
+`--dump-dir`, the folders of `sim --stats/--trace/--dram-trace`) may remain, empty, after a failure. No fsync: outputs are regenerable, and the
 promise is "never a half-written file", not durability across power loss. `-` as an output file
 (`-o -`, `--stats -`, `--json -`) means standard output, except where a command writes several
 files from one name (`quant encode -o PREFIX`, `compile -o DIR`: an error). Standard output is
@@ -64,7 +64,8 @@ names a quantity's unit as the last token of its key (before a `_per_...` qualif
 | `_j` | joules |
 | `_ghz` | clock frequency, 10^9 Hz (configuration) |
 
-Keys without a unit are counts (`instructions`, `row_hits`) or dimensionless ratios in [0, 1]
+`config show --json` mirrors the hardware TOML schema, whose latency entries are in cycles and
+whose geometry entries are in elements (docs/config.md). Keys without a unit are counts (`instructions`, `row_hits`) or dimensionless ratios in [0, 1]
 (`utilization`, `row_hit_rate`, `*_efficiency`, `cosine`). No other unit spelling (`_ms`, `_ns`,
 `_seconds`, `_GBps`, `bytes_...` prefixes) is used; `tests/cli/test_cli_conventions.cpp` checks
 the keys of every JSON output against this table.

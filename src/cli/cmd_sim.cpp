@@ -40,6 +40,16 @@ nlohmann::ordered_json fault_json(const std::string& message) {
   return f;
 }
 
+// The Perfetto trace of a faulted run ends with an instant event "FAULT" at the fault time.
+std::string with_fault_event(std::string trace, uint64_t ps, const std::string& message) {
+  const std::string tail = "\n]}\n";  // how write_perfetto closes its event array
+  if (trace.size() < tail.size() || trace.compare(trace.size() - tail.size(), tail.size(), tail) != 0) return trace;
+  trace.resize(trace.size() - tail.size());
+  trace += fmt::format(",\n{{\"name\":\"FAULT\",\"ph\":\"i\",\"s\":\"g\",\"ts\":{}.{:06},\"pid\":1,\"tid\":0,\"args\":{}}}",
+                       ps / 1000000, ps % 1000000, nlohmann::json({{"message", message}}).dump());
+  return trace + tail;
+}
+
 // Stats (and trace) of a run that faulted: the timing model is finished where the program
 // stopped, and both files say so ("completed": false / a FAULT event at the end of the trace).
 void write_fault_outputs(const SimArgs& a, sim::Simulator& simulator, const std::string& message) {
@@ -54,23 +64,26 @@ void write_fault_outputs(const SimArgs& a, sim::Simulator& simulator, const std:
   if (tm && !a.trace.empty()) {
     std::ostringstream os;
     tm->write_perfetto(os);
-    std::string trace = os.str();
-    const std::string tail = "\n]}\n";
-    if (trace.size() >= tail.size() && trace.compare(trace.size() - tail.size(), tail.size(), tail) == 0) {
-      const uint64_t ps = tm->stats().time_ps;
-      nlohmann::json args = {{"message", message}};
-      trace.resize(trace.size() - tail.size());
-      trace += fmt::format(",\n{{\"name\":\"FAULT\",\"ph\":\"i\",\"s\":\"g\",\"ts\":{}.{:06},\"pid\":1,\"tid\":0,"
-                           "\"args\":{}}}",
-                           ps / 1000000, ps % 1000000, args.dump());
-      trace += tail;
-    }
+    const std::string trace = with_fault_event(os.str(), tm->stats().time_ps, message);
     write_text_file(a.trace, trace);
+  }
+}
+
+// --stats/--trace/--dram-trace name their files on the command line: their folders are created
+// (as they always were), before anything runs.
+void create_output_folders(const SimArgs& a) {
+  for (const std::string* f : {&a.stats, &a.trace, &a.dram_trace}) {
+    const std::filesystem::path p(*f);
+    if (f->empty() || *f == "-" || !p.has_parent_path()) continue;
+    std::error_code ec;
+    std::filesystem::create_directories(p.parent_path(), ec);
+    if (ec) throw InputError(fmt::format("{}: error: cannot create folder {}: {}", *f, p.parent_path().string(), ec.message()));
   }
 }
 
 void run_sim(const SimArgs& a) {
   namespace fs = std::filesystem;
+  create_output_folders(a);
   const fs::path in(a.input);
   sim::RunSpec spec;
   std::string program_hash;
