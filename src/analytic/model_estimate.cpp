@@ -411,10 +411,10 @@ std::string to_json(const Estimate& e) {
   j["batch"] = e.work.batch;
   j["prefill_tokens"] = e.work.prefill;
   j["decode_tokens"] = e.work.decode;
-  j["ttft_ms"] = e.ttft_s * 1e3;
-  j["tpot_ms"] = e.tpot_s * 1e3;
+  j["ttft_s"] = e.ttft_s;
+  j["tpot_s"] = e.tpot_s;
   j["tokens_per_s"] = e.tokens_per_s;
-  j["decode_ms"] = e.decode_s * 1e3;
+  j["decode_s"] = e.decode_s;
   j["hbm_bytes_per_device"] = e.hbm_bytes;
   j["energy_j"] = e.energy_j;
   j["weight_bytes_per_device"] = e.weight_bytes_per_device;
@@ -424,7 +424,7 @@ std::string to_json(const Estimate& e) {
   j["dram_sequential_efficiency"] = e.dram_efficiency;
   auto phase = [](const PhaseEstimate& ph) {
     nlohmann::ordered_json p;
-    p["ms"] = ph.seconds * 1e3;
+    p["time_s"] = ph.seconds;
     p["hbm_bytes"] = ph.hbm_bytes;
     p["macs"] = ph.macs;
     p["energy_j"] = ph.energy_j;

@@ -14,7 +14,7 @@ void add_asm_command(CLI::App& app) {
   auto opts = std::make_shared<Opts>();
   auto* sub = app.add_subcommand("asm", "Assemble PLENA assembly (.asm) into a .mem or binary program");
   sub->add_option("input", opts->input, "Assembly source file")->required();
-  sub->add_option("-o,--output", opts->output, "Output program file")->required();
+  sub->add_option("-o,--output", opts->output, "Output program file (- for stdout)")->required();
   sub->add_option("--format", opts->format, "Output format: mem (upstream text, one 0x%08X word per line) or bin (little-endian words)")
       ->check(CLI::IsMember({"mem", "bin"}));
   sub->add_option("--listing", opts->listing, "Also write a listing (address, word, source line) to this file");

@@ -4,6 +4,7 @@
 
 #include "cli/commands.hpp"
 #include "runner/runner.hpp"
+#include "support/support.hpp"
 
 namespace plena::cli {
 
@@ -29,6 +30,7 @@ void add_compile_command(CLI::App& app) {
   sub->add_option("-o,--output", a->out, "Output directory")->required();
   sub->add_flag("-q,--quiet", a->quiet, "Print nothing on success");
   sub->callback([a] {
+    if (a->out == "-") throw InputError("-o -: error: compile writes a folder of files; give a directory, not stdout");
     runner::CompileOptions o = a->opt;
     if (!a->prompt_ids.empty()) o.prompt_ids = runner::parse_prompt_ids(a->prompt_ids);
     o.weights = !a->no_weights;

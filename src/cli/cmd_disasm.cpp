@@ -14,7 +14,7 @@ void add_disasm_command(CLI::App& app) {
   auto opts = std::make_shared<Opts>();
   auto* sub = app.add_subcommand("disasm", "Disassemble a .mem or binary program into canonical assembly");
   sub->add_option("input", opts->input, "Program file")->required();
-  sub->add_option("-o,--output", opts->output, "Write the assembly here instead of stdout");
+  sub->add_option("-o,--output", opts->output, "Write the assembly here (default and -: stdout)");
   sub->add_option("--format", opts->format, "Input format: mem (0x%08X text lines) or bin (little-endian words)")
       ->check(CLI::IsMember({"mem", "bin"}));
   sub->callback([opts] {

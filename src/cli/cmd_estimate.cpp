@@ -10,12 +10,18 @@
 #include "analytic/analytic.hpp"
 #include "analytic/validate_sim.hpp"
 #include "cli/commands.hpp"
+#include "cli/numeric_options.hpp"
 #include "config/config.hpp"
 #include "model/model.hpp"
 #include "support/support.hpp"
 
 namespace plena::cli {
 namespace {
+
+// Upper bounds of the count options: far beyond any model's context or any deployment, small
+// enough that every product the analytic model forms (tokens x batch x hidden x bytes) fits in 64
+// bits and the estimate stays a fraction of a second.
+constexpr uint64_t kMaxTokens = uint64_t(1) << 24, kMaxBatch = uint64_t(1) << 16, kMaxDevices = 1 << 16;
 
 struct EstimateFlags {
   std::string model = "llama-3.1-8b";
@@ -88,14 +94,23 @@ void add_estimate_command(CLI::App& app) {
   auto* sub = app.add_subcommand("estimate", "analytic performance model: TTFT, TPOT, tokens/s, energy, baselines");
   sub->add_option("--model", flags->model, "model preset or HF config.json / directory")->capture_default_str();
   sub->add_option("--hw", flags->hw, "hardware config: preset name, TOML file or inline TOML")->capture_default_str();
-  sub->add_option("--prefill", flags->prefill, "prompt tokens per sequence")->capture_default_str();
-  sub->add_option("--decode", flags->decode, "generated tokens per sequence")->capture_default_str();
-  sub->add_option("--batch", flags->batch, "sequences in the batch")->capture_default_str();
-  sub->add_option("--devices", flags->devices, "PLENA devices (tensor x pipeline parallel)")->capture_default_str();
-  sub->add_option("--tp", flags->tp, "tensor-parallel degree (0: min(devices, kv heads))");
-  sub->add_option("--pp", flags->pp, "pipeline-parallel degree (0: devices / tp)");
-  sub->add_option("--link-gbps", flags->link_gbps, "interconnect bandwidth per device, GB/s")->capture_default_str();
+  sub->add_option("--prefill", flags->prefill, "prompt tokens per sequence")
+      ->transform(integer_in(1, kMaxTokens))
+      ->capture_default_str();
+  sub->add_option("--decode", flags->decode, "generated tokens per sequence")
+      ->transform(integer_in(0, kMaxTokens))
+      ->capture_default_str();
+  sub->add_option("--batch", flags->batch, "sequences in the batch")->transform(integer_in(1, kMaxBatch))->capture_default_str();
+  sub->add_option("--devices", flags->devices, "PLENA devices (tensor x pipeline parallel)")
+      ->transform(integer_in(1, kMaxDevices))
+      ->capture_default_str();
+  sub->add_option("--tp", flags->tp, "tensor-parallel degree (0: min(devices, kv heads))")->transform(integer_in(0, kMaxDevices));
+  sub->add_option("--pp", flags->pp, "pipeline-parallel degree (0: devices / tp)")->transform(integer_in(0, kMaxDevices));
+  sub->add_option("--link-gbps", flags->link_gbps, "interconnect bandwidth per device, GB/s")
+      ->check(real_in(0, false, 1e9))
+      ->capture_default_str();
   sub->add_option("--link-latency-us", flags->link_latency_us, "interconnect latency per message, us")
+      ->check(real_in(0, true, 1e9))
       ->capture_default_str();
   sub->add_flag("--json", flags->json, "JSON output");
   sub->add_flag("--roofline", flags->roofline, "print the per-op roofline view");

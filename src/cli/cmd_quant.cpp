@@ -3,6 +3,7 @@
 
 #include "cli/commands.hpp"
 #include "numerics/numerics.hpp"
+#include "support/support.hpp"
 
 namespace plena::cli {
 
@@ -36,17 +37,20 @@ void add_quant_command(CLI::App& app) {
   enc->add_option("input", in_file, "input .npy (any numeric dtype)")->required()->check(CLI::ExistingFile);
   enc->add_option("-o,--output", out_file, "output prefix: writes PREFIX.elems.npy, PREFIX.scales.npy, PREFIX.json")
       ->required();
-  enc->callback([] { numerics::encode_npy_file(numerics::parse_format(fmt_text), in_file, out_file); });
+  enc->callback([] {
+    if (out_file == "-") throw InputError("-o -: error: encode writes three files; give a path prefix, not stdout");
+    numerics::encode_npy_file(numerics::parse_format(fmt_text), in_file, out_file);
+  });
 
   auto* dec = quant->add_subcommand("decode", "Decode PREFIX.{json,elems.npy,scales.npy} back to an f32 .npy");
   dec->add_option("input", in_file, "prefix (or PREFIX.json) written by 'plena quant encode'")->required();
-  dec->add_option("-o,--output", out_file, "output f32 .npy")->required();
+  dec->add_option("-o,--output", out_file, "output f32 .npy (- for stdout)")->required();
   dec->callback([] { numerics::decode_npy_file(in_file, out_file); });
 
   auto* rt = quant->add_subcommand("roundtrip", "Fake-quantize (encode then decode) an .npy tensor row by row");
   rt->add_option("--format", fmt_text, "number format")->required();
   rt->add_option("input", in_file, "input .npy")->required()->check(CLI::ExistingFile);
-  rt->add_option("-o,--output", out_file, "output f32 .npy")->required();
+  rt->add_option("-o,--output", out_file, "output f32 .npy (- for stdout)")->required();
   rt->callback([] { numerics::roundtrip_npy_file(numerics::parse_format(fmt_text), in_file, out_file); });
 }
 

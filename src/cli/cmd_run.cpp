@@ -43,14 +43,14 @@ void add_run_command(CLI::App& app) {
                 "simulated and reference) and report per-layer errors");
   sub->add_flag("--progress", a->progress, "Show a progress bar (default: when stderr is a terminal)");
   sub->add_flag("--no-progress", a->no_progress, "Never show a progress bar");
-  sub->add_flag("-q,--quiet", a->quiet, "Print nothing on success");
+  sub->add_flag("-q,--quiet", a->quiet, "Print nothing on success (no progress bar either)");
   sub->callback([a] {
     runner::RunOptions o = a->opt;
     if (!a->prompt_ids.empty()) o.prompt_ids = runner::parse_prompt_ids(a->prompt_ids);
     o.dump_dir = a->dump_dir;
     o.dram_fidelity = sim::parse_dram_fidelity(a->dram_fidelity, "--dram-fidelity");
     o.loops = a->loops == "unroll" ? compiler::LoopPolicy::unroll() : compiler::LoopPolicy::hardware();
-    if (!a->no_progress && (a->progress || isatty(2))) {
+    if (!a->quiet && !a->no_progress && (a->progress || isatty(2))) {  // -q: no progress bar either
       o.progress = [](size_t done, size_t total) {
         const int width = 30, fill = int(double(done) / double(total) * width);
         fmt::print(stderr, "\r[{}{}] step {}/{}", std::string(size_t(fill), '#'), std::string(size_t(width - fill), '.'),

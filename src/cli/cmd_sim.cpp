@@ -2,12 +2,16 @@
 #include <fmt/core.h>
 
 #include <filesystem>
-#include <fstream>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <regex>
+#include <sstream>
 
 #include "cli/commands.hpp"
 #include "config/config.hpp"
 #include "sim/runspec.hpp"
 #include "sim/sim.hpp"
+#include "support/output.hpp"
 #include "support/support.hpp"
 
 namespace plena::cli {
@@ -22,17 +26,64 @@ struct SimArgs {
   bool quiet = false;
 };
 
-std::ofstream open_out(const std::string& path) {
-  const std::filesystem::path p(path);
-  std::error_code ec;
-  if (p.has_parent_path()) std::filesystem::create_directories(p.parent_path(), ec);
-  std::ofstream f(path, std::ios::binary);
-  if (!f) throw InputError(fmt::format("{}: error: cannot open file for writing", path));
+// Fault marker for the stats JSON: what ran up to the fault, and where it stopped. A fault
+// message reads "pc 0x0012: <instruction>: <what>" (sim::fault_message); others have no pc.
+nlohmann::ordered_json fault_json(const std::string& message) {
+  nlohmann::ordered_json f;
+  static const std::regex located(R"(^pc (0x[0-9a-fA-F]+): ([^:]*): )");
+  std::smatch m;
+  if (std::regex_search(message, m, located)) {
+    f["pc"] = std::stoul(m[1].str(), nullptr, 16);
+    f["instruction"] = m[2].str();
+  }
+  f["message"] = message;
   return f;
+}
+
+// The Perfetto trace of a faulted run ends with an instant event "FAULT" at the fault time.
+std::string with_fault_event(std::string trace, uint64_t ps, const std::string& message) {
+  const std::string tail = "\n]}\n";  // how write_perfetto closes its event array
+  if (trace.size() < tail.size() || trace.compare(trace.size() - tail.size(), tail.size(), tail) != 0) return trace;
+  trace.resize(trace.size() - tail.size());
+  trace += fmt::format(",\n{{\"name\":\"FAULT\",\"ph\":\"i\",\"s\":\"g\",\"ts\":{}.{:06},\"pid\":1,\"tid\":0,\"args\":{}}}",
+                       ps / 1000000, ps % 1000000, nlohmann::json({{"message", message}}).dump());
+  return trace + tail;
+}
+
+// Stats (and trace) of a run that faulted: the timing model is finished where the program
+// stopped, and both files say so ("completed": false / a FAULT event at the end of the trace).
+void write_fault_outputs(const SimArgs& a, sim::Simulator& simulator, const std::string& message) {
+  sim::TimingModel* tm = simulator.timing();  // null: the fault came before the first instruction
+  if (tm) tm->finish();
+  if (!a.stats.empty()) {
+    auto j = tm ? nlohmann::ordered_json::parse(tm->stats().to_json()) : nlohmann::ordered_json::object();
+    j["completed"] = false;
+    j["fault"] = fault_json(message);
+    write_text_file(a.stats, j.dump(2) + "\n");
+  }
+  if (tm && !a.trace.empty()) {
+    std::ostringstream os;
+    tm->write_perfetto(os);
+    const std::string trace = with_fault_event(os.str(), tm->stats().time_ps, message);
+    write_text_file(a.trace, trace);
+  }
+}
+
+// --stats/--trace/--dram-trace name their files on the command line: their folders are created
+// (as they always were), before anything runs.
+void create_output_folders(const SimArgs& a) {
+  for (const std::string* f : {&a.stats, &a.trace, &a.dram_trace}) {
+    const std::filesystem::path p(*f);
+    if (f->empty() || *f == "-" || !p.has_parent_path()) continue;
+    std::error_code ec;
+    std::filesystem::create_directories(p.parent_path(), ec);
+    if (ec) throw InputError(fmt::format("{}: error: cannot create folder {}: {}", *f, p.parent_path().string(), ec.message()));
+  }
 }
 
 void run_sim(const SimArgs& a) {
   namespace fs = std::filesystem;
+  create_output_folders(a);
   const fs::path in(a.input);
   sim::RunSpec spec;
   std::string program_hash;
@@ -52,30 +103,38 @@ void run_sim(const SimArgs& a) {
   auto words = sim::load_program(spec.program, &program_hash);
   if (spec.expected_config_hash.empty()) spec.expected_config_hash = program_hash;
 
-  std::ofstream dram_trace;
+  std::optional<OutputFile> dram_trace;
   sim::SimOptions opts;
   opts.mode = spec.timing_only ? sim::Mode::TimingOnly : sim::Mode::Functional;
   opts.expected_config_hash = spec.expected_config_hash;
   opts.timing.record_trace = !a.trace.empty();
   opts.timing.dram_fidelity = sim::parse_dram_fidelity(a.dram_fidelity, "--dram-fidelity");
   if (!a.dram_trace.empty()) {
-    dram_trace = open_out(a.dram_trace);
-    opts.timing.dram_trace = &dram_trace;
+    dram_trace.emplace(a.dram_trace);
+    opts.timing.dram_trace = &dram_trace->stream();
   }
   sim::Simulator simulator(spec.hw, opts);
   sim::apply_preloads(spec, simulator);
-  sim::SimResult r = simulator.run(words);
+  sim::SimResult r;
+  try {
+    r = simulator.run(words);
+  } catch (const SimFault& e) {
+    // The debugging information survives the failed command: trace files up to the fault.
+    if (dram_trace) dram_trace->close();
+    write_fault_outputs(a, simulator, e.what());
+    commit_staged_outputs();
+    throw;
+  }
+  if (dram_trace) dram_trace->close();
 
   const fs::path out_dir = !a.out_dir.empty() ? fs::path(a.out_dir)
                            : (spec.spec_path.has_parent_path() ? spec.spec_path.parent_path() : fs::path("."));
   auto dumps = sim::write_dumps(spec, simulator, out_dir);
-  if (!a.stats.empty()) {
-    auto f = open_out(a.stats);
-    f << r.timing.to_json() << "\n";
-  }
+  if (!a.stats.empty()) write_text_file(a.stats, r.timing.to_json() + "\n");
   if (!a.trace.empty()) {
-    auto f = open_out(a.trace);
-    simulator.timing()->write_perfetto(f);
+    OutputFile f(a.trace);
+    simulator.timing()->write_perfetto(f.stream());
+    f.close();
   }
   if (a.quiet) return;
   const auto& t = r.timing;

@@ -11,14 +11,14 @@ namespace plena::dram {
 std::string to_json(const Stats& s) {
   nlohmann::ordered_json j;
   j["preset"] = s.preset;
-  j["peak_bandwidth_GBps"] = s.peak_bandwidth_GBps;
+  j["peak_gbps"] = s.peak_bandwidth_GBps;
   j["read_requests"] = s.read_requests;
   j["write_requests"] = s.write_requests;
   j["completed_requests"] = s.completed_requests;
   j["read_atoms"] = s.read_atoms;
   j["write_atoms"] = s.write_atoms;
-  j["bytes_read"] = s.bytes_read;
-  j["bytes_written"] = s.bytes_written;
+  j["read_bytes"] = s.bytes_read;
+  j["write_bytes"] = s.bytes_written;
   j["row_hits"] = s.row_hits;
   j["row_misses"] = s.row_misses;
   j["row_conflicts"] = s.row_conflicts;
@@ -26,9 +26,9 @@ std::string to_json(const Stats& s) {
   j["refreshes"] = s.refreshes;
   j["first_arrival_ps"] = s.first_arrival_ps;
   j["last_completion_ps"] = s.last_completion_ps;
-  j["read_bandwidth_GBps"] = s.read_bandwidth_GBps;
-  j["write_bandwidth_GBps"] = s.write_bandwidth_GBps;
-  j["bandwidth_GBps"] = s.bandwidth_GBps;
+  j["read_gbps"] = s.read_bandwidth_GBps;
+  j["write_gbps"] = s.write_bandwidth_GBps;
+  j["bandwidth_gbps"] = s.bandwidth_GBps;
   j["avg_latency_ps"] = s.avg_latency_ps;
   j["max_latency_ps"] = s.max_latency_ps;
   auto& ch = j["channels"] = nlohmann::ordered_json::array();

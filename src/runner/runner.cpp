@@ -487,10 +487,10 @@ std::string RunReport::to_json() const {
   j["hbm_write_bytes"] = hbm_write_bytes;
   j["hbm_gbps"] = hbm_gbps;
   for (const auto& u : units) j["utilization"][u.unit] = u.utilization;
-  j["host_seconds"] = host_seconds;
+  j["host_s"] = host_seconds;
   j["executed"] = executed;
   j["sim_instr_per_s"] = sim_instr_per_s;
-  j["wall_seconds"] = wall_seconds;
+  j["wall_s"] = wall_seconds;
   auto& steps_j = j["steps"] = nlohmann::ordered_json::array();
   for (const auto& st : steps) {
     nlohmann::ordered_json sj;

@@ -178,7 +178,7 @@ std::string TimingStats::to_json() const {
   d["row_hits"] = dram_row_hits;
   d["row_misses"] = dram_row_misses;
   d["row_conflicts"] = dram_row_conflicts;
-  d["avg_latency_ns"] = dram_avg_latency_ns;
+  d["avg_latency_ps"] = dram_avg_latency_ns * 1000.0;
   j["dram"] = d;
   return j.dump(2) + "\n";
 }

@@ -3,6 +3,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "support/output.hpp"
 #include "support/support.hpp"
 
 namespace plena {
@@ -32,18 +33,11 @@ std::vector<uint8_t> read_binary_file(const std::filesystem::path& p) {
   return std::vector<uint8_t>(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
 }
 
-void write_text_file(const std::filesystem::path& p, std::string_view text) {
-  std::ofstream out(p, std::ios::binary);
-  if (!out) throw InputError(fmt::format("{}: error: cannot open file for writing", p.string()));
-  out.write(text.data(), static_cast<std::streamsize>(text.size()));
-  if (!out) throw InputError(fmt::format("{}: error: write failed", p.string()));
-}
+// Both through the atomic, checked output path (support/output.hpp).
+void write_text_file(const std::filesystem::path& p, std::string_view text) { write_output_file(p, text); }
 
 void write_binary_file(const std::filesystem::path& p, std::span<const uint8_t> bytes) {
-  std::ofstream out(p, std::ios::binary);
-  if (!out) throw InputError(fmt::format("{}: error: cannot open file for writing", p.string()));
-  out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
-  if (!out) throw InputError(fmt::format("{}: error: write failed", p.string()));
+  write_output_file(p, std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
 }
 
 }  // namespace plena

@@ -457,8 +457,8 @@ TEST(DramStats, JsonHasTheNumbers) {
   m.submit({.addr = 1 << 20, .size = 4096, .is_write = true});
   m.drain();
   const std::string j = to_json(m.stats());
-  for (const char* key : {"\"read_bandwidth_GBps\"", "\"row_hit_rate\"", "\"channels\"", "\"refreshes\"",
-                          "\"avg_latency_ps\"", "\"bytes_written\": 4096"})
+  for (const char* key : {"\"read_gbps\"", "\"row_hit_rate\"", "\"channels\"", "\"refreshes\"",
+                          "\"avg_latency_ps\"", "\"write_bytes\": 4096"})
     EXPECT_NE(j.find(key), std::string::npos) << key;
   const Stats s = m.stats();
   EXPECT_EQ(s.completed_requests, 2u);
