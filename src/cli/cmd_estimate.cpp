@@ -4,7 +4,6 @@
 
 #include <chrono>
 #include <cmath>
-#include <filesystem>
 #include <sstream>
 
 #include "analytic/analytic.hpp"
@@ -12,6 +11,7 @@
 #include "cli/commands.hpp"
 #include "config/config.hpp"
 #include "model/model.hpp"
+#include "model/source.hpp"
 #include "support/support.hpp"
 
 namespace plena::cli {
@@ -28,10 +28,8 @@ struct EstimateFlags {
 };
 
 model::ModelConfig load_model(const std::string& spec) {
-  namespace fs = std::filesystem;
-  if (fs::is_directory(spec)) return model::parse_hf_config(fs::path(spec) / "config.json");
-  if (fs::is_regular_file(spec)) return model::parse_hf_config(spec);
-  return model::model_preset(spec);
+  const model::ModelSource src = model::resolve_model_source(spec, false);
+  return src.is_preset ? model::model_preset(src.preset) : model::parse_hf_config(src.config);
 }
 
 std::vector<std::string> split_list(const std::string& s) {
