@@ -90,6 +90,8 @@ struct Verdict {
   double quant_max_abs = 0, quant_min_cosine = 1, quant_top1 = 1, quant_greedy_match = 1;
   // Simulator vs quantized host reference: what the emulation does not explain.
   double sim_vs_quant_max_abs = 0, sim_vs_quant_min_cosine = 1, sim_vs_quant_top1 = 1, sim_vs_quant_miss_margin = 0;
+  // Effect of the on-chip (activation) rounding alone: quantized reference with vs without it.
+  double onchip_max_abs = 0;
   double bound = 0;  // largest |simulator - quantized reference| logit error that counts as consistent
 };
 

@@ -35,6 +35,8 @@ struct AgreementTotals {
 
 struct VerdictInputs {
   AgreementTotals sim_vs_fp32, quant_vs_fp32, sim_vs_quant;
+  // Quantized reference vs the same without activation rounding: the on-chip rounding's effect.
+  AgreementTotals quant_vs_stored;
   double ref_logit_max = 0;  // largest |fp32 reference logit|: the scale of the fp32 noise floor
   double quant_greedy_match = 1;
   std::string formats_label;  // short, e.g. "MXFP8 weights/KV, bf16 on chip"

@@ -159,16 +159,17 @@ TEST(RunnerRules, CheckpointDtypeNamed) {
 
 TEST(RunnerRules, JudgeRule) {
   detail::VerdictInputs in;
-  in.quant_vs_fp32.max_abs = 0.1;
+  in.quant_vs_fp32.max_abs = 0.3;
+  in.quant_vs_stored.max_abs = 0.1;  // the on-chip rounding alone
   in.sim_vs_quant.max_abs = 0.05;
   in.ref_logit_max = 2;
   in.formats_label = "X";
   EXPECT_EQ(detail::judge(in).status, "consistent");
-  EXPECT_DOUBLE_EQ(detail::judge(in).bound, 0.1 + 2e-5);
-  in.sim_vs_quant.max_abs = 0.11;  // more than the formats explain
+  EXPECT_DOUBLE_EQ(detail::judge(in).bound, 0.3 + 2e-5);
+  in.sim_vs_quant.max_abs = 0.31;  // more than the formats explain
   EXPECT_EQ(detail::judge(in).status, "inconsistent");
   in.sim_vs_quant.max_abs = 0.05;
-  in.sim_vs_quant.max_miss_margin = 0.2;  // a miss that is no near tie
+  in.sim_vs_quant.max_miss_margin = 0.11;  // a miss that is no near tie
   EXPECT_EQ(detail::judge(in).status, "inconsistent");
   in.sim_vs_quant.max_miss_margin = 0.09;
   EXPECT_EQ(detail::judge(in).status, "consistent");
