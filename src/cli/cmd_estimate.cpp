@@ -18,7 +18,7 @@ namespace plena::cli {
 namespace {
 
 struct EstimateFlags {
-  std::string model = "llama-3.1-8b";
+  std::string model = "preset:llama-3.1-8b";
   std::string hw = "reference-analytic";
   uint64_t prefill = 2048, decode = 128, batch = 1;
   uint32_t devices = 1, tp = 0, pp = 0;

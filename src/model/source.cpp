@@ -63,11 +63,19 @@ ModelSource from_file(const std::string& spec, bool need_weights) {
 
 ModelSource resolve_model_source(const std::string& spec, bool need_weights) {
   if (spec.empty()) throw InputError("--model: error: empty; expected a preset name or a checkpoint folder");
+  const auto presets = model_preset_names();
+  if (spec.rfind("preset:", 0) == 0) {  // explicitly a preset, whatever the folder holds
+    ModelSource s;
+    s.is_preset = true;
+    s.preset = spec.substr(7);
+    if (std::find(presets.begin(), presets.end(), s.preset) == presets.end())
+      throw InputError(fmt::format("--model: error: unknown preset '{}'; expected one of: {}", s.preset, fmt::join(presets, ", ")));
+    return s;
+  }
   std::error_code ec;
   const fs::file_status st = fs::status(spec, ec);
   if (fs::is_directory(st)) return from_folder(spec, spec);
   if (fs::exists(st)) return from_file(spec, need_weights);
-  const auto presets = model_preset_names();
   if (std::find(presets.begin(), presets.end(), spec) != presets.end()) {
     ModelSource s;
     s.is_preset = true;

@@ -15,6 +15,8 @@ struct ModelSource {
 };
 
 // Resolution rule (docs/run.md "Choosing the model"):
+//  0. "preset:NAME" is always the preset NAME (the commands' defaults use it, so a folder that
+//     happens to be named like the default does not replace it);
 //  1. an existing folder is a checkpoint folder (it must hold config.json);
 //  2. an existing file named config.json, *.safetensors or model.safetensors.index.json stands for
 //     its folder; another existing *.json is a config file (config only: `need_weights` false);

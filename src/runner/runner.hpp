@@ -15,7 +15,7 @@
 namespace plena::runner {
 
 struct RunOptions {
-  std::string model = "tiny";          // model preset name or a Hugging Face model directory
+  std::string model = "preset:tiny";   // --model: preset or checkpoint (model/source.hpp)
   std::string hw = "reference-small";  // hardware preset, TOML file or inline TOML
   uint64_t prompt_len = 4;             // used when prompt_ids is empty
   // Explicit prompts: one (used for every sequence of the batch) or exactly `batch`, of equal length.
@@ -137,7 +137,7 @@ RunReport run_model(const RunOptions& opt);
 std::vector<std::vector<int64_t>> parse_prompt_ids(const std::string& spec);
 
 struct CompileOptions {
-  std::string model = "tiny";
+  std::string model = "preset:tiny";
   std::string hw = "reference-small";
   uint64_t prompt_len = 4;
   std::vector<std::vector<int64_t>> prompt_ids;  // as RunOptions::prompt_ids

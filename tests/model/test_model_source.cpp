@@ -35,6 +35,12 @@ TEST(ModelSource, FolderNamedLikeAPresetIsTheFolder) {
   EXPECT_FALSE(s.is_preset);
   EXPECT_EQ(s.dir, std::filesystem::path("tiny"));
   EXPECT_EQ(s.config, std::filesystem::path("tiny") / "config.json");
+  std::filesystem::current_path(dir.parent_path());
+  const ModelSource p = resolve_model_source("preset:tiny", true);  // the explicit (default) form
+  std::filesystem::current_path(cwd);
+  EXPECT_TRUE(p.is_preset);
+  EXPECT_EQ(p.preset, "tiny");
+  expect_input_error([] { resolve_model_source("preset:huge", false); }, {"unknown preset 'huge'", "tiny-qwen2"});
 }
 
 TEST(ModelSource, CheckpointFilesStandForTheirFolder) {
