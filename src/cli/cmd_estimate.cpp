@@ -4,7 +4,6 @@
 
 #include <chrono>
 #include <cmath>
-#include <filesystem>
 #include <sstream>
 
 #include "analytic/analytic.hpp"
@@ -13,6 +12,7 @@
 #include "cli/numeric_options.hpp"
 #include "config/config.hpp"
 #include "model/model.hpp"
+#include "model/source.hpp"
 #include "support/support.hpp"
 
 namespace plena::cli {
@@ -24,7 +24,7 @@ namespace {
 constexpr uint64_t kMaxTokens = uint64_t(1) << 24, kMaxBatch = uint64_t(1) << 16, kMaxDevices = 1 << 16;
 
 struct EstimateFlags {
-  std::string model = "llama-3.1-8b";
+  std::string model = "preset:llama-3.1-8b";
   std::string hw = "reference-analytic";
   uint64_t prefill = 2048, decode = 128, batch = 1;
   uint32_t devices = 1, tp = 0, pp = 0;
@@ -34,10 +34,8 @@ struct EstimateFlags {
 };
 
 model::ModelConfig load_model(const std::string& spec) {
-  namespace fs = std::filesystem;
-  if (fs::is_directory(spec)) return model::parse_hf_config(fs::path(spec) / "config.json");
-  if (fs::is_regular_file(spec)) return model::parse_hf_config(spec);
-  return model::model_preset(spec);
+  const model::ModelSource src = model::resolve_model_source(spec, false);
+  return src.is_preset ? model::model_preset(src.preset) : model::parse_hf_config(src.config);
 }
 
 std::vector<std::string> split_list(const std::string& s) {

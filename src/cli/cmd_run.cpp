@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include "cli/commands.hpp"
+#include "cli/count_option.hpp"
 #include "runner/runner.hpp"
 #include "support/support.hpp"
 
@@ -19,18 +20,23 @@ void add_run_command(CLI::App& app) {
   auto* sub = app.add_subcommand("run", "Compile and simulate a model end to end (default: tiny preset)");
   sub->add_option("--model", a->opt.model, "Model preset name or Hugging Face model directory")->capture_default_str();
   sub->add_option("--hw", a->opt.hw, "Hardware config: preset name, TOML file or inline TOML")->capture_default_str();
-  auto* pl = sub->add_option("--prompt-len", a->opt.prompt_len, "Random prompt of N tokens (seeded)")->capture_default_str();
-  sub->add_option("--prompt-ids", a->prompt_ids, "Prompt token ids: 1,2,3 or FILE.npy")->excludes(pl);
-  sub->add_option("--gen", a->opt.gen, "Decode steps after the prefill (gen + 1 tokens generated)")->capture_default_str();
-  sub->add_option("--batch", a->opt.batch, "Sequences per step")->capture_default_str();
-  sub->add_option("--seed", a->opt.seed, "Seed of preset weights and the random prompt")->capture_default_str();
+  auto* pl = sub->add_option("--prompt-len", a->opt.prompt_len, "Random prompt of N tokens (seeded)")->check(kCount)->capture_default_str();
+  auto* ids = sub->add_option("--prompt-ids", a->prompt_ids,
+                               "Prompt token ids: 1,2,3 (one prompt for every sequence; 1,2;3,4 one per sequence) or FILE.npy ([T] or [B, T])")
+                   ->excludes(pl);
+  sub->add_option("--gen", a->opt.gen, "New tokens per sequence, as max_new_tokens (0: prefill only)")
+      ->check(kCount)
+      ->capture_default_str();
+  sub->add_option("--batch", a->opt.batch, "Sequences per step")->check(kCount)->capture_default_str();
+  sub->add_option("--seed", a->opt.seed, "Seed of preset weights and the random prompt")->check(kCount)->capture_default_str();
   sub->add_flag("--timing-only", a->opt.timing_only, "No weights or data: timing of full-size models");
   sub->add_flag("--teacher-force", a->opt.teacher_force, "Feed the simulator the reference's tokens");
   sub->add_option("--loops", a->loops, "Loop lowering: hardware or unroll")
       ->check(CLI::IsMember({"hardware", "unroll"}))
       ->capture_default_str();
   sub->add_option("--dma-request-bytes", a->opt.dma_request_bytes,
-                  "DRAM request size the DMA streams are cut into (power of two; default 64)");
+                  "DRAM request size the DMA streams are cut into (power of two, 32 to 16 MiB; default 64)")
+      ->check(kCount);
   sub->add_option("--dram-fidelity", a->dram_fidelity,
                   "bank: every request through the bank-level DRAM model; calibrated: each transfer shape "
                   "calibrated once on it (fast, approximate; docs/timing.md)")
@@ -44,9 +50,9 @@ void add_run_command(CLI::App& app) {
   sub->add_flag("--progress", a->progress, "Show a progress bar (default: when stderr is a terminal)");
   sub->add_flag("--no-progress", a->no_progress, "Never show a progress bar");
   sub->add_flag("-q,--quiet", a->quiet, "Print nothing on success (no progress bar either)");
-  sub->callback([a] {
+  sub->callback([a, ids] {
     runner::RunOptions o = a->opt;
-    if (!a->prompt_ids.empty()) o.prompt_ids = runner::parse_prompt_ids(a->prompt_ids);
+    if (ids->count() > 0) o.prompt_ids = runner::parse_prompt_ids(a->prompt_ids);
     o.dump_dir = a->dump_dir;
     o.dram_fidelity = sim::parse_dram_fidelity(a->dram_fidelity, "--dram-fidelity");
     o.loops = a->loops == "unroll" ? compiler::LoopPolicy::unroll() : compiler::LoopPolicy::hardware();

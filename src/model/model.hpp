@@ -4,6 +4,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <span>
 #include <string>
@@ -200,11 +201,21 @@ struct KVCache {
 // gate, up, act (silu(gate)*up), down, output.
 using Capture = std::map<std::string, Tensor>;
 
+// Rounding the reference can apply to emulate a lower-precision machine (the runner's quantized
+// reference, docs/run.md "Verdict"). `activation` gets every stage output and the logits, row by
+// row; `kv_row` each K/V row (one position, every kv head) before it enters the cache. Unset
+// members leave the fp32 reference unchanged.
+struct ReferenceRounding {
+  std::function<void(std::span<float> row)> activation;
+  std::function<void(std::span<float> row)> kv_row;
+};
+
 class HostReference {
  public:
   // Validates the weights against the config; keeps a reference to `w` (must outlive this).
   HostReference(const ModelConfig& cfg, const ModelWeights& w);
   const ModelConfig& config() const { return cfg_; }
+  void set_rounding(ReferenceRounding r) { rounding_ = std::move(r); }
 
   KVCache new_cache() const;
   // Appends `tokens` to `cache` (positions cache.length ...) and returns logits [n, vocab], or
@@ -232,6 +243,7 @@ class HostReference {
   const Tensor* lm_head_;
   std::vector<Layer> layers_;
   std::vector<float> inv_freq_;
+  ReferenceRounding rounding_;
 };
 
 size_t argmax(const float* x, size_t n);  // lowest index on ties

@@ -185,6 +185,12 @@ void put(Capture* cap, const std::string& key, const std::vector<float>& v, size
   if (!cap) return;
   (*cap)[key] = Tensor{{rows, width}, std::vector<float>(v.begin(), v.begin() + static_cast<long>(rows * width))};
 }
+// Applies `round` to each of the first `rows` rows of `v` (no-op when unset).
+void round_rows(const std::function<void(std::span<float>)>& round, std::vector<float>& v, size_t rows,
+                size_t width) {
+  if (!round) return;
+  for (size_t r = 0; r < rows; ++r) round(std::span<float>(v.data() + r * width, width));
+}
 }  // namespace
 
 Tensor HostReference::forward(KVCache& cache, std::span<const TokenId> tokens, bool all_logits,
@@ -209,66 +215,74 @@ Tensor HostReference::forward(KVCache& cache, std::span<const TokenId> tokens, b
                                    cfg_.vocab_size));
     std::copy_n(embed_->data.data() + static_cast<size_t>(tokens[t]) * h, h, x.data() + t * h);
   }
-  put(capture, "embed", x, n, h);
+  // Every stage output is rounded (when the reference emulates a lower precision) and captured.
+  auto stage = [&](const std::string& key, std::vector<float>& v, size_t rows, size_t width) {
+    round_rows(rounding_.activation, v, rows, width);
+    put(capture, key, v, rows, width);
+  };
+  stage("embed", x, n, h);
 
   for (size_t l = 0; l < L; ++l) {
     const Layer& W = layers_[l];
     const std::string pre = capture ? fmt::format("layers.{}.", l) : std::string();
-    put(capture, pre + "input", x, n, h);
+    stage(pre + "input", x, n, h);
     rmsnorm(x.data(), n, h, W.attn_norm->data.data(), cfg_.rms_norm_eps, xn.data());
-    put(capture, pre + "attn_norm", xn, n, h);
+    stage(pre + "attn_norm", xn, n, h);
     linear(xn.data(), n, h, W.q->data.data(), qd, data_or_null(W.q_bias), q.data());
     linear(xn.data(), n, h, W.k->data.data(), kvd, data_or_null(W.k_bias), k.data());
     linear(xn.data(), n, h, W.v->data.data(), kvd, data_or_null(W.v_bias), v.data());
-    put(capture, pre + "q", q, n, qd);
-    put(capture, pre + "k", k, n, kvd);
-    put(capture, pre + "v", v, n, kvd);
+    stage(pre + "q", q, n, qd);
+    stage(pre + "k", k, n, kvd);
+    stage(pre + "v", v, n, kvd);
     if (cfg_.qk_norm) {
       // Per-head RMSNorm over head_dim (in place is safe: each row is read before it is written).
       rmsnorm(q.data(), n * heads, hd, W.q_norm->data.data(), cfg_.rms_norm_eps, q.data());
       rmsnorm(k.data(), n * kvh, hd, W.k_norm->data.data(), cfg_.rms_norm_eps, k.data());
-      put(capture, pre + "q_norm", q, n, qd);
-      put(capture, pre + "k_norm", k, n, kvd);
+      stage(pre + "q_norm", q, n, qd);
+      stage(pre + "k_norm", k, n, kvd);
     }
     for (size_t t = 0; t < n; ++t) {
       const int64_t pos = pos0 + static_cast<int64_t>(t);
       for (size_t hh = 0; hh < heads; ++hh) rope_apply(q.data() + t * qd + hh * hd, hd, pos, inv_freq_);
       for (size_t hh = 0; hh < kvh; ++hh) rope_apply(k.data() + t * kvd + hh * hd, hd, pos, inv_freq_);
     }
-    put(capture, pre + "q_rope", q, n, qd);
-    put(capture, pre + "k_rope", k, n, kvd);
+    stage(pre + "q_rope", q, n, qd);
+    stage(pre + "k_rope", k, n, kvd);
+    round_rows(rounding_.kv_row, k, n, kvd);
+    round_rows(rounding_.kv_row, v, n, kvd);
     cache.k[l].insert(cache.k[l].end(), k.begin(), k.end());
     cache.v[l].insert(cache.v[l].end(), v.begin(), v.end());
     const size_t n_kv = static_cast<size_t>(pos0) + n;
     attention(q.data(), n, pos0, cache.k[l].data(), cache.v[l].data(), n_kv, heads, kvh, hd, scale,
               cfg_.sliding_window, att.data());
-    put(capture, pre + "attn", att, n, qd);
+    stage(pre + "attn", att, n, qd);
     linear(att.data(), n, qd, W.o->data.data(), h, data_or_null(W.o_bias), o.data());
-    put(capture, pre + "o_proj", o, n, h);
+    stage(pre + "o_proj", o, n, h);
     for (size_t i = 0; i < n * h; ++i) x[i] += o[i];
-    put(capture, pre + "attn_residual", x, n, h);
+    stage(pre + "attn_residual", x, n, h);
 
     rmsnorm(x.data(), n, h, W.mlp_norm->data.data(), cfg_.rms_norm_eps, xn.data());
-    put(capture, pre + "mlp_norm", xn, n, h);
+    stage(pre + "mlp_norm", xn, n, h);
     linear(xn.data(), n, h, W.gate->data.data(), inter, nullptr, gate.data());
     linear(xn.data(), n, h, W.up->data.data(), inter, nullptr, up.data());
+    stage(pre + "gate", gate, n, inter);
+    stage(pre + "up", up, n, inter);
     swiglu(gate.data(), up.data(), n * inter, act.data());
-    put(capture, pre + "gate", gate, n, inter);
-    put(capture, pre + "up", up, n, inter);
-    put(capture, pre + "act", act, n, inter);
+    stage(pre + "act", act, n, inter);
     linear(act.data(), n, inter, W.down->data.data(), h, nullptr, down.data());
-    put(capture, pre + "down", down, n, h);
+    stage(pre + "down", down, n, h);
     for (size_t i = 0; i < n * h; ++i) x[i] += down[i];
-    put(capture, pre + "output", x, n, h);
+    stage(pre + "output", x, n, h);
   }
   cache.length += static_cast<int64_t>(n);
 
   rmsnorm(x.data(), n, h, final_norm_->data.data(), cfg_.rms_norm_eps, xn.data());
-  put(capture, "final_norm", xn, n, h);
+  stage("final_norm", xn, n, h);
   const size_t first = all_logits ? 0 : n - 1;
   const size_t rows = n - first;
   Tensor logits{{rows, vocab}, std::vector<float>(rows * vocab)};
   linear(xn.data() + first * h, rows, h, lm_head_->data.data(), vocab, nullptr, logits.data.data());
+  round_rows(rounding_.activation, logits.data, rows, vocab);
   if (capture) (*capture)["logits"] = logits;
   return logits;
 }

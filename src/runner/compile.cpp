@@ -8,6 +8,8 @@
 
 #include "config/config.hpp"
 #include "runner/runner.hpp"
+#include "model/source.hpp"
+#include "runner/resources.hpp"
 #include "runner/runner_detail.hpp"
 #include "support/support.hpp"
 
@@ -21,13 +23,23 @@ std::vector<std::filesystem::path> compile_model(const CompileOptions& opt) {
   namespace fs = std::filesystem;
   using namespace detail;
   if (opt.out_dir.empty()) throw InputError("error: compile needs an output directory (-o DIR)");
-  if (opt.batch == 0) throw InputError("error: --batch must be at least 1");
-  ResolvedModel rm = resolve_model(opt.model, opt.seed, opt.weights);
+  if (opt.batch == 0 || opt.batch > kMaxBatch)
+    throw InputError(fmt::format("--batch: error: {} sequences; expected 1 to {}", opt.batch, kMaxBatch));
   const config::HardwareConfig hw = config::resolve_config(opt.hw);
+  {
+    // Sizes first: refuse before loading weights or allocating anything large.
+    const model::ModelSource src = model::resolve_model_source(opt.model, opt.weights);
+    const model::ModelConfig cfg0 = src.is_preset ? model::model_preset(src.preset) : model::parse_hf_config(src.config);
+    const uint64_t P0 = opt.prompt_ids.empty() ? opt.prompt_len : opt.prompt_ids[0].size();
+    check_run_counts(cfg0, P0, opt.gen, opt.batch);
+    check_memory(compile_memory_need(cfg0, hw, opt.batch, fed_positions(P0, opt.gen), opt.weights, !src.is_preset),
+                 "plena compile", "add --no-weights (program and layout only), or use a smaller model or batch");
+  }
+  ResolvedModel rm = resolve_model(opt.model, opt.seed, opt.weights);
   const auto prompts = make_prompts(rm.config, opt.prompt_ids, opt.prompt_len, opt.batch, opt.seed);
   compiler::ModelCompileOptions mo;
   mo.batch = opt.batch;
-  mo.max_positions = prompts[0].size() + opt.gen;
+  mo.max_positions = fed_positions(prompts[0].size(), opt.gen);
   mo.loops = opt.loops;
   compiler::ModelCompiler mc(hw, hw_display_name(opt.hw), rm.config, mo);
   const compiler::CompiledStep step = mc.compile_step(prompts, 0);

@@ -15,11 +15,14 @@
 namespace plena::runner {
 
 struct RunOptions {
-  std::string model = "tiny";          // model preset name or a Hugging Face model directory
+  std::string model = "preset:tiny";   // --model: preset or checkpoint (model/source.hpp)
   std::string hw = "reference-small";  // hardware preset, TOML file or inline TOML
   uint64_t prompt_len = 4;             // used when prompt_ids is empty
-  std::vector<int64_t> prompt_ids;     // one prompt, used for every sequence of the batch
-  uint64_t gen = 4;                    // decode steps after the prefill (gen + 1 generated tokens)
+  // Explicit prompts: one (used for every sequence of the batch) or exactly `batch`, of equal length.
+  std::vector<std::vector<int64_t>> prompt_ids;
+  // New tokens per sequence, as Hugging Face's max_new_tokens: the prefill gives the first, then
+  // gen - 1 decode steps. 0 runs the prefill alone (logits compared, TTFT) and generates nothing.
+  uint64_t gen = 4;
   uint64_t batch = 1;
   uint64_t seed = 1;                   // random weights of a preset and the random prompt
   bool timing_only = false;            // no weights, no data: timing of full-size models
@@ -67,6 +70,31 @@ struct StepReport {
   std::vector<HiddenAgreement> hidden_layers;  // per stage; only with RunOptions::dump_hidden_layers
 };
 
+// The number formats a run applies (names as in the hardware TOML, numerics::Format::name()).
+struct RunFormats {
+  std::string weights;      // linear weights and LM head in HBM: formats.m_weight
+  std::string vectors;      // embedding table, norm weights, biases in HBM: formats.v_act
+  std::string kv;           // KV cache in HBM: formats.m_kv (= v_kv)
+  std::string activations;  // on-chip activations: sram.vector_type
+  std::string matrix_sram, fp_sram;
+  std::string checkpoint;   // where the weights come from and their dtype
+  std::string label;        // short summary for the verdict line, e.g. "MXFP8 (plena-hw-mxfp:fp8_e4m3:b8) weights"
+};
+
+// The simulator's agreement judged against what the formats are expected to give: the host
+// reference run with the same quantization (docs/run.md "Verdict").
+struct Verdict {
+  std::string status = "not applicable";  // "consistent" | "inconsistent" | "not applicable"
+  std::string reason;
+  // Quantized host reference vs fp32 host reference: the effect of the formats alone.
+  double quant_max_abs = 0, quant_min_cosine = 1, quant_top1 = 1, quant_greedy_match = 1;
+  // Simulator vs quantized host reference: what the emulation does not explain.
+  double sim_vs_quant_max_abs = 0, sim_vs_quant_min_cosine = 1, sim_vs_quant_top1 = 1, sim_vs_quant_miss_margin = 0;
+  // Effect of the on-chip (activation) rounding alone: quantized reference with vs without it.
+  double onchip_max_abs = 0;
+  double bound = 0;  // largest |simulator - quantized reference| logit error that counts as consistent
+};
+
 struct UnitUtilization {
   std::string unit;
   uint64_t busy_cycles = 0;
@@ -77,7 +105,7 @@ struct RunReport {
   std::string model, hw, hw_hash;
   std::string dram = "bank";  // DRAM preset and fidelity, e.g. "hbm2 (bank)"
   bool timing_only = false, teacher_force = false;
-  uint64_t batch = 1, prompt_len = 0, gen = 0;
+  uint64_t batch = 1, prompt_len = 0, gen = 0;  // gen: new tokens per sequence
   std::vector<std::vector<int64_t>> prompts;
   std::vector<std::vector<int64_t>> generated;      // simulator tokens per sequence
   std::vector<std::vector<int64_t>> ref_generated;  // host reference greedy tokens per sequence
@@ -88,6 +116,8 @@ struct RunReport {
   uint64_t teacher_forced_steps = 0, teacher_forced_misses = 0;  // (sequence, step) comparisons
   double max_miss_margin = 0;  // largest Agreement::miss_margin over all misses
   double logits_max_abs = 0, logits_mean_abs = 0, logits_min_cosine = 1;
+  RunFormats formats;
+  Verdict verdict;
   double ttft_s = 0, tpot_s = 0, tokens_per_s = 0;
   uint64_t hbm_read_bytes = 0, hbm_write_bytes = 0;
   double hbm_gbps = 0;
@@ -102,15 +132,16 @@ struct RunReport {
 
 RunReport run_model(const RunOptions& opt);
 
-// Parses "1,2,3" or a .npy file of integer ids (InputError naming the input otherwise).
-std::vector<int64_t> parse_prompt_ids(const std::string& spec);
+// Parses "1,2,3" (one prompt) or a .npy file of integer ids: 1-D (one prompt) or 2-D [B, T] (one
+// prompt per sequence). Empty input, negative ids, other ranks: InputError naming the input.
+std::vector<std::vector<int64_t>> parse_prompt_ids(const std::string& spec);
 
 struct CompileOptions {
-  std::string model = "tiny";
+  std::string model = "preset:tiny";
   std::string hw = "reference-small";
   uint64_t prompt_len = 4;
-  std::vector<int64_t> prompt_ids;
-  uint64_t gen = 0;  // KV capacity for this many decode steps after the prompt
+  std::vector<std::vector<int64_t>> prompt_ids;  // as RunOptions::prompt_ids
+  uint64_t gen = 0;  // KV capacity for the positions `plena run --gen gen` feeds (gen - 1 decode steps)
   uint64_t batch = 1;
   uint64_t seed = 1;
   bool weights = true;  // write hbm.bin with the weights (false: layout only)

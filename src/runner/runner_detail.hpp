@@ -13,12 +13,19 @@ struct ResolvedModel {
   model::ModelConfig config;
   model::ModelWeights weights;  // empty when not needed (timing-only)
   std::string source;
+  bool from_checkpoint = false;  // a Hugging Face checkpoint (its torch_dtype is meaningful)
 };
-// A model preset name (random weights from `seed`) or a Hugging Face model directory.
+// A model preset name (random weights from `seed`) or a Hugging Face checkpoint (model/source.hpp).
 ResolvedModel resolve_model(const std::string& spec, uint64_t seed, bool need_weights);
-// `batch` prompts: `ids` for every sequence, or seeded random ids of prompt_len tokens each.
-std::vector<std::vector<int64_t>> make_prompts(const model::ModelConfig& cfg, const std::vector<int64_t>& ids,
-                                               uint64_t prompt_len, uint64_t batch, uint64_t seed);
+// `batch` prompts: the explicit `ids` (one prompt for every sequence, or one per sequence), or
+// seeded random ids of prompt_len tokens each.
+std::vector<std::vector<int64_t>> make_prompts(const model::ModelConfig& cfg,
+                                               const std::vector<std::vector<int64_t>>& ids, uint64_t prompt_len,
+                                               uint64_t batch, uint64_t seed);
+// KV positions a run of `gen` new tokens feeds: the prompt, then every generated token but the last.
+inline uint64_t fed_positions(uint64_t prompt_len, uint64_t gen) { return prompt_len + (gen ? gen - 1 : 0); }
+// Range checks of the counts a user passes (InputError naming the option).
+void check_run_counts(const model::ModelConfig& cfg, uint64_t prompt_len, uint64_t gen, uint64_t batch);
 // The config's name in reports and program headers ("<inline>" for inline TOML).
 std::string hw_display_name(const std::string& spec);
 sim::HbmTensor to_sim(const compiler::HbmTensor& t);

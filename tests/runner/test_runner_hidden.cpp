@@ -85,7 +85,7 @@ TEST(RunnerHidden, CheckpointsAreOrderedTopLevelPcs) {
 // fp32: every stage's last-token residual equals the reference within 1e-4; the stages are
 // non-trivial (non-zero, each layer changes x); files have shape [stages, batch, hidden].
 TEST(RunnerHidden, TinyFp32LayersMatchReference) {
-  const RunOptions o = tiny_hidden("tiny-fp32", "fp32", 4, 2, 2);
+  const RunOptions o = tiny_hidden("tiny-fp32", "fp32", 4, 3, 2);
   const RunReport r = run_model(o);
   ASSERT_EQ(r.steps.size(), 3u);
   EXPECT_EQ(r.generated, r.ref_generated);
@@ -126,8 +126,8 @@ TEST(RunnerHidden, TinyFp32LayersMatchReference) {
 // Hardware loops vs unrolled: different pcs, the same arithmetic, so bit-identical dumps (a
 // checkpoint taken inside a loop or at the wrong iteration would differ).
 TEST(RunnerHidden, UnrolledLoopsGiveIdenticalDumps) {
-  RunOptions hwl = tiny_hidden("reference-small", "hwloop", 3, 1, 1);
-  RunOptions unr = tiny_hidden("reference-small", "unroll", 3, 1, 1);
+  RunOptions hwl = tiny_hidden("reference-small", "hwloop", 3, 2, 1);
+  RunOptions unr = tiny_hidden("reference-small", "unroll", 3, 2, 1);
   unr.loops = compiler::LoopPolicy::unroll();
   const RunReport a = run_model(hwl), b = run_model(unr);
   EXPECT_LT(a.steps[0].program_words, b.steps[0].program_words);  // the loops really differ
@@ -144,7 +144,7 @@ TEST(RunnerHidden, UnrolledLoopsGiveIdenticalDumps) {
 // bf16 activations and weights: visible, bounded errors; the last layer's error is at least the
 // embedding's (quantization error accumulates through the residual stream).
 TEST(RunnerHidden, TinyBf16ErrorsBoundedAndAccumulate) {
-  const RunOptions o = tiny_hidden(kBf16, "bf16", 8, 2, 2);
+  const RunOptions o = tiny_hidden(kBf16, "bf16", 8, 3, 2);
   const RunReport r = run_model(o);
   for (const auto& st : r.steps) {
     ASSERT_EQ(st.hidden_layers.size(), kStages);
@@ -160,7 +160,7 @@ TEST(RunnerHidden, TinyBf16ErrorsBoundedAndAccumulate) {
 
 // The observer only reads: tokens, cycles, instruction counts and HBM traffic are unchanged.
 TEST(RunnerHidden, FlagDoesNotChangeTheRun) {
-  RunOptions with = tiny_hidden("reference-small", "same", 4, 2, 2);
+  RunOptions with = tiny_hidden("reference-small", "same", 4, 3, 2);
   RunOptions without = with;
   without.dump_hidden_layers = false;
   without.dump_dir.clear();
@@ -193,10 +193,10 @@ TEST(RunnerHidden, NeedsDumpDirAndData) {
 
 TEST(RunnerHidden, Cli) {
   const std::string plena = std::string(PLENA_BINARY_DIR) + "/plena";
-  const RunOptions o = tiny_hidden("tiny-fp32", "cli", 2, 1, 1);
+  const RunOptions o = tiny_hidden("tiny-fp32", "cli", 2, 2, 1);
   std::filesystem::create_directories(o.dump_dir);
   const std::string out = (o.dump_dir / "out.txt").string(), dumps = (o.dump_dir / "d").string();
-  ASSERT_EQ(std::system((plena + " run --hw tiny-fp32 --prompt-ids 1,2 --gen 1 --no-progress --dump-hidden --dump-dir " +
+  ASSERT_EQ(std::system((plena + " run --hw tiny-fp32 --prompt-ids 1,2 --gen 2 --no-progress --dump-hidden --dump-dir " +
                          dumps + " > " + out + " 2>&1")
                             .c_str()),
             0)

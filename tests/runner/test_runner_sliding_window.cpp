@@ -40,7 +40,7 @@ RunReport run(const std::filesystem::path& dir) {
   o.model = (dir / "model").string();
   o.hw = "tiny-fp32";  // MLEN 16: prompt 20 + 4 decode steps span two KV tiles
   o.prompt_len = 20;
-  o.gen = 4;
+  o.gen = 5;
   o.dump_dir = dir / "dump";
   return run_model(o);
 }

@@ -1,0 +1,161 @@
+// Formats a run applies, the host reference quantized like the hardware, and the verdict
+// (docs/run.md "Verdict").
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "numerics/numerics.hpp"
+#include "runner/runner_numerics.hpp"
+
+namespace plena::runner::detail {
+namespace {
+
+bool is_matrix_weight(const std::string& name) {
+  return name == "lm_head.weight" || name.ends_with("_proj.weight");
+}
+
+void round_elements(const numerics::Format& f, std::span<float> v) {
+  if (f.codec == numerics::Codec::Plain && f.mbits >= 23 && f.ebits == 8) return;  // fp32: identity
+  for (float& x : v) x = numerics::round_to_format(x, f);
+}
+
+// HF [out, in] weight stored as [in, out] rows: quantize each column of the HF layout as a row.
+void quantize_matrix(model::Tensor& t, const numerics::Format& hbm, const numerics::Format& sram) {
+  const size_t out = t.shape.at(0), in = t.shape.at(1);
+  std::vector<float> row(out);
+  for (size_t i = 0; i < in; ++i) {
+    for (size_t o = 0; o < out; ++o) row[o] = t.data[o * in + i];
+    numerics::fake_quantize(hbm, row);
+    round_elements(sram, row);
+    for (size_t o = 0; o < out; ++o) t.data[o * in + i] = row[o];
+  }
+}
+
+// Embedding rows, norm weights and biases: each row of the HF layout is an HBM row.
+void quantize_rows(model::Tensor& t, const numerics::Format& hbm, const numerics::Format& sram) {
+  const size_t width = t.shape.back(), rows = width ? t.data.size() / width : 0;
+  for (size_t r = 0; r < rows; ++r) {
+    std::span<float> row(t.data.data() + r * width, width);
+    numerics::fake_quantize(hbm, row);
+    round_elements(sram, row);
+  }
+}
+
+// "MXFP8" / "MXINT8" / "BFP int4" / the format's name: the short form of the verdict line.
+std::string short_format(const numerics::Format& f) {
+  using numerics::Codec;
+  if (f.codec == Codec::PlenaHwMxfp || f.codec == Codec::OcpMx)
+    return f.is_int ? fmt::format("MXINT{}", f.width) : fmt::format("MXFP{}", f.width);
+  if (f.codec == Codec::MaseBfp) return fmt::format("BFP {}", f.element);
+  return f.name();
+}
+
+}  // namespace
+
+RunFormats applied_formats(const config::HardwareConfig& hw, const model::ModelConfig& cfg, bool from_checkpoint) {
+  RunFormats r;
+  r.weights = hw.formats.m_weight.name();
+  r.vectors = hw.formats.v_act.name();
+  r.kv = hw.formats.m_kv.name();
+  r.activations = hw.sram.vector_type.name();
+  r.matrix_sram = hw.sram.matrix_type.name();
+  r.fp_sram = hw.sram.fp_type.name();
+  r.checkpoint = from_checkpoint ? fmt::format("checkpoint torch_dtype {}", cfg.torch_dtype)
+                                 : std::string("preset: random float32 weights");
+  r.label = fmt::format("{} weights, {} KV, {} activations", short_format(hw.formats.m_weight),
+                        short_format(hw.formats.m_kv), short_format(hw.sram.vector_type));
+  return r;
+}
+
+QuantizedModel quantize_like_hardware(const model::ModelConfig& cfg, const model::ModelWeights& w,
+                                      const config::HardwareConfig& hw) {
+  QuantizedModel q;
+  q.config = cfg;
+  q.config.tie_word_embeddings = false;
+  for (const auto& [name, t] : w.all()) q.weights.set(name, t);
+  if (cfg.tie_word_embeddings) q.weights.set("lm_head.weight", w.get("model.embed_tokens.weight"));
+  for (const auto& [name, shape] : model::expected_tensors(q.config)) {
+    model::Tensor& t = q.weights.get_mut(name);
+    if (is_matrix_weight(name))
+      quantize_matrix(t, hw.formats.m_weight, hw.sram.matrix_type);
+    else
+      quantize_rows(t, hw.formats.v_act, hw.sram.vector_type);
+  }
+  return q;
+}
+
+model::ReferenceRounding hardware_rounding(const config::HardwareConfig& hw) {
+  model::ReferenceRounding r;
+  const numerics::Format act = hw.sram.vector_type, kv = hw.formats.m_kv, mat = hw.sram.matrix_type;
+  r.activation = [act](std::span<float> row) { round_elements(act, row); };
+  r.kv_row = [kv, mat](std::span<float> row) {
+    numerics::fake_quantize(kv, row);
+    round_elements(mat, row);
+  };
+  return r;
+}
+
+void AgreementTotals::add(const Agreement& a) {
+  max_abs = std::max(max_abs, a.max_abs);
+  min_cosine = std::min(min_cosine, a.cosine);
+  max_miss_margin = std::max(max_miss_margin, a.miss_margin);
+  ++compared;
+  top1 += a.top1;
+}
+
+double token_match(const std::vector<std::vector<int64_t>>& a, const std::vector<std::vector<int64_t>>& b) {
+  uint64_t same = 0, total = 0;
+  for (size_t s = 0; s < a.size(); ++s)
+    for (size_t i = 0; i < a[s].size(); ++i) {
+      ++total;
+      same += s < b.size() && i < b[s].size() && a[s][i] == b[s][i];
+    }
+  return total ? double(same) / double(total) : 1.0;
+}
+
+Verdict judge(const VerdictInputs& in) {
+  Verdict v;
+  v.quant_max_abs = in.quant_vs_fp32.max_abs;
+  v.quant_min_cosine = in.quant_vs_fp32.min_cosine;
+  v.quant_top1 = in.quant_vs_fp32.top1_rate();
+  v.quant_greedy_match = in.quant_greedy_match;
+  v.sim_vs_quant_max_abs = in.sim_vs_quant.max_abs;
+  v.sim_vs_quant_min_cosine = in.sim_vs_quant.min_cosine;
+  v.sim_vs_quant_top1 = in.sim_vs_quant.top1_rate();
+  v.sim_vs_quant_miss_margin = in.sim_vs_quant.max_miss_margin;
+  // Weights and KV are quantized exactly as stored; activations are rounded at stage boundaries
+  // while the kernels also round inside them (partial sums, softmax, RMS in the SRAM types). That
+  // rounding is independent of the emulation's and happens at up to twice as many places, so the
+  // simulator may sit up to three times the on-chip effect from the quantized reference (1 for
+  // the emulation's own rounding, 2 for the simulator's), plus the fp32 summation-order floor.
+  v.onchip_max_abs = in.quant_vs_stored.max_abs;
+  const double floor = 1e-5 * std::max(1.0, in.ref_logit_max);
+  v.bound = 3 * in.quant_vs_stored.max_abs + floor;
+  const bool close = in.sim_vs_quant.max_abs <= v.bound;
+  // A top-1 miss against the quantized reference must be a near tie: within the residual error.
+  const bool ties = in.sim_vs_quant.max_miss_margin <= 2 * in.sim_vs_quant.max_abs + floor;
+  if (close && ties && in.quant_vs_fp32.max_abs == 0) {
+    v.status = "consistent";
+    v.reason = fmt::format("every format is exact for these values (no quantization); the simulator matches the fp32 "
+                           "reference within {:.3g} (expected <= {:.3g}, the summation-order floor)",
+                           in.sim_vs_quant.max_abs, v.bound);
+  } else if (close && ties) {
+    v.status = "consistent";
+    v.reason = fmt::format("the simulator is within {:.3g} of a host reference quantized the same way (expected "
+                           "<= {:.3g}, 3x the on-chip rounding's effect); the difference from fp32 is the effect of {}",
+                           in.sim_vs_quant.max_abs, v.bound, in.formats_label);
+  } else {
+    v.status = "inconsistent";
+    v.reason = close ? fmt::format("a top-1 miss against the quantized host reference is {:.3g} below its top-1, "
+                                   "more than twice the logit error {:.3g}: not a near tie",
+                                   in.sim_vs_quant.max_miss_margin, in.sim_vs_quant.max_abs)
+                     : fmt::format("the simulator is {:.3g} from a host reference quantized the same way, more than "
+                                   "the {:.3g} the formats ({}) explain: a simulator or compiler bug, or a format "
+                                   "the emulation does not model",
+                                   in.sim_vs_quant.max_abs, v.bound, in.formats_label);
+  }
+  return v;
+}
+
+}  // namespace plena::runner::detail
