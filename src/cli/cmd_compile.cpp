@@ -3,7 +3,7 @@
 #include <fmt/core.h>
 
 #include "cli/commands.hpp"
-#include "cli/count_option.hpp"
+#include "cli/numeric_options.hpp"
 #include "runner/runner.hpp"
 #include "support/support.hpp"
 

@@ -4,7 +4,7 @@
 #include <unistd.h>
 
 #include "cli/commands.hpp"
-#include "cli/count_option.hpp"
+#include "cli/numeric_options.hpp"
 #include "runner/runner.hpp"
 #include "support/support.hpp"
 

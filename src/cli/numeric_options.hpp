@@ -48,4 +48,14 @@ inline CLI::Validator real_in(double lo, bool lo_inclusive, double hi) {
       fmt::format("FLOAT in {}{}, {}]", lo_inclusive ? "[" : "(", lo, hi));
 }
 
+// A count option (--gen, --batch, ...): digits only, so "-1" is refused instead of wrapping
+// around in an unsigned variable, and "1e3" or "4x" instead of being cut short.
+inline const CLI::Validator kCount(
+    [](std::string& s) -> std::string {
+      if (s.empty() || s.find_first_not_of("0123456789") != std::string::npos)
+        return "'" + s + "' is not a count; expected a non-negative integer";
+      return {};
+    },
+    "COUNT");
+
 }  // namespace plena::cli
