@@ -7,9 +7,29 @@
 
 #include "cli/commands.hpp"
 #include "config/config.hpp"
+#include "sim/resources.hpp"
 #include "support/support.hpp"
 
 namespace plena::cli {
+namespace {
+
+// The same up-front memory check `plena sim` applies: a valid config that this machine cannot
+// simulate functionally is reported here too (a warning: the config is fine for compile/estimate).
+void warn_if_too_big_to_simulate(const std::string& name, const config::HardwareConfig& cfg) {
+  const auto avail = sim::host_memory_available();
+  if (!avail) return;
+  try {
+    sim::require_memory(sim::simulator_memory(cfg, true), *avail, name,
+                        "plena sim will refuse it in functional mode; --timing-only needs " +
+                            sim::human_bytes(sim::simulator_memory(cfg, false).total()));
+  } catch (const InputError& e) {
+    std::string msg = e.what();
+    if (auto p = msg.find(": error: "); p != std::string::npos) msg.replace(p, 9, ": warning: ");
+    fmt::print(stderr, "{}\n", msg);
+  }
+}
+
+}  // namespace
 
 void add_config_command(CLI::App& app) {
   auto* sub = app.add_subcommand("config", "Hardware configuration: show, check, hash, list presets");
@@ -41,6 +61,7 @@ void add_config_command(CLI::App& app) {
       try {
         auto cfg = config::resolve_config(f);
         fmt::print("{}: ok (hash {})\n", f, config::canonical_hash(cfg));
+        warn_if_too_big_to_simulate(f, cfg);
       } catch (const InputError& e) {
         fmt::print(stderr, "{}\n", e.what());
         set_exit_code(1);

@@ -9,6 +9,7 @@
 
 #include "cli/commands.hpp"
 #include "config/config.hpp"
+#include "sim/resources.hpp"
 #include "sim/runspec.hpp"
 #include "sim/sim.hpp"
 #include "support/output.hpp"
@@ -81,6 +82,37 @@ void create_output_folders(const SimArgs& a) {
   }
 }
 
+// A program built for another config is refused before anything runs, naming both hashes.
+void check_program_hash(const sim::RunSpec& spec, const std::string& program_hash) {
+  if (program_hash.empty()) return;
+  const std::string here = config::canonical_hash(spec.hw);
+  const std::string& want = spec.expected_config_hash.empty() ? here : spec.expected_config_hash;
+  if (program_hash != want)
+    throw InputError(fmt::format("{}: error: the program's header says it was built for config hash {}, but {} "
+                                 "has hash {}; rebuild it for this config or run it on the config it was built for",
+                                 spec.program.string(), program_hash,
+                                 spec.expected_config_hash.empty() ? spec.config_name : "[program].config_hash",
+                                 want));
+}
+
+// Refuses (before allocating) a run whose arrays exceed this machine's available memory;
+// returns what is left for the HBM preloads.
+uint64_t check_memory(const sim::RunSpec& spec, bool trace) {
+  const auto avail = sim::host_memory_available();
+  if (!avail) return UINT64_MAX;
+  const auto need = sim::simulator_memory(spec.hw, !spec.timing_only);
+  sim::require_memory(need, *avail, spec.spec_path.string(),
+                      spec.timing_only ? "reduce the config keys named above"
+                                       : "use --timing-only (no data arrays) or reduce the config keys named above");
+  const uint64_t left = *avail - need.total();
+  const uint64_t tr = trace ? sim::trace_bytes(spec.hw.timing.instruction_budget) : 0;
+  if (tr > left)
+    fmt::print(stderr, "warning: --trace keeps an event per executed instruction: up to {} with "
+               "timing.instruction_budget = {}, but {} is available; lower the budget if the run is long\n",
+               sim::human_bytes(tr), spec.hw.timing.instruction_budget, sim::human_bytes(left));
+  return left;
+}
+
 void run_sim(const SimArgs& a) {
   namespace fs = std::filesystem;
   create_output_folders(a);
@@ -101,7 +133,12 @@ void run_sim(const SimArgs& a) {
   }
   if (a.timing_only) spec.timing_only = true;
   auto words = sim::load_program(spec.program, &program_hash);
+  check_program_hash(spec, program_hash);
   if (spec.expected_config_hash.empty()) spec.expected_config_hash = program_hash;
+  const fs::path out_dir = !a.out_dir.empty() ? fs::path(a.out_dir)
+                           : (spec.spec_path.has_parent_path() ? spec.spec_path.parent_path() : fs::path("."));
+  (void)sim::dump_paths(spec, out_dir);  // refuse escaping dump paths before running
+  const uint64_t preload_memory = check_memory(spec, !a.trace.empty());
 
   std::optional<OutputFile> dram_trace;
   sim::SimOptions opts;
@@ -114,7 +151,7 @@ void run_sim(const SimArgs& a) {
     opts.timing.dram_trace = &dram_trace->stream();
   }
   sim::Simulator simulator(spec.hw, opts);
-  sim::apply_preloads(spec, simulator);
+  sim::apply_preloads(spec, simulator, preload_memory);
   sim::SimResult r;
   try {
     r = simulator.run(words);
@@ -127,8 +164,6 @@ void run_sim(const SimArgs& a) {
   }
   if (dram_trace) dram_trace->close();
 
-  const fs::path out_dir = !a.out_dir.empty() ? fs::path(a.out_dir)
-                           : (spec.spec_path.has_parent_path() ? spec.spec_path.parent_path() : fs::path("."));
   auto dumps = sim::write_dumps(spec, simulator, out_dir);
   if (!a.stats.empty()) write_text_file(a.stats, r.timing.to_json() + "\n");
   if (!a.trace.empty()) {

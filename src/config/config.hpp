@@ -50,7 +50,7 @@ struct Hbm {
   uint64_t v_prefetch_amount = 4;        // VLEN rows per H_PREFETCH_V
   uint64_t v_writeback_amount = 4;       // VLEN rows per H_STORE_V
   uint32_t addr_regs = 8;                // HBM address registers a0..a(n-1)
-  std::string dram = "hbm2";             // DRAM timing preset name (validated by the simulator)
+  std::string dram = "hbm2";             // DRAM timing preset name (one of dram::preset_names())
   bool operator==(const Hbm&) const = default;
 };
 

@@ -11,6 +11,7 @@
 #include <toml++/toml.h>
 
 #include "config/schema.hpp"
+#include "dram/dram.hpp"
 #include "support/support.hpp"
 
 namespace plena::config {
@@ -409,6 +410,10 @@ class Parser {
     }
     if (h.v_writeback_amount > s.vector_depth) {
       fail_value(F("hbm.v_writeback_amount"), fmt::format("exceeds sram.vector_depth ({} rows)", s.vector_depth));
+    }
+    const auto drams = dram::preset_names();
+    if (std::find(drams.begin(), drams.end(), h.dram) == drams.end()) {
+      fail_value(F("hbm.dram"), fmt::format("unknown DRAM preset; expected one of: {}", fmt::join(drams, ", ")));
     }
   }
 

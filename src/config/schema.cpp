@@ -31,6 +31,7 @@ namespace {
 
 constexpr uint64_t kMaxLen = uint64_t{1} << 16;
 constexpr uint64_t kMaxU32 = 0xffffffffull;
+constexpr uint64_t kMaxMaskHeads = 32;
 constexpr uint64_t kMaxI64 = 0x7fffffffffffffffull;  // TOML integers are signed 64-bit
 
 constexpr std::string_view kModeChoices[] = {"in-order", "decoupled"};
@@ -106,8 +107,9 @@ std::vector<Field> build_schema() {
   s.push_back(uint_field<&HC::geometry, &Geometry::blen>("geometry", "blen", "elements", 1, kMaxLen));
   s.push_back(uint_field<&HC::geometry, &Geometry::vlen>("geometry", "vlen", "elements", 1, kMaxLen));
   s.push_back(uint_field<&HC::geometry, &Geometry::hlen>("geometry", "hlen", "elements", 1, kMaxLen));
+  // V_MASK is one 32-bit GP value with one bit per head, so at most 32 heads can be masked.
   s.push_back(uint_field<&HC::geometry, &Geometry::broadcast_amount>("geometry", "broadcast_amount",
-                                                                     "heads", 1, kMaxLen));
+                                                                     "heads", 1, kMaxMaskHeads));
   // [sram]
   s.push_back(uint_field<&HC::sram, &Sram::vector_depth>("sram", "vector_depth", "rows of VLEN", 1, kMaxU32));
   s.push_back(uint_field<&HC::sram, &Sram::matrix_depth>("sram", "matrix_depth", "rows of MLEN", 1, kMaxU32));

@@ -9,7 +9,11 @@
 #include <toml++/toml.h>
 
 #include "isa/isa.hpp"
+#include "sim/exec_detail.hpp"
+#include "sim/resources.hpp"
 #include "sim/sim.hpp"
+#include "support/checked.hpp"
+#include "support/confine.hpp"
 #include "support/support.hpp"
 
 namespace plena::sim {
@@ -25,7 +29,9 @@ class TableReader {
 
   [[noreturn]] void fail(const toml::node& n, std::string_view key, std::string_view msg) const {
     const auto& b = n.source().begin;
-    throw_input(file_, int(b.line), int(b.column), fmt::format("{}{}: {}", prefix(), key, msg));
+    // "key = value: why" when the message echoes the value, else "key: why".
+    const bool echo = msg.starts_with("= ");
+    throw_input(file_, int(b.line), int(b.column), fmt::format("{}{}{}{}", prefix(), key, echo ? " " : ": ", msg));
   }
   [[noreturn]] void fail_table(std::string_view msg) const {
     const auto& b = t_.source().begin;
@@ -113,18 +119,31 @@ numerics::Format format_key(TableReader& r, std::string_view key, const config::
   }
 }
 
-PreloadData preload_data(TableReader& r, const fs::path& dir) {
+// The input file named by `key`, resolved inside the spec's folder `dir`.
+fs::path input_path(TableReader& r, std::string_view key, const fs::path& dir, bool required = false) {
+  auto written = r.str(key, required);
+  if (!written) return {};
+  ConfinedPath c = confine_path(dir, *written);
+  if (!c.error.empty()) r.fail(*r.get(key), key, fmt::format("= \"{}\": {}", *written, c.error));
+  return c.path;
+}
+
+// INT SRAM entries are u32: inline values must be integers in range (no silent truncation).
+PreloadData preload_data(TableReader& r, const fs::path& dir, bool integer) {
   PreloadData d;
-  auto file = r.str("file");
+  const bool has_file = r.has("file");
   const toml::array* values = r.array("values");
-  if (file && values) r.fail_table("give either 'file' or 'values', not both");
-  if (!file && !values) r.fail_table("missing 'file' (an .npy file) or 'values' (an inline array)");
-  if (file) {
-    d.file = fs::path(*file).is_absolute() ? fs::path(*file) : dir / *file;
+  if (has_file && values) r.fail_table("give either 'file' or 'values', not both");
+  if (!has_file && !values) r.fail_table("missing 'file' (an .npy file) or 'values' (an inline array)");
+  if (has_file) {
+    d.file = input_path(r, "file", dir);
     return d;
   }
   for (const auto& v : *values) {
-    if (auto i = v.as_integer()) d.values.push_back(double(i->get()));
+    auto i = v.as_integer();
+    if (integer && (!i || i->get() < 0 || i->get() > 0xffffffffll))
+      r.fail(v, "values", "expected unsigned 32-bit integers (INT SRAM entries), e.g. 0, 7, 4096");
+    if (i) d.values.push_back(double(i->get()));
     else if (auto f = v.as_floating_point()) d.values.push_back(f->get());
     else r.fail(v, "values", "expected numbers only");
   }
@@ -157,6 +176,68 @@ Loaded load_data(const PreloadData& d, bool integer) {
 }
 
 std::string where(const fs::path& spec, int line) { return fmt::format("{}:{}: ", spec.string(), line); }
+
+// [program].config_hash names the config the program was built for: it must be a canonical
+// hash and it must be the hash of [hardware] (otherwise the spec runs a program on the wrong machine).
+void check_config_hash(TableReader& r, const std::string& h, const RunSpec& spec) {
+  if (h.size() != 16 || h.find_first_not_of("0123456789abcdef") != std::string::npos)
+    r.fail(*r.get("config_hash"), "config_hash",
+           fmt::format("= \"{}\": expected 16 lowercase hex digits (`plena config hash CONFIG`)", h));
+  const std::string here = config::canonical_hash(spec.hw);
+  if (h != here)
+    r.fail(*r.get("config_hash"), "config_hash",
+           fmt::format("= \"{}\": the program was built for config hash {}, but [hardware] ({}) has hash {}; "
+                       "rebuild the program for this config or name the config it was built for",
+                       h, h, spec.config_name, here));
+}
+
+// Dumps go inside the output folder, which is only known when the command runs: refuse here
+// what can never be inside it (empty, or climbing above it with '..').
+void check_dump_file(TableReader& r, const fs::path& file) {
+  const fs::path n = file.lexically_normal();
+  if (file.empty() || n.empty() || n == ".")
+    r.fail(*r.get("file"), "file", "is empty; expected an .npy file name inside the output folder");
+  if (!file.is_absolute() && *n.begin() == "..")
+    r.fail(*r.get("file"), "file",
+           fmt::format("= \"{}\": climbs out of the output folder (--out-dir, default the spec's folder); "
+                       "dumps are written inside it",
+                       file.string()));
+}
+
+// Elements (entries) a dump reads must exist: its size is checked before anything is allocated.
+void check_dump_extent(TableReader& r, const Dump& d, const config::HardwareConfig& hw) {
+  const auto n = checked_mul(d.rows, d.cols);
+  if (d.kind == DumpKind::Hbm) {
+    if (d.row_stride != 0 && d.row_stride < d.cols)
+      r.fail_table(fmt::format("row_stride = {} is smaller than a row (cols = {}): rows would overlap; expected "
+                               "row_stride >= cols (or 0 for cols)", d.row_stride, d.cols));
+    HbmTensor t;
+    t.base = d.addr, t.rows = d.rows, t.cols = d.cols, t.row_stride = d.row_stride, t.scale_offset = d.scale_offset;
+    t.format = d.format;
+    detail::RowPlan p;
+    const uint64_t stride = t.stride();
+    const auto scale = checked_mul(d.rows, stride);
+    std::string err = !scale ? std::string("rows x row_stride overflows 64 bits")
+                             : detail::plan_rows(t.format, t.base, 0, t.cols, stride, t.rows, t.scale_elems(), p);
+    if (err.empty() && std::max(p.elem_end, p.scale_end) > hw.hbm.size_bytes)
+      err = fmt::format("reads HBM bytes up to 0x{:x}, beyond hbm.size_bytes ({})", std::max(p.elem_end, p.scale_end),
+                        hw.hbm.size_bytes);
+    if (!err.empty()) r.fail_table(fmt::format("HBM dump layout: {}", err));
+    return;
+  }
+  const auto& g = hw.geometry;
+  uint64_t size = 0;
+  std::string_view what;
+  switch (d.kind) {
+    case DumpKind::Vram: size = hw.sram.vector_depth * g.vlen, what = "Vector SRAM elements"; break;
+    case DumpKind::Mram: size = hw.sram.matrix_depth * g.mlen, what = "Matrix SRAM elements"; break;
+    case DumpKind::FpSram: size = hw.sram.fp_depth, what = "FP SRAM entries"; break;
+    default: size = hw.sram.int_depth, what = "INT SRAM entries"; break;
+  }
+  if (!n || d.addr > size || *n > size - d.addr)
+    r.fail_table(fmt::format("dump of {} x {} at {} exceeds the {} {} of this config", d.rows, d.cols, d.addr,
+                             size, what));
+}
 
 }  // namespace
 
@@ -207,7 +288,7 @@ RunSpec parse_run_spec(std::string_view text, const fs::path& path) {
       spec.config_name = *preset;
       spec.hw = config::preset(*preset);
     } else if (hwfile) {
-      fs::path p = fs::path(*hwfile).is_absolute() ? fs::path(*hwfile) : dir / *hwfile;
+      fs::path p = input_path(r, "file", dir);
       spec.config_name = p.string();
       spec.hw = config::load_config_file(p);
     } else {
@@ -224,9 +305,11 @@ RunSpec parse_run_spec(std::string_view text, const fs::path& path) {
   if (!prog) top.fail_table("missing [program] table (path = \"kernel.asm\")");
   {
     TableReader r(*prog, "program", file);
-    auto p = *r.str("path", true);
-    spec.program = fs::path(p).is_absolute() ? fs::path(p) : dir / p;
-    if (auto h = r.str("config_hash")) spec.expected_config_hash = *h;
+    spec.program = input_path(r, "path", dir, true);
+    if (auto h = r.str("config_hash")) {
+      check_config_hash(r, *h, spec);
+      spec.expected_config_hash = *h;
+    }
     r.finish({"path", "config_hash"});
   }
 
@@ -293,7 +376,7 @@ RunSpec parse_run_spec(std::string_view text, const fs::path& path) {
         r.fail(*r.get("addr_reg"), "addr_reg", fmt::format("= {}: the config has a0..a{}", *a, spec.hw.hbm.addr_regs - 1));
       h.addr_reg = uint32_t(*a);
     }
-    h.data = preload_data(r, dir);
+    h.data = preload_data(r, dir, false);
     r.finish({"name", "base", "format", "row_stride", "scale_offset", "addr_reg", "file", "values"});
     spec.hbm.push_back(std::move(h));
   });
@@ -308,7 +391,7 @@ RunSpec parse_run_spec(std::string_view text, const fs::path& path) {
       s.kind = kind;
       s.line = r.line();
       s.addr = r.u64(kind == SramKind::Vram || kind == SramKind::Mram ? "addr" : "index").value_or(0);
-      s.data = preload_data(r, dir);
+      s.data = preload_data(r, dir, kind == SramKind::IntSram);
       if (kind == SramKind::Vram || kind == SramKind::Mram) r.finish({"addr", "file", "values"});
       else r.finish({"index", "file", "values"});
       spec.sram.push_back(std::move(s));
@@ -326,6 +409,9 @@ RunSpec parse_run_spec(std::string_view text, const fs::path& path) {
     else if (kind == "hbm") d.kind = DumpKind::Hbm;
     else r.fail(*r.get("kind"), "kind", fmt::format("= \"{}\": expected vram, mram, fpsram, intsram or hbm", kind));
     d.file = *r.str("file", true);
+    d.file_line = int(r.get("file")->source().begin.line);
+    d.file_col = int(r.get("file")->source().begin.column);
+    check_dump_file(r, d.file);
     const auto& g = spec.hw.geometry;
     switch (d.kind) {
       case DumpKind::Vram:
@@ -358,6 +444,7 @@ RunSpec parse_run_spec(std::string_view text, const fs::path& path) {
         break;
     }
     if (d.rows == 0 || d.cols == 0) r.fail_table("dump size is zero (rows/cols/count must be > 0)");
+    check_dump_extent(r, d, spec.hw);
     spec.dumps.push_back(std::move(d));
   });
 
@@ -367,30 +454,110 @@ RunSpec parse_run_spec(std::string_view text, const fs::path& path) {
 
 RunSpec load_run_spec(const fs::path& path) { return parse_run_spec(read_text_file(path), path); }
 
-void apply_preloads(const RunSpec& spec, Simulator& sim) {
+namespace {
+
+// One HBM preload with its data loaded and its layout planned.
+struct PlannedHbm {
+  const HbmPreload* h = nullptr;
+  HbmTensor t;
+  Loaded data;
+  detail::RowPlan plan;
+};
+
+[[noreturn]] void fail_hbm(const RunSpec& spec, const HbmPreload& h, std::string_view msg) {
+  throw InputError(fmt::format("{}error: [[hbm]] '{}': {}", where(spec.spec_path, h.line), h.name, msg));
+}
+
+PlannedHbm plan_hbm(const RunSpec& spec, const HbmPreload& h) {
+  PlannedHbm p;
+  p.h = &h;
+  p.data = load_data(h.data, false);
+  const auto& shape = p.data.shape;
+  if (shape.empty() || shape.size() > 2)
+    fail_hbm(spec, h, fmt::format("data must be 1-D or 2-D, got {} dimensions", shape.size()));
+  p.t.base = h.base;
+  p.t.rows = shape.size() == 2 ? shape[0] : 1;
+  p.t.cols = shape.back();
+  p.t.row_stride = h.row_stride;
+  p.t.scale_offset = h.scale_offset;
+  p.t.format = h.format;
+  if (h.row_stride != 0 && h.row_stride < p.t.cols)
+    fail_hbm(spec, h, fmt::format("row_stride = {} is smaller than a row ({} elements): rows would overlap; expected "
+                                  "row_stride >= {} (or 0 for the row length)", h.row_stride, p.t.cols, p.t.cols));
+  if (!checked_mul(p.t.rows, p.t.stride())) fail_hbm(spec, h, "rows x row_stride overflows 64 bits");
+  std::string err = detail::plan_rows(h.format, h.base, 0, p.t.cols, p.t.stride(), p.t.rows, p.t.scale_elems(), p.plan);
+  if (!err.empty()) fail_hbm(spec, h, err);
+  const uint64_t end = std::max(p.plan.elem_end, p.plan.scale_end);
+  if (end > spec.hw.hbm.size_bytes)
+    fail_hbm(spec, h, fmt::format("occupies HBM bytes up to 0x{:x}, beyond hbm.size_bytes ({})", end, spec.hw.hbm.size_bytes));
+  return p;
+}
+
+// Every byte range a tensor writes (element rows, scale rows): tensors may interleave rows
+// (row_stride leaves gaps) but no byte may be written twice.
+void check_no_overlap(const RunSpec& spec, const std::vector<PlannedHbm>& ts) {
+  struct Range {
+    uint64_t begin, end;
+    size_t tensor;
+    uint64_t row;
+    bool scales;
+  };
+  std::vector<Range> rs;
+  for (size_t i = 0; i < ts.size(); ++i) {
+    const auto& p = ts[i].plan;
+    for (uint64_t r = 0; r < p.rows; ++r) {
+      const uint64_t e = p.elem_base + r * p.elem_stride_bytes, sc = p.scale_base + r * p.scale_stride_bytes;
+      if (p.elem_row_bytes) rs.push_back({e, e + p.elem_row_bytes, i, r, false});
+      if (p.scale_row_bytes) rs.push_back({sc, sc + p.scale_row_bytes, i, r, true});
+    }
+  }
+  std::sort(rs.begin(), rs.end(), [](const Range& a, const Range& b) { return a.begin < b.begin; });
+  for (size_t k = 1; k < rs.size(); ++k) {
+    const Range &a = rs[k - 1], &b = rs[k];
+    if (b.begin >= a.end) continue;
+    const Range& later = ts[a.tensor].h->line > ts[b.tensor].h->line ? a : b;
+    const Range& earlier = &later == &a ? b : a;
+    auto part = [](const Range& x) { return fmt::format("row {} {} [0x{:x}, 0x{:x})", x.row, x.scales ? "scales" : "elements", x.begin, x.end); };
+    throw InputError(fmt::format("{}error: [[hbm]] '{}' {} overlaps [[hbm]] '{}' (line {}) {}; give each tensor its own "
+                                 "HBM bytes (check base, row_stride and scale_offset)",
+                                 where(spec.spec_path, ts[later.tensor].h->line), ts[later.tensor].h->name, part(later),
+                                 ts[earlier.tensor].h->name, ts[earlier.tensor].h->line, part(earlier)));
+  }
+}
+
+void write_planned(const RunSpec& spec, Machine& m, const PlannedHbm& p) {
+  try {
+    write_hbm_tensor(m.hbm(), p.t, p.data.f32);
+  } catch (const std::exception& e) {
+    throw InputError(fmt::format("{}error: [[hbm]] '{}': {}", where(spec.spec_path, p.h->line), p.h->name, e.what()));
+  }
+}
+
+}  // namespace
+
+void apply_preloads(const RunSpec& spec, Simulator& sim, uint64_t memory_limit) {
   Machine& m = sim.machine();
   for (size_t i = 1; i < spec.gp_init.size(); ++i) m.set_gp(unsigned(i), spec.gp_init[i]);
   for (size_t i = 0; i < spec.addr_init.size(); ++i) m.hbm_addr[i] = spec.addr_init[i];
   for (const auto& h : spec.hbm) {
     if (h.addr_reg) m.hbm_addr[*h.addr_reg] = h.base;
-    if (!m.functional()) continue;  // timing-only: no data
-    Loaded d = load_data(h.data, false);
-    if (d.shape.empty() || d.shape.size() > 2)
-      throw InputError(fmt::format("{}error: [[hbm]] '{}': data must be 1-D or 2-D, got {} dimensions",
-                                   where(spec.spec_path, h.line), h.name, d.shape.size()));
-    HbmTensor t;
-    t.base = h.base;
-    t.rows = d.shape.size() == 2 ? d.shape[0] : 1;
-    t.cols = d.shape.back();
-    t.row_stride = h.row_stride;
-    t.scale_offset = h.scale_offset;
-    t.format = h.format;
-    try {
-      write_hbm_tensor(m.hbm(), t, d.f32);
-    } catch (const std::exception& e) {
-      throw InputError(fmt::format("{}error: [[hbm]] '{}': {}", where(spec.spec_path, h.line), h.name, e.what()));
-    }
   }
+  if (!m.functional()) return;  // timing-only: no data
+  std::vector<PlannedHbm> planned;
+  uint64_t image = 0;
+  for (const auto& h : spec.hbm) {
+    planned.push_back(plan_hbm(spec, h));
+    const auto& p = planned.back().plan;
+    image = checked_add(image, hbm_pages_bytes(p.elem_base, p.elem_end)).value_or(UINT64_MAX);
+    image = checked_add(image, hbm_pages_bytes(p.scale_base, p.scale_end)).value_or(UINT64_MAX);
+  }
+  check_no_overlap(spec, planned);
+  if (image > memory_limit)
+    throw InputError(fmt::format("{}: error: the [[hbm]] preloads need {} of host memory, but only {} is left after the "
+                                 "simulator's own arrays; use [run] mode = \"timing-only\" (or --timing-only) or "
+                                 "smaller tensors",
+                                 spec.spec_path.string(), human_bytes(image), human_bytes(memory_limit)));
+  for (const auto& p : planned) write_planned(spec, m, p);
   if (!m.functional()) return;
   for (const auto& s : spec.sram) {
     const bool integer = s.kind == SramKind::IntSram;
@@ -417,13 +584,29 @@ void apply_preloads(const RunSpec& spec, Simulator& sim) {
   }
 }
 
+std::vector<fs::path> dump_paths(const RunSpec& spec, const fs::path& out_dir) {
+  std::vector<fs::path> paths;
+  for (const auto& d : spec.dumps) {
+    ConfinedPath c = confine_path(out_dir, d.file.string());
+    if (!c.error.empty())
+      throw_input(spec.spec_path.string(), d.file_line, d.file_col,
+                  fmt::format("dump file = \"{}\": {}", d.file.string(), c.error));
+    paths.push_back(c.path);
+  }
+  return paths;
+}
+
 std::vector<fs::path> write_dumps(const RunSpec& spec, const Simulator& sim, const fs::path& out_dir) {
   std::vector<fs::path> written;
   const Machine& m = sim.machine();
   if (!m.functional()) return written;
-  for (const auto& d : spec.dumps) {
-    fs::path p = d.file.is_absolute() ? d.file : out_dir / d.file;
-    if (p.has_parent_path()) fs::create_directories(p.parent_path());
+  const std::vector<fs::path> paths = dump_paths(spec, out_dir);
+  for (size_t i = 0; i < spec.dumps.size(); ++i) {
+    const Dump& d = spec.dumps[i];
+    const fs::path& p = paths[i];
+    std::error_code ec;
+    fs::create_directories(p.parent_path(), ec);  // inside out_dir (dump_paths checked it)
+    if (ec) throw InputError(fmt::format("{}: error: cannot create folder: {}", p.parent_path().string(), ec.message()));
     const size_t n = size_t(d.rows * d.cols);
     try {
       switch (d.kind) {

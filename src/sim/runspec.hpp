@@ -47,12 +47,13 @@ enum class DumpKind : uint8_t { Vram, Mram, FpSram, IntSram, Hbm };
 
 struct Dump {
   DumpKind kind = DumpKind::Vram;
-  std::filesystem::path file;  // .npy output (relative paths: under the output directory)
+  std::filesystem::path file;  // .npy output, as written (resolved inside the output folder)
   uint64_t addr = 0;           // VRAM/MRAM element address, FP/INT entry index, HBM byte base
   uint64_t rows = 1, cols = 0; // VRAM: rows of VLEN (cols = VLEN); MRAM: rows of MLEN; FP/INT: cols entries
   numerics::Format format;     // HBM dumps: stored format, decoded to f32
   uint64_t row_stride = 0, scale_offset = 0;
   int line = 0;
+  int file_line = 0, file_col = 0;  // where `file` is written, for confinement errors
 };
 
 struct RunSpec {
@@ -78,8 +79,13 @@ RunSpec parse_run_spec(std::string_view text, const std::filesystem::path& path)
 std::vector<uint32_t> load_program(const std::filesystem::path& path, std::string* hash_out = nullptr);
 
 // Applies registers and preloads to the simulator's machine (functional mode only for data).
-void apply_preloads(const RunSpec& spec, Simulator& sim);
-// Writes every dump as .npy under out_dir; returns the written paths.
+// HBM tensors must not overlap one another (checked row by row); the host memory their pages
+// take must not exceed `memory_limit` bytes (InputError stating both otherwise).
+void apply_preloads(const RunSpec& spec, Simulator& sim, uint64_t memory_limit = UINT64_MAX);
+// Every dump path resolved inside out_dir (InputError at the dump's `file` key when it escapes:
+// '..' above it, an absolute path elsewhere, or a symlink leading out).
+std::vector<std::filesystem::path> dump_paths(const RunSpec& spec, const std::filesystem::path& out_dir);
+// Writes every dump as .npy under out_dir (parent folders inside it are created); returns the paths.
 std::vector<std::filesystem::path> write_dumps(const RunSpec& spec, const Simulator& sim,
                                                const std::filesystem::path& out_dir);
 

@@ -2,7 +2,10 @@
 // text round-trips; the hash is stable under formatting and sensitive to values.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
+
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <span>
@@ -547,9 +550,10 @@ TEST(ConfigExamples, AllExampleConfigsValidAndFullExampleIsReferenceSmall) {
 
 TEST(ConfigHash, ExtremeGeometryRoundTrips) {
   // Largest legal tile with the analytic profile: M_BMM costs (65536/1)^2 * 1 = 2^32 cycles.
+  // HLEN 2048: at most 32 heads (one V_MASK bit each).
   auto c = pc::parse_config_toml(
       "base = \"reference-analytic\"\n"
-      "[geometry]\nmlen = 65536\nvlen = 65536\nblen = 1\nhlen = 1\nbroadcast_amount = 65536\n"
+      "[geometry]\nmlen = 65536\nvlen = 65536\nblen = 1\nhlen = 2048\nbroadcast_amount = 32\n"
       "[sram]\nvector_depth = 65536\nmatrix_depth = 65536\n[hbm]\nm_prefetch_amount = 65536\n",
       "x");
   EXPECT_EQ(c.latency.matrix_bmm, uint64_t{1} << 32);
@@ -593,4 +597,26 @@ TEST(ConfigRobustness, RandomEditsOnlyEverThrowInputError) {
   }
   EXPECT_GT(ok, 0);
   EXPECT_GT(rejected, 0);
+}
+
+// ---------------------------------------------------------------- limits shared with the simulator
+
+TEST(ConfigLimits, UnknownDramIsRejectedWhereItIsWritten) {
+  // One validation path: config check refuses what sim would refuse, with the location.
+  std::string text = with_value(base_text(), "hbm", "dram", "\"hbm9\"");
+  std::string err = error_of(text);
+  size_t line = 1 + size_t(std::count(text.begin(), text.begin() + ptrdiff_t(text.find("dram = \"hbm9\"")), '\n'));
+  EXPECT_EQ(err.rfind(fmt::format("hw.toml:{}:8: error: hbm.dram = \"hbm9\": unknown DRAM preset", line), 0), 0u) << err;
+  EXPECT_NE(err.find("hbm2"), std::string::npos) << err;
+  EXPECT_NO_THROW(pc::parse_config_toml(with_value(base_text(), "hbm", "dram", "\"hbm3\""), "hw.toml"));
+  // A config built in code goes through the same check.
+  auto c = pc::preset("tiny-fp32");
+  c.hbm.dram = "nope";
+  EXPECT_THROW(pc::validate_config(c), InputError);
+}
+
+TEST(ConfigLimits, AtMost32HeadsBecauseTheMaskIsOneGpRegister) {
+  EXPECT_ERROR_HAS("base = \"reference-small\"\n[geometry]\nblen = 1\nhlen = 1\nbroadcast_amount = 64\n",
+                   "geometry.broadcast_amount = 64: out of range: expected an integer in [1, 32]");
+  EXPECT_NO_THROW(pc::parse_config_toml("base = \"reference-small\"\n[geometry]\nblen = 2\nhlen = 2\nbroadcast_amount = 32\n", "x"));
 }
