@@ -2,6 +2,7 @@
 #include "sim/runspec.hpp"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <set>
@@ -139,7 +140,9 @@ struct Loaded {
   std::vector<size_t> shape;
 };
 
-Loaded load_data(const PreloadData& d, bool integer) {
+// Reads a preload's values. A file's errors name the file and, on a second line, the spec table
+// that loads it; an array with no elements is an error, as an empty inline `values` is.
+Loaded load_data(const PreloadData& d, bool integer, const fs::path& spec, int line) {
   Loaded out;
   if (d.file.empty()) {
     out.shape = d.shape;
@@ -149,10 +152,20 @@ Loaded load_data(const PreloadData& d, bool integer) {
     }
     return out;
   }
-  NpyArray a = npy_load(d.file);
-  out.shape = a.shape;
-  if (integer) out.i64 = a.to_i64();
-  else out.f32 = a.to_f32();
+  const std::string note = fmt::format("\n{}:{}: note: preload declared here", spec.string(), line);
+  try {
+    NpyArray a = npy_load(d.file);
+    if (a.size() == 0)
+      throw InputError(fmt::format("{}: error: shape [{}] has no elements; expected data to preload", d.file.string(),
+                                   fmt::join(a.shape, ", ")));
+    out.shape = a.shape;
+    if (integer) out.i64 = a.to_i64();
+    else out.f32 = a.to_f32();
+  } catch (const InputError& e) {
+    const std::string what = e.what();
+    const bool named = what.rfind(d.file.string() + ":", 0) == 0;
+    throw InputError((named ? what : fmt::format("{}: {}", d.file.string(), what)) + note);
+  }
   return out;
 }
 
@@ -374,7 +387,7 @@ void apply_preloads(const RunSpec& spec, Simulator& sim) {
   for (const auto& h : spec.hbm) {
     if (h.addr_reg) m.hbm_addr[*h.addr_reg] = h.base;
     if (!m.functional()) continue;  // timing-only: no data
-    Loaded d = load_data(h.data, false);
+    Loaded d = load_data(h.data, false, spec.spec_path, h.line);
     if (d.shape.empty() || d.shape.size() > 2)
       throw InputError(fmt::format("{}error: [[hbm]] '{}': data must be 1-D or 2-D, got {} dimensions",
                                    where(spec.spec_path, h.line), h.name, d.shape.size()));
@@ -394,7 +407,7 @@ void apply_preloads(const RunSpec& spec, Simulator& sim) {
   if (!m.functional()) return;
   for (const auto& s : spec.sram) {
     const bool integer = s.kind == SramKind::IntSram;
-    Loaded d = load_data(s.data, integer);
+    Loaded d = load_data(s.data, integer, spec.spec_path, s.line);
     try {
       switch (s.kind) {
         case SramKind::Vram: m.write_vram(s.addr, d.f32); break;
