@@ -155,7 +155,10 @@ class NpyHeaderParser {
       skip_space();
       if (k == 0) parse_descr(a);
       else if (k == 1) a.fortran_order = python_bool();
-      else a.shape = shape_tuple();
+      else {
+        shape_at_ = pos_;
+        a.shape = shape_tuple();
+      }
       skip_space();
       if (!eat(',')) {
         expect('}', "',' or '}' after a value");
@@ -167,6 +170,8 @@ class NpyHeaderParser {
     for (size_t k = 0; k < 3; ++k)
       if (!seen[k]) fail(pos_, fmt::format("missing key '{}' in the header dict", kKeys[k]));
   }
+
+  size_t shape_at() const { return shape_at_; }  // offset of the 'shape' value, for size errors
 
   [[noreturn]] void fail(size_t pos, std::string_view what) const {
     throw InputError(fmt::format("{}: error: .npy header, byte {}: {}", name_, base_ + pos, what));
@@ -267,7 +272,7 @@ class NpyHeaderParser {
   }
 
   std::string_view t_;
-  size_t pos_ = 0, base_;
+  size_t pos_ = 0, base_, shape_at_ = 0;
   std::string name_;
 };
 
@@ -317,7 +322,7 @@ NpyArray npy_parse(std::span<const uint8_t> b, std::string_view name) {
   const size_t doff = off + hlen, present = b.size() - doff;
   auto nbytes = data_bytes(a);
   if (!nbytes)
-    hp.fail(0, fmt::format("shape {} of '{}' needs more than 2^63 bytes", shape_text(a.shape), a.dtype));
+    hp.fail(hp.shape_at(), fmt::format("shape {} of '{}' needs more than 2^63 bytes", shape_text(a.shape), a.dtype));
   if (present != *nbytes)
     return fail(fmt::format("byte {}: shape {} of '{}' declares {} data bytes, the file has {}{}", doff,
                             shape_text(a.shape), a.dtype, *nbytes, present,
