@@ -406,9 +406,14 @@ std::vector<uint32_t> parse_mem_text(std::string_view text, std::string_view fil
         if (!is_hex(c)) ok = false;
         else v = v * 16 + uint32_t(is_digit(c) ? c - '0' : (c | 0x20) - 'a' + 10);
       }
-      if (!ok)
+      if (!ok) {
+        std::string shown;  // control and non-ASCII bytes as \xNN, so the message stays readable
+        for (char c : tok.substr(0, 40))
+          shown += (c >= 0x20 && c < 0x7f) ? std::string(1, c) : fmt::format("\\x{:02x}", uint8_t(c));
         throw_input(filename, line_no, int(b) + 1,
-                    fmt::format("malformed instruction word '{}', expected 0x followed by 1 to 8 hex digits", tok));
+                    fmt::format("malformed instruction word '{}'{}, expected 0x followed by 1 to 8 hex digits", shown,
+                                tok.size() > 40 ? "..." : ""));
+      }
       words.push_back(v);
     }
     if (nl == std::string_view::npos) break;
@@ -427,7 +432,10 @@ std::vector<uint8_t> to_binary(std::span<const uint32_t> words) {
 
 std::vector<uint32_t> parse_binary(std::span<const uint8_t> bytes, std::string_view filename) {
   if (bytes.size() % 4 != 0)
-    throw_input(filename, 0, 0, fmt::format("binary program size {} is not a multiple of 4 bytes", bytes.size()));
+    throw_input(filename, 0, 0,
+                fmt::format("binary program of {} bytes ends with a partial word at byte offset {} ({} of 4 bytes); "
+                            "expected little-endian 32-bit words",
+                            bytes.size(), bytes.size() - bytes.size() % 4, bytes.size() % 4));
   std::vector<uint32_t> words(bytes.size() / 4);
   for (size_t i = 0; i < words.size(); ++i)
     words[i] = uint32_t(bytes[4 * i]) | uint32_t(bytes[4 * i + 1]) << 8 | uint32_t(bytes[4 * i + 2]) << 16 |

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "model/model.hpp"
+#include "support/json_strict.hpp"
 #include "support/support.hpp"
 
 namespace plena::model {
@@ -24,33 +25,19 @@ constexpr ArchInfo kArchs[] = {
     {Architecture::Mistral, "MistralForCausalLM", "mistral"},
 };
 
-// Line/column of a byte offset (1-based).
-std::pair<int, int> line_col(std::string_view text, size_t offset) {
-  int line = 1, col = 1;
-  for (size_t i = 0; i < offset && i < text.size(); ++i) {
-    if (text[i] == '\n') {
-      ++line;
-      col = 1;
-    } else {
-      ++col;
-    }
-  }
-  return {line, col};
-}
+// Upper bounds for integer keys: far above any published checkpoint (vocab 256k, hidden 16k,
+// 126 layers, 128 heads, 1M positions), low enough that every size derived from them fits in 64 bits.
+constexpr int64_t kMaxDim = int64_t{1} << 24;         // vocab, hidden, intermediate, heads, head_dim
+constexpr int64_t kMaxLayers = int64_t{1} << 16;
+constexpr int64_t kMaxPositions = (int64_t{1} << 31) - 1;
+constexpr double kMaxParams = 0x1p50;                // ~1.1e15 parameters
 
 // Reads keys of a config.json and reports errors at the key's position in the text
 // (first occurrence of "key" after the enclosing key, which is exact for HF configs).
 class ConfigReader {
  public:
   ConfigReader(std::string_view text, std::string_view source) : text_(text), source_(source) {
-    try {
-      root_ = json::parse(text_);
-    } catch (const json::parse_error& e) {
-      auto [l, c] = line_col(text_, e.byte > 0 ? e.byte - 1 : 0);
-      throw_input(source_, l, c, fmt::format("malformed JSON: {}; expected a Hugging Face config.json object", e.what()));
-    } catch (const json::exception& e) {  // e.g. number overflow (out_of_range 406)
-      throw_input(source_, 0, 0, fmt::format("malformed JSON: {}", e.what()));
-    }
+    root_ = parse_json_strict(text_, source_, "a Hugging Face config.json object");
     if (!root_.is_object()) throw_input(source_, 1, 1, "config.json must be a JSON object");
   }
   const json& root() const { return root_; }
@@ -63,39 +50,39 @@ class ConfigReader {
     }
     size_t pos = text_.find(fmt::format("\"{}\"", key), from);
     if (pos == std::string_view::npos) throw_input(source_, 0, 0, fmt::format("key '{}': {}", key, msg));
-    auto [l, c] = line_col(text_, pos);
+    auto [l, c] = json_line_col(text_, pos);
     throw_input(source_, l, c, fmt::format("key '{}': {}", key, msg));
   }
 
   static bool present(const json& obj, const char* key) { return obj.contains(key) && !obj.at(key).is_null(); }
 
-  int64_t positive_int(const json& obj, const char* key, std::string_view parent = {}) const {
+  int64_t positive_int(const json& obj, const char* key, int64_t max_value, std::string_view parent = {}) const {
     if (!obj.contains(key)) fail_missing(key, "a positive integer");
-    return as_int(obj.at(key), key, parent, 1);
+    return as_int(obj.at(key), key, parent, 1, max_value);
   }
-  int64_t int_or(const json& obj, const char* key, int64_t dflt, int64_t min_value,
+  int64_t int_or(const json& obj, const char* key, int64_t dflt, int64_t min_value, int64_t max_value,
                  std::string_view parent = {}) const {
     if (!present(obj, key)) return dflt;
-    return as_int(obj.at(key), key, parent, min_value);
+    return as_int(obj.at(key), key, parent, min_value, max_value);
   }
   double positive_double_or(const json& obj, const char* key, double dflt, std::string_view parent = {}) const {
     if (!present(obj, key)) return dflt;
     const json& v = obj.at(key);
-    if (!v.is_number()) fail(key, fmt::format("expected a number, got {}", v.dump(-1, ' ', false, json::error_handler_t::replace)), parent);
+    if (!v.is_number()) fail(key, fmt::format("expected a number, got {}", json_text(v)), parent);
     double d = v.get<double>();
-    if (!(d > 0) || !std::isfinite(d)) fail(key, fmt::format("expected a positive finite number, got {}", v.dump(-1, ' ', false, json::error_handler_t::replace)), parent);
+    if (!(d > 0) || !std::isfinite(d)) fail(key, fmt::format("expected a positive finite number, got {}", json_text(v)), parent);
     return d;
   }
   bool bool_or(const json& obj, const char* key, bool dflt) const {
     if (!present(obj, key)) return dflt;
     const json& v = obj.at(key);
-    if (!v.is_boolean()) fail(key, fmt::format("expected true or false, got {}", v.dump(-1, ' ', false, json::error_handler_t::replace)));
+    if (!v.is_boolean()) fail(key, fmt::format("expected true or false, got {}", json_text(v)));
     return v.get<bool>();
   }
   std::string string_or(const json& obj, const char* key, std::string dflt) const {
     if (!present(obj, key)) return dflt;
     const json& v = obj.at(key);
-    if (!v.is_string()) fail(key, fmt::format("expected a string, got {}", v.dump(-1, ' ', false, json::error_handler_t::replace)));
+    if (!v.is_string()) fail(key, fmt::format("expected a string, got {}", json_text(v)));
     return v.get<std::string>();
   }
 
@@ -103,19 +90,27 @@ class ConfigReader {
   [[noreturn]] void fail_missing(const char* key, std::string_view expected) const {
     throw_input(source_, 0, 0, fmt::format("missing required key '{}' (expected {})", key, expected));
   }
-  int64_t as_int(const json& v, const char* key, std::string_view parent, int64_t min_value) const {
-    if (!v.is_number_integer() && !(v.is_number_float() && std::floor(v.get<double>()) == v.get<double>()))
-      fail(key, fmt::format("expected an integer, got {}", v.dump(-1, ' ', false, json::error_handler_t::replace)), parent);
-    double d = v.get<double>();
-    if (d < static_cast<double>(min_value) || d > 9.0e15)
-      fail(key, fmt::format("expected an integer >= {}, got {}", min_value, v.dump(-1, ' ', false, json::error_handler_t::replace)), parent);
-    return v.is_number_integer() ? v.get<int64_t>() : static_cast<int64_t>(d);
+  // JSON integers only: a float such as 4096.0 is an error, as is any value outside [min, max].
+  int64_t as_int(const json& v, const char* key, std::string_view parent, int64_t min_value, int64_t max_value) const {
+    if (!v.is_number_integer()) fail(key, fmt::format("expected an integer, got {}", json_text(v)), parent);
+    const bool in_range = v.is_number_unsigned() ? v.get<uint64_t>() <= uint64_t(max_value)
+                                                 : v.get<int64_t>() >= min_value && v.get<int64_t>() <= max_value;
+    if (!in_range || (v.is_number_unsigned() && int64_t(v.get<uint64_t>()) < min_value))
+      fail(key, fmt::format("expected an integer in [{}, {}], got {}", min_value, max_value, json_text(v)), parent);
+    return v.get<int64_t>();
   }
 
   std::string_view text_;
   std::string source_;
   json root_;
 };
+
+// Parameter count in double precision, so absurd sizes cannot overflow before they are rejected.
+double approx_params(const ModelConfig& c) {
+  const double h = double(c.hidden_size), q = double(c.num_attention_heads) * double(c.head_dim),
+               kv = double(c.num_key_value_heads) * double(c.head_dim), inter = double(c.intermediate_size);
+  return double(c.num_hidden_layers) * (2 * h * q + 2 * h * kv + 3 * h * inter) + 2 * double(c.vocab_size) * h;
+}
 
 std::string supported_list() {
   std::string s;
@@ -151,7 +146,7 @@ ModelConfig parse_hf_config_text(std::string_view text, std::string_view source)
   if (ConfigReader::present(j, "architectures")) {
     const json& a = j.at("architectures");
     if (!a.is_array() || a.size() != 1 || !a[0].is_string())
-      r.fail("architectures", fmt::format("expected a list with one architecture name, got {}", a.dump(-1, ' ', false, json::error_handler_t::replace)));
+      r.fail("architectures", fmt::format("expected a list with one architecture name, got {}", json_text(a)));
     std::string name = a[0].get<std::string>();
     for (const auto& i : kArchs)
       if (name == i.hf_name) c.architecture = i.arch, found = true;
@@ -171,17 +166,17 @@ ModelConfig parse_hf_config_text(std::string_view text, std::string_view source)
   if (ConfigReader::present(j, "quantization_config"))
     r.fail("quantization_config", "pre-quantized checkpoints are not supported; expected a bf16/fp16/fp32 checkpoint");
 
-  c.vocab_size = r.positive_int(j, "vocab_size");
-  c.hidden_size = r.positive_int(j, "hidden_size");
-  c.intermediate_size = r.positive_int(j, "intermediate_size");
-  c.num_hidden_layers = r.positive_int(j, "num_hidden_layers");
-  c.num_attention_heads = r.positive_int(j, "num_attention_heads");
-  c.num_key_value_heads = r.int_or(j, "num_key_value_heads", c.num_attention_heads, 1);
+  c.vocab_size = r.positive_int(j, "vocab_size", kMaxDim);
+  c.hidden_size = r.positive_int(j, "hidden_size", kMaxDim);
+  c.intermediate_size = r.positive_int(j, "intermediate_size", kMaxDim);
+  c.num_hidden_layers = r.positive_int(j, "num_hidden_layers", kMaxLayers);
+  c.num_attention_heads = r.positive_int(j, "num_attention_heads", kMaxDim);
+  c.num_key_value_heads = r.int_or(j, "num_key_value_heads", c.num_attention_heads, 1, kMaxDim);
   if (c.num_attention_heads % c.num_key_value_heads != 0)
     r.fail("num_key_value_heads",
            fmt::format("{} must divide num_attention_heads ({})", c.num_key_value_heads, c.num_attention_heads));
   if (ConfigReader::present(j, "head_dim")) {
-    c.head_dim = r.int_or(j, "head_dim", 0, 2);
+    c.head_dim = r.int_or(j, "head_dim", 0, 2, kMaxDim);
   } else {
     if (c.hidden_size % c.num_attention_heads != 0)
       r.fail("num_attention_heads", fmt::format("hidden_size {} is not divisible by {} and no head_dim is given",
@@ -189,6 +184,8 @@ ModelConfig parse_hf_config_text(std::string_view text, std::string_view source)
     c.head_dim = c.hidden_size / c.num_attention_heads;
   }
   if (c.head_dim % 2 != 0) r.fail("head_dim", fmt::format("RoPE needs an even head_dim, got {}", c.head_dim));
+  if (double n = approx_params(c); n > kMaxParams)
+    r.fail("hidden_size", fmt::format("these sizes give {:.3g} parameters; expected at most 2^50 (~1.1e15)", n));
 
   // Defaults are those of the transformers config classes when a key is absent.
   c.rms_norm_eps = r.positive_double_or(j, "rms_norm_eps", 1e-6);
@@ -200,7 +197,7 @@ ModelConfig parse_hf_config_text(std::string_view text, std::string_view source)
   int64_t default_max_pos = c.architecture == Architecture::Llama     ? 2048
                             : c.architecture == Architecture::Mistral ? 4096 * 32
                                                                       : 32768;
-  c.max_position_embeddings = r.int_or(j, "max_position_embeddings", default_max_pos, 1);
+  c.max_position_embeddings = r.int_or(j, "max_position_embeddings", default_max_pos, 1, kMaxPositions);
 
   bool attention_bias = r.bool_or(j, "attention_bias", false);
   if (r.bool_or(j, "mlp_bias", false)) r.fail("mlp_bias", "MLP biases are not supported; expected false");
@@ -220,7 +217,7 @@ ModelConfig parse_hf_config_text(std::string_view text, std::string_view source)
   c.qk_norm = c.architecture == Architecture::Qwen3;
 
   if (c.architecture == Architecture::Mistral) {
-    c.sliding_window = r.int_or(j, "sliding_window", 0, 1);
+    c.sliding_window = r.int_or(j, "sliding_window", 0, 1, kMaxPositions);
   } else if (c.architecture == Architecture::Qwen2 || c.architecture == Architecture::Qwen3) {
     if (r.bool_or(j, "use_sliding_window", false))
       r.fail("use_sliding_window", "per-layer sliding windows (max_window_layers) are not supported; expected false");
@@ -250,7 +247,7 @@ ModelConfig parse_hf_config_text(std::string_view text, std::string_view source)
       s.factor = r.positive_double_or(*rope, "factor", 1.0, rope_key);
       s.low_freq_factor = r.positive_double_or(*rope, "low_freq_factor", 1.0, rope_key);
       s.high_freq_factor = r.positive_double_or(*rope, "high_freq_factor", 4.0, rope_key);
-      s.original_max_position_embeddings = r.int_or(*rope, "original_max_position_embeddings", 0, 1, rope_key);
+      s.original_max_position_embeddings = r.int_or(*rope, "original_max_position_embeddings", 0, 1, kMaxPositions, rope_key);
       if (!(s.high_freq_factor > s.low_freq_factor))
         r.fail("high_freq_factor", "expected high_freq_factor > low_freq_factor", rope_key);
     } else if (type != "default") {

@@ -4,10 +4,14 @@
 #include <algorithm>
 #include <cstring>
 #include <nlohmann/json.hpp>
+#include <functional>
+#include <optional>
 #include <set>
 
 #include "model/model.hpp"
 #include "numerics/numerics.hpp"
+#include "support/checked.hpp"
+#include "support/json_strict.hpp"
 #include "support/support.hpp"
 
 namespace plena::model {
@@ -56,6 +60,97 @@ size_t Tensor::numel() const {
 
 // ---- reader ----
 
+namespace {
+
+struct Range {
+  uint64_t begin, end;
+  std::string name;
+};
+
+DType parse_dtype(const json& v, const std::function<void(std::string_view)>& bad) {
+  if (!v.is_string()) bad(fmt::format("dtype {} must be a string", json_text(v)));
+  const std::string dt = v.get<std::string>();
+  if (dt == "F32") return DType::F32;
+  if (dt == "BF16") return DType::BF16;
+  if (dt == "F16") return DType::F16;
+  static const std::set<std::string> known = {"F64", "F8_E4M3", "F8_E5M2", "I64", "I32", "I16", "I8",
+                                              "U64", "U32", "U16", "U8", "BOOL"};
+  bad(fmt::format("{} dtype '{}'; expected F32, BF16 or F16", known.count(dt) ? "unsupported" : "unknown", dt));
+  return DType::F32;
+}
+
+// One header entry: validates types, the element count (overflow-checked) against its byte range,
+// and decodes the values.
+Tensor parse_tensor(const std::string& name, const json& e, std::span<const uint8_t> data, Range& range,
+                    std::string_view source) {
+  auto bad = [&](std::string_view msg) { fail(source, fmt::format("tensor '{}': {}", name, msg)); };
+  if (!e.is_object() || !e.contains("dtype") || !e.contains("shape") || !e.contains("data_offsets"))
+    bad("expected an object with dtype, shape and data_offsets");
+  for (const auto& item : e.items())
+    if (item.key() != "dtype" && item.key() != "shape" && item.key() != "data_offsets")
+      bad(fmt::format("unknown field '{}'; expected dtype, shape and data_offsets", item.key()));
+  const DType dtype = parse_dtype(e["dtype"], bad);
+  const json& sh = e["shape"];
+  if (!sh.is_array()) bad("shape must be a list of non-negative integers");
+  Tensor t;
+  for (const json& d : sh) {
+    if (!d.is_number_unsigned()) bad(fmt::format("shape {} must be a list of non-negative integers", json_text(sh)));
+    t.shape.push_back(d.get<size_t>());
+  }
+  const json& off = e["data_offsets"];
+  if (!off.is_array() || off.size() != 2 || !off[0].is_number_unsigned() || !off[1].is_number_unsigned())
+    bad(fmt::format("data_offsets {} must be [begin, end] with non-negative integers", json_text(off)));
+  const uint64_t b = off[0].get<uint64_t>(), en = off[1].get<uint64_t>();
+  if (b > en) bad(fmt::format("data_offsets [{}, {}] has begin > end", b, en));
+  if (en > data.size())
+    bad(fmt::format("data_offsets [{}, {}] out of range; the data section has {} bytes", b, en, data.size()));
+  auto numel = checked_product(t.shape);
+  auto want = numel ? checked_mul(*numel, dtype_size(dtype)) : std::nullopt;
+  if (!want || *want != en - b)
+    bad(fmt::format("data_offsets [{}, {}] hold {} bytes but shape {} of {} needs {} per element", b, en, en - b,
+                    json_text(sh), dtype_name(dtype), dtype_size(dtype)) +
+        (!want ? std::string(" (more than the file holds)") : fmt::format(", {} in all", *want)));
+  range = {b, en, name};
+  t.data.resize(*numel);
+  const uint8_t* p = data.data() + b;
+  for (size_t i = 0; i < *numel; ++i) {
+    if (dtype == DType::F32) {
+      uint32_t u = static_cast<uint32_t>(p[4 * i]) | static_cast<uint32_t>(p[4 * i + 1]) << 8 |
+                   static_cast<uint32_t>(p[4 * i + 2]) << 16 | static_cast<uint32_t>(p[4 * i + 3]) << 24;
+      t.data[i] = bits_f32(u);
+    } else {
+      uint16_t u = static_cast<uint16_t>(p[2 * i] | p[2 * i + 1] << 8);
+      t.data[i] = dtype == DType::BF16 ? bf16_bits_to_f32(u) : f16_bits_to_f32(u);
+    }
+  }
+  return t;
+}
+
+// As the format requires, the tensors tile the data section: no overlap, no gap, nothing after.
+void check_coverage(std::vector<Range> ranges, uint64_t data_size, std::string_view source) {
+  std::sort(ranges.begin(), ranges.end(), [](const Range& a, const Range& b) {
+    return a.begin != b.begin ? a.begin < b.begin : a.end < b.end;
+  });
+  uint64_t covered = 0;
+  for (size_t i = 0; i < ranges.size(); ++i) {
+    const Range& r = ranges[i];
+    if (r.begin < covered)
+      fail(source, fmt::format("tensor '{}' data [{}, {}] overlaps tensor '{}' data [{}, {}]", r.name, r.begin, r.end,
+                               ranges[i - 1].name, ranges[i - 1].begin, ranges[i - 1].end));
+    if (r.begin > covered)
+      fail(source, fmt::format("data bytes [{}, {}) before tensor '{}' belong to no tensor; expected the tensors to "
+                               "cover the data section without gaps",
+                               covered, r.begin, r.name));
+    covered = r.end;
+  }
+  if (covered != data_size)
+    fail(source, fmt::format("data bytes [{}, {}) after the last tensor belong to no tensor; expected the data "
+                             "section to end with the last tensor",
+                             covered, data_size));
+}
+
+}  // namespace
+
 std::map<std::string, Tensor> parse_safetensors(std::span<const uint8_t> bytes, std::string_view source) {
   if (bytes.size() < 8)
     fail(source, fmt::format("safetensors file is {} bytes; expected at least the 8-byte header length", bytes.size()));
@@ -65,95 +160,23 @@ std::map<std::string, Tensor> parse_safetensors(std::span<const uint8_t> bytes, 
     fail(source, fmt::format("safetensors header length {} exceeds the file ({} bytes after the length field)",
                              header_len, bytes.size() - 8));
   std::string_view header(reinterpret_cast<const char*>(bytes.data() + 8), header_len);
-  json h;
-  try {
-    h = json::parse(header);
-  } catch (const json::parse_error& e) {
-    fail(source, fmt::format("malformed safetensors JSON header at byte {}: {}", e.byte, e.what()));
-  } catch (const json::exception& e) {  // e.g. number overflow
-    fail(source, fmt::format("malformed safetensors JSON header: {}", e.what()));
-  }
+  json h = parse_json_strict(header, source, "a safetensors JSON header (an object of tensor entries)", 8);
   if (!h.is_object()) fail(source, "safetensors header must be a JSON object of tensors");
-  const uint8_t* data = bytes.data() + 8 + header_len;
-  const uint64_t data_size = bytes.size() - 8 - header_len;
-
-  struct Range {
-    uint64_t begin, end;
-    std::string name;
-  };
+  const auto data = bytes.subspan(8 + header_len);
   std::vector<Range> ranges;
   std::map<std::string, Tensor> out;
   for (const auto& item : h.items()) {
-    const std::string& name = item.key();
-    const json& e = item.value();
-    if (name == "__metadata__") {
-      if (!e.is_object()) fail(source, "__metadata__ must be an object of strings");
+    if (item.key() == "__metadata__") {
+      if (!item.value().is_object()) fail(source, "__metadata__ must be an object of strings");
+      for (const auto& m : item.value().items())
+        if (!m.value().is_string())
+          fail(source, fmt::format("__metadata__['{}'] = {}: expected a string", m.key(), json_text(m.value())));
       continue;
     }
-    auto bad = [&](std::string_view msg) { fail(source, fmt::format("tensor '{}': {}", name, msg)); };
-    if (!e.is_object() || !e.contains("dtype") || !e.contains("shape") || !e.contains("data_offsets"))
-      bad("expected an object with dtype, shape and data_offsets");
-    if (!e["dtype"].is_string()) bad("dtype must be a string");
-    std::string dt = e["dtype"].get<std::string>();
-    DType dtype;
-    if (dt == "F32") {
-      dtype = DType::F32;
-    } else if (dt == "BF16") {
-      dtype = DType::BF16;
-    } else if (dt == "F16") {
-      dtype = DType::F16;
-    } else {
-      static const std::set<std::string> known = {"F64", "F8_E4M3", "F8_E5M2", "I64", "I32", "I16", "I8",
-                                                  "U64", "U32", "U16", "U8", "BOOL"};
-      bad(fmt::format("{} dtype '{}'; expected F32, BF16 or F16", known.count(dt) ? "unsupported" : "unknown", dt));
-    }
-    const json& sh = e["shape"];
-    if (!sh.is_array()) bad("shape must be a list of non-negative integers");
-    Tensor t;
-    uint64_t numel = 1;
-    for (const json& d : sh) {
-      if (!d.is_number_unsigned()) bad(fmt::format("shape {} must be a list of non-negative integers", sh.dump(-1, ' ', false, json::error_handler_t::replace)));
-      uint64_t v = d.get<uint64_t>();
-      if (v != 0 && numel > (uint64_t{1} << 62) / v) bad(fmt::format("shape {} is too large", sh.dump(-1, ' ', false, json::error_handler_t::replace)));
-      numel *= v;
-      t.shape.push_back(static_cast<size_t>(v));
-    }
-    const json& off = e["data_offsets"];
-    if (!off.is_array() || off.size() != 2 || !off[0].is_number_unsigned() || !off[1].is_number_unsigned())
-      bad("data_offsets must be [begin, end] with non-negative integers");
-    uint64_t b = off[0].get<uint64_t>(), en = off[1].get<uint64_t>();
-    if (b > en) bad(fmt::format("data_offsets [{}, {}] has begin > end", b, en));
-    if (en > data_size)
-      bad(fmt::format("data_offsets [{}, {}] out of range; the data section has {} bytes", b, en, data_size));
-    // numel is checked against the byte count before multiplying so the product cannot wrap.
-    uint64_t want = numel <= data_size ? numel * dtype_size(dtype) : UINT64_MAX;
-    if (en - b != want)
-      bad(fmt::format("data_offsets [{}, {}] hold {} bytes but shape {} of {} needs {} per element", b, en, en - b,
-                      sh.dump(-1, ' ', false, json::error_handler_t::replace), dt, dtype_size(dtype)) +
-          (want == UINT64_MAX ? std::string(" (more than the file holds)") : fmt::format(", {} in all", want)));
-    ranges.push_back({b, en, name});
-    t.data.resize(numel);
-    const uint8_t* p = data + b;
-    for (uint64_t i = 0; i < numel; ++i) {
-      if (dtype == DType::F32) {
-        uint32_t u = static_cast<uint32_t>(p[4 * i]) | static_cast<uint32_t>(p[4 * i + 1]) << 8 |
-                     static_cast<uint32_t>(p[4 * i + 2]) << 16 | static_cast<uint32_t>(p[4 * i + 3]) << 24;
-        t.data[i] = bits_f32(u);
-      } else {
-        uint16_t u = static_cast<uint16_t>(p[2 * i] | p[2 * i + 1] << 8);
-        t.data[i] = dtype == DType::BF16 ? bf16_bits_to_f32(u) : f16_bits_to_f32(u);
-      }
-    }
-    out.emplace(name, std::move(t));
+    ranges.emplace_back();
+    out.emplace(item.key(), parse_tensor(item.key(), item.value(), data, ranges.back(), source));
   }
-  std::sort(ranges.begin(), ranges.end(), [](const Range& a, const Range& b) {
-    return a.begin != b.begin ? a.begin < b.begin : a.end < b.end;
-  });
-  for (size_t i = 1; i < ranges.size(); ++i)
-    if (ranges[i].begin < ranges[i - 1].end)
-      fail(source, fmt::format("tensor '{}' data [{}, {}] overlaps tensor '{}' data [{}, {}]", ranges[i].name,
-                               ranges[i].begin, ranges[i].end, ranges[i - 1].name, ranges[i - 1].begin,
-                               ranges[i - 1].end));
+  check_coverage(std::move(ranges), data.size(), source);
   return out;
 }
 
@@ -162,36 +185,46 @@ std::map<std::string, Tensor> load_safetensors(const std::filesystem::path& path
   return parse_safetensors(bytes, path.string());
 }
 
-std::map<std::string, Tensor> load_safetensors_index(const std::filesystem::path& index_json) {
-  std::string src = index_json.string();
-  std::string text = read_text_file(index_json);
-  json j;
-  try {
-    j = json::parse(text);
-  } catch (const json::parse_error& e) {
-    fail(src, fmt::format("malformed JSON at byte {}: {}", e.byte, e.what()));
-  } catch (const json::exception& e) {
-    fail(src, fmt::format("malformed JSON: {}", e.what()));
-  }
+namespace {
+
+// weight_map of an index: shard file -> tensor names. Shards are plain names in the index's folder.
+std::map<std::string, std::vector<std::string>> shards_of_index(const json& j, std::string_view src) {
   if (!j.is_object() || !j.contains("weight_map") || !j["weight_map"].is_object())
     fail(src, "expected an object with a 'weight_map' of tensor name -> shard file");
   std::map<std::string, std::vector<std::string>> by_shard;
   for (const auto& [name, file] : j["weight_map"].items()) {
-    if (!file.is_string()) fail(src, fmt::format("weight_map['{}'] must be a file name string", name));
+    if (!file.is_string()) fail(src, fmt::format("weight_map['{}'] = {}: expected a file name string", name, json_text(file)));
     std::string f = file.get<std::string>();
-    if (f.empty() || f.find('/') != std::string::npos || f.find('\\') != std::string::npos || f == "..")
+    if (f.empty() || f == "." || f == ".." || f.find_first_of(std::string("/\\\0", 3)) != std::string::npos)
       fail(src, fmt::format("weight_map['{}'] = '{}': expected a file name in the same folder", name, f));
     by_shard[f].push_back(name);
   }
+  return by_shard;
+}
+
+}  // namespace
+
+std::map<std::string, Tensor> load_safetensors_index(const std::filesystem::path& index_json) {
+  const std::string src = index_json.string();
+  const json j = parse_json_strict(read_text_file(index_json), src, "a safetensors index with a 'weight_map'");
   std::map<std::string, Tensor> out;
-  for (const auto& [file, names] : by_shard) {
+  for (const auto& [file, names] : shards_of_index(j, src)) {
     std::filesystem::path shard_path = index_json.parent_path() / file;
-    auto tensors = load_safetensors(shard_path);
+    std::map<std::string, Tensor> tensors;
+    try {
+      tensors = load_safetensors(shard_path);
+    } catch (const InputError& e) {
+      throw InputError(fmt::format("{}\n{}: note: shard '{}' is named in weight_map (tensor '{}')", e.what(), src, file,
+                                   names.front()));
+    }
+    const std::set<std::string> mapped(names.begin(), names.end());
     for (const auto& n : names)
       if (!tensors.count(n))
         fail(src, fmt::format("tensor '{}' is mapped to '{}' but that shard does not contain it", n, file));
     for (auto& [n, t] : tensors) {
-      if (out.count(n)) fail(shard_path.string(), fmt::format("tensor '{}' appears in more than one shard", n));
+      if (!mapped.count(n))
+        fail(src, fmt::format("shard '{}' holds tensor '{}', which weight_map maps to {}", file, n,
+                              j["weight_map"].contains(n) ? "another shard" : "no shard"));
       out.emplace(n, std::move(t));
     }
   }

@@ -2,6 +2,7 @@
 #include "sim/runspec.hpp"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <set>
@@ -158,7 +159,9 @@ struct Loaded {
   std::vector<size_t> shape;
 };
 
-Loaded load_data(const PreloadData& d, bool integer) {
+// Reads a preload's values. A file's errors name the file and, on a second line, the spec table
+// that loads it; an array with no elements is an error, as an empty inline `values` is.
+Loaded load_data(const PreloadData& d, bool integer, const fs::path& spec, int line) {
   Loaded out;
   if (d.file.empty()) {
     out.shape = d.shape;
@@ -168,10 +171,20 @@ Loaded load_data(const PreloadData& d, bool integer) {
     }
     return out;
   }
-  NpyArray a = npy_load(d.file);
-  out.shape = a.shape;
-  if (integer) out.i64 = a.to_i64();
-  else out.f32 = a.to_f32();
+  const std::string note = fmt::format("\n{}:{}: note: preload declared here", spec.string(), line);
+  try {
+    NpyArray a = npy_load(d.file);
+    if (a.size() == 0)
+      throw InputError(fmt::format("{}: error: shape [{}] has no elements; expected data to preload", d.file.string(),
+                                   fmt::join(a.shape, ", ")));
+    out.shape = a.shape;
+    if (integer) out.i64 = a.to_i64();
+    else out.f32 = a.to_f32();
+  } catch (const InputError& e) {
+    const std::string what = e.what();
+    const bool named = what.rfind(d.file.string() + ":", 0) == 0;
+    throw InputError((named ? what : fmt::format("{}: {}", d.file.string(), what)) + note);
+  }
   return out;
 }
 
@@ -471,7 +484,7 @@ struct PlannedHbm {
 PlannedHbm plan_hbm(const RunSpec& spec, const HbmPreload& h) {
   PlannedHbm p;
   p.h = &h;
-  p.data = load_data(h.data, false);
+  p.data = load_data(h.data, false, spec.spec_path, h.line);
   const auto& shape = p.data.shape;
   if (shape.empty() || shape.size() > 2)
     fail_hbm(spec, h, fmt::format("data must be 1-D or 2-D, got {} dimensions", shape.size()));
@@ -561,7 +574,7 @@ void apply_preloads(const RunSpec& spec, Simulator& sim, uint64_t memory_limit) 
   if (!m.functional()) return;
   for (const auto& s : spec.sram) {
     const bool integer = s.kind == SramKind::IntSram;
-    Loaded d = load_data(s.data, integer);
+    Loaded d = load_data(s.data, integer, spec.spec_path, s.line);
     try {
       switch (s.kind) {
         case SramKind::Vram: m.write_vram(s.addr, d.f32); break;

@@ -1,5 +1,11 @@
 #include <fmt/format.h>
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 
@@ -19,18 +25,50 @@ void throw_input(std::string_view file, int line, int col, std::string_view msg)
   throw InputError(located(file, line, col, msg));
 }
 
-std::string read_text_file(const std::filesystem::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  if (!in) throw InputError(fmt::format("{}: error: cannot open file for reading", p.string()));
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
+namespace {
+
+// Reads a whole regular file (or a pipe/device) with POSIX calls so every failure carries the OS
+// reason; a directory is an error, not an empty file.
+template <class Buffer>
+Buffer read_whole_file(const std::filesystem::path& p) {
+  const std::string name = p.string();
+  auto os_fail = [&](std::string_view what, int err) -> Buffer {
+    throw InputError(fmt::format("{}: error: cannot {}: {}", name, what, std::strerror(err)));
+  };
+  int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return os_fail("open file for reading", errno);
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{fd};
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) return os_fail("stat file", errno);
+  if (S_ISDIR(st.st_mode)) return os_fail("read file", EISDIR);
+  Buffer out;
+  try {
+    if (S_ISREG(st.st_mode)) out.reserve(static_cast<size_t>(st.st_size));
+    char chunk[1 << 16];
+    for (;;) {
+      ssize_t n = ::read(fd, chunk, sizeof chunk);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) return os_fail("read file", errno);
+      if (n == 0) break;
+      out.insert(out.end(), chunk, chunk + n);
+    }
+  } catch (const std::bad_alloc&) {
+    throw InputError(fmt::format("{}: error: file of {} bytes does not fit in memory", name, st.st_size));
+  } catch (const std::length_error&) {
+    throw InputError(fmt::format("{}: error: file of {} bytes does not fit in memory", name, st.st_size));
+  }
+  return out;
 }
 
+}  // namespace
+
+std::string read_text_file(const std::filesystem::path& p) { return read_whole_file<std::string>(p); }
+
 std::vector<uint8_t> read_binary_file(const std::filesystem::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  if (!in) throw InputError(fmt::format("{}: error: cannot open file for reading", p.string()));
-  return std::vector<uint8_t>(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  return read_whole_file<std::vector<uint8_t>>(p);
 }
 
 // Both through the atomic, checked output path (support/output.hpp).

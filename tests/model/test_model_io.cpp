@@ -123,7 +123,7 @@ TEST(ModelSafetensors, MalformedFilesNameTheFile) {
   std::string ok_hdr = R"({"t":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})";
   check("short.safetensors", {1, 2, 3}, {"at least the 8-byte header"});
   check("hdrlen.safetensors", raw_safetensors(ok_hdr, std::vector<uint8_t>(8), 1u << 20), {"header length"});
-  check("badjson.safetensors", raw_safetensors(R"({"t": {"dtype": )", {}), {"malformed safetensors JSON"});
+  check("badjson.safetensors", raw_safetensors(R"({"t": {"dtype": )", {}), {"malformed JSON", "safetensors JSON header"});
   check("notobj.safetensors", raw_safetensors("[1,2]", {}), {"JSON object"});
   check("dtype.safetensors",
         raw_safetensors(R"({"t":{"dtype":"Q7","shape":[1],"data_offsets":[0,4]}})", four), {"unknown dtype 'Q7'", "'t'"});
