@@ -16,12 +16,10 @@ namespace {
 // The same up-front memory check `plena sim` applies: a valid config that this machine cannot
 // simulate functionally is reported here too (a warning: the config is fine for compile/estimate).
 void warn_if_too_big_to_simulate(const std::string& name, const config::HardwareConfig& cfg) {
-  const auto avail = sim::host_memory_available();
-  if (!avail) return;
   try {
-    sim::require_memory(sim::simulator_memory(cfg, true), *avail, name,
-                        "plena sim will refuse it in functional mode; --timing-only needs " +
-                            sim::human_bytes(sim::simulator_memory(cfg, false).total()));
+    require_memory(sim::simulator_memory(cfg, true), host_memory_available(), name,
+                   "plena sim will refuse it in functional mode; --timing-only needs " +
+                       human_bytes(sim::simulator_memory(cfg, false).total()));
   } catch (const InputError& e) {
     std::string msg = e.what();
     if (auto p = msg.find(": error: "); p != std::string::npos) msg.replace(p, 9, ": warning: ");

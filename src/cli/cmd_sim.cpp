@@ -98,18 +98,18 @@ void check_program_hash(const sim::RunSpec& spec, const std::string& program_has
 // Refuses (before allocating) a run whose arrays exceed this machine's available memory;
 // returns what is left for the HBM preloads.
 uint64_t check_memory(const sim::RunSpec& spec, bool trace) {
-  const auto avail = sim::host_memory_available();
+  const auto avail = host_memory_available();
   if (!avail) return UINT64_MAX;
   const auto need = sim::simulator_memory(spec.hw, !spec.timing_only);
-  sim::require_memory(need, *avail, spec.spec_path.string(),
-                      spec.timing_only ? "reduce the config keys named above"
-                                       : "use --timing-only (no data arrays) or reduce the config keys named above");
+  require_memory(need, avail, spec.spec_path.string(),
+                 spec.timing_only ? "reduce the config keys named above"
+                                  : "use --timing-only (no data arrays) or reduce the config keys named above");
   const uint64_t left = *avail - need.total();
   const uint64_t tr = trace ? sim::trace_bytes(spec.hw.timing.instruction_budget) : 0;
   if (tr > left)
     fmt::print(stderr, "warning: --trace keeps an event per executed instruction: up to {} with "
                "timing.instruction_budget = {}, but {} is available; lower the budget if the run is long\n",
-               sim::human_bytes(tr), spec.hw.timing.instruction_budget, sim::human_bytes(left));
+               human_bytes(tr), spec.hw.timing.instruction_budget, human_bytes(left));
   return left;
 }
 

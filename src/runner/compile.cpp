@@ -32,8 +32,9 @@ std::vector<std::filesystem::path> compile_model(const CompileOptions& opt) {
     const model::ModelConfig cfg0 = src.is_preset ? model::model_preset(src.preset) : model::parse_hf_config(src.config);
     const uint64_t P0 = opt.prompt_ids.empty() ? opt.prompt_len : opt.prompt_ids[0].size();
     check_run_counts(cfg0, P0, opt.gen, opt.batch);
-    check_memory(compile_memory_need(cfg0, hw, opt.batch, fed_positions(P0, opt.gen), opt.weights, !src.is_preset),
-                 "plena compile", "add --no-weights (program and layout only), or use a smaller model or batch");
+    require_memory(compile_memory_need(cfg0, hw, opt.batch, fed_positions(P0, opt.gen), opt.weights, !src.is_preset),
+                   host_memory_available(), "plena compile",
+                   "add --no-weights (program and layout only), or use a smaller model or batch");
   }
   ResolvedModel rm = resolve_model(opt.model, opt.seed, opt.weights);
   const auto prompts = make_prompts(rm.config, opt.prompt_ids, opt.prompt_len, opt.batch, opt.seed);

@@ -365,8 +365,9 @@ RunReport run_model(const RunOptions& opt) {
     const model::ModelConfig cfg0 = src.is_preset ? model::model_preset(src.preset) : model::parse_hf_config(src.config);
     const uint64_t P0 = opt.prompt_ids.empty() ? opt.prompt_len : opt.prompt_ids[0].size();
     check_run_counts(cfg0, P0, opt.gen, opt.batch);
-    check_memory(run_memory_need(cfg0, hw, opt.batch, fed_positions(P0, opt.gen), !opt.timing_only, !src.is_preset),
-                 "plena run", "add --timing-only (timing without weights or data), or use a smaller model or batch");
+    require_memory(run_memory_need(cfg0, hw, opt.batch, fed_positions(P0, opt.gen), !opt.timing_only, !src.is_preset),
+                   host_memory_available(), "plena run",
+                   "add --timing-only (timing without weights or data), or use a smaller model or batch");
   }
   ResolvedModel rm = resolve_model(opt.model, opt.seed, !opt.timing_only);
   const model::ModelConfig& cfg = rm.config;

@@ -12,6 +12,7 @@
 #include "runner/resources.hpp"
 #include "runner/runner.hpp"
 #include "runner/runner_numerics.hpp"
+#include "sim/resources.hpp"
 #include "support/support.hpp"
 
 namespace plena::runner {
@@ -189,16 +190,26 @@ TEST(RunnerRules, MemoryEstimateArithmetic) {
   const uint64_t other = tiny.param_count() - 1245184u;  // embedding, norms
   ASSERT_EQ(other, 512u * 256 + 2 * 2 * 256 + 256);
   const uint64_t kv = 2 * 2 * 64 * 10 * 3;  // layers x K,V x kv_dim x positions x batch
-  const detail::MemoryNeed n = detail::run_memory_need(tiny, hw, 3, 10, true, false);
-  std::map<std::string, uint64_t> parts(n.parts.begin(), n.parts.end());
+  const MemoryNeed n = detail::run_memory_need(tiny, hw, 3, 10, true, false);
+  std::map<std::string, uint64_t> parts;
+  for (const auto& p : n.parts) EXPECT_TRUE(parts.emplace(p.what, p.bytes).second) << p.what;
   EXPECT_EQ(parts.at("host weights (f32)"), tiny.param_count() * 4);
   EXPECT_EQ(parts.at("quantized reference weights (f32)"), tiny.param_count() * 4);
   EXPECT_EQ(parts.at("HBM image"), (1245184u * 9 / 8 + 1) + (other * 9 / 8 + 1) + (kv * 9 / 8 + 1));
-  EXPECT_EQ(parts.at("SRAMs"), (262144u * 64 + 4096u * 64 + 1024 + 1024) * 4);
+  // The simulator's arrays are the simulator's own estimate (one formula), each with its knob.
+  EXPECT_EQ(parts.at("Vector SRAM") + parts.at("Matrix SRAM") + parts.at("FP SRAM") + parts.at("INT SRAM"),
+            (262144u * 64 + 4096u * 64 + 1024 + 1024) * 4);
+  EXPECT_EQ(parts.at("HBM page table"), sim::hbm_page_table_bytes(hw));
+  uint64_t sim_total = 0;
+  for (const auto& p : sim::simulator_memory(hw, true).parts) sim_total += parts.at(p.what);
+  EXPECT_EQ(sim_total, sim::simulator_memory(hw, true).total());
   EXPECT_EQ(parts.at("reference KV caches (f32)"), kv * 4 * 3);
   EXPECT_EQ(parts.count("checkpoint file bytes while converting"), 0u);
-  // Timing-only holds no data; absurd sizes saturate instead of wrapping.
-  EXPECT_EQ(detail::run_memory_need(tiny, hw, 3, 10, false, false).parts.size(), 1u);
+  // Timing-only holds no data (working set and INT SRAM); absurd sizes saturate instead of wrapping.
+  const MemoryNeed timing = detail::run_memory_need(tiny, hw, 3, 10, false, false);
+  ASSERT_EQ(timing.parts.size(), 2u);
+  EXPECT_EQ(timing.parts[1].what, "INT SRAM");
+  EXPECT_EQ(timing.total(), (uint64_t(64) << 20) + 1024 * 4);
   model::ModelConfig huge = tiny;
   huge.num_hidden_layers = int64_t(1) << 40;
   EXPECT_EQ(detail::run_memory_need(huge, hw, 1u << 16, uint64_t(1) << 40, true, true).total(), ~uint64_t(0));
@@ -209,15 +220,21 @@ TEST(RunnerRules, MemoryCheckRefusesWithAdvice) {
   const config::HardwareConfig hw = config::preset("reference-analytic");
   const auto need = detail::run_memory_need(big, hw, 1, 4, true, false);
   EXPECT_GT(need.total(), uint64_t(64) << 30);  // two f32 copies of 8 B parameters
-  const std::string m = message_of([&] { detail::check_memory(need, "plena run", "add --timing-only", uint64_t(16) << 30); });
+  const std::string m = message_of([&] { require_memory(need, uint64_t(16) << 30, "plena run", "add --timing-only"); });
   EXPECT_NE(m.find("plena run: error: needs about"), std::string::npos) << m;
-  EXPECT_NE(m.find("16.0 GiB available"), std::string::npos) << m;
+  EXPECT_NE(m.find("but this machine has 16.0 GiB available; add --timing-only"), std::string::npos) << m;
   EXPECT_NE(m.find("host weights (f32) 29.9 GiB"), std::string::npos) << m;
   EXPECT_NE(m.find("add --timing-only"), std::string::npos) << m;
-  EXPECT_NO_THROW(detail::check_memory(detail::run_memory_need(big, hw, 1, 4, false, false), "plena run", "",
-                                       uint64_t(16) << 30));
-  EXPECT_NO_THROW(detail::check_memory(need, "plena run", "", 0));  // unknown: no check
-  EXPECT_GT(detail::available_memory(), 0u);
+  EXPECT_NO_THROW(require_memory(detail::run_memory_need(big, hw, 1, 4, false, false), uint64_t(16) << 30,
+                                 "plena run", ""));
+  // compile: a 1 PiB HBM needs a 128 GiB page table for hbm.bin, named with its config key.
+  config::HardwareConfig huge_hbm = config::preset("tiny-fp32");
+  huge_hbm.hbm.size_bytes = uint64_t(1) << 50;
+  const std::string c = message_of([&] {
+    require_memory(detail::compile_memory_need(model::model_preset("tiny"), huge_hbm, 1, 4, true, false),
+                   uint64_t(16) << 30, "plena compile", "");
+  });
+  EXPECT_NE(c.find("(HBM page table 128.0 GiB (hbm.size_bytes)"), std::string::npos) << c;
 }
 
 // The CLI: negative counts, empty prompt ids, and an 8 B functional run are refused with exit 1.
@@ -237,7 +254,7 @@ TEST(RunnerRules, Cli) {
   auto [rc, text] = run("run --prompt-ids ''");
   EXPECT_EQ(rc, 1);
   EXPECT_NE(text.find("--prompt-ids: error: empty"), std::string::npos) << text;
-  if (detail::available_memory() < (uint64_t(64) << 30)) {
+  if (host_memory_available().value_or(0) < (uint64_t(64) << 30)) {
     std::tie(rc, text) = run("run --model llama-3.1-8b --no-progress");
     EXPECT_EQ(rc, 1) << text;
     EXPECT_NE(text.find("--timing-only"), std::string::npos) << text;

@@ -1,4 +1,5 @@
-// The simulator's up-front memory accounting: the arithmetic (not this machine's memory).
+// The simulator's up-front memory accounting: the arithmetic (not this machine's memory; the
+// check itself is tested in tests/support/test_host_memory.cpp).
 #include <gtest/gtest.h>
 
 #include <cstdint>
@@ -7,7 +8,6 @@
 
 #include "config/config.hpp"
 #include "sim/resources.hpp"
-#include "support/support.hpp"
 
 using namespace plena;
 
@@ -40,34 +40,4 @@ TEST(SimMemory, HbmImageCountsWholePages) {
   EXPECT_EQ(sim::hbm_pages_bytes(65536, 131072), 65536u);
   EXPECT_EQ(sim::trace_bytes(std::numeric_limits<uint64_t>::max()), std::numeric_limits<uint64_t>::max());
   EXPECT_GT(sim::trace_bytes(1000), 1000u * 16);
-}
-
-TEST(SimMemory, MemAvailableIsParsedInKibibytes) {
-  EXPECT_EQ(sim::parse_mem_available("MemTotal:  100 kB\nMemFree: 5 kB\nMemAvailable:    2048 kB\n"), 2097152u);
-  EXPECT_EQ(sim::parse_mem_available("MemAvailable: 7 kB"), 7168u);
-  EXPECT_FALSE(sim::parse_mem_available("MemTotal: 100 kB\n"));
-  EXPECT_FALSE(sim::parse_mem_available("MemAvailable: lots kB\n"));
-  EXPECT_FALSE(sim::parse_mem_available("MemAvailable: 12\n"));
-  EXPECT_FALSE(sim::parse_mem_available("MemAvailable: 99999999999999999999 kB\n"));
-  EXPECT_FALSE(sim::parse_mem_available("XMemAvailable: 12 kB\n"));
-}
-
-TEST(SimMemory, RefusalStatesNeededAvailableAndWhatToDo) {
-  sim::MemoryNeed need;
-  need.add("Vector SRAM", uint64_t{3} << 30, "sram.vector_depth");
-  need.add("FP SRAM", 1024, "sram.fp_depth");
-  EXPECT_NO_THROW(sim::require_memory(need, need.total(), "s.toml", "use --timing-only"));
-  try {
-    sim::require_memory(need, uint64_t{1} << 30, "s.toml", "use --timing-only");
-    FAIL() << "expected InputError";
-  } catch (const InputError& e) {
-    const std::string m = e.what();
-    EXPECT_EQ(m.rfind("s.toml: error: the simulator needs 3.0 GiB", 0), 0u) << m;
-    EXPECT_NE(m.find("Vector SRAM 3.0 GiB (sram.vector_depth), FP SRAM 1.0 KiB (sram.fp_depth)"), std::string::npos) << m;
-    EXPECT_NE(m.find("this machine has 1.0 GiB available"), std::string::npos) << m;
-    EXPECT_NE(m.find("use --timing-only"), std::string::npos) << m;
-  }
-  EXPECT_EQ(sim::human_bytes(1536), "1.5 KiB");
-  EXPECT_EQ(sim::human_bytes(512), "512 B");
-  EXPECT_EQ(sim::human_bytes(std::numeric_limits<uint64_t>::max()), "more than 16 EiB");
 }
