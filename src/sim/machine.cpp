@@ -67,16 +67,18 @@ void HbmStore::write(uint64_t addr, std::span<const uint8_t> in) {
 }
 
 // ---------------------------------------------------------------------------------------------
-void Machine::FreeDeleter::operator()(float* p) const { std::free(p); }
+void Machine::FreeDeleter::operator()(void* p) const { std::free(p); }
 
 namespace {
 
-float* calloc_floats(uint64_t n, const char* what) {
+// Zeroed memory the OS commits page by page on first touch (no up-front memset).
+template <class T>
+T* calloc_array(uint64_t n, const char* what) {
   if (n == 0) return nullptr;
-  void* p = std::calloc(size_t(n), sizeof(float));
+  void* p = std::calloc(size_t(n), sizeof(T));
   if (!p)
     throw InputError(fmt::format("cannot allocate the {} ({} elements); use timing-only mode for this config", what, n));
-  return static_cast<float*>(p);
+  return static_cast<T*>(p);
 }
 }  // namespace
 
@@ -92,15 +94,17 @@ Machine::Machine(const config::HardwareConfig& cfg, Mode mode)
   mram_elems_ = cfg_.sram.matrix_depth * g.mlen;
   loops.reserve(kMaxLoopDepth);
   // INT SRAM is kept in timing-only mode too: it is small and feeds addresses (S_LD_INT).
-  intsram_.assign(cfg_.sram.int_depth, 0u);
+  int_elems_ = cfg_.sram.int_depth;
+  intsram_.reset(calloc_array<uint32_t>(int_elems_, "INT SRAM"));
   if (functional()) {
     acc_m.assign(size_t(g.blen) * g.blen, 0.f);
     // acc_hm (BROADCAST x MLEN^2, 256 MiB at MLEN 2048) is allocated by the first batched matmul.
     acc_hv.assign(size_t(g.broadcast_amount) * g.mlen, 0.f);
     acc_v.assign(g.blen, 0.f);
-    vram_.reset(calloc_floats(vram_elems_, "Vector SRAM"));
-    mram_.reset(calloc_floats(mram_elems_, "Matrix SRAM"));
-    fpsram_.assign(cfg_.sram.fp_depth, 0.f);
+    vram_.reset(calloc_array<float>(vram_elems_, "Vector SRAM"));
+    mram_.reset(calloc_array<float>(mram_elems_, "Matrix SRAM"));
+    fp_elems_ = cfg_.sram.fp_depth;
+    fpsram_.reset(calloc_array<float>(fp_elems_, "FP SRAM"));
     hbm_ = std::make_unique<HbmStore>(cfg_.hbm.size_bytes);
     scratch_f.resize(size_t(g.mlen) * g.mlen);
     scratch_f2.resize(size_t(g.mlen) * g.mlen);
@@ -150,20 +154,20 @@ std::vector<float> Machine::read_mram(uint64_t addr, size_t n) const {
   return std::vector<float>(mram_.get() + addr, mram_.get() + addr + n);
 }
 void Machine::write_fpsram(uint64_t index, std::span<const float> values) {
-  check_helper_range(*this, "FP SRAM", index, values.size(), fpsram_.size());
+  check_helper_range(*this, "FP SRAM", index, values.size(), fp_elems_);
   for (size_t i = 0; i < values.size(); ++i) fpsram_[index + i] = fround_(values[i]);
 }
 std::vector<float> Machine::read_fpsram(uint64_t index, size_t n) const {
-  check_helper_range(*this, "FP SRAM", index, n, fpsram_.size());
-  return std::vector<float>(fpsram_.begin() + ptrdiff_t(index), fpsram_.begin() + ptrdiff_t(index + n));
+  check_helper_range(*this, "FP SRAM", index, n, fp_elems_);
+  return std::vector<float>(fpsram_.get() + index, fpsram_.get() + index + n);
 }
 void Machine::write_intsram(uint64_t index, std::span<const uint32_t> values) {
-  check_helper_range(*this, "INT SRAM", index, values.size(), intsram_.size(), true);
-  std::copy(values.begin(), values.end(), intsram_.begin() + ptrdiff_t(index));
+  check_helper_range(*this, "INT SRAM", index, values.size(), int_elems_, true);
+  std::copy(values.begin(), values.end(), intsram_.get() + index);
 }
 std::vector<uint32_t> Machine::read_intsram(uint64_t index, size_t n) const {
-  check_helper_range(*this, "INT SRAM", index, n, intsram_.size(), true);
-  return std::vector<uint32_t>(intsram_.begin() + ptrdiff_t(index), intsram_.begin() + ptrdiff_t(index + n));
+  check_helper_range(*this, "INT SRAM", index, n, int_elems_, true);
+  return std::vector<uint32_t>(intsram_.get() + index, intsram_.get() + index + n);
 }
 
 }  // namespace plena::sim

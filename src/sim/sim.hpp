@@ -141,8 +141,8 @@ class Machine {
   // ---- raw data (Functional mode only; nullptr in TimingOnly) ----
   float* vram() { return vram_.get(); }
   float* mram() { return mram_.get(); }
-  float* fpsram() { return fpsram_.data(); }
-  uint32_t* intsram() { return intsram_.data(); }
+  float* fpsram() { return fpsram_.get(); }
+  uint32_t* intsram() { return intsram_.get(); }
   const float* vram() const { return vram_.get(); }
   const float* mram() const { return mram_.get(); }
   HbmStore& hbm();
@@ -175,15 +175,15 @@ class Machine {
 
  private:
   struct FreeDeleter {
-    void operator()(float* p) const;
+    void operator()(void* p) const;
   };
   config::HardwareConfig cfg_;
   Mode mode_;
   Rounder vround_, mround_, fround_;
-  uint64_t vram_elems_ = 0, mram_elems_ = 0;
-  std::unique_ptr<float[], FreeDeleter> vram_, mram_;  // calloc'ed: untouched pages stay virtual
-  std::vector<float> fpsram_;
-  std::vector<uint32_t> intsram_;
+  uint64_t vram_elems_ = 0, mram_elems_ = 0, fp_elems_ = 0, int_elems_ = 0;
+  // calloc'ed: untouched pages stay virtual, so a large declared SRAM costs what a program touches.
+  std::unique_ptr<float[], FreeDeleter> vram_, mram_, fpsram_;
+  std::unique_ptr<uint32_t[], FreeDeleter> intsram_;
   std::unique_ptr<HbmStore> hbm_;
   std::span<const isa::Instr> program_;
 };
