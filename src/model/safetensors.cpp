@@ -10,6 +10,7 @@
 
 #include "model/model.hpp"
 #include "numerics/numerics.hpp"
+#include "support/confine.hpp"
 #include "support/checked.hpp"
 #include "support/json_strict.hpp"
 #include "support/support.hpp"
@@ -195,7 +196,7 @@ std::map<std::string, std::vector<std::string>> shards_of_index(const json& j, s
   for (const auto& [name, file] : j["weight_map"].items()) {
     if (!file.is_string()) fail(src, fmt::format("weight_map['{}'] = {}: expected a file name string", name, json_text(file)));
     std::string f = file.get<std::string>();
-    if (f.empty() || f == "." || f == ".." || f.find_first_of(std::string("/\\\0", 3)) != std::string::npos)
+    if (!is_plain_file_name(f))
       fail(src, fmt::format("weight_map['{}'] = '{}': expected a file name in the same folder", name, f));
     by_shard[f].push_back(name);
   }

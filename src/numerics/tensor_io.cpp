@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "numerics/numerics.hpp"
+#include "support/confine.hpp"
 #include "support/checked.hpp"
 #include "support/json_strict.hpp"
 #include "support/support.hpp"
@@ -55,7 +56,7 @@ std::string plain_file_name(const json& j, const char* key, std::string_view sou
   const json& v = j.at(key);
   if (!v.is_string()) throw_input(source, 0, 0, fmt::format("$.{} = {}: expected a file name string", key, json_text(v)));
   std::string f = v.get<std::string>();
-  if (f.empty() || f == "." || f == ".." || f.find_first_of(std::string("/\\\0", 3)) != std::string::npos)
+  if (!is_plain_file_name(f))
     throw_input(source, 0, 0, fmt::format("$.{} = {}: expected a file name in the same folder", key, json_text(v)));
   return f;
 }

@@ -37,4 +37,10 @@ inline ConfinedPath confine_path(const std::filesystem::path& root, std::string_
   return {full, {}};
 }
 
+// A file named inside an input file that must sit in that file's own folder (quant JSON arrays,
+// safetensors shards): a plain name, no separator, not "." or "..".
+inline bool is_plain_file_name(std::string_view name) {
+  return !name.empty() && name != "." && name != ".." && name.find_first_of(std::string_view("/\\\0", 3)) == std::string_view::npos;
+}
+
 }  // namespace plena
