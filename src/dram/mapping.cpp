@@ -57,7 +57,7 @@ Mapping::Mapping(const Params& p) {
   bool seen[6] = {};
   for (size_t i = 0; i < m.size(); i += 2) {
     const std::string tok = m.substr(i, 2);
-    Field f;
+    Field f{};  // every branch assigns it or fail() throws
     if (tok == "Ch") f = kCh;
     else if (tok == "Pc") f = kPc;
     else if (tok == "Bg") f = kBg;

@@ -88,7 +88,7 @@ std::vector<TraceEntry> parse_ramulator_trace(std::string_view text, std::string
     uint64_t v = 0;
     for (size_t i = 0; i < num.size(); ++i) {
       const char c = num[i];
-      int d;
+      int d = 0;  // every branch assigns it or err() throws
       if (c >= '0' && c <= '9') d = c - '0';
       else if (base == 16 && c >= 'a' && c <= 'f') d = c - 'a' + 10;
       else if (base == 16 && c >= 'A' && c <= 'F') d = c - 'A' + 10;
