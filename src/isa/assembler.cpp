@@ -23,6 +23,12 @@ std::string show_char(char c) {
   return fmt::format("byte 0x{:02X}", u);
 }
 
+// A token as quoted in a message: long tokens are cut, so one bad operand cannot flood stderr.
+std::string clip(std::string_view s) {
+  constexpr size_t kMax = 40;
+  return s.size() <= kMax ? std::string(s) : fmt::format("{}... ({} characters)", s.substr(0, kMax), s.size());
+}
+
 enum class RegClass { Gp, Fp, Hbm };
 
 std::string_view reg_range(RegClass c) { return c == RegClass::Gp ? "gp0-gp15" : c == RegClass::Fp ? "f0-f7" : "a0-a7"; }
@@ -88,7 +94,7 @@ class Assembler {
     Token head{line.substr(start, i - start), int(start) + 1};
     if (head.text.empty() || head.text == ".") fail(int(start) + 1, fmt::format("unexpected {}, expected an instruction mnemonic or a directive (.equ, .word)", show_char(line[start])));
     if (i < line.size() && !is_space(line[i]))
-      fail(int(i) + 1, fmt::format("unexpected {} after '{}', expected a space before the operands", show_char(line[i]), head.text));
+      fail(int(i) + 1, fmt::format("unexpected {} after '{}', expected a space before the operands", show_char(line[i]), clip(head.text)));
 
     std::vector<Token> ops = split_operands(line, i);
     if (head.text[0] == '.') return directive(head, ops, line);
@@ -106,7 +112,7 @@ class Assembler {
       if (i < line.size() && line[i] == '-') {
         size_t j = i + 1;
         while (j < line.size() && is_word_char(line[j])) ++j;
-        fail(int(i) + 1, fmt::format("negative value '{}' is not allowed: immediates are unsigned", line.substr(i, j - i)));
+        fail(int(i) + 1, fmt::format("negative value '{}' is not allowed: immediates are unsigned", clip(line.substr(i, j - i))));
       }
       while (i < line.size() && is_word_char(line[i])) ++i;
       if (i == start) {
@@ -120,7 +126,7 @@ class Assembler {
       if (line[i] != ',') {
         size_t j = i;
         while (j < line.size() && is_word_char(line[j])) ++j;
-        std::string what = j > i ? fmt::format("'{}'", line.substr(i, j - i)) : show_char(line[i]);
+        std::string what = j > i ? fmt::format("'{}'", clip(line.substr(i, j - i))) : show_char(line[i]);
         fail(int(i) + 1, fmt::format("unexpected {}, expected ',' between operands", what));
       }
       ++i;
@@ -155,7 +161,7 @@ class Assembler {
     }
     uint64_t count = cls == RegClass::Gp ? 16 : 8;
     if (n >= count)
-      fail(t.col, fmt::format("register '{}' does not exist, expected {}", s, reg_range(cls)));
+      fail(t.col, fmt::format("register '{}' does not exist, expected {}", clip(s), reg_range(cls)));
     return Value{true, cls, n};
   }
 
@@ -168,16 +174,16 @@ class Assembler {
       for (; k < s.size(); ++k) {
         char c = s[k];
         if (hex ? !is_hex(c) : !is_digit(c))
-          fail(t.col, fmt::format("malformed number '{}', expected decimal digits or 0x followed by hex digits", s));
+          fail(t.col, fmt::format("malformed number '{}', expected decimal digits or 0x followed by hex digits", clip(s)));
         uint64_t d = is_digit(c) ? uint64_t(c - '0') : uint64_t((c | 0x20) - 'a' + 10);
         n = n * (hex ? 16 : 10) + d;
-        if (n > 0xFFFFFFFFull) fail(t.col, fmt::format("number '{}' is too large (more than 32 bits)", s));
+        if (n > 0xFFFFFFFFull) fail(t.col, fmt::format("number '{}' is too large (more than 32 bits)", clip(s)));
       }
       return Value{false, {}, n};
     }
     if (auto r = parse_register(t)) return *r;
     if (auto it = equ_.find(std::string(s)); it != equ_.end()) return Value{false, {}, it->second};
-    fail(t.col, fmt::format("unknown name '{}', expected a register (gpN, fN, aN), a number or a .equ name", s));
+    fail(t.col, fmt::format("unknown name '{}', expected a register (gpN, fN, aN), a number or a .equ name", clip(s)));
   }
 
   static std::string_view class_text(RegClass c) {
@@ -195,17 +201,17 @@ class Assembler {
     auto want_reg = [&](RegClass c) -> uint32_t {
       if (!v.is_reg) {
         const uint64_t count = c == RegClass::Gp ? 16 : 8;
-        if (index != 0) fail(t.col, fmt::format("expected {} for {}, got '{}'", class_text(c), where(), t.text));
+        if (index != 0) fail(t.col, fmt::format("expected {} for {}, got '{}'", class_text(c), where(), clip(t.text)));
         if (v.num >= count)
           fail(t.col, fmt::format("register number {} does not exist for {}, expected 0-{} ({})", v.num, where(),
                                   count - 1, reg_range(c)));
         return uint32_t(v.num);
       }
-      if (v.reg != c) fail(t.col, fmt::format("register class mismatch: expected {} for {}, got '{}'", class_text(c), where(), t.text));
+      if (v.reg != c) fail(t.col, fmt::format("register class mismatch: expected {} for {}, got '{}'", class_text(c), where(), clip(t.text)));
       return uint32_t(v.num);
     };
     auto want_num = [&](std::string_view what) {
-      if (v.is_reg) fail(t.col, fmt::format("expected {} for {}, got register '{}'", what, where(), t.text));
+      if (v.is_reg) fail(t.col, fmt::format("expected {} for {}, got register '{}'", what, where(), clip(t.text)));
     };
     switch (o.kind) {
       case OperandKind::Gp:
@@ -252,18 +258,18 @@ class Assembler {
     if ((k == 1 || k == 2) && !v.is_reg && form_operand(inf, reg_field)) {
       const Operand& o = *form_operand(inf, reg_field);
       fail(t.col, fmt::format("expected {} for operand {} ({}) of {}, got '{}' (a number here is read as an immediate)",
-                              class_text(reg_class_of(o.kind)), k + 1, o.role, inf.mnemonic, t.text));
+                              class_text(reg_class_of(o.kind)), k + 1, o.role, inf.mnemonic, clip(t.text)));
     }
     if (k == 2 && v.is_reg && !form_operand(inf, reg_field) && !imm_given) {
       if (const Operand* o = form_operand(inf, Field::Imm))
         fail(t.col, fmt::format("expected {} for operand 3 ({}) of {}, got register '{}'",
                                 o->kind == OperandKind::Flag ? fmt::format("a 4-bit {} value", o->role) : std::string("an immediate"),
-                                o->role, inf.mnemonic, t.text));
+                                o->role, inf.mnemonic, clip(t.text)));
     }
     if (k >= 3 && v.is_reg) {
       const Operand* o = form_operand(inf, upstream_slot(k, false));
       fail(t.col, fmt::format("expected a number for operand {} ({}) of {}, got register '{}' (upstream reads operands 4-6 as numbers)",
-                              k + 1, o ? o->role : "dropped", inf.mnemonic, t.text));
+                              k + 1, o ? o->role : "dropped", inf.mnemonic, clip(t.text)));
     }
   }
 
@@ -271,8 +277,8 @@ class Assembler {
     if (const OpInfo* inf = find_mnemonic(head.text)) return *inf;
     std::string upper(head.text);
     for (char& c : upper) c = (c >= 'a' && c <= 'z') ? char(c - 32) : c;
-    if (find_mnemonic(upper)) fail(head.col, fmt::format("unknown mnemonic '{}', mnemonics are upper case: '{}'", head.text, upper));
-    fail(head.col, fmt::format("unknown mnemonic '{}', expected an instruction such as M_MM or S_ADDI_INT, or a directive (.equ, .word)", head.text));
+    if (find_mnemonic(upper)) fail(head.col, fmt::format("unknown mnemonic '{}', mnemonics are upper case: '{}'", clip(head.text), clip(upper)));
+    fail(head.col, fmt::format("unknown mnemonic '{}', expected an instruction such as M_MM or S_ADDI_INT, or a directive (.equ, .word)", clip(head.text)));
   }
 
   // Upstream's rule (docs/isa.md, "Operand positions"): operand k fills upstream_slot(k); a slot the
@@ -294,7 +300,7 @@ class Assembler {
       if (!o) continue;  // dropped by the class
       if (given[int(f)])
         fail(ops[k].col, fmt::format("{} takes one immediate, got a second one '{}' (upstream would keep only the last)",
-                                     inf.mnemonic, ops[k].text));
+                                     inf.mnemonic, clip(ops[k].text)));
       given[int(f)] = true;
       set_field(in, f, operand_value(inf, *o, int(k), ops[k], v));
     }
@@ -311,22 +317,22 @@ class Assembler {
     auto need = [&](size_t n, std::string_view usage) {
       if (ops.size() != n) {
         int col = ops.size() > n ? ops[n].col : int(line.size()) + 1;
-        fail(col, fmt::format("{} expects {} operand{} ({}), got {}", head.text, n, n == 1 ? "" : "s", usage, ops.size()));
+        fail(col, fmt::format("{} expects {} operand{} ({}), got {}", clip(head.text), n, n == 1 ? "" : "s", usage, ops.size()));
       }
     };
     auto number = [&](const Token& t) {
       Value v = parse_value(t);
-      if (v.is_reg) fail(t.col, fmt::format("expected a number or .equ name, got register '{}'", t.text));
+      if (v.is_reg) fail(t.col, fmt::format("expected a number or .equ name, got register '{}'", clip(t.text)));
       return v.num;
     };
     if (head.text == ".equ") {
       need(2, "NAME, VALUE");
       const Token& name = ops[0];
       if (!is_ident_start(name.text[0]))
-        fail(name.col, fmt::format("invalid .equ name '{}', expected a name starting with a letter or '_'", name.text));
+        fail(name.col, fmt::format("invalid .equ name '{}', expected a name starting with a letter or '_'", clip(name.text)));
       if (parse_register_shape(name.text))
-        fail(name.col, fmt::format(".equ name '{}' looks like a register", name.text));
-      if (equ_.count(std::string(name.text))) fail(name.col, fmt::format(".equ name '{}' is already defined", name.text));
+        fail(name.col, fmt::format(".equ name '{}' looks like a register", clip(name.text)));
+      if (equ_.count(std::string(name.text))) fail(name.col, fmt::format(".equ name '{}' is already defined", clip(name.text)));
       equ_[std::string(name.text)] = number(ops[1]);
       return std::nullopt;
     }
@@ -334,7 +340,7 @@ class Assembler {
       need(1, "VALUE");
       return uint32_t(number(ops[0]));
     }
-    fail(head.col, fmt::format("unknown directive '{}', expected .equ or .word", head.text));
+    fail(head.col, fmt::format("unknown directive '{}', expected .equ or .word", clip(head.text)));
   }
 
   static bool parse_register_shape(std::string_view s) {

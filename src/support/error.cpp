@@ -27,6 +27,8 @@ void throw_input(std::string_view file, int line, int col, std::string_view msg)
 
 namespace {
 
+constexpr size_t kMaxStreamBytes = size_t(1) << 30;
+
 // Reads a whole regular file (or a pipe/device) with POSIX calls so every failure carries the OS
 // reason; a directory is an error, not an empty file.
 template <class Buffer>
@@ -53,6 +55,12 @@ Buffer read_whole_file(const std::filesystem::path& p) {
       if (n < 0 && errno == EINTR) continue;
       if (n < 0) return os_fail("read file", errno);
       if (n == 0) break;
+      // A stream (pipe, /dev/zero) has no size to check up front: stop at a bound instead of
+      // reading until memory runs out.
+      if (!S_ISREG(st.st_mode) && out.size() + size_t(n) > kMaxStreamBytes)
+        throw InputError(fmt::format("{}: error: more than {} bytes read from a stream that is not a regular file; "
+                                     "expected a file (or a stream shorter than that)",
+                                     name, kMaxStreamBytes));
       out.insert(out.end(), chunk, chunk + n);
     }
   } catch (const std::bad_alloc&) {

@@ -210,3 +210,14 @@ TEST(IsaAssembler, ExamplesAssembleAndRoundTrip) {
   }
   EXPECT_GE(n, 2);
 }
+
+// One oversized operand must not flood stderr: messages quote at most 40 characters of a token.
+TEST(IsaAssembler, LongTokensAreClippedInMessages) {
+  const std::string huge(5000, 'x');
+  for (const std::string& src : {"M_MM " + huge, "S_ADD_INT gp1, gp2, " + std::string(3000, '9'), "S_ADD_INT gp1" + huge}) {
+    const std::string msg = error_of(src);
+    EXPECT_NE(msg, "<no error>");
+    EXPECT_LT(msg.size(), 300u) << msg.substr(0, 300);
+  }
+  EXPECT_NE(error_of("M_MM " + huge).find("(5000 characters)"), std::string::npos);
+}
