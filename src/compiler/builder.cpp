@@ -5,6 +5,7 @@
 #include <stdexcept>
 
 #include "compiler/builder.hpp"
+#include "compiler/cost_counter.hpp"
 #include "support/support.hpp"
 
 namespace plena::compiler {
@@ -198,14 +199,39 @@ void ProgramBuilder::emit(isa::Opcode op, std::initializer_list<Arg> args) {
 
 void ProgramBuilder::emit_instr(const isa::Instr& in) {
   if (std::string err = isa::validate(in); !err.empty()) misuse(err);
+  if (counter_) {
+    counter_->hint = hint_;
+    counter_->record(in);
+    return;
+  }
   instrs_.push_back(in);
 }
 
+ProgramBuilder ProgramBuilder::counting(const config::HardwareConfig& cfg, std::string config_name) {
+  ProgramBuilder b(cfg, std::move(config_name));
+  b.counter_ = std::make_shared<CostCounter>(b.cfg_);
+  return b;
+}
+
+const KernelCost& ProgramBuilder::cost() const {
+  if (!counter_) misuse("cost() of a builder that emits (use ProgramBuilder::counting)");
+  return counter_->cost();
+}
+
+size_t ProgramBuilder::size() const { return counter_ ? size_t(counter_->cost().static_instructions) : instrs_.size(); }
+
+ProgramBuilder::DmaHintScope::DmaHintScope(ProgramBuilder& b, DmaHint h) : b_(b), saved_(b.hint_) { b.hint_ = h; }
+ProgramBuilder::DmaHintScope::~DmaHintScope() { b_.hint_ = saved_; }
+
 // ---- immediates ----
 
-int ProgramBuilder::load_imm_cost(uint64_t value) {
-  if (value <= kImm18Max || (value & 0xFFF) == 0) return 1;
-  return 2;
+void ProgramBuilder::load_addr(GpReg dst, uint64_t address) {
+  if (address > 0xFFFFFFFFull)
+    throw InputError(fmt::format("load_addr: address {} does not fit a 32-bit GP register", address));
+  if (dst == gp0) misuse("load_addr into gp0");
+  const auto v = uint32_t(address);
+  s_lui_int(dst, v >> 12);
+  s_addi_int(dst, dst, v & 0xFFF);
 }
 
 void ProgramBuilder::load_imm(GpReg dst, uint64_t value) {
@@ -262,23 +288,16 @@ void ProgramBuilder::sub_imm(GpReg dst, GpReg src, uint64_t value) {
 }
 
 void ProgramBuilder::set_addr_reg(HbmReg a, uint64_t byte_address) {
-  uint64_t hi = byte_address >> 32, lo = byte_address & 0xFFFFFFFFull;
-  ScopedGp hi_reg, lo_reg;
-  GpReg h = gp0, l = gp0;
-  if (hi) {
-    hi_reg = regs_.gp("address high word");
-    load_imm(hi_reg, hi);
-    h = hi_reg;
-  }
-  if (lo) {
-    lo_reg = regs_.gp("address low word");
-    load_imm(lo_reg, lo);
-    l = lo_reg;
-  }
-  c_set_addr_reg(a, h, l);
+  // Both halves always loaded (load_addr): the length must not depend on the placement.
+  auto hi = regs_.gp("address high word");
+  auto lo = regs_.gp("address low word");
+  load_addr(hi, byte_address >> 32);
+  load_addr(lo, byte_address & 0xFFFFFFFFull);
+  c_set_addr_reg(a, hi, lo);
 }
 
 void ProgramBuilder::set_scale_reg(uint64_t value) {
+  if (counter_) counter_->set_scale(value);
   if (value == 0) return c_set_scale_reg(gp0);
   auto r = regs_.gp("SCALE_REG value");
   load_imm(r, value);
@@ -286,6 +305,7 @@ void ProgramBuilder::set_scale_reg(uint64_t value) {
 }
 
 void ProgramBuilder::set_stride_reg(uint64_t value) {
+  if (counter_) counter_->set_stride(value);
   if (value == 0) return c_set_stride_reg(gp0);
   auto r = regs_.gp("STRIDE_REG value");
   load_imm(r, value);
@@ -310,6 +330,12 @@ void ProgramBuilder::loop(uint64_t count, LoopPolicy policy, const std::function
     return;
   }
   if (policy.unrolls(count)) {
+    if (counter_) {  // straight-line copies: one phase repeated, no loop instructions
+      counter_->enter_loop(count);
+      body();
+      counter_->leave_loop();
+      return;
+    }
     for (uint64_t i = 0; i < count; ++i) body();
     return;
   }
@@ -320,10 +346,12 @@ void ProgramBuilder::emit_hardware_loop(uint64_t count, const std::function<void
   if (count <= kImm22Max) {
     auto counter = regs_.gp(fmt::format("loop counter (depth {})", loop_depth_ + 1));
     c_loop_start(counter, uint32_t(count));
+    if (counter_) counter_->enter_loop(count);
     ++loop_depth_;
     body();
     --loop_depth_;
-    c_loop_end(counter);
+    c_loop_end(counter);  // executes every iteration: part of the body's phase
+    if (counter_) counter_->leave_loop();
     return;
   }
   // C_LOOP_START takes only an immediate: split into a power-of-two inner trip count.

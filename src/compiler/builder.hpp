@@ -5,11 +5,13 @@
 #include <cstdint>
 #include <functional>
 #include <initializer_list>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
+#include "compiler/cost.hpp"
 #include "config/config.hpp"
 #include "isa/isa.hpp"
 
@@ -37,6 +39,7 @@ inline constexpr uint32_t kImm18Max = (1u << 18) - 1;  // S_ADDI_INT and other I
 inline constexpr uint32_t kImm22Max = (1u << 22) - 1;  // S_LUI_INT, C_LOOP_START and other I22 immediates
 
 class RegisterAllocator;
+class CostCounter;
 
 // RAII ownership of one allocated register. It IS-A register handle (derives from it), so it
 // passes wherever a GpReg/FpReg/HbmReg is expected; the register is released on destruction.
@@ -149,11 +152,19 @@ struct LoopPolicy {
   bool unrolls(uint64_t count) const;
 };
 
-// Emits a program. Misuse by kernel code (wrong operand class, immediate out of range for a
+// Emits a program, or counts what it would execute (ProgramBuilder::counting). Misuse by kernel code (wrong operand class, immediate out of range for a
 // direct emit) is a std::logic_error: it is a compiler bug, not a user input problem.
 class ProgramBuilder {
  public:
   ProgramBuilder(const config::HardwareConfig& cfg, std::string config_name);
+  // The counting back-end: the same emitters run against it, but nothing is stored; each
+  // instruction is tallied into cost(), and a loop's body is generated once and multiplied by its
+  // trip count (hardware loops and unrolled ones alike: a loop body emits the same instructions
+  // every iteration, which hardware loops require anyway). Cost is independent of where the
+  // memory plan put tensors: addresses go through load_addr/set_addr_reg, whose length is fixed.
+  static ProgramBuilder counting(const config::HardwareConfig& cfg, std::string config_name);
+  bool is_counting() const { return counter_ != nullptr; }
+  const KernelCost& cost() const;  // logic_error unless counting
 
   const config::HardwareConfig& config() const { return cfg_; }
   const std::string& config_name() const { return config_name_; }
@@ -265,8 +276,24 @@ class ProgramBuilder {
   void set_scale_reg(uint64_t value);   // C_SET_SCALE_REG via a scratch register
   void set_stride_reg(uint64_t value);  // C_SET_STRIDE_REG via a scratch register
   void set_v_mask(uint64_t value);      // C_SET_V_MASK_REG via a scratch register
-  // Number of instructions load_imm emits for value (for closed-form instruction counts).
-  static int load_imm_cost(uint64_t value);
+  // dst = a memory address (SRAM address or offset into the plan): always S_LUI_INT + S_ADDI_INT,
+  // so a kernel's instruction count does not depend on where the plan placed its tensors.
+  void load_addr(GpReg dst, uint64_t address);
+
+  // ---- what the cost model cannot read from the instructions ----
+  // RAII: the transfers emitted while it lives carry the hint (see DmaHint).
+  class DmaHintScope {
+   public:
+    DmaHintScope(ProgramBuilder& b, DmaHint h);
+    ~DmaHintScope();
+    DmaHintScope(const DmaHintScope&) = delete;
+    DmaHintScope& operator=(const DmaHintScope&) = delete;
+
+   private:
+    ProgramBuilder& b_;
+    DmaHint saved_;
+  };
+  DmaHintScope dma_hint(DmaHint h) { return DmaHintScope(*this, h); }
 
   // ---- loops ----
   void set_loop_policy(LoopPolicy p) { policy_ = p; }
@@ -283,7 +310,7 @@ class ProgramBuilder {
 
   // ---- results ----
   const std::vector<isa::Instr>& instrs() const { return instrs_; }
-  size_t size() const { return instrs_.size(); }
+  size_t size() const;  // instructions emitted so far (counting: generated)
   std::vector<uint32_t> words() const;
   // Assembly text: header comments (schema, config name, "; plena-config-hash: <hash>"), then
   // one line per instruction/annotation. isa::assemble(assembly()) yields words().
@@ -296,6 +323,8 @@ class ProgramBuilder {
   };
   void emit_hardware_loop(uint64_t count, const std::function<void()>& body);
   config::HardwareConfig cfg_;
+  std::shared_ptr<CostCounter> counter_;  // set: counting back-end
+  DmaHint hint_;
   std::string config_name_, config_hash_;
   RegisterAllocator regs_;
   LoopPolicy policy_ = LoopPolicy::hardware();

@@ -1,0 +1,172 @@
+// KernelCost arithmetic and the counting back-end behind ProgramBuilder::counting.
+#include "compiler/cost.hpp"
+
+#include <algorithm>
+#include <tuple>
+
+#include "compiler/cost_counter.hpp"
+
+namespace plena::compiler {
+namespace {
+
+// Adds d's transfers to the identical pattern in v (first use keeps its place), else appends it.
+void merge_dma(std::vector<CostDma>& v, const CostDma& d) {
+  auto key = [](const CostDma& e) {
+    return std::tie(e.op, e.precision, e.rows, e.cols, e.stride, e.scale_reg, e.write, e.matrix, e.wait_first, e.gather);
+  };
+  for (CostDma& e : v)
+    if (key(e) == key(d) && e.format == d.format) {
+      e.count += d.count;
+      return;
+    }
+  v.push_back(d);
+}
+
+}  // namespace
+
+uint64_t KernelCost::instructions() const {
+  uint64_t n = 0;
+  for (const auto& p : phases) n += p.times * p.instructions;
+  return n;
+}
+
+uint64_t KernelCost::transfers() const {
+  uint64_t n = 0;
+  for (const auto& d : dma) n += d.count;
+  return n;
+}
+
+uint64_t KernelCost::vector_ops() const {
+  uint64_t n = 0;
+  for (const auto& p : phases) n += p.times * p.vector_ops;
+  return n;
+}
+
+uint64_t KernelCost::transfers(isa::Opcode op, int precision) const {
+  uint64_t n = 0;
+  for (const auto& d : dma)
+    if (d.op == op && (precision < 0 || d.precision == uint32_t(precision))) n += d.count;
+  return n;
+}
+
+void KernelCost::add(const KernelCost& o, uint64_t times) {
+  for (CostPhase p : o.phases) {
+    p.times *= times;
+    phases.push_back(std::move(p));
+  }
+  for (CostDma d : o.dma) {
+    d.count *= times;
+    merge_dma(dma, d);
+  }
+  for (size_t i = 0; i < per_opcode.size(); ++i) per_opcode[i] += times * o.per_opcode[i];
+  static_instructions += o.static_instructions;
+}
+
+// ------------------------------------------------------------------------------------------------
+// CostCounter
+
+CostCounter::CostCounter(const config::HardwareConfig& cfg) : cfg_(cfg) {
+  for (const isa::OpInfo& inf : isa::all_opcodes()) latency_[inf.code] = op_latency(cfg, inf.op);
+  cost_.phases.push_back(CostPhase{"top", 1});
+  stack_.push_back(Frame{});
+}
+
+void CostCounter::enter_loop(uint64_t count) {
+  const CostPhase& parent = cost_.phases[stack_.back().phase];
+  CostPhase p;
+  p.name = parent.name + "/loop";
+  p.times = parent.times * count;
+  cost_.phases.push_back(std::move(p));
+  Frame f;
+  f.phase = cost_.phases.size() - 1;
+  stack_.push_back(f);
+}
+
+void CostCounter::leave_loop() {
+  stack_.pop_back();
+  // The loop drained the units before the enclosing code goes on; its results are ready.
+  Frame& f = stack_.back();
+  f.vector_free = f.issue;
+  f.fp_ready.fill(0);
+}
+
+void CostCounter::record(const isa::Instr& in) {
+  const isa::OpInfo& inf = isa::info(in.op);
+  Frame& f = stack_.back();
+  CostPhase& p = cost_.phases[f.phase];
+  const uint64_t lat = latency_[inf.code];
+  cost_.per_opcode[inf.code] += p.times;
+  ++cost_.static_instructions;
+  ++p.instructions;
+  switch (inf.unit) {
+    case isa::Unit::Matrix: p.matrix_cycles += lat; break;
+    case isa::Unit::Vector:
+      p.vector_cycles += lat;
+      ++p.vector_ops;
+      break;
+    case isa::Unit::ScalarFp:
+      if (inf.latency != isa::Latency::ScalarFpMem) p.chain_cycles += lat;
+      break;
+    default: break;
+  }
+  if (inf.latency == isa::Latency::PrefetchM || inf.latency == isa::Latency::PrefetchV ||
+      inf.latency == isa::Latency::StoreV) {
+    ++p.dma;
+    p.dma_serial = p.dma_serial || hint.serial;
+    record_dma(in, p.times);
+  } else {
+    p.serial_cycles += lat;
+  }
+  record_exposure(in, inf, lat, p);
+}
+
+// Decoupled issue within one repetition: the front end issues one instruction per slot; the vector
+// unit runs its instructions back to back; a scalar FP instruction that reads a reduction's result
+// waits for it, and that wait is exposed on top of the phase's overlapped time.
+void CostCounter::record_exposure(const isa::Instr& in, const isa::OpInfo& inf, uint64_t lat, CostPhase& p) {
+  Frame& f = stack_.back();
+  if (inf.unit == isa::Unit::Vector) {
+    f.vector_free = std::max(f.vector_free, f.issue) + lat;
+    if (in.op == isa::Opcode::V_RED_SUM || in.op == isa::Opcode::V_RED_MAX) f.fp_ready[in.rd & 7] = f.vector_free;
+  } else if (inf.unit == isa::Unit::ScalarFp) {
+    uint64_t ready = 0;
+    for (size_t k = 0; k < inf.form.count; ++k) {
+      const isa::Operand& o = inf.form.ops[k];
+      if (o.kind != isa::OperandKind::Fp) continue;
+      const uint32_t r = isa::field_value(in, o.field) & 7;
+      ready = std::max(ready, f.fp_ready[r]);
+      f.fp_ready[r] = 0;
+    }
+    if (ready > f.issue) {
+      p.exposed_cycles += ready - f.issue;
+      f.issue = ready;
+    }
+  }
+  ++f.issue;
+}
+
+void CostCounter::record_dma(const isa::Instr& in, uint64_t times) {
+  const auto& g = cfg_.geometry;
+  CostDma d;
+  d.op = in.op;
+  d.precision = in.funct1;
+  d.matrix = in.op == isa::Opcode::H_PREFETCH_M;
+  d.write = in.op == isa::Opcode::H_STORE_V;
+  d.cols = d.matrix ? g.mlen : g.vlen;
+  if (d.matrix)
+    d.rows = (cfg_.hbm.m_prefetch_amount + g.mlen - 1) / g.mlen * g.mlen;
+  else
+    d.rows = d.write ? cfg_.hbm.v_writeback_amount : cfg_.hbm.v_prefetch_amount;
+  d.stride = in.rs3 == 1 ? stride_ : d.cols;
+  d.scale_reg = scale_;
+  if (d.matrix)
+    d.format = d.precision ? cfg_.formats.m_kv : cfg_.formats.m_weight;
+  else
+    d.format = d.precision ? cfg_.formats.v_kv : cfg_.formats.v_act;
+  d.wait_first = hint.wait_first;
+  d.gather = hint.gather;
+  d.count = times;
+  merge_dma(cost_.dma, d);
+}
+
+}  // namespace plena::compiler

@@ -1,0 +1,44 @@
+// ProgramBuilder's counting back-end (internal to the compiler module): tallies each instruction
+// the emitter produces into the current phase, multiplied by the enclosing loops' trip counts.
+#pragma once
+#include <array>
+#include <cstdint>
+#include <vector>
+
+#include "compiler/cost.hpp"
+#include "config/config.hpp"
+
+namespace plena::compiler {
+
+uint64_t op_latency(const config::HardwareConfig& cfg, isa::Opcode op);  // TEMPORARY
+
+class CostCounter {
+ public:
+  explicit CostCounter(const config::HardwareConfig& cfg);
+  void record(const isa::Instr& in);
+  // A loop body of `count` iterations becomes its own phase; the enclosing phase resumes after it.
+  void enter_loop(uint64_t count);
+  void leave_loop();
+  void set_stride(uint64_t v) { stride_ = v; }
+  void set_scale(uint64_t v) { scale_ = v; }
+  DmaHint hint;
+  const KernelCost& cost() const { return cost_; }
+
+ private:
+  // Issue-order state of the current repetition of a phase (decoupled exposure rule).
+  struct Frame {
+    size_t phase = 0;
+    uint64_t issue = 0;         // issue slot of the next instruction
+    uint64_t vector_free = 0;   // the vector unit is busy until this slot
+    std::array<uint64_t, 8> fp_ready{};  // slot at which a reduction's FP result is ready
+  };
+  void record_dma(const isa::Instr& in, uint64_t times);
+  void record_exposure(const isa::Instr& in, const isa::OpInfo& inf, uint64_t lat, CostPhase& p);
+  const config::HardwareConfig& cfg_;
+  std::array<uint64_t, 64> latency_{};
+  KernelCost cost_;
+  std::vector<Frame> stack_;
+  uint64_t stride_ = 0, scale_ = 0;
+};
+
+}  // namespace plena::compiler

@@ -1,0 +1,92 @@
+// The counting back-end: a kernel's emitter run against ProgramBuilder::counting yields exactly the
+// dynamic instruction count the simulator executes for the emitted program.
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include <functional>
+
+#include "compiler/compiler.hpp"
+#include "compiler/kernels_attention.hpp"
+#include "sim/sim.hpp"
+
+using namespace plena;
+using namespace plena::compiler;
+
+namespace {
+
+using Emit = std::function<void(ProgramBuilder&, MemoryPlan&)>;
+
+// Emits once for real (simulated, timing-only) and once counting, each on a fresh plan.
+void expect_exact(const config::HardwareConfig& cfg, const std::string& what, const Emit& emit) {
+  MemoryPlan p1(cfg, "t"), p2(cfg, "t");
+  ProgramBuilder real(cfg, "t");
+  emit(real, p1);
+  ProgramBuilder counting = ProgramBuilder::counting(cfg, "t");
+  emit(counting, p2);
+  sim::SimOptions so;
+  so.mode = sim::Mode::TimingOnly;
+  sim::Simulator s(cfg, so);
+  const sim::SimResult r = s.run(real.words());
+  EXPECT_EQ(counting.cost().instructions(), r.executed) << what;
+  EXPECT_GT(r.executed, 0u) << what;
+  EXPECT_EQ(counting.size() > 0, true) << what;
+}
+
+config::HardwareConfig small() { return config::preset("reference-small"); }
+
+}  // namespace
+
+TEST(KernelCost, LinearCountsEqualSimulated) {
+  const auto cfg = small();
+  for (auto [r, k, n, kt] : std::vector<std::array<uint64_t, 4>>{{4, 256, 256, 0}, {8, 2048, 256, 8}, {32, 512, 128, 0}})
+    expect_exact(cfg, fmt::format("linear {}x{}x{} kt {}", r, k, n, kt), [&](ProgramBuilder& b, MemoryPlan& plan) {
+      plan.place_hbm("w", TensorClass::Weight, {k, n}, cfg.formats.m_weight);
+      VramPlaceOptions vo;
+      vo.row_multiple = cfg.geometry.blen;
+      plan.alloc_vram("x", r, k, vo);
+      plan.alloc_vram("y", r, n, vo);
+      emit_linear(b, plan, {.name = "linear", .weight = "w", .input = "x", .output = "y", .max_k_tiles = kt});
+    });
+}
+
+TEST(KernelCost, RmsNormCountsEqualSimulated) {
+  const auto cfg = small();
+  for (auto [rows, cols] : std::vector<std::array<uint64_t, 2>>{{32, 576}, {5, 520}})
+    expect_exact(cfg, fmt::format("rmsnorm {}x{}", rows, cols), [&](ProgramBuilder& b, MemoryPlan& plan) {
+      plan.fp_constant("eps", 1e-5f);
+      HbmPlaceOptions rowvec;
+      rowvec.row_multiple = cfg.geometry.vlen;
+      plan.place_hbm("w", TensorClass::Weight, {1, cols}, cfg.formats.v_act, rowvec);
+      VramPlaceOptions act;
+      act.row_multiple = cfg.geometry.blen;
+      plan.alloc_vram("x", rows, cols, act);
+      plan.alloc_vram("y", rows, cols, act);
+      emit_rmsnorm(b, plan, {"rmsnorm", "x", "y", "w"});
+    });
+}
+
+TEST(KernelCost, AttentionCountsEqualSimulated) {
+  const auto cfg = small();
+  for (auto [bt, q, kv, h, kvh, hd] :
+       std::vector<std::array<uint64_t, 6>>{{1, 64, 256, 4, 2, 64}, {2, 1, 512, 8, 2, 64}, {1, 17, 40, 2, 1, 64}})
+    expect_exact(cfg, fmt::format("attention b{} q{} kv{}", bt, q, kv), [&](ProgramBuilder& b, MemoryPlan& plan) {
+      const KvCacheLayout lay = kv_cache_layout(cfg, bt, kvh, kv, hd);
+      place_kv_cache(plan, "k_cache", lay);
+      place_kv_cache(plan, "v_cache", lay);
+      const uint64_t rows = attention_rows_alloc(cfg, bt, q);
+      plan.alloc_vram("query", rows, h * hd);
+      plan.alloc_vram("output", rows, h * hd);
+      AttentionArgs a;
+      a.q = "query";
+      a.out = "output";
+      a.k_cache = "k_cache";
+      a.v_cache = "v_cache";
+      a.batch = bt;
+      a.q_len = q;
+      a.kv_len = kv;
+      a.num_heads = h;
+      a.num_kv_heads = kvh;
+      a.head_dim = hd;
+      emit_flash_attention(b, plan, a);
+    });
+}
