@@ -225,29 +225,16 @@ ProgramBuilder::DmaHintScope::~DmaHintScope() { b_.hint_ = saved_; }
 
 // ---- immediates ----
 
-void ProgramBuilder::load_addr(GpReg dst, uint64_t address) {
-  if (address > 0xFFFFFFFFull)
-    throw InputError(fmt::format("load_addr: address {} does not fit a 32-bit GP register", address));
-  if (dst == gp0) misuse("load_addr into gp0");
-  const auto v = uint32_t(address);
-  s_lui_int(dst, v >> 12);
-  s_addi_int(dst, dst, v & 0xFFF);
-}
-
 void ProgramBuilder::load_imm(GpReg dst, uint64_t value) {
   if (value > 0xFFFFFFFFull)
     throw InputError(fmt::format("load_imm: value {} does not fit a 32-bit GP register (legal range 0..4294967295)",
                                  value));
   if (dst == gp0) misuse("load_imm into gp0");
-  auto v = uint32_t(value);
-  if (v <= kImm18Max) {
-    s_addi_int(dst, gp0, v);
-    return;
-  }
   // LUI writes imm << 12; the upper 20 bits of a u32 fit its 22-bit immediate, the low 12 bits
   // always fit ADDI's 18-bit immediate.
+  const auto v = uint32_t(value);
   s_lui_int(dst, v >> 12);
-  if (v & 0xFFF) s_addi_int(dst, dst, v & 0xFFF);
+  s_addi_int(dst, dst, v & 0xFFF);
 }
 
 void ProgramBuilder::add_imm(GpReg dst, GpReg src, uint64_t value) {
@@ -288,11 +275,11 @@ void ProgramBuilder::sub_imm(GpReg dst, GpReg src, uint64_t value) {
 }
 
 void ProgramBuilder::set_addr_reg(HbmReg a, uint64_t byte_address) {
-  // Both halves always loaded (load_addr): the length must not depend on the placement.
+  // Both halves always loaded: the length must not depend on the placement.
   auto hi = regs_.gp("address high word");
   auto lo = regs_.gp("address low word");
-  load_addr(hi, byte_address >> 32);
-  load_addr(lo, byte_address & 0xFFFFFFFFull);
+  load_imm(hi, byte_address >> 32);
+  load_imm(lo, byte_address & 0xFFFFFFFFull);
   c_set_addr_reg(a, hi, lo);
 }
 

@@ -161,7 +161,7 @@ class ProgramBuilder {
   // instruction is tallied into cost(), and a loop's body is generated once and multiplied by its
   // trip count (hardware loops and unrolled ones alike: a loop body emits the same instructions
   // every iteration, which hardware loops require anyway). Cost is independent of where the
-  // memory plan put tensors: addresses go through load_addr/set_addr_reg, whose length is fixed.
+  // memory plan put tensors: load_imm and set_addr_reg have a fixed length.
   static ProgramBuilder counting(const config::HardwareConfig& cfg, std::string config_name);
   bool is_counting() const { return counter_ != nullptr; }
   const KernelCost& cost() const;  // logic_error unless counting
@@ -260,10 +260,10 @@ class ProgramBuilder {
   void nop() { s_addi_int(gp0, gp0, 0); }  // the upstream NOP spelling
 
   // ---- immediates ----
-  // dst = value. Legal range: 0 .. 2^32-1 (the register width). Emits
-  //   value <= 2^18-1:                 S_ADDI_INT dst, gp0, value
-  //   value % 4096 == 0:               S_LUI_INT dst, value >> 12
-  //   otherwise:                       S_LUI_INT dst, value >> 12 ; S_ADDI_INT dst, dst, value & 0xFFF
+  // dst = value. Legal range: 0 .. 2^32-1 (the register width). Always two instructions,
+  //   S_LUI_INT dst, value >> 12 ; S_ADDI_INT dst, dst, value & 0xFFF
+  // so a kernel's length never depends on where the memory plan put its tensors (the cost model
+  // counts kernels standalone and must get the same number as in a model program).
   // InputError for value >= 2^32 (no instruction sequence can hold it in a 32-bit register).
   void load_imm(GpReg dst, uint64_t value);
   // dst = src + value (wrapping u32; value 0 .. 2^32-1). One S_ADDI_INT when value < 2^18,
@@ -276,9 +276,6 @@ class ProgramBuilder {
   void set_scale_reg(uint64_t value);   // C_SET_SCALE_REG via a scratch register
   void set_stride_reg(uint64_t value);  // C_SET_STRIDE_REG via a scratch register
   void set_v_mask(uint64_t value);      // C_SET_V_MASK_REG via a scratch register
-  // dst = a memory address (SRAM address or offset into the plan): always S_LUI_INT + S_ADDI_INT,
-  // so a kernel's instruction count does not depend on where the plan placed its tensors.
-  void load_addr(GpReg dst, uint64_t address);
 
   // ---- what the cost model cannot read from the instructions ----
   // RAII: the transfers emitted while it lives carry the hint (see DmaHint).

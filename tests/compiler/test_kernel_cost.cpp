@@ -16,9 +16,12 @@ namespace {
 
 using Emit = std::function<void(ProgramBuilder&, MemoryPlan&)>;
 
-// Emits once for real (simulated, timing-only) and once counting, each on a fresh plan.
+// Emits once for real (simulated, timing-only) and once counting, each on a fresh plan; the real
+// one's tensors sit elsewhere (pads placed first), which must not change the count.
 void expect_exact(const config::HardwareConfig& cfg, const std::string& what, const Emit& emit) {
   MemoryPlan p1(cfg, "t"), p2(cfg, "t");
+  p1.alloc_vram("pad", 3 * cfg.geometry.blen, 7 * cfg.geometry.vlen);
+  p1.place_hbm("pad", TensorClass::Weight, {300, 4096}, cfg.formats.m_weight);
   ProgramBuilder real(cfg, "t");
   emit(real, p1);
   ProgramBuilder counting = ProgramBuilder::counting(cfg, "t");
