@@ -11,6 +11,11 @@
 
 #include "numerics/numerics.hpp"
 
+namespace plena::isa {
+enum class Opcode : uint8_t;   // isa/isa.hpp
+enum class Latency : uint8_t;  // isa/isa.hpp
+}  // namespace plena::isa
+
 namespace plena::config {
 
 enum class TimingMode : uint8_t {
@@ -78,8 +83,9 @@ struct Timing {
 };
 
 // Cycles per instruction class, fully resolved (profile values, then [latency] overrides).
-// Matrix entries exclude systolic_overhead, which the simulator adds to M_MM/M_TMM/M_BMM/
-// M_BTMM/M_BMV/M_BTMV. Defaults: the reference-emulator profile at MLEN=VLEN=64.
+// Which opcodes each key governs, and how (systolic_overhead is added to some): the latency
+// classes table, isa/latency_classes.def, read through latency_cycles below.
+// Defaults: the reference-emulator profile at MLEN=VLEN=64.
 struct Latency {
   uint64_t systolic_overhead = 0;
   uint64_t matrix_mm = 64;        // M_MM, M_TMM
@@ -136,6 +142,15 @@ HardwareConfig resolve_config(std::string_view spec);
 
 // The values a named profile gives for this geometry (InputError for Custom: it has none).
 Latency profile_latency(LatencyProfile profile, const Geometry& geometry);
+
+// Cycles of one execution of an instruction under cfg.latency, by the rule of its latency class
+// (isa/latency_classes.def; the one mapping the simulator and the cost models share). HBM
+// transfers (H_*) give 0: the DRAM model times them. V_TOPK gives the cycles per scanned logit.
+// std::out_of_range for a value that is not a table opcode or class.
+uint64_t latency_cycles(const HardwareConfig& cfg, isa::Opcode op);
+uint64_t latency_cycles(const HardwareConfig& cfg, isa::Latency cls);
+// Markdown table: each [latency] key and the opcodes it governs (embedded in docs/config.md).
+std::string latency_keys_markdown();
 
 // Canonical text: every key, fixed order, fixed number spelling. parse(to_toml(c)) == c.
 std::string to_toml(const HardwareConfig& cfg);

@@ -15,9 +15,6 @@ enum class Opcode : uint8_t {
 #define PLENA_OPCODE(name, code, ...) name = code,
 #include "isa/opcodes.def"
 };
-inline constexpr int kNumOpcodes = 55;
-inline constexpr uint8_t kMinOpcode = 0x01;
-inline constexpr uint8_t kMaxOpcode = 0x37;
 
 // Upstream encoding classes: which fields a word carries (bit layout in docs/isa.md).
 //   I18  imm[31:14] rs1[13:10] rd[9:6]        I22  imm[31:10] rd[9:6]
@@ -28,13 +25,82 @@ enum class EncClass : uint8_t { I18, I22, R1, R0, RD, MEM, VM, R3 };
 
 enum class Unit : uint8_t { Matrix, Vector, ScalarInt, ScalarFp, Control, Dma };
 
-// Latency classes; the simulator/analytic model map each to a cycle count.
+// Latency classes (isa/latency_classes.def); config::latency_cycles maps each to cycles.
 enum class Latency : uint8_t {
-  MatMul, MatVec, BatchMatMul, BatchMatVec, MatWriteOut,
-  VecAdd, VecMul, VecExp, VecReci, VecSum, VecMax, VecShift, VecPrefixScan, VecTopK, Hadamard,
-  ScalarFpBasic, ScalarFpExp, ScalarFpReci, ScalarFpSqrt, ScalarFpMem, ScalarIntBasic, ScalarIntMem,
-  MapVFp, Control, PrefetchM, PrefetchV, StoreV,
+#define PLENA_LATENCY(cls, ...) cls,
+#define PLENA_LATENCY_DRAM(cls) cls,
+#include "isa/latency_classes.def"
 };
+// How a class's cycles derive from its [latency] key (see latency_classes.def).
+enum class LatencyRule : uint8_t { Key, SystolicPlusKey, KeyPerStage, Dram };
+struct LatencyInfo {
+  Latency cls{};
+  std::string_view name;
+  LatencyRule rule{};
+  std::string_view key;   // [latency] key without the table, e.g. "vector_add"; empty for Dram
+  std::string_view note;  // run-time multiplier for docs, or empty
+};
+inline constexpr LatencyInfo kLatencyClasses[] = {
+#define PLENA_LATENCY(cls, rule, key, note) {Latency::cls, #cls, LatencyRule::rule, #key, note},
+#define PLENA_LATENCY_DRAM(cls) {Latency::cls, #cls, LatencyRule::Dram, "", ""},
+#include "isa/latency_classes.def"
+};
+inline constexpr int kNumLatencyClasses = static_cast<int>(std::size(kLatencyClasses));
+constexpr const LatencyInfo& latency_info(Latency l) { return kLatencyClasses[static_cast<size_t>(l)]; }
+
+// Counts, ranges and per-opcode unit/latency, derived at compile time from opcodes.def.
+namespace detail {
+struct OpcodeRow {
+  uint8_t code;
+  Unit unit;
+  Latency latency;
+};
+inline constexpr OpcodeRow kOpcodeRows[] = {
+#define PLENA_OPCODE(name, code, cls, unit, lat, ...) {code, Unit::unit, Latency::lat},
+#include "isa/opcodes.def"
+};
+constexpr bool rows_are_dense() {
+  for (size_t i = 1; i < std::size(kOpcodeRows); ++i)
+    if (kOpcodeRows[i].code != kOpcodeRows[0].code + i) return false;
+  return true;
+}
+static_assert(rows_are_dense(), "opcodes.def must list the opcodes in ascending order without gaps");
+}  // namespace detail
+
+inline constexpr int kNumOpcodes = static_cast<int>(std::size(detail::kOpcodeRows));
+inline constexpr uint8_t kMinOpcode = detail::kOpcodeRows[0].code;
+inline constexpr uint8_t kMaxOpcode = detail::kOpcodeRows[kNumOpcodes - 1].code;
+inline constexpr int kNumUnits = static_cast<int>(Unit::Dma) + 1;
+
+// Unit and latency class of a table opcode (op must be a valid opcode: see is_valid_opcode).
+constexpr Unit unit_of(Opcode op) { return detail::kOpcodeRows[static_cast<uint8_t>(op) - kMinOpcode].unit; }
+constexpr Latency latency_of(Opcode op) {
+  return detail::kOpcodeRows[static_cast<uint8_t>(op) - kMinOpcode].latency;
+}
+constexpr bool is_unit(Opcode op, Unit u) {
+  const auto code = static_cast<uint8_t>(op);
+  return code >= kMinOpcode && code <= kMaxOpcode && unit_of(op) == u;
+}
+
+// First and last opcode of a unit (LLVM-style FIRST/LAST markers, computed from the table).
+// Upstream numbering interleaves some units (the 0x31-0x37 additions), so `contiguous` says
+// whether every opcode in [first, last] belongs to the unit; is_unit answers membership.
+struct OpcodeRange {
+  Opcode first{}, last{};
+  bool contiguous = false;
+  constexpr bool contains(Opcode op) const { return op >= first && op <= last; }
+};
+constexpr OpcodeRange unit_range(Unit u) {
+  OpcodeRange r;
+  int n = 0;
+  for (const detail::OpcodeRow& row : detail::kOpcodeRows) {
+    if (row.unit != u) continue;
+    if (n++ == 0) r.first = Opcode{row.code};
+    r.last = Opcode{row.code};
+  }
+  r.contiguous = n > 0 && n == static_cast<int>(r.last) - static_cast<int>(r.first) + 1;
+  return r;
+}
 
 // Instruction word fields. rs3 holds rmask or rstride; funct1 holds precision or rorder.
 enum class Field : uint8_t { None, Rd, Rs1, Rs2, Rs3, Funct1, Imm };
@@ -93,7 +159,7 @@ struct Instr {
 
 // ---- table ----
 std::span<const OpInfo> all_opcodes();              // ascending opcode, kNumOpcodes entries
-bool is_valid_opcode(uint32_t code);                // 0x01..0x37
+bool is_valid_opcode(uint32_t code);                // kMinOpcode..kMaxOpcode
 const OpInfo& info(Opcode op);                      // std::out_of_range for a non-table value
 const OpInfo* find_mnemonic(std::string_view name);  // exact (upper-case) match; nullptr if none
 std::string_view mnemonic(Opcode op);

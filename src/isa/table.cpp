@@ -26,14 +26,6 @@ constexpr RawOp kRaw[] = {
   {Opcode::name, #name, code, EncClass::cls, Unit::unit, Latency::lat, rtl != 0, form, sem},
 #include "isa/opcodes.def"
 };
-static_assert(std::size(kRaw) == kNumOpcodes, "the ISA has 55 opcodes");
-
-constexpr bool raw_is_dense() {
-  for (size_t i = 0; i < std::size(kRaw); ++i)
-    if (kRaw[i].code != kMinOpcode + i) return false;
-  return true;
-}
-static_assert(raw_is_dense(), "opcodes.def must list 0x01..0x37 in order without gaps");
 
 std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
@@ -235,15 +227,7 @@ std::string_view to_string(Unit u) {
   static constexpr std::string_view n[] = {"matrix", "vector", "scalar-int", "scalar-fp", "control", "dma"};
   return n[static_cast<int>(u)];
 }
-std::string_view to_string(Latency l) {
-  static constexpr std::string_view n[] = {
-      "MatMul", "MatVec", "BatchMatMul", "BatchMatVec", "MatWriteOut", "VecAdd", "VecMul", "VecExp",
-      "VecReci", "VecSum", "VecMax", "VecShift", "VecPrefixScan", "VecTopK", "Hadamard",
-      "ScalarFpBasic", "ScalarFpExp", "ScalarFpReci", "ScalarFpSqrt", "ScalarFpMem",
-      "ScalarIntBasic", "ScalarIntMem", "MapVFp", "Control", "PrefetchM", "PrefetchV", "StoreV"};
-  static_assert(std::size(n) == static_cast<size_t>(Latency::StoreV) + 1);
-  return n[static_cast<int>(l)];
-}
+std::string_view to_string(Latency l) { return latency_info(l).name; }
 std::string_view to_string(Field f) {
   static constexpr std::string_view n[] = {"-", "rd", "rs1", "rs2", "rs3", "funct1", "imm"};
   return n[static_cast<int>(f)];

@@ -9,29 +9,27 @@
 namespace plena::sim::detail {
 namespace {
 
-using isa::Opcode;
-
-const numerics::Format& pick_format(const Ctx& c) {
+const numerics::Format& pick_format(const Ctx& c, DmaOp op) {
   const auto& f = c.m.config().formats;
   if (c.in.funct1 > 1) faultf(c, "precision must be 0 (weights/activations) or 1 (KV), got {}", c.in.funct1);
   const bool kv = c.in.funct1 == 1;
-  if (c.in.op == Opcode::H_PREFETCH_M) return kv ? f.m_kv : f.m_weight;
+  if (op == DmaOp::PrefetchM) return kv ? f.m_kv : f.m_weight;
   return kv ? f.v_kv : f.v_act;
 }
 
 }  // namespace
 
-void exec_dma(const Ctx& c) {
+void exec_dma(const Ctx& c, DmaOp op) {
   Machine& m = c.m;
   const auto& in = c.in;
   const auto& cfg = m.config();
-  const numerics::Format& hf = pick_format(c);
+  const numerics::Format& hf = pick_format(c, op);
   if (in.rs3 > 1) faultf(c, "rstride must be 0 (rows packed) or 1 (rows STRIDE_REG elements apart), got {}", in.rs3);
   if (in.rs2 >= m.hbm_addr.size())
     faultf(c, "a{} is not an HBM address register (a0-a{})", in.rs2, m.hbm_addr.size() - 1);
 
-  const bool to_mram = in.op == Opcode::H_PREFETCH_M;
-  const bool store = in.op == Opcode::H_STORE_V;
+  const bool to_mram = op == DmaOp::PrefetchM;
+  const bool store = op == DmaOp::StoreV;
   const uint64_t row_len = to_mram ? c.g.mlen : c.g.vlen;
   uint64_t rows;
   if (to_mram) {

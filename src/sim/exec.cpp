@@ -63,100 +63,66 @@ float clamp_exp_input(float x) {
 }
 
 // ---- scalar FP ----
-void exec_scalar_fp(const Ctx& c) {
-  const auto& in = c.in;
+void exec_st_fp(const Ctx& c) {
+  float v = read_fp(c, c.in.rd);
+  uint64_t idx = uint64_t(read_gp(c, c.in.rs1)) + c.in.imm;
+  check_fpsram(c, idx, 1, "destination");
+  c.e.add_write(Space::FpSram, idx, idx + 1);
+  if (c.m.functional()) c.m.fpsram()[idx] = v;
+}
+
+void exec_map_v_fp(const Ctx& c) {
   Machine& m = c.m;
-  using isa::Opcode;
-  switch (in.op) {
-    case Opcode::S_ST_FP: {
-      float v = read_fp(c, in.rd);
-      uint64_t idx = uint64_t(read_gp(c, in.rs1)) + in.imm;
-      check_fpsram(c, idx, 1, "destination");
-      c.e.add_write(Space::FpSram, idx, idx + 1);
-      if (m.functional()) m.fpsram()[idx] = v;
-      return;
-    }
-    case Opcode::S_MAP_V_FP: {
-      uint64_t dst = read_gp(c, in.rd);
-      uint64_t idx = uint64_t(read_gp(c, in.rs1)) + in.imm;
-      check_vram_rows(c, dst, 1, "destination");
-      check_fpsram(c, idx, c.g.vlen, "source");
-      c.e.add_read(Space::FpSram, idx, idx + c.g.vlen);
-      c.e.add_write(Space::Vram, dst, dst + c.g.vlen);
-      if (m.functional()) {
-        const float* s = m.fpsram() + idx;
-        float* d = m.vram() + dst;
-        const Rounder& r = m.vector_round();
-        for (uint32_t i = 0; i < c.g.vlen; ++i) d[i] = r(s[i]);
-      }
-      return;
-    }
-    default:
-      break;
+  uint64_t dst = read_gp(c, c.in.rd);
+  uint64_t idx = uint64_t(read_gp(c, c.in.rs1)) + c.in.imm;
+  check_vram_rows(c, dst, 1, "destination");
+  check_fpsram(c, idx, c.g.vlen, "source");
+  c.e.add_read(Space::FpSram, idx, idx + c.g.vlen);
+  c.e.add_write(Space::Vram, dst, dst + c.g.vlen);
+  if (m.functional()) {
+    const float* s = m.fpsram() + idx;
+    float* d = m.vram() + dst;
+    const Rounder& r = m.vector_round();
+    for (uint32_t i = 0; i < c.g.vlen; ++i) d[i] = r(s[i]);
   }
-  // Every remaining FP op writes f[rd]; the reference skips them entirely (0 cycles) when rd = f0.
-  fp_index(c, in.rd);
-  if (in.rd == 0) {
+}
+
+float load_fp(const Ctx& c) {
+  uint64_t idx = uint64_t(read_gp(c, c.in.rs1)) + c.in.imm;
+  check_fpsram(c, idx, 1, "source");
+  c.e.add_read(Space::FpSram, idx, idx + 1);
+  return c.m.functional() ? c.m.fpsram()[idx] : 0.f;
+}
+
+// The FP ops that write f[rd]; the reference skips them entirely (0 cycles) when rd = f0.
+template <typename F>
+void exec_fp_result(const Ctx& c, F&& compute) {
+  Machine& m = c.m;
+  fp_index(c, c.in.rd);
+  if (c.in.rd == 0) {
     c.e.zero_latency = true;
     return;
   }
-  float result = 0.f;
-  switch (in.op) {
-    case Opcode::S_ADD_FP: result = read_fp(c, in.rs1) + read_fp(c, in.rs2); break;
-    case Opcode::S_SUB_FP: result = read_fp(c, in.rs1) - read_fp(c, in.rs2); break;
-    case Opcode::S_MUL_FP: result = read_fp(c, in.rs1) * read_fp(c, in.rs2); break;
-    case Opcode::S_MAX_FP: {
-      float a = read_fp(c, in.rs1), b = read_fp(c, in.rs2);
-      result = (a < b) ? b : a;
-      break;
-    }
-    case Opcode::S_EXP_FP: result = std::exp(clamp_exp_input(read_fp(c, in.rs1))); break;
-    case Opcode::S_RECI_FP: result = 1.0f / read_fp(c, in.rs1); break;
-    case Opcode::S_SQRT_FP: result = std::sqrt(read_fp(c, in.rs1)); break;
-    case Opcode::S_LD_FP: {
-      uint64_t idx = uint64_t(read_gp(c, in.rs1)) + in.imm;
-      check_fpsram(c, idx, 1, "source");
-      c.e.add_read(Space::FpSram, idx, idx + 1);
-      result = m.functional() ? m.fpsram()[idx] : 0.f;
-      break;
-    }
-    default:
-      faultf(c, "internal: opcode not handled by the scalar FP unit");
-  }
-  c.e.add_write(Space::FpReg, in.rd, in.rd + 1u);
+  const float result = compute();
+  c.e.add_write(Space::FpReg, c.in.rd, c.in.rd + 1u);
   // Registers are tracked in timing-only mode too, but FP values depend on data: keep them 0 there.
-  m.set_fp(in.rd, m.functional() ? result : 0.f);
+  m.set_fp(c.in.rd, m.functional() ? result : 0.f);
 }
 
 // ---- scalar INT ----
-void exec_scalar_int(const Ctx& c) {
-  const auto& in = c.in;
-  Machine& m = c.m;
-  using isa::Opcode;
-  switch (in.op) {
-    case Opcode::S_ADD_INT: write_gp(c, in.rd, read_gp(c, in.rs1) + read_gp(c, in.rs2)); return;
-    case Opcode::S_SUB_INT: write_gp(c, in.rd, read_gp(c, in.rs1) - read_gp(c, in.rs2)); return;
-    case Opcode::S_MUL_INT: write_gp(c, in.rd, read_gp(c, in.rs1) * read_gp(c, in.rs2)); return;
-    case Opcode::S_ADDI_INT: write_gp(c, in.rd, read_gp(c, in.rs1) + in.imm); return;
-    case Opcode::S_LUI_INT: write_gp(c, in.rd, uint32_t(uint64_t(in.imm) << 12)); return;
-    case Opcode::S_LD_INT: {
-      uint64_t idx = uint64_t(read_gp(c, in.rs1)) + in.imm;
-      check_intsram(c, idx, 1, "source");
-      c.e.add_read(Space::IntSram, idx, idx + 1);
-      write_gp(c, in.rd, m.intsram()[idx]);  // INT SRAM exists in both modes
-      return;
-    }
-    case Opcode::S_ST_INT: {
-      uint32_t v = read_gp(c, in.rd);
-      uint64_t idx = uint64_t(read_gp(c, in.rs1)) + in.imm;
-      check_intsram(c, idx, 1, "destination");
-      c.e.add_write(Space::IntSram, idx, idx + 1);
-      m.intsram()[idx] = v;
-      return;
-    }
-    default:
-      faultf(c, "internal: opcode not handled by the scalar INT unit");
-  }
+void exec_ld_int(const Ctx& c) {
+  uint64_t idx = uint64_t(read_gp(c, c.in.rs1)) + c.in.imm;
+  check_intsram(c, idx, 1, "source");
+  c.e.add_read(Space::IntSram, idx, idx + 1);
+  write_gp(c, c.in.rd, c.m.intsram()[idx]);  // INT SRAM exists in both modes
+}
+
+void exec_st_int(const Ctx& c) {
+  uint32_t v = read_gp(c, c.in.rd);
+  uint64_t idx = uint64_t(read_gp(c, c.in.rs1)) + c.in.imm;
+  check_intsram(c, idx, 1, "destination");
+  c.e.add_write(Space::IntSram, idx, idx + 1);
+  c.m.intsram()[idx] = v;
 }
 
 // Index of the C_LOOP_END that closes the loop started at start_pc (same counter register,
@@ -176,75 +142,135 @@ int64_t find_loop_end(std::span<const isa::Instr> prog, uint32_t start_pc, uint8
 }
 
 // ---- control ----
-void exec_control(const Ctx& c) {
-  const auto& in = c.in;
+void exec_set_addr_reg(const Ctx& c) {
+  Machine& m = c.m;
+  if (c.in.rd >= m.hbm_addr.size())
+    faultf(c, "a{} is not an HBM address register (a0-a{})", c.in.rd, m.hbm_addr.size() - 1);
+  uint64_t hi = read_gp(c, c.in.rs1), lo = read_gp(c, c.in.rs2);
+  m.hbm_addr[c.in.rd] = (hi << 32) | lo;
+  c.e.add_write(Space::HbmReg, c.in.rd, c.in.rd + 1u);
+}
+
+// C_SET_SCALE_REG / STRIDE_REG / V_MASK_REG: control register `slot` (its Ctrl space entry).
+void exec_set_ctrl(const Ctx& c, uint32_t& reg, uint32_t slot) {
+  reg = read_gp(c, c.in.rd);
+  c.e.add_write(Space::Ctrl, slot, slot + 1);
+}
+
+void exec_loop_start(const Ctx& c) {
+  Machine& m = c.m;
+  if (m.loops.size() >= Machine::kMaxLoopDepth) faultf(c, "loop nesting exceeds {} levels", Machine::kMaxLoopDepth);
+  write_gp(c, c.in.rd, c.in.imm);
+  m.loops.push_back(LoopFrame{c.in.rd, c.pc});
+}
+
+void exec_loop_end(const Ctx& c) {
+  Machine& m = c.m;
+  const uint8_t rd = c.in.rd;
+  auto it = std::find_if(m.loops.rbegin(), m.loops.rend(), [&](const LoopFrame& f) { return f.reg == rd; });
+  if (it == m.loops.rend()) faultf(c, "no active loop counts in gp{} (C_LOOP_END without C_LOOP_START)", rd);
+  // Frames opened after the matching one are abandoned (their C_LOOP_END was never reached).
+  m.loops.erase(it.base(), m.loops.end());
+  uint32_t count = read_gp(c, rd);
+  if (count > 1) {
+    write_gp(c, rd, count - 1);
+    ++m.loop_back_edges;
+    if (m.loop_back_edges > m.config().timing.loop_iteration_budget)
+      faultf(c, "runaway loop: more than {} loop iterations (timing.loop_iteration_budget)",
+             m.config().timing.loop_iteration_budget);
+    m.next_pc = m.loops.back().start_pc + 1;
+  } else {
+    write_gp(c, rd, 0);
+    m.loops.pop_back();
+  }
+}
+
+void exec_break(const Ctx& c) {
+  Machine& m = c.m;
+  if (m.loops.empty()) faultf(c, "C_BREAK outside a hardware loop");
+  LoopFrame f = m.loops.back();
+  int64_t end = find_loop_end(m.program(), f.start_pc, f.reg);
+  if (end < 0) faultf(c, "C_BREAK: the loop started at pc 0x{:04x} has no C_LOOP_END gp{}", f.start_pc, f.reg);
+  m.loops.pop_back();
+  m.next_pc = uint32_t(end + 1);
+}
+
+// The one switch over every opcode, without a default: -Wswitch (-Wall) makes an opcode added to
+// opcodes.def without an executor a compile error.
+void dispatch(const Ctx& c) {
+  const isa::Instr& in = c.in;
   Machine& m = c.m;
   using isa::Opcode;
   switch (in.op) {
-    case Opcode::C_SET_ADDR_REG: {
-      if (in.rd >= m.hbm_addr.size())
-        faultf(c, "a{} is not an HBM address register (a0-a{})", in.rd, m.hbm_addr.size() - 1);
-      uint64_t hi = read_gp(c, in.rs1), lo = read_gp(c, in.rs2);
-      m.hbm_addr[in.rd] = (hi << 32) | lo;
-      c.e.add_write(Space::HbmReg, in.rd, in.rd + 1u);
-      return;
-    }
-    case Opcode::C_SET_SCALE_REG:
-      m.scale_reg = read_gp(c, in.rd);
-      c.e.add_write(Space::Ctrl, 0, 1);
-      return;
-    case Opcode::C_SET_STRIDE_REG:
-      m.stride_reg = read_gp(c, in.rd);
-      c.e.add_write(Space::Ctrl, 1, 2);
-      return;
-    case Opcode::C_SET_V_MASK_REG:
-      m.v_mask = read_gp(c, in.rd);
-      c.e.add_write(Space::Ctrl, 2, 3);
-      return;
-    case Opcode::C_LOOP_START:
-      if (m.loops.size() >= Machine::kMaxLoopDepth)
-        faultf(c, "loop nesting exceeds {} levels", Machine::kMaxLoopDepth);
-      write_gp(c, in.rd, in.imm);
-      m.loops.push_back(LoopFrame{in.rd, c.pc});
-      return;
-    case Opcode::C_LOOP_END: {
-      auto it = std::find_if(m.loops.rbegin(), m.loops.rend(), [&](const LoopFrame& f) { return f.reg == in.rd; });
-      if (it == m.loops.rend()) faultf(c, "no active loop counts in gp{} (C_LOOP_END without C_LOOP_START)", in.rd);
-      // Frames opened after the matching one are abandoned (their C_LOOP_END was never reached).
-      m.loops.erase(it.base(), m.loops.end());
-      uint32_t count = read_gp(c, in.rd);
-      if (count > 1) {
-        write_gp(c, in.rd, count - 1);
-        ++m.loop_back_edges;
-        if (m.loop_back_edges > m.config().timing.loop_iteration_budget)
-          faultf(c, "runaway loop: more than {} loop iterations (timing.loop_iteration_budget)",
-                 m.config().timing.loop_iteration_budget);
-        m.next_pc = m.loops.back().start_pc + 1;
-      } else {
-        write_gp(c, in.rd, 0);
-        m.loops.pop_back();
-      }
-      return;
-    }
-    case Opcode::C_BREAK: {
-      if (m.loops.empty()) faultf(c, "C_BREAK outside a hardware loop");
-      LoopFrame f = m.loops.back();
-      int64_t end = find_loop_end(m.program(), f.start_pc, f.reg);
-      if (end < 0) faultf(c, "C_BREAK: the loop started at pc 0x{:04x} has no C_LOOP_END gp{}", f.start_pc, f.reg);
-      m.loops.pop_back();
-      m.next_pc = uint32_t(end + 1);
-      return;
-    }
-    default:
-      faultf(c, "internal: opcode not handled by the control unit");
+    case Opcode::M_MM: return exec_mm(c, false);
+    case Opcode::M_TMM: return exec_mm(c, true);
+    case Opcode::M_BMM: return exec_bmm(c, false);
+    case Opcode::M_BTMM: return exec_bmm(c, true);
+    case Opcode::M_BMM_WO: return exec_bmm_wo(c);
+    case Opcode::M_MM_WO: return exec_mm_wo(c);
+    case Opcode::M_MV: return exec_mv(c, false);
+    case Opcode::M_TMV: return exec_mv(c, true);
+    case Opcode::M_BMV: return exec_bmv(c, false);
+    case Opcode::M_BTMV: return exec_bmv(c, true);
+    case Opcode::M_MV_WO: return exec_mv_wo(c);
+    case Opcode::M_BMV_WO: return exec_bmv_wo(c);
+    case Opcode::V_ADD_VV: return exec_vec_vec(c, VecVecOp::Add);
+    case Opcode::V_ADD_VF: return exec_vec_scalar(c, VecScalarOp::Add);
+    case Opcode::V_SUB_VV: return exec_vec_vec(c, VecVecOp::Sub);
+    case Opcode::V_SUB_VF: return exec_vec_scalar(c, VecScalarOp::Sub);
+    case Opcode::V_MUL_VV: return exec_vec_vec(c, VecVecOp::Mul);
+    case Opcode::V_MUL_VF: return exec_vec_scalar(c, VecScalarOp::Mul);
+    case Opcode::V_EXP_V: return exec_vec_unary(c, VecUnaryOp::Exp);
+    case Opcode::V_RECI_V: return exec_vec_unary(c, VecUnaryOp::Reci);
+    case Opcode::V_RED_SUM: return exec_vec_reduce(c, VecReduceOp::Sum);
+    case Opcode::V_RED_MAX: return exec_vec_reduce(c, VecReduceOp::Max);
+    case Opcode::S_ADD_FP: return exec_fp_result(c, [&] { return read_fp(c, in.rs1) + read_fp(c, in.rs2); });
+    case Opcode::S_SUB_FP: return exec_fp_result(c, [&] { return read_fp(c, in.rs1) - read_fp(c, in.rs2); });
+    case Opcode::S_MAX_FP:
+      return exec_fp_result(c, [&] {
+        float a = read_fp(c, in.rs1), b = read_fp(c, in.rs2);
+        return (a < b) ? b : a;
+      });
+    case Opcode::S_MUL_FP: return exec_fp_result(c, [&] { return read_fp(c, in.rs1) * read_fp(c, in.rs2); });
+    case Opcode::S_EXP_FP: return exec_fp_result(c, [&] { return std::exp(clamp_exp_input(read_fp(c, in.rs1))); });
+    case Opcode::S_RECI_FP: return exec_fp_result(c, [&] { return 1.0f / read_fp(c, in.rs1); });
+    case Opcode::S_SQRT_FP: return exec_fp_result(c, [&] { return std::sqrt(read_fp(c, in.rs1)); });
+    case Opcode::S_LD_FP: return exec_fp_result(c, [&] { return load_fp(c); });
+    case Opcode::S_ST_FP: return exec_st_fp(c);
+    case Opcode::S_MAP_V_FP: return exec_map_v_fp(c);
+    case Opcode::S_ADD_INT: return write_gp(c, in.rd, read_gp(c, in.rs1) + read_gp(c, in.rs2));
+    case Opcode::S_ADDI_INT: return write_gp(c, in.rd, read_gp(c, in.rs1) + in.imm);
+    case Opcode::S_SUB_INT: return write_gp(c, in.rd, read_gp(c, in.rs1) - read_gp(c, in.rs2));
+    case Opcode::S_MUL_INT: return write_gp(c, in.rd, read_gp(c, in.rs1) * read_gp(c, in.rs2));
+    case Opcode::S_LUI_INT: return write_gp(c, in.rd, uint32_t(uint64_t(in.imm) << 12));
+    case Opcode::S_LD_INT: return exec_ld_int(c);
+    case Opcode::S_ST_INT: return exec_st_int(c);
+    case Opcode::H_PREFETCH_M: return exec_dma(c, DmaOp::PrefetchM);
+    case Opcode::H_PREFETCH_V: return exec_dma(c, DmaOp::PrefetchV);
+    case Opcode::H_STORE_V: return exec_dma(c, DmaOp::StoreV);
+    case Opcode::C_SET_ADDR_REG: return exec_set_addr_reg(c);
+    case Opcode::C_SET_SCALE_REG: return exec_set_ctrl(c, m.scale_reg, 0);
+    case Opcode::C_SET_STRIDE_REG: return exec_set_ctrl(c, m.stride_reg, 1);
+    case Opcode::C_SET_V_MASK_REG: return exec_set_ctrl(c, m.v_mask, 2);
+    case Opcode::C_LOOP_START: return exec_loop_start(c);
+    case Opcode::C_LOOP_END: return exec_loop_end(c);
+    case Opcode::V_PS_V: return exec_prefix(c);
+    case Opcode::V_SHFT_V: return exec_shift(c);
+    case Opcode::C_HADAMARD_TRANSFORM: return exec_hadamard(c);
+    case Opcode::C_BREAK: return exec_break(c);
+    case Opcode::V_MAX_VF: return exec_vec_scalar(c, VecScalarOp::Max);
+    case Opcode::V_MIN_VF: return exec_vec_scalar(c, VecScalarOp::Min);
+    case Opcode::V_TOPK: return exec_topk(c);
   }
+  faultf(c, "invalid opcode 0x{:02x}", unsigned(in.op));  // not a table value (execute checks first)
 }
 
 }  // namespace
 }  // namespace detail
 
 namespace {
-// Per-opcode unit and latency class, looked up once (isa::info checks and throws).
+// Per-opcode unit and latency class, looked up once, indexed by the 6-bit opcode field.
+static_assert(isa::kMaxOpcode < 64, "every opcode must have a row of op_rows");
 struct OpRow {
   bool valid = false;
   isa::Unit unit{};
@@ -275,14 +301,7 @@ void execute(Machine& m, const isa::Instr& in, uint32_t pc, Effects& e) {
   if (!row.valid || uint8_t(in.op) > 63) detail::faultf(c, "invalid opcode 0x{:02x}", unsigned(in.op));
   e.unit = row.unit;
   e.latency = row.latency;
-  switch (row.unit) {
-    case isa::Unit::Matrix: detail::exec_matrix(c); break;
-    case isa::Unit::Vector: detail::exec_vector(c); break;
-    case isa::Unit::ScalarFp: detail::exec_scalar_fp(c); break;
-    case isa::Unit::ScalarInt: detail::exec_scalar_int(c); break;
-    case isa::Unit::Control: detail::exec_control(c); break;
-    case isa::Unit::Dma: detail::exec_dma(c); break;
-  }
+  detail::dispatch(c);
 }
 
 Effects execute(Machine& m, const isa::Instr& in, uint32_t pc) {

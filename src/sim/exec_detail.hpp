@@ -56,10 +56,33 @@ void check_intsram(const Ctx& c, uint64_t index, uint64_t n, std::string_view ro
 // Where the op's rmask operand lives (isa::OpInfo::mask_field, cached; Field::None if unmasked).
 isa::Field mask_field(isa::Opcode op);
 
-// Per-unit executors (return normally; set nothing about next_pc).
-void exec_matrix(const Ctx& c);
-void exec_vector(const Ctx& c);
-void exec_dma(const Ctx& c);
+// Per-opcode executors, called from the one exhaustive switch over isa::Opcode in exec.cpp (so
+// a new opcode without an executor does not compile). They return normally and leave next_pc.
+// Matrix unit (exec_matrix.cpp); `transposed` selects the T variant.
+void exec_mm(const Ctx& c, bool transposed);   // M_MM, M_TMM
+void exec_mv(const Ctx& c, bool transposed);   // M_MV, M_TMV
+void exec_bmm(const Ctx& c, bool transposed);  // M_BMM, M_BTMM
+void exec_bmv(const Ctx& c, bool transposed);  // M_BMV, M_BTMV
+void exec_mm_wo(const Ctx& c);
+void exec_mv_wo(const Ctx& c);
+void exec_bmm_wo(const Ctx& c);
+void exec_bmv_wo(const Ctx& c);
+// Vector unit (exec_vector.cpp).
+enum class VecVecOp : uint8_t { Add, Sub, Mul };               // V_*_VV
+enum class VecScalarOp : uint8_t { Add, Sub, Mul, Max, Min };  // V_*_VF
+enum class VecUnaryOp : uint8_t { Exp, Reci };                 // V_EXP_V, V_RECI_V
+enum class VecReduceOp : uint8_t { Sum, Max };                 // V_RED_SUM, V_RED_MAX
+void exec_vec_vec(const Ctx& c, VecVecOp op);
+void exec_vec_scalar(const Ctx& c, VecScalarOp op);
+void exec_vec_unary(const Ctx& c, VecUnaryOp op);
+void exec_vec_reduce(const Ctx& c, VecReduceOp op);
+void exec_shift(const Ctx& c);      // V_SHFT_V
+void exec_prefix(const Ctx& c);     // V_PS_V
+void exec_hadamard(const Ctx& c);   // C_HADAMARD_TRANSFORM
+void exec_topk(const Ctx& c);       // V_TOPK
+// HBM DMA (dma.cpp).
+enum class DmaOp : uint8_t { PrefetchM, PrefetchV, StoreV };  // H_PREFETCH_M, H_PREFETCH_V, H_STORE_V
+void exec_dma(const Ctx& c, DmaOp op);
 
 // HBM row transfer plan for `rows` rows of `row_len` elements in format f (plena-cpp layout).
 struct RowPlan {

@@ -10,8 +10,6 @@
 namespace plena::sim::detail {
 namespace {
 
-using isa::Opcode;
-
 struct TileRef {
   uint64_t base = 0;  // element address of the tile
   uint64_t col = 0;   // M_MM family: column (or transposed row) offset; batched: head offset
@@ -163,6 +161,8 @@ PLENA_MM_CLONES void mm_block(const float* x, uint64_t x_ld, const float* w, uin
   }
 }
 
+}  // namespace
+
 void exec_mm(const Ctx& c, bool transposed) {
   Machine& m = c.m;
   const uint32_t B = c.g.blen, L = c.g.mlen;
@@ -211,6 +211,8 @@ void exec_mv(const Ctx& c, bool transposed) {
     dot_cols(x, tile + t.col * L, L, L, B, part);
   for (uint32_t j = 0; j < B; ++j) m.acc_v[j] += part[j];
 }
+
+namespace {
 
 // One query/score row of head h as HLEN contiguous values (gathered for the BMM view).
 inline const float* head_row(const float* row, uint32_t h, uint32_t H, uint32_t Bc, bool head_fastest, float* buf) {
@@ -261,6 +263,8 @@ uint64_t wo_column(const Ctx& c, uint64_t addr) {
   return col;
 }
 
+}  // namespace
+
 void exec_mm_wo(const Ctx& c) {
   Machine& m = c.m;
   const uint32_t B = c.g.blen, V = c.g.vlen;
@@ -298,6 +302,8 @@ void exec_mv_wo(const Ctx& c) {
   std::fill(m.acc_v.begin(), m.acc_v.end(), 0.f);
 }
 
+namespace {
+
 // M_BMM_WO / M_BMV_WO: rows*VLEN accumulator values to consecutive VRAM rows.
 void exec_batched_wo(const Ctx& c, uint64_t rows, Space acc_space, std::vector<float>& acc) {
   Machine& m = c.m;
@@ -315,43 +321,32 @@ void exec_batched_wo(const Ctx& c, uint64_t rows, Space acc_space, std::vector<f
 
 }  // namespace
 
-void exec_matrix(const Ctx& c) {
+void exec_bmm(const Ctx& c, bool transposed) {
   const auto& in = c.in;
   Machine& m = c.m;
-  switch (in.op) {
-    case Opcode::M_MM: exec_mm(c, false); return;
-    case Opcode::M_TMM: exec_mm(c, true); return;
-    case Opcode::M_MV: exec_mv(c, false); return;
-    case Opcode::M_TMV: exec_mv(c, true); return;
-    case Opcode::M_BMM:
-    case Opcode::M_BTMM: {
-      if (in.rd != 0) faultf(c, "rd must be 0 (batched matmuls take no offset register; got gp{})", in.rd);
-      uint64_t maddr = read_gp(c, in.rs1), vaddr = read_gp(c, in.rs2);
-      c.e.add_read(Space::AccHm, 0, 1);
-      c.e.add_write(Space::AccHm, 0, 1);
-      if (m.functional() && m.acc_hm.empty()) m.acc_hm.assign(hm_size(c), 0.f);
-      batched(c, maddr, vaddr, c.g.mlen, in.op == Opcode::M_BTMM, m.acc_hm.data());
-      return;
-    }
-    case Opcode::M_BMV:
-    case Opcode::M_BTMV: {
-      uint64_t maddr = uint64_t(read_gp(c, in.rs1)) + read_gp(c, in.rd);
-      uint64_t vaddr = read_gp(c, in.rs2);
-      c.e.add_read(Space::AccHv, 0, 1);
-      c.e.add_write(Space::AccHv, 0, 1);
-      batched(c, maddr, vaddr, 1, in.op == Opcode::M_BTMV, m.acc_hv.data());
-      return;
-    }
-    case Opcode::M_MM_WO: exec_mm_wo(c); return;
-    case Opcode::M_MV_WO: exec_mv_wo(c); return;
-    case Opcode::M_BMM_WO:
-      if (m.functional() && m.acc_hm.empty()) m.acc_hm.assign(hm_size(c), 0.f);
-      exec_batched_wo(c, uint64_t(c.g.broadcast_amount) * c.g.mlen, Space::AccHm, m.acc_hm);
-      return;
-    case Opcode::M_BMV_WO: exec_batched_wo(c, c.g.broadcast_amount, Space::AccHv, m.acc_hv); return;
-    default:
-      faultf(c, "internal: opcode not handled by the matrix unit");
-  }
+  if (in.rd != 0) faultf(c, "rd must be 0 (batched matmuls take no offset register; got gp{})", in.rd);
+  uint64_t maddr = read_gp(c, in.rs1), vaddr = read_gp(c, in.rs2);
+  c.e.add_read(Space::AccHm, 0, 1);
+  c.e.add_write(Space::AccHm, 0, 1);
+  if (m.functional() && m.acc_hm.empty()) m.acc_hm.assign(hm_size(c), 0.f);
+  batched(c, maddr, vaddr, c.g.mlen, transposed, m.acc_hm.data());
 }
+
+void exec_bmv(const Ctx& c, bool transposed) {
+  const auto& in = c.in;
+  uint64_t maddr = uint64_t(read_gp(c, in.rs1)) + read_gp(c, in.rd);
+  uint64_t vaddr = read_gp(c, in.rs2);
+  c.e.add_read(Space::AccHv, 0, 1);
+  c.e.add_write(Space::AccHv, 0, 1);
+  batched(c, maddr, vaddr, 1, transposed, c.m.acc_hv.data());
+}
+
+void exec_bmm_wo(const Ctx& c) {
+  Machine& m = c.m;
+  if (m.functional() && m.acc_hm.empty()) m.acc_hm.assign(hm_size(c), 0.f);
+  exec_batched_wo(c, uint64_t(c.g.broadcast_amount) * c.g.mlen, Space::AccHm, m.acc_hm);
+}
+
+void exec_bmv_wo(const Ctx& c) { exec_batched_wo(c, c.g.broadcast_amount, Space::AccHv, c.m.acc_hv); }
 
 }  // namespace plena::sim::detail

@@ -10,15 +10,18 @@
 namespace plena::sim::detail {
 namespace {
 
-using isa::Opcode;
-
 // rmask operand value of a maskable op (0 = whole row).
 bool masked(const Ctx& c) {
   switch (mask_field(c.in.op)) {  // from the ISA table: Rs3, or Imm for the upstream I18 ops
     case isa::Field::Rs3: return c.in.rs3 != 0;
     case isa::Field::Imm: return c.in.imm != 0;
-    default: return false;
+    case isa::Field::None:
+    case isa::Field::Rd:
+    case isa::Field::Rs1:
+    case isa::Field::Rs2:
+    case isa::Field::Funct1: return false;
   }
+  return false;
 }
 
 inline bool head_active(uint32_t mask, uint32_t h) { return h < 32 && ((mask >> h) & 1u); }
@@ -59,7 +62,9 @@ void elementwise(const Ctx& c, float* d, const float* a, F&& f) {
   }
 }
 
-void exec_binary_vv(const Ctx& c) {
+}  // namespace
+
+void exec_vec_vec(const Ctx& c, VecVecOp op) {
   Machine& m = c.m;
   uint64_t s1 = src_row(c, c.in.rs1, "first source");
   uint64_t s2 = src_row(c, c.in.rs2, "second source");
@@ -69,45 +74,43 @@ void exec_binary_vv(const Ctx& c) {
   const float* a = m.vram() + s1;
   const float* b = m.vram() + s2;
   float* o = m.vram() + d;
-  switch (c.in.op) {
-    case Opcode::V_ADD_VV: elementwise(c, o, a, [&](uint32_t i) { return a[i] + b[i]; }); break;
-    case Opcode::V_SUB_VV: elementwise(c, o, a, [&](uint32_t i) { return a[i] - b[i]; }); break;
-    case Opcode::V_MUL_VV: elementwise(c, o, a, [&](uint32_t i) { return a[i] * b[i]; }); break;
-    default: faultf(c, "internal: not a vector-vector op");
+  switch (op) {
+    case VecVecOp::Add: elementwise(c, o, a, [&](uint32_t i) { return a[i] + b[i]; }); break;
+    case VecVecOp::Sub: elementwise(c, o, a, [&](uint32_t i) { return a[i] - b[i]; }); break;
+    case VecVecOp::Mul: elementwise(c, o, a, [&](uint32_t i) { return a[i] * b[i]; }); break;
   }
 }
 
-void exec_binary_vf(const Ctx& c) {
+void exec_vec_scalar(const Ctx& c, VecScalarOp op) {
   Machine& m = c.m;
   uint64_t s1 = src_row(c, c.in.rs1, "source");
   float f = read_fp(c, c.in.rs2);
   uint64_t d = dst_row(c, c.in.rd);
   if (masked(c)) c.e.add_read(Space::Ctrl, 2, 3);
   bool reversed = false;
-  if (c.in.op == Opcode::V_SUB_VF) {
+  if (op == VecScalarOp::Sub) {
     if (c.in.funct1 > 1) faultf(c, "rorder must be 0 (v - f) or 1 (f - v), got {}", c.in.funct1);
     reversed = c.in.funct1 == 1;
   }
   if (!m.functional()) return;
   const float* a = m.vram() + s1;
   float* o = m.vram() + d;
-  switch (c.in.op) {
-    case Opcode::V_ADD_VF: elementwise(c, o, a, [&](uint32_t i) { return a[i] + f; }); break;
-    case Opcode::V_SUB_VF:
+  switch (op) {
+    case VecScalarOp::Add: elementwise(c, o, a, [&](uint32_t i) { return a[i] + f; }); break;
+    case VecScalarOp::Sub:
       if (reversed)
         elementwise(c, o, a, [&](uint32_t i) { return f - a[i]; });
       else
         elementwise(c, o, a, [&](uint32_t i) { return a[i] - f; });
       break;
-    case Opcode::V_MUL_VF: elementwise(c, o, a, [&](uint32_t i) { return a[i] * f; }); break;
+    case VecScalarOp::Mul: elementwise(c, o, a, [&](uint32_t i) { return a[i] * f; }); break;
     // NaN in the vector propagates (the comparison is false); a NaN scalar leaves v unchanged.
-    case Opcode::V_MAX_VF: elementwise(c, o, a, [&](uint32_t i) { return a[i] < f ? f : a[i]; }); break;
-    case Opcode::V_MIN_VF: elementwise(c, o, a, [&](uint32_t i) { return a[i] > f ? f : a[i]; }); break;
-    default: faultf(c, "internal: not a vector-scalar op");
+    case VecScalarOp::Max: elementwise(c, o, a, [&](uint32_t i) { return a[i] < f ? f : a[i]; }); break;
+    case VecScalarOp::Min: elementwise(c, o, a, [&](uint32_t i) { return a[i] > f ? f : a[i]; }); break;
   }
 }
 
-void exec_unary(const Ctx& c) {
+void exec_vec_unary(const Ctx& c, VecUnaryOp op) {
   Machine& m = c.m;
   uint64_t s1 = src_row(c, c.in.rs1, "source");
   uint64_t d = dst_row(c, c.in.rd);
@@ -115,13 +118,13 @@ void exec_unary(const Ctx& c) {
   if (!m.functional()) return;
   const float* a = m.vram() + s1;
   float* o = m.vram() + d;
-  if (c.in.op == Opcode::V_EXP_V)
-    elementwise(c, o, a, [&](uint32_t i) { return std::exp(clamp_exp_input(a[i])); });
-  else
-    elementwise(c, o, a, [&](uint32_t i) { return 1.0f / a[i]; });
+  switch (op) {
+    case VecUnaryOp::Exp: elementwise(c, o, a, [&](uint32_t i) { return std::exp(clamp_exp_input(a[i])); }); break;
+    case VecUnaryOp::Reci: elementwise(c, o, a, [&](uint32_t i) { return 1.0f / a[i]; }); break;
+  }
 }
 
-void exec_reduce(const Ctx& c) {
+void exec_vec_reduce(const Ctx& c, VecReduceOp op) {
   Machine& m = c.m;
   fp_index(c, c.in.rd);
   if (c.in.rd == 0) {  // the reference skips reductions into f0 entirely
@@ -129,7 +132,7 @@ void exec_reduce(const Ctx& c) {
     return;
   }
   uint64_t s = src_row(c, c.in.rs1, "source");
-  const bool is_max = c.in.op == Opcode::V_RED_MAX;
+  const bool is_max = op == VecReduceOp::Max;
   const bool msk = is_max && masked(c);
   if (msk) c.e.add_read(Space::Ctrl, 2, 3);
   float acc = read_fp(c, c.in.rd);
@@ -242,30 +245,6 @@ void exec_topk(const Ctx& c) {
   for (uint32_t j = 0; j < k; ++j) {
     m.fpsram()[fpb + j] = rnd(e[j] / sum);
     m.intsram()[intb + j] = idx[j];
-  }
-}
-
-}  // namespace
-
-void exec_vector(const Ctx& c) {
-  switch (c.in.op) {
-    case Opcode::V_ADD_VV:
-    case Opcode::V_SUB_VV:
-    case Opcode::V_MUL_VV: exec_binary_vv(c); return;
-    case Opcode::V_ADD_VF:
-    case Opcode::V_SUB_VF:
-    case Opcode::V_MUL_VF:
-    case Opcode::V_MAX_VF:
-    case Opcode::V_MIN_VF: exec_binary_vf(c); return;
-    case Opcode::V_EXP_V:
-    case Opcode::V_RECI_V: exec_unary(c); return;
-    case Opcode::V_RED_SUM:
-    case Opcode::V_RED_MAX: exec_reduce(c); return;
-    case Opcode::V_SHFT_V: exec_shift(c); return;
-    case Opcode::V_PS_V: exec_prefix(c); return;
-    case Opcode::C_HADAMARD_TRANSFORM: exec_hadamard(c); return;
-    case Opcode::V_TOPK: exec_topk(c); return;
-    default: faultf(c, "internal: opcode not handled by the vector unit");
   }
 }
 

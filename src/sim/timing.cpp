@@ -127,10 +127,8 @@ struct TimingModel::Impl {
   uint64_t dma_busy_end = 0;
   uint64_t pending_compute = 0;
   uint64_t ring_mask = 0;
-  // class_cycles, tabulated: per latency class, and per opcode where the opcode overrides its class.
-  static constexpr size_t kClasses = static_cast<size_t>(isa::Latency::StoreV) + 1;
-  std::array<uint64_t, kClasses> class_lat{};
-  std::array<uint64_t, 64> op_cycles{};
+  // config::latency_cycles, tabulated per latency class (it depends on the class only).
+  std::array<uint64_t, isa::kNumLatencyClasses> class_lat{};
 
   std::vector<TraceEvent> events;
 
@@ -152,12 +150,8 @@ struct TimingModel::Impl {
                                "dma_request_bytes = " + std::to_string(opts.dma_request_bytes) +
                                    ": expected a power of two"));
     ring_mask = std::bit_ceil(uint64_t{opts.unit_queue_depth}) - 1;
-    for (size_t k = 0; k < kClasses; ++k) class_lat[k] = class_cycles(c, isa::Opcode{}, static_cast<isa::Latency>(k));
-    op_cycles.fill(kUnknown);
-    for (const isa::OpInfo& info : isa::all_opcodes()) {
-      const uint64_t v = class_cycles(c, info.op, info.latency);
-      if (v != class_lat[static_cast<size_t>(info.latency)]) op_cycles[info.code] = v;
-    }
+    for (const isa::LatencyInfo& k : isa::kLatencyClasses)
+      class_lat[static_cast<size_t>(k.cls)] = config::latency_cycles(c, k.cls);
     for (UnitState& u : units) u.start_ring.assign(ring_mask + 1, 0);
     if (opts.dram_trace && opts.dram_fidelity == DramFidelity::Calibrated)
       throw InputError(located("<timing options>", 0, 0,
@@ -187,20 +181,18 @@ struct TimingModel::Impl {
     uint64_t latency, occupancy;
   };
   Cost cost(const Effects& e) const {
-    const auto cls = static_cast<size_t>(e.latency);
-    const uint64_t base = cls < kClasses ? op_cycles[static_cast<uint8_t>(e.op)] != kUnknown
-                                               ? op_cycles[static_cast<uint8_t>(e.op)]
-                                               : class_lat[cls]
-                                         : class_cycles(cfg, e.op, e.latency);
-    const uint64_t lat = base * e.repeat;
+    const uint64_t lat = class_lat[static_cast<size_t>(e.latency)] * e.repeat;  // class checked by issue()
     switch (e.unit) {
       case isa::Unit::Matrix: return {lat, lat};  // not pipelined: the systolic array is busy throughout
       case isa::Unit::Vector: return {lat, opts.vector_pipelined ? std::min<uint64_t>(lat, e.repeat) : lat};
       case isa::Unit::ScalarFp:
         if (e.latency == isa::Latency::MapVFp) return {lat, lat};  // streams a VRAM row element by element
         return {lat, std::min<uint64_t>(lat, 1)};
-      default: return {lat, std::min<uint64_t>(lat, 1)};
+      case isa::Unit::ScalarInt:
+      case isa::Unit::Control:
+      case isa::Unit::Dma: return {lat, std::min<uint64_t>(lat, 1)};
     }
+    return {lat, lat};  // not reached: the switch covers every unit
   }
 
   // ---- bookkeeping shared by both modes ----
@@ -595,12 +587,13 @@ struct TimingModel::Impl {
   void issue(const Effects& e, uint32_t pc) {
     const uint8_t op = static_cast<uint8_t>(e.op);
     const int u = static_cast<int>(e.unit);
-    if (op >= 64 || u >= kUnits) throw SimFault("timing: Effects with opcode " + std::to_string(op) + " / unit " +
-                                                 std::to_string(u) + " outside the ISA table");
+    const int cls = static_cast<int>(e.latency);
+    if (op >= 64 || u >= kUnits || cls >= isa::kNumLatencyClasses)
+      throw SimFault("timing: Effects with opcode " + std::to_string(op) + " / unit " + std::to_string(u) +
+                     " / latency class " + std::to_string(cls) + " outside the ISA table");
     if (e.n_reads > e.reads.size() || e.n_writes > e.writes.size() || e.n_hbm > e.hbm.size())
       throw SimFault("timing: Effects range counts exceed their arrays");
-    if ((u == kDmaUnit) != (e.n_hbm > 0 || e.latency == isa::Latency::PrefetchM ||
-                            e.latency == isa::Latency::PrefetchV || e.latency == isa::Latency::StoreV))
+    if ((u == kDmaUnit) != (e.n_hbm > 0 || isa::latency_info(e.latency).rule == isa::LatencyRule::Dram))
       throw SimFault("timing: Effects of " + std::string(isa::mnemonic(e.op)) +
                      ": HBM streams and DMA latency classes belong to the DMA unit only");
     const uint64_t seq = next_seq++;

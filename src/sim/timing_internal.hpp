@@ -12,12 +12,9 @@
 namespace plena::sim::timing_detail {
 
 inline constexpr uint64_t kUnknown = ~uint64_t{0};
-inline constexpr int kUnits = 6;  // isa::Unit values Matrix..Dma
+inline constexpr int kUnits = isa::kNumUnits;
 inline constexpr int kDmaUnit = static_cast<int>(isa::Unit::Dma);
 
-// Cycles of one execution of an instruction's latency class (before Effects::repeat).
-// DMA classes have no table entry (their time comes from the DRAM model): 0.
-uint64_t class_cycles(const config::HardwareConfig& cfg, isa::Opcode op, isa::Latency cls);
 // Integer picoseconds per core cycle: 1000 / clock_ghz rounded to the nearest ps (>= 1).
 uint64_t cycle_period_ps(double clock_ghz);
 std::string_view unit_name(int unit);

@@ -1,4 +1,4 @@
-// Latency-class mapping, stats JSON and the Perfetto trace writer of the timing model.
+// Stats JSON and the Perfetto trace writer of the timing model.
 #include <algorithm>
 #include <bit>
 #include <cmath>
@@ -14,47 +14,6 @@
 
 namespace plena::sim {
 namespace timing_detail {
-
-uint64_t class_cycles(const config::HardwareConfig& cfg, isa::Opcode op, isa::Latency cls) {
-  const config::Latency& l = cfg.latency;
-  using L = isa::Latency;
-  switch (cls) {
-    case L::MatMul: return l.systolic_overhead + l.matrix_mm;
-    case L::BatchMatMul: return l.systolic_overhead + l.matrix_bmm;
-    case L::MatVec: return l.matrix_mv;  // the reference charges M_MV/M_TMV without the systolic overhead
-    case L::BatchMatVec: return l.systolic_overhead + l.matrix_bmv;
-    case L::MatWriteOut: return l.matrix_writeout;
-    case L::VecAdd:
-      // The ISA table files V_MAX_VF/V_MIN_VF under VecAdd; the reference (and docs/config.md)
-      // charge them vector_max.
-      if (op == isa::Opcode::V_MAX_VF || op == isa::Opcode::V_MIN_VF) return l.vector_max;
-      return l.vector_add;
-    case L::VecMul: return l.vector_mul;
-    case L::VecExp: return l.vector_exp;
-    case L::VecReci: return l.vector_reci;
-    case L::VecSum: return l.vector_sum;
-    case L::VecMax: return l.vector_max;
-    case L::VecShift: return l.vector_shift;
-    case L::VecPrefixScan: return l.vector_prefix_scan;
-    case L::VecTopK: return l.vector_max;  // times Effects::repeat (logits scanned)
-    case L::Hadamard:
-      // No table entry: log2(VLEN) butterfly stages of one vector add each.
-      return l.vector_add * static_cast<uint64_t>(std::bit_width(uint64_t{cfg.geometry.vlen}) - 1);
-    case L::ScalarFpBasic: return l.scalar_fp_basic;
-    case L::ScalarFpExp: return l.scalar_fp_exp;
-    case L::ScalarFpReci: return l.scalar_fp_reci;
-    case L::ScalarFpSqrt: return l.scalar_fp_sqrt;
-    case L::ScalarFpMem: return l.scalar_fp_load_store;
-    case L::ScalarIntBasic:
-    case L::ScalarIntMem: return l.scalar_int_basic;
-    case L::MapVFp: return l.scalar_map_v_fp;
-    case L::Control: return l.control;
-    case L::PrefetchM:
-    case L::PrefetchV:
-    case L::StoreV: return 0;  // DRAM time
-  }
-  return 0;
-}
 
 uint64_t cycle_period_ps(double clock_ghz) {
   if (!(clock_ghz > 0) || !std::isfinite(clock_ghz))

@@ -114,6 +114,77 @@ TEST(IsaTable, UnitsAndLatencyClasses) {
   EXPECT_EQ(info(Opcode::H_STORE_V).latency, Latency::StoreV);
 }
 
+TEST(IsaTable, CountsAndBoundsComeFromTheTable) {
+  ASSERT_EQ(static_cast<size_t>(kNumOpcodes), all_opcodes().size());
+  EXPECT_EQ(kMinOpcode, all_opcodes().front().code);
+  EXPECT_EQ(kMaxOpcode, all_opcodes().back().code);
+  // Binary compatibility with upstream pins today's values (a new opcode changes them here only).
+  EXPECT_EQ(kNumOpcodes, 55);
+  EXPECT_EQ(kMaxOpcode, 0x37);
+  for (const OpInfo& o : all_opcodes()) {
+    EXPECT_EQ(unit_of(o.op), o.unit) << o.mnemonic;
+    EXPECT_EQ(latency_of(o.op), o.latency) << o.mnemonic;
+  }
+}
+
+// Every opcode inside a unit's [first, last] belongs to the unit exactly when the range is
+// contiguous; first and last are the unit's smallest and largest opcodes.
+TEST(IsaTable, UnitRangesMatchTheTable) {
+  for (int k = 0; k < kNumUnits; ++k) {
+    const Unit u = static_cast<Unit>(k);
+    const OpcodeRange r = unit_range(u);
+    int members = 0, inside = 0;
+    for (const OpInfo& o : all_opcodes()) {
+      EXPECT_EQ(is_unit(o.op, u), o.unit == u) << o.mnemonic;
+      if (o.unit == u) {
+        ++members;
+        EXPECT_TRUE(r.contains(o.op)) << o.mnemonic;
+      }
+      if (r.contains(o.op)) {
+        ++inside;
+        if (r.contiguous) {
+          EXPECT_EQ(o.unit, u) << to_string(u) << " range holds " << o.mnemonic;
+        }
+      }
+    }
+    ASSERT_GT(members, 0) << to_string(u);
+    EXPECT_EQ(r.contiguous, members == inside) << to_string(u);
+    EXPECT_EQ(info(r.first).unit, u);
+    EXPECT_EQ(info(r.last).unit, u);
+  }
+  EXPECT_EQ(unit_range(Unit::Matrix).first, Opcode::M_MM);
+  EXPECT_EQ(unit_range(Unit::Matrix).last, Opcode::M_BMV_WO);
+  EXPECT_TRUE(unit_range(Unit::Matrix).contiguous);
+  EXPECT_TRUE(unit_range(Unit::Dma).contiguous);
+  EXPECT_FALSE(unit_range(Unit::Vector).contiguous);  // V_PS_V, V_SHFT_V, ... came later
+  EXPECT_FALSE(unit_range(Unit::Control).contiguous);
+  EXPECT_FALSE(is_unit(static_cast<Opcode>(0), Unit::Matrix));
+  EXPECT_FALSE(is_unit(static_cast<Opcode>(0x38), Unit::Vector));
+}
+
+TEST(IsaTable, LatencyClassTable) {
+  std::set<Latency> used;
+  for (const OpInfo& o : all_opcodes()) used.insert(o.latency);
+  for (int k = 0; k < kNumLatencyClasses; ++k) {
+    const LatencyInfo& c = kLatencyClasses[k];
+    EXPECT_EQ(static_cast<int>(c.cls), k) << c.name;  // table order is enumerator order
+    EXPECT_EQ(&latency_info(c.cls), &c);
+    EXPECT_EQ(to_string(c.cls), c.name);
+    EXPECT_TRUE(used.count(c.cls)) << c.name << " has no opcode";
+    EXPECT_EQ(c.key.empty(), c.rule == LatencyRule::Dram) << c.name;
+  }
+  // DMA opcodes, and only they, take their time from the DRAM model.
+  for (const OpInfo& o : all_opcodes())
+    EXPECT_EQ(latency_info(o.latency).rule == LatencyRule::Dram, o.unit == Unit::Dma) << o.mnemonic;
+  // The reference charges VECTOR_MAX_CYCLES for V_MAX_VF and V_MIN_VF (plena_simulator.md).
+  EXPECT_EQ(info(Opcode::V_MAX_VF).latency, Latency::VecMax);
+  EXPECT_EQ(info(Opcode::V_MIN_VF).latency, Latency::VecMax);
+  EXPECT_EQ(latency_info(Latency::VecMax).key, "vector_max");
+  EXPECT_EQ(latency_info(Latency::MatMul).rule, LatencyRule::SystolicPlusKey);
+  EXPECT_EQ(latency_info(Latency::MatVec).rule, LatencyRule::Key);
+  EXPECT_EQ(latency_info(Latency::Hadamard).rule, LatencyRule::KeyPerStage);
+}
+
 // Upstream's parser: operand position -> slot (plena_compiler.md §2), and the fields each class
 // encodes; every FORM operand sits where upstream reads its field.
 TEST(IsaTable, UpstreamPositions) {

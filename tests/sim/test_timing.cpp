@@ -724,9 +724,6 @@ TEST(Timing, MalformedEffectsAreSimFaults) {
   EXPECT_THROW(tm.issue(reg, 1), SimFault);
 }
 
-}  // namespace
-}  // namespace plena::sim
-
 namespace plena::sim {
 namespace {
 
@@ -794,6 +791,32 @@ TEST(TimingCalibrated, LongerTransfersScaleLinearlyAndDramTraceNeedsBankFidelity
   EXPECT_EQ(parse_dram_fidelity("calibrated", "x"), DramFidelity::Calibrated);
   EXPECT_EQ(dram_fidelity_name(DramFidelity::Bank), "bank");
   EXPECT_THROW(parse_dram_fidelity("fast", "--dram-fidelity"), InputError);
+}
+
+}  // namespace
+}  // namespace plena::sim
+
+// The simulator charges every compute opcode config::latency_cycles (the one table), e.g.
+// V_MAX_VF/V_MIN_VF vector_max, not vector_add.
+TEST(Timing, EveryComputeOpcodeCostsLatencyCycles) {
+  auto cfg = make_cfg(kInOrder);
+  uint64_t v = 3;
+  for (uint64_t* key : {&cfg.latency.matrix_mm, &cfg.latency.matrix_bmm, &cfg.latency.matrix_mv,
+                        &cfg.latency.matrix_bmv, &cfg.latency.matrix_writeout, &cfg.latency.vector_add,
+                        &cfg.latency.vector_mul, &cfg.latency.vector_exp, &cfg.latency.vector_reci,
+                        &cfg.latency.vector_max, &cfg.latency.vector_sum, &cfg.latency.vector_shift,
+                        &cfg.latency.vector_prefix_scan, &cfg.latency.scalar_fp_basic, &cfg.latency.scalar_fp_exp,
+                        &cfg.latency.scalar_fp_sqrt, &cfg.latency.scalar_fp_reci, &cfg.latency.scalar_fp_load_store,
+                        &cfg.latency.scalar_map_v_fp, &cfg.latency.scalar_int_basic, &cfg.latency.control})
+    *key = v += 2;
+  cfg.latency.systolic_overhead = 100;
+  for (const isa::OpInfo& o : isa::all_opcodes()) {
+    if (o.unit == isa::Unit::Dma) continue;
+    EXPECT_EQ(run(cfg, {make(o.op)}).stats.cycles, config::latency_cycles(cfg, o.op)) << o.mnemonic;
+  }
+  EXPECT_EQ(run(cfg, {make(Opcode::V_MAX_VF)}).stats.cycles, cfg.latency.vector_max);
+  EXPECT_EQ(run(cfg, {make(Opcode::V_MIN_VF)}).stats.cycles, cfg.latency.vector_max);
+  EXPECT_NE(cfg.latency.vector_max, cfg.latency.vector_add);
 }
 
 }  // namespace
