@@ -55,7 +55,7 @@ names a quantity's unit as the last token of its key (before a `_per_...` qualif
 
 | suffix | unit |
 |---|---|
-| `_s` | seconds (float): TTFT, TPOT, host and wall times (`ttft_s`, `host_s`, `time_s`) |
+| `_s` | seconds (float): TTFT, TPOT, host, compile and wall times (`ttft_s`, `host_s`, `compile_s`, `time_s`) |
 | `_ps` | picoseconds: simulated time of the cycle-level model (`time_ps`, `avg_latency_ps`) |
 | `cycles`, `_cycles` | core clock cycles |
 | `_bytes` | bytes (`read_bytes`, `hbm_bytes_per_device`) |

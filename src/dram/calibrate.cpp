@@ -4,6 +4,7 @@
 #include <map>
 
 #include "dram/dram.hpp"
+#include "support/math.hpp"
 
 namespace plena::dram {
 
@@ -30,7 +31,7 @@ std::vector<uint64_t> simulate_burst(const Params& p, const TransferShape& shape
     if (j >= depth) {
       wait_for(j - depth);
       const uint64_t freed = done[j - depth];
-      arrival = std::max(arrival, (freed + o.period_ps - 1) / o.period_ps * o.period_ps);
+      arrival = std::max(arrival, round_up(freed, o.period_ps));
     }
     arrival = std::max(arrival, d.now_ps());
     uint64_t first = kNever, n = 0;
@@ -75,7 +76,7 @@ TransferTiming calibrate_transfer(const Params& p, const TransferShape& shape, c
   // Serial transfers j >= 1 arrive on the clock edge after j - 1 completed (or j * gap).
   double warm = 0;
   for (uint64_t j = 1; j < kSerial; ++j) {
-    const uint64_t edge = (alone[j - 1] + o.period_ps - 1) / o.period_ps * o.period_ps;
+    const uint64_t edge = round_up(alone[j - 1], o.period_ps);
     warm += double(alone[j] - std::max(edge, j * o.issue_gap_ps));
   }
   t.warm_ps = warm / double(kSerial - 1) + (scale - 1.0) * inc;

@@ -14,6 +14,7 @@
 
 #include "dram/dram.hpp"
 #include "dram/mapping.hpp"
+#include "support/math.hpp"
 #include "support/support.hpp"
 
 namespace plena::dram {
@@ -383,7 +384,7 @@ struct DramModel::Impl {
   uint64_t ideal_transfer_ps(uint64_t bytes) const {
     const unsigned __int128 num = static_cast<unsigned __int128>(bytes) * 8u * 1000000u;
     const unsigned __int128 den = static_cast<unsigned __int128>(p.bus_width_bits) * p.data_rate_mbps;
-    return static_cast<uint64_t>((num + den - 1) / den);
+    return static_cast<uint64_t>(ceil_div(num, den));
   }
   void run_ideal(uint64_t t) {
     while (!ideal_q.empty() && ideal_q.front().arrival <= t) {

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "dram/dram.hpp"
+#include "support/math.hpp"
 #include "support/support.hpp"
 
 namespace plena::dram {
@@ -201,7 +202,7 @@ uint64_t Params::idle_read_latency_ps() const {
   if (kind == Kind::Ideal) {
     const uint64_t bits = uint64_t(atom_bytes) * 8 * 1000000;
     const uint64_t den = uint64_t(bus_width_bits) * data_rate_mbps;
-    return ideal_latency_ps + (bits + den - 1) / den + controller_latency_ps;
+    return ideal_latency_ps + ceil_div(bits, den) + controller_latency_ps;
   }
   return tRCD + tCL + tBL + controller_latency_ps;
 }

@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "numerics/numerics.hpp"
+#include "support/math.hpp"
 #include "support/support.hpp"
 
 namespace plena::numerics {
@@ -54,7 +55,7 @@ AsymIntTensor asym_quantize(std::span<const float> x, size_t tokens, size_t chan
   std::vector<float> buf;
   std::vector<uint8_t> cbuf;
   if (axis == AsymAxis::PerToken) {
-    size_t ng = (channels + G - 1) / G;
+    size_t ng = ceil_div(channels, G);
     t.scale.resize(tokens * ng), t.zero.resize(tokens * ng);
     for (size_t tok = 0; tok < tokens; ++tok)
       for (size_t g = 0; g < ng; ++g) {
@@ -64,7 +65,7 @@ AsymIntTensor asym_quantize(std::span<const float> x, size_t tokens, size_t chan
                             t.zero[tok * ng + g]);
       }
   } else {
-    size_t ng = (tokens + G - 1) / G;
+    size_t ng = ceil_div(tokens, G);
     t.scale.resize(ng * channels), t.zero.resize(ng * channels);
     for (size_t g = 0; g < ng; ++g)
       for (size_t ch = 0; ch < channels; ++ch) {
@@ -83,7 +84,7 @@ std::vector<float> asym_dequantize(const AsymIntTensor& t) {
   const size_t G = size_t(t.group);
   for (size_t tok = 0; tok < t.tokens; ++tok)
     for (size_t ch = 0; ch < t.channels; ++ch) {
-      size_t p = t.axis == AsymAxis::PerToken ? tok * ((t.channels + G - 1) / G) + ch / G
+      size_t p = t.axis == AsymAxis::PerToken ? tok * ceil_div(t.channels, G) + ch / G
                                               : (tok / G) * t.channels + ch;
       out[tok * t.channels + ch] = asym_dequant_value(t.codes[tok * t.channels + ch], t.scale[p], t.zero[p]);
     }

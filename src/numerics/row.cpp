@@ -8,6 +8,7 @@
 #include "numerics/block.hpp"
 #include "numerics/fast.hpp"
 #include "numerics/numerics.hpp"
+#include "support/math.hpp"
 #include "support/support.hpp"
 
 namespace plena::numerics {
@@ -29,16 +30,16 @@ struct Scratch {
 
 }  // namespace
 
-size_t packed_element_bytes(const Format& f, size_t n) { return (n * size_t(f.width) + 7) / 8; }
+size_t packed_element_bytes(const Format& f, size_t n) { return ceil_div(n * size_t(f.width), size_t{8}); }
 
 size_t scale_bytes(const Format& f, size_t n) {
   if (!f.is_block()) return 0;
-  size_t blocks = (n + size_t(f.block) - 1) / size_t(f.block);
+  size_t blocks = ceil_div(n, size_t(f.block));
   return blocks * size_t(f.scale_bits / 8);
 }
 
 void pack_codes(std::span<const uint32_t> codes, int width, std::span<uint8_t> out) {
-  size_t need = (codes.size() * size_t(width) + 7) / 8;
+  size_t need = ceil_div(codes.size() * size_t(width), size_t{8});
   if (width < 1 || width > 32 || out.size() != need)
     throw InputError(fmt::format("pack_codes: {} codes of {} bits need {} bytes, got {}", codes.size(), width, need,
                                  out.size()));
@@ -59,7 +60,7 @@ void pack_codes(std::span<const uint32_t> codes, int width, std::span<uint8_t> o
 }
 
 void unpack_codes(std::span<const uint8_t> in, int width, std::span<uint32_t> codes) {
-  size_t need = (codes.size() * size_t(width) + 7) / 8;
+  size_t need = ceil_div(codes.size() * size_t(width), size_t{8});
   if (width < 1 || width > 32 || in.size() != need)
     throw InputError(fmt::format("unpack_codes: {} codes of {} bits need {} bytes, got {}", codes.size(), width, need,
                                  in.size()));

@@ -11,6 +11,7 @@
 #include "support/confine.hpp"
 #include "support/checked.hpp"
 #include "support/json_strict.hpp"
+#include "support/math.hpp"
 #include "support/support.hpp"
 
 namespace plena::numerics {
@@ -42,7 +43,7 @@ size_t region_bytes(size_t rows, size_t per_row, std::string_view file) {
 // is computed as (cols / 8) * width + ceil((cols % 8) * width / 8), which cannot wrap unnoticed.
 std::pair<size_t, size_t> row_bytes(const Format& f, size_t cols, std::string_view file) {
   auto whole = checked_mul(cols / 8, size_t(f.width));
-  auto eb = whole ? checked_add(*whole, ((cols % 8) * size_t(f.width) + 7) / 8) : std::nullopt;
+  auto eb = whole ? checked_add(*whole, ceil_div((cols % 8) * size_t(f.width), size_t{8})) : std::nullopt;
   if (!eb) throw_input(file, 0, 0, fmt::format("rows of {} elements of {} are too long to address", cols, f.name()));
   return {*eb, scale_bytes(f, cols)};
 }

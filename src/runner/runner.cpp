@@ -346,198 +346,309 @@ void detail::check_run_counts(const model::ModelConfig& cfg, uint64_t prompt_len
                                  max_pos));
 }
 
-RunReport run_model(const RunOptions& opt) {
-  const auto wall0 = std::chrono::steady_clock::now();
-  check_options(opt);
-  if (opt.batch == 0 || opt.batch > kMaxBatch)
-    throw InputError(fmt::format("--batch: error: {} sequences; expected 1 to {}", opt.batch, kMaxBatch));
-  const model::ModelSource src = model::resolve_model_source(opt.model, !opt.timing_only);
-  const config::HardwareConfig hw = config::resolve_config(opt.hw);
-  RunReport rep;
-  rep.hw = hw_display_name(opt.hw);
-  rep.hw_hash = config::canonical_hash(hw);
-  rep.timing_only = opt.timing_only;
-  rep.teacher_force = opt.teacher_force;
-  rep.batch = opt.batch;
-  rep.gen = opt.gen;
-  {
-    // Sizes first: refuse before loading weights or allocating anything large.
-    const model::ModelConfig cfg0 = src.is_preset ? model::model_preset(src.preset) : model::parse_hf_config(src.config);
-    const uint64_t P0 = opt.prompt_ids.empty() ? opt.prompt_len : opt.prompt_ids[0].size();
-    check_run_counts(cfg0, P0, opt.gen, opt.batch);
-    require_memory(run_memory_need(cfg0, hw, opt.batch, fed_positions(P0, opt.gen), !opt.timing_only, !src.is_preset),
-                   host_memory_available(), "plena run",
-                   "add --timing-only (timing without weights or data), or use a smaller model or batch");
-  }
-  ResolvedModel rm = resolve_model(opt.model, opt.seed, !opt.timing_only);
-  const model::ModelConfig& cfg = rm.config;
-  rep.model = rm.source;
-  rep.formats = applied_formats(hw, cfg, rm.from_checkpoint);
-  rep.prompts = make_prompts(cfg, opt.prompt_ids, opt.prompt_len, opt.batch, opt.seed);
-  const uint64_t P = rep.prompts[0].size(), B = opt.batch, steps = std::max<uint64_t>(opt.gen, 1);
-  rep.prompt_len = P;
+namespace {
 
+// One `plena run`: prepare() resolves the model and hardware, checks the host memory and sets up
+// the compiler, simulator and host references; each step() compiles and simulates one step and
+// compares it with the references; report() assembles the totals and the verdict. Not movable:
+// the compiler, simulator and probe hold pointers into the session.
+class RunSession {
+ public:
+  explicit RunSession(const RunOptions& opt) : opt_(opt), wall0_(std::chrono::steady_clock::now()) {}
+  RunSession(const RunSession&) = delete;
+  RunSession& operator=(const RunSession&) = delete;
+
+  void prepare();
+  bool step();  // false once every step has run
+  RunReport report();
+
+ private:
+  using Tokens = std::vector<std::vector<int64_t>>;
+  // prepare()
+  void check_sizes(const model::ModelSource& src) const;
+  void resolve();
+  void setup_compiler();
+  void setup_simulator();
+  void setup_references();
+  // step()
+  compiler::CompiledStep compile(StepReport& st);
+  void simulate(const compiler::CompiledStep& step, StepReport& st);
+  Tokens compare(const compiler::CompiledStep& step, StepReport& st);
+  void compare_hidden_layers(StepReport& st, const std::vector<float>& ref_hidden);
+  void dump_logits(const compiler::CompiledStep& step, const std::vector<float>& logits,
+                   const std::vector<float>& ref_logits) const;
+  void advance(StepReport st, Tokens next);
+  // report()
+  void summarize_agreement();
+  void dump_generated() const;
+  void summarize_performance();
+
+  uint64_t stages() const { return uint64_t(rm_.config.num_hidden_layers) + 1; }
+  uint64_t hidden() const { return uint64_t(rm_.config.hidden_size); }
+  uint64_t vocab() const { return uint64_t(rm_.config.vocab_size); }
+
+  const RunOptions& opt_;
+  const std::chrono::steady_clock::time_point wall0_;
+  config::HardwareConfig hw_;
+  RunReport rep_;
+  ResolvedModel rm_;
+  std::optional<compiler::ModelCompiler> mc_;
+  HiddenProbe probe_;
+  std::optional<sim::Simulator> simu_;
+  std::optional<References> refs_;
+  Tokens quant_generated_;  // greedy tokens of the quantized reference
+  Tokens feed_;             // the next step's input tokens per sequence
+  uint64_t steps_ = 0, done_ = 0, past_ = 0;
+  UnitUtilization units_[6] = {{"matrix"}, {"vector"}, {"scalar_int"}, {"scalar_fp"}, {"control"}, {"dma"}};
+  uint64_t total_cycles_ = 0;
+  double mean_sum_ = 0;  // of the per-sequence mean abs logit errors
+};
+
+void RunSession::prepare() {
+  check_options(opt_);
+  if (opt_.batch == 0 || opt_.batch > kMaxBatch)
+    throw InputError(fmt::format("--batch: error: {} sequences; expected 1 to {}", opt_.batch, kMaxBatch));
+  const model::ModelSource src = model::resolve_model_source(opt_.model, !opt_.timing_only);
+  hw_ = config::resolve_config(opt_.hw);
+  rep_.hw = hw_display_name(opt_.hw);
+  rep_.hw_hash = config::canonical_hash(hw_);
+  rep_.timing_only = opt_.timing_only;
+  rep_.teacher_force = opt_.teacher_force;
+  rep_.batch = opt_.batch;
+  rep_.gen = opt_.gen;
+  check_sizes(src);
+  resolve();
+  setup_compiler();
+  setup_simulator();
+  setup_references();
+  if (!opt_.dump_dir.empty()) std::filesystem::create_directories(opt_.dump_dir);
+  rep_.generated.assign(opt_.batch, {});
+  feed_ = rep_.prompts;
+  steps_ = std::max<uint64_t>(opt_.gen, 1);
+}
+
+// Sizes first: refuse before loading weights or allocating anything large.
+void RunSession::check_sizes(const model::ModelSource& src) const {
+  const model::ModelConfig cfg0 = src.is_preset ? model::model_preset(src.preset) : model::parse_hf_config(src.config);
+  const uint64_t P0 = opt_.prompt_ids.empty() ? opt_.prompt_len : opt_.prompt_ids[0].size();
+  check_run_counts(cfg0, P0, opt_.gen, opt_.batch);
+  require_memory(run_memory_need(cfg0, hw_, opt_.batch, fed_positions(P0, opt_.gen), !opt_.timing_only, !src.is_preset),
+                 host_memory_available(), "plena run",
+                 "add --timing-only (timing without weights or data), or use a smaller model or batch");
+}
+
+void RunSession::resolve() {
+  rm_ = resolve_model(opt_.model, opt_.seed, !opt_.timing_only);
+  rep_.model = rm_.source;
+  rep_.formats = applied_formats(hw_, rm_.config, rm_.from_checkpoint);
+  rep_.prompts = make_prompts(rm_.config, opt_.prompt_ids, opt_.prompt_len, opt_.batch, opt_.seed);
+  rep_.prompt_len = rep_.prompts[0].size();
+}
+
+void RunSession::setup_compiler() {
   compiler::ModelCompileOptions mo;
-  mo.batch = B;
-  mo.max_positions = fed_positions(P, opt.gen);
-  mo.loops = opt.loops;
-  compiler::ModelCompiler mc(hw, rep.hw, cfg, mo);
+  mo.batch = opt_.batch;
+  mo.max_positions = fed_positions(rep_.prompt_len, opt_.gen);
+  mo.loops = opt_.loops;
+  mc_.emplace(hw_, rep_.hw, rm_.config, mo);
+}
 
+void RunSession::setup_simulator() {
   sim::SimOptions so;
-  so.mode = opt.timing_only ? sim::Mode::TimingOnly : sim::Mode::Functional;
-  so.expected_config_hash = rep.hw_hash;
-  if (opt.dma_request_bytes) so.timing.dma_request_bytes = opt.dma_request_bytes;
-  so.timing.dram_fidelity = opt.dram_fidelity;
-  rep.dram = fmt::format("{} ({})", hw.hbm.dram, sim::dram_fidelity_name(opt.dram_fidelity));
-  HiddenProbe probe;
+  so.mode = opt_.timing_only ? sim::Mode::TimingOnly : sim::Mode::Functional;
+  so.expected_config_hash = rep_.hw_hash;
+  if (opt_.dma_request_bytes) so.timing.dma_request_bytes = opt_.dma_request_bytes;
+  so.timing.dram_fidelity = opt_.dram_fidelity;
+  rep_.dram = fmt::format("{} ({})", hw_.hbm.dram, sim::dram_fidelity_name(opt_.dram_fidelity));
   // The observer only reads machine state: tokens, cycles and instruction counts are unchanged.
-  if (opt.dump_hidden_layers) so.observer = [&probe](const sim::Effects&, uint32_t) { probe.observe(); };
-  sim::Simulator simu(hw, so);
-  probe.machine = &simu.machine();
-  const compiler::HbmManifest man = mc.manifest();
-  if (!opt.timing_only)
-    for (const auto& name : mc.weight_tensors())
-      sim::write_hbm_tensor(simu.machine().hbm(), to_sim(man.tensor(name)), mc.weight_data(name, rm.weights));
+  if (opt_.dump_hidden_layers) so.observer = [this](const sim::Effects&, uint32_t) { probe_.observe(); };
+  simu_.emplace(hw_, so);
+  probe_.machine = &simu_->machine();
+  if (opt_.timing_only) return;
+  const compiler::HbmManifest man = mc_->manifest();
+  for (const auto& name : mc_->weight_tensors())
+    sim::write_hbm_tensor(simu_->machine().hbm(), to_sim(man.tensor(name)), mc_->weight_data(name, rm_.weights));
+}
 
-  std::optional<References> refs;
-  std::vector<std::vector<int64_t>> quant_generated;
-  if (!opt.timing_only) {
-    refs.emplace(cfg, rm.weights, hw, B);
-    rep.ref_generated = greedy(refs->fp32, rep.prompts, opt.gen);
-    quant_generated = greedy(refs->quant, rep.prompts, opt.gen);
-  }
-  if (!opt.dump_dir.empty()) std::filesystem::create_directories(opt.dump_dir);
+void RunSession::setup_references() {
+  if (opt_.timing_only) return;
+  refs_.emplace(rm_.config, rm_.weights, hw_, opt_.batch);
+  rep_.ref_generated = greedy(refs_->fp32, rep_.prompts, opt_.gen);
+  quant_generated_ = greedy(refs_->quant, rep_.prompts, opt_.gen);
+}
 
-  rep.generated.assign(B, {});
-  std::vector<std::vector<int64_t>> feed = rep.prompts;
-  uint64_t past = 0;
-  const uint64_t V = uint64_t(cfg.vocab_size);
-  UnitUtilization units[6] = {{"matrix"}, {"vector"}, {"scalar_int"}, {"scalar_fp"}, {"control"}, {"dma"}};
-  uint64_t total_cycles = 0;
-  double mean_sum = 0;
-  for (uint64_t s = 0; s < steps; ++s) {
-    StepReport st;
-    st.kind = s == 0 ? "prefill" : "decode";
-    st.past = past;
-    st.q_len = feed[0].size();
-    const auto c0 = std::chrono::steady_clock::now();
-    const compiler::CompiledStep step = mc.compile_step(feed, past);
-    st.compile_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - c0).count();
-    st.program_words = step.program.words.size();
-    preload_step(simu, step);
-    if (opt.dump_hidden_layers) probe.begin(step, uint64_t(cfg.hidden_size));
-    const sim::SimResult r = simu.run(step.program.words);
-    st.executed = r.executed;
-    st.time_ps = r.timing.time_ps;
-    st.cycles = r.timing.cycles;
-    st.hbm_read_bytes = r.timing.hbm_read_bytes;
-    st.hbm_write_bytes = r.timing.hbm_write_bytes;
-    st.host_seconds = r.host_seconds;
-    const sim::UnitStats* us[6] = {&r.timing.matrix, &r.timing.vector, &r.timing.scalar_int,
-                                   &r.timing.scalar_fp, &r.timing.control, &r.timing.dma};
-    for (int u = 0; u < 6; ++u) units[u].busy_cycles += us[u]->busy_cycles;
-    total_cycles += r.timing.cycles;
-
-    std::vector<std::vector<int64_t>> next(B);
-    if (!opt.timing_only) {
-      const std::vector<float> logits = read_rows(simu.machine(), step.logits, B, mc.vocab_padded());
-      std::vector<float> ref_logits(B * V);
-      const uint64_t Hd = uint64_t(cfg.hidden_size), stages = uint64_t(cfg.num_hidden_layers) + 1;
-      std::vector<float> ref_hidden(opt.dump_hidden_layers ? stages * B * Hd : 0);
-      for (uint64_t b = 0; b < B; ++b) {
-        model::Capture cap;
-        const float* sl = &logits[b * mc.vocab_padded()];
-        Agreement a;
-        const model::Tensor lr = refs->step(b, feed[b], sl, opt.dump_hidden_layers ? &cap : nullptr, a);
-        for (uint64_t si = 0; si < (opt.dump_hidden_layers ? stages : 0); ++si) {
-          const model::Tensor& t = cap.at(si == 0 ? std::string("embed") : fmt::format("layers.{}.output", si - 1));
-          std::copy_n(&t.data[(t.shape.at(0) - 1) * Hd], Hd, &ref_hidden[(si * B + b) * Hd]);
-        }
-        std::copy(lr.data.begin(), lr.data.end(), ref_logits.begin() + b * V);
-        st.agreement.push_back(a);
-        mean_sum += a.mean_abs;
-        st.sim_tokens.push_back(int64_t(model::argmax(sl, V)));
-        st.ref_tokens.push_back(int64_t(model::argmax(&ref_logits[b * V], V)));
-        if (s < opt.gen) rep.generated[b].push_back(st.sim_tokens.back());
-        next[b] = {opt.teacher_force ? st.ref_tokens.back() : st.sim_tokens.back()};
-      }
-      if (!opt.dump_dir.empty()) {
-        std::vector<float> packed(B * V);
-        for (uint64_t b = 0; b < B; ++b)
-          std::copy_n(&logits[b * mc.vocab_padded()], V, packed.begin() + b * V);
-        npy_save(opt.dump_dir / fmt::format("step{:04d}_logits.npy", s), npy_from_f32(packed, {B, V}));
-        npy_save(opt.dump_dir / fmt::format("step{:04d}_ref_logits.npy", s), npy_from_f32(ref_logits, {B, V}));
-        // Final-norm hidden state of each sequence's last token (the LM head's input, row b).
-        const std::vector<float> hid = read_rows(simu.machine(), step.hidden, B, uint64_t(cfg.hidden_size));
-        npy_save(opt.dump_dir / fmt::format("step{:04d}_hidden.npy", s), npy_from_f32(hid, {B, uint64_t(cfg.hidden_size)}));
-      }
-      if (opt.dump_hidden_layers) {
-        if (probe.next != stages)
-          throw std::logic_error(fmt::format("step {}: {} of {} residual checkpoints reached", s, probe.next, stages));
-        for (uint64_t si = 0; si < stages; ++si)
-          st.hidden_layers.push_back(
-              compare_hidden(si, &probe.data[si * B * Hd], &ref_hidden[si * B * Hd], B, Hd));
-        npy_save(opt.dump_dir / fmt::format("step{:04d}_hidden_layers.npy", s), npy_from_f32(probe.data, {stages, B, Hd}));
-        npy_save(opt.dump_dir / fmt::format("step{:04d}_ref_hidden_layers.npy", s),
-                 npy_from_f32(ref_hidden, {stages, B, Hd}));
-        probe.step = nullptr;
-      }
-    } else {
-      // No data: decode steps re-feed each prompt's last token (timing does not depend on ids).
-      for (uint64_t b = 0; b < B; ++b) next[b] = {rep.prompts[b].back()};
-    }
-    past += feed[0].size();
-    feed = std::move(next);
-    rep.executed += st.executed;
-    rep.hbm_read_bytes += st.hbm_read_bytes;
-    rep.hbm_write_bytes += st.hbm_write_bytes;
-    rep.host_seconds += st.host_seconds;
-    rep.steps.push_back(std::move(st));
-    if (opt.progress) opt.progress(s + 1, steps);
-  }
-
-  if (!opt.timing_only) {
-    const AgreementTotals& t = refs->sim_vs_fp32;
-    rep.teacher_forced_top1 = t.top1_rate();
-    rep.teacher_forced_steps = t.compared;
-    rep.teacher_forced_misses = t.compared - t.top1;
-    rep.max_miss_margin = t.max_miss_margin;
-    rep.logits_max_abs = t.max_abs;
-    rep.logits_min_cosine = t.min_cosine;
-    rep.logits_mean_abs = t.compared ? mean_sum / double(t.compared) : 0;
-    rep.greedy_match = token_match(rep.generated, rep.ref_generated);
-    rep.verdict = judge({refs->sim_vs_fp32, refs->quant_vs_fp32, refs->sim_vs_quant, refs->quant_vs_stored,
-                         refs->ref_logit_max,
-                         token_match(quant_generated, rep.ref_generated), rep.formats.label});
-    if (!opt.dump_dir.empty()) {
-      std::vector<int64_t> flat, rflat;
-      for (uint64_t b = 0; b < B; ++b) {
-        flat.insert(flat.end(), rep.generated[b].begin(), rep.generated[b].end());
-        rflat.insert(rflat.end(), rep.ref_generated[b].begin(), rep.ref_generated[b].end());
-      }
-      npy_save(opt.dump_dir / "generated.npy", npy_from_i64(flat, {B, opt.gen}));
-      npy_save(opt.dump_dir / "ref_generated.npy", npy_from_i64(rflat, {B, opt.gen}));
-    }
+bool RunSession::step() {
+  if (done_ == steps_) return false;
+  StepReport st;
+  st.kind = done_ == 0 ? "prefill" : "decode";
+  st.past = past_;
+  st.q_len = feed_[0].size();
+  const compiler::CompiledStep step = compile(st);
+  simulate(step, st);
+  Tokens next(opt_.batch);
+  if (!opt_.timing_only) {
+    next = compare(step, st);
   } else {
-    rep.verdict.reason = "timing-only run: no data is computed, so there is nothing to compare";
+    // No data: decode steps re-feed each prompt's last token (timing does not depend on ids).
+    for (uint64_t b = 0; b < opt_.batch; ++b) next[b] = {rep_.prompts[b].back()};
   }
+  advance(std::move(st), std::move(next));
+  return true;
+}
+
+compiler::CompiledStep RunSession::compile(StepReport& st) {
+  const auto c0 = std::chrono::steady_clock::now();
+  compiler::CompiledStep step = mc_->compile_step(feed_, past_);
+  st.compile_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - c0).count();
+  st.program_words = step.program.words.size();
+  return step;
+}
+
+void RunSession::simulate(const compiler::CompiledStep& step, StepReport& st) {
+  preload_step(*simu_, step);
+  if (opt_.dump_hidden_layers) probe_.begin(step, hidden());
+  const sim::SimResult r = simu_->run(step.program.words);
+  st.executed = r.executed;
+  st.time_ps = r.timing.time_ps;
+  st.cycles = r.timing.cycles;
+  st.hbm_read_bytes = r.timing.hbm_read_bytes;
+  st.hbm_write_bytes = r.timing.hbm_write_bytes;
+  st.host_seconds = r.host_seconds;
+  const sim::UnitStats* us[6] = {&r.timing.matrix, &r.timing.vector, &r.timing.scalar_int,
+                                 &r.timing.scalar_fp, &r.timing.control, &r.timing.dma};
+  for (int u = 0; u < 6; ++u) units_[u].busy_cycles += us[u]->busy_cycles;
+  total_cycles_ += r.timing.cycles;
+}
+
+// The simulated logits against the references, sequence by sequence; returns the tokens fed next.
+RunSession::Tokens RunSession::compare(const compiler::CompiledStep& step, StepReport& st) {
+  const uint64_t B = opt_.batch, V = vocab(), Hd = hidden(), Vp = mc_->vocab_padded();
+  const uint64_t hidden_stages = opt_.dump_hidden_layers ? stages() : 0;
+  const std::vector<float> logits = read_rows(simu_->machine(), step.logits, B, Vp);
+  std::vector<float> ref_logits(B * V), ref_hidden(hidden_stages * B * Hd);
+  Tokens next(B);
+  for (uint64_t b = 0; b < B; ++b) {
+    model::Capture cap;
+    const float* sl = &logits[b * Vp];
+    Agreement a;
+    const model::Tensor lr = refs_->step(b, feed_[b], sl, hidden_stages ? &cap : nullptr, a);
+    for (uint64_t si = 0; si < hidden_stages; ++si) {
+      const model::Tensor& t = cap.at(si == 0 ? std::string("embed") : fmt::format("layers.{}.output", si - 1));
+      std::copy_n(&t.data[(t.shape.at(0) - 1) * Hd], Hd, &ref_hidden[(si * B + b) * Hd]);
+    }
+    std::copy(lr.data.begin(), lr.data.end(), ref_logits.begin() + b * V);
+    st.agreement.push_back(a);
+    mean_sum_ += a.mean_abs;
+    st.sim_tokens.push_back(int64_t(model::argmax(sl, V)));
+    st.ref_tokens.push_back(int64_t(model::argmax(&ref_logits[b * V], V)));
+    if (done_ < opt_.gen) rep_.generated[b].push_back(st.sim_tokens.back());
+    next[b] = {opt_.teacher_force ? st.ref_tokens.back() : st.sim_tokens.back()};
+  }
+  if (!opt_.dump_dir.empty()) dump_logits(step, logits, ref_logits);
+  if (opt_.dump_hidden_layers) compare_hidden_layers(st, ref_hidden);
+  return next;
+}
+
+void RunSession::dump_logits(const compiler::CompiledStep& step, const std::vector<float>& logits,
+                             const std::vector<float>& ref_logits) const {
+  const uint64_t B = opt_.batch, V = vocab(), Vp = mc_->vocab_padded();
+  std::vector<float> packed(B * V);
+  for (uint64_t b = 0; b < B; ++b) std::copy_n(&logits[b * Vp], V, packed.begin() + b * V);
+  npy_save(opt_.dump_dir / fmt::format("step{:04d}_logits.npy", done_), npy_from_f32(packed, {B, V}));
+  npy_save(opt_.dump_dir / fmt::format("step{:04d}_ref_logits.npy", done_), npy_from_f32(ref_logits, {B, V}));
+  // Final-norm hidden state of each sequence's last token (the LM head's input, row b).
+  const std::vector<float> hid = read_rows(simu_->machine(), step.hidden, B, hidden());
+  npy_save(opt_.dump_dir / fmt::format("step{:04d}_hidden.npy", done_), npy_from_f32(hid, {B, hidden()}));
+}
+
+void RunSession::compare_hidden_layers(StepReport& st, const std::vector<float>& ref_hidden) {
+  const uint64_t B = opt_.batch, Hd = hidden(), n = stages();
+  if (probe_.next != n)
+    throw std::logic_error(fmt::format("step {}: {} of {} residual checkpoints reached", done_, probe_.next, n));
+  for (uint64_t si = 0; si < n; ++si)
+    st.hidden_layers.push_back(compare_hidden(si, &probe_.data[si * B * Hd], &ref_hidden[si * B * Hd], B, Hd));
+  npy_save(opt_.dump_dir / fmt::format("step{:04d}_hidden_layers.npy", done_), npy_from_f32(probe_.data, {n, B, Hd}));
+  npy_save(opt_.dump_dir / fmt::format("step{:04d}_ref_hidden_layers.npy", done_), npy_from_f32(ref_hidden, {n, B, Hd}));
+  probe_.step = nullptr;
+}
+
+void RunSession::advance(StepReport st, Tokens next) {
+  past_ += feed_[0].size();
+  feed_ = std::move(next);
+  rep_.executed += st.executed;
+  rep_.hbm_read_bytes += st.hbm_read_bytes;
+  rep_.hbm_write_bytes += st.hbm_write_bytes;
+  rep_.host_seconds += st.host_seconds;
+  rep_.compile_seconds += st.compile_seconds;
+  rep_.steps.push_back(std::move(st));
+  ++done_;
+  if (opt_.progress) opt_.progress(done_, steps_);
+}
+
+RunReport RunSession::report() {
+  if (!opt_.timing_only) {
+    summarize_agreement();
+    if (!opt_.dump_dir.empty()) dump_generated();
+  } else {
+    rep_.verdict.reason = "timing-only run: no data is computed, so there is nothing to compare";
+  }
+  summarize_performance();
+  rep_.wall_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall0_).count();
+  return std::move(rep_);
+}
+
+void RunSession::summarize_agreement() {
+  const AgreementTotals& t = refs_->sim_vs_fp32;
+  rep_.teacher_forced_top1 = t.top1_rate();
+  rep_.teacher_forced_steps = t.compared;
+  rep_.teacher_forced_misses = t.compared - t.top1;
+  rep_.max_miss_margin = t.max_miss_margin;
+  rep_.logits_max_abs = t.max_abs;
+  rep_.logits_min_cosine = t.min_cosine;
+  rep_.logits_mean_abs = t.compared ? mean_sum_ / double(t.compared) : 0;
+  rep_.greedy_match = token_match(rep_.generated, rep_.ref_generated);
+  rep_.verdict = judge({refs_->sim_vs_fp32, refs_->quant_vs_fp32, refs_->sim_vs_quant, refs_->quant_vs_stored,
+                        refs_->ref_logit_max, token_match(quant_generated_, rep_.ref_generated), rep_.formats.label});
+}
+
+void RunSession::dump_generated() const {
+  std::vector<int64_t> flat, rflat;
+  for (uint64_t b = 0; b < opt_.batch; ++b) {
+    flat.insert(flat.end(), rep_.generated[b].begin(), rep_.generated[b].end());
+    rflat.insert(rflat.end(), rep_.ref_generated[b].begin(), rep_.ref_generated[b].end());
+  }
+  npy_save(opt_.dump_dir / "generated.npy", npy_from_i64(flat, {opt_.batch, opt_.gen}));
+  npy_save(opt_.dump_dir / "ref_generated.npy", npy_from_i64(rflat, {opt_.batch, opt_.gen}));
+}
+
+// Simulated latency and throughput, HBM bandwidth, unit utilization, host simulation speed.
+void RunSession::summarize_performance() {
+  const double B = double(opt_.batch);
   double total_s = 0;
-  for (const auto& st : rep.steps) total_s += double(st.time_ps) * 1e-12;
-  rep.ttft_s = double(rep.steps[0].time_ps) * 1e-12;
-  if (steps > 1) {
-    rep.tpot_s = (total_s - rep.ttft_s) / double(steps - 1);
-    rep.tokens_per_s = rep.tpot_s > 0 ? double(B) / rep.tpot_s : 0;
+  for (const auto& st : rep_.steps) total_s += double(st.time_ps) * 1e-12;
+  rep_.ttft_s = double(rep_.steps[0].time_ps) * 1e-12;
+  if (steps_ > 1) {
+    rep_.tpot_s = (total_s - rep_.ttft_s) / double(steps_ - 1);
+    rep_.tokens_per_s = rep_.tpot_s > 0 ? B / rep_.tpot_s : 0;
   } else {
-    rep.tokens_per_s = rep.ttft_s > 0 ? double(B) / rep.ttft_s : 0;
+    rep_.tokens_per_s = rep_.ttft_s > 0 ? B / rep_.ttft_s : 0;
   }
-  rep.hbm_gbps = total_s > 0 ? double(rep.hbm_read_bytes + rep.hbm_write_bytes) / total_s * 1e-9 : 0;
-  for (auto& u : units) {
-    u.utilization = total_cycles ? double(u.busy_cycles) / double(total_cycles) : 0;
-    rep.units.push_back(u);
+  rep_.hbm_gbps = total_s > 0 ? double(rep_.hbm_read_bytes + rep_.hbm_write_bytes) / total_s * 1e-9 : 0;
+  for (auto& u : units_) {
+    u.utilization = total_cycles_ ? double(u.busy_cycles) / double(total_cycles_) : 0;
+    rep_.units.push_back(u);
   }
-  rep.sim_instr_per_s = rep.host_seconds > 0 ? double(rep.executed) / rep.host_seconds : 0;
-  rep.wall_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall0).count();
-  return rep;
+  rep_.sim_instr_per_s = rep_.host_seconds > 0 ? double(rep_.executed) / rep_.host_seconds : 0;
+}
+
+}  // namespace
+
+RunReport run_model(const RunOptions& opt) {
+  RunSession session(opt);
+  session.prepare();
+  while (session.step()) {
+  }
+  return session.report();
 }
 
 std::string RunReport::to_text() const {
@@ -594,84 +705,14 @@ std::string RunReport::to_text() const {
   std::string u;
   for (const auto& x : units) u += fmt::format("{}{} {:.1f}%", u.empty() ? "" : ", ", x.unit, 100 * x.utilization);
   s += fmt::format("utilization  {}\n", u);
-  s += fmt::format("host         {:.3f} s simulating, {} instructions, {:.2f} M instr/s; {:.3f} s wall in total\n",
-                   host_seconds, executed, sim_instr_per_s * 1e-6, wall_seconds);
+  s += fmt::format("host         {:.3f} s simulating, {} instructions, {:.2f} M instr/s; {:.3f} s compiling; {:.3f} s "
+                   "wall in total\n",
+                   host_seconds, executed, sim_instr_per_s * 1e-6, compile_seconds, wall_seconds);
   return s;
 }
 
 std::string RunReport::to_json() const {
-  nlohmann::ordered_json j;
-  j["model"] = model;
-  j["hw"] = hw;
-  j["hw_hash"] = hw_hash;
-  j["dram"] = dram;
-  j["timing_only"] = timing_only;
-  j["teacher_force"] = teacher_force;
-  j["batch"] = batch;
-  j["prompt_len"] = prompt_len;
-  j["gen"] = gen;
-  j["prompts"] = prompts;
-  j["generated"] = generated;
-  j["ref_generated"] = ref_generated;
-  j["greedy_match"] = greedy_match;
-  j["teacher_forced_top1"] = teacher_forced_top1;
-  j["teacher_forced_steps"] = teacher_forced_steps;
-  j["teacher_forced_misses"] = teacher_forced_misses;
-  j["max_miss_margin"] = max_miss_margin;
-  j["logits_max_abs"] = logits_max_abs;
-  j["logits_mean_abs"] = logits_mean_abs;
-  j["logits_min_cosine"] = logits_min_cosine;
-  j["formats"] = {{"weights", formats.weights},         {"vectors", formats.vectors},
-                  {"kv", formats.kv},                   {"activations", formats.activations},
-                  {"matrix_sram", formats.matrix_sram}, {"fp_sram", formats.fp_sram},
-                  {"checkpoint", formats.checkpoint}};
-  j["verdict"] = {{"status", verdict.status},
-                  {"reason", verdict.reason},
-                  {"quant_max_abs", verdict.quant_max_abs},
-                  {"quant_min_cosine", verdict.quant_min_cosine},
-                  {"quant_top1", verdict.quant_top1},
-                  {"quant_greedy_match", verdict.quant_greedy_match},
-                  {"sim_vs_quant_max_abs", verdict.sim_vs_quant_max_abs},
-                  {"sim_vs_quant_min_cosine", verdict.sim_vs_quant_min_cosine},
-                  {"sim_vs_quant_top1", verdict.sim_vs_quant_top1},
-                  {"sim_vs_quant_miss_margin", verdict.sim_vs_quant_miss_margin},
-                  {"onchip_max_abs", verdict.onchip_max_abs},
-                  {"bound", verdict.bound}};
-  j["ttft_s"] = ttft_s;
-  j["tpot_s"] = tpot_s;
-  j["tokens_per_s"] = tokens_per_s;
-  j["hbm_read_bytes"] = hbm_read_bytes;
-  j["hbm_write_bytes"] = hbm_write_bytes;
-  j["hbm_gbps"] = hbm_gbps;
-  for (const auto& u : units) j["utilization"][u.unit] = u.utilization;
-  j["host_s"] = host_seconds;
-  j["executed"] = executed;
-  j["sim_instr_per_s"] = sim_instr_per_s;
-  j["wall_s"] = wall_seconds;
-  auto& steps_j = j["steps"] = nlohmann::ordered_json::array();
-  for (const auto& st : steps) {
-    nlohmann::ordered_json sj;
-    sj["kind"] = st.kind;
-    sj["past"] = st.past;
-    sj["q_len"] = st.q_len;
-    sj["program_words"] = st.program_words;
-    sj["executed"] = st.executed;
-    sj["time_ps"] = st.time_ps;
-    sj["cycles"] = st.cycles;
-    sj["hbm_read_bytes"] = st.hbm_read_bytes;
-    sj["hbm_write_bytes"] = st.hbm_write_bytes;
-    sj["sim_tokens"] = st.sim_tokens;
-    sj["ref_tokens"] = st.ref_tokens;
-    auto& aj = sj["agreement"] = nlohmann::ordered_json::array();
-    for (const auto& a : st.agreement)
-      aj.push_back({{"max_abs", a.max_abs}, {"mean_abs", a.mean_abs}, {"cosine", a.cosine}, {"top1", a.top1}, {"miss_margin", a.miss_margin}});
-    if (!st.hidden_layers.empty()) {
-      auto& hj = sj["hidden_layers"] = nlohmann::ordered_json::array();
-      for (const auto& h : st.hidden_layers)
-        hj.push_back({{"stage", h.stage}, {"max_abs", h.max_abs}, {"ref_rms", h.ref_rms}, {"cosine", h.cosine}});
-    }
-    steps_j.push_back(sj);
-  }
+  const nlohmann::ordered_json j = *this;
   return j.dump(2) + "\n";
 }
 

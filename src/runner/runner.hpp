@@ -11,8 +11,15 @@
 #include "compiler/builder.hpp"
 #include "model/model.hpp"
 #include "sim/timing.hpp"
+#include "support/json_fields.hpp"
 
 namespace plena::runner {
+
+// Each report struct below has its JSON field list next to it (support/json_fields.hpp); the
+// static_asserts fail when a member is missing from its list.
+using report_json::field;
+using report_json::field_unless_empty;
+using report_json::to_json;
 
 struct RunOptions {
   std::string model = "preset:tiny";   // --model: preset or checkpoint (model/source.hpp)
@@ -48,6 +55,12 @@ struct Agreement {
   // (0 when top-1 agrees). A miss with a margin below the logit error is a near tie, not a bug.
   double miss_margin = 0;
 };
+constexpr auto json_fields(std::type_identity<Agreement>) {
+  using A = Agreement;
+  return std::tuple{field("max_abs", &A::max_abs), field("mean_abs", &A::mean_abs), field("cosine", &A::cosine),
+                    field("top1", &A::top1), field("miss_margin", &A::miss_margin)};
+}
+static_assert(report_json::lists_every_member<Agreement>());
 
 // Simulated vs reference residual stream at one stage (the embedding or a layer's output), over
 // the last token of every sequence: the largest abs error and the smallest per-sequence cosine.
@@ -56,6 +69,12 @@ struct HiddenAgreement {
   double max_abs = 0, cosine = 0;
   double ref_rms = 0;  // RMS of the reference rows: the scale the error compares against
 };
+constexpr auto json_fields(std::type_identity<HiddenAgreement>) {
+  using H = HiddenAgreement;
+  return std::tuple{field("stage", &H::stage), field("max_abs", &H::max_abs), field("ref_rms", &H::ref_rms),
+                    field("cosine", &H::cosine)};
+}
+static_assert(report_json::lists_every_member<HiddenAgreement>());
 
 struct StepReport {
   std::string kind;  // "prefill" | "decode"
@@ -63,12 +82,24 @@ struct StepReport {
   uint64_t program_words = 0, executed = 0;
   uint64_t time_ps = 0, cycles = 0;
   uint64_t hbm_read_bytes = 0, hbm_write_bytes = 0;
-  double host_seconds = 0, compile_seconds = 0;
+  double host_seconds = 0;     // host time simulating the step
+  double compile_seconds = 0;  // host time compiling the step
   std::vector<int64_t> sim_tokens;  // argmax of the simulated logits per sequence
   std::vector<int64_t> ref_tokens;  // argmax of the reference logits on the same context
   std::vector<Agreement> agreement; // per sequence (empty in timing-only runs)
   std::vector<HiddenAgreement> hidden_layers;  // per stage; only with RunOptions::dump_hidden_layers
 };
+constexpr auto json_fields(std::type_identity<StepReport>) {
+  using S = StepReport;
+  return std::tuple{field("kind", &S::kind), field("past", &S::past), field("q_len", &S::q_len),
+                    field("program_words", &S::program_words), field("executed", &S::executed),
+                    field("time_ps", &S::time_ps), field("cycles", &S::cycles),
+                    field("hbm_read_bytes", &S::hbm_read_bytes), field("hbm_write_bytes", &S::hbm_write_bytes),
+                    field("host_s", &S::host_seconds), field("compile_s", &S::compile_seconds),
+                    field("sim_tokens", &S::sim_tokens), field("ref_tokens", &S::ref_tokens),
+                    field("agreement", &S::agreement), field_unless_empty("hidden_layers", &S::hidden_layers)};
+}
+static_assert(report_json::lists_every_member<StepReport>());
 
 // The number formats a run applies (names as in the hardware TOML, numerics::Format::name()).
 struct RunFormats {
@@ -80,6 +111,14 @@ struct RunFormats {
   std::string checkpoint;   // where the weights come from and their dtype
   std::string label;        // short summary for the verdict line, e.g. "MXFP8 (plena-hw-mxfp:fp8_e4m3:b8) weights"
 };
+constexpr auto json_fields(std::type_identity<RunFormats>) {
+  using F = RunFormats;
+  return std::tuple{field("weights", &F::weights),         field("vectors", &F::vectors),
+                    field("kv", &F::kv),                   field("activations", &F::activations),
+                    field("matrix_sram", &F::matrix_sram), field("fp_sram", &F::fp_sram),
+                    field("checkpoint", &F::checkpoint),   field("label", &F::label)};
+}
+static_assert(report_json::lists_every_member<RunFormats>());
 
 // The simulator's agreement judged against what the formats are expected to give: the host
 // reference run with the same quantization (docs/run.md "Verdict").
@@ -94,11 +133,37 @@ struct Verdict {
   double onchip_max_abs = 0;
   double bound = 0;  // largest |simulator - quantized reference| logit error that counts as consistent
 };
+constexpr auto json_fields(std::type_identity<Verdict>) {
+  using V = Verdict;
+  return std::tuple{field("status", &V::status),
+                    field("reason", &V::reason),
+                    field("quant_max_abs", &V::quant_max_abs),
+                    field("quant_min_cosine", &V::quant_min_cosine),
+                    field("quant_top1", &V::quant_top1),
+                    field("quant_greedy_match", &V::quant_greedy_match),
+                    field("sim_vs_quant_max_abs", &V::sim_vs_quant_max_abs),
+                    field("sim_vs_quant_min_cosine", &V::sim_vs_quant_min_cosine),
+                    field("sim_vs_quant_top1", &V::sim_vs_quant_top1),
+                    field("sim_vs_quant_miss_margin", &V::sim_vs_quant_miss_margin),
+                    field("onchip_max_abs", &V::onchip_max_abs),
+                    field("bound", &V::bound)};
+}
+static_assert(report_json::lists_every_member<Verdict>());
 
 struct UnitUtilization {
   std::string unit;
   uint64_t busy_cycles = 0;
   double utilization = 0;  // busy cycles / total simulated cycles
+};
+// A list of units as one JSON object keyed by unit name, holding one member of each:
+// {"matrix": 0.42, "vector": 0.1, ...}. RunReport lists `units` once per member.
+template <auto Member>
+struct PerUnit {
+  template <class Json, class Units>
+  void operator()(Json& out, const Units& units) const {
+    out = Json::object();
+    for (const auto& u : units) out[u.unit] = u.*Member;
+  }
 };
 
 struct RunReport {
@@ -122,13 +187,54 @@ struct RunReport {
   uint64_t hbm_read_bytes = 0, hbm_write_bytes = 0;
   double hbm_gbps = 0;
   std::vector<UnitUtilization> units;
-  double host_seconds = 0, sim_instr_per_s = 0;
+  double host_seconds = 0, sim_instr_per_s = 0;  // host_seconds: simulating, over all steps
+  double compile_seconds = 0;  // host time compiling the steps
   double wall_seconds = 0;  // host wall time of the whole run (compile + simulate + reference)
   uint64_t executed = 0;
 
   std::string to_text() const;
   std::string to_json() const;
 };
+constexpr auto json_fields(std::type_identity<RunReport>) {
+  using R = RunReport;
+  return std::tuple{field("model", &R::model),
+                    field("hw", &R::hw),
+                    field("hw_hash", &R::hw_hash),
+                    field("dram", &R::dram),
+                    field("timing_only", &R::timing_only),
+                    field("teacher_force", &R::teacher_force),
+                    field("batch", &R::batch),
+                    field("prompt_len", &R::prompt_len),
+                    field("gen", &R::gen),
+                    field("prompts", &R::prompts),
+                    field("generated", &R::generated),
+                    field("ref_generated", &R::ref_generated),
+                    field("greedy_match", &R::greedy_match),
+                    field("teacher_forced_top1", &R::teacher_forced_top1),
+                    field("teacher_forced_steps", &R::teacher_forced_steps),
+                    field("teacher_forced_misses", &R::teacher_forced_misses),
+                    field("max_miss_margin", &R::max_miss_margin),
+                    field("logits_max_abs", &R::logits_max_abs),
+                    field("logits_mean_abs", &R::logits_mean_abs),
+                    field("logits_min_cosine", &R::logits_min_cosine),
+                    field("formats", &R::formats),
+                    field("verdict", &R::verdict),
+                    field("ttft_s", &R::ttft_s),
+                    field("tpot_s", &R::tpot_s),
+                    field("tokens_per_s", &R::tokens_per_s),
+                    field("hbm_read_bytes", &R::hbm_read_bytes),
+                    field("hbm_write_bytes", &R::hbm_write_bytes),
+                    field("hbm_gbps", &R::hbm_gbps),
+                    field("utilization", &R::units, PerUnit<&UnitUtilization::utilization>{}),
+                    field("busy_cycles", &R::units, PerUnit<&UnitUtilization::busy_cycles>{}),
+                    field("host_s", &R::host_seconds),
+                    field("compile_s", &R::compile_seconds),
+                    field("executed", &R::executed),
+                    field("sim_instr_per_s", &R::sim_instr_per_s),
+                    field("wall_s", &R::wall_seconds),
+                    field("steps", &R::steps)};
+}
+static_assert(report_json::lists_every_member<RunReport>());
 
 RunReport run_model(const RunOptions& opt);
 

@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include "sim/exec_detail.hpp"
+#include "support/math.hpp"
 #include "support/support.hpp"
 
 namespace plena::sim::detail {
@@ -33,7 +34,7 @@ void exec_dma(const Ctx& c, DmaOp op) {
   const uint64_t row_len = to_mram ? c.g.mlen : c.g.vlen;
   uint64_t rows;
   if (to_mram) {
-    rows = (cfg.hbm.m_prefetch_amount + c.g.mlen - 1) / c.g.mlen * c.g.mlen;  // whole tiles
+    rows = round_up(cfg.hbm.m_prefetch_amount, c.g.mlen);  // whole tiles
   } else {
     rows = store ? cfg.hbm.v_writeback_amount : cfg.hbm.v_prefetch_amount;
   }

@@ -8,6 +8,7 @@
 #include <new>
 
 #include "sim/sim.hpp"
+#include "support/math.hpp"
 #include "support/support.hpp"
 
 namespace plena::sim {
@@ -28,7 +29,7 @@ float Rounder::generic(float x) const { return numerics::round_to_format(x, form
 
 // ---------------------------------------------------------------------------------------------
 HbmStore::HbmStore(uint64_t size_bytes)
-    : size_(size_bytes), pages_((size_bytes + kPageBytes - 1) >> kPageBits) {}
+    : size_(size_bytes), pages_(ceil_div(size_bytes, kPageBytes)) {}
 
 void HbmStore::check(uint64_t addr, uint64_t n, const char* what) const {
   if (addr > size_ || n > size_ - addr)

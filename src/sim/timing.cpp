@@ -22,6 +22,7 @@
 
 #include "dram/dram.hpp"
 #include "sim/timing_internal.hpp"
+#include "support/math.hpp"
 #include "support/support.hpp"
 
 namespace plena::sim {
@@ -96,8 +97,6 @@ struct UnitState {
   uint64_t busy_end = 0;          // end of the union of [start, finish) so far
   UnitStats st;
 };
-
-uint64_t ceil_div(uint64_t a, uint64_t b) { return a / b + (a % b != 0); }
 
 }  // namespace
 
