@@ -66,7 +66,7 @@ void KernelCost::add(const KernelCost& o, uint64_t times) {
 // CostCounter
 
 CostCounter::CostCounter(const config::HardwareConfig& cfg) : cfg_(cfg) {
-  for (const isa::OpInfo& inf : isa::all_opcodes()) latency_[inf.code] = op_latency(cfg, inf.op);
+  for (const isa::OpInfo& inf : isa::all_opcodes()) latency_[inf.code] = config::latency_cycles(cfg, inf.op);
   cost_.phases.push_back(CostPhase{"top", 1});
   stack_.push_back(Frame{});
 }

@@ -10,8 +10,6 @@
 
 namespace plena::compiler {
 
-uint64_t op_latency(const config::HardwareConfig& cfg, isa::Opcode op);  // TEMPORARY
-
 class CostCounter {
  public:
   explicit CostCounter(const config::HardwareConfig& cfg);
