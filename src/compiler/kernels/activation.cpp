@@ -74,10 +74,16 @@ void activation_standalone(ProgramBuilder& b, MemoryPlan& plan, const KernelShap
 }  // namespace
 
 extern const KernelEntry kSiluKernel;
-const KernelEntry kSiluKernel{"silu", "SiLU activation", {"rows", "rows_alloc", "cols"}, activation_standalone<Activation::Silu>};
+const KernelEntry kSiluKernel{"silu", "SiLU activation",
+                              {"rows", "rows_alloc", "cols"},
+                              activation_standalone<Activation::Silu>};
 extern const KernelEntry kGeluKernel;
-const KernelEntry kGeluKernel{"gelu", "GELU activation (tanh form)", {"rows", "rows_alloc", "cols"}, activation_standalone<Activation::Gelu>};
+const KernelEntry kGeluKernel{"gelu", "GELU activation (tanh form)",
+                              {"rows", "rows_alloc", "cols"},
+                              activation_standalone<Activation::Gelu>};
 extern const KernelEntry kReluKernel;
-const KernelEntry kReluKernel{"relu", "ReLU activation", {"rows", "rows_alloc", "cols"}, activation_standalone<Activation::Relu>};
+const KernelEntry kReluKernel{"relu", "ReLU activation",
+                              {"rows", "rows_alloc", "cols"},
+                              activation_standalone<Activation::Relu>};
 
 }  // namespace plena::compiler

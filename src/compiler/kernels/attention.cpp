@@ -800,6 +800,8 @@ void attention_standalone(ProgramBuilder& b, MemoryPlan& plan, const KernelShape
 }  // namespace
 
 extern const KernelEntry kAttentionKernel;
-const KernelEntry kAttentionKernel{"attention", "FlashAttention over the HBM KV cache (prefill, decode, sliding window)", {"batch", "q_len", "kv_len", "heads", "kv_heads", "head_dim", "window"}, attention_standalone};
+const KernelEntry kAttentionKernel{"attention", "FlashAttention over the HBM KV cache (prefill, decode, sliding window)",
+                                   {"batch", "q_len", "kv_len", "heads", "kv_heads", "head_dim", "window"},
+                                   attention_standalone};
 
 }  // namespace plena::compiler

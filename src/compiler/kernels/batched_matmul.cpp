@@ -69,6 +69,8 @@ void batched_matmul_standalone(ProgramBuilder& b, MemoryPlan& plan, const Kernel
 }  // namespace
 
 extern const KernelEntry kBatchedMatmulKernel;
-const KernelEntry kBatchedMatmulKernel{"batched_matmul", "C[i] = A[i] @ W[i]", {"batch", "rows", "k", "n", "max_k_tiles"}, batched_matmul_standalone};
+const KernelEntry kBatchedMatmulKernel{"batched_matmul", "C[i] = A[i] @ W[i]",
+                                       {"batch", "rows", "k", "n", "max_k_tiles"},
+                                       batched_matmul_standalone};
 
 }  // namespace plena::compiler

@@ -60,6 +60,8 @@ void bias_add_standalone(ProgramBuilder& b, MemoryPlan& plan, const KernelShape&
 }  // namespace
 
 extern const KernelEntry kBiasAddKernel;
-const KernelEntry kBiasAddKernel{"bias_add", "bias row broadcast over the rows", {"rows", "rows_alloc", "cols"}, bias_add_standalone};
+const KernelEntry kBiasAddKernel{"bias_add", "bias row broadcast over the rows",
+                                 {"rows", "rows_alloc", "cols"},
+                                 bias_add_standalone};
 
 }  // namespace plena::compiler

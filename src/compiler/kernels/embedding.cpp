@@ -99,6 +99,8 @@ void embedding_standalone(ProgramBuilder& b, MemoryPlan& plan, const KernelShape
 }  // namespace
 
 extern const KernelEntry kEmbeddingKernel;
-const KernelEntry kEmbeddingKernel{"embedding", "token embedding lookup", {"rows", "rows_alloc", "cols"}, embedding_standalone};
+const KernelEntry kEmbeddingKernel{"embedding", "token embedding lookup",
+                                   {"rows", "rows_alloc", "cols"},
+                                   embedding_standalone};
 
 }  // namespace plena::compiler

@@ -192,6 +192,8 @@ void head_rmsnorm_standalone(ProgramBuilder& b, MemoryPlan& plan, const KernelSh
 }  // namespace
 
 extern const KernelEntry kHeadRmsNormKernel;
-const KernelEntry kHeadRmsNormKernel{"head_rmsnorm", "per-head RMSNorm (Qwen3 q/k norms)", {"rows", "rows_alloc", "cols", "head_dim"}, head_rmsnorm_standalone};
+const KernelEntry kHeadRmsNormKernel{"head_rmsnorm", "per-head RMSNorm (Qwen3 q/k norms)",
+                                     {"rows", "rows_alloc", "cols", "head_dim"},
+                                     head_rmsnorm_standalone};
 
 }  // namespace plena::compiler

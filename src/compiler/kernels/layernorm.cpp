@@ -83,6 +83,8 @@ void layernorm_standalone(ProgramBuilder& b, MemoryPlan& plan, const KernelShape
 }  // namespace
 
 extern const KernelEntry kLayerNormKernel;
-const KernelEntry kLayerNormKernel{"layernorm", "LayerNorm with weight and bias", {"rows", "rows_alloc", "cols"}, layernorm_standalone};
+const KernelEntry kLayerNormKernel{"layernorm", "LayerNorm with weight and bias",
+                                   {"rows", "rows_alloc", "cols"},
+                                   layernorm_standalone};
 
 }  // namespace plena::compiler

@@ -166,6 +166,8 @@ void linear_standalone(ProgramBuilder& b, MemoryPlan& plan, const KernelShape& s
 }  // namespace
 
 extern const KernelEntry kLinearKernel;
-const KernelEntry kLinearKernel{"linear", "Y = X @ W with W in HBM, K-split", {"rows", "k", "n", "max_k_tiles"}, linear_standalone};
+const KernelEntry kLinearKernel{"linear", "Y = X @ W with W in HBM, K-split",
+                                {"rows", "k", "n", "max_k_tiles"},
+                                linear_standalone};
 
 }  // namespace plena::compiler

@@ -35,6 +35,8 @@ void residual_add_standalone(ProgramBuilder& b, MemoryPlan& plan, const KernelSh
 }  // namespace
 
 extern const KernelEntry kResidualAddKernel;
-const KernelEntry kResidualAddKernel{"residual_add", "residual add a + b", {"rows", "rows_alloc", "cols"}, residual_add_standalone};
+const KernelEntry kResidualAddKernel{"residual_add", "residual add a + b",
+                                     {"rows", "rows_alloc", "cols"},
+                                     residual_add_standalone};
 
 }  // namespace plena::compiler

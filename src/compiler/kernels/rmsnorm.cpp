@@ -63,6 +63,8 @@ void rmsnorm_standalone(ProgramBuilder& b, MemoryPlan& plan, const KernelShape& 
 }  // namespace
 
 extern const KernelEntry kRmsNormKernel;
-const KernelEntry kRmsNormKernel{"rmsnorm", "RMSNorm with a weight row", {"rows", "rows_alloc", "cols"}, rmsnorm_standalone};
+const KernelEntry kRmsNormKernel{"rmsnorm", "RMSNorm with a weight row",
+                                 {"rows", "rows_alloc", "cols"},
+                                 rmsnorm_standalone};
 
 }  // namespace plena::compiler

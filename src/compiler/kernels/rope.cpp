@@ -236,6 +236,8 @@ void rope_standalone(ProgramBuilder& b, MemoryPlan& plan, const KernelShape& s) 
 }  // namespace
 
 extern const KernelEntry kRopeKernel;
-const KernelEntry kRopeKernel{"rope", "rotate-half RoPE with per-row tables", {"rows", "rows_alloc", "cols", "head_dim"}, rope_standalone};
+const KernelEntry kRopeKernel{"rope", "rotate-half RoPE with per-row tables",
+                              {"rows", "rows_alloc", "cols", "head_dim"},
+                              rope_standalone};
 
 }  // namespace plena::compiler

@@ -62,6 +62,8 @@ void softmax_standalone(ProgramBuilder& b, MemoryPlan& plan, const KernelShape& 
 }  // namespace
 
 extern const KernelEntry kSoftmaxKernel;
-const KernelEntry kSoftmaxKernel{"softmax", "row softmax over the real columns", {"rows", "rows_alloc", "cols"}, softmax_standalone};
+const KernelEntry kSoftmaxKernel{"softmax", "row softmax over the real columns",
+                                 {"rows", "rows_alloc", "cols"},
+                                 softmax_standalone};
 
 }  // namespace plena::compiler
