@@ -12,11 +12,13 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <string_view>
 #include <tuple>
 #include <vector>
 
 #include "analytic/analytic.hpp"
 #include "compiler/compiler.hpp"
+#include "compiler/kernel_registry.hpp"
 #include "compiler/kernels_attention.hpp"
 #include "model/model.hpp"
 #include "runner/runner.hpp"
@@ -238,6 +240,26 @@ inline std::vector<ValidationResult> run_validation(const std::vector<Validation
   return out;
 }
 
+// The registry's name of a point's kernel (the analytic model calls the residual add "residual").
+inline std::string_view registry_kernel_name(std::string_view kernel) {
+  return kernel == "residual" ? "residual_add" : kernel;
+}
+
+// A kernel point's named shape: linear rows, k, n, max_k_tiles; attention batch, q_len, kv_len,
+// heads, kv_heads, head_dim (no window); vector kernels rows, rows_alloc (BLEN-rounded rows, as a
+// model step), cols and head_dim where the kernel takes one.
+inline compiler::KernelShape validation_shape(const ValidationPoint& p) {
+  compiler::KernelShape s;
+  if (p.kernel == "linear") return s.set("rows", p.a).set("k", p.b).set("n", p.c).set("max_k_tiles", p.d);
+  if (p.kernel == "attention")
+    return s.set("batch", p.a).set("q_len", p.b).set("kv_len", p.c).set("heads", p.d).set("kv_heads", p.e)
+        .set("head_dim", p.f).set("window", 0);
+  const uint64_t blen = p.cfg.geometry.blen;
+  s.set("rows", p.a).set("rows_alloc", (p.a + blen - 1) / blen * blen).set("cols", p.b);
+  if (p.kernel == "rope" || p.kernel == "head_rmsnorm") s.set("head_dim", p.c);
+  return s;
+}
+
 inline ValidationResult run_validation_point(const ValidationPoint& p) {
   using namespace plena::compiler;
   if (p.kernel == "model") return run_validation({p}).at(0);
@@ -248,84 +270,18 @@ inline ValidationResult run_validation_point(const ValidationPoint& p) {
   ProgramBuilder b(cfg, p.config);
   MemoryModel mem(cfg);
   OpEstimate est;
+  // The kernel's standalone setup (kernel_registry.hpp) lays the inputs out as a model step does.
+  const KernelShape shape = validation_shape(p);
+  find_kernel(registry_kernel_name(p.kernel)).emit_standalone(b, plan, shape);
   if (p.kernel == "linear") {
-    plan.place_hbm("w", TensorClass::Weight, {p.b, p.c}, cfg.formats.m_weight);
-    VramPlaceOptions vo;
-    vo.row_multiple = cfg.geometry.blen;
-    plan.alloc_vram("x", p.a, p.b, vo);
-    plan.alloc_vram("y", p.a, p.c, vo);
-    LinearArgs la{.name = "linear", .weight = "w", .input = "x", .output = "y", .max_k_tiles = p.d};
-    emit_linear(b, plan, la);
     const uint64_t rows_alloc = plan.vram("x").rows_alloc;
     est = estimate_linear(cfg, mem, rows_alloc, p.b, p.c, p.d);
     r.shape = fmt::format("[{}x{}]@[{}x{}]{}", p.a, p.b, p.b, p.c, p.d ? fmt::format(" k-chunk {}", p.d) : "");
   } else if (p.kernel != "attention") {
-    // A vector kernel as a model step lays it out: activations rows_alloc = BLEN-rounded rows,
-    // parameters and the embedding table in HBM (v_act, whole VLEN blocks).
-    const uint64_t rows = p.a, cols = p.b, blen = cfg.geometry.blen;
-    const uint64_t ra = (rows + blen - 1) / blen * blen;
-    VramPlaceOptions act;
-    act.row_multiple = ra;
-    HbmPlaceOptions rowvec;
-    rowvec.row_multiple = cfg.geometry.vlen;
-    if (p.kernel == "rmsnorm") {
-      plan.fp_constant("eps", 1e-5f);
-      plan.place_hbm("w", TensorClass::Weight, {1, cols}, cfg.formats.v_act, rowvec);
-      plan.alloc_vram("x", rows, cols, act);
-      plan.alloc_vram("y", rows, cols, act);
-      emit_rmsnorm(b, plan, {"rmsnorm", "x", "y", "w"});
-    } else if (p.kernel == "head_rmsnorm") {  // in place, as the model step norms q and k
-      plan.fp_constant("eps", 1e-6f);
-      plan.place_hbm("w", TensorClass::Weight, {1, p.c}, cfg.formats.v_act, rowvec);
-      plan.alloc_vram("x", rows, cols, act);
-      emit_head_rmsnorm(b, plan, {"head_rmsnorm", "x", "x", "w", p.c});
-    } else if (p.kernel == "bias_add") {
-      plan.place_hbm("bias", TensorClass::Weight, {1, cols}, cfg.formats.v_act, rowvec);
-      plan.alloc_vram("x", rows, cols, act);
-      emit_bias_add(b, plan, {"bias_add", "x", "x", "bias"});
-    } else if (p.kernel == "swiglu") {
-      plan.alloc_vram("gate", rows, cols, act);
-      plan.alloc_vram("up", rows, cols, act);
-      emit_swiglu(b, plan, {"swiglu", "gate", "up", "gate"});
-    } else if (p.kernel == "residual") {
-      plan.alloc_vram("x", rows, cols, act);
-      plan.alloc_vram("o", rows, cols, act);
-      emit_residual_add(b, plan, {"residual", "x", "o", "x"});
-    } else if (p.kernel == "rope") {
-      const RopePlacement t = place_rope_tables(plan, "rope", ra, p.c);
-      plan.alloc_vram("q", rows, cols, act);
-      emit_rope(b, plan, {"rope", "q", "q", p.c, t});
-    } else if (p.kernel == "embedding") {
-      const uint64_t vocab = 1024;
-      plan.place_hbm("table", TensorClass::Weight, {vocab, cols}, cfg.formats.v_act, rowvec);
-      plan.alloc_vram("x", rows, cols, act);
-      std::vector<int64_t> ids(rows);
-      for (uint64_t i = 0; i < rows; ++i) ids[i] = int64_t((i * 389 + 7) % vocab);
-      emit_embedding(b, plan, {"embedding", "table", "x", ids});
-    } else {
-      throw InputError("validation: unknown kernel '" + p.kernel + "'");
-    }
-    est = estimate_vector(cfg, mem, p.kernel, rows, ra, cols, p.c);
+    const uint64_t rows = p.a, cols = p.b;
+    est = estimate_vector(cfg, mem, p.kernel, rows, shape.get("rows_alloc"), cols, p.c);
     r.shape = p.kernel == "rope" || p.kernel == "head_rmsnorm" ? fmt::format("[{}x{}] head_dim {}", rows, cols, p.c) : fmt::format("[{}x{}]", rows, cols);
   } else {
-    const KvCacheLayout lay = kv_cache_layout(cfg, p.a, p.e, p.c, p.f);
-    place_kv_cache(plan, "k_cache", lay);
-    place_kv_cache(plan, "v_cache", lay);
-    const uint64_t rows = attention_rows_alloc(cfg, p.a, p.b);
-    plan.alloc_vram("q", rows, p.d * p.f);
-    plan.alloc_vram("o", rows, p.d * p.f);
-    AttentionArgs aa;
-    aa.q = "q";
-    aa.out = "o";
-    aa.k_cache = "k_cache";
-    aa.v_cache = "v_cache";
-    aa.batch = p.a;
-    aa.q_len = p.b;
-    aa.kv_len = p.c;
-    aa.num_heads = p.d;
-    aa.num_kv_heads = p.e;
-    aa.head_dim = p.f;
-    emit_flash_attention(b, plan, aa);
     est = estimate_attention(cfg, mem, p.a, p.b, p.c, p.d, p.e, p.f);
     r.shape = fmt::format("b{} q{} kv{} h{}/{} d{}", p.a, p.b, p.c, p.d, p.e, p.f);
   }

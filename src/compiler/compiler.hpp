@@ -9,3 +9,4 @@
 #include "compiler/program.hpp"
 #include "compiler/kernels_vector.hpp"
 #include "compiler/kernels_attention.hpp"
+#include "compiler/kernel_registry.hpp"

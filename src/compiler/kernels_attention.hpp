@@ -35,6 +35,20 @@ KvCacheLayout kv_cache_layout(const config::HardwareConfig& cfg, uint64_t batch,
 // Places one cache tensor (class kv, format formats.m_kv, shape [rows(), width]).
 const HbmTensor& place_kv_cache(MemoryPlan& plan, std::string_view name, const KvCacheLayout& layout);
 
+// The K or V rows of a step's new tokens: VRAM `source` [batch * q_len rows, layout.width] (the
+// projection's output, every kv head of a position in one row) -> the HBM cache rows at positions
+// past.. (H_STORE_V in the KV format, v_writeback_amount rows per store: the capacity must leave
+// room for the last group's spill, and source needs (batch - 1) * q_len + round_up(q_len,
+// v_writeback_amount) allocated rows).
+struct KvStoreArgs {
+  std::string name = "kv_store";
+  std::string source;  // VRAM tensor
+  std::string cache;   // HBM tensor laid out by `layout`
+  KvCacheLayout layout;
+  uint64_t batch = 1, q_len = 1, past = 0;
+};
+void emit_kv_store(ProgramBuilder& b, const MemoryPlan& plan, const KvStoreArgs& args);
+
 // When head_dim < MLEN the kernel copies each query head's columns next to its kv head's columns
 // (Q x a 0/1 identity tile with M_MM, exact), so it needs an identity matrix in HBM:
 // [attention_identity_rows(cfg), MLEN] in formats.m_weight (class weight), the first MLEN rows

@@ -163,6 +163,15 @@ struct EmbeddingArgs {
 };
 void emit_embedding(ProgramBuilder& b, MemoryPlan& plan, const EmbeddingArgs& a);
 
+// ---- Gather each sequence's last row (the final norm of a prefill step only needs those) ----
+// output[b] = input[b * q_len + q_len - 1] for b < batch, every column (x + 0.0: exact).
+// input: VRAM [>= batch * q_len, cols]; output: VRAM [>= batch, cols] (allocated by the caller).
+struct GatherLastArgs {
+  std::string name = "gather_last";
+  std::string input, output;
+  uint64_t batch = 1, q_len = 1;
+};
+void emit_gather_last(ProgramBuilder& b, MemoryPlan& plan, const GatherLastArgs& a);
 
 // ---- Closed-form cost of the vector-side kernels as emitted (the analytic model's input) ----
 // A kernel's dynamic instruction stream is cut into phases: regions repeated `times` times

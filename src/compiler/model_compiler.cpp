@@ -28,38 +28,6 @@ void require_multiple(const model::ModelConfig& m, const char* what, int64_t v, 
 
 std::string layer_name(int64_t i, const char* what) { return fmt::format("layers.{}.{}", i, what); }
 
-// K/V rows of this step's new tokens: VRAM src [batch*q_len rows, kv.width] (the projection's
-// output, every kv head of a position in one row) -> the HBM cache rows at positions past..
-// (H_STORE_V in the KV format). H_STORE_V writes v_writeback_amount
-// rows; the extra rows of a sequence's last group land on its own not-yet-valid positions (the
-// capacity leaves room), which later steps overwrite before attention can see them.
-void emit_kv_store(ProgramBuilder& b, const MemoryPlan& plan, const VramTensor& src, const HbmTensor& cache,
-                   const KvCacheLayout& kv, uint64_t batch, uint64_t q_len, uint64_t past) {
-  auto ks = b.kernel("kv_store");
-  const auto& cfg = b.config();
-  const uint64_t vlen = cfg.geometry.vlen, wb = cfg.hbm.v_writeback_amount;
-  const uint64_t groups = (q_len + wb - 1) / wb;
-  b.comment(fmt::format("kv_store: {} rows of {} into {} at positions {}..{}", batch * q_len, src.name, cache.name, past,
-                        past + q_len - 1));
-  auto a = b.regs().hbm("kv cache");
-  b.set_addr_reg(a, cache.base);
-  b.set_scale_reg(cache.scale_reg);
-  b.set_stride_reg(cache.row_stride);
-  auto vr = b.regs().gp("kv vram row");
-  auto off = b.regs().gp("kv hbm offset");
-  (void)plan;
-  for (uint64_t bi = 0; bi < batch; ++bi)
-    for (uint64_t j = 0; j < kv.width / vlen; ++j) {
-      b.load_imm(vr, src.address(bi * q_len, j * vlen));
-      b.load_imm(off, kv.row(bi, past) * cache.row_stride + j * vlen);
-      b.loop(groups, [&] {
-        b.h_store_v(vr, off, a, 1, 1);
-        b.add_imm(vr, vr, wb * vlen);
-        b.add_imm(off, off, wb * cache.row_stride);
-      });
-    }
-}
-
 }  // namespace
 
 ModelCompiler::ModelCompiler(const config::HardwareConfig& hw, std::string hw_name, const model::ModelConfig& m,
@@ -266,8 +234,8 @@ CompiledStep ModelCompiler::compile_step(const std::vector<std::vector<int64_t>>
     }
     emit_rope(b, plan, {L + "rope_q", "q", "q", hd, rope});
     emit_rope(b, plan, {L + "rope_k", "k", "k", hd, rope});
-    emit_kv_store(b, plan, plan.vram("k"), plan.hbm(L + "k_cache"), kv_, B, T, past);
-    emit_kv_store(b, plan, plan.vram("v"), plan.hbm(L + "v_cache"), kv_, B, T, past);
+    emit_kv_store(b, plan, {"kv_store", "k", L + "k_cache", kv_, B, T, past});
+    emit_kv_store(b, plan, {"kv_store", "v", L + "v_cache", kv_, B, T, past});
     plan.free_vram("k");
     plan.free_vram("v");
     alloc("attn", qd);
@@ -317,19 +285,9 @@ CompiledStep ModelCompiler::compile_step(const std::vector<std::vector<int64_t>>
   fin.row_multiple = blen;
   std::string final_in = "x";
   if (T > 1) {
-    // Gather each sequence's last row: x + 0.0 copies a VRAM row exactly.
     final_in = "final";
-    const VramTensor& x = plan.vram("x");
-    const VramTensor& fr = plan.alloc_vram("final", B, H, fin);
-    auto ks = b.kernel("gather_last");
-    auto s = b.regs().gp("gather src");
-    auto d = b.regs().gp("gather dst");
-    for (uint64_t bi = 0; bi < B; ++bi)
-      for (uint64_t c = 0; c < H; c += vlen) {
-        b.load_imm(s, x.address(bi * T + T - 1, c));
-        b.load_imm(d, fr.address(bi, c));
-        b.v_add_vf(d, s, f0);
-      }
+    plan.alloc_vram("final", B, H, fin);
+    emit_gather_last(b, plan, {"gather_last", "x", "final", B, T});
   }
   emit_rmsnorm(b, plan, {"final_norm", final_in, final_in, "final_norm"});
   const VramTensor& fi = plan.vram(final_in);

@@ -1,4 +1,5 @@
-// Shared pieces of the vector kernels (kernels_vector*.cpp only; not part of the public API).
+// Shared pieces of the vector kernels (src/compiler/kernels/*.cpp only; not part of the public API):
+// tensor lookups, scratch rows, masks, parameter rows, block and row walks.
 #pragma once
 #include <cstdint>
 #include <functional>
@@ -6,6 +7,8 @@
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include <fmt/format.h>
 
 #include "compiler/kernels_vector.hpp"
 
@@ -76,5 +79,63 @@ struct ParamRow {
   uint64_t base = 0, stride = 0, tail_addr = 0;
   std::optional<ScratchRows> scratch;
 };
+
+// Row pointers of a row-wise kernel (input x, output y, real rows of x): the registers for the
+// row bases, the block cursors and the keep mask, and the row loop that advances them.
+struct RowWalk {
+  RowWalk(ProgramBuilder& b, const VramTensor& x, const VramTensor& y, const Masks& m)
+      : b(b),
+        x(x),
+        y(y),
+        x_row(b.regs().gp("x row")),
+        y_row(b.regs().gp("y row")),
+        xb(b.regs().gp("x block")),
+        yb(b.regs().gp("y block")) {
+    if (m.tail) {
+      keep.emplace(b.regs().gp("keep mask"));
+      b.load_imm(*keep, m.keep);
+    }
+    b.load_imm(x_row, x.base());
+    b.load_imm(y_row, y.base());
+  }
+  Cursor xc() const { return {xb, x_row, 0, x.rows_alloc * x.vlen}; }
+  Cursor yc() const { return {yb, y_row, 0, y.rows_alloc * y.vlen}; }
+  void rows(const std::function<void()>& body) {
+    b.loop(x.rows, [&] {
+      body();
+      b.add_imm(x_row, x_row, x.vlen);
+      b.add_imm(y_row, y_row, y.vlen);
+    });
+  }
+  ProgramBuilder& b;
+  const VramTensor &x, &y;
+  ScopedGp x_row, y_row, xb, yb;
+  std::optional<ScopedGp> keep;
+};
+
+// Checks eps, defines 1/n for the real column count, loads both into FP registers.
+struct NormConstants {
+  NormConstants(ProgramBuilder& b, MemoryPlan& plan, uint64_t cols, const std::string& eps_name)
+      : inv(b.regs().fp("1/n")), eps(b.regs().fp("eps")) {
+    (void)plan.fp_slot(eps_name);  // a clear error before anything is emitted
+    const std::string inv_name = fmt::format("inv_n_{}", cols);
+    plan.fp_constant(inv_name, float(1.0 / double(cols)));
+    load_fp_constant(b, plan, inv, inv_name);
+    load_fp_constant(b, plan, eps, eps_name);
+  }
+  // f = 1 / sqrt(f * (1/n) + eps)
+  void finish(ProgramBuilder& b, FpReg f) const {
+    b.s_mul_fp(f, f, inv);
+    b.s_add_fp(f, f, eps);
+    b.s_sqrt_fp(f, f);
+    b.s_reci_fp(f, f);
+  }
+  ScopedFp inv, eps;
+};
+
+// Runs body(row pointers) over the `rows` real rows of every column block of `shape`, one row
+// pointer per tensor (element-wise kernels; padding columns map 0 to 0).
+void for_rows(ProgramBuilder& b, const VramTensor& shape, const std::vector<const VramTensor*>& tensors,
+              const std::function<void(const std::vector<GpReg>&)>& body);
 
 }  // namespace plena::compiler::vk

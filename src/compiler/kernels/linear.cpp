@@ -7,49 +7,13 @@
 #include <string>
 #include <vector>
 
-#include "compiler/kernels.hpp"
+#include "compiler/kernel_registry.hpp"
+#include "compiler/kernels/linear_pass.hpp"
 #include "support/support.hpp"
 
 namespace plena::compiler {
-namespace {
-
-uint64_t ceil_div(uint64_t a, uint64_t b) { return (a + b - 1) / b; }
-
-}  // namespace
-
-LinearCounts linear_counts(const config::HardwareConfig& cfg, uint64_t rows_alloc, uint64_t k, uint64_t n,
-                           uint64_t chunk_tiles) {
-  const uint64_t mlen = cfg.geometry.mlen, blen = cfg.geometry.blen;
-  LinearCounts c;
-  c.k_tiles = k / mlen;
-  c.n_blocks = n / mlen;
-  c.row_groups = rows_alloc / blen;
-  c.chunk_tiles = chunk_tiles;
-  c.chunks = ceil_div(c.k_tiles, chunk_tiles);
-  c.tiles_per_prefetch = cfg.hbm.m_prefetch_amount / mlen;
-  const uint64_t sub_cols = n / blen;  // BLEN-wide output columns
-  c.m_mm = sub_cols * c.row_groups * c.k_tiles;
-  c.m_mm_wo = sub_cols * c.row_groups * c.chunks;
-  uint64_t prefetches_per_block = 0;
-  for (uint64_t kt0 = 0; kt0 < c.k_tiles; kt0 += chunk_tiles)
-    prefetches_per_block += ceil_div(std::min(chunk_tiles, c.k_tiles - kt0), c.tiles_per_prefetch);
-  c.h_prefetch_m = c.n_blocks * prefetches_per_block;
-  c.v_add_vv = c.n_blocks * (c.chunks - 1) * rows_alloc;
-  return c;
-}
 
 namespace {
-
-// One GEMM over explicit addresses: the rows [0, rows) of an input whose column blocks are
-// x_block_stride apart, times the weight rows starting at HBM element offset w_offset, into an
-// output whose column blocks are y_block_stride apart. The MRAM chunk and the K-split scratch
-// ([rows, MLEN], rows consecutive) are the caller's.
-struct LinearPass {
-  uint64_t x_base = 0, x_block_stride = 0;
-  uint64_t y_base = 0, y_block_stride = 0;
-  uint64_t rows = 0;  // a multiple of BLEN
-  uint64_t w_offset = 0;
-};
 
 void emit_linear_pass(ProgramBuilder& b, const HbmTensor& w, HbmReg aw, uint64_t k, uint64_t n, uint64_t chunk_tiles,
                       uint64_t mram_base, uint64_t scratch_base, uint32_t precision, const LinearPass& p) {
@@ -124,9 +88,8 @@ void emit_linear_pass(ProgramBuilder& b, const HbmTensor& w, HbmReg aw, uint64_t
   });
 }
 
-// Runs linear passes sharing one K-chunk MRAM buffer (whole prefetches of m_prefetch_amount rows
-// that fit the free MRAM, capped by max_k_tiles when non-zero) and, when K is split, one scratch
-// [scratch_rows, MLEN]; both are freed afterwards. Returns the chunk size in MLEN tiles.
+}  // namespace
+
 uint64_t emit_linear_passes(ProgramBuilder& b, MemoryPlan& plan, const std::string& name, const HbmTensor& w, uint64_t k,
                             uint64_t n, uint64_t scratch_rows, uint64_t max_k_tiles, uint32_t precision,
                             const std::string& what, const std::vector<LinearPass>& passes) {
@@ -161,8 +124,6 @@ uint64_t emit_linear_passes(ProgramBuilder& b, MemoryPlan& plan, const std::stri
   return chunk_tiles;
 }
 
-}  // namespace
-
 LinearCounts emit_linear(ProgramBuilder& b, MemoryPlan& plan, const LinearArgs& a) {
   const config::HardwareConfig& cfg = b.config();
   const uint64_t mlen = cfg.geometry.mlen, blen = cfg.geometry.blen, vlen = cfg.geometry.vlen;
@@ -189,54 +150,24 @@ LinearCounts emit_linear(ProgramBuilder& b, MemoryPlan& plan, const LinearArgs& 
   return linear_counts(cfg, R, K, N, std::min(chunk_tiles, K / mlen));
 }
 
-LinearCounts batched_matmul_counts(const config::HardwareConfig& cfg, uint64_t batch, uint64_t rows, uint64_t k,
-                                   uint64_t n, uint64_t chunk_tiles) {
-  LinearCounts c = linear_counts(cfg, rows, k, n, chunk_tiles);
-  c.m_mm *= batch;
-  c.m_mm_wo *= batch;
-  c.h_prefetch_m *= batch;
-  c.v_add_vv *= batch;
-  return c;
+namespace {
+
+void linear_standalone(ProgramBuilder& b, MemoryPlan& plan, const KernelShape& s) {
+  const auto& cfg = plan.config();
+  const uint64_t rows = s.get("rows"), k = s.get("k"), n = s.get("n");
+  plan.place_hbm("w", TensorClass::Weight, {k, n}, cfg.formats.m_weight);
+  VramPlaceOptions vo;
+  vo.row_multiple = cfg.geometry.blen;
+  plan.alloc_vram("x", rows, k, vo);
+  plan.alloc_vram("y", rows, n, vo);
+  emit_linear(b, plan, {.name = "linear", .weight = "w", .input = "x", .output = "y", .max_k_tiles = s.get("max_k_tiles")});
 }
 
-LinearCounts emit_batched_matmul(ProgramBuilder& b, MemoryPlan& plan, const BatchedMatmulArgs& a) {
-  const config::HardwareConfig& cfg = b.config();
-  const uint64_t mlen = cfg.geometry.mlen, blen = cfg.geometry.blen, vlen = cfg.geometry.vlen;
-  auto fail = [&](std::string_view what) {
-    throw InputError(fmt::format("kernel '{}': {}", a.name, what));
-  };
-  if (!plan.hbm_space().contains(a.weight)) fail(fmt::format("weight '{}' is not an HBM tensor", a.weight));
-  for (const std::string* t : {&a.input, &a.output})
-    if (!plan.vram_space().contains(*t)) fail(fmt::format("'{}' is not a VRAM tensor", *t));
-  const HbmTensor& w = plan.hbm(a.weight);
-  const VramTensor& x = plan.vram(a.input);
-  const VramTensor& y = plan.vram(a.output);
-  const uint64_t B = a.batch, K = x.cols, N = y.cols;
-  if (B == 0) fail("batch must be at least 1");
-  if (K % mlen || N % mlen)
-    fail(fmt::format("K = {} and N = {} must be multiples of MLEN = {} (pad the graph)", K, N, mlen));
-  if (x.rows != y.rows || x.rows % B)
-    fail(fmt::format("input and output have {} and {} rows, expected equal and a multiple of batch {}", x.rows, y.rows,
-                     B));
-  const uint64_t rows = x.rows / B;
-  if (rows % blen)
-    fail(fmt::format("{} rows per matrix must be a multiple of BLEN = {} (a row group never spans two matrices)", rows,
-                     blen));
-  if (w.rows != B * K || w.cols != N)
-    fail(fmt::format("weight '{}' is [{}, {}], expected {} matrices [K = {}, N = {}] back to back ([{}, {}])", w.name,
-                     w.rows, w.cols, B, K, N, B * K, N));
-  if (vlen != mlen) fail("VLEN must equal MLEN");
+}  // namespace
 
-  // One linear pass per matrix (unrolled: the pass is already register-bound): matrix i's rows
-  // start i*rows rows into every column block, its weight i*K HBM rows into the tensor.
-  std::vector<LinearPass> passes;
-  for (uint64_t i = 0; i < B; ++i)
-    passes.push_back({x.base() + i * rows * vlen, x.rows_alloc * vlen, y.base() + i * rows * vlen, y.rows_alloc * vlen,
-                      rows, i * K * w.row_stride});
-  const uint64_t chunk_tiles =
-      emit_linear_passes(b, plan, a.name, w, K, N, rows, a.max_k_tiles, a.precision,
-                         fmt::format("{} x [{}, {}] @ {} [{}, {}] -> {}", B, rows, K, w.name, K, N, y.name), passes);
-  return batched_matmul_counts(cfg, B, rows, K, N, std::min(chunk_tiles, K / mlen));
-}
+extern const KernelEntry kLinearKernel;
+const KernelEntry kLinearKernel{"linear", "Y = X @ W with W in HBM, K-split",
+                                {"rows", "k", "n", "max_k_tiles"},
+                                linear_standalone};
 
 }  // namespace plena::compiler

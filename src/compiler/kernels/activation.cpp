@@ -1,0 +1,89 @@
+// Element-wise activations: SiLU, GELU (tanh form), ReLU (docs/kernels-vector.md).
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <functional>
+#include <optional>
+
+#include "compiler/kernel_registry.hpp"
+#include "compiler/kernels/vector_common.hpp"
+#include "support/support.hpp"
+
+namespace plena::compiler {
+
+using namespace vk;
+
+void emit_activation(ProgramBuilder& b, MemoryPlan& plan, const ActivationArgs& a) {
+  auto ks = b.kernel(a.name);
+  const VramTensor x = input_tensor(plan, a.name, "input", a.input);
+  const VramTensor y = like_tensor(plan, a.name, "output", a.output, x);
+  const uint64_t vlen = b.config().geometry.vlen;
+  static constexpr const char* kNames[] = {"SiLU", "GELU (tanh form)", "ReLU"};
+  b.comment(fmt::format("{}: {} over {} rows x {} cols", a.name, kNames[int(a.kind)], x.rows, x.cols));
+  if (a.kind == Activation::Relu) {
+    for_rows(b, x, {&x, &y}, [&](const std::vector<GpReg>& p) { b.v_max_vf(p[1], p[0], f0); });
+    return;
+  }
+  ScratchRows tmp(plan, a.name + ".t", 1, vlen);
+  plan.fp_constant("one", 1.0f);
+  auto f_one = b.regs().fp("1.0");
+  load_fp_constant(b, plan, f_one, "one");
+  auto t = b.regs().gp("scratch row");
+  b.load_imm(t, tmp.t().base());
+  if (a.kind == Activation::Silu) {
+    for_rows(b, x, {&x, &y}, [&](const std::vector<GpReg>& p) {
+      b.v_sub_vf(t, p[0], f0, 0, 1);  // -x
+      b.v_exp_v(t, t);
+      b.v_add_vf(t, t, f_one);
+      b.v_reci_v(t, t);
+      b.v_mul_vv(p[1], p[0], t);
+    });
+    return;
+  }
+  // GELU, tanh form: x * sigmoid(2k(x + c x^3)) = x / (1 + exp(-2k x (1 + c x^2))).
+  plan.fp_constant("gelu.c", 0.044715f);
+  plan.fp_constant("gelu.neg_2k", float(-2.0 * std::sqrt(2.0 / 3.14159265358979323846)));
+  auto f_c = b.regs().fp("0.044715");
+  auto f_k = b.regs().fp("-2 sqrt(2/pi)");
+  load_fp_constant(b, plan, f_c, "gelu.c");
+  load_fp_constant(b, plan, f_k, "gelu.neg_2k");
+  for_rows(b, x, {&x, &y}, [&](const std::vector<GpReg>& p) {
+    b.v_mul_vv(t, p[0], p[0]);
+    b.v_mul_vf(t, t, f_c);
+    b.v_add_vf(t, t, f_one);
+    b.v_mul_vv(t, t, p[0]);
+    b.v_mul_vf(t, t, f_k);
+    b.v_exp_v(t, t);
+    b.v_add_vf(t, t, f_one);
+    b.v_reci_v(t, t);
+    b.v_mul_vv(p[1], p[0], t);
+  });
+}
+
+namespace {
+
+template <Activation kind>
+void activation_standalone(ProgramBuilder& b, MemoryPlan& plan, const KernelShape& s) {
+  const uint64_t cols = s.get("cols");
+  standalone::activation(plan, s, "x", cols);
+  standalone::activation(plan, s, "y", cols);
+  emit_activation(b, plan, {"activation", kind, "x", "y"});
+}
+
+}  // namespace
+
+extern const KernelEntry kSiluKernel;
+const KernelEntry kSiluKernel{"silu", "SiLU activation",
+                              {"rows", "rows_alloc", "cols"},
+                              activation_standalone<Activation::Silu>};
+extern const KernelEntry kGeluKernel;
+const KernelEntry kGeluKernel{"gelu", "GELU activation (tanh form)",
+                              {"rows", "rows_alloc", "cols"},
+                              activation_standalone<Activation::Gelu>};
+extern const KernelEntry kReluKernel;
+const KernelEntry kReluKernel{"relu", "ReLU activation",
+                              {"rows", "rows_alloc", "cols"},
+                              activation_standalone<Activation::Relu>};
+
+}  // namespace plena::compiler

@@ -1,0 +1,807 @@
+// FlashAttention (docs/kernels-attention.md). Per (sequence, KV column block, query chunk, head
+// pass), KV tiles of MLEN positions are streamed from the HBM cache into MRAM once and serve every
+// query head of the pass (head_dim < MLEN: Q copied next to its kv head's columns); per head and
+// BLEN-row query group:
+//   S = Q K^T (M_TMM, K tile rows = positions), scaled and masked per row, online softmax per row
+//   (V_RED_MAX / S_SUB_FP / S_EXP_FP / V_EXP_V / V_RED_SUM with m, l kept in FP SRAM), and
+//   P V (M_MM, V tile in MRAM) added into O after rescaling O by exp(m_old - m_new).
+// Every tile/row decision (causal and window skipping, which rows need a mask) is static, so no KV
+// tile repeats the previous one's body by accident and m/l are never reset between tiles
+// (plena_compiler.md §7).
+//
+// AttentionSetup validates the tensors and makes the on-chip allocations; FlashAttentionEmitter
+// emits the phases: masks, Q copy, per chunk (init, KV tile stream with online softmax, rescale
+// and P V accumulation, O /= l).
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "compiler/kernel_registry.hpp"
+#include "compiler/kernels/attention_layout.hpp"
+#include "support/support.hpp"
+
+namespace plena::compiler {
+namespace {
+
+using namespace attn;
+
+// Everything fixed before emission: the validated tensors, head map, schedule and the on-chip
+// allocations (released by release()).
+struct AttentionSetup {
+  AttentionSetup(const config::HardwareConfig& cfg, MemoryPlan& plan, const AttentionArgs& a);
+  void release(MemoryPlan& plan) const;
+
+  const AttentionArgs& a;
+  uint64_t mlen = 0, blen = 0, vlen = 0, hlen = 0, hd = 0;
+  uint64_t ub = 0;        // MLEN column blocks of a unit (and of a head)
+  uint64_t sub_cols = 0;  // BLEN-wide output sub-columns per block
+  KvCacheLayout kv;
+  HeadMap hm;
+  const VramTensor *q = nullptr, *o = nullptr;
+  const HbmTensor *kt = nullptr, *vt = nullptr, *idt = nullptr;
+  bool head_masks = false;  // heads share a VLEN block: O updates use V_MASK
+  bool low_masks = false;   // the window cuts some tile from below: a second mask table
+  uint64_t tpp = 0;
+  std::string n_k, n_v, n_s, n_pv, n_mask, n_m, n_l, n_qx;
+  const MramBlock *mk = nullptr, *mv = nullptr;
+  uint64_t s_base = 0, pv_base = 0, mask_base = 0, low_base = 0, scale_slot = 0, neg_slot = 0;
+  uint64_t fp_free = 0, q_chunk = 0, hpass = 0, m_slot = 0, l_slot = 0, qx_rows = 0, qx_base = 0;
+
+ private:
+  void check_args(const config::HardwareConfig& cfg);
+  void check_tensors(const config::HardwareConfig& cfg, MemoryPlan& plan);
+  void allocate(MemoryPlan& plan);
+};
+
+AttentionSetup::AttentionSetup(const config::HardwareConfig& cfg, MemoryPlan& plan, const AttentionArgs& args)
+    : a(args) {
+  mlen = cfg.geometry.mlen, blen = cfg.geometry.blen, vlen = cfg.geometry.vlen, hlen = cfg.geometry.hlen;
+  check_args(cfg);
+  check_tensors(cfg, plan);
+  allocate(plan);
+}
+
+void AttentionSetup::check_args(const config::HardwareConfig& cfg) {
+  const std::string_view kn = a.name;
+  if (vlen != mlen) fail(kn, fmt::format("VLEN = {} must equal MLEN = {}", vlen, mlen));
+  if (a.batch == 0 || a.q_len == 0 || a.kv_len == 0)
+    fail(kn, fmt::format("batch {}, q_len {} and kv_len {} must be positive", a.batch, a.q_len, a.kv_len));
+  if (a.num_heads == 0 || a.num_kv_heads == 0 || a.num_heads % a.num_kv_heads)
+    fail(kn, fmt::format("num_heads {} must be a positive multiple of num_kv_heads {}", a.num_heads, a.num_kv_heads));
+  if (a.causal && a.kv_len < a.q_len)
+    fail(kn, fmt::format("causal attention needs kv_len {} >= q_len {} (queries are the last q_len positions)",
+                         a.kv_len, a.q_len));
+  if (a.sliding_window && !a.causal)
+    fail(kn, fmt::format("sliding_window {} needs causal attention (the window ends at each query's position)",
+                         a.sliding_window));
+  const uint64_t capacity = a.capacity ? a.capacity : a.kv_len;
+  if (a.kv_len > capacity) fail(kn, fmt::format("kv_len {} exceeds the cache capacity {}", a.kv_len, capacity));
+  hd = a.head_dim;
+  kv = kv_cache_layout(cfg, a.batch, a.num_kv_heads, capacity, hd);
+  hm = head_map(cfg, a);
+  ub = hm.unit_blocks;
+  sub_cols = std::min(hd, mlen) / blen;
+}
+
+void AttentionSetup::check_tensors(const config::HardwareConfig& cfg, MemoryPlan& plan) {
+  const std::string_view kn = a.name;
+  const uint64_t width = a.num_heads * hd, kvw = kv.width;
+  // O is written while later KV tiles still read Q, so they must be different tensors.
+  if (a.q == a.out) fail(kn, fmt::format("Q and O must be different VRAM tensors (both are '{}')", a.q));
+  q = &plan.vram(a.q);
+  o = &plan.vram(a.out);
+  const uint64_t rows_need = attention_rows_alloc(cfg, a.batch, a.q_len);
+  for (const VramTensor* t : {q, o}) {
+    if (t->cols != width)
+      fail(kn, fmt::format("VRAM tensor '{}' has {} columns, expected num_heads * head_dim = {}", t->name, t->cols,
+                           width));
+    if (t->rows < a.batch * a.q_len || t->rows_alloc < rows_need)
+      fail(kn, fmt::format("VRAM tensor '{}' has {} rows ({} allocated), expected >= {} rows and >= {} allocated "
+                           "(attention_rows_alloc)",
+                           t->name, t->rows, t->rows_alloc, a.batch * a.q_len, rows_need));
+  }
+  kt = &plan.hbm(a.k_cache);
+  vt = &plan.hbm(a.v_cache);
+  for (const HbmTensor* t : {kt, vt}) {
+    if (t->rows != kv.rows() || t->cols != kvw || !(t->format == cfg.formats.m_kv))
+      fail(kn, fmt::format("HBM tensor '{}' is [{}, {}] in {}, expected the KV cache layout [{}, {}] in formats.m_kv = {}",
+                           t->name, t->rows, t->cols, t->format.name(), kv.rows(), kvw, cfg.formats.m_kv.name()));
+  }
+  if (kt->row_stride != vt->row_stride || kt->scale_reg != vt->scale_reg)
+    fail(kn, "K and V caches must have identical layouts");
+  if (hm.copy_q) {
+    if (a.identity.empty())
+      fail(kn, fmt::format("head_dim {} < MLEN = {} needs the identity tensor (AttentionArgs::identity, "
+                           "place_attention_identity)",
+                           hd, mlen));
+    idt = &plan.hbm(a.identity);
+    if (idt->rows != attention_identity_rows(cfg) || idt->cols != mlen || !(idt->format == cfg.formats.m_weight))
+      fail(kn, fmt::format("HBM tensor '{}' is [{}, {}] in {}, expected the identity [{}, {}] in formats.m_weight = {}",
+                           idt->name, idt->rows, idt->cols, idt->format.name(), attention_identity_rows(cfg), mlen,
+                           cfg.formats.m_weight.name()));
+  }
+  head_masks = hd < vlen;
+  if (head_masks && vlen / hlen > 32)
+    fail(kn, fmt::format("VLEN / HLEN = {} exceeds the 32 V_MASK bits", vlen / hlen));
+  tpp = tiles_per_prefetch(cfg);
+}
+
+// MRAM for one whole prefetch of K and V per unit block, VRAM for S, P V, the mask tables and the
+// copied Q, FP SRAM for the running max and sum of every (head, row) of a pass.
+void AttentionSetup::allocate(MemoryPlan& plan) {
+  n_k = a.name + ".k", n_v = a.name + ".v", n_s = a.name + ".s", n_pv = a.name + ".pv", n_mask = a.name + ".mask",
+  n_m = a.name + ".m", n_l = a.name + ".l", n_qx = a.name + ".qx";
+  mk = &plan.alloc_mram(n_k, ub * tpp);
+  mv = &plan.alloc_mram(n_v, ub * tpp);
+  s_base = plan.alloc_vram(n_s, blen, mlen).base();
+  pv_base = plan.alloc_vram(n_pv, blen, ub * mlen).base();  // ub blocks of BLEN rows
+  low_masks = window_lowest_key(a, a.q_len - 1) > 0;
+  // Rows [0, MLEN]: row s masks keys >= s, row MLEN all keys; with low_masks, rows MLEN+1+s mask keys < s.
+  mask_base = plan.alloc_vram(n_mask, low_masks ? 2 * mlen + 1 : mlen + 1, vlen).base();
+  low_base = mask_base + (mlen + 1) * vlen;
+  const float scale = float(1.0 / std::sqrt(double(hd)));
+  scale_slot = plan.fp_constant("attn_scale", scale);
+  neg_slot = plan.fp_constant("neg_large", -1.0e30f);
+  // Query chunks x head passes whose running max and sum fit in FP SRAM.
+  fp_free = plan.fp_space().largest_free();
+  const Schedule sch = attention_schedule(plan.config(), a, hm, fp_free);
+  q_chunk = sch.q_chunk, hpass = sch.heads_per_pass;
+  if (q_chunk == 0)
+    fail(a.name, fmt::format("needs 2 * min(q_len, BLEN) = {} free FP SRAM entries for the running max and sum, {} free",
+                             2 * std::min(a.q_len, blen), plan.fp_space().largest_free()));
+  m_slot = plan.alloc_fp_scratch(n_m, hpass * q_chunk);
+  l_slot = plan.alloc_fp_scratch(n_l, hpass * q_chunk);
+  // Q heads copied next to their kv head (head_dim < MLEN): one VLEN block per head of a unit,
+  // copied once per query chunk for all passes (the identity tile shares the K tiles' MRAM).
+  qx_rows = round_up(q_chunk, blen);
+  qx_base = hm.copy_q ? plan.alloc_vram(n_qx, hm.max_unit_heads * qx_rows, vlen).base() : 0;
+}
+
+void AttentionSetup::release(MemoryPlan& plan) const {
+  if (hm.copy_q) plan.free_vram(n_qx);
+  plan.free_fp_scratch(n_l);
+  plan.free_fp_scratch(n_m);
+  plan.free_vram(n_mask);
+  plan.free_vram(n_pv);
+  plan.free_vram(n_s);
+  plan.free_mram(n_v);
+  plan.free_mram(n_k);
+}
+
+// One query head of the current pass and chunk.
+struct Head {
+  uint64_t h = 0, k = 0;        // head index; index within the pass (FP SRAM slots k * q_chunk + i)
+  uint64_t q_row0 = 0;          // the chunk's first Q row the S product reads (Q or the copied Qx)
+  uint64_t q_stride = 0;        // element distance between the head's Q column blocks
+  uint64_t o_row0 = 0, o_q = 0; // the chunk's first O row in the head's first block; column offset
+  uint64_t v_col = 0;           // the kv head's first column inside the V tile's block
+  uint64_t vmask = 0;
+};
+
+// How a row group of the current chunk meets a KV tile.
+struct GroupKind {
+  int kind = 0;  // 0 skip, 1 uniform (a hardware loop), 2 static (rows one by one)
+  uint64_t s0 = 0, d = 0;  // uniform: row k sees s0 + k * d keys
+};
+
+class FlashAttentionEmitter {
+ public:
+  FlashAttentionEmitter(ProgramBuilder& b, const AttentionSetup& s);
+  void emit();
+
+ private:
+  GpReg at(const ScopedGp& r, uint64_t v) {
+    b_.load_imm(r, v);
+    return r;
+  }
+  // Phases.
+  void build_masks();
+  void bind_caches();
+  void set_cache_regs();
+  void emit_unit(uint64_t bi, uint64_t u);
+  void make_heads(uint64_t bi, uint64_t h_lo, uint64_t p0, uint64_t p1);
+  void copy_q();
+  void emit_chunk(uint64_t bi);
+  void init_running_state();
+  void stream_tiles();
+  void normalize_output();
+  void tile_body(uint64_t t);
+  void head_tile(uint64_t t);
+  void uniform_groups(uint64_t t, uint64_t g, uint64_t g1, const GroupKind& k);
+  GroupKind classify(uint64_t g, uint64_t t) const;
+  void group_body(uint64_t t, bool full, uint64_t i0, uint64_t i1, const GpReg* mask_g = nullptr,
+                  const GpReg* mask_row = nullptr, uint64_t mask_step = 0);
+  void group_scores(uint64_t tile);
+  void group_pv(uint64_t tile, bool first);
+  void row_update(uint64_t s, bool first, const GpReg* mask = nullptr, uint64_t from = 0);
+  void rescale_row(bool first);
+  void row_add_pv();
+  void advance_row();
+  void start_rows();
+  void set_group(uint64_t g);
+  void next_group();
+  void select_head(const Head& hh);
+  // Tile geometry of the current chunk.
+  uint64_t visible(uint64_t i, uint64_t t) const;
+  uint64_t visible_from(uint64_t i, uint64_t t) const;
+  bool tile_full(uint64_t t) const;
+
+  ProgramBuilder& b_;
+  const AttentionSetup& s_;
+  const AttentionArgs& a_;
+  RegisterAllocator::KernelScope kscope_;
+  // Scratch address registers and the loop-carried address registers (names say what they hold).
+  ScopedGp ra, rb, r_e, r_q, r_o, r_g, r_srow, r_idx, r_orow;
+  ScopedFp f_scale, f_m, f_mold, f_a, f_l;
+  ScopedHbm ak, av;
+  uint64_t o_bstride = 0, q_bstride = 0, n_tiles = 0;
+  uint32_t rmask = 0;  // V_MASK operand of O updates
+  // Current query chunk [qc0, qc0 + qcn) and its row groups.
+  uint64_t qc0 = 0, qcn = 0, groups = 0;
+  // The chunk's first KV tile: every row's first visible tile when they agree (its P V then
+  // writes O directly), else no_tile (O, m and l are initialised before the tiles).
+  uint64_t first_tile = 0;
+  static constexpr uint64_t no_tile = ~uint64_t(0);
+  uint64_t unit_block0 = 0;  // the current unit's first column block of the cache
+  uint64_t t_begin = 0;      // the chunk's first streamed tile (a whole-prefetch boundary)
+  std::vector<Head> heads;   // the current pass's heads
+  const Head* cur = nullptr;
+};
+
+FlashAttentionEmitter::FlashAttentionEmitter(ProgramBuilder& b, const AttentionSetup& s)
+    : b_(b),
+      s_(s),
+      a_(s.a),
+      kscope_(b.kernel(s.a.name)),
+      ra(b.regs().gp("address a")),
+      rb(b.regs().gp("address b")),
+      r_e(b.regs().gp("cache row element offset")),
+      r_q(b.regs().gp("group Q row")),
+      r_o(b.regs().gp("group O row")),
+      r_g(b.regs().gp("group first query index")),
+      r_srow(b.regs().gp("S row")),
+      r_idx(b.regs().gp("query index")),
+      r_orow(b.regs().gp("O row")),
+      f_scale(b.regs().fp("softmax scale")),
+      f_m(b.regs().fp("running max")),
+      f_mold(b.regs().fp("previous max")),
+      f_a(b.regs().fp("rescale factor")),
+      f_l(b.regs().fp("running sum")),
+      ak(b.regs().hbm("K cache")),
+      av(b.regs().hbm("V cache")) {
+  o_bstride = s.o->rows_alloc * s.vlen;
+  q_bstride = s.q->rows_alloc * s.vlen;
+  n_tiles = ceil_div(a_.kv_len, s.mlen);
+  rmask = s.head_masks ? 1 : 0;
+}
+
+void FlashAttentionEmitter::emit() {
+  b_.comment(fmt::format("{}: batch {}, q_len {}, kv_len {}, heads {}/{} (kv), head_dim {}, {}{}; {} heads per pass, "
+                         "chunks of {} rows",
+                         a_.name, a_.batch, a_.q_len, a_.kv_len, a_.num_heads, a_.num_kv_heads, s_.hd,
+                         a_.causal ? "causal" : "non-causal",
+                         a_.sliding_window ? fmt::format(", window {}", a_.sliding_window) : std::string(), s_.hpass,
+                         s_.q_chunk));
+  b_.s_ld_fp(f_scale, at(ra, s_.scale_slot), 0);
+  build_masks();
+  bind_caches();
+  for (uint64_t bi = 0; bi < a_.batch; ++bi)
+    for (uint64_t u = 0; u < s_.hm.units; ++u) emit_unit(bi, u);
+  if (s_.head_masks) b_.set_v_mask(0);
+}
+
+// ---- the mask table: row s has -1e30 in columns >= s (V_SHFT_V of a -1e30 row) ----
+// The -1e30 row is 0 * Q row + (-1e30): Q is finite, and no -inf is ever multiplied.
+void FlashAttentionEmitter::build_masks() {
+  const uint64_t mlen = s_.mlen, vlen = s_.vlen;
+  b_.stage(a_.name + ": column masks");
+  auto f_neg = b_.regs().fp("-1e30");
+  b_.s_ld_fp(f_neg, at(ra, s_.neg_slot), 0);
+  const uint64_t neg_row = s_.mask_base + mlen * vlen;
+  b_.v_mul_vf(at(ra, neg_row), at(rb, s_.q->block_address(0)), f0);
+  b_.v_add_vf(ra, ra, f_neg);
+  b_.load_imm(rb, s_.mask_base);
+  b_.load_imm(r_idx, 0);
+  b_.loop(mlen, [&] {
+    b_.v_shft_v(rb, ra, r_idx);
+    b_.add_imm(rb, rb, vlen);
+    b_.add_imm(r_idx, r_idx, 1);
+  });
+  if (s_.low_masks) {
+    // low[s] = -1e30 row - mask[s]: -1e30 in columns < s, exactly 0 from s on.
+    b_.load_imm(rb, s_.mask_base);
+    b_.load_imm(r_idx, s_.low_base);
+    b_.loop(mlen, [&] {
+      b_.v_sub_vv(r_idx, ra, rb);
+      b_.add_imm(rb, rb, vlen);
+      b_.add_imm(r_idx, r_idx, vlen);
+    });
+  }
+}
+
+// HBM: both caches share SCALE_REG / STRIDE_REG (identical layouts); the identity tile's
+// prefetch switches them briefly.
+void FlashAttentionEmitter::bind_caches() {
+  b_.set_addr_reg(ak, s_.kt->base);
+  b_.set_addr_reg(av, s_.vt->base);
+  set_cache_regs();
+}
+
+void FlashAttentionEmitter::set_cache_regs() {
+  b_.set_scale_reg(s_.kt->scale_reg);
+  b_.set_stride_reg(s_.kt->row_stride);
+}
+
+// One column-block unit of one sequence: per query chunk, the Q copy (head_dim < MLEN) and the
+// head passes.
+void FlashAttentionEmitter::emit_unit(uint64_t bi, uint64_t u) {
+  const HeadMap& hm = s_.hm;
+  unit_block0 = hm.first_block(u);
+  const uint64_t h_lo = hm.kv_lo(u, a_) * hm.rep, h_hi = hm.kv_hi(u, a_) * hm.rep;
+  for (qc0 = 0; qc0 < a_.q_len; qc0 += s_.q_chunk) {
+    qcn = std::min(s_.q_chunk, a_.q_len - qc0);
+    groups = ceil_div(qcn, s_.blen);
+    if (hm.copy_q) {
+      b_.stage(fmt::format("{}: sequence {} rows {}.. heads {}..{}: Q next to the kv heads", a_.name, bi, qc0, h_lo,
+                           h_hi - 1));
+      make_heads(bi, h_lo, h_lo, h_hi);
+      copy_q();
+    }
+    for (uint64_t p0 = h_lo; p0 < h_hi; p0 += s_.hpass) {
+      const uint64_t p1 = std::min(h_hi, p0 + s_.hpass);
+      b_.stage(fmt::format("{}: sequence {} rows {}.. heads {}..{} (kv column block {})", a_.name, bi, qc0, p0, p1 - 1,
+                           unit_block0));
+      make_heads(bi, h_lo, p0, p1);
+      emit_chunk(bi);
+    }
+  }
+}
+
+// Heads [p0, p1) of the unit starting at head h_lo: the pass's Head records (Qx block h - h_lo).
+void FlashAttentionEmitter::make_heads(uint64_t bi, uint64_t h_lo, uint64_t p0, uint64_t p1) {
+  const uint64_t hd = s_.hd, vlen = s_.vlen;
+  heads.clear();
+  for (uint64_t h = p0; h < p1; ++h) {
+    Head hh;
+    hh.h = h;
+    hh.k = h - p0;
+    const uint64_t col0 = h * hd, kvh = h / s_.hm.rep, qb0 = col0 / vlen;
+    hh.o_q = s_.head_masks ? col0 % vlen : 0;
+    hh.o_row0 = s_.o->block_address(qb0) + (bi * a_.q_len + qc0) * vlen;
+    hh.v_col = s_.hm.copy_q ? s_.kv.col(kvh) % s_.mlen : 0;
+    if (s_.hm.copy_q) {
+      hh.q_row0 = s_.qx_base + (h - h_lo) * s_.qx_rows * vlen;
+      hh.q_stride = 0;
+    } else {
+      hh.q_row0 = s_.q->block_address(qb0) + (bi * a_.q_len + qc0) * vlen;
+      hh.q_stride = q_bstride;
+    }
+    hh.vmask = s_.head_masks ? ((uint64_t(1) << (hd / s_.hlen)) - 1) << (hh.o_q / s_.hlen) : 0;
+    heads.push_back(hh);
+  }
+}
+
+// Copies the unit's query heads next to their kv head's columns (Qx rows = the chunk's rows,
+// one VLEN block per head, zeros outside the head): M_MM with the identity tile, exact.
+void FlashAttentionEmitter::copy_q() {
+  const uint64_t mlen = s_.mlen, blen = s_.blen, vlen = s_.vlen;
+  auto ai = b_.regs().hbm("identity");
+  b_.set_addr_reg(ai, s_.idt->base);
+  b_.set_scale_reg(s_.idt->scale_reg);
+  b_.set_stride_reg(s_.idt->row_stride);
+  b_.h_prefetch_m(at(ra, s_.mk->tile_address(0)), gp0, ai, 1, 0);
+  set_cache_regs();
+  for (const Head& hh : heads) {
+    const uint64_t col0 = hh.h * s_.hd, o_h = col0 % vlen;
+    b_.load_imm(r_q, s_.q->block_address(col0 / vlen) + (hh.o_row0 - s_.o->block_address(col0 / vlen)));
+    b_.load_imm(r_o, hh.q_row0);
+    b_.loop(groups, [&] {
+      for (uint64_t c = 0; c < mlen / blen; ++c) {
+        const uint64_t col = c * blen;
+        if (col >= hh.v_col && col < hh.v_col + s_.hd)
+          b_.m_mm(at(ra, s_.mk->tile_address(0) + (o_h + col - hh.v_col) * mlen), r_q);
+        b_.add_imm(ra, r_o, col);
+        b_.m_mm_wo(ra, gp0, 0);  // the zero accumulator outside the head
+      }
+      b_.add_imm(r_q, r_q, blen * vlen);
+      b_.add_imm(r_o, r_o, blen * vlen);
+    });
+  }
+}
+
+// One query chunk of one head pass: every KV tile, then O /= l per head.
+void FlashAttentionEmitter::emit_chunk(uint64_t bi) {
+  const uint64_t mlen = s_.mlen, tpp = s_.tpp;
+  // Tiles wholly below every row's window are skipped (from a whole-prefetch boundary).
+  const uint64_t ts0 = window_lowest_key(a_, qc0) / mlen, ts1 = window_lowest_key(a_, qc0 + qcn - 1) / mlen;
+  t_begin = ts0 / tpp * tpp;
+  first_tile = ts0 == ts1 ? ts0 : no_tile;
+  b_.load_imm(r_e, s_.kv.row(bi, t_begin * mlen) * s_.kv.width + unit_block0 * mlen);
+  if (first_tile == no_tile) init_running_state();
+  stream_tiles();
+  normalize_output();
+}
+
+// Rows start at different tiles: O (head columns) = 0 by write-outs of the zero accumulator,
+// m = -1e30 and l = 0, so each row's first tile is an ordinary update.
+void FlashAttentionEmitter::init_running_state() {
+  b_.s_ld_fp(f_m, at(ra, s_.neg_slot), 0);
+  for (const Head& hh : heads) {
+    b_.load_imm(r_o, hh.o_row0);
+    b_.loop(groups, [&] {
+      for (uint64_t cb = 0; cb < s_.ub; ++cb)
+        for (uint64_t c = 0; c < s_.sub_cols; ++c) {
+          b_.add_imm(ra, r_o, cb * o_bstride + hh.o_q + c * s_.blen);
+          b_.m_mm_wo(ra, gp0, 0);
+        }
+      b_.add_imm(r_o, r_o, s_.blen * s_.vlen);
+    });
+  }
+  b_.load_imm(r_idx, 0);
+  b_.loop(heads.size() * s_.q_chunk, [&] {
+    b_.s_st_fp(f_m, r_idx, uint32_t(s_.m_slot));
+    b_.s_st_fp(f0, r_idx, uint32_t(s_.l_slot));
+    b_.add_imm(r_idx, r_idx, 1);
+  });
+}
+
+// Tiles: the first tile and the partially visible tiles are emitted one by one; the run of tiles
+// that every row sees completely is a hardware loop over whole prefetches.
+void FlashAttentionEmitter::stream_tiles() {
+  const uint64_t tpp = s_.tpp;
+  uint64_t tf0 = n_tiles, tf1 = n_tiles;
+  for (uint64_t t = t_begin + 1; t < n_tiles; ++t)
+    if (t % tpp == 0 && tile_full(t)) {
+      tf0 = t;
+      break;
+    }
+  for (tf1 = tf0; tf1 < n_tiles && tile_full(tf1);) ++tf1;
+  tf1 = tf0 + (tf1 - tf0) / tpp * tpp;
+  for (uint64_t t = t_begin; t < n_tiles; ++t) {
+    if (t == tf0 && tf1 > tf0) {
+      b_.loop((tf1 - tf0) / tpp, [&] {
+        for (uint64_t u = 0; u < tpp; ++u) tile_body(tf0 + u);
+      });
+      t = tf1 - 1;
+      continue;
+    }
+    tile_body(t);
+  }
+}
+
+// O /= l.
+void FlashAttentionEmitter::normalize_output() {
+  for (const Head& hh : heads) {
+    select_head(hh);
+    b_.load_imm(r_idx, 0);
+    b_.load_imm(r_orow, hh.o_row0);
+    b_.loop(qcn, [&] {
+      b_.s_ld_fp(f_l, r_idx, uint32_t(s_.l_slot + hh.k * s_.q_chunk));
+      b_.s_reci_fp(f_a, f_l);
+      for (uint64_t cb = 0; cb < s_.ub; ++cb) {
+        b_.add_imm(ra, r_orow, cb * o_bstride);
+        b_.v_mul_vf(ra, ra, f_a, rmask);
+      }
+      b_.add_imm(r_idx, r_idx, 1);
+      b_.add_imm(r_orow, r_orow, s_.vlen);
+    });
+  }
+}
+
+// One KV tile: the unit's blocks of K and V when it starts a whole-tile prefetch, then every head
+// of the pass.
+void FlashAttentionEmitter::tile_body(uint64_t t) {
+  const uint64_t mlen = s_.mlen, tpp = s_.tpp;
+  if (t % tpp == 0) {
+    for (uint64_t cb = 0; cb < s_.ub; ++cb) {
+      b_.add_imm(rb, r_e, cb * mlen);
+      b_.h_prefetch_m(at(ra, s_.mk->tile_address(cb * tpp)), rb, ak, 1, 1);
+      b_.h_prefetch_m(at(ra, s_.mv->tile_address(cb * tpp)), rb, av, 1, 1);
+    }
+    b_.add_imm(r_e, r_e, tpp * mlen * s_.kv.width);
+  }
+  for (const Head& hh : heads) {
+    select_head(hh);
+    head_tile(t);
+  }
+}
+
+// Row groups of the current head in tile t: runs of uniform groups (every row full, or a mask row
+// that advances by `d` rows per query: d = 1 on the causal diagonal, 0 for a fixed KV tail) are
+// hardware loops; the rest are emitted one by one.
+void FlashAttentionEmitter::head_tile(uint64_t t) {
+  for (uint64_t g = 0; g < groups; ++g) {
+    const GroupKind k = classify(g, t);
+    if (k.kind == 0) continue;  // the whole tile is in the future of this group, or below its window
+    if (k.kind == 2) {
+      const uint64_t i0 = qc0 + g * s_.blen, i1 = std::min(qc0 + qcn, i0 + s_.blen);
+      set_group(g);
+      group_body(t, false, i0, i1);
+      continue;
+    }
+    uint64_t g1 = g + 1;
+    for (; g1 < groups; ++g1) {
+      const GroupKind n = classify(g1, t);
+      if (n.kind != 1 || n.d != k.d || n.s0 != k.s0 + (g1 - g) * s_.blen * k.d || (n.s0 < s_.mlen) != (k.s0 < s_.mlen))
+        break;
+    }
+    uniform_groups(t, g, g1, k);
+    g = g1 - 1;
+  }
+}
+
+// Groups [g, g1) of kind k as one hardware loop (a mask row register when rows see part of the tile).
+void FlashAttentionEmitter::uniform_groups(uint64_t t, uint64_t g, uint64_t g1, const GroupKind& k) {
+  set_group(g);
+  if (k.s0 == s_.mlen) {
+    b_.loop(g1 - g, [&] {
+      group_body(t, true, 0, 0);
+      next_group();
+    });
+    return;
+  }
+  auto mask_g = b_.regs().gp("group mask row");
+  auto mask_row = b_.regs().gp("mask row");
+  b_.load_imm(mask_g, s_.mask_base + k.s0 * s_.vlen);
+  const GpReg mg = mask_g, mr = mask_row;
+  b_.loop(g1 - g, [&] {
+    group_body(t, true, 0, 0, &mg, &mr, k.d * s_.vlen);
+    next_group();
+    b_.add_imm(mask_g, mask_g, s_.blen * k.d * s_.vlen);
+  });
+}
+
+GroupKind FlashAttentionEmitter::classify(uint64_t g, uint64_t t) const {
+  const uint64_t blen = s_.blen, mlen = s_.mlen;
+  const uint64_t i0 = qc0 + g * blen, i1 = std::min(qc0 + qcn, i0 + blen);
+  GroupKind k;
+  bool any = false;
+  for (uint64_t i = i0; i < i1; ++i) any = any || visible(i, t) > 0;
+  if (!any) return k;
+  k.kind = 2;
+  if (i1 - i0 < blen) return k;
+  for (uint64_t i = i0; i < i1; ++i)
+    if (visible_from(i, t) > 0) return k;
+  k.s0 = visible(i0, t);
+  const uint64_t s1 = blen > 1 ? visible(i0 + 1, t) : k.s0;
+  if (s1 < k.s0 || s1 - k.s0 > 1) return k;
+  k.d = s1 - k.s0;
+  for (uint64_t i = i0; i < i1; ++i)
+    if (visible(i, t) != k.s0 + (i - i0) * k.d) return k;
+  const bool ok = (k.s0 == mlen && k.d == 0) || (k.s0 >= 1 && k.s0 + (blen - 1) * k.d < mlen);
+  if (ok) k.kind = 1;
+  return k;
+}
+
+// One row group of the current head in tile t (group registers r_q, r_o, r_g already set).
+// `full`: all BLEN rows see the whole tile, or (with `mask_g`) row k of the group adds the mask
+// row at mask_g + k * mask_step: the rows become a hardware loop. Otherwise rows [i0, i1) are static.
+void FlashAttentionEmitter::group_body(uint64_t t, bool full, uint64_t i0, uint64_t i1, const GpReg* mask_g,
+                                       const GpReg* mask_row, uint64_t mask_step) {
+  const bool first = t == first_tile;
+  const uint64_t tile = t % s_.tpp;
+  group_scores(tile);
+  start_rows();
+  if (full && mask_g) {
+    b_.add_imm(*mask_row, *mask_g, 0);
+    b_.loop(s_.blen, [&] {
+      row_update(0, first, mask_row);
+      advance_row();
+      b_.add_imm(*mask_row, *mask_row, mask_step);
+    });
+  } else if (full) {
+    b_.loop(s_.blen, [&] {
+      row_update(s_.mlen, first);
+      advance_row();
+    });
+  } else {
+    for (uint64_t i = i0; i < i1; ++i) {
+      const uint64_t s = visible(i, t);
+      if (s > 0) row_update(s, first, nullptr, visible_from(i, t));
+      advance_row();
+    }
+  }
+  group_pv(tile, first);
+  if (first) return;
+  start_rows();
+  if (full) {
+    b_.loop(s_.blen, [&] {
+      row_add_pv();
+      advance_row();
+    });
+  } else {
+    for (uint64_t i = i0; i < i1; ++i) {
+      if (visible(i, t) > 0) row_add_pv();
+      advance_row();
+    }
+  }
+}
+
+// S[BLEN rows, MLEN keys] = Q_rows K_tile^T, summed over the head's column blocks.
+void FlashAttentionEmitter::group_scores(uint64_t tile) {
+  const uint64_t mlen = s_.mlen, blen = s_.blen;
+  for (uint64_t c = 0; c < mlen / blen; ++c) {
+    for (uint64_t cb = 0; cb < s_.ub; ++cb) {
+      b_.add_imm(ra, r_q, cb * cur->q_stride);
+      b_.m_tmm(ra, at(rb, s_.mk->tile_address(cb * s_.tpp + tile) + c * blen * mlen));
+    }
+    b_.m_mm_wo(at(ra, s_.s_base + c * blen), gp0, 0);
+  }
+}
+
+// P V (the kv head's columns of the V tile): the first tile writes O directly (every row sees
+// it); later tiles go through the PV scratch and are added into the rescaled O.
+void FlashAttentionEmitter::group_pv(uint64_t tile, bool first) {
+  const uint64_t mlen = s_.mlen, blen = s_.blen;
+  for (uint64_t cb = 0; cb < s_.ub; ++cb)
+    for (uint64_t c = 0; c < s_.sub_cols; ++c) {
+      b_.m_mm(at(ra, s_.mv->tile_address(cb * s_.tpp + tile) + (cur->v_col + c * blen) * mlen), at(rb, s_.s_base));
+      if (first)
+        b_.add_imm(ra, r_o, cb * o_bstride + cur->o_q + c * blen);
+      else
+        b_.load_imm(ra, s_.pv_base + cb * blen * s_.vlen + cur->o_q + c * blen);
+      b_.m_mm_wo(ra, gp0, 0);
+    }
+}
+
+// Online-softmax update of one query row: S row at r_srow, query index in r_idx, O row at r_orow.
+// `s` = visible keys (< MLEN adds the column mask row s), or `mask`: a register holding the mask
+// row's address; `from` > 0 adds the window mask row; `first` = the first tile.
+void FlashAttentionEmitter::row_update(uint64_t s, bool first, const GpReg* mask, uint64_t from) {
+  const uint64_t vlen = s_.vlen;
+  b_.v_mul_vf(r_srow, r_srow, f_scale);
+  if (mask)
+    b_.v_add_vv(r_srow, r_srow, *mask);
+  else if (s < s_.mlen)
+    b_.v_add_vv(r_srow, r_srow, at(ra, s_.mask_base + s * vlen));
+  if (from > 0) b_.v_add_vv(r_srow, r_srow, at(ra, s_.low_base + from * vlen));
+  rescale_row(first);
+  const uint32_t ms = uint32_t(s_.m_slot + cur->k * s_.q_chunk), ls = uint32_t(s_.l_slot + cur->k * s_.q_chunk);
+  b_.s_st_fp(f_m, r_idx, ms);
+  b_.s_st_fp(f_l, r_idx, ls);
+}
+
+// m, l and P of the scaled, masked S row; past the first tile, O is rescaled by exp(m_old - m).
+void FlashAttentionEmitter::rescale_row(bool first) {
+  if (first) {
+    b_.s_ld_fp(f_m, at(ra, s_.neg_slot), 0);
+    b_.v_red_max(f_m, r_srow);
+    b_.v_sub_vf(r_srow, r_srow, f_m);
+    b_.v_exp_v(r_srow, r_srow);
+    b_.s_add_fp(f_l, f0, f0);  // l starts at 0
+    b_.v_red_sum(f_l, r_srow);
+    return;
+  }
+  const uint32_t ms = uint32_t(s_.m_slot + cur->k * s_.q_chunk), ls = uint32_t(s_.l_slot + cur->k * s_.q_chunk);
+  b_.s_ld_fp(f_mold, r_idx, ms);
+  b_.s_add_fp(f_m, f_mold, f0);
+  b_.v_red_max(f_m, r_srow);
+  b_.s_sub_fp(f_a, f_mold, f_m);
+  b_.s_exp_fp(f_a, f_a);
+  b_.v_sub_vf(r_srow, r_srow, f_m);
+  b_.v_exp_v(r_srow, r_srow);
+  b_.s_ld_fp(f_l, r_idx, ls);
+  b_.s_mul_fp(f_l, f_l, f_a);
+  b_.v_red_sum(f_l, r_srow);
+  for (uint64_t cb = 0; cb < s_.ub; ++cb) {
+    b_.add_imm(ra, r_orow, cb * o_bstride);
+    b_.v_mul_vf(ra, ra, f_a, rmask);
+  }
+}
+
+// O row += PV row (PV row = S row address moved to the PV scratch).
+void FlashAttentionEmitter::row_add_pv() {
+  for (uint64_t cb = 0; cb < s_.ub; ++cb) {
+    b_.add_imm(ra, r_orow, cb * o_bstride);
+    b_.add_imm(rb, r_srow, (s_.pv_base + cb * s_.blen * s_.vlen - s_.s_base) & 0xFFFFFFFFu);  // wraps like the hardware
+    b_.v_add_vv(ra, ra, rb, rmask);
+  }
+}
+
+void FlashAttentionEmitter::advance_row() {
+  b_.add_imm(r_srow, r_srow, s_.vlen);
+  b_.add_imm(r_idx, r_idx, 1);
+  b_.add_imm(r_orow, r_orow, s_.vlen);
+}
+
+void FlashAttentionEmitter::start_rows() {
+  b_.load_imm(r_srow, s_.s_base);
+  b_.add_imm(r_idx, r_g, 0);
+  b_.add_imm(r_orow, r_o, 0);
+}
+
+void FlashAttentionEmitter::set_group(uint64_t g) {
+  b_.load_imm(r_q, cur->q_row0 + g * s_.blen * s_.vlen);
+  b_.load_imm(r_o, cur->o_row0 + g * s_.blen * s_.vlen);
+  b_.load_imm(r_g, g * s_.blen);
+}
+
+void FlashAttentionEmitter::next_group() {
+  b_.add_imm(r_q, r_q, s_.blen * s_.vlen);
+  b_.add_imm(r_o, r_o, s_.blen * s_.vlen);
+  b_.add_imm(r_g, r_g, s_.blen);
+}
+
+void FlashAttentionEmitter::select_head(const Head& hh) {
+  cur = &hh;
+  if (s_.head_masks) b_.set_v_mask(hh.vmask);
+}
+
+// Keys of tile t that query i sees: columns [visible_from, visible); visible = 0 when none.
+uint64_t FlashAttentionEmitter::visible(uint64_t i, uint64_t t) const {
+  const uint64_t t0 = t * s_.mlen;
+  const uint64_t last = a_.causal ? a_.kv_len - a_.q_len + i : a_.kv_len - 1;  // last key seen
+  if (last < t0 || window_lowest_key(a_, i) >= t0 + s_.mlen) return 0;
+  return std::min<uint64_t>(last - t0 + 1, s_.mlen);
+}
+
+uint64_t FlashAttentionEmitter::visible_from(uint64_t i, uint64_t t) const {
+  const uint64_t lo = window_lowest_key(a_, i), t0 = t * s_.mlen;
+  return lo > t0 ? lo - t0 : 0;
+}
+
+// Every query of the chunk sees the whole tile t: the tile's code is then the same for all such tiles.
+bool FlashAttentionEmitter::tile_full(uint64_t t) const {
+  for (uint64_t i = qc0; i < qc0 + qcn; ++i)
+    if (visible(i, t) != s_.mlen || visible_from(i, t) != 0) return false;
+  return true;
+}
+
+}  // namespace
+
+AttentionCounts emit_flash_attention(ProgramBuilder& b, MemoryPlan& plan, const AttentionArgs& a) {
+  const AttentionSetup setup(b.config(), plan, a);
+  const size_t start_size = b.size();
+  {
+    FlashAttentionEmitter e(b, setup);
+    e.emit();
+  }
+  AttentionCounts cnt = attention_counts(b.config(), a, setup.fp_free);
+  cnt.instructions = b.size() - start_size;
+  setup.release(plan);
+  return cnt;
+}
+
+namespace {
+
+// Q and O attention_rows_alloc tall, caches of capacity kv_len, the identity when head_dim < MLEN.
+void attention_standalone(ProgramBuilder& b, MemoryPlan& plan, const KernelShape& s) {
+  const auto& cfg = plan.config();
+  const uint64_t batch = s.get("batch"), q_len = s.get("q_len"), kv_len = s.get("kv_len"), heads = s.get("heads"),
+                 kv_heads = s.get("kv_heads"), head_dim = s.get("head_dim");
+  const KvCacheLayout lay = kv_cache_layout(cfg, batch, kv_heads, kv_len, head_dim);
+  place_kv_cache(plan, "k_cache", lay);
+  place_kv_cache(plan, "v_cache", lay);
+  const uint64_t rows = attention_rows_alloc(cfg, batch, q_len);
+  plan.alloc_vram("q", rows, heads * head_dim);
+  plan.alloc_vram("o", rows, heads * head_dim);
+  const bool identity = attention_needs_identity(cfg, head_dim);
+  if (identity) place_attention_identity(plan, "identity");
+  emit_flash_attention(b, plan,
+                       {.name = "attention",
+                        .q = "q",
+                        .out = "o",
+                        .k_cache = "k_cache",
+                        .v_cache = "v_cache",
+                        .identity = identity ? "identity" : "",
+                        .batch = batch,
+                        .q_len = q_len,
+                        .kv_len = kv_len,
+                        .capacity = 0,
+                        .num_heads = heads,
+                        .num_kv_heads = kv_heads,
+                        .head_dim = head_dim,
+                        .causal = true,
+                        .sliding_window = s.get("window")});
+}
+
+}  // namespace
+
+extern const KernelEntry kAttentionKernel;
+const KernelEntry kAttentionKernel{"attention", "FlashAttention over the HBM KV cache (prefill, decode, sliding window)",
+                                   {"batch", "q_len", "kv_len", "heads", "kv_heads", "head_dim", "window"},
+                                   attention_standalone};
+
+}  // namespace plena::compiler

@@ -1,0 +1,126 @@
+// KV cache layout, the identity tile and the attention internals (attention_layout.hpp,
+// kernels_attention.hpp; docs/kernels-attention.md).
+#include "compiler/kernels/attention_layout.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <vector>
+
+#include "support/support.hpp"
+
+namespace plena::compiler {
+namespace attn {
+
+uint64_t ceil_div(uint64_t a, uint64_t b) { return (a + b - 1) / b; }
+uint64_t round_up(uint64_t a, uint64_t m) { return ceil_div(a, m) * m; }
+
+[[noreturn]] void fail(std::string_view kernel, std::string_view what) {
+  throw InputError(fmt::format("kernel '{}': {}", kernel, what));
+}
+
+uint64_t padded_head_dim(const config::HardwareConfig& cfg, uint64_t head_dim, std::string_view who) {
+  const uint64_t mlen = cfg.geometry.mlen, hlen = cfg.geometry.hlen, blen = cfg.geometry.blen;
+  if (head_dim == 0 || head_dim % hlen || head_dim % blen)
+    fail(who, fmt::format("head_dim {} must be a positive multiple of HLEN = {} and BLEN = {}", head_dim, hlen, blen));
+  if (head_dim <= mlen) {
+    if (mlen % head_dim)
+      fail(who, fmt::format("head_dim {} must divide MLEN = {} or be a multiple of it", head_dim, mlen));
+    return mlen;
+  }
+  if (head_dim % mlen) fail(who, fmt::format("head_dim {} must divide MLEN = {} or be a multiple of it", head_dim, mlen));
+  return head_dim;
+}
+
+uint64_t tiles_per_prefetch(const config::HardwareConfig& cfg) {
+  return ceil_div(cfg.hbm.m_prefetch_amount, cfg.geometry.mlen);
+}
+
+// Lowest key query i (position kv_len - q_len + i) sees: its sliding window's first key, else 0.
+uint64_t window_lowest_key(const AttentionArgs& a, uint64_t i) {
+  const uint64_t pos = a.kv_len - a.q_len + i;
+  return a.sliding_window && pos + 1 > a.sliding_window ? pos + 1 - a.sliding_window : 0;
+}
+
+HeadMap head_map(const config::HardwareConfig& cfg, const AttentionArgs& a) {
+  const uint64_t mlen = cfg.geometry.mlen;
+  HeadMap m;
+  m.hd = a.head_dim;
+  m.rep = a.num_heads / a.num_kv_heads;
+  m.copy_q = a.head_dim < mlen;
+  m.kv_per_unit = m.copy_q ? mlen / a.head_dim : 1;
+  m.units = ceil_div(a.num_kv_heads, m.kv_per_unit);
+  m.unit_blocks = m.copy_q ? 1 : a.head_dim / mlen;
+  m.max_unit_heads = std::min(a.num_kv_heads, m.kv_per_unit) * m.rep;
+  return m;
+}
+
+Schedule attention_schedule(const config::HardwareConfig& cfg, const AttentionArgs& a, const HeadMap& hm,
+                            uint64_t fp_free) {
+  const uint64_t blen = cfg.geometry.blen, cap = fp_free / 2, hu = hm.max_unit_heads;
+  const uint64_t limit = a.max_q_chunk ? std::max(blen, a.max_q_chunk / blen * blen) : ~uint64_t(0);
+  Schedule best;
+  uint64_t best_passes = ~uint64_t(0);
+  auto consider = [&](uint64_t qc) {
+    if (qc == 0 || qc > cap || qc > limit) return;
+    const uint64_t hp = std::min(hu, cap / qc);
+    const uint64_t passes = ceil_div(hu, hp) * ceil_div(a.q_len, qc);
+    if (passes < best_passes || (passes == best_passes && qc > best.q_chunk)) {
+      best_passes = passes;
+      best = {qc, hp};
+    }
+  };
+  consider(a.q_len);
+  for (uint64_t qc = blen; qc < a.q_len && qc <= cap; qc += blen) consider(qc);
+  return best;
+}
+
+}  // namespace attn
+
+using attn::fail;
+using attn::padded_head_dim;
+using attn::round_up;
+using attn::tiles_per_prefetch;
+
+KvCacheLayout kv_cache_layout(const config::HardwareConfig& cfg, uint64_t batch, uint64_t kv_heads,
+                              uint64_t capacity, uint64_t head_dim) {
+  if (batch == 0 || kv_heads == 0 || capacity == 0)
+    fail("kv_cache", fmt::format("batch {}, kv_heads {} and capacity {} must be positive", batch, kv_heads, capacity));
+  (void)padded_head_dim(cfg, head_dim, "kv_cache");  // validates head_dim against MLEN, HLEN, BLEN
+  KvCacheLayout l;
+  l.batch = batch;
+  l.kv_heads = kv_heads;
+  l.capacity = capacity;
+  l.head_dim = head_dim;
+  l.width = round_up(kv_heads * head_dim, cfg.geometry.mlen);
+  l.tail_rows = tiles_per_prefetch(cfg) * cfg.geometry.mlen;
+  return l;
+}
+
+const HbmTensor& place_kv_cache(MemoryPlan& plan, std::string_view name, const KvCacheLayout& layout) {
+  return plan.place_hbm(name, TensorClass::Kv, {layout.rows(), layout.width}, plan.config().formats.m_kv);
+}
+
+bool attention_needs_identity(const config::HardwareConfig& cfg, uint64_t head_dim) {
+  return head_dim < cfg.geometry.mlen;
+}
+uint64_t attention_identity_rows(const config::HardwareConfig& cfg) {
+  return tiles_per_prefetch(cfg) * cfg.geometry.mlen;
+}
+const HbmTensor& place_attention_identity(MemoryPlan& plan, std::string_view name) {
+  const auto& cfg = plan.config();
+  return plan.place_hbm(name, TensorClass::Weight, {attention_identity_rows(cfg), cfg.geometry.mlen},
+                        cfg.formats.m_weight);
+}
+std::vector<float> attention_identity_data(const config::HardwareConfig& cfg) {
+  const uint64_t mlen = cfg.geometry.mlen;
+  std::vector<float> d(attention_identity_rows(cfg) * mlen, 0.f);
+  for (uint64_t i = 0; i < mlen; ++i) d[i * mlen + i] = 1.f;
+  return d;
+}
+
+uint64_t attention_rows_alloc(const config::HardwareConfig& cfg, uint64_t batch, uint64_t q_len) {
+  return (batch - 1) * q_len + round_up(q_len, cfg.geometry.blen);
+}
+
+}  // namespace plena::compiler

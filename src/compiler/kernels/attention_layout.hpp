@@ -1,0 +1,47 @@
+// Attention internals shared by the emitter (attention.cpp), the KV cache layout
+// (attention_layout.cpp) and the closed-form counts: head mapping, query-chunk schedule, window
+// geometry. Not public API (kernels_attention.hpp is).
+#pragma once
+#include <cstdint>
+#include <string_view>
+
+#include "compiler/kernels_attention.hpp"
+
+namespace plena::compiler::attn {
+
+uint64_t ceil_div(uint64_t a, uint64_t b);
+uint64_t round_up(uint64_t a, uint64_t m);
+[[noreturn]] void fail(std::string_view kernel, std::string_view what);
+
+// MLEN for head_dim <= MLEN (InputError unless it divides MLEN), else head_dim (a multiple of
+// MLEN); head_dim must be a multiple of HLEN and BLEN.
+uint64_t padded_head_dim(const config::HardwareConfig& cfg, uint64_t head_dim, std::string_view who);
+// MLEN x MLEN tiles one H_PREFETCH_M fills.
+uint64_t tiles_per_prefetch(const config::HardwareConfig& cfg);
+
+// Lowest key query i (position kv_len - q_len + i) sees: its sliding window's first key, else 0.
+uint64_t window_lowest_key(const AttentionArgs& a, uint64_t i);
+
+// How the query heads map onto KV column blocks. A unit is one MLEN column block of the cache
+// holding whole kv heads (head_dim <= MLEN: MLEN / head_dim of them) or one kv head spanning
+// head_dim / MLEN blocks; its query heads all read the same KV tiles.
+struct HeadMap {
+  uint64_t hd = 0, rep = 0, kv_per_unit = 0, units = 0, unit_blocks = 0, max_unit_heads = 0;
+  bool copy_q = false;  // head_dim < MLEN: query heads are copied next to their kv head's columns
+  uint64_t kv_lo(uint64_t u, const AttentionArgs& a) const { return std::min(a.num_kv_heads, u * kv_per_unit); }
+  uint64_t kv_hi(uint64_t u, const AttentionArgs& a) const { return std::min(a.num_kv_heads, (u + 1) * kv_per_unit); }
+  uint64_t first_block(uint64_t u) const { return u * unit_blocks; }
+};
+HeadMap head_map(const config::HardwareConfig& cfg, const AttentionArgs& a);
+
+// Query rows per chunk and heads per pass: the FP SRAM holds the running max and sum of every
+// (head, row) of a pass, so heads_per_pass * q_chunk <= fp_free / 2. Picks the fewest KV streams
+// ceil(unit heads / heads_per_pass) * ceil(q_len / q_chunk), then the larger chunk. Chunks are
+// whole BLEN row groups, or all q_len rows.
+struct Schedule {
+  uint64_t q_chunk = 0, heads_per_pass = 0;
+};
+Schedule attention_schedule(const config::HardwareConfig& cfg, const AttentionArgs& a, const HeadMap& hm,
+                            uint64_t fp_free);
+
+}  // namespace plena::compiler::attn

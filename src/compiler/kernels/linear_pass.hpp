@@ -1,0 +1,31 @@
+// The linear kernel's GEMM passes, shared by linear.cpp and batched_matmul.cpp (not public API).
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "compiler/kernels.hpp"
+
+namespace plena::compiler {
+
+inline uint64_t ceil_div(uint64_t a, uint64_t b) { return (a + b - 1) / b; }
+
+// One GEMM over explicit addresses: the rows [0, rows) of an input whose column blocks are
+// x_block_stride apart, times the weight rows starting at HBM element offset w_offset, into an
+// output whose column blocks are y_block_stride apart. The MRAM chunk and the K-split scratch
+// ([rows, MLEN], rows consecutive) are the caller's.
+struct LinearPass {
+  uint64_t x_base = 0, x_block_stride = 0;
+  uint64_t y_base = 0, y_block_stride = 0;
+  uint64_t rows = 0;  // a multiple of BLEN
+  uint64_t w_offset = 0;
+};
+
+// Runs linear passes sharing one K-chunk MRAM buffer (whole prefetches of m_prefetch_amount rows
+// that fit the free MRAM, capped by max_k_tiles when non-zero) and, when K is split, one scratch
+// [scratch_rows, MLEN]; both are freed afterwards. Returns the chunk size in MLEN tiles.
+uint64_t emit_linear_passes(ProgramBuilder& b, MemoryPlan& plan, const std::string& name, const HbmTensor& w, uint64_t k,
+                            uint64_t n, uint64_t scratch_rows, uint64_t max_k_tiles, uint32_t precision,
+                            const std::string& what, const std::vector<LinearPass>& passes);
+
+}  // namespace plena::compiler
