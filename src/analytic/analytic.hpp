@@ -15,8 +15,10 @@
 #include "model/model.hpp"
 
 namespace plena::compiler {
-struct VectorKernelCounts;
-struct KernelDma;
+struct KernelCost;
+struct CostDma;
+struct KernelEntry;
+struct KernelShape;
 }  // namespace plena::compiler
 
 namespace plena::analytic {
@@ -82,25 +84,22 @@ struct OpEstimate {
   double calls = 1;            // multiplicity in the enclosing pass (layers, tokens)
 };
 
-// emit_linear on [rows_alloc, k] x [k, n] (k, n multiples of MLEN, rows_alloc of BLEN) with weight
-// format formats.m_weight. chunk_tiles 0: the whole MRAM (what a model program gives the kernel).
+// Any registered kernel (compiler::find_kernel) on a shape: its counted cost
+// (compiler::count_kernel: the emitter run on the counting back-end, instruction counts exact)
+// composed into time by the kernel's schedule class (docs/analytic.md §2).
+OpEstimate estimate_op(const config::HardwareConfig& cfg, MemoryModel& mem, std::string_view kernel,
+                       const compiler::KernelShape& shape);
+OpEstimate estimate_counted(const config::HardwareConfig& cfg, MemoryModel& mem, const compiler::KernelEntry& kernel,
+                            const compiler::KernelCost& cost);
+// Shorthands: emit_linear on [rows_alloc, k] x [k, n] (chunk_tiles 0: the whole MRAM) and
+// emit_flash_attention (causal, a sliding window when > 0).
 OpEstimate estimate_linear(const config::HardwareConfig& cfg, MemoryModel& mem, uint64_t rows_alloc, uint64_t k,
                            uint64_t n, uint64_t chunk_tiles = 0);
-// emit_flash_attention (counts exact; vector softmax cost per row approximate).
 OpEstimate estimate_attention(const config::HardwareConfig& cfg, MemoryModel& mem, uint64_t batch, uint64_t q_len,
                               uint64_t kv_len, uint64_t heads, uint64_t kv_heads, uint64_t head_dim,
                               uint64_t sliding_window = 0);
-// Vector-side kernels from the compiler's closed-form counts (compiler::*_counts, exact schedule):
-// in-order = sum of latencies + blocking DMA; decoupled = per phase max(issue, vector, matrix,
-// scalar chain, DMA) (docs/analytic.md §2.4).
-OpEstimate estimate_kernel(const config::HardwareConfig& cfg, MemoryModel& mem, const compiler::VectorKernelCounts& k);
-// kind: "rmsnorm" (weight in HBM), "head_rmsnorm" (per head of head_dim, weight in HBM), "swiglu", "bias_add" (bias in
-// HBM), "residual", "rope" (head_dim), "embedding" (rows = tokens, cols = hidden), "gather_last" (rows = batch) on
-// [rows, cols] with rows_alloc physical rows.
-OpEstimate estimate_vector(const config::HardwareConfig& cfg, MemoryModel& mem, std::string_view kind, uint64_t rows,
-                           uint64_t rows_alloc, uint64_t cols, uint64_t head_dim = 0);
-// The HBM pattern of a kernel's transfers.
-DmaPattern kernel_dma_pattern(const config::HardwareConfig& cfg, const compiler::KernelDma& d);
+// The HBM pattern of one counted transfer.
+DmaPattern cost_dma_pattern(const config::HardwareConfig& cfg, const compiler::CostDma& d);
 
 // ---------------------------------------------------------------- model level
 struct Workload {

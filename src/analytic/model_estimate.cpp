@@ -10,6 +10,7 @@
 
 #include "analytic/analytic.hpp"
 #include "compiler/compiler.hpp"
+#include "compiler/kernel_registry.hpp"
 #include "compiler/kernels_attention.hpp"
 #include "dram/dram.hpp"
 #include "numerics/numerics.hpp"
@@ -81,6 +82,14 @@ uint64_t step_rows_alloc(const config::HardwareConfig& cfg, uint64_t batch, uint
                   blen);
 }
 
+// A row-wise kernel's shape: rows real rows of rows_alloc, cols columns (heads of head_dim).
+compiler::KernelShape rows_shape(uint64_t rows, uint64_t rows_alloc, uint64_t cols, uint64_t head_dim = 0) {
+  compiler::KernelShape s;
+  s.set("rows", rows).set("rows_alloc", rows_alloc).set("cols", cols);
+  if (head_dim) s.set("head_dim", head_dim);
+  return s;
+}
+
 // One layer's ops on one device for `rows` new tokens (batch sequences of q_len) at context kv_len,
 // in the order and shapes of ModelCompiler::compile_step.
 void layer_ops(const Ctx& c, PhaseEstimate& ph, uint64_t batch, uint64_t q_len, uint64_t kv_len, double mult) {
@@ -121,8 +130,8 @@ void layer_ops(const Ctx& c, PhaseEstimate& ph, uint64_t batch, uint64_t q_len, 
     }
     add(ph, e, name, mult);
   };
-  auto vec = [&](const std::string& name, std::string_view kind, uint64_t cols, double calls, uint64_t hd = 0) {
-    add(ph, estimate_vector(cfg, c.mem, kind, rows, ra, cols, hd), name, calls);
+  auto vec = [&](const std::string& name, std::string_view kernel, uint64_t cols, double calls, uint64_t hd = 0) {
+    add(ph, estimate_op(cfg, c.mem, kernel, rows_shape(rows, ra, cols, hd)), name, calls);
   };
   const auto& s = c.s;
   vec("input_rmsnorm", "rmsnorm", s.hidden, mult);
@@ -140,11 +149,11 @@ void layer_ops(const Ctx& c, PhaseEstimate& ph, uint64_t batch, uint64_t q_len, 
   }
   vec("rope_q", "rope", s.q_cols, mult, s.head_dim);
   vec("rope_k", "rope", s.kv_cols, mult, s.head_dim);
-  {  // New K and V rows to the HBM cache (H_STORE_V), k then v.
-    // One cache row per position: the projection's kv_cols columns.
-    const uint64_t stride = compiler::hbm_row_stride(cfg.formats.v_kv, s.kv_cols);
-    add(ph, estimate_kernel(cfg, c.mem, compiler::kv_store_counts(cfg, batch, q_len, 1, s.kv_cols, stride)),
-        "kv_store", 2 * mult);
+  {  // New K and V rows to the HBM cache (H_STORE_V), k then v; one cache row per position
+    // holding every kv head (the projection's kv_cols columns).
+    compiler::KernelShape kv;
+    kv.set("batch", batch).set("q_len", q_len).set("past", kv_len - q_len).set("kv_heads", 1).set("head_dim", s.kv_cols);
+    add(ph, estimate_op(cfg, c.mem, "kv_store", kv), "kv_store", 2 * mult);
   }
   add(ph, estimate_attention(cfg, c.mem, batch, q_len, kv_len, s.heads, s.kv_heads, s.head_dim,
                                   uint64_t(std::max<int64_t>(0, c.m.sliding_window))), "attention", mult);
@@ -160,7 +169,7 @@ void layer_ops(const Ctx& c, PhaseEstimate& ph, uint64_t batch, uint64_t q_len, 
     e.bound = Bound::Memory;
     add(ph, e, "tp_allreduce", mult);
   }
-  vec("residual", "residual", s.hidden, 2 * mult);
+  vec("residual", "residual_add", s.hidden, 2 * mult);
   vec("post_rmsnorm", "rmsnorm", s.hidden, mult);
   lin("gate_proj", s.hidden, s.inter);
   lin("up_proj", s.hidden, s.inter);
@@ -190,13 +199,17 @@ PhaseEstimate pass(const Ctx& c, const EnergyModel& en, uint64_t batch, uint64_t
   PhaseEstimate ph;
   const double layers_per_stage = double(ceil_div(uint64_t(c.m.num_hidden_layers), c.pp));
   const uint64_t ra = step_rows_alloc(c.cfg, batch, q_len);
-  add(ph, estimate_vector(c.cfg, c.mem, "embedding", batch * q_len, ra, c.s.hidden), "embedding", 1);
+  add(ph, estimate_op(c.cfg, c.mem, "embedding", rows_shape(batch * q_len, ra, c.s.hidden)), "embedding", 1);
   layer_ops(c, ph, batch, q_len, kv_len, layers_per_stage * double(c.pp));  // stages run one after another
   // Final norm + LM head on the last position of each sequence (vocab split over tp); prefill
   // first gathers those rows into a BLEN-aligned tensor.
   const uint64_t lm_rows = q_len > 1 ? round_up(batch, c.cfg.geometry.blen) : ra;
-  if (q_len > 1) add(ph, estimate_vector(c.cfg, c.mem, "gather_last", batch, batch, c.s.hidden), "gather_last", 1);
-  add(ph, estimate_vector(c.cfg, c.mem, "rmsnorm", batch, lm_rows, c.s.hidden), "final_rmsnorm", 1);
+  if (q_len > 1) {
+    compiler::KernelShape g;
+    g.set("batch", batch).set("q_len", q_len).set("cols", c.s.hidden);
+    add(ph, estimate_op(c.cfg, c.mem, "gather_last", g), "gather_last", 1);
+  }
+  add(ph, estimate_op(c.cfg, c.mem, "rmsnorm", rows_shape(batch, lm_rows, c.s.hidden)), "final_rmsnorm", 1);
   add(ph, estimate_linear(c.cfg, c.mem, lm_rows, c.s.hidden, c.s.vocab), "lm_head", 1);
   if (c.pp > 1) {
     OpEstimate e;

@@ -273,16 +273,14 @@ inline ValidationResult run_validation_point(const ValidationPoint& p) {
   // The kernel's standalone setup (kernel_registry.hpp) lays the inputs out as a model step does.
   const KernelShape shape = validation_shape(p);
   find_kernel(registry_kernel_name(p.kernel)).emit_standalone(b, plan, shape);
+  // The estimate counts the same standalone emission (compiler::count_kernel).
+  est = estimate_op(cfg, mem, registry_kernel_name(p.kernel), shape);
   if (p.kernel == "linear") {
-    const uint64_t rows_alloc = plan.vram("x").rows_alloc;
-    est = estimate_linear(cfg, mem, rows_alloc, p.b, p.c, p.d);
     r.shape = fmt::format("[{}x{}]@[{}x{}]{}", p.a, p.b, p.b, p.c, p.d ? fmt::format(" k-chunk {}", p.d) : "");
   } else if (p.kernel != "attention") {
     const uint64_t rows = p.a, cols = p.b;
-    est = estimate_vector(cfg, mem, p.kernel, rows, shape.get("rows_alloc"), cols, p.c);
     r.shape = p.kernel == "rope" || p.kernel == "head_rmsnorm" ? fmt::format("[{}x{}] head_dim {}", rows, cols, p.c) : fmt::format("[{}x{}]", rows, cols);
   } else {
-    est = estimate_attention(cfg, mem, p.a, p.b, p.c, p.d, p.e, p.f);
     r.shape = fmt::format("b{} q{} kv{} h{}/{} d{}", p.a, p.b, p.c, p.d, p.e, p.f);
   }
   sim::SimOptions so;

@@ -220,6 +220,10 @@ const KernelCost& ProgramBuilder::cost() const {
 
 size_t ProgramBuilder::size() const { return counter_ ? size_t(counter_->cost().static_instructions) : instrs_.size(); }
 
+void ProgramBuilder::burst() {
+  if (counter_) counter_->mark_burst();
+}
+
 ProgramBuilder::DmaHintScope::DmaHintScope(ProgramBuilder& b, DmaHint h) : b_(b), saved_(b.hint_) { b.hint_ = h; }
 ProgramBuilder::DmaHintScope::~DmaHintScope() { b_.hint_ = saved_; }
 

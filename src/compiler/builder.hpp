@@ -291,6 +291,9 @@ class ProgramBuilder {
     DmaHint saved_;
   };
   DmaHintScope dma_hint(DmaHint h) { return DmaHintScope(*this, h); }
+  // Marks the start of a burst of weight prefetches that waits for the previous burst's products
+  // (KernelCost::bursts). Emits nothing.
+  void burst();
 
   // ---- loops ----
   void set_loop_policy(LoopPolicy p) { policy_ = p; }

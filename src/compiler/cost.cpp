@@ -52,6 +52,7 @@ uint64_t KernelCost::transfers(isa::Opcode op, int precision) const {
 void KernelCost::add(const KernelCost& o, uint64_t times) {
   for (CostPhase p : o.phases) {
     p.times *= times;
+    p.entries *= times;
     phases.push_back(std::move(p));
   }
   for (CostDma d : o.dma) {
@@ -60,6 +61,7 @@ void KernelCost::add(const KernelCost& o, uint64_t times) {
   }
   for (size_t i = 0; i < per_opcode.size(); ++i) per_opcode[i] += times * o.per_opcode[i];
   static_instructions += o.static_instructions;
+  bursts += times * o.bursts;
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -76,11 +78,14 @@ void CostCounter::enter_loop(uint64_t count) {
   CostPhase p;
   p.name = parent.name + "/loop";
   p.times = parent.times * count;
+  p.entries = parent.times;
   cost_.phases.push_back(std::move(p));
   Frame f;
   f.phase = cost_.phases.size() - 1;
   stack_.push_back(f);
 }
+
+void CostCounter::mark_burst() { cost_.bursts += cost_.phases[stack_.back().phase].times; }
 
 void CostCounter::leave_loop() {
   stack_.pop_back();

@@ -21,6 +21,7 @@ namespace plena::compiler {
 struct CostPhase {
   std::string name;
   uint64_t times = 1;
+  uint64_t entries = 1;  // times the loop is entered (its enclosing phase's times; 1 at the top)
   uint64_t instructions = 0;
   uint64_t serial_cycles = 0;  // sum of latencies (DMA excluded): the in-order time
   uint64_t vector_cycles = 0, matrix_cycles = 0;
@@ -58,6 +59,9 @@ struct KernelCost {
   std::vector<CostDma> dma;                 // distinct patterns, first use first
   std::array<uint64_t, 64> per_opcode{};    // dynamic count by opcode value
   uint64_t static_instructions = 0;         // what emission would have written
+  // Streamed-weight kernels: executions of a burst (ProgramBuilder::burst), i.e. a run of prefetches
+  // into MRAM that must wait for the previous burst's products (they reuse its tiles).
+  uint64_t bursts = 0;
 
   uint64_t instructions() const;            // dynamic, exactly what the simulator executes
   uint64_t count(isa::Opcode op) const { return per_opcode[isa::info(op).code]; }

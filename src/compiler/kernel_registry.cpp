@@ -3,6 +3,8 @@
 
 #include <fmt/format.h>
 
+#include <map>
+#include <mutex>
 #include <stdexcept>
 
 #include "support/support.hpp"
@@ -49,6 +51,28 @@ const KernelEntry& find_kernel(std::string_view name) {
     known += fmt::format("{}{}", known.empty() ? "" : ", ", e.name);
   }
   throw InputError(fmt::format("error: unknown kernel '{}' (known kernels: {})", name, known));
+}
+
+KernelCost count_kernel(const config::HardwareConfig& cfg, std::string_view kernel, const KernelShape& shape) {
+  static std::mutex mutex;
+  static std::map<std::string, KernelCost> cache;
+  const std::string key = fmt::format("{}|{}|{}", config::canonical_hash(cfg), kernel, shape.text());
+  {
+    std::lock_guard lock(mutex);
+    if (auto it = cache.find(key); it != cache.end()) return it->second;
+  }
+  const KernelEntry& entry = find_kernel(kernel);
+  config::HardwareConfig roomy = cfg;
+  // VRAM addresses stay 32-bit (element addresses in GP registers); HBM addresses are 64-bit.
+  roomy.sram.vector_depth = std::max<uint64_t>(cfg.sram.vector_depth, (uint64_t(1) << 32) / cfg.geometry.vlen);
+  roomy.hbm.size_bytes = std::max<uint64_t>(cfg.hbm.size_bytes, uint64_t(1) << 50);
+  ProgramBuilder b = ProgramBuilder::counting(roomy, "count");
+  MemoryPlan plan(roomy, "count");
+  entry.emit_standalone(b, plan, shape);
+  KernelCost cost = b.cost();
+  cost.kernel = std::string(kernel);
+  std::lock_guard lock(mutex);
+  return cache.emplace(key, std::move(cost)).first->second;
 }
 
 namespace standalone {

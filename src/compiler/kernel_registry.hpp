@@ -23,6 +23,11 @@ struct KernelShape {
   std::string text() const;  // "rows=16 cols=576"
 };
 
+// How the analytic model composes a kernel's counted cost into time (docs/analytic.md §2): its
+// phases one after another; weights streamed through MRAM under the matrix unit; or FlashAttention's
+// overlap of the matrix and vector units with the KV stream.
+enum class KernelSchedule : uint8_t { Phased, StreamedWeights, Attention };
+
 struct KernelEntry {
   std::string_view name, summary;
   std::vector<std::string_view> dims;  // shape names it takes, in order
@@ -31,10 +36,17 @@ struct KernelEntry {
   // formats.v_act with whole-VLEN row stride, weights in formats.m_weight, KV caches by
   // kv_cache_layout) and emits the kernel once into b.
   void (*emit_standalone)(ProgramBuilder& b, MemoryPlan& plan, const KernelShape& shape);
+  KernelSchedule schedule = KernelSchedule::Phased;
 };
 
 std::span<const KernelEntry> kernel_registry();         // every registered kernel, in .def order
 const KernelEntry& find_kernel(std::string_view name);  // InputError listing the known names
+
+// What the kernel executes for `shape`: its standalone emission run on the counting back-end
+// (ProgramBuilder::counting), memoized per (config, kernel, shape). The VRAM and HBM capacities are
+// lifted for counting (a long-context shape need not fit to be costed); nothing a kernel's schedule
+// depends on (MRAM, FP SRAM) changes.
+KernelCost count_kernel(const config::HardwareConfig& cfg, std::string_view kernel, const KernelShape& shape);
 
 // Placement helpers of the standalone setups (kernel files only).
 namespace standalone {

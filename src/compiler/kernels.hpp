@@ -24,16 +24,8 @@ struct LinearArgs {
   uint32_t precision = 0;       // H_PREFETCH_M precision bit (0 weight, 1 KV)
 };
 
-// Dynamic (executed) instruction counts of emit_linear, closed form (docs/compiler.md).
-struct LinearCounts {
-  uint64_t k_tiles = 0, n_blocks = 0, row_groups = 0, chunks = 0, tiles_per_prefetch = 0, chunk_tiles = 0;
-  uint64_t m_mm = 0, m_mm_wo = 0, h_prefetch_m = 0, v_add_vv = 0;
-};
-LinearCounts linear_counts(const config::HardwareConfig& cfg, uint64_t rows_alloc, uint64_t k, uint64_t n,
-                           uint64_t chunk_tiles);
-
-// Emits the kernel; returns its closed-form counts.
-LinearCounts emit_linear(ProgramBuilder& b, MemoryPlan& plan, const LinearArgs& args);
+// Returns the K tiles per chunk it chose.
+uint64_t emit_linear(ProgramBuilder& b, MemoryPlan& plan, const LinearArgs& args);
 
 // Batched matmul: C[i] = A[i] @ W[i] for i < batch, on emit_linear's loop nest (one pass per
 // matrix, unrolled). A: VRAM [batch*rows, K] in the activation layout, matrix i's rows at i*rows;
@@ -51,10 +43,6 @@ struct BatchedMatmulArgs {
   uint64_t max_k_tiles = 0;
   uint32_t precision = 0;  // H_PREFETCH_M precision bit (0 weight, 1 KV)
 };
-// linear_counts(cfg, rows, k, n, chunk_tiles) with the executed counts (m_mm, m_mm_wo,
-// h_prefetch_m, v_add_vv) multiplied by batch.
-LinearCounts batched_matmul_counts(const config::HardwareConfig& cfg, uint64_t batch, uint64_t rows, uint64_t k,
-                                   uint64_t n, uint64_t chunk_tiles);
-LinearCounts emit_batched_matmul(ProgramBuilder& b, MemoryPlan& plan, const BatchedMatmulArgs& args);
+uint64_t emit_batched_matmul(ProgramBuilder& b, MemoryPlan& plan, const BatchedMatmulArgs& args);
 
 }  // namespace plena::compiler

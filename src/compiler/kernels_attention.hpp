@@ -89,26 +89,12 @@ struct AttentionArgs {
 // (batch - 1) * q_len + round_up(q_len, BLEN). Allocate Q and O with at least this many rows.
 uint64_t attention_rows_alloc(const config::HardwareConfig& cfg, uint64_t batch, uint64_t q_len);
 
-// Dynamic (executed) counts of one emit_flash_attention, closed form; `instructions` is the
-// static program size.
-struct AttentionCounts {
-  uint64_t kv_tiles = 0;       // KV tiles of MLEN positions per (sequence, head)
-  uint64_t q_chunks = 0;       // query chunks per (sequence, head)
-  uint64_t q_chunk = 0;        // query rows per chunk
-  uint64_t heads_per_pass = 0; // query heads sharing one stream of a KV column block (FP SRAM bound)
-  uint64_t kv_passes = 0;      // streams of the whole KV range (per sequence; all column blocks)
-  uint64_t identity_prefetches = 0;  // H_PREFETCH_M of the identity tile (included in h_prefetch_m)
-  uint64_t tile_groups = 0;    // (sequence, head, kv tile, row group) combinations computed
-  uint64_t m_tmm = 0, m_mm = 0, m_mm_wo = 0, h_prefetch_m = 0;
-  uint64_t softmax_rows = 0;   // per-row online-softmax updates
-  uint64_t masked_rows = 0;    // rows that needed an additive column mask
-  uint64_t instructions = 0;   // emitted (static) instructions
+// The schedule the emitter chose (from the free FP SRAM): query rows per chunk, heads per KV pass.
+struct AttentionSchedule {
+  uint64_t q_chunk = 0, heads_per_pass = 0;
+  uint64_t q_chunks = 0;   // ceil(q_len / q_chunk)
+  uint64_t kv_passes = 0;  // KV streams: batch x q_chunks x ceil(heads / heads_per_pass)
 };
-// fp_free: the free FP SRAM entries the kernel finds (its m/l scratch; the kernel passes
-// plan.fp_space().largest_free() after defining its constants), from which it derives the query
-// chunk and the heads per pass as emit_flash_attention does.
-AttentionCounts attention_counts(const config::HardwareConfig& cfg, const AttentionArgs& args, uint64_t fp_free);
-
-AttentionCounts emit_flash_attention(ProgramBuilder& b, MemoryPlan& plan, const AttentionArgs& args);
+AttentionSchedule emit_flash_attention(ProgramBuilder& b, MemoryPlan& plan, const AttentionArgs& args);
 
 }  // namespace plena::compiler

@@ -6,6 +6,7 @@
 
 #include "analytic/analytic.hpp"
 #include "compiler/compiler.hpp"
+#include "compiler/kernel_registry.hpp"
 #include "config/config.hpp"
 #include "model/model.hpp"
 #include "support/support.hpp"
@@ -164,7 +165,9 @@ TEST(Analytic, Qwen3QkNormsInTheComposition) {
   EXPECT_GT(qn->instructions, kn->instructions);
   EXPECT_GT(kn->cycles, 0.0);
   // The counts follow the kernel: q [8 x 512] in 64-wide blocks of 2 heads each.
-  const auto qc = compiler::head_rmsnorm_counts(cfg, 8, 8, 512, 32);
+  compiler::KernelShape qs;
+  qs.set("rows", 8).set("rows_alloc", 8).set("cols", 512).set("head_dim", 32);
+  const compiler::KernelCost qc = compiler::count_kernel(cfg, "head_rmsnorm", qs);
   EXPECT_EQ(qn->instructions, qc.instructions());
   // Setup: m_0 (2 shifts, add, sub), the masked weight, m_1, the tiled weight (copy, shift, add);
   // per block x^2 and the weight product, 4 + 5 per head pair.
@@ -181,7 +184,8 @@ TEST(Analytic, Qwen3QkNormsInTheComposition) {
       EXPECT_LT(o.instructions, qn->instructions);
     }
   }
-  EXPECT_THROW(compiler::head_rmsnorm_counts(cfg, 8, 8, 512, 48), InputError);  // neither multiple nor divisor of VLEN
+  qs.set("head_dim", 48);
+  EXPECT_THROW(compiler::count_kernel(cfg, "head_rmsnorm", qs), InputError);  // neither multiple nor divisor of VLEN
 }
 
 TEST(Analytic, LongContextRunsFastAndDecodeGrowsWithContext) {

@@ -40,7 +40,8 @@ struct Case {
 
 struct Result {
   std::vector<float> out, golden, host;  // [batch * q_len, heads * head_dim]
-  compiler::AttentionCounts counts;
+  compiler::AttentionSchedule schedule;
+  compiler::KernelCost cost;  // the same emission on the counting back-end
   uint64_t executed = 0;
   std::map<isa::Opcode, uint64_t> ops;  // executed instructions per opcode
 };
@@ -252,7 +253,13 @@ inline Result run_case(const config::HardwareConfig& cfg, const Case& c) {
   args.max_q_chunk = c.max_q_chunk;
   args.sliding_window = c.window;
   Result res;
-  res.counts = emit_flash_attention(b, plan, args);
+  {
+    compiler::MemoryPlan copy = plan;
+    compiler::ProgramBuilder counting = compiler::ProgramBuilder::counting(cfg, b.config_name());
+    emit_flash_attention(counting, copy, args);
+    res.cost = counting.cost();
+  }
+  res.schedule = emit_flash_attention(b, plan, args);
 
   sim::SimOptions opts;
   opts.use_timing_model = false;

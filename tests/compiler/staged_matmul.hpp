@@ -39,19 +39,26 @@ inline std::vector<float> staged_matmul(const compiler::golden::Rounding& r, con
   return y;
 }
 
-// The closed-form counts of a linear / batched-matmul emission equal the executed instruction mix
-// (independent interpreter), and the kernel left no registers live.
-inline void expect_counts_match(compiler::ProgramBuilder& b, const compiler::LinearCounts& counts) {
+// The counting back-end's counts of a linear / batched-matmul emission equal the executed
+// instruction mix (independent interpreter), and the kernel left no registers live.
+// Runs `emit` on the counting back-end over a copy of the plan.
+template <class Emit>
+compiler::KernelCost count_emission(const config::HardwareConfig& cfg, const compiler::MemoryPlan& plan, Emit emit) {
+  compiler::MemoryPlan copy = plan;
+  compiler::ProgramBuilder b = compiler::ProgramBuilder::counting(cfg, "count");
+  emit(b, copy);
+  return b.cost();
+}
+
+inline void expect_counts_match(compiler::ProgramBuilder& b, const compiler::KernelCost& cost) {
   EXPECT_EQ(b.regs().live_gp(), 0);
   EXPECT_EQ(b.regs().live_hbm(), 0);
   compiler::test::Interp in;
   in.run(b.words());
   std::map<isa::Opcode, uint64_t> h;
   for (const auto& e : in.trace) ++h[e.op];
-  EXPECT_EQ(h[isa::Opcode::M_MM], counts.m_mm);
-  EXPECT_EQ(h[isa::Opcode::M_MM_WO], counts.m_mm_wo);
-  EXPECT_EQ(h[isa::Opcode::H_PREFETCH_M], counts.h_prefetch_m);
-  EXPECT_EQ(h[isa::Opcode::V_ADD_VV], counts.v_add_vv);
+  for (auto op : {isa::Opcode::M_MM, isa::Opcode::M_MM_WO, isa::Opcode::H_PREFETCH_M, isa::Opcode::V_ADD_VV})
+    EXPECT_EQ(h[op], cost.count(op)) << isa::mnemonic(op);
 }
 
 }  // namespace plena::test::kv

@@ -26,16 +26,13 @@ void report(const Case& c, const Result& r, const Metrics& h) {
              h.mean_abs, h.cosine, h.ref_max, r.executed);
 }
 
-// The executed matrix/DMA instructions equal the closed-form counts.
+// The executed instructions equal the counting back-end's, opcode by opcode.
 void check_counts(const Result& r) {
   using isa::Opcode;
   auto n = [&](Opcode op) { return r.ops.count(op) ? r.ops.at(op) : 0; };
-  EXPECT_EQ(n(Opcode::M_TMM), r.counts.m_tmm);
-  EXPECT_EQ(n(Opcode::M_MM), r.counts.m_mm);
-  EXPECT_EQ(n(Opcode::M_MM_WO), r.counts.m_mm_wo);
-  EXPECT_EQ(n(Opcode::H_PREFETCH_M), r.counts.h_prefetch_m);
-  EXPECT_EQ(n(Opcode::V_RED_MAX), r.counts.softmax_rows);
-  EXPECT_GE(n(Opcode::V_ADD_VV), r.counts.masked_rows);
+  for (Opcode op : {Opcode::M_TMM, Opcode::M_MM, Opcode::M_MM_WO, Opcode::H_PREFETCH_M, Opcode::V_RED_MAX, Opcode::V_ADD_VV})
+    EXPECT_EQ(n(op), r.cost.count(op)) << isa::mnemonic(op);
+  EXPECT_EQ(r.executed, r.cost.instructions());
 }
 
 // fp32 configs: near-exact vs the host truth, bit-exact vs the golden, non-trivial output.
@@ -136,7 +133,7 @@ TEST(KernelAttention, QueryChunks) {
   check_fp32(tiny_fp32(), c);
   Result chunked = run_case(tiny_fp32(), c);
   EXPECT_TRUE(bits_equal(one.out, chunked.out));
-  EXPECT_EQ(chunked.counts.q_chunks, 3u);
+  EXPECT_EQ(chunked.schedule.q_chunks, 3u);
   c.causal = false;
   check_fp32(tiny_fp32(), c);
 }
@@ -177,7 +174,7 @@ TEST(KernelAttention, SlidingWindowQueryChunks) {
   check_fp32(tiny_fp32(), c);
   Result chunked = run_case(tiny_fp32(), c);
   EXPECT_TRUE(bits_equal(one.out, chunked.out));
-  EXPECT_EQ(chunked.counts.q_chunks, 5u);
+  EXPECT_EQ(chunked.schedule.q_chunks, 5u);
 }
 
 // A window makes long contexts cost window-sized work: the tiles below it are neither fetched
@@ -189,14 +186,14 @@ TEST(KernelAttention, SlidingWindowSkipsTiles) {
   Result rf = run_case(tiny_fp32(), full), rw = run_case(tiny_fp32(), win);
   EXPECT_TRUE(bits_equal(rw.out, rw.golden));
   // 2 kv heads (one column block each at head_dim = MLEN), K and V.
-  EXPECT_EQ(rf.counts.h_prefetch_m, 2u * 17 * 2);
-  EXPECT_EQ(rw.counts.h_prefetch_m, 2u * 2 * 2);  // positions 242..261: tiles 15 and 16
+  EXPECT_EQ(rf.cost.count(isa::Opcode::H_PREFETCH_M), 2u * 17 * 2);
+  EXPECT_EQ(rw.cost.count(isa::Opcode::H_PREFETCH_M), 2u * 2 * 2);  // positions 242..261: tiles 15 and 16
   EXPECT_LT(rw.executed * 3, rf.executed);
   Case win_short = win;
   win_short.kv_len = 70;  // same offsets inside the tiles as 262 (mod 16)
   Result rs = run_case(tiny_fp32(), win_short);
-  EXPECT_EQ(rs.counts.instructions, rw.counts.instructions);
-  EXPECT_EQ(rs.counts.h_prefetch_m, rw.counts.h_prefetch_m);
+  EXPECT_EQ(rs.cost.static_instructions, rw.cost.static_instructions);
+  EXPECT_EQ(rs.cost.count(isa::Opcode::H_PREFETCH_M), rw.cost.count(isa::Opcode::H_PREFETCH_M));
 }
 
 // Each KV tile is read once per (sequence, column block, head pass): every query head whose kv
@@ -205,14 +202,14 @@ TEST(KernelAttention, KvTilesSharedByAllHeadsOfABlock) {
   const Case dec{.batch = 2, .q_len = 1, .kv_len = 130, .heads = 8, .kv_heads = 2, .head_dim = 16, .seed = 12};
   Result r = run_case(fp32_mlen64(), dec);
   check_fp32(fp32_mlen64(), dec);
-  EXPECT_EQ(r.counts.heads_per_pass, 8u);
-  EXPECT_EQ(r.counts.identity_prefetches, 2u);                        // one Q copy per sequence
-  EXPECT_EQ(r.counts.h_prefetch_m, 2u * 3 * 2 + r.counts.identity_prefetches);  // 3 tiles, K and V
+  EXPECT_EQ(r.schedule.heads_per_pass, 8u);
+  EXPECT_EQ(r.cost.transfers(isa::Opcode::H_PREFETCH_M, 0), 2u);                        // one Q copy per sequence
+  EXPECT_EQ(r.cost.count(isa::Opcode::H_PREFETCH_M), 2u * 3 * 2 + r.cost.transfers(isa::Opcode::H_PREFETCH_M, 0));  // 3 tiles, K and V
   // 8 kv heads of 16 span two column blocks: two streams per sequence.
   const Case mha{.q_len = 5, .kv_len = 70, .heads = 8, .kv_heads = 8, .head_dim = 16, .seed = 13};
   Result m = run_case(fp32_mlen64(), mha);
   check_fp32(fp32_mlen64(), mha);
-  EXPECT_EQ(m.counts.h_prefetch_m, 2u * 2 * 2 + m.counts.identity_prefetches);
+  EXPECT_EQ(m.cost.count(isa::Opcode::H_PREFETCH_M), 2u * 2 * 2 + m.cost.transfers(isa::Opcode::H_PREFETCH_M, 0));
   // A small FP SRAM splits the heads of a block into passes (each streams the tiles again).
   Case split = dec;
   split.batch = 1;
@@ -224,8 +221,8 @@ TEST(KernelAttention, KvTilesSharedByAllHeadsOfABlock) {
       "fp32-mlen64-smallfp");
   check_fp32(small_fp, split);
   Result sp = run_case(small_fp, split);
-  EXPECT_LT(sp.counts.heads_per_pass, 8u);
-  EXPECT_EQ(sp.counts.kv_passes, ceil_div_u(8, sp.counts.heads_per_pass) * sp.counts.q_chunks);
+  EXPECT_LT(sp.schedule.heads_per_pass, 8u);
+  EXPECT_EQ(sp.schedule.kv_passes, ceil_div_u(8, sp.schedule.heads_per_pass) * sp.schedule.q_chunks);
 }
 
 TEST(KernelAttention, BadInputsAreInputErrors) {
@@ -271,7 +268,7 @@ TEST(KernelAttention, ProgramSizeIndependentOfKvLength) {
     Case long_kv = short_kv;
     long_kv.kv_len = 262;  // same tail tile shape (262 = 16 * 16 + 6, 70 = 4 * 16 + 6)
     Result a = run_case(tiny_fp32(), short_kv), b = run_case(tiny_fp32(), long_kv);
-    EXPECT_EQ(a.counts.instructions, b.counts.instructions) << "q_len " << q_len;
+    EXPECT_EQ(a.cost.static_instructions, b.cost.static_instructions) << "q_len " << q_len;
     EXPECT_GT(b.executed, 3 * a.executed);
     EXPECT_TRUE(bits_equal(b.out, b.golden));
   }

@@ -751,17 +751,17 @@ bool FlashAttentionEmitter::tile_full(uint64_t t) const {
 
 }  // namespace
 
-AttentionCounts emit_flash_attention(ProgramBuilder& b, MemoryPlan& plan, const AttentionArgs& a) {
+AttentionSchedule emit_flash_attention(ProgramBuilder& b, MemoryPlan& plan, const AttentionArgs& a) {
   const AttentionSetup setup(b.config(), plan, a);
-  const size_t start_size = b.size();
   {
     FlashAttentionEmitter e(b, setup);
     e.emit();
   }
-  AttentionCounts cnt = attention_counts(b.config(), a, setup.fp_free);
-  cnt.instructions = b.size() - start_size;
   setup.release(plan);
-  return cnt;
+  AttentionSchedule s{setup.q_chunk, setup.hpass};
+  s.q_chunks = (a.q_len + s.q_chunk - 1) / s.q_chunk;
+  s.kv_passes = a.batch * s.q_chunks * ((a.num_heads + s.heads_per_pass - 1) / s.heads_per_pass);
+  return s;
 }
 
 namespace {
@@ -802,6 +802,6 @@ void attention_standalone(ProgramBuilder& b, MemoryPlan& plan, const KernelShape
 extern const KernelEntry kAttentionKernel;
 const KernelEntry kAttentionKernel{"attention", "FlashAttention over the HBM KV cache (prefill, decode, sliding window)",
                                    {"batch", "q_len", "kv_len", "heads", "kv_heads", "head_dim", "window"},
-                                   attention_standalone};
+                                   attention_standalone, KernelSchedule::Attention};
 
 }  // namespace plena::compiler

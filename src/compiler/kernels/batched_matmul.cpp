@@ -11,7 +11,7 @@
 
 namespace plena::compiler {
 
-LinearCounts emit_batched_matmul(ProgramBuilder& b, MemoryPlan& plan, const BatchedMatmulArgs& a) {
+uint64_t emit_batched_matmul(ProgramBuilder& b, MemoryPlan& plan, const BatchedMatmulArgs& a) {
   const config::HardwareConfig& cfg = b.config();
   const uint64_t mlen = cfg.geometry.mlen, blen = cfg.geometry.blen, vlen = cfg.geometry.vlen;
   auto fail = [&](std::string_view what) {
@@ -45,10 +45,9 @@ LinearCounts emit_batched_matmul(ProgramBuilder& b, MemoryPlan& plan, const Batc
   for (uint64_t i = 0; i < B; ++i)
     passes.push_back({x.base() + i * rows * vlen, x.rows_alloc * vlen, y.base() + i * rows * vlen, y.rows_alloc * vlen,
                       rows, i * K * w.row_stride});
-  const uint64_t chunk_tiles =
+  return std::min<uint64_t>(K / mlen,
       emit_linear_passes(b, plan, a.name, w, K, N, rows, a.max_k_tiles, a.precision,
-                         fmt::format("{} x [{}, {}] @ {} [{}, {}] -> {}", B, rows, K, w.name, K, N, y.name), passes);
-  return batched_matmul_counts(cfg, B, rows, K, N, std::min(chunk_tiles, K / mlen));
+                     fmt::format("{} x [{}, {}] @ {} [{}, {}] -> {}", B, rows, K, w.name, K, N, y.name), passes));
 }
 
 namespace {
@@ -71,6 +70,6 @@ void batched_matmul_standalone(ProgramBuilder& b, MemoryPlan& plan, const Kernel
 extern const KernelEntry kBatchedMatmulKernel;
 const KernelEntry kBatchedMatmulKernel{"batched_matmul", "C[i] = A[i] @ W[i]",
                                        {"batch", "rows", "k", "n", "max_k_tiles"},
-                                       batched_matmul_standalone};
+                                       batched_matmul_standalone, KernelSchedule::StreamedWeights};
 
 }  // namespace plena::compiler

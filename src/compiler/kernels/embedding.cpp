@@ -46,6 +46,9 @@ void emit_embedding(ProgramBuilder& b, MemoryPlan& plan, const EmbeddingArgs& a)
   std::optional<ScratchRows> scratch;
   if (need_scratch) scratch.emplace(plan, a.name + ".landing", amount, vlen);
 
+  // Token rows: unrelated DRAM rows (a gather), and each prefetch's rows overlap the next one's
+  // VRAM rows, so they run one at a time.
+  auto hint = b.dma_hint({.gather = true, .serial = true});
   auto ar = b.regs().hbm("embedding table");
   b.set_addr_reg(ar, t.base);
   b.set_scale_reg(t.scale_reg);

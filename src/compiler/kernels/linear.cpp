@@ -35,6 +35,7 @@ void emit_linear_pass(ProgramBuilder& b, const HbmTensor& w, HbmReg aw, uint64_t
         auto dst = regs.gp("prefetch MRAM address");
         b.add_imm(off, hbm_nb, kt0 * mlen * w.row_stride);
         b.load_imm(dst, mram_base);
+        b.burst();
         b.loop(ceil_div(ktc, tpp), [&] {
           b.h_prefetch_m(dst, off, aw, 1, precision);
           b.add_imm(dst, dst, cfg.hbm.m_prefetch_amount * mlen);
@@ -124,7 +125,7 @@ uint64_t emit_linear_passes(ProgramBuilder& b, MemoryPlan& plan, const std::stri
   return chunk_tiles;
 }
 
-LinearCounts emit_linear(ProgramBuilder& b, MemoryPlan& plan, const LinearArgs& a) {
+uint64_t emit_linear(ProgramBuilder& b, MemoryPlan& plan, const LinearArgs& a) {
   const config::HardwareConfig& cfg = b.config();
   const uint64_t mlen = cfg.geometry.mlen, blen = cfg.geometry.blen, vlen = cfg.geometry.vlen;
   const HbmTensor& w = plan.hbm(a.weight);
@@ -143,11 +144,10 @@ LinearCounts emit_linear(ProgramBuilder& b, MemoryPlan& plan, const LinearArgs& 
                      y.rows_alloc, blen));
   if (vlen != mlen) fail("VLEN must equal MLEN");
 
-  const uint64_t chunk_tiles = emit_linear_passes(
-      b, plan, a.name, w, K, N, R, a.max_k_tiles, a.precision,
-      fmt::format("[{}, {}] @ {} [{}, {}] -> {}", R, K, w.name, K, N, y.name),
-      {{x.block_address(0), R * vlen, y.block_address(0), R * vlen, R, 0}});
-  return linear_counts(cfg, R, K, N, std::min(chunk_tiles, K / mlen));
+  return std::min<uint64_t>(K / mlen,
+      emit_linear_passes(b, plan, a.name, w, K, N, R, a.max_k_tiles, a.precision,
+                     fmt::format("[{}, {}] @ {} [{}, {}] -> {}", R, K, w.name, K, N, y.name),
+                     {{x.block_address(0), R * vlen, y.block_address(0), R * vlen, R, 0}}));
 }
 
 namespace {
@@ -168,6 +168,6 @@ void linear_standalone(ProgramBuilder& b, MemoryPlan& plan, const KernelShape& s
 extern const KernelEntry kLinearKernel;
 const KernelEntry kLinearKernel{"linear", "Y = X @ W with W in HBM, K-split",
                                 {"rows", "k", "n", "max_k_tiles"},
-                                linear_standalone};
+                                linear_standalone, KernelSchedule::StreamedWeights};
 
 }  // namespace plena::compiler

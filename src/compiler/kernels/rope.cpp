@@ -184,6 +184,7 @@ void emit_rope(ProgramBuilder& b, MemoryPlan& plan, const RopeArgs& a) {
     b.set_scale_reg(sw.scale_reg);
     b.set_stride_reg(sw.row_stride);
     b.load_imm(mr, tile);
+    auto hint = b.dma_hint({.wait_first = true});  // the swap product waits for the tile
     b.h_prefetch_m(mr, gp0, ar, 1, 0);
   }
   auto xb = b.regs().gp("x block");

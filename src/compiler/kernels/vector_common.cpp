@@ -203,6 +203,7 @@ ParamRow::ParamRow(ProgramBuilder& b, MemoryPlan& plan, const std::string& kerne
   auto off = b.regs().gp("param offset");
   b.load_imm(dst, base);
   b.load_imm(off, 0);
+  auto hint = b.dma_hint({.wait_first = true});  // the row's first use waits for it
   b.loop(groups, [&] {
     b.h_prefetch_v(dst, off, a, 0, precision);
     b.add_imm(dst, dst, amount * vlen);
