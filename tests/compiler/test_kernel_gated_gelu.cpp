@@ -2,7 +2,10 @@
 // bit for bit against the staged golden (the GELU activation's staged sequence, then `* up`
 // rounded to the vector type), close to the double-based host reference, padding rows and
 // columns handled; and its registry entry, counted exactly by the counting back-end.
+#include <algorithm>
 #include <array>
+#include <cmath>
+#include <cstdio>
 #include <string>
 #include <vector>
 
