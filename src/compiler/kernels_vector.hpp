@@ -105,6 +105,14 @@ struct SwiGluArgs {
 };
 void emit_swiglu(ProgramBuilder& b, MemoryPlan& plan, const SwiGluArgs& a);
 
+// out = gelu_tanh(gate) * up: the gated-GELU feed-forward of T5 v1.1 (gate = x·Wi0, up = x·Wi1),
+// GELU in the tanh form computed exactly as emit_activation's.
+struct GatedGeluArgs {
+  std::string name = "gated_gelu";
+  std::string gate, up, output;
+};
+void emit_gated_gelu(ProgramBuilder& b, MemoryPlan& plan, const GatedGeluArgs& a);
+
 // out = a + b (residual add).
 struct ResidualAddArgs {
   std::string name = "residual_add";

@@ -41,22 +41,10 @@ void emit_activation(ProgramBuilder& b, MemoryPlan& plan, const ActivationArgs& 
     });
     return;
   }
-  // GELU, tanh form: x * sigmoid(2k(x + c x^3)) = x / (1 + exp(-2k x (1 + c x^2))).
-  plan.fp_constant("gelu.c", 0.044715f);
-  plan.fp_constant("gelu.neg_2k", float(-2.0 * std::sqrt(2.0 / 3.14159265358979323846)));
-  auto f_c = b.regs().fp("0.044715");
-  auto f_k = b.regs().fp("-2 sqrt(2/pi)");
-  load_fp_constant(b, plan, f_c, "gelu.c");
-  load_fp_constant(b, plan, f_k, "gelu.neg_2k");
+  // GELU, tanh form: x * sigmoid(2k(x + c x^3)).
+  const GeluTanhGate gelu(b, plan, f_one);
   for_rows(b, x, {&x, &y}, [&](const std::vector<GpReg>& p) {
-    b.v_mul_vv(t, p[0], p[0]);
-    b.v_mul_vf(t, t, f_c);
-    b.v_add_vf(t, t, f_one);
-    b.v_mul_vv(t, t, p[0]);
-    b.v_mul_vf(t, t, f_k);
-    b.v_exp_v(t, t);
-    b.v_add_vf(t, t, f_one);
-    b.v_reci_v(t, t);
+    gelu.emit(b, t, p[0]);
     b.v_mul_vv(p[1], p[0], t);
   });
 }

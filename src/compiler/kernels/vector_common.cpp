@@ -220,6 +220,25 @@ ParamRow::ParamRow(ProgramBuilder& b, MemoryPlan& plan, const std::string& kerne
 
 
 // Runs body(src pointers..., dst pointer) over the `rows` real rows of every column block.
+GeluTanhGate::GeluTanhGate(ProgramBuilder& b, MemoryPlan& plan, FpReg one)
+    : one(one), c(b.regs().fp("0.044715")), neg_2k(b.regs().fp("-2 sqrt(2/pi)")) {
+  plan.fp_constant("gelu.c", 0.044715f);
+  plan.fp_constant("gelu.neg_2k", float(-2.0 * std::sqrt(2.0 / 3.14159265358979323846)));
+  load_fp_constant(b, plan, c, "gelu.c");
+  load_fp_constant(b, plan, neg_2k, "gelu.neg_2k");
+}
+
+void GeluTanhGate::emit(ProgramBuilder& b, GpReg t, GpReg x) const {
+  b.v_mul_vv(t, x, x);
+  b.v_mul_vf(t, t, c);
+  b.v_add_vf(t, t, one);
+  b.v_mul_vv(t, t, x);
+  b.v_mul_vf(t, t, neg_2k);
+  b.v_exp_v(t, t);
+  b.v_add_vf(t, t, one);
+  b.v_reci_v(t, t);
+}
+
 void for_rows(ProgramBuilder& b, const VramTensor& shape, const std::vector<const VramTensor*>& tensors,
               const std::function<void(const std::vector<GpReg>&)>& body) {
   const uint64_t vlen = b.config().geometry.vlen;

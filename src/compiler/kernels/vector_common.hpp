@@ -133,6 +133,17 @@ struct NormConstants {
   ScopedFp inv, eps;
 };
 
+// GELU, tanh form, as a gate: t = 1/(1 + exp(-2k x (1 + c x^2))), k = sqrt(2/pi), c = 0.044715,
+// so that x * t = gelu_tanh(x). The constructor defines and loads the constants (once, before
+// the loops); emit() is the 8-op element-wise body (t must not alias x). Shared by the GELU
+// activation and the gated GELU.
+struct GeluTanhGate {
+  GeluTanhGate(ProgramBuilder& b, MemoryPlan& plan, FpReg one);
+  void emit(ProgramBuilder& b, GpReg t, GpReg x) const;
+  FpReg one;
+  ScopedFp c, neg_2k;
+};
+
 // Runs body(row pointers) over the `rows` real rows of every column block of `shape`, one row
 // pointer per tensor (element-wise kernels; padding columns map 0 to 0).
 void for_rows(ProgramBuilder& b, const VramTensor& shape, const std::vector<const VramTensor*>& tensors,
