@@ -4,6 +4,7 @@
 #include <fmt/ranges.h>
 
 #include <algorithm>
+#include <numeric>
 #include <optional>
 #include <cmath>
 #include <nlohmann/json.hpp>
@@ -90,6 +91,14 @@ compiler::KernelShape rows_shape(uint64_t rows, uint64_t rows_alloc, uint64_t co
   return s;
 }
 
+// The head width the attention kernel is costed at: its KV layout takes whole HLEN and BLEN
+// multiples, so a narrower head (64 on an HLEN-128 config) is costed zero-padded to the next one —
+// what the compiler will emit once it pads heads (documented in the assumptions).
+uint64_t attention_head_dim(const config::HardwareConfig& cfg, uint64_t head_dim) {
+  const uint64_t g = std::lcm<uint64_t>(cfg.geometry.hlen, cfg.geometry.blen);
+  return round_up(head_dim, g);
+}
+
 // One layer's ops on one device for `rows` new tokens (batch sequences of q_len) at context kv_len,
 // in the order and shapes of ModelCompiler::compile_step.
 void layer_ops(const Ctx& c, PhaseEstimate& ph, uint64_t batch, uint64_t q_len, uint64_t kv_len, double mult) {
@@ -155,7 +164,7 @@ void layer_ops(const Ctx& c, PhaseEstimate& ph, uint64_t batch, uint64_t q_len, 
     kv.set("batch", batch).set("q_len", q_len).set("past", kv_len - q_len).set("kv_heads", 1).set("head_dim", s.kv_cols);
     add(ph, estimate_op(cfg, c.mem, "kv_store", kv), "kv_store", 2 * mult);
   }
-  add(ph, estimate_attention(cfg, c.mem, batch, q_len, kv_len, s.heads, s.kv_heads, s.head_dim,
+  add(ph, estimate_attention(cfg, c.mem, batch, q_len, kv_len, s.heads, s.kv_heads, attention_head_dim(cfg, s.head_dim),
                                   uint64_t(std::max<int64_t>(0, c.m.sliding_window))), "attention", mult);
   lin("o_proj", s.q_cols, s.hidden);
   if (c.m.o_proj_bias) vec("o_bias", "bias_add", s.hidden, mult);
@@ -329,9 +338,13 @@ Estimate estimate_split(const model::ModelConfig& m, const config::HardwareConfi
                   par.devices, tp, m.num_key_value_heads, pp),
       fmt::format("interconnect {} GB/s, {} us per message; ring all-reduce of bf16 activations twice per layer",
                   par.link_GBps, par.link_latency_us),
-      "linear: exact emit_linear counts; DMA per transfer from a DRAM micro-calibration of its access pattern",
-      "attention: exact matrix/DMA counts (compiler::attention_counts); per-row softmax vector cost approximate",
-      "embedding/rmsnorm/rope/kv_store/residual/swiglu/gather: exact instruction counts (compiler::*_counts)",
+      "every kernel: counts from its own emitter on the compiler's counting back-end (compiler::count_kernel): "
+      "instructions, unit cycles and transfers exactly as executed; DMA per transfer from a DRAM micro-calibration",
+      attention_head_dim(cfg, c.s.head_dim) == c.s.head_dim
+          ? fmt::format("attention: head_dim {}", c.s.head_dim)
+          : fmt::format("attention: head_dim {} costed zero-padded to {} (the KV layout takes HLEN {} and BLEN {} "
+                        "multiples; the compiler does not place this head width yet)",
+                        c.s.head_dim, attention_head_dim(cfg, c.s.head_dim), cfg.geometry.hlen, cfg.geometry.blen),
       "decoupled mode: op time = overlap of matrix, vector, DMA and issue (one instruction/cycle); ops run back to back",
       fmt::format("prefill rows processed in VRAM-sized chunks of {} rows (weights re-streamed per chunk)",
                   std::min(round_up(w.batch * w.prefill, cfg.geometry.blen), vram_row_chunk(cfg, c.s))),

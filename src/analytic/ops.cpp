@@ -79,9 +79,15 @@ OpEstimate estimate_phased(const config::HardwareConfig& cfg, MemoryModel& mem, 
   if (dm) dma = mem.timing(cost_dma_pattern(cfg, *dm));
   const bool in_order = cfg.timing.mode == config::TimingMode::InOrder;
   const bool wait_first = dm && dm->wait_first;
-  // A gather (embedding rows of arbitrary token ids) opens a new DRAM row per transfer.
-  const double one = dm && dm->gather ? std::max(dma.alone_cycles, dma.first_cycles) : dma.alone_cycles;
-  double total = 0;
+  // A gather (embedding rows of arbitrary token ids) opens a new DRAM row per transfer: in order
+  // each costs a cold first transfer; decoupled, the next lookup's setup overlaps the activation.
+  const double one = dm && dm->gather && in_order ? std::max(dma.alone_cycles, dma.first_cycles) : dma.alone_cycles;
+  // A transfer awaited by its first use: the instructions of the phases around it issue meanwhile
+  // (the enclosing setup, the first iterations that do not touch the row yet).
+  double hidden_issue = 0;
+  for (const auto& p : k.phases)
+    if (!p.dma) hidden_issue += double(p.entries) * double(p.instructions);
+  double total = 0, stream = 0;
   for (const auto& p : k.phases) {
     const double times = double(p.times);
     const double dma_rep = double(p.dma) * (p.dma_serial ? one : dma.per_transfer_cycles);
@@ -93,12 +99,14 @@ OpEstimate estimate_phased(const config::HardwareConfig& cfg, MemoryModel& mem, 
     total += times * (std::max({double(p.instructions), double(p.vector_cycles), double(p.matrix_cycles),
                                 double(p.chain_cycles), dma_rep}) +
                       double(p.exposed_cycles));
+    stream += times * double(p.stream_cycles);
     // Awaited transfers (a parameter row, the RoPE swap tile): each entry of the phase ends when
     // its burst has landed, a first transfer's latency beyond the streaming rate.
     if (wait_first && p.dma && !p.dma_serial)
-      total += double(p.entries) * std::max(0.0, dma.first_cycles - dma.per_transfer_cycles);
+      total += double(p.entries) * std::max(0.0, dma.first_cycles - dma.per_transfer_cycles - hidden_issue);
   }
-  e.cycles = total;
+  // Row streams (mask construction) run on the scalar unit beside everything after them.
+  e.cycles = in_order ? total : std::max(total, stream);
   classify(e);
   return e;
 }
@@ -175,8 +183,10 @@ DmaPattern cost_dma_pattern(const config::HardwareConfig& cfg, const compiler::C
   p.elem_stride = numerics::packed_element_bytes(d.format, d.stride);
   p.scale_row_bytes = numerics::scale_bytes(d.format, d.cols);
   p.scale_stride = numerics::scale_bytes(d.format, d.stride);
-  // SCALE_REG counts the tensor's elements: its scales start right after them (64 B aligned as placed).
-  p.scale_offset = (numerics::packed_element_bytes(d.format, std::max(d.scale_reg, d.stride)) + 63) / 64 * 64;
+  // Scales follow the tensor's elements (SCALE_REG). The calibration only needs where they fall
+  // relative to the elements' DRAM rows, not the exact tensor size (which changes with every KV
+  // length): a tensor of a few thousand rows stands for all, so one calibration serves every step.
+  p.scale_offset = (std::max(p.elem_stride, p.elem_row_bytes) * 4096 + 63) / 64 * 64;
   p.write = d.write;
   return p;
 }

@@ -194,7 +194,7 @@ void ProgramBuilder::emit(isa::Opcode op, std::initializer_list<Arg> args) {
     }
     put_operand_field(in, o.field, v);
   }
-  emit_instr(in);
+  emit_checked(in);
 }
 
 void ProgramBuilder::emit_instr(const isa::Instr& in) {
@@ -205,6 +205,17 @@ void ProgramBuilder::emit_instr(const isa::Instr& in) {
     return;
   }
   instrs_.push_back(in);
+}
+
+// emit()'s operand checks already hold every field to its form; counting skips the re-validation
+// (it is most of the per-instruction cost of counting a long-context kernel).
+void ProgramBuilder::emit_checked(const isa::Instr& in) {
+  if (counter_) {
+    counter_->hint = hint_;
+    counter_->record(in);
+    return;
+  }
+  emit_instr(in);
 }
 
 ProgramBuilder ProgramBuilder::counting(const config::HardwareConfig& cfg, std::string config_name) {

@@ -322,6 +322,7 @@ class ProgramBuilder {
     std::string text;
   };
   void emit_hardware_loop(uint64_t count, const std::function<void()>& body);
+  void emit_checked(const isa::Instr& in);
   config::HardwareConfig cfg_;
   std::shared_ptr<CostCounter> counter_;  // set: counting back-end
   DmaHint hint_;

@@ -69,25 +69,47 @@ void KernelCost::add(const KernelCost& o, uint64_t times) {
 
 CostCounter::CostCounter(const config::HardwareConfig& cfg) : cfg_(cfg) {
   for (const isa::OpInfo& inf : isa::all_opcodes()) latency_[inf.code] = config::latency_cycles(cfg, inf.op);
-  cost_.phases.push_back(CostPhase{"top", 1});
-  stack_.push_back(Frame{});
+  Frame top;
+  top.phase = CostPhase{"top", 1};
+  stack_.push_back(std::move(top));
 }
 
 void CostCounter::enter_loop(uint64_t count) {
-  const CostPhase& parent = cost_.phases[stack_.back().phase];
-  CostPhase p;
-  p.name = parent.name + "/loop";
-  p.times = parent.times * count;
-  p.entries = parent.times;
-  cost_.phases.push_back(std::move(p));
+  const CostPhase& parent = stack_.back().phase;
   Frame f;
-  f.phase = cost_.phases.size() - 1;
-  stack_.push_back(f);
+  f.phase.name = parent.name + "/loop";
+  f.phase.times = parent.times * count;
+  f.phase.entries = parent.times;
+  stack_.push_back(std::move(f));
 }
 
-void CostCounter::mark_burst() { cost_.bursts += cost_.phases[stack_.back().phase].times; }
+void CostCounter::mark_burst() { cost_.bursts += stack_.back().phase.times; }
+
+// Phases identical per repetition are one phase repeated: the time model is linear in `times` and
+// `entries`, so merging is exact and keeps a long kernel's phase list as short as its distinct bodies.
+void CostCounter::commit(std::vector<CostPhase>& phases, std::map<PhaseKey, size_t>& index, const CostPhase& p) {
+  if (p.instructions == 0) return;
+  const PhaseKey key{p.name, p.instructions, p.serial_cycles, p.vector_cycles, p.matrix_cycles, p.chain_cycles,
+                     p.stream_cycles, p.vector_ops, p.dma, p.dma_serial, p.exposed_cycles};
+  if (auto it = index.find(key); it != index.end()) {
+    phases[it->second].times += p.times;
+    phases[it->second].entries += p.entries;
+    return;
+  }
+  index.emplace(key, phases.size());
+  phases.push_back(p);
+}
+
+const KernelCost& CostCounter::cost() const {
+  // The top level stays open while emission may go on: committed into a copy on each request.
+  final_ = cost_;
+  std::map<PhaseKey, size_t> index = index_;
+  commit(final_.phases, index, stack_.front().phase);
+  return final_;
+}
 
 void CostCounter::leave_loop() {
+  commit(cost_.phases, index_, stack_.back().phase);
   stack_.pop_back();
   // The loop drained the units before the enclosing code goes on; its results are ready.
   Frame& f = stack_.back();
@@ -98,7 +120,7 @@ void CostCounter::leave_loop() {
 void CostCounter::record(const isa::Instr& in) {
   const isa::OpInfo& inf = isa::info(in.op);
   Frame& f = stack_.back();
-  CostPhase& p = cost_.phases[f.phase];
+  CostPhase& p = f.phase;
   const uint64_t lat = latency_[inf.code];
   cost_.per_opcode[inf.code] += p.times;
   ++cost_.static_instructions;
@@ -110,7 +132,10 @@ void CostCounter::record(const isa::Instr& in) {
       ++p.vector_ops;
       break;
     case isa::Unit::ScalarFp:
-      if (inf.latency != isa::Latency::ScalarFpMem) p.chain_cycles += lat;
+      if (inf.latency == isa::Latency::MapVFp)
+        p.stream_cycles += lat;
+      else if (inf.latency != isa::Latency::ScalarFpMem)
+        p.chain_cycles += lat;
       break;
     default: break;
   }

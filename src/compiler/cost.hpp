@@ -26,6 +26,7 @@ struct CostPhase {
   uint64_t serial_cycles = 0;  // sum of latencies (DMA excluded): the in-order time
   uint64_t vector_cycles = 0, matrix_cycles = 0;
   uint64_t chain_cycles = 0;   // scalar FP arithmetic (a dependent chain in the kernels)
+  uint64_t stream_cycles = 0;  // S_MAP_V_FP: the scalar unit streams a VRAM row while others go on
   uint64_t vector_ops = 0;     // vector-unit instructions
   uint64_t dma = 0;            // HBM transfers
   bool dma_serial = false;     // each transfer waits for the previous (DmaHint::serial)

@@ -3,6 +3,9 @@
 #pragma once
 #include <array>
 #include <cstdint>
+#include <map>
+#include <string>
+#include <tuple>
 #include <vector>
 
 #include "compiler/cost.hpp"
@@ -21,12 +24,12 @@ class CostCounter {
   void set_stride(uint64_t v) { stride_ = v; }
   void set_scale(uint64_t v) { scale_ = v; }
   DmaHint hint;
-  const KernelCost& cost() const { return cost_; }
+  const KernelCost& cost() const;
 
  private:
   // Issue-order state of the current repetition of a phase (decoupled exposure rule).
   struct Frame {
-    size_t phase = 0;
+    CostPhase phase;            // open until the loop ends
     uint64_t issue = 0;         // issue slot of the next instruction
     uint64_t vector_free = 0;   // the vector unit is busy until this slot
     std::array<uint64_t, 8> fp_ready{};  // slot at which a reduction's FP result is ready
@@ -35,7 +38,12 @@ class CostCounter {
   void record_exposure(const isa::Instr& in, const isa::OpInfo& inf, uint64_t lat, CostPhase& p);
   const config::HardwareConfig& cfg_;
   std::array<uint64_t, 64> latency_{};
-  KernelCost cost_;
+  using PhaseKey = std::tuple<std::string, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t,
+                              uint64_t, bool, uint64_t>;
+  static void commit(std::vector<CostPhase>& phases, std::map<PhaseKey, size_t>& index, const CostPhase& p);
+  KernelCost cost_;                    // closed phases
+  std::map<PhaseKey, size_t> index_;   // closed phase by content
+  mutable KernelCost final_;
   std::vector<Frame> stack_;
   uint64_t stride_ = 0, scale_ = 0;
 };
