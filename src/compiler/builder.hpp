@@ -8,12 +8,14 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
 #include "compiler/cost.hpp"
 #include "config/config.hpp"
 #include "isa/isa.hpp"
+#include "isa/static_form.hpp"
 
 namespace plena::compiler {
 
@@ -141,6 +143,87 @@ struct Arg {
 };
 inline Arg imm(uint32_t v) { return Arg::imm(v); }
 
+// ---- typed emission: the parameter kinds of each opcode's builder method, from its FORM ----
+namespace detail {
+// Operand 0 of M_MM and friends is a zgp placeholder the compiler always encodes as 0.
+constexpr bool has_placeholder(isa::Opcode op) {
+  const isa::StaticForm f = isa::static_form(op);
+  return f.count > 0 && f.ops[0].kind == isa::OperandKind::ZeroOrGp;
+}
+// FORM without the placeholder: the typed method's parameters.
+constexpr isa::StaticForm typed_form(isa::Opcode op) {
+  isa::StaticForm f = isa::static_form(op);
+  if (!has_placeholder(op)) return f;
+  isa::StaticForm t;
+  for (int i = 1; i < f.count; ++i) t.ops[i - 1] = f.ops[i];
+  t.count = uint8_t(f.count - 1);
+  t.min_count = uint8_t(f.min_count - 1);
+  return t;
+}
+template <class T>
+constexpr bool operand_fits(isa::OperandKind k) {
+  switch (k) {
+    case isa::OperandKind::Gp: return std::is_base_of_v<GpReg, T>;
+    case isa::OperandKind::Fp: return std::is_base_of_v<FpReg, T>;
+    case isa::OperandKind::Hbm: return std::is_base_of_v<HbmReg, T>;
+    case isa::OperandKind::Imm:
+    case isa::OperandKind::Flag: return std::is_integral_v<T> && !std::is_same_v<T, bool>;
+    case isa::OperandKind::ZeroOrGp: return false;  // only as the placeholder
+  }
+  return false;
+}
+template <isa::Opcode Op, class... A>
+constexpr bool typed_operands_fit() {
+  constexpr isa::StaticForm f = typed_form(Op);
+  if (sizeof...(A) < f.min_count || sizeof...(A) > f.count) return false;
+  [[maybe_unused]] size_t i = 0;
+  return (operand_fits<A>(f.ops[i++].kind) && ...);
+}
+template <class T>
+Arg typed_arg(const T& v) {
+  if constexpr (std::is_base_of_v<GpReg, T>) return Arg(static_cast<const GpReg&>(v));
+  else if constexpr (std::is_base_of_v<FpReg, T>) return Arg(static_cast<const FpReg&>(v));
+  else if constexpr (std::is_base_of_v<HbmReg, T>) return Arg(static_cast<const HbmReg&>(v));
+  else return Arg::imm(uint32_t(v));  // range-checked against the FORM by emit()
+}
+
+// builder_ops.def lists every opcode exactly once, under its lower-case mnemonic, and no FORM
+// has a zgp operand anywhere but operand 0 (the typed methods could not express it).
+struct TypedOpRow {
+  isa::Opcode op;
+  std::string_view method, mnemonic;
+};
+inline constexpr TypedOpRow kTypedOps[] = {
+#define PLENA_BUILDER_OP(method, OP) {isa::Opcode::OP, #method, #OP},
+#include "compiler/builder_ops.def"
+};
+constexpr bool is_lower_case_of(std::string_view lower, std::string_view upper) {
+  if (lower.size() != upper.size()) return false;
+  for (size_t i = 0; i < lower.size(); ++i) {
+    const char u = upper[i] >= 'A' && upper[i] <= 'Z' ? char(upper[i] - 'A' + 'a') : upper[i];
+    if (lower[i] != u) return false;
+  }
+  return true;
+}
+constexpr bool typed_ops_cover_the_table() {
+  if (std::size(kTypedOps) != size_t(isa::kNumOpcodes)) return false;
+  for (size_t i = 0; i < std::size(kTypedOps); ++i) {
+    const TypedOpRow& r = kTypedOps[i];
+    if (uint8_t(r.op) != isa::kMinOpcode + i || !is_lower_case_of(r.method, r.mnemonic)) return false;
+    const isa::StaticForm f = typed_form(r.op);
+    for (int k = 0; k < f.count; ++k)
+      if (f.ops[k].kind == isa::OperandKind::ZeroOrGp) return false;
+  }
+  return true;
+}
+static_assert(typed_ops_cover_the_table(),
+              "compiler/builder_ops.def must list every opcode once, in table order, as PLENA_BUILDER_OP(lower-case "
+              "mnemonic, MNEMONIC), and zgp operands may only be operand 0");
+}  // namespace detail
+
+template <isa::Opcode Op, class... A>
+concept TypedOperands = detail::typed_operands_fit<Op, std::remove_cvref_t<A>...>();
+
 // How loop() emits a counted loop.
 enum class LoopKind : uint8_t { Hardware, Unroll, Auto };
 struct LoopPolicy {
@@ -183,80 +266,17 @@ class ProgramBuilder {
   void emit(isa::Opcode op, std::initializer_list<Arg> args);
   void emit_instr(const isa::Instr& in);  // already-built instruction; validated
 
-  // ---- typed emission, one method per mnemonic (operands in canonical form order) ----
-  void m_mm(GpReg mram, GpReg vram) { emit(isa::Opcode::M_MM, {Arg::zero(), mram, vram}); }
-  void m_tmm(GpReg vram, GpReg mram) { emit(isa::Opcode::M_TMM, {Arg::zero(), vram, mram}); }
-  void m_bmm(GpReg mram, GpReg vram) { emit(isa::Opcode::M_BMM, {Arg::zero(), mram, vram}); }
-  void m_btmm(GpReg mram, GpReg vram) { emit(isa::Opcode::M_BTMM, {Arg::zero(), mram, vram}); }
-  void m_bmm_wo(GpReg vram, uint32_t offset) { emit(isa::Opcode::M_BMM_WO, {vram, imm(offset)}); }
-  void m_mm_wo(GpReg vram, GpReg stride, uint32_t offset) { emit(isa::Opcode::M_MM_WO, {vram, stride, imm(offset)}); }
-  void m_mv(GpReg mram, GpReg vram) { emit(isa::Opcode::M_MV, {Arg::zero(), mram, vram}); }
-  void m_tmv(GpReg mram, GpReg vram) { emit(isa::Opcode::M_TMV, {Arg::zero(), mram, vram}); }
-  void m_bmv(GpReg mram_off, GpReg mram, GpReg vram) { emit(isa::Opcode::M_BMV, {mram_off, mram, vram}); }
-  void m_btmv(GpReg mram_off, GpReg mram, GpReg vram) { emit(isa::Opcode::M_BTMV, {mram_off, mram, vram}); }
-  void m_mv_wo(GpReg vram, uint32_t offset) { emit(isa::Opcode::M_MV_WO, {vram, imm(offset)}); }
-  void m_bmv_wo(GpReg vram, uint32_t offset) { emit(isa::Opcode::M_BMV_WO, {vram, imm(offset)}); }
-
-  void v_add_vv(GpReg d, GpReg a, GpReg b, uint32_t rmask = 0) { emit(isa::Opcode::V_ADD_VV, {d, a, b, imm(rmask)}); }
-  void v_add_vf(GpReg d, GpReg a, FpReg s, uint32_t rmask = 0) { emit(isa::Opcode::V_ADD_VF, {d, a, s, imm(rmask)}); }
-  void v_sub_vv(GpReg d, GpReg a, GpReg b, uint32_t rmask = 0) { emit(isa::Opcode::V_SUB_VV, {d, a, b, imm(rmask)}); }
-  // rorder 0: V - f; rorder 1: f - V.
-  void v_sub_vf(GpReg d, GpReg a, FpReg s, uint32_t rmask = 0, uint32_t rorder = 0) {
-    emit(isa::Opcode::V_SUB_VF, {d, a, s, imm(rmask), imm(rorder)});
+  // ---- typed emission: one method per opcode, signatures derived from the ISA table ----
+  // (compiler/builder_ops.def): m_mm(mram, vram), v_add_vv(d, a, b[, rmask]), h_prefetch_m(mram,
+  // hbm_off, base, rstride, precision), ... Operands in FORM order; arguments of the wrong kind
+  // or count do not compile.
+#define PLENA_BUILDER_OP(method, OP)                    \
+  template <class... A>                                 \
+    requires TypedOperands<isa::Opcode::OP, A...>       \
+  void method(const A&... a) {                          \
+    emit_typed<isa::Opcode::OP>(a...);                  \
   }
-  void v_mul_vv(GpReg d, GpReg a, GpReg b, uint32_t rmask = 0) { emit(isa::Opcode::V_MUL_VV, {d, a, b, imm(rmask)}); }
-  void v_mul_vf(GpReg d, GpReg a, FpReg s, uint32_t rmask = 0) { emit(isa::Opcode::V_MUL_VF, {d, a, s, imm(rmask)}); }
-  void v_exp_v(GpReg d, GpReg a, uint32_t rmask = 0) { emit(isa::Opcode::V_EXP_V, {d, a, imm(rmask)}); }
-  void v_reci_v(GpReg d, GpReg a, uint32_t rmask = 0) { emit(isa::Opcode::V_RECI_V, {d, a, imm(rmask)}); }
-  void v_red_sum(FpReg acc, GpReg src) { emit(isa::Opcode::V_RED_SUM, {acc, src}); }
-  void v_red_max(FpReg acc, GpReg src, uint32_t rmask = 0) { emit(isa::Opcode::V_RED_MAX, {acc, src, imm(rmask)}); }
-  void v_ps_v(GpReg d, GpReg a) { emit(isa::Opcode::V_PS_V, {d, a}); }
-  void v_shft_v(GpReg d, GpReg a, GpReg shift) { emit(isa::Opcode::V_SHFT_V, {d, a, shift}); }
-  void c_hadamard_transform(GpReg d, GpReg a) { emit(isa::Opcode::C_HADAMARD_TRANSFORM, {d, a}); }
-  void v_max_vf(GpReg d, GpReg a, FpReg s, uint32_t rmask = 0) { emit(isa::Opcode::V_MAX_VF, {d, a, s, imm(rmask)}); }
-  void v_min_vf(GpReg d, GpReg a, FpReg s, uint32_t rmask = 0) { emit(isa::Opcode::V_MIN_VF, {d, a, s, imm(rmask)}); }
-  void v_topk(GpReg fpsram_base, GpReg vram, GpReg intsram_base, uint32_t policy) {
-    emit(isa::Opcode::V_TOPK, {fpsram_base, vram, intsram_base, imm(policy)});
-  }
-
-  void s_add_fp(FpReg d, FpReg a, FpReg b) { emit(isa::Opcode::S_ADD_FP, {d, a, b}); }
-  void s_sub_fp(FpReg d, FpReg a, FpReg b) { emit(isa::Opcode::S_SUB_FP, {d, a, b}); }
-  void s_max_fp(FpReg d, FpReg a, FpReg b) { emit(isa::Opcode::S_MAX_FP, {d, a, b}); }
-  void s_mul_fp(FpReg d, FpReg a, FpReg b) { emit(isa::Opcode::S_MUL_FP, {d, a, b}); }
-  void s_exp_fp(FpReg d, FpReg a) { emit(isa::Opcode::S_EXP_FP, {d, a}); }
-  void s_reci_fp(FpReg d, FpReg a) { emit(isa::Opcode::S_RECI_FP, {d, a}); }
-  void s_sqrt_fp(FpReg d, FpReg a) { emit(isa::Opcode::S_SQRT_FP, {d, a}); }
-  void s_ld_fp(FpReg d, GpReg base, uint32_t offset) { emit(isa::Opcode::S_LD_FP, {d, base, imm(offset)}); }
-  void s_st_fp(FpReg s, GpReg base, uint32_t offset) { emit(isa::Opcode::S_ST_FP, {s, base, imm(offset)}); }
-  void s_map_v_fp(GpReg vram, GpReg fpsram, uint32_t offset) { emit(isa::Opcode::S_MAP_V_FP, {vram, fpsram, imm(offset)}); }
-
-  void s_add_int(GpReg d, GpReg a, GpReg b) { emit(isa::Opcode::S_ADD_INT, {d, a, b}); }
-  void s_addi_int(GpReg d, GpReg a, uint32_t v) { emit(isa::Opcode::S_ADDI_INT, {d, a, imm(v)}); }
-  void s_sub_int(GpReg d, GpReg a, GpReg b) { emit(isa::Opcode::S_SUB_INT, {d, a, b}); }
-  void s_mul_int(GpReg d, GpReg a, GpReg b) { emit(isa::Opcode::S_MUL_INT, {d, a, b}); }
-  void s_lui_int(GpReg d, uint32_t v) { emit(isa::Opcode::S_LUI_INT, {d, imm(v)}); }
-  void s_ld_int(GpReg d, GpReg base, uint32_t offset) { emit(isa::Opcode::S_LD_INT, {d, base, imm(offset)}); }
-  void s_st_int(GpReg s, GpReg base, uint32_t offset) { emit(isa::Opcode::S_ST_INT, {s, base, imm(offset)}); }
-
-  // rstride 1: HBM rows STRIDE_REG elements apart; precision 0 = weight/activation, 1 = KV.
-  void h_prefetch_m(GpReg mram, GpReg hbm_off, HbmReg base, uint32_t rstride, uint32_t precision) {
-    emit(isa::Opcode::H_PREFETCH_M, {mram, hbm_off, base, imm(rstride), imm(precision)});
-  }
-  void h_prefetch_v(GpReg vram, GpReg hbm_off, HbmReg base, uint32_t rstride, uint32_t precision) {
-    emit(isa::Opcode::H_PREFETCH_V, {vram, hbm_off, base, imm(rstride), imm(precision)});
-  }
-  void h_store_v(GpReg vram, GpReg hbm_off, HbmReg base, uint32_t rstride, uint32_t precision) {
-    emit(isa::Opcode::H_STORE_V, {vram, hbm_off, base, imm(rstride), imm(precision)});
-  }
-
-  void c_set_addr_reg(HbmReg d, GpReg hi, GpReg lo) { emit(isa::Opcode::C_SET_ADDR_REG, {d, hi, lo}); }
-  void c_set_scale_reg(GpReg r) { emit(isa::Opcode::C_SET_SCALE_REG, {r}); }
-  void c_set_stride_reg(GpReg r) { emit(isa::Opcode::C_SET_STRIDE_REG, {r}); }
-  void c_set_v_mask_reg(GpReg r) { emit(isa::Opcode::C_SET_V_MASK_REG, {r}); }
-  // Raw loop markers; prefer loop(), which manages the counter register and policy.
-  void c_loop_start(GpReg counter, uint32_t count) { emit(isa::Opcode::C_LOOP_START, {counter, imm(count)}); }
-  void c_loop_end(GpReg counter) { emit(isa::Opcode::C_LOOP_END, {counter}); }
-  void c_break() { emit(isa::Opcode::C_BREAK, {}); }
+#include "compiler/builder_ops.def"
   void nop() { s_addi_int(gp0, gp0, 0); }  // the upstream NOP spelling
 
   // ---- immediates ----
@@ -323,6 +343,13 @@ class ProgramBuilder {
   };
   void emit_hardware_loop(uint64_t count, const std::function<void()>& body);
   void emit_checked(const isa::Instr& in);
+  template <isa::Opcode Op, class... A>
+  void emit_typed(const A&... a) {
+    if constexpr (detail::has_placeholder(Op))
+      emit(Op, {Arg::zero(), detail::typed_arg(a)...});
+    else
+      emit(Op, {detail::typed_arg(a)...});
+  }
   config::HardwareConfig cfg_;
   std::shared_ptr<CostCounter> counter_;  // set: counting back-end
   DmaHint hint_;

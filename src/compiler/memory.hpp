@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "config/config.hpp"
+#include "numerics/hbm_tensor.hpp"
 #include "numerics/numerics.hpp"
 
 namespace plena::model {
@@ -52,47 +53,19 @@ class RangeAllocator {
   uint64_t used_ = 0, peak_used_ = 0, high_water_ = 0;
 };
 
-enum class TensorClass : uint8_t { Weight, Activation, Kv, Logits, Scratch };
-std::string_view tensor_class_name(TensorClass c);  // "weight" "activation" "kv" "logits" "scratch"
-TensorClass parse_tensor_class(std::string_view s);  // InputError listing the names
-
-// One tensor in HBM. A tensor of shape [..., cols] is `rows` = product of the leading dims rows
-// of `cols` elements; rows are `row_stride` elements apart (cols padded, see docs/compiler.md).
-// Element e (e = row*row_stride + col) lives at byte base + packed_element_bytes(format, e);
-// its block scale at base + packed_element_bytes(format, scale_reg) + scale_bytes(format, e).
-struct HbmTensor {
-  std::string name;
-  TensorClass cls = TensorClass::Weight;
-  std::vector<uint64_t> shape;
-  numerics::Format format;
-  uint64_t rows = 0, cols = 0, row_stride = 0;  // elements
-  uint64_t base = 0;                            // byte address
-  uint64_t elem_offset = 0, elem_bytes = 0;     // element region, bytes relative to base
-  uint64_t scale_offset = 0, scale_bytes = 0;   // scale region, bytes relative to base
-  uint64_t scale_reg = 0;                       // SCALE_REG value = elements in the element region
-
-  uint64_t stride_reg() const { return row_stride; }                   // STRIDE_REG value
-  uint64_t bytes() const { return scale_offset + scale_bytes; }        // both regions
-  int element_bits() const { return format.width; }
-  int block() const { return format.block; }
-  uint64_t element_index(uint64_t row, uint64_t col) const { return row * row_stride + col; }  // gp offset
-  uint64_t element_address(uint64_t e) const;
-  uint64_t scale_address(uint64_t e) const;  // e must start a block
-  friend bool operator==(const HbmTensor&, const HbmTensor&) = default;
-};
+// The HBM tensor type and its layout rule are shared with the simulator (numerics/hbm_tensor.hpp).
+using numerics::HbmTensor;
+using numerics::TensorClass;
+using numerics::hbm_layout;
+using numerics::hbm_row_stride;
+using numerics::parse_tensor_class;
+using numerics::tensor_class_name;
 
 struct HbmPlaceOptions {
   uint64_t align = 64;        // base alignment in bytes (rounded up to a multiple of 64)
   bool tile_align = false;    // also align to the bytes of one MLEN x MLEN tile of this format
   uint64_t row_multiple = 1;  // pad the row stride to a multiple of this many elements
 };
-
-// Row stride for `cols` elements: the smallest multiple of lcm(block, 8/gcd(width, 8),
-// row_multiple) >= cols, so every row starts on a byte and on a scale-block boundary.
-uint64_t hbm_row_stride(const numerics::Format& f, uint64_t cols, uint64_t row_multiple = 1);
-// Fills rows/cols/row_stride/regions of a tensor at base 0 (no allocation).
-HbmTensor hbm_layout(std::string name, TensorClass cls, std::vector<uint64_t> shape, const numerics::Format& f,
-                     uint64_t row_multiple = 1);
 
 // A tensor in Vector SRAM, VRAM activation layout [ceil(cols/VLEN), rows_alloc, VLEN]
 // (column-block-major): column block b starts at base + b*rows_alloc*VLEN, row r of it at

@@ -82,8 +82,8 @@ std::vector<std::filesystem::path> compile_model(const CompileOptions& opt) {
     if (high <= kDenseImageLimit) {
       sim::HbmStore store(hw.hbm.size_bytes);
       for (const auto& name : mc.weight_tensors())
-        sim::write_hbm_tensor(store, to_sim(man.tensor(name)), mc.weight_data(name, rm.weights));
-      for (const auto& init : step.hbm_inits) sim::write_hbm_tensor(store, to_sim(init.tensor), init.data);
+        sim::write_hbm_tensor(store, man.tensor(name), mc.weight_data(name, rm.weights));
+      for (const auto& init : step.hbm_inits) sim::write_hbm_tensor(store, init.tensor, init.data);
       std::vector<uint8_t> bytes(high);
       store.read(0, bytes);
       write_binary_file(dir / "hbm.bin", bytes);

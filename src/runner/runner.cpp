@@ -27,10 +27,6 @@ std::string hw_display_name(const std::string& spec) {
   return spec.find_first_of("=[\n") != std::string::npos ? std::string("<inline>") : spec;
 }
 
-sim::HbmTensor to_sim(const compiler::HbmTensor& t) {
-  return sim::HbmTensor{t.base, t.rows, t.cols, t.row_stride, t.scale_reg, t.format};
-}
-
 // Explicit prompts: one for every sequence, or exactly one per sequence; equal lengths, ids in the
 // vocabulary.
 std::vector<std::vector<int64_t>> explicit_prompts(const model::ModelConfig& cfg,
@@ -106,7 +102,7 @@ void preload_step(sim::Simulator& s, const compiler::CompiledStep& step) {
         m.write_vram(t.address(r, c), std::span<const float>(&init.data[r * t.cols + c], n));
       }
   }
-  for (const auto& init : step.hbm_inits) sim::write_hbm_tensor(m.hbm(), to_sim(init.tensor), init.data);
+  for (const auto& init : step.hbm_inits) sim::write_hbm_tensor(m.hbm(), init.tensor, init.data);
   const auto fp = compiler::fp_sram_image(step.program.manifest);
   m.write_fpsram(0, fp);
   const auto in = compiler::int_sram_image(step.program.manifest);
@@ -467,7 +463,7 @@ void RunSession::setup_simulator() {
   if (opt_.timing_only) return;
   const compiler::HbmManifest man = mc_->manifest();
   for (const auto& name : mc_->weight_tensors())
-    sim::write_hbm_tensor(simu_->machine().hbm(), to_sim(man.tensor(name)), mc_->weight_data(name, rm_.weights));
+    sim::write_hbm_tensor(simu_->machine().hbm(), man.tensor(name), mc_->weight_data(name, rm_.weights));
 }
 
 void RunSession::setup_references() {

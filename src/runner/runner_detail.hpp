@@ -28,7 +28,6 @@ inline uint64_t fed_positions(uint64_t prompt_len, uint64_t gen) { return prompt
 void check_run_counts(const model::ModelConfig& cfg, uint64_t prompt_len, uint64_t gen, uint64_t batch);
 // The config's name in reports and program headers ("<inline>" for inline TOML).
 std::string hw_display_name(const std::string& spec);
-sim::HbmTensor to_sim(const compiler::HbmTensor& t);
 // RoPE tables, swap matrix, FP/INT SRAM images of one step (functional mode only).
 void preload_step(sim::Simulator& s, const compiler::CompiledStep& step);
 // Real rows x cols of a VRAM tensor, row-major.

@@ -69,11 +69,6 @@ detail::RowPlan tensor_plan(const HbmTensor& t, const char* who) {
 }
 }  // namespace
 
-uint64_t HbmTensor::end_byte() const {
-  auto p = tensor_plan(*this, "HbmTensor::end_byte");
-  return std::max(p.elem_end, p.scale_end);
-}
-
 void write_hbm_tensor(HbmStore& hbm, const HbmTensor& t, std::span<const float> data) {
   if (data.size() != t.rows * t.cols)
     throw InputError(fmt::format("write_hbm_tensor: {} values for a {} x {} tensor", data.size(), t.rows, t.cols));

@@ -225,7 +225,7 @@ void check_dump_extent(TableReader& r, const Dump& d, const config::HardwareConf
       r.fail_table(fmt::format("row_stride = {} is smaller than a row (cols = {}): rows would overlap; expected "
                                "row_stride >= cols (or 0 for cols)", d.row_stride, d.cols));
     HbmTensor t;
-    t.base = d.addr, t.rows = d.rows, t.cols = d.cols, t.row_stride = d.row_stride, t.scale_offset = d.scale_offset;
+    t.base = d.addr, t.rows = d.rows, t.cols = d.cols, t.row_stride = d.row_stride, t.scale_reg = d.scale_offset;
     t.format = d.format;
     detail::RowPlan p;
     const uint64_t stride = t.stride();
@@ -492,7 +492,7 @@ PlannedHbm plan_hbm(const RunSpec& spec, const HbmPreload& h) {
   p.t.rows = shape.size() == 2 ? shape[0] : 1;
   p.t.cols = shape.back();
   p.t.row_stride = h.row_stride;
-  p.t.scale_offset = h.scale_offset;
+  p.t.scale_reg = h.scale_offset;
   p.t.format = h.format;
   if (h.row_stride != 0 && h.row_stride < p.t.cols)
     fail_hbm(spec, h, fmt::format("row_stride = {} is smaller than a row ({} elements): rows would overlap; expected "
@@ -638,7 +638,7 @@ std::vector<fs::path> write_dumps(const RunSpec& spec, const Simulator& sim, con
           t.rows = d.rows;
           t.cols = d.cols;
           t.row_stride = d.row_stride;
-          t.scale_offset = d.scale_offset;
+          t.scale_reg = d.scale_offset;
           t.format = d.format;
           npy_save(p, npy_from_f32(read_hbm_tensor(m.hbm(), t), {d.rows, d.cols}));
           break;

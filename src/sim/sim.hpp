@@ -14,6 +14,7 @@
 
 #include "config/config.hpp"
 #include "isa/isa.hpp"
+#include "numerics/hbm_tensor.hpp"
 #include "numerics/numerics.hpp"
 #include "sim/effects.hpp"
 #include "sim/timing.hpp"
@@ -78,23 +79,10 @@ class HbmStore {
   std::vector<std::unique_ptr<uint8_t[]>> pages_;
 };
 
-// One HBM tensor as the DMA instructions see it (plena-cpp layout, docs/isa.md ("Simulator semantics and deviations")):
-// element region: `rows` rows of `cols` elements, row r starting at element r*row_stride;
-// element e lives at byte base + packed_element_bytes(format, e);
-// scale region:   the scales of element e (a multiple of the block) at
-//                 base + packed_element_bytes(format, scale_offset) + scale_bytes(format, e).
-// scale_offset is the value programs put in SCALE_REG; row_stride the value of STRIDE_REG.
-struct HbmTensor {
-  uint64_t base = 0;
-  uint64_t rows = 0, cols = 0;
-  uint64_t row_stride = 0;    // elements between row starts; 0 means cols
-  uint64_t scale_offset = 0;  // elements from base to the scale region; 0 means rows*row_stride
-  numerics::Format format = numerics::parse_format("fp32");
-
-  uint64_t stride() const { return row_stride ? row_stride : cols; }
-  uint64_t scale_elems() const { return scale_offset ? scale_offset : rows * stride(); }
-  uint64_t end_byte() const;  // one past the last byte of the elements and scales
-};
+// One HBM tensor as the DMA instructions see it: the layout shared with the compiler
+// (numerics/hbm_tensor.hpp; docs/isa.md ("Simulator semantics and deviations")). The simulator
+// reads base, rows, cols, stride() (STRIDE_REG) and scale_elems() (SCALE_REG) and format.
+using numerics::HbmTensor;
 // InputError when the layout is impossible (sub-byte rows not starting on a byte boundary,
 // rows not starting on a block boundary, data size mismatch); SimFault beyond the HBM size.
 void write_hbm_tensor(HbmStore& hbm, const HbmTensor& t, std::span<const float> data);  // row-major rows x cols

@@ -281,14 +281,11 @@ inline Result run_case(const config::HardwareConfig& cfg, const Case& c) {
           kd[kv.row(bi, p) * kv.width + kv.col(h) + d] = ukv(rng);
           vd[kv.row(bi, p) * kv.width + kv.col(h) + d] = ukv(rng);
         }
-  auto sim_tensor = [](const HbmTensor& t) {
-    return sim::HbmTensor{t.base, t.rows, t.cols, t.row_stride, t.scale_reg, t.format};
-  };
-  sim::write_hbm_tensor(m.hbm(), sim_tensor(kt), kd);
-  sim::write_hbm_tensor(m.hbm(), sim_tensor(vt), vd);
-  if (needs_identity) sim::write_hbm_tensor(m.hbm(), sim_tensor(idt), attention_identity_data(cfg));
-  const std::vector<float> kq = sim::read_hbm_tensor(m.hbm(), sim_tensor(kt));
-  const std::vector<float> vq = sim::read_hbm_tensor(m.hbm(), sim_tensor(vt));
+  sim::write_hbm_tensor(m.hbm(), kt, kd);
+  sim::write_hbm_tensor(m.hbm(), vt, vd);
+  if (needs_identity) sim::write_hbm_tensor(m.hbm(), idt, attention_identity_data(cfg));
+  const std::vector<float> kq = sim::read_hbm_tensor(m.hbm(), kt);
+  const std::vector<float> vq = sim::read_hbm_tensor(m.hbm(), vt);
   for (uint64_t r = 0; r < rows_alloc; ++r)
     for (uint64_t cb = 0; cb * V < width; ++cb)
       m.write_vram(q.address(r, cb * V), std::span<const float>(&qh[r * width + cb * V], V));

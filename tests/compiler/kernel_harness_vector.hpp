@@ -185,7 +185,8 @@ struct Rig {
   std::vector<float> load_hbm(const std::string& name, const std::vector<float>& data) {
     const HbmTensor& h = plan.hbm(name);
     const size_t rows = h.rows, cols = h.cols;
-    sim::HbmTensor st{h.base, h.rows, h.row_stride, h.row_stride, h.scale_reg, h.format};
+    HbmTensor st = h;  // whole padded rows
+    st.cols = h.row_stride;
     std::vector<float> padded(rows * h.row_stride, 0.f);
     for (size_t r = 0; r < rows; ++r)
       for (size_t c = 0; c < cols; ++c) padded[r * h.row_stride + c] = data[r * cols + c];

@@ -4,6 +4,7 @@
 #include <set>
 
 #include "isa/isa.hpp"
+#include "isa/static_form.hpp"
 
 using namespace plena::isa;
 
@@ -212,4 +213,17 @@ TEST(IsaTable, UpstreamPositions) {
     }
   EXPECT_EQ(form_operand(info(Opcode::V_RED_SUM), Field::Rs3), nullptr);  // R1 drops the rmask
   EXPECT_EQ(form_operand(info(Opcode::V_PS_V), Field::Rs2)->optional, true);
+}
+
+// The compile-time FORM parse (isa/static_form.hpp) reads the table as the run-time one does.
+TEST(IsaTable, StaticFormMatchesTheRunTimeForm) {
+  for (const OpInfo& inf : all_opcodes()) {
+    const StaticForm s = static_form(inf.op);
+    ASSERT_EQ(s.count, inf.form.count) << inf.mnemonic;
+    EXPECT_EQ(s.min_count, inf.form.min_count) << inf.mnemonic;
+    for (size_t k = 0; k < s.count; ++k) {
+      EXPECT_EQ(s.ops[k].kind, inf.form.ops[k].kind) << inf.mnemonic << " operand " << k;
+      EXPECT_EQ(s.ops[k].optional, inf.form.ops[k].optional) << inf.mnemonic << " operand " << k;
+    }
+  }
 }

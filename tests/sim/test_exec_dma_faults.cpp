@@ -134,7 +134,7 @@ TEST(ExecDma, SubByteInt4StoreAndPrefetchRoundTrip) {
   t.base = 256;
   t.rows = 6;
   t.cols = 16;
-  t.scale_offset = 96;
+  t.scale_reg = 96;
   t.format = cfg.formats.v_act;
   auto back = read_hbm_tensor(r.m().hbm(), t);
   EXPECT_TRUE(bits_equal(std::vector<float>(back.begin() + 32, back.end()), want));
@@ -316,7 +316,7 @@ TEST(ExecModes, DeterministicAcrossRuns) {
     t.base = 4096;
     t.rows = 16;
     t.cols = 16;
-    t.scale_offset = 64;
+    t.scale_reg = 64;
     t.format = cfg.formats.v_act;
     write_hbm_tensor(r.m().hbm(), t, randv(256, 23));
     r.run(kMixedProgram);

@@ -35,8 +35,9 @@ void gemm_k_split(config::HardwareConfig cfg, int M, int N) {
   cfg.formats.v_act = numerics::parse_format("plena-hw-mxfp:fp8_e4m3:b8");
   Rig r(cfg);
   auto x = randv(M * K, 31, 2.0f), w = randv(K * N, 32, 0.5f);
-  HbmTensor tx{0x0000, uint64_t(M), uint64_t(K), 0, 0, cfg.formats.v_act};
-  HbmTensor tw{0x10000, uint64_t(K), uint64_t(N), 0, 0, cfg.formats.m_weight};
+  HbmTensor tx, tw;
+  tx.base = 0x0000, tx.rows = uint64_t(M), tx.cols = uint64_t(K), tx.format = cfg.formats.v_act;
+  tw.base = 0x10000, tw.rows = uint64_t(K), tw.cols = uint64_t(N), tw.format = cfg.formats.m_weight;
   write_hbm_tensor(r.m().hbm(), tx, x);
   write_hbm_tensor(r.m().hbm(), tw, w);
   auto xq = read_hbm_tensor(r.m().hbm(), tx), wq = read_hbm_tensor(r.m().hbm(), tw);
