@@ -20,6 +20,12 @@ uint64_t KernelShape::get(std::string_view name) const {
   throw std::logic_error(fmt::format("kernel shape '{}' has no dimension '{}'", text(), name));
 }
 
+uint64_t KernelShape::get_or(std::string_view name, uint64_t fallback) const {
+  for (const auto& [n, v] : dims)
+    if (n == name) return v;
+  return fallback;
+}
+
 KernelShape& KernelShape::set(std::string name, uint64_t v) {
   for (auto& [n, x] : dims)
     if (n == name) {

@@ -19,6 +19,7 @@ namespace plena::compiler {
 struct KernelShape {
   std::vector<std::pair<std::string, uint64_t>> dims;
   uint64_t get(std::string_view name) const;  // std::logic_error if absent
+  uint64_t get_or(std::string_view name, uint64_t fallback) const;
   KernelShape& set(std::string name, uint64_t v);
   std::string text() const;  // "rows=16 cols=576"
 };

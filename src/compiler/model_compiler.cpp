@@ -1,6 +1,7 @@
 // Whole-model compilation (docs/run.md): HBM placement of weights and KV caches once, then one
 // program per step built from the kernel generators.
 #include "compiler/model_compiler.hpp"
+#include "compiler/layer_plan.hpp"
 
 #include <fmt/format.h>
 
@@ -177,7 +178,7 @@ CompiledStep ModelCompiler::compile_step(const std::vector<std::vector<int64_t>>
   auto alloc = [&](const std::string& name, uint64_t cols) { return plan.alloc_vram(name, R, cols, act); };
 
   const uint64_t H = uint64_t(m_.hidden_size), I = uint64_t(m_.intermediate_size), hd = uint64_t(m_.head_dim);
-  const uint64_t qd = uint64_t(m_.q_dim()), kvd = k_cols_, vcols = k_cols_;
+  const uint64_t qd = uint64_t(m_.q_dim()), kvd = k_cols_;
 
   CompiledStep step;
   step.batch = B;
@@ -209,93 +210,32 @@ CompiledStep ModelCompiler::compile_step(const std::vector<std::vector<int64_t>>
       throw std::logic_error("model compiler: residual checkpoint inside a loop or before any instruction");
     step.residual_pcs.push_back(b.size());
   };
-  emit_embedding(b, plan, {"embedding", "embed_tokens", "x", flat});
+  // The step's kernels come from the one plan (layer_plan.hpp), bound to this step's tensors.
+  ModelDims dims;
+  dims.hidden = H, dims.q_cols = qd, dims.kv_cols = kvd, dims.inter = I, dims.vocab = vocab_pad_;
+  dims.heads = uint64_t(m_.num_attention_heads), dims.kv_heads = uint64_t(m_.num_key_value_heads), dims.head_dim = hd;
+  dims.window = uint64_t(std::max<int64_t>(0, m_.sliding_window));
+  dims.attention_bias = m_.attention_bias, dims.qk_norm = m_.qk_norm, dims.o_proj_bias = m_.o_proj_bias;
+  StepBinding bind;
+  bind.kv = &kv_;
+  bind.rope = &rope;
+  bind.token_ids = &flat;
+  if (attention_needs_identity(hw_, hd)) bind.identity = "attn_identity";
+  bind.alloc = [&](const std::string& name, uint64_t cols) { alloc(name, cols); };
+  bind.free = [&](const std::string& name) { plan.free_vram(name); };
+  const StepPlan sp = step_plan(dims, hw_, {B, T, past, kv_.capacity}, &bind);
+  for (const PlannedCall& c : sp.head) c.emit(b, plan, "");
   mark_residual();
   for (int64_t i = 0; i < m_.num_hidden_layers; ++i) {
     const std::string L = fmt::format("layers.{}.", i);
     b.stage(fmt::format("layer {}", i));
-    alloc("h", H);
-    emit_rmsnorm(b, plan, {L + "attn_norm", "x", "h", L + "attn_norm"});
-    alloc("q", qd);
-    alloc("k", kvd);
-    alloc("v", vcols);
-    emit_linear(b, plan, {L + "q_proj", L + "q_proj", "h", "q"});
-    emit_linear(b, plan, {L + "k_proj", L + "k_proj", "h", "k"});
-    emit_linear(b, plan, {L + "v_proj", L + "v_proj", "h", "v"});
-    plan.free_vram("h");
-    if (m_.attention_bias) {
-      emit_bias_add(b, plan, {L + "q_bias", "q", "q", L + "q_bias"});
-      emit_bias_add(b, plan, {L + "k_bias", "k", "k", L + "k_bias"});
-      emit_bias_add(b, plan, {L + "v_bias", "v", "v", L + "v_bias"});
-    }
-    if (m_.qk_norm) {  // per head, before RoPE (eps = rms_norm_eps); k's zero padding heads stay 0
-      emit_head_rmsnorm(b, plan, {L + "q_norm", "q", "q", L + "q_norm", hd});
-      emit_head_rmsnorm(b, plan, {L + "k_norm", "k", "k", L + "k_norm", hd});
-    }
-    emit_rope(b, plan, {L + "rope_q", "q", "q", hd, rope});
-    emit_rope(b, plan, {L + "rope_k", "k", "k", hd, rope});
-    emit_kv_store(b, plan, {"kv_store", "k", L + "k_cache", kv_, B, T, past});
-    emit_kv_store(b, plan, {"kv_store", "v", L + "v_cache", kv_, B, T, past});
-    plan.free_vram("k");
-    plan.free_vram("v");
-    alloc("attn", qd);
-    AttentionArgs at;
-    at.name = L + "attention";
-    at.q = "q";
-    at.out = "attn";
-    at.k_cache = L + "k_cache";
-    at.v_cache = L + "v_cache";
-    if (attention_needs_identity(hw_, hd)) at.identity = "attn_identity";
-    at.batch = B;
-    at.q_len = T;
-    at.kv_len = past + T;
-    at.capacity = kv_.capacity;
-    at.num_heads = uint64_t(m_.num_attention_heads);
-    at.num_kv_heads = uint64_t(m_.num_key_value_heads);
-    at.head_dim = hd;
-    at.causal = true;
-    at.sliding_window = uint64_t(std::max<int64_t>(0, m_.sliding_window));
-    emit_flash_attention(b, plan, at);
-    plan.free_vram("q");
-    alloc("o", H);
-    emit_linear(b, plan, {L + "o_proj", L + "o_proj", "attn", "o"});
-    plan.free_vram("attn");
-    if (m_.o_proj_bias) emit_bias_add(b, plan, {L + "o_bias", "o", "o", L + "o_bias"});
-    emit_residual_add(b, plan, {L + "attn_residual", "x", "o", "x"});
-    plan.free_vram("o");
-    alloc("h", H);
-    emit_rmsnorm(b, plan, {L + "mlp_norm", "x", "h", L + "mlp_norm"});
-    alloc("gate", I);
-    alloc("up", I);
-    emit_linear(b, plan, {L + "gate_proj", L + "gate_proj", "h", "gate"});
-    emit_linear(b, plan, {L + "up_proj", L + "up_proj", "h", "up"});
-    plan.free_vram("h");
-    emit_swiglu(b, plan, {L + "swiglu", "gate", "up", "gate"});
-    plan.free_vram("up");
-    alloc("down", H);
-    emit_linear(b, plan, {L + "down_proj", L + "down_proj", "gate", "down"});
-    plan.free_vram("gate");
-    emit_residual_add(b, plan, {L + "mlp_residual", "x", "down", "x"});
-    plan.free_vram("down");
+    for (const PlannedCall& c : sp.layer) c.emit(b, plan, L);
     mark_residual();
   }
-
   b.stage("final norm + lm_head (last token of each sequence)");
-  VramPlaceOptions fin;
-  fin.row_multiple = blen;
-  std::string final_in = "x";
-  if (T > 1) {
-    final_in = "final";
-    plan.alloc_vram("final", B, H, fin);
-    emit_gather_last(b, plan, {"gather_last", "x", "final", B, T});
-  }
-  emit_rmsnorm(b, plan, {"final_norm", final_in, final_in, "final_norm"});
-  const VramTensor& fi = plan.vram(final_in);
-  step.hidden = fi;
-  VramPlaceOptions lo;
-  lo.row_multiple = fi.rows_alloc;
-  step.logits = plan.alloc_vram("logits", B, vocab_pad_, lo);
-  emit_linear(b, plan, {"lm_head", "lm_head", final_in, "logits"});
+  for (const PlannedCall& c : sp.tail) c.emit(b, plan, "");
+  step.hidden = plan.vram(T > 1 ? "final" : "x");
+  step.logits = plan.vram("logits");
   step.program = finish_program(b, plan);
   // The final norm + LM head follow the last layer, so every checkpoint names a real instruction.
   if (step.residual_pcs.back() >= step.program.instrs.size())

@@ -768,15 +768,16 @@ AttentionSchedule emit_flash_attention(ProgramBuilder& b, MemoryPlan& plan, cons
 
 namespace {
 
-// Q and O attention_rows_alloc tall, caches of capacity kv_len, the identity when head_dim < MLEN.
+// Q and O attention_rows_alloc tall (or the optional rows_alloc a model step gives them), caches of
+// capacity kv_len (or the optional capacity), the identity when head_dim < MLEN.
 void attention_standalone(ProgramBuilder& b, MemoryPlan& plan, const KernelShape& s) {
   const auto& cfg = plan.config();
   const uint64_t batch = s.get("batch"), q_len = s.get("q_len"), kv_len = s.get("kv_len"), heads = s.get("heads"),
                  kv_heads = s.get("kv_heads"), head_dim = s.get("head_dim");
-  const KvCacheLayout lay = kv_cache_layout(cfg, batch, kv_heads, kv_len, head_dim);
+  const KvCacheLayout lay = kv_cache_layout(cfg, batch, kv_heads, s.get_or("capacity", kv_len), head_dim);
   place_kv_cache(plan, "k_cache", lay);
   place_kv_cache(plan, "v_cache", lay);
-  const uint64_t rows = attention_rows_alloc(cfg, batch, q_len);
+  const uint64_t rows = s.get_or("rows_alloc", attention_rows_alloc(cfg, batch, q_len));
   plan.alloc_vram("q", rows, heads * head_dim);
   plan.alloc_vram("o", rows, heads * head_dim);
   const bool identity = attention_needs_identity(cfg, head_dim);

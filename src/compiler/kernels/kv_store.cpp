@@ -50,10 +50,11 @@ void kv_store_standalone(ProgramBuilder& b, MemoryPlan& plan, const KernelShape&
   const uint64_t batch = s.get("batch"), q_len = s.get("q_len"), past = s.get("past");
   const uint64_t wb = cfg.hbm.v_writeback_amount, blen = cfg.geometry.blen;
   const uint64_t groups_rows = (q_len + wb - 1) / wb * wb;
-  const KvCacheLayout lay = kv_cache_layout(cfg, batch, s.get("kv_heads"), past + groups_rows, s.get("head_dim"));
+  const KvCacheLayout lay =
+      kv_cache_layout(cfg, batch, s.get("kv_heads"), s.get_or("capacity", past + groups_rows), s.get("head_dim"));
   place_kv_cache(plan, "k_cache", lay);
   VramPlaceOptions act;
-  act.row_multiple = ((batch - 1) * q_len + groups_rows + blen - 1) / blen * blen;
+  act.row_multiple = s.get_or("rows_alloc", ((batch - 1) * q_len + groups_rows + blen - 1) / blen * blen);
   plan.alloc_vram("k", batch * q_len, lay.width, act);
   emit_kv_store(b, plan, {"kv_store", "k", "k_cache", lay, batch, q_len, past});
 }

@@ -1,0 +1,263 @@
+// The model step plan (layer_plan.hpp): a LLaMA-family decoder layer with the Qwen2 biases, the
+// Qwen3 q/k norms and Mistral's sliding window as plan features.
+#include "compiler/layer_plan.hpp"
+
+#include <algorithm>
+#include <memory>
+
+#include "compiler/compiler.hpp"
+#include "support/math.hpp"
+
+namespace plena::compiler {
+
+ModelDims model_dims(const model::ModelConfig& m, const config::HardwareConfig& cfg, uint32_t tp) {
+  const uint64_t mlen = cfg.geometry.mlen;
+  ModelDims d;
+  d.heads = ceil_div(uint64_t(m.num_attention_heads), uint64_t(tp));
+  d.kv_heads = ceil_div(uint64_t(m.num_key_value_heads), uint64_t(tp));  // replicated when tp > kv heads
+  d.head_dim = uint64_t(m.head_dim);
+  d.q_cols = round_up(d.heads * d.head_dim, mlen);
+  d.kv_cols = round_up(d.kv_heads * d.head_dim, mlen);
+  d.inter = round_up(ceil_div(uint64_t(m.intermediate_size), uint64_t(tp)), mlen);
+  d.vocab = round_up(ceil_div(uint64_t(m.vocab_size), uint64_t(tp)), mlen);
+  d.hidden = round_up(uint64_t(m.hidden_size), mlen);
+  d.window = uint64_t(std::max<int64_t>(0, m.sliding_window));
+  d.attention_bias = m.attention_bias;
+  d.qk_norm = m.qk_norm;
+  d.o_proj_bias = m.o_proj_bias;
+  return d;
+}
+
+uint64_t step_rows_alloc(const config::HardwareConfig& cfg, uint64_t batch, uint64_t q_len) {
+  const uint64_t blen = cfg.geometry.blen, wb = cfg.hbm.v_writeback_amount;
+  return round_up(std::max({batch * q_len, attention_rows_alloc(cfg, batch, q_len), (batch - 1) * q_len + round_up(q_len, wb)}),
+                  blen);
+}
+
+namespace {
+
+// Builds the calls; with a binding, each call also gets its emission into the step's tensors.
+class PlanBuilder {
+ public:
+  PlanBuilder(const ModelDims& m, const config::HardwareConfig& cfg, const StepDims& s, const StepBinding* bind)
+      : m_(m), cfg_(cfg), s_(s), bind_(bind), rows_(s.batch * s.q_len), ra_(step_rows_alloc(cfg, s.batch, s.q_len)) {}
+
+  StepPlan build() {
+    StepPlan p;
+    head(p.head);
+    attention_block(p.layer);
+    mlp_block(p.layer);
+    tail(p.tail);
+    return p;
+  }
+
+ private:
+  using Emit = std::function<void(ProgramBuilder&, MemoryPlan&, const std::string&)>;
+
+  KernelShape rows_shape(uint64_t cols) const {
+    KernelShape k;
+    k.set("rows", rows_).set("rows_alloc", ra_).set("cols", cols);
+    return k;
+  }
+  KernelShape linear_shape(uint64_t rows, uint64_t k, uint64_t n) const {
+    KernelShape sh;
+    sh.set("rows", rows).set("k", k).set("n", n).set("max_k_tiles", 0);
+    return sh;
+  }
+  void add(std::vector<PlannedCall>& v, std::string kernel, std::string name, KernelShape shape, Emit emit) {
+    PlannedCall c{std::move(kernel), std::move(name), std::move(shape), false, {}};
+    if (bind_) c.emit = std::move(emit);
+    v.push_back(std::move(c));
+  }
+  void alloc(const std::string& name, uint64_t cols) const { bind_->alloc(name, cols); }
+  void free(const std::string& name) const { bind_->free(name); }
+
+  void head(std::vector<PlannedCall>& v) {
+    add(v, "embedding", "embedding", rows_shape(m_.hidden), [this](ProgramBuilder& b, MemoryPlan& plan, const std::string&) {
+      emit_embedding(b, plan, {"embedding", "embed_tokens", "x", *bind_->token_ids});
+    });
+  }
+
+  void projections(std::vector<PlannedCall>& v);
+  void attention_block(std::vector<PlannedCall>& v);
+  void mlp_block(std::vector<PlannedCall>& v);
+  void tail(std::vector<PlannedCall>& v);
+
+  ModelDims m_;
+  const config::HardwareConfig& cfg_;
+  StepDims s_;
+  const StepBinding* bind_;
+  uint64_t rows_, ra_;
+};
+
+// Norm, the q/k/v projections, their biases and per-head norms, RoPE.
+void PlanBuilder::projections(std::vector<PlannedCall>& v) {
+  const uint64_t H = m_.hidden, qd = m_.q_cols, kvd = m_.kv_cols, hd = m_.head_dim;
+  add(v, "rmsnorm", "attn_norm", rows_shape(H), [this, H](ProgramBuilder& b, MemoryPlan& plan, const std::string& L) {
+    alloc("h", H);
+    emit_rmsnorm(b, plan, {L + "attn_norm", "x", "h", L + "attn_norm"});
+  });
+  add(v, "linear", "q_proj", linear_shape(ra_, H, qd), [this, qd, kvd](ProgramBuilder& b, MemoryPlan& plan, const std::string& L) {
+    alloc("q", qd);
+    alloc("k", kvd);
+    alloc("v", kvd);
+    emit_linear(b, plan, {L + "q_proj", L + "q_proj", "h", "q"});
+  });
+  add(v, "linear", "k_proj", linear_shape(ra_, H, kvd), [](ProgramBuilder& b, MemoryPlan& plan, const std::string& L) {
+    emit_linear(b, plan, {L + "k_proj", L + "k_proj", "h", "k"});
+  });
+  add(v, "linear", "v_proj", linear_shape(ra_, H, kvd), [this](ProgramBuilder& b, MemoryPlan& plan, const std::string& L) {
+    emit_linear(b, plan, {L + "v_proj", L + "v_proj", "h", "v"});
+    free("h");
+  });
+  if (m_.attention_bias)  // Qwen2: q, k, v biases
+    for (const char* t : {"q", "k", "v"})
+      add(v, "bias_add", std::string(t) + "_bias", rows_shape(*t == 'q' ? qd : kvd),
+          [t](ProgramBuilder& b, MemoryPlan& plan, const std::string& L) {
+            const std::string n = L + t + "_bias";
+            emit_bias_add(b, plan, {n, t, t, n});
+          });
+  if (m_.qk_norm)  // Qwen3: per-head RMSNorm of q and k before RoPE
+    for (const char* t : {"q", "k"})
+      add(v, "head_rmsnorm", std::string(t) + "_norm", rows_shape(*t == 'q' ? qd : kvd).set("head_dim", hd),
+          [t, hd](ProgramBuilder& b, MemoryPlan& plan, const std::string& L) {
+            const std::string n = L + t + "_norm";
+            emit_head_rmsnorm(b, plan, {n, t, t, n, hd});
+          });
+  for (const char* t : {"q", "k"})
+    add(v, "rope", std::string("rope_") + t, rows_shape(*t == 'q' ? qd : kvd).set("head_dim", hd),
+        [this, t, hd](ProgramBuilder& b, MemoryPlan& plan, const std::string& L) {
+          emit_rope(b, plan, {L + "rope_" + t, t, t, hd, *bind_->rope});
+        });
+}
+
+// Projections, the KV store, attention, the output projection and the residual.
+void PlanBuilder::attention_block(std::vector<PlannedCall>& v) {
+  const uint64_t H = m_.hidden, qd = m_.q_cols;
+  projections(v);
+  const uint64_t kv_len = s_.past + s_.q_len;
+  for (const char* t : {"k", "v"}) {
+    KernelShape kv;
+    kv.set("batch", s_.batch).set("q_len", s_.q_len).set("past", s_.past).set("kv_heads", m_.kv_heads);
+    kv.set("head_dim", m_.head_dim).set("capacity", s_.capacity).set("rows_alloc", ra_);
+    add(v, "kv_store", std::string(t) + "_store", kv, [this, t](ProgramBuilder& b, MemoryPlan& plan, const std::string& L) {
+      emit_kv_store(b, plan, {"kv_store", t, L + t + "_cache", *bind_->kv, s_.batch, s_.q_len, s_.past});
+      if (*t == 'v') {
+        free("k");
+        free("v");
+      }
+    });
+  }
+  KernelShape at;
+  at.set("batch", s_.batch).set("q_len", s_.q_len).set("kv_len", kv_len).set("heads", m_.heads);
+  at.set("kv_heads", m_.kv_heads).set("head_dim", m_.head_dim).set("window", m_.window);
+  at.set("capacity", s_.capacity).set("rows_alloc", ra_);
+  add(v, "attention", "attention", at, [this, qd, kv_len](ProgramBuilder& b, MemoryPlan& plan, const std::string& L) {
+    alloc("attn", qd);
+    const AttentionArgs a{.name = L + "attention",
+                          .q = "q",
+                          .out = "attn",
+                          .k_cache = L + "k_cache",
+                          .v_cache = L + "v_cache",
+                          .identity = bind_->identity,
+                          .batch = s_.batch,
+                          .q_len = s_.q_len,
+                          .kv_len = kv_len,
+                          .capacity = bind_->kv->capacity,
+                          .num_heads = m_.heads,
+                          .num_kv_heads = m_.kv_heads,
+                          .head_dim = m_.head_dim,
+                          .causal = true,
+                          .sliding_window = m_.window};
+    emit_flash_attention(b, plan, a);
+    free("q");
+  });
+  add(v, "linear", "o_proj", linear_shape(ra_, qd, H), [this, H](ProgramBuilder& b, MemoryPlan& plan, const std::string& L) {
+    alloc("o", H);
+    emit_linear(b, plan, {L + "o_proj", L + "o_proj", "attn", "o"});
+    free("attn");
+  });
+  if (m_.o_proj_bias)
+    add(v, "bias_add", "o_bias", rows_shape(H), [](ProgramBuilder& b, MemoryPlan& plan, const std::string& L) {
+      emit_bias_add(b, plan, {L + "o_bias", "o", "o", L + "o_bias"});
+    });
+  v.back().all_reduce_after = true;
+  add(v, "residual_add", "attn_residual", rows_shape(H), [this](ProgramBuilder& b, MemoryPlan& plan, const std::string& L) {
+    emit_residual_add(b, plan, {L + "attn_residual", "x", "o", "x"});
+    free("o");
+  });
+}
+
+// Norm, gate and up projections, SwiGLU, the down projection and the residual.
+void PlanBuilder::mlp_block(std::vector<PlannedCall>& v) {
+  const uint64_t H = m_.hidden, I = m_.inter;
+  add(v, "rmsnorm", "mlp_norm", rows_shape(H), [this, H](ProgramBuilder& b, MemoryPlan& plan, const std::string& L) {
+    alloc("h", H);
+    emit_rmsnorm(b, plan, {L + "mlp_norm", "x", "h", L + "mlp_norm"});
+  });
+  add(v, "linear", "gate_proj", linear_shape(ra_, H, I), [this, I](ProgramBuilder& b, MemoryPlan& plan, const std::string& L) {
+    alloc("gate", I);
+    alloc("up", I);
+    emit_linear(b, plan, {L + "gate_proj", L + "gate_proj", "h", "gate"});
+  });
+  add(v, "linear", "up_proj", linear_shape(ra_, H, I), [this](ProgramBuilder& b, MemoryPlan& plan, const std::string& L) {
+    emit_linear(b, plan, {L + "up_proj", L + "up_proj", "h", "up"});
+    free("h");
+  });
+  add(v, "swiglu", "swiglu", rows_shape(I), [this](ProgramBuilder& b, MemoryPlan& plan, const std::string& L) {
+    emit_swiglu(b, plan, {L + "swiglu", "gate", "up", "gate"});
+    free("up");
+  });
+  add(v, "linear", "down_proj", linear_shape(ra_, I, H), [this, H](ProgramBuilder& b, MemoryPlan& plan, const std::string& L) {
+    alloc("down", H);
+    emit_linear(b, plan, {L + "down_proj", L + "down_proj", "gate", "down"});
+    free("gate");
+  });
+  v.back().all_reduce_after = true;
+  add(v, "residual_add", "mlp_residual", rows_shape(H), [this](ProgramBuilder& b, MemoryPlan& plan, const std::string& L) {
+    emit_residual_add(b, plan, {L + "mlp_residual", "x", "down", "x"});
+    free("down");
+  });
+}
+
+// The last position of each sequence (prefill gathers those rows first), the final norm, the LM head.
+void PlanBuilder::tail(std::vector<PlannedCall>& v) {
+  const uint64_t H = m_.hidden, blen = cfg_.geometry.blen, B = s_.batch;
+  const bool gather = s_.q_len > 1;
+  const uint64_t lm_rows = gather ? round_up(B, blen) : ra_;
+  const std::string final_in = gather ? "final" : "x";
+  if (gather) {
+    KernelShape g;
+    g.set("batch", B).set("q_len", s_.q_len).set("cols", H);
+    add(v, "gather_last", "gather_last", g, [this, B, H, blen](ProgramBuilder& b, MemoryPlan& plan, const std::string&) {
+      VramPlaceOptions fin;
+      fin.row_multiple = blen;
+      plan.alloc_vram("final", B, H, fin);
+      emit_gather_last(b, plan, {"gather_last", "x", "final", B, s_.q_len});
+    });
+  }
+  KernelShape n;
+  n.set("rows", B).set("rows_alloc", lm_rows).set("cols", H);
+  add(v, "rmsnorm", "final_norm", n, [final_in](ProgramBuilder& b, MemoryPlan& plan, const std::string&) {
+    emit_rmsnorm(b, plan, {"final_norm", final_in, final_in, "final_norm"});
+  });
+  add(v, "linear", "lm_head", linear_shape(lm_rows, H, m_.vocab),
+      [this, B, final_in](ProgramBuilder& b, MemoryPlan& plan, const std::string&) {
+        VramPlaceOptions lo;
+        lo.row_multiple = plan.vram(final_in).rows_alloc;
+        plan.alloc_vram("logits", B, m_.vocab, lo);
+        emit_linear(b, plan, {"lm_head", "lm_head", final_in, "logits"});
+      });
+}
+
+}  // namespace
+
+StepPlan step_plan(const ModelDims& m, const config::HardwareConfig& cfg, const StepDims& s, const StepBinding* bind) {
+  // The bound calls refer to the builder's copy of the dimensions: the plan keeps it alive.
+  auto builder = std::make_shared<PlanBuilder>(m, cfg, s, bind);
+  StepPlan plan = builder->build();
+  plan.owner = builder;
+  return plan;
+}
+
+}  // namespace plena::compiler
