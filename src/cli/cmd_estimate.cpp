@@ -7,7 +7,7 @@
 #include <sstream>
 
 #include "analytic/analytic.hpp"
-#include "analytic/validate_sim.hpp"
+#include "analytic/validate/validate.hpp"
 #include "cli/commands.hpp"
 #include "cli/numeric_options.hpp"
 #include "config/config.hpp"

@@ -1,12 +1,16 @@
-// The analytic model against the simulator (timing-only) on the validation set: every gated point
-// (linear, attention, the vector kernels of a model step, whole models: TTFT and TPOT) within 5%;
-// dynamic instruction counts of the exact-schedule kernels match the simulated stream.
+// The analytic model against the simulator (timing-only) on the validation set
+// (src/analytic/validate): every registered kernel has a point; on every point the analytic
+// instruction count equals the simulated one exactly; every gated point is within 5% in cycles.
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdlib>
+#include <nlohmann/json.hpp>
 #include <set>
+#include <stdexcept>
 
-#include "analytic/validate_sim.hpp"
+#include "analytic/validate/validate.hpp"
+#include "compiler/kernel_registry.hpp"
 
 using namespace plena;
 using namespace plena::analytic;
@@ -20,73 +24,117 @@ std::vector<ValidationPoint> points_of(std::string_view kind, std::string_view c
   return v;
 }
 
-void expect_within_target(const std::vector<ValidationResult>& rs) {
+// Gated kernels whose cycle model is known to miss the 5% target (issue 11; the model lives in
+// src/analytic/ops.cpp). The test expects them out of target, so fixing one fails here until its
+// entry is removed: kv_store (H_STORE_V; in-order +31..+34%, decoupled -49..-60% on the
+// reference-small points).
+const std::set<std::string> kKnownOutOfTarget = {"kv_store"};
+
+std::string where(const ValidationResult& r) { return r.point.config + " " + r.point.kernel + " " + r.shape; }
+
+// Exact instruction counts everywhere, the 5% target on gated points.
+void expect_exact_and_within_target(const std::vector<ValidationResult>& rs) {
   for (const auto& r : rs) {
+    EXPECT_EQ(r.analytic_instructions, r.sim_instructions) << where(r);
+    EXPECT_GE(r.analytic_cpu_seconds, 0) << where(r);
+    EXPECT_GT(r.sim_seconds, 0) << where(r);
     if (!r.point.gated) continue;
-    EXPECT_LE(std::fabs(r.error), 0.05) << r.point.config << " " << r.point.kernel << " " << r.shape << ": sim "
-                                        << r.sim_cycles << " analytic " << r.analytic_cycles;
+    if (kKnownOutOfTarget.count(r.point.kernel)) {
+      EXPECT_GT(std::fabs(r.error), 0.05) << where(r) << " is within target now: drop it from kKnownOutOfTarget";
+      continue;
+    }
+    EXPECT_LE(std::fabs(r.error), 0.05) << where(r) << ": sim " << r.sim_cycles << " analytic " << r.analytic_cycles;
   }
 }
 
 }  // namespace
 
-TEST(AnalyticValidate, LinearReferenceSmall) {
-  int n = 0;
-  for (const auto& p : points_of("linear", "reference-small")) {
-    const ValidationResult r = run_validation_point(p);
-    ++n;
-    EXPECT_GT(r.sim_cycles, 1000u) << r.shape;  // non-trivial programs
-    expect_within_target({r});
-    // Exact up to address immediates the model does not know (each may take 1-3 instructions).
-    EXPECT_EQ(r.analytic_instructions, r.sim_instructions) << p.config << " " << r.shape;
+TEST(AnalyticValidate, EveryRegisteredKernelHasAPoint) {
+  std::set<std::string> covered;
+  for (const auto& p : default_validation_points()) covered.insert(p.kernel);
+  for (const auto& e : compiler::kernel_registry())
+    EXPECT_TRUE(covered.count(std::string(e.name))) << "registered kernel '" << e.name << "' has no validation point";
+  EXPECT_TRUE(covered.count("model"));
+}
+
+// Both timing modes cover the same kernels; only partial last column blocks are reported ungated.
+TEST(AnalyticValidate, OnlyPartialBlocksAreUngated) {
+  std::set<std::string> in_order, decoupled;
+  int ungated = 0;
+  for (const auto& p : default_validation_points()) {
+    (p.config.ends_with("/in-order") ? in_order : decoupled).insert(p.kernel);
+    if (p.gated) continue;
+    ++ungated;
+    ASSERT_NE(p.kernel, "model");
+    EXPECT_NE(p.shape.get("cols") % p.cfg.geometry.vlen, 0u) << p.kernel << " " << p.shape.text();
   }
-  EXPECT_EQ(n, 10);
+  EXPECT_EQ(in_order, decoupled);
+  EXPECT_GE(ungated, 2 * 5);  // rmsnorm, layernorm, softmax, gated_gelu, bias_add
 }
 
-TEST(AnalyticValidate, LinearReferenceAnalytic) {
-  const auto rs = run_validation(points_of("linear", "reference-analytic"));
-  EXPECT_EQ(rs.size(), 4u);
-  expect_within_target(rs);
+TEST(AnalyticValidate, KernelPointsTakeExactlyTheKernelsDims) {
+  const auto cfg = validation_config("reference-small", config::TimingMode::InOrder);
+  compiler::KernelShape s;
+  s.set("rows", 16).set("rows_alloc", 16);
+  EXPECT_THROW(kernel_point("x", cfg, "rmsnorm", s), std::logic_error);  // no cols
+  s.set("cols", 64).set("head_dim", 32);
+  EXPECT_THROW(kernel_point("x", cfg, "rmsnorm", s), std::logic_error);  // an extra dim
+  s.set("cols", 100);
+  const ValidationPoint p = kernel_point("x", cfg, "head_rmsnorm", s);
+  EXPECT_FALSE(p.gated);  // 100 columns: a partial last block of VLEN 64
 }
 
-TEST(AnalyticValidate, AttentionIsGated) {
+TEST(AnalyticValidate, Linear) {
+  const auto rs = run_validation(points_of("linear"));
+  std::set<std::string> kernels;
+  for (const auto& r : rs) {
+    kernels.insert(r.point.kernel);
+    EXPECT_TRUE(r.point.gated);
+    EXPECT_GT(r.sim_cycles, 1000u) << where(r);  // non-trivial programs
+  }
+  EXPECT_EQ(kernels, (std::set<std::string>{"linear", "batched_matmul"}));
+  EXPECT_EQ(rs.size(), 2u * (5 + 2 + 2));
+  expect_exact_and_within_target(rs);
+}
+
+TEST(AnalyticValidate, Attention) {
   const auto rs = run_validation(points_of("attention"));
-  ASSERT_EQ(rs.size(), 4u);
+  ASSERT_EQ(rs.size(), 8u);
+  int windowed = 0;
   for (const auto& r : rs) {
     EXPECT_TRUE(r.point.gated);
     EXPECT_GT(r.sim_cycles, 10000u);
+    windowed += r.point.shape.get("window") > 0;
   }
-  expect_within_target(rs);
+  EXPECT_EQ(windowed, 4);
+  expect_exact_and_within_target(rs);
 }
 
 TEST(AnalyticValidate, VectorKernels) {
   const auto rs = run_validation(points_of("vector op"));
   std::set<std::string> kernels;
-  int gated = 0;
   for (const auto& r : rs) {
     kernels.insert(r.point.kernel);
-    gated += r.point.gated;
-    EXPECT_GT(r.sim_cycles, 300u) << r.shape;
-    // Counted from the emitter: exactly what the simulator executes.
-    EXPECT_EQ(r.analytic_instructions, r.sim_instructions) << r.point.config << " " << r.point.kernel << " " << r.shape;
+    EXPECT_GT(r.sim_instructions, 10u) << where(r);
   }
-  EXPECT_EQ(kernels, (std::set<std::string>{"rmsnorm", "head_rmsnorm", "swiglu", "bias_add", "residual", "rope", "embedding"}));
-  EXPECT_GE(gated, 22);
-  expect_within_target(rs);
+  EXPECT_EQ(kernels.size(), compiler::kernel_registry().size() - 3);  // all but linear, batched_matmul, attention
+  expect_exact_and_within_target(rs);
 }
 
 // The per-head RMSNorm's less common shapes (not in the report): head_dim = VLEN (one block per
 // head, no inner loops), 4 heads per block (the head loop in hardware), a partial last block of 1
-// and of 3 heads. Counts exact, cycles within the target.
+// and of 3 heads.
 TEST(AnalyticValidate, HeadRmsNormShapes) {
   for (auto mode : {config::TimingMode::InOrder, config::TimingMode::Decoupled}) {
     const auto cfg = validation_config("reference-small", mode);
     for (auto [rows, cols, hd] : std::vector<std::array<uint64_t, 3>>{
              {8, 256, 64}, {8, 256, 16}, {16, 96, 32}, {5, 112, 16}}) {
-      const ValidationResult r = run_validation_point(make_point("reference-small", cfg, "head_rmsnorm", {rows, cols, hd}));
+      const uint64_t blen = cfg.geometry.blen;
+      compiler::KernelShape s;
+      s.set("rows", rows).set("rows_alloc", (rows + blen - 1) / blen * blen).set("cols", cols).set("head_dim", hd);
+      const ValidationResult r = run_validation_point(kernel_point("reference-small", cfg, "head_rmsnorm", s));
       EXPECT_GT(r.sim_instructions, 100u) << r.shape;
-      EXPECT_EQ(r.analytic_instructions, r.sim_instructions)
-          << r.shape << ": sim " << r.sim_instructions << " analytic " << r.analytic_instructions;
+      EXPECT_EQ(r.analytic_instructions, r.sim_instructions) << r.shape;
       EXPECT_LE(std::fabs(r.error), 0.05) << r.shape << ": sim " << r.sim_cycles << " analytic " << r.analytic_cycles;
     }
   }
@@ -105,26 +153,33 @@ TEST(AnalyticValidate, WholeModels) {
   for (const auto& r : rs) {
     EXPECT_TRUE(r.point.gated);
     EXPECT_GT(r.sim_cycles, 100000u) << r.shape;
-    EXPECT_GT(r.analytic_instructions, 0u);
   }
-  expect_within_target(rs);
+  expect_exact_and_within_target(rs);
   // TTFT (8-token prefill) costs more than a decode step on the same machine.
+  ASSERT_EQ(rs[0].point.metric, "ttft");
+  ASSERT_EQ(rs[2].point.metric, "tpot");
   EXPECT_GT(rs[0].sim_cycles, rs[2].sim_cycles);
   EXPECT_GT(rs[0].analytic_cycles, rs[2].analytic_cycles);
 }
 
 TEST(AnalyticValidate, ReportAndJsonNameEveryPoint) {
   const auto rs = run_validation(points_of("vector op", "tiny-fp32"));
-  const std::string text = validation_report(rs), json = validation_json(rs);
+  const std::string text = validation_report(rs);
   EXPECT_NE(text.find("vector op"), std::string::npos);
   EXPECT_NE(text.find("worst gated |error|"), std::string::npos);
-  EXPECT_NE(json.find("\"worst_gated_abs_error\""), std::string::npos);
-  EXPECT_NE(json.find("\"kind\": \"vector op\""), std::string::npos);
+  const auto j = nlohmann::json::parse(validation_json(rs));
+  ASSERT_EQ(j.at("points").size(), rs.size());
+  for (const auto& pt : j.at("points"))
+    for (const char* key : {"config", "kind", "kernel", "shape", "sim_cycles", "analytic_cycles", "error",
+                            "sim_instructions", "analytic_instructions", "gated", "analytic_cpu_s", "sim_s"})
+      EXPECT_TRUE(pt.contains(key)) << key;
+  EXPECT_EQ(j.at("points")[0].at("kind"), "vector op");
+  EXPECT_EQ(j.at("worst_gated_abs_error").get<double>(), worst_gated_error(rs));
 }
 
 TEST(AnalyticValidate, LargeModelPoints) {
   if (!std::getenv("PLENA_LARGE_TESTS")) GTEST_SKIP() << "set PLENA_LARGE_TESTS=1 (smollm2-135m, ~10 s)";
   const auto rs = run_validation(large_validation_points());
   ASSERT_EQ(rs.size(), 2u);
-  expect_within_target(rs);
+  expect_exact_and_within_target(rs);
 }

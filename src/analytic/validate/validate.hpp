@@ -1,0 +1,65 @@
+// Cross-validation of the analytic model against the timing-only simulator (`plena estimate
+// --validate`, tests/analytic). Its own library, plena_validate: it links the compiler, runner and
+// simulator, which plena_analytic itself never depends on. docs/analytic.md §7.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "compiler/kernel_registry.hpp"
+#include "config/config.hpp"
+
+namespace plena::analytic {
+
+struct ValidationPoint {
+  std::string config;  // config preset name plus a timing-mode suffix
+  config::HardwareConfig cfg;
+  // A registered kernel's name (compiler::kernel_registry()), emitted standalone for `shape`;
+  // or "model": a whole model step sequence through runner::run_model, timing-only.
+  std::string kernel;
+  compiler::KernelShape shape;  // kernel points
+  // Counts toward the <= 5% cycle target. Only kernel points with a partial last column block
+  // (never in a model step) are reported ungated.
+  bool gated = true;
+  // Model points: preset name, runner --hw (preset or inline TOML), "ttft" (the prefill step) or
+  // "tpot" (the mean decode step), and the workload.
+  std::string model, hw_spec, metric;
+  uint64_t prompt = 0, decode = 0;
+  // "model", or by the kernel's schedule: "linear" (weights streamed under the matrix unit),
+  // "attention", "vector op" (phased).
+  std::string kind() const;
+};
+
+struct ValidationResult {
+  ValidationPoint point;
+  std::string shape;  // human-readable, e.g. "[16x576]" or "b1 q64 kv256 h4/2 d64"
+  uint64_t sim_cycles = 0;
+  double analytic_cycles = 0;
+  double error = 0;  // (analytic - sim) / sim
+  uint64_t sim_instructions = 0, analytic_instructions = 0;
+  double sim_seconds = 0;           // the simulated run (model points: the run the point shares)
+  double analytic_cpu_seconds = 0;  // the estimate (kernel: estimate_op; model: analytic::estimate)
+};
+
+config::HardwareConfig validation_config(std::string_view preset, config::TimingMode mode);
+// A kernel point on `cfg`; the shape must name exactly the kernel's dims (std::logic_error otherwise).
+ValidationPoint kernel_point(std::string config, const config::HardwareConfig& cfg, std::string_view kernel,
+                             compiler::KernelShape shape, bool gated = true);
+
+// The default set: every registered kernel on reference-small (plus tiny-fp32 and
+// reference-analytic geometries where they add a code path), both timing modes, and whole tiny
+// models (TTFT and TPOT).
+std::vector<ValidationPoint> default_validation_points();
+// Heavier points for the CLI report (not in the unit test): smollm2-135m on reference-small.
+std::vector<ValidationPoint> large_validation_points();
+
+// Runs every point; model points sharing (model, hw, prompt, decode) share one simulated run.
+std::vector<ValidationResult> run_validation(const std::vector<ValidationPoint>& points);
+ValidationResult run_validation_point(const ValidationPoint& p);
+
+double worst_gated_error(const std::vector<ValidationResult>& rs);
+std::string validation_report(const std::vector<ValidationResult>& rs);
+std::string validation_json(const std::vector<ValidationResult>& rs);
+
+}  // namespace plena::analytic
