@@ -12,6 +12,7 @@
 #include "analytic/analytic.hpp"
 #include "compiler/compiler.hpp"
 #include "compiler/kernel_registry.hpp"
+#include "compiler/layer_plan.hpp"
 #include "compiler/kernels_attention.hpp"
 #include "dram/dram.hpp"
 #include "numerics/numerics.hpp"
@@ -29,29 +30,9 @@ double format_bits(const numerics::Format& f) {
   return 8.0 * double(numerics::packed_element_bytes(f, n) + numerics::scale_bytes(f, n)) / double(n);
 }
 
-struct Shard {
-  uint64_t heads, kv_heads, q_cols, kv_cols, inter, vocab, hidden, head_dim;
-  uint64_t v_cols;  // V's columns = the KV cache row width (compiler::kv_cache_layout: kv_cols)
-};
-
-Shard shard(const model::ModelConfig& m, const config::HardwareConfig& cfg, uint32_t tp) {
-  const uint64_t mlen = cfg.geometry.mlen;
-  Shard s;
-  s.heads = ceil_div(uint64_t(m.num_attention_heads), tp);
-  s.kv_heads = ceil_div(uint64_t(m.num_key_value_heads), tp);  // replicated when tp > kv heads
-  s.head_dim = uint64_t(m.head_dim);
-  s.q_cols = round_up(s.heads * s.head_dim, mlen);
-  s.kv_cols = round_up(s.kv_heads * s.head_dim, mlen);
-  s.inter = round_up(ceil_div(uint64_t(m.intermediate_size), tp), mlen);
-  s.vocab = round_up(ceil_div(uint64_t(m.vocab_size), tp), mlen);
-  s.hidden = round_up(uint64_t(m.hidden_size), mlen);
-  s.v_cols = s.kv_cols;
-  return s;
-}
-
 // Rows of activations a VRAM holds at once for this layer (prefill is processed in row chunks
 // of this size; weights are re-streamed per chunk).
-uint64_t vram_row_chunk(const config::HardwareConfig& cfg, const Shard& s) {
+uint64_t vram_row_chunk(const config::HardwareConfig& cfg, const compiler::ModelDims& s) {
   const uint64_t vlen = cfg.geometry.vlen, blen = cfg.geometry.blen;
   const uint64_t blocks = (2 * s.hidden + s.q_cols + 2 * s.kv_cols + 2 * s.inter) / vlen + 2;
   uint64_t r = cfg.sram.vector_depth / blocks / blen * blen;
@@ -62,33 +43,41 @@ struct Ctx {
   const model::ModelConfig& m;
   const config::HardwareConfig& cfg;
   MemoryModel& mem;
-  Shard s;
+  compiler::ModelDims s;  // one device's share
   uint32_t tp, pp;
   double link_GBps, link_lat_us;
   double period_s;
+  uint64_t capacity;  // KV cache rows per sequence (prompt + generated, as the runner sizes it)
 };
+
+// Totals of repeated calls (a linear over several VRAM row chunks).
+void scale(OpEstimate& e, double f) {
+  e.cycles *= f;
+  e.matrix_cycles *= f;
+  e.vector_cycles *= f;
+  e.dma_cycles *= f;
+  e.issue_cycles *= f;
+  e.instructions = uint64_t(double(e.instructions) * f);
+  e.hbm_read_bytes = uint64_t(double(e.hbm_read_bytes) * f);
+  e.hbm_write_bytes = uint64_t(double(e.hbm_write_bytes) * f);
+  e.macs = uint64_t(double(e.macs) * f);
+}
+void accumulate(OpEstimate& e, const OpEstimate& o) {
+  e.cycles += o.cycles;
+  e.matrix_cycles += o.matrix_cycles;
+  e.vector_cycles += o.vector_cycles;
+  e.dma_cycles += o.dma_cycles;
+  e.issue_cycles += o.issue_cycles;
+  e.instructions += o.instructions;
+  e.hbm_read_bytes += o.hbm_read_bytes;
+  e.hbm_write_bytes += o.hbm_write_bytes;
+  e.macs += o.macs;
+}
 
 void add(PhaseEstimate& ph, OpEstimate e, std::string name, double calls) {
   e.name = std::move(name);
   e.calls = calls;
   ph.ops.push_back(std::move(e));
-}
-
-// Physical rows of every activation in a model step (ModelCompiler::compile_step): attention and
-// the KV store move whole row groups from each sequence's first row.
-uint64_t step_rows_alloc(const config::HardwareConfig& cfg, uint64_t batch, uint64_t q_len) {
-  const uint64_t blen = cfg.geometry.blen, wb = cfg.hbm.v_writeback_amount;
-  const uint64_t rows = batch * q_len;
-  return round_up(std::max({rows, compiler::attention_rows_alloc(cfg, batch, q_len), (batch - 1) * q_len + round_up(q_len, wb)}),
-                  blen);
-}
-
-// A row-wise kernel's shape: rows real rows of rows_alloc, cols columns (heads of head_dim).
-compiler::KernelShape rows_shape(uint64_t rows, uint64_t rows_alloc, uint64_t cols, uint64_t head_dim = 0) {
-  compiler::KernelShape s;
-  s.set("rows", rows).set("rows_alloc", rows_alloc).set("cols", cols);
-  if (head_dim) s.set("head_dim", head_dim);
-  return s;
 }
 
 // The head width the attention kernel is costed at: its KV layout takes whole HLEN and BLEN
@@ -99,91 +88,42 @@ uint64_t attention_head_dim(const config::HardwareConfig& cfg, uint64_t head_dim
   return round_up(head_dim, g);
 }
 
-// One layer's ops on one device for `rows` new tokens (batch sequences of q_len) at context kv_len,
-// in the order and shapes of ModelCompiler::compile_step.
-void layer_ops(const Ctx& c, PhaseEstimate& ph, uint64_t batch, uint64_t q_len, uint64_t kv_len, double mult) {
+// One planned call on one device: the kernel's counted cost composed into time. A linear whose
+// rows exceed what the VRAM holds is costed in VRAM-sized row chunks (weights re-streamed per
+// chunk); a KV-layout call (attention, KV store) takes the head width the layout allows.
+OpEstimate estimate_call(const Ctx& c, const compiler::PlannedCall& call) {
   const auto& cfg = c.cfg;
-  const uint64_t blen = cfg.geometry.blen;
-  const uint64_t rows = batch * q_len;
-  const uint64_t ra = step_rows_alloc(cfg, batch, q_len);
-  const uint64_t vram_chunk = vram_row_chunk(cfg, c.s);
-  // The compiler keeps the whole step in VRAM; beyond the VRAM the estimate processes row chunks
-  // (weights re-streamed per chunk).
-  const uint64_t chunk = round_up(rows, blen) <= vram_chunk ? ra : vram_chunk;
-  const uint64_t full = ra == chunk ? 1 : rows / chunk, rem = ra == chunk ? 0 : rows % chunk;
-  auto lin = [&](const std::string& name, uint64_t k, uint64_t n) {
-    OpEstimate e = estimate_linear(cfg, c.mem, chunk, k, n);
-    if (full != 1 || rem) {
-      OpEstimate tot = e;
-      const double f = double(full);
-      tot.cycles *= f;
-      tot.matrix_cycles *= f;
-      tot.vector_cycles *= f;
-      tot.dma_cycles *= f;
-      tot.issue_cycles *= f;
-      tot.instructions *= full;
-      tot.hbm_read_bytes *= full;
-      tot.macs *= full;
-      if (rem) {
-        OpEstimate r = estimate_linear(cfg, c.mem, round_up(rem, blen), k, n);
-        tot.cycles += r.cycles;
-        tot.matrix_cycles += r.matrix_cycles;
-        tot.vector_cycles += r.vector_cycles;
-        tot.dma_cycles += r.dma_cycles;
-        tot.issue_cycles += r.issue_cycles;
-        tot.instructions += r.instructions;
-        tot.hbm_read_bytes += r.hbm_read_bytes;
-        tot.macs += r.macs;
-      }
-      e = tot;
-    }
-    add(ph, e, name, mult);
-  };
-  auto vec = [&](const std::string& name, std::string_view kernel, uint64_t cols, double calls, uint64_t hd = 0) {
-    add(ph, estimate_op(cfg, c.mem, kernel, rows_shape(rows, ra, cols, hd)), name, calls);
-  };
-  const auto& s = c.s;
-  vec("input_rmsnorm", "rmsnorm", s.hidden, mult);
-  lin("q_proj", s.hidden, s.q_cols);
-  lin("k_proj", s.hidden, s.kv_cols);
-  lin("v_proj", s.hidden, s.v_cols);
-  if (c.m.attention_bias) {  // Qwen2: q, k, v biases (emit_bias_add)
-    vec("q_bias", "bias_add", s.q_cols, mult);
-    vec("k_bias", "bias_add", s.kv_cols, mult);
-    vec("v_bias", "bias_add", s.v_cols, mult);
+  compiler::KernelShape shape = call.shape;
+  if (shape.get_or("kv_heads", 0)) shape.set("head_dim", attention_head_dim(cfg, shape.get("head_dim")));
+  if (compiler::find_kernel(call.kernel).schedule != compiler::KernelSchedule::StreamedWeights)
+    return estimate_op(cfg, c.mem, call.kernel, shape);
+  const uint64_t blen = cfg.geometry.blen, rows = shape.get("rows"), vram_chunk = vram_row_chunk(cfg, c.s);
+  if (rows <= vram_chunk) return estimate_op(cfg, c.mem, call.kernel, shape);
+  const uint64_t full = rows / vram_chunk, rem = rows % vram_chunk;
+  OpEstimate tot = estimate_op(cfg, c.mem, call.kernel, compiler::KernelShape(shape).set("rows", vram_chunk));
+  scale(tot, double(full));
+  if (rem) accumulate(tot, estimate_op(cfg, c.mem, call.kernel, compiler::KernelShape(shape).set("rows", round_up(rem, blen))));
+  return tot;
+}
+
+// Two all-reduces per layer under tensor parallelism (after the attention and MLP blocks).
+OpEstimate all_reduce(const Ctx& c, uint64_t rows) {
+  OpEstimate e;
+  e.exact_schedule = false;
+  const double bytes = double(rows * uint64_t(c.m.hidden_size) * 2);  // bf16 activations
+  const double t = 2.0 * double(c.tp - 1) / double(c.tp) * bytes / (c.link_GBps * 1e9) +
+                   2.0 * double(c.tp - 1) * c.link_lat_us * 1e-6;
+  e.cycles = t / c.period_s;
+  e.bound = Bound::Memory;
+  return e;
+}
+
+// The step plan's calls (compiler::step_plan: the model compiler emits the same list) on one device.
+void plan_ops(const Ctx& c, PhaseEstimate& ph, const std::vector<compiler::PlannedCall>& calls, uint64_t rows, double mult) {
+  for (const auto& call : calls) {
+    add(ph, estimate_call(c, call), call.name, mult);
+    if (call.all_reduce_after && c.tp > 1) add(ph, all_reduce(c, rows), "tp_allreduce", mult);
   }
-  if (c.m.qk_norm) {  // Qwen3: per-head RMSNorm of q and k before RoPE (emit_head_rmsnorm)
-    vec("q_norm", "head_rmsnorm", s.q_cols, mult, s.head_dim);
-    vec("k_norm", "head_rmsnorm", s.kv_cols, mult, s.head_dim);
-  }
-  vec("rope_q", "rope", s.q_cols, mult, s.head_dim);
-  vec("rope_k", "rope", s.kv_cols, mult, s.head_dim);
-  {  // New K and V rows to the HBM cache (H_STORE_V), k then v; one cache row per position
-    // holding every kv head (the projection's kv_cols columns).
-    compiler::KernelShape kv;
-    kv.set("batch", batch).set("q_len", q_len).set("past", kv_len - q_len).set("kv_heads", 1).set("head_dim", s.kv_cols);
-    add(ph, estimate_op(cfg, c.mem, "kv_store", kv), "kv_store", 2 * mult);
-  }
-  add(ph, estimate_attention(cfg, c.mem, batch, q_len, kv_len, s.heads, s.kv_heads, attention_head_dim(cfg, s.head_dim),
-                                  uint64_t(std::max<int64_t>(0, c.m.sliding_window))), "attention", mult);
-  lin("o_proj", s.q_cols, s.hidden);
-  if (c.m.o_proj_bias) vec("o_bias", "bias_add", s.hidden, mult);
-  if (c.tp > 1) {
-    OpEstimate e;
-    e.exact_schedule = false;
-    const double bytes = double(rows * uint64_t(c.m.hidden_size) * 2);  // bf16 activations
-    const double t = 2.0 * double(c.tp - 1) / double(c.tp) * bytes / (c.link_GBps * 1e9) +
-                     2.0 * double(c.tp - 1) * c.link_lat_us * 1e-6;
-    e.cycles = 2 * t / c.period_s;  // two all-reduces per layer (after o_proj and down_proj)
-    e.bound = Bound::Memory;
-    add(ph, e, "tp_allreduce", mult);
-  }
-  vec("residual", "residual_add", s.hidden, 2 * mult);
-  vec("post_rmsnorm", "rmsnorm", s.hidden, mult);
-  lin("gate_proj", s.hidden, s.inter);
-  lin("up_proj", s.hidden, s.inter);
-  vec("swiglu", "swiglu", s.inter, mult);
-  lin("down_proj", s.inter, s.hidden);
 }
 
 void finish_phase(PhaseEstimate& ph, const Ctx& c, const EnergyModel& en) {
@@ -207,19 +147,10 @@ void finish_phase(PhaseEstimate& ph, const Ctx& c, const EnergyModel& en) {
 PhaseEstimate pass(const Ctx& c, const EnergyModel& en, uint64_t batch, uint64_t q_len, uint64_t kv_len, bool with_ops) {
   PhaseEstimate ph;
   const double layers_per_stage = double(ceil_div(uint64_t(c.m.num_hidden_layers), c.pp));
-  const uint64_t ra = step_rows_alloc(c.cfg, batch, q_len);
-  add(ph, estimate_op(c.cfg, c.mem, "embedding", rows_shape(batch * q_len, ra, c.s.hidden)), "embedding", 1);
-  layer_ops(c, ph, batch, q_len, kv_len, layers_per_stage * double(c.pp));  // stages run one after another
-  // Final norm + LM head on the last position of each sequence (vocab split over tp); prefill
-  // first gathers those rows into a BLEN-aligned tensor.
-  const uint64_t lm_rows = q_len > 1 ? round_up(batch, c.cfg.geometry.blen) : ra;
-  if (q_len > 1) {
-    compiler::KernelShape g;
-    g.set("batch", batch).set("q_len", q_len).set("cols", c.s.hidden);
-    add(ph, estimate_op(c.cfg, c.mem, "gather_last", g), "gather_last", 1);
-  }
-  add(ph, estimate_op(c.cfg, c.mem, "rmsnorm", rows_shape(batch, lm_rows, c.s.hidden)), "final_rmsnorm", 1);
-  add(ph, estimate_linear(c.cfg, c.mem, lm_rows, c.s.hidden, c.s.vocab), "lm_head", 1);
+  const compiler::StepPlan plan = compiler::step_plan(c.s, c.cfg, {batch, q_len, kv_len - q_len, c.capacity});
+  plan_ops(c, ph, plan.head, batch * q_len, 1);
+  plan_ops(c, ph, plan.layer, batch * q_len, layers_per_stage * double(c.pp));  // stages run one after another
+  plan_ops(c, ph, plan.tail, batch, 1);
   if (c.pp > 1) {
     OpEstimate e;
     e.exact_schedule = false;
@@ -269,7 +200,10 @@ Estimate estimate_split(const model::ModelConfig& m, const config::HardwareConfi
   if (pp > uint64_t(m.num_hidden_layers))
     throw InputError(fmt::format("error: --pp {} exceeds the model's {} layers", pp, m.num_hidden_layers));
 
-  Ctx c{m, cfg, mem, shard(m, cfg, tp), tp, pp, par.link_GBps, par.link_latency_us, mem.ps_per_cycle() * 1e-12};
+  // KV rows per sequence as the runner sizes the cache (ModelCompileOptions::max_positions + a writeback group).
+  const uint64_t capacity = w.prefill + (w.decode ? w.decode - 1 : 0) + cfg.hbm.v_writeback_amount;
+  Ctx c{m,  cfg, mem, compiler::model_dims(m, cfg, tp), tp, pp, par.link_GBps, par.link_latency_us,
+        mem.ps_per_cycle() * 1e-12, capacity};
   const EnergyModel en = default_energy(cfg);
 
   Estimate e;

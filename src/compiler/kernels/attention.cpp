@@ -792,7 +792,7 @@ void attention_standalone(ProgramBuilder& b, MemoryPlan& plan, const KernelShape
                         .batch = batch,
                         .q_len = q_len,
                         .kv_len = kv_len,
-                        .capacity = 0,
+                        .capacity = s.get_or("capacity", 0),
                         .num_heads = heads,
                         .num_kv_heads = kv_heads,
                         .head_dim = head_dim,
