@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "analytic/analytic.hpp"
+#include "support/math.hpp"
 #include "compiler/compiler.hpp"
 #include "compiler/kernel_registry.hpp"
 #include "compiler/layer_plan.hpp"
@@ -21,8 +22,6 @@
 namespace plena::analytic {
 namespace {
 
-uint64_t ceil_div(uint64_t a, uint64_t b) { return (a + b - 1) / b; }
-uint64_t round_up(uint64_t a, uint64_t m) { return ceil_div(a, m) * m; }
 
 // Bits per element of a format in HBM, scales included.
 double format_bits(const numerics::Format& f) {

@@ -7,13 +7,13 @@
 #include <numeric>
 
 #include "compiler/memory.hpp"
+#include "support/math.hpp"
 #include "model/model.hpp"
 #include "support/support.hpp"
 
 namespace plena::compiler {
 namespace {
 
-uint64_t round_up(uint64_t v, uint64_t m) { return m <= 1 ? v : (v + m - 1) / m * m; }
 
 }  // namespace
 
@@ -33,7 +33,7 @@ uint64_t RangeAllocator::allocate(std::string_view name, uint64_t size, uint64_t
   auto best = free_.end();
   uint64_t best_start = 0;
   for (auto it = free_.begin(); it != free_.end(); ++it) {
-    uint64_t start = round_up(it->first, align);
+    uint64_t start = round_up(it->first, std::max<uint64_t>(align, 1));
     if (start < it->first || start - it->first >= it->second || it->second - (start - it->first) < size) continue;
     if (best == free_.end() || it->second < best->second) {
       best = it;
@@ -87,7 +87,7 @@ const RangeAllocator::Block& RangeAllocator::block(std::string_view name) const 
 uint64_t RangeAllocator::largest_free(uint64_t align) const {
   uint64_t best = 0;
   for (const auto& [off, len] : free_) {
-    uint64_t start = round_up(off, align);
+    uint64_t start = round_up(off, std::max<uint64_t>(align, 1));
     if (start - off < len) best = std::max(best, len - (start - off));
   }
   return best;
@@ -113,7 +113,7 @@ const HbmTensor& MemoryPlan::place_hbm(std::string_view name, TensorClass cls, s
     align = std::lcm(align, tile);
   }
   // Allocations are whole 64-byte DMA blocks so neighbours never share a block.
-  t.base = hbm_.allocate(name, round_up(t.bytes(), 64), align);
+  t.base = hbm_.allocate(name, round_up(t.bytes(), uint64_t{64}), align);
   return hbm_tensors_[t.name] = std::move(t);
 }
 
@@ -128,8 +128,9 @@ void MemoryPlan::free_hbm(std::string_view name) {
   hbm_tensors_.erase(std::string(name));
 }
 
-static uint64_t vram_rows_alloc(uint64_t rows, const VramPlaceOptions& opt) { return round_up(rows, opt.row_multiple); }
-static uint64_t ceil_div(uint64_t a, uint64_t b) { return (a + b - 1) / b; }
+static uint64_t vram_rows_alloc(uint64_t rows, const VramPlaceOptions& opt) {
+  return round_up(rows, std::max<uint64_t>(opt.row_multiple, 1));
+}
 
 const VramTensor& MemoryPlan::alloc_vram(std::string_view name, uint64_t rows, uint64_t cols,
                                          const VramPlaceOptions& opt) {

@@ -1,6 +1,7 @@
 // Whole-model compilation (docs/run.md): HBM placement of weights and KV caches once, then one
 // program per step built from the kernel generators.
 #include "compiler/model_compiler.hpp"
+#include "support/math.hpp"
 #include "compiler/layer_plan.hpp"
 
 #include <fmt/format.h>
@@ -14,7 +15,6 @@
 namespace plena::compiler {
 namespace {
 
-uint64_t round_up(uint64_t v, uint64_t m) { return (v + m - 1) / m * m; }
 
 [[noreturn]] void unsupported(const model::ModelConfig& m, const std::string& what) {
   throw InputError(fmt::format("model '{}': error: {} is not supported by the model compiler yet", m.name, what));
@@ -146,7 +146,7 @@ std::vector<float> ModelCompiler::weight_data(const std::string& tensor, const m
 
 CompiledStep ModelCompiler::compile_step(const std::vector<std::vector<int64_t>>& tokens, uint64_t past) const {
   const auto& g = hw_.geometry;
-  const uint64_t vlen = g.vlen, blen = g.blen, wb = hw_.hbm.v_writeback_amount;
+  const uint64_t vlen = g.vlen;
   const uint64_t B = tokens.size();
   if (B != opt_.batch) throw InputError(fmt::format("error: step has {} sequences, compiled for batch {}", B, opt_.batch));
   const uint64_t T = tokens[0].size();
@@ -172,7 +172,7 @@ CompiledStep ModelCompiler::compile_step(const std::vector<std::vector<int64_t>>
   const uint64_t R = B * T;
   // One physical height for every activation: attention and the KV store move whole row groups
   // starting at each sequence's first row, so the last sequence's group may run past R.
-  const uint64_t need = round_up(std::max({R, attention_rows_alloc(hw_, B, T), (B - 1) * T + round_up(T, wb)}), blen);
+  const uint64_t need = step_rows_alloc(hw_, B, T);
   VramPlaceOptions act;
   act.row_multiple = need;
   auto alloc = [&](const std::string& name, uint64_t cols) { return plan.alloc_vram(name, R, cols, act); };

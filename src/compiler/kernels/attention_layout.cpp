@@ -1,6 +1,7 @@
 // KV cache layout, the identity tile and the attention internals (attention_layout.hpp,
 // kernels_attention.hpp; docs/kernels-attention.md).
 #include "compiler/kernels/attention_layout.hpp"
+#include "support/math.hpp"
 
 #include <fmt/format.h>
 
@@ -12,8 +13,6 @@
 namespace plena::compiler {
 namespace attn {
 
-uint64_t ceil_div(uint64_t a, uint64_t b) { return (a + b - 1) / b; }
-uint64_t round_up(uint64_t a, uint64_t m) { return ceil_div(a, m) * m; }
 
 [[noreturn]] void fail(std::string_view kernel, std::string_view what) {
   throw InputError(fmt::format("kernel '{}': {}", kernel, what));
@@ -79,7 +78,6 @@ Schedule attention_schedule(const config::HardwareConfig& cfg, const AttentionAr
 
 using attn::fail;
 using attn::padded_head_dim;
-using attn::round_up;
 using attn::tiles_per_prefetch;
 
 KvCacheLayout kv_cache_layout(const config::HardwareConfig& cfg, uint64_t batch, uint64_t kv_heads,

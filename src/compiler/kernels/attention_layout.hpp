@@ -6,11 +6,10 @@
 #include <string_view>
 
 #include "compiler/kernels_attention.hpp"
+#include "support/math.hpp"
 
 namespace plena::compiler::attn {
 
-uint64_t ceil_div(uint64_t a, uint64_t b);
-uint64_t round_up(uint64_t a, uint64_t m);
 [[noreturn]] void fail(std::string_view kernel, std::string_view what);
 
 // MLEN for head_dim <= MLEN (InputError unless it divides MLEN), else head_dim (a multiple of

@@ -5,10 +5,10 @@
 #include <vector>
 
 #include "compiler/kernels.hpp"
+#include "support/math.hpp"
 
 namespace plena::compiler {
 
-inline uint64_t ceil_div(uint64_t a, uint64_t b) { return (a + b - 1) / b; }
 
 // One GEMM over explicit addresses: the rows [0, rows) of an input whose column blocks are
 // x_block_stride apart, times the weight rows starting at HBM element offset w_offset, into an

@@ -1,5 +1,6 @@
 // Shared pieces of the vector kernels (vector_common.hpp).
 #include "compiler/kernels/vector_common.hpp"
+#include "support/math.hpp"
 
 #include <fmt/format.h>
 
@@ -12,7 +13,6 @@
 namespace plena::compiler {
 namespace vk {
 
-uint64_t ceil_div(uint64_t a, uint64_t b) { return (a + b - 1) / b; }
 
 [[noreturn]] void fail(std::string_view kernel, std::string_view what) {
   throw InputError(fmt::format("kernel '{}': {}", kernel, what));

@@ -11,10 +11,10 @@
 #include <fmt/format.h>
 
 #include "compiler/kernels_vector.hpp"
+#include "support/math.hpp"
 
 namespace plena::compiler::vk {
 
-uint64_t ceil_div(uint64_t a, uint64_t b);
 [[noreturn]] void fail(std::string_view kernel, std::string_view what);
 
 // A VRAM tensor by name (InputError naming the kernel and role when absent).
