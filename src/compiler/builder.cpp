@@ -160,6 +160,13 @@ void ProgramBuilder::emit(isa::Opcode op, std::initializer_list<Arg> args) {
     misuse(fmt::format("{} takes {}..{} operands, got {}", inf.mnemonic, form.min_count, form.count, args.size()));
   isa::Instr in{};
   in.op = op;
+  if (counter_) {  // counting: the same emitter runs for real elsewhere, where operands are checked
+    size_t j = 0;
+    for (const Arg& a : args) put_operand_field(in, form.ops[j++].field, a.value);
+    counter_->hint = hint_;
+    counter_->record(in, inf);
+    return;
+  }
   size_t k = 0;
   for (const Arg& a : args) {
     const isa::Operand& o = form.ops[k++];
@@ -201,7 +208,7 @@ void ProgramBuilder::emit_instr(const isa::Instr& in) {
   if (std::string err = isa::validate(in); !err.empty()) misuse(err);
   if (counter_) {
     counter_->hint = hint_;
-    counter_->record(in);
+    counter_->record(in, isa::info(in.op));
     return;
   }
   instrs_.push_back(in);
@@ -212,7 +219,7 @@ void ProgramBuilder::emit_instr(const isa::Instr& in) {
 void ProgramBuilder::emit_checked(const isa::Instr& in) {
   if (counter_) {
     counter_->hint = hint_;
-    counter_->record(in);
+    counter_->record(in, isa::info(in.op));
     return;
   }
   emit_instr(in);
@@ -342,6 +349,17 @@ void ProgramBuilder::loop(uint64_t count, LoopPolicy policy, const std::function
     return;
   }
   emit_hardware_loop(count, body);
+}
+
+void ProgramBuilder::repeat(uint64_t count, const std::function<void(uint64_t)>& body) {
+  if (count == 0) return;
+  if (counter_ && count > 1) {
+    counter_->enter_loop(count);
+    body(0);
+    counter_->leave_loop();
+    return;
+  }
+  for (uint64_t i = 0; i < count; ++i) body(i);
 }
 
 void ProgramBuilder::emit_hardware_loop(uint64_t count, const std::function<void()>& body) {

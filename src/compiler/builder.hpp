@@ -327,6 +327,10 @@ class ProgramBuilder {
   void loop(uint64_t count, const std::function<void()>& body);
   void loop(uint64_t count, LoopPolicy policy, const std::function<void()>& body);
   int loop_depth() const { return loop_depth_; }
+  // `count` straight-line copies of body(i) (no loop instructions) whose instruction counts are
+  // the same for every i — only immediates of fixed-length loads differ (e.g. one copy per head).
+  // Emission runs every copy; counting runs body(0) once and multiplies it by `count`.
+  void repeat(uint64_t count, const std::function<void(uint64_t)>& body);
 
   // ---- results ----
   const std::vector<isa::Instr>& instrs() const { return instrs_; }

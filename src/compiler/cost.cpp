@@ -117,8 +117,7 @@ void CostCounter::leave_loop() {
   f.fp_ready.fill(0);
 }
 
-void CostCounter::record(const isa::Instr& in) {
-  const isa::OpInfo& inf = isa::info(in.op);
+void CostCounter::record(const isa::Instr& in, const isa::OpInfo& inf) {
   Frame& f = stack_.back();
   CostPhase& p = f.phase;
   const uint64_t lat = latency_[inf.code];

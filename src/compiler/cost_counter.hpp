@@ -16,7 +16,7 @@ namespace plena::compiler {
 class CostCounter {
  public:
   explicit CostCounter(const config::HardwareConfig& cfg);
-  void record(const isa::Instr& in);
+  void record(const isa::Instr& in, const isa::OpInfo& inf);  // inf = isa::info(in.op)
   // A loop body of `count` iterations becomes its own phase; the enclosing phase resumes after it.
   void enter_loop(uint64_t count);
   void leave_loop();

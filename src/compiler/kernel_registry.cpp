@@ -3,6 +3,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <map>
 #include <mutex>
 #include <stdexcept>
@@ -62,9 +63,13 @@ const KernelEntry& find_kernel(std::string_view name) {
 KernelCost count_kernel(const config::HardwareConfig& cfg, std::string_view kernel, const KernelShape& shape) {
   static std::mutex mutex;
   static std::map<std::string, KernelCost> cache;
-  const std::string key = fmt::format("{}|{}|{}", config::canonical_hash(cfg), kernel, shape.text());
+  static std::vector<std::pair<config::HardwareConfig, std::string>> hashes;  // the few configs a process costs
+  std::string key;
   {
     std::lock_guard lock(mutex);
+    auto h = std::find_if(hashes.begin(), hashes.end(), [&](const auto& e) { return e.first == cfg; });
+    if (h == hashes.end()) h = hashes.insert(hashes.end(), {cfg, config::canonical_hash(cfg)});
+    key = fmt::format("{}|{}|{}", h->second, kernel, shape.text());
     if (auto it = cache.find(key); it != cache.end()) return it->second;
   }
   const KernelEntry& entry = find_kernel(kernel);

@@ -287,8 +287,10 @@ void FlashAttentionEmitter::emit() {
   b_.s_ld_fp(f_scale, at(ra, s_.scale_slot), 0);
   build_masks();
   bind_caches();
-  for (uint64_t bi = 0; bi < a_.batch; ++bi)
+  // Every sequence has the same lengths: the same code shape, counted once.
+  b_.repeat(a_.batch, [&](uint64_t bi) {
     for (uint64_t u = 0; u < s_.hm.units; ++u) emit_unit(bi, u);
+  });
   if (s_.head_masks) b_.set_v_mask(0);
 }
 
@@ -349,13 +351,17 @@ void FlashAttentionEmitter::emit_unit(uint64_t bi, uint64_t u) {
       make_heads(bi, h_lo, h_lo, h_hi);
       copy_q();
     }
-    for (uint64_t p0 = h_lo; p0 < h_hi; p0 += s_.hpass) {
+    // Passes of a whole hpass heads emit the same code shape (counted once), then the remainder.
+    const uint64_t full = (h_hi - h_lo) / s_.hpass;
+    auto pass = [&](uint64_t p0) {
       const uint64_t p1 = std::min(h_hi, p0 + s_.hpass);
       b_.stage(fmt::format("{}: sequence {} rows {}.. heads {}..{} (kv column block {})", a_.name, bi, qc0, p0, p1 - 1,
                            unit_block0));
       make_heads(bi, h_lo, p0, p1);
       emit_chunk(bi);
-    }
+    };
+    b_.repeat(full, [&](uint64_t i) { pass(h_lo + i * s_.hpass); });
+    if (h_lo + full * s_.hpass < h_hi) pass(h_lo + full * s_.hpass);
   }
 }
 
@@ -502,10 +508,12 @@ void FlashAttentionEmitter::tile_body(uint64_t t) {
     }
     b_.add_imm(r_e, r_e, tpp * mlen * s_.kv.width);
   }
-  for (const Head& hh : heads) {
-    select_head(hh);
+  // Every head of the pass emits the same code shape for the tile (head-specific values are
+  // fixed-length loads and SRAM offsets): counted once.
+  b_.repeat(heads.size(), [&](uint64_t i) {
+    select_head(heads[i]);
     head_tile(t);
-  }
+  });
 }
 
 // Row groups of the current head in tile t: runs of uniform groups (every row full, or a mask row
@@ -553,23 +561,31 @@ void FlashAttentionEmitter::uniform_groups(uint64_t t, uint64_t g, uint64_t g1, 
   });
 }
 
+// The last key a row sees and its window's lowest key never decrease with the row, so a group is
+// decided at its ends (O(log BLEN) per group and tile instead of a scan of its rows: a long
+// prefill asks this for every group of every tile).
 GroupKind FlashAttentionEmitter::classify(uint64_t g, uint64_t t) const {
-  const uint64_t blen = s_.blen, mlen = s_.mlen;
+  const uint64_t blen = s_.blen, mlen = s_.mlen, t0 = t * mlen;
   const uint64_t i0 = qc0 + g * blen, i1 = std::min(qc0 + qcn, i0 + blen);
+  auto last_key = [&](uint64_t i) { return a_.causal ? a_.kv_len - a_.q_len + i : a_.kv_len - 1; };
   GroupKind k;
-  bool any = false;
-  for (uint64_t i = i0; i < i1; ++i) any = any || visible(i, t) > 0;
-  if (!any) return k;
+  // Some row sees part of the tile: the first row whose last key reaches the tile must still have
+  // the tile's end above its window's lowest key.
+  if (last_key(i1 - 1) < t0) return k;
+  uint64_t lo = i0, hi = i1 - 1;  // first row with last_key >= t0
+  while (lo < hi) {
+    const uint64_t mid = lo + (hi - lo) / 2;
+    if (last_key(mid) >= t0) hi = mid; else lo = mid + 1;
+  }
+  if (window_lowest_key(a_, lo) >= t0 + mlen) return k;
   k.kind = 2;
-  if (i1 - i0 < blen) return k;
-  for (uint64_t i = i0; i < i1; ++i)
-    if (visible_from(i, t) > 0) return k;
+  if (i1 - i0 < blen || visible_from(i1 - 1, t) > 0) return k;
+  // Every row sees from the tile's start: visible(i) = min(last_key(i) - t0 + 1, MLEN), affine in
+  // the row unless it crosses MLEN or 0 inside the group.
   k.s0 = visible(i0, t);
-  const uint64_t s1 = blen > 1 ? visible(i0 + 1, t) : k.s0;
-  if (s1 < k.s0 || s1 - k.s0 > 1) return k;
-  k.d = s1 - k.s0;
-  for (uint64_t i = i0; i < i1; ++i)
-    if (visible(i, t) != k.s0 + (i - i0) * k.d) return k;
+  const uint64_t s_last = visible(i1 - 1, t);
+  k.d = a_.causal && k.s0 < mlen && i1 - i0 > 1 ? 1 : 0;  // one-row groups are their own run
+  if (k.s0 == 0 || s_last != k.s0 + (i1 - 1 - i0) * k.d) return k;
   const bool ok = (k.s0 == mlen && k.d == 0) || (k.s0 >= 1 && k.s0 + (blen - 1) * k.d < mlen);
   if (ok) k.kind = 1;
   return k;
