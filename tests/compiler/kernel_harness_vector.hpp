@@ -17,7 +17,7 @@
 
 #include "compiler/compiler.hpp"
 #include "compiler/kernels_vector.hpp"
-#include "compiler/staged_golden_vector.hpp"
+#include "staged_golden_vector.hpp"
 #include "config/config.hpp"
 #include "numerics/numerics.hpp"
 #include "model/model.hpp"

@@ -12,7 +12,7 @@
 #include <map>
 
 #include "compiler/kernels.hpp"
-#include "compiler/staged_golden_vector.hpp"
+#include "staged_golden_vector.hpp"
 #include "interp.hpp"
 
 namespace plena::test::kv {

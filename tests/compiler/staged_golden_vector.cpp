@@ -1,7 +1,7 @@
 // Host references and staged goldens of the vector kernels. Each staged function mirrors the
 // instruction sequence in kernels_vector*.cpp; a change there must be mirrored here (the kernel
 // tests compare them bit for bit).
-#include "compiler/staged_golden_vector.hpp"
+#include "staged_golden_vector.hpp"
 
 #include <cmath>
 #include <numbers>
