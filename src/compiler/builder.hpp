@@ -251,7 +251,7 @@ class ProgramBuilder {
 
   const config::HardwareConfig& config() const { return cfg_; }
   const std::string& config_name() const { return config_name_; }
-  const std::string& config_hash() const { return config_hash_; }
+  const std::string& config_hash() const;
   RegisterAllocator& regs() { return regs_; }
   RegisterAllocator::KernelScope kernel(std::string_view name) { return regs_.kernel(name); }
 
@@ -357,7 +357,8 @@ class ProgramBuilder {
   config::HardwareConfig cfg_;
   std::shared_ptr<CostCounter> counter_;  // set: counting back-end
   DmaHint hint_;
-  std::string config_name_, config_hash_;
+  std::string config_name_;
+  mutable std::string config_hash_;  // lazily: config_hash()
   RegisterAllocator regs_;
   LoopPolicy policy_ = LoopPolicy::hardware();
   int loop_depth_ = 0;
