@@ -4,10 +4,13 @@
 // (compiler::KernelSchedule) with the config's latencies and the calibrated DMA timing. docs/analytic.md §2.
 #include <algorithm>
 #include <cmath>
+#include <map>
+#include <vector>
 
 #include "analytic/analytic.hpp"
 #include "compiler/compiler.hpp"
 #include "compiler/kernel_registry.hpp"
+#include "dram/dram.hpp"
 #include "numerics/numerics.hpp"
 #include "support/support.hpp"
 
@@ -70,6 +73,101 @@ double serial_cycles_of(const KernelCost& k) {
   return t;
 }
 
+// A column-sliced walk: transfers whose rows are narrower than their stride are one column slice
+// of a wider tensor (the KV cache's heads). Each entry of the phase moves `per_entry` tiles down
+// one slice; successive entries take the next slices of the same rows, then the next rows. The
+// later slices find the DRAM rows the first one opened and all slices queue on the same banks,
+// which no tile-after-tile calibration sees: the walk is replayed through the DRAM model with the
+// engine's discipline (decoupled: 8 in flight, one issue per `gap` cycles; in order: each transfer
+// issued `gap` cycles after the previous one completed).
+struct WalkTiming {
+  double span = 0;    // first issue to last completion (decoupled)
+  double serial = 0;  // sum of the transfers' own times (in order)
+};
+
+class WalkReplay {
+ public:
+  WalkReplay(const config::HardwareConfig& cfg, const DmaPattern& p, uint64_t per_entry, bool in_order, uint64_t gap)
+      : dram_(dram::preset(cfg.hbm.dram)), p_(p), per_entry_(per_entry), in_order_(in_order),
+        period_(uint64_t(std::llround(1000.0 / cfg.compute.clock_ghz))), gap_(gap * period_) {}
+
+  WalkTiming run(uint64_t entries) {
+    const uint64_t n = entries * per_entry_;
+    done_.assign(n, 0);
+    arrival_.assign(n, 0);
+    remaining_.assign(n, 0);
+    for (uint64_t j = 0; j < n; ++j) submit(j);
+    for (uint64_t j = 0; j < n; ++j) wait_for(j);
+    WalkTiming t;
+    for (uint64_t j = 0; j < n; ++j) {
+      t.span = std::max(t.span, double(done_[j]) / double(period_));
+      t.serial += double(done_[j] - arrival_[j]) / double(period_);
+    }
+    return t;
+  }
+
+ private:
+  static constexpr uint64_t kQueueDepth = 8;  // TimingOptions::dma_queue_depth default
+  void submit(uint64_t j) {
+    uint64_t arrival = j * gap_;
+    if (in_order_ && j > 0) arrival = round_up_ps(wait_for(j - 1)) + gap_;
+    if (!in_order_ && j >= kQueueDepth) arrival = std::max(arrival, round_up_ps(wait_for(j - kQueueDepth)));
+    arrival = std::max(arrival, dram_.now_ps());
+    arrival_[j] = arrival;
+    const uint64_t slices = p_.elem_stride / p_.elem_row_bytes, e = j / per_entry_;
+    const uint64_t slice = e % slices, tile = (e / slices) * per_entry_ + j % per_entry_;
+    uint64_t first = dram::kNever, count = 0;
+    auto request = [&](uint64_t a, uint64_t bytes) {
+      const uint64_t id = dram_.submit(dram::Request{a, bytes, p_.write, arrival});
+      if (first == dram::kNever) first = id;
+      ++count;
+    };
+    dram::for_each_request(slice * p_.elem_row_bytes + tile * p_.rows * p_.elem_stride, p_.elem_row_bytes, p_.rows,
+                           p_.elem_stride, 64, request);
+    dram::for_each_request(p_.scale_offset + slice * p_.scale_row_bytes + tile * p_.rows * p_.scale_stride,
+                           p_.scale_row_bytes, p_.rows, p_.scale_stride, 64, request);
+    owner_[first] = j;
+    remaining_[j] = count;
+  }
+  uint64_t wait_for(uint64_t j) {
+    while (remaining_[j] != 0)
+      for (const dram::Completion& c : dram_.advance_to_next_completion()) {
+        const uint64_t t = std::prev(owner_.upper_bound(c.id))->second;
+        if (--remaining_[t] == 0) done_[t] = c.time_ps;
+      }
+    return done_[j];
+  }
+  uint64_t round_up_ps(uint64_t t) const { return (t + period_ - 1) / period_ * period_; }
+
+  dram::DramModel dram_;
+  DmaPattern p_;
+  uint64_t per_entry_;
+  bool in_order_;
+  uint64_t period_, gap_;
+  std::vector<uint64_t> done_, arrival_, remaining_;
+  std::map<uint64_t, uint64_t> owner_;  // first request id -> transfer
+};
+
+bool column_slice(const DmaPattern& p) {
+  return p.elem_row_bytes > 0 && p.elem_stride >= 2 * p.elem_row_bytes && p.elem_stride % p.elem_row_bytes == 0;
+}
+
+// A phase's column-sliced walk, replayed on at most two sweeps of its slices and 128 tiles per
+// entry (a long walk repeats that pattern) and scaled to all of its transfers.
+WalkTiming walk_timing(const config::HardwareConfig& cfg, const DmaPattern& p, const compiler::CostPhase& ph,
+                       bool in_order) {
+  const uint64_t per_entry = std::max<uint64_t>(1, ph.times / std::max<uint64_t>(1, ph.entries));
+  const uint64_t all_entries = ph.entries * ph.dma;  // a repetition's transfers: distinct slices (unrolled)
+  const uint64_t slices = p.elem_stride / p.elem_row_bytes;
+  const uint64_t gap = std::max<uint64_t>(1, (in_order ? ph.serial_cycles : ph.instructions) / ph.dma);
+  const uint64_t tiles = std::min<uint64_t>(per_entry, 128), entries = std::min(all_entries, 2 * slices);
+  WalkTiming t = WalkReplay(cfg, p, tiles, in_order, gap).run(entries);
+  const double scale = double(all_entries * per_entry) / double(entries * tiles);
+  t.span *= scale;
+  t.serial *= scale;
+  return t;
+}
+
 // Phases: in-order = every latency plus blocking transfers; decoupled = per phase
 // max(issue, vector, matrix, scalar chain, DMA) plus the exposed reduction waits.
 OpEstimate estimate_phased(const config::HardwareConfig& cfg, MemoryModel& mem, const KernelCost& k) {
@@ -87,9 +185,19 @@ OpEstimate estimate_phased(const config::HardwareConfig& cfg, MemoryModel& mem, 
   double hidden_issue = 0;
   for (const auto& p : k.phases)
     if (!p.dma) hidden_issue += double(p.entries) * double(p.instructions);
+  const bool sliced = dm && !dm->gather && column_slice(cost_dma_pattern(cfg, *dm));
   double total = 0, stream = 0;
   for (const auto& p : k.phases) {
     const double times = double(p.times);
+    if (sliced && p.dma && !p.dma_serial) {
+      const WalkTiming w = walk_timing(cfg, cost_dma_pattern(cfg, *dm), p, in_order);
+      e.dma_cycles += in_order ? w.serial : w.span;
+      total += in_order ? times * double(p.serial_cycles) + w.serial
+                        : std::max(times * double(std::max({p.instructions, p.vector_cycles, p.matrix_cycles,
+                                                            p.chain_cycles})),
+                                   w.span) + times * double(p.exposed_cycles);
+      continue;
+    }
     const double dma_rep = double(p.dma) * (p.dma_serial ? one : dma.per_transfer_cycles);
     e.dma_cycles += times * dma_rep;
     if (in_order) {

@@ -24,11 +24,10 @@ std::vector<ValidationPoint> points_of(std::string_view kind, std::string_view c
   return v;
 }
 
-// Gated kernels whose cycle model is known to miss the 5% target (issue 11; the model lives in
+// Gated kernels whose cycle model is known to miss the 5% target (the model lives in
 // src/analytic/ops.cpp). The test expects them out of target, so fixing one fails here until its
-// entry is removed: kv_store (H_STORE_V; in-order +31..+34%, decoupled -49..-60% on the
-// reference-small points).
-const std::set<std::string> kKnownOutOfTarget = {"kv_store"};
+// entry is removed. None today.
+const std::set<std::string> kKnownOutOfTarget = {};
 
 std::string where(const ValidationResult& r) { return r.point.config + " " + r.point.kernel + " " + r.shape; }
 
