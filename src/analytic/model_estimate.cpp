@@ -244,7 +244,7 @@ Estimate estimate_split(const model::ModelConfig& m, const config::HardwareConfi
   // attention exactly for short runs and at tile boundaries (piecewise linear) for long ones.
   double decode_s = 0, decode_j = 0, decode_bytes = 0;
   if (w.decode > 0) {
-    const uint64_t step = w.decode <= 512 ? 1 : std::max<uint64_t>(1, w.decode / 256);
+    const uint64_t step = w.decode <= 64 ? 1 : std::max<uint64_t>(1, w.decode / 64);
     uint64_t t = 0;
     while (t < w.decode) {
       const uint64_t span = std::min(step, w.decode - t);

@@ -291,11 +291,15 @@ DmaPattern cost_dma_pattern(const config::HardwareConfig& cfg, const compiler::C
   p.elem_stride = numerics::packed_element_bytes(d.format, d.stride);
   p.scale_row_bytes = numerics::scale_bytes(d.format, d.cols);
   p.scale_stride = numerics::scale_bytes(d.format, d.stride);
-  // Scales follow the tensor's elements. The calibration replays a transfer from address 0, not
-  // from the tensor's real base (the mapping hashes row bits into banks), so the scale region is
-  // placed as behind a tensor of a few thousand rows for every tensor alike: one calibration per
-  // row geometry, shared by all tensors and steps.
-  p.scale_offset = (std::max(p.elem_stride, p.elem_row_bytes) * 4096 + 63) / 64 * 64;
+  // Scales follow the tensor's elements (SCALE_REG counts them). A column-sliced walk (the KV
+  // store) revisits the DRAM rows it opened, so where its scales really sit decides row hits: the
+  // exact offset. A stream never comes back; its calibration (replayed from address 0, not the
+  // tensor's base) places the scales as behind a tensor of a few thousand rows, so one calibration
+  // serves every tensor and step of that row geometry.
+  if (column_slice(p))
+    p.scale_offset = (numerics::packed_element_bytes(d.format, std::max(d.scale_reg, d.stride)) + 63) / 64 * 64;
+  else
+    p.scale_offset = (std::max(p.elem_stride, p.elem_row_bytes) * 4096 + 63) / 64 * 64;
   p.write = d.write;
   return p;
 }
