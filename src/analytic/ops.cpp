@@ -213,8 +213,9 @@ OpEstimate estimate_phased(const config::HardwareConfig& cfg, MemoryModel& mem, 
     if (wait_first && p.dma && !p.dma_serial)
       total += double(p.entries) * std::max(0.0, dma.first_cycles - dma.per_transfer_cycles - hidden_issue);
   }
-  // Row streams (mask construction) run on the scalar unit beside everything after them.
-  e.cycles = in_order ? total : std::max(total, stream);
+  // Row streams (mask construction) run on the scalar unit beside what issues after them, until
+  // the next scalar FP instruction needs the unit (KernelCost::stream_stall_cycles).
+  e.cycles = in_order ? total : std::max(total + double(k.stream_stall_cycles), stream);
   classify(e);
   return e;
 }

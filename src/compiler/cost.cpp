@@ -62,6 +62,7 @@ void KernelCost::add(const KernelCost& o, uint64_t times) {
   for (size_t i = 0; i < per_opcode.size(); ++i) per_opcode[i] += times * o.per_opcode[i];
   static_instructions += o.static_instructions;
   bursts += times * o.bursts;
+  stream_stall_cycles += times * o.stream_stall_cycles;
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -117,6 +118,12 @@ void CostCounter::leave_loop() {
   f.fp_ready.fill(0);
 }
 
+void CostCounter::stall_for_stream() {
+  const double wait = std::max(0.0, double(stream_left_) - stream_overlap_);
+  cost_.stream_stall_cycles += uint64_t(wait) * stream_times_;
+  stream_left_ = 0;
+}
+
 void CostCounter::record(const isa::Instr& in, const isa::OpInfo& inf) {
   Frame& f = stack_.back();
   CostPhase& p = f.phase;
@@ -135,6 +142,7 @@ void CostCounter::record(const isa::Instr& in, const isa::OpInfo& inf) {
         p.stream_cycles += lat;
       else if (inf.latency != isa::Latency::ScalarFpMem)
         p.chain_cycles += lat;
+      if (stream_left_) stall_for_stream();  // the unit is still streaming: this waits for the rest
       break;
     default: break;
   }
@@ -147,6 +155,13 @@ void CostCounter::record(const isa::Instr& in, const isa::OpInfo& inf) {
     p.serial_cycles += lat;
   }
   record_exposure(in, inf, lat, p);
+  if (inf.latency == isa::Latency::MapVFp) {
+    stream_left_ = lat;
+    stream_times_ = p.times;
+    stream_overlap_ = 0;
+  } else if (stream_left_) {
+    stream_overlap_ += double(p.times) / double(stream_times_);  // issue slots while it streams
+  }
 }
 
 // Decoupled issue within one repetition: the front end issues one instruction per slot; the vector

@@ -63,6 +63,10 @@ struct KernelCost {
   // Streamed-weight kernels: executions of a burst (ProgramBuilder::burst), i.e. a run of prefetches
   // into MRAM that must wait for the previous burst's products (they reuse its tiles).
   uint64_t bursts = 0;
+  // Decoupled: cycles the front end waits, once, for an S_MAP_V_FP row stream still holding the
+  // scalar FP unit when the next scalar FP instruction needs it (the stream overlaps what issues
+  // in between).
+  uint64_t stream_stall_cycles = 0;
 
   uint64_t instructions() const;            // dynamic, exactly what the simulator executes
   uint64_t count(isa::Opcode op) const { return per_opcode[isa::info(op).code]; }

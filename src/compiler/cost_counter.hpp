@@ -46,6 +46,11 @@ class CostCounter {
   mutable KernelCost final_;
   std::vector<Frame> stack_;
   uint64_t stride_ = 0, scale_ = 0;
+  // An S_MAP_V_FP stream in flight: its length, the repetitions its phase had when it started, and
+  // the cycles issued since (instructions, weighted by how often their phase runs per stream).
+  uint64_t stream_left_ = 0, stream_times_ = 1;
+  double stream_overlap_ = 0;
+  void stall_for_stream();
 };
 
 }  // namespace plena::compiler
