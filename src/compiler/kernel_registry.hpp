@@ -38,6 +38,10 @@ struct KernelEntry {
   // kv_cache_layout) and emits the kernel once into b.
   void (*emit_standalone)(ProgramBuilder& b, MemoryPlan& plan, const KernelShape& shape);
   KernelSchedule schedule = KernelSchedule::Phased;
+  // The validation set's shapes on reference-small (VLEN = MLEN = 64), dims in `dims` order
+  // without rows_alloc (rounded from rows as a model step does): every kernel brings its own, so
+  // adding a kernel touches nothing in src/analytic.
+  std::vector<std::vector<uint64_t>> validation_shapes = {};
 };
 
 std::span<const KernelEntry> kernel_registry();         // every registered kernel, in .def order

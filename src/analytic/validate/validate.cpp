@@ -85,45 +85,11 @@ void add_kernels(std::vector<ValidationPoint>& v, const std::string& name, const
   for (const auto& [kernel, dims] : kernels) v.push_back(kernel_point(name, cfg, kernel, named_shape(cfg, kernel, dims)));
 }
 
-// reference-small: VLEN = MLEN = 64. Row widths are whole blocks unless a point tests a partial one.
-const std::vector<KernelDims>& reference_small_kernels() {
-  static const std::vector<KernelDims> k = {
-      {"linear", {4, 256, 256, 0}},  // rows, k, n, max_k_tiles
-      {"linear", {16, 1024, 512, 0}},
-      {"linear", {64, 512, 1024, 0}},
-      {"linear", {8, 2048, 256, 8}},
-      {"linear", {32, 4096, 128, 0}},
-      {"batched_matmul", {2, 16, 512, 256, 0}},  // batch, rows, k, n, max_k_tiles
-      {"batched_matmul", {4, 8, 1024, 128, 4}},
-      {"attention", {1, 64, 256, 4, 2, 64, 0}},  // batch, q_len, kv_len, heads, kv_heads, head_dim, window
-      {"attention", {2, 1, 512, 8, 2, 64, 0}},
-      {"attention", {1, 64, 256, 4, 2, 64, 96}},
-      {"attention", {2, 1, 512, 8, 2, 64, 128}},
-      {"kv_store", {1, 16, 0, 2, 64}},  // batch, q_len, past, kv_heads, head_dim
-      {"kv_store", {2, 1, 37, 2, 64}},
-      {"gather_last", {2, 8, 576}},  // batch, q_len, cols
-      {"gather_last", {1, 16, 256}},
-      {"rmsnorm", {32, 576}},  // rows, cols[, head_dim]
-      {"rmsnorm", {5, 520}},   // partial last block
-      {"layernorm", {16, 576}},
-      {"layernorm", {5, 520}},
-      {"softmax", {16, 256}},
-      {"softmax", {5, 200}},
-      {"silu", {16, 1536}},
-      {"gelu", {16, 1536}},
-      {"relu", {16, 1536}},
-      {"swiglu", {16, 1536}},
-      {"gated_gelu", {16, 1536}},
-      {"gated_gelu", {5, 200}},
-      {"bias_add", {16, 576}},
-      {"bias_add", {5, 200}},
-      {"head_rmsnorm", {16, 512, 32}},  // Qwen3's q/k norms: heads packed under masks
-      {"head_rmsnorm", {16, 512, 128}},  // and two blocks per head
-      {"residual_add", {16, 576}},
-      {"rope", {16, 576, 64}},
-      {"rope", {8, 256, 32}},
-      {"embedding", {16, 576}},
-  };
+// reference-small (VLEN = MLEN = 64): every registered kernel's own validation shapes.
+std::vector<KernelDims> reference_small_kernels() {
+  std::vector<KernelDims> k;
+  for (const compiler::KernelEntry& e : compiler::kernel_registry())
+    for (const auto& dims : e.validation_shapes) k.emplace_back(e.name, dims);
   return k;
 }
 

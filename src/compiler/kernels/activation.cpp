@@ -64,14 +64,17 @@ void activation_standalone(ProgramBuilder& b, MemoryPlan& plan, const KernelShap
 extern const KernelEntry kSiluKernel;
 const KernelEntry kSiluKernel{"silu", "SiLU activation",
                               {"rows", "rows_alloc", "cols"},
-                              activation_standalone<Activation::Silu>};
+                              activation_standalone<Activation::Silu>, KernelSchedule::Phased,
+    {{16, 1536}}};
 extern const KernelEntry kGeluKernel;
 const KernelEntry kGeluKernel{"gelu", "GELU activation (tanh form)",
                               {"rows", "rows_alloc", "cols"},
-                              activation_standalone<Activation::Gelu>};
+                              activation_standalone<Activation::Gelu>, KernelSchedule::Phased,
+    {{16, 1536}}};
 extern const KernelEntry kReluKernel;
 const KernelEntry kReluKernel{"relu", "ReLU activation",
                               {"rows", "rows_alloc", "cols"},
-                              activation_standalone<Activation::Relu>};
+                              activation_standalone<Activation::Relu>, KernelSchedule::Phased,
+    {{16, 1536}}};
 
 }  // namespace plena::compiler

@@ -821,6 +821,7 @@ void attention_standalone(ProgramBuilder& b, MemoryPlan& plan, const KernelShape
 extern const KernelEntry kAttentionKernel;
 const KernelEntry kAttentionKernel{"attention", "FlashAttention over the HBM KV cache (prefill, decode, sliding window)",
                                    {"batch", "q_len", "kv_len", "heads", "kv_heads", "head_dim", "window"},
-                                   attention_standalone, KernelSchedule::Attention};
+                                   attention_standalone, KernelSchedule::Attention,
+    {{1, 64, 256, 4, 2, 64, 0}, {2, 1, 512, 8, 2, 64, 0}, {1, 64, 256, 4, 2, 64, 96}, {2, 1, 512, 8, 2, 64, 128}}};
 
 }  // namespace plena::compiler

@@ -70,6 +70,7 @@ void batched_matmul_standalone(ProgramBuilder& b, MemoryPlan& plan, const Kernel
 extern const KernelEntry kBatchedMatmulKernel;
 const KernelEntry kBatchedMatmulKernel{"batched_matmul", "C[i] = A[i] @ W[i]",
                                        {"batch", "rows", "k", "n", "max_k_tiles"},
-                                       batched_matmul_standalone, KernelSchedule::StreamedWeights};
+                                       batched_matmul_standalone, KernelSchedule::StreamedWeights,
+    {{2, 16, 512, 256, 0}, {4, 8, 1024, 128, 4}}};
 
 }  // namespace plena::compiler

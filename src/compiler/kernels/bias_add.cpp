@@ -62,6 +62,7 @@ void bias_add_standalone(ProgramBuilder& b, MemoryPlan& plan, const KernelShape&
 extern const KernelEntry kBiasAddKernel;
 const KernelEntry kBiasAddKernel{"bias_add", "bias row broadcast over the rows",
                                  {"rows", "rows_alloc", "cols"},
-                                 bias_add_standalone};
+                                 bias_add_standalone, KernelSchedule::Phased,
+    {{16, 576}, {5, 200}}};
 
 }  // namespace plena::compiler

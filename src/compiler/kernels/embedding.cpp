@@ -104,6 +104,7 @@ void embedding_standalone(ProgramBuilder& b, MemoryPlan& plan, const KernelShape
 extern const KernelEntry kEmbeddingKernel;
 const KernelEntry kEmbeddingKernel{"embedding", "token embedding lookup",
                                    {"rows", "rows_alloc", "cols"},
-                                   embedding_standalone};
+                                   embedding_standalone, KernelSchedule::Phased,
+    {{16, 576}}};
 
 }  // namespace plena::compiler

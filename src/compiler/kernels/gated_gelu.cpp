@@ -44,6 +44,7 @@ void gated_gelu_standalone(ProgramBuilder& b, MemoryPlan& plan, const KernelShap
 
 extern const KernelEntry kGatedGeluKernel;
 const KernelEntry kGatedGeluKernel{"gated_gelu", "gelu_tanh(gate) * up (T5 v1.1 gated-GELU feed-forward)",
-                                   {"rows", "rows_alloc", "cols"}, gated_gelu_standalone};
+                                   {"rows", "rows_alloc", "cols"}, gated_gelu_standalone, KernelSchedule::Phased,
+    {{16, 1536}, {5, 200}}};
 
 }  // namespace plena::compiler

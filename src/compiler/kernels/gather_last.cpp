@@ -43,6 +43,7 @@ void gather_last_standalone(ProgramBuilder& b, MemoryPlan& plan, const KernelSha
 
 extern const KernelEntry kGatherLastKernel;
 const KernelEntry kGatherLastKernel{"gather_last", "each sequence's last row", {"batch", "q_len", "cols"},
-                                    gather_last_standalone};
+                                    gather_last_standalone, KernelSchedule::Phased,
+    {{2, 8, 576}, {1, 16, 256}}};
 
 }  // namespace plena::compiler

@@ -194,6 +194,7 @@ void head_rmsnorm_standalone(ProgramBuilder& b, MemoryPlan& plan, const KernelSh
 extern const KernelEntry kHeadRmsNormKernel;
 const KernelEntry kHeadRmsNormKernel{"head_rmsnorm", "per-head RMSNorm (Qwen3 q/k norms)",
                                      {"rows", "rows_alloc", "cols", "head_dim"},
-                                     head_rmsnorm_standalone};
+                                     head_rmsnorm_standalone, KernelSchedule::Phased,
+    {{16, 512, 32}, {16, 512, 128}}};
 
 }  // namespace plena::compiler

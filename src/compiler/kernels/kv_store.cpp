@@ -63,6 +63,7 @@ void kv_store_standalone(ProgramBuilder& b, MemoryPlan& plan, const KernelShape&
 
 extern const KernelEntry kKvStoreKernel;
 const KernelEntry kKvStoreKernel{"kv_store", "new K/V rows into the HBM KV cache",
-                                 {"batch", "q_len", "past", "kv_heads", "head_dim"}, kv_store_standalone};
+                                 {"batch", "q_len", "past", "kv_heads", "head_dim"}, kv_store_standalone, KernelSchedule::Phased,
+    {{1, 16, 0, 2, 64}, {2, 1, 37, 2, 64}}};
 
 }  // namespace plena::compiler

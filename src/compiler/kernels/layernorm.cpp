@@ -85,6 +85,7 @@ void layernorm_standalone(ProgramBuilder& b, MemoryPlan& plan, const KernelShape
 extern const KernelEntry kLayerNormKernel;
 const KernelEntry kLayerNormKernel{"layernorm", "LayerNorm with weight and bias",
                                    {"rows", "rows_alloc", "cols"},
-                                   layernorm_standalone};
+                                   layernorm_standalone, KernelSchedule::Phased,
+    {{16, 576}, {5, 520}}};
 
 }  // namespace plena::compiler

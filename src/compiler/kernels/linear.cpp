@@ -168,6 +168,7 @@ void linear_standalone(ProgramBuilder& b, MemoryPlan& plan, const KernelShape& s
 extern const KernelEntry kLinearKernel;
 const KernelEntry kLinearKernel{"linear", "Y = X @ W with W in HBM, K-split",
                                 {"rows", "k", "n", "max_k_tiles"},
-                                linear_standalone, KernelSchedule::StreamedWeights};
+                                linear_standalone, KernelSchedule::StreamedWeights,
+    {{4, 256, 256, 0}, {16, 1024, 512, 0}, {64, 512, 1024, 0}, {8, 2048, 256, 8}, {32, 4096, 128, 0}}};
 
 }  // namespace plena::compiler

@@ -37,6 +37,7 @@ void residual_add_standalone(ProgramBuilder& b, MemoryPlan& plan, const KernelSh
 extern const KernelEntry kResidualAddKernel;
 const KernelEntry kResidualAddKernel{"residual_add", "residual add a + b",
                                      {"rows", "rows_alloc", "cols"},
-                                     residual_add_standalone};
+                                     residual_add_standalone, KernelSchedule::Phased,
+    {{16, 576}}};
 
 }  // namespace plena::compiler

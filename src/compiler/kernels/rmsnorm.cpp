@@ -65,6 +65,7 @@ void rmsnorm_standalone(ProgramBuilder& b, MemoryPlan& plan, const KernelShape& 
 extern const KernelEntry kRmsNormKernel;
 const KernelEntry kRmsNormKernel{"rmsnorm", "RMSNorm with a weight row",
                                  {"rows", "rows_alloc", "cols"},
-                                 rmsnorm_standalone};
+                                 rmsnorm_standalone, KernelSchedule::Phased,
+    {{32, 576}, {5, 520}}};
 
 }  // namespace plena::compiler

@@ -239,6 +239,7 @@ void rope_standalone(ProgramBuilder& b, MemoryPlan& plan, const KernelShape& s) 
 extern const KernelEntry kRopeKernel;
 const KernelEntry kRopeKernel{"rope", "rotate-half RoPE with per-row tables",
                               {"rows", "rows_alloc", "cols", "head_dim"},
-                              rope_standalone};
+                              rope_standalone, KernelSchedule::Phased,
+    {{16, 576, 64}, {8, 256, 32}}};
 
 }  // namespace plena::compiler

@@ -64,6 +64,7 @@ void softmax_standalone(ProgramBuilder& b, MemoryPlan& plan, const KernelShape& 
 extern const KernelEntry kSoftmaxKernel;
 const KernelEntry kSoftmaxKernel{"softmax", "row softmax over the real columns",
                                  {"rows", "rows_alloc", "cols"},
-                                 softmax_standalone};
+                                 softmax_standalone, KernelSchedule::Phased,
+    {{16, 256}, {5, 200}}};
 
 }  // namespace plena::compiler

@@ -48,6 +48,7 @@ void swiglu_standalone(ProgramBuilder& b, MemoryPlan& plan, const KernelShape& s
 }  // namespace
 
 extern const KernelEntry kSwiGluKernel;
-const KernelEntry kSwiGluKernel{"swiglu", "silu(gate) * up", {"rows", "rows_alloc", "cols"}, swiglu_standalone};
+const KernelEntry kSwiGluKernel{"swiglu", "silu(gate) * up", {"rows", "rows_alloc", "cols"}, swiglu_standalone, KernelSchedule::Phased,
+    {{16, 1536}}};
 
 }  // namespace plena::compiler
