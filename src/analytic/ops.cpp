@@ -186,7 +186,7 @@ OpEstimate estimate_phased(const config::HardwareConfig& cfg, MemoryModel& mem, 
   for (const auto& p : k.phases)
     if (!p.dma) hidden_issue += double(p.entries) * double(p.instructions);
   const bool sliced = dm && !dm->gather && column_slice(cost_dma_pattern(cfg, *dm));
-  double total = 0, stream = 0;
+  double total = 0, stream = 0, first_awaited = -1;
   for (const auto& p : k.phases) {
     const double times = double(p.times);
     if (sliced && p.dma && !p.dma_serial) {
@@ -210,12 +210,17 @@ OpEstimate estimate_phased(const config::HardwareConfig& cfg, MemoryModel& mem, 
     stream += times * double(p.stream_cycles);
     // Awaited transfers (a parameter row, the RoPE swap tile): each entry of the phase ends when
     // its burst has landed, a first transfer's latency beyond the streaming rate.
-    if (wait_first && p.dma && !p.dma_serial)
-      total += double(p.entries) * std::max(0.0, dma.first_cycles - dma.per_transfer_cycles - hidden_issue);
+    if (wait_first && p.dma && !p.dma_serial) {
+      const double awaited = std::max(0.0, dma.first_cycles - dma.per_transfer_cycles - hidden_issue);
+      if (first_awaited < 0) first_awaited = awaited;
+      total += double(p.entries) * awaited;
+    }
   }
   // Row streams (mask construction) run on the scalar unit beside what issues after them, until
-  // the next scalar FP instruction needs the unit (KernelCost::stream_stall_cycles).
-  e.cycles = in_order ? total : std::max(total + double(k.stream_stall_cycles), stream);
+  // an instruction needs the unit or the streamed row (KernelCost::stream_stall_cycles). The first
+  // awaited transfer (the parameter row masked by that row) lands during the same wait.
+  const double stall = double(k.stream_stall_cycles);
+  e.cycles = in_order ? total : std::max(total + stall - std::min(stall, std::max(0.0, first_awaited)), stream);
   classify(e);
   return e;
 }

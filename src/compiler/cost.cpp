@@ -81,6 +81,7 @@ void CostCounter::enter_loop(uint64_t count) {
   f.phase.name = parent.name + "/loop";
   f.phase.times = parent.times * count;
   f.phase.entries = parent.times;
+  f.count = count;
   stack_.push_back(std::move(f));
 }
 
@@ -104,18 +105,94 @@ void CostCounter::commit(std::vector<CostPhase>& phases, std::map<PhaseKey, size
 const KernelCost& CostCounter::cost() const {
   // The top level stays open while emission may go on: committed into a copy on each request.
   final_ = cost_;
+  if (run_ahead_) final_.stream_stall_cycles += run_ahead_stall(*run_ahead_, true);
   std::map<PhaseKey, size_t> index = index_;
   commit(final_.phases, index, stack_.front().phase);
   return final_;
 }
 
 void CostCounter::leave_loop() {
-  commit(cost_.phases, index_, stack_.back().phase);
+  const Frame body = std::move(stack_.back());
+  commit(cost_.phases, index_, body.phase);
   stack_.pop_back();
   // The loop drained the units before the enclosing code goes on; its results are ready.
   Frame& f = stack_.back();
   f.vector_free = f.issue;
   f.fp_ready.fill(0);
+  // The body was seen once, with the first iteration's register values.
+  gp_known_ &= uint16_t(~body.gp_written | 1u);
+  f.gp_written |= body.gp_written;
+  f.slots += double(body.count) * body.slots;
+  f.vector_ops += double(body.count) * body.vector_ops;
+  if (run_ahead_) advance_run_ahead(double(body.count - 1) * body.slots, double(body.count - 1) * body.vector_ops);
+}
+
+// The sim's per-unit queue (sim::TimingOptions::unit_queue_depth, default): instructions issued to
+// a unit and not yet started.
+constexpr double kUnitQueueDepth = 8;
+
+void CostCounter::advance_run_ahead(double slots, double vector_ops) {
+  RunAhead& r = *run_ahead_;
+  if (r.vector_ops + vector_ops < kUnitQueueDepth) {
+    r.slots += slots;
+    r.vector_ops += vector_ops;
+    return;
+  }
+  // The queue fills part way through: the front end stops at the instruction that finds it full.
+  r.slots += slots * (kUnitQueueDepth - r.vector_ops) / vector_ops;
+  cost_.stream_stall_cycles += run_ahead_stall(r, false);
+  run_ahead_.reset();
+}
+
+// The wait left after the run-ahead; when the code ended first, the queued vector work runs after
+// the stream too.
+uint64_t CostCounter::run_ahead_stall(const RunAhead& r, bool ended) {
+  const double left = r.wait + (ended ? r.vector_ops : 0) - r.slots;
+  return left > 0 ? uint64_t(left) * r.times : 0;
+}
+
+// A vector instruction reading or writing the VRAM row a stream is still writing starts when the
+// stream ends (the simulator orders them by address range).
+void CostCounter::vector_waits_for_stream(const isa::Instr& in, const isa::OpInfo& inf) {
+  if (!stream_left_ || !stream_row_) return;
+  const uint64_t vlen = cfg_.geometry.vlen;
+  for (size_t k = 0; k < inf.form.count; ++k) {
+    const isa::Operand& o = inf.form.ops[k];
+    if (o.kind != isa::OperandKind::Gp) continue;
+    if (o.role != "dst" && o.role != "src" && o.role != "src1" && o.role != "src2" && o.role != "vram") continue;
+    const auto a = gp(isa::field_value(in, o.field));
+    if (!a || *a + vlen <= *stream_row_ || *stream_row_ + vlen <= *a) continue;
+    if (run_ahead_) cost_.stream_stall_cycles += run_ahead_stall(*run_ahead_, false);
+    run_ahead_ = RunAhead{std::max(0.0, double(stream_left_) - stream_overlap_), 0, 0, stream_times_};
+    stream_left_ = 0;
+    return;
+  }
+}
+
+void CostCounter::track_gp(const isa::Instr& in, const isa::OpInfo& inf) {
+  using isa::Opcode;
+  if (inf.unit != isa::Unit::ScalarInt && inf.unit != isa::Unit::Control) return;
+  const uint32_t rd = in.rd & 15;
+  if (inf.unit == isa::Unit::Control && !(in.op == Opcode::C_LOOP_START || in.op == Opcode::C_LOOP_END)) return;
+  if (in.op == Opcode::S_ST_INT) return;
+  std::optional<uint32_t> v;
+  const auto a = gp(in.rs1), b = gp(in.rs2);
+  switch (in.op) {
+    case Opcode::S_LUI_INT: v = uint32_t(in.imm) << 12; break;
+    case Opcode::S_ADDI_INT: if (a) v = *a + uint32_t(in.imm); break;
+    case Opcode::S_ADD_INT: if (a && b) v = *a + *b; break;
+    case Opcode::S_SUB_INT: if (a && b) v = *a - *b; break;
+    case Opcode::S_MUL_INT: if (a && b) v = *a * *b; break;
+    default: break;
+  }
+  if (rd == 0) return;
+  stack_.back().gp_written |= uint16_t(1u << rd);
+  if (v) {
+    gp_[rd] = *v;
+    gp_known_ |= uint16_t(1u << rd);
+  } else {
+    gp_known_ &= uint16_t(~(1u << rd));
+  }
 }
 
 void CostCounter::stall_for_stream() {
@@ -155,13 +232,19 @@ void CostCounter::record(const isa::Instr& in, const isa::OpInfo& inf) {
     p.serial_cycles += lat;
   }
   record_exposure(in, inf, lat, p);
+  if (run_ahead_) advance_run_ahead(1, inf.unit == isa::Unit::Vector ? 1 : 0);
+  if (inf.unit == isa::Unit::Vector) vector_waits_for_stream(in, inf);
   if (inf.latency == isa::Latency::MapVFp) {
     stream_left_ = lat;
     stream_times_ = p.times;
     stream_overlap_ = 0;
+    stream_row_ = gp(in.rd);
   } else if (stream_left_) {
     stream_overlap_ += double(p.times) / double(stream_times_);  // issue slots while it streams
   }
+  track_gp(in, inf);
+  ++f.slots;
+  if (inf.unit == isa::Unit::Vector) ++f.vector_ops;
 }
 
 // Decoupled issue within one repetition: the front end issues one instruction per slot; the vector

@@ -4,6 +4,7 @@
 #include <array>
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -33,6 +34,9 @@ class CostCounter {
     uint64_t issue = 0;         // issue slot of the next instruction
     uint64_t vector_free = 0;   // the vector unit is busy until this slot
     std::array<uint64_t, 8> fp_ready{};  // slot at which a reduction's FP result is ready
+    uint64_t count = 1;         // iterations of this loop
+    uint16_t gp_written = 0;    // GP registers the body writes (unknown after the loop)
+    double slots = 0, vector_ops = 0;  // one iteration, nested loops unrolled (issue run-ahead)
   };
   void record_dma(const isa::Instr& in, uint64_t times);
   void record_exposure(const isa::Instr& in, const isa::OpInfo& inf, uint64_t lat, CostPhase& p);
@@ -50,7 +54,27 @@ class CostCounter {
   // the cycles issued since (instructions, weighted by how often their phase runs per stream).
   uint64_t stream_left_ = 0, stream_times_ = 1;
   double stream_overlap_ = 0;
+  std::optional<uint64_t> stream_row_;  // the VRAM address it writes, when the register is known
   void stall_for_stream();
+  // A vector instruction that touches the streamed row waits in the vector queue; the front end
+  // issues on until the queue is full (`slots` issue slots, `vector_ops` queued behind it).
+  struct RunAhead {
+    double wait = 0, slots = 0, vector_ops = 0;
+    uint64_t times = 1;
+  };
+  std::optional<RunAhead> run_ahead_;
+  void vector_waits_for_stream(const isa::Instr& in, const isa::OpInfo& inf);
+  void advance_run_ahead(double slots, double vector_ops);
+  static uint64_t run_ahead_stall(const RunAhead& r, bool ended);
+  // GP register values where the emitted code makes them constants (LUI/ADDI/ADD... of known
+  // values); a register a loop body writes is unknown after the loop.
+  std::array<uint32_t, 16> gp_{};
+  uint16_t gp_known_ = 1;  // gp0 is zero
+  void track_gp(const isa::Instr& in, const isa::OpInfo& inf);
+  std::optional<uint32_t> gp(uint32_t r) const {
+    if (gp_known_ >> (r & 15) & 1) return gp_[r & 15];
+    return std::nullopt;
+  }
 };
 
 }  // namespace plena::compiler

@@ -31,13 +31,6 @@ bool has_dim(const KernelShape& s, std::string_view name) {
   return std::any_of(s.dims.begin(), s.dims.end(), [&](const auto& d) { return d.first == name; });
 }
 
-// A partial last column block: the only reason a kernel point may be reported ungated (the mask
-// construction with S_MAP_V_FP overlaps the parameter load in ways the phases do not follow; a
-// model step never has one: hidden, q/kv and FFN widths are MLEN multiples and VLEN = MLEN).
-bool partial_column_block(const ValidationPoint& p) {
-  return has_dim(p.shape, "cols") && p.shape.get("cols") % p.cfg.geometry.vlen != 0;
-}
-
 // The point's shape as the report prints it.
 std::string shape_label(const ValidationPoint& p) {
   const KernelShape& s = p.shape;
@@ -157,7 +150,7 @@ config::HardwareConfig validation_config(std::string_view preset, TimingMode mod
 }
 
 ValidationPoint kernel_point(std::string config, const config::HardwareConfig& cfg, std::string_view kernel,
-                             KernelShape shape, bool gated) {
+                             KernelShape shape) {
   const compiler::KernelEntry& e = compiler::find_kernel(kernel);
   for (std::string_view d : e.dims)
     if (!has_dim(shape, d))
@@ -169,7 +162,6 @@ ValidationPoint kernel_point(std::string config, const config::HardwareConfig& c
   p.cfg = cfg;
   p.kernel = std::string(e.name);
   p.shape = std::move(shape);
-  p.gated = gated && !partial_column_block(p);
   return p;
 }
 
@@ -295,21 +287,19 @@ std::vector<ValidationResult> run_validation(const std::vector<ValidationPoint>&
 
 ValidationResult run_validation_point(const ValidationPoint& p) { return run_validation({p}).at(0); }
 
-double worst_gated_error(const std::vector<ValidationResult>& rs) {
+double worst_error(const std::vector<ValidationResult>& rs) {
   double worst = 0;
-  for (const auto& r : rs)
-    if (r.point.gated) worst = std::max(worst, std::fabs(r.error));
+  for (const auto& r : rs) worst = std::max(worst, std::fabs(r.error));
   return worst;
 }
 
 std::string validation_report(const std::vector<ValidationResult>& rs) {
-  std::string s = fmt::format("{:<28} {:<10} {:<14} {:<46} {:>12} {:>14} {:>8} {:>6}\n", "config", "kind", "kernel",
-                              "shape", "sim cycles", "analytic", "error", "gated");
+  std::string s = fmt::format("{:<28} {:<10} {:<14} {:<46} {:>12} {:>14} {:>8}\n", "config", "kind", "kernel",
+                              "shape", "sim cycles", "analytic", "error");
   for (const auto& r : rs)
-    s += fmt::format("{:<28} {:<10} {:<14} {:<46} {:>12} {:>14.0f} {:>+7.2f}% {:>6}\n", r.point.config,
-                     r.point.kind(), r.point.kernel, r.shape, r.sim_cycles, r.analytic_cycles, 100 * r.error,
-                     r.point.gated ? "yes" : "no");
-  s += fmt::format("worst gated |error| {:.2f}% over {} points (target <= 5%)\n", 100 * worst_gated_error(rs), rs.size());
+    s += fmt::format("{:<28} {:<10} {:<14} {:<46} {:>12} {:>14.0f} {:>+7.2f}%\n", r.point.config, r.point.kind(),
+                     r.point.kernel, r.shape, r.sim_cycles, r.analytic_cycles, 100 * r.error);
+  s += fmt::format("worst |error| {:.2f}% over {} points (target <= 5% on every point)\n", 100 * worst_error(rs), rs.size());
   return s;
 }
 
@@ -326,10 +316,9 @@ std::string validation_json(const std::vector<ValidationResult>& rs) {
                    {"error", r.error},
                    {"sim_instructions", r.sim_instructions},
                    {"analytic_instructions", r.analytic_instructions},
-                   {"gated", r.point.gated},
                    {"analytic_cpu_s", r.analytic_cpu_seconds},
                    {"sim_s", r.sim_seconds}});
-  j["worst_gated_abs_error"] = worst_gated_error(rs);
+  j["worst_abs_error"] = worst_error(rs);
   j["target"] = 0.05;
   return j.dump(2) + "\n";
 }

@@ -19,9 +19,6 @@ struct ValidationPoint {
   // or "model": a whole model step sequence through runner::run_model, timing-only.
   std::string kernel;
   compiler::KernelShape shape;  // kernel points
-  // Counts toward the <= 5% cycle target. Only kernel points with a partial last column block
-  // (never in a model step) are reported ungated.
-  bool gated = true;
   // Model points: preset name, runner --hw (preset or inline TOML), "ttft" (the prefill step) or
   // "tpot" (the mean decode step), and the workload.
   std::string model, hw_spec, metric;
@@ -45,7 +42,7 @@ struct ValidationResult {
 config::HardwareConfig validation_config(std::string_view preset, config::TimingMode mode);
 // A kernel point on `cfg`; the shape must name exactly the kernel's dims (std::logic_error otherwise).
 ValidationPoint kernel_point(std::string config, const config::HardwareConfig& cfg, std::string_view kernel,
-                             compiler::KernelShape shape, bool gated = true);
+                             compiler::KernelShape shape);
 
 // The default set: every registered kernel on reference-small (plus tiny-fp32 and
 // reference-analytic geometries where they add a code path), both timing modes, and whole tiny
@@ -58,7 +55,7 @@ std::vector<ValidationPoint> large_validation_points();
 std::vector<ValidationResult> run_validation(const std::vector<ValidationPoint>& points);
 ValidationResult run_validation_point(const ValidationPoint& p);
 
-double worst_gated_error(const std::vector<ValidationResult>& rs);
+double worst_error(const std::vector<ValidationResult>& rs);
 std::string validation_report(const std::vector<ValidationResult>& rs);
 std::string validation_json(const std::vector<ValidationResult>& rs);
 
