@@ -99,6 +99,15 @@ ModelCompiler::ModelCompiler(const config::HardwareConfig& hw, std::string hw_na
     place_kv_cache(base_, layer_name(i, "k_cache"), kv_);
     place_kv_cache(base_, layer_name(i, "v_cache"), kv_);
   }
+  // The RoPE swap tensor (head_dim <= VLEN): the same image every step, [swap rows, MLEN] with the
+  // swap tile on top (place_rope_tables sizes it).
+  if (uint64_t(m.head_dim) <= vlen) {
+    const uint64_t swap_rows = std::max<uint64_t>(mlen, hw_.hbm.m_prefetch_amount);
+    auto image = std::make_shared<std::vector<float>>(swap_rows * mlen, 0.f);
+    const std::vector<float> tile = rope_swap_matrix(uint64_t(m.head_dim), mlen);
+    std::copy(tile.begin(), tile.end(), image->begin());
+    rope_swap_ = std::move(image);
+  }
 }
 
 std::vector<float> ModelCompiler::weight_data(const std::string& tensor, const model::ModelWeights& w) const {
@@ -196,10 +205,8 @@ CompiledStep ModelCompiler::compile_step(const std::vector<std::vector<int64_t>>
     step.vram_inits.push_back({plan.vram(rope.sin), std::move(t.sin)});
     if (!rope.swap.empty()) {
       const HbmTensor& sw = plan.hbm(rope.swap);
-      std::vector<float> data(sw.rows * sw.cols, 0.f);
-      const std::vector<float> tile = rope_swap_matrix(hd, g.mlen);
-      std::copy(tile.begin(), tile.end(), data.begin());
-      step.hbm_inits.push_back({sw, std::move(data)});
+      if (!rope_swap_ || rope_swap_->size() != sw.rows * sw.cols) throw std::logic_error("model compiler: rope swap image");
+      step.hbm_inits.push_back({sw, rope_swap_});
     }
   }
 
@@ -236,7 +243,7 @@ CompiledStep ModelCompiler::compile_step(const std::vector<std::vector<int64_t>>
   for (const PlannedCall& c : sp.tail) c.emit(b, plan, "");
   step.hidden = plan.vram(T > 1 ? "final" : "x");
   step.logits = plan.vram("logits");
-  step.program = finish_program(b, plan);
+  step.program = finish_program(b, plan, opt_.assembly);
   // The final norm + LM head follow the last layer, so every checkpoint names a real instruction.
   if (step.residual_pcs.back() >= step.program.instrs.size())
     throw std::logic_error("model compiler: residual checkpoint past the end of the program");

@@ -5,6 +5,7 @@
 // Layout, padding and quantization rules: docs/run.md. Included on its own (not via compiler.hpp).
 #pragma once
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -18,6 +19,7 @@ struct ModelCompileOptions {
   uint64_t batch = 1;          // sequences per step (all with the same number of new tokens)
   uint64_t max_positions = 0;  // KV positions per sequence the run needs (prompt + generated)
   LoopPolicy loops = LoopPolicy::hardware();
+  bool assembly = true;  // CompiledProgram::assembly (text); a simulation-only run needs none
 };
 
 // A host-computed VRAM tensor a step needs before it runs (RoPE tables): row-major [rows, cols]
@@ -29,7 +31,7 @@ struct VramInit {
 // A host-computed HBM tensor a step places (the RoPE swap matrix), row-major [rows, cols].
 struct HbmInit {
   HbmTensor tensor;
-  std::vector<float> data;
+  std::shared_ptr<const std::vector<float>> data;  // the same for every step: built once
 };
 
 struct CompiledStep {
@@ -89,6 +91,7 @@ class ModelCompiler {
   uint64_t k_cols_ = 0;  // K/V projection width = the cache row: kv_heads * head_dim rounded up to MLEN
   std::vector<std::string> weight_names_;
   std::vector<std::pair<std::string, Source>> sources_;
+  std::shared_ptr<const std::vector<float>> rope_swap_;  // the swap tensor's HBM image, when needed
 };
 
 }  // namespace plena::compiler

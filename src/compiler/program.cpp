@@ -6,7 +6,7 @@
 
 namespace plena::compiler {
 
-CompiledProgram finish_program(const ProgramBuilder& b, const MemoryPlan& plan) {
+CompiledProgram finish_program(const ProgramBuilder& b, const MemoryPlan& plan, bool assembly) {
   CompiledProgram p;
   p.manifest = plan.manifest();
   if (p.manifest.config_hash != b.config_hash())
@@ -16,7 +16,7 @@ CompiledProgram finish_program(const ProgramBuilder& b, const MemoryPlan& plan) 
   p.config_hash = b.config_hash();
   p.instrs = b.instrs();
   p.words = b.words();
-  p.assembly = b.assembly();
+  if (assembly) p.assembly = b.assembly();
   return p;
 }
 

@@ -21,7 +21,8 @@ struct CompiledProgram {
 
 // InputError when the builder and the plan were made for different configs (the program and
 // its manifest must describe the same machine).
-CompiledProgram finish_program(const ProgramBuilder& b, const MemoryPlan& plan);
+// `assembly`: also render the text (CompiledProgram::assembly; megabytes for a model step).
+CompiledProgram finish_program(const ProgramBuilder& b, const MemoryPlan& plan, bool assembly = true);
 
 // Writes <dir>/<stem>.asm, <stem>.mem (upstream hex text) and <stem>.manifest.json.
 void write_program(const CompiledProgram& p, const std::filesystem::path& dir, std::string_view stem);

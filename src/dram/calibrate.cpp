@@ -2,6 +2,8 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <mutex>
+#include <utility>
 
 #include "dram/dram.hpp"
 #include "support/math.hpp"
@@ -55,7 +57,9 @@ std::vector<uint64_t> simulate_burst(const Params& p, const TransferShape& shape
   return done;
 }
 
-TransferTiming calibrate_transfer(const Params& p, const TransferShape& shape, const BurstOptions& o) {
+namespace {
+
+TransferTiming calibrate_uncached(const Params& p, const TransferShape& shape, const BurstOptions& o) {
   constexpr uint64_t kRows = 128, kBurst = 10, kSerial = 4;
   TransferTiming t;
   uint64_t rows = 0;
@@ -81,6 +85,49 @@ TransferTiming calibrate_transfer(const Params& p, const TransferShape& shape, c
   }
   t.warm_ps = warm / double(kSerial - 1) + (scale - 1.0) * inc;
   return t;
+}
+
+// Entries by (shape, options); the parameters (few distinct per process) compared in full.
+struct CalibrationCache {
+  static constexpr size_t kMaxEntries = size_t(1) << 20;  // a bound on a long process's memory
+  std::mutex mu;
+  std::map<std::pair<TransferShape, BurstOptions>, std::vector<std::pair<Params, TransferTiming>>> entries;
+  size_t size = 0;
+  uint64_t computed = 0;
+};
+
+CalibrationCache& calibration_cache() {
+  static CalibrationCache c;
+  return c;
+}
+
+}  // namespace
+
+TransferTiming calibrate_transfer(const Params& p, const TransferShape& shape, const BurstOptions& o) {
+  CalibrationCache& c = calibration_cache();
+  const auto key = std::make_pair(shape, o);
+  {
+    std::lock_guard<std::mutex> lock(c.mu);
+    if (auto it = c.entries.find(key); it != c.entries.end())
+      for (const auto& [params, timing] : it->second)
+        if (params == p) return timing;
+  }
+  const TransferTiming t = calibrate_uncached(p, shape, o);  // outside the lock: it takes a while
+  std::lock_guard<std::mutex> lock(c.mu);
+  if (c.size >= CalibrationCache::kMaxEntries) {
+    c.entries.clear();
+    c.size = 0;
+  }
+  c.entries[key].emplace_back(p, t);
+  ++c.size;
+  ++c.computed;
+  return t;
+}
+
+uint64_t calibrations_computed() {
+  CalibrationCache& c = calibration_cache();
+  std::lock_guard<std::mutex> lock(c.mu);
+  return c.computed;
 }
 
 }  // namespace plena::dram

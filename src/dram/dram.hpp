@@ -76,6 +76,7 @@ struct Params {
   double refresh_limited_bandwidth_GBps() const;
   // Throws plena::InputError naming the field when the parameters are inconsistent.
   void validate() const;
+  bool operator==(const Params&) const = default;
 };
 
 // Built-in technologies: hbm2 (the reference's: 8 ch, 2 Gbps), hbm2e, hbm3, hbm3e, lpddr5x,
@@ -232,6 +233,7 @@ struct BurstOptions {
   uint32_t queue_depth = 8;     // transfers in flight; the next starts when the oldest completes
   uint64_t issue_gap_ps = 0;    // earliest start of transfer j is j * issue_gap_ps
   uint64_t period_ps = 1000;    // a transfer waiting for a slot starts on the next core-clock edge
+  auto operator<=>(const BurstOptions&) const = default;
 };
 // Completion time (ps, from 0) of each of `count` transfers of `shape` on a fresh model, all of a
 // transfer's requests arriving together. Transfer j continues where j-1 ended: every stream's
@@ -246,6 +248,10 @@ std::vector<uint64_t> simulate_burst(const Params& p, const TransferShape& shape
 struct TransferTiming {
   double first_ps = 0, per_transfer_ps = 0, alone_ps = 0, warm_ps = 0;
 };
+// Memoized for the process (thread-safe): a calibration is a pure function of its three
+// arguments, so every simulated step and every estimate point shares them.
 TransferTiming calibrate_transfer(const Params& p, const TransferShape& shape, const BurstOptions& o);
+// Calibrations computed (cache misses) so far in this process; for tests and reports.
+uint64_t calibrations_computed();
 
 }  // namespace plena::dram

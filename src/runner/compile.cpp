@@ -75,7 +75,7 @@ std::vector<std::filesystem::path> compile_model(const CompileOptions& opt) {
       high = std::max(high, t.base + t.bytes());
     }
     for (const auto& init : step.hbm_inits) {
-      add_hbm(init.tensor, init.data);
+      add_hbm(init.tensor, *init.data);
       high = std::max(high, init.tensor.base + init.tensor.bytes());
     }
     // Dense image of the written tensors (the KV caches read as zero): HBM bytes [0, high).
@@ -83,7 +83,7 @@ std::vector<std::filesystem::path> compile_model(const CompileOptions& opt) {
       sim::HbmStore store(hw.hbm.size_bytes);
       for (const auto& name : mc.weight_tensors())
         sim::write_hbm_tensor(store, man.tensor(name), mc.weight_data(name, rm.weights));
-      for (const auto& init : step.hbm_inits) sim::write_hbm_tensor(store, init.tensor, init.data);
+      for (const auto& init : step.hbm_inits) sim::write_hbm_tensor(store, init.tensor, *init.data);
       std::vector<uint8_t> bytes(high);
       store.read(0, bytes);
       write_binary_file(dir / "hbm.bin", bytes);

@@ -102,7 +102,7 @@ void preload_step(sim::Simulator& s, const compiler::CompiledStep& step) {
         m.write_vram(t.address(r, c), std::span<const float>(&init.data[r * t.cols + c], n));
       }
   }
-  for (const auto& init : step.hbm_inits) sim::write_hbm_tensor(m.hbm(), init.tensor, init.data);
+  for (const auto& init : step.hbm_inits) sim::write_hbm_tensor(m.hbm(), init.tensor, *init.data);
   const auto fp = compiler::fp_sram_image(step.program.manifest);
   m.write_fpsram(0, fp);
   const auto in = compiler::int_sram_image(step.program.manifest);
@@ -446,6 +446,7 @@ void RunSession::setup_compiler() {
   mo.batch = opt_.batch;
   mo.max_positions = fed_positions(rep_.prompt_len, opt_.gen);
   mo.loops = opt_.loops;
+  mo.assembly = false;  // the run simulates the words; nobody reads the text
   mc_.emplace(hw_, rep_.hw, rm_.config, mo);
 }
 

@@ -528,3 +528,27 @@ TEST(DramTransfers, CalibrationMatchesPublishedTimingsAndBandwidth) {
   EXPECT_DOUBLE_EQ(t4.per_transfer_ps, 4 * t.per_transfer_ps);
   EXPECT_DOUBLE_EQ(t4.first_ps, t.first_ps + 3 * t.per_transfer_ps);
 }
+
+// calibrate_transfer is memoized for the process: the same (parameters, shape, options) is
+// computed once and returns the same timing; any argument that differs is a new calibration.
+TEST(DramTransfers, CalibrationsAreSharedByTheProcess) {
+  dram::Params p = dram::preset("hbm3");
+  dram::TransferShape s;
+  s.streams[s.n++] = {4096 * 7 + 64, 1536, 24, 8192};  // a placement no other test uses
+  const uint64_t before = dram::calibrations_computed();
+  const dram::TransferTiming a = dram::calibrate_transfer(p, s, dram::BurstOptions{});
+  EXPECT_EQ(dram::calibrations_computed(), before + 1);
+  const dram::TransferTiming b = dram::calibrate_transfer(p, s, dram::BurstOptions{});
+  EXPECT_EQ(dram::calibrations_computed(), before + 1);
+  EXPECT_EQ(a.per_transfer_ps, b.per_transfer_ps);
+  EXPECT_EQ(a.warm_ps, b.warm_ps);
+  EXPECT_GT(a.per_transfer_ps, 0.0);
+  dram::BurstOptions deeper;
+  deeper.queue_depth = 2;
+  dram::calibrate_transfer(p, s, deeper);
+  EXPECT_EQ(dram::calibrations_computed(), before + 2);
+  p.tRCD += 1000;  // other parameters: a different calibration, and a slower one
+  const dram::TransferTiming c = dram::calibrate_transfer(p, s, dram::BurstOptions{});
+  EXPECT_EQ(dram::calibrations_computed(), before + 3);
+  EXPECT_GT(c.alone_ps, a.alone_ps);
+}

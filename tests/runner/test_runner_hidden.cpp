@@ -212,5 +212,28 @@ TEST(RunnerHidden, Cli) {
   std::filesystem::remove_all(o.dump_dir);
 }
 
+
+// Without the assembly text (what `plena run` asks for) the step is the same program; the RoPE
+// swap image is built once and shared by every step.
+TEST(RunnerHidden, StepsWithoutAssemblyAreTheSameProgram) {
+  const config::HardwareConfig hw = config::preset("reference-small");  // head_dim <= VLEN: a swap tensor
+  compiler::ModelCompileOptions mo;
+  mo.batch = 1;
+  mo.max_positions = 8;
+  const compiler::ModelCompiler with_text(hw, "reference-small", model::model_preset("tiny"), mo);
+  mo.assembly = false;
+  const compiler::ModelCompiler without(hw, "reference-small", model::model_preset("tiny"), mo);
+  const compiler::CompiledStep a = with_text.compile_step({{1, 2, 3}}, 0);
+  const compiler::CompiledStep b = without.compile_step({{1, 2, 3}}, 0);
+  const compiler::CompiledStep c = without.compile_step({{4}}, 3);
+  EXPECT_FALSE(a.program.assembly.empty());
+  EXPECT_TRUE(b.program.assembly.empty());
+  EXPECT_EQ(a.program.words, b.program.words);
+  ASSERT_EQ(b.hbm_inits.size(), 1u);
+  ASSERT_EQ(c.hbm_inits.size(), 1u);
+  EXPECT_EQ(b.hbm_inits[0].data.get(), c.hbm_inits[0].data.get());
+  EXPECT_EQ(*a.hbm_inits[0].data, *b.hbm_inits[0].data);
+}
+
 }  // namespace
 }  // namespace plena::runner
