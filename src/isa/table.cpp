@@ -251,9 +251,37 @@ void set_field(Instr& in, Field f, uint32_t value) {
   }
 }
 
+namespace {
+
+// Per opcode, one past the largest value of each field (rd, rs1, rs2, rs3, funct1, imm): 1 for a
+// field the form does not encode (it must be 0). The common case of validate() in a table.
+using FieldLimits = std::array<uint32_t, 6>;
+const std::array<FieldLimits, kNumOpcodes>& field_limits() {
+  static const std::array<FieldLimits, kNumOpcodes> t = [] {
+    std::array<FieldLimits, kNumOpcodes> r{};
+    for (size_t i = 0; i < kNumOpcodes; ++i) {
+      const OpInfo& inf = table()[i];
+      r[i].fill(1);
+      for (int k = 0; k < inf.form.count; ++k)
+        if (inf.form.ops[k].field != Field::None)
+          r[i][static_cast<size_t>(inf.form.ops[k].field) - 1] = field_limit(inf.form.ops[k], inf);
+    }
+    return r;
+  }();
+  return t;
+}
+
+bool fields_in_range(const Instr& in) {
+  const FieldLimits& l = field_limits()[static_cast<uint32_t>(in.op) - kMinOpcode];
+  return in.rd < l[0] && in.rs1 < l[1] && in.rs2 < l[2] && in.rs3 < l[3] && in.funct1 < l[4] && in.imm < l[5];
+}
+
+}  // namespace
+
 std::string validate(const Instr& in) {
   if (!is_valid_opcode(static_cast<uint32_t>(in.op)))
     return fmt::format("invalid opcode 0x{:02X}", static_cast<uint32_t>(in.op));
+  if (fields_in_range(in)) return {};
   const OpInfo& inf = info(in.op);
   bool used[7] = {};
   for (int k = 0; k < inf.form.count; ++k) {

@@ -504,7 +504,7 @@ compiler::CompiledStep RunSession::compile(StepReport& st) {
 void RunSession::simulate(const compiler::CompiledStep& step, StepReport& st) {
   preload_step(*simu_, step);
   if (opt_.dump_hidden_layers) probe_.begin(step, hidden());
-  const sim::SimResult r = simu_->run(step.program.words);
+  const sim::SimResult r = simu_->run(std::span<const isa::Instr>(step.program.instrs));  // valid by construction
   st.executed = r.executed;
   st.time_ps = r.timing.time_ps;
   st.cycles = r.timing.cycles;

@@ -212,9 +212,16 @@ class Simulator {
   // Runs the program from pc 0 until pc leaves the program. Machine state persists across runs
   // (preload before, dump after); the timing model is finished at the end of each run.
   SimResult run(std::span<const uint32_t> words);
+  // The same for a program already in decoded form whose every instruction passes
+  // isa::validate (a compiler's CompiledProgram::instrs): no encode/decode round trip. The span
+  // must stay valid during the call.
+  SimResult run(std::span<const isa::Instr> program);
 
  private:
+  SimResult execute_program(std::span<const isa::Instr> program, std::span<const uint32_t> words);
+  void check_config_hash();
   config::HardwareConfig cfg_;
+  std::string config_hash_;  // canonical_hash(cfg_), computed at the first check
   SimOptions opts_;
   std::unique_ptr<Machine> machine_;
   std::unique_ptr<TimingModel> timing_;

@@ -14,12 +14,15 @@ Simulator::Simulator(const config::HardwareConfig& cfg, SimOptions opts)
 
 Simulator::~Simulator() = default;
 
+void Simulator::check_config_hash() {
+  if (opts_.expected_config_hash.empty()) return;
+  if (config_hash_.empty()) config_hash_ = config::canonical_hash(cfg_);  // cfg_ never changes
+  if (config_hash_ != opts_.expected_config_hash)
+    throw SimFault(fmt::format("program built for config {}, running on {}", opts_.expected_config_hash, config_hash_));
+}
+
 SimResult Simulator::run(std::span<const uint32_t> words) {
-  if (!opts_.expected_config_hash.empty()) {
-    std::string here = config::canonical_hash(cfg_);
-    if (here != opts_.expected_config_hash)
-      throw SimFault(fmt::format("program built for config {}, running on {}", opts_.expected_config_hash, here));
-  }
+  check_config_hash();
   if (words.size() > UINT32_MAX) throw InputError("program has more than 2^32 instructions");
   // Invalid words stay in place (op 0): they fault only if executed.
   program_.assign(words.size(), isa::Instr{});
@@ -29,8 +32,19 @@ SimResult Simulator::run(std::span<const uint32_t> words) {
     else
       program_[i].op = isa::Opcode(uint8_t(words[i] & 0x3F));
   }
+  return execute_program(program_, words);
+}
+
+SimResult Simulator::run(std::span<const isa::Instr> program) {
+  check_config_hash();
+  if (program.size() > UINT32_MAX) throw InputError("program has more than 2^32 instructions");
+  return execute_program(program, {});
+}
+
+// `words`: the encoded program when there is one (for the message of an invalid word).
+SimResult Simulator::execute_program(std::span<const isa::Instr> program, std::span<const uint32_t> words) {
   Machine& m = *machine_;
-  m.set_program(program_);
+  m.set_program(program);
   m.loops.clear();
   m.loop_back_edges = 0;
   timing_.reset();
@@ -38,7 +52,7 @@ SimResult Simulator::run(std::span<const uint32_t> words) {
 
   SimResult res;
   const uint64_t budget = cfg_.timing.instruction_budget;
-  const uint32_t n = uint32_t(program_.size());
+  const uint32_t n = uint32_t(program.size());
   const auto t0 = std::chrono::steady_clock::now();
   uint32_t pc = 0;
   uint64_t executed = 0;
@@ -46,12 +60,13 @@ SimResult Simulator::run(std::span<const uint32_t> words) {
   const bool observe = bool(opts_.observer);
   Effects e;
   while (pc < n) {
-    const isa::Instr& in = program_[pc];
+    const isa::Instr& in = program[pc];
     if (executed >= budget)
       throw SimFault(fault_message(
           pc, in, fmt::format("instruction budget of {} exceeded (timing.instruction_budget)", budget)));
     if (!isa::is_valid_opcode(uint8_t(in.op)))
-      throw SimFault(fault_message(pc, in, fmt::format("invalid instruction word 0x{:08X}", words[pc])));
+      throw SimFault(fault_message(pc, in, fmt::format("invalid instruction word 0x{:08X}",
+                                                       pc < words.size() ? words[pc] : uint32_t(in.op))));
     execute(m, in, pc, e);
     if (observe) opts_.observer(e, pc);
     if (tm) tm->issue(e, pc);

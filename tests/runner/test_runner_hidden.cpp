@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <string>
 #include <sys/wait.h>
@@ -14,6 +15,7 @@
 #include "compiler/model_compiler.hpp"
 #include "config/config.hpp"
 #include "runner/runner.hpp"
+#include "sim/sim.hpp"
 #include "support/support.hpp"
 
 namespace plena::runner {
@@ -233,6 +235,33 @@ TEST(RunnerHidden, StepsWithoutAssemblyAreTheSameProgram) {
   ASSERT_EQ(c.hbm_inits.size(), 1u);
   EXPECT_EQ(b.hbm_inits[0].data.get(), c.hbm_inits[0].data.get());
   EXPECT_EQ(*a.hbm_inits[0].data, *b.hbm_inits[0].data);
+}
+
+
+// A compiled step runs the same from its instructions (no encode/decode) as from its words:
+// executed count, cycles and the logits it leaves in VRAM.
+TEST(RunnerHidden, DecodedProgramRunsLikeItsWords) {
+  const config::HardwareConfig hw = config::preset("tiny-fp32");
+  compiler::ModelCompileOptions mo;
+  mo.batch = 1;
+  mo.max_positions = 8;
+  mo.assembly = false;
+  const compiler::ModelCompiler mc(hw, "tiny-fp32", model::model_preset("tiny"), mo);
+  const compiler::CompiledStep st = mc.compile_step({{1, 2, 3}}, 0);
+  sim::SimOptions so;
+  so.expected_config_hash = config::canonical_hash(hw);
+  sim::Simulator from_words(hw, so), from_instrs(hw, so);
+  const sim::SimResult a = from_words.run(st.program.words);
+  const sim::SimResult b = from_instrs.run(std::span<const isa::Instr>(st.program.instrs));
+  EXPECT_GT(a.executed, 1000u);
+  EXPECT_EQ(a.executed, b.executed);
+  EXPECT_EQ(a.timing.cycles, b.timing.cycles);
+  // No weights are loaded (NaNs): compare the bits. The runner tests cover the values (fp32-exact).
+  const uint64_t n = st.logits.cols;
+  const std::vector<float> x = from_words.machine().read_vram(st.logits.address(0, 0), n);
+  const std::vector<float> y = from_instrs.machine().read_vram(st.logits.address(0, 0), n);
+  ASSERT_EQ(x.size(), y.size());
+  EXPECT_EQ(std::memcmp(x.data(), y.data(), n * sizeof(float)), 0);
 }
 
 }  // namespace
