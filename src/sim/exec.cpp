@@ -28,7 +28,7 @@ void check_vram(const Ctx& c, uint64_t addr, uint64_t n, std::string_view role) 
 }
 
 void check_vram_rows(const Ctx& c, uint64_t addr, uint64_t rows, std::string_view role) {
-  if (addr % c.g.vlen != 0) faultf(c, "{} VRAM address {} is not a multiple of VLEN ({})", role, addr, c.g.vlen);
+  if (mod_geom(addr, c.g.vlen) != 0) faultf(c, "{} VRAM address {} is not a multiple of VLEN ({})", role, addr, c.g.vlen);
   const uint64_t size = c.m.vram_elems();
   const uint64_t n = rows * c.g.vlen;
   if (addr > size || n > size - addr)
@@ -301,6 +301,13 @@ void execute(Machine& m, const isa::Instr& in, uint32_t pc, Effects& e) {
   if (!row.valid || uint8_t(in.op) > 63) detail::faultf(c, "invalid opcode 0x{:02x}", unsigned(in.op));
   e.unit = row.unit;
   e.latency = row.latency;
+  if (m.mm_ahead.pending()) {
+    // Products computed ahead stay valid only along the straight line they were read from.
+    if (pc == m.mm_ahead.expect_pc && pc < m.program().size() && &m.program()[pc] == &in)
+      ++m.mm_ahead.expect_pc;
+    else
+      m.mm_ahead.drop();
+  }
   detail::dispatch(c);
 }
 

@@ -3,6 +3,7 @@
 // ascending order starting from 0, added to the accumulator afterwards (docs/isa.md ("Simulator semantics and deviations"));
 // loops are ordered so the compiler vectorises across output columns without reassociating k.
 #include <algorithm>
+#include <array>
 #include <cstring>
 
 #include "sim/exec_detail.hpp"
@@ -23,18 +24,18 @@ size_t hm_size(const Ctx& c) { return size_t(c.g.broadcast_amount) * c.g.mlen * 
 // col < MLEN, which upstream's GEMV template emits; the two forms coincide only at col 0.
 TileRef block_tile(const Ctx& c, uint64_t addr, bool element_col = false) {
   const uint64_t t2 = mlen2(c);
-  TileRef t{addr - addr % t2, 0};
-  uint64_t rem = addr % t2;
+  const uint64_t rem = mod_geom(addr, t2);
+  TileRef t{addr - rem, 0};
   if (element_col && rem < c.g.mlen) {
-    if (rem % c.g.blen != 0)
+    if (mod_geom(rem, c.g.blen) != 0)
       faultf(c, "MRAM address {} is tile {} + column {}, which is not a multiple of BLEN ({})", addr, addr / t2, rem,
              c.g.blen);
     t.col = rem;
-  } else if (rem % c.g.mlen != 0 || (rem / c.g.mlen) % c.g.blen != 0) {
+  } else if (mod_geom(rem, c.g.mlen) != 0 || mod_geom(div_geom(rem, c.g.mlen), c.g.blen) != 0) {
     faultf(c, "MRAM address {} is tile {} + offset {}, which is not col*MLEN{} with col a multiple of BLEN ({}, MLEN {})",
            addr, addr / t2, rem, element_col ? " or col < MLEN" : "", c.g.blen, c.g.mlen);
   } else {
-    t.col = rem / c.g.mlen;
+    t.col = div_geom(rem, c.g.mlen);
   }
   check_mram(c, t.base, t2, "matrix");
   c.e.add_read(Space::Mram, t.base, t.base + t2);
@@ -161,6 +162,149 @@ PLENA_MM_CLONES void mm_block(const float* x, uint64_t x_ld, const float* w, uin
   }
 }
 
+// ---- Look-ahead (BLEN 4): one M_MM's 16 dot products are too few independent add chains to keep
+// the FP units busy, so a straight-line run of M_MM/M_TMM is read ahead and computed together.
+// Each entry is still summed from 0 over k ascending and added to acc_m by its own instruction.
+
+constexpr size_t kMaxAhead = 64;  // entries per look-ahead (64 x 16 floats of results)
+
+struct MmOperand {
+  const float* x;  // BLEN activation rows, MLEN apart
+  const float* w;  // [K x BLEN] weight block, rows w_ld apart
+  uint64_t w_ld;
+};
+
+// The operands pass every check exec_mm makes (block_tile, read_vram_rows), and the activation
+// rows it reads at stride MLEN stay inside the Vector SRAM.
+bool mm_operands_ok(const Ctx& c, uint64_t maddr, uint64_t vaddr) {
+  const uint64_t t2 = mlen2(c), rem = mod_geom(maddr, t2), base = maddr - rem;
+  const uint64_t mram = c.m.mram_elems(), vram = c.m.vram_elems();
+  const uint64_t rows = uint64_t(c.g.blen) * std::max(c.g.vlen, c.g.mlen);
+  return mod_geom(rem, c.g.mlen) == 0 && mod_geom(div_geom(rem, c.g.mlen), c.g.blen) == 0 && base <= mram &&
+         t2 <= mram - base && mod_geom(vaddr, c.g.vlen) == 0 && vaddr <= vram && rows <= vram - vaddr;
+}
+
+// Replays a scalar integer ALU instruction on `gp` (as exec.cpp's dispatch does); false for any
+// other instruction, which ends the look-ahead.
+bool replay_int_alu(const isa::Instr& in, std::array<uint32_t, 16>& gp) {
+  using isa::Opcode;
+  const uint32_t a = gp[in.rs1 & 15], b = gp[in.rs2 & 15];
+  uint32_t v;
+  switch (in.op) {
+    case Opcode::S_ADD_INT: v = a + b; break;
+    case Opcode::S_ADDI_INT: v = a + in.imm; break;
+    case Opcode::S_SUB_INT: v = a - b; break;
+    case Opcode::S_MUL_INT: v = a * b; break;
+    case Opcode::S_LUI_INT: v = uint32_t(uint64_t(in.imm) << 12); break;
+    default: return false;
+  }
+  if (in.rd != 0) gp[in.rd & 15] = v;
+  return true;
+}
+
+// Entries for the M_MM/M_TMM at c.pc and every one after it on the straight line, up to the first
+// instruction that is neither one of them nor a scalar integer ALU op, or operands that would fault.
+void plan_ahead(const Ctx& c, uint64_t maddr, uint64_t vaddr) {
+  MatrixAhead& a = c.m.mm_ahead;
+  a.drop();
+  a.entries.push_back({c.pc, maddr, vaddr});
+  a.expect_pc = c.pc + 1;
+  const auto prog = c.m.program();
+  std::array<uint32_t, 16> gp = c.m.gp;
+  for (size_t q = size_t(c.pc) + 1; q < prog.size() && a.entries.size() < kMaxAhead; ++q) {
+    const isa::Instr& in = prog[q];
+    if (in.op == isa::Opcode::M_MM || in.op == isa::Opcode::M_TMM) {
+      const bool t = in.op == isa::Opcode::M_TMM;
+      const uint64_t ma = gp[(t ? in.rs2 : in.rs1) & 15], va = gp[(t ? in.rs1 : in.rs2) & 15];
+      if (!mm_operands_ok(c, ma, va)) break;
+      a.entries.push_back({uint32_t(q), ma, va});
+    } else if (!replay_int_alu(in, gp)) {
+      break;
+    }
+  }
+}
+
+// parts[e] = x_e @ w_e for E entries together: 4*E independent 4-wide add chains, each output a
+// sum over k ascending from 0 with a separate multiply and add (bit-identical to mm_block).
+template <uint32_t E>
+[[gnu::always_inline]] inline void mm4_group(const MmOperand* op, uint64_t x_ld, uint32_t K, float* parts) {
+  typedef float v4f __attribute__((vector_size(16)));
+  v4f part[E][4] = {};
+  for (uint32_t k = 0; k < K; ++k)
+    for (uint32_t e = 0; e < E; ++e) {
+      v4f w;
+      std::memcpy(&w, op[e].w + k * op[e].w_ld, sizeof(v4f));
+      for (uint32_t i = 0; i < 4; ++i) part[e][i] += op[e].x[i * x_ld + k] * w;
+    }
+  for (uint32_t e = 0; e < E; ++e)
+    for (uint32_t i = 0; i < 4; ++i) std::memcpy(parts + (e * 4 + i) * 4, &part[e][i], sizeof(v4f));
+}
+
+PLENA_MM_CLONES void mm4_run(const MmOperand* ops, size_t n, uint64_t x_ld, uint32_t K, float* parts) {
+  size_t e = 0;
+  for (; e + 3 <= n; e += 3) mm4_group<3>(ops + e, x_ld, K, parts + e * 16);  // 12 chains: 14 of 16 registers
+  if (n - e == 2) mm4_group<2>(ops + e, x_ld, K, parts + e * 16);
+  if (n - e == 1) mm4_group<1>(ops + e, x_ld, K, parts + e * 16);
+}
+
+// Computes every planned entry (BLEN 4); M_TMM weights are packed as exec_mm packs them.
+void compute_ahead(const Ctx& c) {
+  MatrixAhead& a = c.m.mm_ahead;
+  const uint32_t L = c.g.mlen, B = c.g.blen;
+  const size_t n = a.entries.size();
+  std::vector<MmOperand> ops(n);
+  a.parts.resize(n * B * B);
+  a.panels.resize(n * L * B);
+  for (size_t e = 0; e < n; ++e) {
+    const auto& en = a.entries[e];
+    const uint64_t rem = mod_geom(en.maddr, mlen2(c));
+    const float* tile = c.m.mram() + (en.maddr - rem);
+    ops[e].x = c.m.vram() + en.vaddr;
+    if (c.m.program()[en.pc].op == isa::Opcode::M_MM) {
+      ops[e].w = tile + rem / L;
+      ops[e].w_ld = L;
+      continue;
+    }
+    float* panel = a.panels.data() + e * L * B;
+    for (uint32_t j = 0; j < B; ++j)
+      for (uint32_t k = 0; k < L; ++k) panel[size_t(k) * B + j] = tile[(rem / L + j) * L + k];
+    ops[e].w = panel;
+    ops[e].w_ld = B;
+  }
+  mm4_run(ops.data(), n, L, L, a.parts.data());
+}
+
+// acc_m += the entry computed ahead for this instruction; false when there is none.
+bool take_ahead(const Ctx& c, uint64_t maddr, uint64_t vaddr) {
+  MatrixAhead& a = c.m.mm_ahead;
+  if (!a.pending()) return false;
+  const MatrixAhead::Entry& en = a.entries[a.next];
+  if (en.pc != c.pc || en.maddr != maddr || en.vaddr != vaddr) {
+    a.drop();
+    return false;
+  }
+  const size_t bb = size_t(c.g.blen) * c.g.blen;
+  const float* part = a.parts.data() + a.next * bb;
+  float* acc = c.m.acc_m.data();
+  for (size_t i = 0; i < bb; ++i) acc[i] += part[i];
+  ++a.next;
+  return true;
+}
+
+// Plans and computes a run starting at this instruction; false (nothing planned) when the
+// instruction is not the program's own or no other M_MM/M_TMM follows it.
+bool start_ahead(const Ctx& c, uint64_t maddr, uint64_t vaddr) {
+  const auto prog = c.m.program();
+  if (c.g.blen != 4 || c.pc >= prog.size() || &prog[c.pc] != &c.in) return false;
+  plan_ahead(c, maddr, vaddr);
+  if (c.m.mm_ahead.entries.size() < 2) {
+    c.m.mm_ahead.drop();
+    return false;
+  }
+  compute_ahead(c);
+  return take_ahead(c, maddr, vaddr);
+}
+
 }  // namespace
 
 void exec_mm(const Ctx& c, bool transposed) {
@@ -179,6 +323,7 @@ void exec_mm(const Ctx& c, bool transposed) {
   c.e.add_read(Space::AccM, 0, 1);
   c.e.add_write(Space::AccM, 0, 1);
   if (!m.functional()) return;
+  if (take_ahead(c, maddr, vaddr) || start_ahead(c, maddr, vaddr)) return;
   const float* tile = m.mram() + t.base;
   const float* x = m.vram() + vaddr;
   if (!transposed) {
@@ -256,7 +401,7 @@ void batched(const Ctx& c, uint64_t maddr, uint64_t vaddr, uint32_t rows, bool t
 
 // Writes BLEN values of an accumulator row at VRAM element address `addr` (column = addr % VLEN).
 uint64_t wo_column(const Ctx& c, uint64_t addr) {
-  uint64_t col = addr % c.g.vlen;
+  uint64_t col = mod_geom(addr, c.g.vlen);
   if (col + c.g.blen > c.g.vlen)
     faultf(c, "VRAM address {} is column {} of its row; {} values do not fit in VLEN ({})", addr, col, c.g.blen,
            c.g.vlen);

@@ -1,0 +1,212 @@
+// M_MM/M_TMM runs: the executor computes straight-line runs ahead in one kernel (exec_matrix.cpp);
+// every preset must still give the bits of the defined order (each M_MM's dot products summed
+// from 0 over k ascending, then added to acc_m; M_MM_WO rounds to the vector SRAM type), checked
+// here against a scalar model on randomized programs, and against single-stepped execution.
+#include <fmt/format.h>
+
+#include "test_exec_util.hpp"
+
+namespace plena::sim::test {
+namespace {
+
+struct MmOp {
+  bool wo = false, transposed = false;
+  uint64_t maddr = 0, vaddr = 0;  // M_MM/M_TMM
+  uint64_t out = 0, stride = 1;   // M_MM_WO
+};
+
+// Small SRAMs in the preset's geometry: 4 MRAM tiles, 16*BLEN VRAM rows (at least 64).
+config::HardwareConfig small_srams(config::HardwareConfig cfg) {
+  cfg.sram.matrix_depth = 4 * cfg.geometry.mlen;
+  cfg.sram.vector_depth = std::max<uint64_t>(64, 16 * cfg.geometry.blen);
+  cfg.timing.instruction_budget = 1u << 20;
+  return cfg;
+}
+
+struct Lcg {
+  uint32_t s;
+  uint32_t next(uint32_t n) {
+    s = s * 1664525u + 1013904223u;
+    return (s >> 8) % n;
+  }
+};
+
+// Runs of 1..max_run M_MM/M_TMM, each closed by an M_MM_WO (which may overwrite later operands).
+std::vector<MmOp> random_ops(const config::Geometry& g, uint64_t vram_rows, uint32_t seed, int runs, int max_run) {
+  Lcg r{seed};
+  const uint64_t L = g.mlen, B = g.blen;
+  std::vector<MmOp> ops;
+  for (int run = 0; run < runs; ++run) {
+    int n = 1 + int(r.next(uint32_t(max_run)));
+    for (int i = 0; i < n; ++i) {
+      MmOp o;
+      o.transposed = r.next(4) == 0;
+      o.maddr = r.next(4) * L * L + r.next(uint32_t(L / B)) * B * L;
+      o.vaddr = r.next(uint32_t(vram_rows - B + 1)) * L;
+      ops.push_back(o);
+    }
+    MmOp wo;
+    wo.wo = true;
+    wo.stride = 1 + r.next(2);
+    wo.out = r.next(uint32_t(vram_rows - (B - 1) * wo.stride)) * L + r.next(uint32_t(L / B)) * B;
+    ops.push_back(wo);
+  }
+  return ops;
+}
+
+// gp1 = matrix address, gp2 = activation address (S_LUI_INT + S_ADDI_INT), with a scalar op on
+// another register in between so the look-ahead has to replay it.
+std::string to_asm(const std::vector<MmOp>& ops) {
+  std::string p;
+  auto load = [&](unsigned reg, uint64_t v) {
+    p += fmt::format("S_LUI_INT gp{0}, {1}\nS_ADDI_INT gp{0}, gp{0}, {2}\nS_MUL_INT gp5, gp{0}, gp{0}\n", reg, v >> 12,
+                     v & 0xFFF);
+  };
+  for (const MmOp& o : ops) {
+    if (o.wo) {
+      load(3, o.out);
+      load(4, o.stride);
+      p += "M_MM_WO gp3, gp4, 0\n";
+      continue;
+    }
+    load(1, o.maddr);
+    load(2, o.vaddr);
+    p += o.transposed ? "M_TMM 0, gp2, gp1\n" : "M_MM 0, gp1, gp2\n";
+  }
+  return p;
+}
+
+// The defined semantics, one output at a time in plain scalar code.
+void model(const config::Geometry& g, const Rounder& round, std::vector<float>& vram, const std::vector<float>& mram,
+           const std::vector<MmOp>& ops, std::vector<float>& acc) {
+  const uint64_t L = g.mlen, B = g.blen, V = g.vlen;
+  for (const MmOp& o : ops) {
+    if (o.wo) {
+      for (uint64_t i = 0; i < B; ++i)
+        for (uint64_t j = 0; j < B; ++j) vram[o.out + i * V * o.stride + j] = round(acc[i * B + j]);
+      std::fill(acc.begin(), acc.end(), 0.f);
+      continue;
+    }
+    const uint64_t base = o.maddr - o.maddr % (L * L), col = o.maddr % (L * L) / L;
+    for (uint64_t i = 0; i < B; ++i)
+      for (uint64_t j = 0; j < B; ++j) {
+        float s = 0.f;
+        for (uint64_t k = 0; k < L; ++k) {
+          const float w = o.transposed ? mram[base + (col + j) * L + k] : mram[base + k * L + col + j];
+          const float prod = vram[o.vaddr + i * L + k] * w;
+          s += prod;
+        }
+        acc[i * B + j] += s;
+      }
+  }
+}
+
+void preload(Machine& m, uint32_t seed) {
+  // Mixed magnitudes, so a reordered or fused sum would round differently.
+  auto v = randv(m.vram_elems(), seed), w = randv(m.mram_elems(), seed + 1);
+  for (size_t i = 0; i < v.size(); i += 7) v[i] *= 1024.f;
+  for (size_t i = 0; i < w.size(); i += 5) w[i] *= 1.0f / 4096.f;
+  m.write_vram(0, v);
+  m.write_mram(0, w);
+}
+
+TEST(ExecMatrixRuns, EveryPresetMatchesTheScalarModelBitForBit) {
+  for (const std::string& name : config::preset_names()) {
+    SCOPED_TRACE(name);
+    auto cfg = small_srams(config::preset(name));
+    const auto& g = cfg.geometry;
+    const bool big = g.mlen > 256;  // the scalar model is slow at MLEN 2048
+    auto ops = random_ops(g, cfg.sram.vector_depth, 7, big ? 2 : 24, big ? 2 : 12);
+    SimOptions o;
+    o.use_timing_model = false;
+    Simulator sim(cfg, o);
+    preload(sim.machine(), 3);
+    auto vram = sim.machine().read_vram(0, sim.machine().vram_elems());
+    auto mram = sim.machine().read_mram(0, sim.machine().mram_elems());
+    std::vector<float> acc(size_t(g.blen) * g.blen, 0.f);
+    model(g, sim.machine().vector_round(), vram, mram, ops, acc);
+    sim.run(isa::assemble(to_asm(ops), "runs.asm").words);
+    EXPECT_TRUE(bits_equal(sim.machine().read_vram(0, vram.size()), vram));
+  }
+}
+
+// Single-stepping with instruction copies never looks ahead: the per-instruction path is the reference.
+void step_all(Machine& m, const std::vector<uint32_t>& words, size_t count) {
+  for (uint32_t pc = 0; pc < count; ++pc) {
+    isa::Instr in = *isa::try_decode(words[pc]);
+    execute(m, in, pc);
+  }
+}
+
+TEST(ExecMatrixRuns, RunsAtBlen4MatchSingleSteppingIncludingTheAccumulator) {
+  for (auto cfg : {tiny_config("fp32"), ref_config("bf16")}) {
+    auto ops = random_ops(cfg.geometry, cfg.sram.vector_depth, 11, 30, 20);
+    ops.pop_back();  // end inside a run: acc_m holds its partial sums
+    auto words = isa::assemble(to_asm(ops), "runs.asm").words;
+    SimOptions o;
+    o.use_timing_model = false;
+    Simulator sim(cfg, o);
+    Machine ref(cfg);
+    preload(sim.machine(), 5);
+    preload(ref, 5);
+    sim.run(words);
+    step_all(ref, words, words.size());
+    EXPECT_GE(sim.machine().mm_ahead.entries.size(), 2u) << "the last run was not computed ahead";
+    EXPECT_TRUE(bits_equal(sim.machine().acc_m, ref.acc_m));
+    EXPECT_TRUE(bits_equal(sim.machine().read_vram(0, ref.vram_elems()), ref.read_vram(0, ref.vram_elems())));
+  }
+}
+
+TEST(ExecMatrixRuns, AFaultInsideARunLeavesOnlyTheExecutedProductsInTheAccumulator) {
+  auto cfg = ref_config("fp32");
+  std::vector<MmOp> ops(6);
+  for (size_t i = 0; i < ops.size(); ++i) ops[i].maddr = i % 4 * 64 * 64, ops[i].vaddr = i * 4 * 64;
+  auto words = isa::assemble(to_asm(ops), "runs.asm").words;
+  // 7 instructions per M_MM: the budget stops the run after the second of six.
+  for (uint64_t budget : {uint64_t(14), uint64_t(16)}) {
+    cfg.timing.instruction_budget = budget;
+    SimOptions o;
+    o.use_timing_model = false;
+    Simulator sim(cfg, o);
+    Machine ref(cfg);
+    preload(sim.machine(), 9);
+    preload(ref, 9);
+    expect_fault([&] { sim.run(words); }, {"instruction budget"});
+    step_all(ref, words, budget);
+    EXPECT_TRUE(bits_equal(sim.machine().acc_m, ref.acc_m));
+  }
+}
+
+TEST(ExecMatrixRuns, ALaterOperandThatWouldFaultEndsTheRunAndStillFaults) {
+  Rig r(ref_config("fp32"));
+  preload(r.m(), 2);
+  // The third M_MM's activation address is not a multiple of VLEN.
+  expect_fault([&] { r.run("M_MM 0, gp0, gp0\nS_ADDI_INT gp2, gp0, 256\nM_MM 0, gp0, gp2\nS_ADDI_INT gp2, gp0, 3\nM_MM 0, gp0, gp2\n"); },
+               {"pc 0x0004", "not a multiple of VLEN"});
+  Machine ref(ref_config("fp32"));
+  preload(ref, 2);
+  auto words = isa::assemble("M_MM 0, gp0, gp0\nS_ADDI_INT gp2, gp0, 256\nM_MM 0, gp0, gp2\n", "a.asm").words;
+  step_all(ref, words, words.size());
+  EXPECT_TRUE(bits_equal(r.m().acc_m, ref.acc_m));
+}
+
+TEST(ExecMatrixRuns, PreloadBetweenRunsIsSeen) {
+  auto cfg = ref_config("fp32");
+  SimOptions o;
+  o.use_timing_model = false;
+  Simulator sim(cfg, o);
+  auto words = isa::assemble("S_ADDI_INT gp2, gp0, 256\nM_MM 0, gp0, gp0\nM_MM 0, gp0, gp2\nM_MM_WO gp0, gp0, 0\n", "a.asm").words;
+  preload(sim.machine(), 1);
+  sim.run(words);
+  auto first = sim.machine().read_vram(0, 4);
+  preload(sim.machine(), 2);
+  Machine ref(cfg);
+  preload(ref, 2);
+  sim.run(words);
+  step_all(ref, words, words.size());
+  EXPECT_FALSE(bits_equal(first, ref.read_vram(0, 4)));
+  EXPECT_TRUE(bits_equal(sim.machine().read_vram(0, 4), ref.read_vram(0, 4)));
+}
+
+}  // namespace
+}  // namespace plena::sim::test
