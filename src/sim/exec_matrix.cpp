@@ -5,6 +5,9 @@
 #include <algorithm>
 #include <array>
 #include <cstring>
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
 
 #include "sim/exec_detail.hpp"
 
@@ -202,22 +205,36 @@ bool replay_int_alu(const isa::Instr& in, std::array<uint32_t, 16>& gp) {
   return true;
 }
 
+// The VRAM elements an M_MM_WO with these registers writes: [addr, addr + (BLEN-1)*VLEN*stride + BLEN).
+struct Span {
+  uint64_t lo = UINT64_MAX, hi = 0;
+  void add(uint64_t l, uint64_t h) { lo = std::min(lo, l), hi = std::max(hi, h); }
+  bool meets(uint64_t l, uint64_t h) const { return l < hi && lo < h; }
+};
+
 // Entries for the M_MM/M_TMM at c.pc and every one after it on the straight line, up to the first
-// instruction that is neither one of them nor a scalar integer ALU op, or operands that would fault.
+// instruction that is none of M_MM/M_TMM, M_MM_WO or a scalar integer ALU op, operands that would
+// fault, or activation rows that an M_MM_WO passed on the way has written.
 void plan_ahead(const Ctx& c, uint64_t maddr, uint64_t vaddr) {
   MatrixAhead& a = c.m.mm_ahead;
   a.drop();
   a.entries.push_back({c.pc, maddr, vaddr});
   a.expect_pc = c.pc + 1;
   const auto prog = c.m.program();
+  const uint64_t B = c.g.blen, V = c.g.vlen, x_span = B * std::max(c.g.vlen, c.g.mlen);
   std::array<uint32_t, 16> gp = c.m.gp;
+  Span written;  // hull of the M_MM_WO outputs passed so far
   for (size_t q = size_t(c.pc) + 1; q < prog.size() && a.entries.size() < kMaxAhead; ++q) {
     const isa::Instr& in = prog[q];
     if (in.op == isa::Opcode::M_MM || in.op == isa::Opcode::M_TMM) {
       const bool t = in.op == isa::Opcode::M_TMM;
       const uint64_t ma = gp[(t ? in.rs2 : in.rs1) & 15], va = gp[(t ? in.rs1 : in.rs2) & 15];
-      if (!mm_operands_ok(c, ma, va)) break;
+      if (!mm_operands_ok(c, ma, va) || written.meets(va, va + x_span)) break;
       a.entries.push_back({uint32_t(q), ma, va});
+    } else if (in.op == isa::Opcode::M_MM_WO) {
+      const uint64_t addr = uint64_t(gp[in.rd & 15]) + in.imm;
+      const uint64_t stride = in.rs1 == 0 ? 1 : gp[in.rs1 & 15];
+      written.add(addr, addr + (B - 1) * V * stride + B);
     } else if (!replay_int_alu(in, gp)) {
       break;
     }
@@ -241,18 +258,91 @@ template <uint32_t E>
 }
 
 PLENA_MM_CLONES void mm4_run(const MmOperand* ops, size_t n, uint64_t x_ld, uint32_t K, float* parts) {
+  // Groups of 3 (12 chains: 14 of 16 registers) or 2 (8 chains, still enough to fill the FP
+  // pipes); a lone entry only at n == 1, it runs at the add latency.
   size_t e = 0;
-  for (; e + 3 <= n; e += 3) mm4_group<3>(ops + e, x_ld, K, parts + e * 16);  // 12 chains: 14 of 16 registers
-  if (n - e == 2) mm4_group<2>(ops + e, x_ld, K, parts + e * 16);
+  for (; n - e >= 3 && n - e != 4; e += 3) mm4_group<3>(ops + e, x_ld, K, parts + e * 16);
+  for (; n - e >= 2; e += 2) mm4_group<2>(ops + e, x_ld, K, parts + e * 16);
   if (n - e == 1) mm4_group<1>(ops + e, x_ld, K, parts + e * 16);
 }
+
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && !defined(__SANITIZE_ADDRESS__)
+#define PLENA_MM_AVX512 1
+// One 16-lane register holds a whole 4 x 4 block (lane 4i+j = part[i][j]): per k one multiply and
+// one add instead of four of each. a repeats x[i][k] over j (from xt, the activations transposed
+// to [K x 4]), w repeats w[k][j] over i. E registers in flight cover the add latency. The file is
+// built with -ffp-contract=off, so AVX-512's FMA cannot fuse the multiply and the add.
+// GCC 12 warns about the undefined upper lanes inside its own broadcast intrinsics.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+template <uint32_t E>
+[[gnu::always_inline]] __attribute__((target("avx512f"))) inline void mm4_group16(const MmOperand* op,
+                                                                                 const float* const* xt, uint32_t K,
+                                                                                 float* parts) {
+  // Every 128-bit lane holds x[0..3][k]; lane i keeps x[i][k].
+  const __m512i spread = _mm512_set_epi32(3, 3, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0);
+  __m512 part[E];
+  for (uint32_t e = 0; e < E; ++e) part[e] = _mm512_setzero_ps();
+  for (uint32_t k = 0; k < K; ++k)
+    for (uint32_t e = 0; e < E; ++e) {
+      const __m512 a = _mm512_permutevar_ps(_mm512_broadcast_f32x4(_mm_loadu_ps(xt[e] + 4 * k)), spread);
+      const __m512 w = _mm512_broadcast_f32x4(_mm_loadu_ps(op[e].w + k * op[e].w_ld));
+      part[e] = _mm512_add_ps(part[e], _mm512_mul_ps(a, w));
+    }
+  for (uint32_t e = 0; e < E; ++e) _mm512_storeu_ps(parts + e * 16, part[e]);
+}
+
+__attribute__((target("avx512f"))) void mm4_run16(const MmOperand* ops, const float* const* xt, size_t n, uint32_t K,
+                                                  float* parts) {
+  size_t e = 0;
+  for (; n - e >= 6; e += 6) mm4_group16<6>(ops + e, xt + e, K, parts + e * 16);
+  switch (n - e) {
+    case 5: return mm4_group16<5>(ops + e, xt + e, K, parts + e * 16);
+    case 4: return mm4_group16<4>(ops + e, xt + e, K, parts + e * 16);
+    case 3: return mm4_group16<3>(ops + e, xt + e, K, parts + e * 16);
+    case 2: return mm4_group16<2>(ops + e, xt + e, K, parts + e * 16);
+    case 1: return mm4_group16<1>(ops + e, xt + e, K, parts + e * 16);
+    default: return;
+  }
+}
+
+#pragma GCC diagnostic pop
+
+// Transposes each distinct activation block to [MLEN x 4] once, then runs the AVX-512 kernel.
+void mm4_run_avx512(MatrixAhead& a, const MmOperand* ops, size_t n, uint32_t L, float* parts) {
+  std::array<const float*, kMaxAhead> xt;
+  a.xt.resize(n * L * 4);
+  size_t distinct = 0;
+  for (size_t e = 0; e < n; ++e) {
+    size_t f = 0;
+    while (f < e && ops[f].x != ops[e].x) ++f;
+    if (f < e) {
+      xt[e] = xt[f];
+      continue;
+    }
+    float* t = a.xt.data() + distinct++ * L * 4;
+    const float* x = ops[e].x;
+    for (uint32_t k = 0; k < L; k += 4) {  // MLEN is a multiple of BLEN = 4
+      __m128 r0 = _mm_loadu_ps(x + k), r1 = _mm_loadu_ps(x + L + k);
+      __m128 r2 = _mm_loadu_ps(x + 2 * L + k), r3 = _mm_loadu_ps(x + 3 * L + k);
+      _MM_TRANSPOSE4_PS(r0, r1, r2, r3);
+      _mm_storeu_ps(t + 4 * k, r0);
+      _mm_storeu_ps(t + 4 * k + 4, r1);
+      _mm_storeu_ps(t + 4 * k + 8, r2);
+      _mm_storeu_ps(t + 4 * k + 12, r3);
+    }
+    xt[e] = t;
+  }
+  mm4_run16(ops, xt.data(), n, L, parts);
+}
+#endif
 
 // Computes every planned entry (BLEN 4); M_TMM weights are packed as exec_mm packs them.
 void compute_ahead(const Ctx& c) {
   MatrixAhead& a = c.m.mm_ahead;
   const uint32_t L = c.g.mlen, B = c.g.blen;
   const size_t n = a.entries.size();
-  std::vector<MmOperand> ops(n);
+  std::array<MmOperand, kMaxAhead> ops;
   a.parts.resize(n * B * B);
   a.panels.resize(n * L * B);
   for (size_t e = 0; e < n; ++e) {
@@ -271,6 +361,10 @@ void compute_ahead(const Ctx& c) {
     ops[e].w = panel;
     ops[e].w_ld = B;
   }
+#ifdef PLENA_MM_AVX512
+  static const bool avx512 = __builtin_cpu_supports("avx512f");
+  if (avx512) return mm4_run_avx512(a, ops.data(), n, L, a.parts.data());
+#endif
   mm4_run(ops.data(), n, L, L, a.parts.data());
 }
 

@@ -100,6 +100,7 @@ struct MatrixAhead {
   std::vector<Entry> entries;
   std::vector<float> parts;   // entries.size() blocks of BLEN*BLEN
   std::vector<float> panels;  // M_TMM weights packed [MLEN x BLEN] per entry
+  std::vector<float> xt;      // activation blocks transposed to [MLEN x BLEN]
   size_t next = 0;           // the entry the next M_MM/M_TMM takes
   uint32_t expect_pc = 0;    // the pc the next executed instruction must have
   bool pending() const { return next < entries.size(); }

@@ -15,9 +15,9 @@ struct MmOp {
   uint64_t out = 0, stride = 1;   // M_MM_WO
 };
 
-// Small SRAMs in the preset's geometry: 4 MRAM tiles, 16*BLEN VRAM rows (at least 64).
+// Small SRAMs in the preset's geometry: 4 MRAM tiles (1 above MLEN 256), 16*BLEN VRAM rows (at least 64).
 config::HardwareConfig small_srams(config::HardwareConfig cfg) {
-  cfg.sram.matrix_depth = 4 * cfg.geometry.mlen;
+  cfg.sram.matrix_depth = (cfg.geometry.mlen > 256 ? 1 : 4) * cfg.geometry.mlen;
   cfg.sram.vector_depth = std::max<uint64_t>(64, 16 * cfg.geometry.blen);
   cfg.timing.instruction_budget = 1u << 20;
   return cfg;
@@ -31,17 +31,22 @@ struct Lcg {
   }
 };
 
-// Runs of 1..max_run M_MM/M_TMM, each closed by an M_MM_WO (which may overwrite later operands).
-std::vector<MmOp> random_ops(const config::Geometry& g, uint64_t vram_rows, uint32_t seed, int runs, int max_run) {
+// Runs of 1..max_run M_MM/M_TMM, each closed by an M_MM_WO; all within 8*BLEN VRAM rows, so
+// write-outs often overwrite the activations of later runs.
+std::vector<MmOp> random_ops(const config::HardwareConfig& cfg, uint32_t seed, int runs, int max_run) {
+  const config::Geometry& g = cfg.geometry;
+  const uint32_t tiles = uint32_t(cfg.sram.matrix_depth / g.mlen);
+  uint64_t vram_rows = cfg.sram.vector_depth;
   Lcg r{seed};
   const uint64_t L = g.mlen, B = g.blen;
+  vram_rows = std::min<uint64_t>(vram_rows, 8 * B);
   std::vector<MmOp> ops;
   for (int run = 0; run < runs; ++run) {
     int n = 1 + int(r.next(uint32_t(max_run)));
     for (int i = 0; i < n; ++i) {
       MmOp o;
       o.transposed = r.next(4) == 0;
-      o.maddr = r.next(4) * L * L + r.next(uint32_t(L / B)) * B * L;
+      o.maddr = r.next(tiles) * L * L + r.next(uint32_t(L / B)) * B * L;
       o.vaddr = r.next(uint32_t(vram_rows - B + 1)) * L;
       ops.push_back(o);
     }
@@ -110,16 +115,32 @@ void preload(Machine& m, uint32_t seed) {
   m.write_mram(0, w);
 }
 
+SimOptions functional_only() {
+  SimOptions o;
+  o.use_timing_model = false;
+  return o;
+}
+
+// The fast path (Simulator::run) next to a machine that single-steps the same program, both
+// preloaded alike.
+struct FastAndStepped {
+  Simulator sim;
+  Machine ref;
+  FastAndStepped(const config::HardwareConfig& cfg, uint32_t seed) : sim(cfg, functional_only()), ref(cfg) {
+    preload(sim.machine(), seed);
+    preload(ref, seed);
+  }
+  Machine& fast() { return sim.machine(); }
+};
+
 TEST(ExecMatrixRuns, EveryPresetMatchesTheScalarModelBitForBit) {
   for (const std::string& name : config::preset_names()) {
     SCOPED_TRACE(name);
     auto cfg = small_srams(config::preset(name));
     const auto& g = cfg.geometry;
     const bool big = g.mlen > 256;  // the scalar model is slow at MLEN 2048
-    auto ops = random_ops(g, cfg.sram.vector_depth, 7, big ? 2 : 24, big ? 2 : 12);
-    SimOptions o;
-    o.use_timing_model = false;
-    Simulator sim(cfg, o);
+    auto ops = random_ops(cfg, 7, big ? 2 : 24, big ? 2 : 12);
+    Simulator sim(cfg, functional_only());
     preload(sim.machine(), 3);
     auto vram = sim.machine().read_vram(0, sim.machine().vram_elems());
     auto mram = sim.machine().read_mram(0, sim.machine().mram_elems());
@@ -140,20 +161,15 @@ void step_all(Machine& m, const std::vector<uint32_t>& words, size_t count) {
 
 TEST(ExecMatrixRuns, RunsAtBlen4MatchSingleSteppingIncludingTheAccumulator) {
   for (auto cfg : {tiny_config("fp32"), ref_config("bf16")}) {
-    auto ops = random_ops(cfg.geometry, cfg.sram.vector_depth, 11, 30, 20);
+    auto ops = random_ops(cfg, 11, 30, 20);
     ops.pop_back();  // end inside a run: acc_m holds its partial sums
     auto words = isa::assemble(to_asm(ops), "runs.asm").words;
-    SimOptions o;
-    o.use_timing_model = false;
-    Simulator sim(cfg, o);
-    Machine ref(cfg);
-    preload(sim.machine(), 5);
-    preload(ref, 5);
-    sim.run(words);
-    step_all(ref, words, words.size());
-    EXPECT_GE(sim.machine().mm_ahead.entries.size(), 2u) << "the last run was not computed ahead";
-    EXPECT_TRUE(bits_equal(sim.machine().acc_m, ref.acc_m));
-    EXPECT_TRUE(bits_equal(sim.machine().read_vram(0, ref.vram_elems()), ref.read_vram(0, ref.vram_elems())));
+    FastAndStepped p(cfg, 5);
+    p.sim.run(words);
+    step_all(p.ref, words, words.size());
+    EXPECT_GE(p.fast().mm_ahead.entries.size(), 2u) << "the last run was not computed ahead";
+    EXPECT_TRUE(bits_equal(p.fast().acc_m, p.ref.acc_m));
+    EXPECT_TRUE(bits_equal(p.fast().read_vram(0, p.ref.vram_elems()), p.ref.read_vram(0, p.ref.vram_elems())));
   }
 }
 
@@ -165,15 +181,10 @@ TEST(ExecMatrixRuns, AFaultInsideARunLeavesOnlyTheExecutedProductsInTheAccumulat
   // 7 instructions per M_MM: the budget stops the run after the second of six.
   for (uint64_t budget : {uint64_t(14), uint64_t(16)}) {
     cfg.timing.instruction_budget = budget;
-    SimOptions o;
-    o.use_timing_model = false;
-    Simulator sim(cfg, o);
-    Machine ref(cfg);
-    preload(sim.machine(), 9);
-    preload(ref, 9);
-    expect_fault([&] { sim.run(words); }, {"instruction budget"});
-    step_all(ref, words, budget);
-    EXPECT_TRUE(bits_equal(sim.machine().acc_m, ref.acc_m));
+    FastAndStepped p(cfg, 9);
+    expect_fault([&] { p.sim.run(words); }, {"instruction budget"});
+    step_all(p.ref, words, budget);
+    EXPECT_TRUE(bits_equal(p.fast().acc_m, p.ref.acc_m));
   }
 }
 
@@ -191,21 +202,43 @@ TEST(ExecMatrixRuns, ALaterOperandThatWouldFaultEndsTheRunAndStillFaults) {
 }
 
 TEST(ExecMatrixRuns, PreloadBetweenRunsIsSeen) {
-  auto cfg = ref_config("fp32");
-  SimOptions o;
-  o.use_timing_model = false;
-  Simulator sim(cfg, o);
   auto words = isa::assemble("S_ADDI_INT gp2, gp0, 256\nM_MM 0, gp0, gp0\nM_MM 0, gp0, gp2\nM_MM_WO gp0, gp0, 0\n", "a.asm").words;
-  preload(sim.machine(), 1);
-  sim.run(words);
-  auto first = sim.machine().read_vram(0, 4);
-  preload(sim.machine(), 2);
-  Machine ref(cfg);
-  preload(ref, 2);
-  sim.run(words);
-  step_all(ref, words, words.size());
-  EXPECT_FALSE(bits_equal(first, ref.read_vram(0, 4)));
-  EXPECT_TRUE(bits_equal(sim.machine().read_vram(0, 4), ref.read_vram(0, 4)));
+  FastAndStepped p(ref_config("fp32"), 1);
+  p.sim.run(words);
+  auto first = p.fast().read_vram(0, 4);
+  preload(p.fast(), 2);
+  preload(p.ref, 2);
+  p.sim.run(words);
+  step_all(p.ref, words, words.size());
+  EXPECT_FALSE(bits_equal(first, p.ref.read_vram(0, 4)));
+  EXPECT_TRUE(bits_equal(p.fast().read_vram(0, 4), p.ref.read_vram(0, 4)));
+}
+
+TEST(ExecMatrixRuns, AWriteOutOverALaterActivationEndsTheLookAheadThere) {
+  // The first M_MM_WO writes VRAM rows 4..7, the activations of the second M_MM.
+  auto words = isa::assemble(
+                   "S_ADDI_INT gp2, gp0, 256\nM_MM 0, gp0, gp0\nM_MM 0, gp0, gp0\nM_MM_WO gp2, gp0, 0\n"
+                   "M_MM 0, gp0, gp2\nM_MM 0, gp0, gp0\nM_MM_WO gp0, gp0, 0\n",
+                   "a.asm")
+                   .words;
+  FastAndStepped p(ref_config("fp32"), 4);
+  p.sim.run(words);
+  step_all(p.ref, words, words.size());
+  EXPECT_EQ(p.fast().mm_ahead.entries.size(), 2u) << "the second run is planned on its own";
+  EXPECT_TRUE(bits_equal(p.fast().read_vram(0, 8 * 64), p.ref.read_vram(0, 8 * 64)));
+}
+
+TEST(ExecMatrixRuns, WriteOutsElsewhereDoNotEndTheLookAhead) {
+  auto words = isa::assemble(
+                   "S_ADDI_INT gp2, gp0, 256\nS_LUI_INT gp3, 1\nM_MM 0, gp0, gp0\nM_MM 0, gp0, gp2\nM_MM_WO gp3, gp0, 0\n"
+                   "M_MM 0, gp0, gp2\nM_MM 0, gp0, gp0\nM_MM_WO gp3, gp0, 4\n",
+                   "a.asm")
+                   .words;
+  FastAndStepped p(ref_config("fp32"), 6);
+  p.sim.run(words);
+  step_all(p.ref, words, words.size());
+  EXPECT_EQ(p.fast().mm_ahead.entries.size(), 4u) << "one look-ahead across the write-out";
+  EXPECT_TRUE(bits_equal(p.fast().read_vram(4096, 4 * 64), p.ref.read_vram(4096, 4 * 64)));
 }
 
 }  // namespace
