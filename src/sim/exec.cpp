@@ -301,13 +301,6 @@ void execute(Machine& m, const isa::Instr& in, uint32_t pc, Effects& e) {
   if (!row.valid || uint8_t(in.op) > 63) detail::faultf(c, "invalid opcode 0x{:02x}", unsigned(in.op));
   e.unit = row.unit;
   e.latency = row.latency;
-  if (m.mm_ahead.pending()) {
-    // Products computed ahead stay valid only along the straight line they were read from.
-    if (pc == m.mm_ahead.expect_pc && pc < m.program().size() && &m.program()[pc] == &in)
-      ++m.mm_ahead.expect_pc;
-    else
-      m.mm_ahead.drop();
-  }
   detail::dispatch(c);
 }
 

@@ -3,11 +3,7 @@
 // ascending order starting from 0, added to the accumulator afterwards (docs/isa.md ("Simulator semantics and deviations"));
 // loops are ordered so the compiler vectorises across output columns without reassociating k.
 #include <algorithm>
-#include <array>
 #include <cstring>
-#if defined(__x86_64__)
-#include <immintrin.h>
-#endif
 
 #include "sim/exec_detail.hpp"
 
@@ -104,17 +100,17 @@ void mm_block_fixed(const float* x, uint64_t x_ld, const float* w, uint64_t w_ld
   }
 }
 
-// acc[i][j] += sum_k x[i*x_ld + k] * w[k*w_ld + j] for an R x (8*CV) block (row stride acc_ld of acc):
-// R*CV independent 8-wide partial-sum chains, enough to hide the add latency, while each output still
+// acc[i][j] += sum_k x[i*x_ld + k] * w[k*w_ld + j] for an R x (W*CV) block (row stride acc_ld of acc):
+// R*CV independent W-wide partial-sum chains, enough to hide the add latency, while each output still
 // sums k in ascending order with a separate multiply and add (bit-identical to the scalar loop).
-template <uint32_t R, uint32_t CV>
+template <uint32_t R, uint32_t CV, uint32_t W = 8>
 [[gnu::always_inline]] inline void mm_tile(const float* x, uint64_t x_ld, const float* w, uint64_t w_ld, uint32_t K,
                                            float* acc, uint64_t acc_ld) {
-  typedef float v8f __attribute__((vector_size(32)));
-  v8f part[R][CV] = {};
+  typedef float vec __attribute__((vector_size(W * sizeof(float))));
+  vec part[R][CV] = {};
   for (uint32_t k = 0; k < K; ++k) {
-    v8f wr[CV];
-    for (uint32_t c = 0; c < CV; ++c) std::memcpy(&wr[c], w + k * w_ld + 8 * c, sizeof(v8f));
+    vec wr[CV];
+    for (uint32_t c = 0; c < CV; ++c) std::memcpy(&wr[c], w + k * w_ld + W * c, sizeof(vec));
     for (uint32_t i = 0; i < R; ++i) {
       const float a = x[i * x_ld + k];
       for (uint32_t c = 0; c < CV; ++c) part[i][c] += a * wr[c];
@@ -122,20 +118,27 @@ template <uint32_t R, uint32_t CV>
   }
   for (uint32_t i = 0; i < R; ++i)
     for (uint32_t c = 0; c < CV; ++c) {
-      v8f cur;
-      float* dst = acc + i * acc_ld + 8 * c;
-      std::memcpy(&cur, dst, sizeof(v8f));
+      vec cur;
+      float* dst = acc + i * acc_ld + W * c;
+      std::memcpy(&cur, dst, sizeof(vec));
       cur += part[i][c];
-      std::memcpy(dst, &cur, sizeof(v8f));
+      std::memcpy(dst, &cur, sizeof(vec));
     }
 }
 
-// GCC picks the AVX2 clone at load time where the host has it. AVX2 alone (no FMA) so nothing can
-// be contracted into a fused multiply-add, which would change the rounding.
+// GCC picks the AVX-512 or AVX2 clone at load time where the host has it. AVX-512 brings FMA: the
+// file is built with -ffp-contract=off (src/sim/CMakeLists.txt) so no multiply and add are fused,
+// which would change the rounding. The 16-lane tiles run only on AVX-512 hosts (in other clones a
+// 16-lane vector would be split into narrower registers).
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && !defined(__SANITIZE_ADDRESS__)
-#define PLENA_MM_CLONES __attribute__((target_clones("avx2", "default")))
+#define PLENA_MM_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+bool wide_tiles() {
+  static const bool avx512 = __builtin_cpu_supports("avx512f");
+  return avx512;
+}
 #else
 #define PLENA_MM_CLONES
+bool wide_tiles() { return false; }
 #endif
 
 PLENA_MM_CLONES void mm_block(const float* x, uint64_t x_ld, const float* w, uint64_t w_ld, uint32_t K, uint32_t B,
@@ -146,6 +149,7 @@ PLENA_MM_CLONES void mm_block(const float* x, uint64_t x_ld, const float* w, uin
     // Column blocks outermost: each K x 16 weight panel is packed contiguously once (rows MLEN
     // apart would cost a page per k) and stays in cache across all row blocks. `part` holds
     // MLEN*MLEN floats, at least K*16.
+    const bool wide = wide_tiles();
     for (uint32_t j0 = 0; j0 < B; j0 += 16) {
       const float* panel = w + j0;
       uint64_t panel_ld = w_ld;
@@ -154,8 +158,12 @@ PLENA_MM_CLONES void mm_block(const float* x, uint64_t x_ld, const float* w, uin
         panel = part;
         panel_ld = 16;
       }
-      for (uint32_t i0 = 0; i0 < B; i0 += 4)
-        mm_tile<4, 2>(x + i0 * x_ld, x_ld, panel, panel_ld, K, acc + size_t(i0) * B + j0, B);
+      if (wide)  // 8 chains of 16 lanes (one register per panel row)
+        for (uint32_t i0 = 0; i0 < B; i0 += 8)
+          mm_tile<8, 1, 16>(x + i0 * x_ld, x_ld, panel, panel_ld, K, acc + size_t(i0) * B + j0, B);
+      else
+        for (uint32_t i0 = 0; i0 < B; i0 += 4)
+          mm_tile<4, 2>(x + i0 * x_ld, x_ld, panel, panel_ld, K, acc + size_t(i0) * B + j0, B);
     }
     return;
   }
@@ -163,240 +171,6 @@ PLENA_MM_CLONES void mm_block(const float* x, uint64_t x_ld, const float* w, uin
     dot_rows(x + i * x_ld, w, w_ld, K, B, part);
     for (uint32_t j = 0; j < B; ++j) acc[size_t(i) * B + j] += part[j];
   }
-}
-
-// ---- Look-ahead (BLEN 4): one M_MM's 16 dot products are too few independent add chains to keep
-// the FP units busy, so a straight-line run of M_MM/M_TMM is read ahead and computed together.
-// Each entry is still summed from 0 over k ascending and added to acc_m by its own instruction.
-
-constexpr size_t kMaxAhead = 64;  // entries per look-ahead (64 x 16 floats of results)
-
-struct MmOperand {
-  const float* x;  // BLEN activation rows, MLEN apart
-  const float* w;  // [K x BLEN] weight block, rows w_ld apart
-  uint64_t w_ld;
-};
-
-// The operands pass every check exec_mm makes (block_tile, read_vram_rows), and the activation
-// rows it reads at stride MLEN stay inside the Vector SRAM.
-bool mm_operands_ok(const Ctx& c, uint64_t maddr, uint64_t vaddr) {
-  const uint64_t t2 = mlen2(c), rem = mod_geom(maddr, t2), base = maddr - rem;
-  const uint64_t mram = c.m.mram_elems(), vram = c.m.vram_elems();
-  const uint64_t rows = uint64_t(c.g.blen) * std::max(c.g.vlen, c.g.mlen);
-  return mod_geom(rem, c.g.mlen) == 0 && mod_geom(div_geom(rem, c.g.mlen), c.g.blen) == 0 && base <= mram &&
-         t2 <= mram - base && mod_geom(vaddr, c.g.vlen) == 0 && vaddr <= vram && rows <= vram - vaddr;
-}
-
-// Replays a scalar integer ALU instruction on `gp` (as exec.cpp's dispatch does); false for any
-// other instruction, which ends the look-ahead.
-bool replay_int_alu(const isa::Instr& in, std::array<uint32_t, 16>& gp) {
-  using isa::Opcode;
-  const uint32_t a = gp[in.rs1 & 15], b = gp[in.rs2 & 15];
-  uint32_t v;
-  switch (in.op) {
-    case Opcode::S_ADD_INT: v = a + b; break;
-    case Opcode::S_ADDI_INT: v = a + in.imm; break;
-    case Opcode::S_SUB_INT: v = a - b; break;
-    case Opcode::S_MUL_INT: v = a * b; break;
-    case Opcode::S_LUI_INT: v = uint32_t(uint64_t(in.imm) << 12); break;
-    default: return false;
-  }
-  if (in.rd != 0) gp[in.rd & 15] = v;
-  return true;
-}
-
-// The VRAM elements an M_MM_WO with these registers writes: [addr, addr + (BLEN-1)*VLEN*stride + BLEN).
-struct Span {
-  uint64_t lo = UINT64_MAX, hi = 0;
-  void add(uint64_t l, uint64_t h) { lo = std::min(lo, l), hi = std::max(hi, h); }
-  bool meets(uint64_t l, uint64_t h) const { return l < hi && lo < h; }
-};
-
-// Entries for the M_MM/M_TMM at c.pc and every one after it on the straight line, up to the first
-// instruction that is none of M_MM/M_TMM, M_MM_WO or a scalar integer ALU op, operands that would
-// fault, or activation rows that an M_MM_WO passed on the way has written.
-void plan_ahead(const Ctx& c, uint64_t maddr, uint64_t vaddr) {
-  MatrixAhead& a = c.m.mm_ahead;
-  a.drop();
-  a.entries.push_back({c.pc, maddr, vaddr});
-  a.expect_pc = c.pc + 1;
-  const auto prog = c.m.program();
-  const uint64_t B = c.g.blen, V = c.g.vlen, x_span = B * std::max(c.g.vlen, c.g.mlen);
-  std::array<uint32_t, 16> gp = c.m.gp;
-  Span written;  // hull of the M_MM_WO outputs passed so far
-  for (size_t q = size_t(c.pc) + 1; q < prog.size() && a.entries.size() < kMaxAhead; ++q) {
-    const isa::Instr& in = prog[q];
-    if (in.op == isa::Opcode::M_MM || in.op == isa::Opcode::M_TMM) {
-      const bool t = in.op == isa::Opcode::M_TMM;
-      const uint64_t ma = gp[(t ? in.rs2 : in.rs1) & 15], va = gp[(t ? in.rs1 : in.rs2) & 15];
-      if (!mm_operands_ok(c, ma, va) || written.meets(va, va + x_span)) break;
-      a.entries.push_back({uint32_t(q), ma, va});
-    } else if (in.op == isa::Opcode::M_MM_WO) {
-      const uint64_t addr = uint64_t(gp[in.rd & 15]) + in.imm;
-      const uint64_t stride = in.rs1 == 0 ? 1 : gp[in.rs1 & 15];
-      written.add(addr, addr + (B - 1) * V * stride + B);
-    } else if (!replay_int_alu(in, gp)) {
-      break;
-    }
-  }
-}
-
-// parts[e] = x_e @ w_e for E entries together: 4*E independent 4-wide add chains, each output a
-// sum over k ascending from 0 with a separate multiply and add (bit-identical to mm_block).
-template <uint32_t E>
-[[gnu::always_inline]] inline void mm4_group(const MmOperand* op, uint64_t x_ld, uint32_t K, float* parts) {
-  typedef float v4f __attribute__((vector_size(16)));
-  v4f part[E][4] = {};
-  for (uint32_t k = 0; k < K; ++k)
-    for (uint32_t e = 0; e < E; ++e) {
-      v4f w;
-      std::memcpy(&w, op[e].w + k * op[e].w_ld, sizeof(v4f));
-      for (uint32_t i = 0; i < 4; ++i) part[e][i] += op[e].x[i * x_ld + k] * w;
-    }
-  for (uint32_t e = 0; e < E; ++e)
-    for (uint32_t i = 0; i < 4; ++i) std::memcpy(parts + (e * 4 + i) * 4, &part[e][i], sizeof(v4f));
-}
-
-PLENA_MM_CLONES void mm4_run(const MmOperand* ops, size_t n, uint64_t x_ld, uint32_t K, float* parts) {
-  // Groups of 3 (12 chains: 14 of 16 registers) or 2 (8 chains, still enough to fill the FP
-  // pipes); a lone entry only at n == 1, it runs at the add latency.
-  size_t e = 0;
-  for (; n - e >= 3 && n - e != 4; e += 3) mm4_group<3>(ops + e, x_ld, K, parts + e * 16);
-  for (; n - e >= 2; e += 2) mm4_group<2>(ops + e, x_ld, K, parts + e * 16);
-  if (n - e == 1) mm4_group<1>(ops + e, x_ld, K, parts + e * 16);
-}
-
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && !defined(__SANITIZE_ADDRESS__)
-#define PLENA_MM_AVX512 1
-// One 16-lane register holds a whole 4 x 4 block (lane 4i+j = part[i][j]): per k one multiply and
-// one add instead of four of each. a repeats x[i][k] over j (from xt, the activations transposed
-// to [K x 4]), w repeats w[k][j] over i. E registers in flight cover the add latency. The file is
-// built with -ffp-contract=off, so AVX-512's FMA cannot fuse the multiply and the add.
-// GCC 12 warns about the undefined upper lanes inside its own broadcast intrinsics.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-template <uint32_t E>
-[[gnu::always_inline]] __attribute__((target("avx512f"))) inline void mm4_group16(const MmOperand* op,
-                                                                                 const float* const* xt, uint32_t K,
-                                                                                 float* parts) {
-  // Every 128-bit lane holds x[0..3][k]; lane i keeps x[i][k].
-  const __m512i spread = _mm512_set_epi32(3, 3, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0);
-  __m512 part[E];
-  for (uint32_t e = 0; e < E; ++e) part[e] = _mm512_setzero_ps();
-  for (uint32_t k = 0; k < K; ++k)
-    for (uint32_t e = 0; e < E; ++e) {
-      const __m512 a = _mm512_permutevar_ps(_mm512_broadcast_f32x4(_mm_loadu_ps(xt[e] + 4 * k)), spread);
-      const __m512 w = _mm512_broadcast_f32x4(_mm_loadu_ps(op[e].w + k * op[e].w_ld));
-      part[e] = _mm512_add_ps(part[e], _mm512_mul_ps(a, w));
-    }
-  for (uint32_t e = 0; e < E; ++e) _mm512_storeu_ps(parts + e * 16, part[e]);
-}
-
-__attribute__((target("avx512f"))) void mm4_run16(const MmOperand* ops, const float* const* xt, size_t n, uint32_t K,
-                                                  float* parts) {
-  size_t e = 0;
-  for (; n - e >= 6; e += 6) mm4_group16<6>(ops + e, xt + e, K, parts + e * 16);
-  switch (n - e) {
-    case 5: return mm4_group16<5>(ops + e, xt + e, K, parts + e * 16);
-    case 4: return mm4_group16<4>(ops + e, xt + e, K, parts + e * 16);
-    case 3: return mm4_group16<3>(ops + e, xt + e, K, parts + e * 16);
-    case 2: return mm4_group16<2>(ops + e, xt + e, K, parts + e * 16);
-    case 1: return mm4_group16<1>(ops + e, xt + e, K, parts + e * 16);
-    default: return;
-  }
-}
-
-#pragma GCC diagnostic pop
-
-// Transposes each distinct activation block to [MLEN x 4] once, then runs the AVX-512 kernel.
-void mm4_run_avx512(MatrixAhead& a, const MmOperand* ops, size_t n, uint32_t L, float* parts) {
-  std::array<const float*, kMaxAhead> xt;
-  a.xt.resize(n * L * 4);
-  size_t distinct = 0;
-  for (size_t e = 0; e < n; ++e) {
-    size_t f = 0;
-    while (f < e && ops[f].x != ops[e].x) ++f;
-    if (f < e) {
-      xt[e] = xt[f];
-      continue;
-    }
-    float* t = a.xt.data() + distinct++ * L * 4;
-    const float* x = ops[e].x;
-    for (uint32_t k = 0; k < L; k += 4) {  // MLEN is a multiple of BLEN = 4
-      __m128 r0 = _mm_loadu_ps(x + k), r1 = _mm_loadu_ps(x + L + k);
-      __m128 r2 = _mm_loadu_ps(x + 2 * L + k), r3 = _mm_loadu_ps(x + 3 * L + k);
-      _MM_TRANSPOSE4_PS(r0, r1, r2, r3);
-      _mm_storeu_ps(t + 4 * k, r0);
-      _mm_storeu_ps(t + 4 * k + 4, r1);
-      _mm_storeu_ps(t + 4 * k + 8, r2);
-      _mm_storeu_ps(t + 4 * k + 12, r3);
-    }
-    xt[e] = t;
-  }
-  mm4_run16(ops, xt.data(), n, L, parts);
-}
-#endif
-
-// Computes every planned entry (BLEN 4); M_TMM weights are packed as exec_mm packs them.
-void compute_ahead(const Ctx& c) {
-  MatrixAhead& a = c.m.mm_ahead;
-  const uint32_t L = c.g.mlen, B = c.g.blen;
-  const size_t n = a.entries.size();
-  std::array<MmOperand, kMaxAhead> ops;
-  a.parts.resize(n * B * B);
-  a.panels.resize(n * L * B);
-  for (size_t e = 0; e < n; ++e) {
-    const auto& en = a.entries[e];
-    const uint64_t rem = mod_geom(en.maddr, mlen2(c));
-    const float* tile = c.m.mram() + (en.maddr - rem);
-    ops[e].x = c.m.vram() + en.vaddr;
-    if (c.m.program()[en.pc].op == isa::Opcode::M_MM) {
-      ops[e].w = tile + rem / L;
-      ops[e].w_ld = L;
-      continue;
-    }
-    float* panel = a.panels.data() + e * L * B;
-    for (uint32_t j = 0; j < B; ++j)
-      for (uint32_t k = 0; k < L; ++k) panel[size_t(k) * B + j] = tile[(rem / L + j) * L + k];
-    ops[e].w = panel;
-    ops[e].w_ld = B;
-  }
-#ifdef PLENA_MM_AVX512
-  static const bool avx512 = __builtin_cpu_supports("avx512f");
-  if (avx512) return mm4_run_avx512(a, ops.data(), n, L, a.parts.data());
-#endif
-  mm4_run(ops.data(), n, L, L, a.parts.data());
-}
-
-// acc_m += the entry computed ahead for this instruction; false when there is none.
-bool take_ahead(const Ctx& c, uint64_t maddr, uint64_t vaddr) {
-  MatrixAhead& a = c.m.mm_ahead;
-  if (!a.pending()) return false;
-  const MatrixAhead::Entry& en = a.entries[a.next];
-  if (en.pc != c.pc || en.maddr != maddr || en.vaddr != vaddr) {
-    a.drop();
-    return false;
-  }
-  const size_t bb = size_t(c.g.blen) * c.g.blen;
-  const float* part = a.parts.data() + a.next * bb;
-  float* acc = c.m.acc_m.data();
-  for (size_t i = 0; i < bb; ++i) acc[i] += part[i];
-  ++a.next;
-  return true;
-}
-
-// Plans and computes a run starting at this instruction; false (nothing planned) when the
-// instruction is not the program's own or no other M_MM/M_TMM follows it.
-bool start_ahead(const Ctx& c, uint64_t maddr, uint64_t vaddr) {
-  const auto prog = c.m.program();
-  if (c.g.blen != 4 || c.pc >= prog.size() || &prog[c.pc] != &c.in) return false;
-  plan_ahead(c, maddr, vaddr);
-  if (c.m.mm_ahead.entries.size() < 2) {
-    c.m.mm_ahead.drop();
-    return false;
-  }
-  compute_ahead(c);
-  return take_ahead(c, maddr, vaddr);
 }
 
 }  // namespace
@@ -417,7 +191,6 @@ void exec_mm(const Ctx& c, bool transposed) {
   c.e.add_read(Space::AccM, 0, 1);
   c.e.add_write(Space::AccM, 0, 1);
   if (!m.functional()) return;
-  if (take_ahead(c, maddr, vaddr) || start_ahead(c, maddr, vaddr)) return;
   const float* tile = m.mram() + t.base;
   const float* x = m.vram() + vaddr;
   if (!transposed) {

@@ -138,7 +138,6 @@ void check_helper_range(const Machine& m, const char* what, uint64_t index, uint
 
 void Machine::write_vram(uint64_t addr, std::span<const float> values) {
   check_helper_range(*this, "Vector SRAM", addr, values.size(), vram_elems_);
-  mm_ahead.drop();
   float* d = vram_.get() + addr;
   for (size_t i = 0; i < values.size(); ++i) d[i] = vround_(values[i]);
 }
@@ -148,7 +147,6 @@ std::vector<float> Machine::read_vram(uint64_t addr, size_t n) const {
 }
 void Machine::write_mram(uint64_t addr, std::span<const float> values) {
   check_helper_range(*this, "Matrix SRAM", addr, values.size(), mram_elems_);
-  mm_ahead.drop();
   float* d = mram_.get() + addr;
   for (size_t i = 0; i < values.size(); ++i) d[i] = mround_(values[i]);
 }

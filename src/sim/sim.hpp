@@ -88,28 +88,6 @@ using numerics::HbmTensor;
 void write_hbm_tensor(HbmStore& hbm, const HbmTensor& t, std::span<const float> data);  // row-major rows x cols
 std::vector<float> read_hbm_tensor(const HbmStore& hbm, const HbmTensor& t);
 
-// M_MM/M_TMM dot products computed ahead of their instructions (exec_matrix.cpp), so a run of them
-// can share one kernel: entry i is the BLEN x BLEN block (summed from 0, not yet added to the
-// accumulator) of the instruction at entries[i].pc. Valid only while execution walks the straight
-// line they were read from: execute() drops them at any other pc, the SRAM preload helpers too.
-struct MatrixAhead {
-  struct Entry {
-    uint32_t pc = 0;
-    uint64_t maddr = 0, vaddr = 0;
-  };
-  std::vector<Entry> entries;
-  std::vector<float> parts;   // entries.size() blocks of BLEN*BLEN
-  std::vector<float> panels;  // M_TMM weights packed [MLEN x BLEN] per entry
-  std::vector<float> xt;      // activation blocks transposed to [MLEN x BLEN]
-  size_t next = 0;           // the entry the next M_MM/M_TMM takes
-  uint32_t expect_pc = 0;    // the pc the next executed instruction must have
-  bool pending() const { return next < entries.size(); }
-  void drop() {
-    entries.clear();
-    next = 0;
-  }
-};
-
 struct LoopFrame {
   uint8_t reg = 0;        // counter register
   uint32_t start_pc = 0;  // pc of the C_LOOP_START
@@ -182,7 +160,6 @@ class Machine {
   // Scratch buffers reused by the executor (no allocation per instruction).
   std::vector<float> scratch_f, scratch_f2;
   std::vector<uint8_t> scratch_b, scratch_s;
-  MatrixAhead mm_ahead;
 
  private:
   struct FreeDeleter {
