@@ -28,7 +28,7 @@ void check_vram(const Ctx& c, uint64_t addr, uint64_t n, std::string_view role) 
 }
 
 void check_vram_rows(const Ctx& c, uint64_t addr, uint64_t rows, std::string_view role) {
-  if (addr % c.g.vlen != 0) faultf(c, "{} VRAM address {} is not a multiple of VLEN ({})", role, addr, c.g.vlen);
+  if (mod_geom(addr, c.g.vlen) != 0) faultf(c, "{} VRAM address {} is not a multiple of VLEN ({})", role, addr, c.g.vlen);
   const uint64_t size = c.m.vram_elems();
   const uint64_t n = rows * c.g.vlen;
   if (addr > size || n > size - addr)

@@ -2,6 +2,7 @@
 #pragma once
 #include <fmt/format.h>
 
+#include <bit>
 #include <string>
 
 #include "sim/sim.hpp"
@@ -44,6 +45,11 @@ inline float read_fp(const Ctx& c, unsigned r) {
   if (r != 0) c.e.add_read(Space::FpReg, r, r + 1);
   return c.m.fp[r];
 }
+
+// a % m, by mask when m is a power of two (the validated geometry's MLEN, BLEN and VLEN are):
+// 64-bit division is a visible share of a small matrix op.
+inline uint64_t mod_geom(uint64_t a, uint64_t m) { return (m & (m - 1)) == 0 ? a & (m - 1) : a % m; }
+inline uint64_t div_geom(uint64_t a, uint64_t m) { return (m & (m - 1)) == 0 ? a >> std::countr_zero(m) : a / m; }
 
 // Element range [addr, addr+n) of the Vector SRAM; `role` names the operand in messages.
 void check_vram(const Ctx& c, uint64_t addr, uint64_t n, std::string_view role);

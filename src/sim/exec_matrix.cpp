@@ -23,18 +23,18 @@ size_t hm_size(const Ctx& c) { return size_t(c.g.broadcast_amount) * c.g.mlen * 
 // col < MLEN, which upstream's GEMV template emits; the two forms coincide only at col 0.
 TileRef block_tile(const Ctx& c, uint64_t addr, bool element_col = false) {
   const uint64_t t2 = mlen2(c);
-  TileRef t{addr - addr % t2, 0};
-  uint64_t rem = addr % t2;
+  const uint64_t rem = mod_geom(addr, t2);
+  TileRef t{addr - rem, 0};
   if (element_col && rem < c.g.mlen) {
-    if (rem % c.g.blen != 0)
+    if (mod_geom(rem, c.g.blen) != 0)
       faultf(c, "MRAM address {} is tile {} + column {}, which is not a multiple of BLEN ({})", addr, addr / t2, rem,
              c.g.blen);
     t.col = rem;
-  } else if (rem % c.g.mlen != 0 || (rem / c.g.mlen) % c.g.blen != 0) {
+  } else if (mod_geom(rem, c.g.mlen) != 0 || mod_geom(div_geom(rem, c.g.mlen), c.g.blen) != 0) {
     faultf(c, "MRAM address {} is tile {} + offset {}, which is not col*MLEN{} with col a multiple of BLEN ({}, MLEN {})",
            addr, addr / t2, rem, element_col ? " or col < MLEN" : "", c.g.blen, c.g.mlen);
   } else {
-    t.col = rem / c.g.mlen;
+    t.col = div_geom(rem, c.g.mlen);
   }
   check_mram(c, t.base, t2, "matrix");
   c.e.add_read(Space::Mram, t.base, t.base + t2);
@@ -100,17 +100,17 @@ void mm_block_fixed(const float* x, uint64_t x_ld, const float* w, uint64_t w_ld
   }
 }
 
-// acc[i][j] += sum_k x[i*x_ld + k] * w[k*w_ld + j] for an R x (8*CV) block (row stride acc_ld of acc):
-// R*CV independent 8-wide partial-sum chains, enough to hide the add latency, while each output still
+// acc[i][j] += sum_k x[i*x_ld + k] * w[k*w_ld + j] for an R x (W*CV) block (row stride acc_ld of acc):
+// R*CV independent W-wide partial-sum chains, enough to hide the add latency, while each output still
 // sums k in ascending order with a separate multiply and add (bit-identical to the scalar loop).
-template <uint32_t R, uint32_t CV>
+template <uint32_t R, uint32_t CV, uint32_t W = 8>
 [[gnu::always_inline]] inline void mm_tile(const float* x, uint64_t x_ld, const float* w, uint64_t w_ld, uint32_t K,
                                            float* acc, uint64_t acc_ld) {
-  typedef float v8f __attribute__((vector_size(32)));
-  v8f part[R][CV] = {};
+  typedef float vec __attribute__((vector_size(W * sizeof(float))));
+  vec part[R][CV] = {};
   for (uint32_t k = 0; k < K; ++k) {
-    v8f wr[CV];
-    for (uint32_t c = 0; c < CV; ++c) std::memcpy(&wr[c], w + k * w_ld + 8 * c, sizeof(v8f));
+    vec wr[CV];
+    for (uint32_t c = 0; c < CV; ++c) std::memcpy(&wr[c], w + k * w_ld + W * c, sizeof(vec));
     for (uint32_t i = 0; i < R; ++i) {
       const float a = x[i * x_ld + k];
       for (uint32_t c = 0; c < CV; ++c) part[i][c] += a * wr[c];
@@ -118,20 +118,27 @@ template <uint32_t R, uint32_t CV>
   }
   for (uint32_t i = 0; i < R; ++i)
     for (uint32_t c = 0; c < CV; ++c) {
-      v8f cur;
-      float* dst = acc + i * acc_ld + 8 * c;
-      std::memcpy(&cur, dst, sizeof(v8f));
+      vec cur;
+      float* dst = acc + i * acc_ld + W * c;
+      std::memcpy(&cur, dst, sizeof(vec));
       cur += part[i][c];
-      std::memcpy(dst, &cur, sizeof(v8f));
+      std::memcpy(dst, &cur, sizeof(vec));
     }
 }
 
-// GCC picks the AVX2 clone at load time where the host has it. AVX2 alone (no FMA) so nothing can
-// be contracted into a fused multiply-add, which would change the rounding.
+// GCC picks the AVX-512 or AVX2 clone at load time where the host has it. AVX-512 brings FMA: the
+// file is built with -ffp-contract=off (src/sim/CMakeLists.txt) so no multiply and add are fused,
+// which would change the rounding. The 16-lane tiles run only on AVX-512 hosts (in other clones a
+// 16-lane vector would be split into narrower registers).
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && !defined(__SANITIZE_ADDRESS__)
-#define PLENA_MM_CLONES __attribute__((target_clones("avx2", "default")))
+#define PLENA_MM_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+bool wide_tiles() {
+  static const bool avx512 = __builtin_cpu_supports("avx512f");
+  return avx512;
+}
 #else
 #define PLENA_MM_CLONES
+bool wide_tiles() { return false; }
 #endif
 
 PLENA_MM_CLONES void mm_block(const float* x, uint64_t x_ld, const float* w, uint64_t w_ld, uint32_t K, uint32_t B,
@@ -142,6 +149,7 @@ PLENA_MM_CLONES void mm_block(const float* x, uint64_t x_ld, const float* w, uin
     // Column blocks outermost: each K x 16 weight panel is packed contiguously once (rows MLEN
     // apart would cost a page per k) and stays in cache across all row blocks. `part` holds
     // MLEN*MLEN floats, at least K*16.
+    const bool wide = wide_tiles();
     for (uint32_t j0 = 0; j0 < B; j0 += 16) {
       const float* panel = w + j0;
       uint64_t panel_ld = w_ld;
@@ -150,8 +158,12 @@ PLENA_MM_CLONES void mm_block(const float* x, uint64_t x_ld, const float* w, uin
         panel = part;
         panel_ld = 16;
       }
-      for (uint32_t i0 = 0; i0 < B; i0 += 4)
-        mm_tile<4, 2>(x + i0 * x_ld, x_ld, panel, panel_ld, K, acc + size_t(i0) * B + j0, B);
+      if (wide)  // 8 chains of 16 lanes (one register per panel row)
+        for (uint32_t i0 = 0; i0 < B; i0 += 8)
+          mm_tile<8, 1, 16>(x + i0 * x_ld, x_ld, panel, panel_ld, K, acc + size_t(i0) * B + j0, B);
+      else
+        for (uint32_t i0 = 0; i0 < B; i0 += 4)
+          mm_tile<4, 2>(x + i0 * x_ld, x_ld, panel, panel_ld, K, acc + size_t(i0) * B + j0, B);
     }
     return;
   }
@@ -256,7 +268,7 @@ void batched(const Ctx& c, uint64_t maddr, uint64_t vaddr, uint32_t rows, bool t
 
 // Writes BLEN values of an accumulator row at VRAM element address `addr` (column = addr % VLEN).
 uint64_t wo_column(const Ctx& c, uint64_t addr) {
-  uint64_t col = addr % c.g.vlen;
+  uint64_t col = mod_geom(addr, c.g.vlen);
   if (col + c.g.blen > c.g.vlen)
     faultf(c, "VRAM address {} is column {} of its row; {} values do not fit in VLEN ({})", addr, col, c.g.blen,
            c.g.vlen);

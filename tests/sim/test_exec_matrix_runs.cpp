@@ -1,0 +1,157 @@
+// M_MM/M_TMM/M_MM_WO: whatever kernel the host gets (exec_matrix.cpp: AVX-512, AVX2 or portable
+// clones, 4-, 8- or 16-lane tiles), every preset must give the bits of the defined order (each
+// M_MM's dot products summed from 0 over k ascending, then added to acc_m; M_MM_WO rounds to the
+// vector SRAM type), checked against a scalar model on randomized programs.
+#include <fmt/format.h>
+
+#include "test_exec_util.hpp"
+
+namespace plena::sim::test {
+namespace {
+
+struct MmOp {
+  bool wo = false, transposed = false;
+  uint64_t maddr = 0, vaddr = 0;  // M_MM/M_TMM
+  uint64_t out = 0, stride = 1;   // M_MM_WO
+};
+
+// Small SRAMs in the preset's geometry: 4 MRAM tiles (1 above MLEN 256), 16*BLEN VRAM rows (at least 64).
+config::HardwareConfig small_srams(config::HardwareConfig cfg) {
+  cfg.sram.matrix_depth = (cfg.geometry.mlen > 256 ? 1 : 4) * cfg.geometry.mlen;
+  cfg.sram.vector_depth = std::max<uint64_t>(64, 16 * cfg.geometry.blen);
+  cfg.timing.instruction_budget = 1u << 20;
+  return cfg;
+}
+
+struct Lcg {
+  uint32_t s;
+  uint32_t next(uint32_t n) {
+    s = s * 1664525u + 1013904223u;
+    return (s >> 8) % n;
+  }
+};
+
+// Runs of 1..max_run M_MM/M_TMM, each closed by an M_MM_WO; all within 8*BLEN VRAM rows, so
+// write-outs often overwrite the activations of later runs.
+std::vector<MmOp> random_ops(const config::HardwareConfig& cfg, uint32_t seed, int runs, int max_run) {
+  const config::Geometry& g = cfg.geometry;
+  const uint32_t tiles = uint32_t(cfg.sram.matrix_depth / g.mlen);
+  uint64_t vram_rows = cfg.sram.vector_depth;
+  Lcg r{seed};
+  const uint64_t L = g.mlen, B = g.blen;
+  vram_rows = std::min<uint64_t>(vram_rows, 8 * B);
+  std::vector<MmOp> ops;
+  for (int run = 0; run < runs; ++run) {
+    int n = 1 + int(r.next(uint32_t(max_run)));
+    for (int i = 0; i < n; ++i) {
+      MmOp o;
+      o.transposed = r.next(4) == 0;
+      o.maddr = r.next(tiles) * L * L + r.next(uint32_t(L / B)) * B * L;
+      o.vaddr = r.next(uint32_t(vram_rows - B + 1)) * L;
+      ops.push_back(o);
+    }
+    MmOp wo;
+    wo.wo = true;
+    wo.stride = 1 + r.next(2);
+    wo.out = r.next(uint32_t(vram_rows - (B - 1) * wo.stride)) * L + r.next(uint32_t(L / B)) * B;
+    ops.push_back(wo);
+  }
+  return ops;
+}
+
+// gp1 = matrix address, gp2 = activation address (S_LUI_INT + S_ADDI_INT), with a scalar op on
+// another register in between so the look-ahead has to replay it.
+std::string to_asm(const std::vector<MmOp>& ops) {
+  std::string p;
+  auto load = [&](unsigned reg, uint64_t v) {
+    p += fmt::format("S_LUI_INT gp{0}, {1}\nS_ADDI_INT gp{0}, gp{0}, {2}\nS_MUL_INT gp5, gp{0}, gp{0}\n", reg, v >> 12,
+                     v & 0xFFF);
+  };
+  for (const MmOp& o : ops) {
+    if (o.wo) {
+      load(3, o.out);
+      load(4, o.stride);
+      p += "M_MM_WO gp3, gp4, 0\n";
+      continue;
+    }
+    load(1, o.maddr);
+    load(2, o.vaddr);
+    p += o.transposed ? "M_TMM 0, gp2, gp1\n" : "M_MM 0, gp1, gp2\n";
+  }
+  return p;
+}
+
+// The defined semantics, one output at a time in plain scalar code.
+void model(const config::Geometry& g, const Rounder& round, std::vector<float>& vram, const std::vector<float>& mram,
+           const std::vector<MmOp>& ops, std::vector<float>& acc) {
+  const uint64_t L = g.mlen, B = g.blen, V = g.vlen;
+  for (const MmOp& o : ops) {
+    if (o.wo) {
+      for (uint64_t i = 0; i < B; ++i)
+        for (uint64_t j = 0; j < B; ++j) vram[o.out + i * V * o.stride + j] = round(acc[i * B + j]);
+      std::fill(acc.begin(), acc.end(), 0.f);
+      continue;
+    }
+    const uint64_t base = o.maddr - o.maddr % (L * L), col = o.maddr % (L * L) / L;
+    for (uint64_t i = 0; i < B; ++i)
+      for (uint64_t j = 0; j < B; ++j) {
+        float s = 0.f;
+        for (uint64_t k = 0; k < L; ++k) {
+          const float w = o.transposed ? mram[base + (col + j) * L + k] : mram[base + k * L + col + j];
+          const float prod = vram[o.vaddr + i * L + k] * w;
+          s += prod;
+        }
+        acc[i * B + j] += s;
+      }
+  }
+}
+
+void preload(Machine& m, uint32_t seed) {
+  // Mixed magnitudes, so a reordered or fused sum would round differently.
+  auto v = randv(m.vram_elems(), seed), w = randv(m.mram_elems(), seed + 1);
+  for (size_t i = 0; i < v.size(); i += 7) v[i] *= 1024.f;
+  for (size_t i = 0; i < w.size(); i += 5) w[i] *= 1.0f / 4096.f;
+  m.write_vram(0, v);
+  m.write_mram(0, w);
+}
+
+SimOptions functional_only() {
+  SimOptions o;
+  o.use_timing_model = false;
+  return o;
+}
+
+// Every preset, and MLEN 256 / BLEN 16 (the 16-lane tiles without the cost of MLEN 2048).
+std::vector<std::pair<std::string, config::HardwareConfig>> geometries() {
+  std::vector<std::pair<std::string, config::HardwareConfig>> out;
+  for (const std::string& name : config::preset_names()) out.emplace_back(name, config::preset(name));
+  auto mid = config::preset("reference-small");
+  mid.geometry.mlen = mid.geometry.vlen = 256;
+  mid.geometry.blen = mid.geometry.hlen = 16;
+  mid.geometry.broadcast_amount = 16;
+  mid.hbm.m_prefetch_amount = 256;
+  out.emplace_back("mlen 256 blen 16", mid);
+  return out;
+}
+
+TEST(ExecMatrixRuns, EveryGeometryMatchesTheScalarModelBitForBit) {
+  for (auto& [name, preset] : geometries()) {
+    SCOPED_TRACE(name);
+    auto cfg = small_srams(preset);
+    config::validate_config(cfg);
+    const auto& g = cfg.geometry;
+    const bool big = g.mlen > 256;  // the scalar model is slow at MLEN 2048
+    auto ops = random_ops(cfg, 7, big ? 2 : 24, big ? 2 : 12);
+    Simulator sim(cfg, functional_only());
+    preload(sim.machine(), 3);
+    auto vram = sim.machine().read_vram(0, sim.machine().vram_elems());
+    auto mram = sim.machine().read_mram(0, sim.machine().mram_elems());
+    std::vector<float> acc(size_t(g.blen) * g.blen, 0.f);
+    model(g, sim.machine().vector_round(), vram, mram, ops, acc);
+    sim.run(isa::assemble(to_asm(ops), "runs.asm").words);
+    EXPECT_TRUE(bits_equal(sim.machine().read_vram(0, vram.size()), vram));
+  }
+}
+
+}  // namespace
+}  // namespace plena::sim::test
