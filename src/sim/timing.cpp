@@ -16,6 +16,9 @@
 #include <cmath>
 #include <deque>
 #include <map>
+#include <optional>
+#include <sstream>
+#include <stdexcept>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -152,7 +155,12 @@ struct TimingModel::Impl {
   // config::latency_cycles, tabulated per latency class (it depends on the class only).
   std::array<uint64_t, isa::kNumLatencyClasses> class_lat{};
 
-  std::vector<TraceEvent> events;
+  // Trace: events held per unit in program order until their finish is known (and every earlier
+  // event of the unit is written), then written by `tracer` (docs/timing.md "Trace").
+  std::ostringstream trace_mem;  // record_trace without a trace stream
+  std::optional<TraceWriter> tracer;
+  std::array<std::deque<TraceEvent>, kUnits> trace_hold;
+  static constexpr size_t kTraceHold = 4096;  // per unit; beyond it, finished events go to the overflow lane
 
   // Calibrated DRAM fidelity: timing per (transfer shape, base alignment), one shared pipe.
   struct CalibKey {
@@ -185,6 +193,11 @@ struct TimingModel::Impl {
     st.timing_mode = std::string(config::timing_mode_name(c.timing.mode));
     st.latency_profile = std::string(config::latency_profile_name(c.timing.latency_profile));
     st.ps_per_cycle = period;
+    const std::string title = "plena " + st.timing_mode + " " + st.latency_profile;
+    if (opts.trace)
+      tracer.emplace(*opts.trace, period, title);
+    else if (opts.record_trace)
+      tracer.emplace(trace_mem, period, title);
   }
 
   static dram::DramModel make_dram(const config::HardwareConfig& c) {
@@ -222,11 +235,11 @@ struct TimingModel::Impl {
     UnitState& us = units[u];
     us.st.instructions++;
     us.st.stall_cycles += start - issue;
-    if (opts.record_trace) {
-      TraceEvent& ev = events[seq];
-      ev.issue = issue;
-      ev.start = start;
-    }
+    if (tracer) [[unlikely]]
+      if (TraceEvent* ev = held(u, seq)) {
+        ev->issue = issue;
+        ev->start = start;
+      }
   }
   void record_finish(int u, uint64_t seq, uint64_t start, uint64_t finish) {
     max_finish = std::max(max_finish, finish);
@@ -236,7 +249,33 @@ struct TimingModel::Impl {
       if (finish > from) us.st.busy_cycles += finish - from;
       us.busy_end = std::max(us.busy_end, finish);
     }
-    if (opts.record_trace) events[seq].finish = finish;
+    if (tracer) [[unlikely]]
+      if (TraceEvent* ev = held(u, seq)) {
+        ev->finish = finish;
+        ev->done = true;
+        flush_trace(u);
+      }
+  }
+
+  // ---- trace ----
+  TraceEvent* held(int u, uint64_t seq) {
+    auto& q = trace_hold[u];
+    auto it = std::lower_bound(q.begin(), q.end(), seq, [](const TraceEvent& e, uint64_t s) { return e.seq < s; });
+    return it != q.end() && it->seq == seq ? &*it : nullptr;
+  }
+  // Writes the unit's finished events in program order; past kTraceHold held events (a long run
+  // of finished ones behind one still in flight) the finished ones go out at once, on the
+  // unit's overflow lane.
+  void flush_trace(int u) {
+    auto& q = trace_hold[u];
+    while (!q.empty() && q.front().done) {
+      tracer->add(q.front());
+      q.pop_front();
+    }
+    if (q.size() <= kTraceHold) return;
+    for (const TraceEvent& e : q)
+      if (e.done) tracer->add_overflow(e);
+    std::erase_if(q, [](const TraceEvent& e) { return e.done; });
   }
 
   // ---- DMA engine ----
@@ -624,19 +663,24 @@ struct TimingModel::Impl {
     st.instructions++;
     st.instr_count[op]++;
     for (uint8_t i = 0; i < e.n_hbm; ++i) (e.hbm[i].write ? st.hbm_write_bytes : st.hbm_read_bytes) += e.hbm[i].total_bytes();
-    if (opts.record_trace) {
-      TraceEvent ev;
+    if (tracer && seq >= opts.trace_first && seq < opts.trace_last) [[unlikely]] {
+      TraceEvent& ev = trace_hold[u].emplace_back();
+      ev.seq = seq;
       ev.pc = pc;
       ev.op = e.op;
       ev.unit = static_cast<uint8_t>(u);
       for (uint8_t i = 0; i < e.n_hbm; ++i) ev.bytes += e.hbm[i].total_bytes();
-      events.push_back(ev);
     }
     if (e.zero_latency) {
       // Skipped by the machine (the reference ignores FP results written to f0): no time, no slot.
       const uint64_t t = decoupled ? fe_next : now;
       units[u].st.instructions++;
-      if (opts.record_trace) events[seq].issue = events[seq].start = events[seq].finish = t;
+      if (tracer) [[unlikely]]
+        if (TraceEvent* ev = held(u, seq)) {
+          ev->issue = ev->start = ev->finish = t;
+          ev->done = true;
+          flush_trace(u);
+        }
       return;
     }
     const Cost c = cost(e);
@@ -686,8 +730,16 @@ void TimingModel::finish() { impl_->finish(); }
 const TimingStats& TimingModel::stats() const { return impl_->st; }
 
 void TimingModel::write_perfetto(std::ostream& out) const {
-  const std::string title = "plena " + impl_->st.timing_mode + " " + impl_->st.latency_profile;
-  write_trace_events(out, impl_->events, impl_->period, title);
+  if (!impl_->tracer || impl_->opts.trace)
+    throw std::logic_error("TimingModel::write_perfetto needs record_trace without a trace stream");
+  out << impl_->trace_mem.view();
+  impl_->tracer->close(out, {});
+}
+
+void TimingModel::close_trace(std::string_view fault_message) {
+  if (!impl_->opts.trace) throw std::logic_error("TimingModel::close_trace needs a trace stream");
+  const std::string extra = fault_message.empty() ? std::string() : fault_event(impl_->st.time_ps, fault_message);
+  impl_->tracer->close(*impl_->opts.trace, extra);
 }
 
 }  // namespace plena::sim

@@ -26,16 +26,19 @@
 namespace plena::sim {
 namespace {
 
-// FNV-1a over the trace's "X" (instruction) event lines: the trace's layout around them may
-// change, the events themselves may not.
+// Sum of the FNV-1a hashes of the trace's "X" (instruction) event lines: the trace's layout
+// around them and their order may change, the events themselves may not.
 uint64_t event_digest(const std::string& trace) {
-  uint64_t h = 1469598103934665603ull;
+  uint64_t sum = 0;
   std::istringstream in(trace);
   for (std::string line; std::getline(in, line);) {
     if (line.find("\"ph\":\"X\"") == std::string::npos) continue;
+    if (line.ends_with(',')) line.pop_back();  // the separator before the next record
+    uint64_t h = 1469598103934665603ull;
     for (char c : line) h = (h ^ uint8_t(c)) * 1099511628211ull;
+    sum += h;
   }
-  return h;
+  return sum;
 }
 
 std::string summary(const TimingStats& t, const std::string& trace) {

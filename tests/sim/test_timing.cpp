@@ -83,7 +83,7 @@ Effects scalar_int(Opcode op, uint64_t rd, uint64_t rs) {
 struct Run {
   TimingStats stats;
   std::string json, trace;
-  nlohmann::json events;  // the "X" events in program order
+  nlohmann::json events;  // the "X" events in program order (by args.seq)
 };
 
 Run run(const config::HardwareConfig& cfg, const std::vector<Effects>& stream, TimingOptions opts = {}) {
@@ -99,8 +99,11 @@ Run run(const config::HardwareConfig& cfg, const std::vector<Effects>& stream, T
   r.trace = os.str();
   r.events = nlohmann::json::array();
   const nlohmann::json parsed = nlohmann::json::parse(r.trace);
+  // Events are written per unit as they finish; "seq" gives the program order.
+  std::map<uint64_t, nlohmann::json> by_seq;
   for (const auto& ev : parsed["traceEvents"])
-    if (ev["ph"] == "X") r.events.push_back(ev);
+    if (ev["ph"] == "X") by_seq.emplace(ev["args"]["seq"].get<uint64_t>(), ev);
+  for (auto& [seq, ev] : by_seq) r.events.push_back(std::move(ev));
   return r;
 }
 uint64_t start_of(const Run& r, size_t i) { return r.events.at(i)["args"]["start_cycle"].get<uint64_t>(); }
