@@ -154,6 +154,7 @@ struct TimingModel::Impl {
   uint64_t ring_mask = 0;
   // config::latency_cycles, tabulated per latency class (it depends on the class only).
   std::array<uint64_t, isa::kNumLatencyClasses> class_lat{};
+  std::array<bool, isa::kNumLatencyClasses> class_dram{};  // the class's rule is LatencyRule::Dram
 
   // Trace: events held per unit in program order until their finish is known (and every earlier
   // event of the unit is written), then written by `tracer` (docs/timing.md "Trace").
@@ -180,8 +181,10 @@ struct TimingModel::Impl {
                                "dma_request_bytes = " + std::to_string(opts.dma_request_bytes) +
                                    ": expected a power of two"));
     ring_mask = std::bit_ceil(uint64_t{opts.unit_queue_depth}) - 1;
-    for (const isa::LatencyInfo& k : isa::kLatencyClasses)
+    for (const isa::LatencyInfo& k : isa::kLatencyClasses) {
       class_lat[static_cast<size_t>(k.cls)] = config::latency_cycles(c, k.cls);
+      class_dram[static_cast<size_t>(k.cls)] = k.rule == isa::LatencyRule::Dram;
+    }
     for (UnitState& u : units) u.start_ring.assign(ring_mask + 1, 0);
     if (opts.dram_trace && opts.dram_fidelity == DramFidelity::Calibrated)
       throw InputError(located("<timing options>", 0, 0,
@@ -236,10 +239,7 @@ struct TimingModel::Impl {
     us.st.instructions++;
     us.st.stall_cycles += start - issue;
     if (tracer) [[unlikely]]
-      if (TraceEvent* ev = held(u, seq)) {
-        ev->issue = issue;
-        ev->start = start;
-      }
+      trace_start(u, seq, issue, start);
   }
   void record_finish(int u, uint64_t seq, uint64_t start, uint64_t finish) {
     max_finish = std::max(max_finish, finish);
@@ -250,14 +250,31 @@ struct TimingModel::Impl {
       us.busy_end = std::max(us.busy_end, finish);
     }
     if (tracer) [[unlikely]]
-      if (TraceEvent* ev = held(u, seq)) {
-        ev->finish = finish;
-        ev->done = true;
-        flush_trace(u);
-      }
+      trace_finish(u, seq, finish);
   }
 
-  // ---- trace ----
+  // ---- trace (out of line: the untraced dispatch path stays small) ----
+  [[gnu::noinline]] void trace_start(int u, uint64_t seq, uint64_t issue, uint64_t start) {
+    if (TraceEvent* ev = held(u, seq)) {
+      ev->issue = issue;
+      ev->start = start;
+    }
+  }
+  [[gnu::noinline]] void trace_finish(int u, uint64_t seq, uint64_t finish) {
+    if (TraceEvent* ev = held(u, seq)) {
+      ev->finish = finish;
+      ev->done = true;
+      flush_trace(u);
+    }
+  }
+  [[gnu::noinline]] void trace_issue(const Effects& e, uint64_t seq, int u, uint32_t pc) {
+    TraceEvent& ev = trace_hold[u].emplace_back();
+    ev.seq = seq;
+    ev.pc = pc;
+    ev.op = e.op;
+    ev.unit = static_cast<uint8_t>(u);
+    for (uint8_t i = 0; i < e.n_hbm; ++i) ev.bytes += e.hbm[i].total_bytes();
+  }
   TraceEvent* held(int u, uint64_t seq) {
     auto& q = trace_hold[u];
     auto it = std::lower_bound(q.begin(), q.end(), seq, [](const TraceEvent& e, uint64_t s) { return e.seq < s; });
@@ -656,31 +673,23 @@ struct TimingModel::Impl {
                      " / latency class " + std::to_string(cls) + " outside the ISA table");
     if (e.n_reads > e.reads.size() || e.n_writes > e.writes.size() || e.n_hbm > e.hbm.size())
       throw SimFault("timing: Effects range counts exceed their arrays");
-    if ((u == kDmaUnit) != (e.n_hbm > 0 || isa::latency_info(e.latency).rule == isa::LatencyRule::Dram))
+    if ((u == kDmaUnit) != (e.n_hbm > 0 || class_dram[cls]))
       throw SimFault("timing: Effects of " + std::string(isa::mnemonic(e.op)) +
                      ": HBM streams and DMA latency classes belong to the DMA unit only");
     const uint64_t seq = next_seq++;
     st.instructions++;
     st.instr_count[op]++;
     for (uint8_t i = 0; i < e.n_hbm; ++i) (e.hbm[i].write ? st.hbm_write_bytes : st.hbm_read_bytes) += e.hbm[i].total_bytes();
-    if (tracer && seq >= opts.trace_first && seq < opts.trace_last) [[unlikely]] {
-      TraceEvent& ev = trace_hold[u].emplace_back();
-      ev.seq = seq;
-      ev.pc = pc;
-      ev.op = e.op;
-      ev.unit = static_cast<uint8_t>(u);
-      for (uint8_t i = 0; i < e.n_hbm; ++i) ev.bytes += e.hbm[i].total_bytes();
-    }
+    if (tracer && seq >= opts.trace_first && seq < opts.trace_last) [[unlikely]]
+      trace_issue(e, seq, u, pc);
     if (e.zero_latency) {
       // Skipped by the machine (the reference ignores FP results written to f0): no time, no slot.
       const uint64_t t = decoupled ? fe_next : now;
       units[u].st.instructions++;
-      if (tracer) [[unlikely]]
-        if (TraceEvent* ev = held(u, seq)) {
-          ev->issue = ev->start = ev->finish = t;
-          ev->done = true;
-          flush_trace(u);
-        }
+      if (tracer) [[unlikely]] {
+        trace_start(u, seq, t, t);
+        trace_finish(u, seq, t);
+      }
       return;
     }
     const Cost c = cost(e);
