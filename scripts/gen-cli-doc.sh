@@ -38,7 +38,8 @@ flushed and checked before exit: `plena disasm x.mem > /dev/full` exits 1 with
 
 **Simulation faults.** `plena sim` exits 2 on a fault, and still writes `--stats`, `--trace` and
 `--dram-trace` up to the fault: the stats JSON gets `"completed": false` and
-`"fault": {"pc", "instruction", "message"}`, the Perfetto trace ends with an instant event named
+`"fault": {"pc", "instruction", "message"}`, the Perfetto trace (streamed to its file as the run goes; `--trace-window START:END` limits it to
+those executed instructions) ends with an instant event named
 `FAULT` (its `args.message` is the fault). Run-spec dumps are not written.
 
 **Quiet.** `-q` prints nothing on success, and shows no progress bar, on a terminal too.

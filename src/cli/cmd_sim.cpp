@@ -3,6 +3,7 @@
 
 #include <filesystem>
 #include <nlohmann/json.hpp>
+#include <charconv>
 #include <optional>
 #include <regex>
 #include <sstream>
@@ -22,6 +23,7 @@ struct SimArgs {
   std::string input;
   std::string hw;
   std::string stats, trace, dram_trace, out_dir;
+  std::string trace_window;
   std::string dram_fidelity = "bank";
   bool timing_only = false;
   bool quiet = false;
@@ -41,19 +43,10 @@ nlohmann::ordered_json fault_json(const std::string& message) {
   return f;
 }
 
-// The Perfetto trace of a faulted run ends with an instant event "FAULT" at the fault time.
-std::string with_fault_event(std::string trace, uint64_t ps, const std::string& message) {
-  const std::string tail = "\n]}\n";  // how write_perfetto closes its event array
-  if (trace.size() < tail.size() || trace.compare(trace.size() - tail.size(), tail.size(), tail) != 0) return trace;
-  trace.resize(trace.size() - tail.size());
-  trace += fmt::format(",\n{{\"name\":\"FAULT\",\"ph\":\"i\",\"s\":\"g\",\"ts\":{}.{:06},\"pid\":1,\"tid\":0,\"args\":{}}}",
-                       ps / 1000000, ps % 1000000, nlohmann::json({{"message", message}}).dump());
-  return trace + tail;
-}
-
 // Stats (and trace) of a run that faulted: the timing model is finished where the program
 // stopped, and both files say so ("completed": false / a FAULT event at the end of the trace).
-void write_fault_outputs(const SimArgs& a, sim::Simulator& simulator, const std::string& message) {
+void write_fault_outputs(const SimArgs& a, sim::Simulator& simulator, const std::string& message,
+                         std::optional<OutputFile>& trace) {
   sim::TimingModel* tm = simulator.timing();  // null: the fault came before the first instruction
   if (tm) tm->finish();
   if (!a.stats.empty()) {
@@ -62,11 +55,9 @@ void write_fault_outputs(const SimArgs& a, sim::Simulator& simulator, const std:
     j["fault"] = fault_json(message);
     write_text_file(a.stats, j.dump(2) + "\n");
   }
-  if (tm && !a.trace.empty()) {
-    std::ostringstream os;
-    tm->write_perfetto(os);
-    const std::string trace = with_fault_event(os.str(), tm->stats().time_ps, message);
-    write_text_file(a.trace, trace);
+  if (tm && trace) {
+    tm->close_trace(message);
+    trace->close();
   }
 }
 
@@ -97,20 +88,57 @@ void check_program_hash(const sim::RunSpec& spec, const std::string& program_has
 
 // Refuses (before allocating) a run whose arrays exceed this machine's available memory;
 // returns what is left for the HBM preloads.
-uint64_t check_memory(const sim::RunSpec& spec, bool trace) {
+uint64_t check_memory(const sim::RunSpec& spec) {
   const auto avail = host_memory_available();
   if (!avail) return UINT64_MAX;
   const auto need = sim::simulator_memory(spec.hw, !spec.timing_only);
   require_memory(need, avail, spec.spec_path.string(),
                  spec.timing_only ? "reduce the config keys named above"
                                   : "use --timing-only (no data arrays) or reduce the config keys named above");
-  const uint64_t left = *avail - need.total();
-  const uint64_t tr = trace ? sim::trace_bytes(spec.hw.timing.instruction_budget) : 0;
-  if (tr > left)
-    fmt::print(stderr, "warning: --trace keeps an event per executed instruction: up to {} with "
-               "timing.instruction_budget = {}, but {} is available; lower the budget if the run is long\n",
-               human_bytes(tr), spec.hw.timing.instruction_budget, human_bytes(left));
-  return left;
+  return *avail - need.total();
+}
+
+// --trace-window START:END (executed-instruction indices, END exclusive; either may be empty).
+std::pair<uint64_t, uint64_t> parse_trace_window(const std::string& w) {
+  if (w.empty()) return {0, UINT64_MAX};
+  const auto colon = w.find(':');
+  auto number = [&](std::string_view part, uint64_t fallback) {
+    if (part.empty()) return fallback;
+    uint64_t v = 0;
+    const auto [end, ec] = std::from_chars(part.data(), part.data() + part.size(), v);
+    if (ec != std::errc() || end != part.data() + part.size())
+      throw InputError(fmt::format("--trace-window {}: error: \"{}\" is not a non-negative integer; expected "
+                                   "START:END (executed-instruction indices, END exclusive, either may be empty)",
+                                   w, part));
+    return v;
+  };
+  if (colon == std::string::npos)
+    throw InputError(fmt::format("--trace-window {}: error: expected START:END (executed-instruction indices, END "
+                                 "exclusive, either may be empty), e.g. 1000000:1100000",
+                                 w));
+  const std::string_view sv(w);
+  const uint64_t first = number(sv.substr(0, colon), 0), last = number(sv.substr(colon + 1), UINT64_MAX);
+  if (last <= first)
+    throw InputError(fmt::format("--trace-window {}: error: END must be greater than START", w));
+  return {first, last};
+}
+
+// The trace is streamed to its file (bounded memory); warns before a run whose trace may not
+// fit the target's free disk space.
+void check_trace_size(const SimArgs& a, const sim::RunSpec& spec, std::pair<uint64_t, uint64_t> window) {
+  if (a.trace.empty() || a.trace == "-") return;
+  const uint64_t events = std::min(spec.hw.timing.instruction_budget, window.second - window.first);
+  const uint64_t bytes = sim::trace_bytes(events);
+  const std::filesystem::path p(a.trace);
+  std::error_code ec;
+  const auto space = std::filesystem::space(p.has_parent_path() ? p.parent_path() : ".", ec);
+  if (ec || bytes <= space.available) return;
+  fmt::print(stderr,
+             "warning: --trace writes about {} B per traced instruction: up to {} for {} instructions "
+             "(timing.instruction_budget{}), but {} is free where {} goes; use --trace-window START:END to "
+             "trace part of the run\n",
+             sim::kTraceBytesPerEvent, human_bytes(bytes), events, a.trace_window.empty() ? "" : " / --trace-window",
+             human_bytes(space.available), a.trace);
 }
 
 void run_sim(const SimArgs& a) {
@@ -138,13 +166,19 @@ void run_sim(const SimArgs& a) {
   const fs::path out_dir = !a.out_dir.empty() ? fs::path(a.out_dir)
                            : (spec.spec_path.has_parent_path() ? spec.spec_path.parent_path() : fs::path("."));
   (void)sim::dump_paths(spec, out_dir);  // refuse escaping dump paths before running
-  const uint64_t preload_memory = check_memory(spec, !a.trace.empty());
+  const uint64_t preload_memory = check_memory(spec);
+  const auto window = parse_trace_window(a.trace_window);
+  check_trace_size(a, spec, window);
 
-  std::optional<OutputFile> dram_trace;
+  std::optional<OutputFile> dram_trace, trace;
   sim::SimOptions opts;
   opts.mode = spec.timing_only ? sim::Mode::TimingOnly : sim::Mode::Functional;
   opts.expected_config_hash = spec.expected_config_hash;
-  opts.timing.record_trace = !a.trace.empty();
+  if (!a.trace.empty()) {
+    trace.emplace(a.trace);
+    opts.timing.trace = &trace->stream();
+    std::tie(opts.timing.trace_first, opts.timing.trace_last) = window;
+  }
   opts.timing.dram_fidelity = sim::parse_dram_fidelity(a.dram_fidelity, "--dram-fidelity");
   if (!a.dram_trace.empty()) {
     dram_trace.emplace(a.dram_trace);
@@ -158,7 +192,7 @@ void run_sim(const SimArgs& a) {
   } catch (const SimFault& e) {
     // The debugging information survives the failed command: trace files up to the fault.
     if (dram_trace) dram_trace->close();
-    write_fault_outputs(a, simulator, e.what());
+    write_fault_outputs(a, simulator, e.what(), trace);
     commit_staged_outputs();
     throw;
   }
@@ -166,10 +200,9 @@ void run_sim(const SimArgs& a) {
 
   auto dumps = sim::write_dumps(spec, simulator, out_dir);
   if (!a.stats.empty()) write_text_file(a.stats, r.timing.to_json() + "\n");
-  if (!a.trace.empty()) {
-    OutputFile f(a.trace);
-    simulator.timing()->write_perfetto(f.stream());
-    f.close();
+  if (trace) {
+    simulator.timing()->close_trace();
+    trace->close();
   }
   if (a.quiet) return;
   const auto& t = r.timing;
@@ -195,7 +228,9 @@ void add_sim_command(CLI::App& app) {
   sub->add_option("input", a->input, "Run spec (.toml) or program (.asm, .mem, .bin)")->required();
   sub->add_option("--hw", a->hw, "Hardware config for a bare program: preset name, TOML file or inline TOML");
   sub->add_option("--stats", a->stats, "Write statistics JSON here");
-  sub->add_option("--trace", a->trace, "Write a Chrome/Perfetto trace JSON here");
+  sub->add_option("--trace", a->trace, "Write a Chrome/Perfetto trace JSON here (streamed as the run goes)");
+  sub->add_option("--trace-window", a->trace_window,
+                  "Trace only executed instructions START:END (0-based, END exclusive; either may be empty)");
   sub->add_option("--dram-trace", a->dram_trace, "Write the DRAM request stream (Ramulator 2 load/store trace)");
   sub->add_option("--out-dir", a->out_dir, "Directory for dumps (default: the spec's directory)");
   sub->add_flag("--timing-only", a->timing_only, "No data: registers, addresses and timing only");

@@ -2,7 +2,6 @@
 #include "sim/resources.hpp"
 
 #include "sim/sim.hpp"
-#include "sim/timing_internal.hpp"
 
 namespace plena::sim {
 
@@ -35,8 +34,7 @@ uint64_t hbm_pages_bytes(uint64_t begin, uint64_t end) {
 }
 
 uint64_t trace_bytes(uint64_t instructions) {
-  // The event vector may hold up to twice its size while it grows.
-  return sat_mul({instructions, sizeof(timing_detail::TraceEvent), 2});
+  return sat_mul({instructions, kTraceBytesPerEvent});
 }
 
 }  // namespace plena::sim

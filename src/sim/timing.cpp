@@ -16,6 +16,9 @@
 #include <cmath>
 #include <deque>
 #include <map>
+#include <optional>
+#include <sstream>
+#include <stdexcept>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -58,6 +61,29 @@ inline int slot_of(Space s) {
   if (i >= kRegisterSlot.size()) [[unlikely]]
     bad_space(i);
   return kRegisterSlot[i];
+}
+
+// sum_{i < n} floor((a * i + b) / m), m > 0, in O(log m) steps: whole multiples of m in a and b
+// are summed directly; the rest is the same sum with the roles of a and m exchanged (counting the
+// lattice points under the line the other way round).
+uint128_t floor_sum(uint128_t n, uint128_t m, uint128_t a, uint128_t b) {
+  uint128_t sum = 0;
+  while (n > 0) {
+    if (a >= m) {
+      sum += (a / m) * (n * (n - 1) / 2);
+      a %= m;
+    }
+    if (b >= m) {
+      sum += (b / m) * n;
+      b %= m;
+    }
+    const uint128_t top = a * n + b;  // a, b < m: no overflow for 64-bit inputs
+    if (top < m) break;
+    n = top / m;
+    b = top % m;
+    std::swap(m, a);
+  }
+  return sum;
 }
 
 struct RegState {
@@ -128,8 +154,14 @@ struct TimingModel::Impl {
   uint64_t ring_mask = 0;
   // config::latency_cycles, tabulated per latency class (it depends on the class only).
   std::array<uint64_t, isa::kNumLatencyClasses> class_lat{};
+  std::array<bool, isa::kNumLatencyClasses> class_dram{};  // the class's rule is LatencyRule::Dram
 
-  std::vector<TraceEvent> events;
+  // Trace: events held per unit in program order until their finish is known (and every earlier
+  // event of the unit is written), then written by `tracer` (docs/timing.md "Trace").
+  std::ostringstream trace_mem;  // record_trace without a trace stream
+  std::optional<TraceWriter> tracer;
+  std::array<std::deque<TraceEvent>, kUnits> trace_hold;
+  static constexpr size_t kTraceHold = 4096;  // per unit; beyond it, finished events go to the overflow lane
 
   // Calibrated DRAM fidelity: timing per (transfer shape, base alignment), one shared pipe.
   struct CalibKey {
@@ -149,8 +181,10 @@ struct TimingModel::Impl {
                                "dma_request_bytes = " + std::to_string(opts.dma_request_bytes) +
                                    ": expected a power of two"));
     ring_mask = std::bit_ceil(uint64_t{opts.unit_queue_depth}) - 1;
-    for (const isa::LatencyInfo& k : isa::kLatencyClasses)
+    for (const isa::LatencyInfo& k : isa::kLatencyClasses) {
       class_lat[static_cast<size_t>(k.cls)] = config::latency_cycles(c, k.cls);
+      class_dram[static_cast<size_t>(k.cls)] = k.rule == isa::LatencyRule::Dram;
+    }
     for (UnitState& u : units) u.start_ring.assign(ring_mask + 1, 0);
     if (opts.dram_trace && opts.dram_fidelity == DramFidelity::Calibrated)
       throw InputError(located("<timing options>", 0, 0,
@@ -162,6 +196,11 @@ struct TimingModel::Impl {
     st.timing_mode = std::string(config::timing_mode_name(c.timing.mode));
     st.latency_profile = std::string(config::latency_profile_name(c.timing.latency_profile));
     st.ps_per_cycle = period;
+    const std::string title = "plena " + st.timing_mode + " " + st.latency_profile;
+    if (opts.trace)
+      tracer.emplace(*opts.trace, period, title);
+    else if (opts.record_trace)
+      tracer.emplace(trace_mem, period, title);
   }
 
   static dram::DramModel make_dram(const config::HardwareConfig& c) {
@@ -199,11 +238,8 @@ struct TimingModel::Impl {
     UnitState& us = units[u];
     us.st.instructions++;
     us.st.stall_cycles += start - issue;
-    if (opts.record_trace) {
-      TraceEvent& ev = events[seq];
-      ev.issue = issue;
-      ev.start = start;
-    }
+    if (tracer) [[unlikely]]
+      trace_start(u, seq, issue, start);
   }
   void record_finish(int u, uint64_t seq, uint64_t start, uint64_t finish) {
     max_finish = std::max(max_finish, finish);
@@ -213,7 +249,50 @@ struct TimingModel::Impl {
       if (finish > from) us.st.busy_cycles += finish - from;
       us.busy_end = std::max(us.busy_end, finish);
     }
-    if (opts.record_trace) events[seq].finish = finish;
+    if (tracer) [[unlikely]]
+      trace_finish(u, seq, finish);
+  }
+
+  // ---- trace (out of line: the untraced dispatch path stays small) ----
+  [[gnu::noinline]] void trace_start(int u, uint64_t seq, uint64_t issue, uint64_t start) {
+    if (TraceEvent* ev = held(u, seq)) {
+      ev->issue = issue;
+      ev->start = start;
+    }
+  }
+  [[gnu::noinline]] void trace_finish(int u, uint64_t seq, uint64_t finish) {
+    if (TraceEvent* ev = held(u, seq)) {
+      ev->finish = finish;
+      ev->done = true;
+      flush_trace(u);
+    }
+  }
+  [[gnu::noinline]] void trace_issue(const Effects& e, uint64_t seq, int u, uint32_t pc) {
+    TraceEvent& ev = trace_hold[u].emplace_back();
+    ev.seq = seq;
+    ev.pc = pc;
+    ev.op = e.op;
+    ev.unit = static_cast<uint8_t>(u);
+    for (uint8_t i = 0; i < e.n_hbm; ++i) ev.bytes += e.hbm[i].total_bytes();
+  }
+  TraceEvent* held(int u, uint64_t seq) {
+    auto& q = trace_hold[u];
+    auto it = std::lower_bound(q.begin(), q.end(), seq, [](const TraceEvent& e, uint64_t s) { return e.seq < s; });
+    return it != q.end() && it->seq == seq ? &*it : nullptr;
+  }
+  // Writes the unit's finished events in program order; past kTraceHold held events (a long run
+  // of finished ones behind one still in flight) the finished ones go out at once, on the
+  // unit's overflow lane.
+  void flush_trace(int u) {
+    auto& q = trace_hold[u];
+    while (!q.empty() && q.front().done) {
+      tracer->add(q.front());
+      q.pop_front();
+    }
+    if (q.size() <= kTraceHold) return;
+    for (const TraceEvent& e : q)
+      if (e.done) tracer->add_overflow(e);
+    std::erase_if(q, [](const TraceEvent& e) { return e.done; });
   }
 
   // ---- DMA engine ----
@@ -240,15 +319,17 @@ struct TimingModel::Impl {
     if (x.n_req == 0) complete_dma(x, start + opts.dma_setup_cycles);
   }
 
-  // Requests the engine would cut the streams into (counted, not submitted).
+  // Requests the engine would cut the streams into (counted, not submitted): row r covers the
+  // request blocks floor(a_r / rb) .. floor((a_r + bytes - 1) / rb) with a_r = base + r * stride,
+  // so the count is rows plus the difference of two floor sums (closed form, no row loop).
+  // Contiguous rows are one span, as dram::for_each_request cuts them.
   uint64_t count_requests(const HbmStream& s) const {
-    const uint64_t rb = opts.dma_request_bytes;
-    auto span = [rb](uint64_t a, uint64_t len) { return len ? (a + len - 1) / rb - a / rb + 1 : 0; };
     if (s.bytes == 0 || s.rows == 0) return 0;
-    if (s.stride == s.bytes) return span(s.base, s.bytes * s.rows);
-    uint64_t n = 0;
-    for (uint64_t r = 0; r < s.rows; ++r) n += span(s.base + r * s.stride, s.bytes);
-    return n;
+    const uint64_t rb = opts.dma_request_bytes;
+    if (s.stride == s.bytes)
+      return (s.base + s.bytes * s.rows - 1) / rb - s.base / rb + 1;
+    const uint128_t last = floor_sum(s.rows, rb, s.stride, uint128_t(s.base) + s.bytes - 1);
+    return uint64_t(last - floor_sum(s.rows, rb, s.stride, s.base) + s.rows);
   }
 
   void start_dma_calibrated(DmaXfer& x, uint64_t start, uint64_t arrival) {
@@ -592,26 +673,23 @@ struct TimingModel::Impl {
                      " / latency class " + std::to_string(cls) + " outside the ISA table");
     if (e.n_reads > e.reads.size() || e.n_writes > e.writes.size() || e.n_hbm > e.hbm.size())
       throw SimFault("timing: Effects range counts exceed their arrays");
-    if ((u == kDmaUnit) != (e.n_hbm > 0 || isa::latency_info(e.latency).rule == isa::LatencyRule::Dram))
+    if ((u == kDmaUnit) != (e.n_hbm > 0 || class_dram[cls]))
       throw SimFault("timing: Effects of " + std::string(isa::mnemonic(e.op)) +
                      ": HBM streams and DMA latency classes belong to the DMA unit only");
     const uint64_t seq = next_seq++;
     st.instructions++;
     st.instr_count[op]++;
     for (uint8_t i = 0; i < e.n_hbm; ++i) (e.hbm[i].write ? st.hbm_write_bytes : st.hbm_read_bytes) += e.hbm[i].total_bytes();
-    if (opts.record_trace) {
-      TraceEvent ev;
-      ev.pc = pc;
-      ev.op = e.op;
-      ev.unit = static_cast<uint8_t>(u);
-      for (uint8_t i = 0; i < e.n_hbm; ++i) ev.bytes += e.hbm[i].total_bytes();
-      events.push_back(ev);
-    }
+    if (tracer && seq >= opts.trace_first && seq < opts.trace_last) [[unlikely]]
+      trace_issue(e, seq, u, pc);
     if (e.zero_latency) {
       // Skipped by the machine (the reference ignores FP results written to f0): no time, no slot.
       const uint64_t t = decoupled ? fe_next : now;
       units[u].st.instructions++;
-      if (opts.record_trace) events[seq].issue = events[seq].start = events[seq].finish = t;
+      if (tracer) [[unlikely]] {
+        trace_start(u, seq, t, t);
+        trace_finish(u, seq, t);
+      }
       return;
     }
     const Cost c = cost(e);
@@ -661,8 +739,16 @@ void TimingModel::finish() { impl_->finish(); }
 const TimingStats& TimingModel::stats() const { return impl_->st; }
 
 void TimingModel::write_perfetto(std::ostream& out) const {
-  const std::string title = "plena " + impl_->st.timing_mode + " " + impl_->st.latency_profile;
-  write_trace_events(out, impl_->events, impl_->period, title);
+  if (!impl_->tracer || impl_->opts.trace)
+    throw std::logic_error("TimingModel::write_perfetto needs record_trace without a trace stream");
+  out << impl_->trace_mem.view();
+  impl_->tracer->close(out, {});
+}
+
+void TimingModel::close_trace(std::string_view fault_message) {
+  if (!impl_->opts.trace) throw std::logic_error("TimingModel::close_trace needs a trace stream");
+  const std::string extra = fault_message.empty() ? std::string() : fault_event(impl_->st.time_ps, fault_message);
+  impl_->tracer->close(*impl_->opts.trace, extra);
 }
 
 }  // namespace plena::sim

@@ -56,7 +56,11 @@ struct TimingStats {
 enum class DramFidelity : uint8_t { Bank, Calibrated };
 
 struct TimingOptions {
-  bool record_trace = false;  // keep per-instruction events for write_perfetto()
+  bool record_trace = false;  // keep the Perfetto trace in memory for write_perfetto() (tests, short runs)
+  // Stream the Perfetto trace here as the run goes (bounded memory; close_trace() ends it).
+  std::ostream* trace = nullptr;
+  // Trace only executed instructions [trace_first, trace_last) (program-order indices, "seq").
+  uint64_t trace_first = 0, trace_last = ~uint64_t{0};
   std::ostream* dram_trace = nullptr;  // Ramulator 2 load/store trace of every DRAM access atom
   // Added by the timing model (decoupled mode; see docs/timing.md).
   uint32_t dma_queue_depth = 8;    // DMA transfers issued and not yet complete; issue stalls when full
@@ -85,6 +89,9 @@ class TimingModel {
   const TimingStats& stats() const;
   // Chrome / Perfetto trace-event JSON: one track per unit, one event per instruction (needs record_trace).
   void write_perfetto(std::ostream& out) const;
+  // Ends the streamed trace (TimingOptions::trace), after finish(); a non-empty fault_message adds
+  // an instant event "FAULT" at the end of the simulated time.
+  void close_trace(std::string_view fault_message = {});
 
  private:
   struct Impl;

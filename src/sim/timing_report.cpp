@@ -3,6 +3,7 @@
 #include <bit>
 #include <cmath>
 #include <ostream>
+#include <iterator>
 #include <string>
 
 #include <fmt/format.h>
@@ -35,56 +36,71 @@ std::string us_from_ps(uint64_t ps) { return fmt::format("{}.{:06}", ps / 100000
 
 std::string json_escape(std::string_view s) { return nlohmann::json(std::string(s)).dump(); }
 
-constexpr uint64_t kMaxLanes = 64;
-uint64_t tid_of(int unit, uint64_t lane) { return 1 + uint64_t(unit) * kMaxLanes + lane; }
+uint64_t tid_of(int unit, uint64_t lane) { return 1 + uint64_t(unit) * TraceWriter::kMaxLanes + lane; }
 
 }  // namespace
 
-void write_trace_events(std::ostream& out, const std::vector<TraceEvent>& events, uint64_t ps_per_cycle,
-                        std::string_view title) {
-  // Lanes: each unit's events arrive in start order, so a greedy first-free lane keeps every
-  // lane's slices disjoint.
-  std::vector<uint64_t> lane_of(events.size(), 0);
-  std::vector<std::vector<uint64_t>> lane_end(kUnits);
-  for (size_t i = 0; i < events.size(); ++i) {
-    const TraceEvent& e = events[i];
-    auto& ends = lane_end[e.unit];
-    uint64_t lane = 0;
-    while (lane < ends.size() && ends[lane] > e.start) ++lane;
-    if (lane == ends.size()) {
-      if (ends.size() < kMaxLanes)
-        ends.push_back(0);
-      else
-        lane = kMaxLanes - 1;  // more overlap than lanes: share the last one
-    }
-    ends[lane] = std::max(ends[lane], e.finish);
-    lane_of[i] = lane;
+TraceWriter::TraceWriter(std::ostream& out, uint64_t ps_per_cycle, std::string_view title)
+    : out_(out), period_(ps_per_cycle), lane_end_(kUnits) {
+  out_ << "{\"displayTimeUnit\":\"ns\",\"traceEvents\":[\n";
+  out_ << "{\"name\":\"process_name\",\"ph\":\"M\",\"pid\":1,\"tid\":0,\"args\":{\"name\":" << json_escape(title)
+       << "}}";
+}
+
+void TraceWriter::add(const TraceEvent& e) {
+  // Each unit's events arrive in start order, so a greedy first-free lane keeps every lane's
+  // slices disjoint.
+  auto& ends = lane_end_[e.unit];
+  uint64_t lane = 0;
+  while (lane < ends.size() && ends[lane] > e.start) ++lane;
+  if (lane == ends.size()) {
+    if (ends.size() < kMaxLanes)
+      ends.push_back(0);
+    else
+      lane = kMaxLanes - 1;  // more overlap than lanes: share the last one
   }
-  out << "{\"displayTimeUnit\":\"ns\",\"traceEvents\":[\n";
-  out << "{\"name\":\"process_name\",\"ph\":\"M\",\"pid\":1,\"tid\":0,\"args\":{\"name\":" << json_escape(title)
-      << "}}";
+  ends[lane] = std::max(ends[lane], e.finish);
+  write(e, lane);
+}
+
+void TraceWriter::add_overflow(const TraceEvent& e) {
+  auto& ends = lane_end_[e.unit];
+  while (ends.size() < kMaxLanes) ends.push_back(0);
+  ends.back() = std::max(ends.back(), e.finish);
+  write(e, kMaxLanes - 1);
+}
+
+void TraceWriter::write(const TraceEvent& ev, uint64_t lane) {
+  TraceEvent e = ev;
+  e.finish = std::max(e.finish, e.start);
+  fmt::memory_buffer b;
+  fmt::format_to(std::back_inserter(b),
+                 ",\n{{\"name\":\"{}\",\"ph\":\"X\",\"ts\":{},\"dur\":{},\"pid\":1,\"tid\":{},"
+                 "\"args\":{{\"pc\":{},\"seq\":{},\"issue_cycle\":{},\"start_cycle\":{},\"cycles\":{}",
+                 isa::mnemonic(e.op), us_from_ps(e.start * period_), us_from_ps((e.finish - e.start) * period_),
+                 tid_of(e.unit, lane), e.pc, e.seq, e.issue, e.start, e.finish - e.start);
+  if (e.unit == kDmaUnit) fmt::format_to(std::back_inserter(b), ",\"bytes\":{}", e.bytes);
+  b.append(std::string_view("}}"));
+  out_.write(b.data(), std::streamsize(b.size()));
+}
+
+void TraceWriter::close(std::ostream& to, std::string_view extra) const {
   for (int u = 0; u < kUnits; ++u) {
-    for (uint64_t lane = 0; lane < lane_end[u].size(); ++lane) {
+    for (uint64_t lane = 0; lane < lane_end_[u].size(); ++lane) {
       const std::string name = lane == 0 ? std::string(unit_name(u)) : fmt::format("{}.{}", unit_name(u), lane);
-      out << fmt::format(",\n{{\"name\":\"thread_name\",\"ph\":\"M\",\"pid\":1,\"tid\":{},\"args\":{{\"name\":\"{}\"}}}}",
-                         tid_of(u, lane), name);
-      out << fmt::format(
+      to << fmt::format(",\n{{\"name\":\"thread_name\",\"ph\":\"M\",\"pid\":1,\"tid\":{},\"args\":{{\"name\":\"{}\"}}}}",
+                          tid_of(u, lane), name);
+      to << fmt::format(
           ",\n{{\"name\":\"thread_sort_index\",\"ph\":\"M\",\"pid\":1,\"tid\":{},\"args\":{{\"sort_index\":{}}}}}",
           tid_of(u, lane), tid_of(u, lane));
     }
   }
-  for (size_t i = 0; i < events.size(); ++i) {
-    TraceEvent e = events[i];
-    e.finish = std::max(e.finish, e.start);  // a transfer still in flight (write_perfetto before finish())
-    out << fmt::format(",\n{{\"name\":\"{}\",\"ph\":\"X\",\"ts\":{},\"dur\":{},\"pid\":1,\"tid\":{},"
-                       "\"args\":{{\"pc\":{},\"seq\":{},\"issue_cycle\":{},\"start_cycle\":{},\"cycles\":{}",
-                       isa::mnemonic(e.op), us_from_ps(e.start * ps_per_cycle),
-                       us_from_ps((e.finish - e.start) * ps_per_cycle), tid_of(e.unit, lane_of[i]), e.pc, i, e.issue,
-                       e.start, e.finish - e.start);
-    if (e.unit == kDmaUnit) out << fmt::format(",\"bytes\":{}", e.bytes);
-    out << "}}";
-  }
-  out << "\n]}\n";
+  to << extra << "\n]}\n";
+}
+
+std::string fault_event(uint64_t ps, std::string_view message) {
+  return fmt::format(",\n{{\"name\":\"FAULT\",\"ph\":\"i\",\"s\":\"g\",\"ts\":{},\"pid\":1,\"tid\":0,\"args\":{}}}",
+                     us_from_ps(ps), nlohmann::json({{"message", std::string(message)}}).dump());
 }
 
 }  // namespace timing_detail

@@ -109,3 +109,30 @@ TEST(CliOutputs, SimulationFaultWritesMarkedStatsAndTrace) {
   EXPECT_TRUE(fs::exists(d / "d.trace"));
   EXPECT_EQ(entries(d), (std::vector<std::string>{"d.trace", "f.asm", "old.json", "t.json"}));
 }
+
+// --trace-window START:END traces executed instructions START..END-1 only; a malformed window is
+// an InputError naming the flag and the expected form, before anything runs.
+TEST(CliOutputs, TraceWindowTracesOnlyItsInstructions) {
+  const fs::path d = test_dir();
+  plena::write_text_file(d / "w.asm", "S_ADDI_INT gp1, gp0, 5\nS_ADDI_INT gp2, gp1, 7\nS_ADDI_INT gp3, gp2, 1\n"
+                                      "S_ADDI_INT gp4, gp3, 1\n");
+  const std::string w = (d / "w.asm").string();
+  CliResult r = run_plena(fmt::format("sim '{}' --hw reference-small -q --trace '{}' --trace-window 1:3", w,
+                                      (d / "t.json").string()));
+  ASSERT_EQ(r.code, 0) << r.err;
+  std::vector<uint64_t> seqs;
+  const auto trace = nlohmann::json::parse(plena::read_text_file(d / "t.json"));
+  for (const auto& ev : trace["traceEvents"])
+    if (ev["ph"] == "X") seqs.push_back(ev["args"]["seq"].get<uint64_t>());
+  EXPECT_EQ(seqs, (std::vector<uint64_t>{1, 2}));
+  r = run_plena(fmt::format("sim '{}' --hw reference-small -q --trace '{}' --trace-window 2:", w, (d / "u.json").string()));
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(nlohmann::json::parse(plena::read_text_file(d / "u.json"))["traceEvents"].size(), 1u + 2 + 2 * 1);
+  for (const char* bad : {"5", "3:1", "a:4", "1:-2", "2:2"}) {
+    r = run_plena(fmt::format("sim '{}' --hw reference-small -q --trace '{}' --trace-window '{}'", w,
+                              (d / "x.json").string(), bad));
+    EXPECT_EQ(r.code, 1) << bad;
+    EXPECT_TRUE(contains(r.err, std::string("--trace-window ") + bad + ": error:")) << r.err;
+  }
+  EXPECT_FALSE(fs::exists(d / "x.json"));
+}

@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 #include <map>
+#include <random>
 #include <set>
 #include <sstream>
 #include <string>
@@ -82,7 +83,7 @@ Effects scalar_int(Opcode op, uint64_t rd, uint64_t rs) {
 struct Run {
   TimingStats stats;
   std::string json, trace;
-  nlohmann::json events;  // the "X" events in program order
+  nlohmann::json events;  // the "X" events in program order (by args.seq)
 };
 
 Run run(const config::HardwareConfig& cfg, const std::vector<Effects>& stream, TimingOptions opts = {}) {
@@ -98,8 +99,11 @@ Run run(const config::HardwareConfig& cfg, const std::vector<Effects>& stream, T
   r.trace = os.str();
   r.events = nlohmann::json::array();
   const nlohmann::json parsed = nlohmann::json::parse(r.trace);
+  // Events are written per unit as they finish; "seq" gives the program order.
+  std::map<uint64_t, nlohmann::json> by_seq;
   for (const auto& ev : parsed["traceEvents"])
-    if (ev["ph"] == "X") r.events.push_back(ev);
+    if (ev["ph"] == "X") by_seq.emplace(ev["args"]["seq"].get<uint64_t>(), ev);
+  for (auto& [seq, ev] : by_seq) r.events.push_back(std::move(ev));
   return r;
 }
 uint64_t start_of(const Run& r, size_t i) { return r.events.at(i)["args"]["start_cycle"].get<uint64_t>(); }
@@ -817,6 +821,124 @@ TEST(Timing, EveryComputeOpcodeCostsLatencyCycles) {
   EXPECT_EQ(run(cfg, {make(Opcode::V_MAX_VF)}).stats.cycles, cfg.latency.vector_max);
   EXPECT_EQ(run(cfg, {make(Opcode::V_MIN_VF)}).stats.cycles, cfg.latency.vector_max);
   EXPECT_NE(cfg.latency.vector_max, cfg.latency.vector_add);
+}
+
+}  // namespace
+}  // namespace plena::sim
+
+namespace plena::sim {
+namespace {
+
+// The calibrated fidelity counts a transfer's requests in closed form; the bank-level path cuts
+// and submits every request (dram::for_each_request). Both must agree on any strided geometry.
+TEST(Timing, CalibratedRequestCountEqualsTheBankPathsOnStridedStreams) {
+  std::mt19937_64 rng(12);
+  auto pick = [&](uint64_t lo, uint64_t hi) { return lo + rng() % (hi - lo + 1); };
+  for (int trial = 0; trial < 300; ++trial) {
+    const uint64_t bytes = pick(1, 300), rows = pick(1, 40);
+    const uint64_t stride = trial % 5 == 0 ? bytes : pick(0, 700);
+    Effects e = make(Opcode::H_PREFETCH_V);
+    e.add_write(Space::Vram, 0, 64);
+    e.add_hbm(HbmStream{pick(0, 1u << 20), bytes, rows, stride, false});
+    TimingOptions o;
+    o.dma_request_bytes = uint32_t(1) << pick(4, 8);
+    o.dram_fidelity = DramFidelity::Bank;
+    TimingModel bank(make_cfg(kDecoupled), o);
+    o.dram_fidelity = DramFidelity::Calibrated;
+    TimingModel calib(make_cfg(kDecoupled), o);
+    for (TimingModel* tm : {&bank, &calib}) {
+      tm->issue(e, 0);
+      tm->finish();
+    }
+    EXPECT_EQ(calib.stats().dram_requests, bank.stats().dram_requests)
+        << "bytes " << bytes << " rows " << rows << " stride " << stride << " request " << o.dma_request_bytes;
+  }
+}
+
+}  // namespace
+}  // namespace plena::sim
+
+namespace plena::sim {
+namespace {
+
+size_t count_events(const std::string& trace) {
+  size_t n = 0;
+  for (size_t at = trace.find("\"ph\":\"X\""); at != std::string::npos; at = trace.find("\"ph\":\"X\"", at + 1)) ++n;
+  return n;
+}
+
+// A streamed trace holds back only events whose unit still has an earlier one in flight, at most
+// 4096 per unit plus the queue depths: the rest is in the stream before the run ends.
+TEST(Timing, StreamedTraceHoldsBoundedEventsAndEqualsTheInMemoryOne) {
+  std::vector<Effects> s = {prefetch_v(0, 0, 64 * 1024, 256)};
+  Effects map = make(Opcode::S_MAP_V_FP);  // waits for the prefetch: the scalar FP unit's oldest event
+  map.add_read(Space::Vram, 0, 64);
+  map.add_write(Space::FpSram, 0, 64);
+  s.push_back(map);
+  for (int i = 0; i < 20000; ++i) {
+    Effects f = make(Opcode::S_ADD_FP);  // writes f0: zero latency, done at once, behind the S_MAP_V_FP
+    f.zero_latency = true;
+    s.push_back(f);
+    s.push_back(scalar_int(Opcode::S_ADDI_INT, 1 + i % 5, 1 + (i + 1) % 5));
+  }
+  std::ostringstream os;
+  TimingOptions o;
+  o.trace = &os;
+  TimingModel tm(make_cfg(kDecoupled), o);
+  for (size_t i = 0; i < s.size(); ++i) tm.issue(s[i], uint32_t(i));
+  EXPECT_GE(count_events(os.str()), s.size() - 4096 - 2 * 8) << "events held back before finish()";
+  tm.finish();
+  tm.close_trace();
+  const nlohmann::json j = nlohmann::json::parse(os.str());
+  std::set<uint64_t> seqs;
+  bool overflow_lane = false;
+  for (const auto& ev : j["traceEvents"]) {
+    if (ev["ph"] == "X") {
+      EXPECT_TRUE(seqs.insert(ev["args"]["seq"].get<uint64_t>()).second);
+    }
+    if (ev["name"] == "thread_name" && ev["args"]["name"] == "scalar_fp.63") overflow_lane = true;
+  }
+  EXPECT_EQ(seqs.size(), s.size());
+  EXPECT_TRUE(overflow_lane);
+  // Without the overflow (the in-memory trace of a short stream), streamed = in memory.
+  std::vector<Effects> shorter(s.begin(), s.begin() + 2000);
+  std::ostringstream streamed;
+  o.trace = &streamed;
+  TimingModel a(make_cfg(kDecoupled), o);
+  for (size_t i = 0; i < shorter.size(); ++i) a.issue(shorter[i], uint32_t(i));
+  a.finish();
+  a.close_trace();
+  EXPECT_EQ(streamed.str(), run(make_cfg(kDecoupled), shorter).trace);
+}
+
+TEST(Timing, TraceWindowKeepsExactlyItsInstructions) {
+  std::vector<Effects> s;
+  for (int i = 0; i < 40; ++i) s.push_back(i % 3 ? scalar_int(Opcode::S_ADDI_INT, 1, 2) : vadd(64 * i, 0, 64));
+  const auto full = run(make_cfg(kDecoupled), s);
+  TimingOptions o;
+  o.trace_first = 10;
+  o.trace_last = 25;
+  const auto part = run(make_cfg(kDecoupled), s, o);
+  ASSERT_EQ(part.events.size(), 15u);
+  for (size_t i = 0; i < part.events.size(); ++i) {
+    EXPECT_EQ(part.events[i]["args"], full.events[10 + i]["args"]);
+    EXPECT_EQ(part.events[i]["ts"], full.events[10 + i]["ts"]);
+  }
+  EXPECT_EQ(part.json, full.json) << "a window changes the trace only";
+}
+
+TEST(Timing, FaultEventClosesAStreamedTrace) {
+  std::ostringstream os;
+  TimingOptions o;
+  o.trace = &os;
+  TimingModel tm(make_cfg(kInOrder), o);
+  tm.issue(scalar_int(Opcode::S_ADDI_INT, 1, 2), 0);
+  tm.finish();
+  tm.close_trace("pc 0x0001: X: \"quoted\"");
+  const nlohmann::json j = nlohmann::json::parse(os.str());
+  EXPECT_EQ(j["traceEvents"].back()["name"], "FAULT");
+  EXPECT_EQ(j["traceEvents"].back()["args"]["message"], "pc 0x0001: X: \"quoted\"");
+  EXPECT_EQ(j["traceEvents"].back()["ts"].get<double>(), 0.001);
 }
 
 }  // namespace
