@@ -21,14 +21,22 @@ void round_elements(const numerics::Format& f, std::span<float> v) {
 }
 
 // HF [out, in] weight stored as [in, out] rows: quantize each column of the HF layout as a row.
+// Columns go through a [kCols, out] transposed block so each HF row is read a cache line at a time.
 void quantize_matrix(model::Tensor& t, const numerics::Format& hbm, const numerics::Format& sram) {
+  constexpr size_t kCols = 16;
   const size_t out = t.shape.at(0), in = t.shape.at(1);
-  std::vector<float> row(out);
-  for (size_t i = 0; i < in; ++i) {
-    for (size_t o = 0; o < out; ++o) row[o] = t.data[o * in + i];
-    numerics::fake_quantize(hbm, row);
-    round_elements(sram, row);
-    for (size_t o = 0; o < out; ++o) t.data[o * in + i] = row[o];
+  std::vector<float> block(kCols * out);
+  for (size_t i0 = 0; i0 < in; i0 += kCols) {
+    const size_t n = std::min(kCols, in - i0);
+    for (size_t o = 0; o < out; ++o)
+      for (size_t c = 0; c < n; ++c) block[c * out + o] = t.data[o * in + i0 + c];
+    for (size_t c = 0; c < n; ++c) {
+      std::span<float> row(block.data() + c * out, out);
+      numerics::fake_quantize(hbm, row);
+      round_elements(sram, row);
+    }
+    for (size_t o = 0; o < out; ++o)
+      for (size_t c = 0; c < n; ++c) t.data[o * in + i0 + c] = block[c * out + o];
   }
 }
 
