@@ -495,8 +495,9 @@ void RunSession::setup_simulator() {
   probe_.machine = &simu_->machine();
   if (opt_.timing_only) return;
   const compiler::HbmManifest man = mc_->manifest();
+  std::vector<float> staging;
   for (const auto& name : mc_->weight_tensors())
-    sim::write_hbm_tensor(simu_->machine().hbm(), man.tensor(name), mc_->weight_data(name, rm_.weights));
+    sim::write_hbm_tensor(simu_->machine().hbm(), man.tensor(name), mc_->weight_data(name, rm_.weights, staging));
 }
 
 void RunSession::setup_references() {

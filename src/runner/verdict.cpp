@@ -81,9 +81,10 @@ QuantizedModel quantize_like_hardware(const model::ModelConfig& cfg, const model
   QuantizedModel q;
   q.config = cfg;
   q.config.tie_word_embeddings = false;
-  for (const auto& [name, t] : w.all()) q.weights.set(name, t);
-  if (cfg.tie_word_embeddings) q.weights.set("lm_head.weight", w.get("model.embed_tokens.weight"));
+  // The tensors the model uses, each copied once (a checkpoint's other tensors stay unconverted).
   for (const auto& [name, shape] : model::expected_tensors(q.config)) {
+    const bool tied_head = cfg.tie_word_embeddings && name == "lm_head.weight";
+    q.weights.set(name, w.get(tied_head ? "model.embed_tokens.weight" : name));
     model::Tensor& t = q.weights.get_mut(name);
     if (is_matrix_weight(name))
       quantize_matrix(t, hw.formats.m_weight, hw.sram.matrix_type);
