@@ -218,9 +218,12 @@ using Capture = std::map<std::string, Tensor>;
 // reference, docs/run.md "Verdict"). `activation` gets every stage output and the logits, row by
 // row; `kv_row` each K/V row (one position, every kv head) before it enters the cache. Unset
 // members leave the fp32 reference unchanged.
+// `embedding_row`, when set, writes token t's embedding row as the emulated machine stores it and
+// replaces the weights' own table, which is then never read (nor converted, if lazy).
 struct ReferenceRounding {
   std::function<void(std::span<float> row)> activation;
   std::function<void(std::span<float> row)> kv_row;
+  std::function<void(TokenId t, std::span<float> row)> embedding_row;
 };
 
 class HostReference {
@@ -251,7 +254,8 @@ class HostReference {
     const Tensor *mlp_norm, *gate, *up, *down;
   };
   ModelConfig cfg_;
-  const Tensor* embed_;
+  const ModelWeights* weights_;
+  mutable const Tensor* embed_ = nullptr;  // looked up on first use (unless embedding_row is set)
   const Tensor* final_norm_;
   const Tensor* lm_head_;
   std::vector<Layer> layers_;

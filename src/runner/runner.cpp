@@ -316,8 +316,11 @@ struct References {
         fp32_greedy(B),
         quant_greedy(B),
         gen(gen) {
-    quant.set_rounding(hardware_rounding(hw));
-    stored.set_rounding({nullptr, hardware_rounding(hw).kv_row});
+    // Both quantized references look embedding rows up in the fp32 table and quantize just those.
+    model::ReferenceRounding r = hardware_rounding(hw);
+    r.embedding_row = stored_embedding(w, hw);
+    stored.set_rounding({nullptr, r.kv_row, r.embedding_row});
+    quant.set_rounding(std::move(r));
     for (uint64_t b = 0; b < B; ++b) {
       fp32_caches.push_back(fp32.new_cache());
       quant_caches.push_back(quant.new_cache());

@@ -65,5 +65,27 @@ TEST(RunnerGreedy, TeacherForcedRunFeedsTheFp32GreedyTokens) {
   EXPECT_EQ(r.verdict.quant_greedy_match, detail::token_match(e.quant, e.fp32));
 }
 
+// The quantized references look rows up through stored_embedding: each row must be exactly the
+// row of the quantized model's (lazy) table.
+TEST(RunnerGreedy, StoredEmbeddingRowsAreTheQuantizedTable) {
+  const model::ModelConfig cfg = model::model_preset("tiny");
+  const model::ModelWeights w = model::make_random_weights(cfg, 5);
+  const config::HardwareConfig hw = config::resolve_config("reference-small");
+  const detail::QuantizedModel q = detail::quantize_like_hardware(cfg, w, hw);
+  EXPECT_FALSE(q.weights.converted("model.embed_tokens.weight"));
+  const auto lookup = detail::stored_embedding(w, hw);
+  const model::Tensor& table = q.weights.get("model.embed_tokens.weight");
+  const size_t h = size_t(cfg.hidden_size);
+  size_t changed = 0;
+  for (model::TokenId t : {0, 1, 77, 511}) {
+    std::vector<float> row(h);
+    lookup(t, row);
+    const std::vector<float> want(table.data.begin() + t * h, table.data.begin() + (t + 1) * h);
+    EXPECT_EQ(row, want) << "token " << t;
+    for (size_t i = 0; i < h; ++i) changed += row[i] != w.get("model.embed_tokens.weight").data[t * h + i];
+  }
+  EXPECT_GT(changed, 0u) << "MXFP8 should move some embedding values";
+}
+
 }  // namespace
 }  // namespace plena::runner
