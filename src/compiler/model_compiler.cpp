@@ -10,6 +10,7 @@
 #include <numeric>
 
 #include "compiler/kernels_vector.hpp"
+#include "support/big_buffer.hpp"
 #include "support/support.hpp"
 
 namespace plena::compiler {
@@ -115,7 +116,10 @@ std::span<const float> ModelCompiler::weight_data(const std::string& tensor, con
   const Source& src = it->second;
   const HbmTensor& t = base_.hbm(tensor);
   const uint64_t rows = t.rows, cols = t.cols;
-  if (src.kind != Source::Kind::Row && src.kind != Source::Kind::Copy) d.assign(rows * cols, 0.f);
+  if (src.kind != Source::Kind::Row && src.kind != Source::Kind::Copy) {
+    if (d.capacity() < rows * cols) d = zeroed_floats(rows * cols);
+    d.assign(rows * cols, 0.f);
+  }
   auto transpose_into = [&](const model::Tensor& W, auto col_of) {
     // W is HF [out, in]; the HBM tensor is [in = rows, cols] with output o at column col_of(o).
     const uint64_t out = W.shape.at(0), in = W.shape.at(1);

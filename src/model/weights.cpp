@@ -3,6 +3,7 @@
 #include <fmt/ranges.h>
 
 #include "model/model.hpp"
+#include "support/big_buffer.hpp"
 #include "support/support.hpp"
 
 namespace plena::model {
@@ -15,7 +16,7 @@ const Tensor& ModelWeights::converted_entry(std::map<std::string, Tensor>::itera
   auto p = pending_.find(it->first);
   if (p == pending_.end()) return it->second;
   Tensor& t = it->second;
-  t.data.resize(t.numel());
+  t.data = zeroed_floats(t.numel());
   p->second(t.data);
   pending_.erase(p);  // also releases what the fill held (e.g. the file mapping)
   return t;

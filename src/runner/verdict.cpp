@@ -7,6 +7,7 @@
 
 #include "numerics/numerics.hpp"
 #include "runner/runner_numerics.hpp"
+#include "support/big_buffer.hpp"
 
 namespace plena::runner::detail {
 namespace {
@@ -102,12 +103,14 @@ QuantizedModel quantize_like_hardware(const model::ModelConfig& cfg, const model
   for (const auto& [name, shape] : model::expected_tensors(q.config)) {
     if (name == embed) continue;
     const bool tied_head = cfg.tie_word_embeddings && name == "lm_head.weight";
-    q.weights.set(name, w.get(tied_head ? "model.embed_tokens.weight" : name));
-    model::Tensor& t = q.weights.get_mut(name);
+    const model::Tensor& src = w.get(tied_head ? "model.embed_tokens.weight" : name);
+    model::Tensor t{src.shape, zeroed_floats(src.data.size())};
+    std::copy(src.data.begin(), src.data.end(), t.data.begin());
     if (is_matrix_weight(name))
       quantize_matrix(t, hw.formats.m_weight, hw.sram.matrix_type);
     else
       quantize_rows(t, hw);
+    q.weights.set(name, std::move(t));
   }
   return q;
 }
