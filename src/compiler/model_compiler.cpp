@@ -10,6 +10,7 @@
 #include <numeric>
 
 #include "compiler/kernels_vector.hpp"
+#include "support/big_buffer.hpp"
 #include "support/support.hpp"
 
 namespace plena::compiler {
@@ -111,18 +112,32 @@ ModelCompiler::ModelCompiler(const config::HardwareConfig& hw, std::string hw_na
 }
 
 std::vector<float> ModelCompiler::weight_data(const std::string& tensor, const model::ModelWeights& w) const {
+  std::vector<float> staging;
+  const std::span<const float> v = weight_data(tensor, w, staging);
+  if (v.data() == staging.data()) return staging;
+  return {v.begin(), v.end()};
+}
+
+std::span<const float> ModelCompiler::weight_data(const std::string& tensor, const model::ModelWeights& w,
+                                                  std::vector<float>& d) const {
   auto it = std::find_if(sources_.begin(), sources_.end(), [&](const auto& s) { return s.first == tensor; });
   if (it == sources_.end()) throw InputError(fmt::format("error: '{}' is not a weight tensor of this model", tensor));
   const Source& src = it->second;
   const HbmTensor& t = base_.hbm(tensor);
   const uint64_t rows = t.rows, cols = t.cols;
-  std::vector<float> d(rows * cols, 0.f);
+  if (src.kind != Source::Kind::Row && src.kind != Source::Kind::Copy) {
+    if (d.capacity() < rows * cols) d = zeroed_floats(rows * cols);
+    d.assign(rows * cols, 0.f);
+  }
   auto transpose_into = [&](const model::Tensor& W, auto col_of) {
     // W is HF [out, in]; the HBM tensor is [in = rows, cols] with output o at column col_of(o).
     const uint64_t out = W.shape.at(0), in = W.shape.at(1);
     if (in != rows) throw InputError(fmt::format("error: weight for '{}' has {} inputs, expected {}", tensor, in, rows));
-    for (uint64_t o = 0; o < out; ++o)
-      for (uint64_t i = 0; i < in; ++i) d[i * cols + col_of(o)] = W.data[o * in + i];
+    // Blocks of 16 outputs, so each HBM row gets a cache line per block rather than a float.
+    constexpr uint64_t kBlock = 16;
+    for (uint64_t o0 = 0; o0 < out; o0 += kBlock)
+      for (uint64_t i = 0; i < in; ++i)
+        for (uint64_t o = o0; o < std::min(out, o0 + kBlock); ++o) d[i * cols + col_of(o)] = W.data[o * in + i];
   };
   switch (src.kind) {
     case Source::Kind::Transpose:
@@ -146,8 +161,7 @@ std::vector<float> ModelCompiler::weight_data(const std::string& tensor, const m
       const model::Tensor& W = w.get(src.hf);
       if (W.numel() != rows * cols)
         throw InputError(fmt::format("error: weight '{}' has {} elements, expected {}", src.hf, W.numel(), rows * cols));
-      d = W.data;
-      break;
+      return W.data;  // same layout: no staging copy
     }
   }
   return d;

@@ -70,6 +70,10 @@ class ModelCompiler {
   // Row-major [rows, cols] contents of one of weight_tensors() in its HBM layout (HF [out, in]
   // linears transposed to [in, out], zero-padded columns where the layout needs them).
   std::vector<float> weight_data(const std::string& tensor, const model::ModelWeights& w) const;
+  // The same without a copy where the HBM layout is the model's own (embedding, norms, biases):
+  // a view of `w`'s tensor, else of `staging`, which it fills.
+  std::span<const float> weight_data(const std::string& tensor, const model::ModelWeights& w,
+                                     std::vector<float>& staging) const;
 
   // One step: tokens[b] are sequence b's new tokens (same count for every sequence) at positions
   // past .. past + count - 1. InputError when past + count exceeds max_positions.

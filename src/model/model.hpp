@@ -98,20 +98,33 @@ size_t dtype_size(DType d);
 
 // Named tensors in Hugging Face naming (model.embed_tokens.weight, model.layers.{i}.self_attn.
 // q_proj.weight [out, in], ..., model.norm.weight, lm_head.weight unless tied).
+// A tensor may be lazy (set_lazy): its shape is known at once and its values are produced on the
+// first access that needs them (get, get_mut, all), e.g. decoded from a memory-mapped checkpoint,
+// so loading a model converts only what a run uses. Not for concurrent first access.
 class ModelWeights {
  public:
+  // Fills all numel(shape) values of a lazy tensor.
+  using Fill = std::function<void(std::span<float> out)>;
+
   bool has(const std::string& name) const { return tensors_.count(name) != 0; }
   const Tensor& get(const std::string& name) const;  // InputError naming the tensor if absent
   Tensor& get_mut(const std::string& name);
-  void set(const std::string& name, Tensor t) { tensors_[name] = std::move(t); }
+  // Shape without converting a lazy tensor.
+  const std::vector<size_t>& shape(const std::string& name) const;
+  // False while a lazy tensor's values have not been produced.
+  bool converted(const std::string& name) const { return has(name) && pending_.count(name) == 0; }
+  void set(const std::string& name, Tensor t);
+  void set_lazy(const std::string& name, std::vector<size_t> shape, Fill fill);
   std::vector<std::string> names() const;  // sorted
   size_t size() const { return tensors_.size(); }
-  const std::map<std::string, Tensor>& all() const { return tensors_; }
+  const std::map<std::string, Tensor>& all() const;  // converts every lazy tensor
   // lm_head.weight, or model.embed_tokens.weight when the config ties them.
   const Tensor& lm_head(const ModelConfig& cfg) const;
 
  private:
-  std::map<std::string, Tensor> tensors_;
+  const Tensor& converted_entry(std::map<std::string, Tensor>::iterator it) const;
+  mutable std::map<std::string, Tensor> tensors_;  // a lazy tensor has its shape and no data yet
+  mutable std::map<std::string, Fill> pending_;
 };
 
 // Every tensor a config requires, with its shape, in a stable order.
@@ -205,9 +218,12 @@ using Capture = std::map<std::string, Tensor>;
 // reference, docs/run.md "Verdict"). `activation` gets every stage output and the logits, row by
 // row; `kv_row` each K/V row (one position, every kv head) before it enters the cache. Unset
 // members leave the fp32 reference unchanged.
+// `embedding_row`, when set, writes token t's embedding row as the emulated machine stores it and
+// replaces the weights' own table, which is then never read (nor converted, if lazy).
 struct ReferenceRounding {
   std::function<void(std::span<float> row)> activation;
   std::function<void(std::span<float> row)> kv_row;
+  std::function<void(TokenId t, std::span<float> row)> embedding_row;
 };
 
 class HostReference {
@@ -238,7 +254,8 @@ class HostReference {
     const Tensor *mlp_norm, *gate, *up, *down;
   };
   ModelConfig cfg_;
-  const Tensor* embed_;
+  const ModelWeights* weights_;
+  mutable const Tensor* embed_ = nullptr;  // looked up on first use (unless embedding_row is set)
   const Tensor* final_norm_;
   const Tensor* lm_head_;
   std::vector<Layer> layers_;

@@ -145,7 +145,7 @@ size_t argmax(const float* x, size_t n) {
 
 HostReference::HostReference(const ModelConfig& cfg, const ModelWeights& w) : cfg_(cfg) {
   validate_weights(cfg, w, cfg.name.empty() ? "<weights>" : cfg.name);
-  embed_ = &w.get("model.embed_tokens.weight");
+  weights_ = &w;
   final_norm_ = &w.get("model.norm.weight");
   lm_head_ = &w.lm_head(cfg);
   auto opt = [&](const std::string& n, bool on) { return on ? &w.get(n) : nullptr; };
@@ -213,6 +213,11 @@ Tensor HostReference::forward(KVCache& cache, std::span<const TokenId> tokens, b
     if (tokens[t] < 0 || static_cast<int64_t>(tokens[t]) >= cfg_.vocab_size)
       throw InputError(fmt::format("error: token id {} at index {} is outside the vocabulary [0, {})", tokens[t], t,
                                    cfg_.vocab_size));
+    if (rounding_.embedding_row) {
+      rounding_.embedding_row(tokens[t], std::span<float>(x.data() + t * h, h));
+      continue;
+    }
+    if (!embed_) embed_ = &weights_->get("model.embed_tokens.weight");
     std::copy_n(embed_->data.data() + static_cast<size_t>(tokens[t]) * h, h, x.data() + t * h);
   }
   // Every stage output is rounded (when the reference emulates a lower precision) and captured.

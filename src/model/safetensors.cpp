@@ -2,7 +2,9 @@
 #include <fmt/core.h>
 
 #include <algorithm>
+#include <bit>
 #include <cstring>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <functional>
 #include <optional>
@@ -13,6 +15,7 @@
 #include "support/confine.hpp"
 #include "support/checked.hpp"
 #include "support/json_strict.hpp"
+#include "support/mapped_file.hpp"
 #include "support/support.hpp"
 
 namespace plena::model {
@@ -63,11 +66,6 @@ size_t Tensor::numel() const {
 
 namespace {
 
-struct Range {
-  uint64_t begin, end;
-  std::string name;
-};
-
 DType parse_dtype(const json& v, const std::function<void(std::string_view)>& bad) {
   if (!v.is_string()) bad(fmt::format("dtype {} must be a string", json_text(v)));
   const std::string dt = v.get<std::string>();
@@ -80,20 +78,25 @@ DType parse_dtype(const json& v, const std::function<void(std::string_view)>& ba
   return DType::F32;
 }
 
-// One header entry: validates types, the element count (overflow-checked) against its byte range,
-// and decodes the values.
-Tensor parse_tensor(const std::string& name, const json& e, std::span<const uint8_t> data, Range& range,
-                    std::string_view source) {
+// One header entry, validated: dtype, shape (element count overflow-checked) against its byte range.
+struct RawTensor {
+  DType dtype = DType::F32;
+  std::vector<size_t> shape;
+  uint64_t begin = 0, end = 0;  // byte offsets in the data section
+  size_t numel = 0;
+};
+
+RawTensor parse_entry(const std::string& name, const json& e, uint64_t data_size, std::string_view source) {
   auto bad = [&](std::string_view msg) { fail(source, fmt::format("tensor '{}': {}", name, msg)); };
   if (!e.is_object() || !e.contains("dtype") || !e.contains("shape") || !e.contains("data_offsets"))
     bad("expected an object with dtype, shape and data_offsets");
   for (const auto& item : e.items())
     if (item.key() != "dtype" && item.key() != "shape" && item.key() != "data_offsets")
       bad(fmt::format("unknown field '{}'; expected dtype, shape and data_offsets", item.key()));
-  const DType dtype = parse_dtype(e["dtype"], bad);
+  RawTensor t;
+  t.dtype = parse_dtype(e["dtype"], bad);
   const json& sh = e["shape"];
   if (!sh.is_array()) bad("shape must be a list of non-negative integers");
-  Tensor t;
   for (const json& d : sh) {
     if (!d.is_number_unsigned()) bad(fmt::format("shape {} must be a list of non-negative integers", json_text(sh)));
     t.shape.push_back(d.get<size_t>());
@@ -103,32 +106,48 @@ Tensor parse_tensor(const std::string& name, const json& e, std::span<const uint
     bad(fmt::format("data_offsets {} must be [begin, end] with non-negative integers", json_text(off)));
   const uint64_t b = off[0].get<uint64_t>(), en = off[1].get<uint64_t>();
   if (b > en) bad(fmt::format("data_offsets [{}, {}] has begin > end", b, en));
-  if (en > data.size())
-    bad(fmt::format("data_offsets [{}, {}] out of range; the data section has {} bytes", b, en, data.size()));
+  if (en > data_size)
+    bad(fmt::format("data_offsets [{}, {}] out of range; the data section has {} bytes", b, en, data_size));
   auto numel = checked_product(t.shape);
-  auto want = numel ? checked_mul(*numel, dtype_size(dtype)) : std::nullopt;
+  auto want = numel ? checked_mul(*numel, dtype_size(t.dtype)) : std::nullopt;
   if (!want || *want != en - b)
     bad(fmt::format("data_offsets [{}, {}] hold {} bytes but shape {} of {} needs {} per element", b, en, en - b,
-                    json_text(sh), dtype_name(dtype), dtype_size(dtype)) +
+                    json_text(sh), dtype_name(t.dtype), dtype_size(t.dtype)) +
         (!want ? std::string(" (more than the file holds)") : fmt::format(", {} in all", *want)));
-  range = {b, en, name};
-  t.data.resize(*numel);
-  const uint8_t* p = data.data() + b;
-  for (size_t i = 0; i < *numel; ++i) {
-    if (dtype == DType::F32) {
-      uint32_t u = static_cast<uint32_t>(p[4 * i]) | static_cast<uint32_t>(p[4 * i + 1]) << 8 |
-                   static_cast<uint32_t>(p[4 * i + 2]) << 16 | static_cast<uint32_t>(p[4 * i + 3]) << 24;
-      t.data[i] = bits_f32(u);
-    } else {
-      uint16_t u = static_cast<uint16_t>(p[2 * i] | p[2 * i + 1] << 8);
-      t.data[i] = dtype == DType::BF16 ? bf16_bits_to_f32(u) : f16_bits_to_f32(u);
-    }
-  }
+  t.begin = b;
+  t.end = en;
+  t.numel = *numel;
   return t;
 }
 
+// Little-endian values of a validated entry to f32 (exact for every dtype).
+void decode_tensor(const RawTensor& t, std::span<const uint8_t> data, std::span<float> out) {
+  const uint8_t* p = data.data() + t.begin;
+  if (t.dtype == DType::F32) {
+    if constexpr (std::endian::native == std::endian::little) {
+      std::memcpy(out.data(), p, t.numel * 4);
+      return;
+    }
+    for (size_t i = 0; i < t.numel; ++i)
+      out[i] = bits_f32(static_cast<uint32_t>(p[4 * i]) | static_cast<uint32_t>(p[4 * i + 1]) << 8 |
+                        static_cast<uint32_t>(p[4 * i + 2]) << 16 | static_cast<uint32_t>(p[4 * i + 3]) << 24);
+    return;
+  }
+  for (size_t i = 0; i < t.numel; ++i) {
+    const uint16_t u = static_cast<uint16_t>(p[2 * i] | p[2 * i + 1] << 8);
+    // bf16 is the top half of an f32 (numerics::bf16_to_f32), written out so the loop vectorizes.
+    out[i] = t.dtype == DType::BF16 ? bits_f32(static_cast<uint32_t>(u) << 16) : f16_bits_to_f32(u);
+  }
+}
+
 // As the format requires, the tensors tile the data section: no overlap, no gap, nothing after.
-void check_coverage(std::vector<Range> ranges, uint64_t data_size, std::string_view source) {
+void check_coverage(const std::map<std::string, RawTensor>& tensors, uint64_t data_size, std::string_view source) {
+  struct Range {
+    uint64_t begin, end;
+    const std::string* name;
+  };
+  std::vector<Range> ranges;
+  for (const auto& [name, t] : tensors) ranges.push_back({t.begin, t.end, &name});
   std::sort(ranges.begin(), ranges.end(), [](const Range& a, const Range& b) {
     return a.begin != b.begin ? a.begin < b.begin : a.end < b.end;
   });
@@ -136,12 +155,12 @@ void check_coverage(std::vector<Range> ranges, uint64_t data_size, std::string_v
   for (size_t i = 0; i < ranges.size(); ++i) {
     const Range& r = ranges[i];
     if (r.begin < covered)
-      fail(source, fmt::format("tensor '{}' data [{}, {}] overlaps tensor '{}' data [{}, {}]", r.name, r.begin, r.end,
-                               ranges[i - 1].name, ranges[i - 1].begin, ranges[i - 1].end));
+      fail(source, fmt::format("tensor '{}' data [{}, {}] overlaps tensor '{}' data [{}, {}]", *r.name, r.begin, r.end,
+                               *ranges[i - 1].name, ranges[i - 1].begin, ranges[i - 1].end));
     if (r.begin > covered)
       fail(source, fmt::format("data bytes [{}, {}) before tensor '{}' belong to no tensor; expected the tensors to "
                                "cover the data section without gaps",
-                               covered, r.begin, r.name));
+                               covered, r.begin, *r.name));
     covered = r.end;
   }
   if (covered != data_size)
@@ -150,9 +169,13 @@ void check_coverage(std::vector<Range> ranges, uint64_t data_size, std::string_v
                              covered, data_size));
 }
 
-}  // namespace
+// A validated safetensors image: every entry and the data section they tile.
+struct Header {
+  std::map<std::string, RawTensor> tensors;
+  std::span<const uint8_t> data;
+};
 
-std::map<std::string, Tensor> parse_safetensors(std::span<const uint8_t> bytes, std::string_view source) {
+Header parse_header(std::span<const uint8_t> bytes, std::string_view source) {
   if (bytes.size() < 8)
     fail(source, fmt::format("safetensors file is {} bytes; expected at least the 8-byte header length", bytes.size()));
   uint64_t header_len = 0;
@@ -160,12 +183,11 @@ std::map<std::string, Tensor> parse_safetensors(std::span<const uint8_t> bytes, 
   if (header_len > kMaxHeaderBytes || header_len > bytes.size() - 8)
     fail(source, fmt::format("safetensors header length {} exceeds the file ({} bytes after the length field)",
                              header_len, bytes.size() - 8));
-  std::string_view header(reinterpret_cast<const char*>(bytes.data() + 8), header_len);
-  json h = parse_json_strict(header, source, "a safetensors JSON header (an object of tensor entries)", 8);
+  std::string_view text(reinterpret_cast<const char*>(bytes.data() + 8), header_len);
+  json h = parse_json_strict(text, source, "a safetensors JSON header (an object of tensor entries)", 8);
   if (!h.is_object()) fail(source, "safetensors header must be a JSON object of tensors");
-  const auto data = bytes.subspan(8 + header_len);
-  std::vector<Range> ranges;
-  std::map<std::string, Tensor> out;
+  Header out;
+  out.data = bytes.subspan(8 + header_len);
   for (const auto& item : h.items()) {
     if (item.key() == "__metadata__") {
       if (!item.value().is_object()) fail(source, "__metadata__ must be an object of strings");
@@ -174,16 +196,39 @@ std::map<std::string, Tensor> parse_safetensors(std::span<const uint8_t> bytes, 
           fail(source, fmt::format("__metadata__['{}'] = {}: expected a string", m.key(), json_text(m.value())));
       continue;
     }
-    ranges.emplace_back();
-    out.emplace(item.key(), parse_tensor(item.key(), item.value(), data, ranges.back(), source));
+    out.tensors.emplace(item.key(), parse_entry(item.key(), item.value(), out.data.size(), source));
   }
-  check_coverage(std::move(ranges), data.size(), source);
+  check_coverage(out.tensors, out.data.size(), source);
   return out;
 }
 
+std::map<std::string, Tensor> decode_all(const Header& h) {
+  std::map<std::string, Tensor> out;
+  for (const auto& [name, raw] : h.tensors) {
+    Tensor t{raw.shape, std::vector<float>(raw.numel)};
+    decode_tensor(raw, h.data, t.data);
+    out.emplace(name, std::move(t));
+  }
+  return out;
+}
+
+// A safetensors file mapped read-only (a stream that cannot be mapped is read instead), with its
+// validated header. Lazy tensors share it, so it lives until the last of them is converted.
+struct MappedSafetensors {
+  MappedFile file;
+  Header header;
+  explicit MappedSafetensors(const std::filesystem::path& path)
+      : file(path), header(parse_header(file.bytes(), path.string())) {}
+};
+
+}  // namespace
+
+std::map<std::string, Tensor> parse_safetensors(std::span<const uint8_t> bytes, std::string_view source) {
+  return decode_all(parse_header(bytes, source));
+}
+
 std::map<std::string, Tensor> load_safetensors(const std::filesystem::path& path) {
-  std::vector<uint8_t> bytes = read_binary_file(path);
-  return parse_safetensors(bytes, path.string());
+  return decode_all(MappedSafetensors(path).header);
 }
 
 namespace {
@@ -205,30 +250,48 @@ std::map<std::string, std::vector<std::string>> shards_of_index(const json& j, s
 
 }  // namespace
 
-std::map<std::string, Tensor> load_safetensors_index(const std::filesystem::path& index_json) {
+namespace {
+
+using Shard = std::shared_ptr<const MappedSafetensors>;
+
+// The index's shards, mapped and validated, each holding exactly the tensors weight_map maps to it.
+std::vector<Shard> index_shards(const std::filesystem::path& index_json) {
   const std::string src = index_json.string();
   const json j = parse_json_strict(read_text_file(index_json), src, "a safetensors index with a 'weight_map'");
-  std::map<std::string, Tensor> out;
+  std::vector<Shard> out;
   for (const auto& [file, names] : shards_of_index(j, src)) {
-    std::filesystem::path shard_path = index_json.parent_path() / file;
-    std::map<std::string, Tensor> tensors;
+    Shard shard;
     try {
-      tensors = load_safetensors(shard_path);
+      shard = std::make_shared<const MappedSafetensors>(index_json.parent_path() / file);
     } catch (const InputError& e) {
       throw InputError(fmt::format("{}\n{}: note: shard '{}' is named in weight_map (tensor '{}')", e.what(), src, file,
                                    names.front()));
     }
+    const auto& tensors = shard->header.tensors;
     const std::set<std::string> mapped(names.begin(), names.end());
     for (const auto& n : names)
       if (!tensors.count(n))
         fail(src, fmt::format("tensor '{}' is mapped to '{}' but that shard does not contain it", n, file));
-    for (auto& [n, t] : tensors) {
+    for (const auto& [n, t] : tensors)
       if (!mapped.count(n))
         fail(src, fmt::format("shard '{}' holds tensor '{}', which weight_map maps to {}", file, n,
                               j["weight_map"].contains(n) ? "another shard" : "no shard"));
-      out.emplace(n, std::move(t));
-    }
+    out.push_back(std::move(shard));
   }
+  return out;
+}
+
+// Every tensor of the shard as a lazy tensor: decoded from the mapping when first used.
+void add_lazy(ModelWeights& w, const Shard& shard) {
+  for (const auto& [name, raw] : shard->header.tensors)
+    w.set_lazy(name, raw.shape, [shard, &raw](std::span<float> out) { decode_tensor(raw, shard->header.data, out); });
+}
+
+}  // namespace
+
+std::map<std::string, Tensor> load_safetensors_index(const std::filesystem::path& index_json) {
+  std::map<std::string, Tensor> out;
+  for (const Shard& shard : index_shards(index_json)) out.merge(decode_all(shard->header));
   return out;
 }
 
@@ -281,18 +344,16 @@ LoadedModel load_hf_model(const std::filesystem::path& dir) {
   m.config = parse_hf_config(dir / "config.json");
   std::filesystem::path single = dir / "model.safetensors";
   std::filesystem::path index = dir / "model.safetensors.index.json";
-  std::map<std::string, Tensor> tensors;
   std::string source;
   if (std::filesystem::exists(index)) {
-    tensors = load_safetensors_index(index);
+    for (const Shard& shard : index_shards(index)) add_lazy(m.weights, shard);
     source = index.string();
   } else if (std::filesystem::exists(single)) {
-    tensors = load_safetensors(single);
+    add_lazy(m.weights, std::make_shared<const MappedSafetensors>(single));
     source = single.string();
   } else {
     throw_input(dir.string(), 0, 0, "no model.safetensors or model.safetensors.index.json in the model folder");
   }
-  for (auto& [n, t] : tensors) m.weights.set(n, std::move(t));
   validate_weights(m.config, m.weights, source);
   return m;
 }

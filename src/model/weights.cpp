@@ -3,20 +3,57 @@
 #include <fmt/ranges.h>
 
 #include "model/model.hpp"
+#include "support/big_buffer.hpp"
 #include "support/support.hpp"
 
 namespace plena::model {
 
+namespace {
+[[noreturn]] void missing(const std::string& name) { throw InputError(fmt::format("error: missing tensor '{}'", name)); }
+}  // namespace
+
+const Tensor& ModelWeights::converted_entry(std::map<std::string, Tensor>::iterator it) const {
+  auto p = pending_.find(it->first);
+  if (p == pending_.end()) return it->second;
+  Tensor& t = it->second;
+  t.data = zeroed_floats(t.numel());
+  p->second(t.data);
+  pending_.erase(p);  // also releases what the fill held (e.g. the file mapping)
+  return t;
+}
+
 const Tensor& ModelWeights::get(const std::string& name) const {
   auto it = tensors_.find(name);
-  if (it == tensors_.end()) throw InputError(fmt::format("error: missing tensor '{}'", name));
-  return it->second;
+  if (it == tensors_.end()) missing(name);
+  return converted_entry(it);
 }
 
 Tensor& ModelWeights::get_mut(const std::string& name) {
   auto it = tensors_.find(name);
-  if (it == tensors_.end()) throw InputError(fmt::format("error: missing tensor '{}'", name));
+  if (it == tensors_.end()) missing(name);
+  converted_entry(it);
   return it->second;
+}
+
+const std::vector<size_t>& ModelWeights::shape(const std::string& name) const {
+  auto it = tensors_.find(name);
+  if (it == tensors_.end()) missing(name);
+  return it->second.shape;
+}
+
+void ModelWeights::set(const std::string& name, Tensor t) {
+  pending_.erase(name);
+  tensors_[name] = std::move(t);
+}
+
+void ModelWeights::set_lazy(const std::string& name, std::vector<size_t> shape, Fill fill) {
+  tensors_[name] = Tensor{std::move(shape), {}};
+  pending_[name] = std::move(fill);
+}
+
+const std::map<std::string, Tensor>& ModelWeights::all() const {
+  for (auto it = tensors_.begin(); it != tensors_.end(); ++it) converted_entry(it);
+  return tensors_;
 }
 
 std::vector<std::string> ModelWeights::names() const {
@@ -67,11 +104,14 @@ void validate_weights(const ModelConfig& cfg, const ModelWeights& w, std::string
       throw_input(source, 0, 0,
                   fmt::format("missing tensor '{}' (expected shape [{}] for {})", name, fmt::join(shape, ", "),
                               architecture_name(cfg.architecture)));
-    const Tensor& t = w.get(name);
-    if (t.shape != shape)
+    // Shapes first: a lazy tensor is not converted to be checked (its fill writes numel values).
+    const std::vector<size_t>& have = w.shape(name);
+    if (have != shape)
       throw_input(source, 0, 0,
-                  fmt::format("tensor '{}' has shape [{}]; expected [{}]", name, fmt::join(t.shape, ", "),
+                  fmt::format("tensor '{}' has shape [{}]; expected [{}]", name, fmt::join(have, ", "),
                               fmt::join(shape, ", ")));
+    if (!w.converted(name)) continue;
+    const Tensor& t = w.get(name);
     if (t.data.size() != t.numel())
       throw_input(source, 0, 0, fmt::format("tensor '{}' holds {} values for shape [{}]", name, t.data.size(),
                                             fmt::join(t.shape, ", ")));

@@ -61,9 +61,10 @@ MemoryNeed run_memory_need(const model::ModelConfig& cfg, const config::Hardware
         sat_add(f32_weights, cfg.tie_word_embeddings ? sat_mul({u(cfg.vocab_size), u(cfg.hidden_size), 4}) : 0));
   n.add("HBM image", hbm_image_bytes(cfg, hw, batch, positions));
   n.add("staging of one weight tensor", largest_tensor_bytes(cfg));
-  // Two references (fp32, quantized) keep an f32 KV cache per sequence, and greedy generation a third.
-  const uint64_t kv_f32 = sat_mul({2, u(cfg.num_hidden_layers), u(cfg.kv_dim()), positions, batch, 4});
-  n.add("reference KV caches (f32)", sat_mul({kv_f32, 3}));
+  // Three references (fp32, quantized, quantized without activation rounding) keep an f32 KV
+  // cache per sequence; a greedy continuation copies one sequence's cache of one of them.
+  const uint64_t kv_seq = sat_mul({2, u(cfg.num_hidden_layers), u(cfg.kv_dim()), positions, 4});
+  n.add("reference KV caches (f32)", sat_add(sat_mul({kv_seq, batch, 3}), kv_seq));
   n.add("reference activations", forward_bytes(cfg, positions));
   return n;
 }

@@ -266,24 +266,61 @@ HiddenAgreement compare_hidden(size_t stage, const float* sim, const float* ref,
   return h;
 }
 
+// Free-running greedy tokens of one reference for one sequence (HostReference::generate_greedy),
+// read off its teacher-forced pass: while every token fed so far is its own greedy token, its
+// context is the greedy context and its argmax is the next greedy token. At the first fed token
+// that is not, a copy of its KV cache (before that token) continues greedily on its own.
+struct GreedyFollower {
+  std::vector<int64_t> tokens;
+  bool forked = false;
+
+  // Before the reference is fed `fed` on `cache`.
+  void before(const model::HostReference& r, const model::KVCache& cache, const std::vector<int64_t>& fed,
+              uint64_t gen) {
+    if (forked || tokens.empty() || (fed.size() == 1 && fed[0] == tokens.back())) return;
+    forked = true;
+    model::KVCache own = cache;
+    const size_t V = size_t(r.config().vocab_size);
+    while (tokens.size() < gen) {
+      const model::TokenId t = model::TokenId(tokens.back());
+      const model::Tensor l = r.forward(own, std::span<const model::TokenId>(&t, 1), false);
+      tokens.push_back(int64_t(model::argmax(l.data.data(), V)));
+    }
+  }
+  // With the logits the reference gave for `fed`.
+  void after(const model::Tensor& logits, uint64_t gen) {
+    if (!forked && tokens.size() < gen) tokens.push_back(int64_t(model::argmax(logits.data.data(), logits.data.size())));
+  }
+};
+
 // The fp32 host reference and the same model quantized like the hardware (the verdict's
-// expectation), each with a KV cache per sequence, fed exactly the tokens the simulator is fed.
+// expectation), each with a KV cache per sequence, fed exactly the tokens the simulator is fed;
+// one pass per reference also gives the fp32 and quantized references' greedy tokens.
 struct References {
   model::HostReference fp32;
   QuantizedModel qmodel;
   model::HostReference quant;
   model::HostReference stored;  // weights and KV quantized, activations not rounded
   std::vector<model::KVCache> fp32_caches, quant_caches, stored_caches;
+  std::vector<GreedyFollower> fp32_greedy, quant_greedy;
   AgreementTotals quant_vs_fp32, sim_vs_quant, sim_vs_fp32, quant_vs_stored;
   double ref_logit_max = 0;
+  uint64_t gen;
 
-  References(const model::ModelConfig& cfg, const model::ModelWeights& w, const config::HardwareConfig& hw, uint64_t B)
+  References(const model::ModelConfig& cfg, const model::ModelWeights& w, const config::HardwareConfig& hw, uint64_t B,
+             uint64_t gen)
       : fp32(cfg, w),
         qmodel(quantize_like_hardware(cfg, w, hw)),
         quant(qmodel.config, qmodel.weights),
-        stored(qmodel.config, qmodel.weights) {
-    quant.set_rounding(hardware_rounding(hw));
-    stored.set_rounding({nullptr, hardware_rounding(hw).kv_row});
+        stored(qmodel.config, qmodel.weights),
+        fp32_greedy(B),
+        quant_greedy(B),
+        gen(gen) {
+    // Both quantized references look embedding rows up in the fp32 table and quantize just those.
+    model::ReferenceRounding r = hardware_rounding(hw);
+    r.embedding_row = stored_embedding(w, hw);
+    stored.set_rounding({nullptr, r.kv_row, r.embedding_row});
+    quant.set_rounding(std::move(r));
     for (uint64_t b = 0; b < B; ++b) {
       fp32_caches.push_back(fp32.new_cache());
       quant_caches.push_back(quant.new_cache());
@@ -294,9 +331,13 @@ struct References {
   model::Tensor step(uint64_t b, const std::vector<int64_t>& tokens, const float* sim, model::Capture* cap,
                      Agreement& vs_fp32) {
     std::vector<model::TokenId> t32(tokens.begin(), tokens.end());
+    fp32_greedy[b].before(fp32, fp32_caches[b], tokens, gen);
+    quant_greedy[b].before(quant, quant_caches[b], tokens, gen);
     model::Tensor lr = fp32.forward(fp32_caches[b], t32, false, cap);
     const model::Tensor lq = quant.forward(quant_caches[b], t32, false);
     const model::Tensor ls = stored.forward(stored_caches[b], t32, false);
+    fp32_greedy[b].after(lr, gen);
+    quant_greedy[b].after(lq, gen);
     const size_t V = lr.data.size();
     for (float x : lr.data) ref_logit_max = std::max(ref_logit_max, double(std::fabs(x)));
     vs_fp32 = compare_logits(sim, lr.data.data(), V);
@@ -306,16 +347,12 @@ struct References {
     quant_vs_stored.add(compare_logits(lq.data.data(), ls.data.data(), V));
     return lr;
   }
+  static std::vector<std::vector<int64_t>> tokens_of(const std::vector<GreedyFollower>& g) {
+    std::vector<std::vector<int64_t>> out;
+    for (const auto& f : g) out.push_back(f.tokens);
+    return out;
+  }
 };
-
-std::vector<std::vector<int64_t>> greedy(const model::HostReference& r, const std::vector<std::vector<int64_t>>& prompts,
-                                         uint64_t gen) {
-  std::vector<std::vector<model::TokenId>> p32;
-  for (const auto& p : prompts) p32.emplace_back(p.begin(), p.end());
-  std::vector<std::vector<int64_t>> out;
-  for (const auto& g : r.generate_greedy(p32, gen)) out.emplace_back(g.begin(), g.end());
-  return out;
-}
 
 void check_options(const RunOptions& opt) {
   if (opt.dump_hidden_layers && opt.dump_dir.empty())
@@ -392,7 +429,6 @@ class RunSession {
   HiddenProbe probe_;
   std::optional<sim::Simulator> simu_;
   std::optional<References> refs_;
-  Tokens quant_generated_;  // greedy tokens of the quantized reference
   Tokens feed_;             // the next step's input tokens per sequence
   uint64_t steps_ = 0, done_ = 0, past_ = 0;
   UnitUtilization units_[6] = {{"matrix"}, {"vector"}, {"scalar_int"}, {"scalar_fp"}, {"control"}, {"dma"}};
@@ -463,15 +499,14 @@ void RunSession::setup_simulator() {
   probe_.machine = &simu_->machine();
   if (opt_.timing_only) return;
   const compiler::HbmManifest man = mc_->manifest();
+  std::vector<float> staging;
   for (const auto& name : mc_->weight_tensors())
-    sim::write_hbm_tensor(simu_->machine().hbm(), man.tensor(name), mc_->weight_data(name, rm_.weights));
+    sim::write_hbm_tensor(simu_->machine().hbm(), man.tensor(name), mc_->weight_data(name, rm_.weights, staging));
 }
 
 void RunSession::setup_references() {
   if (opt_.timing_only) return;
-  refs_.emplace(rm_.config, rm_.weights, hw_, opt_.batch);
-  rep_.ref_generated = greedy(refs_->fp32, rep_.prompts, opt_.gen);
-  quant_generated_ = greedy(refs_->quant, rep_.prompts, opt_.gen);
+  refs_.emplace(rm_.config, rm_.weights, hw_, opt_.batch, opt_.gen);
 }
 
 bool RunSession::step() {
@@ -603,9 +638,11 @@ void RunSession::summarize_agreement() {
   rep_.logits_max_abs = t.max_abs;
   rep_.logits_min_cosine = t.min_cosine;
   rep_.logits_mean_abs = t.compared ? mean_sum_ / double(t.compared) : 0;
+  rep_.ref_generated = References::tokens_of(refs_->fp32_greedy);
   rep_.greedy_match = token_match(rep_.generated, rep_.ref_generated);
   rep_.verdict = judge({refs_->sim_vs_fp32, refs_->quant_vs_fp32, refs_->sim_vs_quant, refs_->quant_vs_stored,
-                        refs_->ref_logit_max, token_match(quant_generated_, rep_.ref_generated), rep_.formats.label});
+                        refs_->ref_logit_max, token_match(References::tokens_of(refs_->quant_greedy), rep_.ref_generated),
+                        rep_.formats.label});
 }
 
 void RunSession::dump_generated() const {

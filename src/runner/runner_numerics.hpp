@@ -1,6 +1,8 @@
 // The run report's numerics: which formats a run applies, a host reference quantized the same way,
 // and the verdict that judges the simulator's agreement against it (docs/run.md "Verdict").
 #pragma once
+#include <functional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -15,7 +17,8 @@ RunFormats applied_formats(const config::HardwareConfig& hw, const model::ModelC
 // The checkpoint as the hardware holds it: linear weights and the LM head through m_weight (blocks
 // along a row of the [in, out] HBM layout) then the matrix SRAM type; embedding, norms and biases
 // through v_act then the vector SRAM type. A tied LM head becomes its own tensor (it is stored in
-// m_weight, the embedding in v_act), so the returned config is untied.
+// m_weight, the embedding in v_act), so the returned config is untied. Its embedding table is lazy
+// (quantized as a whole only when read) and reads `w` and `hw`, which must outlive it.
 struct QuantizedModel {
   model::ModelConfig config;
   model::ModelWeights weights;
@@ -24,6 +27,11 @@ QuantizedModel quantize_like_hardware(const model::ModelConfig& cfg, const model
                                       const config::HardwareConfig& hw);
 // Activations rounded to the vector SRAM type; K/V rows through m_kv then the matrix SRAM type.
 model::ReferenceRounding hardware_rounding(const config::HardwareConfig& hw);
+// Token t's embedding row as HBM holds it (v_act, then the vector SRAM type), looked up in `w`:
+// what the quantized model's table holds at that row, without quantizing the whole table.
+// `w` and `hw` must outlive it.
+std::function<void(model::TokenId, std::span<float>)> stored_embedding(const model::ModelWeights& w,
+                                                                        const config::HardwareConfig& hw);
 
 // Largest error, smallest cosine, top-1 agreement and largest miss margin over many comparisons.
 struct AgreementTotals {

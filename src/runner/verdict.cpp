@@ -7,6 +7,7 @@
 
 #include "numerics/numerics.hpp"
 #include "runner/runner_numerics.hpp"
+#include "support/big_buffer.hpp"
 
 namespace plena::runner::detail {
 namespace {
@@ -16,30 +17,46 @@ bool is_matrix_weight(const std::string& name) {
 }
 
 void round_elements(const numerics::Format& f, std::span<float> v) {
-  if (f.codec == numerics::Codec::Plain && f.mbits >= 23 && f.ebits == 8) return;  // fp32: identity
+  const bool plain = f.codec == numerics::Codec::Plain;
+  if (plain && f.mbits >= 23 && f.ebits == 8) return;  // fp32: identity
+  if (plain && f.ebits == 8 && f.mbits == 7 && !f.finite_only) {
+    // bf16, the common SRAM type: round_to_format's own rule without its per-element dispatch.
+    for (float& x : v) x = std::isnan(x) ? x : numerics::round_to_bf16(x);
+    return;
+  }
   for (float& x : v) x = numerics::round_to_format(x, f);
 }
 
 // HF [out, in] weight stored as [in, out] rows: quantize each column of the HF layout as a row.
+// Columns go through a [kCols, out] transposed block so each HF row is read a cache line at a time.
 void quantize_matrix(model::Tensor& t, const numerics::Format& hbm, const numerics::Format& sram) {
+  constexpr size_t kCols = 16;
   const size_t out = t.shape.at(0), in = t.shape.at(1);
-  std::vector<float> row(out);
-  for (size_t i = 0; i < in; ++i) {
-    for (size_t o = 0; o < out; ++o) row[o] = t.data[o * in + i];
-    numerics::fake_quantize(hbm, row);
-    round_elements(sram, row);
-    for (size_t o = 0; o < out; ++o) t.data[o * in + i] = row[o];
+  std::vector<float> block(kCols * out);
+  for (size_t i0 = 0; i0 < in; i0 += kCols) {
+    const size_t n = std::min(kCols, in - i0);
+    for (size_t o = 0; o < out; ++o)
+      for (size_t c = 0; c < n; ++c) block[c * out + o] = t.data[o * in + i0 + c];
+    for (size_t c = 0; c < n; ++c) {
+      std::span<float> row(block.data() + c * out, out);
+      numerics::fake_quantize(hbm, row);
+      round_elements(sram, row);
+    }
+    for (size_t o = 0; o < out; ++o)
+      for (size_t c = 0; c < n; ++c) t.data[o * in + i0 + c] = block[c * out + o];
   }
 }
 
+// One HBM row of a vector tensor (embedding row, norm weight, bias): v_act, then the vector SRAM type.
+void quantize_row(std::span<float> row, const config::HardwareConfig& hw) {
+  numerics::fake_quantize(hw.formats.v_act, row);
+  round_elements(hw.sram.vector_type, row);
+}
+
 // Embedding rows, norm weights and biases: each row of the HF layout is an HBM row.
-void quantize_rows(model::Tensor& t, const numerics::Format& hbm, const numerics::Format& sram) {
+void quantize_rows(model::Tensor& t, const config::HardwareConfig& hw) {
   const size_t width = t.shape.back(), rows = width ? t.data.size() / width : 0;
-  for (size_t r = 0; r < rows; ++r) {
-    std::span<float> row(t.data.data() + r * width, width);
-    numerics::fake_quantize(hbm, row);
-    round_elements(sram, row);
-  }
+  for (size_t r = 0; r < rows; ++r) quantize_row(std::span<float>(t.data.data() + r * width, width), hw);
 }
 
 // "MXFP8" / "MXINT8" / "BFP int4" / the format's name: the short form of the verdict line.
@@ -73,16 +90,38 @@ QuantizedModel quantize_like_hardware(const model::ModelConfig& cfg, const model
   QuantizedModel q;
   q.config = cfg;
   q.config.tie_word_embeddings = false;
-  for (const auto& [name, t] : w.all()) q.weights.set(name, t);
-  if (cfg.tie_word_embeddings) q.weights.set("lm_head.weight", w.get("model.embed_tokens.weight"));
+  // The tensors the model uses, each copied once (a checkpoint's other tensors stay unconverted).
+  // The embedding table is quantized only if asked for: the references look rows up through
+  // stored_embedding instead.
+  const std::string embed = "model.embed_tokens.weight";
+  q.weights.set_lazy(embed, w.shape(embed), [&w, embed, &hw](std::span<float> out) {
+    const model::Tensor& e = w.get(embed);
+    std::copy(e.data.begin(), e.data.end(), out.begin());
+    const size_t width = e.shape.back();
+    for (size_t r = 0; width && r < out.size() / width; ++r) quantize_row(out.subspan(r * width, width), hw);
+  });
   for (const auto& [name, shape] : model::expected_tensors(q.config)) {
-    model::Tensor& t = q.weights.get_mut(name);
+    if (name == embed) continue;
+    const bool tied_head = cfg.tie_word_embeddings && name == "lm_head.weight";
+    const model::Tensor& src = w.get(tied_head ? "model.embed_tokens.weight" : name);
+    model::Tensor t{src.shape, zeroed_floats(src.data.size())};
+    std::copy(src.data.begin(), src.data.end(), t.data.begin());
     if (is_matrix_weight(name))
       quantize_matrix(t, hw.formats.m_weight, hw.sram.matrix_type);
     else
-      quantize_rows(t, hw.formats.v_act, hw.sram.vector_type);
+      quantize_rows(t, hw);
+    q.weights.set(name, std::move(t));
   }
   return q;
+}
+
+std::function<void(model::TokenId, std::span<float>)> stored_embedding(const model::ModelWeights& w,
+                                                                        const config::HardwareConfig& hw) {
+  return [&w, &hw](model::TokenId t, std::span<float> row) {
+    const model::Tensor& e = w.get("model.embed_tokens.weight");
+    std::copy_n(e.data.begin() + std::ptrdiff_t(size_t(t) * row.size()), row.size(), row.begin());
+    quantize_row(row, hw);
+  };
 }
 
 model::ReferenceRounding hardware_rounding(const config::HardwareConfig& hw) {
