@@ -135,38 +135,38 @@ HWY_INLINE hn::Vec<DI> IntCode(hn::Vec<DF> x, hn::Vec<DF> mul, int32_t kmax, uin
   return hn::And(v, hn::Set(di, int32_t(mask)));
 }
 
-// plena-hw-mxfp element (block.cpp encode_plena_hw, branch-free); `near` collects lanes where float log2 of t + 1e-9
-// may differ from the bit exponent (all ones there).
+// plena-hw-mxfp element (block.cpp encode_plena_hw) from the bits of t = |x * 2^-e|, no float
+// log2. Reference: k = clamp(floor(log2f(t + 1e-9)), -7, 7); field k + 7; mantissa sm = (t*2^-k - 1)*8
+// (k > -7) or t*1024 (k = -7), truncated to 2 fraction bits, then rounded half-even, clamp [0, 7].
+// With E = t's biased exponent and h = bits >> 18 = E << 5 | top 5 mantissa bits:
+// * t + 1e-9 adds at most 2 ulps of t for t >= 2^-7, so unless t's mantissa is within 2 ulps of
+//   the log2 band (>= 0x7FF000, where log2f may round up; such lanes are flagged in `near`) the
+//   log2 is exactly E - 127; below 2^-7 it clamps to -7 anyway.
+// * k >= -6 (E >= 121): the code is E - 120 in the field and RNE2(h) in the mantissa, i.e.
+//   min(RNE2(h), E << 3 | 7) - (120 << 3) with RNE2(h) = (h + 1 + bit 2 of h) >> 2.
+// * k = -7: RNE2(q) with q = floor(t * 4096) (t * 1024 * 4 exact); q >= 29 saturates, so
+//   q' = min(q, 31) + (120 << 5) runs through the same formula, and max(h, q') picks the path
+//   (h <= q' exactly when E <= 120; E = 120 gives 7 either way).
 HWY_INLINE hn::Vec<DI> PlenaCode(hn::Vec<DF> x, hn::Vec<DF> inv, hn::Vec<DU>& near) {
   const DF df;
-  const DU du;
   const DI di;
   const auto p = hn::Mul(x, inv);
-  const auto t = hn::Abs(p);
-  const auto yb = hn::BitCast(du, hn::Add(t, hn::Set(df, 1e-9f)));
-  // Mantissa of t + 1e-9 >= 0x7FF000 (bits 12..22 set): within 4096 ulps below a power of two.
-  const auto near_bits = hn::Set(du, 0x7FF000u);
-  near = hn::Or(near, hn::VecFromMask(du, hn::Eq(hn::And(yb, near_bits), near_bits)));
-  auto k = hn::Sub(hn::BitCast(di, hn::ShiftRight<23>(yb)), hn::Set(di, 127));
-  k = hn::Min(hn::Max(k, hn::Set(di, -7)), hn::Set(di, 7));
-  const auto sm_sub = hn::Mul(t, hn::Set(df, 1024.0f));
-  const auto pow_neg_k = hn::BitCast(df, hn::ShiftLeft<23>(hn::Sub(hn::Set(di, 127), k)));
-  const auto sm_norm = hn::Mul(hn::Sub(hn::Mul(t, pow_neg_k), hn::Set(df, 1.0f)), hn::Set(df, 8.0f));
-  const auto is_sub = hn::Eq(k, hn::Set(di, -7));
-  const auto v = hn::Mul(hn::IfThenElse(hn::RebindMask(df, is_sub), sm_sub, sm_norm), hn::Set(df, 4.0f));
+  const auto a = hn::And(hn::BitCast(di, p), hn::Set(di, 0x7FFFFFFF));
+  near = hn::Or(near, hn::BitCast(DU(), hn::VecFromMask(di, hn::Gt(hn::And(a, hn::Set(di, 0x7FFFFF)),
+                                                                    hn::Set(di, 0x7FEFFD)))));
+  const auto sub_x = hn::Min(hn::Mul(hn::BitCast(df, a), hn::Set(df, 4096.0f)), hn::Set(df, 31.0f));
 #if HWY_TARGET == HWY_AVX2
-  const hn::Vec<DI> q{_mm256_cvttps_epi32(hn::Floor(v).raw)};  // |v| < 64: no overflow fix-up needed
+  const hn::Vec<DI> q{_mm256_cvttps_epi32(sub_x.raw)};  // 0 <= sub_x <= 31
 #else
-  const auto q = hn::ConvertTo(di, hn::Floor(v));
+  const auto q = hn::ConvertTo(di, sub_x);
 #endif
-  auto ip = hn::ShiftRight<2>(q);                  // arithmetic: floor(q / 4)
-  const auto rem = hn::And(q, hn::Set(di, 3));
-  const auto odd = hn::Eq(hn::And(ip, hn::Set(di, 1)), hn::Set(di, 1));
-  const auto up = hn::Or(hn::Eq(rem, hn::Set(di, 3)), hn::And(hn::Eq(rem, hn::Set(di, 2)), odd));
-  ip = hn::Sub(ip, hn::VecFromMask(di, up));
-  ip = hn::Min(hn::Max(ip, hn::Zero(di)), hn::Set(di, 7));
+  const auto h = hn::Max(hn::ShiftRight<18>(a), hn::Add(q, hn::Set(di, 120 << 5)));
+  const auto h4 = hn::ShiftRight<2>(h);
+  const auto odd = hn::And(h4, hn::Set(di, 1));
+  const auto r = hn::ShiftRight<2>(hn::Add(hn::Add(h, odd), hn::Set(di, 1)));
+  const auto code = hn::Sub(hn::Min(r, hn::Or(h4, hn::Set(di, 7))), hn::Set(di, 120 << 3));
   const auto sign = hn::IfThenElseZero(hn::RebindMask(di, hn::Lt(p, hn::Zero(df))), hn::Set(di, 0x80));
-  return hn::Or(hn::Or(sign, hn::ShiftLeft<3>(hn::Add(k, hn::Set(di, 7)))), ip);
+  return hn::Or(code, sign);
 }
 
 // Encodes the blocks [b_begin, b_end) with NV vectors per block (NV = 0: B / lanes at run time).
