@@ -458,6 +458,7 @@ void DecodeBlocksT(const DecodeArgs& A, const uint8_t* HWY_RESTRICT codes, const
   const CodeClass cc{_mm256_set1_epi8(char(last_finite)), _mm256_set1_epi8(char(1 << A.mbits)),
                      _mm256_set1_epi8(char(last_finite - (1 << A.mbits)))};
 #endif
+  const bool all_finite = A.special_min > 0x7F;
   const uint32_t normal_off_bits = A.normal_off;  // locals: the float stores may alias A
   const float sub_scale_f = A.sub_scale;
   size_t b = 0;
@@ -522,9 +523,11 @@ void DecodeBlocksT(const DecodeArgs& A, const uint8_t* HWY_RESTRICT codes, const
     } else if (B >= 2 * N && uint32_t(sbyte) - s_lo <= s_span) {  // one-vector blocks: setup would dominate
       const auto off = hn::Set(di, int32_t(normal_off_bits + (uint32_t(sbyte - 127) << 23)));
       const auto sub = hn::Set(df, sub_scale_f * svf);  // exact power of two (>= 2^-149)
-      bool special = true, odd = true;
+      // Formats without NaN/Inf codes (the 4- and 6-bit ones, remapped to bytes) skip the
+      // classification: their mix of field-0 codes is too irregular for the branch to pay off.
+      bool special = !all_finite, odd = true;
 #if HWY_TARGET == HWY_AVX2
-      if (B % 32 == 0) {
+      if (B % 32 == 0 && !all_finite) {
         __m256i sp = _mm256_setzero_si256(), od = _mm256_setzero_si256();
         for (size_t i = 0; i < B; i += 32) ClassifyBytes32(cb + i, cc, sp, od);
         special = !_mm256_testz_si256(sp, sp);
