@@ -197,27 +197,42 @@ void EncodeBlocksT(const EncodeArgs& A, const float* HWY_RESTRICT x, uint8_t* HW
   const auto mant_mask = hn::Set(du, 0x7FFFFFu);
   size_t b = 0;
 #if HWY_TARGET == HWY_AVX2
-  if constexpr (NV == 1) {
-    // Blocks of one vector (B = 8): eight blocks at a time, their maxima reduced by a transpose
-    // into one vector whose lane j belongs to block j, so exponents, scale bytes, multipliers and
-    // the slow-path test cost a few instructions per eight blocks instead of per block.
+  if constexpr (NV == 1 || NV == 2 || NV == 4) {
+    // Blocks of one, two or four vectors (B = 8, 16, 32): eight blocks at a time, their maxima
+    // reduced by a transpose into one vector whose lane j belongs to block j, so exponents, scale
+    // bytes, multipliers and the slow-path test cost a few instructions per eight blocks instead
+    // of a serial reduction and scalar work per block.
+    constexpr size_t kB = NV * 8;
     const __m256i absm = _mm256_set1_epi32(0x7FFFFFFF), mant = _mm256_set1_epi32(0x7FFFFF);
     const __m256i low_bytes = _mm256_setr_epi8(0, 4, 8, 12, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 0, 4, 8,
                                                12, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1);
-    for (; b + 8 <= nblocks; b += 8) {
-      const float* xg = x + b * 8;
-      __m256i a[8];
-      for (int j = 0; j < 8; ++j) a[j] = _mm256_and_si256(_mm256_castps_si256(_mm256_loadu_ps(xg + 8 * j)), absm);
+    // Lane j of the result: op over the eight lanes of v[j].
+    auto transpose_reduce = [](__m256i* v, auto op) {
       __m256i p[4], q[2];
       for (int j = 0; j < 4; ++j)  // [a0 b0 a1 b1 | ..] vs [a2 b2 a3 b3 | ..]
-        p[j] = _mm256_max_epu32(_mm256_unpacklo_epi32(a[2 * j], a[2 * j + 1]),
-                                _mm256_unpackhi_epi32(a[2 * j], a[2 * j + 1]));
+        p[j] = op(_mm256_unpacklo_epi32(v[2 * j], v[2 * j + 1]), _mm256_unpackhi_epi32(v[2 * j], v[2 * j + 1]));
       for (int j = 0; j < 2; ++j)
-        q[j] = _mm256_max_epu32(_mm256_unpacklo_epi64(p[2 * j], p[2 * j + 1]),
-                                _mm256_unpackhi_epi64(p[2 * j], p[2 * j + 1]));
-      const __m256i r = _mm256_max_epu32(_mm256_permute2x128_si256(q[0], q[1], 0x20),
-                                         _mm256_permute2x128_si256(q[0], q[1], 0x31));  // lane j: max of block j
+        q[j] = op(_mm256_unpacklo_epi64(p[2 * j], p[2 * j + 1]), _mm256_unpackhi_epi64(p[2 * j], p[2 * j + 1]));
+      return op(_mm256_permute2x128_si256(q[0], q[1], 0x20), _mm256_permute2x128_si256(q[0], q[1], 0x31));
+    };
+    auto umax = [](__m256i u, __m256i v) { return _mm256_max_epu32(u, v); };
+    auto umin = [](__m256i u, __m256i v) { return _mm256_min_epu32(u, v); };
+    for (; b + 8 <= nblocks; b += 8) {
+      const float* xg = x + b * kB;
+      __m256i a[8], mn[8];
+      for (int j = 0; j < 8; ++j) {
+        for (size_t v = 0; v < NV; ++v) {
+          const __m256i ax = _mm256_and_si256(_mm256_castps_si256(_mm256_loadu_ps(xg + kB * size_t(j) + 8 * v)), absm);
+          a[j] = v ? _mm256_max_epu32(a[j], ax) : ax;
+          if constexpr (K == EncodeKind::OcpFp) {  // bits - 1 wraps zeros to the top
+            const __m256i am1 = _mm256_sub_epi32(ax, _mm256_set1_epi32(1));
+            mn[j] = v ? _mm256_min_epu32(mn[j], am1) : am1;
+          }
+        }
+      }
+      const __m256i r = transpose_reduce(a, umax);  // lane j: max of block j
       __m256i sb, mulv, bad;
+      bool group_no_sub = false;
       if constexpr (K == EncodeKind::Plena) {
         const __m256i yb = _mm256_castps_si256(_mm256_add_ps(_mm256_castsi256_ps(r), _mm256_set1_ps(1e-9f)));
         const __m256i E = _mm256_srli_epi32(yb, 23);
@@ -239,6 +254,15 @@ void EncodeBlocksT(const EncodeArgs& A, const float* HWY_RESTRICT x, uint8_t* HW
           sb = _mm256_sub_epi32(E, _mm256_set1_epi32(emax));
         }
         mulv = _mm256_slli_epi32(_mm256_sub_epi32(mul_base.raw, ev), 23);
+        if constexpr (K == EncodeKind::OcpFp) {
+          // As the per-block path: nonzero |x| >= 2^(emin + s) in every (good) block -> NoSub.
+          const __m256i t_exp = _mm256_add_epi32(E, _mm256_set1_epi32(P_emin - emax));
+          const __m256i thr = _mm256_sub_epi32(_mm256_slli_epi32(t_exp, 23), _mm256_set1_epi32(1));
+          const __m256i m = transpose_reduce(mn, umin);
+          const __m256i ok = _mm256_and_si256(_mm256_cmpgt_epi32(t_exp, _mm256_setzero_si256()),
+                                              _mm256_cmpeq_epi32(_mm256_max_epu32(m, thr), m));
+          group_no_sub = _mm256_movemask_ps(_mm256_castsi256_ps(_mm256_or_si256(ok, bad))) == 0xFF;
+        }
       }
       // Low byte of each lane -> 8 scale bytes (slow blocks get overwritten by the caller).
       const __m256i sbytes = _mm256_permutevar8x32_epi32(_mm256_shuffle_epi8(sb, low_bytes),
@@ -248,25 +272,30 @@ void EncodeBlocksT(const EncodeArgs& A, const float* HWY_RESTRICT x, uint8_t* HW
       alignas(32) float muls[8];  // per-block multipliers, broadcast-loaded below
       _mm256_store_si256(reinterpret_cast<__m256i*>(muls), mulv);
       // Every block is encoded (garbage for bad ones, which the caller re-encodes); the inputs
-      // are re-read from L1 rather than held in registers.
-      for (int h = 0; h < 2; ++h) {
-        hn::Vec<DI> c[4];
-        for (int i = 0; i < 4; ++i) {
-          const int j = 4 * h + i;
-          const hn::Vec<DF> mj = hn::Set(df, muls[j]);
-          const hn::Vec<DF> xj{_mm256_loadu_ps(xg + 8 * j)};
-          if constexpr (K == EncodeKind::Plena) {
-            auto near = hn::Zero(du);
-            c[i] = PlenaCode(xj, mj, near);
-            badbits |= unsigned(_mm256_movemask_ps(_mm256_castsi256_ps(near.raw)) != 0) << j;
-          } else if constexpr (K == EncodeKind::OcpFp) {
-            c[i] = FpCode<TiesAway>(xj, mj, P);
-          } else {
-            c[i] = IntCode<TiesAway, K == EncodeKind::Mase>(xj, mj, kmax, mask);
+      // are re-read from L1 rather than held in registers. Vector k of the group is vector
+      // k % NV of block k / NV; four at a time make 32 consecutive codes.
+      auto encode_group = [&](auto no_sub) {
+        for (size_t k = 0; k < 8 * NV; k += 4) {
+          hn::Vec<DI> c[4];
+          for (size_t i = 0; i < 4; ++i) {
+            const size_t j = (k + i) / NV;
+            const hn::Vec<DF> mj = hn::Set(df, muls[j]);
+            const hn::Vec<DF> xj{_mm256_loadu_ps(xg + 8 * (k + i))};
+            if constexpr (K == EncodeKind::Plena) {
+              auto near = hn::Zero(du);
+              c[i] = PlenaCode(xj, mj, near);
+              badbits |= unsigned(_mm256_movemask_ps(_mm256_castsi256_ps(near.raw)) != 0) << j;
+            } else if constexpr (K == EncodeKind::OcpFp) {
+              c[i] = FpCode<TiesAway, decltype(no_sub)::value>(xj, mj, P);
+            } else {
+              c[i] = IntCode<TiesAway, K == EncodeKind::Mase>(xj, mj, kmax, mask);
+            }
           }
+          StoreCodes4(c, codes + b * kB + 8 * k);
         }
-        StoreCodes4(c, codes + (b + size_t(4 * h)) * 8);
-      }
+      };
+      if (group_no_sub) encode_group(std::true_type());
+      else encode_group(std::false_type());
       for (; badbits; badbits &= badbits - 1) slow.push_back(b + size_t(__builtin_ctz(badbits)));
     }
   }
