@@ -264,7 +264,7 @@ bool decode_asym(const Format& f, std::span<const uint8_t> elem_bytes, std::span
       codes = buf.data();
     }
     const uint8_t* rec = scale_in.data() + 4 * g0;
-    const size_t ns = simd::asym_decode_groups(codes, len, G, rec, out.data() + c0, slow.data());
+    const size_t ns = simd::asym_decode_groups(codes, len, G, f.width, rec, out.data() + c0, slow.data());
     for (size_t k = 0; k < ns; ++k) {
       const uint8_t* r = rec + 4 * slow[k];
       const uint16_t s = uint16_t(r[0] | (r[1] << 8)), z = uint16_t(r[2] | (r[3] << 8));

@@ -200,6 +200,101 @@ HWY_INLINE void Store8Codes(__m256i c, uint8_t* dst) {  // lanes hold values 0..
   _mm_storel_epi64(reinterpret_cast<__m128i*>(dst), _mm256_castsi256_si128(b));
 }
 
+// Codes of one group: (x - min) * scale_inv >= 0; roundf = trunc + 1 when the (exact) fraction
+// is >= 0.5; clamp to levels.
+HWY_INLINE void AsymCodes(const float* x, size_t g, float lo, float scale_inv, float levels, uint8_t* codes) {
+  const __m256 lov = _mm256_set1_ps(lo), siv = _mm256_set1_ps(scale_inv), lev = _mm256_set1_ps(levels);
+  const __m256 half = _mm256_set1_ps(0.5f), one = _mm256_set1_ps(1.0f);
+  for (size_t i = 0; i < g; i += 8) {
+    const __m256 v = _mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(x + i), lov), siv);
+    const __m256 t = _mm256_round_ps(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+    const __m256 up = _mm256_and_ps(_mm256_cmp_ps(_mm256_sub_ps(v, t), half, _CMP_GE_OQ), one);
+    Store8Codes(_mm256_cvttps_epi32(_mm256_min_ps(_mm256_add_ps(t, up), lev)), codes + i);
+  }
+}
+
+// Lane j of the result: op over the eight lanes of v[j] (transpose-and-reduce).
+template <class Op>
+HWY_INLINE __m256i TransposeReduce(const __m256i* v, Op op) {
+  __m256i p[4], q[2];
+  for (int j = 0; j < 4; ++j) p[j] = op(_mm256_unpacklo_epi32(v[2 * j], v[2 * j + 1]), _mm256_unpackhi_epi32(v[2 * j], v[2 * j + 1]));
+  for (int j = 0; j < 2; ++j) q[j] = op(_mm256_unpacklo_epi64(p[2 * j], p[2 * j + 1]), _mm256_unpackhi_epi64(p[2 * j], p[2 * j + 1]));
+  return op(_mm256_permute2x128_si256(q[0], q[1], 0x20), _mm256_permute2x128_si256(q[0], q[1], 0x31));
+}
+HWY_INLINE __m128i HalfFromF32(__m256 v) { return _mm256_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
+HWY_INLINE __m256 U32ToPs(__m256i v) { return _mm256_castsi256_ps(v); }
+HWY_INLINE __m256i PsToU32(__m256 v) { return _mm256_castps_si256(v); }
+
+// Eight full groups of g (multiple of 8) values at once: minima, maxima and the checks of
+// AsymEncodeGroup as vectors (lane j = group j). Returns the bit mask of groups written.
+HWY_INLINE unsigned AsymEncode8(const float* x, size_t g, float levels, uint8_t* codes, uint16_t* sc, uint16_t* zp) {
+  __m256i mn[8], mx[8], am[8];
+  const __m256i absm = _mm256_set1_epi32(0x7FFFFFFF);
+  for (size_t j = 0; j < 8; ++j) {
+    __m256 lo = _mm256_loadu_ps(x + j * g), hi = lo;
+    __m256i a = _mm256_and_si256(PsToU32(lo), absm);
+    for (size_t i = 8; i < g; i += 8) {
+      const __m256 v = _mm256_loadu_ps(x + j * g + i);
+      lo = _mm256_min_ps(lo, v), hi = _mm256_max_ps(hi, v);
+      a = _mm256_max_epu32(a, _mm256_and_si256(PsToU32(v), absm));
+    }
+    mn[j] = PsToU32(lo), mx[j] = PsToU32(hi), am[j] = a;
+  }
+  const __m256 lo = U32ToPs(TransposeReduce(mn, [](__m256i a, __m256i b) { return PsToU32(_mm256_min_ps(U32ToPs(a), U32ToPs(b))); }));
+  const __m256 hi = U32ToPs(TransposeReduce(mx, [](__m256i a, __m256i b) { return PsToU32(_mm256_max_ps(U32ToPs(a), U32ToPs(b))); }));
+  const __m256i amax = TransposeReduce(am, [](__m256i a, __m256i b) { return _mm256_max_epu32(a, b); });
+  const __m256 fmax = _mm256_set1_ps(3.4028235e38f);
+  const __m256 range = _mm256_sub_ps(hi, lo), si = _mm256_div_ps(_mm256_set1_ps(levels), range);
+  __m256 good = _mm256_and_ps(_mm256_cmp_ps(range, fmax, _CMP_LE_OQ), _mm256_cmp_ps(si, fmax, _CMP_LE_OQ));
+  good = _mm256_and_ps(good, _mm256_cmp_ps(range, _mm256_setzero_ps(), _CMP_NEQ_OQ));
+  good = _mm256_and_ps(good, _mm256_cmp_ps(lo, _mm256_setzero_ps(), _CMP_NEQ_OQ));
+  good = _mm256_andnot_ps(U32ToPs(_mm256_cmpgt_epi32(amax, _mm256_set1_epi32(0x7F7FFFFF))), good);
+  alignas(32) float los[8], sis[8];
+  alignas(16) uint16_t scs[8], zps[8];
+  _mm256_store_ps(los, lo), _mm256_store_ps(sis, si);
+  _mm_store_si128(reinterpret_cast<__m128i*>(scs), HalfFromF32(_mm256_div_ps(_mm256_set1_ps(1.0f), si)));
+  _mm_store_si128(reinterpret_cast<__m128i*>(zps), HalfFromF32(lo));
+  const unsigned mask = unsigned(_mm256_movemask_ps(good));
+  for (size_t j = 0; j < 8; ++j) {
+    if (!(mask >> j & 1)) continue;
+    AsymCodes(x + j * g, g, los[j], sis[j], levels, codes + j * g);
+    sc[j] = scs[j], zp[j] = zps[j];
+  }
+  return mask;
+}
+
+// Eight full groups: when qmax*|scale| + |zero| < 2^(23 + min(ulp exponents of scale, zero)),
+// every q*scale + zero is a multiple of the smaller ulp below 2^24 of it, so exact in FP32
+// (one F16C rounding then equals the reference's). Returns the mask of groups written.
+HWY_INLINE unsigned AsymDecode8(const uint8_t* codes, size_t g, float qmax, const uint8_t* rec, float* out) {
+  const __m256i r = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(rec));
+  const __m256i low16 = _mm256_set1_epi32(0xFFFF), expm = _mm256_set1_epi32(31);
+  const __m256i sb = _mm256_and_si256(r, low16), zb = _mm256_srli_epi32(r, 16);
+  auto half8 = [](__m256i u) { return _mm256_castsi256_si128(_mm256_permute4x64_epi64(_mm256_packus_epi32(u, u), 0x08)); };
+  const __m256 s = _mm256_cvtph_ps(half8(sb)), z = _mm256_cvtph_ps(half8(zb));
+  const __m256i es = _mm256_and_si256(_mm256_srli_epi32(sb, 10), expm), ez = _mm256_and_si256(_mm256_srli_epi32(zb, 10), expm);
+  const __m256i one = _mm256_set1_epi32(1);
+  const __m256i emin = _mm256_min_epi32(_mm256_max_epi32(es, one), _mm256_max_epi32(ez, one));  // ulp 2^(e - 25)
+  const __m256 limit = U32ToPs(_mm256_slli_epi32(_mm256_add_epi32(emin, _mm256_set1_epi32(23 - 25 + 127)), 23));
+  const __m256 absf = U32ToPs(_mm256_set1_epi32(0x7FFFFFFF));
+  const __m256 total = _mm256_add_ps(_mm256_mul_ps(_mm256_set1_ps(qmax), _mm256_and_ps(s, absf)), _mm256_and_ps(z, absf));
+  __m256 good = _mm256_cmp_ps(total, limit, _CMP_LT_OQ);  // false for Inf/NaN scale or zero
+  const __m256i special = _mm256_or_si256(_mm256_cmpeq_epi32(es, expm), _mm256_cmpeq_epi32(ez, expm));
+  good = _mm256_andnot_ps(U32ToPs(special), good);
+  alignas(32) float ss[8], zs[8];
+  _mm256_store_ps(ss, s), _mm256_store_ps(zs, z);
+  const unsigned mask = unsigned(_mm256_movemask_ps(good));
+  for (size_t j = 0; j < 8; ++j) {
+    if (!(mask >> j & 1)) continue;
+    const __m256 sj = _mm256_set1_ps(ss[j]), zj = _mm256_set1_ps(zs[j]);
+    for (size_t i = j * g; i < (j + 1) * g; i += 8) {
+      const __m256 q = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(codes + i))));
+      _mm256_storeu_ps(out + i, _mm256_cvtph_ps(HalfFromF32(_mm256_add_ps(_mm256_mul_ps(q, sj), zj))));
+    }
+  }
+  return mask;
+}
+
 // One group of g (multiple of 8) values; false when the group needs the reference.
 HWY_INLINE bool AsymEncodeGroup(const float* x, size_t g, float levels, uint8_t* codes, uint16_t& sc,
                                 uint16_t& zp) {
@@ -218,15 +313,7 @@ HWY_INLINE bool AsymEncodeGroup(const float* x, size_t g, float levels, uint8_t*
   if (lo == 0.0f || range == 0.0f || !(range <= 3.4028235e38f)) return false;
   const float scale_inv = levels / range;
   if (!(scale_inv <= 3.4028235e38f)) return false;
-  const __m256 lov = _mm256_set1_ps(lo), siv = _mm256_set1_ps(scale_inv), lev = _mm256_set1_ps(levels);
-  const __m256 half = _mm256_set1_ps(0.5f), one = _mm256_set1_ps(1.0f);
-  for (size_t i = 0; i < g; i += 8) {
-    // (x - min) * scale_inv >= 0; roundf = trunc + 1 when the (exact) fraction is >= 0.5.
-    const __m256 v = _mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(x + i), lov), siv);
-    const __m256 t = _mm256_round_ps(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
-    const __m256 up = _mm256_and_ps(_mm256_cmp_ps(_mm256_sub_ps(v, t), half, _CMP_GE_OQ), one);
-    Store8Codes(_mm256_cvttps_epi32(_mm256_min_ps(_mm256_add_ps(t, up), lev)), codes + i);
-  }
+  AsymCodes(x, g, lo, scale_inv, levels, codes);
   sc = uint16_t(_mm_extract_epi16(_mm_cvtps_ph(_mm_set_ss(1.0f / scale_inv), _MM_FROUND_TO_NEAREST_INT), 0));
   zp = uint16_t(_mm_extract_epi16(_mm_cvtps_ph(_mm_set_ss(lo), _MM_FROUND_TO_NEAREST_INT), 0));
   return true;
@@ -254,7 +341,15 @@ size_t AsymEncodeGroups(const float* x, size_t n, size_t g, int bits, uint8_t* c
                         uint16_t* zero, size_t* slow) {
   size_t ns = 0;
   const float levels = float((1 << bits) - 1);
-  for (size_t b0 = 0, gi = 0; b0 < n; b0 += g, ++gi) {
+  size_t b0 = 0, gi = 0;
+#if HWY_TARGET == HWY_AVX2
+  for (; g % 8 == 0 && b0 + 8 * g <= n; b0 += 8 * g, gi += 8) {
+    const unsigned done = AsymEncode8(x + b0, g, levels, codes + b0, scale + gi, zero + gi);
+    for (unsigned j = 0; j < 8; ++j)
+      if (!(done >> j & 1)) slow[ns++] = gi + j;
+  }
+#endif
+  for (; b0 < n; b0 += g, ++gi) {
     bool done = false;
 #if HWY_TARGET == HWY_AVX2
     if (g % 8 == 0 && b0 + g <= n) done = AsymEncodeGroup(x + b0, g, levels, codes + b0, scale[gi], zero[gi]);
@@ -266,9 +361,24 @@ size_t AsymEncodeGroups(const float* x, size_t n, size_t g, int bits, uint8_t* c
   return ns;
 }
 
-size_t AsymDecodeGroups(const uint8_t* codes, size_t n, size_t g, const uint8_t* rec, float* out, size_t* slow) {
-  size_t ns = 0;
-  for (size_t b0 = 0, gi = 0; b0 < n; b0 += g, ++gi) {
+size_t AsymDecodeGroups(const uint8_t* codes, size_t n, size_t g, int bits, const uint8_t* rec, float* out,
+                        size_t* slow) {
+  size_t ns = 0, b0 = 0, gi = 0;
+#if HWY_TARGET == HWY_AVX2
+  for (; g % 8 == 0 && b0 + 8 * g <= n; b0 += 8 * g, gi += 8) {
+    const unsigned done = AsymDecode8(codes + b0, g, float((1 << bits) - 1), rec + 4 * gi, out + b0);
+    for (unsigned j = 0; j < 8; ++j) {  // the TwoSum check per element decides the rest
+      if (done >> j & 1) continue;
+      const uint8_t* r = rec + 4 * (gi + j);
+      if (!AsymDecodeGroup(codes + b0 + j * g, g, uint16_t(r[0] | (r[1] << 8)), uint16_t(r[2] | (r[3] << 8)),
+                           out + b0 + j * g))
+        slow[ns++] = gi + j;
+    }
+  }
+#else
+  (void)bits;
+#endif
+  for (; b0 < n; b0 += g, ++gi) {
     bool done = false;
 #if HWY_TARGET == HWY_AVX2
     const uint8_t* r = rec + 4 * gi;
@@ -311,9 +421,9 @@ size_t asym_encode_groups(const float* x, size_t n, size_t g, int bits, uint8_t*
                           uint16_t* zero, size_t* slow) {
   return HWY_DYNAMIC_DISPATCH(AsymEncodeGroups)(x, n, g, bits, codes, scale, zero, slow);
 }
-size_t asym_decode_groups(const uint8_t* codes, size_t n, size_t g, const uint8_t* scale_records, float* out,
-                          size_t* slow) {
-  return HWY_DYNAMIC_DISPATCH(AsymDecodeGroups)(codes, n, g, scale_records, out, slow);
+size_t asym_decode_groups(const uint8_t* codes, size_t n, size_t g, int bits, const uint8_t* scale_records,
+                          float* out, size_t* slow) {
+  return HWY_DYNAMIC_DISPATCH(AsymDecodeGroups)(codes, n, g, bits, scale_records, out, slow);
 }
 
 }  // namespace plena::numerics::fast::simd

@@ -26,11 +26,11 @@ void fp16_to_f32_row(const uint8_t* in, size_t n, float* out);
 // written and its index is appended to `slow`. Returns the number of slow groups.
 size_t asym_encode_groups(const float* x, size_t n, size_t g, int bits, uint8_t* codes, uint16_t* scale,
                           uint16_t* zero, size_t* slow);
-// Decode of one code per byte with per-group fp16 (scale, zero) from the interleaved 4-byte
+// Decode of one code per byte (< 2^bits) with per-group fp16 (scale, zero) from the interleaved 4-byte
 // records of the scale region; groups with a non-finite scale or zero, or where q*scale + zero is
 // not exact in FP32 (so one FP16 rounding of it might differ from the reference's double), are
 // appended to `slow` (not written). Returns the number of slow groups.
-size_t asym_decode_groups(const uint8_t* codes, size_t n, size_t g, const uint8_t* scale_records, float* out,
-                          size_t* slow);
+size_t asym_decode_groups(const uint8_t* codes, size_t n, size_t g, int bits, const uint8_t* scale_records,
+                          float* out, size_t* slow);
 
 }  // namespace plena::numerics::fast::simd
