@@ -146,25 +146,36 @@ HWY_INLINE hn::Vec<DI> IntCode(hn::Vec<DF> x, hn::Vec<DF> mul, int32_t kmax, uin
 //   min(RNE2(h), E << 3 | 7) - (120 << 3) with RNE2(h) = (h + 1 + bit 2 of h) >> 2.
 // * k = -7: RNE2(q) with q = floor(t * 4096) (t * 1024 * 4 exact); q >= 29 saturates, so
 //   q' = min(q, 31) + (120 << 5) runs through the same formula, and max(h, q') picks the path
-//   (h <= q' exactly when E <= 120; E = 120 gives 7 either way).
+//   (h <= q' exactly when E <= 120; E = 120 gives 7 either way). Computed with everything
+//   offset by -(120 << 5) (arithmetic shift: sub lanes go negative and lose the max).
+// kNear = false: the caller tests the band on x itself (t = |x| * 2^-e has x's mantissa unless it
+// is an FP32 subnormal, and then its code is 0 whatever the log2).
+template <bool kNear = true>
 HWY_INLINE hn::Vec<DI> PlenaCode(hn::Vec<DF> x, hn::Vec<DF> inv, hn::Vec<DU>& near) {
   const DF df;
   const DI di;
   const auto p = hn::Mul(x, inv);
   const auto a = hn::And(hn::BitCast(di, p), hn::Set(di, 0x7FFFFFFF));
-  near = hn::Or(near, hn::BitCast(DU(), hn::VecFromMask(di, hn::Gt(hn::And(a, hn::Set(di, 0x7FFFFF)),
-                                                                    hn::Set(di, 0x7FEFFD)))));
+  if constexpr (kNear)
+    near = hn::Or(near, hn::BitCast(DU(), hn::VecFromMask(di, hn::Gt(hn::And(a, hn::Set(di, 0x7FFFFF)),
+                                                                      hn::Set(di, 0x7FEFFD)))));
   const auto sub_x = hn::Min(hn::Mul(hn::BitCast(df, a), hn::Set(df, 4096.0f)), hn::Set(df, 31.0f));
 #if HWY_TARGET == HWY_AVX2
   const hn::Vec<DI> q{_mm256_cvttps_epi32(sub_x.raw)};  // 0 <= sub_x <= 31
 #else
   const auto q = hn::ConvertTo(di, sub_x);
 #endif
-  const auto h = hn::Max(hn::ShiftRight<18>(a), hn::Add(q, hn::Set(di, 120 << 5)));
+  // Offset by -(120 << 5): the field then needs no final subtraction (120 << 5 is a multiple of 8).
+  const auto h = hn::Max(hn::ShiftRight<18>(hn::Sub(a, hn::Set(di, (120 << 5) << 18))), q);
   const auto h4 = hn::ShiftRight<2>(h);
   const auto odd = hn::And(h4, hn::Set(di, 1));
+#if HWY_TARGET == HWY_AVX2
+  // (h + odd + 1) >> 2 as avg_u16(h, odd) >> 1: h < 2^13, so the upper u16 halves stay zero.
+  const hn::Vec<DI> r{_mm256_srli_epi32(_mm256_avg_epu16(h.raw, odd.raw), 1)};
+#else
   const auto r = hn::ShiftRight<2>(hn::Add(hn::Add(h, odd), hn::Set(di, 1)));
-  const auto code = hn::Sub(hn::Min(r, hn::Or(h4, hn::Set(di, 7))), hn::Set(di, 120 << 3));
+#endif
+  const auto code = hn::Min(r, hn::Or(h4, hn::Set(di, 7)));
   const auto sign = hn::IfThenElseZero(hn::RebindMask(di, hn::Lt(p, hn::Zero(df))), hn::Set(di, 0x80));
   return hn::Or(code, sign);
 }
@@ -219,11 +230,15 @@ void EncodeBlocksT(const EncodeArgs& A, const float* HWY_RESTRICT x, uint8_t* HW
     auto umin = [](__m256i u, __m256i v) { return _mm256_min_epu32(u, v); };
     for (; b + 8 <= nblocks; b += 8) {
       const float* xg = x + b * kB;
-      __m256i a[8], mn[8];
+      __m256i a[8], mn[8], nr[8];
       for (int j = 0; j < 8; ++j) {
         for (size_t v = 0; v < NV; ++v) {
           const __m256i ax = _mm256_and_si256(_mm256_castps_si256(_mm256_loadu_ps(xg + kB * size_t(j) + 8 * v)), absm);
           a[j] = v ? _mm256_max_epu32(a[j], ax) : ax;
+          if constexpr (K == EncodeKind::Plena) {  // mantissa within 2 ulps of the log2 band (PlenaCode)
+            const __m256i nv = _mm256_cmpgt_epi32(_mm256_and_si256(ax, mant), _mm256_set1_epi32(0x7FEFFD));
+            nr[j] = v ? _mm256_or_si256(nr[j], nv) : nv;
+          }
           if constexpr (K == EncodeKind::OcpFp) {  // bits - 1 wraps zeros to the top
             const __m256i am1 = _mm256_sub_epi32(ax, _mm256_set1_epi32(1));
             mn[j] = v ? _mm256_min_epu32(mn[j], am1) : am1;
@@ -269,6 +284,9 @@ void EncodeBlocksT(const EncodeArgs& A, const float* HWY_RESTRICT x, uint8_t* HW
                                                          _mm256_setr_epi32(0, 4, 1, 1, 1, 1, 1, 1));
       _mm_storel_epi64(reinterpret_cast<__m128i*>(scales + b), _mm256_castsi256_si128(sbytes));
       unsigned badbits = unsigned(_mm256_movemask_ps(_mm256_castsi256_ps(bad)));
+      if constexpr (K == EncodeKind::Plena)
+        badbits |= unsigned(_mm256_movemask_ps(_mm256_castsi256_ps(
+            transpose_reduce(nr, [](__m256i u, __m256i v) { return _mm256_or_si256(u, v); }))));
       alignas(32) float muls[8];  // per-block multipliers, broadcast-loaded below
       _mm256_store_si256(reinterpret_cast<__m256i*>(muls), mulv);
       // Every block is encoded (garbage for bad ones, which the caller re-encodes); the inputs
@@ -282,9 +300,8 @@ void EncodeBlocksT(const EncodeArgs& A, const float* HWY_RESTRICT x, uint8_t* HW
             const hn::Vec<DF> mj = hn::Set(df, muls[j]);
             const hn::Vec<DF> xj{_mm256_loadu_ps(xg + 8 * (k + i))};
             if constexpr (K == EncodeKind::Plena) {
-              auto near = hn::Zero(du);
-              c[i] = PlenaCode(xj, mj, near);
-              badbits |= unsigned(_mm256_movemask_ps(_mm256_castsi256_ps(near.raw)) != 0) << j;
+              auto unused = hn::Zero(du);
+              c[i] = PlenaCode<false>(xj, mj, unused);
             } else if constexpr (K == EncodeKind::OcpFp) {
               c[i] = FpCode<TiesAway, decltype(no_sub)::value>(xj, mj, P);
             } else {
