@@ -542,10 +542,10 @@ void DecodeBlocksT(const DecodeArgs& A, const uint8_t* HWY_RESTRICT codes, const
   const float sub_scale_f = A.sub_scale;
   size_t b = 0;
 #if HWY_TARGET == HWY_AVX2
-  if (K == DecodeKind::Float && B == 8) {
-    // One-vector blocks, eight at a time: offsets and subnormal multipliers of all eight scale
-    // bytes in one vector, each block takes its lane with a permute. Groups with a scale byte
-    // outside the exponent-add range (or 255) go through the per-block loop below.
+  if (K == DecodeKind::Float && (B == 8 || (all_finite && (B == 16 || B == 32)))) {
+    // Blocks of one vector (or 2 and 4 vectors of formats without NaN/Inf codes), eight at a
+    // time: offsets and subnormal multipliers of all eight scale bytes in one vector. Groups with
+    // a scale byte outside the exponent-add range (or 255) go through the per-block loop below.
     const __m256i lo = _mm256_set1_epi32(int(s_lo)), span = _mm256_set1_epi32(int(s_span));
     size_t stop = 0;
     for (; b + 8 <= nblocks; b += 8) {
@@ -565,15 +565,20 @@ void DecodeBlocksT(const DecodeArgs& A, const uint8_t* HWY_RESTRICT codes, const
       _mm256_store_si256(reinterpret_cast<__m256i*>(offs), offv);
       _mm256_store_ps(subs, subv);
       auto run = [&](auto spec) {
-        for (int j = 0; j < 8; ++j) {
+        for (size_t j = 0; j < 8; ++j) {
           const hn::Vec<DI> offj = hn::Set(di, offs[j]);
           const hn::Vec<DF> subj = hn::Set(df, subs[j]);
-          const uint8_t* cb = codes + (b + size_t(j)) * 8;
-          hn::StoreU(FloatElements<decltype(spec)::value>(
-                         hn::PromoteTo(di, hn::LoadU(ds8, reinterpret_cast<const int8_t*>(cb))), offj, subj, C),
-                     df, out + (b + size_t(j)) * 8);
+          for (size_t i = (b + j) * B; i < (b + j + 1) * B; i += 8)
+            hn::StoreU(FloatElements<decltype(spec)::value>(
+                           hn::PromoteTo(di, hn::LoadU(ds8, reinterpret_cast<const int8_t*>(codes + i))), offj, subj, C),
+                       df, out + i);
         }
       };
+      stop = b + 8;
+      if (all_finite) {
+        run(std::integral_constant<int, kNoSpecials>());
+        continue;
+      }
       // NaN/Inf and field-0 codes are rare: one byte-wise test of the 64 codes skips their selects.
       __m256i sp = _mm256_setzero_si256(), odd = _mm256_setzero_si256();
       ClassifyBytes32(codes + b * 8, cc, sp, odd);
@@ -581,7 +586,6 @@ void DecodeBlocksT(const DecodeArgs& A, const uint8_t* HWY_RESTRICT codes, const
       if (_mm256_testz_si256(odd, odd)) run(std::integral_constant<int, kNormalOnly>());
       else if (_mm256_testz_si256(sp, sp)) run(std::integral_constant<int, kNoSpecials>());
       else run(std::integral_constant<int, kSpec>());
-      stop = b + 8;
     }
     b = stop;
   }
