@@ -100,11 +100,25 @@ void UnpackCodes(const uint8_t* in, size_t n, int width, const uint8_t* map, uin
                                            5, -1, 6, 7, 8, -1, 9, 10, 11, -1);
     const __m256i m0 = _mm256_set1_epi32(0x3F), m1 = _mm256_set1_epi32(0x3F00), m2 = _mm256_set1_epi32(0x3F0000),
                   m3 = _mm256_set1_epi32(0x3F000000);
+    // Float codes whose map only moves the sign from bit 5 to bit 7 (byte_layout_map in fast.cpp)
+    // are placed directly: magnitude k from bits 6k..6k+4, sign k from bit 6k+5.
+    bool sign_to_bit7 = true;
+    for (uint32_t c = 0; c < 64; ++c) sign_to_bit7 &= map[c] == ((c & 0x1F) | ((c & 0x20) << 2));
+    const __m256i f0 = _mm256_set1_epi32(0x1F), f1 = _mm256_set1_epi32(0x1F80), f2 = _mm256_set1_epi32(0x1F8000),
+                  f3 = _mm256_set1_epi32(0x1F800000), f4 = _mm256_set1_epi32(int32_t(0x80000000u));
     for (; i + 32 <= n; i += 32) {
       const uint8_t* p = in + i / 4 * 3;
       const __m256i raw = _mm256_set_m128i(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p + 16)),
                                            _mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
       const __m256i v = _mm256_shuffle_epi8(_mm256_permutevar8x32_epi32(raw, spread), widen);  // 24 bits per lane
+      if (sign_to_bit7) {  // the shifts that place code k's magnitude also carry code k-1's sign
+        __m256i c = _mm256_or_si256(_mm256_and_si256(v, f0), _mm256_and_si256(_mm256_slli_epi32(v, 2), f1));
+        c = _mm256_or_si256(c, _mm256_and_si256(_mm256_slli_epi32(v, 4), f2));
+        c = _mm256_or_si256(c, _mm256_and_si256(_mm256_slli_epi32(v, 6), f3));
+        c = _mm256_or_si256(c, _mm256_and_si256(_mm256_slli_epi32(v, 8), f4));
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(codes + i), c);
+        continue;
+      }
       __m256i c = _mm256_or_si256(_mm256_and_si256(v, m0), _mm256_and_si256(_mm256_slli_epi32(v, 2), m1));
       c = _mm256_or_si256(c, _mm256_and_si256(_mm256_slli_epi32(v, 4), m2));
       c = _mm256_or_si256(c, _mm256_and_si256(_mm256_slli_epi32(v, 6), m3));
