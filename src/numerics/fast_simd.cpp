@@ -564,15 +564,23 @@ void DecodeBlocksT(const DecodeArgs& A, const uint8_t* HWY_RESTRICT codes, const
       alignas(32) float subs[8];
       _mm256_store_si256(reinterpret_cast<__m256i*>(offs), offv);
       _mm256_store_ps(subs, subv);
-      auto run = [&](auto spec) {
+      auto run_nv = [&](auto spec, auto nv) {  // nv: vectors per block, a compile-time constant
+        constexpr size_t kNv = decltype(nv)::value;
         for (size_t j = 0; j < 8; ++j) {
           const hn::Vec<DI> offj = hn::Set(di, offs[j]);
           const hn::Vec<DF> subj = hn::Set(df, subs[j]);
-          for (size_t i = (b + j) * B; i < (b + j + 1) * B; i += 8)
+          const size_t i0 = (b + j) * 8 * kNv;
+          for (size_t v = 0; v < kNv; ++v)
             hn::StoreU(FloatElements<decltype(spec)::value>(
-                           hn::PromoteTo(di, hn::LoadU(ds8, reinterpret_cast<const int8_t*>(codes + i))), offj, subj, C),
-                       df, out + i);
+                           hn::PromoteTo(di, hn::LoadU(ds8, reinterpret_cast<const int8_t*>(codes + i0 + 8 * v))),
+                           offj, subj, C),
+                       df, out + i0 + 8 * v);
         }
+      };
+      auto run = [&](auto spec) {
+        if (B == 8) run_nv(spec, std::integral_constant<size_t, 1>());
+        else if (B == 16) run_nv(spec, std::integral_constant<size_t, 2>());
+        else run_nv(spec, std::integral_constant<size_t, 4>());
       };
       stop = b + 8;
       if (all_finite) {
