@@ -1,5 +1,7 @@
 // Encode/decode throughput per codec next to memcpy of the same (f32) bytes, single thread.
-// Prints a ratio table (codec throughput / memcpy throughput) after the benchmark run.
+// Bytes per item are the f32 side's bytes (4 per element) for encode and decode alike, so a
+// codec's rate is comparable with memcpy of its unquantized row. Prints a ratio table (codec
+// throughput / memcpy throughput; medians under --benchmark_repetitions) after the run.
 #include <benchmark/benchmark.h>
 
 #include <cstdio>
@@ -68,8 +70,10 @@ class RatioReporter : public benchmark::ConsoleReporter {
   std::map<std::string, double> bps;
   void ReportRuns(const std::vector<Run>& runs) override {
     for (const auto& r : runs) {
+      // Single runs, or the median of --benchmark_repetitions (keyed without the "_median" suffix).
+      if (r.run_type == Run::RT_Aggregate && r.aggregate_name != "median") continue;
       auto it = r.counters.find("bytes_per_second");
-      if (it != r.counters.end()) bps[r.benchmark_name()] = it->second;
+      if (it != r.counters.end()) bps[r.run_name.str()] = it->second;
     }
     ConsoleReporter::ReportRuns(runs);
   }

@@ -13,5 +13,13 @@ bool encode_row(const Format& f, std::span<const float> in, std::span<uint8_t> e
                 std::span<uint8_t> scale_out);
 bool decode_row(const Format& f, std::span<const uint8_t> elem_bytes, std::span<const uint8_t> scale_in,
                 std::span<float> out);
+// bf16 / fp16 rows (little-endian words); false for other formats.
+bool encode_plain16(const Format& f, std::span<const float> in, std::span<uint8_t> elem_bytes);
+bool decode_plain16(const Format& f, std::span<const uint8_t> elem_bytes, std::span<float> out);
+// asym-int rows (groups of f.block, 4-byte scale records); false for other formats or widths.
+bool encode_asym(const Format& f, std::span<const float> in, std::span<uint8_t> elem_bytes,
+                 std::span<uint8_t> scale_out);
+bool decode_asym(const Format& f, std::span<const uint8_t> elem_bytes, std::span<const uint8_t> scale_in,
+                 std::span<float> out);
 
 }  // namespace plena::numerics::fast

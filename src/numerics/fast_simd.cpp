@@ -135,39 +135,75 @@ HWY_INLINE hn::Vec<DI> IntCode(hn::Vec<DF> x, hn::Vec<DF> mul, int32_t kmax, uin
   return hn::And(v, hn::Set(di, int32_t(mask)));
 }
 
-// plena-hw-mxfp element (block.cpp encode_plena_hw, branch-free); `near` collects lanes where float log2 of t + 1e-9
-// may differ from the bit exponent (all ones there).
+// plena-hw-mxfp element (block.cpp encode_plena_hw) from the bits of t = |x * 2^-e|, no float
+// log2. Reference: k = clamp(floor(log2f(t + 1e-9)), -7, 7); field k + 7; mantissa sm = (t*2^-k - 1)*8
+// (k > -7) or t*1024 (k = -7), truncated to 2 fraction bits, then rounded half-even, clamp [0, 7].
+// With E = t's biased exponent and h = bits >> 18 = E << 5 | top 5 mantissa bits:
+// * t + 1e-9 adds at most 2 ulps of t for t >= 2^-7, so unless t's mantissa is within 2 ulps of
+//   the log2 band (>= 0x7FF000, where log2f may round up; such lanes are flagged in `near`) the
+//   log2 is exactly E - 127; below 2^-7 it clamps to -7 anyway.
+// * k >= -6 (E >= 121): the code is E - 120 in the field and RNE2(h) in the mantissa, i.e.
+//   min(RNE2(h), E << 3 | 7) - (120 << 3) with RNE2(h) = (h + 1 + bit 2 of h) >> 2.
+// * k = -7: RNE2(q) with q = floor(t * 4096) (t * 1024 * 4 exact); q >= 29 saturates, so
+//   q' = min(q, 31) + (120 << 5) runs through the same formula, and max(h, q') picks the path
+//   (h <= q' exactly when E <= 120; E = 120 gives 7 either way). Computed with everything
+//   offset by -(120 << 5) (arithmetic shift: sub lanes go negative and lose the max).
 HWY_INLINE hn::Vec<DI> PlenaCode(hn::Vec<DF> x, hn::Vec<DF> inv, hn::Vec<DU>& near) {
   const DF df;
-  const DU du;
   const DI di;
   const auto p = hn::Mul(x, inv);
-  const auto t = hn::Abs(p);
-  const auto yb = hn::BitCast(du, hn::Add(t, hn::Set(df, 1e-9f)));
-  // Mantissa of t + 1e-9 >= 0x7FF000 (bits 12..22 set): within 4096 ulps below a power of two.
-  const auto near_bits = hn::Set(du, 0x7FF000u);
-  near = hn::Or(near, hn::VecFromMask(du, hn::Eq(hn::And(yb, near_bits), near_bits)));
-  auto k = hn::Sub(hn::BitCast(di, hn::ShiftRight<23>(yb)), hn::Set(di, 127));
-  k = hn::Min(hn::Max(k, hn::Set(di, -7)), hn::Set(di, 7));
-  const auto sm_sub = hn::Mul(t, hn::Set(df, 1024.0f));
-  const auto pow_neg_k = hn::BitCast(df, hn::ShiftLeft<23>(hn::Sub(hn::Set(di, 127), k)));
-  const auto sm_norm = hn::Mul(hn::Sub(hn::Mul(t, pow_neg_k), hn::Set(df, 1.0f)), hn::Set(df, 8.0f));
-  const auto is_sub = hn::Eq(k, hn::Set(di, -7));
-  const auto v = hn::Mul(hn::IfThenElse(hn::RebindMask(df, is_sub), sm_sub, sm_norm), hn::Set(df, 4.0f));
+  const auto a = hn::And(hn::BitCast(di, p), hn::Set(di, 0x7FFFFFFF));
+  near = hn::Or(near, hn::BitCast(DU(), hn::VecFromMask(di, hn::Gt(hn::And(a, hn::Set(di, 0x7FFFFF)),
+                                                                      hn::Set(di, 0x7FEFFD)))));
+  const auto sub_x = hn::Min(hn::Mul(hn::BitCast(df, a), hn::Set(df, 4096.0f)), hn::Set(df, 31.0f));
 #if HWY_TARGET == HWY_AVX2
-  const hn::Vec<DI> q{_mm256_cvttps_epi32(hn::Floor(v).raw)};  // |v| < 64: no overflow fix-up needed
+  const hn::Vec<DI> q{_mm256_cvttps_epi32(sub_x.raw)};  // 0 <= sub_x <= 31
 #else
-  const auto q = hn::ConvertTo(di, hn::Floor(v));
+  const auto q = hn::ConvertTo(di, sub_x);
 #endif
-  auto ip = hn::ShiftRight<2>(q);                  // arithmetic: floor(q / 4)
-  const auto rem = hn::And(q, hn::Set(di, 3));
-  const auto odd = hn::Eq(hn::And(ip, hn::Set(di, 1)), hn::Set(di, 1));
-  const auto up = hn::Or(hn::Eq(rem, hn::Set(di, 3)), hn::And(hn::Eq(rem, hn::Set(di, 2)), odd));
-  ip = hn::Sub(ip, hn::VecFromMask(di, up));
-  ip = hn::Min(hn::Max(ip, hn::Zero(di)), hn::Set(di, 7));
+  // Offset by -(120 << 5): the field then needs no final subtraction (120 << 5 is a multiple of 8).
+  const auto h = hn::Max(hn::ShiftRight<18>(hn::Sub(a, hn::Set(di, (120 << 5) << 18))), q);
+  const auto h4 = hn::ShiftRight<2>(h);
+  const auto odd = hn::And(h4, hn::Set(di, 1));
+#if HWY_TARGET == HWY_AVX2
+  // (h + odd + 1) >> 2 as avg_u16(h, odd) >> 1: h < 2^13, so the upper u16 halves stay zero.
+  const hn::Vec<DI> r{_mm256_srli_epi32(_mm256_avg_epu16(h.raw, odd.raw), 1)};
+#else
+  const auto r = hn::ShiftRight<2>(hn::Add(hn::Add(h, odd), hn::Set(di, 1)));
+#endif
+  const auto code = hn::Min(r, hn::Or(h4, hn::Set(di, 7)));
   const auto sign = hn::IfThenElseZero(hn::RebindMask(di, hn::Lt(p, hn::Zero(df))), hn::Set(di, 0x80));
-  return hn::Or(hn::Or(sign, hn::ShiftLeft<3>(hn::Add(k, hn::Set(di, 7)))), ip);
+  return hn::Or(code, sign);
 }
+
+#if HWY_TARGET == HWY_AVX2
+// PlenaCode for four vectors (32 codes) without the band test, with the steps after h on
+// sixteen 16-bit lanes (h < 2^13): half the instructions for the rounding, clamp and sign.
+// Writes 32 code bytes in element order.
+HWY_INLINE void PlenaCodes4(const float* x, const float* inv4, uint8_t* dst) {
+  __m256i h[4], neg[4];
+  for (int i = 0; i < 4; ++i) {
+    const __m256 p = _mm256_mul_ps(_mm256_loadu_ps(x + 8 * i), _mm256_broadcast_ss(inv4 + i));
+    const __m256i a = _mm256_and_si256(_mm256_castps_si256(p), _mm256_set1_epi32(0x7FFFFFFF));
+    const __m256 sub_x = _mm256_min_ps(_mm256_mul_ps(_mm256_castsi256_ps(a), _mm256_set1_ps(4096.0f)),
+                                       _mm256_set1_ps(31.0f));
+    h[i] = _mm256_max_epi32(_mm256_srai_epi32(_mm256_sub_epi32(a, _mm256_set1_epi32((120 << 5) << 18)), 18),
+                            _mm256_cvttps_epi32(sub_x));
+    neg[i] = _mm256_castps_si256(_mm256_cmp_ps(p, _mm256_setzero_ps(), _CMP_LT_OQ));
+  }
+  __m256i code[2];
+  for (int k = 0; k < 2; ++k) {  // lanes in packus order; the final permute restores element order
+    const __m256i w = _mm256_packus_epi32(h[2 * k], h[2 * k + 1]);
+    const __m256i w4 = _mm256_srli_epi16(w, 2);
+    const __m256i r = _mm256_srli_epi16(_mm256_avg_epu16(w, _mm256_and_si256(w4, _mm256_set1_epi16(1))), 1);
+    const __m256i sign = _mm256_and_si256(_mm256_packs_epi32(neg[2 * k], neg[2 * k + 1]), _mm256_set1_epi16(0x80));
+    code[k] = _mm256_or_si256(_mm256_min_epu16(r, _mm256_or_si256(w4, _mm256_set1_epi16(7))), sign);
+  }
+  const __m256i b = _mm256_packus_epi16(code[0], code[1]);
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst),
+                      _mm256_permutevar8x32_epi32(b, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7)));
+}
+#endif
 
 // Encodes the blocks [b_begin, b_end) with NV vectors per block (NV = 0: B / lanes at run time).
 // The block maximum is reduced across lanes into a broadcast vector, so the element multiplier
@@ -197,27 +233,48 @@ void EncodeBlocksT(const EncodeArgs& A, const float* HWY_RESTRICT x, uint8_t* HW
   const auto mant_mask = hn::Set(du, 0x7FFFFFu);
   size_t b = 0;
 #if HWY_TARGET == HWY_AVX2
-  if constexpr (NV == 1) {
-    // Blocks of one vector (B = 8): eight blocks at a time, their maxima reduced by a transpose
-    // into one vector whose lane j belongs to block j, so exponents, scale bytes, multipliers and
-    // the slow-path test cost a few instructions per eight blocks instead of per block.
+  if constexpr (NV == 1 || NV == 2 || NV == 4) {
+    // Blocks of one, two or four vectors (B = 8, 16, 32): eight blocks at a time, their maxima
+    // reduced by a transpose into one vector whose lane j belongs to block j, so exponents, scale
+    // bytes, multipliers and the slow-path test cost a few instructions per eight blocks instead
+    // of a serial reduction and scalar work per block.
+    constexpr size_t kB = NV * 8;
     const __m256i absm = _mm256_set1_epi32(0x7FFFFFFF), mant = _mm256_set1_epi32(0x7FFFFF);
     const __m256i low_bytes = _mm256_setr_epi8(0, 4, 8, 12, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 0, 4, 8,
                                                12, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1);
-    for (; b + 8 <= nblocks; b += 8) {
-      const float* xg = x + b * 8;
-      __m256i a[8];
-      for (int j = 0; j < 8; ++j) a[j] = _mm256_and_si256(_mm256_castps_si256(_mm256_loadu_ps(xg + 8 * j)), absm);
+    // Lane j of the result: op over the eight lanes of v[j].
+    auto transpose_reduce = [](__m256i* v, auto op) {
       __m256i p[4], q[2];
       for (int j = 0; j < 4; ++j)  // [a0 b0 a1 b1 | ..] vs [a2 b2 a3 b3 | ..]
-        p[j] = _mm256_max_epu32(_mm256_unpacklo_epi32(a[2 * j], a[2 * j + 1]),
-                                _mm256_unpackhi_epi32(a[2 * j], a[2 * j + 1]));
+        p[j] = op(_mm256_unpacklo_epi32(v[2 * j], v[2 * j + 1]), _mm256_unpackhi_epi32(v[2 * j], v[2 * j + 1]));
       for (int j = 0; j < 2; ++j)
-        q[j] = _mm256_max_epu32(_mm256_unpacklo_epi64(p[2 * j], p[2 * j + 1]),
-                                _mm256_unpackhi_epi64(p[2 * j], p[2 * j + 1]));
-      const __m256i r = _mm256_max_epu32(_mm256_permute2x128_si256(q[0], q[1], 0x20),
-                                         _mm256_permute2x128_si256(q[0], q[1], 0x31));  // lane j: max of block j
+        q[j] = op(_mm256_unpacklo_epi64(p[2 * j], p[2 * j + 1]), _mm256_unpackhi_epi64(p[2 * j], p[2 * j + 1]));
+      return op(_mm256_permute2x128_si256(q[0], q[1], 0x20), _mm256_permute2x128_si256(q[0], q[1], 0x31));
+    };
+    auto umax = [](__m256i u, __m256i v) { return _mm256_max_epu32(u, v); };
+    auto umin = [](__m256i u, __m256i v) { return _mm256_min_epu32(u, v); };
+    for (; b + 8 <= nblocks; b += 8) {
+      const float* xg = x + b * kB;
+      __m256i a[8], mn[8], nr[8];
+      for (int j = 0; j < 8; ++j) {
+        for (size_t v = 0; v < NV; ++v) {
+          const __m256i ax = _mm256_and_si256(_mm256_castps_si256(_mm256_loadu_ps(xg + kB * size_t(j) + 8 * v)), absm);
+          a[j] = v ? _mm256_max_epu32(a[j], ax) : ax;
+          // plena-hw: PlenaCode's band test on x itself (t = |x| * 2^-e has x's mantissa unless it
+          // is an FP32 subnormal, and then its code is 0 whatever the log2).
+          if constexpr (K == EncodeKind::Plena) {
+            const __m256i nv = _mm256_cmpgt_epi32(_mm256_and_si256(ax, mant), _mm256_set1_epi32(0x7FEFFD));
+            nr[j] = v ? _mm256_or_si256(nr[j], nv) : nv;
+          }
+          if constexpr (K == EncodeKind::OcpFp) {  // bits - 1 wraps zeros to the top
+            const __m256i am1 = _mm256_sub_epi32(ax, _mm256_set1_epi32(1));
+            mn[j] = v ? _mm256_min_epu32(mn[j], am1) : am1;
+          }
+        }
+      }
+      const __m256i r = transpose_reduce(a, umax);  // lane j: max of block j
       __m256i sb, mulv, bad;
+      bool group_no_sub = false;
       if constexpr (K == EncodeKind::Plena) {
         const __m256i yb = _mm256_castps_si256(_mm256_add_ps(_mm256_castsi256_ps(r), _mm256_set1_ps(1e-9f)));
         const __m256i E = _mm256_srli_epi32(yb, 23);
@@ -239,34 +296,56 @@ void EncodeBlocksT(const EncodeArgs& A, const float* HWY_RESTRICT x, uint8_t* HW
           sb = _mm256_sub_epi32(E, _mm256_set1_epi32(emax));
         }
         mulv = _mm256_slli_epi32(_mm256_sub_epi32(mul_base.raw, ev), 23);
+        if constexpr (K == EncodeKind::OcpFp) {
+          // As the per-block path: nonzero |x| >= 2^(emin + s) in every (good) block -> NoSub.
+          const __m256i t_exp = _mm256_add_epi32(E, _mm256_set1_epi32(P_emin - emax));
+          const __m256i thr = _mm256_sub_epi32(_mm256_slli_epi32(t_exp, 23), _mm256_set1_epi32(1));
+          const __m256i m = transpose_reduce(mn, umin);
+          const __m256i ok = _mm256_and_si256(_mm256_cmpgt_epi32(t_exp, _mm256_setzero_si256()),
+                                              _mm256_cmpeq_epi32(_mm256_max_epu32(m, thr), m));
+          group_no_sub = _mm256_movemask_ps(_mm256_castsi256_ps(_mm256_or_si256(ok, bad))) == 0xFF;
+        }
       }
       // Low byte of each lane -> 8 scale bytes (slow blocks get overwritten by the caller).
       const __m256i sbytes = _mm256_permutevar8x32_epi32(_mm256_shuffle_epi8(sb, low_bytes),
                                                          _mm256_setr_epi32(0, 4, 1, 1, 1, 1, 1, 1));
       _mm_storel_epi64(reinterpret_cast<__m128i*>(scales + b), _mm256_castsi256_si128(sbytes));
       unsigned badbits = unsigned(_mm256_movemask_ps(_mm256_castsi256_ps(bad)));
+      if constexpr (K == EncodeKind::Plena)
+        badbits |= unsigned(_mm256_movemask_ps(_mm256_castsi256_ps(
+            transpose_reduce(nr, [](__m256i u, __m256i v) { return _mm256_or_si256(u, v); }))));
       alignas(32) float muls[8];  // per-block multipliers, broadcast-loaded below
       _mm256_store_si256(reinterpret_cast<__m256i*>(muls), mulv);
       // Every block is encoded (garbage for bad ones, which the caller re-encodes); the inputs
-      // are re-read from L1 rather than held in registers.
-      for (int h = 0; h < 2; ++h) {
-        hn::Vec<DI> c[4];
-        for (int i = 0; i < 4; ++i) {
-          const int j = 4 * h + i;
-          const hn::Vec<DF> mj = hn::Set(df, muls[j]);
-          const hn::Vec<DF> xj{_mm256_loadu_ps(xg + 8 * j)};
-          if constexpr (K == EncodeKind::Plena) {
-            auto near = hn::Zero(du);
-            c[i] = PlenaCode(xj, mj, near);
-            badbits |= unsigned(_mm256_movemask_ps(_mm256_castsi256_ps(near.raw)) != 0) << j;
-          } else if constexpr (K == EncodeKind::OcpFp) {
-            c[i] = FpCode<TiesAway>(xj, mj, P);
-          } else {
-            c[i] = IntCode<TiesAway, K == EncodeKind::Mase>(xj, mj, kmax, mask);
-          }
+      // are re-read from L1 rather than held in registers. Vector k of the group is vector
+      // k % NV of block k / NV; four at a time make 32 consecutive codes.
+      if constexpr (K == EncodeKind::Plena) {
+        alignas(32) float inv4[4];
+        for (size_t k = 0; k < 8 * NV; k += 4) {
+          for (size_t i = 0; i < 4; ++i) inv4[i] = muls[(k + i) / NV];
+          PlenaCodes4(xg + 8 * k, inv4, codes + b * kB + 8 * k);
         }
-        StoreCodes4(c, codes + (b + size_t(4 * h)) * 8);
+        for (; badbits; badbits &= badbits - 1) slow.push_back(b + size_t(__builtin_ctz(badbits)));
+        continue;
       }
+      auto encode_group = [&](auto no_sub) {
+        for (size_t k = 0; k < 8 * NV; k += 4) {
+          hn::Vec<DI> c[4];
+          for (size_t i = 0; i < 4; ++i) {
+            const size_t j = (k + i) / NV;
+            const hn::Vec<DF> mj = hn::Set(df, muls[j]);
+            const hn::Vec<DF> xj{_mm256_loadu_ps(xg + 8 * (k + i))};
+            if constexpr (K == EncodeKind::OcpFp) {
+              c[i] = FpCode<TiesAway, decltype(no_sub)::value>(xj, mj, P);
+            } else {
+              c[i] = IntCode<TiesAway, K == EncodeKind::Mase>(xj, mj, kmax, mask);
+            }
+          }
+          StoreCodes4(c, codes + b * kB + 8 * k);
+        }
+      };
+      if (group_no_sub) encode_group(std::true_type());
+      else encode_group(std::false_type());
       for (; badbits; badbits &= badbits - 1) slow.push_back(b + size_t(__builtin_ctz(badbits)));
     }
   }
@@ -458,14 +537,15 @@ void DecodeBlocksT(const DecodeArgs& A, const uint8_t* HWY_RESTRICT codes, const
   const CodeClass cc{_mm256_set1_epi8(char(last_finite)), _mm256_set1_epi8(char(1 << A.mbits)),
                      _mm256_set1_epi8(char(last_finite - (1 << A.mbits)))};
 #endif
+  const bool all_finite = A.special_min > 0x7F;
   const uint32_t normal_off_bits = A.normal_off;  // locals: the float stores may alias A
   const float sub_scale_f = A.sub_scale;
   size_t b = 0;
 #if HWY_TARGET == HWY_AVX2
-  if (K == DecodeKind::Float && B == 8) {
-    // One-vector blocks, eight at a time: offsets and subnormal multipliers of all eight scale
-    // bytes in one vector, each block takes its lane with a permute. Groups with a scale byte
-    // outside the exponent-add range (or 255) go through the per-block loop below.
+  if (K == DecodeKind::Float && (B == 8 || (all_finite && (B == 16 || B == 32)))) {
+    // Blocks of one vector (or 2 and 4 vectors of formats without NaN/Inf codes), eight at a
+    // time: offsets and subnormal multipliers of all eight scale bytes in one vector. Groups with
+    // a scale byte outside the exponent-add range (or 255) go through the per-block loop below.
     const __m256i lo = _mm256_set1_epi32(int(s_lo)), span = _mm256_set1_epi32(int(s_span));
     size_t stop = 0;
     for (; b + 8 <= nblocks; b += 8) {
@@ -484,16 +564,29 @@ void DecodeBlocksT(const DecodeArgs& A, const uint8_t* HWY_RESTRICT codes, const
       alignas(32) float subs[8];
       _mm256_store_si256(reinterpret_cast<__m256i*>(offs), offv);
       _mm256_store_ps(subs, subv);
-      auto run = [&](auto spec) {
-        for (int j = 0; j < 8; ++j) {
+      auto run_nv = [&](auto spec, auto nv) {  // nv: vectors per block, a compile-time constant
+        constexpr size_t kNv = decltype(nv)::value;
+        for (size_t j = 0; j < 8; ++j) {
           const hn::Vec<DI> offj = hn::Set(di, offs[j]);
           const hn::Vec<DF> subj = hn::Set(df, subs[j]);
-          const uint8_t* cb = codes + (b + size_t(j)) * 8;
-          hn::StoreU(FloatElements<decltype(spec)::value>(
-                         hn::PromoteTo(di, hn::LoadU(ds8, reinterpret_cast<const int8_t*>(cb))), offj, subj, C),
-                     df, out + (b + size_t(j)) * 8);
+          const size_t i0 = (b + j) * 8 * kNv;
+          for (size_t v = 0; v < kNv; ++v)
+            hn::StoreU(FloatElements<decltype(spec)::value>(
+                           hn::PromoteTo(di, hn::LoadU(ds8, reinterpret_cast<const int8_t*>(codes + i0 + 8 * v))),
+                           offj, subj, C),
+                       df, out + i0 + 8 * v);
         }
       };
+      auto run = [&](auto spec) {
+        if (B == 8) run_nv(spec, std::integral_constant<size_t, 1>());
+        else if (B == 16) run_nv(spec, std::integral_constant<size_t, 2>());
+        else run_nv(spec, std::integral_constant<size_t, 4>());
+      };
+      stop = b + 8;
+      if (all_finite) {
+        run(std::integral_constant<int, kNoSpecials>());
+        continue;
+      }
       // NaN/Inf and field-0 codes are rare: one byte-wise test of the 64 codes skips their selects.
       __m256i sp = _mm256_setzero_si256(), odd = _mm256_setzero_si256();
       ClassifyBytes32(codes + b * 8, cc, sp, odd);
@@ -501,7 +594,6 @@ void DecodeBlocksT(const DecodeArgs& A, const uint8_t* HWY_RESTRICT codes, const
       if (_mm256_testz_si256(odd, odd)) run(std::integral_constant<int, kNormalOnly>());
       else if (_mm256_testz_si256(sp, sp)) run(std::integral_constant<int, kNoSpecials>());
       else run(std::integral_constant<int, kSpec>());
-      stop = b + 8;
     }
     b = stop;
   }
@@ -522,9 +614,11 @@ void DecodeBlocksT(const DecodeArgs& A, const uint8_t* HWY_RESTRICT codes, const
     } else if (B >= 2 * N && uint32_t(sbyte) - s_lo <= s_span) {  // one-vector blocks: setup would dominate
       const auto off = hn::Set(di, int32_t(normal_off_bits + (uint32_t(sbyte - 127) << 23)));
       const auto sub = hn::Set(df, sub_scale_f * svf);  // exact power of two (>= 2^-149)
-      bool special = true, odd = true;
+      // Formats without NaN/Inf codes (the 4- and 6-bit ones, remapped to bytes) skip the
+      // classification: their mix of field-0 codes is too irregular for the branch to pay off.
+      bool special = !all_finite, odd = true;
 #if HWY_TARGET == HWY_AVX2
-      if (B % 32 == 0) {
+      if (B % 32 == 0 && !all_finite) {
         __m256i sp = _mm256_setzero_si256(), od = _mm256_setzero_si256();
         for (size_t i = 0; i < B; i += 32) ClassifyBytes32(cb + i, cc, sp, od);
         special = !_mm256_testz_si256(sp, sp);

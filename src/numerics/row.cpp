@@ -88,6 +88,7 @@ void encode_row(const Format& f, std::span<const float> in, std::span<uint8_t> e
     if (n) std::memcpy(elem_bytes.data(), in.data(), n * 4);
     return;
   }
+  if (fast::encode_plain16(f, in, elem_bytes)) return;
   if (f.width == 16 && (f.element == "bf16" || f.element == "fp16")) {  // little-endian words, no packing
     const bool bf = f.element == "bf16";
     for (size_t i = 0; i < n; ++i) {
@@ -104,6 +105,7 @@ void encode_row(const Format& f, std::span<const float> in, std::span<uint8_t> e
     return;
   }
   const size_t B = size_t(f.block);
+  if (fast::encode_asym(f, in, elem_bytes, scale_out)) return;
   if (f.codec == Codec::AsymInt) {
     std::vector<uint8_t> codes(n);
     for (size_t b0 = 0, g = 0; b0 < n; b0 += B, ++g) {
@@ -140,6 +142,7 @@ void decode_row(const Format& f, std::span<const uint8_t> elem_bytes, std::span<
     if (n) std::memcpy(out.data(), elem_bytes.data(), n * 4);
     return;
   }
+  if (fast::decode_plain16(f, elem_bytes, out)) return;
   if (f.width == 16 && (f.element == "bf16" || f.element == "fp16")) {
     const bool bf = f.element == "bf16";
     for (size_t i = 0; i < n; ++i) {
@@ -159,6 +162,7 @@ void decode_row(const Format& f, std::span<const uint8_t> elem_bytes, std::span<
     return;
   }
   const size_t B = size_t(f.block);
+  if (fast::decode_asym(f, elem_bytes, scale_in, out)) return;
   if (f.codec == Codec::AsymInt) {
     unpack();
     for (size_t b0 = 0, g = 0; b0 < n; b0 += B, ++g) {
