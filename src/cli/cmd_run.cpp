@@ -5,6 +5,7 @@
 
 #include "cli/commands.hpp"
 #include "cli/numeric_options.hpp"
+#include "cli/trace_window.hpp"
 #include "runner/runner.hpp"
 #include "support/support.hpp"
 
@@ -14,6 +15,7 @@ void add_run_command(CLI::App& app) {
   struct Args {
     runner::RunOptions opt;
     std::string prompt_ids, json, dump_dir, loops = "hardware", dram_fidelity = "bank";
+    std::string stats_dir, trace_dir, trace_window;
     bool quiet = false, progress = false, no_progress = false;
   };
   auto a = std::make_shared<Args>();
@@ -47,6 +49,14 @@ void add_run_command(CLI::App& app) {
   sub->add_flag("--dump-hidden", a->opt.dump_hidden_layers,
                 "With --dump-dir: also dump the residual stream after the embedding and every layer (last token, "
                 "simulated and reference) and report per-layer errors");
+  sub->add_option("--stats-dir", a->stats_dir,
+                  "Write each step's timing statistics here (stepNNNN.stats.json, as plena sim --stats)");
+  auto* td = sub->add_option("--trace-dir", a->trace_dir,
+                             "Write each step's Chrome/Perfetto trace here (stepNNNN.trace.json, streamed as it runs)");
+  sub->add_option("--trace-window", a->trace_window,
+                  "With --trace-dir: trace only executed instructions START:END of each step (0-based, END "
+                  "exclusive; either may be empty)")
+      ->needs(td);
   sub->add_flag("--progress", a->progress, "Show a progress bar (default: when stderr is a terminal)");
   sub->add_flag("--no-progress", a->no_progress, "Never show a progress bar");
   sub->add_flag("-q,--quiet", a->quiet, "Print nothing on success (no progress bar either)");
@@ -54,6 +64,9 @@ void add_run_command(CLI::App& app) {
     runner::RunOptions o = a->opt;
     if (ids->count() > 0) o.prompt_ids = runner::parse_prompt_ids(a->prompt_ids);
     o.dump_dir = a->dump_dir;
+    o.stats_dir = a->stats_dir;
+    o.trace_dir = a->trace_dir;
+    std::tie(o.trace_first, o.trace_last) = parse_trace_window(a->trace_window);
     o.dram_fidelity = sim::parse_dram_fidelity(a->dram_fidelity, "--dram-fidelity");
     o.loops = a->loops == "unroll" ? compiler::LoopPolicy::unroll() : compiler::LoopPolicy::hardware();
     if (!a->quiet && !a->no_progress && (a->progress || isatty(2))) {  // -q: no progress bar either

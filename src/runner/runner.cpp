@@ -17,7 +17,9 @@
 #include "runner/runner_detail.hpp"
 #include "runner/runner_numerics.hpp"
 #include "runner/resources.hpp"
+#include "sim/resources.hpp"
 #include "sim/sim.hpp"
+#include "support/output.hpp"
 #include "support/support.hpp"
 
 namespace plena::runner {
@@ -406,6 +408,8 @@ class RunSession {
   // step()
   compiler::CompiledStep compile(StepReport& st);
   void simulate(const compiler::CompiledStep& step, StepReport& st);
+  sim::SimResult run_traced(const compiler::CompiledStep& step, StepReport& st);
+  void warn_trace_size(const StepReport& st);
   Tokens compare(const compiler::CompiledStep& step, StepReport& st);
   void compare_hidden_layers(StepReport& st, const std::vector<float>& ref_hidden);
   void dump_logits(const compiler::CompiledStep& step, const std::vector<float>& logits,
@@ -432,6 +436,7 @@ class RunSession {
   Tokens feed_;             // the next step's input tokens per sequence
   uint64_t steps_ = 0, done_ = 0, past_ = 0;
   UnitUtilization units_[6] = {{"matrix"}, {"vector"}, {"scalar_int"}, {"scalar_fp"}, {"control"}, {"dma"}};
+  bool trace_warned_ = false;
   uint64_t total_cycles_ = 0;
   double mean_sum_ = 0;  // of the per-sequence mean abs logit errors
 };
@@ -453,7 +458,8 @@ void RunSession::prepare() {
   setup_compiler();
   setup_simulator();
   setup_references();
-  if (!opt_.dump_dir.empty()) std::filesystem::create_directories(opt_.dump_dir);
+  for (const auto* d : {&opt_.dump_dir, &opt_.stats_dir, &opt_.trace_dir})
+    if (!d->empty()) std::filesystem::create_directories(*d);
   rep_.generated.assign(opt_.batch, {});
   feed_ = rep_.prompts;
   steps_ = std::max<uint64_t>(opt_.gen, 1);
@@ -536,10 +542,55 @@ compiler::CompiledStep RunSession::compile(StepReport& st) {
   return step;
 }
 
+// The step's trace streams to its file as it runs; a fault leaves no file behind (the run fails).
+sim::SimResult RunSession::run_traced(const compiler::CompiledStep& step, StepReport& st) {
+  const auto program = std::span<const isa::Instr>(step.program.instrs);  // valid by construction
+  if (opt_.trace_dir.empty()) return simu_->run(program);
+  warn_trace_size(st);
+  OutputFile file(opt_.trace_dir / fmt::format("step{:04d}.trace.json", done_));
+  sim::TimingOptions& t = simu_->timing_options();
+  t.trace = &file.stream();
+  t.trace_first = opt_.trace_first;
+  t.trace_last = opt_.trace_last;
+  sim::SimResult r;
+  try {
+    r = simu_->run(program);
+  } catch (...) {
+    t.trace = nullptr;
+    throw;
+  }
+  t.trace = nullptr;
+  simu_->timing()->close_trace();
+  file.close();
+  return r;
+}
+
+// Once: when a step like the last one of its kind would trace more than the disk holds.
+void RunSession::warn_trace_size(const StepReport& st) {
+  if (trace_warned_) return;
+  uint64_t expect = st.program_words;  // a lower bound; the previous step of the kind is better
+  for (auto it = rep_.steps.rbegin(); it != rep_.steps.rend(); ++it)
+    if (it->kind == st.kind) {
+      expect = it->executed;
+      break;
+    }
+  const uint64_t window = opt_.trace_last - opt_.trace_first;
+  const uint64_t bytes = sim::trace_bytes(std::min(expect, window));
+  std::error_code ec;
+  const auto space = std::filesystem::space(opt_.trace_dir, ec);
+  if (ec || bytes <= space.available) return;
+  trace_warned_ = true;
+  fmt::print(stderr, "warning: --trace-dir: step {} may write about {} B of trace ({} B per traced instruction), more "
+             "than the {} B free there; --trace-window START:END traces part of each step\n",
+             done_, bytes, sim::kTraceBytesPerEvent, space.available);
+}
+
 void RunSession::simulate(const compiler::CompiledStep& step, StepReport& st) {
   preload_step(*simu_, step);
   if (opt_.dump_hidden_layers) probe_.begin(step, hidden());
-  const sim::SimResult r = simu_->run(std::span<const isa::Instr>(step.program.instrs));  // valid by construction
+  const sim::SimResult r = run_traced(step, st);
+  if (!opt_.stats_dir.empty())
+    write_text_file(opt_.stats_dir / fmt::format("step{:04d}.stats.json", done_), r.timing.to_json() + "\n");
   st.executed = r.executed;
   st.time_ps = r.timing.time_ps;
   st.cycles = r.timing.cycles;

@@ -40,6 +40,11 @@ struct RunOptions {
   uint32_t dma_request_bytes = 0;
   sim::DramFidelity dram_fidelity = sim::DramFidelity::Bank;  // calibrated: fast full-size timing
   std::filesystem::path dump_dir;      // non-empty: per-step logits (.npy) are written here
+  // Non-empty: each step's timing statistics (stepNNNN.stats.json, as `plena sim --stats`) and
+  // Perfetto trace (stepNNNN.trace.json, streamed: bounded memory) are written here. The trace
+  // keeps the executed instructions [trace_first, trace_last) of every step.
+  std::filesystem::path stats_dir, trace_dir;
+  uint64_t trace_first = 0, trace_last = ~uint64_t{0};
   // Also dump the residual stream after the embedding and after every layer (each sequence's
   // last token, simulated and reference) and report per-layer errors. Needs dump_dir and data
   // (not timing_only). Observes the simulator per instruction, so it costs host time only when set.

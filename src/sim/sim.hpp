@@ -209,6 +209,8 @@ class Simulator {
   Machine& machine() { return *machine_; }
   const Machine& machine() const { return *machine_; }
   TimingModel* timing() { return timing_.get(); }
+  // Timing options of the next run (e.g. a trace stream per run); the current run keeps its own.
+  TimingOptions& timing_options() { return opts_.timing; }
   // Runs the program from pc 0 until pc leaves the program. Machine state persists across runs
   // (preload before, dump after); the timing model is finished at the end of each run.
   SimResult run(std::span<const uint32_t> words);

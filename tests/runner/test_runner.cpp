@@ -5,6 +5,8 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <nlohmann/json.hpp>
+#include <set>
 #include <string>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -351,6 +353,35 @@ TEST(Runner, CliSmoke) {
   EXPECT_NE(read_text_file(json).find("\"teacher_forced_top1\": 1.0"), std::string::npos);
   const int rc = std::system((plena + " run --prompt-ids 1,x > " + out + " 2>&1").c_str());
   EXPECT_EQ(WEXITSTATUS(rc), 1);
+  std::filesystem::remove_all(dir);
+}
+
+
+// --stats-dir / --trace-dir: one statistics file and one streamed trace per step; the statistics
+// are the step's own (cycles as reported), the trace holds exactly the window's instructions.
+TEST(Runner, PerStepStatsAndTraces) {
+  const auto dir = temp_dir("steps");
+  RunOptions o = tiny("reference-small", 4, 3);
+  o.timing_only = true;
+  o.stats_dir = dir / "stats";
+  o.trace_dir = dir / "trace";
+  o.trace_first = 50;
+  o.trace_last = 250;
+  const RunReport r = run_model(o);
+  ASSERT_EQ(r.steps.size(), 3u);
+  for (size_t s = 0; s < r.steps.size(); ++s) {
+    char name[32];
+    std::snprintf(name, sizeof name, "step%04zu", s);
+    const auto stats = nlohmann::json::parse(read_text_file(o.stats_dir / (std::string(name) + ".stats.json")));
+    EXPECT_EQ(stats.at("cycles").get<uint64_t>(), r.steps[s].cycles) << name;
+    const auto trace = nlohmann::json::parse(read_text_file(o.trace_dir / (std::string(name) + ".trace.json")));
+    std::set<uint64_t> seqs;
+    for (const auto& e : trace.at("traceEvents"))
+      if (e.value("ph", "") == "X") seqs.insert(e.at("args").at("seq").get<uint64_t>());
+    ASSERT_EQ(seqs.size(), 200u) << name;
+    EXPECT_EQ(*seqs.begin(), 50u);
+    EXPECT_EQ(*seqs.rbegin(), 249u);
+  }
   std::filesystem::remove_all(dir);
 }
 
