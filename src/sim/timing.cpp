@@ -99,6 +99,49 @@ struct SbEntry {
   bool write;
 };
 
+// One access of the instruction being issued to a scoreboard space.
+struct Access {
+  uint64_t lo, hi;
+  uint8_t space;
+  bool write;
+};
+
+// The in-flight accesses to one scoreboard space, with the bounding boxes of its read and of its
+// write entries. An access outside the boxes it could conflict with (a read: the writes' box; a
+// write: both) conflicts with no entry, so the entries are not looked at. Entries finished by the
+// front end's clock can delay nothing and are retired in whole passes: whenever the entries have
+// to be looked at anyway, and otherwise once the list has doubled since the last pass (amortised
+// O(1) per access; the boxes shrink back to the live entries at each pass).
+struct SpaceBoard {
+  static constexpr size_t kMinPass = 16;
+  std::vector<SbEntry> entries;
+  uint64_t read_lo = ~uint64_t{0}, read_hi = 0, write_lo = ~uint64_t{0}, write_hi = 0;
+  size_t pass_at = kMinPass;  // entries.size() that forces a retiring pass
+  uint32_t unknown = 0;       // entries whose finish is kUnknown (resolve() skips boards without)
+
+  bool may_conflict(const Access& a) const {
+    return (a.lo < write_hi && write_lo < a.hi) || (a.write && a.lo < read_hi && read_lo < a.hi);
+  }
+  void add(const Access& a, uint64_t finish, uint64_t seq) {
+    entries.push_back(SbEntry{a.lo, a.hi, finish, seq, a.write});
+    extend(a.lo, a.hi, a.write);
+    unknown += finish == kUnknown;
+  }
+  void extend(uint64_t lo, uint64_t hi, bool write) {
+    uint64_t& blo = write ? write_lo : read_lo;
+    uint64_t& bhi = write ? write_hi : read_hi;
+    blo = std::min(blo, lo);
+    bhi = std::max(bhi, hi);
+  }
+  // Called after a pass kept `entries`: the boxes and the next pass's size follow the live entries.
+  void rebox() {
+    read_lo = write_lo = ~uint64_t{0};
+    read_hi = write_hi = 0;
+    for (const SbEntry& x : entries) extend(x.lo, x.hi, x.write);
+    pass_at = std::max(kMinPass, 2 * entries.size());
+  }
+};
+
 // A compute instruction issued to its unit queue but not started (it waits on an unresolved one).
 struct Pending {
   uint64_t seq, issue, ready;  // ready: latest finish of its resolved dependencies
@@ -142,7 +185,7 @@ struct TimingModel::Impl {
   std::array<UnitState, kUnits> units;
   std::array<std::array<RegState, kRegsPerSpace>, 4> regs{};
   uint64_t unknown_regs = 0;
-  std::array<std::vector<SbEntry>, kSpaces> sb;
+  std::array<SpaceBoard, kSpaces> sb;
   std::vector<uint64_t> scratch_deps;
 
   std::deque<DmaXfer> dma;  // started-or-queued transfers not yet retired, in start order
@@ -423,9 +466,14 @@ struct TimingModel::Impl {
 
   // Instruction `seq`, issued earlier with an unknown finish, now finishes at `finish`.
   void resolve(uint64_t seq, uint64_t finish) {
-    for (auto& v : sb)
-      for (SbEntry& x : v)
-        if (x.finish == kUnknown && x.seq == seq) x.finish = finish;
+    for (SpaceBoard& b : sb) {
+      if (!b.unknown) continue;
+      for (SbEntry& x : b.entries)
+        if (x.finish == kUnknown && x.seq == seq) {
+          x.finish = finish;
+          b.unknown--;
+        }
+    }
     if (unknown_regs)
       for (auto& space : regs)
         for (RegState& r : space)
@@ -501,45 +549,55 @@ struct TimingModel::Impl {
     }
   }
 
-  // One access of the instruction being issued to a scoreboard space.
-  struct Access {
-    uint64_t lo, hi;
-    int space;
-    bool write;
-  };
-
-  // One pass over a space's in-flight entries: drops entries that can no longer delay anything
-  // (finished by t), folds conflicting ones into ready / scratch_deps, and drops entries inside
-  // one of the new write ranges (whoever conflicts with them will conflict with that write,
-  // which finishes no earlier; the caller inserts it).
-  void scan_space(int space, const Access* acc, int n, uint64_t t, uint64_t& ready) {
-    std::vector<SbEntry>& v = sb[space];
-    for (size_t i = 0; i < v.size();) {
-      SbEntry& x = v[i];
+  // Folds the space's conflicting entries into ready / scratch_deps (when any may conflict) and
+  // retires entries: those finished by t (they can no longer delay anything) and, when looked
+  // at, those inside one of the new write ranges (whoever conflicts with them will conflict with
+  // that write, which finishes no earlier; the caller inserts it).
+  void scan_space(SpaceBoard& b, const Access* acc, int n, uint64_t t, uint64_t& ready) {
+    bool look = false;
+    for (int k = 0; k < n; ++k) look |= b.may_conflict(acc[k]);
+    if (!look && b.entries.size() < b.pass_at) return;
+    std::vector<SbEntry>& v = b.entries;
+    size_t kept = 0;
+    for (size_t i = 0; i < v.size(); ++i) {
+      const SbEntry x = v[i];
+      if (x.finish <= t) continue;
       bool conflict = false, covered = false;
-      if (x.finish > t) {
+      if (look)
         for (int k = 0; k < n; ++k) {
           const Access& a = acc[k];
-          if (a.space == space && x.lo < a.hi && a.lo < x.hi && (a.write || x.write)) {
-            conflict = true;
-            covered |= a.write && x.lo >= a.lo && x.hi <= a.hi;
-          }
+          const bool hit = (x.lo < a.hi) & (a.lo < x.hi) & (a.write | x.write);
+          conflict |= hit;
+          covered |= hit & a.write & (x.lo >= a.lo) & (x.hi <= a.hi);
         }
-        if (conflict) {
-          if (x.finish == kUnknown) {
-            if (std::find(scratch_deps.begin(), scratch_deps.end(), x.seq) == scratch_deps.end())
-              scratch_deps.push_back(x.seq);
-          } else {
-            ready = std::max(ready, x.finish);
-          }
-        }
-        if (!covered) {
-          ++i;
-          continue;
+      if (conflict) {
+        if (x.finish == kUnknown) {
+          if (std::find(scratch_deps.begin(), scratch_deps.end(), x.seq) == scratch_deps.end())
+            scratch_deps.push_back(x.seq);
+        } else {
+          ready = std::max(ready, x.finish);
         }
       }
-      x = v.back();
-      v.pop_back();
+      if (covered) {
+        b.unknown -= x.finish == kUnknown;
+        continue;
+      }
+      v[kept++] = x;
+    }
+    v.resize(kept);
+    b.rebox();
+  }
+
+  // scan_space for each space in the bit set, with that space's accesses.
+  void scan_spaces(uint32_t spaces, const Access* acc, int n, uint64_t t, uint64_t& ready) {
+    if (std::has_single_bit(spaces)) return scan_space(sb[std::countr_zero(spaces)], acc, n, t, ready);
+    for (uint32_t m = spaces; m; m &= m - 1) {
+      const int space = std::countr_zero(m);
+      std::array<Access, 10> group;
+      int g = 0;
+      for (int k = 0; k < n; ++k)
+        if (acc[k].space == space) group[g++] = acc[k];
+      scan_space(sb[space], group.data(), g, t, ready);
     }
   }
 
@@ -581,7 +639,7 @@ struct TimingModel::Impl {
         }
         if constexpr (kWrite) rw[n_rw++] = RegWrite{slot, uint32_t(r.lo), uint32_t(r.hi)};
       } else if (r.lo < r.hi) {
-        acc[n_acc++] = Access{r.lo, r.hi, static_cast<int>(r.space), kWrite};
+        acc[n_acc++] = Access{r.lo, r.hi, static_cast<uint8_t>(r.space), kWrite};
         spaces |= 1u << static_cast<int>(r.space);
       }
     }
@@ -602,7 +660,7 @@ struct TimingModel::Impl {
 
     uint64_t ready = t;
     scratch_deps.clear();
-    for (uint32_t m = spaces; m; m &= m - 1) scan_space(std::countr_zero(m), acc.data(), n_acc, t, ready);
+    if (spaces) scan_spaces(spaces, acc.data(), n_acc, t, ready);
 
     uint64_t finish = kUnknown;
     if (u != kDmaUnit && scratch_deps.empty() && units[u].queue.empty()) {
@@ -612,10 +670,7 @@ struct TimingModel::Impl {
       finish = start + c.latency;
       record_finish(u, seq, start, finish);
     }
-    for (int k = 0; k < n_acc; ++k) {
-      const Access& a = acc[k];
-      sb[a.space].push_back(SbEntry{a.lo, a.hi, finish, seq, a.write});
-    }
+    for (int k = 0; k < n_acc; ++k) sb[acc[k].space].add(acc[k], finish, seq);
     for (int i = 0; i < n_rw; ++i) {
       RegState* regs_of = regs[rw[i].slot].data();
       for (uint32_t k = rw[i].lo; k < rw[i].hi; ++k) {
