@@ -106,39 +106,16 @@ struct Access {
   bool write;
 };
 
-// The in-flight accesses to one scoreboard space, with the bounding boxes of its read and of its
-// write entries. An access outside the boxes it could conflict with (a read: the writes' box; a
-// write: both) conflicts with no entry, so the entries are not looked at. Entries finished by the
-// front end's clock can delay nothing and are retired in whole passes: whenever the entries have
-// to be looked at anyway, and otherwise once the list has doubled since the last pass (amortised
-// O(1) per access; the boxes shrink back to the live entries at each pass).
+// The in-flight accesses to one scoreboard space. Boards are short (a handful of entries in real
+// programs): entries finished by the front end's clock are retired whenever the space is
+// accessed, so one tight pass per accessed space both retires and finds the conflicts.
 struct SpaceBoard {
-  static constexpr size_t kMinPass = 16;
   std::vector<SbEntry> entries;
-  uint64_t read_lo = ~uint64_t{0}, read_hi = 0, write_lo = ~uint64_t{0}, write_hi = 0;
-  size_t pass_at = kMinPass;  // entries.size() that forces a retiring pass
-  uint32_t unknown = 0;       // entries whose finish is kUnknown (resolve() skips boards without)
+  uint32_t unknown = 0;  // entries whose finish is kUnknown (resolve() skips boards without)
 
-  bool may_conflict(const Access& a) const {
-    return (a.lo < write_hi && write_lo < a.hi) || (a.write && a.lo < read_hi && read_lo < a.hi);
-  }
   void add(const Access& a, uint64_t finish, uint64_t seq) {
     entries.push_back(SbEntry{a.lo, a.hi, finish, seq, a.write});
-    extend(a.lo, a.hi, a.write);
     unknown += finish == kUnknown;
-  }
-  void extend(uint64_t lo, uint64_t hi, bool write) {
-    uint64_t& blo = write ? write_lo : read_lo;
-    uint64_t& bhi = write ? write_hi : read_hi;
-    blo = std::min(blo, lo);
-    bhi = std::max(bhi, hi);
-  }
-  // Called after a pass kept `entries`: the boxes and the next pass's size follow the live entries.
-  void rebox() {
-    read_lo = write_lo = ~uint64_t{0};
-    read_hi = write_hi = 0;
-    for (const SbEntry& x : entries) extend(x.lo, x.hi, x.write);
-    pass_at = std::max(kMinPass, 2 * entries.size());
   }
 };
 
@@ -549,50 +526,50 @@ struct TimingModel::Impl {
     }
   }
 
-  // Folds the space's conflicting entries into ready / scratch_deps (when any may conflict) and
-  // retires entries: those finished by t (they can no longer delay anything) and, when looked
-  // at, those inside one of the new write ranges (whoever conflicts with them will conflict with
-  // that write, which finishes no earlier; the caller inserts it).
+  // One pass over a space's in-flight entries (acc: the new accesses to that space): drops
+  // entries that can no longer delay anything (finished by t), folds conflicting ones into ready /
+  // scratch_deps, and drops entries inside one of the new write ranges (whoever conflicts with
+  // them will conflict with that write, which finishes no earlier; the caller inserts it).
   void scan_space(SpaceBoard& b, const Access* acc, int n, uint64_t t, uint64_t& ready) {
-    bool look = false;
-    for (int k = 0; k < n; ++k) look |= b.may_conflict(acc[k]);
-    if (!look && b.entries.size() < b.pass_at) return;
     std::vector<SbEntry>& v = b.entries;
-    size_t kept = 0;
-    for (size_t i = 0; i < v.size(); ++i) {
-      const SbEntry x = v[i];
-      if (x.finish <= t) continue;
+    SbEntry* const first = v.data();
+    SbEntry* kept = first;
+    for (SbEntry* x = first, *end = first + v.size(); x != end; ++x) {
+      if (x->finish <= t) continue;
       bool conflict = false, covered = false;
-      if (look)
-        for (int k = 0; k < n; ++k) {
-          const Access& a = acc[k];
-          const bool hit = (x.lo < a.hi) & (a.lo < x.hi) & (a.write | x.write);
-          conflict |= hit;
-          covered |= hit & a.write & (x.lo >= a.lo) & (x.hi <= a.hi);
-        }
-      if (conflict) {
-        if (x.finish == kUnknown) {
-          if (std::find(scratch_deps.begin(), scratch_deps.end(), x.seq) == scratch_deps.end())
-            scratch_deps.push_back(x.seq);
+      for (int k = 0; k < n; ++k) {
+        const Access& a = acc[k];
+        const bool hit = (x->lo < a.hi) & (a.lo < x->hi) & (a.write | x->write);
+        conflict |= hit;
+        covered |= hit & a.write & (x->lo >= a.lo) & (x->hi <= a.hi);
+      }
+      if (conflict) [[unlikely]] {
+        if (x->finish == kUnknown) {
+          if (std::find(scratch_deps.begin(), scratch_deps.end(), x->seq) == scratch_deps.end())
+            scratch_deps.push_back(x->seq);
         } else {
-          ready = std::max(ready, x.finish);
+          ready = std::max(ready, x->finish);
+        }
+        if (covered) {
+          b.unknown -= x->finish == kUnknown;
+          continue;
         }
       }
-      if (covered) {
-        b.unknown -= x.finish == kUnknown;
-        continue;
-      }
-      v[kept++] = x;
+      *kept++ = *x;
     }
-    v.resize(kept);
-    b.rebox();
+    v.resize(size_t(kept - first));
   }
 
   // scan_space for each space in the bit set, with that space's accesses.
   void scan_spaces(uint32_t spaces, const Access* acc, int n, uint64_t t, uint64_t& ready) {
-    if (std::has_single_bit(spaces)) return scan_space(sb[std::countr_zero(spaces)], acc, n, t, ready);
+    if ((spaces & (spaces - 1)) == 0) {
+      SpaceBoard& b = sb[std::countr_zero(spaces)];
+      if (!b.entries.empty()) scan_space(b, acc, n, t, ready);
+      return;
+    }
     for (uint32_t m = spaces; m; m &= m - 1) {
       const int space = std::countr_zero(m);
+      if (sb[space].entries.empty()) continue;
       std::array<Access, 10> group;
       int g = 0;
       for (int k = 0; k < n; ++k)
