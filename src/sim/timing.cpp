@@ -189,6 +189,10 @@ struct TimingModel::Impl {
     auto operator<=>(const CalibKey&) const = default;
   };
   std::map<CalibKey, dram::TransferTiming> calib;
+  // Direct-mapped cache in front of `calib` (programs cycle through a few shapes; a map lookup
+  // compares whole shapes at every level). Map nodes are stable, so the pointers stay valid.
+  static constexpr size_t kCalibCacheSize = 64;
+  std::array<const std::pair<const CalibKey, dram::TransferTiming>*, kCalibCacheSize> calib_cache{};
   uint64_t pipe_free_ps = 0;
 
   Impl(const config::HardwareConfig& c, const TimingOptions& o)
@@ -375,6 +379,32 @@ struct TimingModel::Impl {
     }
     if (key.shape.n == 0) return complete_dma(x, start + opts.dma_setup_cycles);
     const double scale = rows <= kScaleRows ? 1.0 : double(rows) / double(kScaleRows);
+    const dram::TransferTiming& t = calibration(key, at);
+    const double extra = (scale - 1.0) * t.per_transfer_ps;  // the rows beyond the calibrated ones
+    uint64_t done = 0;
+    // One pipe: a transfer occupies it for its steady-state share and completes one warm
+    // (rows open, as in a stream) transfer time after it entered. In order, only one is in flight.
+    const uint64_t enter = decoupled ? std::max(arrival, pipe_free_ps) : arrival;
+    pipe_free_ps = enter + uint64_t(std::llround(t.per_transfer_ps * scale));
+    done = enter + uint64_t(std::llround(t.warm_ps + extra));
+    complete_dma(x, ceil_div(done, period) + opts.dma_setup_cycles);
+  }
+
+  static size_t calib_slot(const CalibKey& k) {
+    uint64_t h = k.shape.n * 2 + k.shape.write;
+    for (uint8_t i = 0; i < k.shape.n; ++i) {
+      const dram::TransferStream& s = k.shape.streams[i];
+      h = (h ^ s.row_bytes) * 0x9E3779B97F4A7C15ull;
+      h = (h ^ s.rows) * 0x9E3779B97F4A7C15ull;
+      h = (h ^ s.stride) * 0x9E3779B97F4A7C15ull;
+    }
+    return size_t(h >> 58) % kCalibCacheSize;
+  }
+
+  // The timing of `key`'s geometry, calibrated at `at` (this transfer's addresses) the first time.
+  const dram::TransferTiming& calibration(const CalibKey& key, const dram::TransferShape& at) {
+    auto& slot = calib_cache[calib_slot(key)];
+    if (slot && slot->first == key) return slot->second;
     auto it = calib.find(key);
     if (it == calib.end()) {
       dram::BurstOptions o;
@@ -386,15 +416,8 @@ struct TimingModel::Impl {
       it = calib.emplace(key, dram::calibrate_transfer(dram.params(), at, o)).first;
       st.dram_calibrations++;
     }
-    const dram::TransferTiming& t = it->second;
-    const double extra = (scale - 1.0) * t.per_transfer_ps;  // the rows beyond the calibrated ones
-    uint64_t done = 0;
-    // One pipe: a transfer occupies it for its steady-state share and completes one warm
-    // (rows open, as in a stream) transfer time after it entered. In order, only one is in flight.
-    const uint64_t enter = decoupled ? std::max(arrival, pipe_free_ps) : arrival;
-    pipe_free_ps = enter + uint64_t(std::llround(t.per_transfer_ps * scale));
-    done = enter + uint64_t(std::llround(t.warm_ps + extra));
-    complete_dma(x, ceil_div(done, period) + opts.dma_setup_cycles);
+    slot = &*it;
+    return it->second;
   }
 
   void complete_dma(DmaXfer& x, uint64_t finish) {
