@@ -86,9 +86,11 @@ uint128_t floor_sum(uint128_t n, uint128_t m, uint128_t a, uint128_t b) {
   return sum;
 }
 
-struct RegState {
-  uint64_t ready = 0;  // finish cycle of the last writer; kUnknown while that writer is unresolved
-  uint64_t seq = 0;    // the unresolved writer
+// Register-like spaces: per register, the finish cycle of its last writer (kUnknown while that
+// writer is unresolved) and, separately (the interlock reads only the ready times), that writer.
+struct RegFile {
+  std::array<uint64_t, kRegsPerSpace> ready{};
+  std::array<uint64_t, kRegsPerSpace> seq{};
 };
 
 // One in-flight access: instructions that conflict with it start after `finish`.
@@ -115,7 +117,8 @@ struct SpaceBoard {
 
   void add(const Access& a, uint64_t finish, uint64_t seq) {
     entries.push_back(SbEntry{a.lo, a.hi, finish, seq, a.write});
-    unknown += finish == kUnknown;
+    if (finish == kUnknown) [[unlikely]]
+      unknown++;
   }
 };
 
@@ -160,10 +163,11 @@ struct TimingModel::Impl {
   uint64_t max_finish = 0;
 
   std::array<UnitState, kUnits> units;
-  std::array<std::array<RegState, kRegsPerSpace>, 4> regs{};
+  std::array<RegFile, 4> regs{};
   uint64_t unknown_regs = 0;
   std::array<SpaceBoard, kSpaces> sb;
   std::vector<uint64_t> scratch_deps;
+  std::vector<uint64_t> scratch_finish;  // dma_slot's finish times (kept to reuse its storage)
 
   std::deque<DmaXfer> dma;  // started-or-queued transfers not yet retired, in start order
   size_t dma_unstarted = 0; // the last dma_unstarted entries of `dma` have not started
@@ -475,10 +479,10 @@ struct TimingModel::Impl {
         }
     }
     if (unknown_regs)
-      for (auto& space : regs)
-        for (RegState& r : space)
-          if (r.ready == kUnknown && r.seq == seq) {
-            r.ready = finish;
+      for (RegFile& f : regs)
+        for (size_t k = 0; k < kRegsPerSpace; ++k)
+          if (f.ready[k] == kUnknown && f.seq[k] == seq) {
+            f.ready[k] = finish;
             unknown_regs--;
           }
     for (UnitState& u : units)
@@ -538,10 +542,12 @@ struct TimingModel::Impl {
     for (;;) {
       std::erase_if(dma_slots, [t](const auto& s) { return s.second <= t; });
       if (dma_slots.size() < d) return t;
-      std::vector<uint64_t> f;
+      std::vector<uint64_t>& f = scratch_finish;
+      f.clear();
       for (const auto& s : dma_slots) f.push_back(s.second);
-      std::sort(f.begin(), f.end());
-      const uint64_t need = f[dma_slots.size() - d];  // once this one finishes, a slot is free
+      const auto nth = f.begin() + ptrdiff_t(dma_slots.size() - d);
+      std::nth_element(f.begin(), nth, f.end());
+      const uint64_t need = *nth;  // once this one finishes, a slot is free
       if (need == kUnknown)
         step();
       else
@@ -603,10 +609,22 @@ struct TimingModel::Impl {
 
   // Register ready time with the DRAM model stepped while its writer is unresolved.
   uint64_t reg_ready(int slot, uint64_t k) {
-    const RegState& x = regs[slot][k];
-    while (x.ready == kUnknown) [[unlikely]]
+    const uint64_t& ready = regs[slot].ready[k];
+    while (ready == kUnknown) [[unlikely]]
       step();
-    return x.ready;
+    return ready;
+  }
+
+  // The latest ready time of registers [lo, hi) of `slot` and t, stepping the DRAM model where a
+  // writer is unresolved (kUnknown is the largest value, so one max tells whether any is).
+  uint64_t regs_ready(int slot, uint64_t lo, uint64_t hi, uint64_t t) {
+    const uint64_t* ready = regs[slot].ready.data();
+    uint64_t m = t;
+    for (uint64_t k = lo; k < hi; ++k) m = std::max(m, ready[k]);
+    if (m != kUnknown) [[likely]]
+      return m;
+    for (uint64_t k = lo; k < hi; ++k) t = std::max(t, reg_ready(slot, k));
+    return t;
   }
 
   [[noreturn, gnu::noinline, gnu::cold]] static void bad_register_range(const Range& r) {
@@ -630,13 +648,7 @@ struct TimingModel::Impl {
       if (slot >= 0) {
         if (r.hi > kRegsPerSpace || r.lo > r.hi) [[unlikely]]
           bad_register_range(r);
-        const RegState* regs_of = regs[slot].data();
-        for (uint64_t k = r.lo; k < r.hi; ++k) {
-          if (regs_of[k].ready == kUnknown) [[unlikely]]
-            t = std::max(t, reg_ready(slot, k));
-          else
-            t = std::max(t, regs_of[k].ready);
-        }
+        t = regs_ready(slot, r.lo, r.hi, t);
         if constexpr (kWrite) rw[n_rw++] = RegWrite{slot, uint32_t(r.lo), uint32_t(r.hi)};
       } else if (r.lo < r.hi) {
         acc[n_acc++] = Access{r.lo, r.hi, static_cast<uint8_t>(r.space), kWrite};
@@ -672,12 +684,13 @@ struct TimingModel::Impl {
     }
     for (int k = 0; k < n_acc; ++k) sb[acc[k].space].add(acc[k], finish, seq);
     for (int i = 0; i < n_rw; ++i) {
-      RegState* regs_of = regs[rw[i].slot].data();
-      for (uint32_t k = rw[i].lo; k < rw[i].hi; ++k) {
-        regs_of[k].ready = finish;  // its previous writer is resolved (interlocked above)
-        regs_of[k].seq = seq;
+      RegFile& f = regs[rw[i].slot];
+      // Its previous writer is resolved (interlocked above); the writer is looked at only while unknown.
+      std::fill(f.ready.begin() + rw[i].lo, f.ready.begin() + rw[i].hi, finish);
+      if (finish == kUnknown) [[unlikely]] {
+        std::fill(f.seq.begin() + rw[i].lo, f.seq.begin() + rw[i].hi, seq);
+        unknown_regs += rw[i].hi - rw[i].lo;
       }
-      if (finish == kUnknown) unknown_regs += rw[i].hi - rw[i].lo;
     }
     if (finish != kUnknown) return;
 
