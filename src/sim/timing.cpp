@@ -561,32 +561,35 @@ struct TimingModel::Impl {
   // them will conflict with that write, which finishes no earlier; the caller inserts it).
   void scan_space(SpaceBoard& b, const Access* acc, int n, uint64_t t, uint64_t& ready) {
     std::vector<SbEntry>& v = b.entries;
-    SbEntry* const first = v.data();
-    SbEntry* kept = first;
-    for (SbEntry* x = first, *end = first + v.size(); x != end; ++x) {
-      if (x->finish <= t) continue;
-      bool conflict = false, covered = false;
-      for (int k = 0; k < n; ++k) {
-        const Access& a = acc[k];
-        const bool hit = (x->lo < a.hi) & (a.lo < x->hi) & (a.write | x->write);
-        conflict |= hit;
-        covered |= hit & a.write & (x->lo >= a.lo) & (x->hi <= a.hi);
-      }
-      if (conflict) [[unlikely]] {
-        if (x->finish == kUnknown) {
-          if (std::find(scratch_deps.begin(), scratch_deps.end(), x->seq) == scratch_deps.end())
-            scratch_deps.push_back(x->seq);
-        } else {
-          ready = std::max(ready, x->finish);
+    for (size_t i = 0; i < v.size();) {
+      SbEntry& x = v[i];
+      if (x.finish > t) {
+        bool conflict = false, covered = false;
+        for (int k = 0; k < n; ++k) {
+          const Access& a = acc[k];
+          const bool hit = (x.lo < a.hi) & (a.lo < x.hi) & (a.write | x.write);
+          conflict |= hit;
+          covered |= hit & a.write & (x.lo >= a.lo) & (x.hi <= a.hi);
         }
-        if (covered) {
-          b.unknown -= x->finish == kUnknown;
+        if (!conflict) [[likely]] {
+          ++i;
           continue;
         }
+        if (x.finish == kUnknown) {
+          if (std::find(scratch_deps.begin(), scratch_deps.end(), x.seq) == scratch_deps.end())
+            scratch_deps.push_back(x.seq);
+        } else {
+          ready = std::max(ready, x.finish);
+        }
+        if (!covered) {
+          ++i;
+          continue;
+        }
+        b.unknown -= x.finish == kUnknown;
       }
-      *kept++ = *x;
+      x = v.back();  // retired: entry order carries no meaning
+      v.pop_back();
     }
-    v.resize(size_t(kept - first));
   }
 
   // scan_space for each space in the bit set, with that space's accesses.
