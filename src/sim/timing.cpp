@@ -86,9 +86,11 @@ uint128_t floor_sum(uint128_t n, uint128_t m, uint128_t a, uint128_t b) {
   return sum;
 }
 
-struct RegState {
-  uint64_t ready = 0;  // finish cycle of the last writer; kUnknown while that writer is unresolved
-  uint64_t seq = 0;    // the unresolved writer
+// Register-like spaces: per register, the finish cycle of its last writer (kUnknown while that
+// writer is unresolved) and, separately (the interlock reads only the ready times), that writer.
+struct RegFile {
+  std::array<uint64_t, kRegsPerSpace> ready{};
+  std::array<uint64_t, kRegsPerSpace> seq{};
 };
 
 // One in-flight access: instructions that conflict with it start after `finish`.
@@ -97,6 +99,27 @@ struct SbEntry {
   uint64_t finish;  // kUnknown while the instruction is unresolved
   uint64_t seq;
   bool write;
+};
+
+// One access of the instruction being issued to a scoreboard space.
+struct Access {
+  uint64_t lo, hi;
+  uint8_t space;
+  bool write;
+};
+
+// The in-flight accesses to one scoreboard space. Boards are short (a handful of entries in real
+// programs): entries finished by the front end's clock are retired whenever the space is
+// accessed, so one tight pass per accessed space both retires and finds the conflicts.
+struct SpaceBoard {
+  std::vector<SbEntry> entries;
+  uint32_t unknown = 0;  // entries whose finish is kUnknown (resolve() skips boards without)
+
+  void add(const Access& a, uint64_t finish, uint64_t seq) {
+    entries.push_back(SbEntry{a.lo, a.hi, finish, seq, a.write});
+    if (finish == kUnknown) [[unlikely]]
+      unknown++;
+  }
 };
 
 // A compute instruction issued to its unit queue but not started (it waits on an unresolved one).
@@ -140,10 +163,11 @@ struct TimingModel::Impl {
   uint64_t max_finish = 0;
 
   std::array<UnitState, kUnits> units;
-  std::array<std::array<RegState, kRegsPerSpace>, 4> regs{};
+  std::array<RegFile, 4> regs{};
   uint64_t unknown_regs = 0;
-  std::array<std::vector<SbEntry>, kSpaces> sb;
+  std::array<SpaceBoard, kSpaces> sb;
   std::vector<uint64_t> scratch_deps;
+  std::vector<uint64_t> scratch_finish;  // dma_slot's finish times (kept to reuse its storage)
 
   std::deque<DmaXfer> dma;  // started-or-queued transfers not yet retired, in start order
   size_t dma_unstarted = 0; // the last dma_unstarted entries of `dma` have not started
@@ -169,6 +193,10 @@ struct TimingModel::Impl {
     auto operator<=>(const CalibKey&) const = default;
   };
   std::map<CalibKey, dram::TransferTiming> calib;
+  // Direct-mapped cache in front of `calib` (programs cycle through a few shapes; a map lookup
+  // compares whole shapes at every level). Map nodes are stable, so the pointers stay valid.
+  static constexpr size_t kCalibCacheSize = 64;
+  std::array<const std::pair<const CalibKey, dram::TransferTiming>*, kCalibCacheSize> calib_cache{};
   uint64_t pipe_free_ps = 0;
 
   Impl(const config::HardwareConfig& c, const TimingOptions& o)
@@ -355,6 +383,32 @@ struct TimingModel::Impl {
     }
     if (key.shape.n == 0) return complete_dma(x, start + opts.dma_setup_cycles);
     const double scale = rows <= kScaleRows ? 1.0 : double(rows) / double(kScaleRows);
+    const dram::TransferTiming& t = calibration(key, at);
+    const double extra = (scale - 1.0) * t.per_transfer_ps;  // the rows beyond the calibrated ones
+    uint64_t done = 0;
+    // One pipe: a transfer occupies it for its steady-state share and completes one warm
+    // (rows open, as in a stream) transfer time after it entered. In order, only one is in flight.
+    const uint64_t enter = decoupled ? std::max(arrival, pipe_free_ps) : arrival;
+    pipe_free_ps = enter + uint64_t(std::llround(t.per_transfer_ps * scale));
+    done = enter + uint64_t(std::llround(t.warm_ps + extra));
+    complete_dma(x, ceil_div(done, period) + opts.dma_setup_cycles);
+  }
+
+  static size_t calib_slot(const CalibKey& k) {
+    uint64_t h = k.shape.n * 2 + k.shape.write;
+    for (uint8_t i = 0; i < k.shape.n; ++i) {
+      const dram::TransferStream& s = k.shape.streams[i];
+      h = (h ^ s.row_bytes) * 0x9E3779B97F4A7C15ull;
+      h = (h ^ s.rows) * 0x9E3779B97F4A7C15ull;
+      h = (h ^ s.stride) * 0x9E3779B97F4A7C15ull;
+    }
+    return size_t(h >> 58) % kCalibCacheSize;
+  }
+
+  // The timing of `key`'s geometry, calibrated at `at` (this transfer's addresses) the first time.
+  const dram::TransferTiming& calibration(const CalibKey& key, const dram::TransferShape& at) {
+    auto& slot = calib_cache[calib_slot(key)];
+    if (slot && slot->first == key) return slot->second;
     auto it = calib.find(key);
     if (it == calib.end()) {
       dram::BurstOptions o;
@@ -366,15 +420,8 @@ struct TimingModel::Impl {
       it = calib.emplace(key, dram::calibrate_transfer(dram.params(), at, o)).first;
       st.dram_calibrations++;
     }
-    const dram::TransferTiming& t = it->second;
-    const double extra = (scale - 1.0) * t.per_transfer_ps;  // the rows beyond the calibrated ones
-    uint64_t done = 0;
-    // One pipe: a transfer occupies it for its steady-state share and completes one warm
-    // (rows open, as in a stream) transfer time after it entered. In order, only one is in flight.
-    const uint64_t enter = decoupled ? std::max(arrival, pipe_free_ps) : arrival;
-    pipe_free_ps = enter + uint64_t(std::llround(t.per_transfer_ps * scale));
-    done = enter + uint64_t(std::llround(t.warm_ps + extra));
-    complete_dma(x, ceil_div(done, period) + opts.dma_setup_cycles);
+    slot = &*it;
+    return it->second;
   }
 
   void complete_dma(DmaXfer& x, uint64_t finish) {
@@ -423,14 +470,19 @@ struct TimingModel::Impl {
 
   // Instruction `seq`, issued earlier with an unknown finish, now finishes at `finish`.
   void resolve(uint64_t seq, uint64_t finish) {
-    for (auto& v : sb)
-      for (SbEntry& x : v)
-        if (x.finish == kUnknown && x.seq == seq) x.finish = finish;
+    for (SpaceBoard& b : sb) {
+      if (!b.unknown) continue;
+      for (SbEntry& x : b.entries)
+        if (x.finish == kUnknown && x.seq == seq) {
+          x.finish = finish;
+          b.unknown--;
+        }
+    }
     if (unknown_regs)
-      for (auto& space : regs)
-        for (RegState& r : space)
-          if (r.ready == kUnknown && r.seq == seq) {
-            r.ready = finish;
+      for (RegFile& f : regs)
+        for (size_t k = 0; k < kRegsPerSpace; ++k)
+          if (f.ready[k] == kUnknown && f.seq[k] == seq) {
+            f.ready[k] = finish;
             unknown_regs--;
           }
     for (UnitState& u : units)
@@ -490,10 +542,12 @@ struct TimingModel::Impl {
     for (;;) {
       std::erase_if(dma_slots, [t](const auto& s) { return s.second <= t; });
       if (dma_slots.size() < d) return t;
-      std::vector<uint64_t> f;
+      std::vector<uint64_t>& f = scratch_finish;
+      f.clear();
       for (const auto& s : dma_slots) f.push_back(s.second);
-      std::sort(f.begin(), f.end());
-      const uint64_t need = f[dma_slots.size() - d];  // once this one finishes, a slot is free
+      const auto nth = f.begin() + ptrdiff_t(dma_slots.size() - d);
+      std::nth_element(f.begin(), nth, f.end());
+      const uint64_t need = *nth;  // once this one finishes, a slot is free
       if (need == kUnknown)
         step();
       else
@@ -501,54 +555,79 @@ struct TimingModel::Impl {
     }
   }
 
-  // One access of the instruction being issued to a scoreboard space.
-  struct Access {
-    uint64_t lo, hi;
-    int space;
-    bool write;
-  };
-
-  // One pass over a space's in-flight entries: drops entries that can no longer delay anything
-  // (finished by t), folds conflicting ones into ready / scratch_deps, and drops entries inside
-  // one of the new write ranges (whoever conflicts with them will conflict with that write,
-  // which finishes no earlier; the caller inserts it).
-  void scan_space(int space, const Access* acc, int n, uint64_t t, uint64_t& ready) {
-    std::vector<SbEntry>& v = sb[space];
+  // One pass over a space's in-flight entries (acc: the new accesses to that space): drops
+  // entries that can no longer delay anything (finished by t), folds conflicting ones into ready /
+  // scratch_deps, and drops entries inside one of the new write ranges (whoever conflicts with
+  // them will conflict with that write, which finishes no earlier; the caller inserts it).
+  void scan_space(SpaceBoard& b, const Access* acc, int n, uint64_t t, uint64_t& ready) {
+    std::vector<SbEntry>& v = b.entries;
     for (size_t i = 0; i < v.size();) {
       SbEntry& x = v[i];
-      bool conflict = false, covered = false;
       if (x.finish > t) {
+        bool conflict = false, covered = false;
         for (int k = 0; k < n; ++k) {
           const Access& a = acc[k];
-          if (a.space == space && x.lo < a.hi && a.lo < x.hi && (a.write || x.write)) {
-            conflict = true;
-            covered |= a.write && x.lo >= a.lo && x.hi <= a.hi;
-          }
+          const bool hit = (x.lo < a.hi) & (a.lo < x.hi) & (a.write | x.write);
+          conflict |= hit;
+          covered |= hit & a.write & (x.lo >= a.lo) & (x.hi <= a.hi);
         }
-        if (conflict) {
-          if (x.finish == kUnknown) {
-            if (std::find(scratch_deps.begin(), scratch_deps.end(), x.seq) == scratch_deps.end())
-              scratch_deps.push_back(x.seq);
-          } else {
-            ready = std::max(ready, x.finish);
-          }
+        if (!conflict) [[likely]] {
+          ++i;
+          continue;
+        }
+        if (x.finish == kUnknown) {
+          if (std::find(scratch_deps.begin(), scratch_deps.end(), x.seq) == scratch_deps.end())
+            scratch_deps.push_back(x.seq);
+        } else {
+          ready = std::max(ready, x.finish);
         }
         if (!covered) {
           ++i;
           continue;
         }
+        b.unknown -= x.finish == kUnknown;
       }
-      x = v.back();
+      x = v.back();  // retired: entry order carries no meaning
       v.pop_back();
+    }
+  }
+
+  // scan_space for each space in the bit set, with that space's accesses.
+  void scan_spaces(uint32_t spaces, const Access* acc, int n, uint64_t t, uint64_t& ready) {
+    if ((spaces & (spaces - 1)) == 0) {
+      SpaceBoard& b = sb[std::countr_zero(spaces)];
+      if (!b.entries.empty()) scan_space(b, acc, n, t, ready);
+      return;
+    }
+    for (uint32_t m = spaces; m; m &= m - 1) {
+      const int space = std::countr_zero(m);
+      if (sb[space].entries.empty()) continue;
+      std::array<Access, 10> group;
+      int g = 0;
+      for (int k = 0; k < n; ++k)
+        if (acc[k].space == space) group[g++] = acc[k];
+      scan_space(sb[space], group.data(), g, t, ready);
     }
   }
 
   // Register ready time with the DRAM model stepped while its writer is unresolved.
   uint64_t reg_ready(int slot, uint64_t k) {
-    const RegState& x = regs[slot][k];
-    while (x.ready == kUnknown) [[unlikely]]
+    const uint64_t& ready = regs[slot].ready[k];
+    while (ready == kUnknown) [[unlikely]]
       step();
-    return x.ready;
+    return ready;
+  }
+
+  // The latest ready time of registers [lo, hi) of `slot` and t, stepping the DRAM model where a
+  // writer is unresolved (kUnknown is the largest value, so one max tells whether any is).
+  uint64_t regs_ready(int slot, uint64_t lo, uint64_t hi, uint64_t t) {
+    const uint64_t* ready = regs[slot].ready.data();
+    uint64_t m = t;
+    for (uint64_t k = lo; k < hi; ++k) m = std::max(m, ready[k]);
+    if (m != kUnknown) [[likely]]
+      return m;
+    for (uint64_t k = lo; k < hi; ++k) t = std::max(t, reg_ready(slot, k));
+    return t;
   }
 
   [[noreturn, gnu::noinline, gnu::cold]] static void bad_register_range(const Range& r) {
@@ -572,16 +651,10 @@ struct TimingModel::Impl {
       if (slot >= 0) {
         if (r.hi > kRegsPerSpace || r.lo > r.hi) [[unlikely]]
           bad_register_range(r);
-        const RegState* regs_of = regs[slot].data();
-        for (uint64_t k = r.lo; k < r.hi; ++k) {
-          if (regs_of[k].ready == kUnknown) [[unlikely]]
-            t = std::max(t, reg_ready(slot, k));
-          else
-            t = std::max(t, regs_of[k].ready);
-        }
+        t = regs_ready(slot, r.lo, r.hi, t);
         if constexpr (kWrite) rw[n_rw++] = RegWrite{slot, uint32_t(r.lo), uint32_t(r.hi)};
       } else if (r.lo < r.hi) {
-        acc[n_acc++] = Access{r.lo, r.hi, static_cast<int>(r.space), kWrite};
+        acc[n_acc++] = Access{r.lo, r.hi, static_cast<uint8_t>(r.space), kWrite};
         spaces |= 1u << static_cast<int>(r.space);
       }
     }
@@ -602,7 +675,7 @@ struct TimingModel::Impl {
 
     uint64_t ready = t;
     scratch_deps.clear();
-    for (uint32_t m = spaces; m; m &= m - 1) scan_space(std::countr_zero(m), acc.data(), n_acc, t, ready);
+    if (spaces) scan_spaces(spaces, acc.data(), n_acc, t, ready);
 
     uint64_t finish = kUnknown;
     if (u != kDmaUnit && scratch_deps.empty() && units[u].queue.empty()) {
@@ -612,17 +685,15 @@ struct TimingModel::Impl {
       finish = start + c.latency;
       record_finish(u, seq, start, finish);
     }
-    for (int k = 0; k < n_acc; ++k) {
-      const Access& a = acc[k];
-      sb[a.space].push_back(SbEntry{a.lo, a.hi, finish, seq, a.write});
-    }
+    for (int k = 0; k < n_acc; ++k) sb[acc[k].space].add(acc[k], finish, seq);
     for (int i = 0; i < n_rw; ++i) {
-      RegState* regs_of = regs[rw[i].slot].data();
-      for (uint32_t k = rw[i].lo; k < rw[i].hi; ++k) {
-        regs_of[k].ready = finish;  // its previous writer is resolved (interlocked above)
-        regs_of[k].seq = seq;
+      RegFile& f = regs[rw[i].slot];
+      // Its previous writer is resolved (interlocked above); the writer is looked at only while unknown.
+      std::fill(f.ready.begin() + rw[i].lo, f.ready.begin() + rw[i].hi, finish);
+      if (finish == kUnknown) [[unlikely]] {
+        std::fill(f.seq.begin() + rw[i].lo, f.seq.begin() + rw[i].hi, seq);
+        unknown_regs += rw[i].hi - rw[i].lo;
       }
-      if (finish == kUnknown) unknown_regs += rw[i].hi - rw[i].lo;
     }
     if (finish != kUnknown) return;
 
