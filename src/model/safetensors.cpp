@@ -283,8 +283,10 @@ std::vector<Shard> index_shards(const std::filesystem::path& index_json) {
 
 // Every tensor of the shard as a lazy tensor: decoded from the mapping when first used.
 void add_lazy(ModelWeights& w, const Shard& shard) {
-  for (const auto& [name, raw] : shard->header.tensors)
-    w.set_lazy(name, raw.shape, [shard, &raw](std::span<float> out) { decode_tensor(raw, shard->header.data, out); });
+  for (const auto& entry : shard->header.tensors) {  // not a structured binding: clang cannot capture one
+    const auto& raw = entry.second;
+    w.set_lazy(entry.first, raw.shape, [shard, &raw](std::span<float> out) { decode_tensor(raw, shard->header.data, out); });
+  }
 }
 
 }  // namespace
