@@ -210,7 +210,7 @@ CompiledStep ModelCompiler::compile_step(const std::vector<std::vector<int64_t>>
 
   // RoPE tables for every physical row (padding rows get position 0).
   const RopePlacement rope = place_rope_tables(plan, "rope", need, hd);
-  {
+  if (opt_.host_data) {
     std::vector<int64_t> pos(need, 0);
     for (uint64_t r = 0; r < R; ++r) pos[r] = int64_t(past + r % T);
     const std::vector<float> inv = model::rope_inv_freq(m_);

@@ -20,6 +20,7 @@ struct ModelCompileOptions {
   uint64_t max_positions = 0;  // KV positions per sequence the run needs (prompt + generated)
   LoopPolicy loops = LoopPolicy::hardware();
   bool assembly = true;  // CompiledProgram::assembly (text); a simulation-only run needs none
+  bool host_data = true;  // CompiledStep's VRAM/HBM init data (RoPE tables); timing-only needs none
 };
 
 // A host-computed VRAM tensor a step needs before it runs (RoPE tables): row-major [rows, cols]

@@ -489,6 +489,7 @@ void RunSession::setup_compiler() {
   mo.max_positions = fed_positions(rep_.prompt_len, opt_.gen);
   mo.loops = opt_.loops;
   mo.assembly = false;  // the run simulates the words; nobody reads the text
+  mo.host_data = !opt_.timing_only;  // timing-only: no data is preloaded
   mc_.emplace(hw_, rep_.hw, rm_.config, mo);
 }
 

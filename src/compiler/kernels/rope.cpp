@@ -42,15 +42,23 @@ RopeTables rope_tables(std::span<const float> inv_freq, uint64_t head_dim, uint6
   t.width = std::max(vlen, head_dim);
   t.cos.resize(t.rows * t.width);
   t.sin.resize(t.rows * t.width);
-  for (uint64_t r = 0; r < t.rows; ++r)
+  // One cos/sin per frequency and distinct position (padding rows repeat position 0; columns
+  // repeat the head's half frequencies).
+  std::vector<float> cs(half), sn(half);
+  for (uint64_t r = 0; r < t.rows; ++r) {
+    if (r == 0 || positions[r] != positions[r - 1])
+      for (uint64_t i = 0; i < half; ++i) {
+        // As model::rope_apply: the angle in f32, cos/sin in double, rounded to f32.
+        const float angle = static_cast<float>(positions[r]) * inv_freq[i];
+        cs[i] = static_cast<float>(std::cos(static_cast<double>(angle)));
+        sn[i] = static_cast<float>(std::sin(static_cast<double>(angle)));
+      }
     for (uint64_t c = 0; c < t.width; ++c) {
       const uint64_t j = c % head_dim, i = j % half;
-      // As model::rope_apply: the angle in f32, cos/sin in double, rounded to f32.
-      const float angle = static_cast<float>(positions[r]) * inv_freq[i];
-      const float s = static_cast<float>(std::sin(static_cast<double>(angle)));
-      t.cos[r * t.width + c] = static_cast<float>(std::cos(static_cast<double>(angle)));
-      t.sin[r * t.width + c] = j < half ? -s : s;
+      t.cos[r * t.width + c] = cs[i];
+      t.sin[r * t.width + c] = j < half ? -sn[i] : sn[i];
     }
+  }
   return t;
 }
 
