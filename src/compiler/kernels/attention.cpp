@@ -47,6 +47,11 @@ struct AttentionSetup {
   std::string n_k, n_v, n_s, n_pv, n_mask, n_m, n_l, n_qx;
   const MramBlock *mk = nullptr, *mv = nullptr;
   uint64_t s_base = 0, pv_base = 0, mask_base = 0, low_base = 0, scale_slot = 0, neg_slot = 0;
+  // The column-mask table holds mask_rows rows; the row masking keys >= s sits at slot
+  // (s - mask_first) mod MLEN (see allocate), and the -1e30 row follows them.
+  uint64_t mask_first = 0, mask_rows = 0;
+  uint64_t mask_row(uint64_t s) const { return mask_base + (s + mlen - mask_first) % mlen * vlen; }
+  uint64_t neg_row() const { return mask_base + mask_rows * vlen; }
   uint64_t fp_free = 0, q_chunk = 0, hpass = 0, m_slot = 0, l_slot = 0, qx_rows = 0, qx_base = 0;
 
  private:
@@ -138,9 +143,18 @@ void AttentionSetup::allocate(MemoryPlan& plan) {
   s_base = plan.alloc_vram(n_s, blen, mlen).base();
   pv_base = plan.alloc_vram(n_pv, blen, ub * mlen).base();  // ub blocks of BLEN rows
   low_masks = window_lowest_key(a, a.q_len - 1) > 0;
-  // Rows [0, MLEN]: row s masks keys >= s, row MLEN all keys; with low_masks, rows MLEN+1+s mask keys < s.
-  mask_base = plan.alloc_vram(n_mask, low_masks ? 2 * mlen + 1 : mlen + 1, vlen).base();
-  low_base = mask_base + (mlen + 1) * vlen;
+  // Query row i adds mask row s(i) = (last_key(i) + 1) mod MLEN, and s(i) = s(0) + i (mod MLEN). Up
+  // to MLEN rows, the table holds only those: row i's mask at slot i, built with shift s(0) + i, so
+  // its addresses do not move with kv_len (a decode step's program then differs from the next
+  // one's only in values: the KV store offset and this shift). The window's low masks are built
+  // from the full table (rows s = 0..MLEN-1 at slot s). Then the -1e30 row; with low_masks, rows
+  // MLEN+1+s mask keys < s.
+  const uint64_t last0 = a.causal ? a.kv_len - a.q_len : a.kv_len - 1;
+  const bool compact = !low_masks && a.q_len <= mlen;
+  mask_first = compact ? (last0 + 1) % mlen : 0;
+  mask_rows = compact ? (a.causal ? a.q_len : 1) : mlen;
+  mask_base = plan.alloc_vram(n_mask, mask_rows + 1 + (low_masks ? mlen : 0), vlen).base();
+  low_base = neg_row() + vlen;
   const float scale = float(1.0 / std::sqrt(double(hd)));
   scale_slot = plan.fp_constant("attn_scale", scale);
   neg_slot = plan.fp_constant("neg_large", -1.0e30f);
@@ -301,16 +315,24 @@ void FlashAttentionEmitter::build_masks() {
   b_.stage(a_.name + ": column masks");
   auto f_neg = b_.regs().fp("-1e30");
   b_.s_ld_fp(f_neg, at(ra, s_.neg_slot), 0);
-  const uint64_t neg_row = s_.mask_base + mlen * vlen;
-  b_.v_mul_vf(at(ra, neg_row), at(rb, s_.q->block_address(0)), f0);
+  b_.v_mul_vf(at(ra, s_.neg_row()), at(rb, s_.q->block_address(0)), f0);
   b_.v_add_vf(ra, ra, f_neg);
+  // Slots 0.. take shifts mask_first..MLEN-1, then 0.. (the table wraps around MLEN).
+  const uint64_t upper = std::min(s_.mask_rows, mlen - s_.mask_first);
   b_.load_imm(rb, s_.mask_base);
-  b_.load_imm(r_idx, 0);
-  b_.loop(mlen, [&] {
-    b_.v_shft_v(rb, ra, r_idx);
-    b_.add_imm(rb, rb, vlen);
-    b_.add_imm(r_idx, r_idx, 1);
-  });
+  b_.load_imm(r_idx, s_.mask_first);
+  auto shifted_rows = [&](uint64_t count) {
+    b_.loop(count, [&] {
+      b_.v_shft_v(rb, ra, r_idx);
+      b_.add_imm(rb, rb, vlen);
+      b_.add_imm(r_idx, r_idx, 1);
+    });
+  };
+  shifted_rows(upper);
+  if (upper < s_.mask_rows) {
+    b_.load_imm(r_idx, 0);
+    shifted_rows(s_.mask_rows - upper);
+  }
   if (s_.low_masks) {
     // low[s] = -1e30 row - mask[s]: -1e30 in columns < s, exactly 0 from s on.
     b_.load_imm(rb, s_.mask_base);
@@ -552,7 +574,7 @@ void FlashAttentionEmitter::uniform_groups(uint64_t t, uint64_t g, uint64_t g1, 
   }
   auto mask_g = b_.regs().gp("group mask row");
   auto mask_row = b_.regs().gp("mask row");
-  b_.load_imm(mask_g, s_.mask_base + k.s0 * s_.vlen);
+  b_.load_imm(mask_g, s_.mask_row(k.s0));
   const GpReg mg = mask_g, mr = mask_row;
   b_.loop(g1 - g, [&] {
     group_body(t, true, 0, 0, &mg, &mr, k.d * s_.vlen);
@@ -671,7 +693,7 @@ void FlashAttentionEmitter::row_update(uint64_t s, bool first, const GpReg* mask
   if (mask)
     b_.v_add_vv(r_srow, r_srow, *mask);
   else if (s < s_.mlen)
-    b_.v_add_vv(r_srow, r_srow, at(ra, s_.mask_base + s * vlen));
+    b_.v_add_vv(r_srow, r_srow, at(ra, s_.mask_row(s)));
   if (from > 0) b_.v_add_vv(r_srow, r_srow, at(ra, s_.low_base + from * vlen));
   rescale_row(first);
   const uint32_t ms = uint32_t(s_.m_slot + cur->k * s_.q_chunk), ls = uint32_t(s_.l_slot + cur->k * s_.q_chunk);
