@@ -16,7 +16,7 @@ void add_run_command(CLI::App& app) {
     runner::RunOptions opt;
     std::string prompt_ids, json, dump_dir, loops = "hardware", dram_fidelity = "bank";
     std::string stats_dir, trace_dir, trace_window;
-    bool quiet = false, progress = false, no_progress = false;
+    bool quiet = false, progress = false, no_progress = false, no_step_reuse = false;
   };
   auto a = std::make_shared<Args>();
   auto* sub = app.add_subcommand("run", "Compile and simulate a model end to end (default: tiny preset)");
@@ -33,6 +33,8 @@ void add_run_command(CLI::App& app) {
   sub->add_option("--seed", a->opt.seed, "Seed of preset weights and the random prompt")->check(kCount)->capture_default_str();
   sub->add_flag("--timing-only", a->opt.timing_only, "No weights or data: timing of full-size models");
   sub->add_flag("--teacher-force", a->opt.teacher_force, "Feed the simulator the reference's tokens");
+  sub->add_flag("--no-step-reuse", a->no_step_reuse,
+                "Timing-only: simulate every step, also those proven to time like the step before (docs/run.md)");
   sub->add_option("--loops", a->loops, "Loop lowering: hardware or unroll")
       ->check(CLI::IsMember({"hardware", "unroll"}))
       ->capture_default_str();
@@ -68,6 +70,7 @@ void add_run_command(CLI::App& app) {
     o.trace_dir = a->trace_dir;
     std::tie(o.trace_first, o.trace_last) = parse_trace_window(a->trace_window);
     o.dram_fidelity = sim::parse_dram_fidelity(a->dram_fidelity, "--dram-fidelity");
+    o.step_reuse = !a->no_step_reuse;
     o.loops = a->loops == "unroll" ? compiler::LoopPolicy::unroll() : compiler::LoopPolicy::hardware();
     if (!a->quiet && !a->no_progress && (a->progress || isatty(2))) {  // -q: no progress bar either
       o.progress = [](size_t done, size_t total) {

@@ -220,15 +220,16 @@ void ProgramBuilder::emit_instr(const isa::Instr& in) {
   instrs_.push_back(in);
 }
 
-// emit()'s operand checks already hold every field to its form; counting skips the re-validation
-// (it is most of the per-instruction cost of counting a long-context kernel).
+// emit()'s operand checks already hold every field to its form (and leave the fields it does not
+// encode 0), so neither counting nor emission re-validates: it was most of the per-instruction
+// cost of counting a long-context kernel and a third of emitting a decode step.
 void ProgramBuilder::emit_checked(const isa::Instr& in) {
   if (counter_) {
     counter_->hint = hint_;
     counter_->record(in, isa::info(in.op));
     return;
   }
-  emit_instr(in);
+  instrs_.push_back(in);
 }
 
 ProgramBuilder ProgramBuilder::counting(const config::HardwareConfig& cfg, std::string config_name) {
@@ -253,16 +254,32 @@ ProgramBuilder::DmaHintScope::~DmaHintScope() { b_.hint_ = saved_; }
 
 // ---- immediates ----
 
-void ProgramBuilder::load_imm(GpReg dst, uint64_t value) {
+std::array<isa::Instr, 2> ProgramBuilder::load_imm_pair(GpReg dst, uint64_t value) {
   if (value > 0xFFFFFFFFull)
     throw InputError(fmt::format("load_imm: value {} does not fit a 32-bit GP register (legal range 0..4294967295)",
                                  value));
-  if (dst == gp0) misuse("load_imm into gp0");
   // LUI writes imm << 12; the upper 20 bits of a u32 fit its 22-bit immediate, the low 12 bits
   // always fit ADDI's 18-bit immediate.
   const auto v = uint32_t(value);
-  s_lui_int(dst, v >> 12);
-  s_addi_int(dst, dst, v & 0xFFF);
+  std::array<isa::Instr, 2> p{};
+  p[0].op = isa::Opcode::S_LUI_INT;
+  p[0].rd = uint8_t(dst.index);
+  p[0].imm = v >> 12;
+  p[1].op = isa::Opcode::S_ADDI_INT;
+  p[1].rd = p[1].rs1 = uint8_t(dst.index);
+  p[1].imm = v & 0xFFF;
+  return p;
+}
+
+void ProgramBuilder::load_imm(GpReg dst, uint64_t value) {
+  if (dst == gp0) misuse("load_imm into gp0");
+  for (const isa::Instr& in : load_imm_pair(dst, value)) emit_checked(in);
+}
+
+void ProgramBuilder::load_step_imm(GpReg dst, StepValue value) {
+  const size_t pc = instrs_.size();
+  load_imm(dst, value(0));
+  if (!counter_) step_sites_.push_back({pc, std::move(value)});
 }
 
 void ProgramBuilder::add_imm(GpReg dst, GpReg src, uint64_t value) {

@@ -2,6 +2,7 @@
 // immediate legalization, hardware loops or unrolling, and the annotated .asm listing.
 // Included through compiler/compiler.hpp.
 #pragma once
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <initializer_list>
@@ -286,6 +287,19 @@ class ProgramBuilder {
   // counts kernels standalone and must get the same number as in a model program).
   // InputError for value >= 2^32 (no instruction sequence can hold it in a 32-bit register).
   void load_imm(GpReg dst, uint64_t value);
+  // load_imm(dst, value(0)) where the value depends on the step's position: `value(d)` is the
+  // immediate the same code needs when every position of the step moves by d (the KV store's
+  // offset, the attention mask's shift). ModelCompiler re-evaluates these sites to turn one
+  // decode step's program into the next one's (ModelCompiler::compile_step).
+  using StepValue = std::function<uint64_t(int64_t position_delta)>;
+  void load_step_imm(GpReg dst, StepValue value);
+  struct StepSite {
+    size_t pc;  // the S_LUI_INT of the pair
+    StepValue value;
+  };
+  const std::vector<StepSite>& step_sites() const { return step_sites_; }
+  // The two instructions load_imm(dst, value) emits (InputError for value >= 2^32).
+  static std::array<isa::Instr, 2> load_imm_pair(GpReg dst, uint64_t value);
   // dst = src + value (wrapping u32; value 0 .. 2^32-1). One S_ADDI_INT when value < 2^18,
   // else load_imm into dst (dst != src) or a scratch register, then S_ADD_INT.
   void add_imm(GpReg dst, GpReg src, uint64_t value);
@@ -363,6 +377,7 @@ class ProgramBuilder {
   LoopPolicy policy_ = LoopPolicy::hardware();
   int loop_depth_ = 0;
   std::vector<isa::Instr> instrs_;
+  std::vector<StepSite> step_sites_;
   std::vector<Note> notes_;
   std::vector<std::pair<std::string, size_t>> labels_;
 };

@@ -3,6 +3,7 @@
 // tiling, memory layouts and every rounding point: docs/kernels-attention.md.
 #pragma once
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -96,5 +97,11 @@ struct AttentionSchedule {
   uint64_t kv_passes = 0;  // KV streams: batch x q_chunks x ceil(heads / heads_per_pass)
 };
 AttentionSchedule emit_flash_attention(ProgramBuilder& b, MemoryPlan& plan, const AttentionArgs& args);
+// Attention calls whose programs differ only in their step values (load_step_imm: the mask
+// shift): decode (one causal query per sequence, no sliding window) over the same number of KV
+// tiles with the last one partial, or the same full tiles. Returns the class of kv_len, or
+// nullopt where the emission may depend on kv_len in other ways (ModelCompiler then emits).
+std::optional<uint64_t> attention_step_class(const config::HardwareConfig& cfg, uint64_t q_len, uint64_t kv_len,
+                                             bool causal, uint64_t sliding_window);
 
 }  // namespace plena::compiler

@@ -168,8 +168,6 @@ std::span<const float> ModelCompiler::weight_data(const std::string& tensor, con
 }
 
 CompiledStep ModelCompiler::compile_step(const std::vector<std::vector<int64_t>>& tokens, uint64_t past) const {
-  const auto& g = hw_.geometry;
-  const uint64_t vlen = g.vlen;
   const uint64_t B = tokens.size();
   if (B != opt_.batch) throw InputError(fmt::format("error: step has {} sequences, compiled for batch {}", B, opt_.batch));
   const uint64_t T = tokens[0].size();
@@ -185,7 +183,57 @@ CompiledStep ModelCompiler::compile_step(const std::vector<std::vector<int64_t>>
   }
   if (past + T > opt_.max_positions)
     throw InputError(fmt::format("error: positions {}..{} exceed max_positions {}", past, past + T - 1, opt_.max_positions));
+  const std::optional<StepKey> key = step_key(B, T, past, flat);
+  if (key && template_ && template_->key == *key) return patched_step(*template_, past);
+  CompiledStep step = emit_step(flat, B, T, past);
+  if (key) template_ = std::make_unique<StepTemplate>(StepTemplate{*key, step, past, std::move(last_sites_), rope_place_});
+  last_sites_.clear();
+  return step;
+}
 
+// Steps with the same key compile to the same program but for their load_step_imm sites (the KV
+// store's offsets, the attention mask's shift): a decode step and the next one, until the KV
+// length reaches the next tile. The prompt's tokens are part of the key (their embedding rows are
+// immediates), so only timing-only runs, which re-feed one token, patch every decode step.
+std::optional<ModelCompiler::StepKey> ModelCompiler::step_key(uint64_t B, uint64_t T, uint64_t past,
+                                                              const std::vector<int64_t>& flat) const {
+  if (opt_.assembly || !opt_.reuse_programs) return std::nullopt;  // the text names the step's positions
+  const auto attention = attention_step_class(hw_, T, past + T, true, uint64_t(std::max<int64_t>(0, m_.sliding_window)));
+  if (!attention) return std::nullopt;
+  return StepKey{B, T, *attention, flat};
+}
+
+CompiledStep ModelCompiler::patched_step(const StepTemplate& t, uint64_t past) const {
+  CompiledStep step = t.step;
+  step.past = past;
+  ++patched_steps_;
+  const int64_t delta = int64_t(past) - int64_t(t.past);
+  auto& instrs = step.program.instrs;
+  for (const ProgramBuilder::StepSite& site : t.sites) {
+    const auto pair = ProgramBuilder::load_imm_pair(GpReg{instrs[site.pc].rd}, site.value(delta));
+    for (size_t k = 0; k < 2; ++k) {
+      instrs[site.pc + k] = pair[k];
+      step.program.words[site.pc + k] = isa::encode(pair[k]);
+    }
+  }
+  step.vram_inits.clear();
+  add_rope_inits(step, t.rope);
+  return step;
+}
+
+// RoPE tables for every physical row (padding rows get position 0).
+void ModelCompiler::add_rope_inits(CompiledStep& step, const RopeInitPlace& rope) const {
+  if (!opt_.host_data) return;
+  const uint64_t R = step.batch * step.q_len;
+  std::vector<int64_t> pos(rope.rows, 0);
+  for (uint64_t r = 0; r < R; ++r) pos[r] = int64_t(step.past + r % step.q_len);
+  const std::vector<float> inv = model::rope_inv_freq(m_);
+  RopeTables t = rope_tables(inv, uint64_t(m_.head_dim), hw_.geometry.vlen, pos);
+  step.vram_inits.push_back({rope.cos, std::move(t.cos)});
+  step.vram_inits.push_back({rope.sin, std::move(t.sin)});
+}
+
+CompiledStep ModelCompiler::emit_step(const std::vector<int64_t>& flat, uint64_t B, uint64_t T, uint64_t past) const {
   MemoryPlan plan = base_;
   ProgramBuilder b(hw_, hw_name_);
   b.set_loop_policy(opt_.loops);
@@ -208,15 +256,10 @@ CompiledStep ModelCompiler::compile_step(const std::vector<std::vector<int64_t>>
   step.q_len = T;
   step.past = past;
 
-  // RoPE tables for every physical row (padding rows get position 0).
   const RopePlacement rope = place_rope_tables(plan, "rope", need, hd);
+  rope_place_ = RopeInitPlace{plan.vram(rope.cos), plan.vram(rope.sin), need};
+  add_rope_inits(step, rope_place_);
   if (opt_.host_data) {
-    std::vector<int64_t> pos(need, 0);
-    for (uint64_t r = 0; r < R; ++r) pos[r] = int64_t(past + r % T);
-    const std::vector<float> inv = model::rope_inv_freq(m_);
-    RopeTables t = rope_tables(inv, hd, vlen, pos);
-    step.vram_inits.push_back({plan.vram(rope.cos), std::move(t.cos)});
-    step.vram_inits.push_back({plan.vram(rope.sin), std::move(t.sin)});
     if (!rope.swap.empty()) {
       const HbmTensor& sw = plan.hbm(rope.swap);
       if (!rope_swap_ || rope_swap_->size() != sw.rows * sw.cols) throw std::logic_error("model compiler: rope swap image");
@@ -258,6 +301,7 @@ CompiledStep ModelCompiler::compile_step(const std::vector<std::vector<int64_t>>
   step.hidden = plan.vram(T > 1 ? "final" : "x");
   step.logits = plan.vram("logits");
   step.program = finish_program(b, plan, opt_.assembly);
+  last_sites_ = b.step_sites();
   // The final norm + LM head follow the last layer, so every checkpoint names a real instruction.
   if (step.residual_pcs.back() >= step.program.instrs.size())
     throw std::logic_error("model compiler: residual checkpoint past the end of the program");

@@ -6,6 +6,7 @@
 #pragma once
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -21,6 +22,9 @@ struct ModelCompileOptions {
   LoopPolicy loops = LoopPolicy::hardware();
   bool assembly = true;  // CompiledProgram::assembly (text); a simulation-only run needs none
   bool host_data = true;  // CompiledStep's VRAM/HBM init data (RoPE tables); timing-only needs none
+  // A step whose program is the last emitted one's but for step values (decode steps of one KV
+  // tile count with the same tokens; not with assembly) is that program, patched (compile_step).
+  bool reuse_programs = true;
 };
 
 // A host-computed VRAM tensor a step needs before it runs (RoPE tables): row-major [rows, cols]
@@ -77,8 +81,11 @@ class ModelCompiler {
                                      std::vector<float>& staging) const;
 
   // One step: tokens[b] are sequence b's new tokens (same count for every sequence) at positions
-  // past .. past + count - 1. InputError when past + count exceeds max_positions.
+  // past .. past + count - 1. InputError when past + count exceeds max_positions. Keeps the last
+  // step's program to patch (ModelCompileOptions::reuse_programs): not for concurrent calls.
   CompiledStep compile_step(const std::vector<std::vector<int64_t>>& tokens, uint64_t past) const;
+  // Steps compile_step returned as a patched copy of the step before (for tests and reports).
+  uint64_t patched_steps() const { return patched_steps_; }
 
  private:
   struct Source {
@@ -97,6 +104,32 @@ class ModelCompiler {
   std::vector<std::string> weight_names_;
   std::vector<std::pair<std::string, Source>> sources_;
   std::shared_ptr<const std::vector<float>> rope_swap_;  // the swap tensor's HBM image, when needed
+
+  // ---- compile_step's program reuse ----
+  struct StepKey {
+    uint64_t batch = 0, q_len = 0, attention = 0;  // attention: attention_step_class
+    std::vector<int64_t> tokens;
+    bool operator==(const StepKey&) const = default;
+  };
+  struct RopeInitPlace {
+    VramTensor cos, sin;
+    uint64_t rows = 0;  // physical rows
+  };
+  struct StepTemplate {
+    StepKey key;
+    CompiledStep step;
+    uint64_t past = 0;
+    std::vector<ProgramBuilder::StepSite> sites;
+    RopeInitPlace rope;
+  };
+  std::optional<StepKey> step_key(uint64_t B, uint64_t T, uint64_t past, const std::vector<int64_t>& flat) const;
+  CompiledStep emit_step(const std::vector<int64_t>& flat, uint64_t B, uint64_t T, uint64_t past) const;
+  CompiledStep patched_step(const StepTemplate& t, uint64_t past) const;
+  void add_rope_inits(CompiledStep& step, const RopeInitPlace& rope) const;
+  mutable std::unique_ptr<StepTemplate> template_;
+  mutable std::vector<ProgramBuilder::StepSite> last_sites_;  // of the last emit_step
+  mutable RopeInitPlace rope_place_;                          // of the last emit_step
+  mutable uint64_t patched_steps_ = 0;
 };
 
 }  // namespace plena::compiler

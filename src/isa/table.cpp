@@ -302,7 +302,7 @@ std::string validate(const Instr& in) {
 }
 
 uint32_t encode(const Instr& in) {
-  if (std::string err = validate(in); !err.empty()) throw InputError("encode: " + err);
+  if (!is_valid_opcode(static_cast<uint32_t>(in.op)) || !fields_in_range(in)) throw InputError("encode: " + validate(in));
   const OpInfo& inf = info(in.op);
   uint32_t w = inf.code;
   switch (inf.cls) {

@@ -19,6 +19,7 @@
 #include "runner/resources.hpp"
 #include "sim/resources.hpp"
 #include "sim/sim.hpp"
+#include "sim/step_reuse.hpp"
 #include "support/output.hpp"
 #include "support/support.hpp"
 
@@ -432,6 +433,7 @@ class RunSession {
   std::optional<compiler::ModelCompiler> mc_;
   HiddenProbe probe_;
   std::optional<sim::Simulator> simu_;
+  std::optional<sim::TimingReuse> reuse_;  // timing-only: a step's timing proven equal to the last simulated one's
   std::optional<References> refs_;
   Tokens feed_;             // the next step's input tokens per sequence
   uint64_t steps_ = 0, done_ = 0, past_ = 0;
@@ -504,6 +506,8 @@ void RunSession::setup_simulator() {
   if (opt_.dump_hidden_layers) so.observer = [this](const sim::Effects&, uint32_t) { probe_.observe(); };
   simu_.emplace(hw_, so);
   probe_.machine = &simu_->machine();
+  // Per-step statistics and traces come from a simulation: those runs simulate every step.
+  if (opt_.timing_only && opt_.step_reuse && opt_.stats_dir.empty() && opt_.trace_dir.empty()) reuse_.emplace(hw_, so);
   if (opt_.timing_only) return;
   const compiler::HbmManifest man = mc_->manifest();
   std::vector<float> staging;
@@ -546,6 +550,7 @@ compiler::CompiledStep RunSession::compile(StepReport& st) {
 // The step's trace streams to its file as it runs; a fault leaves no file behind (the run fails).
 sim::SimResult RunSession::run_traced(const compiler::CompiledStep& step, StepReport& st) {
   const auto program = std::span<const isa::Instr>(step.program.instrs);  // valid by construction
+  if (reuse_) return reuse_->run(*simu_, program, &st.reused);
   if (opt_.trace_dir.empty()) return simu_->run(program);
   warn_trace_size(st);
   OutputFile file(opt_.trace_dir / fmt::format("step{:04d}.trace.json", done_));
@@ -660,6 +665,7 @@ void RunSession::advance(StepReport st, Tokens next) {
   past_ += feed_[0].size();
   feed_ = std::move(next);
   rep_.executed += st.executed;
+  rep_.reused_steps += st.reused;
   rep_.hbm_read_bytes += st.hbm_read_bytes;
   rep_.hbm_write_bytes += st.hbm_write_bytes;
   rep_.host_seconds += st.host_seconds;
@@ -794,6 +800,10 @@ std::string RunReport::to_text() const {
   s += fmt::format("host         {:.3f} s simulating, {} instructions, {:.2f} M instr/s; {:.3f} s compiling; {:.3f} s "
                    "wall in total\n",
                    host_seconds, executed, sim_instr_per_s * 1e-6, compile_seconds, wall_seconds);
+  if (reused_steps)
+    s += fmt::format("             {} of {} steps' timing reused from the step before, proven identical (--no-step-reuse "
+                     "simulates each)\n",
+                     reused_steps, steps.size());
   return s;
 }
 

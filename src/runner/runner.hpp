@@ -33,6 +33,9 @@ struct RunOptions {
   uint64_t batch = 1;
   uint64_t seed = 1;                   // random weights of a preset and the random prompt
   bool timing_only = false;            // no weights, no data: timing of full-size models
+  // Timing-only: a step whose program differs from the last simulated one's only in values its
+  // timing provably does not depend on takes that step's result (sim/step_reuse.hpp).
+  bool step_reuse = true;
   bool teacher_force = false;          // feed the simulator the reference's tokens instead of its own
   compiler::LoopPolicy loops = compiler::LoopPolicy::hardware();
   // DMA streams are cut into DRAM requests of this many bytes (power of two; 0: the timing
@@ -89,6 +92,7 @@ struct StepReport {
   uint64_t hbm_read_bytes = 0, hbm_write_bytes = 0;
   double host_seconds = 0;     // host time simulating the step
   double compile_seconds = 0;  // host time compiling the step
+  bool reused = false;         // timing reused from the last simulated step (proven identical)
   std::vector<int64_t> sim_tokens;  // argmax of the simulated logits per sequence
   std::vector<int64_t> ref_tokens;  // argmax of the reference logits on the same context
   std::vector<Agreement> agreement; // per sequence (empty in timing-only runs)
@@ -101,6 +105,7 @@ constexpr auto json_fields(std::type_identity<StepReport>) {
                     field("time_ps", &S::time_ps), field("cycles", &S::cycles),
                     field("hbm_read_bytes", &S::hbm_read_bytes), field("hbm_write_bytes", &S::hbm_write_bytes),
                     field("host_s", &S::host_seconds), field("compile_s", &S::compile_seconds),
+                    field("reused", &S::reused),
                     field("sim_tokens", &S::sim_tokens), field("ref_tokens", &S::ref_tokens),
                     field("agreement", &S::agreement), field_unless_empty("hidden_layers", &S::hidden_layers)};
 }
@@ -196,6 +201,7 @@ struct RunReport {
   double compile_seconds = 0;  // host time compiling the steps
   double wall_seconds = 0;  // host wall time of the whole run (compile + simulate + reference)
   uint64_t executed = 0;
+  uint64_t reused_steps = 0;  // steps whose timing was reused (StepReport::reused)
 
   std::string to_text() const;
   std::string to_json() const;
@@ -235,6 +241,7 @@ constexpr auto json_fields(std::type_identity<RunReport>) {
                     field("host_s", &R::host_seconds),
                     field("compile_s", &R::compile_seconds),
                     field("executed", &R::executed),
+                    field("reused_steps", &R::reused_steps),
                     field("sim_instr_per_s", &R::sim_instr_per_s),
                     field("wall_s", &R::wall_seconds),
                     field("steps", &R::steps)};

@@ -209,10 +209,13 @@ class Simulator {
   Machine& machine() { return *machine_; }
   const Machine& machine() const { return *machine_; }
   TimingModel* timing() { return timing_.get(); }
+  // Called after every executed instruction of later runs (SimOptions::observer).
+  std::function<void(const Effects&, uint32_t pc)>& observer() { return opts_.observer; }
   // Timing options of the next run (e.g. a trace stream per run); the current run keeps its own.
   TimingOptions& timing_options() { return opts_.timing; }
   // Runs the program from pc 0 until pc leaves the program. Machine state persists across runs
-  // (preload before, dump after); the timing model is finished at the end of each run.
+  // (preload before, dump after); the timing model is finished at the end of each run, and only
+  // its calibrated DRAM shapes carry over (a shape is calibrated once per simulator).
   SimResult run(std::span<const uint32_t> words);
   // The same for a program already in decoded form whose every instruction passes
   // isa::validate (a compiler's CompiledProgram::instrs): no encode/decode round trip. The span
@@ -227,6 +230,7 @@ class Simulator {
   SimOptions opts_;
   std::unique_ptr<Machine> machine_;
   std::unique_ptr<TimingModel> timing_;
+  std::shared_ptr<CalibratedShapes> shapes_ = make_calibrated_shapes();
   std::vector<isa::Instr> program_;
 };
 

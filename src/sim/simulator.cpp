@@ -48,7 +48,7 @@ SimResult Simulator::execute_program(std::span<const isa::Instr> program, std::s
   m.loops.clear();
   m.loop_back_edges = 0;
   timing_.reset();
-  if (opts_.use_timing_model) timing_ = std::make_unique<TimingModel>(cfg_, opts_.timing);
+  if (opts_.use_timing_model) timing_ = std::make_unique<TimingModel>(cfg_, opts_.timing, shapes_);
 
   SimResult res;
   const uint64_t budget = cfg_.timing.instruction_budget;

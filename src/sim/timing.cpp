@@ -149,6 +149,18 @@ struct UnitState {
 
 }  // namespace
 
+namespace {
+struct CalibKey {
+  dram::TransferShape shape;
+  auto operator<=>(const CalibKey&) const = default;
+};
+}  // namespace
+
+struct CalibratedShapes {
+  dram::BurstOptions options;  // they were calibrated with
+  std::map<CalibKey, dram::TransferTiming> map;
+};
+
 struct TimingModel::Impl {
   config::HardwareConfig cfg;
   TimingOptions opts;
@@ -187,21 +199,23 @@ struct TimingModel::Impl {
   std::array<std::deque<TraceEvent>, kUnits> trace_hold;
   static constexpr size_t kTraceHold = 4096;  // per unit; beyond it, finished events go to the overflow lane
 
-  // Calibrated DRAM fidelity: timing per (transfer shape, base alignment), one shared pipe.
-  struct CalibKey {
-    dram::TransferShape shape;
-    auto operator<=>(const CalibKey&) const = default;
-  };
-  std::map<CalibKey, dram::TransferTiming> calib;
+  // Calibrated DRAM fidelity: timing per transfer shape (shared with the simulator's other runs),
+  // one shared pipe.
+  std::shared_ptr<CalibratedShapes> shapes;
   // Direct-mapped cache in front of `calib` (programs cycle through a few shapes; a map lookup
   // compares whole shapes at every level). Map nodes are stable, so the pointers stay valid.
   static constexpr size_t kCalibCacheSize = 64;
   std::array<const std::pair<const CalibKey, dram::TransferTiming>*, kCalibCacheSize> calib_cache{};
   uint64_t pipe_free_ps = 0;
 
-  Impl(const config::HardwareConfig& c, const TimingOptions& o)
+  Impl(const config::HardwareConfig& c, const TimingOptions& o, std::shared_ptr<CalibratedShapes> shared)
       : cfg(c), opts(o), dram(make_dram(c)), period(cycle_period_ps(c.compute.clock_ghz)),
-        decoupled(c.timing.mode == config::TimingMode::Decoupled) {
+        decoupled(c.timing.mode == config::TimingMode::Decoupled), shapes(std::move(shared)) {
+    if (!shapes) shapes = std::make_shared<CalibratedShapes>();
+    if (shapes->options != burst_options()) {  // calibrated for other options: start over
+      shapes->map.clear();
+      shapes->options = burst_options();
+    }
     if (opts.dma_queue_depth == 0 || opts.unit_queue_depth == 0)
       throw InputError(located("<timing options>", 0, 0, "dma_queue_depth and unit_queue_depth must be >= 1"));
     if (opts.dma_request_bytes == 0 || (opts.dma_request_bytes & (opts.dma_request_bytes - 1)) != 0)
@@ -360,18 +374,17 @@ struct TimingModel::Impl {
     return uint64_t(last - floor_sum(s.rows, rb, s.stride, s.base) + s.rows);
   }
 
-  void start_dma_calibrated(DmaXfer& x, uint64_t start, uint64_t arrival) {
-    // Key: the streams' row geometry. The first transfer of a geometry is replayed at its own
-    // addresses (so the relative placement of e.g. element and scale rows, which decides bank
-    // conflicts, is the program's), tile after tile; later transfers of that geometry reuse it.
-    // Transfers of more than kScaleRows rows share the calibration at kScaleRows rows, scaled
-    // linearly in rows (the steady state of a long stream).
-    constexpr uint64_t kScaleRows = 128;
-    CalibKey key;
-    dram::TransferShape at;  // the same geometry at this transfer's addresses
+  // Key: the streams' row geometry. The first transfer of a geometry is replayed at its own
+  // addresses (so the relative placement of e.g. element and scale rows, which decides bank
+  // conflicts, is the program's), tile after tile; later transfers of that geometry reuse it.
+  // Transfers of more than kScaleRows rows share the calibration at kScaleRows rows, scaled
+  // linearly in rows (the steady state of a long stream). Returns the most rows of a stream.
+  static constexpr uint64_t kScaleRows = 128;
+  static uint64_t calibrated_shape(const std::array<HbmStream, 2>& hbm, uint8_t n, CalibKey& key,
+                                   dram::TransferShape& at) {
     uint64_t rows = 0;
-    for (uint8_t i = 0; i < x.n_hbm; ++i) {
-      const HbmStream& s = x.hbm[i];
+    for (uint8_t i = 0; i < n; ++i) {
+      const HbmStream& s = hbm[i];
       if (!s.bytes || !s.rows) continue;
       rows = std::max(rows, s.rows);
       const dram::TransferStream ts{0, s.bytes, std::min(s.rows, kScaleRows), s.stride};
@@ -379,8 +392,15 @@ struct TimingModel::Impl {
       at.streams[at.n] = ts;
       at.streams[at.n++].offset = s.base;
       key.shape.write = at.write = s.write;
-      st.dram_requests += count_requests(s);
     }
+    return rows;
+  }
+
+  void start_dma_calibrated(DmaXfer& x, uint64_t start, uint64_t arrival) {
+    CalibKey key;
+    dram::TransferShape at;  // the same geometry at this transfer's addresses
+    const uint64_t rows = calibrated_shape(x.hbm, x.n_hbm, key, at);
+    for (uint8_t i = 0; i < x.n_hbm; ++i) st.dram_requests += count_requests(x.hbm[i]);
     if (key.shape.n == 0) return complete_dma(x, start + opts.dma_setup_cycles);
     const double scale = rows <= kScaleRows ? 1.0 : double(rows) / double(kScaleRows);
     const dram::TransferTiming& t = calibration(key, at);
@@ -405,23 +425,40 @@ struct TimingModel::Impl {
     return size_t(h >> 58) % kCalibCacheSize;
   }
 
+  dram::BurstOptions burst_options() const {
+    dram::BurstOptions o;
+    o.base = 0;
+    o.request_bytes = opts.dma_request_bytes;
+    o.queue_depth = decoupled ? opts.dma_queue_depth : 1;
+    o.period_ps = period;
+    o.issue_gap_ps = 3 * period;  // a prefetch loop's body: one transfer every few cycles
+    return o;
+  }
+
   // The timing of `key`'s geometry, calibrated at `at` (this transfer's addresses) the first time.
   const dram::TransferTiming& calibration(const CalibKey& key, const dram::TransferShape& at) {
     auto& slot = calib_cache[calib_slot(key)];
     if (slot && slot->first == key) return slot->second;
-    auto it = calib.find(key);
-    if (it == calib.end()) {
-      dram::BurstOptions o;
-      o.base = 0;
-      o.request_bytes = opts.dma_request_bytes;
-      o.queue_depth = decoupled ? opts.dma_queue_depth : 1;
-      o.period_ps = period;
-      o.issue_gap_ps = 3 * period;  // a prefetch loop's body: one transfer every few cycles
-      it = calib.emplace(key, dram::calibrate_transfer(dram.params(), at, o)).first;
+    auto it = shapes->map.find(key);
+    if (it == shapes->map.end()) {
+      it = shapes->map.emplace(key, dram::calibrate_transfer(dram.params(), at, burst_options())).first;
       st.dram_calibrations++;
     }
     slot = &*it;
     return it->second;
+  }
+
+  // Calibrated fidelity reads a transfer's HBM addresses only to count its requests and, when it
+  // is the first of its shape, to calibrate the shape at them (start_dma_calibrated).
+  bool transfers_time_alike(const Effects& a, const Effects& b) const {
+    if (opts.dram_fidelity != DramFidelity::Calibrated || a.n_hbm != b.n_hbm) return false;
+    for (uint8_t i = 0; i < a.n_hbm; ++i) {
+      const HbmStream &x = a.hbm[i], &y = b.hbm[i];
+      if (x.bytes != y.bytes || x.rows != y.rows || x.stride != y.stride || x.write != y.write ||
+          count_requests(x) != count_requests(y))
+        return false;
+    }
+    return true;
   }
 
   void complete_dma(DmaXfer& x, uint64_t finish) {
@@ -801,13 +838,18 @@ DramFidelity parse_dram_fidelity(std::string_view name, std::string_view what) {
 }
 std::string_view dram_fidelity_name(DramFidelity f) { return f == DramFidelity::Bank ? "bank" : "calibrated"; }
 
-TimingModel::TimingModel(const config::HardwareConfig& cfg, const TimingOptions& opts)
-    : impl_(std::make_unique<Impl>(cfg, opts)) {}
+TimingModel::TimingModel(const config::HardwareConfig& cfg, const TimingOptions& opts,
+                         std::shared_ptr<CalibratedShapes> shapes)
+    : impl_(std::make_unique<Impl>(cfg, opts, std::move(shapes))) {}
+std::shared_ptr<CalibratedShapes> make_calibrated_shapes() { return std::make_shared<CalibratedShapes>(); }
 TimingModel::~TimingModel() = default;
 
 void TimingModel::issue(const Effects& e, uint32_t pc) { impl_->issue(e, pc); }
 void TimingModel::finish() { impl_->finish(); }
 const TimingStats& TimingModel::stats() const { return impl_->st; }
+bool TimingModel::transfers_time_alike(const Effects& a, const Effects& b) const {
+  return impl_->transfers_time_alike(a, b);
+}
 
 void TimingModel::write_perfetto(std::ostream& out) const {
   if (!impl_->tracer || impl_->opts.trace)

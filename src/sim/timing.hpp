@@ -6,6 +6,7 @@
 // units overlap when no dependency forbids it) and latency table.
 #pragma once
 #include <cstdint>
+#include <vector>
 #include <iosfwd>
 #include <memory>
 #include <string>
@@ -74,10 +75,18 @@ struct TimingOptions {
 DramFidelity parse_dram_fidelity(std::string_view name, std::string_view what);
 std::string_view dram_fidelity_name(DramFidelity f);
 
+// The transfer shapes timing models have calibrated (calibrated fidelity), handed from one run
+// of a simulator to the next: a simulator calibrates each shape once, at the first transfer of it
+// in any of its runs (the steps of a `plena run` share them).
+struct CalibratedShapes;
+std::shared_ptr<CalibratedShapes> make_calibrated_shapes();
+
 class TimingModel {
  public:
   // Builds the DRAM model from cfg.hbm.dram (plena::InputError naming the key if unknown).
-  TimingModel(const config::HardwareConfig& cfg, const TimingOptions& opts = {});
+  // `shapes`: calibrations to reuse and extend (null: this model's own).
+  TimingModel(const config::HardwareConfig& cfg, const TimingOptions& opts = {},
+              std::shared_ptr<CalibratedShapes> shapes = nullptr);
   ~TimingModel();
   TimingModel(const TimingModel&) = delete;
   TimingModel& operator=(const TimingModel&) = delete;
@@ -87,6 +96,10 @@ class TimingModel {
   // Waits for all outstanding work (DMA included) and finalises the statistics.
   void finish();
   const TimingStats& stats() const;
+  // Whether this model charges two DMA transfers whose Effects differ only in HBM stream bases
+  // alike once their shape is calibrated (exact reuse of a step's timing, sim/step_reuse.hpp).
+  // Only the calibrated fidelity can say yes.
+  bool transfers_time_alike(const Effects& a, const Effects& b) const;
   // Chrome / Perfetto trace-event JSON: one track per unit, one event per instruction (needs record_trace).
   void write_perfetto(std::ostream& out) const;
   // Ends the streamed trace (TimingOptions::trace), after finish(); a non-empty fault_message adds

@@ -148,6 +148,38 @@ TEST(Runner, CalibratedDramFidelityTracksBankLevel) {
   }
 }
 
+// Timing-only decode steps take the step before's timing only where it is proven identical
+// (sim/step_reuse.hpp): the same results as simulating every step, in both timing modes, across a
+// KV tile boundary (kv_len 64), with most decode steps reused.
+TEST(Runner, StepReuseEqualsFullSimulation) {
+  for (const char* hw : {"reference-small", "base = \"reference-small\"\n[timing]\nmode = \"decoupled\"\n"}) {
+    SCOPED_TRACE(hw);
+    RunOptions o = tiny(hw, 50, 30);
+    o.timing_only = true;
+    o.dram_fidelity = sim::DramFidelity::Calibrated;
+    const RunReport reused = run_model(o);
+    o.step_reuse = false;
+    const RunReport full = run_model(o);
+    ASSERT_EQ(reused.steps.size(), full.steps.size());
+    for (size_t i = 0; i < full.steps.size(); ++i) {
+      const StepReport &a = reused.steps[i], &b = full.steps[i];
+      EXPECT_EQ(a.executed, b.executed) << "step " << i;
+      EXPECT_EQ(a.cycles, b.cycles) << "step " << i;
+      EXPECT_EQ(a.time_ps, b.time_ps) << "step " << i;
+      EXPECT_EQ(a.hbm_read_bytes, b.hbm_read_bytes) << "step " << i;
+      EXPECT_EQ(a.hbm_write_bytes, b.hbm_write_bytes) << "step " << i;
+      EXPECT_FALSE(b.reused);
+    }
+    for (size_t u = 0; u < full.units.size(); ++u) EXPECT_EQ(reused.units[u].utilization, full.units[u].utilization);
+    EXPECT_EQ(full.reused_steps, 0u);
+    // Of 29 decode steps, simulated: the first two, the two after the tile boundary, and those
+    // whose KV-store rows (64 B elements + 8 B scales here) split into a different number of
+    // 64-byte DRAM requests than the template's.
+    EXPECT_GE(reused.reused_steps, 15u);
+    EXPECT_FALSE(reused.steps[0].reused);
+  }
+}
+
 // Timing-only runs the same programs without data: same instruction counts and cycles.
 TEST(Runner, TimingOnlyMatchesFunctionalTiming) {
   RunOptions o = tiny("reference-small", 6, 3);

@@ -50,6 +50,11 @@ struct AttentionSetup {
   // The column-mask table holds mask_rows rows; the row masking keys >= s sits at slot
   // (s - mask_first) mod MLEN (see allocate), and the -1e30 row follows them.
   uint64_t mask_first = 0, mask_rows = 0;
+  bool compact_masks = false;
+  // Query row 0's mask row s(0) = (last_key(0) + 1) mod MLEN.
+  static uint64_t first_mask_shift(bool causal, uint64_t q_len, uint64_t kv_len, uint64_t mlen) {
+    return ((causal ? kv_len - q_len : kv_len - 1) + 1) % mlen;
+  }
   uint64_t mask_row(uint64_t s) const { return mask_base + (s + mlen - mask_first) % mlen * vlen; }
   uint64_t neg_row() const { return mask_base + mask_rows * vlen; }
   uint64_t fp_free = 0, q_chunk = 0, hpass = 0, m_slot = 0, l_slot = 0, qx_rows = 0, qx_base = 0;
@@ -149,10 +154,9 @@ void AttentionSetup::allocate(MemoryPlan& plan) {
   // one's only in values: the KV store offset and this shift). The window's low masks are built
   // from the full table (rows s = 0..MLEN-1 at slot s). Then the -1e30 row; with low_masks, rows
   // MLEN+1+s mask keys < s.
-  const uint64_t last0 = a.causal ? a.kv_len - a.q_len : a.kv_len - 1;
-  const bool compact = !low_masks && a.q_len <= mlen;
-  mask_first = compact ? (last0 + 1) % mlen : 0;
-  mask_rows = compact ? (a.causal ? a.q_len : 1) : mlen;
+  compact_masks = !low_masks && a.q_len <= mlen;
+  mask_first = compact_masks ? first_mask_shift(a.causal, a.q_len, a.kv_len, mlen) : 0;
+  mask_rows = compact_masks ? (a.causal ? a.q_len : 1) : mlen;
   mask_base = plan.alloc_vram(n_mask, mask_rows + 1 + (low_masks ? mlen : 0), vlen).base();
   low_base = neg_row() + vlen;
   const float scale = float(1.0 / std::sqrt(double(hd)));
@@ -320,7 +324,12 @@ void FlashAttentionEmitter::build_masks() {
   // Slots 0.. take shifts mask_first..MLEN-1, then 0.. (the table wraps around MLEN).
   const uint64_t upper = std::min(s_.mask_rows, mlen - s_.mask_first);
   b_.load_imm(rb, s_.mask_base);
-  b_.load_imm(r_idx, s_.mask_first);
+  if (s_.compact_masks)  // the shift moves with the step's position (ModelCompiler patches it)
+    b_.load_step_imm(r_idx, [causal = a_.causal, q = a_.q_len, kv = a_.kv_len, mlen](int64_t d) {
+      return AttentionSetup::first_mask_shift(causal, q, uint64_t(int64_t(kv) + d), mlen);
+    });
+  else
+    b_.load_imm(r_idx, s_.mask_first);
   auto shifted_rows = [&](uint64_t count) {
     b_.loop(count, [&] {
       b_.v_shft_v(rb, ra, r_idx);
@@ -790,6 +799,16 @@ bool FlashAttentionEmitter::tile_full(uint64_t t) const {
 }
 
 }  // namespace
+
+// The emission reads kv_len through the tile count, which tiles are full (tile_full, classify)
+// and the mask shift; with one causal query and no window, every tile but the last is full, and
+// the last one's visible keys only pick the mask shift (its row sits at slot 0 of the table).
+std::optional<uint64_t> attention_step_class(const config::HardwareConfig& cfg, uint64_t q_len, uint64_t kv_len,
+                                             bool causal, uint64_t sliding_window) {
+  if (q_len != 1 || !causal || sliding_window != 0 || kv_len == 0) return std::nullopt;
+  const uint64_t mlen = cfg.geometry.mlen;
+  return ceil_div(kv_len, mlen) * 2 + (kv_len % mlen != 0);
+}
 
 AttentionSchedule emit_flash_attention(ProgramBuilder& b, MemoryPlan& plan, const AttentionArgs& a) {
   const AttentionSetup setup(b.config(), plan, a);

@@ -31,7 +31,9 @@ void emit_kv_store(ProgramBuilder& b, const MemoryPlan& plan, const KvStoreArgs&
   for (uint64_t bi = 0; bi < args.batch; ++bi)
     for (uint64_t j = 0; j < kv.width / vlen; ++j) {
       b.load_imm(vr, src.address(bi * args.q_len, j * vlen));
-      b.load_imm(off, kv.row(bi, past) * cache.row_stride + j * vlen);
+      b.load_step_imm(off, [kv, bi, past, stride = cache.row_stride, col = j * vlen](int64_t d) {
+        return kv.row(bi, uint64_t(int64_t(past) + d)) * stride + col;
+      });
       b.loop(groups, [&] {
         b.h_store_v(vr, off, a, 1, 1);
         b.add_imm(vr, vr, wb * vlen);
