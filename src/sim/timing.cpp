@@ -48,19 +48,17 @@ constexpr int register_slot(Space s) {
     default: return -1;
   }
 }
-constexpr std::array<int8_t, kSpaces> kRegisterSlot = [] {
-  std::array<int8_t, kSpaces> a{};
+// Indexed by any byte value of Space, so the lookup needs no bounds check: a register slot,
+// kBoardSpace or kBadSpace (a value outside the enum).
+constexpr int8_t kBoardSpace = -1, kBadSpace = -2;
+constexpr std::array<int8_t, 256> kRegisterSlot = [] {
+  std::array<int8_t, 256> a{};
+  a.fill(kBadSpace);
   for (int i = 0; i < kSpaces; ++i) a[i] = static_cast<int8_t>(register_slot(static_cast<Space>(i)));
   return a;
 }();
 [[noreturn, gnu::noinline, gnu::cold]] void bad_space(size_t i) {
   throw SimFault("timing: Effects range with an invalid space " + std::to_string(i));
-}
-inline int slot_of(Space s) {
-  const auto i = static_cast<size_t>(s);
-  if (i >= kRegisterSlot.size()) [[unlikely]]
-    bad_space(i);
-  return kRegisterSlot[i];
 }
 
 // sum_{i < n} floor((a * i + b) / m), m > 0, in O(log m) steps: whole multiples of m in a and b
@@ -647,21 +645,25 @@ struct TimingModel::Impl {
                     RegWrite* rw, int& n_rw) {
     for (uint8_t i = 0; i < n; ++i) {
       const Range& r = rs[i];
-      const int slot = slot_of(r.space);
+      const int slot = kRegisterSlot[static_cast<uint8_t>(r.space)];
       if (slot >= 0) {
-        if (r.hi > kRegsPerSpace || r.lo > r.hi) [[unlikely]]
+        if ((r.hi > kRegsPerSpace) | (r.lo > r.hi)) [[unlikely]]
           bad_register_range(r);
         t = regs_ready(slot, r.lo, r.hi, t);
         if constexpr (kWrite) rw[n_rw++] = RegWrite{slot, uint32_t(r.lo), uint32_t(r.hi)};
-      } else if (r.lo < r.hi) {
-        acc[n_acc++] = Access{r.lo, r.hi, static_cast<uint8_t>(r.space), kWrite};
-        spaces |= 1u << static_cast<int>(r.space);
+      } else {
+        if (slot == kBadSpace) [[unlikely]]
+          bad_space(static_cast<uint8_t>(r.space));
+        if (r.lo < r.hi) {
+          acc[n_acc++] = Access{r.lo, r.hi, static_cast<uint8_t>(r.space), kWrite};
+          spaces |= 1u << static_cast<int>(r.space);
+        }
       }
     }
     return t;
   }
 
-  void issue_decoupled(const Effects& e, uint64_t seq, int u, Cost c) {
+  [[gnu::always_inline]] void issue_decoupled(const Effects& e, uint64_t seq, int u, Cost c) {
     std::array<Access, 10> acc;
     std::array<RegWrite, 4> rw;
     int n_acc = 0, n_rw = 0;
@@ -678,25 +680,33 @@ struct TimingModel::Impl {
     if (spaces) scan_spaces(spaces, acc.data(), n_acc, t, ready);
 
     uint64_t finish = kUnknown;
-    if (u != kDmaUnit && scratch_deps.empty() && units[u].queue.empty()) {
+    if (u != kDmaUnit && scratch_deps.empty() && units[u].queue.empty()) [[likely]] {
       UnitState& us = units[u];
       const uint64_t start = std::max(std::max(t, us.free), ready);
       start_compute(u, seq, t, start, c.occupancy);
       finish = start + c.latency;
       record_finish(u, seq, start, finish);
     }
-    for (int k = 0; k < n_acc; ++k) sb[acc[k].space].add(acc[k], finish, seq);
-    for (int i = 0; i < n_rw; ++i) {
-      RegFile& f = regs[rw[i].slot];
-      // Its previous writer is resolved (interlocked above); the writer is looked at only while unknown.
-      std::fill(f.ready.begin() + rw[i].lo, f.ready.begin() + rw[i].hi, finish);
-      if (finish == kUnknown) [[unlikely]] {
-        std::fill(f.seq.begin() + rw[i].lo, f.seq.begin() + rw[i].hi, seq);
-        unknown_regs += rw[i].hi - rw[i].lo;
-      }
-    }
-    if (finish != kUnknown) return;
+    // Later scans run at fe_next or later, so an access finished by then can delay nothing.
+    if (finish > fe_next)
+      for (int k = 0; k < n_acc; ++k) sb[acc[k].space].add(acc[k], finish, seq);
+    for (int i = 0; i < n_rw; ++i) write_regs(rw[i], finish, seq);
+    if (finish == kUnknown) [[unlikely]]
+      queue_unresolved(e, seq, u, t, ready, c);
+  }
 
+  // Its previous writer is resolved (interlocked at issue); the writer is looked at only while unknown.
+  void write_regs(const RegWrite& w, uint64_t finish, uint64_t seq) {
+    RegFile& f = regs[w.slot];
+    for (uint32_t k = w.lo; k < w.hi; ++k) f.ready[k] = finish;  // mostly one register: no fill setup
+    if (finish == kUnknown) [[unlikely]] {
+      std::fill(f.seq.begin() + w.lo, f.seq.begin() + w.hi, seq);
+      unknown_regs += w.hi - w.lo;
+    }
+  }
+
+  // The instruction waits on an unresolved one (or is a DMA transfer): it goes to its queue.
+  [[gnu::noinline]] void queue_unresolved(const Effects& e, uint64_t seq, int u, uint64_t t, uint64_t ready, Cost c) {
     if (u == kDmaUnit) {
       enqueue_dma(e, seq, t, ready).deps = scratch_deps;
       dma_unstarted++;
@@ -720,7 +730,7 @@ struct TimingModel::Impl {
   }
 
   // ---- in-order: each instruction starts when the previous one finished ----
-  void issue_in_order(const Effects& e, uint64_t seq, int u, Cost c) {
+  [[gnu::noinline]] void issue_in_order(const Effects& e, uint64_t seq, int u, Cost c) {
     const uint64_t start = now;
     units[u].issued++;
     if (u == kDmaUnit) {
@@ -735,7 +745,8 @@ struct TimingModel::Impl {
     now = finish;
   }
 
-  void issue(const Effects& e, uint32_t pc) {
+  // Why an Effects record is malformed (out of line: the dispatch path only tests a predicate).
+  [[noreturn, gnu::noinline, gnu::cold]] void bad_effects(const Effects& e) const {
     const uint8_t op = static_cast<uint8_t>(e.op);
     const int u = static_cast<int>(e.unit);
     const int cls = static_cast<int>(e.latency);
@@ -744,9 +755,19 @@ struct TimingModel::Impl {
                      " / latency class " + std::to_string(cls) + " outside the ISA table");
     if (e.n_reads > e.reads.size() || e.n_writes > e.writes.size() || e.n_hbm > e.hbm.size())
       throw SimFault("timing: Effects range counts exceed their arrays");
-    if ((u == kDmaUnit) != (e.n_hbm > 0 || class_dram[cls]))
-      throw SimFault("timing: Effects of " + std::string(isa::mnemonic(e.op)) +
-                     ": HBM streams and DMA latency classes belong to the DMA unit only");
+    throw SimFault("timing: Effects of " + std::string(isa::mnemonic(e.op)) +
+                   ": HBM streams and DMA latency classes belong to the DMA unit only");
+  }
+
+  void issue(const Effects& e, uint32_t pc) {
+    const uint8_t op = static_cast<uint8_t>(e.op);
+    const int u = static_cast<int>(e.unit);
+    const int cls = static_cast<int>(e.latency);
+    // Non-short-circuit: one branch for the table bounds; the DMA rule reads class_dram[cls] after.
+    const bool in_tables = (op < 64) & (u < kUnits) & (cls < isa::kNumLatencyClasses) &
+                           (e.n_reads <= e.reads.size()) & (e.n_writes <= e.writes.size()) & (e.n_hbm <= e.hbm.size());
+    if (!in_tables || (u == kDmaUnit) != (e.n_hbm > 0 || class_dram[cls])) [[unlikely]]
+      bad_effects(e);
     const uint64_t seq = next_seq++;
     st.instructions++;
     st.instr_count[op]++;
