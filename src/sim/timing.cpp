@@ -164,6 +164,7 @@ struct TimingModel::Impl {
   std::array<RegFile, 4> regs{};
   uint64_t unknown_regs = 0;
   std::array<SpaceBoard, kSpaces> sb;
+  uint32_t occupied = 0;  // bit set of the boards with entries
   std::vector<uint64_t> scratch_deps;
   std::vector<uint64_t> scratch_finish;  // dma_slot's finish times (kept to reuse its storage)
 
@@ -177,6 +178,7 @@ struct TimingModel::Impl {
   // config::latency_cycles, tabulated per latency class (it depends on the class only).
   std::array<uint64_t, isa::kNumLatencyClasses> class_lat{};
   std::array<bool, isa::kNumLatencyClasses> class_dram{};  // the class's rule is LatencyRule::Dram
+  std::array<std::array<uint64_t, isa::kNumLatencyClasses>, kUnits> occupancy_cap{};  // per unit and class
 
   // Trace: events held per unit in program order until their finish is known (and every earlier
   // event of the unit is written), then written by `tracer` (docs/timing.md "Trace").
@@ -210,6 +212,8 @@ struct TimingModel::Impl {
     for (const isa::LatencyInfo& k : isa::kLatencyClasses) {
       class_lat[static_cast<size_t>(k.cls)] = config::latency_cycles(c, k.cls);
       class_dram[static_cast<size_t>(k.cls)] = k.rule == isa::LatencyRule::Dram;
+      for (int u = 0; u < kUnits; ++u)
+        occupancy_cap[u][static_cast<size_t>(k.cls)] = occupancy_cap_of(static_cast<isa::Unit>(u), k.cls);
     }
     for (UnitState& u : units) u.start_ring.assign(ring_mask + 1, 0);
     if (opts.dram_trace && opts.dram_fidelity == DramFidelity::Calibrated)
@@ -245,18 +249,26 @@ struct TimingModel::Impl {
     uint64_t latency, occupancy;
   };
   Cost cost(const Effects& e) const {
-    const uint64_t lat = class_lat[static_cast<size_t>(e.latency)] * e.repeat;  // class checked by issue()
-    switch (e.unit) {
-      case isa::Unit::Matrix: return {lat, lat};  // not pipelined: the systolic array is busy throughout
-      case isa::Unit::Vector: return {lat, opts.vector_pipelined ? std::min<uint64_t>(lat, e.repeat) : lat};
+    const auto cls = static_cast<size_t>(e.latency);  // unit and class checked by issue()
+    const uint64_t lat = class_lat[cls] * e.repeat;
+    const uint64_t cap = occupancy_cap[static_cast<size_t>(e.unit)][cls];
+    return {lat, std::min(lat, cap == kCapRepeat ? uint64_t{e.repeat} : cap)};
+  }
+
+  // Cycles an instruction occupies its unit, at most (of its latency): kCapRepeat is one per repeat.
+  static constexpr uint64_t kCapRepeat = 0;
+  uint64_t occupancy_cap_of(isa::Unit unit, isa::Latency cls) const {
+    switch (unit) {
+      case isa::Unit::Matrix: return kUnknown;  // not pipelined: the systolic array is busy throughout
+      case isa::Unit::Vector: return opts.vector_pipelined ? kCapRepeat : kUnknown;
       case isa::Unit::ScalarFp:
-        if (e.latency == isa::Latency::MapVFp) return {lat, lat};  // streams a VRAM row element by element
-        return {lat, std::min<uint64_t>(lat, 1)};
+        if (cls == isa::Latency::MapVFp) return kUnknown;  // streams a VRAM row element by element
+        return 1;
       case isa::Unit::ScalarInt:
       case isa::Unit::Control:
-      case isa::Unit::Dma: return {lat, std::min<uint64_t>(lat, 1)};
+      case isa::Unit::Dma: return 1;
     }
-    return {lat, lat};  // not reached: the switch covers every unit
+    return kUnknown;  // not reached: the switch covers every unit
   }
 
   // ---- bookkeeping shared by both modes ----
@@ -530,8 +542,9 @@ struct TimingModel::Impl {
   uint64_t compute_slot(int u, uint64_t t) {
     UnitState& us = units[u];
     const uint64_t d = opts.unit_queue_depth;
-    if (us.issued < d) return t;
-    while (us.started + d <= us.issued) step();
+    while (us.started + d <= us.issued) [[unlikely]]
+      step();
+    // Before d issues the slot read was never written (ring size >= d): 0, no delay.
     return std::max(t, us.start_ring[(us.issued - d) & ring_mask]);
   }
 
@@ -557,7 +570,7 @@ struct TimingModel::Impl {
   // entries that can no longer delay anything (finished by t), folds conflicting ones into ready /
   // scratch_deps, and drops entries inside one of the new write ranges (whoever conflicts with
   // them will conflict with that write, which finishes no earlier; the caller inserts it).
-  void scan_space(SpaceBoard& b, const Access* acc, int n, uint64_t t, uint64_t& ready) {
+  uint64_t scan_space(SpaceBoard& b, const Access* acc, int n, uint64_t t, uint64_t ready) {
     std::vector<SbEntry>& v = b.entries;
     for (size_t i = 0; i < v.size();) {
       SbEntry& x = v[i];
@@ -588,24 +601,27 @@ struct TimingModel::Impl {
       x = v.back();  // retired: entry order carries no meaning
       v.pop_back();
     }
+    return ready;
   }
 
-  // scan_space for each space in the bit set, with that space's accesses.
-  void scan_spaces(uint32_t spaces, const Access* acc, int n, uint64_t t, uint64_t& ready) {
-    if ((spaces & (spaces - 1)) == 0) {
-      SpaceBoard& b = sb[std::countr_zero(spaces)];
-      if (!b.entries.empty()) scan_space(b, acc, n, t, ready);
-      return;
-    }
-    for (uint32_t m = spaces; m; m &= m - 1) {
+  // scan_space for each space in `live` (the accessed spaces with entries), with that space's
+  // accesses (all of acc when the instruction accesses one space only).
+  [[gnu::noinline]] uint64_t scan_spaces(uint32_t spaces, uint32_t live, const Access* acc, int n, uint64_t t,
+                                         uint64_t ready) {
+    for (uint32_t m = live; m; m &= m - 1) {
       const int space = std::countr_zero(m);
-      if (sb[space].entries.empty()) continue;
-      std::array<Access, 10> group;
-      int g = 0;
-      for (int k = 0; k < n; ++k)
-        if (acc[k].space == space) group[g++] = acc[k];
-      scan_space(sb[space], group.data(), g, t, ready);
+      if (spaces == (1u << space)) {
+        ready = scan_space(sb[space], acc, n, t, ready);
+      } else {
+        std::array<Access, 10> group;
+        int g = 0;
+        for (int k = 0; k < n; ++k)
+          if (acc[k].space == space) group[g++] = acc[k];
+        ready = scan_space(sb[space], group.data(), g, t, ready);
+      }
+      if (sb[space].entries.empty()) occupied &= ~(1u << space);
     }
+    return ready;
   }
 
   // Register ready time with the DRAM model stepped while its writer is unresolved.
@@ -621,9 +637,15 @@ struct TimingModel::Impl {
   uint64_t regs_ready(int slot, uint64_t lo, uint64_t hi, uint64_t t) {
     const uint64_t* ready = regs[slot].ready.data();
     uint64_t m = t;
-    for (uint64_t k = lo; k < hi; ++k) m = std::max(m, ready[k]);
+    if (hi - lo == 1) [[likely]]  // one register: no loop
+      m = std::max(m, ready[lo]);
+    else
+      for (uint64_t k = lo; k < hi; ++k) m = std::max(m, ready[k]);
     if (m != kUnknown) [[likely]]
       return m;
+    return regs_ready_stepping(slot, lo, hi, t);
+  }
+  [[gnu::noinline]] uint64_t regs_ready_stepping(int slot, uint64_t lo, uint64_t hi, uint64_t t) {
     for (uint64_t k = lo; k < hi; ++k) t = std::max(t, reg_ready(slot, k));
     return t;
   }
@@ -632,17 +654,12 @@ struct TimingModel::Impl {
     throw SimFault("timing: register range [" + std::to_string(r.lo) + ", " + std::to_string(r.hi) + ") out of range");
   }
 
-  // A register range the instruction being issued writes (its ready time is set after issue).
-  struct RegWrite {
-    int slot;
-    uint32_t lo, hi;
-  };
-
-  // Register operands interlock the front end (returns the cycle they are all ready); scoreboard
-  // ranges are appended to acc (and their spaces to the `spaces` bit set), register writes to rw.
+  // Register operands interlock the front end: returns the cycle (t at the earliest) at which the
+  // registers of rs are ready; the non-empty scoreboard ranges go to acc, their spaces to `spaces`.
+  // Writes: the indices of register ranges go to the reg_writes bit set.
   template <bool kWrite, size_t N>
-  uint64_t classify(const std::array<Range, N>& rs, uint8_t n, uint64_t t, Access* acc, int& n_acc, uint32_t& spaces,
-                    RegWrite* rw, int& n_rw) {
+  uint64_t interlock(const std::array<Range, N>& rs, uint8_t n, uint64_t t, Access* acc, int& n_acc, uint32_t& spaces,
+                     uint32_t& reg_writes) {
     for (uint8_t i = 0; i < n; ++i) {
       const Range& r = rs[i];
       const int slot = kRegisterSlot[static_cast<uint8_t>(r.space)];
@@ -650,7 +667,7 @@ struct TimingModel::Impl {
         if ((r.hi > kRegsPerSpace) | (r.lo > r.hi)) [[unlikely]]
           bad_register_range(r);
         t = regs_ready(slot, r.lo, r.hi, t);
-        if constexpr (kWrite) rw[n_rw++] = RegWrite{slot, uint32_t(r.lo), uint32_t(r.hi)};
+        if constexpr (kWrite) reg_writes |= 1u << i;
       } else {
         if (slot == kBadSpace) [[unlikely]]
           bad_space(static_cast<uint8_t>(r.space));
@@ -665,11 +682,10 @@ struct TimingModel::Impl {
 
   [[gnu::always_inline]] void issue_decoupled(const Effects& e, uint64_t seq, int u, Cost c) {
     std::array<Access, 10> acc;
-    std::array<RegWrite, 4> rw;
-    int n_acc = 0, n_rw = 0;
-    uint32_t spaces = 0;
-    uint64_t t = classify<false>(e.reads, e.n_reads, fe_next, acc.data(), n_acc, spaces, rw.data(), n_rw);
-    t = classify<true>(e.writes, e.n_writes, t, acc.data(), n_acc, spaces, rw.data(), n_rw);
+    int n_acc = 0;
+    uint32_t spaces = 0, reg_writes = 0;
+    uint64_t t = interlock<false>(e.reads, e.n_reads, fe_next, acc.data(), n_acc, spaces, reg_writes);
+    t = interlock<true>(e.writes, e.n_writes, t, acc.data(), n_acc, spaces, reg_writes);
     t = u == kDmaUnit ? dma_slot(t) : compute_slot(u, t);
     st.issue_stall_cycles += t - fe_next;
     fe_next = t + 1;
@@ -677,7 +693,7 @@ struct TimingModel::Impl {
 
     uint64_t ready = t;
     scratch_deps.clear();
-    if (spaces) scan_spaces(spaces, acc.data(), n_acc, t, ready);
+    if (const uint32_t live = spaces & occupied) ready = scan_spaces(spaces, live, acc.data(), n_acc, t, ready);
 
     uint64_t finish = kUnknown;
     if (u != kDmaUnit && scratch_deps.empty() && units[u].queue.empty()) [[likely]] {
@@ -688,20 +704,28 @@ struct TimingModel::Impl {
       record_finish(u, seq, start, finish);
     }
     // Later scans run at fe_next or later, so an access finished by then can delay nothing.
-    if (finish > fe_next)
+    if (finish > fe_next && spaces) {
       for (int k = 0; k < n_acc; ++k) sb[acc[k].space].add(acc[k], finish, seq);
-    for (int i = 0; i < n_rw; ++i) write_regs(rw[i], finish, seq);
+      occupied |= spaces;
+    }
+    for (uint32_t m = reg_writes; m; m &= m - 1) {
+      const Range& r = e.writes[std::countr_zero(m)];
+      write_regs(kRegisterSlot[static_cast<uint8_t>(r.space)], uint32_t(r.lo), uint32_t(r.hi), finish, seq);
+    }
     if (finish == kUnknown) [[unlikely]]
       queue_unresolved(e, seq, u, t, ready, c);
   }
 
   // Its previous writer is resolved (interlocked at issue); the writer is looked at only while unknown.
-  void write_regs(const RegWrite& w, uint64_t finish, uint64_t seq) {
-    RegFile& f = regs[w.slot];
-    for (uint32_t k = w.lo; k < w.hi; ++k) f.ready[k] = finish;  // mostly one register: no fill setup
+  void write_regs(int slot, uint32_t lo, uint32_t hi, uint64_t finish, uint64_t seq) {
+    RegFile& f = regs[slot];
+    if (hi - lo == 1) [[likely]]  // one register: no fill setup
+      f.ready[lo] = finish;
+    else
+      std::fill(f.ready.begin() + lo, f.ready.begin() + hi, finish);
     if (finish == kUnknown) [[unlikely]] {
-      std::fill(f.seq.begin() + w.lo, f.seq.begin() + w.hi, seq);
-      unknown_regs += w.hi - w.lo;
+      std::fill(f.seq.begin() + lo, f.seq.begin() + hi, seq);
+      unknown_regs += hi - lo;
     }
   }
 
@@ -730,7 +754,7 @@ struct TimingModel::Impl {
   }
 
   // ---- in-order: each instruction starts when the previous one finished ----
-  [[gnu::noinline]] void issue_in_order(const Effects& e, uint64_t seq, int u, Cost c) {
+  void issue_in_order(const Effects& e, uint64_t seq, int u, Cost c) {
     const uint64_t start = now;
     units[u].issued++;
     if (u == kDmaUnit) {
@@ -759,14 +783,15 @@ struct TimingModel::Impl {
                    ": HBM streams and DMA latency classes belong to the DMA unit only");
   }
 
+  // One function per timing mode, so each dispatch path has its own (small) frame.
+  template <bool kDecoupled>
   void issue(const Effects& e, uint32_t pc) {
     const uint8_t op = static_cast<uint8_t>(e.op);
     const int u = static_cast<int>(e.unit);
     const int cls = static_cast<int>(e.latency);
-    // Non-short-circuit: one branch for the table bounds; the DMA rule reads class_dram[cls] after.
-    const bool in_tables = (op < 64) & (u < kUnits) & (cls < isa::kNumLatencyClasses) &
-                           (e.n_reads <= e.reads.size()) & (e.n_writes <= e.writes.size()) & (e.n_hbm <= e.hbm.size());
-    if (!in_tables || (u == kDmaUnit) != (e.n_hbm > 0 || class_dram[cls])) [[unlikely]]
+    if (op >= 64 || u >= kUnits || cls >= isa::kNumLatencyClasses || e.n_reads > e.reads.size() ||
+        e.n_writes > e.writes.size() || e.n_hbm > e.hbm.size() || (u == kDmaUnit) != (e.n_hbm > 0 || class_dram[cls]))
+        [[unlikely]]
       bad_effects(e);
     const uint64_t seq = next_seq++;
     st.instructions++;
@@ -774,21 +799,22 @@ struct TimingModel::Impl {
     for (uint8_t i = 0; i < e.n_hbm; ++i) (e.hbm[i].write ? st.hbm_write_bytes : st.hbm_read_bytes) += e.hbm[i].total_bytes();
     if (tracer && seq >= opts.trace_first && seq < opts.trace_last) [[unlikely]]
       trace_issue(e, seq, u, pc);
-    if (e.zero_latency) {
-      // Skipped by the machine (the reference ignores FP results written to f0): no time, no slot.
-      const uint64_t t = decoupled ? fe_next : now;
-      units[u].st.instructions++;
-      if (tracer) [[unlikely]] {
-        trace_start(u, seq, t, t);
-        trace_finish(u, seq, t);
-      }
-      return;
-    }
+    if (e.zero_latency) [[unlikely]]
+      return skip(u, seq, kDecoupled ? fe_next : now);
     const Cost c = cost(e);
-    if (decoupled)
+    if constexpr (kDecoupled)
       issue_decoupled(e, seq, u, c);
     else
       issue_in_order(e, seq, u, c);
+  }
+
+  // Skipped by the machine (the reference ignores FP results written to f0): no time, no slot.
+  [[gnu::noinline]] void skip(int u, uint64_t seq, uint64_t t) {
+    units[u].st.instructions++;
+    if (tracer) [[unlikely]] {
+      trace_start(u, seq, t, t);
+      trace_finish(u, seq, t);
+    }
   }
 
   void finish() {
@@ -826,7 +852,12 @@ TimingModel::TimingModel(const config::HardwareConfig& cfg, const TimingOptions&
     : impl_(std::make_unique<Impl>(cfg, opts)) {}
 TimingModel::~TimingModel() = default;
 
-void TimingModel::issue(const Effects& e, uint32_t pc) { impl_->issue(e, pc); }
+void TimingModel::issue(const Effects& e, uint32_t pc) {
+  if (impl_->decoupled)
+    impl_->issue<true>(e, pc);
+  else
+    impl_->issue<false>(e, pc);
+}
 void TimingModel::finish() { impl_->finish(); }
 const TimingStats& TimingModel::stats() const { return impl_->st; }
 
