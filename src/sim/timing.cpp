@@ -177,7 +177,11 @@ struct TimingModel::Impl {
   uint64_t ring_mask = 0;
   // config::latency_cycles, tabulated per latency class (it depends on the class only).
   std::array<uint64_t, isa::kNumLatencyClasses> class_lat{};
-  std::array<bool, isa::kNumLatencyClasses> class_dram{};  // the class's rule is LatencyRule::Dram
+  // Valid (unit, latency class) pairs, indexed unit * 32 + class (0 for values outside the ISA
+  // tables): bit 0 valid without HBM streams, bit 1 with them (DMA latency classes and HBM streams
+  // belong to the DMA unit only).
+  static_assert(kUnits <= 8 && isa::kNumLatencyClasses <= 32);
+  std::array<uint8_t, 8 * 32> unit_class_ok{};
   std::array<std::array<uint64_t, isa::kNumLatencyClasses>, kUnits> occupancy_cap{};  // per unit and class
 
   // Trace: events held per unit in program order until their finish is known (and every earlier
@@ -211,9 +215,12 @@ struct TimingModel::Impl {
     ring_mask = std::bit_ceil(uint64_t{opts.unit_queue_depth}) - 1;
     for (const isa::LatencyInfo& k : isa::kLatencyClasses) {
       class_lat[static_cast<size_t>(k.cls)] = config::latency_cycles(c, k.cls);
-      class_dram[static_cast<size_t>(k.cls)] = k.rule == isa::LatencyRule::Dram;
-      for (int u = 0; u < kUnits; ++u)
+      const bool dram_class = k.rule == isa::LatencyRule::Dram;
+      for (int u = 0; u < kUnits; ++u) {
         occupancy_cap[u][static_cast<size_t>(k.cls)] = occupancy_cap_of(static_cast<isa::Unit>(u), k.cls);
+        const bool dma = u == kDmaUnit;
+        unit_class_ok[u * 32 + static_cast<size_t>(k.cls)] = uint8_t((dma == dram_class) | (dma << 1));
+      }
     }
     for (UnitState& u : units) u.start_ring.assign(ring_mask + 1, 0);
     if (opts.dram_trace && opts.dram_fidelity == DramFidelity::Calibrated)
@@ -608,6 +615,7 @@ struct TimingModel::Impl {
   // accesses (all of acc when the instruction accesses one space only).
   [[gnu::noinline]] uint64_t scan_spaces(uint32_t spaces, uint32_t live, const Access* acc, int n, uint64_t t,
                                          uint64_t ready) {
+    scratch_deps.clear();
     for (uint32_t m = live; m; m &= m - 1) {
       const int space = std::countr_zero(m);
       if (spaces == (1u << space)) {
@@ -680,7 +688,7 @@ struct TimingModel::Impl {
     return t;
   }
 
-  [[gnu::always_inline]] void issue_decoupled(const Effects& e, uint64_t seq, int u, Cost c) {
+  [[gnu::always_inline]] void issue_decoupled(const Effects& e, uint64_t seq, int u) {
     std::array<Access, 10> acc;
     int n_acc = 0;
     uint32_t spaces = 0, reg_writes = 0;
@@ -692,13 +700,17 @@ struct TimingModel::Impl {
     units[u].issued++;
 
     uint64_t ready = t;
-    scratch_deps.clear();
-    if (const uint32_t live = spaces & occupied) ready = scan_spaces(spaces, live, acc.data(), n_acc, t, ready);
+    bool waits = false;  // on an unresolved instruction (the ones in scratch_deps)
+    if (const uint32_t live = spaces & occupied) {
+      ready = scan_spaces(spaces, live, acc.data(), n_acc, t, ready);
+      waits = !scratch_deps.empty();
+    }
 
     uint64_t finish = kUnknown;
-    if (u != kDmaUnit && scratch_deps.empty() && units[u].queue.empty()) [[likely]] {
+    if (u != kDmaUnit && !waits && units[u].queue.empty()) [[likely]] {
       UnitState& us = units[u];
-      const uint64_t start = std::max(std::max(t, us.free), ready);
+      const uint64_t start = std::max({t, us.free, ready});
+      const Cost c = cost(e);  // computed where needed: fewer values live across the scan
       start_compute(u, seq, t, start, c.occupancy);
       finish = start + c.latency;
       record_finish(u, seq, start, finish);
@@ -712,8 +724,10 @@ struct TimingModel::Impl {
       const Range& r = e.writes[std::countr_zero(m)];
       write_regs(kRegisterSlot[static_cast<uint8_t>(r.space)], uint32_t(r.lo), uint32_t(r.hi), finish, seq);
     }
-    if (finish == kUnknown) [[unlikely]]
-      queue_unresolved(e, seq, u, t, ready, c);
+    if (finish == kUnknown) [[unlikely]] {
+      if (!waits) scratch_deps.clear();
+      queue_unresolved(e, seq, u, t, ready);
+    }
   }
 
   // Its previous writer is resolved (interlocked at issue); the writer is looked at only while unknown.
@@ -730,12 +744,13 @@ struct TimingModel::Impl {
   }
 
   // The instruction waits on an unresolved one (or is a DMA transfer): it goes to its queue.
-  [[gnu::noinline]] void queue_unresolved(const Effects& e, uint64_t seq, int u, uint64_t t, uint64_t ready, Cost c) {
+  [[gnu::noinline]] void queue_unresolved(const Effects& e, uint64_t seq, int u, uint64_t t, uint64_t ready) {
     if (u == kDmaUnit) {
       enqueue_dma(e, seq, t, ready).deps = scratch_deps;
       dma_unstarted++;
       dma_slots.emplace_back(seq, kUnknown);
     } else {
+      const Cost c = cost(e);
       units[u].queue.push_back(Pending{seq, t, ready, c.latency, c.occupancy, scratch_deps});
       pending_compute++;
     }
@@ -754,7 +769,7 @@ struct TimingModel::Impl {
   }
 
   // ---- in-order: each instruction starts when the previous one finished ----
-  void issue_in_order(const Effects& e, uint64_t seq, int u, Cost c) {
+  void issue_in_order(const Effects& e, uint64_t seq, int u) {
     const uint64_t start = now;
     units[u].issued++;
     if (u == kDmaUnit) {
@@ -763,6 +778,7 @@ struct TimingModel::Impl {
       now = std::max(now, max_finish);
       return;
     }
+    const Cost c = cost(e);
     start_compute(u, seq, start, start, c.occupancy);
     const uint64_t finish = start + c.latency;
     record_finish(u, seq, start, finish);
@@ -787,11 +803,10 @@ struct TimingModel::Impl {
   template <bool kDecoupled>
   void issue(const Effects& e, uint32_t pc) {
     const uint8_t op = static_cast<uint8_t>(e.op);
-    const int u = static_cast<int>(e.unit);
-    const int cls = static_cast<int>(e.latency);
-    if (op >= 64 || u >= kUnits || cls >= isa::kNumLatencyClasses || e.n_reads > e.reads.size() ||
-        e.n_writes > e.writes.size() || e.n_hbm > e.hbm.size() || (u == kDmaUnit) != (e.n_hbm > 0 || class_dram[cls]))
-        [[unlikely]]
+    const unsigned u = static_cast<uint8_t>(e.unit), cls = static_cast<uint8_t>(e.latency);
+    const unsigned uc = ((u >> 3) | (cls >> 5)) ? 0 : unit_class_ok[u * 32 + cls];
+    if (op >= 64 || e.n_reads > e.reads.size() || e.n_writes > e.writes.size() || e.n_hbm > e.hbm.size() ||
+        !((uc >> (e.n_hbm > 0)) & 1)) [[unlikely]]
       bad_effects(e);
     const uint64_t seq = next_seq++;
     st.instructions++;
@@ -801,11 +816,10 @@ struct TimingModel::Impl {
       trace_issue(e, seq, u, pc);
     if (e.zero_latency) [[unlikely]]
       return skip(u, seq, kDecoupled ? fe_next : now);
-    const Cost c = cost(e);
     if constexpr (kDecoupled)
-      issue_decoupled(e, seq, u, c);
+      issue_decoupled(e, seq, u);
     else
-      issue_in_order(e, seq, u, c);
+      issue_in_order(e, seq, u);
   }
 
   // Skipped by the machine (the reference ignores FP results written to f0): no time, no slot.
