@@ -664,10 +664,16 @@ struct TimingModel::Impl {
 
   // Register operands interlock the front end: returns the cycle (t at the earliest) at which the
   // registers of rs are ready; the non-empty scoreboard ranges go to acc, their spaces to `spaces`.
-  // Writes: the indices of register ranges go to the reg_writes bit set.
+  // A register range the instruction being issued writes (its ready time is set after issue).
+  struct RegWrite {
+    int slot;
+    uint32_t lo, hi;
+  };
+
+  // Writes: register ranges go to rw.
   template <bool kWrite, size_t N>
   uint64_t interlock(const std::array<Range, N>& rs, uint8_t n, uint64_t t, Access* acc, int& n_acc, uint32_t& spaces,
-                     uint32_t& reg_writes) {
+                     RegWrite* rw, int& n_rw) {
     for (uint8_t i = 0; i < n; ++i) {
       const Range& r = rs[i];
       const int slot = kRegisterSlot[static_cast<uint8_t>(r.space)];
@@ -675,7 +681,7 @@ struct TimingModel::Impl {
         if ((r.hi > kRegsPerSpace) | (r.lo > r.hi)) [[unlikely]]
           bad_register_range(r);
         t = regs_ready(slot, r.lo, r.hi, t);
-        if constexpr (kWrite) reg_writes |= 1u << i;
+        if constexpr (kWrite) rw[n_rw++] = RegWrite{slot, uint32_t(r.lo), uint32_t(r.hi)};
       } else {
         if (slot == kBadSpace) [[unlikely]]
           bad_space(static_cast<uint8_t>(r.space));
@@ -691,9 +697,11 @@ struct TimingModel::Impl {
   [[gnu::always_inline]] void issue_decoupled(const Effects& e, uint64_t seq, int u) {
     std::array<Access, 10> acc;
     int n_acc = 0;
-    uint32_t spaces = 0, reg_writes = 0;
-    uint64_t t = interlock<false>(e.reads, e.n_reads, fe_next, acc.data(), n_acc, spaces, reg_writes);
-    t = interlock<true>(e.writes, e.n_writes, t, acc.data(), n_acc, spaces, reg_writes);
+    std::array<RegWrite, 4> rw;
+    int n_rw = 0;
+    uint32_t spaces = 0;
+    uint64_t t = interlock<false>(e.reads, e.n_reads, fe_next, acc.data(), n_acc, spaces, rw.data(), n_rw);
+    t = interlock<true>(e.writes, e.n_writes, t, acc.data(), n_acc, spaces, rw.data(), n_rw);
     t = u == kDmaUnit ? dma_slot(t) : compute_slot(u, t);
     st.issue_stall_cycles += t - fe_next;
     fe_next = t + 1;
@@ -720,10 +728,7 @@ struct TimingModel::Impl {
       for (int k = 0; k < n_acc; ++k) sb[acc[k].space].add(acc[k], finish, seq);
       occupied |= spaces;
     }
-    for (uint32_t m = reg_writes; m; m &= m - 1) {
-      const Range& r = e.writes[std::countr_zero(m)];
-      write_regs(kRegisterSlot[static_cast<uint8_t>(r.space)], uint32_t(r.lo), uint32_t(r.hi), finish, seq);
-    }
+    for (int i = 0; i < n_rw; ++i) write_regs(rw[i].slot, rw[i].lo, rw[i].hi, finish, seq);
     if (finish == kUnknown) [[unlikely]] {
       if (!waits) scratch_deps.clear();
       queue_unresolved(e, seq, u, t, ready);
