@@ -662,15 +662,15 @@ struct TimingModel::Impl {
     throw SimFault("timing: register range [" + std::to_string(r.lo) + ", " + std::to_string(r.hi) + ") out of range");
   }
 
-  // Register operands interlock the front end: returns the cycle (t at the earliest) at which the
-  // registers of rs are ready; the non-empty scoreboard ranges go to acc, their spaces to `spaces`.
   // A register range the instruction being issued writes (its ready time is set after issue).
   struct RegWrite {
     int slot;
     uint32_t lo, hi;
   };
 
-  // Writes: register ranges go to rw.
+  // Register operands interlock the front end: returns the cycle (t at the earliest) at which the
+  // registers of rs are ready; the non-empty scoreboard ranges go to acc, their spaces to
+  // `spaces`; written register ranges to rw.
   template <bool kWrite, size_t N>
   uint64_t interlock(const std::array<Range, N>& rs, uint8_t n, uint64_t t, Access* acc, int& n_acc, uint32_t& spaces,
                      RegWrite* rw, int& n_rw) {
@@ -714,42 +714,48 @@ struct TimingModel::Impl {
       waits = !scratch_deps.empty();
     }
 
-    uint64_t finish = kUnknown;
     if (u != kDmaUnit && !waits && units[u].queue.empty()) [[likely]] {
       UnitState& us = units[u];
       const uint64_t start = std::max({t, us.free, ready});
       const Cost c = cost(e);  // computed where needed: fewer values live across the scan
       start_compute(u, seq, t, start, c.occupancy);
-      finish = start + c.latency;
+      const uint64_t finish = start + c.latency;
       record_finish(u, seq, start, finish);
+      // Later scans run at fe_next or later, so an access finished by then can delay nothing.
+      if (finish > fe_next && spaces) record_accesses(acc.data(), n_acc, spaces, finish, seq);
+      for (int i = 0; i < n_rw; ++i) set_ready(rw[i], finish);
+      return;
     }
-    // Later scans run at fe_next or later, so an access finished by then can delay nothing.
-    if (finish > fe_next && spaces) {
-      for (int k = 0; k < n_acc; ++k) sb[acc[k].space].add(acc[k], finish, seq);
-      occupied |= spaces;
-    }
-    for (int i = 0; i < n_rw; ++i) write_regs(rw[i].slot, rw[i].lo, rw[i].hi, finish, seq);
-    if (finish == kUnknown) [[unlikely]] {
-      if (!waits) scratch_deps.clear();
-      queue_unresolved(e, seq, u, t, ready);
-    }
+    if (!waits) scratch_deps.clear();
+    issue_unresolved(e, seq, u, t, ready, acc.data(), n_acc, spaces, rw.data(), n_rw);
   }
 
-  // Its previous writer is resolved (interlocked at issue); the writer is looked at only while unknown.
-  void write_regs(int slot, uint32_t lo, uint32_t hi, uint64_t finish, uint64_t seq) {
-    RegFile& f = regs[slot];
-    if (hi - lo == 1) [[likely]]  // one register: no fill setup
-      f.ready[lo] = finish;
+  void record_accesses(const Access* acc, int n_acc, uint32_t spaces, uint64_t finish, uint64_t seq) {
+    for (int k = 0; k < n_acc; ++k) sb[acc[k].space].add(acc[k], finish, seq);
+    occupied |= spaces;
+  }
+
+  // Its previous writer is resolved (interlocked at issue).
+  void set_ready(const RegWrite& w, uint64_t finish) {
+    RegFile& f = regs[w.slot];
+    if (w.hi - w.lo == 1) [[likely]]  // one register: no fill setup
+      f.ready[w.lo] = finish;
     else
-      std::fill(f.ready.begin() + lo, f.ready.begin() + hi, finish);
-    if (finish == kUnknown) [[unlikely]] {
-      std::fill(f.seq.begin() + lo, f.seq.begin() + hi, seq);
-      unknown_regs += hi - lo;
-    }
+      std::fill(f.ready.begin() + w.lo, f.ready.begin() + w.hi, finish);
   }
 
-  // The instruction waits on an unresolved one (or is a DMA transfer): it goes to its queue.
-  [[gnu::noinline]] void queue_unresolved(const Effects& e, uint64_t seq, int u, uint64_t t, uint64_t ready) {
+  // The instruction's finish is unknown: it waits on an unresolved one, queued behind one on its
+  // unit, or is a DMA transfer. Its accesses and registers are marked unknown (with their writer)
+  // and it goes to its queue.
+  [[gnu::noinline]] void issue_unresolved(const Effects& e, uint64_t seq, int u, uint64_t t, uint64_t ready,
+                                          const Access* acc, int n_acc, uint32_t spaces, const RegWrite* rw, int n_rw) {
+    if (spaces) record_accesses(acc, n_acc, spaces, kUnknown, seq);
+    for (int i = 0; i < n_rw; ++i) {
+      set_ready(rw[i], kUnknown);
+      RegFile& f = regs[rw[i].slot];
+      std::fill(f.seq.begin() + rw[i].lo, f.seq.begin() + rw[i].hi, seq);
+      unknown_regs += rw[i].hi - rw[i].lo;
+    }
     if (u == kDmaUnit) {
       enqueue_dma(e, seq, t, ready).deps = scratch_deps;
       dma_unstarted++;
