@@ -577,13 +577,16 @@ struct TimingModel::Impl {
   // entries that can no longer delay anything (finished by t), folds conflicting ones into ready /
   // scratch_deps, and drops entries inside one of the new write ranges (whoever conflicts with
   // them will conflict with that write, which finishes no earlier; the caller inserts it).
+  // acc holds its reads first: a read entry is compared with the writes only.
   uint64_t scan_space(SpaceBoard& b, const Access* acc, int n, uint64_t t, uint64_t ready) {
+    int first_write = 0;
+    while (first_write < n && !acc[first_write].write) ++first_write;
     std::vector<SbEntry>& v = b.entries;
     for (size_t i = 0; i < v.size();) {
       SbEntry& x = v[i];
       if (x.finish > t) {
         bool conflict = false, covered = false;
-        for (int k = 0; k < n; ++k) {
+        for (int k = x.write ? 0 : first_write; k < n; ++k) {
           const Access& a = acc[k];
           const bool hit = (x.lo < a.hi) & (a.lo < x.hi) & (a.write | x.write);
           conflict |= hit;
@@ -669,11 +672,10 @@ struct TimingModel::Impl {
   };
 
   // Register operands interlock the front end: returns the cycle (t at the earliest) at which the
-  // registers of rs are ready; the non-empty scoreboard ranges go to acc, their spaces to
-  // `spaces`; written register ranges to rw.
+  // registers of rs are ready; the spaces of non-empty scoreboard ranges go to the `spaces` bit
+  // set, written register ranges to rw.
   template <bool kWrite, size_t N>
-  uint64_t interlock(const std::array<Range, N>& rs, uint8_t n, uint64_t t, Access* acc, int& n_acc, uint32_t& spaces,
-                     RegWrite* rw, int& n_rw) {
+  uint64_t interlock(const std::array<Range, N>& rs, uint8_t n, uint64_t t, uint32_t& spaces, RegWrite* rw, int& n_rw) {
     for (uint8_t i = 0; i < n; ++i) {
       const Range& r = rs[i];
       const int slot = kRegisterSlot[static_cast<uint8_t>(r.space)];
@@ -685,31 +687,46 @@ struct TimingModel::Impl {
       } else {
         if (slot == kBadSpace) [[unlikely]]
           bad_space(static_cast<uint8_t>(r.space));
-        if (r.lo < r.hi) {
-          acc[n_acc++] = Access{r.lo, r.hi, static_cast<uint8_t>(r.space), kWrite};
-          spaces |= 1u << static_cast<int>(r.space);
-        }
+        spaces |= uint32_t(r.lo < r.hi) << static_cast<int>(r.space);
       }
     }
     return t;
   }
 
+  // The instruction's non-empty scoreboard ranges (reads first), gathered only when a board is
+  // scanned or written: with short latencies most instructions need neither.
+  static int gather(const Effects& e, Access* acc) {
+    int n = 0;
+    for (uint8_t i = 0; i < e.n_reads; ++i) {
+      const Range& r = e.reads[i];
+      if (kRegisterSlot[static_cast<uint8_t>(r.space)] < 0 && r.lo < r.hi)
+        acc[n++] = Access{r.lo, r.hi, static_cast<uint8_t>(r.space), false};
+    }
+    for (uint8_t i = 0; i < e.n_writes; ++i) {
+      const Range& r = e.writes[i];
+      if (kRegisterSlot[static_cast<uint8_t>(r.space)] < 0 && r.lo < r.hi)
+        acc[n++] = Access{r.lo, r.hi, static_cast<uint8_t>(r.space), true};
+    }
+    return n;
+  }
+
   [[gnu::always_inline]] void issue_decoupled(const Effects& e, uint64_t seq, int u) {
-    std::array<Access, 10> acc;
-    int n_acc = 0;
     std::array<RegWrite, 4> rw;
     int n_rw = 0;
     uint32_t spaces = 0;
-    uint64_t t = interlock<false>(e.reads, e.n_reads, fe_next, acc.data(), n_acc, spaces, rw.data(), n_rw);
-    t = interlock<true>(e.writes, e.n_writes, t, acc.data(), n_acc, spaces, rw.data(), n_rw);
+    uint64_t t = interlock<false>(e.reads, e.n_reads, fe_next, spaces, rw.data(), n_rw);
+    t = interlock<true>(e.writes, e.n_writes, t, spaces, rw.data(), n_rw);
     t = u == kDmaUnit ? dma_slot(t) : compute_slot(u, t);
     st.issue_stall_cycles += t - fe_next;
     fe_next = t + 1;
     units[u].issued++;
 
+    std::array<Access, 10> acc;
+    int n_acc = -1;  // not gathered yet
     uint64_t ready = t;
     bool waits = false;  // on an unresolved instruction (the ones in scratch_deps)
     if (const uint32_t live = spaces & occupied) {
+      n_acc = gather(e, acc.data());
       ready = scan_spaces(spaces, live, acc.data(), n_acc, t, ready);
       waits = !scratch_deps.empty();
     }
@@ -722,11 +739,15 @@ struct TimingModel::Impl {
       const uint64_t finish = start + c.latency;
       record_finish(u, seq, start, finish);
       // Later scans run at fe_next or later, so an access finished by then can delay nothing.
-      if (finish > fe_next && spaces) record_accesses(acc.data(), n_acc, spaces, finish, seq);
+      if (finish > fe_next && spaces) {
+        if (n_acc < 0) n_acc = gather(e, acc.data());
+        record_accesses(acc.data(), n_acc, spaces, finish, seq);
+      }
       for (int i = 0; i < n_rw; ++i) set_ready(rw[i], finish);
       return;
     }
     if (!waits) scratch_deps.clear();
+    if (n_acc < 0) n_acc = gather(e, acc.data());
     issue_unresolved(e, seq, u, t, ready, acc.data(), n_acc, spaces, rw.data(), n_rw);
   }
 
