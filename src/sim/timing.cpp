@@ -38,23 +38,22 @@ constexpr uint64_t kRegsPerSpace = 64;
 
 // Register-like spaces are read when an instruction issues (operands are captured into the unit
 // queue), so they interlock the front end; all other spaces are tracked by the scoreboard and
-// delay the instruction's start instead.
-constexpr int register_slot(Space s) {
+// delay the instruction's start instead (kBoardSpace). kBadSpace: a value outside the enum.
+constexpr int8_t kBoardSpace = -1, kBadSpace = -2;
+constexpr int8_t register_slot(Space s) {
   switch (s) {
     case Space::GpReg: return 0;
     case Space::FpReg: return 1;
     case Space::HbmReg: return 2;
     case Space::Ctrl: return 3;
-    default: return -1;
+    default: return kBoardSpace;
   }
 }
-// Indexed by any byte value of Space, so the lookup needs no bounds check: a register slot,
-// kBoardSpace or kBadSpace (a value outside the enum).
-constexpr int8_t kBoardSpace = -1, kBadSpace = -2;
+// Indexed by any byte value of Space, so the lookup needs no bounds check.
 constexpr std::array<int8_t, 256> kRegisterSlot = [] {
   std::array<int8_t, 256> a{};
   a.fill(kBadSpace);
-  for (int i = 0; i < kSpaces; ++i) a[i] = static_cast<int8_t>(register_slot(static_cast<Space>(i)));
+  for (int i = 0; i < kSpaces; ++i) a[i] = register_slot(static_cast<Space>(i));
   return a;
 }();
 [[noreturn, gnu::noinline, gnu::cold]] void bad_space(size_t i) {
