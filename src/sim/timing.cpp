@@ -38,29 +38,26 @@ constexpr uint64_t kRegsPerSpace = 64;
 
 // Register-like spaces are read when an instruction issues (operands are captured into the unit
 // queue), so they interlock the front end; all other spaces are tracked by the scoreboard and
-// delay the instruction's start instead.
-constexpr int register_slot(Space s) {
+// delay the instruction's start instead (kBoardSpace). kBadSpace: a value outside the enum.
+constexpr int8_t kBoardSpace = -1, kBadSpace = -2;
+constexpr int8_t register_slot(Space s) {
   switch (s) {
     case Space::GpReg: return 0;
     case Space::FpReg: return 1;
     case Space::HbmReg: return 2;
     case Space::Ctrl: return 3;
-    default: return -1;
+    default: return kBoardSpace;
   }
 }
-constexpr std::array<int8_t, kSpaces> kRegisterSlot = [] {
-  std::array<int8_t, kSpaces> a{};
-  for (int i = 0; i < kSpaces; ++i) a[i] = static_cast<int8_t>(register_slot(static_cast<Space>(i)));
+// Indexed by any byte value of Space, so the lookup needs no bounds check.
+constexpr std::array<int8_t, 256> kRegisterSlot = [] {
+  std::array<int8_t, 256> a{};
+  a.fill(kBadSpace);
+  for (int i = 0; i < kSpaces; ++i) a[i] = register_slot(static_cast<Space>(i));
   return a;
 }();
 [[noreturn, gnu::noinline, gnu::cold]] void bad_space(size_t i) {
   throw SimFault("timing: Effects range with an invalid space " + std::to_string(i));
-}
-inline int slot_of(Space s) {
-  const auto i = static_cast<size_t>(s);
-  if (i >= kRegisterSlot.size()) [[unlikely]]
-    bad_space(i);
-  return kRegisterSlot[i];
 }
 
 // sum_{i < n} floor((a * i + b) / m), m > 0, in O(log m) steps: whole multiples of m in a and b
@@ -178,6 +175,7 @@ struct TimingModel::Impl {
   std::array<RegFile, 4> regs{};
   uint64_t unknown_regs = 0;
   std::array<SpaceBoard, kSpaces> sb;
+  uint32_t occupied = 0;  // bit set of the boards with entries
   std::vector<uint64_t> scratch_deps;
   std::vector<uint64_t> scratch_finish;  // dma_slot's finish times (kept to reuse its storage)
 
@@ -190,7 +188,12 @@ struct TimingModel::Impl {
   uint64_t ring_mask = 0;
   // config::latency_cycles, tabulated per latency class (it depends on the class only).
   std::array<uint64_t, isa::kNumLatencyClasses> class_lat{};
-  std::array<bool, isa::kNumLatencyClasses> class_dram{};  // the class's rule is LatencyRule::Dram
+  // Valid (unit, latency class) pairs, indexed unit * 32 + class (0 for values outside the ISA
+  // tables): bit 0 valid without HBM streams, bit 1 with them (DMA latency classes and HBM streams
+  // belong to the DMA unit only).
+  static_assert(kUnits <= 8 && isa::kNumLatencyClasses <= 32);
+  std::array<uint8_t, 8 * 32> unit_class_ok{};
+  std::array<std::array<uint64_t, isa::kNumLatencyClasses>, kUnits> occupancy_cap{};  // per unit and class
 
   // Trace: events held per unit in program order until their finish is known (and every earlier
   // event of the unit is written), then written by `tracer` (docs/timing.md "Trace").
@@ -225,7 +228,12 @@ struct TimingModel::Impl {
     ring_mask = std::bit_ceil(uint64_t{opts.unit_queue_depth}) - 1;
     for (const isa::LatencyInfo& k : isa::kLatencyClasses) {
       class_lat[static_cast<size_t>(k.cls)] = config::latency_cycles(c, k.cls);
-      class_dram[static_cast<size_t>(k.cls)] = k.rule == isa::LatencyRule::Dram;
+      const bool dram_class = k.rule == isa::LatencyRule::Dram;
+      for (int u = 0; u < kUnits; ++u) {
+        occupancy_cap[u][static_cast<size_t>(k.cls)] = occupancy_cap_of(static_cast<isa::Unit>(u), k.cls);
+        const bool dma = u == kDmaUnit;
+        unit_class_ok[u * 32 + static_cast<size_t>(k.cls)] = uint8_t((dma == dram_class) | (dma << 1));
+      }
     }
     for (UnitState& u : units) u.start_ring.assign(ring_mask + 1, 0);
     if (opts.dram_trace && opts.dram_fidelity == DramFidelity::Calibrated)
@@ -261,18 +269,26 @@ struct TimingModel::Impl {
     uint64_t latency, occupancy;
   };
   Cost cost(const Effects& e) const {
-    const uint64_t lat = class_lat[static_cast<size_t>(e.latency)] * e.repeat;  // class checked by issue()
-    switch (e.unit) {
-      case isa::Unit::Matrix: return {lat, lat};  // not pipelined: the systolic array is busy throughout
-      case isa::Unit::Vector: return {lat, opts.vector_pipelined ? std::min<uint64_t>(lat, e.repeat) : lat};
+    const auto cls = static_cast<size_t>(e.latency);  // unit and class checked by issue()
+    const uint64_t lat = class_lat[cls] * e.repeat;
+    const uint64_t cap = occupancy_cap[static_cast<size_t>(e.unit)][cls];
+    return {lat, std::min(lat, cap == kCapRepeat ? uint64_t{e.repeat} : cap)};
+  }
+
+  // Cycles an instruction occupies its unit, at most (of its latency): kCapRepeat is one per repeat.
+  static constexpr uint64_t kCapRepeat = 0;
+  uint64_t occupancy_cap_of(isa::Unit unit, isa::Latency cls) const {
+    switch (unit) {
+      case isa::Unit::Matrix: return kUnknown;  // not pipelined: the systolic array is busy throughout
+      case isa::Unit::Vector: return opts.vector_pipelined ? kCapRepeat : kUnknown;
       case isa::Unit::ScalarFp:
-        if (e.latency == isa::Latency::MapVFp) return {lat, lat};  // streams a VRAM row element by element
-        return {lat, std::min<uint64_t>(lat, 1)};
+        if (cls == isa::Latency::MapVFp) return kUnknown;  // streams a VRAM row element by element
+        return 1;
       case isa::Unit::ScalarInt:
       case isa::Unit::Control:
-      case isa::Unit::Dma: return {lat, std::min<uint64_t>(lat, 1)};
+      case isa::Unit::Dma: return 1;
     }
-    return {lat, lat};  // not reached: the switch covers every unit
+    return kUnknown;  // not reached: the switch covers every unit
   }
 
   // ---- bookkeeping shared by both modes ----
@@ -569,8 +585,9 @@ struct TimingModel::Impl {
   uint64_t compute_slot(int u, uint64_t t) {
     UnitState& us = units[u];
     const uint64_t d = opts.unit_queue_depth;
-    if (us.issued < d) return t;
-    while (us.started + d <= us.issued) step();
+    while (us.started + d <= us.issued) [[unlikely]]
+      step();
+    // Before d issues the slot read was never written (ring size >= d): 0, no delay.
     return std::max(t, us.start_ring[(us.issued - d) & ring_mask]);
   }
 
@@ -596,13 +613,16 @@ struct TimingModel::Impl {
   // entries that can no longer delay anything (finished by t), folds conflicting ones into ready /
   // scratch_deps, and drops entries inside one of the new write ranges (whoever conflicts with
   // them will conflict with that write, which finishes no earlier; the caller inserts it).
-  void scan_space(SpaceBoard& b, const Access* acc, int n, uint64_t t, uint64_t& ready) {
+  // acc holds its reads first: a read entry is compared with the writes only.
+  uint64_t scan_space(SpaceBoard& b, const Access* acc, int n, uint64_t t, uint64_t ready) {
+    int first_write = 0;
+    while (first_write < n && !acc[first_write].write) ++first_write;
     std::vector<SbEntry>& v = b.entries;
     for (size_t i = 0; i < v.size();) {
       SbEntry& x = v[i];
       if (x.finish > t) {
         bool conflict = false, covered = false;
-        for (int k = 0; k < n; ++k) {
+        for (int k = x.write ? 0 : first_write; k < n; ++k) {
           const Access& a = acc[k];
           const bool hit = (x.lo < a.hi) & (a.lo < x.hi) & (a.write | x.write);
           conflict |= hit;
@@ -627,24 +647,28 @@ struct TimingModel::Impl {
       x = v.back();  // retired: entry order carries no meaning
       v.pop_back();
     }
+    return ready;
   }
 
-  // scan_space for each space in the bit set, with that space's accesses.
-  void scan_spaces(uint32_t spaces, const Access* acc, int n, uint64_t t, uint64_t& ready) {
-    if ((spaces & (spaces - 1)) == 0) {
-      SpaceBoard& b = sb[std::countr_zero(spaces)];
-      if (!b.entries.empty()) scan_space(b, acc, n, t, ready);
-      return;
-    }
-    for (uint32_t m = spaces; m; m &= m - 1) {
+  // scan_space for each space in `live` (the accessed spaces with entries), with that space's
+  // accesses (all of acc when the instruction accesses one space only).
+  [[gnu::noinline]] uint64_t scan_spaces(uint32_t spaces, uint32_t live, const Access* acc, int n, uint64_t t,
+                                         uint64_t ready) {
+    scratch_deps.clear();
+    for (uint32_t m = live; m; m &= m - 1) {
       const int space = std::countr_zero(m);
-      if (sb[space].entries.empty()) continue;
-      std::array<Access, 10> group;
-      int g = 0;
-      for (int k = 0; k < n; ++k)
-        if (acc[k].space == space) group[g++] = acc[k];
-      scan_space(sb[space], group.data(), g, t, ready);
+      if (spaces == (1u << space)) {
+        ready = scan_space(sb[space], acc, n, t, ready);
+      } else {
+        std::array<Access, 10> group;
+        int g = 0;
+        for (int k = 0; k < n; ++k)
+          if (acc[k].space == space) group[g++] = acc[k];
+        ready = scan_space(sb[space], group.data(), g, t, ready);
+      }
+      if (sb[space].entries.empty()) occupied &= ~(1u << space);
     }
+    return ready;
   }
 
   // Register ready time with the DRAM model stepped while its writer is unresolved.
@@ -660,9 +684,15 @@ struct TimingModel::Impl {
   uint64_t regs_ready(int slot, uint64_t lo, uint64_t hi, uint64_t t) {
     const uint64_t* ready = regs[slot].ready.data();
     uint64_t m = t;
-    for (uint64_t k = lo; k < hi; ++k) m = std::max(m, ready[k]);
+    if (hi - lo == 1) [[likely]]  // one register: no loop
+      m = std::max(m, ready[lo]);
+    else
+      for (uint64_t k = lo; k < hi; ++k) m = std::max(m, ready[k]);
     if (m != kUnknown) [[likely]]
       return m;
+    return regs_ready_stepping(slot, lo, hi, t);
+  }
+  [[gnu::noinline]] uint64_t regs_ready_stepping(int slot, uint64_t lo, uint64_t hi, uint64_t t) {
     for (uint64_t k = lo; k < hi; ++k) t = std::max(t, reg_ready(slot, k));
     return t;
   }
@@ -677,68 +707,118 @@ struct TimingModel::Impl {
     uint32_t lo, hi;
   };
 
-  // Register operands interlock the front end (returns the cycle they are all ready); scoreboard
-  // ranges are appended to acc (and their spaces to the `spaces` bit set), register writes to rw.
+  // Register operands interlock the front end: returns the cycle (t at the earliest) at which the
+  // registers of rs are ready; the spaces of non-empty scoreboard ranges go to the `spaces` bit
+  // set, written register ranges to rw.
   template <bool kWrite, size_t N>
-  uint64_t classify(const std::array<Range, N>& rs, uint8_t n, uint64_t t, Access* acc, int& n_acc, uint32_t& spaces,
-                    RegWrite* rw, int& n_rw) {
+  uint64_t interlock(const std::array<Range, N>& rs, uint8_t n, uint64_t t, uint32_t& spaces, RegWrite* rw, int& n_rw) {
     for (uint8_t i = 0; i < n; ++i) {
       const Range& r = rs[i];
-      const int slot = slot_of(r.space);
+      const int slot = kRegisterSlot[static_cast<uint8_t>(r.space)];
       if (slot >= 0) {
-        if (r.hi > kRegsPerSpace || r.lo > r.hi) [[unlikely]]
+        if ((r.hi > kRegsPerSpace) | (r.lo > r.hi)) [[unlikely]]
           bad_register_range(r);
         t = regs_ready(slot, r.lo, r.hi, t);
         if constexpr (kWrite) rw[n_rw++] = RegWrite{slot, uint32_t(r.lo), uint32_t(r.hi)};
-      } else if (r.lo < r.hi) {
-        acc[n_acc++] = Access{r.lo, r.hi, static_cast<uint8_t>(r.space), kWrite};
-        spaces |= 1u << static_cast<int>(r.space);
+      } else {
+        if (slot == kBadSpace) [[unlikely]]
+          bad_space(static_cast<uint8_t>(r.space));
+        spaces |= uint32_t(r.lo < r.hi) << static_cast<int>(r.space);
       }
     }
     return t;
   }
 
-  void issue_decoupled(const Effects& e, uint64_t seq, int u, Cost c) {
-    std::array<Access, 10> acc;
+  // The instruction's non-empty scoreboard ranges (reads first), gathered only when a board is
+  // scanned or written: with short latencies most instructions need neither.
+  static int gather(const Effects& e, Access* acc) {
+    int n = 0;
+    for (uint8_t i = 0; i < e.n_reads; ++i) {
+      const Range& r = e.reads[i];
+      if (kRegisterSlot[static_cast<uint8_t>(r.space)] < 0 && r.lo < r.hi)
+        acc[n++] = Access{r.lo, r.hi, static_cast<uint8_t>(r.space), false};
+    }
+    for (uint8_t i = 0; i < e.n_writes; ++i) {
+      const Range& r = e.writes[i];
+      if (kRegisterSlot[static_cast<uint8_t>(r.space)] < 0 && r.lo < r.hi)
+        acc[n++] = Access{r.lo, r.hi, static_cast<uint8_t>(r.space), true};
+    }
+    return n;
+  }
+
+  [[gnu::always_inline]] void issue_decoupled(const Effects& e, uint64_t seq, int u) {
     std::array<RegWrite, 4> rw;
-    int n_acc = 0, n_rw = 0;
+    int n_rw = 0;
     uint32_t spaces = 0;
-    uint64_t t = classify<false>(e.reads, e.n_reads, fe_next, acc.data(), n_acc, spaces, rw.data(), n_rw);
-    t = classify<true>(e.writes, e.n_writes, t, acc.data(), n_acc, spaces, rw.data(), n_rw);
+    uint64_t t = interlock<false>(e.reads, e.n_reads, fe_next, spaces, rw.data(), n_rw);
+    t = interlock<true>(e.writes, e.n_writes, t, spaces, rw.data(), n_rw);
     t = u == kDmaUnit ? dma_slot(t) : compute_slot(u, t);
     st.issue_stall_cycles += t - fe_next;
     fe_next = t + 1;
     units[u].issued++;
 
+    std::array<Access, 10> acc;
+    int n_acc = -1;  // not gathered yet
     uint64_t ready = t;
-    scratch_deps.clear();
-    if (spaces) scan_spaces(spaces, acc.data(), n_acc, t, ready);
+    bool waits = false;  // on an unresolved instruction (the ones in scratch_deps)
+    if (const uint32_t live = spaces & occupied) {
+      n_acc = gather(e, acc.data());
+      ready = scan_spaces(spaces, live, acc.data(), n_acc, t, ready);
+      waits = !scratch_deps.empty();
+    }
 
-    uint64_t finish = kUnknown;
-    if (u != kDmaUnit && scratch_deps.empty() && units[u].queue.empty()) {
+    if (u != kDmaUnit && !waits && units[u].queue.empty()) [[likely]] {
       UnitState& us = units[u];
-      const uint64_t start = std::max(std::max(t, us.free), ready);
+      const uint64_t start = std::max({t, us.free, ready});
+      const Cost c = cost(e);  // computed where needed: fewer values live across the scan
       start_compute(u, seq, t, start, c.occupancy);
-      finish = start + c.latency;
+      const uint64_t finish = start + c.latency;
       record_finish(u, seq, start, finish);
-    }
-    for (int k = 0; k < n_acc; ++k) sb[acc[k].space].add(acc[k], finish, seq);
-    for (int i = 0; i < n_rw; ++i) {
-      RegFile& f = regs[rw[i].slot];
-      // Its previous writer is resolved (interlocked above); the writer is looked at only while unknown.
-      std::fill(f.ready.begin() + rw[i].lo, f.ready.begin() + rw[i].hi, finish);
-      if (finish == kUnknown) [[unlikely]] {
-        std::fill(f.seq.begin() + rw[i].lo, f.seq.begin() + rw[i].hi, seq);
-        unknown_regs += rw[i].hi - rw[i].lo;
+      // Later scans run at fe_next or later, so an access finished by then can delay nothing.
+      if (finish > fe_next && spaces) {
+        if (n_acc < 0) n_acc = gather(e, acc.data());
+        record_accesses(acc.data(), n_acc, spaces, finish, seq);
       }
+      for (int i = 0; i < n_rw; ++i) set_ready(rw[i], finish);
+      return;
     }
-    if (finish != kUnknown) return;
+    if (!waits) scratch_deps.clear();
+    if (n_acc < 0) n_acc = gather(e, acc.data());
+    issue_unresolved(e, seq, u, t, ready, acc.data(), n_acc, spaces, rw.data(), n_rw);
+  }
 
+  void record_accesses(const Access* acc, int n_acc, uint32_t spaces, uint64_t finish, uint64_t seq) {
+    for (int k = 0; k < n_acc; ++k) sb[acc[k].space].add(acc[k], finish, seq);
+    occupied |= spaces;
+  }
+
+  // Its previous writer is resolved (interlocked at issue).
+  void set_ready(const RegWrite& w, uint64_t finish) {
+    RegFile& f = regs[w.slot];
+    if (w.hi - w.lo == 1) [[likely]]  // one register: no fill setup
+      f.ready[w.lo] = finish;
+    else
+      std::fill(f.ready.begin() + w.lo, f.ready.begin() + w.hi, finish);
+  }
+
+  // The instruction's finish is unknown: it waits on an unresolved one, queued behind one on its
+  // unit, or is a DMA transfer. Its accesses and registers are marked unknown (with their writer)
+  // and it goes to its queue.
+  [[gnu::noinline]] void issue_unresolved(const Effects& e, uint64_t seq, int u, uint64_t t, uint64_t ready,
+                                          const Access* acc, int n_acc, uint32_t spaces, const RegWrite* rw, int n_rw) {
+    if (spaces) record_accesses(acc, n_acc, spaces, kUnknown, seq);
+    for (int i = 0; i < n_rw; ++i) {
+      set_ready(rw[i], kUnknown);
+      RegFile& f = regs[rw[i].slot];
+      std::fill(f.seq.begin() + rw[i].lo, f.seq.begin() + rw[i].hi, seq);
+      unknown_regs += rw[i].hi - rw[i].lo;
+    }
     if (u == kDmaUnit) {
       enqueue_dma(e, seq, t, ready).deps = scratch_deps;
       dma_unstarted++;
       dma_slots.emplace_back(seq, kUnknown);
     } else {
+      const Cost c = cost(e);
       units[u].queue.push_back(Pending{seq, t, ready, c.latency, c.occupancy, scratch_deps});
       pending_compute++;
     }
@@ -757,7 +837,7 @@ struct TimingModel::Impl {
   }
 
   // ---- in-order: each instruction starts when the previous one finished ----
-  void issue_in_order(const Effects& e, uint64_t seq, int u, Cost c) {
+  void issue_in_order(const Effects& e, uint64_t seq, int u) {
     const uint64_t start = now;
     units[u].issued++;
     if (u == kDmaUnit) {
@@ -766,13 +846,15 @@ struct TimingModel::Impl {
       now = std::max(now, max_finish);
       return;
     }
+    const Cost c = cost(e);
     start_compute(u, seq, start, start, c.occupancy);
     const uint64_t finish = start + c.latency;
     record_finish(u, seq, start, finish);
     now = finish;
   }
 
-  void issue(const Effects& e, uint32_t pc) {
+  // Why an Effects record is malformed (out of line: the dispatch path only tests a predicate).
+  [[noreturn, gnu::noinline, gnu::cold]] void bad_effects(const Effects& e) const {
     const uint8_t op = static_cast<uint8_t>(e.op);
     const int u = static_cast<int>(e.unit);
     const int cls = static_cast<int>(e.latency);
@@ -781,30 +863,40 @@ struct TimingModel::Impl {
                      " / latency class " + std::to_string(cls) + " outside the ISA table");
     if (e.n_reads > e.reads.size() || e.n_writes > e.writes.size() || e.n_hbm > e.hbm.size())
       throw SimFault("timing: Effects range counts exceed their arrays");
-    if ((u == kDmaUnit) != (e.n_hbm > 0 || class_dram[cls]))
-      throw SimFault("timing: Effects of " + std::string(isa::mnemonic(e.op)) +
-                     ": HBM streams and DMA latency classes belong to the DMA unit only");
+    throw SimFault("timing: Effects of " + std::string(isa::mnemonic(e.op)) +
+                   ": HBM streams and DMA latency classes belong to the DMA unit only");
+  }
+
+  // One function per timing mode, so each dispatch path has its own (small) frame.
+  template <bool kDecoupled>
+  void issue(const Effects& e, uint32_t pc) {
+    const uint8_t op = static_cast<uint8_t>(e.op);
+    const unsigned u = static_cast<uint8_t>(e.unit), cls = static_cast<uint8_t>(e.latency);
+    const unsigned uc = ((u >> 3) | (cls >> 5)) ? 0 : unit_class_ok[u * 32 + cls];
+    if (op >= 64 || e.n_reads > e.reads.size() || e.n_writes > e.writes.size() || e.n_hbm > e.hbm.size() ||
+        !((uc >> (e.n_hbm > 0)) & 1)) [[unlikely]]
+      bad_effects(e);
     const uint64_t seq = next_seq++;
     st.instructions++;
     st.instr_count[op]++;
     for (uint8_t i = 0; i < e.n_hbm; ++i) (e.hbm[i].write ? st.hbm_write_bytes : st.hbm_read_bytes) += e.hbm[i].total_bytes();
     if (tracer && seq >= opts.trace_first && seq < opts.trace_last) [[unlikely]]
       trace_issue(e, seq, u, pc);
-    if (e.zero_latency) {
-      // Skipped by the machine (the reference ignores FP results written to f0): no time, no slot.
-      const uint64_t t = decoupled ? fe_next : now;
-      units[u].st.instructions++;
-      if (tracer) [[unlikely]] {
-        trace_start(u, seq, t, t);
-        trace_finish(u, seq, t);
-      }
-      return;
-    }
-    const Cost c = cost(e);
-    if (decoupled)
-      issue_decoupled(e, seq, u, c);
+    if (e.zero_latency) [[unlikely]]
+      return skip(u, seq, kDecoupled ? fe_next : now);
+    if constexpr (kDecoupled)
+      issue_decoupled(e, seq, u);
     else
-      issue_in_order(e, seq, u, c);
+      issue_in_order(e, seq, u);
+  }
+
+  // Skipped by the machine (the reference ignores FP results written to f0): no time, no slot.
+  [[gnu::noinline]] void skip(int u, uint64_t seq, uint64_t t) {
+    units[u].st.instructions++;
+    if (tracer) [[unlikely]] {
+      trace_start(u, seq, t, t);
+      trace_finish(u, seq, t);
+    }
   }
 
   void finish() {
@@ -844,7 +936,12 @@ TimingModel::TimingModel(const config::HardwareConfig& cfg, const TimingOptions&
 std::shared_ptr<CalibratedShapes> make_calibrated_shapes() { return std::make_shared<CalibratedShapes>(); }
 TimingModel::~TimingModel() = default;
 
-void TimingModel::issue(const Effects& e, uint32_t pc) { impl_->issue(e, pc); }
+void TimingModel::issue(const Effects& e, uint32_t pc) {
+  if (impl_->decoupled)
+    impl_->issue<true>(e, pc);
+  else
+    impl_->issue<false>(e, pc);
+}
 void TimingModel::finish() { impl_->finish(); }
 const TimingStats& TimingModel::stats() const { return impl_->st; }
 bool TimingModel::transfers_time_alike(const Effects& a, const Effects& b) const {

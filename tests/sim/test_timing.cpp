@@ -728,6 +728,66 @@ TEST(Timing, MalformedEffectsAreSimFaults) {
   EXPECT_THROW(tm.issue(reg, 1), SimFault);
 }
 
+// Each malformed field gets its own message, in both timing modes (the dispatch path only tests
+// a predicate; the message is built out of line).
+void expect_fault(TimingModel& tm, const Effects& e, const std::string& what) {
+  try {
+    tm.issue(e, 0);
+    ADD_FAILURE() << "no SimFault, expected one mentioning: " << what;
+  } catch (const SimFault& f) {
+    EXPECT_NE(std::string(f.what()).find(what), std::string::npos) << f.what();
+  }
+}
+
+TEST(Timing, MalformedEffectsNameTheField) {
+  for (const auto mode : {kInOrder, kDecoupled}) {
+    TimingModel tm(make_cfg(mode));
+    Effects e = make(Opcode::V_ADD_VV);
+    e.op = static_cast<Opcode>(200);
+    expect_fault(tm, e, "opcode 200");
+    for (const int unit : {6, 7, 9, 255}) {  // past the units, within and past the tables' index width
+      e = make(Opcode::V_ADD_VV);
+      e.unit = static_cast<isa::Unit>(unit);
+      expect_fault(tm, e, "unit " + std::to_string(unit));
+    }
+    for (const int cls : {isa::kNumLatencyClasses, 31, 32, 200}) {
+      e = make(Opcode::V_ADD_VV);
+      e.latency = static_cast<isa::Latency>(cls);
+      expect_fault(tm, e, "latency class " + std::to_string(cls));
+    }
+    e = make(Opcode::V_ADD_VV);
+    e.n_reads = 7;
+    expect_fault(tm, e, "range counts exceed");
+    e = make(Opcode::V_ADD_VV);
+    e.n_hbm = 3;
+    expect_fault(tm, e, "range counts exceed");
+    e = make(Opcode::H_PREFETCH_M);  // a DMA latency class on a compute unit
+    e.unit = isa::Unit::Vector;
+    expect_fault(tm, e, "H_PREFETCH_M: HBM streams and DMA latency classes belong to the DMA unit only");
+    e = make(Opcode::V_ADD_VV);  // the DMA unit with neither streams nor a DMA class
+    e.unit = isa::Unit::Dma;
+    expect_fault(tm, e, "V_ADD_VV: HBM streams");
+  }
+}
+
+TEST(Timing, MalformedRangesNameTheRange) {
+  TimingModel tm(make_cfg(kDecoupled));
+  Effects e = make(Opcode::S_ADDI_INT);
+  e.add_read(static_cast<Space>(200), 0, 1);
+  expect_fault(tm, e, "invalid space 200");
+  for (const auto& [lo, hi] : {std::pair<uint64_t, uint64_t>{64, 65}, {5, 3}, {0, 65}}) {
+    e = make(Opcode::S_ADDI_INT);
+    e.add_read(Space::GpReg, lo, hi);
+    expect_fault(tm, e, "register range [" + std::to_string(lo) + ", " + std::to_string(hi) + ")");
+  }
+  // The edges of the register file are fine, and so is an empty range at its end.
+  e = make(Opcode::S_ADDI_INT);
+  e.add_read(Space::GpReg, 63, 64);
+  e.add_read(Space::FpReg, 64, 64);
+  e.add_write(Space::GpReg, 0, 64);
+  EXPECT_NO_THROW(tm.issue(e, 1));
+}
+
 namespace plena::sim {
 namespace {
 
