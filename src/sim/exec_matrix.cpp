@@ -4,6 +4,9 @@
 // loops are ordered so the compiler vectorises across output columns without reassociating k.
 #include <algorithm>
 #include <cstring>
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
 
 #include "sim/exec_detail.hpp"
 
@@ -173,7 +176,126 @@ PLENA_MM_CLONES void mm_block(const float* x, uint64_t x_ld, const float* w, uin
   }
 }
 
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && !defined(__SANITIZE_ADDRESS__)
+#define PLENA_MM4_AVX512 1
+// E queued 4x4 products at once, one 16-lane register each (lane 4i+j = part[i][j]): per k one
+// multiply and one add of separately rounded floats (the file is built with -ffp-contract=off), E
+// independent chains to cover the add latency. For 8 k at a time, rows 0-1 and 2-3 of the
+// activations fill two registers; one two-source permute spreads x[i][k] over lanes 4i..4i+3.
+// GCC 12 warns about the undefined upper half inside its own cast intrinsic.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+[[gnu::always_inline]] __attribute__((target("avx512f"))) inline __m512 rows8(const float* lo, const float* hi) {
+  const __m512d l = _mm512_castps_pd(_mm512_castps256_ps512(_mm256_loadu_ps(lo)));
+  return _mm512_castpd_ps(_mm512_insertf64x4(l, _mm256_castps_pd(_mm256_loadu_ps(hi)), 1));
+}
+
+template <uint32_t E>
+[[gnu::noinline]] __attribute__((target("avx512f"))) void mm4_group(const float* const* xs,
+                                                                              const float* const* ws, uint64_t x_ld,
+                                                                              uint64_t w_ld, uint32_t K,
+                                                                              float* parts) {
+  const __m512i rows = _mm512_set_epi32(24, 24, 24, 24, 16, 16, 16, 16, 8, 8, 8, 8, 0, 0, 0, 0);
+  __m512i spread[8];
+  for (int d = 0; d < 8; ++d) spread[d] = _mm512_add_epi32(rows, _mm512_set1_epi32(d));
+  __m512 part[E];
+  const float* xp[E];
+  const float* wp[E];
+  for (uint32_t e = 0; e < E; ++e) {
+    part[e] = _mm512_setzero_ps();
+    xp[e] = xs[e];
+    wp[e] = ws[e];
+  }
+  // Entries innermost: the E chains interleave in program order, so the scheduler is not filled
+  // with the stalled adds of one chain.
+  for (uint32_t k = 0; k < K; k += 8) {
+    __m512 x01[E], x23[E];
+    for (uint32_t e = 0; e < E; ++e) {
+      const float* x = xp[e];
+      x01[e] = rows8(x, x + x_ld);
+      x23[e] = rows8(x + 2 * x_ld, x + 3 * x_ld);
+      xp[e] = x + 8;
+    }
+#pragma GCC unroll 1
+    for (uint32_t d = 0; d < 8; ++d)
+      for (uint32_t e = 0; e < E; ++e) {
+        const __m512 a = _mm512_permutex2var_ps(x01[e], spread[d], x23[e]);
+        const __m512 b = _mm512_broadcast_f32x4(_mm_loadu_ps(wp[e] + d * w_ld));
+        part[e] = _mm512_add_ps(part[e], _mm512_mul_ps(a, b));
+      }
+    for (uint32_t e = 0; e < E; ++e) wp[e] += 8 * w_ld;
+  }
+  for (uint32_t e = 0; e < E; ++e) _mm512_storeu_ps(parts + e * 16, part[e]);
+}
+#pragma GCC diagnostic pop
+
+// Every queued product into q.parts (K a multiple of 8): up to 4 consecutive entries with the same
+// weight row stride at a time.
+__attribute__((target("avx512f"))) void mm4_queue_avx512(const MatrixQueue& q, uint64_t x_ld, uint32_t K,
+                                                         float* parts) {
+  for (size_t e = 0; e < q.n;) {
+    size_t n = 1;
+    while (n < 4 && e + n < q.n && q.w_ld[e + n] == q.w_ld[e]) ++n;
+    const float* const* xs = q.x.data() + e;
+    const float* const* ws = q.w.data() + e;
+    float* out = parts + e * 16;
+    switch (n) {
+      case 4: mm4_group<4>(xs, ws, x_ld, q.w_ld[e], K, out); break;
+      case 3: mm4_group<3>(xs, ws, x_ld, q.w_ld[e], K, out); break;
+      case 2: mm4_group<2>(xs, ws, x_ld, q.w_ld[e], K, out); break;
+      default: mm4_group<1>(xs, ws, x_ld, q.w_ld[e], K, out); break;
+    }
+    e += n;
+  }
+}
+#endif
+
+// Deferral pays where the 16-lane kernel exists: BLEN 4, MLEN a multiple of 8.
+bool queue_pays(const Machine& m) {
+#ifdef PLENA_MM4_AVX512
+  const auto& g = m.config().geometry;
+  return m.functional() && g.blen == 4 && g.mlen % 8 == 0 && wide_tiles();
+#else
+  (void)m;
+  return false;
+#endif
+}
+
+void enqueue_mm(Machine& m, const float* x, const float* w, uint32_t w_ld) {
+  MatrixQueue& q = *m.mm_queue;
+  if (q.n == MatrixQueue::kCap) flush_matrix_queue(m);
+  q.x[q.n] = x;
+  q.w[q.n] = w;
+  q.w_ld[q.n] = w_ld;
+  ++q.n;
+}
+
 }  // namespace
+
+void set_matrix_queue(Machine& m, bool on) {
+  if (!m.mm_queue) {
+    if (!on || !queue_pays(m)) return;
+    m.mm_queue = std::make_unique<MatrixQueue>();
+    const auto& g = m.config().geometry;
+    m.mm_queue->panels.resize(MatrixQueue::kCap * g.mlen * g.blen);
+    m.mm_queue->parts.resize(MatrixQueue::kCap * g.blen * g.blen);
+  }
+  flush_matrix_queue(m);
+  m.mm_queue->enabled = on;
+}
+
+void flush_matrix_queue(Machine& m) {
+  MatrixQueue& q = *m.mm_queue;
+  if (q.n == 0) return;
+#ifdef PLENA_MM4_AVX512
+  const uint32_t L = m.config().geometry.mlen;
+  mm4_queue_avx512(q, L, L, q.parts.data());
+  float* acc = m.acc_m.data();
+  for (size_t e = 0; e < q.n; ++e)  // program order
+    for (uint32_t j = 0; j < 16; ++j) acc[j] += q.parts[e * 16 + j];
+#endif
+  q.n = 0;
+}
 
 void exec_mm(const Ctx& c, bool transposed) {
   Machine& m = c.m;
@@ -193,14 +315,18 @@ void exec_mm(const Ctx& c, bool transposed) {
   if (!m.functional()) return;
   const float* tile = m.mram() + t.base;
   const float* x = m.vram() + vaddr;
+  const bool queued = m.mm_queue && m.mm_queue->enabled;
   if (!transposed) {
+    if (queued) return enqueue_mm(m, x, tile + t.col, L);
     mm_block(x, L, tile + t.col, L, L, B, m.acc_m.data(), m.scratch_f.data());
     return;
   }
-  // Transposed operand: copy tile rows [col, col+B) as a [K x B] panel first.
-  float* panel = m.scratch_f2.data();
+  // Transposed operand: copy tile rows [col, col+B) as a [K x B] panel first (into the queue slot).
+  if (queued && m.mm_queue->n == MatrixQueue::kCap) flush_matrix_queue(m);
+  float* panel = queued ? m.mm_queue->panels.data() + m.mm_queue->n * L * B : m.scratch_f2.data();
   for (uint32_t j = 0; j < B; ++j)
     for (uint32_t k = 0; k < L; ++k) panel[size_t(k) * B + j] = tile[(t.col + j) * L + k];
+  if (queued) return enqueue_mm(m, x, panel, B);
   mm_block(x, L, panel, B, L, B, m.acc_m.data(), m.scratch_f.data());
 }
 
