@@ -190,11 +190,12 @@ PLENA_MM_CLONES void mm_block(const float* x, uint64_t x_ld, const float* w, uin
   return _mm512_castpd_ps(_mm512_insertf64x4(l, _mm256_castps_pd(_mm256_loadu_ps(hi)), 1));
 }
 
+// Not inlined into the dispatcher: inlined (or with the d loop unrolled) GCC hoists the permutes
+// and broadcasts and spills registers, a third more time on the Zen 5 host.
 template <uint32_t E>
-[[gnu::noinline]] __attribute__((target("avx512f"))) void mm4_group(const float* const* xs,
-                                                                              const float* const* ws, uint64_t x_ld,
-                                                                              uint64_t w_ld, uint32_t K,
-                                                                              float* parts) {
+[[gnu::noinline]] __attribute__((target("avx512f"))) void mm4_group(const float* const* xs, const float* const* ws,
+                                                                   uint64_t x_ld, uint64_t w_ld, uint32_t K,
+                                                                   float* parts) {
   const __m512i rows = _mm512_set_epi32(24, 24, 24, 24, 16, 16, 16, 16, 8, 8, 8, 8, 0, 0, 0, 0);
   __m512i spread[8];
   for (int d = 0; d < 8; ++d) spread[d] = _mm512_add_epi32(rows, _mm512_set1_epi32(d));
