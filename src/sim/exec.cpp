@@ -296,7 +296,7 @@ bool keeps_matrix_queue(isa::Opcode op) {
     case Opcode::C_LOOP_START:
     case Opcode::C_LOOP_END:
     case Opcode::C_BREAK: return true;
-    default: return false;
+    default: return false;  // so an opcode added later computes the queue first
   }
 }
 
@@ -337,7 +337,7 @@ void execute(Machine& m, const isa::Instr& in, uint32_t pc, Effects& e) {
   if (!row.valid || uint8_t(in.op) > 63) detail::faultf(c, "invalid opcode 0x{:02x}", unsigned(in.op));
   e.unit = row.unit;
   e.latency = row.latency;
-  if (m.mm_queue && m.mm_queue->n != 0 && !row.keeps_matrix_queue) detail::flush_matrix_queue(m);
+  if (m.mm_queue && !row.keeps_matrix_queue) detail::leave_matrix_queue(m, in.op);
   detail::dispatch(c);
 }
 

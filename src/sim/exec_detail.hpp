@@ -73,15 +73,22 @@ struct MatrixQueue {
   static constexpr size_t kCap = 16;
   bool enabled = false;
   size_t n = 0;
-  std::array<const float*, kCap> x{};  // activation block (rows MLEN apart)
-  std::array<const float*, kCap> w{};  // weight rows [MLEN x BLEN]
-  std::array<uint32_t, kCap> w_ld{};   // MLEN, or BLEN for a packed M_TMM panel
-  std::vector<float> panels;           // kCap packed M_TMM panels
-  std::vector<float> parts;            // kCap BLEN x BLEN products
+  std::array<const float*, kCap> x{};   // activation block (rows MLEN apart)
+  std::array<uint32_t, kCap> panel{};   // slot of the entry's packed weights
+  std::vector<float> parts;             // kCap BLEN x BLEN products
+  // Weight columns packed as [MLEN x BLEN] (rows MLEN apart in MRAM each touch a cache line of
+  // their own), reused while MRAM cannot have changed: a GEMM reads each once per row block. A
+  // slot is valid while its generation is `gen`; ++gen forgets them all.
+  std::vector<uint64_t> panel_key, panel_gen;
+  std::vector<float> panels;
+  uint64_t gen = 1;
 };
 // Enables (or disables and flushes) deferral for a run; a no-op where it does not pay.
 void set_matrix_queue(Machine& m, bool on);
 void flush_matrix_queue(Machine& m);
+// Before an opcode that keeps_matrix_queue rejects: computes the queue; packed weights are
+// forgotten unless the opcode is M_MM_WO (which writes VRAM only).
+void leave_matrix_queue(Machine& m, isa::Opcode op);
 // Opcodes that neither read acc_m nor write VRAM/MRAM: they leave queued M_MM/M_TMM pending.
 bool keeps_matrix_queue(isa::Opcode op);
 

@@ -176,6 +176,12 @@ PLENA_MM_CLONES void mm_block(const float* x, uint64_t x_ld, const float* w, uin
   }
 }
 
+// M_TMM: tile rows [col, col+B) (`rows`, MLEN apart) as a [K x B] panel.
+void pack_transposed(const float* rows, uint32_t L, uint32_t B, float* panel) {
+  for (uint32_t j = 0; j < B; ++j)
+    for (uint32_t k = 0; k < L; ++k) panel[size_t(k) * B + j] = rows[size_t(j) * L + k];
+}
+
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && !defined(__SANITIZE_ADDRESS__)
 #define PLENA_MM4_AVX512 1
 // E queued 4x4 products at once, one 16-lane register each (lane 4i+j = part[i][j]): per k one
@@ -230,23 +236,19 @@ template <uint32_t E>
 }
 #pragma GCC diagnostic pop
 
-// Every queued product into q.parts (K a multiple of 8): up to 4 consecutive entries with the same
-// weight row stride at a time.
-__attribute__((target("avx512f"))) void mm4_queue_avx512(const MatrixQueue& q, uint64_t x_ld, uint32_t K,
-                                                         float* parts) {
-  for (size_t e = 0; e < q.n;) {
-    size_t n = 1;
-    while (n < 4 && e + n < q.n && q.w_ld[e + n] == q.w_ld[e]) ++n;
+// Every queued product into `parts`, up to 4 entries at a time.
+__attribute__((target("avx512f"))) void mm4_queue_avx512(const MatrixQueue& q, uint32_t K, float* parts) {
+  for (size_t e = 0; e < q.n; e += 4) {
+    const float* ws[4];
+    const size_t n = std::min<size_t>(4, q.n - e);
+    for (size_t i = 0; i < n; ++i) ws[i] = q.panels.data() + size_t(q.panel[e + i]) * K * 4;
     const float* const* xs = q.x.data() + e;
-    const float* const* ws = q.w.data() + e;
-    float* out = parts + e * 16;
     switch (n) {
-      case 4: mm4_group<4>(xs, ws, x_ld, q.w_ld[e], K, out); break;
-      case 3: mm4_group<3>(xs, ws, x_ld, q.w_ld[e], K, out); break;
-      case 2: mm4_group<2>(xs, ws, x_ld, q.w_ld[e], K, out); break;
-      default: mm4_group<1>(xs, ws, x_ld, q.w_ld[e], K, out); break;
+      case 4: mm4_group<4>(xs, ws, K, 4, K, parts + e * 16); break;
+      case 3: mm4_group<3>(xs, ws, K, 4, K, parts + e * 16); break;
+      case 2: mm4_group<2>(xs, ws, K, 4, K, parts + e * 16); break;
+      default: mm4_group<1>(xs, ws, K, 4, K, parts + e * 16); break;
     }
-    e += n;
   }
 }
 #endif
@@ -262,12 +264,38 @@ bool queue_pays(const Machine& m) {
 #endif
 }
 
-void enqueue_mm(Machine& m, const float* x, const float* w, uint32_t w_ld) {
+// The panel slot of the M_MM/M_TMM operand at MRAM `maddr`: w points at its B columns (rows MLEN
+// apart) or, transposed, its B rows. Packed now unless cached; a slot a queued entry still reads
+// is computed out of the queue before it is refilled.
+uint32_t panel_slot(Machine& m, uint64_t maddr, const float* w, bool transposed) {
+  MatrixQueue& q = *m.mm_queue;
+  const uint32_t L = m.config().geometry.mlen, B = m.config().geometry.blen;
+  const uint64_t key = maddr * 2 + transposed;
+  // Fibonacci hash reduced by its high bits: GEMM operands sit at regular strides.
+  const uint32_t slot = uint32_t(((key * 0x9E3779B97F4A7C15ull) >> 32) * q.panel_key.size() >> 32);
+  if (q.panel_gen[slot] == q.gen && q.panel_key[slot] == key) return slot;
+  for (size_t e = 0; e < q.n; ++e)
+    if (q.panel[e] == slot) {
+      flush_matrix_queue(m);
+      break;
+    }
+  float* p = q.panels.data() + size_t(slot) * L * B;
+  if (transposed)
+    pack_transposed(w, L, B, p);
+  else
+    for (uint32_t k = 0; k < L; ++k)
+      for (uint32_t j = 0; j < B; ++j) p[size_t(k) * B + j] = w[size_t(k) * L + j];
+  q.panel_key[slot] = key;
+  q.panel_gen[slot] = q.gen;
+  return slot;
+}
+
+void enqueue_mm(Machine& m, const float* x, uint64_t maddr, const float* w, bool transposed) {
   MatrixQueue& q = *m.mm_queue;
   if (q.n == MatrixQueue::kCap) flush_matrix_queue(m);
+  const uint32_t slot = panel_slot(m, maddr, w, transposed);  // may compute the queue too
   q.x[q.n] = x;
-  q.w[q.n] = w;
-  q.w_ld[q.n] = w_ld;
+  q.panel[q.n] = slot;
   ++q.n;
 }
 
@@ -278,10 +306,17 @@ void set_matrix_queue(Machine& m, bool on) {
     if (!on || !queue_pays(m)) return;
     m.mm_queue = std::make_unique<MatrixQueue>();
     const auto& g = m.config().geometry;
-    m.mm_queue->panels.resize(MatrixQueue::kCap * g.mlen * g.blen);
-    m.mm_queue->parts.resize(MatrixQueue::kCap * g.blen * g.blen);
+    MatrixQueue& q = *m.mm_queue;
+    q.parts.resize(MatrixQueue::kCap * g.blen * g.blen);
+    // About 1 MiB of panels (1024 at MLEN 64), at least 2 * kCap.
+    const size_t floats = size_t(g.mlen) * g.blen;
+    const size_t slots = std::max<size_t>((size_t(1) << 18) / floats, 2 * MatrixQueue::kCap);
+    q.panel_key.assign(slots, 0);
+    q.panel_gen.assign(slots, 0);
+    q.panels.resize(slots * floats);
   }
   flush_matrix_queue(m);
+  ++m.mm_queue->gen;  // MRAM may change between runs
   m.mm_queue->enabled = on;
 }
 
@@ -289,13 +324,17 @@ void flush_matrix_queue(Machine& m) {
   MatrixQueue& q = *m.mm_queue;
   if (q.n == 0) return;
 #ifdef PLENA_MM4_AVX512
-  const uint32_t L = m.config().geometry.mlen;
-  mm4_queue_avx512(q, L, L, q.parts.data());
+  mm4_queue_avx512(q, m.config().geometry.mlen, q.parts.data());
   float* acc = m.acc_m.data();
   for (size_t e = 0; e < q.n; ++e)  // program order
     for (uint32_t j = 0; j < 16; ++j) acc[j] += q.parts[e * 16 + j];
 #endif
   q.n = 0;
+}
+
+void leave_matrix_queue(Machine& m, isa::Opcode op) {
+  flush_matrix_queue(m);
+  if (op != isa::Opcode::M_MM_WO) ++m.mm_queue->gen;
 }
 
 void exec_mm(const Ctx& c, bool transposed) {
@@ -316,18 +355,15 @@ void exec_mm(const Ctx& c, bool transposed) {
   if (!m.functional()) return;
   const float* tile = m.mram() + t.base;
   const float* x = m.vram() + vaddr;
-  const bool queued = m.mm_queue && m.mm_queue->enabled;
+  if (m.mm_queue && m.mm_queue->enabled)
+    return enqueue_mm(m, x, maddr, transposed ? tile + t.col * L : tile + t.col, transposed);
   if (!transposed) {
-    if (queued) return enqueue_mm(m, x, tile + t.col, L);
     mm_block(x, L, tile + t.col, L, L, B, m.acc_m.data(), m.scratch_f.data());
     return;
   }
-  // Transposed operand: copy tile rows [col, col+B) as a [K x B] panel first (into the queue slot).
-  if (queued && m.mm_queue->n == MatrixQueue::kCap) flush_matrix_queue(m);
-  float* panel = queued ? m.mm_queue->panels.data() + m.mm_queue->n * L * B : m.scratch_f2.data();
-  for (uint32_t j = 0; j < B; ++j)
-    for (uint32_t k = 0; k < L; ++k) panel[size_t(k) * B + j] = tile[(t.col + j) * L + k];
-  if (queued) return enqueue_mm(m, x, panel, B);
+  // Transposed operand: tile rows [col, col+B) as a [K x B] panel first.
+  float* panel = m.scratch_f2.data();
+  pack_transposed(tile + t.col * L, L, B, panel);
   mm_block(x, L, panel, B, L, B, m.acc_m.data(), m.scratch_f.data());
 }
 

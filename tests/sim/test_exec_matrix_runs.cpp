@@ -268,6 +268,47 @@ TEST(ExecMatrixRuns, RerunAndChangedProgramGiveTheSteppedResults) {
   EXPECT_TRUE(bits_equal(sim.machine().acc_m, stepped.acc_m));
 }
 
+// Weights packed for an MRAM address are not reused after H_PREFETCH_M rewrites the tile, nor in
+// the next run after the host rewrites MRAM.
+TEST(ExecMatrixRuns, RewrittenWeightsAreReadAgain) {
+  for (auto& [name, preset] : geometries()) {
+    SCOPED_TRACE(name);
+    auto cfg = small_srams(preset);
+    if (cfg.geometry.mlen > 256) continue;
+    const uint64_t L = cfg.geometry.mlen, B = cfg.geometry.blen;
+    const std::string p = fmt::format(R"(
+      S_ADDI_INT gp1, gp0, {0}
+      S_ADDI_INT gp2, gp0, {1}
+      S_ADDI_INT gp3, gp0, {2}
+      M_MM 0, gp1, gp0
+      M_TMM 0, gp0, gp1
+      M_MM_WO gp2, gp0, 0
+      H_PREFETCH_M gp0, gp0, a0, 0, 0
+      M_MM 0, gp1, gp0
+      M_TMM 0, gp0, gp1
+      M_MM_WO gp3, gp0, 0
+    )", B * L, 4 * B * L, 4 * B * L + B);
+    const auto words = isa::assemble(p, "rewrite.asm").words;
+    std::vector<uint8_t> hbm(1 << 16);
+    Lcg r{17};
+    for (uint8_t& b : hbm) b = uint8_t(r.next(256));
+    Machine stepped(cfg);
+    Simulator sim(cfg, functional_only());
+    for (Machine* m : {&stepped, &sim.machine()}) {
+      preload(*m, 6);
+      m->hbm().write(0, hbm);
+    }
+    step_through(stepped, words);
+    sim.run(words);
+    stepped.write_mram(0, randv(L * L, 8));
+    sim.machine().write_mram(0, randv(L * L, 8));
+    step_through(stepped, words);
+    sim.run(words);
+    EXPECT_TRUE(bits_equal(sim.machine().read_vram(0, sim.machine().vram_elems()),
+                           stepped.read_vram(0, stepped.vram_elems())));
+  }
+}
+
 // A fault leaves acc_m with every product before the faulting instruction.
 TEST(ExecMatrixRuns, FaultAfterDeferredProductsLeavesThemInTheAccumulator) {
   for (auto& [name, preset] : geometries()) {
