@@ -266,6 +266,40 @@ void dispatch(const Ctx& c) {
 }
 
 }  // namespace
+
+bool keeps_matrix_queue(isa::Opcode op) {
+  using isa::Opcode;
+  switch (op) {
+    case Opcode::M_MM:
+    case Opcode::M_TMM:
+    // Registers, FP/INT SRAM, loop control and control registers only.
+    case Opcode::S_ADD_FP:
+    case Opcode::S_SUB_FP:
+    case Opcode::S_MAX_FP:
+    case Opcode::S_MUL_FP:
+    case Opcode::S_EXP_FP:
+    case Opcode::S_RECI_FP:
+    case Opcode::S_SQRT_FP:
+    case Opcode::S_LD_FP:
+    case Opcode::S_ST_FP:
+    case Opcode::S_ADD_INT:
+    case Opcode::S_ADDI_INT:
+    case Opcode::S_SUB_INT:
+    case Opcode::S_MUL_INT:
+    case Opcode::S_LUI_INT:
+    case Opcode::S_LD_INT:
+    case Opcode::S_ST_INT:
+    case Opcode::C_SET_ADDR_REG:
+    case Opcode::C_SET_SCALE_REG:
+    case Opcode::C_SET_STRIDE_REG:
+    case Opcode::C_SET_V_MASK_REG:
+    case Opcode::C_LOOP_START:
+    case Opcode::C_LOOP_END:
+    case Opcode::C_BREAK: return true;
+    default: return false;  // so an opcode added later computes the queue first
+  }
+}
+
 }  // namespace detail
 
 namespace {
@@ -276,11 +310,13 @@ struct OpRow {
   isa::Unit unit{};
   isa::Latency latency{};
   isa::Field mask_field = isa::Field::None;
+  bool keeps_matrix_queue = false;
 };
 const std::array<OpRow, 64>& op_rows() {
   static const std::array<OpRow, 64> rows = [] {
     std::array<OpRow, 64> r{};
-    for (const isa::OpInfo& oi : isa::all_opcodes()) r[oi.code & 63] = OpRow{true, oi.unit, oi.latency, oi.mask_field};
+    for (const isa::OpInfo& oi : isa::all_opcodes()) r[oi.code & 63] =
+          OpRow{true, oi.unit, oi.latency, oi.mask_field, detail::keeps_matrix_queue(isa::Opcode(oi.code))};
     return r;
   }();
   return rows;
@@ -301,6 +337,7 @@ void execute(Machine& m, const isa::Instr& in, uint32_t pc, Effects& e) {
   if (!row.valid || uint8_t(in.op) > 63) detail::faultf(c, "invalid opcode 0x{:02x}", unsigned(in.op));
   e.unit = row.unit;
   e.latency = row.latency;
+  if (m.mm_queue && !row.keeps_matrix_queue) detail::leave_matrix_queue(m, in.op);
   detail::dispatch(c);
 }
 

@@ -2,8 +2,10 @@
 #pragma once
 #include <fmt/format.h>
 
+#include <array>
 #include <bit>
 #include <string>
+#include <vector>
 
 #include "sim/sim.hpp"
 
@@ -61,6 +63,53 @@ void check_intsram(const Ctx& c, uint64_t index, uint64_t n, std::string_view ro
 
 // Where the op's rmask operand lives (isa::OpInfo::mask_field, cached; Field::None if unmasked).
 isa::Field mask_field(isa::Opcode op);
+
+// M_MM/M_TMM deferred while a run allows it (BLEN 4 on AVX-512 hosts, where one 4x4 block fills a
+// 16-lane register and a single block would leave the adder idle): each entry's product is still
+// summed from 0 over k ascending and added to acc_m in program order, but several entries run as
+// independent chains of one kernel. execute() flushes before every opcode that keeps_matrix_queue
+// rejects (anything that reads acc_m or writes VRAM/MRAM), the run loop at its end or on a fault.
+struct MatrixQueue {
+  static constexpr size_t kCap = 16;
+  bool enabled = false;
+  size_t n = 0;
+  std::array<const float*, kCap> x{};   // activation block (rows MLEN apart)
+  std::array<uint32_t, kCap> panel{};   // slot of the entry's packed weights
+  std::vector<float> parts;             // kCap BLEN x BLEN products
+  // Weight columns packed as [MLEN x BLEN] (rows MLEN apart in MRAM each touch a cache line of
+  // their own), reused while MRAM cannot have changed: a GEMM reads each once per row block. A
+  // slot is valid while its generation is `gen`; ++gen forgets them all.
+  std::vector<uint64_t> panel_key, panel_gen;
+  std::vector<float> panels;
+  uint64_t gen = 1;
+};
+// Enables (or disables and flushes) deferral for a run; a no-op where it does not pay.
+void set_matrix_queue(Machine& m, bool on);
+void flush_matrix_queue(Machine& m);
+// Before an opcode that keeps_matrix_queue rejects: computes the queue; packed weights are
+// forgotten unless the opcode is M_MM_WO (which writes VRAM only).
+void leave_matrix_queue(Machine& m, isa::Opcode op);
+// Opcodes that neither read acc_m nor write VRAM/MRAM: they leave queued M_MM/M_TMM pending.
+bool keeps_matrix_queue(isa::Opcode op);
+
+// Functional runs that nobody observes (no timing model, no observer) need no Effects: the run
+// loop executes the scalar integer ALU ops here, without execute(). False for any other opcode.
+inline bool execute_lean_int_alu(Machine& m, const isa::Instr& in) {
+  using isa::Opcode;
+  auto& gp = m.gp;
+  const uint32_t a = gp[in.rs1 & 15], b = gp[in.rs2 & 15];
+  uint32_t v;
+  switch (in.op) {  // the same results as dispatch()
+    case Opcode::S_ADD_INT: v = a + b; break;
+    case Opcode::S_ADDI_INT: v = a + in.imm; break;
+    case Opcode::S_SUB_INT: v = a - b; break;
+    case Opcode::S_MUL_INT: v = a * b; break;
+    case Opcode::S_LUI_INT: v = uint32_t(uint64_t(in.imm) << 12); break;
+    default: return false;
+  }
+  if (in.rd != 0) gp[in.rd & 15] = v;
+  return true;
+}
 
 // Per-opcode executors, called from the one exhaustive switch over isa::Opcode in exec.cpp (so
 // a new opcode without an executor does not compile). They return normally and leave next_pc.

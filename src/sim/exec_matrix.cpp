@@ -4,6 +4,9 @@
 // loops are ordered so the compiler vectorises across output columns without reassociating k.
 #include <algorithm>
 #include <cstring>
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
 
 #include "sim/exec_detail.hpp"
 
@@ -173,7 +176,166 @@ PLENA_MM_CLONES void mm_block(const float* x, uint64_t x_ld, const float* w, uin
   }
 }
 
+// M_TMM: tile rows [col, col+B) (`rows`, MLEN apart) as a [K x B] panel.
+void pack_transposed(const float* rows, uint32_t L, uint32_t B, float* panel) {
+  for (uint32_t j = 0; j < B; ++j)
+    for (uint32_t k = 0; k < L; ++k) panel[size_t(k) * B + j] = rows[size_t(j) * L + k];
+}
+
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && !defined(__SANITIZE_ADDRESS__)
+#define PLENA_MM4_AVX512 1
+// E queued 4x4 products at once, one 16-lane register each (lane 4i+j = part[i][j]): per k one
+// multiply and one add of separately rounded floats (the file is built with -ffp-contract=off), E
+// independent chains to cover the add latency. For 8 k at a time, rows 0-1 and 2-3 of the
+// activations fill two registers; one two-source permute spreads x[i][k] over lanes 4i..4i+3.
+// GCC 12 warns about the undefined upper half inside its own cast intrinsic.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+[[gnu::always_inline]] __attribute__((target("avx512f"))) inline __m512 rows8(const float* lo, const float* hi) {
+  const __m512d l = _mm512_castps_pd(_mm512_castps256_ps512(_mm256_loadu_ps(lo)));
+  return _mm512_castpd_ps(_mm512_insertf64x4(l, _mm256_castps_pd(_mm256_loadu_ps(hi)), 1));
+}
+
+// Not inlined into the dispatcher: inlined (or with the d loop unrolled) GCC hoists the permutes
+// and broadcasts and spills registers, a third more time on the Zen 5 host.
+template <uint32_t E>
+[[gnu::noinline]] __attribute__((target("avx512f"))) void mm4_group(const float* const* xs, const float* const* ws,
+                                                                   uint64_t x_ld, uint64_t w_ld, uint32_t K,
+                                                                   float* parts) {
+  const __m512i rows = _mm512_set_epi32(24, 24, 24, 24, 16, 16, 16, 16, 8, 8, 8, 8, 0, 0, 0, 0);
+  __m512i spread[8];
+  for (int d = 0; d < 8; ++d) spread[d] = _mm512_add_epi32(rows, _mm512_set1_epi32(d));
+  __m512 part[E];
+  const float* xp[E];
+  const float* wp[E];
+  for (uint32_t e = 0; e < E; ++e) {
+    part[e] = _mm512_setzero_ps();
+    xp[e] = xs[e];
+    wp[e] = ws[e];
+  }
+  // Entries innermost: the E chains interleave in program order, so the scheduler is not filled
+  // with the stalled adds of one chain.
+  for (uint32_t k = 0; k < K; k += 8) {
+    __m512 x01[E], x23[E];
+    for (uint32_t e = 0; e < E; ++e) {
+      const float* x = xp[e];
+      x01[e] = rows8(x, x + x_ld);
+      x23[e] = rows8(x + 2 * x_ld, x + 3 * x_ld);
+      xp[e] = x + 8;
+    }
+#pragma GCC unroll 1
+    for (uint32_t d = 0; d < 8; ++d)
+      for (uint32_t e = 0; e < E; ++e) {
+        const __m512 a = _mm512_permutex2var_ps(x01[e], spread[d], x23[e]);
+        const __m512 b = _mm512_broadcast_f32x4(_mm_loadu_ps(wp[e] + d * w_ld));
+        part[e] = _mm512_add_ps(part[e], _mm512_mul_ps(a, b));
+      }
+    for (uint32_t e = 0; e < E; ++e) wp[e] += 8 * w_ld;
+  }
+  for (uint32_t e = 0; e < E; ++e) _mm512_storeu_ps(parts + e * 16, part[e]);
+}
+#pragma GCC diagnostic pop
+
+// Every queued product into `parts`, up to 4 entries at a time.
+__attribute__((target("avx512f"))) void mm4_queue_avx512(const MatrixQueue& q, uint32_t K, float* parts) {
+  for (size_t e = 0; e < q.n; e += 4) {
+    const float* ws[4];
+    const size_t n = std::min<size_t>(4, q.n - e);
+    for (size_t i = 0; i < n; ++i) ws[i] = q.panels.data() + size_t(q.panel[e + i]) * K * 4;
+    const float* const* xs = q.x.data() + e;
+    switch (n) {
+      case 4: mm4_group<4>(xs, ws, K, 4, K, parts + e * 16); break;
+      case 3: mm4_group<3>(xs, ws, K, 4, K, parts + e * 16); break;
+      case 2: mm4_group<2>(xs, ws, K, 4, K, parts + e * 16); break;
+      default: mm4_group<1>(xs, ws, K, 4, K, parts + e * 16); break;
+    }
+  }
+}
+#endif
+
+// Deferral pays where the 16-lane kernel exists: BLEN 4, MLEN a multiple of 8.
+bool queue_pays(const Machine& m) {
+#ifdef PLENA_MM4_AVX512
+  const auto& g = m.config().geometry;
+  return m.functional() && g.blen == 4 && g.mlen % 8 == 0 && wide_tiles();
+#else
+  (void)m;
+  return false;
+#endif
+}
+
+// The panel slot of the M_MM/M_TMM operand at MRAM `maddr`: w points at its B columns (rows MLEN
+// apart) or, transposed, its B rows. Packed now unless cached; a slot a queued entry still reads
+// is computed out of the queue before it is refilled.
+uint32_t panel_slot(Machine& m, uint64_t maddr, const float* w, bool transposed) {
+  MatrixQueue& q = *m.mm_queue;
+  const uint32_t L = m.config().geometry.mlen, B = m.config().geometry.blen;
+  const uint64_t key = maddr * 2 + transposed;
+  // Fibonacci hash reduced by its high bits: GEMM operands sit at regular strides.
+  const uint32_t slot = uint32_t(((key * 0x9E3779B97F4A7C15ull) >> 32) * q.panel_key.size() >> 32);
+  if (q.panel_gen[slot] == q.gen && q.panel_key[slot] == key) return slot;
+  for (size_t e = 0; e < q.n; ++e)
+    if (q.panel[e] == slot) {
+      flush_matrix_queue(m);
+      break;
+    }
+  float* p = q.panels.data() + size_t(slot) * L * B;
+  if (transposed)
+    pack_transposed(w, L, B, p);
+  else
+    for (uint32_t k = 0; k < L; ++k)
+      for (uint32_t j = 0; j < B; ++j) p[size_t(k) * B + j] = w[size_t(k) * L + j];
+  q.panel_key[slot] = key;
+  q.panel_gen[slot] = q.gen;
+  return slot;
+}
+
+void enqueue_mm(Machine& m, const float* x, uint64_t maddr, const float* w, bool transposed) {
+  MatrixQueue& q = *m.mm_queue;
+  if (q.n == MatrixQueue::kCap) flush_matrix_queue(m);
+  const uint32_t slot = panel_slot(m, maddr, w, transposed);  // may compute the queue too
+  q.x[q.n] = x;
+  q.panel[q.n] = slot;
+  ++q.n;
+}
+
 }  // namespace
+
+void set_matrix_queue(Machine& m, bool on) {
+  if (!m.mm_queue) {
+    if (!on || !queue_pays(m)) return;
+    m.mm_queue = std::make_unique<MatrixQueue>();
+    const auto& g = m.config().geometry;
+    MatrixQueue& q = *m.mm_queue;
+    q.parts.resize(MatrixQueue::kCap * g.blen * g.blen);
+    // About 1 MiB of panels (1024 at MLEN 64), at least 2 * kCap.
+    const size_t floats = size_t(g.mlen) * g.blen;
+    const size_t slots = std::max<size_t>((size_t(1) << 18) / floats, 2 * MatrixQueue::kCap);
+    q.panel_key.assign(slots, 0);
+    q.panel_gen.assign(slots, 0);
+    q.panels.resize(slots * floats);
+  }
+  flush_matrix_queue(m);
+  ++m.mm_queue->gen;  // MRAM may change between runs
+  m.mm_queue->enabled = on;
+}
+
+void flush_matrix_queue(Machine& m) {
+  MatrixQueue& q = *m.mm_queue;
+  if (q.n == 0) return;
+#ifdef PLENA_MM4_AVX512
+  mm4_queue_avx512(q, m.config().geometry.mlen, q.parts.data());
+  float* acc = m.acc_m.data();
+  for (size_t e = 0; e < q.n; ++e)  // program order
+    for (uint32_t j = 0; j < 16; ++j) acc[j] += q.parts[e * 16 + j];
+#endif
+  q.n = 0;
+}
+
+void leave_matrix_queue(Machine& m, isa::Opcode op) {
+  flush_matrix_queue(m);
+  if (op != isa::Opcode::M_MM_WO) ++m.mm_queue->gen;
+}
 
 void exec_mm(const Ctx& c, bool transposed) {
   Machine& m = c.m;
@@ -193,14 +355,15 @@ void exec_mm(const Ctx& c, bool transposed) {
   if (!m.functional()) return;
   const float* tile = m.mram() + t.base;
   const float* x = m.vram() + vaddr;
+  if (m.mm_queue && m.mm_queue->enabled)
+    return enqueue_mm(m, x, maddr, transposed ? tile + t.col * L : tile + t.col, transposed);
   if (!transposed) {
     mm_block(x, L, tile + t.col, L, L, B, m.acc_m.data(), m.scratch_f.data());
     return;
   }
-  // Transposed operand: copy tile rows [col, col+B) as a [K x B] panel first.
+  // Transposed operand: tile rows [col, col+B) as a [K x B] panel first.
   float* panel = m.scratch_f2.data();
-  for (uint32_t j = 0; j < B; ++j)
-    for (uint32_t k = 0; k < L; ++k) panel[size_t(k) * B + j] = tile[(t.col + j) * L + k];
+  pack_transposed(tile + t.col * L, L, B, panel);
   mm_block(x, L, panel, B, L, B, m.acc_m.data(), m.scratch_f.data());
 }
 

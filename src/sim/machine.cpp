@@ -7,6 +7,7 @@
 #include <cstring>
 #include <new>
 
+#include "sim/exec_detail.hpp"
 #include "sim/sim.hpp"
 #include "support/math.hpp"
 #include "support/support.hpp"

@@ -93,6 +93,10 @@ struct LoopFrame {
   uint32_t start_pc = 0;  // pc of the C_LOOP_START
 };
 
+namespace detail {
+struct MatrixQueue;  // M_MM/M_TMM products deferred within a run (exec_detail.hpp)
+}
+
 class Machine {
  public:
   static constexpr size_t kMaxLoopDepth = 64;
@@ -160,6 +164,9 @@ class Machine {
   // Scratch buffers reused by the executor (no allocation per instruction).
   std::vector<float> scratch_f, scratch_f2;
   std::vector<uint8_t> scratch_b, scratch_s;
+  // M_MM/M_TMM waiting to be computed as one blocked kernel; used only while a Simulator run
+  // enables it (null before), flushed before anything that could observe acc_m or their operands.
+  std::unique_ptr<detail::MatrixQueue> mm_queue;
 
  private:
   struct FreeDeleter {
@@ -232,6 +239,7 @@ class Simulator {
   std::unique_ptr<TimingModel> timing_;
   std::shared_ptr<CalibratedShapes> shapes_ = make_calibrated_shapes();
   std::vector<isa::Instr> program_;
+  std::vector<uint32_t> decoded_words_;  // the words program_ was decoded from (reused by the next run)
 };
 
 }  // namespace plena::sim

@@ -155,3 +155,178 @@ TEST(ExecMatrixRuns, EveryGeometryMatchesTheScalarModelBitForBit) {
 
 }  // namespace
 }  // namespace plena::sim::test
+
+// ---- deferred M_MM/M_TMM runs (MatrixQueue) against one-instruction-at-a-time execution ----
+namespace plena::sim::test {
+namespace {
+
+// A random straight-line program: runs of M_MM/M_TMM (longer than the queue, broken by scalar
+// ops, by V_ADD_VV rewriting activation rows later products read, by M_MV/M_MV_WO on the other
+// accumulator), M_MM_WO that land on activation rows, and a trailing run without M_MM_WO.
+std::string mixed_program(const config::HardwareConfig& cfg, uint32_t seed, int segments) {
+  const config::Geometry& g = cfg.geometry;
+  const uint64_t L = g.mlen, B = g.blen, tiles = cfg.sram.matrix_depth / g.mlen;
+  const uint64_t rows = std::min<uint64_t>(cfg.sram.vector_depth, 8 * B);
+  Lcg r{seed};
+  std::string p;
+  auto load = [&](unsigned reg, uint64_t v) {
+    p += fmt::format("S_LUI_INT gp{0}, {1}\nS_ADDI_INT gp{0}, gp{0}, {2}\n", reg, v >> 12, v & 0xFFF);
+  };
+  auto mm = [&] {
+    load(1, r.next(uint32_t(tiles)) * L * L + r.next(uint32_t(L / B)) * B * L);
+    load(2, r.next(uint32_t(rows - B + 1)) * L);
+    p += r.next(4) == 0 ? "M_TMM 0, gp2, gp1\n" : "M_MM 0, gp1, gp2\n";
+  };
+  for (int s = 0; s < segments; ++s) {
+    const int n = 1 + int(r.next(s % 5 == 0 ? 40 : 9));  // sometimes past MatrixQueue::kCap
+    for (int i = 0; i < n; ++i) {
+      mm();
+      switch (r.next(8)) {
+        case 0:  // rewrites a VRAM row that later products may read
+          load(6, r.next(uint32_t(rows)) * L);
+          p += "V_ADD_VV gp6, gp6, gp2, 0\n";
+          break;
+        case 1:  // the vector accumulator in the middle of a run
+          load(7, r.next(uint32_t(rows)) * L + r.next(uint32_t(L / B)) * B);
+          p += "M_MV 0, gp1, gp2\nM_MV_WO gp7, 0\n";
+          break;
+        case 2: p += "S_MUL_INT gp5, gp1, gp2\nS_ADD_FP f1, f1, f2\n"; break;
+        default: break;
+      }
+    }
+    if (s + 1 == segments) break;  // the last run stays in acc_m
+    load(3, r.next(uint32_t(rows - B + 1)) * L + r.next(uint32_t(L / B)) * B);
+    p += "M_MM_WO gp3, gp0, 0\n";
+  }
+  return p;
+}
+
+// One execute() per instruction: no run loop, so nothing is deferred.
+void step_through(Machine& m, std::span<const uint32_t> words) {
+  std::vector<isa::Instr> prog;
+  for (uint32_t w : words) prog.push_back(*isa::try_decode(w));
+  m.set_program(prog);
+  for (uint32_t pc = 0; pc < prog.size(); pc = m.next_pc) execute(m, prog[pc], pc);
+}
+
+struct Outcome {
+  std::vector<float> vram, acc_m, acc_v;
+};
+Outcome outcome(const Machine& m) { return {m.read_vram(0, m.vram_elems()), m.acc_m, m.acc_v}; }
+
+TEST(ExecMatrixRuns, DeferredRunsMatchSteppedExecutionInEveryGeometry) {
+  for (auto& [name, preset] : geometries()) {
+    SCOPED_TRACE(name);
+    auto cfg = small_srams(preset);
+    config::validate_config(cfg);
+    const bool big = cfg.geometry.mlen > 256;
+    const auto words = isa::assemble(mixed_program(cfg, 11, big ? 3 : 30), "mixed.asm").words;
+
+    Machine stepped(cfg);
+    preload(stepped, 5);
+    step_through(stepped, words);
+    const Outcome want = outcome(stepped);
+
+    Simulator lean(cfg, functional_only());  // deferred products, integer ops without execute()
+    preload(lean.machine(), 5);
+    const uint64_t executed = lean.run(words).executed;
+    const Outcome got = outcome(lean.machine());
+    EXPECT_TRUE(bits_equal(got.vram, want.vram));
+    EXPECT_TRUE(bits_equal(got.acc_m, want.acc_m));  // the trailing run was flushed at the end
+    EXPECT_TRUE(bits_equal(got.acc_v, want.acc_v));
+
+    SimOptions observed;  // timing model and observer: every instruction through execute()
+    uint64_t seen = 0;
+    observed.observer = [&](const Effects&, uint32_t) { ++seen; };
+    Simulator timed(cfg, observed);
+    preload(timed.machine(), 5);
+    timed.run(words);
+    EXPECT_EQ(seen, executed);
+    EXPECT_TRUE(bits_equal(timed.machine().read_vram(0, want.vram.size()), want.vram));
+    EXPECT_TRUE(bits_equal(timed.machine().acc_m, want.acc_m));
+  }
+}
+
+// A second run of the same words reuses the decoded program; new words are decoded afresh.
+TEST(ExecMatrixRuns, RerunAndChangedProgramGiveTheSteppedResults) {
+  auto cfg = small_srams(config::preset("reference-small"));
+  const auto a = isa::assemble(mixed_program(cfg, 21, 6), "a.asm").words;
+  auto b = a;
+  b.resize(b.size() / 2);  // a different program of the same prefix
+  Machine stepped(cfg);
+  preload(stepped, 9);
+  step_through(stepped, a);
+  step_through(stepped, a);
+  step_through(stepped, b);
+  Simulator sim(cfg, functional_only());
+  preload(sim.machine(), 9);
+  sim.run(a);
+  sim.run(a);
+  sim.run(b);
+  EXPECT_TRUE(bits_equal(sim.machine().read_vram(0, sim.machine().vram_elems()),
+                         stepped.read_vram(0, stepped.vram_elems())));
+  EXPECT_TRUE(bits_equal(sim.machine().acc_m, stepped.acc_m));
+}
+
+// Weights packed for an MRAM address are not reused after H_PREFETCH_M rewrites the tile, nor in
+// the next run after the host rewrites MRAM.
+TEST(ExecMatrixRuns, RewrittenWeightsAreReadAgain) {
+  for (auto& [name, preset] : geometries()) {
+    SCOPED_TRACE(name);
+    auto cfg = small_srams(preset);
+    if (cfg.geometry.mlen > 256) continue;
+    const uint64_t L = cfg.geometry.mlen, B = cfg.geometry.blen;
+    const std::string p = fmt::format(R"(
+      S_ADDI_INT gp1, gp0, {0}
+      S_ADDI_INT gp2, gp0, {1}
+      S_ADDI_INT gp3, gp0, {2}
+      M_MM 0, gp1, gp0
+      M_TMM 0, gp0, gp1
+      M_MM_WO gp2, gp0, 0
+      H_PREFETCH_M gp0, gp0, a0, 0, 0
+      M_MM 0, gp1, gp0
+      M_TMM 0, gp0, gp1
+      M_MM_WO gp3, gp0, 0
+    )", B * L, 4 * B * L, 4 * B * L + B);
+    const auto words = isa::assemble(p, "rewrite.asm").words;
+    std::vector<uint8_t> hbm(1 << 16);
+    Lcg r{17};
+    for (uint8_t& b : hbm) b = uint8_t(r.next(256));
+    Machine stepped(cfg);
+    Simulator sim(cfg, functional_only());
+    for (Machine* m : {&stepped, &sim.machine()}) {
+      preload(*m, 6);
+      m->hbm().write(0, hbm);
+    }
+    step_through(stepped, words);
+    sim.run(words);
+    stepped.write_mram(0, randv(L * L, 8));
+    sim.machine().write_mram(0, randv(L * L, 8));
+    step_through(stepped, words);
+    sim.run(words);
+    EXPECT_TRUE(bits_equal(sim.machine().read_vram(0, sim.machine().vram_elems()),
+                           stepped.read_vram(0, stepped.vram_elems())));
+  }
+}
+
+// A fault leaves acc_m with every product before the faulting instruction.
+TEST(ExecMatrixRuns, FaultAfterDeferredProductsLeavesThemInTheAccumulator) {
+  for (auto& [name, preset] : geometries()) {
+    SCOPED_TRACE(name);
+    auto cfg = small_srams(preset);
+    if (cfg.geometry.mlen > 256) continue;
+    const std::string ok = "M_MM 0, gp0, gp0\nS_ADDI_INT gp2, gp0, " + std::to_string(cfg.geometry.mlen) +
+                           "\nM_MM 0, gp0, gp2\nM_TMM 0, gp2, gp0\n";
+    const auto words = isa::assemble(ok + "S_LUI_INT gp1, 200000\nM_MM 0, gp1, gp0\n", "fault.asm").words;
+    Machine stepped(cfg);
+    preload(stepped, 4);
+    step_through(stepped, isa::assemble(ok, "ok.asm").words);
+    Simulator sim(cfg, functional_only());
+    preload(sim.machine(), 4);
+    EXPECT_THROW(sim.run(words), SimFault);
+    EXPECT_TRUE(bits_equal(sim.machine().acc_m, stepped.acc_m));
+  }
+}
+
+}  // namespace
+}  // namespace plena::sim::test
