@@ -119,41 +119,58 @@ std::vector<float> ModelCompiler::weight_data(const std::string& tensor, const m
 }
 
 std::span<const float> ModelCompiler::weight_data(const std::string& tensor, const model::ModelWeights& w,
-                                                  std::vector<float>& d) const {
+                                                  std::vector<float>& staging) const {
+  return weight_rows(tensor, w, 0, base_.hbm(tensor).rows, staging);
+}
+
+const ModelCompiler::Source& ModelCompiler::weight_source(const std::string& tensor) const {
   auto it = std::find_if(sources_.begin(), sources_.end(), [&](const auto& s) { return s.first == tensor; });
   if (it == sources_.end()) throw InputError(fmt::format("error: '{}' is not a weight tensor of this model", tensor));
-  const Source& src = it->second;
+  return it->second;
+}
+
+std::span<const float> ModelCompiler::weight_rows(const std::string& tensor, const model::ModelWeights& w,
+                                                  uint64_t row0, uint64_t nrows, std::vector<float>& d) const {
+  const Source& src = weight_source(tensor);
   const HbmTensor& t = base_.hbm(tensor);
   const uint64_t rows = t.rows, cols = t.cols;
-  if (src.kind != Source::Kind::Row && src.kind != Source::Kind::Copy) {
-    if (d.capacity() < rows * cols) d = zeroed_floats(rows * cols);
-    d.assign(rows * cols, 0.f);
+  if (row0 > rows || nrows > rows - row0)
+    throw std::logic_error(fmt::format("weight_rows: rows [{}, {}) of '{}' ({} rows)", row0, row0 + nrows, tensor, rows));
+  const uint64_t n = nrows * cols;
+  // Staging is reused across calls: only sized here, and every element is written below.
+  if (src.kind != Source::Kind::Row && src.kind != Source::Kind::Copy && d.size() < n) {
+    if (d.capacity() < n) d = zeroed_floats(n);
+    d.resize(n);
   }
-  auto transpose_into = [&](const model::Tensor& W, auto col_of) {
-    // W is HF [out, in]; the HBM tensor is [in = rows, cols] with output o at column col_of(o).
+  auto transpose_into = [&](const model::Tensor& W) {
+    // W is HF [out, in]; the HBM tensor is [in = rows, cols] with output o at column o, zero past out.
     const uint64_t out = W.shape.at(0), in = W.shape.at(1);
     if (in != rows) throw InputError(fmt::format("error: weight for '{}' has {} inputs, expected {}", tensor, in, rows));
     // Blocks of 16 outputs, so each HBM row gets a cache line per block rather than a float.
     constexpr uint64_t kBlock = 16;
     for (uint64_t o0 = 0; o0 < out; o0 += kBlock)
-      for (uint64_t i = 0; i < in; ++i)
-        for (uint64_t o = o0; o < std::min(out, o0 + kBlock); ++o) d[i * cols + col_of(o)] = W.data[o * in + i];
+      for (uint64_t i = row0; i < row0 + nrows; ++i)
+        for (uint64_t o = o0; o < std::min(out, o0 + kBlock); ++o) d[(i - row0) * cols + o] = W.data[o * in + i];
+    for (uint64_t r = 0; r < nrows; ++r) std::fill(d.begin() + long(r * cols + out), d.begin() + long((r + 1) * cols), 0.f);
   };
   switch (src.kind) {
     case Source::Kind::Transpose:
-      transpose_into(w.get(src.hf), [](uint64_t o) { return o; });
+      transpose_into(w.get(src.hf));
       break;
     case Source::Kind::LmHead:
-      transpose_into(w.lm_head(m_), [](uint64_t o) { return o; });
+      transpose_into(w.lm_head(m_));
       break;
-    case Source::Kind::AttnIdentity:
-      d = attention_identity_data(hw_);
+    case Source::Kind::AttnIdentity: {
+      const std::vector<float> all = attention_identity_data(hw_);
+      std::copy_n(all.begin() + long(row0 * cols), n, d.begin());
       break;
+    }
     case Source::Kind::PadRow: {
       const model::Tensor& W = w.get(src.hf);
       if (rows != 1 || W.numel() != uint64_t(m_.kv_dim()))
         throw InputError(fmt::format("error: weight '{}' has {} elements, expected {}", src.hf, W.numel(), m_.kv_dim()));
-      for (uint64_t o = 0; o < W.numel(); ++o) d[o] = W.data[o];
+      std::fill_n(d.begin(), n, 0.f);
+      if (nrows) std::copy(W.data.begin(), W.data.end(), d.begin());
       break;
     }
     case Source::Kind::Row:
@@ -161,10 +178,10 @@ std::span<const float> ModelCompiler::weight_data(const std::string& tensor, con
       const model::Tensor& W = w.get(src.hf);
       if (W.numel() != rows * cols)
         throw InputError(fmt::format("error: weight '{}' has {} elements, expected {}", src.hf, W.numel(), rows * cols));
-      return W.data;  // same layout: no staging copy
+      return std::span<const float>(W.data).subspan(row0 * cols, n);  // same layout: no staging copy
     }
   }
-  return d;
+  return std::span<const float>(d.data(), n);
 }
 
 CompiledStep ModelCompiler::compile_step(const std::vector<std::vector<int64_t>>& tokens, uint64_t past) const {

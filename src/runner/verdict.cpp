@@ -104,8 +104,7 @@ QuantizedModel quantize_like_hardware(const model::ModelConfig& cfg, const model
     if (name == embed) continue;
     const bool tied_head = cfg.tie_word_embeddings && name == "lm_head.weight";
     const model::Tensor& src = w.get(tied_head ? "model.embed_tokens.weight" : name);
-    model::Tensor t{src.shape, zeroed_floats(src.data.size())};
-    std::copy(src.data.begin(), src.data.end(), t.data.begin());
+    model::Tensor t{src.shape, copied_floats(src.data)};
     if (is_matrix_weight(name))
       quantize_matrix(t, hw.formats.m_weight, hw.sram.matrix_type);
     else

@@ -59,7 +59,10 @@ void HbmStore::write(uint64_t addr, std::span<const uint8_t> in) {
     uint64_t page = a >> kPageBits, off = a & (kPageBytes - 1);
     size_t n = size_t(std::min<uint64_t>(kPageBytes - off, in.size() - done));
     if (!pages_[page]) {
-      pages_[page].reset(new uint8_t[kPageBytes]());
+      // Uninitialized, then zeroed only outside this write: a page is written once in bulk.
+      pages_[page].reset(new uint8_t[kPageBytes]);
+      std::memset(pages_[page].get(), 0, off);
+      std::memset(pages_[page].get() + off + n, 0, kPageBytes - off - n);
       ++allocated_;
     }
     std::memcpy(pages_[page].get() + off, in.data() + done, n);

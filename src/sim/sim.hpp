@@ -71,6 +71,13 @@ class HbmStore {
   void read(uint64_t addr, std::span<uint8_t> out) const;
   void write(uint64_t addr, std::span<const uint8_t> in);
   uint64_t allocated_pages() const { return allocated_; }
+  // The stored bytes [addr, addr + n) in place when they lie in one written page, else nullptr
+  // (read() then copies across pages or supplies zeros). The caller has checked the range.
+  const uint8_t* view(uint64_t addr, uint64_t n) const {
+    const uint64_t page = addr >> kPageBits, off = addr & (kPageBytes - 1);
+    if (off + n > kPageBytes || !pages_[page]) return nullptr;
+    return pages_[page].get() + off;
+  }
 
  private:
   void check(uint64_t addr, uint64_t n, const char* what) const;
@@ -86,6 +93,8 @@ using numerics::HbmTensor;
 // InputError when the layout is impossible (sub-byte rows not starting on a byte boundary,
 // rows not starting on a block boundary, data size mismatch); SimFault beyond the HBM size.
 void write_hbm_tensor(HbmStore& hbm, const HbmTensor& t, std::span<const float> data);  // row-major rows x cols
+// Rows [row0, row0 + data.size() / cols) of t (a tensor written in parts).
+void write_hbm_rows(HbmStore& hbm, const HbmTensor& t, uint64_t row0, std::span<const float> data);
 std::vector<float> read_hbm_tensor(const HbmStore& hbm, const HbmTensor& t);
 
 struct LoopFrame {

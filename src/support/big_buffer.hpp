@@ -4,10 +4,13 @@
 // that declines, get ordinary pages.
 #pragma once
 #include <cstddef>
+#include <span>
 #include <vector>
 
 namespace plena {
 
 std::vector<float> zeroed_floats(size_t n);
+// A copy of `src` in such a buffer, written once (not zeroed first).
+std::vector<float> copied_floats(std::span<const float> src);
 
 }  // namespace plena
