@@ -3,6 +3,7 @@
 // layout in hbm_layout.cpp: gp[rs1], SCALE_REG and STRIDE_REG count elements of the format.
 #include <fmt/format.h>
 
+#include "numerics/fast.hpp"
 #include "sim/exec_detail.hpp"
 #include "support/math.hpp"
 #include "support/support.hpp"
@@ -108,13 +109,14 @@ void exec_dma(const Ctx& c, DmaOp op) {
   }
   const Rounder& rnd = to_mram ? m.matrix_round() : m.vector_round();
   float* dst = (to_mram ? m.mram() : m.vram()) + sram_addr;
+  const numerics::fast::RowDecoder decode(hf);
   for (uint64_t r = 0; r < rows; ++r) {
     const std::span<const uint8_t> eb = hbm_bytes(hbm, p.elem_base + r * p.elem_stride_bytes, m.scratch_b);
     const std::span<const uint8_t> sb =
         scaled ? hbm_bytes(hbm, p.scale_base + r * p.scale_stride_bytes, m.scratch_s) : std::span<const uint8_t>();
-    numerics::decode_row(hf, eb, sb, vals);
     float* d = dst + r * row_len;
-    for (uint64_t i = 0; i < row_len; ++i) d[i] = rnd(vals[i]);
+    decode(eb, sb, std::span<float>(d, row_len));  // the SRAM rows are this row's own
+    rnd.round_row(d, row_len);
   }
 }
 
