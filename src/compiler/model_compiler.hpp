@@ -90,6 +90,8 @@ class ModelCompiler {
     std::string hf;
   };
   const Source& weight_source(const std::string& tensor) const;  // InputError if not a weight tensor
+  void transpose_rows(const std::string& tensor, const model::ModelWeights& w, const std::string& hf, uint64_t row0,
+                      uint64_t nrows, uint64_t cols, uint64_t rows, std::vector<float>& d) const;
   config::HardwareConfig hw_;
   std::string hw_name_;
   model::ModelConfig m_;

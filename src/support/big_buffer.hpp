@@ -4,13 +4,12 @@
 // that declines, get ordinary pages.
 #pragma once
 #include <cstddef>
-#include <span>
 #include <vector>
 
 namespace plena {
 
 std::vector<float> zeroed_floats(size_t n);
-// A copy of `src` in such a buffer, written once (not zeroed first).
-std::vector<float> copied_floats(std::span<const float> src);
+// Asks for huge pages on the 2 MiB-aligned part of [p, p + bytes) (untouched memory; advice only).
+void advise_huge_pages(void* p, size_t bytes);
 
 }  // namespace plena
