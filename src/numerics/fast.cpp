@@ -211,7 +211,10 @@ bool decode_row(const Format& f, std::span<const uint8_t> elem_bytes, std::span<
 
 RowDecoder::RowDecoder(const Format& f) : f_(f) {
   blocks8_ = f.is_block() && f.codec != Codec::AsymInt && f.width == 8 && size_t(f.block) % simd::lanes() == 0;
-  if (blocks8_) args_ = decode_args(f, BlockCodec::cached(f));
+  if (!blocks8_) return;
+  args_ = decode_args(f, BlockCodec::cached(f));
+  std::copy_n(args_.scale_tab, scales_.size(), scales_.begin());
+  args_.scale_tab = scales_.data();
 }
 
 void RowDecoder::operator()(std::span<const uint8_t> elem_bytes, std::span<const uint8_t> scale_in,

@@ -2,6 +2,7 @@
 // it does not handle the format; results are bit-identical to the reference block codecs
 // (tests/numerics checks this on millions of random blocks).
 #pragma once
+#include <array>
 #include <cstdint>
 #include <span>
 
@@ -28,12 +29,15 @@ bool decode_asym(const Format& f, std::span<const uint8_t> elem_bytes, std::span
 class RowDecoder {
  public:
   explicit RowDecoder(const Format& f);
+  RowDecoder(const RowDecoder&) = delete;  // args_ points into scales_
+  RowDecoder& operator=(const RowDecoder&) = delete;
   void operator()(std::span<const uint8_t> elem_bytes, std::span<const uint8_t> scale_in, std::span<float> out) const;
 
  private:
   const Format& f_;
   bool blocks8_ = false;  // 8-bit block codes the SIMD kernel takes whole blocks of
   simd::DecodeArgs args_;
+  std::array<float, 256> scales_{};  // own copy: the codec cache may drop the codec meanwhile
 };
 
 }  // namespace plena::numerics::fast
