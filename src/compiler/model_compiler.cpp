@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <bit>
 #include <numeric>
 
 #include "compiler/kernels_vector.hpp"
@@ -119,52 +120,88 @@ std::vector<float> ModelCompiler::weight_data(const std::string& tensor, const m
 }
 
 std::span<const float> ModelCompiler::weight_data(const std::string& tensor, const model::ModelWeights& w,
-                                                  std::vector<float>& d) const {
+                                                  std::vector<float>& staging) const {
+  return weight_rows(tensor, w, 0, base_.hbm(tensor).rows, staging);
+}
+
+const ModelCompiler::Source& ModelCompiler::weight_source(const std::string& tensor) const {
   auto it = std::find_if(sources_.begin(), sources_.end(), [&](const auto& s) { return s.first == tensor; });
   if (it == sources_.end()) throw InputError(fmt::format("error: '{}' is not a weight tensor of this model", tensor));
-  const Source& src = it->second;
+  return it->second;
+}
+
+std::span<const float> ModelCompiler::weight_rows(const std::string& tensor, const model::ModelWeights& w,
+                                                  uint64_t row0, uint64_t nrows, std::vector<float>& d) const {
+  const Source& src = weight_source(tensor);
   const HbmTensor& t = base_.hbm(tensor);
   const uint64_t rows = t.rows, cols = t.cols;
-  if (src.kind != Source::Kind::Row && src.kind != Source::Kind::Copy) {
-    if (d.capacity() < rows * cols) d = zeroed_floats(rows * cols);
-    d.assign(rows * cols, 0.f);
+  if (row0 > rows || nrows > rows - row0)
+    throw std::logic_error(fmt::format("weight_rows: rows [{}, {}) of '{}' ({} rows)", row0, row0 + nrows, tensor, rows));
+  const uint64_t n = nrows * cols;
+  const bool same_layout = src.kind == Source::Kind::Row || src.kind == Source::Kind::Copy;
+  const std::string& hf = src.kind == Source::Kind::LmHead
+                              ? (m_.tie_word_embeddings ? std::string("model.embed_tokens.weight") : std::string("lm_head.weight"))
+                              : src.hf;
+  const bool from_bf16 = !hf.empty() && !w.bf16_values(hf).empty();  // read in place, never converted
+  // Staging is reused across calls: only sized here, and every element is written below.
+  if ((!same_layout || from_bf16) && d.size() < n) {
+    if (d.capacity() < n) d = zeroed_floats(n);
+    d.resize(n);
   }
-  auto transpose_into = [&](const model::Tensor& W, auto col_of) {
-    // W is HF [out, in]; the HBM tensor is [in = rows, cols] with output o at column col_of(o).
-    const uint64_t out = W.shape.at(0), in = W.shape.at(1);
-    if (in != rows) throw InputError(fmt::format("error: weight for '{}' has {} inputs, expected {}", tensor, in, rows));
-    // Blocks of 16 outputs, so each HBM row gets a cache line per block rather than a float.
-    constexpr uint64_t kBlock = 16;
-    for (uint64_t o0 = 0; o0 < out; o0 += kBlock)
-      for (uint64_t i = 0; i < in; ++i)
-        for (uint64_t o = o0; o < std::min(out, o0 + kBlock); ++o) d[i * cols + col_of(o)] = W.data[o * in + i];
-  };
   switch (src.kind) {
     case Source::Kind::Transpose:
-      transpose_into(w.get(src.hf), [](uint64_t o) { return o; });
-      break;
     case Source::Kind::LmHead:
-      transpose_into(w.lm_head(m_), [](uint64_t o) { return o; });
+      transpose_rows(tensor, w, hf, row0, nrows, cols, rows, d);
       break;
-    case Source::Kind::AttnIdentity:
-      d = attention_identity_data(hw_);
+    case Source::Kind::AttnIdentity: {
+      const std::vector<float> all = attention_identity_data(hw_);
+      std::copy_n(all.begin() + long(row0 * cols), n, d.begin());
       break;
+    }
     case Source::Kind::PadRow: {
       const model::Tensor& W = w.get(src.hf);
       if (rows != 1 || W.numel() != uint64_t(m_.kv_dim()))
         throw InputError(fmt::format("error: weight '{}' has {} elements, expected {}", src.hf, W.numel(), m_.kv_dim()));
-      for (uint64_t o = 0; o < W.numel(); ++o) d[o] = W.data[o];
+      std::fill_n(d.begin(), n, 0.f);
+      if (nrows) std::copy(W.data.begin(), W.data.end(), d.begin());
       break;
     }
     case Source::Kind::Row:
     case Source::Kind::Copy: {
-      const model::Tensor& W = w.get(src.hf);
-      if (W.numel() != rows * cols)
-        throw InputError(fmt::format("error: weight '{}' has {} elements, expected {}", src.hf, W.numel(), rows * cols));
-      return W.data;  // same layout: no staging copy
+      const std::vector<size_t>& shape = w.shape(src.hf);
+      const uint64_t numel = std::accumulate(shape.begin(), shape.end(), uint64_t(1), std::multiplies<>());
+      if (numel != rows * cols)
+        throw InputError(fmt::format("error: weight '{}' has {} elements, expected {}", src.hf, numel, rows * cols));
+      if (!from_bf16) return std::span<const float>(w.get(src.hf).data).subspan(row0 * cols, n);  // no staging copy
+      w.read(src.hf, row0 * cols, std::span<float>(d.data(), n));
+      break;
     }
   }
-  return d;
+  return std::span<const float>(d.data(), n);
+}
+
+// Rows [row0, row0 + nrows) of the [in = rows, cols] image of HF [out, in] weight `hf`: output o
+// at column o, zero past out. Blocks of 16 HF rows are read (from bf16 in place where possible)
+// so each HBM row gets a cache line per block rather than a float.
+void ModelCompiler::transpose_rows(const std::string& tensor, const model::ModelWeights& w, const std::string& hf,
+                                   uint64_t row0, uint64_t nrows, uint64_t cols, uint64_t rows,
+                                   std::vector<float>& d) const {
+  const std::vector<size_t>& shape = w.shape(hf);
+  const uint64_t out = shape.at(0), in = shape.at(1);
+  if (in != rows) throw InputError(fmt::format("error: weight for '{}' has {} inputs, expected {}", tensor, in, rows));
+  constexpr uint64_t kBlock = 16;
+  std::vector<float> blk(kBlock * nrows);
+  const std::span<const uint16_t> b16 = w.bf16_values(hf);
+  const float* f32 = b16.empty() ? w.get(hf).data.data() : nullptr;
+  for (uint64_t o0 = 0; o0 < out; o0 += kBlock) {
+    const uint64_t nb = std::min(kBlock, out - o0);
+    for (uint64_t o = o0; o < o0 + nb; ++o)
+      for (uint64_t i = 0; i < nrows; ++i)
+        blk[(o - o0) * nrows + i] = f32 ? f32[o * in + row0 + i] : std::bit_cast<float>(uint32_t(b16[o * in + row0 + i]) << 16);
+    for (uint64_t i = 0; i < nrows; ++i)
+      for (uint64_t o = 0; o < nb; ++o) d[i * cols + o0 + o] = blk[o * nrows + i];
+  }
+  for (uint64_t r = 0; r < nrows; ++r) std::fill(d.begin() + long(r * cols + out), d.begin() + long((r + 1) * cols), 0.f);
 }
 
 CompiledStep ModelCompiler::compile_step(const std::vector<std::vector<int64_t>>& tokens, uint64_t past) const {

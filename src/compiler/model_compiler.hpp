@@ -79,6 +79,9 @@ class ModelCompiler {
   // a view of `w`'s tensor, else of `staging`, which it fills.
   std::span<const float> weight_data(const std::string& tensor, const model::ModelWeights& w,
                                      std::vector<float>& staging) const;
+  // Rows [row0, row0 + rows) of the same (a tensor streams through a small staging buffer).
+  std::span<const float> weight_rows(const std::string& tensor, const model::ModelWeights& w, uint64_t row0,
+                                     uint64_t rows, std::vector<float>& staging) const;
 
   // One step: tokens[b] are sequence b's new tokens (same count for every sequence) at positions
   // past .. past + count - 1. InputError when past + count exceeds max_positions. Keeps the last
@@ -93,6 +96,9 @@ class ModelCompiler {
     enum class Kind : uint8_t { Transpose, AttnIdentity, Row, PadRow, Copy, LmHead } kind;
     std::string hf;
   };
+  const Source& weight_source(const std::string& tensor) const;  // InputError if not a weight tensor
+  void transpose_rows(const std::string& tensor, const model::ModelWeights& w, const std::string& hf, uint64_t row0,
+                      uint64_t nrows, uint64_t cols, uint64_t rows, std::vector<float>& d) const;
   config::HardwareConfig hw_;
   std::string hw_name_;
   model::ModelConfig m_;

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <functional>
 #include <map>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
@@ -114,7 +115,18 @@ class ModelWeights {
   // False while a lazy tensor's values have not been produced.
   bool converted(const std::string& name) const { return has(name) && pending_.count(name) == 0; }
   void set(const std::string& name, Tensor t);
-  void set_lazy(const std::string& name, std::vector<size_t> shape, Fill fill);
+  // A lazy tensor's values as little-endian bf16 words (exactly its f32 values), kept alive by `owner`.
+  struct Bf16Source {
+    std::span<const uint16_t> values;
+    std::shared_ptr<const void> owner;
+  };
+  void set_lazy(const std::string& name, std::vector<size_t> shape, Fill fill, Bf16Source bf16 = {});
+  // Those words when the tensor has such a source, else empty: readers of a vocabulary-sized table
+  // use them instead of converting it. Valid until the tensor is replaced (set, get_mut).
+  std::span<const uint16_t> bf16_values(const std::string& name) const;
+  // Elements [first, first + out.size()) in row-major order, from the bf16 source where there is one
+  // (the tensor is not converted), else from get(name). InputError past the end.
+  void read(const std::string& name, size_t first, std::span<float> out) const;
   std::vector<std::string> names() const;  // sorted
   size_t size() const { return tensors_.size(); }
   const std::map<std::string, Tensor>& all() const;  // converts every lazy tensor
@@ -125,6 +137,7 @@ class ModelWeights {
   const Tensor& converted_entry(std::map<std::string, Tensor>::iterator it) const;
   mutable std::map<std::string, Tensor> tensors_;  // a lazy tensor has its shape and no data yet
   mutable std::map<std::string, Fill> pending_;
+  std::map<std::string, Bf16Source> bf16_;
 };
 
 // Every tensor a config requires, with its shape, in a stable order.
@@ -174,6 +187,8 @@ uint16_t f32_to_f16_bits(float f);   // round to nearest even, overflow -> inf
 // partial sums (lane j takes elements j, j+8, ...), combined as ((s0+s4)+(s2+s6))+((s1+s5)+(s3+s7)).
 
 float dot_f32(const float* a, const float* b, size_t n);
+// dot_f32 with b given as bf16 words: the same sums in the same order (bf16 -> f32 is exact).
+float dot_bf16(const float* a, const uint16_t* b, size_t n);
 // y[rows, out] = x[rows, in] * W[out, in]^T (+ bias[out] if non-null).
 void linear(const float* x, size_t rows, size_t in, const float* w, size_t out, const float* bias, float* y);
 // y = x / sqrt(mean(x^2) + eps) * w over each row of length n; mean = dot_f32(x, x) / n.
@@ -257,7 +272,8 @@ class HostReference {
   const ModelWeights* weights_;
   mutable const Tensor* embed_ = nullptr;  // looked up on first use (unless embedding_row is set)
   const Tensor* final_norm_;
-  const Tensor* lm_head_;
+  const Tensor* lm_head_ = nullptr;  // null when read from lm_head_bf16_ (never converted)
+  std::span<const uint16_t> lm_head_bf16_, embed_bf16_;
   std::vector<Layer> layers_;
   std::vector<float> inv_freq_;
   ReferenceRounding rounding_;

@@ -3,6 +3,7 @@
 #include <fmt/core.h>
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <numbers>
 
@@ -19,6 +20,24 @@ float dot_f32(const float* a, const float* b, size_t n) {
   for (; i < n; ++i) s[i % 8] += a[i] * b[i];
   return ((s[0] + s[4]) + (s[2] + s[6])) + ((s[1] + s[5]) + (s[3] + s[7]));
 }
+
+float dot_bf16(const float* a, const uint16_t* b, size_t n) {
+  auto f = [](uint16_t u) { return std::bit_cast<float>(uint32_t(u) << 16); };
+  float s[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (size_t j = 0; j < 8; ++j) s[j] += a[i + j] * f(b[i + j]);
+  for (; i < n; ++i) s[i % 8] += a[i] * f(b[i]);
+  return ((s[0] + s[4]) + (s[2] + s[6])) + ((s[1] + s[5]) + (s[3] + s[7]));
+}
+
+namespace {
+// linear() without bias over a [out, in] bf16 matrix: the same dot products.
+void linear_bf16(const float* x, size_t rows, size_t in, const uint16_t* w, size_t out, float* y) {
+  for (size_t o = 0; o < out; ++o)
+    for (size_t r = 0; r < rows; ++r) y[r * out + o] = dot_bf16(x + r * in, w + o * in, in);
+}
+}  // namespace
 
 void linear(const float* x, size_t rows, size_t in, const float* w, size_t out, const float* bias, float* y) {
   // Weight row outer so each W row is read from memory once per call (results do not depend on
@@ -147,7 +166,11 @@ HostReference::HostReference(const ModelConfig& cfg, const ModelWeights& w) : cf
   validate_weights(cfg, w, cfg.name.empty() ? "<weights>" : cfg.name);
   weights_ = &w;
   final_norm_ = &w.get("model.norm.weight");
-  lm_head_ = &w.lm_head(cfg);
+  // A vocabulary-sized table with a bf16 source is read in place, never converted to f32.
+  const std::string head = cfg.tie_word_embeddings ? "model.embed_tokens.weight" : "lm_head.weight";
+  lm_head_bf16_ = w.bf16_values(head);
+  embed_bf16_ = w.bf16_values("model.embed_tokens.weight");
+  if (lm_head_bf16_.empty()) lm_head_ = &w.get(head);
   auto opt = [&](const std::string& n, bool on) { return on ? &w.get(n) : nullptr; };
   for (int64_t i = 0; i < cfg.num_hidden_layers; ++i) {
     std::string p = fmt::format("model.layers.{}.", i);
@@ -215,6 +238,10 @@ Tensor HostReference::forward(KVCache& cache, std::span<const TokenId> tokens, b
                                    cfg_.vocab_size));
     if (rounding_.embedding_row) {
       rounding_.embedding_row(tokens[t], std::span<float>(x.data() + t * h, h));
+      continue;
+    }
+    if (!embed_bf16_.empty()) {
+      weights_->read("model.embed_tokens.weight", static_cast<size_t>(tokens[t]) * h, std::span<float>(x.data() + t * h, h));
       continue;
     }
     if (!embed_) embed_ = &weights_->get("model.embed_tokens.weight");
@@ -286,7 +313,10 @@ Tensor HostReference::forward(KVCache& cache, std::span<const TokenId> tokens, b
   const size_t first = all_logits ? 0 : n - 1;
   const size_t rows = n - first;
   Tensor logits{{rows, vocab}, std::vector<float>(rows * vocab)};
-  linear(xn.data() + first * h, rows, h, lm_head_->data.data(), vocab, nullptr, logits.data.data());
+  if (lm_head_)
+    linear(xn.data() + first * h, rows, h, lm_head_->data.data(), vocab, nullptr, logits.data.data());
+  else
+    linear_bf16(xn.data() + first * h, rows, h, lm_head_bf16_.data(), vocab, logits.data.data());
   round_rows(rounding_.activation, logits.data, rows, vocab);
   if (capture) (*capture)["logits"] = logits;
   return logits;

@@ -133,11 +133,13 @@ void decode_tensor(const RawTensor& t, std::span<const uint8_t> data, std::span<
                         static_cast<uint32_t>(p[4 * i + 2]) << 16 | static_cast<uint32_t>(p[4 * i + 3]) << 24);
     return;
   }
-  for (size_t i = 0; i < t.numel; ++i) {
-    const uint16_t u = static_cast<uint16_t>(p[2 * i] | p[2 * i + 1] << 8);
+  if (t.dtype == DType::BF16) {
     // bf16 is the top half of an f32 (numerics::bf16_to_f32), written out so the loop vectorizes.
-    out[i] = t.dtype == DType::BF16 ? bits_f32(static_cast<uint32_t>(u) << 16) : f16_bits_to_f32(u);
+    for (size_t i = 0; i < t.numel; ++i)
+      out[i] = bits_f32(static_cast<uint32_t>(p[2 * i] | p[2 * i + 1] << 8) << 16);
+    return;
   }
+  for (size_t i = 0; i < t.numel; ++i) out[i] = f16_bits_to_f32(static_cast<uint16_t>(p[2 * i] | p[2 * i + 1] << 8));
 }
 
 // As the format requires, the tensors tile the data section: no overlap, no gap, nothing after.
@@ -285,7 +287,14 @@ std::vector<Shard> index_shards(const std::filesystem::path& index_json) {
 void add_lazy(ModelWeights& w, const Shard& shard) {
   for (const auto& entry : shard->header.tensors) {  // not a structured binding: clang cannot capture one
     const auto& raw = entry.second;
-    w.set_lazy(entry.first, raw.shape, [shard, &raw](std::span<float> out) { decode_tensor(raw, shard->header.data, out); });
+    ModelWeights::Bf16Source bf16;
+    const uint8_t* p = shard->header.data.data() + raw.begin;
+    // In place only where the words can be read as uint16_t (little-endian host, aligned data).
+    if (raw.dtype == DType::BF16 && std::endian::native == std::endian::little &&
+        reinterpret_cast<uintptr_t>(p) % alignof(uint16_t) == 0)
+      bf16 = {{reinterpret_cast<const uint16_t*>(p), raw.numel}, shard};
+    w.set_lazy(entry.first, raw.shape, [shard, &raw](std::span<float> out) { decode_tensor(raw, shard->header.data, out); },
+               std::move(bf16));
   }
 }
 

@@ -2,6 +2,9 @@
 #include <fmt/core.h>
 #include <fmt/ranges.h>
 
+#include <algorithm>
+#include <bit>
+
 #include "model/model.hpp"
 #include "support/big_buffer.hpp"
 #include "support/support.hpp"
@@ -32,7 +35,26 @@ Tensor& ModelWeights::get_mut(const std::string& name) {
   auto it = tensors_.find(name);
   if (it == tensors_.end()) missing(name);
   converted_entry(it);
+  bf16_.erase(name);  // the caller may change the values
   return it->second;
+}
+
+std::span<const uint16_t> ModelWeights::bf16_values(const std::string& name) const {
+  auto it = bf16_.find(name);
+  return it == bf16_.end() ? std::span<const uint16_t>() : it->second.values;
+}
+
+void ModelWeights::read(const std::string& name, size_t first, std::span<float> out) const {
+  const std::span<const uint16_t> b = bf16_values(name);
+  const size_t n = b.empty() ? get(name).data.size() : b.size();
+  if (first > n || out.size() > n - first)
+    throw InputError(fmt::format("error: elements [{}, {}) of tensor '{}' ({} elements)", first, first + out.size(),
+                                 name, n));
+  if (b.empty()) {
+    std::copy_n(get(name).data.begin() + std::ptrdiff_t(first), out.size(), out.begin());
+    return;
+  }
+  for (size_t i = 0; i < out.size(); ++i) out[i] = std::bit_cast<float>(uint32_t(b[first + i]) << 16);
 }
 
 const std::vector<size_t>& ModelWeights::shape(const std::string& name) const {
@@ -43,10 +65,15 @@ const std::vector<size_t>& ModelWeights::shape(const std::string& name) const {
 
 void ModelWeights::set(const std::string& name, Tensor t) {
   pending_.erase(name);
+  bf16_.erase(name);
   tensors_[name] = std::move(t);
 }
 
-void ModelWeights::set_lazy(const std::string& name, std::vector<size_t> shape, Fill fill) {
+void ModelWeights::set_lazy(const std::string& name, std::vector<size_t> shape, Fill fill, Bf16Source bf16) {
+  size_t numel = 1;
+  for (size_t d : shape) numel *= d;
+  bf16_.erase(name);
+  if (!bf16.values.empty() && bf16.values.size() == numel) bf16_[name] = std::move(bf16);
   tensors_[name] = Tensor{std::move(shape), {}};
   pending_[name] = std::move(fill);
 }

@@ -209,6 +209,23 @@ bool decode_row(const Format& f, std::span<const uint8_t> elem_bytes, std::span<
   return true;
 }
 
+RowDecoder::RowDecoder(const Format& f) : f_(f) {
+  blocks8_ = f.is_block() && f.codec != Codec::AsymInt && f.width == 8 && size_t(f.block) % simd::lanes() == 0;
+  if (!blocks8_) return;
+  args_ = decode_args(f, BlockCodec::cached(f));
+  std::copy_n(args_.scale_tab, scales_.size(), scales_.begin());
+  args_.scale_tab = scales_.data();
+}
+
+void RowDecoder::operator()(std::span<const uint8_t> elem_bytes, std::span<const uint8_t> scale_in,
+                            std::span<float> out) const {
+  const size_t B = size_t(f_.block);
+  if (blocks8_ && out.size() % B == 0 && elem_bytes.size() == out.size() && scale_in.size() == out.size() / B)
+    simd::decode_blocks(args_, elem_bytes.data(), scale_in.data(), out.data(), out.size() / B);
+  else
+    numerics::decode_row(f_, elem_bytes, scale_in, out);
+}
+
 bool encode_plain16(const Format& f, std::span<const float> in, std::span<uint8_t> elem_bytes) {
   if (f.is_block() || f.width != 16 || (f.element != "bf16" && f.element != "fp16")) return false;
   if (f.element == "bf16") simd::f32_to_bf16_row(in.data(), in.size(), elem_bytes.data());

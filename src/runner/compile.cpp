@@ -81,8 +81,7 @@ std::vector<std::filesystem::path> compile_model(const CompileOptions& opt) {
     // Dense image of the written tensors (the KV caches read as zero): HBM bytes [0, high).
     if (high <= kDenseImageLimit) {
       sim::HbmStore store(hw.hbm.size_bytes);
-      for (const auto& name : mc.weight_tensors())
-        sim::write_hbm_tensor(store, man.tensor(name), mc.weight_data(name, rm.weights));
+      write_weight_image(store, mc, rm.weights);
       for (const auto& init : step.hbm_inits) sim::write_hbm_tensor(store, init.tensor, *init.data);
       std::vector<uint8_t> bytes(high);
       store.read(0, bytes);

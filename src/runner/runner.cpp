@@ -112,6 +112,20 @@ void preload_step(sim::Simulator& s, const compiler::CompiledStep& step) {
   if (!in.empty()) m.write_intsram(0, in);
 }
 
+void write_weight_image(sim::HbmStore& hbm, const compiler::ModelCompiler& mc, const model::ModelWeights& w) {
+  constexpr uint64_t kChunkElems = uint64_t(1) << 20;  // staging stays in cache-sized MB, reused
+  const compiler::HbmManifest man = mc.manifest();
+  std::vector<float> staging;
+  for (const auto& name : mc.weight_tensors()) {
+    const compiler::HbmTensor& t = man.tensor(name);
+    const uint64_t chunk = std::max<uint64_t>(1, kChunkElems / std::max<uint64_t>(1, t.cols));
+    for (uint64_t r = 0; r < t.rows; r += chunk) {
+      const uint64_t n = std::min(chunk, t.rows - r);
+      sim::write_hbm_rows(hbm, t, r, mc.weight_rows(name, w, r, n, staging));
+    }
+  }
+}
+
 std::vector<float> read_rows(const sim::Machine& m, const compiler::VramTensor& t, uint64_t rows, uint64_t cols) {
   const uint64_t vlen = m.config().geometry.vlen;
   std::vector<float> out(rows * cols);
@@ -509,10 +523,7 @@ void RunSession::setup_simulator() {
   // Per-step statistics and traces come from a simulation: those runs simulate every step.
   if (opt_.timing_only && opt_.step_reuse && opt_.stats_dir.empty() && opt_.trace_dir.empty()) reuse_.emplace(hw_, so);
   if (opt_.timing_only) return;
-  const compiler::HbmManifest man = mc_->manifest();
-  std::vector<float> staging;
-  for (const auto& name : mc_->weight_tensors())
-    sim::write_hbm_tensor(simu_->machine().hbm(), man.tensor(name), mc_->weight_data(name, rm_.weights, staging));
+  write_weight_image(simu_->machine().hbm(), *mc_, rm_.weights);
 }
 
 void RunSession::setup_references() {

@@ -30,6 +30,8 @@ void check_run_counts(const model::ModelConfig& cfg, uint64_t prompt_len, uint64
 std::string hw_display_name(const std::string& spec);
 // RoPE tables, swap matrix, FP/INT SRAM images of one step (functional mode only).
 void preload_step(sim::Simulator& s, const compiler::CompiledStep& step);
+// Every weight tensor of `mc` into `hbm`, a few MB of rows at a time (no full-size fp32 copy).
+void write_weight_image(sim::HbmStore& hbm, const compiler::ModelCompiler& mc, const model::ModelWeights& w);
 // Real rows x cols of a VRAM tensor, row-major.
 std::vector<float> read_rows(const sim::Machine& m, const compiler::VramTensor& t, uint64_t rows, uint64_t cols);
 

@@ -3,10 +3,13 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <bit>
+#include <memory>
 #include <cmath>
 
 #include "numerics/numerics.hpp"
 #include "runner/runner_numerics.hpp"
+#include "sim/sim.hpp"
 #include "support/big_buffer.hpp"
 
 namespace plena::runner::detail {
@@ -21,30 +24,72 @@ void round_elements(const numerics::Format& f, std::span<float> v) {
   if (plain && f.mbits >= 23 && f.ebits == 8) return;  // fp32: identity
   if (plain && f.ebits == 8 && f.mbits == 7 && !f.finite_only) {
     // bf16, the common SRAM type: round_to_format's own rule without its per-element dispatch.
-    for (float& x : v) x = std::isnan(x) ? x : numerics::round_to_bf16(x);
+    for (float& x : v) x = std::isnan(x) ? x : sim::Rounder::bf16(x);  // inline: the loop vectorizes
     return;
   }
   for (float& x : v) x = numerics::round_to_format(x, f);
 }
 
-// HF [out, in] weight stored as [in, out] rows: quantize each column of the HF layout as a row.
-// Columns go through a [kCols, out] transposed block so each HF row is read a cache line at a time.
-void quantize_matrix(model::Tensor& t, const numerics::Format& hbm, const numerics::Format& sram) {
-  constexpr size_t kCols = 16;
-  const size_t out = t.shape.at(0), in = t.shape.at(1);
-  std::vector<float> block(kCols * out);
+// Columns [i0, i0 + n) of the HF [out, in] matrix `name` as the rows of block [n, out] (a bf16
+// source is read in place), each quantized as its HBM row: m_weight, then the matrix SRAM type.
+// Reading kCols columns at a time gets each HF row a cache line at a time.
+void quantized_columns(const model::ModelWeights& w, const std::string& name, size_t i0, size_t n,
+                       const config::HardwareConfig& hw, std::vector<float>& block) {
+  const size_t out = w.shape(name).at(0), in = w.shape(name).at(1);
+  const std::span<const uint16_t> b16 = w.bf16_values(name);
+  const float* f32 = b16.empty() ? w.get(name).data.data() : nullptr;
+  block.resize(n * out);
+  for (size_t o = 0; o < out; ++o)
+    for (size_t c = 0; c < n; ++c)
+      block[c * out + o] = f32 ? f32[o * in + i0 + c] : std::bit_cast<float>(uint32_t(b16[o * in + i0 + c]) << 16);
+  for (size_t c = 0; c < n; ++c) {
+    std::span<float> row(block.data() + c * out, out);
+    numerics::fake_quantize(hw.formats.m_weight, row);
+    round_elements(hw.sram.matrix_type, row);
+  }
+}
+
+constexpr size_t kCols = 16;
+
+model::Tensor quantize_matrix(const model::ModelWeights& w, const std::string& name, const config::HardwareConfig& hw) {
+  const std::vector<size_t>& shape = w.shape(name);
+  const size_t out = shape.at(0), in = shape.at(1);
+  model::Tensor t{shape, zeroed_floats(out * in)};  // each element written once below
+  std::vector<float> block;
   for (size_t i0 = 0; i0 < in; i0 += kCols) {
     const size_t n = std::min(kCols, in - i0);
-    for (size_t o = 0; o < out; ++o)
-      for (size_t c = 0; c < n; ++c) block[c * out + o] = t.data[o * in + i0 + c];
-    for (size_t c = 0; c < n; ++c) {
-      std::span<float> row(block.data() + c * out, out);
-      numerics::fake_quantize(hbm, row);
-      round_elements(sram, row);
-    }
+    quantized_columns(w, name, i0, n, hw, block);
     for (size_t o = 0; o < out; ++o)
       for (size_t c = 0; c < n; ++c) t.data[o * in + i0 + c] = block[c * out + o];
   }
+  return t;
+}
+
+// The same as bf16 words, half the memory for a vocabulary-sized head; null when some value is
+// not a bf16 value (a matrix SRAM type wider than bf16), and the caller keeps f32.
+std::shared_ptr<std::vector<uint16_t>> quantize_matrix_bf16(const model::ModelWeights& w, const std::string& name,
+                                                            const config::HardwareConfig& hw) {
+  const std::vector<size_t>& shape = w.shape(name);
+  const size_t out = shape.at(0), in = shape.at(1);
+  auto table = std::make_shared<std::vector<uint16_t>>();
+  table->reserve(out * in);
+  advise_huge_pages(table->data(), out * in * sizeof(uint16_t));
+  table->resize(out * in);
+  uint16_t* t = table->data();
+  std::vector<float> block;
+  for (size_t i0 = 0; i0 < in; i0 += kCols) {
+    const size_t n = std::min(kCols, in - i0);
+    quantized_columns(w, name, i0, n, hw, block);
+    uint32_t low = 0;  // any bits a bf16 word would drop
+    for (size_t o = 0; o < out; ++o)
+      for (size_t c = 0; c < n; ++c) {
+        const uint32_t u = std::bit_cast<uint32_t>(block[c * out + o]);
+        low |= u & 0xFFFFu;
+        t[o * in + i0 + c] = uint16_t(u >> 16);
+      }
+    if (low) return nullptr;
+  }
+  return table;
 }
 
 // One HBM row of a vector tensor (embedding row, norm weight, bias): v_act, then the vector SRAM type.
@@ -95,21 +140,30 @@ QuantizedModel quantize_like_hardware(const model::ModelConfig& cfg, const model
   // stored_embedding instead.
   const std::string embed = "model.embed_tokens.weight";
   q.weights.set_lazy(embed, w.shape(embed), [&w, embed, &hw](std::span<float> out) {
-    const model::Tensor& e = w.get(embed);
-    std::copy(e.data.begin(), e.data.end(), out.begin());
-    const size_t width = e.shape.back();
+    w.read(embed, 0, out);
+    const size_t width = w.shape(embed).back();
     for (size_t r = 0; width && r < out.size() / width; ++r) quantize_row(out.subspan(r * width, width), hw);
   });
   for (const auto& [name, shape] : model::expected_tensors(q.config)) {
     if (name == embed) continue;
     const bool tied_head = cfg.tie_word_embeddings && name == "lm_head.weight";
-    const model::Tensor& src = w.get(tied_head ? "model.embed_tokens.weight" : name);
-    model::Tensor t{src.shape, zeroed_floats(src.data.size())};
-    std::copy(src.data.begin(), src.data.end(), t.data.begin());
-    if (is_matrix_weight(name))
-      quantize_matrix(t, hw.formats.m_weight, hw.sram.matrix_type);
-    else
-      quantize_rows(t, hw);
+    const std::string& src = tied_head ? embed : name;
+    if (name == "lm_head.weight") {
+      // Read in place by the references (HostReference takes a bf16 head as it is).
+      if (auto table = quantize_matrix_bf16(w, src, hw)) {
+        const std::span<const uint16_t> words(*table);
+        q.weights.set_lazy(name, shape, [words](std::span<float> out) {
+          for (size_t i = 0; i < out.size(); ++i) out[i] = std::bit_cast<float>(uint32_t(words[i]) << 16);
+        }, {words, table});
+        continue;
+      }
+    }
+    if (is_matrix_weight(name)) {
+      q.weights.set(name, quantize_matrix(w, src, hw));
+      continue;
+    }
+    model::Tensor t = w.get(src);
+    quantize_rows(t, hw);
     q.weights.set(name, std::move(t));
   }
   return q;
@@ -118,8 +172,7 @@ QuantizedModel quantize_like_hardware(const model::ModelConfig& cfg, const model
 std::function<void(model::TokenId, std::span<float>)> stored_embedding(const model::ModelWeights& w,
                                                                         const config::HardwareConfig& hw) {
   return [&w, &hw](model::TokenId t, std::span<float> row) {
-    const model::Tensor& e = w.get("model.embed_tokens.weight");
-    std::copy_n(e.data.begin() + std::ptrdiff_t(size_t(t) * row.size()), row.size(), row.begin());
+    w.read("model.embed_tokens.weight", size_t(t) * row.size(), row);
     quantize_row(row, hw);
   };
 }

@@ -3,6 +3,7 @@
 // layout in hbm_layout.cpp: gp[rs1], SCALE_REG and STRIDE_REG count elements of the format.
 #include <fmt/format.h>
 
+#include "numerics/fast.hpp"
 #include "sim/exec_detail.hpp"
 #include "support/math.hpp"
 #include "support/support.hpp"
@@ -16,6 +17,13 @@ const numerics::Format& pick_format(const Ctx& c, DmaOp op) {
   const bool kv = c.in.funct1 == 1;
   if (op == DmaOp::PrefetchM) return kv ? f.m_kv : f.m_weight;
   return kv ? f.v_kv : f.v_act;
+}
+
+// The bytes at addr in place where one page holds them, else copied into `scratch`.
+std::span<const uint8_t> hbm_bytes(const HbmStore& hbm, uint64_t addr, std::vector<uint8_t>& scratch) {
+  if (const uint8_t* p = hbm.view(addr, scratch.size())) return {p, scratch.size()};
+  hbm.read(addr, scratch);
+  return scratch;
 }
 
 }  // namespace
@@ -101,12 +109,14 @@ void exec_dma(const Ctx& c, DmaOp op) {
   }
   const Rounder& rnd = to_mram ? m.matrix_round() : m.vector_round();
   float* dst = (to_mram ? m.mram() : m.vram()) + sram_addr;
+  const numerics::fast::RowDecoder decode(hf);
   for (uint64_t r = 0; r < rows; ++r) {
-    hbm.read(p.elem_base + r * p.elem_stride_bytes, m.scratch_b);
-    if (scaled) hbm.read(p.scale_base + r * p.scale_stride_bytes, m.scratch_s);
-    numerics::decode_row(hf, m.scratch_b, m.scratch_s, vals);
+    const std::span<const uint8_t> eb = hbm_bytes(hbm, p.elem_base + r * p.elem_stride_bytes, m.scratch_b);
+    const std::span<const uint8_t> sb =
+        scaled ? hbm_bytes(hbm, p.scale_base + r * p.scale_stride_bytes, m.scratch_s) : std::span<const uint8_t>();
     float* d = dst + r * row_len;
-    for (uint64_t i = 0; i < row_len; ++i) d[i] = rnd(vals[i]);
+    decode(eb, sb, std::span<float>(d, row_len));  // the SRAM rows are this row's own
+    rnd.round_row(d, row_len);
   }
 }
 

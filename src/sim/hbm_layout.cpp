@@ -72,12 +72,20 @@ detail::RowPlan tensor_plan(const HbmTensor& t, const char* who) {
 void write_hbm_tensor(HbmStore& hbm, const HbmTensor& t, std::span<const float> data) {
   if (data.size() != t.rows * t.cols)
     throw InputError(fmt::format("write_hbm_tensor: {} values for a {} x {} tensor", data.size(), t.rows, t.cols));
+  write_hbm_rows(hbm, t, 0, data);
+}
+
+void write_hbm_rows(HbmStore& hbm, const HbmTensor& t, uint64_t row0, std::span<const float> data) {
+  const uint64_t rows = t.cols ? data.size() / t.cols : 0;
+  if (rows * t.cols != data.size() || row0 > t.rows || rows > t.rows - row0)
+    throw InputError(fmt::format("write_hbm_rows: {} values from row {} for a {} x {} tensor", data.size(), row0,
+                                 t.rows, t.cols));
   auto p = tensor_plan(t, "write_hbm_tensor");
   std::vector<uint8_t> eb(p.elem_row_bytes), sb(p.scale_row_bytes);
-  for (uint64_t r = 0; r < t.rows; ++r) {
+  for (uint64_t r = 0; r < rows; ++r) {
     numerics::encode_row(t.format, data.subspan(size_t(r * t.cols), size_t(t.cols)), eb, sb);
-    hbm.write(p.elem_base + r * p.elem_stride_bytes, eb);
-    if (!sb.empty()) hbm.write(p.scale_base + r * p.scale_stride_bytes, sb);
+    hbm.write(p.elem_base + (row0 + r) * p.elem_stride_bytes, eb);
+    if (!sb.empty()) hbm.write(p.scale_base + (row0 + r) * p.scale_stride_bytes, sb);
   }
 }
 

@@ -1,5 +1,6 @@
 // Machine state, the sparse HBM store and the SRAM preload/dump helpers.
 #include <fmt/format.h>
+#include <sys/mman.h>
 
 #include <algorithm>
 #include <bit>
@@ -29,8 +30,32 @@ Rounder::Rounder(const numerics::Format& f) : format_(f) {
 float Rounder::generic(float x) const { return numerics::round_to_format(x, format_); }
 
 // ---------------------------------------------------------------------------------------------
-HbmStore::HbmStore(uint64_t size_bytes)
-    : size_(size_bytes), pages_(ceil_div(size_bytes, kPageBytes)) {}
+HbmStore::HbmStore(uint64_t size_bytes) : size_(size_bytes), pages_(ceil_div(size_bytes, kPageBytes), nullptr) {}
+
+HbmStore::~HbmStore() {
+  for (const Chunk& c : chunks_) ::munmap(c.map, c.bytes);
+}
+
+// Pages come from 32 MiB chunks on 2 MiB boundaries with transparent huge pages advised: a
+// vocabulary-sized LM head fills tens of MB, and one fault per 2 MiB instead of per 4 KiB is
+// most of its cost. mmap memory is already zero; untouched parts of a chunk cost nothing.
+uint8_t* HbmStore::new_page() {
+  constexpr size_t kHuge = size_t(2) << 20, kChunk = size_t(32) << 20;
+  if (chunk_next_ == chunk_end_) {
+    const size_t bytes = kChunk + kHuge;
+    void* map = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (map == MAP_FAILED) throw std::bad_alloc();
+    chunks_.push_back({map, bytes});
+    const uintptr_t begin = (reinterpret_cast<uintptr_t>(map) + kHuge - 1) & ~uintptr_t(kHuge - 1);
+    chunk_next_ = reinterpret_cast<uint8_t*>(begin);
+    chunk_end_ = chunk_next_ + kChunk;
+    (void)::madvise(chunk_next_, kChunk, MADV_HUGEPAGE);  // advice only
+  }
+  uint8_t* page = chunk_next_;
+  chunk_next_ += kPageBytes;
+  ++allocated_;
+  return page;
+}
 
 void HbmStore::check(uint64_t addr, uint64_t n, const char* what) const {
   if (addr > size_ || n > size_ - addr)
@@ -45,7 +70,7 @@ void HbmStore::read(uint64_t addr, std::span<uint8_t> out) const {
     uint64_t page = a >> kPageBits, off = a & (kPageBytes - 1);
     size_t n = size_t(std::min<uint64_t>(kPageBytes - off, out.size() - done));
     if (pages_[page])
-      std::memcpy(out.data() + done, pages_[page].get() + off, n);
+      std::memcpy(out.data() + done, pages_[page] + off, n);
     else
       std::memset(out.data() + done, 0, n);
     done += n;
@@ -59,11 +84,8 @@ void HbmStore::write(uint64_t addr, std::span<const uint8_t> in) {
     uint64_t a = addr + done;
     uint64_t page = a >> kPageBits, off = a & (kPageBytes - 1);
     size_t n = size_t(std::min<uint64_t>(kPageBytes - off, in.size() - done));
-    if (!pages_[page]) {
-      pages_[page].reset(new uint8_t[kPageBytes]());
-      ++allocated_;
-    }
-    std::memcpy(pages_[page].get() + off, in.data() + done, n);
+    if (!pages_[page]) pages_[page] = new_page();
+    std::memcpy(pages_[page] + off, in.data() + done, n);
     done += n;
   }
 }

@@ -67,16 +67,34 @@ class HbmStore {
   static constexpr uint64_t kPageBits = 16;
   static constexpr uint64_t kPageBytes = uint64_t(1) << kPageBits;
   explicit HbmStore(uint64_t size_bytes);
+  ~HbmStore();
+  HbmStore(const HbmStore&) = delete;
+  HbmStore& operator=(const HbmStore&) = delete;
   uint64_t size() const { return size_; }
   void read(uint64_t addr, std::span<uint8_t> out) const;
   void write(uint64_t addr, std::span<const uint8_t> in);
   uint64_t allocated_pages() const { return allocated_; }
+  // The stored bytes [addr, addr + n) in place when they lie in one written page, else nullptr
+  // (read() then copies across pages or supplies zeros). The caller has checked the range.
+  const uint8_t* view(uint64_t addr, uint64_t n) const {
+    const uint64_t page = addr >> kPageBits, off = addr & (kPageBytes - 1);
+    if (off + n > kPageBytes || !pages_[page]) return nullptr;
+    return pages_[page] + off;
+  }
 
  private:
   void check(uint64_t addr, uint64_t n, const char* what) const;
+  uint8_t* new_page();  // zeroed, carved from a huge-page-backed chunk
+  struct Chunk {
+    void* map = nullptr;
+    size_t bytes = 0;
+  };
   uint64_t size_;
   uint64_t allocated_ = 0;
-  std::vector<std::unique_ptr<uint8_t[]>> pages_;
+  std::vector<uint8_t*> pages_;
+  std::vector<Chunk> chunks_;
+  uint8_t* chunk_next_ = nullptr;  // next free page of the newest chunk
+  uint8_t* chunk_end_ = nullptr;
 };
 
 // One HBM tensor as the DMA instructions see it: the layout shared with the compiler
@@ -86,6 +104,8 @@ using numerics::HbmTensor;
 // InputError when the layout is impossible (sub-byte rows not starting on a byte boundary,
 // rows not starting on a block boundary, data size mismatch); SimFault beyond the HBM size.
 void write_hbm_tensor(HbmStore& hbm, const HbmTensor& t, std::span<const float> data);  // row-major rows x cols
+// Rows [row0, row0 + data.size() / cols) of t (a tensor written in parts).
+void write_hbm_rows(HbmStore& hbm, const HbmTensor& t, uint64_t row0, std::span<const float> data);
 std::vector<float> read_hbm_tensor(const HbmStore& hbm, const HbmTensor& t);
 
 struct LoopFrame {

@@ -6,14 +6,18 @@
 
 namespace plena {
 
-std::vector<float> zeroed_floats(size_t n) {
+void advise_huge_pages(void* p, size_t bytes) {
   constexpr uintptr_t kHuge = uintptr_t(2) << 20;
-  std::vector<float> v;
-  v.reserve(n);  // untouched memory: the advice applies before the first fault
-  const uintptr_t begin = reinterpret_cast<uintptr_t>(v.data()), end = begin + n * sizeof(float);
+  const uintptr_t begin = reinterpret_cast<uintptr_t>(p), end = begin + bytes;
   const uintptr_t first = (begin + kHuge - 1) & ~(kHuge - 1), last = end & ~(kHuge - 1);
   if (last > first && last - first >= 2 * kHuge)
     (void)::madvise(reinterpret_cast<void*>(first), last - first, MADV_HUGEPAGE);  // advice only
+}
+
+std::vector<float> zeroed_floats(size_t n) {
+  std::vector<float> v;
+  v.reserve(n);  // untouched memory: the advice applies before the first fault
+  advise_huge_pages(v.data(), n * sizeof(float));
   v.resize(n);
   return v;
 }

@@ -9,5 +9,7 @@
 namespace plena {
 
 std::vector<float> zeroed_floats(size_t n);
+// Asks for huge pages on the 2 MiB-aligned part of [p, p + bytes) (untouched memory; advice only).
+void advise_huge_pages(void* p, size_t bytes);
 
 }  // namespace plena

@@ -1,4 +1,5 @@
 // Lazy weights: a checkpoint is mapped, validated at once, and each tensor decoded on first use.
+#include <algorithm>
 #include <cstring>
 
 #include "test_util.hpp"
@@ -88,6 +89,74 @@ TEST(ModelWeightsLazy, CheckpointTensorsConvertOnlyWhenUsed) {
                              : load_safetensors(dir / "model.safetensors");
     EXPECT_EQ(m.weights.all(), eager);
     EXPECT_TRUE(m.weights.converted("unused.extra"));
+  }
+}
+
+// The same model with every tensor already f32 (the eager reader of the same file).
+ModelWeights eager_weights(const std::filesystem::path& file) {
+  ModelWeights e;
+  for (auto& [name, t] : load_safetensors(file)) e.set(name, std::move(t));
+  return e;
+}
+
+// A bf16 checkpoint's embedding / LM head are read in place: the reference and row reads never
+// convert them, and give bit-identical logits to the converted tables.
+TEST(ModelWeightsLazy, Bf16TablesAreReadInPlaceBitExactly) {
+  for (bool tied : {true, false}) {
+    ModelConfig c = small_config();
+    c.tie_word_embeddings = tied;
+    const auto dir = fresh_dir(fmt::format("bf16_in_place_{}", tied));
+    save_hf_model(dir, c, make_random_weights(c, 5), DType::BF16);
+    const LoadedModel m = load_hf_model(dir);
+    const ModelWeights eager = eager_weights(dir / "model.safetensors");
+    const std::string embed = "model.embed_tokens.weight", head = tied ? embed : "lm_head.weight";
+    ASSERT_EQ(m.weights.bf16_values(embed).size(), 64u * 32u);
+    const HostReference lazy_ref(m.config, m.weights), eager_ref(m.config, eager);
+    KVCache lc = lazy_ref.new_cache(), ec = eager_ref.new_cache();
+    const std::vector<TokenId> toks = {3, 63, 0, 17};
+    const Tensor a = lazy_ref.forward(lc, toks), b = eager_ref.forward(ec, toks);
+    ASSERT_EQ(a.data.size(), b.data.size());
+    for (size_t i = 0; i < a.data.size(); ++i) ASSERT_EQ(bits_of(a.data[i]), bits_of(b.data[i])) << i;
+    EXPECT_FALSE(m.weights.converted(embed));
+    EXPECT_FALSE(m.weights.converted(head));
+    std::vector<float> row(32);
+    m.weights.read(embed, 5 * 32, row);
+    EXPECT_TRUE(std::equal(row.begin(), row.end(), eager.get(embed).data.begin() + 5 * 32));
+    EXPECT_FALSE(m.weights.converted(embed));
+    expect_input_error([&] { m.weights.read(embed, 63 * 32 + 1, row); }, {embed, "2048 elements"});
+  }
+}
+
+TEST(ModelWeightsLazy, Bf16SourceOnlyForBf16AndDroppedWhenReplaced) {
+  const ModelConfig c = small_config();
+  const auto dir = fresh_dir("bf16_source");
+  save_hf_model(dir, c, make_random_weights(c, 2), DType::F32);
+  const std::string embed = "model.embed_tokens.weight";
+  EXPECT_TRUE(load_hf_model(dir).weights.bf16_values(embed).empty());
+  save_hf_model(dir, c, make_random_weights(c, 2), DType::BF16);
+  LoadedModel m = load_hf_model(dir);
+  ASSERT_FALSE(m.weights.bf16_values(embed).empty());
+  m.weights.get_mut(embed).data[0] = 1e9f;  // the words would no longer be its values
+  EXPECT_TRUE(m.weights.bf16_values(embed).empty());
+  std::vector<float> one(1);
+  m.weights.read(embed, 0, one);
+  EXPECT_EQ(one[0], 1e9f);
+}
+
+// dot_bf16 is dot_f32 on the widened words, bit for bit (lengths with and without a tail).
+TEST(ModelReference, DotBf16IsDotF32OfTheWords) {
+  uint64_t s = 7;
+  for (size_t n : {1u, 7u, 8u, 13u, 64u, 577u}) {
+    std::vector<float> a(n), b(n);
+    std::vector<uint16_t> w(n);
+    for (size_t i = 0; i < n; ++i) {
+      s = s * 6364136223846793005ull + 1442695040888963407ull;
+      a[i] = float(int32_t(s >> 40) - (1 << 23)) * 0x1p-20f;
+      w[i] = uint16_t(s >> 16);
+      if ((w[i] & 0x7F80) == 0x7F80) w[i] &= 0xBFFF;  // finite words: NaN payloads are not compared
+      b[i] = bf16_bits_to_f32(w[i]);
+    }
+    EXPECT_EQ(bits_of(dot_bf16(a.data(), w.data(), n)), bits_of(dot_f32(a.data(), b.data(), n))) << n;
   }
 }
 

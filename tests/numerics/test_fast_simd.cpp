@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "hwy_targets.hpp"
+#include "numerics/fast.hpp"
 #include "numerics/fast_simd.hpp"
 #include "numerics/numerics.hpp"
 
@@ -173,4 +174,31 @@ void kernels_take_ordinary_blocks() {
 
 TEST(FastSimd, KernelsTakeOrdinaryBlocks) {
   for_each_target([](int64_t) { kernels_take_ordinary_blocks(); });
+}
+
+// The DMA's row decoder (dispatch once, many rows) gives decode_row's bits for every format,
+// whole-block rows and rows with a partial last block alike (the latter take decode_row itself).
+TEST(FastSimd, RowDecoderIsDecodeRow) {
+  std::mt19937_64 rng(99);
+  std::vector<std::string> names(std::begin(kFormats), std::end(kFormats));
+  for (const char* p : {"fp32", "bf16", "fp16", "fp8_e4m3", "asym-int:uint4:g32"}) names.push_back(p);
+  size_t rows = 0;
+  for (const auto& name : names) {
+    const Format f = parse_format(name);
+    const plena::numerics::fast::RowDecoder decode(f);
+    const size_t B = f.is_block() ? size_t(f.block) : 1;
+    for (size_t n : {B * 8, B * 3 + (B > 1 ? B / 2 : 0), size_t(64)}) {
+      if (packed_element_bytes(f, n) * 8 != n * size_t(f.width)) continue;  // sub-byte rows end on a byte
+      std::vector<uint8_t> e(packed_element_bytes(f, n)), s(scale_bytes(f, n));
+      for (auto& b : e) b = uint8_t(rng());
+      for (auto& b : s) b = uint8_t(rng());
+      std::vector<float> want(n), got(n);
+      decode_row(f, e, s, want);
+      decode(e, s, got);
+      ++rows;
+      for (size_t i = 0; i < n; ++i)
+        ASSERT_EQ(std::bit_cast<uint32_t>(got[i]), std::bit_cast<uint32_t>(want[i])) << name << " n=" << n << " i=" << i;
+    }
+  }
+  EXPECT_GE(rows, 2 * names.size());  // every format checked on at least two row lengths
 }

@@ -1,5 +1,6 @@
 // End-to-end: a model compiled step by step, simulated with the KV cache in HBM, against the
 // host fp32 reference.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -339,6 +340,41 @@ TEST(Runner, BiasAndNormPlacement) {
   // Without the features nothing is placed.
   const compiler::ModelCompiler plain(hw, "reference-small", model::model_preset("tiny"), opt);
   EXPECT_THROW((void)plain.manifest().tensor("layers.0.q_bias"), InputError);
+}
+
+// The HBM image streamed in row chunks from a bf16 checkpoint, read in place, is the whole-tensor
+// image of the same weights converted to f32; the embedding / LM head table is never converted.
+TEST(Runner, WeightRowsFromBf16CheckpointMatchWholeF32) {
+  const config::HardwareConfig hw = config::preset("reference-small");
+  for (bool tied : {true, false}) {
+    model::ModelConfig m = model::model_preset("tiny");
+    m.tie_word_embeddings = tied;
+    const auto dir = temp_dir(fmt::format("weight_rows_{}", tied));
+    model::save_hf_model(dir, m, model::make_random_weights(m, 4), model::DType::BF16);
+    const model::LoadedModel lazy = model::load_hf_model(dir);
+    model::ModelWeights eager;
+    for (auto& [name, t] : model::load_safetensors(dir / "model.safetensors")) eager.set(name, std::move(t));
+    compiler::ModelCompileOptions opt;
+    opt.max_positions = 8;
+    const compiler::ModelCompiler mc(hw, "reference-small", lazy.config, opt);
+    std::vector<float> staging;
+    for (const auto& name : mc.weight_tensors()) {
+      const std::vector<float> whole = mc.weight_data(name, eager);
+      const uint64_t rows = mc.manifest().tensor(name).rows;
+      std::vector<float> parts;
+      for (uint64_t r = 0; r < rows; r += 3) {
+        const auto v = mc.weight_rows(name, lazy.weights, r, std::min<uint64_t>(3, rows - r), staging);
+        parts.insert(parts.end(), v.begin(), v.end());
+      }
+      EXPECT_EQ(parts, whole) << name;
+    }
+    EXPECT_FALSE(lazy.weights.converted("model.embed_tokens.weight"));
+    if (!tied) {
+      EXPECT_FALSE(lazy.weights.converted("lm_head.weight"));
+    }
+    EXPECT_THROW((void)mc.weight_rows("lm_head", lazy.weights, 1, uint64_t(m.hidden_size), staging), std::logic_error);
+    std::filesystem::remove_all(dir);
+  }
 }
 
 // plena compile's run spec replays the prefill through `plena sim` machinery: same logits bits

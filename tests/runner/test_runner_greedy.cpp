@@ -5,6 +5,7 @@
 
 #include "config/config.hpp"
 #include "model/model.hpp"
+#include "numerics/numerics.hpp"
 #include "runner/runner.hpp"
 #include "runner/runner_numerics.hpp"
 
@@ -85,6 +86,37 @@ TEST(RunnerGreedy, StoredEmbeddingRowsAreTheQuantizedTable) {
     for (size_t i = 0; i < h; ++i) changed += row[i] != w.get("model.embed_tokens.weight").data[t * h + i];
   }
   EXPECT_GT(changed, 0u) << "MXFP8 should move some embedding values";
+}
+
+// The quantized LM head: each HF column through m_weight then the matrix SRAM type. Held as bf16
+// words when every value is a bf16 value (MXFP8 values are, whatever the SRAM type) and read in
+// place by the references; else (fp16 weights in an fp32 SRAM) as f32. Both equal the rule
+// applied column by column.
+TEST(RunnerGreedy, QuantizedHeadIsEachColumnAsStored) {
+  model::ModelConfig cfg = model::model_preset("tiny");
+  cfg.tie_word_embeddings = true;  // the head is the embedding table
+  const model::ModelWeights w = model::make_random_weights(cfg, 6);
+  const model::Tensor& e = w.get("model.embed_tokens.weight");
+  const size_t out = e.shape.at(0), in = e.shape.at(1);
+  struct Case {
+    const char *weights, *sram;
+    bool bf16;
+  };
+  for (const Case k : {Case{nullptr, "bf16", true}, Case{nullptr, "fp32", true}, Case{"fp16", "fp32", false}}) {
+    config::HardwareConfig hw = config::resolve_config("reference-small");
+    if (k.weights) hw.formats.m_weight = numerics::parse_format(k.weights);
+    hw.sram.matrix_type = numerics::parse_format(k.sram);
+    const detail::QuantizedModel q = detail::quantize_like_hardware(cfg, w, hw);
+    EXPECT_EQ(q.weights.bf16_values("lm_head.weight").empty(), !k.bf16) << k.sram;
+    const model::Tensor& head = q.weights.get("lm_head.weight");
+    for (size_t i : {size_t(0), in / 2, in - 1}) {
+      std::vector<float> col(out);
+      for (size_t o = 0; o < out; ++o) col[o] = e.data[o * in + i];
+      numerics::fake_quantize(hw.formats.m_weight, col);
+      for (float& x : col) x = numerics::round_to_format(x, hw.sram.matrix_type);
+      for (size_t o = 0; o < out; ++o) ASSERT_EQ(head.data[o * in + i], col[o]) << "column " << i << " row " << o;
+    }
+  }
 }
 
 }  // namespace

@@ -171,6 +171,50 @@ TEST(ExecDma, Fp32StoreWritesRawBytesAndUnwrittenHbmReadsZero) {
   EXPECT_EQ(r.m().hbm().allocated_pages(), 1u);
 }
 
+// Pages straddled, written in parts, partly written: reads see exactly what was written and zeros
+// elsewhere; view() gives in-place bytes only inside one written page.
+TEST(HbmStorePages, PartialWritesAcrossPagesReadBackWithZeros) {
+  const uint64_t P = HbmStore::kPageBytes;
+  HbmStore h(8 * P);
+  std::vector<uint8_t> a(P + 100), b(50);
+  for (size_t i = 0; i < a.size(); ++i) a[i] = uint8_t(i * 7 + 1);
+  for (size_t i = 0; i < b.size(); ++i) b[i] = uint8_t(200 + i);
+  h.write(P - 30, a);          // pages 0..2
+  h.write(5 * P + 10, b);      // page 5 alone
+  EXPECT_EQ(h.allocated_pages(), 4u);
+  std::vector<uint8_t> all(8 * P);
+  h.read(0, all);
+  for (uint64_t i = 0; i < all.size(); ++i) {
+    uint8_t want = 0;
+    if (i >= P - 30 && i < P - 30 + a.size()) want = a[i - (P - 30)];
+    if (i >= 5 * P + 10 && i < 5 * P + 60) want = b[i - (5 * P + 10)];
+    ASSERT_EQ(all[i], want) << i;
+  }
+  ASSERT_NE(h.view(5 * P + 10, 50), nullptr);
+  EXPECT_EQ(std::memcmp(h.view(5 * P + 10, 50), b.data(), 50), 0);
+  EXPECT_EQ(h.view(P - 30, 60), nullptr);  // straddles pages 0 and 1
+  EXPECT_EQ(h.view(3 * P, 4), nullptr);    // never written
+}
+
+// A tensor written in row chunks has the same image as written whole (MX scales included).
+TEST(HbmStorePages, TensorWrittenInRowChunksMatchesWhole) {
+  const numerics::Format f = numerics::parse_format("plena-hw-mxfp:fp8_e4m3:b8");
+  HbmTensor t = numerics::hbm_layout("w", numerics::TensorClass::Weight, {7, 40}, f);
+  t.base = 4096;
+  const auto data = randv(7 * 40, 3);
+  HbmStore whole(1 << 20), parts(1 << 20);
+  write_hbm_tensor(whole, t, data);
+  for (uint64_t r = 0; r < 7; r += 3) {
+    const uint64_t n = std::min<uint64_t>(3, 7 - r);
+    write_hbm_rows(parts, t, r, std::span<const float>(data).subspan(r * 40, n * 40));
+  }
+  std::vector<uint8_t> x(t.bytes()), y(t.bytes());
+  whole.read(t.base, x);
+  parts.read(t.base, y);
+  EXPECT_EQ(x, y);
+  EXPECT_THROW(write_hbm_rows(parts, t, 6, std::span<const float>(data).subspan(0, 80)), InputError);
+}
+
 TEST(ExecDma, BeyondHbmSizeFaults) {
   Rig r(tiny_config());
   expect_fault([&] { r.run("S_LUI_INT gp1, 4096\nC_SET_ADDR_REG a3, gp0, gp1\nH_PREFETCH_V gp0, gp0, a3, 0, 0"); },
