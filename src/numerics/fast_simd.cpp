@@ -140,21 +140,22 @@ HWY_INLINE hn::Vec<DI> IntCode(hn::Vec<DF> x, hn::Vec<DF> mul, int32_t kmax, uin
 // (k > -7) or t*1024 (k = -7), truncated to 2 fraction bits, then rounded half-even, clamp [0, 7].
 // With E = t's biased exponent and h = bits >> 18 = E << 5 | top 5 mantissa bits:
 // * t + 1e-9 adds at most 2 ulps of t for t >= 2^-7, so unless t's mantissa is within 2 ulps of
-//   the log2 band (>= 0x7FF000, where log2f may round up; such lanes are flagged in `near`) the
-//   log2 is exactly E - 127; below 2^-7 it clamps to -7 anyway.
+//   the log2 band (from where log2f rounds up, measured in fast.cpp; at most 0x7FF000, where the
+//   reference starts calling libm; such lanes are flagged in `near`, mantissa > `band`) the log2
+//   is exactly E - 127; below 2^-7 it clamps to -7 anyway.
 // * k >= -6 (E >= 121): the code is E - 120 in the field and RNE2(h) in the mantissa, i.e.
 //   min(RNE2(h), E << 3 | 7) - (120 << 3) with RNE2(h) = (h + 1 + bit 2 of h) >> 2.
 // * k = -7: RNE2(q) with q = floor(t * 4096) (t * 1024 * 4 exact); q >= 29 saturates, so
 //   q' = min(q, 31) + (120 << 5) runs through the same formula, and max(h, q') picks the path
 //   (h <= q' exactly when E <= 120; E = 120 gives 7 either way). Computed with everything
 //   offset by -(120 << 5) (arithmetic shift: sub lanes go negative and lose the max).
-HWY_INLINE hn::Vec<DI> PlenaCode(hn::Vec<DF> x, hn::Vec<DF> inv, hn::Vec<DU>& near) {
+HWY_INLINE hn::Vec<DI> PlenaCode(hn::Vec<DF> x, hn::Vec<DF> inv, hn::Vec<DI> band, hn::Vec<DU>& near) {
   const DF df;
   const DI di;
   const auto p = hn::Mul(x, inv);
   const auto a = hn::And(hn::BitCast(di, p), hn::Set(di, 0x7FFFFFFF));
   near = hn::Or(near, hn::BitCast(DU(), hn::VecFromMask(di, hn::Gt(hn::And(a, hn::Set(di, 0x7FFFFF)),
-                                                                      hn::Set(di, 0x7FEFFD)))));
+                                                                      band))));
   const auto sub_x = hn::Min(hn::Mul(hn::BitCast(df, a), hn::Set(df, 4096.0f)), hn::Set(df, 31.0f));
 #if HWY_TARGET == HWY_AVX2
   const hn::Vec<DI> q{_mm256_cvttps_epi32(sub_x.raw)};  // 0 <= sub_x <= 31
@@ -179,11 +180,13 @@ HWY_INLINE hn::Vec<DI> PlenaCode(hn::Vec<DF> x, hn::Vec<DF> inv, hn::Vec<DU>& ne
 #if HWY_TARGET == HWY_AVX2
 // PlenaCode for four vectors (32 codes) without the band test, with the steps after h on
 // sixteen 16-bit lanes (h < 2^13): half the instructions for the rounding, clamp and sign.
-// Writes 32 code bytes in element order.
-HWY_INLINE void PlenaCodes4(const float* x, const float* inv4, uint8_t* dst) {
+// Writes 32 code bytes in element order; vector i (of k .. k + 3 in the group) belongs to block
+// (k + i) / NV, whose multiplier is muls[(k + i) / NV].
+template <size_t NV>
+HWY_INLINE void PlenaCodes4(const float* x, const float* muls, size_t k, uint8_t* dst) {
   __m256i h[4], neg[4];
-  for (int i = 0; i < 4; ++i) {
-    const __m256 p = _mm256_mul_ps(_mm256_loadu_ps(x + 8 * i), _mm256_broadcast_ss(inv4 + i));
+  for (size_t i = 0; i < 4; ++i) {
+    const __m256 p = _mm256_mul_ps(_mm256_loadu_ps(x + 8 * i), _mm256_broadcast_ss(muls + (k + i) / NV));
     const __m256i a = _mm256_and_si256(_mm256_castps_si256(p), _mm256_set1_epi32(0x7FFFFFFF));
     const __m256 sub_x = _mm256_min_ps(_mm256_mul_ps(_mm256_castsi256_ps(a), _mm256_set1_ps(4096.0f)),
                                        _mm256_set1_ps(31.0f));
@@ -255,17 +258,15 @@ void EncodeBlocksT(const EncodeArgs& A, const float* HWY_RESTRICT x, uint8_t* HW
     auto umin = [](__m256i u, __m256i v) { return _mm256_min_epu32(u, v); };
     for (; b + 8 <= nblocks; b += 8) {
       const float* xg = x + b * kB;
-      __m256i a[8], mn[8], nr[8];
+      __m256i a[8], mn[8], band = _mm256_setzero_si256();
       for (int j = 0; j < 8; ++j) {
         for (size_t v = 0; v < NV; ++v) {
           const __m256i ax = _mm256_and_si256(_mm256_castps_si256(_mm256_loadu_ps(xg + kB * size_t(j) + 8 * v)), absm);
           a[j] = v ? _mm256_max_epu32(a[j], ax) : ax;
           // plena-hw: PlenaCode's band test on x itself (t = |x| * 2^-e has x's mantissa unless it
-          // is an FP32 subnormal, and then its code is 0 whatever the log2).
-          if constexpr (K == EncodeKind::Plena) {
-            const __m256i nv = _mm256_cmpgt_epi32(_mm256_and_si256(ax, mant), _mm256_set1_epi32(0x7FEFFD));
-            nr[j] = v ? _mm256_or_si256(nr[j], nv) : nv;
-          }
+          // is an FP32 subnormal, and then its code is 0 whatever the log2); largest mantissa of
+          // the group here, the blocks only when it is in the band (~3% of Gaussian groups).
+          if constexpr (K == EncodeKind::Plena) band = _mm256_max_epi32(band, _mm256_and_si256(ax, mant));
           if constexpr (K == EncodeKind::OcpFp) {  // bits - 1 wraps zeros to the top
             const __m256i am1 = _mm256_sub_epi32(ax, _mm256_set1_epi32(1));
             mn[j] = v ? _mm256_min_epu32(mn[j], am1) : am1;
@@ -311,20 +312,25 @@ void EncodeBlocksT(const EncodeArgs& A, const float* HWY_RESTRICT x, uint8_t* HW
                                                          _mm256_setr_epi32(0, 4, 1, 1, 1, 1, 1, 1));
       _mm_storel_epi64(reinterpret_cast<__m128i*>(scales + b), _mm256_castsi256_si128(sbytes));
       unsigned badbits = unsigned(_mm256_movemask_ps(_mm256_castsi256_ps(bad)));
-      if constexpr (K == EncodeKind::Plena)
-        badbits |= unsigned(_mm256_movemask_ps(_mm256_castsi256_ps(
-            transpose_reduce(nr, [](__m256i u, __m256i v) { return _mm256_or_si256(u, v); }))));
+      if constexpr (K == EncodeKind::Plena) {
+        const __m256i thr = _mm256_set1_epi32(int32_t(A.plena_band)), in_band = _mm256_cmpgt_epi32(band, thr);
+        if (!_mm256_testz_si256(in_band, in_band)) {
+          for (unsigned j = 0; j < 8; ++j) {
+            __m256i nv = _mm256_setzero_si256();
+            for (size_t v = 0; v < NV; ++v)
+              nv = _mm256_or_si256(nv, _mm256_cmpgt_epi32(_mm256_and_si256(_mm256_loadu_si256(
+                                                              reinterpret_cast<const __m256i*>(xg + kB * j + 8 * v)), mant), thr));
+            badbits |= unsigned(!_mm256_testz_si256(nv, nv)) << j;
+          }
+        }
+      }
       alignas(32) float muls[8];  // per-block multipliers, broadcast-loaded below
       _mm256_store_si256(reinterpret_cast<__m256i*>(muls), mulv);
       // Every block is encoded (garbage for bad ones, which the caller re-encodes); the inputs
       // are re-read from L1 rather than held in registers. Vector k of the group is vector
       // k % NV of block k / NV; four at a time make 32 consecutive codes.
       if constexpr (K == EncodeKind::Plena) {
-        alignas(32) float inv4[4];
-        for (size_t k = 0; k < 8 * NV; k += 4) {
-          for (size_t i = 0; i < 4; ++i) inv4[i] = muls[(k + i) / NV];
-          PlenaCodes4(xg + 8 * k, inv4, codes + b * kB + 8 * k);
-        }
+        for (size_t k = 0; k < 8 * NV; k += 4) PlenaCodes4<NV>(xg + 8 * k, muls, k, codes + b * kB + 8 * k);
         for (; badbits; badbits &= badbits - 1) slow.push_back(b + size_t(__builtin_ctz(badbits)));
         continue;
       }
@@ -380,7 +386,8 @@ void EncodeBlocksT(const EncodeArgs& A, const float* HWY_RESTRICT x, uint8_t* HW
       scales[b] = uint8_t(E);
       const auto inv = hn::BitCast(df, hn::ShiftLeft<23>(hn::Sub(hn::Set(di, 254), hn::BitCast(di, hn::ShiftRight<23>(yb)))));
       auto near = hn::Zero(du);
-      for (size_t j = 0; j < nv; ++j) StoreCodes(PlenaCode(load(j), inv, near), cb + j * N);
+      const auto band = hn::Set(di, int32_t(A.plena_band));
+      for (size_t j = 0; j < nv; ++j) StoreCodes(PlenaCode(load(j), inv, band, near), cb + j * N);
       if (!hn::AllFalse(du, hn::MaskFromVec(near))) slow.push_back(b);
     } else {
       const uint32_t am = hn::GetLane(mb), E = am >> 23;
