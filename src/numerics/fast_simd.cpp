@@ -68,31 +68,32 @@ HWY_INLINE void StoreCodes2(const hn::Vec<DI>* c, uint8_t* HWY_RESTRICT dst) {
 }
 
 // ocp-mx float elements. Normal element range: RNE of the FP32 mantissa to m bits on the bit
-// pattern (a carry moves into the exponent field, which is exactly the next element code).
-// Subnormal element range: adding c_sub = 2^(emin-m+23) rounds a to a multiple of 2^(emin-m),
-// and the bit distance to c_sub is the element mantissa. The sign survives unless x * 2^-s is 0.
+// pattern (a carry moves into the exponent field, which is exactly the next element code; the
+// exponent bias is subtracted before the shift, exact for a >= 2^emin, the only lanes that keep
+// it). Subnormal element range: adding c_sub = 2^(emin-m+23) rounds a to a multiple of
+// 2^(emin-m), and the bit distance to c_sub is the element mantissa.
 // NoSub: the caller checked that every nonzero a is >= 2^emin (no element-subnormal results),
 // so only the normal-range rounding is computed and zeros are masked to code 0.
+// p = x * 2^-s; the magnitude code of a = |p| is returned. The sign survives where p < 0 (not
+// where x * 2^-s is 0): FpCode, or the callers that merge it after packing.
 template <bool TiesAway, bool NoSub = false>
-HWY_INLINE hn::Vec<DI> FpCode(hn::Vec<DF> x, hn::Vec<DF> inv, const FpParams& P) {
+HWY_INLINE hn::Vec<DU> FpMag(hn::Vec<DF> p, const FpParams& P) {
   const DF df;
   const DU du;
-  const DI di;
-  const auto xb = hn::BitCast(du, x);
-  const auto a = hn::Mul(hn::BitCast(df, hn::And(xb, hn::Set(du, 0x7FFFFFFFu))), inv);
+  const auto a = hn::BitCast(df, hn::And(hn::BitCast(du, p), hn::Set(du, 0x7FFFFFFFu)));
   const auto ab = hn::BitCast(du, a);
   const int sh = int(P.sh);
+  const uint32_t unbias = P.code_off << sh;
   hn::Vec<DU> bias;
   if constexpr (TiesAway) {
-    bias = hn::Set(du, P.half);
+    bias = hn::Set(du, P.half - unbias);
   } else {
-    bias = hn::Add(hn::Set(du, P.half - 1), hn::And(hn::ShiftRightSame(ab, sh), hn::Set(du, 1u)));
+    bias = hn::Add(hn::Set(du, P.half - 1 - unbias), hn::And(hn::ShiftRightSame(ab, sh), hn::Set(du, 1u)));
   }
-  const auto normal = hn::Sub(hn::ShiftRightSame(hn::Add(ab, bias), sh), hn::Set(du, P.code_off));
-  const auto sign = hn::ShiftRightSame(hn::And(xb, hn::Set(du, 0x80000000u)), int(31 - P.sign_shift));
-  const auto is_zero = hn::RebindMask(du, hn::Eq(a, hn::Zero(df)));
+  const auto normal = hn::ShiftRightSame(hn::Add(ab, bias), sh);
   if constexpr (NoSub) {
-    return hn::BitCast(di, hn::IfThenZeroElse(is_zero, hn::Or(hn::Min(normal, hn::Set(du, P.max_code)), sign)));
+    const auto is_zero = hn::RebindMask(du, hn::Eq(a, hn::Zero(df)));
+    return hn::IfThenZeroElse(is_zero, hn::Min(normal, hn::Set(du, P.max_code)));
   }
   const auto sum = hn::Add(a, hn::Set(df, P.c_sub));
   auto sub = hn::Sub(hn::BitCast(du, sum), hn::Set(du, P.c_sub_bits));
@@ -101,12 +102,33 @@ HWY_INLINE hn::Vec<DI> FpCode(hn::Vec<DF> x, hn::Vec<DF> inv, const FpParams& P)
     const auto tie = hn::RebindMask(du, hn::Eq(hn::Sub(a, back), hn::Set(df, P.half_sub)));
     sub = hn::Sub(sub, hn::VecFromMask(du, tie));  // mask lanes are all ones: -(-1) = +1
   }
-  auto code = hn::IfThenElse(hn::RebindMask(du, hn::Lt(a, hn::Set(df, P.min_norm))), sub, normal);
-  code = hn::Min(code, hn::Set(du, P.max_code));
-  // Sign bit of negative x moved to bit width-1, dropped where x * 2^-s is zero.
-  code = hn::Or(code, hn::IfThenZeroElse(is_zero, sign));
-  return hn::BitCast(di, code);
+  const auto code = hn::IfThenElse(hn::RebindMask(du, hn::Lt(a, hn::Set(df, P.min_norm))), sub, normal);
+  return hn::Min(code, hn::Set(du, P.max_code));
 }
+
+// Full code: the sign bit of negative p moved to bit width-1.
+template <bool TiesAway, bool NoSub = false>
+HWY_INLINE hn::Vec<DI> FpCode(hn::Vec<DF> x, hn::Vec<DF> inv, const FpParams& P) {
+  const DF df;
+  const DU du;
+  const auto p = hn::Mul(x, inv);
+  const auto sign = hn::IfThenElseZero(hn::RebindMask(du, hn::Lt(p, hn::Zero(df))), hn::Set(du, 1u << P.sign_shift));
+  return hn::BitCast(DI(), hn::Or(FpMag<TiesAway, NoSub>(p, P), sign));
+}
+
+#if HWY_TARGET == HWY_AVX2
+// Four magnitude-code vectors and their products p -> 32 consecutive code bytes, the sign bit
+// (sign_byte) set where p < 0: the sign masks ride through the same packs as the codes.
+HWY_INLINE void StoreSignedCodes4(const hn::Vec<DU>* c, const __m256* p, __m256i sign_byte, uint8_t* HWY_RESTRICT dst) {
+  __m256i neg[4];
+  for (int i = 0; i < 4; ++i) neg[i] = _mm256_castps_si256(_mm256_cmp_ps(p[i], _mm256_setzero_ps(), _CMP_LT_OQ));
+  const __m256i b = _mm256_packus_epi16(_mm256_packus_epi32(c[0].raw, c[1].raw), _mm256_packus_epi32(c[2].raw, c[3].raw));
+  const __m256i n = _mm256_packs_epi16(_mm256_packs_epi32(neg[0], neg[1]), _mm256_packs_epi32(neg[2], neg[3]));
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst),
+                      _mm256_permutevar8x32_epi32(_mm256_or_si256(b, _mm256_and_si256(n, sign_byte)),
+                                                  _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7)));
+}
+#endif
 
 // Symmetric two's-complement integer code k = RNE((|x| + offset) * 2^(frac-s)) clamped to kmax
 // (ocp-mx int8, mase-bfp intW); Offset adds the mase 1e-9 artifact to magnitude and sign test.
@@ -256,6 +278,7 @@ void EncodeBlocksT(const EncodeArgs& A, const float* HWY_RESTRICT x, uint8_t* HW
     };
     auto umax = [](__m256i u, __m256i v) { return _mm256_max_epu32(u, v); };
     auto umin = [](__m256i u, __m256i v) { return _mm256_min_epu32(u, v); };
+    const __m256i sign_byte = _mm256_set1_epi8(char(1u << P.sign_shift));
     for (; b + 8 <= nblocks; b += 8) {
       const float* xg = x + b * kB;
       __m256i a[8], mn[8], band = _mm256_setzero_si256();
@@ -336,18 +359,22 @@ void EncodeBlocksT(const EncodeArgs& A, const float* HWY_RESTRICT x, uint8_t* HW
       }
       auto encode_group = [&](auto no_sub) {
         for (size_t k = 0; k < 8 * NV; k += 4) {
-          hn::Vec<DI> c[4];
-          for (size_t i = 0; i < 4; ++i) {
-            const size_t j = (k + i) / NV;
-            const hn::Vec<DF> mj = hn::Set(df, muls[j]);
-            const hn::Vec<DF> xj{_mm256_loadu_ps(xg + 8 * (k + i))};
-            if constexpr (K == EncodeKind::OcpFp) {
-              c[i] = FpCode<TiesAway, decltype(no_sub)::value>(xj, mj, P);
-            } else {
-              c[i] = IntCode<TiesAway, K == EncodeKind::Mase>(xj, mj, kmax, mask);
+          const auto mj = [&](size_t i) { return hn::Set(df, muls[(k + i) / NV]); };
+          const auto xj = [&](size_t i) { return hn::Vec<DF>{_mm256_loadu_ps(xg + 8 * (k + i))}; };
+          if constexpr (K == EncodeKind::OcpFp) {
+            hn::Vec<DU> c[4];
+            __m256 p[4];
+            for (size_t i = 0; i < 4; ++i) {
+              const hn::Vec<DF> pi = hn::Mul(xj(i), mj(i));
+              p[i] = pi.raw;
+              c[i] = FpMag<TiesAway, decltype(no_sub)::value>(pi, P);
             }
+            StoreSignedCodes4(c, p, sign_byte, codes + b * kB + 8 * k);
+          } else {
+            hn::Vec<DI> c[4];
+            for (size_t i = 0; i < 4; ++i) c[i] = IntCode<TiesAway, K == EncodeKind::Mase>(xj(i), mj(i), kmax, mask);
+            StoreCodes4(c, codes + b * kB + 8 * k);
           }
-          StoreCodes4(c, codes + b * kB + 8 * k);
         }
       };
       if (group_no_sub) encode_group(std::true_type());
