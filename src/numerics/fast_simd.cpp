@@ -277,7 +277,6 @@ void EncodeBlocksT(const EncodeArgs& A, const float* HWY_RESTRICT x, uint8_t* HW
       return op(_mm256_permute2x128_si256(q[0], q[1], 0x20), _mm256_permute2x128_si256(q[0], q[1], 0x31));
     };
     auto umax = [](__m256i u, __m256i v) { return _mm256_max_epu32(u, v); };
-    auto umin = [](__m256i u, __m256i v) { return _mm256_min_epu32(u, v); };
     const __m256i sign_byte = _mm256_set1_epi8(char(1u << P.sign_shift));
     for (; b + 8 <= nblocks; b += 8) {
       const float* xg = x + b * kB;
@@ -322,9 +321,15 @@ void EncodeBlocksT(const EncodeArgs& A, const float* HWY_RESTRICT x, uint8_t* HW
         mulv = _mm256_slli_epi32(_mm256_sub_epi32(mul_base.raw, ev), 23);
         if constexpr (K == EncodeKind::OcpFp) {
           // As the per-block path: nonzero |x| >= 2^(emin + s) in every (good) block -> NoSub.
+          // The group's smallest nonzero |x| stands in for each block's (never larger, so the
+          // test stays sound; a reduction instead of a transpose).
           const __m256i t_exp = _mm256_add_epi32(E, _mm256_set1_epi32(P_emin - emax));
           const __m256i thr = _mm256_sub_epi32(_mm256_slli_epi32(t_exp, 23), _mm256_set1_epi32(1));
-          const __m256i m = transpose_reduce(mn, umin);
+          __m256i m = mn[0];
+          for (int j = 1; j < 8; ++j) m = _mm256_min_epu32(m, mn[j]);
+          m = _mm256_min_epu32(m, _mm256_permute2x128_si256(m, m, 0x01));
+          m = _mm256_min_epu32(m, _mm256_shuffle_epi32(m, 0x4E));
+          m = _mm256_min_epu32(m, _mm256_shuffle_epi32(m, 0xB1));
           const __m256i ok = _mm256_and_si256(_mm256_cmpgt_epi32(t_exp, _mm256_setzero_si256()),
                                               _mm256_cmpeq_epi32(_mm256_max_epu32(m, thr), m));
           group_no_sub = _mm256_movemask_ps(_mm256_castsi256_ps(_mm256_or_si256(ok, bad))) == 0xFF;
