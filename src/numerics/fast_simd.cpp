@@ -132,14 +132,14 @@ HWY_INLINE void StoreSignedCodes4(const hn::Vec<DU>* c, const __m256* p, __m256i
 
 // Symmetric two's-complement integer code k = RNE((|x| + offset) * 2^(frac-s)) clamped to kmax
 // (ocp-mx int8, mase-bfp intW); Offset adds the mase 1e-9 artifact to magnitude and sign test.
+// IntMag is k before the sign; IntSignSource the value whose sign (< 0) negates it.
 template <bool TiesAway, bool Offset>
-HWY_INLINE hn::Vec<DI> IntCode(hn::Vec<DF> x, hn::Vec<DF> mul, int32_t kmax, uint32_t mask) {
+HWY_INLINE hn::Vec<DI> IntMag(hn::Vec<DF> x, hn::Vec<DF> mul, int32_t kmax) {
   const DF df;
   const DI di;
-  const auto offset = hn::Set(df, 1e-9f);
   const auto magic = hn::Set(df, 8388608.0f);  // 2^23: a + 2^23 has ulp 1, its mantissa bits are RNE(a)
   auto ax = hn::Abs(x);
-  if constexpr (Offset) ax = hn::Add(ax, offset);
+  if constexpr (Offset) ax = hn::Add(ax, hn::Set(df, 1e-9f));
   // Clamping far above kmax keeps the magic-number rounding valid; it cannot change a saturated k.
   const auto a = hn::Min(hn::Mul(ax, mul), hn::Set(df, 4194304.0f));
   const auto sum = hn::Add(a, magic);
@@ -148,14 +148,41 @@ HWY_INLINE hn::Vec<DI> IntCode(hn::Vec<DF> x, hn::Vec<DF> mul, int32_t kmax, uin
     const auto r = hn::Sub(sum, magic);
     k = hn::Sub(k, hn::VecFromMask(di, hn::RebindMask(di, hn::Eq(hn::Sub(a, r), hn::Set(df, 0.5f)))));
   }
-  k = hn::Min(k, hn::Set(di, kmax));
-  const auto signed_off = Offset ? hn::Add(x, offset) : x;
+  return hn::Min(k, hn::Set(di, kmax));
+}
+
+template <bool Offset>
+HWY_INLINE hn::Vec<DF> IntSignSource(hn::Vec<DF> x) {
+  if constexpr (Offset) return hn::Add(x, hn::Set(DF(), 1e-9f));
+  return x;
+}
+
+template <bool TiesAway, bool Offset>
+HWY_INLINE hn::Vec<DI> IntCode(hn::Vec<DF> x, hn::Vec<DF> mul, int32_t kmax, uint32_t mask) {
+  const DF df;
+  const DI di;
+  auto k = IntMag<TiesAway, Offset>(x, mul, kmax);
+  const auto signed_off = IntSignSource<Offset>(x);
   auto zero = hn::Eq(x, hn::Zero(df));
   if constexpr (Offset) zero = hn::Or(zero, hn::Eq(signed_off, hn::Zero(df)));
   k = hn::IfThenZeroElse(hn::RebindMask(di, zero), k);
   const auto v = hn::IfThenElse(hn::RebindMask(di, hn::Lt(signed_off, hn::Zero(df))), hn::Neg(k), k);
   return hn::And(v, hn::Set(di, int32_t(mask)));
 }
+
+#if HWY_TARGET == HWY_AVX2
+// Four IntMag vectors and their sign sources -> 32 consecutive codes: the negative masks ride
+// the same packs, and (k ^ n) - n negates in bytes (k <= 127). Exact where IntCode's zero test
+// would only zero a k that is 0 already (the caller checks that).
+HWY_INLINE void StoreIntCodes4(const hn::Vec<DI>* k, const hn::Vec<DF>* sgn, __m256i mask_byte, uint8_t* HWY_RESTRICT dst) {
+  __m256i neg[4];
+  for (int i = 0; i < 4; ++i) neg[i] = _mm256_castps_si256(_mm256_cmp_ps(sgn[i].raw, _mm256_setzero_ps(), _CMP_LT_OQ));
+  const __m256i b = _mm256_packus_epi16(_mm256_packus_epi32(k[0].raw, k[1].raw), _mm256_packus_epi32(k[2].raw, k[3].raw));
+  const __m256i n = _mm256_packs_epi16(_mm256_packs_epi32(neg[0], neg[1]), _mm256_packs_epi32(neg[2], neg[3]));
+  const __m256i c = _mm256_and_si256(_mm256_sub_epi8(_mm256_xor_si256(b, n), n), mask_byte);
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst), _mm256_permutevar8x32_epi32(c, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7)));
+}
+#endif
 
 // plena-hw-mxfp element (block.cpp encode_plena_hw) from the bits of t = |x * 2^-e|, no float
 // log2. Reference: k = clamp(floor(log2f(t + 1e-9)), -7, 7); field k + 7; mantissa sm = (t*2^-k - 1)*8
@@ -278,6 +305,7 @@ void EncodeBlocksT(const EncodeArgs& A, const float* HWY_RESTRICT x, uint8_t* HW
     };
     auto umax = [](__m256i u, __m256i v) { return _mm256_max_epu32(u, v); };
     const __m256i sign_byte = _mm256_set1_epi8(char(1u << P.sign_shift));
+    const __m256i mask_byte = _mm256_set1_epi8(char(mask));
     for (; b + 8 <= nblocks; b += 8) {
       const float* xg = x + b * kB;
       __m256i a[8], mn[8], band = _mm256_setzero_si256();
@@ -352,6 +380,13 @@ void EncodeBlocksT(const EncodeArgs& A, const float* HWY_RESTRICT x, uint8_t* HW
           }
         }
       }
+      // Integers: IntCode zeroes k for x = 0 (and mase's x + 1e-9 = 0), where |x| + offset is at
+      // most 2e-9; with every good block's multiplier <= 2^27 that k is 0 anyway (a <= 0.27).
+      bool int_signs_packed = K == EncodeKind::OcpInt;
+      if constexpr (K == EncodeKind::Mase) {
+        const __m256i big = _mm256_andnot_si256(bad, _mm256_cmpgt_epi32(mulv, _mm256_set1_epi32((127 + 27) << 23)));
+        int_signs_packed = _mm256_testz_si256(big, big);
+      }
       alignas(32) float muls[8];  // per-block multipliers, broadcast-loaded below
       _mm256_store_si256(reinterpret_cast<__m256i*>(muls), mulv);
       // Every block is encoded (garbage for bad ones, which the caller re-encodes); the inputs
@@ -375,6 +410,15 @@ void EncodeBlocksT(const EncodeArgs& A, const float* HWY_RESTRICT x, uint8_t* HW
               c[i] = FpMag<TiesAway, decltype(no_sub)::value>(pi, P);
             }
             StoreSignedCodes4(c, p, sign_byte, codes + b * kB + 8 * k);
+          } else if (int_signs_packed) {
+            constexpr bool kOff = K == EncodeKind::Mase;
+            hn::Vec<DI> c[4];
+            hn::Vec<DF> sgn[4];
+            for (size_t i = 0; i < 4; ++i) {
+              c[i] = IntMag<TiesAway, kOff>(xj(i), mj(i), kmax);
+              sgn[i] = IntSignSource<kOff>(xj(i));
+            }
+            StoreIntCodes4(c, sgn, mask_byte, codes + b * kB + 8 * k);
           } else {
             hn::Vec<DI> c[4];
             for (size_t i = 0; i < 4; ++i) c[i] = IntCode<TiesAway, K == EncodeKind::Mase>(xj(i), mj(i), kmax, mask);
