@@ -274,6 +274,7 @@ void EncodeBlocksT(const EncodeArgs& A, const float* HWY_RESTRICT x, uint8_t* HW
   const int P_emin = int(P.code_off >> (23 - P.sh)) - 126;
   const int32_t kmax = A.kmax;
   const uint32_t mask = A.mask;
+  const uint32_t plena_band = A.plena_band;
   const auto abs_mask = hn::Set(du, 0x7FFFFFFFu);
   // ocp-mx: s = E - 127 - emax with E the biased exponent of the block max; multiplier bits
   // (127 - s + frac) << 23 = (mul_base - E) << 23. mase-bfp: s = E - 127 + (mantissa != 0).
@@ -369,7 +370,7 @@ void EncodeBlocksT(const EncodeArgs& A, const float* HWY_RESTRICT x, uint8_t* HW
       _mm_storel_epi64(reinterpret_cast<__m128i*>(scales + b), _mm256_castsi256_si128(sbytes));
       unsigned badbits = unsigned(_mm256_movemask_ps(_mm256_castsi256_ps(bad)));
       if constexpr (K == EncodeKind::Plena) {
-        const __m256i thr = _mm256_set1_epi32(int32_t(A.plena_band)), in_band = _mm256_cmpgt_epi32(band, thr);
+        const __m256i thr = _mm256_set1_epi32(int32_t(plena_band)), in_band = _mm256_cmpgt_epi32(band, thr);
         if (!_mm256_testz_si256(in_band, in_band)) {
           for (unsigned j = 0; j < 8; ++j) {
             __m256i nv = _mm256_setzero_si256();
@@ -462,7 +463,7 @@ void EncodeBlocksT(const EncodeArgs& A, const float* HWY_RESTRICT x, uint8_t* HW
       scales[b] = uint8_t(E);
       const auto inv = hn::BitCast(df, hn::ShiftLeft<23>(hn::Sub(hn::Set(di, 254), hn::BitCast(di, hn::ShiftRight<23>(yb)))));
       auto near = hn::Zero(du);
-      const auto band = hn::Set(di, int32_t(A.plena_band));
+      const auto band = hn::Set(di, int32_t(plena_band));
       for (size_t j = 0; j < nv; ++j) StoreCodes(PlenaCode(load(j), inv, band, near), cb + j * N);
       if (!hn::AllFalse(du, hn::MaskFromVec(near))) slow.push_back(b);
     } else {
@@ -575,18 +576,27 @@ HWY_INLINE hn::Vec<DF> FloatElements(hn::Vec<DI> c, hn::Vec<DI> off, hn::Vec<DF>
 }
 
 #if HWY_TARGET == HWY_AVX2
-// Classifies 32 code bytes: `special` lanes have a magnitude above last_finite (NaN/Inf codes),
-// `odd` lanes are special or field 0 (zero and element subnormals): magnitude - first_normal,
-// wrapped to a byte, exceeds last_finite - first_normal.
+// Classifies code bytes: a special code has a magnitude above last_finite (NaN/Inf codes), an
+// odd one is special or field 0 (zero and element subnormals): magnitude - first_normal, wrapped
+// to a byte, exceeds last_finite - first_normal. Bytewise maxima of both are accumulated per 32
+// codes (two operations) and compared once.
 struct CodeClass {
   __m256i last_finite, first_normal, normal_span;
 };
-HWY_INLINE void ClassifyBytes32(const uint8_t* p, const CodeClass& cc, __m256i& special, __m256i& odd) {
-  const __m256i mag = _mm256_and_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)), _mm256_set1_epi8(0x7F));
-  special = _mm256_or_si256(special, _mm256_cmpgt_epi8(mag, cc.last_finite));  // signed bytes: magnitudes <= 0x7F
-  const __m256i d = _mm256_sub_epi8(mag, cc.first_normal);
-  odd = _mm256_or_si256(odd, _mm256_xor_si256(_mm256_cmpeq_epi8(_mm256_min_epu8(d, cc.normal_span), d),
-                                              _mm256_set1_epi8(-1)));
+struct CodeMax {
+  __m256i mag, dist;
+};
+HWY_INLINE void AddCodes32(CodeMax& cm, const uint8_t* p, const CodeClass& cc) {
+  const __m256i m = _mm256_and_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)), _mm256_set1_epi8(0x7F));
+  cm.mag = _mm256_max_epu8(cm.mag, m);
+  cm.dist = _mm256_max_epu8(cm.dist, _mm256_sub_epi8(m, cc.first_normal));
+}
+HWY_INLINE bool AnySpecial(const CodeMax& cm, const CodeClass& cc) {  // signed bytes: magnitudes <= 0x7F
+  const __m256i sp = _mm256_cmpgt_epi8(cm.mag, cc.last_finite);
+  return !_mm256_testz_si256(sp, sp);
+}
+HWY_INLINE bool AnyOdd(const CodeMax& cm, const CodeClass& cc) {
+  return _mm256_movemask_epi8(_mm256_cmpeq_epi8(_mm256_max_epu8(cm.dist, cc.normal_span), cc.normal_span)) != -1;
 }
 #endif
 
@@ -671,11 +681,11 @@ void DecodeBlocksT(const DecodeArgs& A, const uint8_t* HWY_RESTRICT codes, const
         continue;
       }
       // NaN/Inf and field-0 codes are rare: one byte-wise test of the 64 codes skips their selects.
-      __m256i sp = _mm256_setzero_si256(), odd = _mm256_setzero_si256();
-      ClassifyBytes32(codes + b * 8, cc, sp, odd);
-      ClassifyBytes32(codes + b * 8 + 32, cc, sp, odd);
-      if (_mm256_testz_si256(odd, odd)) run(std::integral_constant<int, kNormalOnly>());
-      else if (_mm256_testz_si256(sp, sp)) run(std::integral_constant<int, kNoSpecials>());
+      CodeMax cm{_mm256_setzero_si256(), _mm256_setzero_si256()};
+      AddCodes32(cm, codes + b * 8, cc);
+      AddCodes32(cm, codes + b * 8 + 32, cc);
+      if (!AnyOdd(cm, cc)) run(std::integral_constant<int, kNormalOnly>());
+      else if (!AnySpecial(cm, cc)) run(std::integral_constant<int, kNoSpecials>());
       else run(std::integral_constant<int, kSpec>());
     }
     b = stop;
@@ -702,10 +712,10 @@ void DecodeBlocksT(const DecodeArgs& A, const uint8_t* HWY_RESTRICT codes, const
       bool special = !all_finite, odd = true;
 #if HWY_TARGET == HWY_AVX2
       if (B % 32 == 0 && !all_finite) {
-        __m256i sp = _mm256_setzero_si256(), od = _mm256_setzero_si256();
-        for (size_t i = 0; i < B; i += 32) ClassifyBytes32(cb + i, cc, sp, od);
-        special = !_mm256_testz_si256(sp, sp);
-        odd = !_mm256_testz_si256(od, od);
+        CodeMax cm{_mm256_setzero_si256(), _mm256_setzero_si256()};
+        for (size_t i = 0; i < B; i += 32) AddCodes32(cm, cb + i, cc);
+        special = AnySpecial(cm, cc);
+        odd = AnyOdd(cm, cc);
       }
 #endif
       if (!odd) {
