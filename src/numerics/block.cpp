@@ -17,12 +17,6 @@ namespace plena::numerics {
 using detail::f2u;
 using detail::u2f;
 
-namespace {
-
-constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
-
-uint32_t width_mask(int w) { return w >= 32 ? 0xFFFFFFFFu : ((1u << w) - 1); }
-
 // floor(log2f(y)) as the plena reference computes it (FP32 log2, then floor). Equal to the exact
 // bit exponent except just below a power of two, where log2f rounds up to the integer; only there
 // is the libm call needed. y must be positive and finite.
@@ -31,6 +25,12 @@ int floor_log2f_ref(float y) {
   if ((u >> 23) != 0 && (u & 0x7FFFFFu) < 0x7FF000u) return int(u >> 23) - 127;
   return int(std::floor(std::log2(y)));
 }
+
+namespace {
+
+constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
+
+uint32_t width_mask(int w) { return w >= 32 ? 0xFFFFFFFFu : ((1u << w) - 1); }
 
 // 2^e for e in [-149, 127] built from bits (exact, no libm call).
 float pow2f(int e) {

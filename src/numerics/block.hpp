@@ -9,6 +9,9 @@
 
 namespace plena::numerics {
 
+// floor(log2f(y)) exactly as the plena-hw-mxfp reference takes it (libm only near powers of two).
+int floor_log2f_ref(float y);
+
 struct BlockCodec {
   explicit BlockCodec(const Format& fmt);  // InputError unless ocp-mx, mase-bfp or plena-hw-mxfp
   static const BlockCodec& cached(const Format& f);  // per-thread cache; valid until the next call

@@ -43,6 +43,22 @@ PLENA_CLONES void lut_decode(const uint8_t* __restrict c, const uint8_t* __restr
   }
 }
 
+// plena-hw-mxfp elements take k = floor(log2f(y)) for y = t + 1e-9, t = |x| * 2^-e < 2; only y's
+// exponents 120..127 matter (below, k clamps to -7 whatever the log2). The reference calls libm
+// for mantissas >= 0x7FF000; every such value is tried once per process (no assumption on libm
+// accuracy) for the smallest mantissa where the result is not the bit exponent. The kernel
+// sends elements within 2 ulps of it (t + 1e-9 adds at most 2 ulps) to the reference.
+uint32_t plena_band() {
+  static const uint32_t band = [] {
+    uint32_t first = 0x800000;
+    for (uint32_t E = 120; E <= 127; ++E)
+      for (uint32_t m = 0x7FF000; m < first; ++m)
+        if (floor_log2f_ref(std::bit_cast<float>(E << 23 | m)) != int(E) - 127) first = m;
+    return first - 3;  // the kernel flags mantissas above this
+  }();
+  return band;
+}
+
 // Elements per chunk of the packed (width < 8) paths: whole blocks, a multiple of 8 elements (so
 // every chunk starts on a byte of the bit stream), about 4 Ki codes (an L1-resident buffer).
 size_t chunk_elements(size_t B) { return 8 * B * std::max<size_t>(1, 512 / B); }
@@ -74,6 +90,7 @@ bool encode_row(const Format& f, std::span<const float> in, std::span<uint8_t> e
   A.int_frac = es.int_frac;
   A.kmax = int32_t(es.max_mag_code);
   A.mask = (1u << es.width) - 1;
+  if (A.kind == simd::EncodeKind::Plena) A.plena_band = plena_band();
   if (!es.is_int) {
     FpParams& P = A.fp;
     P.sh = uint32_t(23 - es.mbits);

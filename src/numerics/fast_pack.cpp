@@ -214,17 +214,23 @@ HWY_INLINE void Store8Codes(__m256i c, uint8_t* dst) {  // lanes hold values 0..
   _mm_storel_epi64(reinterpret_cast<__m128i*>(dst), _mm256_castsi256_si128(b));
 }
 
-// Codes of one group: (x - min) * scale_inv >= 0; roundf = trunc + 1 when the (exact) fraction
-// is >= 0.5; clamp to levels.
+// Codes of one group: v = (x - min) * scale_inv >= 0, roundf(v) = trunc(v + 0.49999997f) for every
+// float v in [0, 512] (the sum's rounding never crosses an integer the wrong way; checked
+// exhaustively, test_fast_pack.cpp), clamped to levels (an integer, so before or after trunc).
+HWY_INLINE __m256i AsymCode8(const float* x, __m256 lov, __m256 siv, __m256 lev) {
+  const __m256 v = _mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(x), lov), siv);
+  return _mm256_cvttps_epi32(_mm256_min_ps(_mm256_add_ps(v, _mm256_set1_ps(0x1.fffffep-2f)), lev));
+}
 HWY_INLINE void AsymCodes(const float* x, size_t g, float lo, float scale_inv, float levels, uint8_t* codes) {
   const __m256 lov = _mm256_set1_ps(lo), siv = _mm256_set1_ps(scale_inv), lev = _mm256_set1_ps(levels);
-  const __m256 half = _mm256_set1_ps(0.5f), one = _mm256_set1_ps(1.0f);
-  for (size_t i = 0; i < g; i += 8) {
-    const __m256 v = _mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(x + i), lov), siv);
-    const __m256 t = _mm256_round_ps(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
-    const __m256 up = _mm256_and_ps(_mm256_cmp_ps(_mm256_sub_ps(v, t), half, _CMP_GE_OQ), one);
-    Store8Codes(_mm256_cvttps_epi32(_mm256_min_ps(_mm256_add_ps(t, up), lev)), codes + i);
+  size_t i = 0;
+  for (; i + 32 <= g; i += 32) {  // 32 codes per store: two packs and one lane permute
+    const __m256i w0 = _mm256_packus_epi32(AsymCode8(x + i, lov, siv, lev), AsymCode8(x + i + 8, lov, siv, lev));
+    const __m256i w1 = _mm256_packus_epi32(AsymCode8(x + i + 16, lov, siv, lev), AsymCode8(x + i + 24, lov, siv, lev));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(codes + i),
+                        _mm256_permutevar8x32_epi32(_mm256_packus_epi16(w0, w1), _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7)));
   }
+  for (; i < g; i += 8) Store8Codes(AsymCode8(x + i, lov, siv, lev), codes + i);
 }
 
 // Lane j of the result: op over the eight lanes of v[j] (transpose-and-reduce).

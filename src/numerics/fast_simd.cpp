@@ -68,31 +68,32 @@ HWY_INLINE void StoreCodes2(const hn::Vec<DI>* c, uint8_t* HWY_RESTRICT dst) {
 }
 
 // ocp-mx float elements. Normal element range: RNE of the FP32 mantissa to m bits on the bit
-// pattern (a carry moves into the exponent field, which is exactly the next element code).
-// Subnormal element range: adding c_sub = 2^(emin-m+23) rounds a to a multiple of 2^(emin-m),
-// and the bit distance to c_sub is the element mantissa. The sign survives unless x * 2^-s is 0.
+// pattern (a carry moves into the exponent field, which is exactly the next element code; the
+// exponent bias is subtracted before the shift, exact for a >= 2^emin, the only lanes that keep
+// it). Subnormal element range: adding c_sub = 2^(emin-m+23) rounds a to a multiple of
+// 2^(emin-m), and the bit distance to c_sub is the element mantissa.
 // NoSub: the caller checked that every nonzero a is >= 2^emin (no element-subnormal results),
 // so only the normal-range rounding is computed and zeros are masked to code 0.
+// p = x * 2^-s; the magnitude code of a = |p| is returned. The sign survives where p < 0 (not
+// where x * 2^-s is 0): FpCode, or the callers that merge it after packing.
 template <bool TiesAway, bool NoSub = false>
-HWY_INLINE hn::Vec<DI> FpCode(hn::Vec<DF> x, hn::Vec<DF> inv, const FpParams& P) {
+HWY_INLINE hn::Vec<DU> FpMag(hn::Vec<DF> p, const FpParams& P) {
   const DF df;
   const DU du;
-  const DI di;
-  const auto xb = hn::BitCast(du, x);
-  const auto a = hn::Mul(hn::BitCast(df, hn::And(xb, hn::Set(du, 0x7FFFFFFFu))), inv);
+  const auto a = hn::BitCast(df, hn::And(hn::BitCast(du, p), hn::Set(du, 0x7FFFFFFFu)));
   const auto ab = hn::BitCast(du, a);
   const int sh = int(P.sh);
+  const uint32_t unbias = P.code_off << sh;
   hn::Vec<DU> bias;
   if constexpr (TiesAway) {
-    bias = hn::Set(du, P.half);
+    bias = hn::Set(du, P.half - unbias);
   } else {
-    bias = hn::Add(hn::Set(du, P.half - 1), hn::And(hn::ShiftRightSame(ab, sh), hn::Set(du, 1u)));
+    bias = hn::Add(hn::Set(du, P.half - 1 - unbias), hn::And(hn::ShiftRightSame(ab, sh), hn::Set(du, 1u)));
   }
-  const auto normal = hn::Sub(hn::ShiftRightSame(hn::Add(ab, bias), sh), hn::Set(du, P.code_off));
-  const auto sign = hn::ShiftRightSame(hn::And(xb, hn::Set(du, 0x80000000u)), int(31 - P.sign_shift));
-  const auto is_zero = hn::RebindMask(du, hn::Eq(a, hn::Zero(df)));
+  const auto normal = hn::ShiftRightSame(hn::Add(ab, bias), sh);
   if constexpr (NoSub) {
-    return hn::BitCast(di, hn::IfThenZeroElse(is_zero, hn::Or(hn::Min(normal, hn::Set(du, P.max_code)), sign)));
+    const auto is_zero = hn::RebindMask(du, hn::Eq(a, hn::Zero(df)));
+    return hn::IfThenZeroElse(is_zero, hn::Min(normal, hn::Set(du, P.max_code)));
   }
   const auto sum = hn::Add(a, hn::Set(df, P.c_sub));
   auto sub = hn::Sub(hn::BitCast(du, sum), hn::Set(du, P.c_sub_bits));
@@ -101,23 +102,44 @@ HWY_INLINE hn::Vec<DI> FpCode(hn::Vec<DF> x, hn::Vec<DF> inv, const FpParams& P)
     const auto tie = hn::RebindMask(du, hn::Eq(hn::Sub(a, back), hn::Set(df, P.half_sub)));
     sub = hn::Sub(sub, hn::VecFromMask(du, tie));  // mask lanes are all ones: -(-1) = +1
   }
-  auto code = hn::IfThenElse(hn::RebindMask(du, hn::Lt(a, hn::Set(df, P.min_norm))), sub, normal);
-  code = hn::Min(code, hn::Set(du, P.max_code));
-  // Sign bit of negative x moved to bit width-1, dropped where x * 2^-s is zero.
-  code = hn::Or(code, hn::IfThenZeroElse(is_zero, sign));
-  return hn::BitCast(di, code);
+  const auto code = hn::IfThenElse(hn::RebindMask(du, hn::Lt(a, hn::Set(df, P.min_norm))), sub, normal);
+  return hn::Min(code, hn::Set(du, P.max_code));
 }
+
+// Full code: the sign bit of negative p moved to bit width-1.
+template <bool TiesAway, bool NoSub = false>
+HWY_INLINE hn::Vec<DI> FpCode(hn::Vec<DF> x, hn::Vec<DF> inv, const FpParams& P) {
+  const DF df;
+  const DU du;
+  const auto p = hn::Mul(x, inv);
+  const auto sign = hn::IfThenElseZero(hn::RebindMask(du, hn::Lt(p, hn::Zero(df))), hn::Set(du, 1u << P.sign_shift));
+  return hn::BitCast(DI(), hn::Or(FpMag<TiesAway, NoSub>(p, P), sign));
+}
+
+#if HWY_TARGET == HWY_AVX2
+// Four magnitude-code vectors and their products p -> 32 consecutive code bytes, the sign bit
+// (sign_byte) set where p < 0: the sign masks ride through the same packs as the codes.
+HWY_INLINE void StoreSignedCodes4(const hn::Vec<DU>* c, const __m256* p, __m256i sign_byte, uint8_t* HWY_RESTRICT dst) {
+  __m256i neg[4];
+  for (int i = 0; i < 4; ++i) neg[i] = _mm256_castps_si256(_mm256_cmp_ps(p[i], _mm256_setzero_ps(), _CMP_LT_OQ));
+  const __m256i b = _mm256_packus_epi16(_mm256_packus_epi32(c[0].raw, c[1].raw), _mm256_packus_epi32(c[2].raw, c[3].raw));
+  const __m256i n = _mm256_packs_epi16(_mm256_packs_epi32(neg[0], neg[1]), _mm256_packs_epi32(neg[2], neg[3]));
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst),
+                      _mm256_permutevar8x32_epi32(_mm256_or_si256(b, _mm256_and_si256(n, sign_byte)),
+                                                  _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7)));
+}
+#endif
 
 // Symmetric two's-complement integer code k = RNE((|x| + offset) * 2^(frac-s)) clamped to kmax
 // (ocp-mx int8, mase-bfp intW); Offset adds the mase 1e-9 artifact to magnitude and sign test.
+// IntMag is k before the sign; IntSignSource the value whose sign (< 0) negates it.
 template <bool TiesAway, bool Offset>
-HWY_INLINE hn::Vec<DI> IntCode(hn::Vec<DF> x, hn::Vec<DF> mul, int32_t kmax, uint32_t mask) {
+HWY_INLINE hn::Vec<DI> IntMag(hn::Vec<DF> x, hn::Vec<DF> mul, int32_t kmax) {
   const DF df;
   const DI di;
-  const auto offset = hn::Set(df, 1e-9f);
   const auto magic = hn::Set(df, 8388608.0f);  // 2^23: a + 2^23 has ulp 1, its mantissa bits are RNE(a)
   auto ax = hn::Abs(x);
-  if constexpr (Offset) ax = hn::Add(ax, offset);
+  if constexpr (Offset) ax = hn::Add(ax, hn::Set(df, 1e-9f));
   // Clamping far above kmax keeps the magic-number rounding valid; it cannot change a saturated k.
   const auto a = hn::Min(hn::Mul(ax, mul), hn::Set(df, 4194304.0f));
   const auto sum = hn::Add(a, magic);
@@ -126,8 +148,21 @@ HWY_INLINE hn::Vec<DI> IntCode(hn::Vec<DF> x, hn::Vec<DF> mul, int32_t kmax, uin
     const auto r = hn::Sub(sum, magic);
     k = hn::Sub(k, hn::VecFromMask(di, hn::RebindMask(di, hn::Eq(hn::Sub(a, r), hn::Set(df, 0.5f)))));
   }
-  k = hn::Min(k, hn::Set(di, kmax));
-  const auto signed_off = Offset ? hn::Add(x, offset) : x;
+  return hn::Min(k, hn::Set(di, kmax));
+}
+
+template <bool Offset>
+HWY_INLINE hn::Vec<DF> IntSignSource(hn::Vec<DF> x) {
+  if constexpr (Offset) return hn::Add(x, hn::Set(DF(), 1e-9f));
+  return x;
+}
+
+template <bool TiesAway, bool Offset>
+HWY_INLINE hn::Vec<DI> IntCode(hn::Vec<DF> x, hn::Vec<DF> mul, int32_t kmax, uint32_t mask) {
+  const DF df;
+  const DI di;
+  auto k = IntMag<TiesAway, Offset>(x, mul, kmax);
+  const auto signed_off = IntSignSource<Offset>(x);
   auto zero = hn::Eq(x, hn::Zero(df));
   if constexpr (Offset) zero = hn::Or(zero, hn::Eq(signed_off, hn::Zero(df)));
   k = hn::IfThenZeroElse(hn::RebindMask(di, zero), k);
@@ -135,26 +170,41 @@ HWY_INLINE hn::Vec<DI> IntCode(hn::Vec<DF> x, hn::Vec<DF> mul, int32_t kmax, uin
   return hn::And(v, hn::Set(di, int32_t(mask)));
 }
 
+#if HWY_TARGET == HWY_AVX2
+// Four IntMag vectors and their sign sources -> 32 consecutive codes: the negative masks ride
+// the same packs, and (k ^ n) - n negates in bytes (k <= 127). Exact where IntCode's zero test
+// would only zero a k that is 0 already (the caller checks that).
+HWY_INLINE void StoreIntCodes4(const hn::Vec<DI>* k, const hn::Vec<DF>* sgn, __m256i mask_byte, uint8_t* HWY_RESTRICT dst) {
+  __m256i neg[4];
+  for (int i = 0; i < 4; ++i) neg[i] = _mm256_castps_si256(_mm256_cmp_ps(sgn[i].raw, _mm256_setzero_ps(), _CMP_LT_OQ));
+  const __m256i b = _mm256_packus_epi16(_mm256_packus_epi32(k[0].raw, k[1].raw), _mm256_packus_epi32(k[2].raw, k[3].raw));
+  const __m256i n = _mm256_packs_epi16(_mm256_packs_epi32(neg[0], neg[1]), _mm256_packs_epi32(neg[2], neg[3]));
+  const __m256i c = _mm256_and_si256(_mm256_sub_epi8(_mm256_xor_si256(b, n), n), mask_byte);
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst), _mm256_permutevar8x32_epi32(c, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7)));
+}
+#endif
+
 // plena-hw-mxfp element (block.cpp encode_plena_hw) from the bits of t = |x * 2^-e|, no float
 // log2. Reference: k = clamp(floor(log2f(t + 1e-9)), -7, 7); field k + 7; mantissa sm = (t*2^-k - 1)*8
 // (k > -7) or t*1024 (k = -7), truncated to 2 fraction bits, then rounded half-even, clamp [0, 7].
 // With E = t's biased exponent and h = bits >> 18 = E << 5 | top 5 mantissa bits:
 // * t + 1e-9 adds at most 2 ulps of t for t >= 2^-7, so unless t's mantissa is within 2 ulps of
-//   the log2 band (>= 0x7FF000, where log2f may round up; such lanes are flagged in `near`) the
-//   log2 is exactly E - 127; below 2^-7 it clamps to -7 anyway.
+//   the log2 band (from where log2f rounds up, measured in fast.cpp; at most 0x7FF000, where the
+//   reference starts calling libm; such lanes are flagged in `near`, mantissa > `band`) the log2
+//   is exactly E - 127; below 2^-7 it clamps to -7 anyway.
 // * k >= -6 (E >= 121): the code is E - 120 in the field and RNE2(h) in the mantissa, i.e.
 //   min(RNE2(h), E << 3 | 7) - (120 << 3) with RNE2(h) = (h + 1 + bit 2 of h) >> 2.
 // * k = -7: RNE2(q) with q = floor(t * 4096) (t * 1024 * 4 exact); q >= 29 saturates, so
 //   q' = min(q, 31) + (120 << 5) runs through the same formula, and max(h, q') picks the path
 //   (h <= q' exactly when E <= 120; E = 120 gives 7 either way). Computed with everything
 //   offset by -(120 << 5) (arithmetic shift: sub lanes go negative and lose the max).
-HWY_INLINE hn::Vec<DI> PlenaCode(hn::Vec<DF> x, hn::Vec<DF> inv, hn::Vec<DU>& near) {
+HWY_INLINE hn::Vec<DI> PlenaCode(hn::Vec<DF> x, hn::Vec<DF> inv, hn::Vec<DI> band, hn::Vec<DU>& near) {
   const DF df;
   const DI di;
   const auto p = hn::Mul(x, inv);
   const auto a = hn::And(hn::BitCast(di, p), hn::Set(di, 0x7FFFFFFF));
   near = hn::Or(near, hn::BitCast(DU(), hn::VecFromMask(di, hn::Gt(hn::And(a, hn::Set(di, 0x7FFFFF)),
-                                                                      hn::Set(di, 0x7FEFFD)))));
+                                                                      band))));
   const auto sub_x = hn::Min(hn::Mul(hn::BitCast(df, a), hn::Set(df, 4096.0f)), hn::Set(df, 31.0f));
 #if HWY_TARGET == HWY_AVX2
   const hn::Vec<DI> q{_mm256_cvttps_epi32(sub_x.raw)};  // 0 <= sub_x <= 31
@@ -179,11 +229,13 @@ HWY_INLINE hn::Vec<DI> PlenaCode(hn::Vec<DF> x, hn::Vec<DF> inv, hn::Vec<DU>& ne
 #if HWY_TARGET == HWY_AVX2
 // PlenaCode for four vectors (32 codes) without the band test, with the steps after h on
 // sixteen 16-bit lanes (h < 2^13): half the instructions for the rounding, clamp and sign.
-// Writes 32 code bytes in element order.
-HWY_INLINE void PlenaCodes4(const float* x, const float* inv4, uint8_t* dst) {
+// Writes 32 code bytes in element order; vector i (of k .. k + 3 in the group) belongs to block
+// (k + i) / NV, whose multiplier is muls[(k + i) / NV].
+template <size_t NV>
+HWY_INLINE void PlenaCodes4(const float* x, const float* muls, size_t k, uint8_t* dst) {
   __m256i h[4], neg[4];
-  for (int i = 0; i < 4; ++i) {
-    const __m256 p = _mm256_mul_ps(_mm256_loadu_ps(x + 8 * i), _mm256_broadcast_ss(inv4 + i));
+  for (size_t i = 0; i < 4; ++i) {
+    const __m256 p = _mm256_mul_ps(_mm256_loadu_ps(x + 8 * i), _mm256_broadcast_ss(muls + (k + i) / NV));
     const __m256i a = _mm256_and_si256(_mm256_castps_si256(p), _mm256_set1_epi32(0x7FFFFFFF));
     const __m256 sub_x = _mm256_min_ps(_mm256_mul_ps(_mm256_castsi256_ps(a), _mm256_set1_ps(4096.0f)),
                                        _mm256_set1_ps(31.0f));
@@ -222,6 +274,7 @@ void EncodeBlocksT(const EncodeArgs& A, const float* HWY_RESTRICT x, uint8_t* HW
   const int P_emin = int(P.code_off >> (23 - P.sh)) - 126;
   const int32_t kmax = A.kmax;
   const uint32_t mask = A.mask;
+  const uint32_t plena_band = A.plena_band;
   const auto abs_mask = hn::Set(du, 0x7FFFFFFFu);
   // ocp-mx: s = E - 127 - emax with E the biased exponent of the block max; multiplier bits
   // (127 - s + frac) << 23 = (mul_base - E) << 23. mase-bfp: s = E - 127 + (mantissa != 0).
@@ -252,20 +305,19 @@ void EncodeBlocksT(const EncodeArgs& A, const float* HWY_RESTRICT x, uint8_t* HW
       return op(_mm256_permute2x128_si256(q[0], q[1], 0x20), _mm256_permute2x128_si256(q[0], q[1], 0x31));
     };
     auto umax = [](__m256i u, __m256i v) { return _mm256_max_epu32(u, v); };
-    auto umin = [](__m256i u, __m256i v) { return _mm256_min_epu32(u, v); };
+    const __m256i sign_byte = _mm256_set1_epi8(char(1u << P.sign_shift));
+    const __m256i mask_byte = _mm256_set1_epi8(char(mask));
     for (; b + 8 <= nblocks; b += 8) {
       const float* xg = x + b * kB;
-      __m256i a[8], mn[8], nr[8];
+      __m256i a[8], mn[8], band = _mm256_setzero_si256();
       for (int j = 0; j < 8; ++j) {
         for (size_t v = 0; v < NV; ++v) {
           const __m256i ax = _mm256_and_si256(_mm256_castps_si256(_mm256_loadu_ps(xg + kB * size_t(j) + 8 * v)), absm);
           a[j] = v ? _mm256_max_epu32(a[j], ax) : ax;
           // plena-hw: PlenaCode's band test on x itself (t = |x| * 2^-e has x's mantissa unless it
-          // is an FP32 subnormal, and then its code is 0 whatever the log2).
-          if constexpr (K == EncodeKind::Plena) {
-            const __m256i nv = _mm256_cmpgt_epi32(_mm256_and_si256(ax, mant), _mm256_set1_epi32(0x7FEFFD));
-            nr[j] = v ? _mm256_or_si256(nr[j], nv) : nv;
-          }
+          // is an FP32 subnormal, and then its code is 0 whatever the log2); largest mantissa of
+          // the group here, the blocks only when it is in the band (~3% of Gaussian groups).
+          if constexpr (K == EncodeKind::Plena) band = _mm256_max_epi32(band, _mm256_and_si256(ax, mant));
           if constexpr (K == EncodeKind::OcpFp) {  // bits - 1 wraps zeros to the top
             const __m256i am1 = _mm256_sub_epi32(ax, _mm256_set1_epi32(1));
             mn[j] = v ? _mm256_min_epu32(mn[j], am1) : am1;
@@ -298,9 +350,15 @@ void EncodeBlocksT(const EncodeArgs& A, const float* HWY_RESTRICT x, uint8_t* HW
         mulv = _mm256_slli_epi32(_mm256_sub_epi32(mul_base.raw, ev), 23);
         if constexpr (K == EncodeKind::OcpFp) {
           // As the per-block path: nonzero |x| >= 2^(emin + s) in every (good) block -> NoSub.
+          // The group's smallest nonzero |x| stands in for each block's (never larger, so the
+          // test stays sound; a reduction instead of a transpose).
           const __m256i t_exp = _mm256_add_epi32(E, _mm256_set1_epi32(P_emin - emax));
           const __m256i thr = _mm256_sub_epi32(_mm256_slli_epi32(t_exp, 23), _mm256_set1_epi32(1));
-          const __m256i m = transpose_reduce(mn, umin);
+          __m256i m = mn[0];
+          for (int j = 1; j < 8; ++j) m = _mm256_min_epu32(m, mn[j]);
+          m = _mm256_min_epu32(m, _mm256_permute2x128_si256(m, m, 0x01));
+          m = _mm256_min_epu32(m, _mm256_shuffle_epi32(m, 0x4E));
+          m = _mm256_min_epu32(m, _mm256_shuffle_epi32(m, 0xB1));
           const __m256i ok = _mm256_and_si256(_mm256_cmpgt_epi32(t_exp, _mm256_setzero_si256()),
                                               _mm256_cmpeq_epi32(_mm256_max_epu32(m, thr), m));
           group_no_sub = _mm256_movemask_ps(_mm256_castsi256_ps(_mm256_or_si256(ok, bad))) == 0xFF;
@@ -311,37 +369,62 @@ void EncodeBlocksT(const EncodeArgs& A, const float* HWY_RESTRICT x, uint8_t* HW
                                                          _mm256_setr_epi32(0, 4, 1, 1, 1, 1, 1, 1));
       _mm_storel_epi64(reinterpret_cast<__m128i*>(scales + b), _mm256_castsi256_si128(sbytes));
       unsigned badbits = unsigned(_mm256_movemask_ps(_mm256_castsi256_ps(bad)));
-      if constexpr (K == EncodeKind::Plena)
-        badbits |= unsigned(_mm256_movemask_ps(_mm256_castsi256_ps(
-            transpose_reduce(nr, [](__m256i u, __m256i v) { return _mm256_or_si256(u, v); }))));
+      if constexpr (K == EncodeKind::Plena) {
+        const __m256i thr = _mm256_set1_epi32(int32_t(plena_band)), in_band = _mm256_cmpgt_epi32(band, thr);
+        if (!_mm256_testz_si256(in_band, in_band)) {
+          for (unsigned j = 0; j < 8; ++j) {
+            __m256i nv = _mm256_setzero_si256();
+            for (size_t v = 0; v < NV; ++v)
+              nv = _mm256_or_si256(nv, _mm256_cmpgt_epi32(_mm256_and_si256(_mm256_loadu_si256(
+                                                              reinterpret_cast<const __m256i*>(xg + kB * j + 8 * v)), mant), thr));
+            badbits |= unsigned(!_mm256_testz_si256(nv, nv)) << j;
+          }
+        }
+      }
+      // Integers: IntCode zeroes k for x = 0 (and mase's x + 1e-9 = 0), where |x| + offset is at
+      // most 2e-9; with every good block's multiplier <= 2^27 that k is 0 anyway (a <= 0.27).
+      bool int_signs_packed = K == EncodeKind::OcpInt;
+      if constexpr (K == EncodeKind::Mase) {
+        const __m256i big = _mm256_andnot_si256(bad, _mm256_cmpgt_epi32(mulv, _mm256_set1_epi32((127 + 27) << 23)));
+        int_signs_packed = _mm256_testz_si256(big, big);
+      }
       alignas(32) float muls[8];  // per-block multipliers, broadcast-loaded below
       _mm256_store_si256(reinterpret_cast<__m256i*>(muls), mulv);
       // Every block is encoded (garbage for bad ones, which the caller re-encodes); the inputs
       // are re-read from L1 rather than held in registers. Vector k of the group is vector
       // k % NV of block k / NV; four at a time make 32 consecutive codes.
       if constexpr (K == EncodeKind::Plena) {
-        alignas(32) float inv4[4];
-        for (size_t k = 0; k < 8 * NV; k += 4) {
-          for (size_t i = 0; i < 4; ++i) inv4[i] = muls[(k + i) / NV];
-          PlenaCodes4(xg + 8 * k, inv4, codes + b * kB + 8 * k);
-        }
+        for (size_t k = 0; k < 8 * NV; k += 4) PlenaCodes4<NV>(xg + 8 * k, muls, k, codes + b * kB + 8 * k);
         for (; badbits; badbits &= badbits - 1) slow.push_back(b + size_t(__builtin_ctz(badbits)));
         continue;
       }
       auto encode_group = [&](auto no_sub) {
         for (size_t k = 0; k < 8 * NV; k += 4) {
-          hn::Vec<DI> c[4];
-          for (size_t i = 0; i < 4; ++i) {
-            const size_t j = (k + i) / NV;
-            const hn::Vec<DF> mj = hn::Set(df, muls[j]);
-            const hn::Vec<DF> xj{_mm256_loadu_ps(xg + 8 * (k + i))};
-            if constexpr (K == EncodeKind::OcpFp) {
-              c[i] = FpCode<TiesAway, decltype(no_sub)::value>(xj, mj, P);
-            } else {
-              c[i] = IntCode<TiesAway, K == EncodeKind::Mase>(xj, mj, kmax, mask);
+          const auto mj = [&](size_t i) { return hn::Set(df, muls[(k + i) / NV]); };
+          const auto xj = [&](size_t i) { return hn::Vec<DF>{_mm256_loadu_ps(xg + 8 * (k + i))}; };
+          if constexpr (K == EncodeKind::OcpFp) {
+            hn::Vec<DU> c[4];
+            __m256 p[4];
+            for (size_t i = 0; i < 4; ++i) {
+              const hn::Vec<DF> pi = hn::Mul(xj(i), mj(i));
+              p[i] = pi.raw;
+              c[i] = FpMag<TiesAway, decltype(no_sub)::value>(pi, P);
             }
+            StoreSignedCodes4(c, p, sign_byte, codes + b * kB + 8 * k);
+          } else if (int_signs_packed) {
+            constexpr bool kOff = K == EncodeKind::Mase;
+            hn::Vec<DI> c[4];
+            hn::Vec<DF> sgn[4];
+            for (size_t i = 0; i < 4; ++i) {
+              c[i] = IntMag<TiesAway, kOff>(xj(i), mj(i), kmax);
+              sgn[i] = IntSignSource<kOff>(xj(i));
+            }
+            StoreIntCodes4(c, sgn, mask_byte, codes + b * kB + 8 * k);
+          } else {
+            hn::Vec<DI> c[4];
+            for (size_t i = 0; i < 4; ++i) c[i] = IntCode<TiesAway, K == EncodeKind::Mase>(xj(i), mj(i), kmax, mask);
+            StoreCodes4(c, codes + b * kB + 8 * k);
           }
-          StoreCodes4(c, codes + b * kB + 8 * k);
         }
       };
       if (group_no_sub) encode_group(std::true_type());
@@ -380,7 +463,8 @@ void EncodeBlocksT(const EncodeArgs& A, const float* HWY_RESTRICT x, uint8_t* HW
       scales[b] = uint8_t(E);
       const auto inv = hn::BitCast(df, hn::ShiftLeft<23>(hn::Sub(hn::Set(di, 254), hn::BitCast(di, hn::ShiftRight<23>(yb)))));
       auto near = hn::Zero(du);
-      for (size_t j = 0; j < nv; ++j) StoreCodes(PlenaCode(load(j), inv, near), cb + j * N);
+      const auto band = hn::Set(di, int32_t(plena_band));
+      for (size_t j = 0; j < nv; ++j) StoreCodes(PlenaCode(load(j), inv, band, near), cb + j * N);
       if (!hn::AllFalse(du, hn::MaskFromVec(near))) slow.push_back(b);
     } else {
       const uint32_t am = hn::GetLane(mb), E = am >> 23;
@@ -492,18 +576,27 @@ HWY_INLINE hn::Vec<DF> FloatElements(hn::Vec<DI> c, hn::Vec<DI> off, hn::Vec<DF>
 }
 
 #if HWY_TARGET == HWY_AVX2
-// Classifies 32 code bytes: `special` lanes have a magnitude above last_finite (NaN/Inf codes),
-// `odd` lanes are special or field 0 (zero and element subnormals): magnitude - first_normal,
-// wrapped to a byte, exceeds last_finite - first_normal.
+// Classifies code bytes: a special code has a magnitude above last_finite (NaN/Inf codes), an
+// odd one is special or field 0 (zero and element subnormals): magnitude - first_normal, wrapped
+// to a byte, exceeds last_finite - first_normal. Bytewise maxima of both are accumulated per 32
+// codes (two operations) and compared once.
 struct CodeClass {
   __m256i last_finite, first_normal, normal_span;
 };
-HWY_INLINE void ClassifyBytes32(const uint8_t* p, const CodeClass& cc, __m256i& special, __m256i& odd) {
-  const __m256i mag = _mm256_and_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)), _mm256_set1_epi8(0x7F));
-  special = _mm256_or_si256(special, _mm256_cmpgt_epi8(mag, cc.last_finite));  // signed bytes: magnitudes <= 0x7F
-  const __m256i d = _mm256_sub_epi8(mag, cc.first_normal);
-  odd = _mm256_or_si256(odd, _mm256_xor_si256(_mm256_cmpeq_epi8(_mm256_min_epu8(d, cc.normal_span), d),
-                                              _mm256_set1_epi8(-1)));
+struct CodeMax {
+  __m256i mag, dist;
+};
+HWY_INLINE void AddCodes32(CodeMax& cm, const uint8_t* p, const CodeClass& cc) {
+  const __m256i m = _mm256_and_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)), _mm256_set1_epi8(0x7F));
+  cm.mag = _mm256_max_epu8(cm.mag, m);
+  cm.dist = _mm256_max_epu8(cm.dist, _mm256_sub_epi8(m, cc.first_normal));
+}
+HWY_INLINE bool AnySpecial(const CodeMax& cm, const CodeClass& cc) {  // signed bytes: magnitudes <= 0x7F
+  const __m256i sp = _mm256_cmpgt_epi8(cm.mag, cc.last_finite);
+  return !_mm256_testz_si256(sp, sp);
+}
+HWY_INLINE bool AnyOdd(const CodeMax& cm, const CodeClass& cc) {
+  return _mm256_movemask_epi8(_mm256_cmpeq_epi8(_mm256_max_epu8(cm.dist, cc.normal_span), cc.normal_span)) != -1;
 }
 #endif
 
@@ -588,11 +681,11 @@ void DecodeBlocksT(const DecodeArgs& A, const uint8_t* HWY_RESTRICT codes, const
         continue;
       }
       // NaN/Inf and field-0 codes are rare: one byte-wise test of the 64 codes skips their selects.
-      __m256i sp = _mm256_setzero_si256(), odd = _mm256_setzero_si256();
-      ClassifyBytes32(codes + b * 8, cc, sp, odd);
-      ClassifyBytes32(codes + b * 8 + 32, cc, sp, odd);
-      if (_mm256_testz_si256(odd, odd)) run(std::integral_constant<int, kNormalOnly>());
-      else if (_mm256_testz_si256(sp, sp)) run(std::integral_constant<int, kNoSpecials>());
+      CodeMax cm{_mm256_setzero_si256(), _mm256_setzero_si256()};
+      AddCodes32(cm, codes + b * 8, cc);
+      AddCodes32(cm, codes + b * 8 + 32, cc);
+      if (!AnyOdd(cm, cc)) run(std::integral_constant<int, kNormalOnly>());
+      else if (!AnySpecial(cm, cc)) run(std::integral_constant<int, kNoSpecials>());
       else run(std::integral_constant<int, kSpec>());
     }
     b = stop;
@@ -619,10 +712,10 @@ void DecodeBlocksT(const DecodeArgs& A, const uint8_t* HWY_RESTRICT codes, const
       bool special = !all_finite, odd = true;
 #if HWY_TARGET == HWY_AVX2
       if (B % 32 == 0 && !all_finite) {
-        __m256i sp = _mm256_setzero_si256(), od = _mm256_setzero_si256();
-        for (size_t i = 0; i < B; i += 32) ClassifyBytes32(cb + i, cc, sp, od);
-        special = !_mm256_testz_si256(sp, sp);
-        odd = !_mm256_testz_si256(od, od);
+        CodeMax cm{_mm256_setzero_si256(), _mm256_setzero_si256()};
+        for (size_t i = 0; i < B; i += 32) AddCodes32(cm, cb + i, cc);
+        special = AnySpecial(cm, cc);
+        odd = AnyOdd(cm, cc);
       }
 #endif
       if (!odd) {

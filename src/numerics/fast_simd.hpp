@@ -33,6 +33,9 @@ struct EncodeArgs {
   int emax = 0, int_frac = 0;
   int32_t kmax = 0;
   uint32_t mask = 0;
+  // plena-hw-mxfp: elements whose FP32 mantissa exceeds this may need the reference's libm log2
+  // (fast.cpp measures it; 0x7FEFFD is the whole band the reference sends to libm).
+  uint32_t plena_band = 0x7FEFFD;
   FpParams fp{};
 };
 

@@ -53,6 +53,11 @@ struct Gen {
           x = std::ldexp(1.0f + std::ldexp(float(int(rng() % 64) - 32), -23), em - int(rng() % 12));
           break;
         case 7: x = gaussian(-int(rng() % 30)); break;  // tiny: the 1e-9 offsets matter
+        case 11: {  // mase's 1e-9 artifact: zeros of both signs and -1e-9 (x + 1e-9 = 0) among ordinary values
+          const float special[] = {0.0f, -0.0f, -1e-9f, 1e-9f};
+          x = rng() % 2 ? special[rng() % 4] : gaussian(em - int(rng() % 4));
+          break;
+        }
         case 10:  // the plena-hw log2 hazard band edges: mantissa just outside / inside 0x7FF000
           x = std::bit_cast<float>((uint32_t(127 + em - int(rng() % 9)) << 23) | uint32_t(0x7FF000 + int(rng() % 9) - 4));
           break;
