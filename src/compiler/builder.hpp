@@ -348,6 +348,7 @@ class ProgramBuilder {
 
   // ---- results ----
   const std::vector<isa::Instr>& instrs() const { return instrs_; }
+  std::vector<isa::Instr> take_instrs() && { return std::move(instrs_); }
   size_t size() const;  // instructions emitted so far (counting: generated)
   std::vector<uint32_t> words() const;
   // Assembly text: header comments (schema, config name, "; plena-config-hash: <hash>"), then

@@ -204,7 +204,7 @@ void ModelCompiler::transpose_rows(const std::string& tensor, const model::Model
   for (uint64_t r = 0; r < nrows; ++r) std::fill(d.begin() + long(r * cols + out), d.begin() + long((r + 1) * cols), 0.f);
 }
 
-CompiledStep ModelCompiler::compile_step(const std::vector<std::vector<int64_t>>& tokens, uint64_t past) const {
+const CompiledStep& ModelCompiler::compile_step(const std::vector<std::vector<int64_t>>& tokens, uint64_t past) const {
   const uint64_t B = tokens.size();
   if (B != opt_.batch) throw InputError(fmt::format("error: step has {} sequences, compiled for batch {}", B, opt_.batch));
   const uint64_t T = tokens[0].size();
@@ -221,11 +221,19 @@ CompiledStep ModelCompiler::compile_step(const std::vector<std::vector<int64_t>>
   if (past + T > opt_.max_positions)
     throw InputError(fmt::format("error: positions {}..{} exceed max_positions {}", past, past + T - 1, opt_.max_positions));
   const std::optional<StepKey> key = step_key(B, T, past, flat);
-  if (key && template_ && template_->key == *key) return patched_step(*template_, past);
+  if (key && template_ && template_->key == *key) {
+    patch_step(*template_, past);
+    return template_->step;
+  }
   CompiledStep step = emit_step(flat, B, T, past);
-  if (key) template_ = std::make_unique<StepTemplate>(StepTemplate{*key, step, past, std::move(last_sites_), rope_place_});
+  if (!key) {
+    last_sites_.clear();
+    last_ = std::move(step);
+    return last_;
+  }
+  template_ = std::make_unique<StepTemplate>(StepTemplate{*key, std::move(step), past, std::move(last_sites_), rope_place_});
   last_sites_.clear();
-  return step;
+  return template_->step;
 }
 
 // Steps with the same key compile to the same program but for their load_step_imm sites (the KV
@@ -240,22 +248,22 @@ std::optional<ModelCompiler::StepKey> ModelCompiler::step_key(uint64_t B, uint64
   return StepKey{B, T, *attention, flat};
 }
 
-CompiledStep ModelCompiler::patched_step(const StepTemplate& t, uint64_t past) const {
-  CompiledStep step = t.step;
+void ModelCompiler::patch_step(StepTemplate& t, uint64_t past) const {
+  CompiledStep& step = t.step;
   step.past = past;
   ++patched_steps_;
   const int64_t delta = int64_t(past) - int64_t(t.past);
   auto& instrs = step.program.instrs;
+  auto& words = step.program.words;
   for (const ProgramBuilder::StepSite& site : t.sites) {
     const auto pair = ProgramBuilder::load_imm_pair(GpReg{instrs[site.pc].rd}, site.value(delta));
     for (size_t k = 0; k < 2; ++k) {
       instrs[site.pc + k] = pair[k];
-      step.program.words[site.pc + k] = isa::encode(pair[k]);
+      if (!words.empty()) words[site.pc + k] = isa::encode(pair[k]);
     }
   }
   step.vram_inits.clear();
   add_rope_inits(step, t.rope);
-  return step;
 }
 
 // RoPE tables for every physical row (padding rows get position 0).
@@ -337,8 +345,8 @@ CompiledStep ModelCompiler::emit_step(const std::vector<int64_t>& flat, uint64_t
   for (const PlannedCall& c : sp.tail) c.emit(b, plan, "");
   step.hidden = plan.vram(T > 1 ? "final" : "x");
   step.logits = plan.vram("logits");
-  step.program = finish_program(b, plan, opt_.assembly);
   last_sites_ = b.step_sites();
+  step.program = finish_program(std::move(b), plan, opt_.assembly, opt_.words);
   // The final norm + LM head follow the last layer, so every checkpoint names a real instruction.
   if (step.residual_pcs.back() >= step.program.instrs.size())
     throw std::logic_error("model compiler: residual checkpoint past the end of the program");

@@ -25,6 +25,7 @@ struct ModelCompileOptions {
   // A step whose program is the last emitted one's but for step values (decode steps of one KV
   // tile count with the same tokens; not with assembly) is that program, patched (compile_step).
   bool reuse_programs = true;
+  bool words = true;  // CompiledProgram::words (encoded); a simulation-only run needs the instructions
 };
 
 // A host-computed VRAM tensor a step needs before it runs (RoPE tables): row-major [rows, cols]
@@ -86,7 +87,8 @@ class ModelCompiler {
   // One step: tokens[b] are sequence b's new tokens (same count for every sequence) at positions
   // past .. past + count - 1. InputError when past + count exceeds max_positions. Keeps the last
   // step's program to patch (ModelCompileOptions::reuse_programs): not for concurrent calls.
-  CompiledStep compile_step(const std::vector<std::vector<int64_t>>& tokens, uint64_t past) const;
+  // The step is valid until the next call (the compiler patches it in place for the next step).
+  const CompiledStep& compile_step(const std::vector<std::vector<int64_t>>& tokens, uint64_t past) const;
   // Steps compile_step returned as a patched copy of the step before (for tests and reports).
   uint64_t patched_steps() const { return patched_steps_; }
 
@@ -123,16 +125,17 @@ class ModelCompiler {
   };
   struct StepTemplate {
     StepKey key;
-    CompiledStep step;
-    uint64_t past = 0;
+    CompiledStep step;  // patched in place: the last step compiled from it
+    uint64_t past = 0;  // the position its sites were emitted for
     std::vector<ProgramBuilder::StepSite> sites;
     RopeInitPlace rope;
   };
   std::optional<StepKey> step_key(uint64_t B, uint64_t T, uint64_t past, const std::vector<int64_t>& flat) const;
   CompiledStep emit_step(const std::vector<int64_t>& flat, uint64_t B, uint64_t T, uint64_t past) const;
-  CompiledStep patched_step(const StepTemplate& t, uint64_t past) const;
+  void patch_step(StepTemplate& t, uint64_t past) const;
   void add_rope_inits(CompiledStep& step, const RopeInitPlace& rope) const;
   mutable std::unique_ptr<StepTemplate> template_;
+  mutable CompiledStep last_;  // the last step when it is not template_'s
   mutable std::vector<ProgramBuilder::StepSite> last_sites_;  // of the last emit_step
   mutable RopeInitPlace rope_place_;                          // of the last emit_step
   mutable uint64_t patched_steps_ = 0;

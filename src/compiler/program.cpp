@@ -6,7 +6,9 @@
 
 namespace plena::compiler {
 
-CompiledProgram finish_program(const ProgramBuilder& b, const MemoryPlan& plan, bool assembly) {
+namespace {
+
+CompiledProgram paired(const ProgramBuilder& b, const MemoryPlan& plan) {
   CompiledProgram p;
   p.manifest = plan.manifest();
   if (p.manifest.config_hash != b.config_hash())
@@ -14,9 +16,24 @@ CompiledProgram finish_program(const ProgramBuilder& b, const MemoryPlan& plan, 
                                  b.config_name(), b.config_hash(), p.manifest.config_name, p.manifest.config_hash));
   p.config_name = b.config_name();
   p.config_hash = b.config_hash();
+  return p;
+}
+
+}  // namespace
+
+CompiledProgram finish_program(const ProgramBuilder& b, const MemoryPlan& plan, bool assembly) {
+  CompiledProgram p = paired(b, plan);
   p.instrs = b.instrs();
   p.words = b.words();
   if (assembly) p.assembly = b.assembly();
+  return p;
+}
+
+CompiledProgram finish_program(ProgramBuilder&& b, const MemoryPlan& plan, bool assembly, bool words) {
+  CompiledProgram p = paired(b, plan);
+  if (words) p.words = b.words();
+  if (assembly) p.assembly = b.assembly();
+  p.instrs = std::move(b).take_instrs();
   return p;
 }
 

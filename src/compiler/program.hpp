@@ -23,6 +23,9 @@ struct CompiledProgram {
 // its manifest must describe the same machine).
 // `assembly`: also render the text (CompiledProgram::assembly; megabytes for a model step).
 CompiledProgram finish_program(const ProgramBuilder& b, const MemoryPlan& plan, bool assembly = true);
+// The same, taking the builder's instructions instead of copying them; `words`: also encode
+// CompiledProgram::words (a simulation needs only the instructions).
+CompiledProgram finish_program(ProgramBuilder&& b, const MemoryPlan& plan, bool assembly, bool words);
 
 // Writes <dir>/<stem>.asm, <stem>.mem (upstream hex text) and <stem>.manifest.json.
 void write_program(const CompiledProgram& p, const std::filesystem::path& dir, std::string_view stem);

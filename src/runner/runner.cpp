@@ -421,7 +421,7 @@ class RunSession {
   void setup_simulator();
   void setup_references();
   // step()
-  compiler::CompiledStep compile(StepReport& st);
+  const compiler::CompiledStep& compile(StepReport& st);
   void simulate(const compiler::CompiledStep& step, StepReport& st);
   sim::SimResult run_traced(const compiler::CompiledStep& step, StepReport& st);
   void warn_trace_size(const StepReport& st);
@@ -504,7 +504,8 @@ void RunSession::setup_compiler() {
   mo.batch = opt_.batch;
   mo.max_positions = fed_positions(rep_.prompt_len, opt_.gen);
   mo.loops = opt_.loops;
-  mo.assembly = false;  // the run simulates the words; nobody reads the text
+  mo.assembly = false;  // the run simulates the instructions; nobody reads the text
+  mo.words = false;
   mo.host_data = !opt_.timing_only;  // timing-only: no data is preloaded
   mc_.emplace(hw_, rep_.hw, rm_.config, mo);
 }
@@ -537,7 +538,7 @@ bool RunSession::step() {
   st.kind = done_ == 0 ? "prefill" : "decode";
   st.past = past_;
   st.q_len = feed_[0].size();
-  const compiler::CompiledStep step = compile(st);
+  const compiler::CompiledStep& step = compile(st);
   simulate(step, st);
   Tokens next(opt_.batch);
   if (!opt_.timing_only) {
@@ -550,11 +551,11 @@ bool RunSession::step() {
   return true;
 }
 
-compiler::CompiledStep RunSession::compile(StepReport& st) {
+const compiler::CompiledStep& RunSession::compile(StepReport& st) {
   const auto c0 = std::chrono::steady_clock::now();
-  compiler::CompiledStep step = mc_->compile_step(feed_, past_);
+  const compiler::CompiledStep& step = mc_->compile_step(feed_, past_);
   st.compile_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - c0).count();
-  st.program_words = step.program.words.size();
+  st.program_words = step.program.instrs.size();
   return step;
 }
 
