@@ -83,7 +83,8 @@ MemoryNeed run_memory_need(const model::ModelConfig& cfg, const config::Hardware
   if (checkpoint) n.add("checkpoint file bytes while converting", sat_mul({cfg.param_count(), checkpoint_dtype_bytes(cfg)}));
   n.add("quantized reference weights", quantized_reference_bytes(cfg, hw));
   n.add("HBM image", hbm_image_bytes(cfg, hw, batch, positions, sat_mul({batch, positions})));
-  n.add("staging of weight rows", kImageChunkElems * 4);
+  const uint64_t widest = std::max({u(cfg.vocab_size), u(cfg.intermediate_size), u(cfg.q_dim()), u(cfg.hidden_size)});
+  n.add("staging of weight rows", sat_mul({std::max(kImageChunkElems, sat_mul({kImageChunkRows, widest})), 4}));
   // Three references (fp32, quantized, quantized without activation rounding) keep an f32 KV
   // cache per sequence; a greedy continuation copies one sequence's cache of one of them.
   const uint64_t kv_seq = sat_mul({2, u(cfg.num_hidden_layers), u(cfg.kv_dim()), positions, 4});

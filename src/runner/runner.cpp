@@ -125,7 +125,9 @@ void write_weight_image(sim::HbmStore& hbm, const compiler::ModelCompiler& mc, c
   for (const auto& name : mc.weight_tensors()) {
     if (!embedding && name == kEmbeddingTable) continue;
     const compiler::HbmTensor& t = man.tensor(name);
-    const uint64_t chunk = std::max<uint64_t>(1, kImageChunkElems / std::max<uint64_t>(1, t.cols));
+    // Whole multiples of kImageChunkRows: a transposed tensor's source rows are then read a
+    // cache line at a time, each line once.
+    const uint64_t chunk = std::max(kImageChunkRows, kImageChunkElems / std::max<uint64_t>(1, t.cols) / kImageChunkRows * kImageChunkRows);
     for (uint64_t r = 0; r < t.rows; r += chunk) {
       const uint64_t n = std::min(chunk, t.rows - r);
       sim::write_hbm_rows(hbm, t, r, mc.weight_rows(name, w, r, n, staging));

@@ -50,7 +50,7 @@ void quantized_columns(const model::ModelWeights& w, const std::string& name, si
   }
 }
 
-constexpr size_t kCols = 16;
+constexpr size_t kCols = 32;  // a bf16 table's row gets a whole cache line per block
 
 model::Tensor quantize_matrix(const model::ModelWeights& w, const std::string& name, const config::HardwareConfig& hw) {
   const std::vector<size_t>& shape = w.shape(name);
