@@ -12,6 +12,9 @@ namespace plena::runner::detail {
 
 inline constexpr uint64_t kMaxBatch = 65536;
 inline constexpr uint32_t kMinDmaRequestBytes = 32, kMaxDmaRequestBytes = 1u << 24;
+// Weight rows staged at a time while the HBM image is written (cache-sized, reused): about
+// kImageChunkElems elements in a multiple of kImageChunkRows rows (32 bf16 words: a cache line).
+inline constexpr uint64_t kImageChunkElems = uint64_t(1) << 20, kImageChunkRows = 32;
 
 // `positions`: KV positions per sequence; `data`: weights and values (not --timing-only);
 // `checkpoint`: weights read from safetensors (the file bytes are held while converting).

@@ -112,18 +112,37 @@ void preload_step(sim::Simulator& s, const compiler::CompiledStep& step) {
   if (!in.empty()) m.write_intsram(0, in);
 }
 
-void write_weight_image(sim::HbmStore& hbm, const compiler::ModelCompiler& mc, const model::ModelWeights& w) {
-  constexpr uint64_t kChunkElems = uint64_t(1) << 20;  // staging stays in cache-sized MB, reused
+namespace {
+// The token embedding table in the HBM layout (ModelCompiler places it under this name).
+constexpr const char* kEmbeddingTable = "embed_tokens";
+constexpr const char* kLmHead = "lm_head";
+}  // namespace
+
+void write_weight_image(sim::HbmStore& hbm, const compiler::ModelCompiler& mc, const model::ModelWeights& w,
+                        bool embedding) {
   const compiler::HbmManifest man = mc.manifest();
   std::vector<float> staging;
   for (const auto& name : mc.weight_tensors()) {
+    if (!embedding && name == kEmbeddingTable) continue;
     const compiler::HbmTensor& t = man.tensor(name);
-    const uint64_t chunk = std::max<uint64_t>(1, kChunkElems / std::max<uint64_t>(1, t.cols));
+    // Whole multiples of kImageChunkRows: a transposed tensor's source rows are then read a
+    // cache line at a time, each line once.
+    const uint64_t chunk = std::max(kImageChunkRows, kImageChunkElems / std::max<uint64_t>(1, t.cols) / kImageChunkRows * kImageChunkRows);
     for (uint64_t r = 0; r < t.rows; r += chunk) {
       const uint64_t n = std::min(chunk, t.rows - r);
       sim::write_hbm_rows(hbm, t, r, mc.weight_rows(name, w, r, n, staging));
     }
   }
+}
+
+void write_embedding_rows(sim::HbmStore& hbm, const compiler::ModelCompiler& mc, const model::ModelWeights& w,
+                          const std::vector<std::vector<int64_t>>& tokens) {
+  const compiler::HbmManifest man = mc.manifest();
+  const compiler::HbmTensor& t = man.tensor(kEmbeddingTable);
+  std::vector<float> staging;
+  // Ids were checked against the vocabulary when the step was compiled.
+  for (const auto& seq : tokens)
+    for (const int64_t id : seq) sim::write_hbm_rows(hbm, t, uint64_t(id), mc.weight_rows(kEmbeddingTable, w, uint64_t(id), 1, staging));
 }
 
 std::vector<float> read_rows(const sim::Machine& m, const compiler::VramTensor& t, uint64_t rows, uint64_t cols) {
@@ -325,9 +344,9 @@ struct References {
   uint64_t gen;
 
   References(const model::ModelConfig& cfg, const model::ModelWeights& w, const config::HardwareConfig& hw, uint64_t B,
-             uint64_t gen)
+             uint64_t gen, const EncodedHead* head)
       : fp32(cfg, w),
-        qmodel(quantize_like_hardware(cfg, w, hw)),
+        qmodel(quantize_like_hardware(cfg, w, hw, head)),
         quant(qmodel.config, qmodel.weights),
         stored(qmodel.config, qmodel.weights),
         fp32_greedy(B),
@@ -524,12 +543,14 @@ void RunSession::setup_simulator() {
   // Per-step statistics and traces come from a simulation: those runs simulate every step.
   if (opt_.timing_only && opt_.step_reuse && opt_.stats_dir.empty() && opt_.trace_dir.empty()) reuse_.emplace(hw_, so);
   if (opt_.timing_only) return;
-  write_weight_image(simu_->machine().hbm(), *mc_, rm_.weights);
+  write_weight_image(simu_->machine().hbm(), *mc_, rm_.weights, false);  // table rows: per step
 }
 
 void RunSession::setup_references() {
   if (opt_.timing_only) return;
-  refs_.emplace(rm_.config, rm_.weights, hw_, opt_.batch, opt_.gen);
+  // The weight image is written: the quantized head is decoded from it where that is exact.
+  const EncodedHead head{simu_->machine().hbm(), mc_->manifest().tensor(kLmHead)};
+  refs_.emplace(rm_.config, rm_.weights, hw_, opt_.batch, opt_.gen, &head);
 }
 
 bool RunSession::step() {
@@ -604,6 +625,7 @@ void RunSession::warn_trace_size(const StepReport& st) {
 }
 
 void RunSession::simulate(const compiler::CompiledStep& step, StepReport& st) {
+  if (!opt_.timing_only) write_embedding_rows(simu_->machine().hbm(), *mc_, rm_.weights, feed_);
   preload_step(*simu_, step);
   if (opt_.dump_hidden_layers) probe_.begin(step, hidden());
   const sim::SimResult r = run_traced(step, st);

@@ -31,7 +31,13 @@ std::string hw_display_name(const std::string& spec);
 // RoPE tables, swap matrix, FP/INT SRAM images of one step (functional mode only).
 void preload_step(sim::Simulator& s, const compiler::CompiledStep& step);
 // Every weight tensor of `mc` into `hbm`, a few MB of rows at a time (no full-size fp32 copy).
-void write_weight_image(sim::HbmStore& hbm, const compiler::ModelCompiler& mc, const model::ModelWeights& w);
+// Without the embedding table when `embedding` is false: a run then writes the rows a step looks
+// up (write_embedding_rows), the only rows its program reads, in the same bytes.
+void write_weight_image(sim::HbmStore& hbm, const compiler::ModelCompiler& mc, const model::ModelWeights& w,
+                        bool embedding = true);
+// The embedding table's rows of every token in `tokens` (one list per sequence) into `hbm`.
+void write_embedding_rows(sim::HbmStore& hbm, const compiler::ModelCompiler& mc, const model::ModelWeights& w,
+                          const std::vector<std::vector<int64_t>>& tokens);
 // Real rows x cols of a VRAM tensor, row-major.
 std::vector<float> read_rows(const sim::Machine& m, const compiler::VramTensor& t, uint64_t rows, uint64_t cols);
 

@@ -9,6 +9,7 @@
 #include "config/config.hpp"
 #include "model/model.hpp"
 #include "runner/runner.hpp"
+#include "sim/sim.hpp"
 
 namespace plena::runner::detail {
 
@@ -23,8 +24,15 @@ struct QuantizedModel {
   model::ModelConfig config;
   model::ModelWeights weights;
 };
+// The LM head as an HBM image holds it ([in, out] rows encoded in m_weight). Where its rows are
+// exactly the HF columns (no padding) and m_weight is a block format, decoding them gives what
+// quantizing the checkpoint's head again would, so quantize_like_hardware decodes instead.
+struct EncodedHead {
+  const sim::HbmStore& hbm;
+  numerics::HbmTensor tensor;
+};
 QuantizedModel quantize_like_hardware(const model::ModelConfig& cfg, const model::ModelWeights& w,
-                                      const config::HardwareConfig& hw);
+                                      const config::HardwareConfig& hw, const EncodedHead* head = nullptr);
 // Activations rounded to the vector SRAM type; K/V rows through m_kv then the matrix SRAM type.
 model::ReferenceRounding hardware_rounding(const config::HardwareConfig& hw);
 // Token t's embedding row as HBM holds it (v_act, then the vector SRAM type), looked up in `w`:

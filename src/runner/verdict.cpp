@@ -6,6 +6,7 @@
 #include <bit>
 #include <memory>
 #include <cmath>
+#include <functional>
 
 #include "numerics/numerics.hpp"
 #include "runner/runner_numerics.hpp"
@@ -49,7 +50,7 @@ void quantized_columns(const model::ModelWeights& w, const std::string& name, si
   }
 }
 
-constexpr size_t kCols = 16;
+constexpr size_t kCols = 32;  // a bf16 table's row gets a whole cache line per block
 
 model::Tensor quantize_matrix(const model::ModelWeights& w, const std::string& name, const config::HardwareConfig& hw) {
   const std::vector<size_t>& shape = w.shape(name);
@@ -65,12 +66,30 @@ model::Tensor quantize_matrix(const model::ModelWeights& w, const std::string& n
   return t;
 }
 
-// The same as bf16 words, half the memory for a vocabulary-sized head; null when some value is
-// not a bf16 value (a matrix SRAM type wider than bf16), and the caller keeps f32.
-std::shared_ptr<std::vector<uint16_t>> quantize_matrix_bf16(const model::ModelWeights& w, const std::string& name,
-                                                            const config::HardwareConfig& hw) {
-  const std::vector<size_t>& shape = w.shape(name);
-  const size_t out = shape.at(0), in = shape.at(1);
+// Columns [i0, i0 + n) of the head, quantized, as the rows of `block` (`out` floats apart).
+using QuantizedColumns = std::function<void(size_t i0, size_t n, std::vector<float>& block)>;
+
+// The HBM rows [i0, i0 + n) of `head` decoded (each an HF column), then the matrix SRAM type.
+QuantizedColumns decoded_columns(const EncodedHead& head, const config::HardwareConfig& hw) {
+  return [&head, &hw](size_t i0, size_t n, std::vector<float>& block) {
+    const numerics::HbmTensor& t = head.tensor;
+    const numerics::Format& f = t.format;
+    std::vector<uint8_t> elems(numerics::packed_element_bytes(f, t.cols)), scales(numerics::scale_bytes(f, t.cols));
+    block.resize(n * t.cols);
+    for (size_t c = 0; c < n; ++c) {
+      const uint64_t e = (i0 + c) * t.stride();
+      head.hbm.read(t.element_address(e), elems);
+      head.hbm.read(t.scale_address(e), scales);
+      std::span<float> row(block.data() + c * t.cols, t.cols);
+      numerics::decode_row(f, elems, scales, row);
+      round_elements(hw.sram.matrix_type, row);
+    }
+  };
+}
+
+// The head [out, in] as bf16 words, half the memory for a vocabulary-sized head; null when some
+// value is not a bf16 value (a matrix SRAM type wider than bf16), and the caller keeps f32.
+std::shared_ptr<std::vector<uint16_t>> quantize_matrix_bf16(size_t out, size_t in, const QuantizedColumns& columns) {
   auto table = std::make_shared<std::vector<uint16_t>>();
   table->reserve(out * in);
   advise_huge_pages(table->data(), out * in * sizeof(uint16_t));
@@ -79,7 +98,7 @@ std::shared_ptr<std::vector<uint16_t>> quantize_matrix_bf16(const model::ModelWe
   std::vector<float> block;
   for (size_t i0 = 0; i0 < in; i0 += kCols) {
     const size_t n = std::min(kCols, in - i0);
-    quantized_columns(w, name, i0, n, hw, block);
+    columns(i0, n, block);
     uint32_t low = 0;  // any bits a bf16 word would drop
     for (size_t o = 0; o < out; ++o)
       for (size_t c = 0; c < n; ++c) {
@@ -90,6 +109,23 @@ std::shared_ptr<std::vector<uint16_t>> quantize_matrix_bf16(const model::ModelWe
     if (low) return nullptr;
   }
   return table;
+}
+
+// Whether `head` holds exactly the quantized HF head `name` (see EncodedHead).
+bool head_decodes(const EncodedHead* head, const model::ModelWeights& w, const std::string& name,
+                  const config::HardwareConfig& hw) {
+  if (!head || head->tensor.format != hw.formats.m_weight || !hw.formats.m_weight.is_block()) return false;
+  const std::vector<size_t>& shape = w.shape(name);
+  return head->tensor.cols == shape.at(0) && head->tensor.rows == shape.at(1);
+}
+
+std::shared_ptr<std::vector<uint16_t>> quantize_head_bf16(const model::ModelWeights& w, const std::string& name,
+                                                          const config::HardwareConfig& hw, const EncodedHead* head) {
+  const std::vector<size_t>& shape = w.shape(name);
+  if (head_decodes(head, w, name, hw)) return quantize_matrix_bf16(shape.at(0), shape.at(1), decoded_columns(*head, hw));
+  return quantize_matrix_bf16(shape.at(0), shape.at(1), [&](size_t i0, size_t n, std::vector<float>& block) {
+    quantized_columns(w, name, i0, n, hw, block);
+  });
 }
 
 // One HBM row of a vector tensor (embedding row, norm weight, bias): v_act, then the vector SRAM type.
@@ -131,7 +167,7 @@ RunFormats applied_formats(const config::HardwareConfig& hw, const model::ModelC
 }
 
 QuantizedModel quantize_like_hardware(const model::ModelConfig& cfg, const model::ModelWeights& w,
-                                      const config::HardwareConfig& hw) {
+                                      const config::HardwareConfig& hw, const EncodedHead* head) {
   QuantizedModel q;
   q.config = cfg;
   q.config.tie_word_embeddings = false;
@@ -150,7 +186,7 @@ QuantizedModel quantize_like_hardware(const model::ModelConfig& cfg, const model
     const std::string& src = tied_head ? embed : name;
     if (name == "lm_head.weight") {
       // Read in place by the references (HostReference takes a bf16 head as it is).
-      if (auto table = quantize_matrix_bf16(w, src, hw)) {
+      if (auto table = quantize_head_bf16(w, src, hw, head)) {
         const std::span<const uint16_t> words(*table);
         q.weights.set_lazy(name, shape, [words](std::span<float> out) {
           for (size_t i = 0; i < out.size(); ++i) out[i] = std::bit_cast<float>(uint32_t(words[i]) << 16);

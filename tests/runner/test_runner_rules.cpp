@@ -194,8 +194,25 @@ TEST(RunnerRules, MemoryEstimateArithmetic) {
   std::map<std::string, uint64_t> parts;
   for (const auto& p : n.parts) EXPECT_TRUE(parts.emplace(p.what, p.bytes).second) << p.what;
   EXPECT_EQ(parts.at("host weights (f32)"), tiny.param_count() * 4);
-  EXPECT_EQ(parts.at("quantized reference weights (f32)"), tiny.param_count() * 4);
+  // The quantized reference: all but the embedding and the (untied) head in f32, the head in bf16.
+  const uint64_t table = 512u * 256;
+  EXPECT_EQ(parts.at("quantized reference weights"), (tiny.param_count() - 2 * table) * 4 + table * 2);
+  EXPECT_EQ(parts.at("staging of weight rows"), uint64_t(4) << 20);
+  // 30 lookups (3 x 10) may touch the whole embedding table; one lookup two HBM pages of it.
+  const uint64_t table_bytes = table * 9 / 8 + 1;
   EXPECT_EQ(parts.at("HBM image"), (1245184u * 9 / 8 + 1) + (other * 9 / 8 + 1) + (kv * 9 / 8 + 1));
+  auto part = [](const MemoryNeed& need, const std::string& what) {
+    for (const auto& p : need.parts)
+      if (p.what == what) return p.bytes;
+    return ~uint64_t(0);
+  };
+  EXPECT_EQ(part(detail::run_memory_need(tiny, hw, 1, 1, true, false), "HBM image"),
+            (1245184u * 9 / 8 + 1) + (other * 9 / 8 + 1) - table_bytes + 2 * 65536 + (2 * 2 * 64 * 9 / 8 + 1));
+  // A bf16 checkpoint's embedding and untied head are read in place, not converted to f32.
+  model::ModelConfig bf16 = tiny;
+  bf16.torch_dtype = "bfloat16";
+  EXPECT_EQ(part(detail::run_memory_need(bf16, hw, 1, 1, true, true), "host weights (f32)"),
+            (tiny.param_count() - 2 * table) * 4);
   // The simulator's arrays are the simulator's own estimate (one formula), each with its knob.
   EXPECT_EQ(parts.at("Vector SRAM") + parts.at("Matrix SRAM") + parts.at("FP SRAM") + parts.at("INT SRAM"),
             (262144u * 64 + 4096u * 64 + 1024 + 1024) * 4);
