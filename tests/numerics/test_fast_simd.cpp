@@ -207,3 +207,49 @@ TEST(FastSimd, RowDecoderIsDecodeRow) {
   }
   EXPECT_GE(rows, 2 * names.size());  // every format checked on at least two row lengths
 }
+
+// The AVX-512 plena-hw kernel (groups of 16 blocks, the rest by the AVX2 kernel) against the
+// reference, for rows whose block counts leave every remainder, and with slow blocks in the groups.
+TEST(FastSimd, Avx512PlenaMatchesReference) {
+  if (!fast::simd::avx512_kernels()) GTEST_SKIP() << "no AVX-512 on this CPU";
+  const Format f = parse_format("plena-hw-mxfp:fp8_e4m3:b8");
+  Gen g;
+  std::vector<float> blk(8);
+  size_t checked = 0;
+  for (size_t nblocks : {1, 15, 16, 17, 31, 33, 64, 250, 1000}) {
+    for (int rep = 0; rep < 8; ++rep) {
+      std::vector<float> row(nblocks * 8);
+      for (size_t b = 0; b < nblocks; ++b) {
+        g.block(blk);
+        std::copy(blk.begin(), blk.end(), row.begin() + long(b * 8));
+      }
+      std::vector<uint8_t> codes(row.size()), scales(nblocks), rc(8);
+      encode_row(f, row, codes, scales);
+      for (size_t b = 0; b < nblocks; ++b) {
+        const uint8_t sb = encode_block(f, std::span<const float>(row).subspan(b * 8, 8), rc);
+        ASSERT_EQ(sb, scales[b]) << "blocks " << nblocks << " block " << b;
+        for (size_t i = 0; i < 8; ++i) ASSERT_EQ(rc[i], codes[b * 8 + i]) << "block " << b << " element " << i;
+      }
+      checked += nblocks;
+    }
+  }
+  EXPECT_GT(checked, 10000u);
+}
+
+// ... and it takes ordinary (Gaussian) blocks itself.
+TEST(FastSimd, Avx512PlenaTakesOrdinaryBlocks) {
+  if (!fast::simd::avx512_kernels()) GTEST_SKIP() << "no AVX-512 on this CPU";
+  std::mt19937 rng(5);
+  std::normal_distribution<float> nd;
+  std::vector<float> x(8192);
+  for (auto& v : x) v = nd(rng);
+  fast::simd::EncodeArgs a;
+  a.kind = fast::simd::EncodeKind::Plena;
+  a.block = 8;
+  const size_t nblocks = x.size() / 8;
+  std::vector<uint8_t> codes(x.size()), scales(nblocks);
+  std::vector<size_t> slow;
+  fast::simd::encode_blocks(a, x.data(), codes.data(), scales.data(), nblocks, slow);
+  EXPECT_LT(slow.size(), nblocks / 8);
+  EXPECT_TRUE(std::is_sorted(slow.begin(), slow.end()));
+}
