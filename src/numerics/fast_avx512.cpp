@@ -2,6 +2,8 @@
 // section 8), on 16 lanes; only the data movement differs.
 #include "numerics/fast_avx512.hpp"
 
+#include <algorithm>
+
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
 // GCC 12 reports the deliberately undefined vectors inside its own AVX-512 intrinsics
@@ -15,6 +17,11 @@ bool supported() {
   __builtin_cpu_init();
   return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
          __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
+}
+
+bool supported_vbmi() {
+  __builtin_cpu_init();
+  return supported() && __builtin_cpu_supports("avx512vbmi");
 }
 
 namespace {
@@ -102,12 +109,57 @@ PLENA_AVX512 size_t plena_encode_b8(const float* x, uint8_t* codes, uint8_t* sca
   return b;
 }
 
+#define PLENA_AVX512_VBMI __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vbmi")))
+
+// vpermb indices for vector k (16 codes) of a 64-code group (48 bytes): code i of the vector
+// starts at bit 6i, so lane i takes bytes (6i) / 8 and the next one; a shift right by 6i % 8
+// (0, 6, 4, 2) then leaves the code in bits 0-5 (the next code's bits above).
+struct Codes6Index {
+  alignas(64) uint8_t idx[4][64];
+  constexpr Codes6Index() : idx{} {
+    for (int k = 0; k < 4; ++k)
+      for (int i = 0; i < 16; ++i) {
+        const int byte = 12 * k + (6 * i) / 8;
+        idx[k][4 * i] = uint8_t(byte);
+        idx[k][4 * i + 1] = idx[k][4 * i + 2] = idx[k][4 * i + 3] = uint8_t(byte + 1);
+      }
+  }
+};
+constexpr Codes6Index kCodes6;
+
+PLENA_AVX512_VBMI void decode6(const uint8_t* in, size_t nblocks, size_t B, const float* mag_lut,
+                               const uint8_t* scales, const float* scale_tab, float* out) {
+  const __m512 lo = _mm512_loadu_ps(mag_lut), hi = _mm512_loadu_ps(mag_lut + 16);
+  const __m512i sign = _mm512_set1_epi32(int32_t(0x80000000u));
+  const __m512i shifts = _mm512_setr_epi32(0, 6, 4, 2, 0, 6, 4, 2, 0, 6, 4, 2, 0, 6, 4, 2);
+  const size_t nvec = nblocks * B / 16, vb = B / 16;  // vectors in all, per block
+  __m512 scale = _mm512_setzero_ps();
+  for (size_t v0 = 0, next_block = 0, blk = 0; v0 < nvec; v0 += 4) {
+    const size_t nv = std::min<size_t>(4, nvec - v0);
+    const __m512i src = _mm512_maskz_loadu_epi8(~0ull >> (64 - 12 * nv), in + 12 * v0);  // never past the row
+    for (size_t k = 0; k < nv; ++k) {
+      if (v0 + k == next_block) {
+        scale = _mm512_set1_ps(scale_tab[scales[blk++]]);
+        next_block += vb;
+      }
+      const __m512i c = _mm512_srlv_epi32(_mm512_permutexvar_epi8(_mm512_load_si512(kCodes6.idx[k]), src), shifts);
+      // Index bits 0-4 pick the magnitude (permutex2var ignores the rest); bit 5, moved to bit
+      // 31, is the sign (ternary 0xF8: A | (B & C)).
+      const __m512 v = _mm512_castsi512_ps(_mm512_ternarylogic_epi32(
+          _mm512_castps_si512(_mm512_permutex2var_ps(lo, c, hi)), _mm512_slli_epi32(c, 26), sign, 0xF8));
+      _mm512_storeu_ps(out + 16 * (v0 + k), _mm512_mul_ps(v, scale));
+    }
+  }
+}
+
 }  // namespace plena::numerics::fast::simd::avx512
 
 #else  // not x86-64 GCC/Clang: no AVX-512 kernels
 
 namespace plena::numerics::fast::simd::avx512 {
 bool supported() { return false; }
+bool supported_vbmi() { return false; }
+void decode6(const uint8_t*, size_t, size_t, const float*, const uint8_t*, const float*, float*) {}
 size_t plena_encode_b8(const float*, uint8_t*, uint8_t*, size_t, uint32_t, std::vector<size_t>&) { return 0; }
 }  // namespace plena::numerics::fast::simd::avx512
 

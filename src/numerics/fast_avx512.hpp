@@ -18,4 +18,14 @@ bool supported();
 size_t plena_encode_b8(const float* x, uint8_t* codes, uint8_t* scales, size_t nblocks, uint32_t band,
                        std::vector<size_t>& slow);
 
+// ... and AVX-512 VBMI (byte permutes), for decode6.
+bool supported_vbmi();
+
+// Width-6 float codes (packed little-endian bit stream, as pack_codes) of `nblocks` full blocks of
+// B elements (B % 16 == 0) -> f32: out = (mag_lut[c & 31] with the sign of bit 5) * scale_tab[scale
+// byte], the bits of the reference's lut[c] * scale when lut[c | 32] is -lut[c] and no entry is NaN.
+// The bit stream is read in place (no code buffer) and not past its last byte.
+void decode6(const uint8_t* in, size_t nblocks, size_t B, const float* mag_lut, const uint8_t* scales,
+             const float* scale_tab, float* out);
+
 }  // namespace plena::numerics::fast::simd::avx512
