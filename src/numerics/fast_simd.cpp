@@ -5,8 +5,9 @@
 // default RNE mode (the sum lies in [2^(q+23), 2^(q+24)), whose ulp is 2^q); ties-away adds one
 // quantum back when the RNE result sits exactly half a quantum below a. Decode computes element
 // values from the code bits (no table gather); every product with the block scale is exact.
-// Vectors are capped at 8 f32 lanes: blocks of 8 fill a vector on AVX2, and AVX-512 would add
-// compile time without helping (block 8 would need per-lane scales).
+// Vectors are capped at 8 f32 lanes: blocks of 8 fill a vector on AVX2; Highway's AVX-512 target
+// would add compile time for little gain. The two rows that need 16 lanes have hand-written
+// AVX-512 kernels (fast_avx512.cpp), dispatched below and in fast.cpp.
 #ifndef HWY_DISABLED_TARGETS
 #define HWY_DISABLED_TARGETS (HWY_AVX3 | HWY_AVX3_DL | HWY_SSSE3)
 #endif
