@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "numerics/block.hpp"
+#include "numerics/fast_avx512.hpp"
 #include "numerics/fast_pack.hpp"
 #include "numerics/fast_simd.hpp"
 #include "numerics/numerics.hpp"
@@ -175,14 +176,34 @@ std::array<uint8_t, 64> byte_layout_map(const detail::ElemSpec& es) {
   return m;
 }
 
+// Width-6 float rows by the AVX-512 kernel, which reads the bit stream in place: its full blocks
+// when the kernel applies (see simd::avx512::decode6), returning how many elements it decoded.
+size_t decode6_avx512(const Format& f, const BlockCodec& codec, std::span<const uint8_t> elem_bytes,
+                      std::span<const uint8_t> scale_in, std::span<float> out) {
+  const size_t B = size_t(f.block);
+  static const bool vbmi = simd::avx512::supported_vbmi();
+  if (f.width != 6 || codec.es.is_int || B % 16 != 0 || !vbmi || !simd::avx512_kernels() || simd::lanes() != 8)
+    return 0;
+  std::array<float, 32> mag{};
+  for (uint32_t c = 0; c < 32; ++c) {
+    if (std::isnan(codec.lut[c]) || f2u(codec.lut[c | 32]) != (f2u(codec.lut[c]) ^ 0x80000000u)) return 0;
+    mag[c] = codec.lut[c];
+  }
+  const size_t full = out.size() / B;
+  simd::avx512::decode6(elem_bytes.data(), full, B, mag.data(), scale_in.data(), codec.scale_lut.data(), out.data());
+  return full * B;
+}
+
 // Width 4 / 6 rows: unpack a chunk into the 8-bit layout (L1 buffer), then the 8-bit kernel.
 void decode_narrow(const Format& f, const BlockCodec& codec, std::span<const uint8_t> elem_bytes,
                    std::span<const uint8_t> scale_in, std::span<float> out) {
   const size_t n = out.size(), B = size_t(f.block), C = chunk_elements(B);
+  const size_t done = decode6_avx512(f, codec, elem_bytes, scale_in, out);
+  if (done == n) return;
   const simd::DecodeArgs A = decode_args(f, codec);
   const auto map = byte_layout_map(codec.es);
   std::vector<uint8_t> buf(std::min(C, n));
-  for (size_t c0 = 0; c0 < n; c0 += C) {
+  for (size_t c0 = done; c0 < n; c0 += C) {
     const size_t len = std::min(C, n - c0), full = len / B;
     simd::unpack_codes(elem_bytes.data() + c0 * size_t(f.width) / 8, len, f.width, map.data(), buf.data());
     simd::decode_blocks(A, buf.data(), scale_in.data() + c0 / B, out.data() + c0, full);

@@ -5,8 +5,9 @@
 // default RNE mode (the sum lies in [2^(q+23), 2^(q+24)), whose ulp is 2^q); ties-away adds one
 // quantum back when the RNE result sits exactly half a quantum below a. Decode computes element
 // values from the code bits (no table gather); every product with the block scale is exact.
-// Vectors are capped at 8 f32 lanes: blocks of 8 fill a vector on AVX2, and AVX-512 would add
-// compile time without helping (block 8 would need per-lane scales).
+// Vectors are capped at 8 f32 lanes: blocks of 8 fill a vector on AVX2; Highway's AVX-512 target
+// would add compile time for little gain. The two rows that need 16 lanes have hand-written
+// AVX-512 kernels (fast_avx512.cpp), dispatched below and in fast.cpp.
 #ifndef HWY_DISABLED_TARGETS
 #define HWY_DISABLED_TARGETS (HWY_AVX3 | HWY_AVX3_DL | HWY_SSSE3)
 #endif
@@ -17,6 +18,7 @@
 
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
 #include "hwy/highway.h"
+#include "numerics/fast_avx512.hpp"
 #include "numerics/fast_simd.hpp"
 
 HWY_BEFORE_NAMESPACE();
@@ -750,9 +752,24 @@ HWY_EXPORT(DecodeBlocks);
 
 size_t lanes() { return HWY_DYNAMIC_DISPATCH(Lanes)(); }
 
+namespace {
+bool g_avx512 = avx512::supported();
+}
+
+void use_avx512_kernels(bool on) { g_avx512 = on && avx512::supported(); }
+bool avx512_kernels() { return g_avx512; }
+
 void encode_blocks(const EncodeArgs& a, const float* x, uint8_t* codes, uint8_t* scales, size_t nblocks,
                    std::vector<size_t>& slow) {
-  HWY_DYNAMIC_DISPATCH(EncodeBlocks)(a, x, codes, scales, nblocks, slow);
+  // The AVX-512 kernel replaces the AVX2 one only (a forced SSE4 / scalar target keeps its own).
+  size_t done = 0;
+  if (g_avx512 && a.kind == EncodeKind::Plena && a.block == 8 && lanes() == 8)
+    done = avx512::plena_encode_b8(x, codes, scales, nblocks, a.plena_band, slow);
+  if (done == nblocks) return;
+  const size_t s0 = slow.size();
+  HWY_DYNAMIC_DISPATCH(EncodeBlocks)(a, x + done * a.block, codes + done * a.block, scales + done, nblocks - done,
+                                     slow);
+  for (size_t i = s0; i < slow.size(); ++i) slow[i] += done;
 }
 
 void decode_blocks(const DecodeArgs& a, const uint8_t* codes, const uint8_t* scales, float* out, size_t nblocks) {

@@ -11,6 +11,12 @@ namespace plena::numerics::fast::simd {
 // Lanes (f32) of the dispatched target's vectors (<= 8). Kernels need block % lanes() == 0.
 size_t lanes();
 
+// Hand-written AVX-512 kernels (fast_avx512.cpp) where the CPU has them and the dispatched
+// Highway target is AVX2; on by default when supported. Tests switch them off to reach the
+// AVX2 kernels they replace.
+void use_avx512_kernels(bool on);
+bool avx512_kernels();
+
 // Float element rounding parameters (see FpCode in fast_simd.cpp for the derivation).
 struct FpParams {
   uint32_t sh;          // 23 - m (m = stored mantissa bits)

@@ -12,6 +12,7 @@
 
 #include "hwy_targets.hpp"
 #include "numerics/fast.hpp"
+#include "numerics/fast_avx512.hpp"
 #include "numerics/fast_simd.hpp"
 #include "numerics/numerics.hpp"
 
@@ -206,4 +207,84 @@ TEST(FastSimd, RowDecoderIsDecodeRow) {
     }
   }
   EXPECT_GE(rows, 2 * names.size());  // every format checked on at least two row lengths
+}
+
+// The AVX-512 plena-hw kernel (groups of 16 blocks, the rest by the AVX2 kernel) against the
+// reference, for rows whose block counts leave every remainder, and with slow blocks in the groups.
+TEST(FastSimd, Avx512PlenaMatchesReference) {
+  if (!fast::simd::avx512_kernels()) GTEST_SKIP() << "no AVX-512 on this CPU";
+  const Format f = parse_format("plena-hw-mxfp:fp8_e4m3:b8");
+  Gen g;
+  std::vector<float> blk(8);
+  size_t checked = 0;
+  for (size_t nblocks : {1, 15, 16, 17, 31, 33, 64, 250, 1000}) {
+    for (int rep = 0; rep < 8; ++rep) {
+      std::vector<float> row(nblocks * 8);
+      for (size_t b = 0; b < nblocks; ++b) {
+        g.block(blk);
+        std::copy(blk.begin(), blk.end(), row.begin() + long(b * 8));
+      }
+      std::vector<uint8_t> codes(row.size()), scales(nblocks), rc(8);
+      encode_row(f, row, codes, scales);
+      for (size_t b = 0; b < nblocks; ++b) {
+        const uint8_t sb = encode_block(f, std::span<const float>(row).subspan(b * 8, 8), rc);
+        ASSERT_EQ(sb, scales[b]) << "blocks " << nblocks << " block " << b;
+        for (size_t i = 0; i < 8; ++i) ASSERT_EQ(rc[i], codes[b * 8 + i]) << "block " << b << " element " << i;
+      }
+      checked += nblocks;
+    }
+  }
+  EXPECT_GT(checked, 10000u);
+}
+
+// ... and it takes ordinary (Gaussian) blocks itself.
+TEST(FastSimd, Avx512PlenaTakesOrdinaryBlocks) {
+  if (!fast::simd::avx512_kernels()) GTEST_SKIP() << "no AVX-512 on this CPU";
+  std::mt19937 rng(5);
+  std::normal_distribution<float> nd;
+  std::vector<float> x(8192);
+  for (auto& v : x) v = nd(rng);
+  fast::simd::EncodeArgs a;
+  a.kind = fast::simd::EncodeKind::Plena;
+  a.block = 8;
+  const size_t nblocks = x.size() / 8;
+  std::vector<uint8_t> codes(x.size()), scales(nblocks);
+  std::vector<size_t> slow;
+  fast::simd::encode_blocks(a, x.data(), codes.data(), scales.data(), nblocks, slow);
+  EXPECT_LT(slow.size(), nblocks / 8);
+  EXPECT_TRUE(std::is_sorted(slow.begin(), slow.end()));
+}
+
+// The AVX-512 fp6 decoder reads the bit stream in place, 64 codes (48 bytes) per load: rows of
+// every vector count modulo 4, blocks of one to four vectors, random codes and scale bytes
+// (0, 255 and the subnormal-result range included), a partial last block after the full ones.
+TEST(FastSimd, Avx512Fp6DecodeMatchesReference) {
+  if (!fast::simd::avx512_kernels() || !fast::simd::avx512::supported_vbmi()) GTEST_SKIP() << "no AVX-512 VBMI";
+  std::mt19937_64 rng(12);
+  size_t checked = 0;
+  for (const char* name : {"ocp-mx:fp6_e3m2:b32:rne", "ocp-mx:fp6_e2m3:b16:rne", "ocp-mx:fp6_e3m2:b48:rne",
+                           "ocp-mx:fp6_e2m3:b64:rne"}) {
+    const Format f = parse_format(name);
+    const size_t B = size_t(f.block);
+    for (size_t n : {B, 2 * B, 3 * B, 5 * B, 7 * B + B / 2, 33 * B}) {
+      std::vector<uint8_t> e(packed_element_bytes(f, n)), s(scale_bytes(f, n));
+      for (auto& b : e) b = uint8_t(rng());
+      for (size_t i = 0; i < s.size(); ++i) s[i] = i % 5 == 0 ? uint8_t(rng() % 4 * 85) : uint8_t(rng());
+      std::vector<float> got(n), want(n);
+      decode_row(f, e, s, got);
+      std::vector<uint32_t> codes(n);
+      unpack_codes(e, f.width, codes);
+      const std::vector<uint8_t> narrow(codes.begin(), codes.end());
+      for (size_t b0 = 0; b0 < n; b0 += B) {
+        const size_t len = std::min(B, n - b0);
+        decode_block(f, s[b0 / B], std::span<const uint8_t>(narrow).subspan(b0, len),
+                     std::span<float>(want).subspan(b0, len));
+      }
+      for (size_t i = 0; i < n; ++i)
+        ASSERT_EQ(std::bit_cast<uint32_t>(want[i]), std::bit_cast<uint32_t>(got[i]))
+            << name << " n " << n << " element " << i << " scale " << int(s[i / B]);
+      checked += n;
+    }
+  }
+  EXPECT_GT(checked, 5000u);
 }
