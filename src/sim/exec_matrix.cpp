@@ -325,9 +325,13 @@ void flush_matrix_queue(Machine& m) {
   if (q.n == 0) return;
 #ifdef PLENA_MM4_AVX512
   mm4_queue_avx512(q, m.config().geometry.mlen, q.parts.data());
-  float* acc = m.acc_m.data();
+  // A local copy: acc_m and parts could alias as far as the compiler knows, which keeps the
+  // 16-wide adds scalar.
+  float acc[16];
+  std::memcpy(acc, m.acc_m.data(), sizeof(acc));
   for (size_t e = 0; e < q.n; ++e)  // program order
     for (uint32_t j = 0; j < 16; ++j) acc[j] += q.parts[e * 16 + j];
+  std::memcpy(m.acc_m.data(), acc, sizeof(acc));
 #endif
   q.n = 0;
 }
