@@ -111,6 +111,10 @@ inline bool execute_lean_int_alu(Machine& m, const isa::Instr& in) {
   return true;
 }
 
+// The same for M_MM/M_TMM/M_MM_WO while deferral is on: queued or drained without Effects when
+// every check passes; false (the caller runs execute(), which faults with the message) otherwise.
+bool execute_lean_matrix(Machine& m, const isa::Instr& in);
+
 // Per-opcode executors, called from the one exhaustive switch over isa::Opcode in exec.cpp (so
 // a new opcode without an executor does not compile). They return normally and leave next_pc.
 // Matrix unit (exec_matrix.cpp); `transposed` selects the T variant.

@@ -325,9 +325,13 @@ void flush_matrix_queue(Machine& m) {
   if (q.n == 0) return;
 #ifdef PLENA_MM4_AVX512
   mm4_queue_avx512(q, m.config().geometry.mlen, q.parts.data());
-  float* acc = m.acc_m.data();
+  // A local copy: acc_m and parts could alias as far as the compiler knows, which keeps the
+  // 16-wide adds scalar.
+  float acc[16];
+  std::memcpy(acc, m.acc_m.data(), sizeof(acc));
   for (size_t e = 0; e < q.n; ++e)  // program order
     for (uint32_t j = 0; j < 16; ++j) acc[j] += q.parts[e * 16 + j];
+  std::memcpy(m.acc_m.data(), acc, sizeof(acc));
 #endif
   q.n = 0;
 }
@@ -335,6 +339,58 @@ void flush_matrix_queue(Machine& m) {
 void leave_matrix_queue(Machine& m, isa::Opcode op) {
   flush_matrix_queue(m);
   if (op != isa::Opcode::M_MM_WO) ++m.mm_queue->gen;
+}
+
+namespace {
+
+// M_MM/M_TMM operands that pass every check of exec_mm (block_tile, read_vram_rows), else false.
+bool lean_mm(Machine& m, const isa::Instr& in, bool transposed) {
+  const auto& g = m.config().geometry;
+  const uint64_t L = g.mlen, B = g.blen, t2 = L * L;
+  const uint64_t maddr = m.gp[(transposed ? in.rs2 : in.rs1) & 15];
+  const uint64_t vaddr = m.gp[(transposed ? in.rs1 : in.rs2) & 15];
+  const uint64_t rem = mod_geom(maddr, t2), base = maddr - rem;
+  if (mod_geom(rem, L) != 0 || mod_geom(div_geom(rem, L), B) != 0) return false;
+  if (base > m.mram_elems() || t2 > m.mram_elems() - base) return false;
+  if (mod_geom(vaddr, g.vlen) != 0 || vaddr > m.vram_elems() || B * g.vlen > m.vram_elems() - vaddr) return false;
+  const float* tile = m.mram() + base;
+  const uint64_t col = div_geom(rem, L);
+  enqueue_mm(m, m.vram() + vaddr, maddr, transposed ? tile + col * L : tile + col, transposed);
+  return true;
+}
+
+// M_MM_WO that passes every check of exec_mm_wo: the queue drained, acc_m rounded out and cleared.
+bool lean_mm_wo(Machine& m, const isa::Instr& in) {
+  const auto& g = m.config().geometry;
+  const uint64_t B = g.blen, V = g.vlen;
+  const uint64_t addr = uint64_t(m.gp[in.rd & 15]) + in.imm;
+  const uint64_t stride = in.rs1 == 0 ? 1 : m.gp[in.rs1 & 15];
+  const uint64_t col = mod_geom(addr, V), row0 = addr - col;
+  if (col + B > V) return false;
+  const uint64_t last = row0 + (B - 1) * V * stride;
+  if (last > m.vram_elems() || V > m.vram_elems() - last) return false;
+  flush_matrix_queue(m);
+  const Rounder& rnd = m.vector_round();
+  float* acc = m.acc_m.data();
+  for (uint64_t i = 0; i < B; ++i) {
+    float* d = m.vram() + row0 + i * V * stride + col;
+    std::memcpy(d, acc + i * B, B * sizeof(float));
+    rnd.round_row(d, B);
+  }
+  std::memset(acc, 0, B * B * sizeof(float));
+  return true;
+}
+
+}  // namespace
+
+bool execute_lean_matrix(Machine& m, const isa::Instr& in) {
+  if (!m.mm_queue || !m.mm_queue->enabled) return false;
+  switch (in.op) {
+    case isa::Opcode::M_MM: return lean_mm(m, in, false);
+    case isa::Opcode::M_TMM: return lean_mm(m, in, true);
+    case isa::Opcode::M_MM_WO: return lean_mm_wo(m, in);
+    default: return false;
+  }
 }
 
 void exec_mm(const Ctx& c, bool transposed) {

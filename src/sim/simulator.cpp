@@ -80,7 +80,7 @@ SimResult Simulator::execute_program(std::span<const isa::Instr> program, std::s
     if (!isa::is_valid_opcode(uint8_t(in.op)))
       throw SimFault(fault_message(pc, in, fmt::format("invalid instruction word 0x{:08X}",
                                                        pc < words.size() ? words[pc] : uint32_t(in.op))));
-    if (lean && detail::execute_lean_int_alu(m, in)) {
+    if (lean && (detail::execute_lean_int_alu(m, in) || detail::execute_lean_matrix(m, in))) {
       ++executed;
       ++pc;
       continue;

@@ -328,5 +328,50 @@ TEST(ExecMatrixRuns, FaultAfterDeferredProductsLeavesThemInTheAccumulator) {
   }
 }
 
+// The lean run loop (no timing model, no observer) queues and drains M_MM/M_TMM/M_MM_WO without
+// execute(); whatever one of its checks rejects must still fault as execute() does, after the
+// products before it.
+TEST(ExecMatrixRuns, LeanRunsFaultWithTheSteppedMessage) {
+  auto cfg = small_srams(config::preset("reference-small"));
+  const uint64_t L = cfg.geometry.mlen, B = cfg.geometry.blen, V = cfg.geometry.vlen;
+  const uint64_t vram = cfg.sram.vector_depth * V, mram = cfg.sram.matrix_depth * L;
+  const std::string ok = fmt::format("S_ADDI_INT gp2, gp0, {}\nM_MM 0, gp0, gp2\nM_TMM 0, gp2, gp0\n", L);
+  auto set = [](unsigned reg, uint64_t v) {
+    return fmt::format("S_LUI_INT gp{0}, {1}\nS_ADDI_INT gp{0}, gp{0}, {2}\n", reg, v >> 12, v & 0xFFF);
+  };
+  const std::vector<std::string> bad = {
+      set(1, L + 1) + "M_MM 0, gp1, gp0\n",                // not col*MLEN
+      set(1, L * (B + 1)) + "M_MM 0, gp1, gp0\n",          // col not a multiple of BLEN
+      set(1, mram) + "M_TMM 0, gp0, gp1\n",                // past the Matrix SRAM
+      set(1, L / 2) + "M_MM 0, gp0, gp1\n",                // activation not row-aligned
+      set(1, vram - L) + "M_MM 0, gp0, gp1\n",             // activation rows past VRAM
+      set(3, V - B + 1) + "M_MM_WO gp3, gp0, 0\n",         // BLEN values past the row
+      set(3, vram - 2 * V) + "M_MM_WO gp3, gp0, 0\n",      // rows past VRAM
+      set(3, 0) + set(4, 32) + "M_MM_WO gp3, gp4, 0\n",    // stride past VRAM
+  };
+  for (const std::string& tail : bad) {
+    SCOPED_TRACE(tail);
+    const auto words = isa::assemble(ok + tail, "fault.asm").words;
+    Machine stepped(cfg);
+    preload(stepped, 4);
+    std::string want;
+    try {
+      step_through(stepped, words);
+    } catch (const SimFault& f) {
+      want = f.what();
+    }
+    ASSERT_FALSE(want.empty());
+    Simulator sim(cfg, functional_only());
+    preload(sim.machine(), 4);
+    try {
+      sim.run(words);
+      ADD_FAILURE() << "no fault";
+    } catch (const SimFault& f) {
+      EXPECT_EQ(std::string(f.what()), want);
+    }
+    EXPECT_TRUE(bits_equal(sim.machine().acc_m, stepped.acc_m));
+  }
+}
+
 }  // namespace
 }  // namespace plena::sim::test
