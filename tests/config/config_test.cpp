@@ -74,7 +74,7 @@ void expect_bad_values(std::span<const BadValue> cases) {
 
 TEST(ConfigPresets, EveryPresetValidRoundTripsAndHashes) {
   auto names = pc::preset_names();
-  ASSERT_EQ(names.size(), 3u);
+  ASSERT_EQ(names.size(), 4u);
   for (const auto& n : names) {
     SCOPED_TRACE(n);
     pc::HardwareConfig c = pc::preset(n);
