@@ -96,10 +96,11 @@ std::string assumptions_text(const config::HardwareConfig& cfg, uint32_t plena_d
       "their count), ring all-reduce twice per layer over the device link (+{} us per hop); a system fits when weights "
       "+ KV cache <= {:.0f}% of its HBM (vLLM's default gpu_memory_utilization). PLENA: this analytic model on the given "
       "config ({} GHz, MLEN {} x BLEN {}, DRAM '{}', {:.1f} GiB per device), {} devices (tp x pp: the fastest split that "
-      "fits), its HBM formats; batch {}. Paper numbers: project page table (arXiv 2509.09505 v3); its batch size and "
+      "fits), its HBM formats, interconnect {} GB/s and {} us per message (assumed; the paper states none); batch {}. Paper numbers: project page table (arXiv 2509.09505 v3); its batch size and "
       "the 8B long-context row's lengths are not published (assumed: the BFCL lengths, 114000/5000).",
       2.0, kBaselineUsableHbm * 100, cfg.compute.clock_ghz, cfg.geometry.mlen, cfg.geometry.blen, cfg.hbm.dram,
-      double(cfg.hbm.size_bytes) / 1073741824.0, plena_devices, batch);
+      double(cfg.hbm.size_bytes) / 1073741824.0, plena_devices, Parallelism{}.link_GBps, Parallelism{}.link_latency_us,
+      batch);
 }
 
 std::vector<std::string> sources() {

@@ -174,7 +174,7 @@ m_prefetch_amount = 2048
 v_prefetch_amount = 16
 v_writeback_amount = 16
 addr_regs = 8
-dram = "hbm2e-a100"  # 4 x 2,039 GB/s / 16 = 509.75 GB/s (1280 A100 HBM2e pins at 3.186 Gbps)
+dram = "hbm2e-a100"  # 4 x 2,039 GB/s / 16 = 509.75 GB/s (one HBM2E stack at 3.982 Gbps/pin)
 
 [formats]
 m_weight = "plena-hw-mxfp:fp8_e4m3:b8"

@@ -39,17 +39,17 @@ Params hbm2e() {
   return p;
 }
 
-// The paper-equivalent PLENA device's share of 4 x A100-80GB HBM2e (docs/config.md): A100 has 5
-// stacks, 5120 pins at 3.186 Gbps (2,039 GB/s); 16 devices get 1280 pins each = 509.76 GB/s.
-// Channel counts must be powers of two, so the 1.25 stacks are one stack's 16 pseudo-channels
-// made 80 bits wide (A100's pin rate and HBM2E timings kept).
+// The paper-equivalent PLENA device's share of 4 x A100-80GB HBM2e (docs/analytic.md §6.2): A100
+// has 5 stacks, 5120 pins at 3.186 Gbps (2,039 GB/s); 16 devices get 509.75 GB/s each. Channel
+// counts must be powers of two and a 32-byte atom whole bus beats, so the 1.25 stacks' worth is one
+// stack's 16 x 64-bit pseudo-channels at 1.25 x the pin rate (3.982 Gbps), HBM2E timings otherwise.
 Params hbm2e_a100() {
   Params p = hbm2e();
   p.name = "hbm2e-a100";
-  p.description = "1/16 of 4 x A100-80GB HBM2e: 8 channels x 2 pseudo-channels x 80 bit (1280 pins), 3.186 Gbps/pin";
-  p.source = "NVIDIA A100 80GB SXM datasheet: 2,039 GB/s over 5 HBM2e stacks (5120 pins, 3.186 Gbps/pin); x4 / 16";
-  p.bus_width_bits = 80; p.data_rate_mbps = 3186; p.published_peak_GBps = 509.75;
-  p.tCK = 628;  // 1.593 GHz command clock (3.186 Gbps DDR)
+  p.description = "1/16 of 4 x A100-80GB HBM2e bandwidth: 8 channels x 2 pseudo-channels x 64 bit at 3.982 Gbps/pin";
+  p.source = "NVIDIA A100 80GB SXM datasheet: 2,039 GB/s (5 HBM2e stacks); x 4 / 16 = 509.75 GB/s";
+  p.data_rate_mbps = 3982; p.published_peak_GBps = 509.75;
+  p.tCK = 502;  // 1.991 GHz command clock (3.982 Gbps DDR)
   p.tCCD_S = 2 * p.tCK; p.tCCD_L = 4 * p.tCK; p.tRTW = 2 * p.tCK; p.tCWL = 4 * p.tCK;
   return p;
 }

@@ -105,7 +105,7 @@ TEST(PaperEquivalent, MatchesFourA100sOverSixteenDevices) {
   EXPECT_NEAR(16 * macs_per_s / (4 * 312e12 / 2), 1.0, 1e-12);  // 4 x 312 dense TFLOPS = 624 T MAC/s
   EXPECT_EQ(c.geometry.mlen, 2048u);
   const double bw = dram::preset(c.hbm.dram).peak_bandwidth_GBps();
-  EXPECT_NEAR(16 * bw / (4 * 2039.0), 1.0, 1e-4);  // 4 x 2,039 GB/s
+  EXPECT_NEAR(16 * bw / (4 * 2039.0), 1.0, 2e-4);  // 4 x 2,039 GB/s (pin rate rounded to 1 Mbps)
   EXPECT_EQ(16 * c.hbm.size_bytes, 4 * (uint64_t(80) << 30));
   EXPECT_EQ(config::timing_mode_name(c.timing.mode), "decoupled");
 }
