@@ -132,6 +132,28 @@ struct PhaseEstimate {
   std::vector<OpEstimate> ops;  // one layer's ops (calls = multiplicity in the phase, per device)
 };
 
+// One step's roofs on the whole system (every device ideal and perfectly split):
+//   compute roof = the model's own multiply-adds / (devices x MLEN x BLEN x clock)
+//   memory roof  = bytes that must cross the HBM interface once / (devices x peak bandwidth)
+// Prefill moves the weights once (the embedding table only as the prompt's gathered rows) and
+// writes the prompt's K/V; decode reads the weights it uses (no embedding table) and the K/V of
+// its context. docs/analytic.md §Roofline.
+struct StepRoof {
+  uint64_t linear_macs = 0, attention_macs = 0;  // all devices
+  uint64_t weight_bytes = 0, kv_bytes = 0, embedding_bytes = 0;  // moved once, all devices
+  double compute_roof_s = 0, memory_roof_s = 0;
+  double achieved_s = 0;  // the estimate's step time
+  uint64_t macs() const { return linear_macs + attention_macs; }
+  uint64_t bytes() const { return weight_bytes + kv_bytes + embedding_bytes; }
+  double roof_s() const { return compute_roof_s > memory_roof_s ? compute_roof_s : memory_roof_s; }
+};
+// The roofs of one step of `batch` sequences, q_len new tokens each at context kv_len (keys seen
+// by the last query; the K/V of kv_len tokens is written or read once) on `devices` devices of cfg.
+StepRoof step_roof(const model::ModelConfig& m, const config::HardwareConfig& cfg, uint32_t devices, uint64_t batch,
+                   uint64_t q_len, uint64_t kv_len);
+// Bits per element of a format in HBM, block scales included.
+double hbm_format_bits(const numerics::Format& f);
+
 struct Estimate {
   std::string model, hw;
   Workload work;
@@ -139,15 +161,17 @@ struct Estimate {
   double link_GBps = 0, link_latency_us = 0;
   PhaseEstimate prefill;          // whole prompt (all sequences of the batch)
   PhaseEstimate decode_first;     // the first decode step (context = prefill)
-  double ttft_s = 0;              // prefill + first decode step
+  double ttft_s = 0;              // time to first token: the prefill step(s) that yield it
+  double prefill_plus_first_decode_s = 0;  // the former TTFT (prefill + first decode step)
   double tpot_s = 0;              // mean over the generated tokens
   double decode_s = 0;            // all decode steps
-  double tokens_per_s = 0;        // batch * decode / (ttft + decode time)
+  double tokens_per_s = 0;        // batch * decode / (prefill + decode time)
   double energy_j = 0;
   uint64_t hbm_bytes = 0;         // per device, whole request
   uint64_t weight_bytes_per_device = 0, kv_bytes_per_device = 0, hbm_capacity = 0;
   double dram_efficiency = 0;     // sequential-stream efficiency of the DRAM preset
   double peak_GBps = 0;
+  StepRoof prefill_roof, decode_roof;  // decode: the first decode step
   std::vector<std::string> assumptions;
 };
 
@@ -156,10 +180,18 @@ Estimate estimate(const model::ModelConfig& m, const config::HardwareConfig& cfg
                   const Parallelism& par);
 std::string to_text(const Estimate& e);
 std::string to_json(const Estimate& e);
-// Roofline per op for the config: arithmetic intensity (MAC per HBM byte), attained vs peak.
+// Per-step roofs (StepRoof) and the roofline per op for the config: arithmetic intensity (MAC per
+// HBM byte), attained vs peak.
 std::string roofline_text(const Estimate& e, const config::HardwareConfig& cfg);
 
 // ---------------------------------------------------------------- baselines
+// One efficiency of a baseline device: the fraction of its peak at which the baseline model
+// reproduces a published measurement (or a labelled assumption where none was found).
+struct Calibration {
+  double efficiency = 0;
+  std::string source;  // the measurement, its number and where it is published
+};
+
 struct DeviceSpec {
   std::string name;
   double peak_tflops = 0;      // dense bf16
@@ -168,7 +200,12 @@ struct DeviceSpec {
   double link_GBps = 0;        // per-device interconnect
   uint32_t default_count = 1;  // the paper's system size
   std::string source;
+  Calibration compute;  // matrix work (prefill), fraction of peak_tflops
+  Calibration memory;   // HBM streaming (decode), fraction of hbm_GBps
 };
+// Fraction of HBM a serving framework may fill with weights and KV cache (vLLM's default
+// gpu_memory_utilization); the rest holds activations, workspace and the runtime.
+inline constexpr double kBaselineUsableHbm = 0.9;
 std::vector<DeviceSpec> baseline_devices();      // a100, h100, tpu-v6e
 DeviceSpec baseline_device(std::string_view name);  // InputError listing names
 
@@ -176,14 +213,17 @@ struct BaselineEstimate {
   std::string name;
   uint32_t count = 1;
   bool fits = true;
-  double ttft_s = 0, tpot_s = 0, tokens_per_s = 0;
+  double need_GB = 0, usable_GB = 0;  // weights + KV cache (bf16) vs usable HBM of all devices
+  double ttft_s = 0, tpot_s = 0, tokens_per_s = 0;  // ttft: the prefill
+  double prefill_s = 0, decode_s = 0;
 };
 // Roofline of the same op list (bf16 weights and KV, tensor parallel over `count`).
 BaselineEstimate baseline_estimate(const model::ModelConfig& m, const DeviceSpec& d, uint32_t count,
                                    const Workload& w);
 
 // The paper's table: each (model, workload) row, throughput relative to A100 for the named
-// baselines and PLENA (the config on `plena_devices` devices).
+// baselines and PLENA (the config on `plena_devices` devices), the paper's number beside each,
+// and per row the ops that set PLENA's prefill and decode times against their roofs.
 std::string compare_table(const std::vector<std::string>& baselines, const config::HardwareConfig& cfg,
                           uint32_t plena_devices, uint64_t batch, bool json);
 

@@ -23,12 +23,6 @@ namespace plena::analytic {
 namespace {
 
 
-// Bits per element of a format in HBM, scales included.
-double format_bits(const numerics::Format& f) {
-  const size_t n = 1 << 16;
-  return 8.0 * double(numerics::packed_element_bytes(f, n) + numerics::scale_bytes(f, n)) / double(n);
-}
-
 // Rows of activations a VRAM holds at once for this layer (prefill is processed in row chunks
 // of this size; weights are re-streamed per chunk).
 uint64_t vram_row_chunk(const config::HardwareConfig& cfg, const compiler::ModelDims& s) {
@@ -218,7 +212,7 @@ Estimate estimate_split(const model::ModelConfig& m, const config::HardwareConfi
   e.dram_efficiency = mem.sequential_efficiency();
 
   // Capacity: the quantized linears per device (embeddings in bf16 on the first stage), KV cache.
-  const double wbits = format_bits(cfg.formats.m_weight), kvbits = format_bits(cfg.formats.m_kv);
+  const double wbits = hbm_format_bits(cfg.formats.m_weight), kvbits = hbm_format_bits(cfg.formats.m_kv);
   const uint64_t lin = m.linear_param_count(), all = m.param_count();
   e.weight_bytes_per_device = uint64_t(double(lin) * wbits / 8.0 / double(tp * pp) + double(all - lin) * 2.0 / tp);
   const uint64_t ctx = w.prefill + w.decode;
@@ -258,7 +252,14 @@ Estimate estimate_split(const model::ModelConfig& m, const config::HardwareConfi
   }
   e.decode_s = decode_s;
   e.tpot_s = w.decode ? decode_s / double(w.decode) : 0;
-  e.ttft_s = e.prefill.seconds + e.decode_first.seconds;
+  // Serving systems report TTFT as the prefill that yields the first token; the former sum stays
+  // available under its own name.
+  e.ttft_s = e.prefill.seconds;
+  e.prefill_plus_first_decode_s = e.prefill.seconds + e.decode_first.seconds;
+  e.prefill_roof = step_roof(m, cfg, par.devices, w.batch, w.prefill, w.prefill);
+  e.prefill_roof.achieved_s = e.prefill.seconds;
+  e.decode_roof = step_roof(m, cfg, par.devices, w.batch, 1, w.prefill + 1);
+  e.decode_roof.achieved_s = e.decode_first.seconds;
   const double total_s = e.prefill.seconds + decode_s;
   e.tokens_per_s = w.decode ? double(w.batch * w.decode) / total_s : 0;
   e.energy_j = e.prefill.energy_j + decode_j;
@@ -332,7 +333,8 @@ std::string to_text(const Estimate& e) {
   std::string s;
   s += fmt::format("model {}  devices {} (tp {} x pp {})  batch {}  prefill {}  decode {}\n", e.model, e.devices, e.tp,
                    e.pp, e.work.batch, e.work.prefill, e.work.decode);
-  s += fmt::format("TTFT            {:.3f} ms\n", e.ttft_s * 1e3);
+  s += fmt::format("TTFT            {:.3f} ms  (prefill; + first decode step: {:.3f} ms)\n", e.ttft_s * 1e3,
+                   e.prefill_plus_first_decode_s * 1e3);
   s += fmt::format("time per token  {:.3f} ms\n", e.tpot_s * 1e3);
   s += fmt::format("tokens/s        {:.1f}  (batch x decode / (prefill + decode time))\n", e.tokens_per_s);
   s += fmt::format("HBM traffic     {:.3f} GB per device  (peak {:.1f} GB/s, sequential efficiency {:.3f})\n",
@@ -371,6 +373,7 @@ std::string to_json(const Estimate& e) {
   j["prefill_tokens"] = e.work.prefill;
   j["decode_tokens"] = e.work.decode;
   j["ttft_s"] = e.ttft_s;
+  j["prefill_plus_first_decode_s"] = e.prefill_plus_first_decode_s;
   j["tpot_s"] = e.tpot_s;
   j["tokens_per_s"] = e.tokens_per_s;
   j["decode_s"] = e.decode_s;
@@ -408,35 +411,23 @@ std::string to_json(const Estimate& e) {
   };
   j["prefill"] = phase(e.prefill);
   j["decode_first_step"] = phase(e.decode_first);
+  auto roof = [](const StepRoof& r) {
+    nlohmann::ordered_json x;
+    x["linear_macs"] = r.linear_macs;
+    x["attention_macs"] = r.attention_macs;
+    x["weight_bytes"] = r.weight_bytes;
+    x["kv_bytes"] = r.kv_bytes;
+    x["embedding_bytes"] = r.embedding_bytes;
+    x["compute_roof_s"] = r.compute_roof_s;
+    x["memory_roof_s"] = r.memory_roof_s;
+    x["achieved_s"] = r.achieved_s;
+    x["achieved_over_compute_roof"] = r.achieved_s / r.compute_roof_s;
+    x["achieved_over_memory_roof"] = r.achieved_s / r.memory_roof_s;
+    return x;
+  };
+  j["roofline"] = {{"prefill", roof(e.prefill_roof)}, {"decode_first_step", roof(e.decode_roof)}};
   j["assumptions"] = e.assumptions;
   return j.dump(2) + "\n";
-}
-
-std::string roofline_text(const Estimate& e, const config::HardwareConfig& cfg) {
-  const double clock = cfg.compute.clock_ghz * 1e9;
-  const double peak_macs = double(cfg.geometry.mlen) * cfg.geometry.blen * clock;  // MAC/s, one device
-  const double bw = e.peak_GBps * 1e9;
-  const double ridge = peak_macs / bw;
-  std::string s = fmt::format(
-      "roofline (one device): peak {:.2f} TMAC/s (MLEN x BLEN x clock), HBM peak {:.1f} GB/s, ridge {:.1f} MAC/B\n",
-      peak_macs / 1e12, e.peak_GBps, ridge);
-  auto phase = [&](const char* title, const PhaseEstimate& ph) {
-    s += fmt::format("{}:\n  {:<14} {:>12} {:>14} {:>14} {:>10}\n", title, "op", "MAC/B", "attained TMAC/s",
-                     "roof TMAC/s", "of roof");
-    for (const auto& o : ph.ops) {
-      const double bytes = double(o.hbm_read_bytes + o.hbm_write_bytes);
-      if (o.macs == 0) continue;
-      const double ai = bytes > 0 ? double(o.macs) / bytes : 1e30;
-      const double secs = o.cycles / clock;
-      const double attained = double(o.macs) / secs;
-      const double roof = std::min(peak_macs, ai * bw);
-      s += fmt::format("  {:<14} {:>12.2f} {:>14.4f} {:>14.4f} {:>9.1f}%\n", o.name, ai, attained / 1e12, roof / 1e12,
-                       100.0 * attained / roof);
-    }
-  };
-  phase("prefill", e.prefill);
-  phase("decode (first step)", e.decode_first);
-  return s;
 }
 
 }  // namespace plena::analytic

@@ -30,6 +30,7 @@ struct EstimateFlags {
   uint32_t devices = 1, tp = 0, pp = 0;
   double link_gbps = 100, link_latency_us = 1;
   bool json = false, roofline = false, validate = false, quick = false;
+  bool hw_given = false;  // --compare defaults to the paper-equivalent preset
   std::string compare;
 };
 
@@ -58,12 +59,13 @@ void run_estimate(const EstimateFlags& f) {
       if (std::fabs(r.error) > 0.05) set_exit_code(1);  // the target is part of the contract
     return;
   }
-  const config::HardwareConfig cfg = config::resolve_config(f.hw);
   if (!f.compare.empty()) {
+    const config::HardwareConfig cfg = config::resolve_config(f.hw_given ? f.hw : "paper-equivalent");
     auto names = split_list(f.compare);
     fmt::print("{}", analytic::compare_table(names, cfg, f.devices == 1 ? 16 : f.devices, f.batch, f.json));
     return;
   }
+  const config::HardwareConfig cfg = config::resolve_config(f.hw);
   const auto t0 = std::chrono::steady_clock::now();
   const model::ModelConfig m = load_model(f.model);
   analytic::Parallelism par;
@@ -111,13 +113,20 @@ void add_estimate_command(CLI::App& app) {
       ->check(real_in(0, true, 1e9))
       ->capture_default_str();
   sub->add_flag("--json", flags->json, "JSON output");
-  sub->add_flag("--roofline", flags->roofline, "print the per-op roofline view");
-  sub->add_option("--compare", flags->compare, "baseline table, e.g. a100,h100,tpu-v6e (PLENA on --devices, default 16)");
+  sub->add_flag("--roofline", flags->roofline,
+                "print each step's compute and memory roof (achieved time as a multiple of each) and the per-op "
+                "roofline view");
+  sub->add_option("--compare", flags->compare,
+                  "the paper's table beside ours, e.g. a100,h100,tpu-v6e (PLENA on --devices, default 16, of --hw, "
+                  "default paper-equivalent)");
   sub->add_flag("--validate", flags->validate,
                 "cross-validate against the simulator (timing-only): per-point table (linear, attention, vector op, "
                 "whole model), worst error; --json for JSON");
   sub->add_flag("--quick", flags->quick, "with --validate: skip the mid-size model points (smollm2-135m)");
-  sub->callback([flags] { run_estimate(*flags); });
+  sub->callback([flags, sub] {
+    flags->hw_given = sub->count("--hw") > 0;
+    run_estimate(*flags);
+  });
 }
 
 }  // namespace plena::cli

@@ -145,6 +145,53 @@ latency_profile = "reference-emulator"
 instruction_budget = 1_000_000_000
 loop_iteration_budget = 1_000_000_000
 )toml"},
+    {"paper-equivalent",
+     "one of the paper's 16 PLENA devices with 4 x A100's multiply rate and HBM: MLEN 2048, BLEN 16, 1.19 GHz, "
+     "509.75 GB/s, 20 GiB",
+     R"toml(# paper-equivalent: one of 16 PLENA devices that together match 4 x A100-80GB (the paper's
+# "identical multiplier counts and memory configurations"; derivation: docs/config.md).
+# 4 x A100: 4 x 108 SMs x 4 tensor cores x 256 BF16 FMA/clock = 442,368 multipliers at 1.41 GHz
+# (4 x 312 dense TFLOPS = 624 T MAC/s), 4 x 2,039 GB/s HBM2e, 4 x 80 GiB.
+[geometry]
+mlen = 2048  # the paper's MLEN; 2048 x 16 = 32,768 multipliers (16 x = 524,288 = 1.185 x 4 x A100:
+blen = 16    # MLEN and BLEN must be powers of two, so the clock below equalises the multiply rate)
+vlen = 2048
+hlen = 128
+broadcast_amount = 16
+
+[sram]
+vector_depth = 65_536
+matrix_depth = 4096  # two 2048 x 2048 tiles, as reference-analytic
+fp_depth = 1024
+int_depth = 1024
+vector_type = "bf16"
+matrix_type = "bf16"
+fp_type = "bf16"
+
+[hbm]
+size_bytes = 21_474_836_480  # 20 GiB = 4 x 80 GiB / 16
+m_prefetch_amount = 2048
+v_prefetch_amount = 16
+v_writeback_amount = 16
+addr_regs = 8
+dram = "hbm2e-a100"  # 4 x 2,039 GB/s / 16 = 509.75 GB/s (one HBM2E stack at 3.982 Gbps/pin)
+
+[formats]
+m_weight = "plena-hw-mxfp:fp8_e4m3:b8"
+m_kv = "plena-hw-mxfp:fp8_e4m3:b8"
+v_act = "plena-hw-mxfp:fp8_e4m3:b8"
+v_kv = "plena-hw-mxfp:fp8_e4m3:b8"
+
+[compute]
+bmm_scale = 1.0
+clock_ghz = 1.190185546875  # 624e12 MAC/s / 16 devices / 32,768 multipliers
+
+[timing]
+mode = "decoupled"
+latency_profile = "analytic"
+instruction_budget = 1_000_000_000
+loop_iteration_budget = 1_000_000_000
+)toml"},
 };
 
 const PresetDef& find_preset(std::string_view name) {

@@ -39,6 +39,21 @@ Params hbm2e() {
   return p;
 }
 
+// The paper-equivalent PLENA device's share of 4 x A100-80GB HBM2e (docs/analytic.md §6.2): A100
+// has 5 stacks, 5120 pins at 3.186 Gbps (2,039 GB/s); 16 devices get 509.75 GB/s each. Channel
+// counts must be powers of two and a 32-byte atom whole bus beats, so the 1.25 stacks' worth is one
+// stack's 16 x 64-bit pseudo-channels at 1.25 x the pin rate (3.982 Gbps), HBM2E timings otherwise.
+Params hbm2e_a100() {
+  Params p = hbm2e();
+  p.name = "hbm2e-a100";
+  p.description = "1/16 of 4 x A100-80GB HBM2e bandwidth: 8 channels x 2 pseudo-channels x 64 bit at 3.982 Gbps/pin";
+  p.source = "NVIDIA A100 80GB SXM datasheet: 2,039 GB/s (5 HBM2e stacks); x 4 / 16 = 509.75 GB/s";
+  p.data_rate_mbps = 3982; p.published_peak_GBps = 509.75;
+  p.tCK = 502;  // 1.991 GHz command clock (3.982 Gbps DDR)
+  p.tCCD_S = 2 * p.tCK; p.tCCD_L = 4 * p.tCK; p.tRTW = 2 * p.tCK; p.tCWL = 4 * p.tCK;
+  return p;
+}
+
 Params hbm3() {
   Params p;
   p.name = "hbm3";
@@ -167,8 +182,9 @@ struct Entry {
   Params (*make)();
 };
 constexpr Entry kPresets[] = {
-    {"hbm2", hbm2},     {"hbm2e", hbm2e}, {"hbm3", hbm3}, {"hbm3e", hbm3e}, {"lpddr5x", lpddr5x},
-    {"gddr6", gddr6},   {"gddr7", gddr7}, {"ddr5", ddr5}, {"hbf", hbf},     {"ideal", ideal},
+    {"hbm2", hbm2},   {"hbm2e", hbm2e},     {"hbm2e-a100", hbm2e_a100}, {"hbm3", hbm3}, {"hbm3e", hbm3e},
+    {"lpddr5x", lpddr5x}, {"gddr6", gddr6}, {"gddr7", gddr7},           {"ddr5", ddr5}, {"hbf", hbf},
+    {"ideal", ideal},
 };
 
 }  // namespace

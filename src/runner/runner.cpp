@@ -752,9 +752,15 @@ void RunSession::summarize_performance() {
   const double B = double(opt_.batch);
   double total_s = 0;
   for (const auto& st : rep_.steps) total_s += double(st.time_ps) * 1e-12;
-  rep_.ttft_s = double(rep_.steps[0].time_ps) * 1e-12;
-  if (steps_ > 1) {
-    rep_.tpot_s = (total_s - rep_.ttft_s) / double(steps_ - 1);
+  // TTFT: the prefill step(s) that yield the first token, as serving systems report it.
+  uint64_t prefill_steps = 0;
+  for (const auto& st : rep_.steps)
+    if (st.kind == "prefill") {
+      rep_.ttft_s += double(st.time_ps) * 1e-12;
+      ++prefill_steps;
+    }
+  if (rep_.steps.size() > prefill_steps) {
+    rep_.tpot_s = (total_s - rep_.ttft_s) / double(rep_.steps.size() - prefill_steps);
     rep_.tokens_per_s = rep_.tpot_s > 0 ? B / rep_.tpot_s : 0;
   } else {
     rep_.tokens_per_s = rep_.ttft_s > 0 ? B / rep_.ttft_s : 0;

@@ -56,6 +56,20 @@ TEST(CliConventions, EstimateNumericOptionsAreRangeChecked) {
   EXPECT_EQ(nlohmann::json::parse(r.out)["batch"], 10);
 }
 
+TEST(CliConventions, EstimateRooflineAndCompareHardware) {
+  CliResult r = run_plena("estimate --model tiny --hw reference-small --prefill 16 --decode 2 --roofline");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_TRUE(contains(r.out, "step roofs")) << r.out;
+  EXPECT_TRUE(contains(r.out, "(prefill; + first decode step")) << r.out;
+  // --compare runs PLENA on the paper-equivalent preset unless --hw names another config.
+  r = run_plena("estimate --compare a100 --json");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_TRUE(contains(r.out, "DRAM 'hbm2e-a100'")) << r.out;
+  r = run_plena("estimate --compare a100 --json --hw reference-analytic");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_TRUE(contains(r.out, "DRAM 'hbm2'")) << r.out;
+}
+
 namespace {
 
 // Unit convention of every JSON output (docs/cli.md "Units in JSON output"): a quantity's key

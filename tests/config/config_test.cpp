@@ -74,7 +74,7 @@ void expect_bad_values(std::span<const BadValue> cases) {
 
 TEST(ConfigPresets, EveryPresetValidRoundTripsAndHashes) {
   auto names = pc::preset_names();
-  ASSERT_EQ(names.size(), 3u);
+  ASSERT_EQ(names.size(), 4u);
   for (const auto& n : names) {
     SCOPED_TRACE(n);
     pc::HardwareConfig c = pc::preset(n);
@@ -523,7 +523,7 @@ TEST(ConfigResolve, PresetFileInlineAndErrors) {
     pc::resolve_config("no-such-thing");
     FAIL();
   } catch (const InputError& e) {
-    EXPECT_NE(std::string(e.what()).find("not a preset (reference-small, reference-analytic, tiny-fp32)"), std::string::npos);
+    EXPECT_NE(std::string(e.what()).find("not a preset (reference-small, reference-analytic, tiny-fp32, paper-equivalent)"), std::string::npos);
   }
   try {
     pc::resolve_config("[geometry]\nmlen = 3");
