@@ -145,6 +145,42 @@ void combine_units(RunReport& sys, const std::vector<ProgramGroup>& groups, uint
   }
 }
 
+// Every distinct shard program, simulated once (progress counts the steps of all of them).
+void simulate_groups(const RunOptions& opt, const compiler::Split& split, std::vector<ProgramGroup>& groups) {
+  for (size_t gi = 0; gi < groups.size(); ++gi) {
+    RunOptions sub = opt;
+    sub.devices = 1, sub.tp = 0, sub.pp = 0;
+    if (opt.progress)
+      sub.progress = [&opt, gi, n = groups.size()](size_t done, size_t total) {
+        opt.progress(gi * total + done, n * total);
+      };
+    const compiler::PipelineStage& s = groups[gi].stage;
+    groups[gi].report = run_shard(sub, ShardRole{split.tp, s.layers, s.first, s.last});
+  }
+}
+
+// The system's steps: the programs' steps combined, each with its collectives.
+void add_system_steps(RunReport& sys, const RunOptions& opt, const model::ModelConfig& m,
+                      const config::HardwareConfig& hw, const compiler::Split& split,
+                      const std::vector<ProgramGroup>& groups) {
+  const analytic::Link link{opt.link_gbps, opt.link_latency_us};
+  const compiler::ModelDims dims = compiler::model_dims(m, hw, split.tp);
+  std::map<uint64_t, double> collective_by_q;  // collectives depend on the step's rows only
+  const auto& steps = groups[0].report.steps;
+  const double ps_per_cycle = double(steps[0].time_ps) / double(std::max<uint64_t>(1, steps[0].cycles));
+  for (size_t i = 0; i < steps.size(); ++i) {
+    const uint64_t q = steps[i].q_len;
+    auto it = collective_by_q.find(q);
+    if (it == collective_by_q.end()) {
+      const compiler::StepPlan plan = compiler::step_plan(dims, hw, {opt.batch, q, steps[i].past, steps[i].past + q});
+      const auto c = analytic::step_collectives(plan, uint64_t(m.num_hidden_layers), opt.batch, q,
+                                                uint64_t(m.hidden_size), split.tp, split.pp, link);
+      it = collective_by_q.emplace(q, c.seconds()).first;
+    }
+    add_step(sys, system_step(groups, i, split.tp, it->second, ps_per_cycle));
+  }
+}
+
 }  // namespace
 
 RunReport run_multi_device(const RunOptions& opt) {
@@ -157,51 +193,17 @@ RunReport run_multi_device(const RunOptions& opt) {
   check_run_counts(m, prompt_len, opt.gen, opt.batch);
   std::string note;
   const compiler::Split split = choose_split(opt, m, hw, prompt_len, note);
-
   std::vector<ProgramGroup> groups = group_stages(uint64_t(m.num_hidden_layers), split.pp);
-  for (size_t gi = 0; gi < groups.size(); ++gi) {
-    RunOptions sub = opt;
-    sub.devices = 1, sub.tp = 0, sub.pp = 0;
-    if (opt.progress)
-      sub.progress = [&opt, gi, n = groups.size()](size_t done, size_t total) {
-        opt.progress(gi * total + done, n * total);
-      };
-    const compiler::PipelineStage& s = groups[gi].stage;
-    groups[gi].report = run_shard(sub, ShardRole{split.tp, s.layers, s.first, s.last});
-  }
+  simulate_groups(opt, split, groups);
 
   RunReport sys = groups[0].report;  // model, hardware, formats, prompts: the same in every shard
   sys.devices = opt.devices, sys.tp = split.tp, sys.pp = split.pp;
-  sys.link_gbps = opt.link_gbps, sys.link_latency_us = opt.link_latency_us;
+  sys.link_gbps = opt.link_gbps, sys.link_latency_s = opt.link_latency_us * 1e-6;
   sys.split = note;
   sys.steps.clear();
   sys.executed = sys.reused_steps = sys.hbm_read_bytes = sys.hbm_write_bytes = 0;
   sys.host_seconds = sys.compile_seconds = sys.collective_s = 0;
-
-  const analytic::Link link{opt.link_gbps, opt.link_latency_us};
-  const compiler::ModelDims dims = compiler::model_dims(m, hw, split.tp);
-  std::map<uint64_t, double> collective_by_q;  // collectives depend on the step's rows only
-  const auto& first_steps = groups[0].report.steps;
-  const double ps_per_cycle = double(first_steps[0].time_ps) / double(std::max<uint64_t>(1, first_steps[0].cycles));
-  for (size_t i = 0; i < first_steps.size(); ++i) {
-    const uint64_t q = first_steps[i].q_len;
-    auto it = collective_by_q.find(q);
-    if (it == collective_by_q.end()) {
-      const compiler::StepPlan plan = compiler::step_plan(dims, hw, {opt.batch, q, first_steps[i].past, prompt_len + opt.gen});
-      const auto c = analytic::step_collectives(plan, uint64_t(m.num_hidden_layers), opt.batch, q,
-                                                uint64_t(m.hidden_size), split.tp, split.pp, link);
-      it = collective_by_q.emplace(q, c.seconds()).first;
-    }
-    StepReport st = system_step(groups, i, split.tp, it->second, ps_per_cycle);
-    sys.executed += st.executed;
-    sys.reused_steps += st.reused;
-    sys.hbm_read_bytes += st.hbm_read_bytes;
-    sys.hbm_write_bytes += st.hbm_write_bytes;
-    sys.host_seconds += st.host_seconds;
-    sys.compile_seconds += st.compile_seconds;
-    sys.collective_s += double(st.collective_ps) * 1e-12;
-    sys.steps.push_back(std::move(st));
-  }
+  add_system_steps(sys, opt, m, hw, split, groups);
   summarize_latency(sys);
   combine_units(sys, groups, split.pp);
   uint64_t simulated = 0;

@@ -714,13 +714,7 @@ void RunSession::compare_hidden_layers(StepReport& st, const std::vector<float>&
 void RunSession::advance(StepReport st, Tokens next) {
   past_ += feed_[0].size();
   feed_ = std::move(next);
-  rep_.executed += st.executed;
-  rep_.reused_steps += st.reused;
-  rep_.hbm_read_bytes += st.hbm_read_bytes;
-  rep_.hbm_write_bytes += st.hbm_write_bytes;
-  rep_.host_seconds += st.host_seconds;
-  rep_.compile_seconds += st.compile_seconds;
-  rep_.steps.push_back(std::move(st));
+  add_step(rep_, std::move(st));
   ++done_;
   if (opt_.progress) opt_.progress(done_, steps_);
 }
@@ -774,6 +768,17 @@ void RunSession::summarize_performance() {
 }
 
 }  // namespace
+
+void detail::add_step(RunReport& rep, StepReport st) {
+  rep.executed += st.executed;
+  rep.reused_steps += st.reused;
+  rep.hbm_read_bytes += st.hbm_read_bytes;
+  rep.hbm_write_bytes += st.hbm_write_bytes;
+  rep.host_seconds += st.host_seconds;
+  rep.compile_seconds += st.compile_seconds;
+  rep.collective_s += double(st.collective_ps) * 1e-12;
+  rep.steps.push_back(std::move(st));
+}
 
 void detail::summarize_latency(RunReport& rep) {
   const double B = double(rep.batch);
@@ -875,7 +880,7 @@ std::string RunReport::devices_text() const {
   const double decode_ms = steps.size() > 1 ? decode_ps / double(steps.size() - 1) * 1e-9 : 0;
   std::string s = fmt::format(
       "devices      {} = tensor parallel {} x pipeline parallel {} ({}); link {} GB/s, {} us per message\n", devices,
-      tp, pp, split, link_gbps, link_latency_us);
+      tp, pp, split, link_gbps, link_latency_s * 1e6);
   s += fmt::format("collectives  prefill {:.3f} ms, decode {:.3f} ms per step (all-reduces and stage hand-offs; "
                    "{:.3f} s in all)\n",
                    double(steps.at(0).collective_ps) * 1e-9, decode_ms, collective_s);

@@ -242,7 +242,7 @@ struct RunReport {
   // run and the shard programs. Steps, latency and HBM traffic are then the system's (HBM bytes
   // summed over all devices; executed instructions over one device of each pipeline stage).
   uint32_t devices = 1, tp = 1, pp = 1;
-  double link_gbps = 0, link_latency_us = 0;
+  double link_gbps = 0, link_latency_s = 0;
   std::string split;  // how the split was chosen
   double collective_s = 0;  // all steps
   std::vector<ShardReport> shards;
@@ -291,7 +291,7 @@ constexpr auto json_fields(std::type_identity<RunReport>) {
                     field("tp", &R::tp),
                     field("pp", &R::pp),
                     field("link_gbps", &R::link_gbps),
-                    field("link_latency_us", &R::link_latency_us),
+                    field("link_latency_s", &R::link_latency_s),
                     field_unless_empty("split", &R::split),
                     field("collective_s", &R::collective_s),
                     field_unless_empty("shards", &R::shards),

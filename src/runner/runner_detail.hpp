@@ -55,6 +55,8 @@ struct ShardRole {
 RunReport run_shard(const RunOptions& opt, const ShardRole& role);
 // A multi-device run (RunOptions::devices > 1): every distinct shard program once, combined.
 RunReport run_multi_device(const RunOptions& opt);
+// Appends a step and adds it to the report's totals (instructions, reuse, HBM bytes, host time).
+void add_step(RunReport& rep, StepReport st);
 // TTFT, TPOT, tokens/s and achieved HBM bandwidth from the report's steps.
 void summarize_latency(RunReport& rep);
 

@@ -183,7 +183,6 @@ std::vector<ValidationPoint> large_validation_points() {
   const auto cfg = validation_config("reference-small", TimingMode::InOrder);
   for (std::string metric : {"ttft", "tpot"})
     v.push_back(model_point("reference-small/in-order", cfg, "smollm2-135m", "reference-small", metric, 16, 3));
-  for (auto& p : multi_device_validation_points()) v.push_back(std::move(p));
   return v;
 }
 
