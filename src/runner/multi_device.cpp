@@ -159,6 +159,19 @@ void simulate_groups(const RunOptions& opt, const compiler::Split& split, std::v
   }
 }
 
+// Every program runs the same step sequence (same prompt, same chunking: the shards of one split
+// have the same widths), so step i of each is one system step.
+void check_same_steps(const std::vector<ProgramGroup>& groups) {
+  const auto& steps = groups[0].report.steps;
+  for (const ProgramGroup& g : groups) {
+    const auto& other = g.report.steps;
+    bool same = other.size() == steps.size();
+    for (size_t i = 0; same && i < steps.size(); ++i)
+      same = other[i].q_len == steps[i].q_len && other[i].past == steps[i].past;
+    if (!same) throw std::logic_error("multi-device run: the shard programs ran different step sequences");
+  }
+}
+
 // The system's steps: the programs' steps combined, each with its collectives.
 void add_system_steps(RunReport& sys, const RunOptions& opt, const model::ModelConfig& m,
                       const config::HardwareConfig& hw, const compiler::Split& split,
@@ -167,6 +180,7 @@ void add_system_steps(RunReport& sys, const RunOptions& opt, const model::ModelC
   const compiler::ModelDims dims = compiler::model_dims(m, hw, split.tp);
   std::map<uint64_t, double> collective_by_q;  // collectives depend on the step's rows only
   const auto& steps = groups[0].report.steps;
+  check_same_steps(groups);
   const double ps_per_cycle = double(steps[0].time_ps) / double(std::max<uint64_t>(1, steps[0].cycles));
   for (size_t i = 0; i < steps.size(); ++i) {
     const uint64_t q = steps[i].q_len;
