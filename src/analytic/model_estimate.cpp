@@ -10,10 +10,12 @@
 #include <nlohmann/json.hpp>
 
 #include "analytic/analytic.hpp"
+#include "analytic/interconnect.hpp"
 #include "support/math.hpp"
 #include "compiler/compiler.hpp"
 #include "compiler/kernel_registry.hpp"
 #include "compiler/layer_plan.hpp"
+#include "compiler/shard.hpp"
 #include "compiler/kernels_attention.hpp"
 #include "dram/dram.hpp"
 #include "numerics/numerics.hpp"
@@ -38,7 +40,7 @@ struct Ctx {
   MemoryModel& mem;
   compiler::ModelDims s;  // one device's share
   uint32_t tp, pp;
-  double link_GBps, link_lat_us;
+  Link link;
   double period_s;
   uint64_t capacity;  // KV cache rows per sequence (prompt + generated, as the runner sizes it)
 };
@@ -99,13 +101,12 @@ OpEstimate estimate_call(const Ctx& c, const compiler::PlannedCall& call) {
   return tot;
 }
 
-// Two all-reduces per layer under tensor parallelism (after the attention and MLP blocks).
+// Two all-reduces per layer under tensor parallelism (after the attention and MLP blocks), on the
+// interconnect model `plena run --devices` charges too (interconnect.hpp).
 OpEstimate all_reduce(const Ctx& c, uint64_t rows) {
   OpEstimate e;
   e.exact_schedule = false;
-  const double bytes = double(rows * uint64_t(c.m.hidden_size) * 2);  // bf16 activations
-  const double t = 2.0 * double(c.tp - 1) / double(c.tp) * bytes / (c.link_GBps * 1e9) +
-                   2.0 * double(c.tp - 1) * c.link_lat_us * 1e-6;
+  const double t = all_reduce_seconds(double(activation_bytes(rows, uint64_t(c.m.hidden_size))), c.tp, c.link);
   e.cycles = t / c.period_s;
   e.bound = Bound::Memory;
   return e;
@@ -139,16 +140,16 @@ void finish_phase(PhaseEstimate& ph, const Ctx& c, const EnergyModel& en) {
 // One forward pass (all layers, all stages) for batch sequences of q_len tokens at context kv_len.
 PhaseEstimate pass(const Ctx& c, const EnergyModel& en, uint64_t batch, uint64_t q_len, uint64_t kv_len, bool with_ops) {
   PhaseEstimate ph;
-  const double layers_per_stage = double(ceil_div(uint64_t(c.m.num_hidden_layers), c.pp));
   const compiler::StepPlan plan = compiler::step_plan(c.s, c.cfg, {batch, q_len, kv_len - q_len, c.capacity});
   plan_ops(c, ph, plan.head, batch * q_len, 1);
-  plan_ops(c, ph, plan.layer, batch * q_len, layers_per_stage * double(c.pp));  // stages run one after another
+  // Stages run one after another (one microbatch): every layer of every stage, in turn.
+  plan_ops(c, ph, plan.layer, batch * q_len, double(c.m.num_hidden_layers));
   plan_ops(c, ph, plan.tail, batch, 1);
   if (c.pp > 1) {
     OpEstimate e;
     e.exact_schedule = false;
-    const double bytes = double(batch * q_len * uint64_t(c.m.hidden_size) * 2);
-    e.cycles = (bytes / (c.link_GBps * 1e9) + c.link_lat_us * 1e-6) / c.period_s;
+    const double bytes = double(activation_bytes(batch * q_len, uint64_t(c.m.hidden_size)));
+    e.cycles = handoff_seconds(bytes, c.link) / c.period_s;
     e.bound = Bound::Memory;
     add(ph, e, "pp_transfer", double(c.pp - 1));
   }
@@ -182,20 +183,12 @@ namespace {
 
 Estimate estimate_split(const model::ModelConfig& m, const config::HardwareConfig& cfg, const Workload& w,
                         const Parallelism& par, MemoryModel& mem) {
-  uint32_t tp = par.tp, pp = par.pp;
-  if (tp == 0) {
-    tp = par.devices / pp;
-  } else if (pp == 0) {
-    pp = par.devices / tp;
-  }
-  if (tp == 0 || pp == 0 || uint64_t(tp) * pp != par.devices)
-    throw InputError(fmt::format("error: --tp {} x --pp {} must equal --devices {}", tp, pp, par.devices));
-  if (pp > uint64_t(m.num_hidden_layers))
-    throw InputError(fmt::format("error: --pp {} exceeds the model's {} layers", pp, m.num_hidden_layers));
+  const compiler::Split split = compiler::explicit_split(m, par.devices, par.tp, par.pp);
+  const uint32_t tp = split.tp, pp = split.pp;
 
   // KV rows per sequence as the runner sizes the cache (ModelCompileOptions::max_positions + a writeback group).
   const uint64_t capacity = w.prefill + (w.decode ? w.decode - 1 : 0) + cfg.hbm.v_writeback_amount;
-  Ctx c{m,  cfg, mem, compiler::model_dims(m, cfg, tp), tp, pp, par.link_GBps, par.link_latency_us,
+  Ctx c{m,  cfg, mem, compiler::model_dims(m, cfg, tp), tp, pp, Link{par.link_GBps, par.link_latency_us},
         mem.ps_per_cycle() * 1e-12, capacity};
   const EnergyModel en = default_energy(cfg);
 
@@ -216,8 +209,11 @@ Estimate estimate_split(const model::ModelConfig& m, const config::HardwareConfi
   const uint64_t lin = m.linear_param_count(), all = m.param_count();
   e.weight_bytes_per_device = uint64_t(double(lin) * wbits / 8.0 / double(tp * pp) + double(all - lin) * 2.0 / tp);
   const uint64_t ctx = w.prefill + w.decode;
+  // The first pipeline stage holds the most layers (compiler::pipeline_stages).
+  const double stage_share = double(compiler::pipeline_stages(uint64_t(m.num_hidden_layers), pp)[0].layers) /
+                             double(m.num_hidden_layers);
   const double kv_per_dev = double(m.kv_cache_bytes(ctx, w.batch, kvbits)) * double(c.s.kv_heads) /
-                            double(m.num_key_value_heads) / double(pp);
+                            double(m.num_key_value_heads) * stage_share;
   e.kv_bytes_per_device = uint64_t(kv_per_dev);
   const uint64_t need = e.weight_bytes_per_device + e.kv_bytes_per_device;
   if (need > cfg.hbm.size_bytes) {
@@ -268,7 +264,7 @@ Estimate estimate_split(const model::ModelConfig& m, const config::HardwareConfi
   e.assumptions = {
       fmt::format("batch {} sequences, {} prompt + {} generated tokens each", w.batch, w.prefill, w.decode),
       fmt::format("{} device(s): tensor parallel {} (heads, FFN columns and vocab split; kv heads replicated when tp > "
-                  "{}), pipeline parallel {} (layers split; one microbatch, stages run one after another)",
+                  "{}), pipeline parallel {} (layers split, the first layers % pp stages one more; one microbatch, stages run one after another)",
                   par.devices, tp, m.num_key_value_heads, pp),
       fmt::format("interconnect {} GB/s, {} us per message; ring all-reduce of bf16 activations twice per layer",
                   par.link_GBps, par.link_latency_us),

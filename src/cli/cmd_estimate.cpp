@@ -10,6 +10,7 @@
 #include "analytic/validate/validate.hpp"
 #include "cli/commands.hpp"
 #include "cli/numeric_options.hpp"
+#include "cli/parallel_options.hpp"
 #include "config/config.hpp"
 #include "model/model.hpp"
 #include "model/source.hpp"
@@ -21,14 +22,13 @@ namespace {
 // Upper bounds of the count options: far beyond any model's context or any deployment, small
 // enough that every product the analytic model forms (tokens x batch x hidden x bytes) fits in 64
 // bits and the estimate stays a fraction of a second.
-constexpr uint64_t kMaxTokens = uint64_t(1) << 24, kMaxBatch = uint64_t(1) << 16, kMaxDevices = 1 << 16;
+constexpr uint64_t kMaxTokens = uint64_t(1) << 24, kMaxBatch = uint64_t(1) << 16;
 
 struct EstimateFlags {
   std::string model = "preset:llama-3.1-8b";
   std::string hw = "reference-analytic";
   uint64_t prefill = 2048, decode = 128, batch = 1;
-  uint32_t devices = 1, tp = 0, pp = 0;
-  double link_gbps = 100, link_latency_us = 1;
+  ParallelFlags par;
   bool json = false, roofline = false, validate = false, quick = false;
   bool hw_given = false;  // --compare defaults to the paper-equivalent preset
   std::string compare;
@@ -62,18 +62,18 @@ void run_estimate(const EstimateFlags& f) {
   if (!f.compare.empty()) {
     const config::HardwareConfig cfg = config::resolve_config(f.hw_given ? f.hw : "paper-equivalent");
     auto names = split_list(f.compare);
-    fmt::print("{}", analytic::compare_table(names, cfg, f.devices == 1 ? 16 : f.devices, f.batch, f.json));
+    fmt::print("{}", analytic::compare_table(names, cfg, f.par.devices == 1 ? 16 : f.par.devices, f.batch, f.json));
     return;
   }
   const config::HardwareConfig cfg = config::resolve_config(f.hw);
   const auto t0 = std::chrono::steady_clock::now();
   const model::ModelConfig m = load_model(f.model);
   analytic::Parallelism par;
-  par.devices = f.devices;
-  par.tp = f.tp;
-  par.pp = f.pp;
-  par.link_GBps = f.link_gbps;
-  par.link_latency_us = f.link_latency_us;
+  par.devices = f.par.devices;
+  par.tp = f.par.tp;
+  par.pp = f.par.pp;
+  par.link_GBps = f.par.link_gbps;
+  par.link_latency_us = f.par.link_latency_us;
   const analytic::Estimate e = analytic::estimate(m, cfg, {f.prefill, f.decode, f.batch}, par);
   const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   if (f.json) {
@@ -101,17 +101,7 @@ void add_estimate_command(CLI::App& app) {
       ->transform(integer_in(0, kMaxTokens))
       ->capture_default_str();
   sub->add_option("--batch", flags->batch, "sequences in the batch")->transform(integer_in(1, kMaxBatch))->capture_default_str();
-  sub->add_option("--devices", flags->devices, "PLENA devices (tensor x pipeline parallel)")
-      ->transform(integer_in(1, kMaxDevices))
-      ->capture_default_str();
-  sub->add_option("--tp", flags->tp, "tensor-parallel degree (0: min(devices, kv heads))")->transform(integer_in(0, kMaxDevices));
-  sub->add_option("--pp", flags->pp, "pipeline-parallel degree (0: devices / tp)")->transform(integer_in(0, kMaxDevices));
-  sub->add_option("--link-gbps", flags->link_gbps, "interconnect bandwidth per device, GB/s")
-      ->check(real_in(0, false, 1e9))
-      ->capture_default_str();
-  sub->add_option("--link-latency-us", flags->link_latency_us, "interconnect latency per message, us")
-      ->check(real_in(0, true, 1e9))
-      ->capture_default_str();
+  add_parallel_options(sub, flags->par);
   sub->add_flag("--json", flags->json, "JSON output");
   sub->add_flag("--roofline", flags->roofline,
                 "print each step's compute and memory roof (achieved time as a multiple of each) and the per-op "

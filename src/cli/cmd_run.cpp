@@ -5,6 +5,7 @@
 
 #include "cli/commands.hpp"
 #include "cli/numeric_options.hpp"
+#include "cli/parallel_options.hpp"
 #include "cli/trace_window.hpp"
 #include "runner/runner.hpp"
 #include "support/support.hpp"
@@ -17,6 +18,7 @@ void add_run_command(CLI::App& app) {
     std::string prompt_ids, json, dump_dir, loops = "hardware", dram_fidelity = "bank";
     std::string stats_dir, trace_dir, trace_window;
     bool quiet = false, progress = false, no_progress = false, no_step_reuse = false;
+    ParallelFlags par;
   };
   auto a = std::make_shared<Args>();
   auto* sub = app.add_subcommand("run", "Compile and simulate a model end to end (default: tiny preset)");
@@ -59,6 +61,7 @@ void add_run_command(CLI::App& app) {
                   "With --trace-dir: trace only executed instructions START:END of each step (0-based, END "
                   "exclusive; either may be empty)")
       ->needs(td);
+  add_parallel_options(sub, a->par);
   sub->add_flag("--progress", a->progress, "Show a progress bar (default: when stderr is a terminal)");
   sub->add_flag("--no-progress", a->no_progress, "Never show a progress bar");
   sub->add_flag("-q,--quiet", a->quiet, "Print nothing on success (no progress bar either)");
@@ -71,6 +74,8 @@ void add_run_command(CLI::App& app) {
     std::tie(o.trace_first, o.trace_last) = parse_trace_window(a->trace_window);
     o.dram_fidelity = sim::parse_dram_fidelity(a->dram_fidelity, "--dram-fidelity");
     o.step_reuse = !a->no_step_reuse;
+    o.devices = a->par.devices, o.tp = a->par.tp, o.pp = a->par.pp;
+    o.link_gbps = a->par.link_gbps, o.link_latency_us = a->par.link_latency_us;
     o.loops = a->loops == "unroll" ? compiler::LoopPolicy::unroll() : compiler::LoopPolicy::hardware();
     if (!a->quiet && !a->no_progress && (a->progress || isatty(2))) {  // -q: no progress bar either
       o.progress = [](size_t done, size_t total) {

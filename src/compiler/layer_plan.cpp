@@ -6,20 +6,22 @@
 #include <memory>
 
 #include "compiler/compiler.hpp"
+#include "compiler/shard.hpp"
 #include "support/math.hpp"
 
 namespace plena::compiler {
 
-ModelDims model_dims(const model::ModelConfig& m, const config::HardwareConfig& cfg, uint32_t tp) {
+ModelDims model_dims(const model::ModelConfig& model, const config::HardwareConfig& cfg, uint32_t tp) {
+  const model::ModelConfig m = tensor_shard(model, tp);  // the one split rule (shard.hpp)
   const uint64_t mlen = cfg.geometry.mlen;
   ModelDims d;
-  d.heads = ceil_div(uint64_t(m.num_attention_heads), uint64_t(tp));
-  d.kv_heads = ceil_div(uint64_t(m.num_key_value_heads), uint64_t(tp));  // replicated when tp > kv heads
+  d.heads = uint64_t(m.num_attention_heads);
+  d.kv_heads = uint64_t(m.num_key_value_heads);
   d.head_dim = uint64_t(m.head_dim);
   d.q_cols = round_up(d.heads * d.head_dim, mlen);
   d.kv_cols = round_up(d.kv_heads * d.head_dim, mlen);
-  d.inter = round_up(ceil_div(uint64_t(m.intermediate_size), uint64_t(tp)), mlen);
-  d.vocab = round_up(ceil_div(uint64_t(m.vocab_size), uint64_t(tp)), mlen);
+  d.inter = round_up(uint64_t(m.intermediate_size), mlen);
+  d.vocab = round_up(uint64_t(m.vocab_size), mlen);
   d.hidden = round_up(uint64_t(m.hidden_size), mlen);
   d.window = uint64_t(std::max<int64_t>(0, m.sliding_window));
   d.attention_bias = m.attention_bias;

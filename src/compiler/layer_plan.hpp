@@ -16,8 +16,8 @@
 
 namespace plena::compiler {
 
-// One device's share of the model: widths padded to whole MLEN tiles (a tensor-parallel split
-// divides heads, FFN columns and vocab; kv heads are replicated when tp exceeds them).
+// One device's share of the model: compiler::tensor_shard(m, tp) (shard.hpp), widths padded to
+// whole MLEN tiles.
 struct ModelDims {
   uint64_t hidden = 0, q_cols = 0, kv_cols = 0, inter = 0, vocab = 0;
   uint64_t heads = 0, kv_heads = 0, head_dim = 0, window = 0;

@@ -40,8 +40,14 @@ ModelCompiler::ModelCompiler(const config::HardwareConfig& hw, std::string hw_na
   const uint64_t mlen = g.mlen, vlen = g.vlen;
   if (m.hidden_act != "silu") unsupported(m, fmt::format("hidden_act '{}' (only silu)", m.hidden_act));
   require_multiple(m, "hidden_size", m.hidden_size, mlen);
-  require_multiple(m, "intermediate_size", m.intermediate_size, mlen);
-  require_multiple(m, "num_attention_heads * head_dim", m.q_dim(), mlen);
+  // Runs with data place the model's own widths; a timing-only run (no host data: no weights
+  // either) pads the q/o and FFN widths to whole MLEN tiles, as the estimate costs them (a tensor
+  // shard of compiler::tensor_shard seldom keeps them MLEN multiples).
+  if (opt.host_data) {
+    require_multiple(m, "intermediate_size", m.intermediate_size, mlen);
+    require_multiple(m, "num_attention_heads * head_dim", m.q_dim(), mlen);
+  }
+  const ModelDims dims = model_dims(m, hw);
   if (opt.batch == 0) throw InputError("error: batch must be at least 1");
   if (opt.max_positions == 0) throw InputError("error: max_positions must be at least 1 (prompt + generated tokens)");
   if (!(hw.formats.m_kv == hw.formats.v_kv))
@@ -51,7 +57,7 @@ ModelCompiler::ModelCompiler(const config::HardwareConfig& hw, std::string hw_na
 
   define_standard_constants(base_, m_);
   const auto& f = hw_.formats;
-  const uint64_t H = uint64_t(m.hidden_size), I = uint64_t(m.intermediate_size);
+  const uint64_t H = uint64_t(m.hidden_size), I = dims.inter, Q = dims.q_cols;
   kv_ = kv_cache_layout(hw_, opt.batch, uint64_t(m.num_key_value_heads), opt.max_positions + hw.hbm.v_writeback_amount,
                         uint64_t(m.head_dim));
   // K and V rows are the cache rows: kv_dim columns zero-padded to whole MLEN tiles.
@@ -68,18 +74,18 @@ ModelCompiler::ModelCompiler(const config::HardwareConfig& hw, std::string hw_na
     sources_.emplace_back(name, std::move(src));
   };
   using K = Source::Kind;
-  place("embed_tokens", {uint64_t(m.vocab_size), H}, f.v_act, {K::Copy, "model.embed_tokens.weight"}, rowvec);
+  if (opt.first_stage) place("embed_tokens", {uint64_t(m.vocab_size), H}, f.v_act, {K::Copy, "model.embed_tokens.weight"}, rowvec);
   for (int64_t i = 0; i < m.num_hidden_layers; ++i) {
     const std::string p = fmt::format("model.layers.{}.", i);
     place(layer_name(i, "attn_norm"), {1, H}, f.v_act, {K::Row, p + "input_layernorm.weight"}, rowvec);
-    place(layer_name(i, "q_proj"), {H, uint64_t(m.q_dim())}, f.m_weight, {K::Transpose, p + "self_attn.q_proj.weight"});
+    place(layer_name(i, "q_proj"), {H, Q}, f.m_weight, {K::Transpose, p + "self_attn.q_proj.weight"});
     place(layer_name(i, "k_proj"), {H, k_cols_}, f.m_weight, {K::Transpose, p + "self_attn.k_proj.weight"});
     place(layer_name(i, "v_proj"), {H, v_cols}, f.m_weight, {K::Transpose, p + "self_attn.v_proj.weight"});
-    place(layer_name(i, "o_proj"), {uint64_t(m.q_dim()), H}, f.m_weight, {K::Transpose, p + "self_attn.o_proj.weight"});
+    place(layer_name(i, "o_proj"), {Q, H}, f.m_weight, {K::Transpose, p + "self_attn.o_proj.weight"});
     // Biases and q/k norm weights are vector parameters (v_act), laid out like their activations:
     // k's and v's biases zero-padded to k_cols_.
     if (m.attention_bias) {
-      place(layer_name(i, "q_bias"), {1, uint64_t(m.q_dim())}, f.v_act, {K::Row, p + "self_attn.q_proj.bias"}, rowvec);
+      place(layer_name(i, "q_bias"), {1, Q}, f.v_act, {K::Row, p + "self_attn.q_proj.bias"}, rowvec);
       place(layer_name(i, "k_bias"), {1, k_cols_}, f.v_act, {K::PadRow, p + "self_attn.k_proj.bias"}, rowvec);
       place(layer_name(i, "v_bias"), {1, v_cols}, f.v_act, {K::PadRow, p + "self_attn.v_proj.bias"}, rowvec);
     }
@@ -95,8 +101,10 @@ ModelCompiler::ModelCompiler(const config::HardwareConfig& hw, std::string hw_na
   }
   if (attention_needs_identity(hw_, uint64_t(m.head_dim)))
     place("attn_identity", {attention_identity_rows(hw_), mlen}, f.m_weight, {K::AttnIdentity, ""});
-  place("final_norm", {1, H}, f.v_act, {K::Row, "model.norm.weight"}, rowvec);
-  place("lm_head", {H, vocab_pad_}, f.m_weight, {K::LmHead, ""});
+  if (opt.last_stage) {
+    place("final_norm", {1, H}, f.v_act, {K::Row, "model.norm.weight"}, rowvec);
+    place("lm_head", {H, vocab_pad_}, f.m_weight, {K::LmHead, ""});
+  }
   for (int64_t i = 0; i < m.num_hidden_layers; ++i) {
     place_kv_cache(base_, layer_name(i, "k_cache"), kv_);
     place_kv_cache(base_, layer_name(i, "v_cache"), kv_);
@@ -293,8 +301,7 @@ CompiledStep ModelCompiler::emit_step(const std::vector<int64_t>& flat, uint64_t
   act.row_multiple = need;
   auto alloc = [&](const std::string& name, uint64_t cols) { return plan.alloc_vram(name, R, cols, act); };
 
-  const uint64_t H = uint64_t(m_.hidden_size), I = uint64_t(m_.intermediate_size), hd = uint64_t(m_.head_dim);
-  const uint64_t qd = uint64_t(m_.q_dim()), kvd = k_cols_;
+  const uint64_t H = uint64_t(m_.hidden_size), hd = uint64_t(m_.head_dim);
 
   CompiledStep step;
   step.batch = B;
@@ -314,17 +321,17 @@ CompiledStep ModelCompiler::emit_step(const std::vector<int64_t>& flat, uint64_t
 
   step.residual = alloc("x", H);
   // A stage boundary: the next instruction emitted starts the next stage (see CompiledStep).
+  const bool whole_model = opt_.first_stage && opt_.last_stage;
   auto mark_residual = [&] {
+    if (!whole_model) return;  // a pipeline stage's boundaries are not the model's
     if (b.loop_depth() != 0 || b.size() == 0)
       throw std::logic_error("model compiler: residual checkpoint inside a loop or before any instruction");
     step.residual_pcs.push_back(b.size());
   };
   // The step's kernels come from the one plan (layer_plan.hpp), bound to this step's tensors.
-  ModelDims dims;
-  dims.hidden = H, dims.q_cols = qd, dims.kv_cols = kvd, dims.inter = I, dims.vocab = vocab_pad_;
-  dims.heads = uint64_t(m_.num_attention_heads), dims.kv_heads = uint64_t(m_.num_key_value_heads), dims.head_dim = hd;
-  dims.window = uint64_t(std::max<int64_t>(0, m_.sliding_window));
-  dims.attention_bias = m_.attention_bias, dims.qk_norm = m_.qk_norm, dims.o_proj_bias = m_.o_proj_bias;
+  const ModelDims dims = model_dims(m_, hw_);
+  if (dims.kv_cols != k_cols_ || dims.vocab != vocab_pad_ || dims.hidden != H)
+    throw std::logic_error("model compiler: model_dims disagrees with the placement");
   StepBinding bind;
   bind.kv = &kv_;
   bind.rope = &rope;
@@ -333,7 +340,8 @@ CompiledStep ModelCompiler::emit_step(const std::vector<int64_t>& flat, uint64_t
   bind.alloc = [&](const std::string& name, uint64_t cols) { alloc(name, cols); };
   bind.free = [&](const std::string& name) { plan.free_vram(name); };
   const StepPlan sp = step_plan(dims, hw_, {B, T, past, kv_.capacity}, &bind);
-  for (const PlannedCall& c : sp.head) c.emit(b, plan, "");
+  if (opt_.first_stage)
+    for (const PlannedCall& c : sp.head) c.emit(b, plan, "");
   mark_residual();
   for (int64_t i = 0; i < m_.num_hidden_layers; ++i) {
     const std::string L = fmt::format("layers.{}.", i);
@@ -341,14 +349,16 @@ CompiledStep ModelCompiler::emit_step(const std::vector<int64_t>& flat, uint64_t
     for (const PlannedCall& c : sp.layer) c.emit(b, plan, L);
     mark_residual();
   }
-  b.stage("final norm + lm_head (last token of each sequence)");
-  for (const PlannedCall& c : sp.tail) c.emit(b, plan, "");
-  step.hidden = plan.vram(T > 1 ? "final" : "x");
-  step.logits = plan.vram("logits");
+  if (opt_.last_stage) {
+    b.stage("final norm + lm_head (last token of each sequence)");
+    for (const PlannedCall& c : sp.tail) c.emit(b, plan, "");
+    step.hidden = plan.vram(T > 1 ? "final" : "x");
+    step.logits = plan.vram("logits");
+  }
   last_sites_ = b.step_sites();
   step.program = finish_program(std::move(b), plan, opt_.assembly, opt_.words);
   // The final norm + LM head follow the last layer, so every checkpoint names a real instruction.
-  if (step.residual_pcs.back() >= step.program.instrs.size())
+  if (whole_model && step.residual_pcs.back() >= step.program.instrs.size())
     throw std::logic_error("model compiler: residual checkpoint past the end of the program");
   return step;
 }

@@ -26,6 +26,10 @@ struct ModelCompileOptions {
   // tile count with the same tokens; not with assembly) is that program, patched (compile_step).
   bool reuse_programs = true;
   bool words = true;  // CompiledProgram::words (encoded); a simulation-only run needs the instructions
+  // Pipeline-parallel stage role (compiler::pipeline_stages): a stage other than the first gets
+  // the residual stream from the stage before (no embedding), one other than the last hands it on
+  // (no final norm, no LM head). Only whole-model programs carry residual checkpoints.
+  bool first_stage = true, last_stage = true;
 };
 
 // A host-computed VRAM tensor a step needs before it runs (RoPE tables): row-major [rows, cols]

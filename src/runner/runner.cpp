@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "compiler/model_compiler.hpp"
+#include "compiler/shard.hpp"
 #include "config/config.hpp"
 #include "model/source.hpp"
 #include "runner/runner_detail.hpp"
@@ -423,7 +424,8 @@ namespace {
 // the compiler, simulator and probe hold pointers into the session.
 class RunSession {
  public:
-  explicit RunSession(const RunOptions& opt) : opt_(opt), wall0_(std::chrono::steady_clock::now()) {}
+  RunSession(const RunOptions& opt, const ShardRole& role)
+      : opt_(opt), role_(role), wall0_(std::chrono::steady_clock::now()) {}
   RunSession(const RunSession&) = delete;
   RunSession& operator=(const RunSession&) = delete;
 
@@ -458,7 +460,15 @@ class RunSession {
   uint64_t hidden() const { return uint64_t(rm_.config.hidden_size); }
   uint64_t vocab() const { return uint64_t(rm_.config.vocab_size); }
 
+  // The ids a shard program embeds: modulo its vocabulary share (the whole model: unchanged).
+  Tokens shard_ids(Tokens t) const {
+    for (auto& seq : t)
+      for (auto& id : seq) id %= rm_.config.vocab_size;
+    return t;
+  }
+
   const RunOptions& opt_;
+  const ShardRole role_;
   const std::chrono::steady_clock::time_point wall0_;
   config::HardwareConfig hw_;
   RunReport rep_;
@@ -496,7 +506,7 @@ void RunSession::prepare() {
   for (const auto* d : {&opt_.dump_dir, &opt_.stats_dir, &opt_.trace_dir})
     if (!d->empty()) std::filesystem::create_directories(*d);
   rep_.generated.assign(opt_.batch, {});
-  feed_ = rep_.prompts;
+  feed_ = shard_ids(rep_.prompts);
   steps_ = std::max<uint64_t>(opt_.gen, 1);
 }
 
@@ -516,6 +526,9 @@ void RunSession::resolve() {
   rep_.formats = applied_formats(hw_, rm_.config, rm_.from_checkpoint);
   rep_.prompts = make_prompts(rm_.config, opt_.prompt_ids, opt_.prompt_len, opt_.batch, opt_.seed);
   rep_.prompt_len = rep_.prompts[0].size();
+  if (role_.whole()) return;
+  rm_.config = compiler::tensor_shard(rm_.config, role_.tp);
+  if (role_.layers) rm_.config.num_hidden_layers = int64_t(role_.layers);
 }
 
 void RunSession::setup_compiler() {
@@ -526,6 +539,8 @@ void RunSession::setup_compiler() {
   mo.assembly = false;  // the run simulates the instructions; nobody reads the text
   mo.words = false;
   mo.host_data = !opt_.timing_only;  // timing-only: no data is preloaded
+  mo.first_stage = role_.first;
+  mo.last_stage = role_.last;
   mc_.emplace(hw_, rep_.hw, rm_.config, mo);
 }
 
@@ -567,6 +582,7 @@ bool RunSession::step() {
   } else {
     // No data: decode steps re-feed each prompt's last token (timing does not depend on ids).
     for (uint64_t b = 0; b < opt_.batch; ++b) next[b] = {rep_.prompts[b].back()};
+    next = shard_ids(std::move(next));
   }
   advance(std::move(st), std::move(next));
   return true;
@@ -698,13 +714,7 @@ void RunSession::compare_hidden_layers(StepReport& st, const std::vector<float>&
 void RunSession::advance(StepReport st, Tokens next) {
   past_ += feed_[0].size();
   feed_ = std::move(next);
-  rep_.executed += st.executed;
-  rep_.reused_steps += st.reused;
-  rep_.hbm_read_bytes += st.hbm_read_bytes;
-  rep_.hbm_write_bytes += st.hbm_write_bytes;
-  rep_.host_seconds += st.host_seconds;
-  rep_.compile_seconds += st.compile_seconds;
-  rep_.steps.push_back(std::move(st));
+  add_step(rep_, std::move(st));
   ++done_;
   if (opt_.progress) opt_.progress(done_, steps_);
 }
@@ -749,23 +759,7 @@ void RunSession::dump_generated() const {
 
 // Simulated latency and throughput, HBM bandwidth, unit utilization, host simulation speed.
 void RunSession::summarize_performance() {
-  const double B = double(opt_.batch);
-  double total_s = 0;
-  for (const auto& st : rep_.steps) total_s += double(st.time_ps) * 1e-12;
-  // TTFT: the prefill step(s) that yield the first token, as serving systems report it.
-  uint64_t prefill_steps = 0;
-  for (const auto& st : rep_.steps)
-    if (st.kind == "prefill") {
-      rep_.ttft_s += double(st.time_ps) * 1e-12;
-      ++prefill_steps;
-    }
-  if (rep_.steps.size() > prefill_steps) {
-    rep_.tpot_s = (total_s - rep_.ttft_s) / double(rep_.steps.size() - prefill_steps);
-    rep_.tokens_per_s = rep_.tpot_s > 0 ? B / rep_.tpot_s : 0;
-  } else {
-    rep_.tokens_per_s = rep_.ttft_s > 0 ? B / rep_.ttft_s : 0;
-  }
-  rep_.hbm_gbps = total_s > 0 ? double(rep_.hbm_read_bytes + rep_.hbm_write_bytes) / total_s * 1e-9 : 0;
+  summarize_latency(rep_);
   for (auto& u : units_) {
     u.utilization = total_cycles_ ? double(u.busy_cycles) / double(total_cycles_) : 0;
     rep_.units.push_back(u);
@@ -775,12 +769,50 @@ void RunSession::summarize_performance() {
 
 }  // namespace
 
-RunReport run_model(const RunOptions& opt) {
-  RunSession session(opt);
+void detail::add_step(RunReport& rep, StepReport st) {
+  rep.executed += st.executed;
+  rep.reused_steps += st.reused;
+  rep.hbm_read_bytes += st.hbm_read_bytes;
+  rep.hbm_write_bytes += st.hbm_write_bytes;
+  rep.host_seconds += st.host_seconds;
+  rep.compile_seconds += st.compile_seconds;
+  rep.collective_s += double(st.collective_ps) * 1e-12;
+  rep.steps.push_back(std::move(st));
+}
+
+void detail::summarize_latency(RunReport& rep) {
+  const double B = double(rep.batch);
+  const size_t n = rep.steps.size();
+  double total_s = 0;
+  for (const auto& st : rep.steps) total_s += double(st.time_ps) * 1e-12;
+  // TTFT: the prefill step(s) that yield the first token, as serving systems report it.
+  size_t prefill_steps = 0;
+  rep.ttft_s = 0;
+  for (const auto& st : rep.steps)
+    if (st.kind == "prefill") {
+      rep.ttft_s += double(st.time_ps) * 1e-12;
+      ++prefill_steps;
+    }
+  if (n > prefill_steps) {
+    rep.tpot_s = (total_s - rep.ttft_s) / double(n - prefill_steps);
+    rep.tokens_per_s = rep.tpot_s > 0 ? B / rep.tpot_s : 0;
+  } else {
+    rep.tokens_per_s = rep.ttft_s > 0 ? B / rep.ttft_s : 0;
+  }
+  rep.hbm_gbps = total_s > 0 ? double(rep.hbm_read_bytes + rep.hbm_write_bytes) / total_s * 1e-9 : 0;
+}
+
+RunReport detail::run_shard(const RunOptions& opt, const ShardRole& role) {
+  RunSession session(opt, role);
   session.prepare();
   while (session.step()) {
   }
   return session.report();
+}
+
+RunReport run_model(const RunOptions& opt) {
+  if (opt.devices > 1 || opt.tp > 1 || opt.pp > 1) return run_multi_device(opt);
+  return run_shard(opt, {});
 }
 
 std::string RunReport::to_text() const {
@@ -831,8 +863,9 @@ std::string RunReport::to_text() const {
     for (const auto& h : steps.back().hidden_layers)
       s += fmt::format("  {:<10} {:10.3g} {:10.3g} {:10.6f}\n", h.stage, h.max_abs, h.ref_rms, h.cosine);
   }
-  s += fmt::format("latency      TTFT {:.3f} ms, TPOT {:.3f} ms, {:.1f} tokens/s (simulated)\n", ttft_s * 1e3, tpot_s * 1e3,
-                   tokens_per_s);
+  s += fmt::format("latency      TTFT {:.3f} ms, TPOT {:.3f} ms, {:.1f} tokens/s (simulated{})\n", ttft_s * 1e3, tpot_s * 1e3,
+                   tokens_per_s, devices > 1 ? fmt::format(", system of {} devices", devices) : "");
+  if (devices > 1) s += devices_text();
   s += fmt::format("hbm          read {} B, written {} B, {:.2f} GB/s achieved\n", hbm_read_bytes, hbm_write_bytes, hbm_gbps);
   std::string u;
   for (const auto& x : units) u += fmt::format("{}{} {:.1f}%", u.empty() ? "" : ", ", x.unit, 100 * x.utilization);
@@ -844,6 +877,25 @@ std::string RunReport::to_text() const {
     s += fmt::format("             {} of {} steps' timing reused from the step before, proven identical (--no-step-reuse "
                      "simulates each)\n",
                      reused_steps, steps.size());
+  return s;
+}
+
+// The split, the collectives and each distinct shard program of a multi-device run.
+std::string RunReport::devices_text() const {
+  double decode_ps = 0;
+  for (size_t i = 1; i < steps.size(); ++i) decode_ps += double(steps[i].collective_ps);
+  const double decode_ms = steps.size() > 1 ? decode_ps / double(steps.size() - 1) * 1e-9 : 0;
+  std::string s = fmt::format(
+      "devices      {} = tensor parallel {} x pipeline parallel {} ({}); link {} GB/s, {} us per message\n", devices,
+      tp, pp, split, link_gbps, link_latency_s * 1e6);
+  s += fmt::format("collectives  prefill {:.3f} ms, decode {:.3f} ms per step (all-reduces and stage hand-offs; "
+                   "{:.3f} s in all)\n",
+                   double(steps.at(0).collective_ps) * 1e-9, decode_ms, collective_s);
+  for (const ShardReport& x : shards)
+    s += fmt::format("shard        {} [{} heads, {} kv heads, FFN {}, vocab {}; {} stage(s) x {} devices]: prefill "
+                     "{:.3f} ms, TPOT {:.3f} ms; {} instructions, {} steps reused, {:.3f} s simulating\n",
+                     x.program, x.heads, x.kv_heads, x.intermediate, x.vocab, x.stages, tp, x.prefill_s * 1e3,
+                     x.tpot_s * 1e3, x.executed, x.reused_steps, x.host_seconds);
   return s;
 }
 

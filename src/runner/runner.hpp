@@ -54,6 +54,13 @@ struct RunOptions {
   bool dump_hidden_layers = false;
   // Called after each simulated step (step index, total steps): progress display.
   std::function<void(size_t, size_t)> progress;
+  // A system of `devices` PLENA devices, tensor parallel tp x pipeline parallel pp (both 0: the
+  // split `plena estimate` finds fastest; one 0: devices / the other), joined by links of
+  // link_gbps GB/s and link_latency_us per message. More than one device: timing-only; each
+  // distinct shard program is simulated once and the collectives are charged on the link model
+  // (docs/run.md "Multi-device runs").
+  uint32_t devices = 1, tp = 0, pp = 0;
+  double link_gbps = 100, link_latency_us = 1;
 };
 
 struct Agreement {
@@ -89,6 +96,7 @@ struct StepReport {
   uint64_t past = 0, q_len = 0;
   uint64_t program_words = 0, executed = 0;
   uint64_t time_ps = 0, cycles = 0;
+  uint64_t collective_ps = 0;  // multi-device: the step's all-reduces and pipeline hand-offs (in time_ps)
   uint64_t hbm_read_bytes = 0, hbm_write_bytes = 0;
   double host_seconds = 0;     // host time simulating the step
   double compile_seconds = 0;  // host time compiling the step
@@ -103,6 +111,7 @@ constexpr auto json_fields(std::type_identity<StepReport>) {
   return std::tuple{field("kind", &S::kind), field("past", &S::past), field("q_len", &S::q_len),
                     field("program_words", &S::program_words), field("executed", &S::executed),
                     field("time_ps", &S::time_ps), field("cycles", &S::cycles),
+                    field("collective_ps", &S::collective_ps),
                     field("hbm_read_bytes", &S::hbm_read_bytes), field("hbm_write_bytes", &S::hbm_write_bytes),
                     field("host_s", &S::host_seconds), field("compile_s", &S::compile_seconds),
                     field("reused", &S::reused),
@@ -160,6 +169,33 @@ constexpr auto json_fields(std::type_identity<Verdict>) {
 }
 static_assert(report_json::lists_every_member<Verdict>());
 
+// One distinct shard program of a multi-device run, simulated once: a pipeline stage (or several
+// identical ones) of one tensor-parallel shard; every tp shard of a stage runs the same program.
+struct ShardReport {
+  std::string program;  // e.g. "stage 0 of 2: embedding + layers 0-15"
+  uint64_t stages = 1;  // pipeline stages running this program, each on tp devices
+  uint64_t first_layer = 0, layers = 0;
+  bool embedding = false, lm_head = false;
+  uint64_t heads = 0, kv_heads = 0, intermediate = 0, vocab = 0;  // the shard's (unpadded)
+  double prefill_s = 0, tpot_s = 0;  // its prefill step and mean decode step
+  uint64_t executed = 0, reused_steps = 0;
+  uint64_t hbm_read_bytes = 0, hbm_write_bytes = 0;  // one device, whole run
+  double host_seconds = 0, compile_seconds = 0;
+};
+constexpr auto json_fields(std::type_identity<ShardReport>) {
+  using S = ShardReport;
+  return std::tuple{field("program", &S::program),     field("stages", &S::stages),
+                    field("first_layer", &S::first_layer), field("layers", &S::layers),
+                    field("embedding", &S::embedding), field("lm_head", &S::lm_head),
+                    field("heads", &S::heads),         field("kv_heads", &S::kv_heads),
+                    field("intermediate", &S::intermediate), field("vocab", &S::vocab),
+                    field("prefill_s", &S::prefill_s), field("tpot_s", &S::tpot_s),
+                    field("executed", &S::executed),   field("reused_steps", &S::reused_steps),
+                    field("hbm_read_bytes", &S::hbm_read_bytes), field("hbm_write_bytes", &S::hbm_write_bytes),
+                    field("host_s", &S::host_seconds), field("compile_s", &S::compile_seconds)};
+}
+static_assert(report_json::lists_every_member<ShardReport>());
+
 struct UnitUtilization {
   std::string unit;
   uint64_t busy_cycles = 0;
@@ -202,9 +238,18 @@ struct RunReport {
   double wall_seconds = 0;  // host wall time of the whole run (compile + simulate + reference)
   uint64_t executed = 0;
   uint64_t reused_steps = 0;  // steps whose timing was reused (StepReport::reused)
+  // Multi-device system (RunOptions::devices): the split, the link, the collectives' share of the
+  // run and the shard programs. Steps, latency and HBM traffic are then the system's (HBM bytes
+  // summed over all devices; executed instructions over one device of each pipeline stage).
+  uint32_t devices = 1, tp = 1, pp = 1;
+  double link_gbps = 0, link_latency_s = 0;
+  std::string split;  // how the split was chosen
+  double collective_s = 0;  // all steps
+  std::vector<ShardReport> shards;
 
   std::string to_text() const;
   std::string to_json() const;
+  std::string devices_text() const;  // to_text's multi-device lines
 };
 constexpr auto json_fields(std::type_identity<RunReport>) {
   using R = RunReport;
@@ -242,6 +287,14 @@ constexpr auto json_fields(std::type_identity<RunReport>) {
                     field("compile_s", &R::compile_seconds),
                     field("executed", &R::executed),
                     field("reused_steps", &R::reused_steps),
+                    field("devices", &R::devices),
+                    field("tp", &R::tp),
+                    field("pp", &R::pp),
+                    field("link_gbps", &R::link_gbps),
+                    field("link_latency_s", &R::link_latency_s),
+                    field_unless_empty("split", &R::split),
+                    field("collective_s", &R::collective_s),
+                    field_unless_empty("shards", &R::shards),
                     field("sim_instr_per_s", &R::sim_instr_per_s),
                     field("wall_s", &R::wall_seconds),
                     field("steps", &R::steps)};

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "compiler/model_compiler.hpp"
+#include "runner/runner.hpp"
 #include "model/model.hpp"
 #include "sim/sim.hpp"
 
@@ -40,5 +41,23 @@ void write_embedding_rows(sim::HbmStore& hbm, const compiler::ModelCompiler& mc,
                           const std::vector<std::vector<int64_t>>& tokens);
 // Real rows x cols of a VRAM tensor, row-major.
 std::vector<float> read_rows(const sim::Machine& m, const compiler::VramTensor& t, uint64_t rows, uint64_t cols);
+
+// The program one device of a multi-device run executes: a tensor shard (compiler::tensor_shard)
+// restricted to one pipeline stage's layers. The default is the whole model on one device.
+struct ShardRole {
+  uint32_t tp = 1;
+  uint64_t layers = 0;  // 0: all of the model's
+  bool first = true, last = true;
+  bool whole() const { return tp == 1 && layers == 0 && first && last; }
+};
+// run_model for one shard program (timing-only unless whole): prompts and report name the full
+// model; the shard embeds each id modulo its vocabulary share (timing does not depend on ids).
+RunReport run_shard(const RunOptions& opt, const ShardRole& role);
+// A multi-device run (RunOptions::devices > 1): every distinct shard program once, combined.
+RunReport run_multi_device(const RunOptions& opt);
+// Appends a step and adds it to the report's totals (instructions, reuse, HBM bytes, host time).
+void add_step(RunReport& rep, StepReport st);
+// TTFT, TPOT, tokens/s and achieved HBM bandwidth from the report's steps.
+void summarize_latency(RunReport& rep);
 
 }  // namespace plena::runner::detail

@@ -114,6 +114,7 @@ TEST(CliConventions, EveryJsonOutputUsesTheUnitSuffixes) {
       "config show --json reference-analytic",
       "sim '" + k + "' --hw reference-small -q --stats -",
       "run -q --gen 1 --json -",
+      "run -q --gen 2 --timing-only --devices 2 --tp 2 --json -",
   };
   for (const auto& c : commands) {
     CliResult r = run_plena(c);

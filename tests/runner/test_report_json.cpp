@@ -84,6 +84,10 @@ runner::RunReport sample_report() {
   st.kind = "decode";
   st.hidden_layers.push_back({.stage = "embed", .max_abs = 0.5, .cosine = 1.0, .ref_rms = 0.75});
   r.steps.push_back(st);
+  // A multi-device run's fields (omitted on one device: split and shards are empty).
+  r.devices = 4, r.tp = 2, r.pp = 2;
+  r.split = "given";
+  r.shards.push_back({.program = "stage 0 of 2", .stages = 1, .layers = 16});
   return r;
 }
 
@@ -95,6 +99,18 @@ TEST(ReportJson, RunReportHasExactlyItsListedKeysInListOrder) {
   EXPECT_EQ(keys_of(j["steps"][1]), listed_keys<runner::StepReport>());
   EXPECT_EQ(keys_of(j["steps"][0]["agreement"][0]), listed_keys<runner::Agreement>());
   EXPECT_EQ(keys_of(j["steps"][1]["hidden_layers"][0]), listed_keys<runner::HiddenAgreement>());
+  EXPECT_EQ(keys_of(j["shards"][0]), listed_keys<runner::ShardReport>());
+}
+
+TEST(ReportJson, ShardsOnlyOnSeveralDevices) {
+  runner::RunReport r = sample_report();
+  r.devices = 1, r.tp = 1, r.pp = 1;
+  r.split.clear();
+  r.shards.clear();
+  const ordered_json j = ordered_json::parse(r.to_json());
+  EXPECT_FALSE(j.contains("shards"));
+  EXPECT_FALSE(j.contains("split"));
+  EXPECT_EQ(j["devices"], 1);
 }
 
 TEST(ReportJson, CompileTimeIsReportedPerStepAndInTotal) {

@@ -186,6 +186,20 @@ std::vector<ValidationPoint> large_validation_points() {
   return v;
 }
 
+std::vector<ValidationPoint> multi_device_validation_points() {
+  std::vector<ValidationPoint> v;
+  const auto cfg = config::preset("reference-analytic");
+  const std::pair<uint32_t, uint32_t> splits[] = {{4, 1}, {2, 2}};
+  for (const auto& [tp, pp] : splits)
+    for (std::string metric : {"ttft", "tpot"}) {
+      ValidationPoint p = model_point(fmt::format("reference-analytic/{} devices tp {} pp {}", tp * pp, tp, pp), cfg,
+                                      "llama-3.1-8b", "reference-analytic", metric, 256, 8);
+      p.devices = tp * pp, p.tp = tp, p.pp = pp;
+      v.push_back(std::move(p));
+    }
+  return v;
+}
+
 namespace {
 
 // A whole model through runner::run_model (timing-only) against analytic::estimate of the same
@@ -195,7 +209,9 @@ ValidationResult run_model_point(const ValidationPoint& p, const runner::RunRepo
   r.point = p;
   const model::ModelConfig m = model::model_preset(p.model);
   const auto t0 = Clock::now();
-  const Estimate e = estimate(m, p.cfg, {p.prompt, p.decode, 1}, Parallelism{});
+  Parallelism par;
+  par.devices = p.devices, par.tp = p.tp, par.pp = p.pp;
+  const Estimate e = estimate(m, p.cfg, {p.prompt, p.decode, 1}, par);
   r.analytic_cpu_seconds = seconds_since(t0);
   const double ps = MemoryModel(p.cfg).ps_per_cycle();
   const auto instructions = [](const auto& ops) {
@@ -220,7 +236,7 @@ ValidationResult run_model_point(const ValidationPoint& p, const runner::RunRepo
     r.analytic_cycles = e.decode_s / double(p.decode) * 1e12 / ps;
     r.analytic_instructions = instructions(e.decode_first.ops);
   }
-  r.shape = fmt::format("{} prompt {} {}", p.model, p.prompt,
+  r.shape = fmt::format("{}{} prompt {} {}", p.model, p.devices > 1 ? fmt::format(" x{}", p.devices) : "", p.prompt,
                         p.metric == "ttft" ? "TTFT (prefill)" : fmt::format("TPOT ({} decode)", p.decode));
   r.sim_seconds = sim_seconds;
   r.error = (r.analytic_cycles - double(r.sim_cycles)) / double(std::max<uint64_t>(1, r.sim_cycles));
@@ -234,6 +250,8 @@ std::pair<runner::RunReport, double> simulate_model(const ValidationPoint& p) {
   o.prompt_len = p.prompt;
   o.gen = p.decode;
   o.timing_only = true;
+  o.devices = p.devices, o.tp = p.tp, o.pp = p.pp;
+  if (p.devices > 1) o.dram_fidelity = sim::DramFidelity::Calibrated;
   const auto t0 = Clock::now();
   runner::RunReport rep = runner::run_model(o);
   return {std::move(rep), seconds_since(t0)};
@@ -277,7 +295,7 @@ std::vector<ValidationResult> run_validation(const std::vector<ValidationPoint>&
       out.push_back(run_kernel_point(p));
       continue;
     }
-    const std::string key = fmt::format("{}|{}|{}|{}", p.model, p.hw_spec, p.prompt, p.decode);
+    const std::string key = fmt::format("{}|{}|{}|{}|{}x{}x{}", p.model, p.hw_spec, p.prompt, p.decode, p.devices, p.tp, p.pp);
     auto it = runs.find(key);
     if (it == runs.end()) it = runs.emplace(key, simulate_model(p)).first;
     out.push_back(run_model_point(p, it->second.first, it->second.second));

@@ -103,10 +103,13 @@ void AttentionSetup::check_tensors(const config::HardwareConfig& cfg, MemoryPlan
   q = &plan.vram(a.q);
   o = &plan.vram(a.out);
   const uint64_t rows_need = attention_rows_alloc(cfg, a.batch, a.q_len);
+  // A tensor shard's q/o may be padded to whole MLEN tiles (ModelDims::q_cols); the heads come first.
+  const uint64_t padded = round_up(width, cfg.geometry.mlen);
   for (const VramTensor* t : {q, o}) {
-    if (t->cols != width)
-      fail(kn, fmt::format("VRAM tensor '{}' has {} columns, expected num_heads * head_dim = {}", t->name, t->cols,
-                           width));
+    if (t->cols != width && t->cols != padded)
+      fail(kn, fmt::format("VRAM tensor '{}' has {} columns, expected num_heads * head_dim = {} (or {}, padded to "
+                           "whole MLEN tiles)",
+                           t->name, t->cols, width, padded));
     if (t->rows < a.batch * a.q_len || t->rows_alloc < rows_need)
       fail(kn, fmt::format("VRAM tensor '{}' has {} rows ({} allocated), expected >= {} rows and >= {} allocated "
                            "(attention_rows_alloc)",
