@@ -1,5 +1,6 @@
 // Head placement (placed_head_dim, placed_head_column) and the model compiler's zero-padded
 // weight layout: the rule for any head_dim on any geometry, and the HBM images it implies.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <numeric>
@@ -17,9 +18,9 @@ namespace {
 
 config::HardwareConfig geometry(uint64_t mlen, uint64_t blen, uint64_t hlen) {
   return config::parse_config_toml(fmt::format("base = \"tiny-fp32\"\n[geometry]\nmlen = {0}\nvlen = {0}\nblen = {1}\n"
-                                               "hlen = {2}\nbroadcast_amount = 2\n[hbm]\nm_prefetch_amount = {0}\n"
+                                               "hlen = {2}\nbroadcast_amount = {4}\n[hbm]\nm_prefetch_amount = {0}\n"
                                                "[sram]\nmatrix_depth = {3}\n",
-                                               mlen, blen, hlen, 8 * mlen),
+                                               mlen, blen, hlen, 8 * mlen, mlen / hlen),
                                    "test");
 }
 
@@ -32,7 +33,7 @@ TEST(HeadPlacement, PlacedHeadDimIsTheSmallestLayoutTheKernelsTake) {
   for (auto [hd, p] : {std::pair<uint64_t, uint64_t>{2, 8}, {8, 8}, {12, 16}, {24, 32}, {32, 32}, {40, 48}, {64, 64}})
     EXPECT_EQ(placed_head_dim(tiny, hd), p) << hd;
   // Whatever the geometry, the result is one kv_cache_layout accepts, and no smaller one is.
-  for (const auto& cfg : {analytic, tiny, config::preset("reference-small"), geometry(128, 8, 64), geometry(96, 4, 8)})
+  for (const auto& cfg : {analytic, tiny, config::preset("reference-small"), geometry(128, 8, 64), geometry(256, 16, 32), geometry(32, 8, 16)})
     for (uint64_t hd = 2; hd <= 300; hd += 2) {
       const uint64_t p = placed_head_dim(cfg, hd);
       EXPECT_GE(p, hd);
@@ -51,7 +52,9 @@ TEST(HeadPlacement, ColumnMapKeepsRopePairs) {
       ASSERT_LT(c, p);
       EXPECT_TRUE(seen.insert(c).second);
       EXPECT_EQ(real_head_column(hd, p, c), int64_t(j));
-      if (j < hd / 2) EXPECT_EQ(placed_head_column(hd, p, j + hd / 2), c + p / 2);
+      if (j < hd / 2) {
+        EXPECT_EQ(placed_head_column(hd, p, j + hd / 2), c + p / 2);
+      }
     }
     uint64_t pads = 0;
     for (uint64_t c = 0; c < p; ++c) pads += real_head_column(hd, p, c) < 0;

@@ -21,7 +21,7 @@ const char* kHlen16 =
     "base = \"tiny-fp32\"\n[geometry]\nmlen = 64\nvlen = 64\nblen = 4\nhlen = 16\nbroadcast_amount = 4\n"
     "[hbm]\nm_prefetch_amount = 64\n[sram]\nmatrix_depth = 4096\n";
 const char* kHlen64 =
-    "base = \"tiny-fp32\"\n[geometry]\nmlen = 128\nvlen = 128\nblen = 8\nhlen = 64\nbroadcast_amount = 4\n"
+    "base = \"tiny-fp32\"\n[geometry]\nmlen = 128\nvlen = 128\nblen = 8\nhlen = 64\nbroadcast_amount = 2\n"
     "[hbm]\nm_prefetch_amount = 128\n[sram]\nmatrix_depth = 8192\n";
 
 struct Case {
@@ -35,7 +35,7 @@ model::ModelConfig config_of(const Case& c) {
   m.name = c.name;
   m.vocab_size = c.vocab, m.hidden_size = c.hidden, m.intermediate_size = c.inter;
   m.num_attention_heads = c.heads, m.num_key_value_heads = c.kv_heads, m.head_dim = c.head_dim;
-  if (c.qwen3) m.attention_bias = true;
+  if (c.qwen3) m.attention_bias = m.o_proj_bias = true;
   return m;
 }
 
