@@ -82,8 +82,9 @@ TEST(RunnerPadding, HeadsShortOfMlen) {
 TEST(RunnerPadding, OddWidthsOnTinyFp32) {
   // hidden 72, intermediate 86 (688 / 8), vocab 100, head_dim 24 (placed at 32) on MLEN 16.
   expect_matches_reference({"odd-widths", "tiny-fp32", 100, 72, 86, 3, 1, 24});
-  // intermediate_size alone off the tiles.
+  // intermediate_size alone off the tiles: 172 on MLEN 16, the 688 on MLEN 64.
   expect_matches_reference({"inter-172", "tiny-fp32", 256, 64, 172, 4, 2, 16});
+  expect_matches_reference({"inter-688", kHlen16, 256, 64, 688, 4, 2, 16});
 }
 
 TEST(RunnerPadding, Qwen3NormsAndBiasesOnPaddedHeads) {
