@@ -3,6 +3,7 @@
 // whose heads do not fill a whole MLEN, reproduce the host fp32 reference on fp32 hardware.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <string>
 #include <unistd.h>
@@ -56,8 +57,17 @@ void expect_matches_reference(const Case& c) {
   o.hw = c.hw;
   o.prompt_len = 5;
   o.gen = 3;
+  o.dump_hidden_layers = true;  // the residual stream's real columns, layer by layer
+  o.dump_dir = dir / "dump";
   const RunReport r = run_model(o);
   ASSERT_EQ(r.steps.size(), 3u);
+  for (const StepReport& st : r.steps) {
+    ASSERT_EQ(st.hidden_layers.size(), size_t(m.num_hidden_layers + 1));
+    for (const HiddenAgreement& h : st.hidden_layers) {
+      EXPECT_LE(h.max_abs, 1e-4 * std::max(1.0, h.ref_rms)) << h.stage;
+      EXPECT_GT(h.cosine, 0.99999) << h.stage;
+    }
+  }
   EXPECT_EQ(r.generated, r.ref_generated);
   EXPECT_EQ(r.greedy_match, 1.0);
   EXPECT_EQ(r.teacher_forced_top1, 1.0);
