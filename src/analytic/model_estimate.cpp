@@ -75,21 +75,12 @@ void add(PhaseEstimate& ph, OpEstimate e, std::string name, double calls) {
   ph.ops.push_back(std::move(e));
 }
 
-// The head width the attention kernel is costed at: its KV layout takes whole HLEN and BLEN
-// multiples, so a narrower head (64 on an HLEN-128 config) is costed zero-padded to the next one —
-// what the compiler will emit once it pads heads (documented in the assumptions).
-uint64_t attention_head_dim(const config::HardwareConfig& cfg, uint64_t head_dim) {
-  const uint64_t g = std::lcm<uint64_t>(cfg.geometry.hlen, cfg.geometry.blen);
-  return round_up(head_dim, g);
-}
-
 // One planned call on one device: the kernel's counted cost composed into time. A linear whose
 // rows exceed what the VRAM holds is costed in VRAM-sized row chunks (weights re-streamed per
-// chunk); a KV-layout call (attention, KV store) takes the head width the layout allows.
+// chunk). Heads come placed at the compiler's width (model_dims: placed_head_dim).
 OpEstimate estimate_call(const Ctx& c, const compiler::PlannedCall& call) {
   const auto& cfg = c.cfg;
   compiler::KernelShape shape = call.shape;
-  if (shape.get_or("kv_heads", 0)) shape.set("head_dim", attention_head_dim(cfg, shape.get("head_dim")));
   if (compiler::find_kernel(call.kernel).schedule != compiler::KernelSchedule::StreamedWeights)
     return estimate_op(cfg, c.mem, call.kernel, shape);
   const uint64_t blen = cfg.geometry.blen, rows = shape.get("rows"), vram_chunk = vram_row_chunk(cfg, c.s);
@@ -270,11 +261,11 @@ Estimate estimate_split(const model::ModelConfig& m, const config::HardwareConfi
                   par.link_GBps, par.link_latency_us),
       "every kernel: counts from its own emitter on the compiler's counting back-end (compiler::count_kernel): "
       "instructions, unit cycles and transfers exactly as executed; DMA per transfer from a DRAM micro-calibration",
-      attention_head_dim(cfg, c.s.head_dim) == c.s.head_dim
+      uint64_t(m.head_dim) == c.s.head_dim
           ? fmt::format("attention: head_dim {}", c.s.head_dim)
-          : fmt::format("attention: head_dim {} costed zero-padded to {} (the KV layout takes HLEN {} and BLEN {} "
-                        "multiples; the compiler does not place this head width yet)",
-                        c.s.head_dim, attention_head_dim(cfg, c.s.head_dim), cfg.geometry.hlen, cfg.geometry.blen),
+          : fmt::format("attention: head_dim {} zero-padded to {} as the compiler places it (the KV layout takes HLEN "
+                        "{} and BLEN {} multiples dividing MLEN {})",
+                        m.head_dim, c.s.head_dim, cfg.geometry.hlen, cfg.geometry.blen, cfg.geometry.mlen),
       "decoupled mode: op time = overlap of matrix, vector, DMA and issue (one instruction/cycle); ops run back to back",
       fmt::format("prefill rows processed in VRAM-sized chunks of {} rows (weights re-streamed per chunk)",
                   std::min(round_up(w.batch * w.prefill, cfg.geometry.blen), vram_row_chunk(cfg, c.s))),

@@ -33,6 +33,15 @@ struct KvCacheLayout {
 // multiple of HLEN and BLEN, or capacity is 0.
 KvCacheLayout kv_cache_layout(const config::HardwareConfig& cfg, uint64_t batch, uint64_t kv_heads,
                               uint64_t capacity, uint64_t head_dim);
+// The head width a model's heads are placed at (docs/compiler.md, "Padding"): the smallest
+// width >= head_dim that kv_cache_layout accepts: a multiple of lcm(HLEN, BLEN, 2) that divides
+// MLEN, else a multiple of MLEN. A narrower head is zero-padded to it (placed_head_column).
+uint64_t placed_head_dim(const config::HardwareConfig& cfg, uint64_t head_dim);
+// Where real column j of a head_dim-wide head sits in its placed-wide copy: each rotate-half
+// RoPE half at the start of its placed half (j < head_dim/2 -> j, else placed/2 + j - head_dim/2),
+// so RoPE's pairs (i, i + half) stay paired. Inverse: placed column -> real column, or -1.
+uint64_t placed_head_column(uint64_t head_dim, uint64_t placed, uint64_t j);
+int64_t real_head_column(uint64_t head_dim, uint64_t placed, uint64_t c);
 // Places one cache tensor (class kv, format formats.m_kv, shape [rows(), width]).
 const HbmTensor& place_kv_cache(MemoryPlan& plan, std::string_view name, const KvCacheLayout& layout);
 
@@ -67,8 +76,10 @@ std::vector<float> attention_identity_data(const config::HardwareConfig& cfg);  
 // kv_len = P + q_len). causal: it sees keys <= its position; otherwise all kv_len keys.
 // sliding_window = W > 0 (causal only, HF Mistral semantics): query at position p sees keys j with
 // p - W < j <= p; KV tiles below every query's window are neither fetched nor computed.
-// scale = 1/sqrt(head_dim) from the FP constant "attn_scale" (defined if absent; InputError if
-// it exists with another value). Uses the constant "neg_large" (-1e30) likewise.
+// scale = 1/sqrt(scale_head_dim or head_dim) from the FP constant "attn_scale" (defined if
+// absent; InputError if it exists with another value). Uses the constant "neg_large" (-1e30)
+// likewise. Q and O may have more columns than num_heads * head_dim (a projection padded to
+// MLEN): those are neither read nor written.
 struct AttentionArgs {
   std::string name = "attention";
   std::string q, out;              // VRAM tensors
@@ -83,6 +94,8 @@ struct AttentionArgs {
   // pass) keeps its running max and sum in FP SRAM and streams the KV range once. 0: no limit
   // beyond the free FP SRAM (the kernel picks the chunk and heads per pass with the fewest streams).
   uint64_t max_q_chunk = 0;
+  // Zero-padded heads (placed_head_dim): the model's own head_dim, which the softmax scale uses.
+  uint64_t scale_head_dim = 0;  // 0: head_dim
 };
 
 // Padded rows Q and O need: M_TMM / M_MM_WO move BLEN rows at a time starting at each sequence's

@@ -38,6 +38,9 @@ struct RmsNormArgs {
   std::string input, output, weight;
   std::string eps = "eps";  // FP constant name (define_standard_constants defines "eps")
   ParamSource weight_source = ParamSource::Auto;
+  // The mean's divisor when x is zero-padded past the model's width (hidden_size padded to MLEN):
+  // the zero columns add nothing to the sum of squares. 0: cols.
+  uint64_t mean_cols = 0;
 };
 void emit_rmsnorm(ProgramBuilder& b, MemoryPlan& plan, const RmsNormArgs& a);
 
@@ -53,6 +56,7 @@ struct HeadRmsNormArgs {
   std::string name = "head_rmsnorm";
   std::string input, output, weight;
   uint64_t head_dim = 0;
+  uint64_t mean_dim = 0;  // zero-padded heads (placed_head_dim): the model's head_dim; 0: head_dim
   std::string eps = "eps";
   ParamSource weight_source = ParamSource::Auto;
 };
@@ -180,5 +184,15 @@ struct GatherLastArgs {
   uint64_t batch = 1, q_len = 1;
 };
 void emit_gather_last(ProgramBuilder& b, MemoryPlan& plan, const GatherLastArgs& a);
+
+// ---- Zero a tensor's padding columns [first_col, cols) on every allocated row ----
+// (attention writes only num_heads * head_dim columns of an output padded to MLEN.)
+// first_col and the tensor's rows_alloc must be multiples of BLEN.
+struct ZeroColumnsArgs {
+  std::string name = "zero_columns";
+  std::string tensor;
+  uint64_t first_col = 0;
+};
+void emit_zero_columns(ProgramBuilder& b, MemoryPlan& plan, const ZeroColumnsArgs& a);
 
 }  // namespace plena::compiler

@@ -17,12 +17,14 @@ ModelDims model_dims(const model::ModelConfig& model, const config::HardwareConf
   ModelDims d;
   d.heads = uint64_t(m.num_attention_heads);
   d.kv_heads = uint64_t(m.num_key_value_heads);
-  d.head_dim = uint64_t(m.head_dim);
+  d.model_head_dim = uint64_t(m.head_dim);
+  d.head_dim = placed_head_dim(cfg, d.model_head_dim);
   d.q_cols = round_up(d.heads * d.head_dim, mlen);
   d.kv_cols = round_up(d.kv_heads * d.head_dim, mlen);
   d.inter = round_up(uint64_t(m.intermediate_size), mlen);
   d.vocab = round_up(uint64_t(m.vocab_size), mlen);
-  d.hidden = round_up(uint64_t(m.hidden_size), mlen);
+  d.model_hidden = uint64_t(m.hidden_size);
+  d.hidden = round_up(d.model_hidden, mlen);
   d.window = uint64_t(std::max<int64_t>(0, m.sliding_window));
   d.attention_bias = m.attention_bias;
   d.qk_norm = m.qk_norm;
@@ -72,6 +74,11 @@ class PlanBuilder {
     v.push_back(std::move(c));
   }
   void alloc(const std::string& name, uint64_t cols) const { bind_->alloc(name, cols); }
+  RmsNormArgs norm_args(std::string name, std::string in, std::string out, std::string weight) const {
+    RmsNormArgs a{std::move(name), std::move(in), std::move(out), std::move(weight)};
+    a.mean_cols = m_.model_hidden;
+    return a;
+  }
   void free(const std::string& name) const { bind_->free(name); }
 
   void head(std::vector<PlannedCall>& v) {
@@ -97,7 +104,7 @@ void PlanBuilder::projections(std::vector<PlannedCall>& v) {
   const uint64_t H = m_.hidden, qd = m_.q_cols, kvd = m_.kv_cols, hd = m_.head_dim;
   add(v, "rmsnorm", "attn_norm", rows_shape(H), [this, H](ProgramBuilder& b, MemoryPlan& plan, const std::string& L) {
     alloc("h", H);
-    emit_rmsnorm(b, plan, {L + "attn_norm", "x", "h", L + "attn_norm"});
+    emit_rmsnorm(b, plan, norm_args(L + "attn_norm", "x", "h", L + "attn_norm"));
   });
   add(v, "linear", "q_proj", linear_shape(ra_, H, qd), [this, qd, kvd](ProgramBuilder& b, MemoryPlan& plan, const std::string& L) {
     alloc("q", qd);
@@ -122,9 +129,9 @@ void PlanBuilder::projections(std::vector<PlannedCall>& v) {
   if (m_.qk_norm)  // Qwen3: per-head RMSNorm of q and k before RoPE
     for (const char* t : {"q", "k"})
       add(v, "head_rmsnorm", std::string(t) + "_norm", rows_shape(*t == 'q' ? qd : kvd).set("head_dim", hd),
-          [t, hd](ProgramBuilder& b, MemoryPlan& plan, const std::string& L) {
+          [this, t, hd](ProgramBuilder& b, MemoryPlan& plan, const std::string& L) {
             const std::string n = L + t + "_norm";
-            emit_head_rmsnorm(b, plan, {n, t, t, n, hd});
+            emit_head_rmsnorm(b, plan, {n, t, t, n, hd, m_.model_head_dim});
           });
   for (const char* t : {"q", "k"})
     add(v, "rope", std::string("rope_") + t, rows_shape(*t == 'q' ? qd : kvd).set("head_dim", hd),
@@ -150,12 +157,19 @@ void PlanBuilder::attention_block(std::vector<PlannedCall>& v) {
       }
     });
   }
+  const uint64_t heads_cols = m_.heads * m_.head_dim;
+  if (qd > heads_cols)  // the output's MLEN padding past the last head, which attention leaves as it was
+    add(v, "zero_columns", "attn_padding", rows_shape(qd).set("first_col", heads_cols),
+        [this, qd, heads_cols](ProgramBuilder& b, MemoryPlan& plan, const std::string& L) {
+          alloc("attn", qd);
+          emit_zero_columns(b, plan, {L + "attn_padding", "attn", heads_cols});
+        });
   KernelShape at;
   at.set("batch", s_.batch).set("q_len", s_.q_len).set("kv_len", kv_len).set("heads", m_.heads);
   at.set("kv_heads", m_.kv_heads).set("head_dim", m_.head_dim).set("window", m_.window);
   at.set("capacity", s_.capacity).set("rows_alloc", ra_);
-  add(v, "attention", "attention", at, [this, qd, kv_len](ProgramBuilder& b, MemoryPlan& plan, const std::string& L) {
-    alloc("attn", qd);
+  add(v, "attention", "attention", at, [this, qd, heads_cols, kv_len](ProgramBuilder& b, MemoryPlan& plan, const std::string& L) {
+    if (qd == heads_cols) alloc("attn", qd);
     const AttentionArgs a{.name = L + "attention",
                           .q = "q",
                           .out = "attn",
@@ -170,7 +184,8 @@ void PlanBuilder::attention_block(std::vector<PlannedCall>& v) {
                           .num_kv_heads = m_.kv_heads,
                           .head_dim = m_.head_dim,
                           .causal = true,
-                          .sliding_window = m_.window};
+                          .sliding_window = m_.window,
+                          .scale_head_dim = m_.model_head_dim};
     emit_flash_attention(b, plan, a);
     free("q");
   });
@@ -195,7 +210,7 @@ void PlanBuilder::mlp_block(std::vector<PlannedCall>& v) {
   const uint64_t H = m_.hidden, I = m_.inter;
   add(v, "rmsnorm", "mlp_norm", rows_shape(H), [this, H](ProgramBuilder& b, MemoryPlan& plan, const std::string& L) {
     alloc("h", H);
-    emit_rmsnorm(b, plan, {L + "mlp_norm", "x", "h", L + "mlp_norm"});
+    emit_rmsnorm(b, plan, norm_args(L + "mlp_norm", "x", "h", L + "mlp_norm"));
   });
   add(v, "linear", "gate_proj", linear_shape(ra_, H, I), [this, I](ProgramBuilder& b, MemoryPlan& plan, const std::string& L) {
     alloc("gate", I);
@@ -240,8 +255,8 @@ void PlanBuilder::tail(std::vector<PlannedCall>& v) {
   }
   KernelShape n;
   n.set("rows", B).set("rows_alloc", lm_rows).set("cols", H);
-  add(v, "rmsnorm", "final_norm", n, [final_in](ProgramBuilder& b, MemoryPlan& plan, const std::string&) {
-    emit_rmsnorm(b, plan, {"final_norm", final_in, final_in, "final_norm"});
+  add(v, "rmsnorm", "final_norm", n, [this, final_in](ProgramBuilder& b, MemoryPlan& plan, const std::string&) {
+    emit_rmsnorm(b, plan, norm_args("final_norm", final_in, final_in, "final_norm"));
   });
   add(v, "linear", "lm_head", linear_shape(lm_rows, H, m_.vocab),
       [this, B, final_in](ProgramBuilder& b, MemoryPlan& plan, const std::string&) {

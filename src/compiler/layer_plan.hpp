@@ -16,11 +16,14 @@
 
 namespace plena::compiler {
 
-// One device's share of the model: compiler::tensor_shard(m, tp) (shard.hpp), widths padded to
-// whole MLEN tiles.
+// One device's share of the model: compiler::tensor_shard(m, tp) (shard.hpp), widths zero-padded
+// to whole MLEN tiles, heads zero-padded to placed_head_dim (docs/compiler.md, "Padding").
+// model_hidden and model_head_dim are the model's own widths: the norms' means and the softmax
+// scale use them.
 struct ModelDims {
   uint64_t hidden = 0, q_cols = 0, kv_cols = 0, inter = 0, vocab = 0;
   uint64_t heads = 0, kv_heads = 0, head_dim = 0, window = 0;
+  uint64_t model_hidden = 0, model_head_dim = 0;
   bool attention_bias = false, qk_norm = false, o_proj_bias = false;
 };
 ModelDims model_dims(const model::ModelConfig& m, const config::HardwareConfig& cfg, uint32_t tp = 1);

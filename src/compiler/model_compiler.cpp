@@ -22,13 +22,6 @@ namespace {
   throw InputError(fmt::format("model '{}': error: {} is not supported by the model compiler yet", m.name, what));
 }
 
-void require_multiple(const model::ModelConfig& m, const char* what, int64_t v, uint64_t mlen) {
-  if (v <= 0 || uint64_t(v) % mlen != 0)
-    throw InputError(fmt::format("model '{}': error: {} = {} must be a positive multiple of MLEN {} (the linear kernel tiles "
-                                 "K and N by MLEN)",
-                                 m.name, what, v, mlen));
-}
-
 std::string layer_name(int64_t i, const char* what) { return fmt::format("layers.{}.{}", i, what); }
 
 }  // namespace
@@ -39,15 +32,15 @@ ModelCompiler::ModelCompiler(const config::HardwareConfig& hw, std::string hw_na
   const auto& g = hw_.geometry;
   const uint64_t mlen = g.mlen, vlen = g.vlen;
   if (m.hidden_act != "silu") unsupported(m, fmt::format("hidden_act '{}' (only silu)", m.hidden_act));
-  require_multiple(m, "hidden_size", m.hidden_size, mlen);
-  // Runs with data place the model's own widths; a timing-only run (no host data: no weights
-  // either) pads the q/o and FFN widths to whole MLEN tiles, as the estimate costs them (a tensor
-  // shard of compiler::tensor_shard seldom keeps them MLEN multiples).
-  if (opt.host_data) {
-    require_multiple(m, "intermediate_size", m.intermediate_size, mlen);
-    require_multiple(m, "num_attention_heads * head_dim", m.q_dim(), mlen);
-  }
-  const ModelDims dims = model_dims(m, hw);
+  const std::initializer_list<std::pair<const char*, int64_t>> sizes = {
+      {"hidden_size", m.hidden_size}, {"intermediate_size", m.intermediate_size}, {"vocab_size", m.vocab_size},
+      {"num_attention_heads", m.num_attention_heads}, {"num_key_value_heads", m.num_key_value_heads}};
+  for (const auto& [what, v] : sizes)
+    if (v <= 0) throw InputError(fmt::format("model '{}': error: {} = {} must be positive", m.name, what, v));
+  if (m.head_dim <= 0 || m.head_dim % 2)
+    throw InputError(fmt::format("model '{}': error: head_dim = {} must be positive and even (rotate-half RoPE pairs "
+                                 "column i with i + head_dim/2)",
+                                 m.name, m.head_dim));
   if (opt.batch == 0) throw InputError("error: batch must be at least 1");
   if (opt.max_positions == 0) throw InputError("error: max_positions must be at least 1 (prompt + generated tokens)");
   if (!(hw.formats.m_kv == hw.formats.v_kv))
@@ -57,13 +50,14 @@ ModelCompiler::ModelCompiler(const config::HardwareConfig& hw, std::string hw_na
 
   define_standard_constants(base_, m_);
   const auto& f = hw_.formats;
-  const uint64_t H = uint64_t(m.hidden_size), I = dims.inter, Q = dims.q_cols;
-  kv_ = kv_cache_layout(hw_, opt.batch, uint64_t(m.num_key_value_heads), opt.max_positions + hw.hbm.v_writeback_amount,
-                        uint64_t(m.head_dim));
-  // K and V rows are the cache rows: kv_dim columns zero-padded to whole MLEN tiles.
-  k_cols_ = kv_.width;
-  const uint64_t v_cols = k_cols_;
-  vocab_pad_ = round_up(uint64_t(m.vocab_size), mlen);
+  // Every width zero-padded to whole MLEN tiles and every head to placed_head_dim (docs/compiler.md).
+  dims_ = model_dims(m_, hw_);
+  const uint64_t H = dims_.hidden, I = dims_.inter, hd = uint64_t(m.head_dim), P = dims_.head_dim;
+  kv_ = kv_cache_layout(hw_, opt.batch, dims_.kv_heads, opt.max_positions + hw.hbm.v_writeback_amount, P);
+  k_cols_ = kv_.width;  // = dims_.kv_cols: K and V rows are the cache rows
+  vocab_pad_ = dims_.vocab;
+  const Axis hid{uint64_t(m.hidden_size)}, inter{uint64_t(m.intermediate_size)}, vocab{uint64_t(m.vocab_size)};
+  const Axis qh{dims_.heads * hd, dims_.heads}, kvh{dims_.kv_heads * hd, dims_.kv_heads}, one_head{hd, 1};
 
   HbmPlaceOptions rowvec;
   rowvec.row_multiple = vlen;  // vector params / embedding rows are read in whole VLEN blocks
@@ -74,36 +68,40 @@ ModelCompiler::ModelCompiler(const config::HardwareConfig& hw, std::string hw_na
     sources_.emplace_back(name, std::move(src));
   };
   using K = Source::Kind;
-  if (opt.first_stage) place("embed_tokens", {uint64_t(m.vocab_size), H}, f.v_act, {K::Copy, "model.embed_tokens.weight"}, rowvec);
+  auto linear = [&](const std::string& name, const std::string& hf, Axis in, uint64_t in_cols, Axis out, uint64_t out_cols) {
+    place(name, {in_cols, out_cols}, f.m_weight, {K::Transpose, hf, in, out});
+  };
+  auto vec = [&](const std::string& name, const std::string& hf, Axis ax, uint64_t cols) {
+    place(name, {1, cols}, f.v_act, {K::Row, hf, {1}, ax}, rowvec);
+  };
+  if (opt.first_stage) place("embed_tokens", {uint64_t(m.vocab_size), H}, f.v_act, {K::Copy, "model.embed_tokens.weight", vocab, hid}, rowvec);
   for (int64_t i = 0; i < m.num_hidden_layers; ++i) {
     const std::string p = fmt::format("model.layers.{}.", i);
-    place(layer_name(i, "attn_norm"), {1, H}, f.v_act, {K::Row, p + "input_layernorm.weight"}, rowvec);
-    place(layer_name(i, "q_proj"), {H, Q}, f.m_weight, {K::Transpose, p + "self_attn.q_proj.weight"});
-    place(layer_name(i, "k_proj"), {H, k_cols_}, f.m_weight, {K::Transpose, p + "self_attn.k_proj.weight"});
-    place(layer_name(i, "v_proj"), {H, v_cols}, f.m_weight, {K::Transpose, p + "self_attn.v_proj.weight"});
-    place(layer_name(i, "o_proj"), {Q, H}, f.m_weight, {K::Transpose, p + "self_attn.o_proj.weight"});
-    // Biases and q/k norm weights are vector parameters (v_act), laid out like their activations:
-    // k's and v's biases zero-padded to k_cols_.
+    vec(layer_name(i, "attn_norm"), p + "input_layernorm.weight", hid, H);
+    linear(layer_name(i, "q_proj"), p + "self_attn.q_proj.weight", hid, H, qh, dims_.q_cols);
+    linear(layer_name(i, "k_proj"), p + "self_attn.k_proj.weight", hid, H, kvh, k_cols_);
+    linear(layer_name(i, "v_proj"), p + "self_attn.v_proj.weight", hid, H, kvh, k_cols_);
+    linear(layer_name(i, "o_proj"), p + "self_attn.o_proj.weight", qh, dims_.q_cols, hid, H);
+    // Biases and q/k norm weights are vector parameters (v_act), laid out like their activations.
     if (m.attention_bias) {
-      place(layer_name(i, "q_bias"), {1, Q}, f.v_act, {K::Row, p + "self_attn.q_proj.bias"}, rowvec);
-      place(layer_name(i, "k_bias"), {1, k_cols_}, f.v_act, {K::PadRow, p + "self_attn.k_proj.bias"}, rowvec);
-      place(layer_name(i, "v_bias"), {1, v_cols}, f.v_act, {K::PadRow, p + "self_attn.v_proj.bias"}, rowvec);
+      vec(layer_name(i, "q_bias"), p + "self_attn.q_proj.bias", qh, dims_.q_cols);
+      vec(layer_name(i, "k_bias"), p + "self_attn.k_proj.bias", kvh, k_cols_);
+      vec(layer_name(i, "v_bias"), p + "self_attn.v_proj.bias", kvh, k_cols_);
     }
-    if (m.o_proj_bias) place(layer_name(i, "o_bias"), {1, H}, f.v_act, {K::Row, p + "self_attn.o_proj.bias"}, rowvec);
+    if (m.o_proj_bias) vec(layer_name(i, "o_bias"), p + "self_attn.o_proj.bias", hid, H);
     if (m.qk_norm) {
-      place(layer_name(i, "q_norm"), {1, uint64_t(m.head_dim)}, f.v_act, {K::Row, p + "self_attn.q_norm.weight"}, rowvec);
-      place(layer_name(i, "k_norm"), {1, uint64_t(m.head_dim)}, f.v_act, {K::Row, p + "self_attn.k_norm.weight"}, rowvec);
+      vec(layer_name(i, "q_norm"), p + "self_attn.q_norm.weight", one_head, P);
+      vec(layer_name(i, "k_norm"), p + "self_attn.k_norm.weight", one_head, P);
     }
-    place(layer_name(i, "mlp_norm"), {1, H}, f.v_act, {K::Row, p + "post_attention_layernorm.weight"}, rowvec);
-    place(layer_name(i, "gate_proj"), {H, I}, f.m_weight, {K::Transpose, p + "mlp.gate_proj.weight"});
-    place(layer_name(i, "up_proj"), {H, I}, f.m_weight, {K::Transpose, p + "mlp.up_proj.weight"});
-    place(layer_name(i, "down_proj"), {I, H}, f.m_weight, {K::Transpose, p + "mlp.down_proj.weight"});
+    vec(layer_name(i, "mlp_norm"), p + "post_attention_layernorm.weight", hid, H);
+    linear(layer_name(i, "gate_proj"), p + "mlp.gate_proj.weight", hid, H, inter, I);
+    linear(layer_name(i, "up_proj"), p + "mlp.up_proj.weight", hid, H, inter, I);
+    linear(layer_name(i, "down_proj"), p + "mlp.down_proj.weight", inter, I, hid, H);
   }
-  if (attention_needs_identity(hw_, uint64_t(m.head_dim)))
-    place("attn_identity", {attention_identity_rows(hw_), mlen}, f.m_weight, {K::AttnIdentity, ""});
+  if (attention_needs_identity(hw_, P)) place("attn_identity", {attention_identity_rows(hw_), mlen}, f.m_weight, {K::AttnIdentity, ""});
   if (opt.last_stage) {
-    place("final_norm", {1, H}, f.v_act, {K::Row, "model.norm.weight"}, rowvec);
-    place("lm_head", {H, vocab_pad_}, f.m_weight, {K::LmHead, ""});
+    vec("final_norm", "model.norm.weight", hid, H);
+    place("lm_head", {H, vocab_pad_}, f.m_weight, {K::LmHead, "", hid, vocab});
   }
   for (int64_t i = 0; i < m.num_hidden_layers; ++i) {
     place_kv_cache(base_, layer_name(i, "k_cache"), kv_);
@@ -111,10 +109,10 @@ ModelCompiler::ModelCompiler(const config::HardwareConfig& hw, std::string hw_na
   }
   // The RoPE swap tensor (head_dim <= VLEN): the same image every step, [swap rows, MLEN] with the
   // swap tile on top (place_rope_tables sizes it).
-  if (uint64_t(m.head_dim) <= vlen) {
+  if (P <= vlen) {
     const uint64_t swap_rows = std::max<uint64_t>(mlen, hw_.hbm.m_prefetch_amount);
     auto image = std::make_shared<std::vector<float>>(swap_rows * mlen, 0.f);
-    const std::vector<float> tile = rope_swap_matrix(uint64_t(m.head_dim), mlen);
+    const std::vector<float> tile = rope_swap_matrix(P, mlen);
     std::copy(tile.begin(), tile.end(), image->begin());
     rope_swap_ = std::move(image);
   }
@@ -138,6 +136,20 @@ const ModelCompiler::Source& ModelCompiler::weight_source(const std::string& ten
   return it->second;
 }
 
+int64_t ModelCompiler::model_index(const Axis& ax, uint64_t i) const {
+  if (ax.heads == 0) return i < ax.real ? int64_t(i) : -1;
+  const uint64_t hd = uint64_t(m_.head_dim), P = dims_.head_dim, h = i / P;
+  if (h >= ax.heads) return -1;
+  const int64_t j = real_head_column(hd, P, i % P);
+  return j < 0 ? -1 : int64_t(h * hd) + j;
+}
+
+std::vector<int64_t> ModelCompiler::axis_map(const Axis& ax, uint64_t begin, uint64_t n) const {
+  std::vector<int64_t> map(n);
+  for (uint64_t i = 0; i < n; ++i) map[i] = model_index(ax, begin + i);
+  return map;
+}
+
 std::span<const float> ModelCompiler::weight_rows(const std::string& tensor, const model::ModelWeights& w,
                                                   uint64_t row0, uint64_t nrows, std::vector<float>& d) const {
   const Source& src = weight_source(tensor);
@@ -146,7 +158,9 @@ std::span<const float> ModelCompiler::weight_rows(const std::string& tensor, con
   if (row0 > rows || nrows > rows - row0)
     throw std::logic_error(fmt::format("weight_rows: rows [{}, {}) of '{}' ({} rows)", row0, row0 + nrows, tensor, rows));
   const uint64_t n = nrows * cols;
-  const bool same_layout = src.kind == Source::Kind::Row || src.kind == Source::Kind::Copy;
+  // The model's own layout (no padding, no head placement): a view or a bf16 read, no remapping.
+  const bool same_layout = (src.kind == Source::Kind::Row || src.kind == Source::Kind::Copy) && src.cols.heads == 0 &&
+                           src.cols.real == cols;
   const std::string& hf = src.kind == Source::Kind::LmHead
                               ? (m_.tie_word_embeddings ? std::string("model.embed_tokens.weight") : std::string("lm_head.weight"))
                               : src.hf;
@@ -159,27 +173,24 @@ std::span<const float> ModelCompiler::weight_rows(const std::string& tensor, con
   switch (src.kind) {
     case Source::Kind::Transpose:
     case Source::Kind::LmHead:
-      transpose_rows(tensor, w, hf, row0, nrows, cols, rows, d);
+      transpose_rows(tensor, w, src, hf, row0, nrows, cols, d);
       break;
     case Source::Kind::AttnIdentity: {
       const std::vector<float> all = attention_identity_data(hw_);
       std::copy_n(all.begin() + long(row0 * cols), n, d.begin());
       break;
     }
-    case Source::Kind::PadRow: {
-      const model::Tensor& W = w.get(src.hf);
-      if (rows != 1 || W.numel() != uint64_t(m_.kv_dim()))
-        throw InputError(fmt::format("error: weight '{}' has {} elements, expected {}", src.hf, W.numel(), m_.kv_dim()));
-      std::fill_n(d.begin(), n, 0.f);
-      if (nrows) std::copy(W.data.begin(), W.data.end(), d.begin());
-      break;
-    }
     case Source::Kind::Row:
     case Source::Kind::Copy: {
       const std::vector<size_t>& shape = w.shape(src.hf);
       const uint64_t numel = std::accumulate(shape.begin(), shape.end(), uint64_t(1), std::multiplies<>());
-      if (numel != rows * cols)
-        throw InputError(fmt::format("error: weight '{}' has {} elements, expected {}", src.hf, numel, rows * cols));
+      const uint64_t expect = (src.kind == Source::Kind::Row ? 1 : rows) * src.cols.real;
+      if (numel != expect)
+        throw InputError(fmt::format("error: weight '{}' has {} elements, expected {}", src.hf, numel, expect));
+      if (!same_layout) {
+        padded_rows(w, src, row0, nrows, cols, d);
+        break;
+      }
       if (!from_bf16) return std::span<const float>(w.get(src.hf).data).subspan(row0 * cols, n);  // no staging copy
       w.read(src.hf, row0 * cols, std::span<float>(d.data(), n));
       break;
@@ -188,28 +199,47 @@ std::span<const float> ModelCompiler::weight_rows(const std::string& tensor, con
   return std::span<const float>(d.data(), n);
 }
 
-// Rows [row0, row0 + nrows) of the [in = rows, cols] image of HF [out, in] weight `hf`: output o
-// at column o, zero past out. Blocks of 16 HF rows are read (from bf16 in place where possible)
-// so each HBM row gets a cache line per block rather than a float.
-void ModelCompiler::transpose_rows(const std::string& tensor, const model::ModelWeights& w, const std::string& hf,
-                                   uint64_t row0, uint64_t nrows, uint64_t cols, uint64_t rows,
+// Rows of a Row/Copy parameter whose columns are padded or head-placed: each row read once, then
+// scattered (zeros elsewhere).
+void ModelCompiler::padded_rows(const model::ModelWeights& w, const Source& src, uint64_t row0, uint64_t nrows,
+                                uint64_t cols, std::vector<float>& d) const {
+  const uint64_t in = src.cols.real;
+  const std::vector<int64_t> map = axis_map(src.cols, 0, cols);
+  std::vector<float> row(in);
+  for (uint64_t r = 0; r < nrows; ++r) {
+    w.read(src.hf, (row0 + r) * in, std::span<float>(row.data(), in));
+    for (uint64_t c = 0; c < cols; ++c) d[r * cols + c] = map[c] < 0 ? 0.f : row[uint64_t(map[c])];
+  }
+}
+
+// Rows [row0, row0 + nrows) of the [in (rows axis), out (cols axis)] image of HF [out, in] weight
+// `hf`, zeros where either axis is padding. Blocks of 16 HF rows are read (from bf16 in place where
+// possible) so each HBM row gets a cache line per block rather than a float.
+void ModelCompiler::transpose_rows(const std::string& tensor, const model::ModelWeights& w, const Source& src,
+                                   const std::string& hf, uint64_t row0, uint64_t nrows, uint64_t cols,
                                    std::vector<float>& d) const {
   const std::vector<size_t>& shape = w.shape(hf);
   const uint64_t out = shape.at(0), in = shape.at(1);
-  if (in != rows) throw InputError(fmt::format("error: weight for '{}' has {} inputs, expected {}", tensor, in, rows));
+  if (in != src.rows.real || out != src.cols.real)
+    throw InputError(fmt::format("error: weight '{}' for '{}' is [{}, {}], expected [{}, {}] ([out, in])", hf, tensor, out,
+                                 in, src.cols.real, src.rows.real));
+  const std::vector<int64_t> rmap = axis_map(src.rows, row0, nrows), cmap = axis_map(src.cols, 0, cols);
   constexpr uint64_t kBlock = 16;
   std::vector<float> blk(kBlock * nrows);
   const std::span<const uint16_t> b16 = w.bf16_values(hf);
   const float* f32 = b16.empty() ? w.get(hf).data.data() : nullptr;
-  for (uint64_t o0 = 0; o0 < out; o0 += kBlock) {
-    const uint64_t nb = std::min(kBlock, out - o0);
-    for (uint64_t o = o0; o < o0 + nb; ++o)
-      for (uint64_t i = 0; i < nrows; ++i)
-        blk[(o - o0) * nrows + i] = f32 ? f32[o * in + row0 + i] : std::bit_cast<float>(uint32_t(b16[o * in + row0 + i]) << 16);
+  auto at = [&](uint64_t o, int64_t i) {
+    if (i < 0) return 0.f;
+    const uint64_t k = o * in + uint64_t(i);
+    return f32 ? f32[k] : std::bit_cast<float>(uint32_t(b16[k]) << 16);
+  };
+  for (uint64_t c0 = 0; c0 < cols; c0 += kBlock) {
+    const uint64_t nb = std::min(kBlock, cols - c0);
+    for (uint64_t c = c0; c < c0 + nb; ++c)
+      for (uint64_t i = 0; i < nrows; ++i) blk[(c - c0) * nrows + i] = cmap[c] < 0 ? 0.f : at(uint64_t(cmap[c]), rmap[i]);
     for (uint64_t i = 0; i < nrows; ++i)
-      for (uint64_t o = 0; o < nb; ++o) d[i * cols + o0 + o] = blk[o * nrows + i];
+      for (uint64_t c = 0; c < nb; ++c) d[i * cols + c0 + c] = blk[c * nrows + i];
   }
-  for (uint64_t r = 0; r < nrows; ++r) std::fill(d.begin() + long(r * cols + out), d.begin() + long((r + 1) * cols), 0.f);
 }
 
 const CompiledStep& ModelCompiler::compile_step(const std::vector<std::vector<int64_t>>& tokens, uint64_t past) const {
@@ -280,8 +310,11 @@ void ModelCompiler::add_rope_inits(CompiledStep& step, const RopeInitPlace& rope
   const uint64_t R = step.batch * step.q_len;
   std::vector<int64_t> pos(rope.rows, 0);
   for (uint64_t r = 0; r < R; ++r) pos[r] = int64_t(step.past + r % step.q_len);
-  const std::vector<float> inv = model::rope_inv_freq(m_);
-  RopeTables t = rope_tables(inv, uint64_t(m_.head_dim), hw_.geometry.vlen, pos);
+  // Placed heads (placed_head_column): pair j < head_dim/2 keeps its frequency; the padding pairs
+  // get 0 (cos 1, sin 0: their zeros stay zero).
+  std::vector<float> inv = model::rope_inv_freq(m_);
+  inv.resize(dims_.head_dim / 2, 0.f);
+  RopeTables t = rope_tables(inv, dims_.head_dim, hw_.geometry.vlen, pos);
   step.vram_inits.push_back({rope.cos, std::move(t.cos)});
   step.vram_inits.push_back({rope.sin, std::move(t.sin)});
 }
@@ -301,7 +334,7 @@ CompiledStep ModelCompiler::emit_step(const std::vector<int64_t>& flat, uint64_t
   act.row_multiple = need;
   auto alloc = [&](const std::string& name, uint64_t cols) { return plan.alloc_vram(name, R, cols, act); };
 
-  const uint64_t H = uint64_t(m_.hidden_size), hd = uint64_t(m_.head_dim);
+  const uint64_t H = dims_.hidden, hd = dims_.head_dim;
 
   CompiledStep step;
   step.batch = B;
@@ -329,9 +362,6 @@ CompiledStep ModelCompiler::emit_step(const std::vector<int64_t>& flat, uint64_t
     step.residual_pcs.push_back(b.size());
   };
   // The step's kernels come from the one plan (layer_plan.hpp), bound to this step's tensors.
-  const ModelDims dims = model_dims(m_, hw_);
-  if (dims.kv_cols != k_cols_ || dims.vocab != vocab_pad_ || dims.hidden != H)
-    throw std::logic_error("model compiler: model_dims disagrees with the placement");
   StepBinding bind;
   bind.kv = &kv_;
   bind.rope = &rope;
@@ -339,7 +369,7 @@ CompiledStep ModelCompiler::emit_step(const std::vector<int64_t>& flat, uint64_t
   if (attention_needs_identity(hw_, hd)) bind.identity = "attn_identity";
   bind.alloc = [&](const std::string& name, uint64_t cols) { alloc(name, cols); };
   bind.free = [&](const std::string& name) { plan.free_vram(name); };
-  const StepPlan sp = step_plan(dims, hw_, {B, T, past, kv_.capacity}, &bind);
+  const StepPlan sp = step_plan(dims_, hw_, {B, T, past, kv_.capacity}, &bind);
   if (opt_.first_stage)
     for (const PlannedCall& c : sp.head) c.emit(b, plan, "");
   mark_residual();

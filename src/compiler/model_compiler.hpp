@@ -12,6 +12,7 @@
 
 #include "compiler/compiler.hpp"
 #include "compiler/kernels_attention.hpp"
+#include "compiler/layer_plan.hpp"
 #include "model/model.hpp"
 
 namespace plena::compiler {
@@ -97,19 +98,33 @@ class ModelCompiler {
   uint64_t patched_steps() const { return patched_steps_; }
 
  private:
+  // How one HBM dimension maps onto the model's: the first `real` indices are the model's own and
+  // the rest zero padding, or (heads > 0) `heads` heads of head_dim placed at dims_.head_dim each
+  // (placed_head_column).
+  struct Axis {
+    uint64_t real = 0, heads = 0;
+  };
   struct Source {
-    // PadRow: a kv_dim bias zero-padded to the K/V width; AttnIdentity: attention_identity_data.
-    enum class Kind : uint8_t { Transpose, AttnIdentity, Row, PadRow, Copy, LmHead } kind;
+    // Transpose: HF [out, in] -> [in (rows axis), out (cols axis)]; Row: a 1-D parameter -> [1,
+    // cols]; Copy: HF [rows, in] -> [rows, cols]; AttnIdentity: attention_identity_data; LmHead: a
+    // Transpose of lm_head.weight or the tied embedding.
+    enum class Kind : uint8_t { Transpose, AttnIdentity, Row, Copy, LmHead } kind;
     std::string hf;
+    Axis rows{}, cols{};
   };
   const Source& weight_source(const std::string& tensor) const;  // InputError if not a weight tensor
-  void transpose_rows(const std::string& tensor, const model::ModelWeights& w, const std::string& hf, uint64_t row0,
-                      uint64_t nrows, uint64_t cols, uint64_t rows, std::vector<float>& d) const;
+  int64_t model_index(const Axis& ax, uint64_t i) const;        // the model's index, or -1 (padding)
+  std::vector<int64_t> axis_map(const Axis& ax, uint64_t begin, uint64_t n) const;
+  void transpose_rows(const std::string& tensor, const model::ModelWeights& w, const Source& src, const std::string& hf,
+                      uint64_t row0, uint64_t nrows, uint64_t cols, std::vector<float>& d) const;
+  void padded_rows(const model::ModelWeights& w, const Source& src, uint64_t row0, uint64_t nrows, uint64_t cols,
+                   std::vector<float>& d) const;
   config::HardwareConfig hw_;
   std::string hw_name_;
   model::ModelConfig m_;
   ModelCompileOptions opt_;
   MemoryPlan base_;
+  ModelDims dims_;  // the placed widths (model_dims)
   KvCacheLayout kv_;
   uint64_t vocab_pad_ = 0;
   uint64_t k_cols_ = 0;  // K/V projection width = the cache row: kv_heads * head_dim rounded up to MLEN

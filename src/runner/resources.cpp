@@ -3,6 +3,7 @@
 
 #include <algorithm>
 
+#include "compiler/layer_plan.hpp"
 #include "numerics/numerics.hpp"
 #include "sim/resources.hpp"
 #include "sim/sim.hpp"
@@ -32,14 +33,25 @@ uint64_t in_place_elements(const model::ModelConfig& cfg, bool checkpoint) {
   return sat_mul({vocab_table(cfg), cfg.tie_word_embeddings ? 1u : 2u});
 }
 
-// HBM pages the weights and KV caches occupy in their formats. A run writes only the embedding
-// rows it looks up (`lookups`, each at most an element page and a scale page); compile all of them.
-uint64_t hbm_image_bytes(const model::ModelConfig& cfg, const config::HardwareConfig& hw, uint64_t batch,
+// The model as the compiler places it: widths zero-padded to the tiles (compiler::model_dims).
+model::ModelConfig placed_config(const model::ModelConfig& cfg, const config::HardwareConfig& hw) {
+  const compiler::ModelDims d = compiler::model_dims(cfg, hw);
+  model::ModelConfig p = cfg;
+  p.hidden_size = int64_t(d.hidden), p.intermediate_size = int64_t(d.inter), p.vocab_size = int64_t(d.vocab);
+  p.head_dim = int64_t(d.head_dim);
+  return p;
+}
+
+// HBM pages the weights and KV caches occupy in their formats, at the placed widths. A run writes
+// only the embedding rows it looks up (`lookups`, each at most an element page and a scale page);
+// compile all of them.
+uint64_t hbm_image_bytes(const model::ModelConfig& model, const config::HardwareConfig& hw, uint64_t batch,
                          uint64_t positions, uint64_t lookups = ~uint64_t(0)) {
+  const model::ModelConfig cfg = placed_config(model, hw);
   const uint64_t linear = cfg.linear_param_count() + (cfg.tie_word_embeddings ? vocab_table(cfg) : 0);
   const uint64_t rest = cfg.param_count() > cfg.linear_param_count() ? cfg.param_count() - cfg.linear_param_count() : 0;
   const uint64_t table = format_bytes(hw.formats.v_act, vocab_table(cfg));
-  const uint64_t kv = sat_mul({2, u(cfg.num_hidden_layers), u(cfg.kv_dim()), positions, batch});
+  const uint64_t kv = sat_mul({2, u(cfg.num_hidden_layers), compiler::model_dims(model, hw).kv_cols, positions, batch});
   const uint64_t rows = std::min(table, sat_mul({lookups, 2, sim::HbmStore::kPageBytes}));
   return sat_add(sat_add(format_bytes(hw.formats.m_weight, linear),
                          sat_add(format_bytes(hw.formats.v_act, rest) - table, rows)),

@@ -200,9 +200,9 @@ TEST(Runner, TimingOnlyMatchesFunctionalTiming) {
 TEST(Runner, UnsupportedModelsAreInputErrors) {
   RunOptions o = tiny("tiny-fp32", 2, 0);
   {
-    // hidden_size 200 is not a multiple of MLEN 16 (the linear kernel tiles by MLEN).
+    // An odd head_dim has no rotate-half RoPE pairs (widths off the tiles are zero-padded instead).
     model::ModelConfig c = model::model_preset("tiny");
-    c.hidden_size = 200;
+    c.head_dim = 31;
     const auto dir = temp_dir("unsupported");
     model::save_hf_model(dir, c, model::make_random_weights(c, 1), model::DType::F32);
     o.model = dir.string();

@@ -106,10 +106,9 @@ void AttentionSetup::check_tensors(const config::HardwareConfig& cfg, MemoryPlan
   // A tensor shard's q/o may be padded to whole MLEN tiles (ModelDims::q_cols); the heads come first.
   const uint64_t padded = round_up(width, cfg.geometry.mlen);
   for (const VramTensor* t : {q, o}) {
-    if (t->cols != width && t->cols != padded)
-      fail(kn, fmt::format("VRAM tensor '{}' has {} columns, expected num_heads * head_dim = {} (or {}, padded to "
-                           "whole MLEN tiles)",
-                           t->name, t->cols, width, padded));
+    if (t->cols < width)  // more: a projection padded to MLEN (those columns are not touched)
+      fail(kn, fmt::format("VRAM tensor '{}' has {} columns, expected at least num_heads * head_dim = {}", t->name,
+                           t->cols, width));
     if (t->rows < a.batch * a.q_len || t->rows_alloc < rows_need)
       fail(kn, fmt::format("VRAM tensor '{}' has {} rows ({} allocated), expected >= {} rows and >= {} allocated "
                            "(attention_rows_alloc)",
@@ -162,7 +161,7 @@ void AttentionSetup::allocate(MemoryPlan& plan) {
   mask_rows = compact_masks ? (a.causal ? a.q_len : 1) : mlen;
   mask_base = plan.alloc_vram(n_mask, mask_rows + 1 + (low_masks ? mlen : 0), vlen).base();
   low_base = neg_row() + vlen;
-  const float scale = float(1.0 / std::sqrt(double(hd)));
+  const float scale = float(1.0 / std::sqrt(double(a.scale_head_dim ? a.scale_head_dim : hd)));
   scale_slot = plan.fp_constant("attn_scale", scale);
   neg_slot = plan.fp_constant("neg_large", -1.0e30f);
   // Query chunks x head passes whose running max and sum fit in FP SRAM.

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <numeric>
 #include <vector>
 
 #include "support/support.hpp"
@@ -30,6 +31,30 @@ uint64_t padded_head_dim(const config::HardwareConfig& cfg, uint64_t head_dim, s
   if (head_dim % mlen) fail(who, fmt::format("head_dim {} must divide MLEN = {} or be a multiple of it", head_dim, mlen));
   return head_dim;
 }
+
+}  // namespace attn
+
+uint64_t placed_head_dim(const config::HardwareConfig& cfg, uint64_t head_dim) {
+  const uint64_t mlen = cfg.geometry.mlen;
+  const uint64_t g = std::lcm(std::lcm<uint64_t>(cfg.geometry.hlen, cfg.geometry.blen), 2);
+  if (head_dim == 0) attn::fail("head layout", "head_dim must be positive");
+  for (uint64_t p = round_up(head_dim, g); p < mlen; p += g)
+    if (mlen % p == 0) return p;
+  return round_up(head_dim, mlen);
+}
+
+uint64_t placed_head_column(uint64_t head_dim, uint64_t placed, uint64_t j) {
+  const uint64_t half = head_dim / 2;
+  return j < half ? j : placed / 2 + (j - half);
+}
+
+int64_t real_head_column(uint64_t head_dim, uint64_t placed, uint64_t c) {
+  const uint64_t half = head_dim / 2, phalf = placed / 2;
+  if (c < phalf) return c < half ? int64_t(c) : -1;
+  return c - phalf < head_dim - half ? int64_t(half + c - phalf) : -1;
+}
+
+namespace attn {
 
 uint64_t tiles_per_prefetch(const config::HardwareConfig& cfg) {
   return ceil_div(cfg.hbm.m_prefetch_amount, cfg.geometry.mlen);

@@ -171,7 +171,7 @@ void emit_head_rmsnorm(ProgramBuilder& b, MemoryPlan& plan, const HeadRmsNormArg
     fail(a.name, fmt::format("head_dim {} must be a multiple or a divisor of VLEN {}", hd, vlen));
   b.comment(fmt::format("{}: per-head RMSNorm over {} rows x {} heads of {} (weight '{}', eps '{}')", a.name, x.rows,
                         x.cols / hd, hd, a.weight, a.eps));
-  NormConstants k(b, plan, hd, a.eps);
+  NormConstants k(b, plan, a.mean_dim ? a.mean_dim : hd, a.eps);
   if (hd % vlen == 0)
     head_rmsnorm_blocks(b, plan, a, x, y, k);
   else

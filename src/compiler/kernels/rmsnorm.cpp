@@ -20,7 +20,7 @@ void emit_rmsnorm(ProgramBuilder& b, MemoryPlan& plan, const RmsNormArgs& a) {
   const VramTensor y = like_tensor(plan, a.name, "output", a.output, x);
   b.comment(fmt::format("{}: RMSNorm over {} rows x {} cols (weight '{}', eps '{}')", a.name, x.rows, x.cols, a.weight,
                         a.eps));
-  NormConstants k(b, plan, x.cols, a.eps);
+  NormConstants k(b, plan, a.mean_cols ? a.mean_cols : x.cols, a.eps);
   Masks masks(b, plan, a.name, x.cols, false);
   ParamRow w(b, plan, a.name, "weight", a.weight, a.weight_source, x.cols, masks);
   ScratchRows tmp(plan, a.name + ".sq", 1, x.vlen);

@@ -1,0 +1,115 @@
+// End-to-end zero padding (docs/compiler.md, "Padding"): models whose head_dim is below HLEN or
+// off the tiles, whose hidden, intermediate and vocabulary sizes are not multiples of MLEN, and
+// whose heads do not fill a whole MLEN, reproduce the host fp32 reference on fp32 hardware.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <string>
+#include <unistd.h>
+
+#include "compiler/layer_plan.hpp"
+#include "config/config.hpp"
+#include "model/model.hpp"
+#include "runner/runner.hpp"
+#include "support/support.hpp"
+
+namespace plena::runner {
+namespace {
+
+// fp32 everywhere, MLEN = VLEN 64, HLEN 16 (or HLEN 64 on MLEN 128): heads of 8 and 32 are narrower than HLEN.
+const char* kHlen16 =
+    "base = \"tiny-fp32\"\n[geometry]\nmlen = 64\nvlen = 64\nblen = 4\nhlen = 16\nbroadcast_amount = 4\n"
+    "[hbm]\nm_prefetch_amount = 64\n[sram]\nmatrix_depth = 4096\n";
+const char* kHlen64 =
+    "base = \"tiny-fp32\"\n[geometry]\nmlen = 128\nvlen = 128\nblen = 8\nhlen = 64\nbroadcast_amount = 2\n"
+    "[hbm]\nm_prefetch_amount = 128\n[sram]\nmatrix_depth = 8192\n";
+
+struct Case {
+  std::string name, hw;
+  int64_t vocab, hidden, inter, heads, kv_heads, head_dim;
+  bool qwen3 = false;  // q/k norms and q/k/v biases on the padded heads
+};
+
+model::ModelConfig config_of(const Case& c) {
+  model::ModelConfig m = model::model_preset(c.qwen3 ? "tiny-qwen3" : "tiny");
+  m.name = c.name;
+  m.vocab_size = c.vocab, m.hidden_size = c.hidden, m.intermediate_size = c.inter;
+  m.num_attention_heads = c.heads, m.num_key_value_heads = c.kv_heads, m.head_dim = c.head_dim;
+  if (c.qwen3) m.attention_bias = m.o_proj_bias = true;
+  return m;
+}
+
+std::filesystem::path temp_dir(const std::string& name) {
+  auto d = std::filesystem::temp_directory_path() / ("plena_runner_pad_" + name + "_" + std::to_string(::getpid()));
+  std::filesystem::remove_all(d);
+  std::filesystem::create_directories(d);
+  return d;
+}
+
+void expect_matches_reference(const Case& c) {
+  SCOPED_TRACE(c.name);
+  const model::ModelConfig m = config_of(c);
+  const auto dir = temp_dir(c.name);
+  model::save_hf_model(dir / "model", m, model::make_random_weights(m, 11), model::DType::F32);
+  RunOptions o;
+  o.model = (dir / "model").string();
+  o.hw = c.hw;
+  o.prompt_len = 5;
+  o.gen = 3;
+  o.dump_hidden_layers = true;  // the residual stream's real columns, layer by layer
+  o.dump_dir = dir / "dump";
+  const RunReport r = run_model(o);
+  ASSERT_EQ(r.steps.size(), 3u);
+  for (const StepReport& st : r.steps) {
+    ASSERT_EQ(st.hidden_layers.size(), size_t(m.num_hidden_layers + 1));
+    for (const HiddenAgreement& h : st.hidden_layers) {
+      EXPECT_LE(h.max_abs, 1e-4 * std::max(1.0, h.ref_rms)) << h.stage;
+      EXPECT_GT(h.cosine, 0.99999) << h.stage;
+    }
+  }
+  EXPECT_EQ(r.generated, r.ref_generated);
+  EXPECT_EQ(r.greedy_match, 1.0);
+  EXPECT_EQ(r.teacher_forced_top1, 1.0);
+  EXPECT_LE(r.logits_max_abs, 1e-4);
+  EXPECT_GT(r.logits_min_cosine, 0.99999);
+  std::filesystem::remove_all(dir);
+}
+
+// Each case pads something the kernels could not tile before.
+TEST(RunnerPadding, HeadDimBelowHlen) {
+  // head_dim 8 on HLEN 16 (placed at 16), 4 heads of 8: q width 64 = one MLEN with padding heads.
+  expect_matches_reference({"hd8-hlen16", kHlen16, 256, 64, 128, 4, 2, 8});
+  // head_dim 32 on HLEN 64 (placed at 64): the LLaMA-3.2-1B / SmolLM2 situation scaled down.
+  expect_matches_reference({"hd32-hlen64", kHlen64, 256, 128, 256, 4, 2, 32});
+}
+
+TEST(RunnerPadding, HeadsShortOfMlen) {
+  // 3 heads of 16 = 48 columns on MLEN 64: attention's output gets 16 zeroed padding columns.
+  expect_matches_reference({"heads48-of-64", kHlen16, 256, 64, 128, 3, 1, 16});
+}
+
+TEST(RunnerPadding, OddWidthsOnTinyFp32) {
+  // hidden 72, intermediate 86 (688 / 8), vocab 100, head_dim 24 (placed at 32) on MLEN 16.
+  expect_matches_reference({"odd-widths", "tiny-fp32", 100, 72, 86, 3, 1, 24});
+  // intermediate_size alone off the tiles: 172 on MLEN 16, the 688 on MLEN 64.
+  expect_matches_reference({"inter-172", "tiny-fp32", 256, 64, 172, 4, 2, 16});
+  expect_matches_reference({"inter-688", kHlen16, 256, 64, 688, 4, 2, 16});
+}
+
+TEST(RunnerPadding, Qwen3NormsAndBiasesOnPaddedHeads) {
+  // q/k norms average over the real 12 columns of a head placed at 16; biases follow the placement.
+  expect_matches_reference({"qwen3-hd12", "tiny-fp32", 128, 48, 80, 4, 2, 12, true});
+}
+
+// Not vacuous: these models did need padding (the placed widths differ from the model's).
+TEST(RunnerPadding, CasesAreOffTheTiles) {
+  const auto hd = [](const char* hw, uint64_t d) { return compiler::placed_head_dim(config::parse_config_toml(hw, "t"), d); };
+  EXPECT_EQ(hd(kHlen16, 8), 16u);
+  EXPECT_EQ(hd(kHlen64, 32), 64u);
+  EXPECT_EQ(compiler::placed_head_dim(config::preset("tiny-fp32"), 24), 32u);
+  EXPECT_EQ(compiler::placed_head_dim(config::preset("tiny-fp32"), 12), 16u);
+}
+
+}  // namespace
+}  // namespace plena::runner
