@@ -103,8 +103,6 @@ void AttentionSetup::check_tensors(const config::HardwareConfig& cfg, MemoryPlan
   q = &plan.vram(a.q);
   o = &plan.vram(a.out);
   const uint64_t rows_need = attention_rows_alloc(cfg, a.batch, a.q_len);
-  // A tensor shard's q/o may be padded to whole MLEN tiles (ModelDims::q_cols); the heads come first.
-  const uint64_t padded = round_up(width, cfg.geometry.mlen);
   for (const VramTensor* t : {q, o}) {
     if (t->cols < width)  // more: a projection padded to MLEN (those columns are not touched)
       fail(kn, fmt::format("VRAM tensor '{}' has {} columns, expected at least num_heads * head_dim = {}", t->name,
