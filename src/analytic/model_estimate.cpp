@@ -173,12 +173,14 @@ void merge_step(PhaseEstimate& total, const PhaseEstimate& step) {
   }
 }
 
-// The prefill steps the model compiler runs for one device's share (its layers and widths):
+// The prefill steps the model compiler runs for one device's share (its layers and its widths
+// padded to MLEN: a shard's query heads padded to whole tiles, as the step plan costs them):
 // ModelCompiler::prefill_schedule, the one chunking rule. A model the compiler cannot place yet is
 // costed as one step (`note` says so); a --prefill-chunk the compiler rejects is an error here too.
 std::vector<compiler::PrefillChunk> prefill_schedule(const Ctx& c, const Workload& w, std::string& note) {
   model::ModelConfig shard = c.m;
-  shard.num_attention_heads = int64_t(c.s.heads);
+  const bool whole_heads = c.s.head_dim && c.s.q_cols % c.s.head_dim == 0;
+  shard.num_attention_heads = int64_t(whole_heads ? c.s.q_cols / c.s.head_dim : c.s.heads);
   shard.num_key_value_heads = int64_t(c.s.kv_heads);
   shard.intermediate_size = int64_t(c.s.inter);
   shard.vocab_size = int64_t(c.s.vocab);
