@@ -380,17 +380,29 @@ uint64_t ModelCompiler::prefill_granule() const {
 }
 
 bool ModelCompiler::prefill_fits(uint64_t q_len, uint64_t kv_len) const {
-  MemoryPlan plan = base_;
-  ProgramBuilder b = ProgramBuilder::counting(hw_, hw_name_);
-  b.set_loop_policy(opt_.loops);
   const std::vector<int64_t> ids(opt_.batch * q_len, 0);
-  try {
-    emit_calls(b, plan, ids, {opt_.batch, q_len, kv_len - q_len, std::min<int64_t>(1, m_.num_hidden_layers), true},
-               nullptr);
-  } catch (const InputError&) {
-    return false;  // an on-chip memory is full (the error names it; a real step would report it)
-  }
-  return true;
+  // Executed instructions of the step with `layers` layers; nullopt when an on-chip memory is
+  // full (the error names it; a real step would report it).
+  auto executed = [&](int64_t layers) -> std::optional<uint64_t> {
+    MemoryPlan plan = base_;
+    ProgramBuilder b = ProgramBuilder::counting(hw_, hw_name_);
+    b.set_loop_policy(opt_.loops);
+    try {
+      emit_calls(b, plan, ids, {opt_.batch, q_len, kv_len - q_len, layers, true}, nullptr);
+    } catch (const InputError&) {
+      return std::nullopt;
+    }
+    return b.cost().instructions();
+  };
+  const int64_t L = m_.num_hidden_layers;
+  const std::optional<uint64_t> one = executed(std::min<int64_t>(1, L));
+  if (!one) return false;
+  if (L <= 1) return *one <= hw_.timing.instruction_budget;
+  // Every layer executes alike: the step is one layer's program plus L - 1 more layers.
+  const std::optional<uint64_t> two = executed(2);
+  if (!two) return false;
+  const long double total = (long double)(*one) + (long double)(L - 1) * (long double)(*two - *one);
+  return total <= (long double)hw_.timing.instruction_budget;
 }
 
 uint64_t ModelCompiler::max_prefill_chunk(uint64_t prompt_len) const {
@@ -409,10 +421,11 @@ uint64_t ModelCompiler::max_prefill_chunk(uint64_t prompt_len) const {
     else hi = mid - 1;
   }
   if (lo == 0) {
-    // Not even one granule fits: the step's own error names the memory and the allocation.
+    // Not even one granule fits: the step's own error names the memory and the allocation. When
+    // only the instruction budget is exceeded, one granule it is (the simulator reports the budget).
     compile_step(std::vector<std::vector<int64_t>>(opt_.batch, std::vector<int64_t>(std::min(g, prompt_len), 0)),
                  prompt_len - std::min(g, prompt_len));
-    throw std::logic_error("model compiler: a prefill granule neither fits nor fails");
+    lo = 1;
   }
   return std::min(lo * g, prompt_len);
 }

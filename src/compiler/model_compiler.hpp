@@ -115,6 +115,8 @@ class ModelCompiler {
   // The longest prefill step for a prompt of prompt_len tokens per sequence: prompt_len when the
   // whole prompt fits the on-chip memories (and max_prefill_chunk allows), else the largest
   // multiple of prefill_granule() whose step fits with the last chunk's KV length (prompt_len).
+  // "Fits" includes the step's executed instructions within timing.instruction_budget, so that
+  // the simulator runs every step (a config with a larger budget gets longer chunks).
   // InputError when not even one granule fits, or max_prefill_chunk is not a multiple of it.
   uint64_t max_prefill_chunk(uint64_t prompt_len) const;
   // The prefill steps of a prompt: split_prefill(prompt_len, max_prefill_chunk(prompt_len), granule).
@@ -175,8 +177,9 @@ class ModelCompiler {
   // checkpoints and output tensors.
   void emit_calls(ProgramBuilder& b, MemoryPlan& plan, const std::vector<int64_t>& flat, const StepShape& sh,
                   CompiledStep* step) const;
-  // Whether a prefill step of q_len tokens with KV length kv_len fits the on-chip memories:
-  // one layer emitted on the counting back-end against the real memory plan.
+  // Whether a prefill step of q_len tokens with KV length kv_len fits the on-chip memories (one
+  // and two layers emitted on the counting back-end against the real memory plan) and the
+  // simulator's timing.instruction_budget (the counted instructions of all layers).
   bool prefill_fits(uint64_t q_len, uint64_t kv_len) const;
   void patch_step(StepTemplate& t, uint64_t past) const;
   void add_rope_inits(CompiledStep& step, const RopeInitPlace& rope) const;

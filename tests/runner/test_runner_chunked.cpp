@@ -98,6 +98,21 @@ TEST(RunnerChunked, AutomaticChunksWhenTheVramIsSmallAreBitExact) {
   for (const auto& d : {wdir, cdir}) std::filesystem::remove_all(d);
 }
 
+// A prefill step whose instructions exceed the simulator's budget is chunked too (the whole
+// 20-token prefill executes ~485k instructions): every step runs, bit-exact as before.
+TEST(RunnerChunked, InstructionBudgetBoundsTheChunk) {
+  const auto wdir = temp_dir("budget_whole"), cdir = temp_dir("budget");
+  const RunReport whole = run_model(tiny_run("tiny", "tiny-fp32", 0, wdir));
+  ASSERT_GT(whole.steps[0].executed, 300000u);
+  const std::string budget = "base = \"tiny-fp32\"\n[timing]\ninstruction_budget = 300000\n";
+  const RunReport c = run_model(tiny_run("tiny", budget, 0, cdir));
+  const uint64_t n = prefill_steps(c);
+  EXPECT_GT(n, 1u);
+  for (const auto& s : c.steps) EXPECT_LE(s.executed, 300000u);
+  expect_same_as_unchunked(c, cdir, whole, wdir, n);
+  for (const auto& d : {wdir, cdir}) std::filesystem::remove_all(d);
+}
+
 // Mistral's sliding window across chunk boundaries (window 5 < chunk 8 < prompt 20).
 TEST(RunnerChunked, SlidingWindowChunksAreBitExact) {
   model::ModelConfig cfg = model::model_preset("tiny");
