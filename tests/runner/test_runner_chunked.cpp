@@ -129,6 +129,25 @@ TEST(RunnerChunked, SlidingWindowChunksAreBitExact) {
   std::filesystem::remove_all(mdir);
 }
 
+// plena compile writes one step: a prompt that needs several is refused with the longest that fits.
+TEST(RunnerChunked, CompileRefusesAPromptLongerThanOneStep) {
+  CompileOptions o;
+  o.model = "tiny";
+  o.hw = "base = \"tiny-fp32\"\n[sram]\nvector_depth = 1024\n";
+  o.prompt_len = 20;
+  o.weights = false;
+  o.out_dir = temp_dir("compile");
+  try {
+    compile_model(o);
+    FAIL() << "expected an InputError";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("a prompt of 20 tokens does not fit one step"), std::string::npos) << e.what();
+  }
+  o.prompt_len = 8;  // the longest that fits
+  EXPECT_FALSE(compile_model(o).empty());
+  std::filesystem::remove_all(o.out_dir);
+}
+
 TEST(RunnerChunked, ChunkNotAMultipleOfTheGranuleIsAnInputError) {
   RunOptions o = tiny_run("tiny", "tiny-fp32", 6, "");
   o.timing_only = true;
