@@ -106,6 +106,8 @@ struct Workload {
   uint64_t prefill = 0;  // prompt tokens per sequence
   uint64_t decode = 0;   // generated tokens per sequence
   uint64_t batch = 1;
+  // Prompt tokens per prefill step at most (the model compiler's max_prefill_chunk; 0: automatic).
+  uint64_t prefill_chunk = 0;
 };
 
 struct Parallelism {
@@ -159,7 +161,10 @@ struct Estimate {
   Workload work;
   uint32_t devices = 1, tp = 1, pp = 1;
   double link_GBps = 0, link_latency_us = 0;
-  PhaseEstimate prefill;          // whole prompt (all sequences of the batch)
+  PhaseEstimate prefill;          // whole prompt (all sequences of the batch): every prefill step
+  // Prompt tokens per sequence of each prefill step: the model compiler's chunk schedule
+  // (compiler::ModelCompiler::prefill_schedule), one entry when the prompt fits in one step.
+  std::vector<uint64_t> prefill_steps;
   PhaseEstimate decode_first;     // the first decode step (context = prefill)
   double ttft_s = 0;              // time to first token: the prefill step(s) that yield it
   double prefill_plus_first_decode_s = 0;  // the former TTFT (prefill + first decode step)

@@ -16,6 +16,7 @@
 #include "compiler/kernel_registry.hpp"
 #include "compiler/layer_plan.hpp"
 #include "compiler/shard.hpp"
+#include "compiler/model_compiler.hpp"
 #include "compiler/kernels_attention.hpp"
 #include "dram/dram.hpp"
 #include "numerics/numerics.hpp"
@@ -24,15 +25,6 @@
 namespace plena::analytic {
 namespace {
 
-
-// Rows of activations a VRAM holds at once for this layer (prefill is processed in row chunks
-// of this size; weights are re-streamed per chunk).
-uint64_t vram_row_chunk(const config::HardwareConfig& cfg, const compiler::ModelDims& s) {
-  const uint64_t vlen = cfg.geometry.vlen, blen = cfg.geometry.blen;
-  const uint64_t blocks = (2 * s.hidden + s.q_cols + 2 * s.kv_cols + 2 * s.inter) / vlen + 2;
-  uint64_t r = cfg.sram.vector_depth / blocks / blen * blen;
-  return std::max<uint64_t>(blen, r);
-}
 
 struct Ctx {
   const model::ModelConfig& m;
@@ -75,21 +67,12 @@ void add(PhaseEstimate& ph, OpEstimate e, std::string name, double calls) {
   ph.ops.push_back(std::move(e));
 }
 
-// One planned call on one device: the kernel's counted cost composed into time. A linear whose
-// rows exceed what the VRAM holds is costed in VRAM-sized row chunks (weights re-streamed per
-// chunk). Heads come placed at the compiler's width (model_dims: placed_head_dim).
+// One planned call on one device: the kernel's counted cost composed into time (a step's rows
+// fit the VRAM: the prefill is chunked as the compiler chunks it). Heads come placed at the
+// compiler's width (model_dims: placed_head_dim).
 OpEstimate estimate_call(const Ctx& c, const compiler::PlannedCall& call) {
-  const auto& cfg = c.cfg;
   compiler::KernelShape shape = call.shape;
-  if (compiler::find_kernel(call.kernel).schedule != compiler::KernelSchedule::StreamedWeights)
-    return estimate_op(cfg, c.mem, call.kernel, shape);
-  const uint64_t blen = cfg.geometry.blen, rows = shape.get("rows"), vram_chunk = vram_row_chunk(cfg, c.s);
-  if (rows <= vram_chunk) return estimate_op(cfg, c.mem, call.kernel, shape);
-  const uint64_t full = rows / vram_chunk, rem = rows % vram_chunk;
-  OpEstimate tot = estimate_op(cfg, c.mem, call.kernel, compiler::KernelShape(shape).set("rows", vram_chunk));
-  scale(tot, double(full));
-  if (rem) accumulate(tot, estimate_op(cfg, c.mem, call.kernel, compiler::KernelShape(shape).set("rows", round_up(rem, blen))));
-  return tot;
+  return estimate_op(c.cfg, c.mem, call.kernel, shape);
 }
 
 // Two all-reduces per layer under tensor parallelism (after the attention and MLP blocks), on the
@@ -128,10 +111,12 @@ void finish_phase(PhaseEstimate& ph, const Ctx& c, const EnergyModel& en) {
   ph.energy_j = devices * (macs * en.pj_per_mac + vec * en.pj_per_vector_elem + bytes * 8.0 * en.pj_per_hbm_bit) * 1e-12;
 }
 
-// One forward pass (all layers, all stages) for batch sequences of q_len tokens at context kv_len.
-PhaseEstimate pass(const Ctx& c, const EnergyModel& en, uint64_t batch, uint64_t q_len, uint64_t kv_len, bool with_ops) {
+// One forward pass (all layers, all stages) for batch sequences of q_len tokens at context kv_len;
+// without logits (a prefill chunk before the last) no final norm and LM head.
+PhaseEstimate pass(const Ctx& c, const EnergyModel& en, uint64_t batch, uint64_t q_len, uint64_t kv_len, bool with_ops,
+                   bool logits = true) {
   PhaseEstimate ph;
-  const compiler::StepPlan plan = compiler::step_plan(c.s, c.cfg, {batch, q_len, kv_len - q_len, c.capacity});
+  const compiler::StepPlan plan = compiler::step_plan(c.s, c.cfg, {batch, q_len, kv_len - q_len, c.capacity, logits});
   plan_ops(c, ph, plan.head, batch * q_len, 1);
   // Stages run one after another (one microbatch): every layer of every stage, in turn.
   plan_ops(c, ph, plan.layer, batch * q_len, double(c.m.num_hidden_layers));
@@ -146,6 +131,64 @@ PhaseEstimate pass(const Ctx& c, const EnergyModel& en, uint64_t batch, uint64_t
   }
   finish_phase(ph, c, en);
   if (!with_ops) ph.ops.clear();
+  return ph;
+}
+
+// Adds one prefill step's ops to `total`: an op of the same name accumulates (calls add up, the
+// per-call figures become the mean over the steps).
+void merge_step(PhaseEstimate& total, const PhaseEstimate& step) {
+  total.seconds += step.seconds;
+  total.hbm_bytes += step.hbm_bytes;
+  total.macs += step.macs;
+  total.energy_j += step.energy_j;
+  for (const OpEstimate& o : step.ops) {
+    auto it = std::find_if(total.ops.begin(), total.ops.end(), [&](const OpEstimate& t) { return t.name == o.name; });
+    if (it == total.ops.end()) {
+      total.ops.push_back(o);
+      continue;
+    }
+    OpEstimate sum = *it, add_o = o;
+    scale(sum, sum.calls);
+    scale(add_o, o.calls);
+    accumulate(sum, add_o);
+    sum.calls = it->calls + o.calls;
+    scale(sum, 1.0 / sum.calls);
+    sum.bound = it->bound;
+    sum.exact_schedule = it->exact_schedule && o.exact_schedule;
+    *it = sum;
+  }
+}
+
+// The prefill steps the model compiler runs for one device's share (the largest stage; widths
+// zero-padded as model_dims places them):
+// ModelCompiler::prefill_schedule, the one chunking rule. A model the compiler cannot place yet is
+// costed as one step (`note` says so); a --prefill-chunk the compiler rejects is an error here too.
+std::vector<compiler::PrefillChunk> prefill_schedule(const Ctx& c, const Workload& w, std::string& note) {
+  // The tensor shard (compiler::tensor_shard) with the largest pipeline stage's layers.
+  model::ModelConfig shard = compiler::tensor_shard(c.m, c.tp);
+  shard.num_hidden_layers = int64_t(compiler::pipeline_stages(uint64_t(c.m.num_hidden_layers), c.pp).at(0).layers);
+  compiler::ModelCompileOptions mo;
+  mo.batch = w.batch;
+  mo.max_positions = c.capacity - c.cfg.hbm.v_writeback_amount;
+  mo.assembly = mo.words = mo.host_data = mo.reuse_programs = false;
+  mo.max_prefill_chunk = w.prefill_chunk;
+  try {
+    const compiler::ModelCompiler mc(c.cfg, "estimate", shard, mo);
+    return mc.prefill_schedule(w.prefill);
+  } catch (const InputError& err) {
+    if (w.prefill_chunk) throw;
+    note = fmt::format("prefill costed as one step of {} tokens: the model compiler cannot place this model on this "
+                       "config yet, so it has no chunk schedule ({})", w.prefill, err.what());
+    return {{0, w.prefill}};
+  }
+}
+
+// The whole prompt: one pass per prefill step, the last one with the logits.
+PhaseEstimate prefill_phase(const Ctx& c, const EnergyModel& en, uint64_t batch,
+                            const std::vector<compiler::PrefillChunk>& chunks) {
+  PhaseEstimate ph;
+  for (size_t i = 0; i < chunks.size(); ++i)
+    merge_step(ph, pass(c, en, batch, chunks[i].q_len, chunks[i].past + chunks[i].q_len, true, i + 1 == chunks.size()));
   return ph;
 }
 
@@ -219,7 +262,10 @@ Estimate estimate_split(const model::ModelConfig& m, const config::HardwareConfi
         double(cfg.hbm.size_bytes) / 1073741824.0, std::max<uint64_t>(min_dev, par.devices + 1)));
   }
 
-  e.prefill = pass(c, en, w.batch, w.prefill, w.prefill, true);
+  std::string chunk_note;
+  const std::vector<compiler::PrefillChunk> chunks = prefill_schedule(c, w, chunk_note);
+  for (const auto& ch : chunks) e.prefill_steps.push_back(ch.q_len);
+  e.prefill = prefill_phase(c, en, w.batch, chunks);
   e.decode_first = pass(c, en, w.batch, 1, w.prefill + 1, true);
   // Decode: the layer work is affine in the context within one KV tile; evaluate each step's
   // attention exactly for short runs and at tile boundaries (piecewise linear) for long ones.
@@ -267,8 +313,13 @@ Estimate estimate_split(const model::ModelConfig& m, const config::HardwareConfi
                         "{} and BLEN {} multiples dividing MLEN {})",
                         m.head_dim, c.s.head_dim, cfg.geometry.hlen, cfg.geometry.blen, cfg.geometry.mlen),
       "decoupled mode: op time = overlap of matrix, vector, DMA and issue (one instruction/cycle); ops run back to back",
-      fmt::format("prefill rows processed in VRAM-sized chunks of {} rows (weights re-streamed per chunk)",
-                  std::min(round_up(w.batch * w.prefill, cfg.geometry.blen), vram_row_chunk(cfg, c.s))),
+      !chunk_note.empty() ? chunk_note
+      : chunks.size() == 1
+          ? fmt::format("prefill in one step of {} tokens (it fits the on-chip memories)", w.prefill)
+          : fmt::format("chunked prefill as the compiler runs it: {} steps of <= {} tokens, each appending its K/V to the "
+                        "cache and attending over every position so far; weights streamed once per step, logits only "
+                        "in the last",
+                        chunks.size(), chunks[0].q_len),
       fmt::format("energy: {} pJ/MAC (bf16, assumed), {} pJ per vector element op (assumed), {} pJ/bit HBM: {}; SRAM "
                   "and static power not modelled",
                   en.pj_per_mac, en.pj_per_vector_elem, en.pj_per_hbm_bit, en.hbm_source),
@@ -322,6 +373,8 @@ std::string to_text(const Estimate& e) {
                    e.pp, e.work.batch, e.work.prefill, e.work.decode);
   s += fmt::format("TTFT            {:.3f} ms  (prefill; + first decode step: {:.3f} ms)\n", e.ttft_s * 1e3,
                    e.prefill_plus_first_decode_s * 1e3);
+  if (e.prefill_steps.size() > 1)
+    s += fmt::format("prefill steps   {} (chunked: {} tokens each)\n", e.prefill_steps.size(), fmt::join(e.prefill_steps, ", "));
   s += fmt::format("time per token  {:.3f} ms\n", e.tpot_s * 1e3);
   s += fmt::format("tokens/s        {:.1f}  (batch x decode / (prefill + decode time))\n", e.tokens_per_s);
   s += fmt::format("HBM traffic     {:.3f} GB per device  (peak {:.1f} GB/s, sequential efficiency {:.3f})\n",
@@ -359,6 +412,7 @@ std::string to_json(const Estimate& e) {
   j["batch"] = e.work.batch;
   j["prefill_tokens"] = e.work.prefill;
   j["decode_tokens"] = e.work.decode;
+  j["prefill_steps"] = e.prefill_steps;
   j["ttft_s"] = e.ttft_s;
   j["prefill_plus_first_decode_s"] = e.prefill_plus_first_decode_s;
   j["tpot_s"] = e.tpot_s;

@@ -27,7 +27,7 @@ constexpr uint64_t kMaxTokens = uint64_t(1) << 24, kMaxBatch = uint64_t(1) << 16
 struct EstimateFlags {
   std::string model = "preset:llama-3.1-8b";
   std::string hw = "reference-analytic";
-  uint64_t prefill = 2048, decode = 128, batch = 1;
+  uint64_t prefill = 2048, decode = 128, batch = 1, prefill_chunk = 0;
   ParallelFlags par;
   bool json = false, roofline = false, validate = false, quick = false;
   bool hw_given = false;  // --compare defaults to the paper-equivalent preset
@@ -74,7 +74,7 @@ void run_estimate(const EstimateFlags& f) {
   par.pp = f.par.pp;
   par.link_GBps = f.par.link_gbps;
   par.link_latency_us = f.par.link_latency_us;
-  const analytic::Estimate e = analytic::estimate(m, cfg, {f.prefill, f.decode, f.batch}, par);
+  const analytic::Estimate e = analytic::estimate(m, cfg, {f.prefill, f.decode, f.batch, f.prefill_chunk}, par);
   const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   if (f.json) {
     fmt::print("{}", analytic::to_json(e));
@@ -97,6 +97,10 @@ void add_estimate_command(CLI::App& app) {
   sub->add_option("--prefill", flags->prefill, "prompt tokens per sequence")
       ->transform(integer_in(1, kMaxTokens))
       ->capture_default_str();
+  sub->add_option("--prefill-chunk", flags->prefill_chunk,
+                  "prompt tokens per prefill step at most, as plena run --prefill-chunk (default: the largest chunk "
+                  "that fits the on-chip memories)")
+      ->transform(integer_in(1, kMaxTokens));
   sub->add_option("--decode", flags->decode, "generated tokens per sequence")
       ->transform(integer_in(0, kMaxTokens))
       ->capture_default_str();

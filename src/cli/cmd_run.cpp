@@ -32,6 +32,10 @@ void add_run_command(CLI::App& app) {
       ->check(kCount)
       ->capture_default_str();
   sub->add_option("--batch", a->opt.batch, "Sequences per step")->check(kCount)->capture_default_str();
+  sub->add_option("--prefill-chunk", a->opt.prefill_chunk,
+                  "Prompt tokens per prefill step at most (a multiple of the config's prefill granule; default: "
+                  "the largest chunk that fits the on-chip memories; docs/compiler.md)")
+      ->check(kCount);
   sub->add_option("--seed", a->opt.seed, "Seed of preset weights and the random prompt")->check(kCount)->capture_default_str();
   sub->add_flag("--timing-only", a->opt.timing_only, "No weights or data: timing of full-size models");
   sub->add_flag("--teacher-force", a->opt.teacher_force, "Feed the simulator the reference's tokens");

@@ -51,7 +51,7 @@ class PlanBuilder {
     head(p.head);
     attention_block(p.layer);
     mlp_block(p.layer);
-    tail(p.tail);
+    if (s_.logits) tail(p.tail);
     return p;
   }
 

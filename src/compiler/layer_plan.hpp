@@ -29,8 +29,11 @@ struct ModelDims {
 ModelDims model_dims(const model::ModelConfig& m, const config::HardwareConfig& cfg, uint32_t tp = 1);
 
 // One step: batch sequences of q_len new tokens after `past` cached ones, caches of `capacity` rows.
+// logits: the step ends with the final norm and LM head; a chunked prefill's earlier chunks
+// (prefill_schedule) only fill the KV caches and have no tail.
 struct StepDims {
   uint64_t batch = 1, q_len = 1, past = 0, capacity = 0;
+  bool logits = true;
 };
 // Physical rows of every activation of a step: attention and the KV store move whole row groups
 // from each sequence's first row, so the last sequence's group may run past batch * q_len.
@@ -58,7 +61,7 @@ struct PlannedCall {
 struct StepPlan {
   std::vector<PlannedCall> head;   // once per step, before the layers
   std::vector<PlannedCall> layer;  // once per layer
-  std::vector<PlannedCall> tail;   // once per step, after the layers (final norm, LM head)
+  std::vector<PlannedCall> tail;   // once per step, after the layers (final norm, LM head); empty without logits
   std::shared_ptr<const void> owner;  // what the bound calls refer to
 };
 StepPlan step_plan(const ModelDims& m, const config::HardwareConfig& cfg, const StepDims& s,

@@ -108,8 +108,8 @@ ModelCompiler::ModelCompiler(const config::HardwareConfig& hw, std::string hw_na
     place_kv_cache(base_, layer_name(i, "v_cache"), kv_);
   }
   // The RoPE swap tensor (head_dim <= VLEN): the same image every step, [swap rows, MLEN] with the
-  // swap tile on top (place_rope_tables sizes it).
-  if (P <= vlen) {
+  // swap tile on top (place_rope_tables sizes it). Only steps with host data carry it.
+  if (opt.host_data && P <= vlen) {
     const uint64_t swap_rows = std::max<uint64_t>(mlen, hw_.hbm.m_prefetch_amount);
     auto image = std::make_shared<std::vector<float>>(swap_rows * mlen, 0.f);
     const std::vector<float> tile = rope_swap_matrix(P, mlen);
@@ -242,7 +242,8 @@ void ModelCompiler::transpose_rows(const std::string& tensor, const model::Model
   }
 }
 
-const CompiledStep& ModelCompiler::compile_step(const std::vector<std::vector<int64_t>>& tokens, uint64_t past) const {
+const CompiledStep& ModelCompiler::compile_step(const std::vector<std::vector<int64_t>>& tokens, uint64_t past,
+                                                bool logits) const {
   const uint64_t B = tokens.size();
   if (B != opt_.batch) throw InputError(fmt::format("error: step has {} sequences, compiled for batch {}", B, opt_.batch));
   const uint64_t T = tokens[0].size();
@@ -258,12 +259,12 @@ const CompiledStep& ModelCompiler::compile_step(const std::vector<std::vector<in
   }
   if (past + T > opt_.max_positions)
     throw InputError(fmt::format("error: positions {}..{} exceed max_positions {}", past, past + T - 1, opt_.max_positions));
-  const std::optional<StepKey> key = step_key(B, T, past, flat);
+  const std::optional<StepKey> key = step_key(B, T, past, logits, flat);
   if (key && template_ && template_->key == *key) {
     patch_step(*template_, past);
     return template_->step;
   }
-  CompiledStep step = emit_step(flat, B, T, past);
+  CompiledStep step = emit_step(flat, B, T, past, logits);
   if (!key) {
     last_sites_.clear();
     last_ = std::move(step);
@@ -278,12 +279,12 @@ const CompiledStep& ModelCompiler::compile_step(const std::vector<std::vector<in
 // store's offsets, the attention mask's shift): a decode step and the next one, until the KV
 // length reaches the next tile. The prompt's tokens are part of the key (their embedding rows are
 // immediates), so only timing-only runs, which re-feed one token, patch every decode step.
-std::optional<ModelCompiler::StepKey> ModelCompiler::step_key(uint64_t B, uint64_t T, uint64_t past,
+std::optional<ModelCompiler::StepKey> ModelCompiler::step_key(uint64_t B, uint64_t T, uint64_t past, bool logits,
                                                               const std::vector<int64_t>& flat) const {
   if (opt_.assembly || !opt_.reuse_programs) return std::nullopt;  // the text names the step's positions
   const auto attention = attention_step_class(hw_, T, past + T, true, uint64_t(std::max<int64_t>(0, m_.sliding_window)));
   if (!attention) return std::nullopt;
-  return StepKey{B, T, *attention, flat};
+  return StepKey{B, T, *attention, logits, flat};
 }
 
 void ModelCompiler::patch_step(StepTemplate& t, uint64_t past) const {
@@ -319,14 +320,30 @@ void ModelCompiler::add_rope_inits(CompiledStep& step, const RopeInitPlace& rope
   step.vram_inits.push_back({rope.sin, std::move(t.sin)});
 }
 
-CompiledStep ModelCompiler::emit_step(const std::vector<int64_t>& flat, uint64_t B, uint64_t T, uint64_t past) const {
+CompiledStep ModelCompiler::emit_step(const std::vector<int64_t>& flat, uint64_t B, uint64_t T, uint64_t past,
+                                      bool logits) const {
   MemoryPlan plan = base_;
   ProgramBuilder b(hw_, hw_name_);
   b.set_loop_policy(opt_.loops);
   b.stage(fmt::format("{} step: batch {}, {} token(s) per sequence at positions {}..{}", T > 1 ? "prefill" : "decode", B,
                       T, past, past + T - 1));
+  CompiledStep step;
+  step.batch = B;
+  step.q_len = T;
+  step.past = past;
+  emit_calls(b, plan, flat, {B, T, past, m_.num_hidden_layers, logits}, &step);
+  last_sites_ = b.step_sites();
+  step.program = finish_program(std::move(b), plan, opt_.assembly, opt_.words);
+  // The final norm + LM head follow the last layer, so every checkpoint names a real instruction;
+  // a step without them ends at its last checkpoint. A pipeline stage has no checkpoints.
+  if (!step.residual_pcs.empty() && step.residual_pcs.back() > step.program.instrs.size() - (logits ? 1 : 0))
+    throw std::logic_error("model compiler: residual checkpoint past the end of the program");
+  return step;
+}
 
-  const uint64_t R = B * T;
+void ModelCompiler::emit_calls(ProgramBuilder& b, MemoryPlan& plan, const std::vector<int64_t>& flat,
+                               const StepShape& sh, CompiledStep* step) const {
+  const uint64_t B = sh.batch, T = sh.q_len, R = B * T;
   // One physical height for every activation: attention and the KV store move whole row groups
   // starting at each sequence's first row, so the last sequence's group may run past R.
   const uint64_t need = step_rows_alloc(hw_, B, T);
@@ -336,30 +353,25 @@ CompiledStep ModelCompiler::emit_step(const std::vector<int64_t>& flat, uint64_t
 
   const uint64_t H = dims_.hidden, hd = dims_.head_dim;
 
-  CompiledStep step;
-  step.batch = B;
-  step.q_len = T;
-  step.past = past;
-
   const RopePlacement rope = place_rope_tables(plan, "rope", need, hd);
-  rope_place_ = RopeInitPlace{plan.vram(rope.cos), plan.vram(rope.sin), need};
-  add_rope_inits(step, rope_place_);
-  if (opt_.host_data) {
-    if (!rope.swap.empty()) {
+  if (step) {
+    rope_place_ = RopeInitPlace{plan.vram(rope.cos), plan.vram(rope.sin), need};
+    add_rope_inits(*step, rope_place_);
+    if (opt_.host_data && !rope.swap.empty()) {
       const HbmTensor& sw = plan.hbm(rope.swap);
       if (!rope_swap_ || rope_swap_->size() != sw.rows * sw.cols) throw std::logic_error("model compiler: rope swap image");
-      step.hbm_inits.push_back({sw, rope_swap_});
+      step->hbm_inits.push_back({sw, rope_swap_});
     }
   }
-
-  step.residual = alloc("x", H);
+  const VramTensor& x = alloc("x", H);
+  if (step) step->residual = x;
   // A stage boundary: the next instruction emitted starts the next stage (see CompiledStep).
   const bool whole_model = opt_.first_stage && opt_.last_stage;
   auto mark_residual = [&] {
-    if (!whole_model) return;  // a pipeline stage's boundaries are not the model's
+    if (!step || !whole_model) return;  // a pipeline stage's boundaries are not the model's
     if (b.loop_depth() != 0 || b.size() == 0)
       throw std::logic_error("model compiler: residual checkpoint inside a loop or before any instruction");
-    step.residual_pcs.push_back(b.size());
+    step->residual_pcs.push_back(b.size());
   };
   // The step's kernels come from the one plan (layer_plan.hpp), bound to this step's tensors.
   StepBinding bind;
@@ -369,28 +381,95 @@ CompiledStep ModelCompiler::emit_step(const std::vector<int64_t>& flat, uint64_t
   if (attention_needs_identity(hw_, hd)) bind.identity = "attn_identity";
   bind.alloc = [&](const std::string& name, uint64_t cols) { alloc(name, cols); };
   bind.free = [&](const std::string& name) { plan.free_vram(name); };
-  const StepPlan sp = step_plan(dims_, hw_, {B, T, past, kv_.capacity}, &bind);
+  const StepPlan sp = step_plan(dims_, hw_, {B, T, sh.past, kv_.capacity, sh.logits}, &bind);
   if (opt_.first_stage)
     for (const PlannedCall& c : sp.head) c.emit(b, plan, "");
   mark_residual();
-  for (int64_t i = 0; i < m_.num_hidden_layers; ++i) {
+  for (int64_t i = 0; i < sh.layers; ++i) {
     const std::string L = fmt::format("layers.{}.", i);
     b.stage(fmt::format("layer {}", i));
     for (const PlannedCall& c : sp.layer) c.emit(b, plan, L);
     mark_residual();
   }
-  if (opt_.last_stage) {
-    b.stage("final norm + lm_head (last token of each sequence)");
-    for (const PlannedCall& c : sp.tail) c.emit(b, plan, "");
-    step.hidden = plan.vram(T > 1 ? "final" : "x");
-    step.logits = plan.vram("logits");
+  if (!sh.logits || !opt_.last_stage) return;
+  b.stage("final norm + lm_head (last token of each sequence)");
+  for (const PlannedCall& c : sp.tail) c.emit(b, plan, "");
+  if (step) {
+    step->hidden = plan.vram(T > 1 ? "final" : "x");
+    step->logits = plan.vram("logits");
   }
-  last_sites_ = b.step_sites();
-  step.program = finish_program(std::move(b), plan, opt_.assembly, opt_.words);
-  // The final norm + LM head follow the last layer, so every checkpoint names a real instruction.
-  if (whole_model && step.residual_pcs.back() >= step.program.instrs.size())
-    throw std::logic_error("model compiler: residual checkpoint past the end of the program");
-  return step;
+}
+
+// ---- chunked prefill ----
+
+std::vector<PrefillChunk> split_prefill(uint64_t prompt_len, uint64_t max_chunk, uint64_t granule) {
+  if (max_chunk == 0 || granule == 0 || (max_chunk < prompt_len && max_chunk % granule != 0))
+    throw std::logic_error(fmt::format("split_prefill: chunk {} of granule {}", max_chunk, granule));
+  const uint64_t n = ceil_div(prompt_len, max_chunk);
+  const uint64_t len = n == 1 ? prompt_len : std::min(max_chunk, round_up(ceil_div(prompt_len, n), granule));
+  std::vector<PrefillChunk> out;
+  for (uint64_t p = 0; p < prompt_len; p += len) out.push_back({p, std::min(len, prompt_len - p)});
+  return out;
+}
+
+uint64_t ModelCompiler::prefill_granule() const {
+  return std::lcm<uint64_t>(hw_.geometry.blen, hw_.hbm.v_writeback_amount);
+}
+
+bool ModelCompiler::prefill_fits(uint64_t q_len, uint64_t kv_len) const {
+  const std::vector<int64_t> ids(opt_.batch * q_len, 0);
+  // Executed instructions of the step with `layers` layers; nullopt when an on-chip memory is
+  // full (the error names it; a real step would report it).
+  auto executed = [&](int64_t layers) -> std::optional<uint64_t> {
+    MemoryPlan plan = base_;
+    ProgramBuilder b = ProgramBuilder::counting(hw_, hw_name_);
+    b.set_loop_policy(opt_.loops);
+    try {
+      emit_calls(b, plan, ids, {opt_.batch, q_len, kv_len - q_len, layers, true}, nullptr);
+    } catch (const InputError&) {
+      return std::nullopt;
+    }
+    return b.cost().instructions();
+  };
+  const int64_t L = m_.num_hidden_layers;
+  const std::optional<uint64_t> one = executed(std::min<int64_t>(1, L));
+  if (!one) return false;
+  if (L <= 1) return *one <= hw_.timing.instruction_budget;
+  // Every layer executes alike: the step is one layer's program plus L - 1 more layers.
+  const std::optional<uint64_t> two = executed(2);
+  if (!two) return false;
+  const long double total = (long double)(*one) + (long double)(L - 1) * (long double)(*two - *one);
+  return total <= (long double)hw_.timing.instruction_budget;
+}
+
+uint64_t ModelCompiler::max_prefill_chunk(uint64_t prompt_len) const {
+  const uint64_t g = prefill_granule(), forced = opt_.max_prefill_chunk;
+  if (forced % g != 0)
+    throw InputError(fmt::format("--prefill-chunk: error: {} is not a multiple of {} tokens (the prefill granule of "
+                                 "config '{}': BLEN {} and the KV write-back group {})",
+                                 forced, g, hw_name_, hw_.geometry.blen, hw_.hbm.v_writeback_amount));
+  if ((forced == 0 || forced >= prompt_len) && prefill_fits(prompt_len, prompt_len)) return prompt_len;
+  // The largest k * g that fits, k in [1, hi]: VRAM use grows with the chunk.
+  uint64_t lo = 0, hi = ceil_div(prompt_len, g);
+  if (forced) hi = std::min(hi, forced / g);
+  while (lo < hi) {
+    const uint64_t mid = (lo + hi + 1) / 2;
+    if (prefill_fits(std::min(mid * g, prompt_len), prompt_len)) lo = mid;
+    else hi = mid - 1;
+  }
+  if (lo == 0) {
+    // Not even one granule fits: the step's own error names the memory and the allocation. When
+    // only the instruction budget is exceeded, one granule it is (the simulator reports the budget).
+    compile_step(std::vector<std::vector<int64_t>>(opt_.batch, std::vector<int64_t>(std::min(g, prompt_len), 0)),
+                 prompt_len - std::min(g, prompt_len));
+    lo = 1;
+  }
+  return std::min(lo * g, prompt_len);
+}
+
+std::vector<PrefillChunk> ModelCompiler::prefill_schedule(uint64_t prompt_len) const {
+  if (prompt_len == 0) throw InputError("error: a prompt needs at least one token");
+  return split_prefill(prompt_len, max_prefill_chunk(prompt_len), prefill_granule());
 }
 
 }  // namespace plena::compiler

@@ -31,7 +31,22 @@ struct ModelCompileOptions {
   // the residual stream from the stage before (no embedding), one other than the last hands it on
   // (no final norm, no LM head). Only whole-model programs carry residual checkpoints.
   bool first_stage = true, last_stage = true;
+  // At most this many prompt tokens per sequence in one prefill step (a positive multiple of
+  // prefill_granule()); 0: automatic, the largest chunk that fits the on-chip memories.
+  uint64_t max_prefill_chunk = 0;
 };
+
+// One step of a chunked prefill: q_len prompt tokens per sequence at positions past ..
+// past + q_len - 1. Only the last chunk of a prompt computes logits.
+struct PrefillChunk {
+  uint64_t past = 0, q_len = 0;
+  friend bool operator==(const PrefillChunk&, const PrefillChunk&) = default;
+};
+// The chunking rule (docs/compiler.md "Chunked prefill"): n = ceil(prompt_len / max_chunk) steps
+// of round_up(ceil(prompt_len / n), granule) tokens each, the last one taking the rest. Equal
+// chunks, not max_chunk plus a short remainder: every chunk streams all weights once, so a short
+// chunk would cost a weight stream for little work. max_chunk is a multiple of granule.
+std::vector<PrefillChunk> split_prefill(uint64_t prompt_len, uint64_t max_chunk, uint64_t granule);
 
 // A host-computed VRAM tensor a step needs before it runs (RoPE tables): row-major [rows, cols]
 // of the named tensor's real rows and cols.
@@ -93,7 +108,24 @@ class ModelCompiler {
   // past .. past + count - 1. InputError when past + count exceeds max_positions. Keeps the last
   // step's program to patch (ModelCompileOptions::reuse_programs): not for concurrent calls.
   // The step is valid until the next call (the compiler patches it in place for the next step).
-  const CompiledStep& compile_step(const std::vector<std::vector<int64_t>>& tokens, uint64_t past) const;
+  // Without logits (a prefill chunk before the last) the step ends after the last layer: no
+  // final norm, no LM head, CompiledStep::logits and ::hidden empty.
+  const CompiledStep& compile_step(const std::vector<std::vector<int64_t>>& tokens, uint64_t past,
+                                   bool logits = true) const;
+
+  // ---- chunked prefill (docs/compiler.md "Chunked prefill") ----
+  // Chunk lengths are multiples of this many tokens: BLEN (the matrix unit's row group) and the
+  // KV store's write-back group, so every chunk but the last starts on whole row groups.
+  uint64_t prefill_granule() const;
+  // The longest prefill step for a prompt of prompt_len tokens per sequence: prompt_len when the
+  // whole prompt fits the on-chip memories (and max_prefill_chunk allows), else the largest
+  // multiple of prefill_granule() whose step fits with the last chunk's KV length (prompt_len).
+  // "Fits" includes the step's executed instructions within timing.instruction_budget, so that
+  // the simulator runs every step (a config with a larger budget gets longer chunks).
+  // InputError when not even one granule fits, or max_prefill_chunk is not a multiple of it.
+  uint64_t max_prefill_chunk(uint64_t prompt_len) const;
+  // The prefill steps of a prompt: split_prefill(prompt_len, max_prefill_chunk(prompt_len), granule).
+  std::vector<PrefillChunk> prefill_schedule(uint64_t prompt_len) const;
   // Steps compile_step returned as a patched copy of the step before (for tests and reports).
   uint64_t patched_steps() const { return patched_steps_; }
 
@@ -135,6 +167,7 @@ class ModelCompiler {
   // ---- compile_step's program reuse ----
   struct StepKey {
     uint64_t batch = 0, q_len = 0, attention = 0;  // attention: attention_step_class
+    bool logits = true;
     std::vector<int64_t> tokens;
     bool operator==(const StepKey&) const = default;
   };
@@ -149,8 +182,24 @@ class ModelCompiler {
     std::vector<ProgramBuilder::StepSite> sites;
     RopeInitPlace rope;
   };
-  std::optional<StepKey> step_key(uint64_t B, uint64_t T, uint64_t past, const std::vector<int64_t>& flat) const;
-  CompiledStep emit_step(const std::vector<int64_t>& flat, uint64_t B, uint64_t T, uint64_t past) const;
+  std::optional<StepKey> step_key(uint64_t B, uint64_t T, uint64_t past, bool logits,
+                                  const std::vector<int64_t>& flat) const;
+  // What one step emits: batch x q_len tokens after `past`, `layers` of the model's layers
+  // (a fit check emits one: every layer allocates alike), the tail when `logits`.
+  struct StepShape {
+    uint64_t batch = 1, q_len = 1, past = 0;
+    int64_t layers = 0;
+    bool logits = true;
+  };
+  CompiledStep emit_step(const std::vector<int64_t>& flat, uint64_t B, uint64_t T, uint64_t past, bool logits) const;
+  // Emits the step's calls into b against plan; with `step`, also its RoPE inits, residual
+  // checkpoints and output tensors.
+  void emit_calls(ProgramBuilder& b, MemoryPlan& plan, const std::vector<int64_t>& flat, const StepShape& sh,
+                  CompiledStep* step) const;
+  // Whether a prefill step of q_len tokens with KV length kv_len fits the on-chip memories (one
+  // and two layers emitted on the counting back-end against the real memory plan) and the
+  // simulator's timing.instruction_budget (the counted instructions of all layers).
+  bool prefill_fits(uint64_t q_len, uint64_t kv_len) const;
   void patch_step(StepTemplate& t, uint64_t past) const;
   void add_rope_inits(CompiledStep& step, const RopeInitPlace& rope) const;
   mutable std::unique_ptr<StepTemplate> template_;

@@ -43,6 +43,12 @@ std::vector<std::filesystem::path> compile_model(const CompileOptions& opt) {
   mo.max_positions = fed_positions(prompts[0].size(), opt.gen);
   mo.loops = opt.loops;
   compiler::ModelCompiler mc(hw, hw_display_name(opt.hw), rm.config, mo);
+  const uint64_t P = prompts[0].size(), chunk = mc.max_prefill_chunk(P);
+  if (chunk < P)
+    throw InputError(fmt::format("--prompt-len: error: plena compile writes the prefill as one step, but a prompt of {} "
+                                 "tokens does not fit one step on config '{}' (at most {} tokens; plena run chunks "
+                                 "the prefill, docs/compiler.md \"Chunked prefill\"); use a prompt of at most {} tokens",
+                                 P, hw_display_name(opt.hw), chunk, chunk));
   const compiler::CompiledStep step = mc.compile_step(prompts, 0);
 
   const fs::path dir = opt.out_dir;

@@ -1,6 +1,8 @@
 // `plena run --devices D [--tp T --pp P]`: a tensor- and pipeline-parallel system simulated one
 // distinct shard program at a time (timing-only), with the collectives charged on the estimate's
 // interconnect model (analytic/interconnect.hpp). docs/run.md "Multi-device runs".
+#include <algorithm>
+#include <functional>
 #include <fmt/format.h>
 
 #include <chrono>
@@ -147,9 +149,19 @@ void combine_units(RunReport& sys, const std::vector<ProgramGroup>& groups, uint
 
 // Every distinct shard program, simulated once (progress counts the steps of all of them).
 void simulate_groups(const RunOptions& opt, const compiler::Split& split, std::vector<ProgramGroup>& groups) {
+  RunOptions one = opt;
+  one.devices = 1, one.tp = 0, one.pp = 0;
+  if (groups.size() > 1) {
+    std::vector<uint64_t> chunks;
+    for (const ProgramGroup& g : groups)
+      chunks.push_back(shard_prefill_chunk(one, ShardRole{split.tp, g.stage.layers, g.stage.first, g.stage.last}));
+    // Where they differ, the smallest (a multiple of the prefill granule, shorter than the prompt)
+    // makes every stage split the prompt alike (compiler::split_prefill).
+    if (std::adjacent_find(chunks.begin(), chunks.end(), std::not_equal_to<>()) != chunks.end())
+      one.prefill_chunk = *std::min_element(chunks.begin(), chunks.end());
+  }
   for (size_t gi = 0; gi < groups.size(); ++gi) {
-    RunOptions sub = opt;
-    sub.devices = 1, sub.tp = 0, sub.pp = 0;
+    RunOptions sub = one;
     if (opt.progress)
       sub.progress = [&opt, gi, n = groups.size()](size_t done, size_t total) {
         opt.progress(gi * total + done, n * total);

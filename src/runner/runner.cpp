@@ -432,6 +432,8 @@ class RunSession {
   void prepare();
   bool step();  // false once every step has run
   RunReport report();
+  // After prepare(): the prefill steps' prompt tokens per sequence.
+  const std::vector<compiler::PrefillChunk>& prefill_chunks() const { return chunks_; }
 
  private:
   using Tokens = std::vector<std::vector<int64_t>>;
@@ -457,6 +459,11 @@ class RunSession {
   void summarize_performance();
 
   uint64_t stages() const { return uint64_t(rm_.config.num_hidden_layers) + 1; }
+  // Steps are the prefill chunks (only the last computes logits), then the decode steps.
+  bool prefill() const { return done_ < chunks_.size(); }
+  bool has_logits() const { return done_ + 1 >= chunks_.size(); }
+  uint64_t token_index() const { return done_ + 1 - chunks_.size(); }  // of the token a logits step yields
+  Tokens chunk_tokens(size_t c) const;
   uint64_t hidden() const { return uint64_t(rm_.config.hidden_size); }
   uint64_t vocab() const { return uint64_t(rm_.config.vocab_size); }
 
@@ -479,6 +486,7 @@ class RunSession {
   std::optional<sim::TimingReuse> reuse_;  // timing-only: a step's timing proven equal to the last simulated one's
   std::optional<References> refs_;
   Tokens feed_;             // the next step's input tokens per sequence
+  std::vector<compiler::PrefillChunk> chunks_;  // the prefill steps (compiler::ModelCompiler::prefill_schedule)
   uint64_t steps_ = 0, done_ = 0, past_ = 0;
   UnitUtilization units_[6] = {{"matrix"}, {"vector"}, {"scalar_int"}, {"scalar_fp"}, {"control"}, {"dma"}};
   bool trace_warned_ = false;
@@ -506,8 +514,9 @@ void RunSession::prepare() {
   for (const auto* d : {&opt_.dump_dir, &opt_.stats_dir, &opt_.trace_dir})
     if (!d->empty()) std::filesystem::create_directories(*d);
   rep_.generated.assign(opt_.batch, {});
-  feed_ = shard_ids(rep_.prompts);
-  steps_ = std::max<uint64_t>(opt_.gen, 1);
+  chunks_ = mc_->prefill_schedule(rep_.prompt_len);
+  feed_ = chunk_tokens(0);
+  steps_ = chunks_.size() - 1 + std::max<uint64_t>(opt_.gen, 1);
 }
 
 // Sizes first: refuse before loading weights or allocating anything large.
@@ -541,7 +550,15 @@ void RunSession::setup_compiler() {
   mo.host_data = !opt_.timing_only;  // timing-only: no data is preloaded
   mo.first_stage = role_.first;
   mo.last_stage = role_.last;
+  mo.max_prefill_chunk = opt_.prefill_chunk;
   mc_.emplace(hw_, rep_.hw, rm_.config, mo);
+}
+
+RunSession::Tokens RunSession::chunk_tokens(size_t c) const {
+  const compiler::PrefillChunk& ch = chunks_.at(c);
+  Tokens t;
+  for (const auto& p : rep_.prompts) t.emplace_back(p.begin() + long(ch.past), p.begin() + long(ch.past + ch.q_len));
+  return shard_ids(std::move(t));
 }
 
 void RunSession::setup_simulator() {
@@ -571,13 +588,15 @@ void RunSession::setup_references() {
 bool RunSession::step() {
   if (done_ == steps_) return false;
   StepReport st;
-  st.kind = done_ == 0 ? "prefill" : "decode";
+  st.kind = prefill() ? "prefill" : "decode";
   st.past = past_;
   st.q_len = feed_[0].size();
   const compiler::CompiledStep& step = compile(st);
   simulate(step, st);
   Tokens next(opt_.batch);
-  if (!opt_.timing_only) {
+  if (!has_logits()) {
+    next = chunk_tokens(done_ + 1);
+  } else if (!opt_.timing_only) {
     next = compare(step, st);
   } else {
     // No data: decode steps re-feed each prompt's last token (timing does not depend on ids).
@@ -590,7 +609,7 @@ bool RunSession::step() {
 
 const compiler::CompiledStep& RunSession::compile(StepReport& st) {
   const auto c0 = std::chrono::steady_clock::now();
-  const compiler::CompiledStep& step = mc_->compile_step(feed_, past_);
+  const compiler::CompiledStep& step = mc_->compile_step(feed_, past_, has_logits());
   st.compile_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - c0).count();
   st.program_words = step.program.instrs.size();
   return step;
@@ -643,7 +662,7 @@ void RunSession::warn_trace_size(const StepReport& st) {
 void RunSession::simulate(const compiler::CompiledStep& step, StepReport& st) {
   if (!opt_.timing_only) write_embedding_rows(simu_->machine().hbm(), *mc_, rm_.weights, feed_);
   preload_step(*simu_, step);
-  if (opt_.dump_hidden_layers) probe_.begin(step, hidden());
+  if (opt_.dump_hidden_layers && has_logits()) probe_.begin(step, hidden());
   const sim::SimResult r = run_traced(step, st);
   if (!opt_.stats_dir.empty())
     write_text_file(opt_.stats_dir / fmt::format("step{:04d}.stats.json", done_), r.timing.to_json() + "\n");
@@ -670,7 +689,9 @@ RunSession::Tokens RunSession::compare(const compiler::CompiledStep& step, StepR
     model::Capture cap;
     const float* sl = &logits[b * Vp];
     Agreement a;
-    const model::Tensor lr = refs_->step(b, feed_[b], sl, hidden_stages ? &cap : nullptr, a);
+    // The references run unchunked: the last prefill chunk feeds them the whole prompt.
+    const std::vector<int64_t>& fed = prefill() ? rep_.prompts[b] : feed_[b];
+    const model::Tensor lr = refs_->step(b, fed, sl, hidden_stages ? &cap : nullptr, a);
     for (uint64_t si = 0; si < hidden_stages; ++si) {
       const model::Tensor& t = cap.at(si == 0 ? std::string("embed") : fmt::format("layers.{}.output", si - 1));
       std::copy_n(&t.data[(t.shape.at(0) - 1) * Hd], Hd, &ref_hidden[(si * B + b) * Hd]);
@@ -680,7 +701,7 @@ RunSession::Tokens RunSession::compare(const compiler::CompiledStep& step, StepR
     mean_sum_ += a.mean_abs;
     st.sim_tokens.push_back(int64_t(model::argmax(sl, V)));
     st.ref_tokens.push_back(int64_t(model::argmax(&ref_logits[b * V], V)));
-    if (done_ < opt_.gen) rep_.generated[b].push_back(st.sim_tokens.back());
+    if (token_index() < opt_.gen) rep_.generated[b].push_back(st.sim_tokens.back());
     next[b] = {opt_.teacher_force ? st.ref_tokens.back() : st.sim_tokens.back()};
   }
   if (!opt_.dump_dir.empty()) dump_logits(step, logits, ref_logits);
@@ -693,11 +714,11 @@ void RunSession::dump_logits(const compiler::CompiledStep& step, const std::vect
   const uint64_t B = opt_.batch, V = vocab(), Vp = mc_->vocab_padded();
   std::vector<float> packed(B * V);
   for (uint64_t b = 0; b < B; ++b) std::copy_n(&logits[b * Vp], V, packed.begin() + b * V);
-  npy_save(opt_.dump_dir / fmt::format("step{:04d}_logits.npy", done_), npy_from_f32(packed, {B, V}));
-  npy_save(opt_.dump_dir / fmt::format("step{:04d}_ref_logits.npy", done_), npy_from_f32(ref_logits, {B, V}));
+  npy_save(opt_.dump_dir / fmt::format("step{:04d}_logits.npy", token_index()), npy_from_f32(packed, {B, V}));
+  npy_save(opt_.dump_dir / fmt::format("step{:04d}_ref_logits.npy", token_index()), npy_from_f32(ref_logits, {B, V}));
   // Final-norm hidden state of each sequence's last token (the LM head's input, row b).
   const std::vector<float> hid = read_rows(simu_->machine(), step.hidden, B, hidden());
-  npy_save(opt_.dump_dir / fmt::format("step{:04d}_hidden.npy", done_), npy_from_f32(hid, {B, hidden()}));
+  npy_save(opt_.dump_dir / fmt::format("step{:04d}_hidden.npy", token_index()), npy_from_f32(hid, {B, hidden()}));
 }
 
 void RunSession::compare_hidden_layers(StepReport& st, const std::vector<float>& ref_hidden) {
@@ -706,8 +727,8 @@ void RunSession::compare_hidden_layers(StepReport& st, const std::vector<float>&
     throw std::logic_error(fmt::format("step {}: {} of {} residual checkpoints reached", done_, probe_.next, n));
   for (uint64_t si = 0; si < n; ++si)
     st.hidden_layers.push_back(compare_hidden(si, &probe_.data[si * B * Hd], &ref_hidden[si * B * Hd], B, Hd));
-  npy_save(opt_.dump_dir / fmt::format("step{:04d}_hidden_layers.npy", done_), npy_from_f32(probe_.data, {n, B, Hd}));
-  npy_save(opt_.dump_dir / fmt::format("step{:04d}_ref_hidden_layers.npy", done_), npy_from_f32(ref_hidden, {n, B, Hd}));
+  npy_save(opt_.dump_dir / fmt::format("step{:04d}_hidden_layers.npy", token_index()), npy_from_f32(probe_.data, {n, B, Hd}));
+  npy_save(opt_.dump_dir / fmt::format("step{:04d}_ref_hidden_layers.npy", token_index()), npy_from_f32(ref_hidden, {n, B, Hd}));
   probe_.step = nullptr;
 }
 
@@ -802,6 +823,12 @@ void detail::summarize_latency(RunReport& rep) {
   rep.hbm_gbps = total_s > 0 ? double(rep.hbm_read_bytes + rep.hbm_write_bytes) / total_s * 1e-9 : 0;
 }
 
+uint64_t detail::shard_prefill_chunk(const RunOptions& opt, const ShardRole& role) {
+  RunSession session(opt, role);
+  session.prepare();
+  return session.prefill_chunks().at(0).q_len;
+}
+
 RunReport detail::run_shard(const RunOptions& opt, const ShardRole& role) {
   RunSession session(opt, role);
   session.prepare();
@@ -833,8 +860,12 @@ std::string RunReport::to_text() const {
                    "matrix SRAM {}, scalar FP {} ({})\n",
                    formats.weights, formats.vectors, formats.kv, formats.activations, formats.matrix_sram, formats.fp_sram,
                    formats.checkpoint);
+  size_t chunks = 0, chunk = 0;
+  for (const auto& st : steps)
+    if (st.kind == "prefill") ++chunks, chunk = std::max<size_t>(chunk, st.q_len);
+  const std::string pre = chunks > 1 ? fmt::format("prefill in {} chunks of <= {} tokens", chunks, chunk) : "prefill";
   s += fmt::format("run          batch {}, prompt {} tokens, {} new tokens ({}){}\n", batch, prompt_len, gen,
-                   gen > 1 ? fmt::format("prefill + {} decode steps", gen - 1) : std::string(gen ? "prefill" : "prefill only"),
+                   gen > 1 ? fmt::format("{} + {} decode steps", pre, gen - 1) : gen ? pre : pre + " only",
                    teacher_force ? " (teacher-forced: fed the reference's tokens)" : "");
   s += fmt::format("prompt       {}\n", ids(prompts));
   if (!timing_only) {

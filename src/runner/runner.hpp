@@ -31,6 +31,9 @@ struct RunOptions {
   // gen - 1 decode steps. 0 runs the prefill alone (logits compared, TTFT) and generates nothing.
   uint64_t gen = 4;
   uint64_t batch = 1;
+  // Prompt tokens per prefill step at most (compiler::ModelCompileOptions::max_prefill_chunk);
+  // 0: automatic, the largest chunk that fits the on-chip memories.
+  uint64_t prefill_chunk = 0;
   uint64_t seed = 1;                   // random weights of a preset and the random prompt
   bool timing_only = false;            // no weights, no data: timing of full-size models
   // Timing-only: a step whose program differs from the last simulated one's only in values its

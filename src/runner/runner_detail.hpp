@@ -53,6 +53,10 @@ struct ShardRole {
 // run_model for one shard program (timing-only unless whole): prompts and report name the full
 // model; the shard embeds each id modulo its vocabulary share (timing does not depend on ids).
 RunReport run_shard(const RunOptions& opt, const ShardRole& role);
+// The first (largest) prefill step a shard program would run: the stages of a pipeline differ in
+// layers, embedding and LM head, so each fits its own chunk; a system step is one chunk on every
+// stage, so the run takes the smallest (simulate_groups).
+uint64_t shard_prefill_chunk(const RunOptions& opt, const ShardRole& role);
 // A multi-device run (RunOptions::devices > 1): every distinct shard program once, combined.
 RunReport run_multi_device(const RunOptions& opt);
 // Appends a step and adds it to the report's totals (instructions, reuse, HBM bytes, host time).

@@ -7,6 +7,7 @@
 #include "analytic/analytic.hpp"
 #include "compiler/compiler.hpp"
 #include "compiler/kernel_registry.hpp"
+#include "compiler/model_compiler.hpp"
 #include "config/config.hpp"
 #include "model/model.hpp"
 #include "support/support.hpp"
@@ -235,4 +236,32 @@ TEST(Analytic, CompareTableHasThePaperRows) {
                         "Long-context",
                         "1.00 | 1.00", "assumptions"})
     EXPECT_NE(t.find(s), std::string::npos) << s << "\n" << t;
+}
+
+// The estimate's prefill is the compiler's chunk schedule (ModelCompiler::prefill_schedule): one
+// pass per chunk at its KV length, the LM head only in the last, weights streamed per chunk.
+TEST(Analytic, PrefillFollowsTheCompilersChunkSchedule) {
+  const auto cfg = big();
+  const model::ModelConfig m = model::model_preset("llama-3.1-8b");
+  compiler::ModelCompileOptions mo;
+  mo.max_positions = 8192 + 7;
+  mo.assembly = mo.words = mo.host_data = false;
+  const compiler::ModelCompiler mc(cfg, "reference-analytic", m, mo);
+  std::vector<uint64_t> want;
+  for (const auto& c : mc.prefill_schedule(8192)) want.push_back(c.q_len);
+  ASSERT_GT(want.size(), 1u);
+  const Estimate e = estimate(m, cfg, {8192, 8, 1}, {});
+  EXPECT_EQ(e.prefill_steps, want);
+  auto calls = [](const PhaseEstimate& p, const std::string& name) {
+    double n = 0;
+    for (const auto& o : p.ops)
+      if (o.name == name) n += o.calls;
+    return n;
+  };
+  EXPECT_EQ(calls(e.prefill, "q_proj"), double(32 * want.size()));
+  EXPECT_EQ(calls(e.prefill, "lm_head"), 1.0);
+  // The prompt that fits is one step; a forced chunk splits it the same way the runner does.
+  EXPECT_EQ(estimate(m, cfg, {2048, 8, 1}, {}).prefill_steps, std::vector<uint64_t>{2048});
+  EXPECT_EQ(estimate(m, cfg, {2048, 8, 1, 1024}, {}).prefill_steps, (std::vector<uint64_t>{1024, 1024}));
+  EXPECT_THROW(estimate(m, cfg, {2048, 8, 1, 1000}, {}), InputError);
 }

@@ -78,3 +78,14 @@ TEST(IsaCli, BadInputsExitOneWithLocatedMessage) {
   EXPECT_EQ(r.code, 1);
   EXPECT_NE(r.err.find("missing.asm: error: cannot open"), std::string::npos) << r.err;
 }
+
+// --prefill-chunk (plena run and plena estimate): a chunk that is not a whole number of prefill
+// granules is a user error naming the option, exit 1.
+TEST(IsaCli, PrefillChunkNotAMultipleOfTheGranuleExitsOne) {
+  CliResult r = run_plena("run --hw tiny-fp32 --prompt-len 20 --gen 1 --timing-only --prefill-chunk 6");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("--prefill-chunk: error: 6 is not a multiple of 4"), std::string::npos) << r.err;
+  r = run_plena("estimate --prefill 4096 --prefill-chunk 1000");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("--prefill-chunk: error: 1000 is not a multiple of 128"), std::string::npos) << r.err;
+}

@@ -203,7 +203,7 @@ std::vector<ValidationPoint> multi_device_validation_points() {
 namespace {
 
 // A whole model through runner::run_model (timing-only) against analytic::estimate of the same
-// workload: the prefill step (TTFT) and the mean decode step (TPOT), in cycles.
+// workload: the prefill steps (TTFT; several when chunked) and the mean decode step (TPOT), in cycles.
 ValidationResult run_model_point(const ValidationPoint& p, const runner::RunReport& rep, double sim_seconds) {
   ValidationResult r;
   r.point = p;
@@ -219,20 +219,22 @@ ValidationResult run_model_point(const ValidationPoint& p, const runner::RunRepo
     for (const auto& o : ops) n += uint64_t(double(o.instructions) * o.calls);
     return n;
   };
-  if (p.metric == "ttft") {
-    r.sim_cycles = rep.steps.at(0).cycles;
-    r.sim_instructions = rep.steps.at(0).executed;
+  const bool ttft = p.metric == "ttft";
+  uint64_t cycles = 0, executed = 0, n = 0;
+  for (const runner::StepReport& st : rep.steps)
+    if ((st.kind == "prefill") == ttft) {
+      cycles += st.cycles;
+      executed += st.executed;
+      ++n;
+    }
+  if (ttft) {
+    r.sim_cycles = cycles;
+    r.sim_instructions = executed;
     r.analytic_cycles = e.prefill.seconds * 1e12 / ps;
     r.analytic_instructions = instructions(e.prefill.ops);
   } else {
-    uint64_t cycles = 0, executed = 0;
-    for (size_t i = 1; i < rep.steps.size(); ++i) {
-      cycles += rep.steps[i].cycles;
-      executed += rep.steps[i].executed;
-    }
-    const double n = double(rep.steps.size() - 1);
-    r.sim_cycles = uint64_t(std::llround(double(cycles) / n));
-    r.sim_instructions = uint64_t(std::llround(double(executed) / n));
+    r.sim_cycles = uint64_t(std::llround(double(cycles) / double(n)));
+    r.sim_instructions = uint64_t(std::llround(double(executed) / double(n)));
     r.analytic_cycles = e.decode_s / double(p.decode) * 1e12 / ps;
     r.analytic_instructions = instructions(e.decode_first.ops);
   }
