@@ -223,6 +223,33 @@ TEST(KernelAttention, KvTilesSharedByAllHeadsOfABlock) {
   Result sp = run_case(small_fp, split);
   EXPECT_LT(sp.schedule.heads_per_pass, 8u);
   EXPECT_EQ(sp.schedule.kv_passes, ceil_div_u(8, sp.schedule.heads_per_pass) * sp.schedule.q_chunks);
+  // The KV range (one tile) stays in MRAM across the passes: per chunk the identity and K (the
+  // identity replaced K), and V once.
+  EXPECT_EQ(sp.cost.transfers(isa::Opcode::H_PREFETCH_M, 0), sp.schedule.q_chunks);
+  EXPECT_EQ(sp.cost.count(isa::Opcode::H_PREFETCH_M), 2 * sp.schedule.q_chunks + 1);
+  // Three tiles do not fit one prefetch: every pass of every chunk streams them.
+  split.kv_len = 130;
+  check_fp32(small_fp, split);
+  Result st = run_case(small_fp, split);
+  EXPECT_EQ(st.cost.count(isa::Opcode::H_PREFETCH_M),
+            st.schedule.q_chunks + st.schedule.kv_passes * 3 * 2);
+}
+
+// Causal prefill: S column blocks that every row of a group masks are not multiplied (tiny-fp32:
+// MLEN 16, BLEN 4; on the diagonal tile group g needs g + 1 of the 4 blocks), with the same bits.
+TEST(KernelAttention, CausalSkipsMaskedScoreColumns) {
+  const Case causal{.q_len = 16, .kv_len = 16, .heads = 2, .kv_heads = 1, .head_dim = 16, .seed = 31};
+  Result rc = run_case(tiny_fp32(), causal);
+  check_fp32(tiny_fp32(), causal);
+  EXPECT_EQ(rc.cost.count(isa::Opcode::M_TMM), 2u * (1 + 2 + 3 + 4));
+  Case full = causal;
+  full.causal = false;
+  EXPECT_EQ(run_case(tiny_fp32(), full).cost.count(isa::Opcode::M_TMM), 2u * 4 * 4);
+  // With a past of 16 the rows sit in the second tile (row i sees i + 1 of its keys: groups need
+  // 1 and 2 blocks); every row sees the first tile whole.
+  const Case past{.q_len = 8, .kv_len = 24, .heads = 2, .kv_heads = 1, .head_dim = 16, .seed = 32};
+  check_fp32(tiny_fp32(), past);
+  EXPECT_EQ(run_case(tiny_fp32(), past).cost.count(isa::Opcode::M_TMM), 2u * (2 * 4 + 1 + 2));
 }
 
 TEST(KernelAttention, BadInputsAreInputErrors) {

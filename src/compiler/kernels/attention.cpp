@@ -202,6 +202,9 @@ struct Head {
 struct GroupKind {
   int kind = 0;  // 0 skip, 1 uniform (a hardware loop), 2 static (rows one by one)
   uint64_t s0 = 0, d = 0;  // uniform: row k sees s0 + k * d keys
+  // BLEN-wide S column blocks [c_lo, c_hi) some row of the group sees; the others are masked for
+  // every row, so their products are skipped (causal diagonal, window edge).
+  uint64_t c_lo = 0, c_hi = 0;
 };
 
 class FlashAttentionEmitter {
@@ -229,9 +232,10 @@ class FlashAttentionEmitter {
   void head_tile(uint64_t t);
   void uniform_groups(uint64_t t, uint64_t g, uint64_t g1, const GroupKind& k);
   GroupKind classify(uint64_t g, uint64_t t) const;
-  void group_body(uint64_t t, bool full, uint64_t i0, uint64_t i1, const GpReg* mask_g = nullptr,
+  void score_cols(uint64_t g, uint64_t t, GroupKind& k) const;
+  void group_body(uint64_t t, const GroupKind& k, bool full, uint64_t i0, uint64_t i1, const GpReg* mask_g = nullptr,
                   const GpReg* mask_row = nullptr, uint64_t mask_step = 0);
-  void group_scores(uint64_t tile);
+  void group_scores(uint64_t tile, const GroupKind& k);
   void group_pv(uint64_t tile, bool first);
   void row_update(uint64_t s, bool first, const GpReg* mask = nullptr, uint64_t from = 0);
   void rescale_row(bool first);
@@ -263,6 +267,12 @@ class FlashAttentionEmitter {
   uint64_t first_tile = 0;
   static constexpr uint64_t no_tile = ~uint64_t(0);
   uint64_t unit_block0 = 0;  // the current unit's first column block of the cache
+  uint64_t unit_ = 0;        // the current unit
+  // Which (sequence, unit, first tile) the K and V MRAM buffers hold after a stream that fit in one
+  // whole-tile prefetch (no_tile: unknown, or the identity tile); the current chunk's stream
+  // prefetches K (V) only when it differs.
+  uint64_t res_k_ = no_tile, res_v_ = no_tile;
+  bool load_k_ = true, load_v_ = true;
   uint64_t t_begin = 0;      // the chunk's first streamed tile (a whole-prefetch boundary)
   std::vector<Head> heads;   // the current pass's heads
   const Head* cur = nullptr;
@@ -372,6 +382,7 @@ void FlashAttentionEmitter::set_cache_regs() {
 void FlashAttentionEmitter::emit_unit(uint64_t bi, uint64_t u) {
   const HeadMap& hm = s_.hm;
   unit_block0 = hm.first_block(u);
+  unit_ = u;
   const uint64_t h_lo = hm.kv_lo(u, a_) * hm.rep, h_hi = hm.kv_hi(u, a_) * hm.rep;
   for (qc0 = 0; qc0 < a_.q_len; qc0 += s_.q_chunk) {
     qcn = std::min(s_.q_chunk, a_.q_len - qc0);
@@ -383,6 +394,7 @@ void FlashAttentionEmitter::emit_unit(uint64_t bi, uint64_t u) {
       copy_q();
     }
     // Passes of a whole hpass heads emit the same code shape (counted once), then the remainder.
+    // The first pass may prefetch tiles that the later ones find resident: emitted on its own.
     const uint64_t full = (h_hi - h_lo) / s_.hpass;
     auto pass = [&](uint64_t p0) {
       const uint64_t p1 = std::min(h_hi, p0 + s_.hpass);
@@ -391,7 +403,8 @@ void FlashAttentionEmitter::emit_unit(uint64_t bi, uint64_t u) {
       make_heads(bi, h_lo, p0, p1);
       emit_chunk(bi);
     };
-    b_.repeat(full, [&](uint64_t i) { pass(h_lo + i * s_.hpass); });
+    if (full > 0) pass(h_lo);
+    if (full > 1) b_.repeat(full - 1, [&](uint64_t i) { pass(h_lo + (i + 1) * s_.hpass); });
     if (h_lo + full * s_.hpass < h_hi) pass(h_lo + full * s_.hpass);
   }
 }
@@ -429,6 +442,7 @@ void FlashAttentionEmitter::copy_q() {
   b_.set_scale_reg(s_.idt->scale_reg);
   b_.set_stride_reg(s_.idt->row_stride);
   b_.h_prefetch_m(at(ra, s_.mk->tile_address(0)), gp0, ai, 1, 0);
+  res_k_ = no_tile;  // the identity replaced the K tiles
   set_cache_regs();
   for (const Head& hh : heads) {
     const uint64_t col0 = hh.h * s_.hd, o_h = col0 % vlen;
@@ -455,10 +469,16 @@ void FlashAttentionEmitter::emit_chunk(uint64_t bi) {
   const uint64_t ts0 = window_lowest_key(a_, qc0) / mlen, ts1 = window_lowest_key(a_, qc0 + qcn - 1) / mlen;
   t_begin = ts0 / tpp * tpp;
   first_tile = ts0 == ts1 ? ts0 : no_tile;
+  // A stream within one whole-tile prefetch leaves its tiles in MRAM for the next pass or chunk.
+  const bool fits = n_tiles - t_begin <= tpp;
+  const uint64_t key = (bi * s_.hm.units + unit_) * n_tiles + t_begin;
+  load_k_ = !(fits && res_k_ == key);
+  load_v_ = !(fits && res_v_ == key);
   b_.load_imm(r_e, s_.kv.row(bi, t_begin * mlen) * s_.kv.width + unit_block0 * mlen);
   if (first_tile == no_tile) init_running_state();
   stream_tiles();
   normalize_output();
+  res_k_ = res_v_ = fits ? key : no_tile;
 }
 
 // Rows start at different tiles: O (head columns) = 0 by write-outs of the zero accumulator,
@@ -532,10 +552,10 @@ void FlashAttentionEmitter::normalize_output() {
 void FlashAttentionEmitter::tile_body(uint64_t t) {
   const uint64_t mlen = s_.mlen, tpp = s_.tpp;
   if (t % tpp == 0) {
-    for (uint64_t cb = 0; cb < s_.ub; ++cb) {
+    for (uint64_t cb = 0; cb < s_.ub && (load_k_ || load_v_); ++cb) {
       b_.add_imm(rb, r_e, cb * mlen);
-      b_.h_prefetch_m(at(ra, s_.mk->tile_address(cb * tpp)), rb, ak, 1, 1);
-      b_.h_prefetch_m(at(ra, s_.mv->tile_address(cb * tpp)), rb, av, 1, 1);
+      if (load_k_) b_.h_prefetch_m(at(ra, s_.mk->tile_address(cb * tpp)), rb, ak, 1, 1);
+      if (load_v_) b_.h_prefetch_m(at(ra, s_.mv->tile_address(cb * tpp)), rb, av, 1, 1);
     }
     b_.add_imm(r_e, r_e, tpp * mlen * s_.kv.width);
   }
@@ -557,13 +577,14 @@ void FlashAttentionEmitter::head_tile(uint64_t t) {
     if (k.kind == 2) {
       const uint64_t i0 = qc0 + g * s_.blen, i1 = std::min(qc0 + qcn, i0 + s_.blen);
       set_group(g);
-      group_body(t, false, i0, i1);
+      group_body(t, k, false, i0, i1);
       continue;
     }
     uint64_t g1 = g + 1;
     for (; g1 < groups; ++g1) {
       const GroupKind n = classify(g1, t);
-      if (n.kind != 1 || n.d != k.d || n.s0 != k.s0 + (g1 - g) * s_.blen * k.d || (n.s0 < s_.mlen) != (k.s0 < s_.mlen))
+      if (n.kind != 1 || n.d != k.d || n.s0 != k.s0 + (g1 - g) * s_.blen * k.d || (n.s0 < s_.mlen) != (k.s0 < s_.mlen) ||
+          n.c_lo != k.c_lo || n.c_hi != k.c_hi)
         break;
     }
     uniform_groups(t, g, g1, k);
@@ -576,7 +597,7 @@ void FlashAttentionEmitter::uniform_groups(uint64_t t, uint64_t g, uint64_t g1, 
   set_group(g);
   if (k.s0 == s_.mlen) {
     b_.loop(g1 - g, [&] {
-      group_body(t, true, 0, 0);
+      group_body(t, k, true, 0, 0);
       next_group();
     });
     return;
@@ -586,7 +607,7 @@ void FlashAttentionEmitter::uniform_groups(uint64_t t, uint64_t g, uint64_t g1, 
   b_.load_imm(mask_g, s_.mask_row(k.s0));
   const GpReg mg = mask_g, mr = mask_row;
   b_.loop(g1 - g, [&] {
-    group_body(t, true, 0, 0, &mg, &mr, k.d * s_.vlen);
+    group_body(t, k, true, 0, 0, &mg, &mr, k.d * s_.vlen);
     next_group();
     b_.add_imm(mask_g, mask_g, s_.blen * k.d * s_.vlen);
   });
@@ -610,6 +631,7 @@ GroupKind FlashAttentionEmitter::classify(uint64_t g, uint64_t t) const {
   }
   if (window_lowest_key(a_, lo) >= t0 + mlen) return k;
   k.kind = 2;
+  score_cols(g, t, k);
   if (i1 - i0 < blen || visible_from(i1 - 1, t) > 0) return k;
   // Every row sees from the tile's start: visible(i) = min(last_key(i) - t0 + 1, MLEN), affine in
   // the row unless it crosses MLEN or 0 inside the group.
@@ -622,14 +644,29 @@ GroupKind FlashAttentionEmitter::classify(uint64_t g, uint64_t t) const {
   return k;
 }
 
+// The S column blocks some row of group g sees in tile t: from the lowest key any row sees to
+// the highest (a scan of at most BLEN rows, only for groups that are computed).
+void FlashAttentionEmitter::score_cols(uint64_t g, uint64_t t, GroupKind& k) const {
+  const uint64_t blen = s_.blen, i0 = qc0 + g * blen, i1 = std::min(qc0 + qcn, i0 + blen);
+  uint64_t lo = s_.mlen, hi = 0;
+  for (uint64_t i = i0; i < i1; ++i) {
+    const uint64_t v = visible(i, t);
+    if (v == 0) continue;
+    lo = std::min(lo, visible_from(i, t));
+    hi = std::max(hi, v);
+  }
+  k.c_lo = lo / blen;
+  k.c_hi = ceil_div(hi, blen);
+}
+
 // One row group of the current head in tile t (group registers r_q, r_o, r_g already set).
 // `full`: all BLEN rows see the whole tile, or (with `mask_g`) row k of the group adds the mask
 // row at mask_g + k * mask_step: the rows become a hardware loop. Otherwise rows [i0, i1) are static.
-void FlashAttentionEmitter::group_body(uint64_t t, bool full, uint64_t i0, uint64_t i1, const GpReg* mask_g,
-                                       const GpReg* mask_row, uint64_t mask_step) {
+void FlashAttentionEmitter::group_body(uint64_t t, const GroupKind& k, bool full, uint64_t i0, uint64_t i1,
+                                       const GpReg* mask_g, const GpReg* mask_row, uint64_t mask_step) {
   const bool first = t == first_tile;
   const uint64_t tile = t % s_.tpp;
-  group_scores(tile);
+  group_scores(tile, k);
   start_rows();
   if (full && mask_g) {
     b_.add_imm(*mask_row, *mask_g, 0);
@@ -666,11 +703,13 @@ void FlashAttentionEmitter::group_body(uint64_t t, bool full, uint64_t i0, uint6
   }
 }
 
-// S[BLEN rows, MLEN keys] = Q_rows K_tile^T, summed over the head's column blocks.
-void FlashAttentionEmitter::group_scores(uint64_t tile) {
+// S[BLEN rows, MLEN keys] = Q_rows K_tile^T, summed over the head's column blocks. Column blocks
+// no row of the group sees are written from the zero accumulator instead: every row masks them
+// (adds -1e30, so they hold exactly -1e30 as with the product, and P is exp(-88) either way).
+void FlashAttentionEmitter::group_scores(uint64_t tile, const GroupKind& k) {
   const uint64_t mlen = s_.mlen, blen = s_.blen;
   for (uint64_t c = 0; c < mlen / blen; ++c) {
-    for (uint64_t cb = 0; cb < s_.ub; ++cb) {
+    for (uint64_t cb = 0; cb < s_.ub && c >= k.c_lo && c < k.c_hi; ++cb) {
       b_.add_imm(ra, r_q, cb * cur->q_stride);
       b_.m_tmm(ra, at(rb, s_.mk->tile_address(cb * s_.tpp + tile) + c * blen * mlen));
     }

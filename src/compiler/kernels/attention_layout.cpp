@@ -58,12 +58,13 @@ Schedule attention_schedule(const config::HardwareConfig& cfg, const AttentionAr
                             uint64_t fp_free) {
   const uint64_t blen = cfg.geometry.blen, cap = fp_free / 2, hu = hm.max_unit_heads;
   const uint64_t limit = a.max_q_chunk ? std::max(blen, a.max_q_chunk / blen * blen) : ~uint64_t(0);
+  const bool resident = kv_resident(cfg, a);
   Schedule best;
   uint64_t best_passes = ~uint64_t(0);
   auto consider = [&](uint64_t qc) {
     if (qc == 0 || qc > cap || qc > limit) return;
     const uint64_t hp = std::min(hu, cap / qc);
-    const uint64_t passes = ceil_div(hu, hp) * ceil_div(a.q_len, qc);
+    const uint64_t passes = (resident ? 1 : ceil_div(hu, hp)) * ceil_div(a.q_len, qc);
     if (passes < best_passes || (passes == best_passes && qc > best.q_chunk)) {
       best_passes = passes;
       best = {qc, hp};
@@ -72,6 +73,10 @@ Schedule attention_schedule(const config::HardwareConfig& cfg, const AttentionAr
   consider(a.q_len);
   for (uint64_t qc = blen; qc < a.q_len && qc <= cap; qc += blen) consider(qc);
   return best;
+}
+
+bool kv_resident(const config::HardwareConfig& cfg, const AttentionArgs& a) {
+  return ceil_div(a.kv_len, cfg.geometry.mlen) <= tiles_per_prefetch(cfg);
 }
 
 }  // namespace attn
