@@ -90,11 +90,14 @@ struct AttentionArgs {
 // (batch - 1) * q_len + round_up(q_len, BLEN). Allocate Q and O with at least this many rows.
 uint64_t attention_rows_alloc(const config::HardwareConfig& cfg, uint64_t batch, uint64_t q_len);
 
-// The schedule the emitter chose (from the free FP SRAM): query rows per chunk, heads per KV pass.
+// The schedule the emitter chose (from the free FP SRAM and VRAM): query rows per chunk, heads per KV pass.
 struct AttentionSchedule {
   uint64_t q_chunk = 0, heads_per_pass = 0;
   uint64_t q_chunks = 0;   // ceil(q_len / q_chunk)
-  uint64_t kv_passes = 0;  // KV streams: batch x q_chunks x ceil(heads / heads_per_pass)
+  // Passes over the KV range: batch x q_chunks x ceil(heads / heads_per_pass). When the range fits
+  // one whole-tile prefetch the tiles stay in MRAM and a pass after the first fetches nothing.
+  uint64_t kv_passes = 0;
+  bool vram_stats = false;  // running max and sum in VRAM rows (long KV ranges, small FP SRAM)
 };
 AttentionSchedule emit_flash_attention(ProgramBuilder& b, MemoryPlan& plan, const AttentionArgs& args);
 // Attention calls whose programs differ only in their step values (load_step_imm: the mask

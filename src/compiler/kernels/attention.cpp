@@ -44,7 +44,7 @@ struct AttentionSetup {
   bool head_masks = false;  // heads share a VLEN block: O updates use V_MASK
   bool low_masks = false;   // the window cuts some tile from below: a second mask table
   uint64_t tpp = 0;
-  std::string n_k, n_v, n_s, n_pv, n_mask, n_m, n_l, n_qx;
+  std::string n_k, n_v, n_s, n_pv, n_mask, n_m, n_l, n_qx, n_st;
   const MramBlock *mk = nullptr, *mv = nullptr;
   uint64_t s_base = 0, pv_base = 0, mask_base = 0, low_base = 0, scale_slot = 0, neg_slot = 0;
   // The column-mask table holds mask_rows rows; the row masking keys >= s sits at slot
@@ -58,6 +58,17 @@ struct AttentionSetup {
   uint64_t mask_row(uint64_t s) const { return mask_base + (s + mlen - mask_first) % mlen * vlen; }
   uint64_t neg_row() const { return mask_base + mask_rows * vlen; }
   uint64_t fp_free = 0, q_chunk = 0, hpass = 0, m_slot = 0, l_slot = 0, qx_rows = 0, qx_base = 0;
+  // Running max and sum in VRAM (attn::Schedule::vram_stats): row (i, k) of the chunk's query i and
+  // pass head k holds m at stats_base + (2 (i hpass + k)) VLEN and l one row later, each broadcast
+  // over the row; a zero row follows them. In FP SRAM they sit at slots m_slot / l_slot + k q_chunk + i.
+  bool vstats = false;
+  uint64_t stats_base = 0;
+  uint64_t zero_row() const { return stats_base + 2 * q_chunk * hpass * vlen; }
+  // Distance between consecutive query rows' statistics (r_idx steps), and a head's m and l offsets.
+  uint64_t idx_step() const { return vstats ? 2 * hpass * vlen : 1; }
+  uint64_t m_off(uint64_t k) const { return vstats ? 2 * k * vlen : m_slot + k * q_chunk; }
+  uint64_t l_off(uint64_t k) const { return vstats ? (2 * k + 1) * vlen : l_slot + k * q_chunk; }
+  uint64_t idx_base() const { return vstats ? stats_base : 0; }
 
  private:
   void check_args(const config::HardwareConfig& cfg);
@@ -142,7 +153,7 @@ void AttentionSetup::check_tensors(const config::HardwareConfig& cfg, MemoryPlan
 // copied Q, FP SRAM for the running max and sum of every (head, row) of a pass.
 void AttentionSetup::allocate(MemoryPlan& plan) {
   n_k = a.name + ".k", n_v = a.name + ".v", n_s = a.name + ".s", n_pv = a.name + ".pv", n_mask = a.name + ".mask",
-  n_m = a.name + ".m", n_l = a.name + ".l", n_qx = a.name + ".qx";
+  n_m = a.name + ".m", n_l = a.name + ".l", n_qx = a.name + ".qx", n_st = a.name + ".stats";
   mk = &plan.alloc_mram(n_k, ub * tpp);
   mv = &plan.alloc_mram(n_v, ub * tpp);
   s_base = plan.alloc_vram(n_s, blen, mlen).base();
@@ -164,13 +175,17 @@ void AttentionSetup::allocate(MemoryPlan& plan) {
   neg_slot = plan.fp_constant("neg_large", -1.0e30f);
   // Query chunks x head passes whose running max and sum fit in FP SRAM.
   fp_free = plan.fp_space().largest_free();
-  const Schedule sch = attention_schedule(plan.config(), a, hm, fp_free);
-  q_chunk = sch.q_chunk, hpass = sch.heads_per_pass;
+  const Schedule sch = attention_schedule(plan.config(), a, hm, fp_free, plan.vram_space().largest_free());
+  q_chunk = sch.q_chunk, hpass = sch.heads_per_pass, vstats = sch.vram_stats;
   if (q_chunk == 0)
     fail(a.name, fmt::format("needs 2 * min(q_len, BLEN) = {} free FP SRAM entries for the running max and sum, {} free",
                              2 * std::min(a.q_len, blen), plan.fp_space().largest_free()));
-  m_slot = plan.alloc_fp_scratch(n_m, hpass * q_chunk);
-  l_slot = plan.alloc_fp_scratch(n_l, hpass * q_chunk);
+  if (vstats) {
+    stats_base = plan.alloc_vram(n_st, vram_stats_rows(q_chunk, hpass), vlen).base();
+  } else {
+    m_slot = plan.alloc_fp_scratch(n_m, hpass * q_chunk);
+    l_slot = plan.alloc_fp_scratch(n_l, hpass * q_chunk);
+  }
   // Q heads copied next to their kv head (head_dim < MLEN): one VLEN block per head of a unit,
   // copied once per query chunk for all passes (the identity tile shares the K tiles' MRAM).
   qx_rows = round_up(q_chunk, blen);
@@ -179,8 +194,12 @@ void AttentionSetup::allocate(MemoryPlan& plan) {
 
 void AttentionSetup::release(MemoryPlan& plan) const {
   if (hm.copy_q) plan.free_vram(n_qx);
-  plan.free_fp_scratch(n_l);
-  plan.free_fp_scratch(n_m);
+  if (vstats) {
+    plan.free_vram(n_st);
+  } else {
+    plan.free_fp_scratch(n_l);
+    plan.free_fp_scratch(n_m);
+  }
   plan.free_vram(n_mask);
   plan.free_vram(n_pv);
   plan.free_vram(n_s);
@@ -241,6 +260,8 @@ class FlashAttentionEmitter {
   void rescale_row(bool first);
   void row_add_pv();
   void advance_row();
+  void load_stat(const ScopedFp& f, uint64_t off, bool is_max);
+  void store_stat(const ScopedFp& f, uint64_t off);
   void start_rows();
   void set_group(uint64_t g);
   void next_group();
@@ -256,7 +277,7 @@ class FlashAttentionEmitter {
   RegisterAllocator::KernelScope kscope_;
   // Scratch address registers and the loop-carried address registers (names say what they hold).
   ScopedGp ra, rb, r_e, r_q, r_o, r_g, r_srow, r_idx, r_orow;
-  ScopedFp f_scale, f_m, f_mold, f_a, f_l;
+  ScopedFp f_scale, f_m, f_mold, f_a, f_l, f_neg;
   ScopedHbm ak, av;
   uint64_t o_bstride = 0, q_bstride = 0, n_tiles = 0;
   uint32_t rmask = 0;  // V_MASK operand of O updates
@@ -297,6 +318,7 @@ FlashAttentionEmitter::FlashAttentionEmitter(ProgramBuilder& b, const AttentionS
       f_mold(b.regs().fp("previous max")),
       f_a(b.regs().fp("rescale factor")),
       f_l(b.regs().fp("running sum")),
+      f_neg(b.regs().fp("-1e30")),
       ak(b.regs().hbm("K cache")),
       av(b.regs().hbm("V cache")) {
   o_bstride = s.o->rows_alloc * s.vlen;
@@ -327,8 +349,8 @@ void FlashAttentionEmitter::emit() {
 void FlashAttentionEmitter::build_masks() {
   const uint64_t mlen = s_.mlen, vlen = s_.vlen;
   b_.stage(a_.name + ": column masks");
-  auto f_neg = b_.regs().fp("-1e30");
   b_.s_ld_fp(f_neg, at(ra, s_.neg_slot), 0);
+  if (s_.vstats) b_.v_mul_vf(at(ra, s_.zero_row()), at(rb, s_.q->block_address(0)), f0);  // the stores' zero row
   b_.v_mul_vf(at(ra, s_.neg_row()), at(rb, s_.q->block_address(0)), f0);
   b_.v_add_vf(ra, ra, f_neg);
   // Slots 0.. take shifts mask_first..MLEN-1, then 0.. (the table wraps around MLEN).
@@ -496,6 +518,17 @@ void FlashAttentionEmitter::init_running_state() {
       b_.add_imm(r_o, r_o, s_.blen * s_.vlen);
     });
   }
+  if (s_.vstats) {  // every (row, head) pair of the pass: m row, then l row
+    b_.load_imm(r_idx, s_.stats_base);
+    b_.load_imm(rb, s_.zero_row());
+    b_.loop(s_.hpass * s_.q_chunk, [&] {
+      b_.v_add_vf(r_idx, rb, f_m);
+      b_.add_imm(ra, r_idx, s_.vlen);
+      b_.v_add_vf(ra, rb, f0);
+      b_.add_imm(r_idx, r_idx, 2 * s_.vlen);
+    });
+    return;
+  }
   b_.load_imm(r_idx, 0);
   b_.loop(heads.size() * s_.q_chunk, [&] {
     b_.s_st_fp(f_m, r_idx, uint32_t(s_.m_slot));
@@ -532,16 +565,16 @@ void FlashAttentionEmitter::stream_tiles() {
 void FlashAttentionEmitter::normalize_output() {
   for (const Head& hh : heads) {
     select_head(hh);
-    b_.load_imm(r_idx, 0);
+    b_.load_imm(r_idx, s_.idx_base());
     b_.load_imm(r_orow, hh.o_row0);
     b_.loop(qcn, [&] {
-      b_.s_ld_fp(f_l, r_idx, uint32_t(s_.l_slot + hh.k * s_.q_chunk));
+      load_stat(f_l, s_.l_off(hh.k), false);
       b_.s_reci_fp(f_a, f_l);
       for (uint64_t cb = 0; cb < s_.ub; ++cb) {
         b_.add_imm(ra, r_orow, cb * o_bstride);
         b_.v_mul_vf(ra, ra, f_a, rmask);
       }
-      b_.add_imm(r_idx, r_idx, 1);
+      b_.add_imm(r_idx, r_idx, s_.idx_step());
       b_.add_imm(r_orow, r_orow, s_.vlen);
     });
   }
@@ -744,9 +777,8 @@ void FlashAttentionEmitter::row_update(uint64_t s, bool first, const GpReg* mask
     b_.v_add_vv(r_srow, r_srow, at(ra, s_.mask_row(s)));
   if (from > 0) b_.v_add_vv(r_srow, r_srow, at(ra, s_.low_base + from * vlen));
   rescale_row(first);
-  const uint32_t ms = uint32_t(s_.m_slot + cur->k * s_.q_chunk), ls = uint32_t(s_.l_slot + cur->k * s_.q_chunk);
-  b_.s_st_fp(f_m, r_idx, ms);
-  b_.s_st_fp(f_l, r_idx, ls);
+  store_stat(f_m, s_.m_off(cur->k));
+  store_stat(f_l, s_.l_off(cur->k));
 }
 
 // m, l and P of the scaled, masked S row; past the first tile, O is rescaled by exp(m_old - m).
@@ -760,15 +792,14 @@ void FlashAttentionEmitter::rescale_row(bool first) {
     b_.v_red_sum(f_l, r_srow);
     return;
   }
-  const uint32_t ms = uint32_t(s_.m_slot + cur->k * s_.q_chunk), ls = uint32_t(s_.l_slot + cur->k * s_.q_chunk);
-  b_.s_ld_fp(f_mold, r_idx, ms);
+  load_stat(f_mold, s_.m_off(cur->k), true);
   b_.s_add_fp(f_m, f_mold, f0);
   b_.v_red_max(f_m, r_srow);
   b_.s_sub_fp(f_a, f_mold, f_m);
   b_.s_exp_fp(f_a, f_a);
   b_.v_sub_vf(r_srow, r_srow, f_m);
   b_.v_exp_v(r_srow, r_srow);
-  b_.s_ld_fp(f_l, r_idx, ls);
+  load_stat(f_l, s_.l_off(cur->k), false);
   b_.s_mul_fp(f_l, f_l, f_a);
   b_.v_red_sum(f_l, r_srow);
   for (uint64_t cb = 0; cb < s_.ub; ++cb) {
@@ -786,9 +817,35 @@ void FlashAttentionEmitter::row_add_pv() {
   }
 }
 
+// A running max (is_max) or sum of the current row: an FP SRAM load, or from its VRAM row (every
+// element holds the value): max(-1e30, m) = m and max(0, l) = l exactly.
+void FlashAttentionEmitter::load_stat(const ScopedFp& f, uint64_t off, bool is_max) {
+  if (!s_.vstats) {
+    b_.s_ld_fp(f, r_idx, uint32_t(off));
+    return;
+  }
+  if (is_max)
+    b_.s_add_fp(f, f_neg, f0);
+  else
+    b_.s_add_fp(f, f0, f0);
+  b_.add_imm(ra, r_idx, off);
+  b_.v_red_max(f, ra);
+}
+
+// Stores a running max or sum: FP SRAM, or broadcast into its VRAM row (0 + x = x: the vector
+// format holds every FP value, attn::vram_stats_exact).
+void FlashAttentionEmitter::store_stat(const ScopedFp& f, uint64_t off) {
+  if (!s_.vstats) {
+    b_.s_st_fp(f, r_idx, uint32_t(off));
+    return;
+  }
+  b_.add_imm(ra, r_idx, off);
+  b_.v_add_vf(ra, at(rb, s_.zero_row()), f);
+}
+
 void FlashAttentionEmitter::advance_row() {
   b_.add_imm(r_srow, r_srow, s_.vlen);
-  b_.add_imm(r_idx, r_idx, 1);
+  b_.add_imm(r_idx, r_idx, s_.idx_step());
   b_.add_imm(r_orow, r_orow, s_.vlen);
 }
 
@@ -801,13 +858,13 @@ void FlashAttentionEmitter::start_rows() {
 void FlashAttentionEmitter::set_group(uint64_t g) {
   b_.load_imm(r_q, cur->q_row0 + g * s_.blen * s_.vlen);
   b_.load_imm(r_o, cur->o_row0 + g * s_.blen * s_.vlen);
-  b_.load_imm(r_g, g * s_.blen);
+  b_.load_imm(r_g, s_.idx_base() + g * s_.blen * s_.idx_step());
 }
 
 void FlashAttentionEmitter::next_group() {
   b_.add_imm(r_q, r_q, s_.blen * s_.vlen);
   b_.add_imm(r_o, r_o, s_.blen * s_.vlen);
-  b_.add_imm(r_g, r_g, s_.blen);
+  b_.add_imm(r_g, r_g, s_.blen * s_.idx_step());
 }
 
 void FlashAttentionEmitter::select_head(const Head& hh) {
@@ -857,6 +914,7 @@ AttentionSchedule emit_flash_attention(ProgramBuilder& b, MemoryPlan& plan, cons
   }
   setup.release(plan);
   AttentionSchedule s{setup.q_chunk, setup.hpass};
+  s.vram_stats = setup.vstats;
   s.q_chunks = (a.q_len + s.q_chunk - 1) / s.q_chunk;
   s.kv_passes = a.batch * s.q_chunks * ((a.num_heads + s.heads_per_pass - 1) / s.heads_per_pass);
   return s;

@@ -54,8 +54,26 @@ HeadMap head_map(const config::HardwareConfig& cfg, const AttentionArgs& a) {
   return m;
 }
 
+uint64_t vram_stats_rows(uint64_t q_chunk, uint64_t heads_per_pass) { return 2 * q_chunk * heads_per_pass + 1; }
+
+bool vram_stats_exact(const config::HardwareConfig& cfg) { return cfg.sram.fp_type == cfg.sram.vector_type; }
+
+// Every unit head in one pass, the largest chunk whose statistics and copied Q rows fit.
+static Schedule vram_schedule(const config::HardwareConfig& cfg, const AttentionArgs& a, const HeadMap& hm,
+                              uint64_t vram_free, uint64_t limit) {
+  const uint64_t blen = cfg.geometry.blen, hu = hm.max_unit_heads;
+  auto rows = [&](uint64_t qc) {
+    return vram_stats_rows(qc, hu) + (hm.copy_q ? hu * round_up(qc, blen) : 0) + 4 * blen;  // slack: rounding
+  };
+  uint64_t qc = a.q_len <= limit ? a.q_len : limit;
+  if (rows(qc) > vram_free) qc = std::min(qc, a.q_len) / blen * blen;
+  while (qc >= blen && rows(qc) > vram_free) qc -= blen;
+  if (qc == 0 || rows(qc) > vram_free) return {};
+  return {qc, hu, true};
+}
+
 Schedule attention_schedule(const config::HardwareConfig& cfg, const AttentionArgs& a, const HeadMap& hm,
-                            uint64_t fp_free) {
+                            uint64_t fp_free, uint64_t vram_free) {
   const uint64_t blen = cfg.geometry.blen, cap = fp_free / 2, hu = hm.max_unit_heads;
   const uint64_t limit = a.max_q_chunk ? std::max(blen, a.max_q_chunk / blen * blen) : ~uint64_t(0);
   const bool resident = kv_resident(cfg, a);
@@ -72,6 +90,9 @@ Schedule attention_schedule(const config::HardwareConfig& cfg, const AttentionAr
   };
   consider(a.q_len);
   for (uint64_t qc = blen; qc < a.q_len && qc <= cap; qc += blen) consider(qc);
+  if (resident || !vram_stats_exact(cfg)) return best;
+  const Schedule v = vram_schedule(cfg, a, hm, vram_free, limit);
+  if (v.q_chunk && 2 * ceil_div(a.q_len, v.q_chunk) <= best_passes) return v;
   return best;
 }
 
