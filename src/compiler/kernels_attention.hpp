@@ -83,7 +83,16 @@ struct AttentionArgs {
   // pass) keeps its running max and sum in FP SRAM and streams the KV range once. 0: no limit
   // beyond the free FP SRAM (the kernel picks the chunk and heads per pass with the fewest streams).
   uint64_t max_q_chunk = 0;
+  // VRAM rows the running max and sum (two rows per (head, query row)) and the copied Q rows may
+  // take when they move to VRAM (a KV range longer than one prefetch that the FP SRAM would make
+  // the kernel stream many times; docs/kernels-attention.md §1), at most the plan's largest free
+  // VRAM block. 0: they stay in FP SRAM. Callers whose cost is estimated pass a value that does not
+  // depend on the plan (attention_stats_vram_budget), so the counted and compiled schedules agree.
+  uint64_t stats_vram_rows = 0;
 };
+
+// The VRAM budget ModelCompiler gives the attention statistics: half of the config's VRAM rows.
+uint64_t attention_stats_vram_budget(const config::HardwareConfig& cfg);
 
 // Padded rows Q and O need: M_TMM / M_MM_WO move BLEN rows at a time starting at each sequence's
 // first row, so the last sequence's last row group may extend past batch * q_len:

@@ -244,6 +244,8 @@ TEST(KernelAttention, RunningStatisticsInVram) {
       "[hbm]\nm_prefetch_amount = 64\n[sram]\nfp_depth = 96\n";
   const auto cfg = config::parse_config_toml(small_fp, "fp32-mlen64-smallfp");
   Case c{.q_len = 40, .kv_len = 200, .heads = 8, .kv_heads = 2, .head_dim = 16, .seed = 41};
+  EXPECT_FALSE(run_case(cfg, c).schedule.vram_stats);  // no VRAM budget given
+  c.stats_vram = 1 << 20;                              // capped at the free VRAM
   check_fp32(cfg, c);
   Result r = run_case(cfg, c);
   EXPECT_TRUE(r.schedule.vram_stats);
@@ -260,13 +262,16 @@ TEST(KernelAttention, RunningStatisticsInVram) {
   check_fp32(cfg, c);
   // The FP format wider than the vector format: VRAM rows would round m and l, so they stay in FP SRAM.
   const auto narrow = config::parse_config_toml(std::string(small_fp) + "vector_type = \"bf16\"\n", "narrow");
-  EXPECT_FALSE(run_case(narrow, {.q_len = 40, .kv_len = 200, .heads = 8, .kv_heads = 2, .head_dim = 16}).schedule.vram_stats);
+  EXPECT_FALSE(run_case(narrow, {.q_len = 40, .kv_len = 200, .heads = 8, .kv_heads = 2, .head_dim = 16,
+                                 .stats_vram = 1 << 20})
+                   .schedule.vram_stats);
   // bf16 + MXFP8 KV with a small FP SRAM.
   const auto bf = config::parse_config_toml(
       "base = \"reference-small\"\n[sram]\nvector_depth = 16384\nmatrix_depth = 1024\nfp_depth = 96\n[hbm]\n"
       "size_bytes = 67108864\n",
       "ref-bf16-smallfp");
-  const Case cb{.q_len = 24, .kv_len = 150, .heads = 4, .kv_heads = 2, .head_dim = 16, .seed = 42, .window = 70};
+  const Case cb{.q_len = 24, .kv_len = 150, .heads = 4, .kv_heads = 2, .head_dim = 16, .seed = 42, .window = 70,
+                .stats_vram = 1 << 20};
   check_bf16(bf, cb);
   EXPECT_TRUE(run_case(bf, cb).schedule.vram_stats);
 }

@@ -175,7 +175,8 @@ void AttentionSetup::allocate(MemoryPlan& plan) {
   neg_slot = plan.fp_constant("neg_large", -1.0e30f);
   // Query chunks x head passes whose running max and sum fit in FP SRAM.
   fp_free = plan.fp_space().largest_free();
-  const Schedule sch = attention_schedule(plan.config(), a, hm, fp_free, plan.vram_space().largest_free());
+  const uint64_t vram_budget = std::min(a.stats_vram_rows, plan.vram_space().largest_free());
+  const Schedule sch = attention_schedule(plan.config(), a, hm, fp_free, vram_budget);
   q_chunk = sch.q_chunk, hpass = sch.heads_per_pass, vstats = sch.vram_stats;
   if (q_chunk == 0)
     fail(a.name, fmt::format("needs 2 * min(q_len, BLEN) = {} free FP SRAM entries for the running max and sum, {} free",
@@ -259,10 +260,13 @@ class FlashAttentionEmitter {
   void row_update(uint64_t s, bool first, const GpReg* mask = nullptr, uint64_t from = 0);
   void rescale_row(bool first);
   void row_add_pv();
-  void advance_row();
+  // The row registers a rows loop walks: the S row always, the statistics index and the O row
+  // only where it uses them (the first tile's updates leave O alone; P V adds need no statistics).
+  void advance_row(bool stats, bool o);
+  GpReg o_block(uint64_t cb);
   void load_stat(const ScopedFp& f, uint64_t off, bool is_max);
   void store_stat(const ScopedFp& f, uint64_t off);
-  void start_rows();
+  void start_rows(bool stats, bool o);
   void set_group(uint64_t g);
   void next_group();
   void select_head(const Head& hh);
@@ -571,8 +575,8 @@ void FlashAttentionEmitter::normalize_output() {
       load_stat(f_l, s_.l_off(hh.k), false);
       b_.s_reci_fp(f_a, f_l);
       for (uint64_t cb = 0; cb < s_.ub; ++cb) {
-        b_.add_imm(ra, r_orow, cb * o_bstride);
-        b_.v_mul_vf(ra, ra, f_a, rmask);
+        const GpReg ob = o_block(cb);
+        b_.v_mul_vf(ob, ob, f_a, rmask);
       }
       b_.add_imm(r_idx, r_idx, s_.idx_step());
       b_.add_imm(r_orow, r_orow, s_.vlen);
@@ -700,38 +704,38 @@ void FlashAttentionEmitter::group_body(uint64_t t, const GroupKind& k, bool full
   const bool first = t == first_tile;
   const uint64_t tile = t % s_.tpp;
   group_scores(tile, k);
-  start_rows();
+  start_rows(true, !first);
   if (full && mask_g) {
     b_.add_imm(*mask_row, *mask_g, 0);
     b_.loop(s_.blen, [&] {
       row_update(0, first, mask_row);
-      advance_row();
+      advance_row(true, !first);
       b_.add_imm(*mask_row, *mask_row, mask_step);
     });
   } else if (full) {
     b_.loop(s_.blen, [&] {
       row_update(s_.mlen, first);
-      advance_row();
+      advance_row(true, !first);
     });
   } else {
     for (uint64_t i = i0; i < i1; ++i) {
       const uint64_t s = visible(i, t);
       if (s > 0) row_update(s, first, nullptr, visible_from(i, t));
-      advance_row();
+      advance_row(true, !first);
     }
   }
   group_pv(tile, first);
   if (first) return;
-  start_rows();
+  start_rows(false, true);
   if (full) {
     b_.loop(s_.blen, [&] {
       row_add_pv();
-      advance_row();
+      advance_row(false, true);
     });
   } else {
     for (uint64_t i = i0; i < i1; ++i) {
       if (visible(i, t) > 0) row_add_pv();
-      advance_row();
+      advance_row(false, true);
     }
   }
 }
@@ -784,7 +788,7 @@ void FlashAttentionEmitter::row_update(uint64_t s, bool first, const GpReg* mask
 // m, l and P of the scaled, masked S row; past the first tile, O is rescaled by exp(m_old - m).
 void FlashAttentionEmitter::rescale_row(bool first) {
   if (first) {
-    b_.s_ld_fp(f_m, at(ra, s_.neg_slot), 0);
+    b_.s_add_fp(f_m, f_neg, f0);  // m starts at F(-1e30 + 0) = -1e30
     b_.v_red_max(f_m, r_srow);
     b_.v_sub_vf(r_srow, r_srow, f_m);
     b_.v_exp_v(r_srow, r_srow);
@@ -803,17 +807,17 @@ void FlashAttentionEmitter::rescale_row(bool first) {
   b_.s_mul_fp(f_l, f_l, f_a);
   b_.v_red_sum(f_l, r_srow);
   for (uint64_t cb = 0; cb < s_.ub; ++cb) {
-    b_.add_imm(ra, r_orow, cb * o_bstride);
-    b_.v_mul_vf(ra, ra, f_a, rmask);
+    const GpReg ob = o_block(cb);
+    b_.v_mul_vf(ob, ob, f_a, rmask);
   }
 }
 
 // O row += PV row (PV row = S row address moved to the PV scratch).
 void FlashAttentionEmitter::row_add_pv() {
   for (uint64_t cb = 0; cb < s_.ub; ++cb) {
-    b_.add_imm(ra, r_orow, cb * o_bstride);
+    const GpReg ob = o_block(cb);
     b_.add_imm(rb, r_srow, (s_.pv_base + cb * s_.blen * s_.vlen - s_.s_base) & 0xFFFFFFFFu);  // wraps like the hardware
-    b_.v_add_vv(ra, ra, rb, rmask);
+    b_.v_add_vv(ob, ob, rb, rmask);
   }
 }
 
@@ -843,16 +847,23 @@ void FlashAttentionEmitter::store_stat(const ScopedFp& f, uint64_t off) {
   b_.v_add_vf(ra, at(rb, s_.zero_row()), f);
 }
 
-void FlashAttentionEmitter::advance_row() {
+void FlashAttentionEmitter::advance_row(bool stats, bool o) {
   b_.add_imm(r_srow, r_srow, s_.vlen);
-  b_.add_imm(r_idx, r_idx, s_.idx_step());
-  b_.add_imm(r_orow, r_orow, s_.vlen);
+  if (stats) b_.add_imm(r_idx, r_idx, s_.idx_step());
+  if (o) b_.add_imm(r_orow, r_orow, s_.vlen);
 }
 
-void FlashAttentionEmitter::start_rows() {
+void FlashAttentionEmitter::start_rows(bool stats, bool o) {
   b_.load_imm(r_srow, s_.s_base);
-  b_.add_imm(r_idx, r_g, 0);
-  b_.add_imm(r_orow, r_o, 0);
+  if (stats) b_.add_imm(r_idx, r_g, 0);
+  if (o) b_.add_imm(r_orow, r_o, 0);
+}
+
+// The current O row's column block cb (the head's first block is r_orow itself).
+GpReg FlashAttentionEmitter::o_block(uint64_t cb) {
+  if (cb == 0) return r_orow;
+  b_.add_imm(ra, r_orow, cb * o_bstride);
+  return ra;
 }
 
 void FlashAttentionEmitter::set_group(uint64_t g) {
@@ -951,7 +962,8 @@ void attention_standalone(ProgramBuilder& b, MemoryPlan& plan, const KernelShape
                         .num_kv_heads = kv_heads,
                         .head_dim = head_dim,
                         .causal = true,
-                        .sliding_window = s.get("window")});
+                        .sliding_window = s.get("window"),
+                        .stats_vram_rows = s.get_or("stats_vram", 0)});
 }
 
 }  // namespace

@@ -90,7 +90,7 @@ Schedule attention_schedule(const config::HardwareConfig& cfg, const AttentionAr
   };
   consider(a.q_len);
   for (uint64_t qc = blen; qc < a.q_len && qc <= cap; qc += blen) consider(qc);
-  if (resident || !vram_stats_exact(cfg)) return best;
+  if (resident || !vram_stats_exact(cfg) || vram_free == 0) return best;
   const Schedule v = vram_schedule(cfg, a, hm, vram_free, limit);
   if (v.q_chunk && 2 * ceil_div(a.q_len, v.q_chunk) <= best_passes) return v;
   return best;
@@ -142,6 +142,8 @@ std::vector<float> attention_identity_data(const config::HardwareConfig& cfg) {
   for (uint64_t i = 0; i < mlen; ++i) d[i * mlen + i] = 1.f;
   return d;
 }
+
+uint64_t attention_stats_vram_budget(const config::HardwareConfig& cfg) { return cfg.sram.vector_depth / 2; }
 
 uint64_t attention_rows_alloc(const config::HardwareConfig& cfg, uint64_t batch, uint64_t q_len) {
   return (batch - 1) * q_len + round_up(q_len, cfg.geometry.blen);
