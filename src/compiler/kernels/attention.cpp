@@ -43,6 +43,10 @@ struct AttentionSetup {
   const HbmTensor *kt = nullptr, *vt = nullptr, *idt = nullptr;
   bool head_masks = false;  // heads share a VLEN block: O updates use V_MASK
   bool low_masks = false;   // the window cuts some tile from below: a second mask table
+  // Masked S column blocks are skipped, except in calls whose program ModelCompiler reuses across
+  // kv_len by patching values (attention_step_class): there the blocks a row sees in its last tile
+  // would change the program with kv_len.
+  bool skip_cols = true;
   uint64_t tpp = 0;
   std::string n_k, n_v, n_s, n_pv, n_mask, n_m, n_l, n_qx, n_st;
   const MramBlock *mk = nullptr, *mv = nullptr;
@@ -103,6 +107,7 @@ void AttentionSetup::check_args(const config::HardwareConfig& cfg) {
   kv = kv_cache_layout(cfg, a.batch, a.num_kv_heads, capacity, hd);
   hm = head_map(cfg, a);
   ub = hm.unit_blocks;
+  skip_cols = !attention_step_class(cfg, a.q_len, a.kv_len, a.causal, a.sliding_window).has_value();
   sub_cols = std::min(hd, mlen) / blen;
 }
 
@@ -685,6 +690,11 @@ GroupKind FlashAttentionEmitter::classify(uint64_t g, uint64_t t) const {
 // the highest (a scan of at most BLEN rows, only for groups that are computed).
 void FlashAttentionEmitter::score_cols(uint64_t g, uint64_t t, GroupKind& k) const {
   const uint64_t blen = s_.blen, i0 = qc0 + g * blen, i1 = std::min(qc0 + qcn, i0 + blen);
+  if (!s_.skip_cols) {
+    k.c_lo = 0;
+    k.c_hi = s_.mlen / blen;
+    return;
+  }
   uint64_t lo = s_.mlen, hi = 0;
   for (uint64_t i = i0; i < i1; ++i) {
     const uint64_t v = visible(i, t);
