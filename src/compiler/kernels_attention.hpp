@@ -111,7 +111,8 @@ struct AttentionSchedule {
 AttentionSchedule emit_flash_attention(ProgramBuilder& b, MemoryPlan& plan, const AttentionArgs& args);
 // Attention calls whose programs differ only in their step values (load_step_imm: the mask
 // shift): decode (one causal query per sequence, no sliding window) over the same number of KV
-// tiles with the last one partial, or the same full tiles. Returns the class of kv_len, or
+// tiles with the last one partial over the same number of BLEN-wide key blocks, or the same full
+// tiles. Returns the class of kv_len, or
 // nullopt where the emission may depend on kv_len in other ways (ModelCompiler then emits).
 std::optional<uint64_t> attention_step_class(const config::HardwareConfig& cfg, uint64_t q_len, uint64_t kv_len,
                                              bool causal, uint64_t sliding_window);

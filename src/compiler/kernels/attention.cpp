@@ -43,10 +43,6 @@ struct AttentionSetup {
   const HbmTensor *kt = nullptr, *vt = nullptr, *idt = nullptr;
   bool head_masks = false;  // heads share a VLEN block: O updates use V_MASK
   bool low_masks = false;   // the window cuts some tile from below: a second mask table
-  // Masked S column blocks are skipped, except in calls whose program ModelCompiler reuses across
-  // kv_len by patching values (attention_step_class): there the blocks a row sees in its last tile
-  // would change the program with kv_len.
-  bool skip_cols = true;
   uint64_t tpp = 0;
   std::string n_k, n_v, n_s, n_pv, n_mask, n_m, n_l, n_qx, n_st;
   const MramBlock *mk = nullptr, *mv = nullptr;
@@ -107,7 +103,6 @@ void AttentionSetup::check_args(const config::HardwareConfig& cfg) {
   kv = kv_cache_layout(cfg, a.batch, a.num_kv_heads, capacity, hd);
   hm = head_map(cfg, a);
   ub = hm.unit_blocks;
-  skip_cols = !attention_step_class(cfg, a.q_len, a.kv_len, a.causal, a.sliding_window).has_value();
   sub_cols = std::min(hd, mlen) / blen;
 }
 
@@ -690,11 +685,6 @@ GroupKind FlashAttentionEmitter::classify(uint64_t g, uint64_t t) const {
 // the highest (a scan of at most BLEN rows, only for groups that are computed).
 void FlashAttentionEmitter::score_cols(uint64_t g, uint64_t t, GroupKind& k) const {
   const uint64_t blen = s_.blen, i0 = qc0 + g * blen, i1 = std::min(qc0 + qcn, i0 + blen);
-  if (!s_.skip_cols) {
-    k.c_lo = 0;
-    k.c_hi = s_.mlen / blen;
-    return;
-  }
   uint64_t lo = s_.mlen, hi = 0;
   for (uint64_t i = i0; i < i1; ++i) {
     const uint64_t v = visible(i, t);
@@ -917,14 +907,16 @@ bool FlashAttentionEmitter::tile_full(uint64_t t) const {
 
 }  // namespace
 
-// The emission reads kv_len through the tile count, which tiles are full (tile_full, classify)
-// and the mask shift; with one causal query and no window, every tile but the last is full, and
-// the last one's visible keys only pick the mask shift (its row sits at slot 0 of the table).
+// The emission reads kv_len through the tile count, which tiles are full (tile_full, classify),
+// the S column blocks of the last tile (score_cols) and the mask shift; with one causal query and
+// no window, every tile but the last is full, and the last one's visible keys pick the S blocks
+// it multiplies and the mask shift (its row sits at slot 0 of the table). Class: tiles, and the
+// last tile's BLEN-wide key blocks (0: full).
 std::optional<uint64_t> attention_step_class(const config::HardwareConfig& cfg, uint64_t q_len, uint64_t kv_len,
                                              bool causal, uint64_t sliding_window) {
   if (q_len != 1 || !causal || sliding_window != 0 || kv_len == 0) return std::nullopt;
-  const uint64_t mlen = cfg.geometry.mlen;
-  return ceil_div(kv_len, mlen) * 2 + (kv_len % mlen != 0);
+  const uint64_t mlen = cfg.geometry.mlen, blen = cfg.geometry.blen;
+  return ceil_div(kv_len, mlen) * (mlen / blen + 1) + ceil_div(kv_len % mlen, blen);
 }
 
 AttentionSchedule emit_flash_attention(ProgramBuilder& b, MemoryPlan& plan, const AttentionArgs& a) {
