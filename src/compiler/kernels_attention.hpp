@@ -96,23 +96,36 @@ struct AttentionArgs {
   uint64_t max_q_chunk = 0;
   // Zero-padded heads (placed_head_dim): the model's own head_dim, which the softmax scale uses.
   uint64_t scale_head_dim = 0;  // 0: head_dim
+  // VRAM rows the running max and sum (two rows per (head, query row)) and the copied Q rows may
+  // take when they move to VRAM (a KV range longer than one prefetch that the FP SRAM would make
+  // the kernel stream many times; docs/kernels-attention.md §1), at most the plan's largest free
+  // VRAM block. 0: they stay in FP SRAM. Callers whose cost is estimated pass a value that does not
+  // depend on the plan (attention_stats_vram_budget), so the counted and compiled schedules agree.
+  uint64_t stats_vram_rows = 0;
 };
+
+// The VRAM budget ModelCompiler gives the attention statistics: half of the config's VRAM rows.
+uint64_t attention_stats_vram_budget(const config::HardwareConfig& cfg);
 
 // Padded rows Q and O need: M_TMM / M_MM_WO move BLEN rows at a time starting at each sequence's
 // first row, so the last sequence's last row group may extend past batch * q_len:
 // (batch - 1) * q_len + round_up(q_len, BLEN). Allocate Q and O with at least this many rows.
 uint64_t attention_rows_alloc(const config::HardwareConfig& cfg, uint64_t batch, uint64_t q_len);
 
-// The schedule the emitter chose (from the free FP SRAM): query rows per chunk, heads per KV pass.
+// The schedule the emitter chose (from the free FP SRAM and VRAM): query rows per chunk, heads per KV pass.
 struct AttentionSchedule {
   uint64_t q_chunk = 0, heads_per_pass = 0;
   uint64_t q_chunks = 0;   // ceil(q_len / q_chunk)
-  uint64_t kv_passes = 0;  // KV streams: batch x q_chunks x ceil(heads / heads_per_pass)
+  // Passes over the KV range: batch x q_chunks x ceil(heads / heads_per_pass). When the range fits
+  // one whole-tile prefetch the tiles stay in MRAM and a pass after the first fetches nothing.
+  uint64_t kv_passes = 0;
+  bool vram_stats = false;  // running max and sum in VRAM rows (long KV ranges, small FP SRAM)
 };
 AttentionSchedule emit_flash_attention(ProgramBuilder& b, MemoryPlan& plan, const AttentionArgs& args);
 // Attention calls whose programs differ only in their step values (load_step_imm: the mask
 // shift): decode (one causal query per sequence, no sliding window) over the same number of KV
-// tiles with the last one partial, or the same full tiles. Returns the class of kv_len, or
+// tiles with the last one partial over the same number of BLEN-wide key blocks, or the same full
+// tiles. Returns the class of kv_len, or
 // nullopt where the emission may depend on kv_len in other ways (ModelCompiler then emits).
 std::optional<uint64_t> attention_step_class(const config::HardwareConfig& cfg, uint64_t q_len, uint64_t kv_len,
                                              bool causal, uint64_t sliding_window);

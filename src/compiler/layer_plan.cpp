@@ -167,7 +167,7 @@ void PlanBuilder::attention_block(std::vector<PlannedCall>& v) {
   KernelShape at;
   at.set("batch", s_.batch).set("q_len", s_.q_len).set("kv_len", kv_len).set("heads", m_.heads);
   at.set("kv_heads", m_.kv_heads).set("head_dim", m_.head_dim).set("window", m_.window);
-  at.set("capacity", s_.capacity).set("rows_alloc", ra_);
+  at.set("capacity", s_.capacity).set("rows_alloc", ra_).set("stats_vram", attention_stats_vram_budget(cfg_));
   add(v, "attention", "attention", at, [this, qd, heads_cols, kv_len](ProgramBuilder& b, MemoryPlan& plan, const std::string& L) {
     if (qd == heads_cols) alloc("attn", qd);
     const AttentionArgs a{.name = L + "attention",
@@ -185,7 +185,8 @@ void PlanBuilder::attention_block(std::vector<PlannedCall>& v) {
                           .head_dim = m_.head_dim,
                           .causal = true,
                           .sliding_window = m_.window,
-                          .scale_head_dim = m_.model_head_dim};
+                          .scale_head_dim = m_.model_head_dim,
+                          .stats_vram_rows = attention_stats_vram_budget(cfg_)};
     emit_flash_attention(b, plan, a);
     free("q");
   });

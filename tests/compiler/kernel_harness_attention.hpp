@@ -32,6 +32,7 @@ struct Case {
   uint32_t seed = 1;
   uint64_t max_q_chunk = 0;
   uint64_t window = 0;  // sliding window (0: none)
+  uint64_t stats_vram = 0;  // AttentionArgs::stats_vram_rows
   std::string label() const {
     return fmt::format("b{} q{} kv{} h{}/{} d{} {}{}", batch, q_len, kv_len, heads, kv_heads, head_dim,
                        causal ? "causal" : "full", window ? fmt::format(" w{}", window) : std::string());
@@ -252,6 +253,7 @@ inline Result run_case(const config::HardwareConfig& cfg, const Case& c) {
   args.causal = c.causal;
   args.max_q_chunk = c.max_q_chunk;
   args.sliding_window = c.window;
+  args.stats_vram_rows = c.stats_vram;
   Result res;
   {
     compiler::MemoryPlan copy = plan;

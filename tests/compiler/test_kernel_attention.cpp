@@ -223,6 +223,74 @@ TEST(KernelAttention, KvTilesSharedByAllHeadsOfABlock) {
   Result sp = run_case(small_fp, split);
   EXPECT_LT(sp.schedule.heads_per_pass, 8u);
   EXPECT_EQ(sp.schedule.kv_passes, ceil_div_u(8, sp.schedule.heads_per_pass) * sp.schedule.q_chunks);
+  // The KV range (one tile) stays in MRAM across the passes: per chunk the identity and K (the
+  // identity replaced K), and V once.
+  EXPECT_EQ(sp.cost.transfers(isa::Opcode::H_PREFETCH_M, 0), sp.schedule.q_chunks);
+  EXPECT_EQ(sp.cost.count(isa::Opcode::H_PREFETCH_M), 2 * sp.schedule.q_chunks + 1);
+  // Three tiles do not fit one prefetch: every pass of every chunk streams them.
+  split.kv_len = 130;
+  check_fp32(small_fp, split);
+  Result st = run_case(small_fp, split);
+  EXPECT_EQ(st.cost.count(isa::Opcode::H_PREFETCH_M),
+            st.schedule.q_chunks + st.schedule.kv_passes * 3 * 2);
+}
+
+// A KV range longer than one prefetch with a small FP SRAM: the running max and sum move to VRAM
+// rows, every head of a block shares one pass and the range is streamed once per chunk; same
+// bits as the golden (fp32 and bf16), with and without a window, with query chunks.
+TEST(KernelAttention, RunningStatisticsInVram) {
+  const char* small_fp =
+      "base = \"tiny-fp32\"\n[geometry]\nmlen = 64\nvlen = 64\nblen = 4\nhlen = 16\nbroadcast_amount = 4\n"
+      "[hbm]\nm_prefetch_amount = 64\n[sram]\nfp_depth = 96\n";
+  const auto cfg = config::parse_config_toml(small_fp, "fp32-mlen64-smallfp");
+  Case c{.q_len = 40, .kv_len = 200, .heads = 8, .kv_heads = 2, .head_dim = 16, .seed = 41};
+  EXPECT_FALSE(run_case(cfg, c).schedule.vram_stats);  // no VRAM budget given
+  c.stats_vram = 1 << 20;                              // capped at the free VRAM
+  check_fp32(cfg, c);
+  Result r = run_case(cfg, c);
+  EXPECT_TRUE(r.schedule.vram_stats);
+  EXPECT_EQ(r.schedule.heads_per_pass, 8u);
+  EXPECT_EQ(r.schedule.q_chunks, 1u);
+  EXPECT_EQ(r.cost.count(isa::Opcode::H_PREFETCH_M), 1 + 4u * 2);  // identity, 4 tiles of K and V
+  c.window = 50;
+  check_fp32(cfg, c);
+  c.max_q_chunk = 12;
+  check_fp32(cfg, c);
+  EXPECT_EQ(run_case(cfg, c).schedule.q_chunks, 4u);
+  c.window = 0;
+  c.batch = 2;
+  check_fp32(cfg, c);
+  // The FP format wider than the vector format: VRAM rows would round m and l, so they stay in FP SRAM.
+  const auto narrow = config::parse_config_toml(std::string(small_fp) + "vector_type = \"bf16\"\n", "narrow");
+  EXPECT_FALSE(run_case(narrow, {.q_len = 40, .kv_len = 200, .heads = 8, .kv_heads = 2, .head_dim = 16,
+                                 .stats_vram = 1 << 20})
+                   .schedule.vram_stats);
+  // bf16 + MXFP8 KV with a small FP SRAM.
+  const auto bf = config::parse_config_toml(
+      "base = \"reference-small\"\n[sram]\nvector_depth = 16384\nmatrix_depth = 1024\nfp_depth = 96\n[hbm]\n"
+      "size_bytes = 67108864\n",
+      "ref-bf16-smallfp");
+  const Case cb{.q_len = 24, .kv_len = 150, .heads = 4, .kv_heads = 2, .head_dim = 16, .seed = 42, .window = 70,
+                .stats_vram = 1 << 20};
+  check_bf16(bf, cb);
+  EXPECT_TRUE(run_case(bf, cb).schedule.vram_stats);
+}
+
+// Causal prefill: S column blocks that every row of a group masks are not multiplied (tiny-fp32:
+// MLEN 16, BLEN 4; on the diagonal tile group g needs g + 1 of the 4 blocks), with the same bits.
+TEST(KernelAttention, CausalSkipsMaskedScoreColumns) {
+  const Case causal{.q_len = 16, .kv_len = 16, .heads = 2, .kv_heads = 1, .head_dim = 16, .seed = 31};
+  Result rc = run_case(tiny_fp32(), causal);
+  check_fp32(tiny_fp32(), causal);
+  EXPECT_EQ(rc.cost.count(isa::Opcode::M_TMM), 2u * (1 + 2 + 3 + 4));
+  Case full = causal;
+  full.causal = false;
+  EXPECT_EQ(run_case(tiny_fp32(), full).cost.count(isa::Opcode::M_TMM), 2u * 4 * 4);
+  // With a past of 16 the rows sit in the second tile (row i sees i + 1 of its keys: groups need
+  // 1 and 2 blocks); every row sees the first tile whole.
+  const Case past{.q_len = 8, .kv_len = 24, .heads = 2, .kv_heads = 1, .head_dim = 16, .seed = 32};
+  check_fp32(tiny_fp32(), past);
+  EXPECT_EQ(run_case(tiny_fp32(), past).cost.count(isa::Opcode::M_TMM), 2u * (2 * 4 + 1 + 2));
 }
 
 TEST(KernelAttention, BadInputsAreInputErrors) {

@@ -61,8 +61,10 @@ TEST(ModelCompilerReuse, PatchedDecodeStepsEqualFreshOnes) {
   for (const Case& c : {Case{"tiny", "tiny-fp32", 1}, Case{"tiny", "tiny-fp32", 2}, Case{"tiny-qwen2", "tiny-fp32", 1},
                         Case{"tiny-qwen3", "reference-small", 2}, Case{"tiny", "reference-small", 1}}) {
     const uint64_t mlen = config::preset(c.hw).geometry.mlen;
-    // Steps whose KV length crosses into a new tile (or fills one) are emitted: at most two per tile.
-    EXPECT_GE(check_decode_steps(c), 3 * mlen + 1 - 2 * 4) << c.model << " on " << c.hw;
+    // Steps whose KV length crosses into a new BLEN block of keys (the last tile's S blocks) or
+    // fills a tile are emitted: at most two per BLEN block.
+    const uint64_t blen = config::preset(c.hw).geometry.blen;
+    EXPECT_GE(check_decode_steps(c), 3 * mlen + 1 - 2 * (3 * mlen / blen + 1)) << c.model << " on " << c.hw;
   }
 }
 
@@ -78,10 +80,11 @@ TEST(ModelCompilerReuse, NewTokensOrPrefillAreEmitted) {
   const ModelCompiler mc(hw, "tiny-fp32", model::model_preset("tiny"), o);
   mc.compile_step({{1, 2, 3}}, 0);
   mc.compile_step({{1, 2, 3}}, 3);  // prefill: never patched
-  mc.compile_step({{4}}, 6);
-  mc.compile_step({{5}}, 7);  // another token: its embedding row is an immediate
+  // KV lengths 9, 10, 11: one step class (same tiles and BLEN key blocks of the last tile).
+  mc.compile_step({{4}}, 8);
+  mc.compile_step({{5}}, 9);  // another token: its embedding row is an immediate
   EXPECT_EQ(mc.patched_steps(), 0u);
-  mc.compile_step({{5}}, 8);
+  mc.compile_step({{5}}, 10);
   EXPECT_EQ(mc.patched_steps(), 1u);
 }
 

@@ -173,10 +173,11 @@ TEST(Runner, StepReuseEqualsFullSimulation) {
     }
     for (size_t u = 0; u < full.units.size(); ++u) EXPECT_EQ(reused.units[u].utilization, full.units[u].utilization);
     EXPECT_EQ(full.reused_steps, 0u);
-    // Of 29 decode steps, simulated: the first two, the two after the tile boundary, and those
-    // whose KV-store rows (64 B elements + 8 B scales here) split into a different number of
-    // 64-byte DRAM requests than the template's.
-    EXPECT_GE(reused.reused_steps, 15u);
+    // Of 29 decode steps, simulated: the first two, those after the tile boundary or after a
+    // BLEN = 4 key-block boundary of the last tile (attention multiplies only the S blocks that
+    // hold keys, so the program changes there), and those whose KV-store rows (64 B elements + 8 B
+    // scales here) split into a different number of 64-byte DRAM requests than the template's.
+    EXPECT_GE(reused.reused_steps, 12u);
     EXPECT_FALSE(reused.steps[0].reused);
   }
 }

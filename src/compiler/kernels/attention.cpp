@@ -44,7 +44,7 @@ struct AttentionSetup {
   bool head_masks = false;  // heads share a VLEN block: O updates use V_MASK
   bool low_masks = false;   // the window cuts some tile from below: a second mask table
   uint64_t tpp = 0;
-  std::string n_k, n_v, n_s, n_pv, n_mask, n_m, n_l, n_qx;
+  std::string n_k, n_v, n_s, n_pv, n_mask, n_m, n_l, n_qx, n_st;
   const MramBlock *mk = nullptr, *mv = nullptr;
   uint64_t s_base = 0, pv_base = 0, mask_base = 0, low_base = 0, scale_slot = 0, neg_slot = 0;
   // The column-mask table holds mask_rows rows; the row masking keys >= s sits at slot
@@ -58,6 +58,17 @@ struct AttentionSetup {
   uint64_t mask_row(uint64_t s) const { return mask_base + (s + mlen - mask_first) % mlen * vlen; }
   uint64_t neg_row() const { return mask_base + mask_rows * vlen; }
   uint64_t fp_free = 0, q_chunk = 0, hpass = 0, m_slot = 0, l_slot = 0, qx_rows = 0, qx_base = 0;
+  // Running max and sum in VRAM (attn::Schedule::vram_stats): row (i, k) of the chunk's query i and
+  // pass head k holds m at stats_base + (2 (i hpass + k)) VLEN and l one row later, each broadcast
+  // over the row; a zero row follows them. In FP SRAM they sit at slots m_slot / l_slot + k q_chunk + i.
+  bool vstats = false;
+  uint64_t stats_base = 0;
+  uint64_t zero_row() const { return stats_base + 2 * q_chunk * hpass * vlen; }
+  // Distance between consecutive query rows' statistics (r_idx steps), and a head's m and l offsets.
+  uint64_t idx_step() const { return vstats ? 2 * hpass * vlen : 1; }
+  uint64_t m_off(uint64_t k) const { return vstats ? 2 * k * vlen : m_slot + k * q_chunk; }
+  uint64_t l_off(uint64_t k) const { return vstats ? (2 * k + 1) * vlen : l_slot + k * q_chunk; }
+  uint64_t idx_base() const { return vstats ? stats_base : 0; }
 
  private:
   void check_args(const config::HardwareConfig& cfg);
@@ -142,7 +153,7 @@ void AttentionSetup::check_tensors(const config::HardwareConfig& cfg, MemoryPlan
 // copied Q, FP SRAM for the running max and sum of every (head, row) of a pass.
 void AttentionSetup::allocate(MemoryPlan& plan) {
   n_k = a.name + ".k", n_v = a.name + ".v", n_s = a.name + ".s", n_pv = a.name + ".pv", n_mask = a.name + ".mask",
-  n_m = a.name + ".m", n_l = a.name + ".l", n_qx = a.name + ".qx";
+  n_m = a.name + ".m", n_l = a.name + ".l", n_qx = a.name + ".qx", n_st = a.name + ".stats";
   mk = &plan.alloc_mram(n_k, ub * tpp);
   mv = &plan.alloc_mram(n_v, ub * tpp);
   s_base = plan.alloc_vram(n_s, blen, mlen).base();
@@ -164,13 +175,18 @@ void AttentionSetup::allocate(MemoryPlan& plan) {
   neg_slot = plan.fp_constant("neg_large", -1.0e30f);
   // Query chunks x head passes whose running max and sum fit in FP SRAM.
   fp_free = plan.fp_space().largest_free();
-  const Schedule sch = attention_schedule(plan.config(), a, hm, fp_free);
-  q_chunk = sch.q_chunk, hpass = sch.heads_per_pass;
+  const uint64_t vram_budget = std::min(a.stats_vram_rows, plan.vram_space().largest_free());
+  const Schedule sch = attention_schedule(plan.config(), a, hm, fp_free, vram_budget);
+  q_chunk = sch.q_chunk, hpass = sch.heads_per_pass, vstats = sch.vram_stats;
   if (q_chunk == 0)
     fail(a.name, fmt::format("needs 2 * min(q_len, BLEN) = {} free FP SRAM entries for the running max and sum, {} free",
                              2 * std::min(a.q_len, blen), plan.fp_space().largest_free()));
-  m_slot = plan.alloc_fp_scratch(n_m, hpass * q_chunk);
-  l_slot = plan.alloc_fp_scratch(n_l, hpass * q_chunk);
+  if (vstats) {
+    stats_base = plan.alloc_vram(n_st, vram_stats_rows(q_chunk, hpass), vlen).base();
+  } else {
+    m_slot = plan.alloc_fp_scratch(n_m, hpass * q_chunk);
+    l_slot = plan.alloc_fp_scratch(n_l, hpass * q_chunk);
+  }
   // Q heads copied next to their kv head (head_dim < MLEN): one VLEN block per head of a unit,
   // copied once per query chunk for all passes (the identity tile shares the K tiles' MRAM).
   qx_rows = round_up(q_chunk, blen);
@@ -179,8 +195,12 @@ void AttentionSetup::allocate(MemoryPlan& plan) {
 
 void AttentionSetup::release(MemoryPlan& plan) const {
   if (hm.copy_q) plan.free_vram(n_qx);
-  plan.free_fp_scratch(n_l);
-  plan.free_fp_scratch(n_m);
+  if (vstats) {
+    plan.free_vram(n_st);
+  } else {
+    plan.free_fp_scratch(n_l);
+    plan.free_fp_scratch(n_m);
+  }
   plan.free_vram(n_mask);
   plan.free_vram(n_pv);
   plan.free_vram(n_s);
@@ -202,6 +222,9 @@ struct Head {
 struct GroupKind {
   int kind = 0;  // 0 skip, 1 uniform (a hardware loop), 2 static (rows one by one)
   uint64_t s0 = 0, d = 0;  // uniform: row k sees s0 + k * d keys
+  // BLEN-wide S column blocks [c_lo, c_hi) some row of the group sees; the others are masked for
+  // every row, so their products are skipped (causal diagonal, window edge).
+  uint64_t c_lo = 0, c_hi = 0;
 };
 
 class FlashAttentionEmitter {
@@ -229,15 +252,21 @@ class FlashAttentionEmitter {
   void head_tile(uint64_t t);
   void uniform_groups(uint64_t t, uint64_t g, uint64_t g1, const GroupKind& k);
   GroupKind classify(uint64_t g, uint64_t t) const;
-  void group_body(uint64_t t, bool full, uint64_t i0, uint64_t i1, const GpReg* mask_g = nullptr,
+  void score_cols(uint64_t g, uint64_t t, GroupKind& k) const;
+  void group_body(uint64_t t, const GroupKind& k, bool full, uint64_t i0, uint64_t i1, const GpReg* mask_g = nullptr,
                   const GpReg* mask_row = nullptr, uint64_t mask_step = 0);
-  void group_scores(uint64_t tile);
+  void group_scores(uint64_t tile, const GroupKind& k);
   void group_pv(uint64_t tile, bool first);
   void row_update(uint64_t s, bool first, const GpReg* mask = nullptr, uint64_t from = 0);
   void rescale_row(bool first);
   void row_add_pv();
-  void advance_row();
-  void start_rows();
+  // The row registers a rows loop walks: the S row always, the statistics index and the O row
+  // only where it uses them (the first tile's updates leave O alone; P V adds need no statistics).
+  void advance_row(bool stats, bool o);
+  GpReg o_block(uint64_t cb);
+  void load_stat(const ScopedFp& f, uint64_t off, bool is_max);
+  void store_stat(const ScopedFp& f, uint64_t off);
+  void start_rows(bool stats, bool o);
   void set_group(uint64_t g);
   void next_group();
   void select_head(const Head& hh);
@@ -252,7 +281,7 @@ class FlashAttentionEmitter {
   RegisterAllocator::KernelScope kscope_;
   // Scratch address registers and the loop-carried address registers (names say what they hold).
   ScopedGp ra, rb, r_e, r_q, r_o, r_g, r_srow, r_idx, r_orow;
-  ScopedFp f_scale, f_m, f_mold, f_a, f_l;
+  ScopedFp f_scale, f_m, f_mold, f_a, f_l, f_neg;
   ScopedHbm ak, av;
   uint64_t o_bstride = 0, q_bstride = 0, n_tiles = 0;
   uint32_t rmask = 0;  // V_MASK operand of O updates
@@ -263,6 +292,12 @@ class FlashAttentionEmitter {
   uint64_t first_tile = 0;
   static constexpr uint64_t no_tile = ~uint64_t(0);
   uint64_t unit_block0 = 0;  // the current unit's first column block of the cache
+  uint64_t unit_ = 0;        // the current unit
+  // Which (sequence, unit, first tile) the K and V MRAM buffers hold after a stream that fit in one
+  // whole-tile prefetch (no_tile: unknown, or the identity tile); the current chunk's stream
+  // prefetches K (V) only when it differs.
+  uint64_t res_k_ = no_tile, res_v_ = no_tile;
+  bool load_k_ = true, load_v_ = true;
   uint64_t t_begin = 0;      // the chunk's first streamed tile (a whole-prefetch boundary)
   std::vector<Head> heads;   // the current pass's heads
   const Head* cur = nullptr;
@@ -287,6 +322,7 @@ FlashAttentionEmitter::FlashAttentionEmitter(ProgramBuilder& b, const AttentionS
       f_mold(b.regs().fp("previous max")),
       f_a(b.regs().fp("rescale factor")),
       f_l(b.regs().fp("running sum")),
+      f_neg(b.regs().fp("-1e30")),
       ak(b.regs().hbm("K cache")),
       av(b.regs().hbm("V cache")) {
   o_bstride = s.o->rows_alloc * s.vlen;
@@ -317,8 +353,8 @@ void FlashAttentionEmitter::emit() {
 void FlashAttentionEmitter::build_masks() {
   const uint64_t mlen = s_.mlen, vlen = s_.vlen;
   b_.stage(a_.name + ": column masks");
-  auto f_neg = b_.regs().fp("-1e30");
   b_.s_ld_fp(f_neg, at(ra, s_.neg_slot), 0);
+  if (s_.vstats) b_.v_mul_vf(at(ra, s_.zero_row()), at(rb, s_.q->block_address(0)), f0);  // the stores' zero row
   b_.v_mul_vf(at(ra, s_.neg_row()), at(rb, s_.q->block_address(0)), f0);
   b_.v_add_vf(ra, ra, f_neg);
   // Slots 0.. take shifts mask_first..MLEN-1, then 0.. (the table wraps around MLEN).
@@ -372,6 +408,7 @@ void FlashAttentionEmitter::set_cache_regs() {
 void FlashAttentionEmitter::emit_unit(uint64_t bi, uint64_t u) {
   const HeadMap& hm = s_.hm;
   unit_block0 = hm.first_block(u);
+  unit_ = u;
   const uint64_t h_lo = hm.kv_lo(u, a_) * hm.rep, h_hi = hm.kv_hi(u, a_) * hm.rep;
   for (qc0 = 0; qc0 < a_.q_len; qc0 += s_.q_chunk) {
     qcn = std::min(s_.q_chunk, a_.q_len - qc0);
@@ -383,6 +420,7 @@ void FlashAttentionEmitter::emit_unit(uint64_t bi, uint64_t u) {
       copy_q();
     }
     // Passes of a whole hpass heads emit the same code shape (counted once), then the remainder.
+    // The first pass may prefetch tiles that the later ones find resident: emitted on its own.
     const uint64_t full = (h_hi - h_lo) / s_.hpass;
     auto pass = [&](uint64_t p0) {
       const uint64_t p1 = std::min(h_hi, p0 + s_.hpass);
@@ -391,7 +429,8 @@ void FlashAttentionEmitter::emit_unit(uint64_t bi, uint64_t u) {
       make_heads(bi, h_lo, p0, p1);
       emit_chunk(bi);
     };
-    b_.repeat(full, [&](uint64_t i) { pass(h_lo + i * s_.hpass); });
+    if (full > 0) pass(h_lo);
+    if (full > 1) b_.repeat(full - 1, [&](uint64_t i) { pass(h_lo + (i + 1) * s_.hpass); });
     if (h_lo + full * s_.hpass < h_hi) pass(h_lo + full * s_.hpass);
   }
 }
@@ -429,6 +468,7 @@ void FlashAttentionEmitter::copy_q() {
   b_.set_scale_reg(s_.idt->scale_reg);
   b_.set_stride_reg(s_.idt->row_stride);
   b_.h_prefetch_m(at(ra, s_.mk->tile_address(0)), gp0, ai, 1, 0);
+  res_k_ = no_tile;  // the identity replaced the K tiles
   set_cache_regs();
   for (const Head& hh : heads) {
     const uint64_t col0 = hh.h * s_.hd, o_h = col0 % vlen;
@@ -455,10 +495,16 @@ void FlashAttentionEmitter::emit_chunk(uint64_t bi) {
   const uint64_t ts0 = window_lowest_key(a_, qc0) / mlen, ts1 = window_lowest_key(a_, qc0 + qcn - 1) / mlen;
   t_begin = ts0 / tpp * tpp;
   first_tile = ts0 == ts1 ? ts0 : no_tile;
+  // A stream within one whole-tile prefetch leaves its tiles in MRAM for the next pass or chunk.
+  const bool fits = n_tiles - t_begin <= tpp;
+  const uint64_t key = (bi * s_.hm.units + unit_) * n_tiles + t_begin;
+  load_k_ = !(fits && res_k_ == key);
+  load_v_ = !(fits && res_v_ == key);
   b_.load_imm(r_e, s_.kv.row(bi, t_begin * mlen) * s_.kv.width + unit_block0 * mlen);
   if (first_tile == no_tile) init_running_state();
   stream_tiles();
   normalize_output();
+  res_k_ = res_v_ = fits ? key : no_tile;
 }
 
 // Rows start at different tiles: O (head columns) = 0 by write-outs of the zero accumulator,
@@ -475,6 +521,17 @@ void FlashAttentionEmitter::init_running_state() {
         }
       b_.add_imm(r_o, r_o, s_.blen * s_.vlen);
     });
+  }
+  if (s_.vstats) {  // every (row, head) pair of the pass: m row, then l row
+    b_.load_imm(r_idx, s_.stats_base);
+    b_.load_imm(rb, s_.zero_row());
+    b_.loop(s_.hpass * s_.q_chunk, [&] {
+      b_.v_add_vf(r_idx, rb, f_m);
+      b_.add_imm(ra, r_idx, s_.vlen);
+      b_.v_add_vf(ra, rb, f0);
+      b_.add_imm(r_idx, r_idx, 2 * s_.vlen);
+    });
+    return;
   }
   b_.load_imm(r_idx, 0);
   b_.loop(heads.size() * s_.q_chunk, [&] {
@@ -512,16 +569,16 @@ void FlashAttentionEmitter::stream_tiles() {
 void FlashAttentionEmitter::normalize_output() {
   for (const Head& hh : heads) {
     select_head(hh);
-    b_.load_imm(r_idx, 0);
+    b_.load_imm(r_idx, s_.idx_base());
     b_.load_imm(r_orow, hh.o_row0);
     b_.loop(qcn, [&] {
-      b_.s_ld_fp(f_l, r_idx, uint32_t(s_.l_slot + hh.k * s_.q_chunk));
+      load_stat(f_l, s_.l_off(hh.k), false);
       b_.s_reci_fp(f_a, f_l);
       for (uint64_t cb = 0; cb < s_.ub; ++cb) {
-        b_.add_imm(ra, r_orow, cb * o_bstride);
-        b_.v_mul_vf(ra, ra, f_a, rmask);
+        const GpReg ob = o_block(cb);
+        b_.v_mul_vf(ob, ob, f_a, rmask);
       }
-      b_.add_imm(r_idx, r_idx, 1);
+      b_.add_imm(r_idx, r_idx, s_.idx_step());
       b_.add_imm(r_orow, r_orow, s_.vlen);
     });
   }
@@ -532,10 +589,10 @@ void FlashAttentionEmitter::normalize_output() {
 void FlashAttentionEmitter::tile_body(uint64_t t) {
   const uint64_t mlen = s_.mlen, tpp = s_.tpp;
   if (t % tpp == 0) {
-    for (uint64_t cb = 0; cb < s_.ub; ++cb) {
+    for (uint64_t cb = 0; cb < s_.ub && (load_k_ || load_v_); ++cb) {
       b_.add_imm(rb, r_e, cb * mlen);
-      b_.h_prefetch_m(at(ra, s_.mk->tile_address(cb * tpp)), rb, ak, 1, 1);
-      b_.h_prefetch_m(at(ra, s_.mv->tile_address(cb * tpp)), rb, av, 1, 1);
+      if (load_k_) b_.h_prefetch_m(at(ra, s_.mk->tile_address(cb * tpp)), rb, ak, 1, 1);
+      if (load_v_) b_.h_prefetch_m(at(ra, s_.mv->tile_address(cb * tpp)), rb, av, 1, 1);
     }
     b_.add_imm(r_e, r_e, tpp * mlen * s_.kv.width);
   }
@@ -557,13 +614,14 @@ void FlashAttentionEmitter::head_tile(uint64_t t) {
     if (k.kind == 2) {
       const uint64_t i0 = qc0 + g * s_.blen, i1 = std::min(qc0 + qcn, i0 + s_.blen);
       set_group(g);
-      group_body(t, false, i0, i1);
+      group_body(t, k, false, i0, i1);
       continue;
     }
     uint64_t g1 = g + 1;
     for (; g1 < groups; ++g1) {
       const GroupKind n = classify(g1, t);
-      if (n.kind != 1 || n.d != k.d || n.s0 != k.s0 + (g1 - g) * s_.blen * k.d || (n.s0 < s_.mlen) != (k.s0 < s_.mlen))
+      if (n.kind != 1 || n.d != k.d || n.s0 != k.s0 + (g1 - g) * s_.blen * k.d || (n.s0 < s_.mlen) != (k.s0 < s_.mlen) ||
+          n.c_lo != k.c_lo || n.c_hi != k.c_hi)
         break;
     }
     uniform_groups(t, g, g1, k);
@@ -576,7 +634,7 @@ void FlashAttentionEmitter::uniform_groups(uint64_t t, uint64_t g, uint64_t g1, 
   set_group(g);
   if (k.s0 == s_.mlen) {
     b_.loop(g1 - g, [&] {
-      group_body(t, true, 0, 0);
+      group_body(t, k, true, 0, 0);
       next_group();
     });
     return;
@@ -586,7 +644,7 @@ void FlashAttentionEmitter::uniform_groups(uint64_t t, uint64_t g, uint64_t g1, 
   b_.load_imm(mask_g, s_.mask_row(k.s0));
   const GpReg mg = mask_g, mr = mask_row;
   b_.loop(g1 - g, [&] {
-    group_body(t, true, 0, 0, &mg, &mr, k.d * s_.vlen);
+    group_body(t, k, true, 0, 0, &mg, &mr, k.d * s_.vlen);
     next_group();
     b_.add_imm(mask_g, mask_g, s_.blen * k.d * s_.vlen);
   });
@@ -610,6 +668,7 @@ GroupKind FlashAttentionEmitter::classify(uint64_t g, uint64_t t) const {
   }
   if (window_lowest_key(a_, lo) >= t0 + mlen) return k;
   k.kind = 2;
+  score_cols(g, t, k);
   if (i1 - i0 < blen || visible_from(i1 - 1, t) > 0) return k;
   // Every row sees from the tile's start: visible(i) = min(last_key(i) - t0 + 1, MLEN), affine in
   // the row unless it crosses MLEN or 0 inside the group.
@@ -622,55 +681,72 @@ GroupKind FlashAttentionEmitter::classify(uint64_t g, uint64_t t) const {
   return k;
 }
 
+// The S column blocks some row of group g sees in tile t: from the lowest key any row sees to
+// the highest (a scan of at most BLEN rows, only for groups that are computed).
+void FlashAttentionEmitter::score_cols(uint64_t g, uint64_t t, GroupKind& k) const {
+  const uint64_t blen = s_.blen, i0 = qc0 + g * blen, i1 = std::min(qc0 + qcn, i0 + blen);
+  uint64_t lo = s_.mlen, hi = 0;
+  for (uint64_t i = i0; i < i1; ++i) {
+    const uint64_t v = visible(i, t);
+    if (v == 0) continue;
+    lo = std::min(lo, visible_from(i, t));
+    hi = std::max(hi, v);
+  }
+  k.c_lo = lo / blen;
+  k.c_hi = ceil_div(hi, blen);
+}
+
 // One row group of the current head in tile t (group registers r_q, r_o, r_g already set).
 // `full`: all BLEN rows see the whole tile, or (with `mask_g`) row k of the group adds the mask
 // row at mask_g + k * mask_step: the rows become a hardware loop. Otherwise rows [i0, i1) are static.
-void FlashAttentionEmitter::group_body(uint64_t t, bool full, uint64_t i0, uint64_t i1, const GpReg* mask_g,
-                                       const GpReg* mask_row, uint64_t mask_step) {
+void FlashAttentionEmitter::group_body(uint64_t t, const GroupKind& k, bool full, uint64_t i0, uint64_t i1,
+                                       const GpReg* mask_g, const GpReg* mask_row, uint64_t mask_step) {
   const bool first = t == first_tile;
   const uint64_t tile = t % s_.tpp;
-  group_scores(tile);
-  start_rows();
+  group_scores(tile, k);
+  start_rows(true, !first);
   if (full && mask_g) {
     b_.add_imm(*mask_row, *mask_g, 0);
     b_.loop(s_.blen, [&] {
       row_update(0, first, mask_row);
-      advance_row();
+      advance_row(true, !first);
       b_.add_imm(*mask_row, *mask_row, mask_step);
     });
   } else if (full) {
     b_.loop(s_.blen, [&] {
       row_update(s_.mlen, first);
-      advance_row();
+      advance_row(true, !first);
     });
   } else {
     for (uint64_t i = i0; i < i1; ++i) {
       const uint64_t s = visible(i, t);
       if (s > 0) row_update(s, first, nullptr, visible_from(i, t));
-      advance_row();
+      advance_row(true, !first);
     }
   }
   group_pv(tile, first);
   if (first) return;
-  start_rows();
+  start_rows(false, true);
   if (full) {
     b_.loop(s_.blen, [&] {
       row_add_pv();
-      advance_row();
+      advance_row(false, true);
     });
   } else {
     for (uint64_t i = i0; i < i1; ++i) {
       if (visible(i, t) > 0) row_add_pv();
-      advance_row();
+      advance_row(false, true);
     }
   }
 }
 
-// S[BLEN rows, MLEN keys] = Q_rows K_tile^T, summed over the head's column blocks.
-void FlashAttentionEmitter::group_scores(uint64_t tile) {
+// S[BLEN rows, MLEN keys] = Q_rows K_tile^T, summed over the head's column blocks. Column blocks
+// no row of the group sees are written from the zero accumulator instead: every row masks them
+// (adds -1e30, so they hold exactly -1e30 as with the product, and P is exp(-88) either way).
+void FlashAttentionEmitter::group_scores(uint64_t tile, const GroupKind& k) {
   const uint64_t mlen = s_.mlen, blen = s_.blen;
   for (uint64_t c = 0; c < mlen / blen; ++c) {
-    for (uint64_t cb = 0; cb < s_.ub; ++cb) {
+    for (uint64_t cb = 0; cb < s_.ub && c >= k.c_lo && c < k.c_hi; ++cb) {
       b_.add_imm(ra, r_q, cb * cur->q_stride);
       b_.m_tmm(ra, at(rb, s_.mk->tile_address(cb * s_.tpp + tile) + c * blen * mlen));
     }
@@ -705,15 +781,14 @@ void FlashAttentionEmitter::row_update(uint64_t s, bool first, const GpReg* mask
     b_.v_add_vv(r_srow, r_srow, at(ra, s_.mask_row(s)));
   if (from > 0) b_.v_add_vv(r_srow, r_srow, at(ra, s_.low_base + from * vlen));
   rescale_row(first);
-  const uint32_t ms = uint32_t(s_.m_slot + cur->k * s_.q_chunk), ls = uint32_t(s_.l_slot + cur->k * s_.q_chunk);
-  b_.s_st_fp(f_m, r_idx, ms);
-  b_.s_st_fp(f_l, r_idx, ls);
+  store_stat(f_m, s_.m_off(cur->k));
+  store_stat(f_l, s_.l_off(cur->k));
 }
 
 // m, l and P of the scaled, masked S row; past the first tile, O is rescaled by exp(m_old - m).
 void FlashAttentionEmitter::rescale_row(bool first) {
   if (first) {
-    b_.s_ld_fp(f_m, at(ra, s_.neg_slot), 0);
+    b_.s_add_fp(f_m, f_neg, f0);  // m starts at F(-1e30 + 0) = -1e30
     b_.v_red_max(f_m, r_srow);
     b_.v_sub_vf(r_srow, r_srow, f_m);
     b_.v_exp_v(r_srow, r_srow);
@@ -721,54 +796,86 @@ void FlashAttentionEmitter::rescale_row(bool first) {
     b_.v_red_sum(f_l, r_srow);
     return;
   }
-  const uint32_t ms = uint32_t(s_.m_slot + cur->k * s_.q_chunk), ls = uint32_t(s_.l_slot + cur->k * s_.q_chunk);
-  b_.s_ld_fp(f_mold, r_idx, ms);
+  load_stat(f_mold, s_.m_off(cur->k), true);
   b_.s_add_fp(f_m, f_mold, f0);
   b_.v_red_max(f_m, r_srow);
   b_.s_sub_fp(f_a, f_mold, f_m);
   b_.s_exp_fp(f_a, f_a);
   b_.v_sub_vf(r_srow, r_srow, f_m);
   b_.v_exp_v(r_srow, r_srow);
-  b_.s_ld_fp(f_l, r_idx, ls);
+  load_stat(f_l, s_.l_off(cur->k), false);
   b_.s_mul_fp(f_l, f_l, f_a);
   b_.v_red_sum(f_l, r_srow);
   for (uint64_t cb = 0; cb < s_.ub; ++cb) {
-    b_.add_imm(ra, r_orow, cb * o_bstride);
-    b_.v_mul_vf(ra, ra, f_a, rmask);
+    const GpReg ob = o_block(cb);
+    b_.v_mul_vf(ob, ob, f_a, rmask);
   }
 }
 
 // O row += PV row (PV row = S row address moved to the PV scratch).
 void FlashAttentionEmitter::row_add_pv() {
   for (uint64_t cb = 0; cb < s_.ub; ++cb) {
-    b_.add_imm(ra, r_orow, cb * o_bstride);
+    const GpReg ob = o_block(cb);
     b_.add_imm(rb, r_srow, (s_.pv_base + cb * s_.blen * s_.vlen - s_.s_base) & 0xFFFFFFFFu);  // wraps like the hardware
-    b_.v_add_vv(ra, ra, rb, rmask);
+    b_.v_add_vv(ob, ob, rb, rmask);
   }
 }
 
-void FlashAttentionEmitter::advance_row() {
-  b_.add_imm(r_srow, r_srow, s_.vlen);
-  b_.add_imm(r_idx, r_idx, 1);
-  b_.add_imm(r_orow, r_orow, s_.vlen);
+// A running max (is_max) or sum of the current row: an FP SRAM load, or from its VRAM row (every
+// element holds the value): max(-1e30, m) = m and max(0, l) = l exactly.
+void FlashAttentionEmitter::load_stat(const ScopedFp& f, uint64_t off, bool is_max) {
+  if (!s_.vstats) {
+    b_.s_ld_fp(f, r_idx, uint32_t(off));
+    return;
+  }
+  if (is_max)
+    b_.s_add_fp(f, f_neg, f0);
+  else
+    b_.s_add_fp(f, f0, f0);
+  b_.add_imm(ra, r_idx, off);
+  b_.v_red_max(f, ra);
 }
 
-void FlashAttentionEmitter::start_rows() {
+// Stores a running max or sum: FP SRAM, or broadcast into its VRAM row (0 + x = x: the vector
+// format holds every FP value, attn::vram_stats_exact).
+void FlashAttentionEmitter::store_stat(const ScopedFp& f, uint64_t off) {
+  if (!s_.vstats) {
+    b_.s_st_fp(f, r_idx, uint32_t(off));
+    return;
+  }
+  b_.add_imm(ra, r_idx, off);
+  b_.v_add_vf(ra, at(rb, s_.zero_row()), f);
+}
+
+void FlashAttentionEmitter::advance_row(bool stats, bool o) {
+  b_.add_imm(r_srow, r_srow, s_.vlen);
+  if (stats) b_.add_imm(r_idx, r_idx, s_.idx_step());
+  if (o) b_.add_imm(r_orow, r_orow, s_.vlen);
+}
+
+void FlashAttentionEmitter::start_rows(bool stats, bool o) {
   b_.load_imm(r_srow, s_.s_base);
-  b_.add_imm(r_idx, r_g, 0);
-  b_.add_imm(r_orow, r_o, 0);
+  if (stats) b_.add_imm(r_idx, r_g, 0);
+  if (o) b_.add_imm(r_orow, r_o, 0);
+}
+
+// The current O row's column block cb (the head's first block is r_orow itself).
+GpReg FlashAttentionEmitter::o_block(uint64_t cb) {
+  if (cb == 0) return r_orow;
+  b_.add_imm(ra, r_orow, cb * o_bstride);
+  return ra;
 }
 
 void FlashAttentionEmitter::set_group(uint64_t g) {
   b_.load_imm(r_q, cur->q_row0 + g * s_.blen * s_.vlen);
   b_.load_imm(r_o, cur->o_row0 + g * s_.blen * s_.vlen);
-  b_.load_imm(r_g, g * s_.blen);
+  b_.load_imm(r_g, s_.idx_base() + g * s_.blen * s_.idx_step());
 }
 
 void FlashAttentionEmitter::next_group() {
   b_.add_imm(r_q, r_q, s_.blen * s_.vlen);
   b_.add_imm(r_o, r_o, s_.blen * s_.vlen);
-  b_.add_imm(r_g, r_g, s_.blen);
+  b_.add_imm(r_g, r_g, s_.blen * s_.idx_step());
 }
 
 void FlashAttentionEmitter::select_head(const Head& hh) {
@@ -800,14 +907,16 @@ bool FlashAttentionEmitter::tile_full(uint64_t t) const {
 
 }  // namespace
 
-// The emission reads kv_len through the tile count, which tiles are full (tile_full, classify)
-// and the mask shift; with one causal query and no window, every tile but the last is full, and
-// the last one's visible keys only pick the mask shift (its row sits at slot 0 of the table).
+// The emission reads kv_len through the tile count, which tiles are full (tile_full, classify),
+// the S column blocks of the last tile (score_cols) and the mask shift; with one causal query and
+// no window, every tile but the last is full, and the last one's visible keys pick the S blocks
+// it multiplies and the mask shift (its row sits at slot 0 of the table). Class: tiles, and the
+// last tile's BLEN-wide key blocks (0: full).
 std::optional<uint64_t> attention_step_class(const config::HardwareConfig& cfg, uint64_t q_len, uint64_t kv_len,
                                              bool causal, uint64_t sliding_window) {
   if (q_len != 1 || !causal || sliding_window != 0 || kv_len == 0) return std::nullopt;
-  const uint64_t mlen = cfg.geometry.mlen;
-  return ceil_div(kv_len, mlen) * 2 + (kv_len % mlen != 0);
+  const uint64_t mlen = cfg.geometry.mlen, blen = cfg.geometry.blen;
+  return ceil_div(kv_len, mlen) * (mlen / blen + 1) + ceil_div(kv_len % mlen, blen);
 }
 
 AttentionSchedule emit_flash_attention(ProgramBuilder& b, MemoryPlan& plan, const AttentionArgs& a) {
@@ -818,6 +927,7 @@ AttentionSchedule emit_flash_attention(ProgramBuilder& b, MemoryPlan& plan, cons
   }
   setup.release(plan);
   AttentionSchedule s{setup.q_chunk, setup.hpass};
+  s.vram_stats = setup.vstats;
   s.q_chunks = (a.q_len + s.q_chunk - 1) / s.q_chunk;
   s.kv_passes = a.batch * s.q_chunks * ((a.num_heads + s.heads_per_pass - 1) / s.heads_per_pass);
   return s;
@@ -854,7 +964,8 @@ void attention_standalone(ProgramBuilder& b, MemoryPlan& plan, const KernelShape
                         .num_kv_heads = kv_heads,
                         .head_dim = head_dim,
                         .causal = true,
-                        .sliding_window = s.get("window")});
+                        .sliding_window = s.get("window"),
+                        .stats_vram_rows = s.get_or("stats_vram", 0)});
 }
 
 }  // namespace

@@ -79,16 +79,35 @@ HeadMap head_map(const config::HardwareConfig& cfg, const AttentionArgs& a) {
   return m;
 }
 
+uint64_t vram_stats_rows(uint64_t q_chunk, uint64_t heads_per_pass) { return 2 * q_chunk * heads_per_pass + 1; }
+
+bool vram_stats_exact(const config::HardwareConfig& cfg) { return cfg.sram.fp_type == cfg.sram.vector_type; }
+
+// Every unit head in one pass, the largest chunk whose statistics and copied Q rows fit.
+static Schedule vram_schedule(const config::HardwareConfig& cfg, const AttentionArgs& a, const HeadMap& hm,
+                              uint64_t vram_free, uint64_t limit) {
+  const uint64_t blen = cfg.geometry.blen, hu = hm.max_unit_heads;
+  auto rows = [&](uint64_t qc) {
+    return vram_stats_rows(qc, hu) + (hm.copy_q ? hu * round_up(qc, blen) : 0) + 4 * blen;  // slack: rounding
+  };
+  uint64_t qc = a.q_len <= limit ? a.q_len : limit;
+  if (rows(qc) > vram_free) qc = std::min(qc, a.q_len) / blen * blen;
+  while (qc >= blen && rows(qc) > vram_free) qc -= blen;
+  if (qc == 0 || rows(qc) > vram_free) return {};
+  return {qc, hu, true};
+}
+
 Schedule attention_schedule(const config::HardwareConfig& cfg, const AttentionArgs& a, const HeadMap& hm,
-                            uint64_t fp_free) {
+                            uint64_t fp_free, uint64_t vram_free) {
   const uint64_t blen = cfg.geometry.blen, cap = fp_free / 2, hu = hm.max_unit_heads;
   const uint64_t limit = a.max_q_chunk ? std::max(blen, a.max_q_chunk / blen * blen) : ~uint64_t(0);
+  const bool resident = kv_resident(cfg, a);
   Schedule best;
   uint64_t best_passes = ~uint64_t(0);
   auto consider = [&](uint64_t qc) {
     if (qc == 0 || qc > cap || qc > limit) return;
     const uint64_t hp = std::min(hu, cap / qc);
-    const uint64_t passes = ceil_div(hu, hp) * ceil_div(a.q_len, qc);
+    const uint64_t passes = (resident ? 1 : ceil_div(hu, hp)) * ceil_div(a.q_len, qc);
     if (passes < best_passes || (passes == best_passes && qc > best.q_chunk)) {
       best_passes = passes;
       best = {qc, hp};
@@ -96,7 +115,14 @@ Schedule attention_schedule(const config::HardwareConfig& cfg, const AttentionAr
   };
   consider(a.q_len);
   for (uint64_t qc = blen; qc < a.q_len && qc <= cap; qc += blen) consider(qc);
+  if (resident || !vram_stats_exact(cfg) || vram_free == 0) return best;
+  const Schedule v = vram_schedule(cfg, a, hm, vram_free, limit);
+  if (v.q_chunk && 2 * ceil_div(a.q_len, v.q_chunk) <= best_passes) return v;
   return best;
+}
+
+bool kv_resident(const config::HardwareConfig& cfg, const AttentionArgs& a) {
+  return ceil_div(a.kv_len, cfg.geometry.mlen) <= tiles_per_prefetch(cfg);
 }
 
 }  // namespace attn
@@ -141,6 +167,8 @@ std::vector<float> attention_identity_data(const config::HardwareConfig& cfg) {
   for (uint64_t i = 0; i < mlen; ++i) d[i * mlen + i] = 1.f;
   return d;
 }
+
+uint64_t attention_stats_vram_budget(const config::HardwareConfig& cfg) { return cfg.sram.vector_depth / 2; }
 
 uint64_t attention_rows_alloc(const config::HardwareConfig& cfg, uint64_t batch, uint64_t q_len) {
   return (batch - 1) * q_len + round_up(q_len, cfg.geometry.blen);

@@ -34,13 +34,28 @@ struct HeadMap {
 HeadMap head_map(const config::HardwareConfig& cfg, const AttentionArgs& a);
 
 // Query rows per chunk and heads per pass: the FP SRAM holds the running max and sum of every
-// (head, row) of a pass, so heads_per_pass * q_chunk <= fp_free / 2. Picks the fewest KV streams
-// ceil(unit heads / heads_per_pass) * ceil(q_len / q_chunk), then the larger chunk. Chunks are
-// whole BLEN row groups, or all q_len rows.
+// (head, row) of a pass, so heads_per_pass * q_chunk <= fp_free / 2. Picks the fewest KV streams,
+// then the larger chunk. Chunks are whole BLEN row groups, or all q_len rows. When the KV range
+// fits in one whole-tile prefetch (kv_resident) the tiles stay in MRAM across head passes, so a
+// chunk streams them once: ceil(q_len / q_chunk) streams; otherwise every pass streams them:
+// ceil(unit heads / heads_per_pass) * ceil(q_len / q_chunk).
+// Otherwise, when the running max and sum fit in VRAM rows exactly (vram_stats_exact) and
+// that cuts the streams at least in half, they live in VRAM (vram_stats): two broadcast rows per
+// (head, row), every unit head in one pass, the chunk as large as vram_free rows allow (with the
+// copied Q rows): ceil(q_len / q_chunk) streams.
 struct Schedule {
   uint64_t q_chunk = 0, heads_per_pass = 0;
+  bool vram_stats = false;
 };
 Schedule attention_schedule(const config::HardwareConfig& cfg, const AttentionArgs& a, const HeadMap& hm,
-                            uint64_t fp_free);
+                            uint64_t fp_free, uint64_t vram_free);
+// VRAM rows the VRAM-resident statistics of a chunk of q_chunk rows need with heads_per_pass heads:
+// an m and an l row per (head, row) plus one zero row.
+uint64_t vram_stats_rows(uint64_t q_chunk, uint64_t heads_per_pass);
+// The FP format's values pass through the vector format unchanged (V(0 + m) = m).
+bool vram_stats_exact(const config::HardwareConfig& cfg);
+// Every query's KV tiles fit in one whole-tile prefetch (ceil(kv_len / MLEN) <= tiles per
+// prefetch): the K and V tiles loaded for one head pass serve the next ones unchanged.
+bool kv_resident(const config::HardwareConfig& cfg, const AttentionArgs& a);
 
 }  // namespace plena::compiler::attn
