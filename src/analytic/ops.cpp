@@ -225,6 +225,25 @@ OpEstimate estimate_phased(const config::HardwareConfig& cfg, MemoryModel& mem, 
   return e;
 }
 
+// Double-buffered weights (KernelCost::bursts_ahead): step s+1's chunk streams into the other MRAM
+// buffer while step s multiplies, and a prefetch waits only for the step two back. Steady state is
+// one step per max(compute, stream); the first chunk's arrival and the last step's multiplies are
+// exposed.
+OpEstimate estimate_double_buffered(const config::HardwareConfig& cfg, MemoryModel& mem, const KernelCost& k) {
+  OpEstimate e = totals(cfg, k);
+  e.dma_cycles = dma_cycles_of(mem, cfg, k);
+  const compiler::CostDma* dm = main_dma(k);
+  const DmaTiming dma = dm ? mem.timing(cost_dma_pattern(cfg, *dm)) : DmaTiming{};
+  const double steps = double(k.bursts);
+  const double prefetches = double(dm ? dm->count : 0) / steps;
+  const double stream = e.dma_cycles / steps;
+  const double compute = std::max({e.matrix_cycles, e.vector_cycles, e.issue_cycles}) / steps;
+  const double fill = dma.first_cycles + std::max(0.0, prefetches - 1) * dma.per_transfer_cycles;
+  e.cycles = fill + (steps - 1) * std::max(compute, stream) + compute;
+  classify(e);
+  return e;
+}
+
 // Weights streamed through MRAM under the matrix unit (emit_linear, emit_batched_matmul). Per burst
 // (KernelCost::bursts: one column block's K chunk) the prefetches land while the first row group
 // consumes the tiles in order; the burst's other row groups then run at max(matrix, issue) rate.
@@ -239,6 +258,7 @@ OpEstimate estimate_streamed(const config::HardwareConfig& cfg, MemoryModel& mem
     classify(e);
     return e;
   }
+  if (k.bursts_ahead > 0) return estimate_double_buffered(cfg, mem, k);
   const compiler::CostDma* dm = main_dma(k);
   const DmaTiming dma = dm ? mem.timing(cost_dma_pattern(cfg, *dm)) : DmaTiming{};
   const double bursts = double(k.bursts);

@@ -63,6 +63,9 @@ struct KernelCost {
   // Streamed-weight kernels: executions of a burst (ProgramBuilder::burst), i.e. a run of prefetches
   // into MRAM that must wait for the previous burst's products (they reuse its tiles).
   uint64_t bursts = 0;
+  // Of those, the bursts prefetched one ahead into the other of two MRAM buffers (double buffering:
+  // they wait for the products of the burst two back, so the stream overlaps the multiplies).
+  uint64_t bursts_ahead = 0;
   // Decoupled: cycles the front end waits, once, for an S_MAP_V_FP row stream still holding the
   // scalar FP unit when the next scalar FP instruction needs it (the stream overlaps what issues
   // in between).

@@ -124,11 +124,19 @@ void PlanBuilder::projections(std::vector<PlannedCall>& v) {
             const std::string n = L + t + "_norm";
             emit_head_rmsnorm(b, plan, {n, t, t, n, hd});
           });
-  for (const char* t : {"q", "k"})
-    add(v, "rope", std::string("rope_") + t, rows_shape(*t == 'q' ? qd : kvd).set("head_dim", hd),
-        [this, t, hd](ProgramBuilder& b, MemoryPlan& plan, const std::string& L) {
-          emit_rope(b, plan, {L + "rope_" + t, t, t, hd, *bind_->rope});
-        });
+  // rope_q leaves the swap tile (head_dim <= VLEN) in MRAM for rope_k: one prefetch per layer.
+  const bool shared_swap = hd <= cfg_.geometry.vlen;
+  for (const char* t : {"q", "k"}) {
+    const bool second = *t == 'k';
+    KernelShape sh = rows_shape(second ? kvd : qd).set("head_dim", hd);
+    if (second && shared_swap) sh.set("swap_loaded", 1);
+    add(v, "rope", std::string("rope_") + t, sh, [this, t, hd, second, shared_swap](ProgramBuilder& b, MemoryPlan& plan, const std::string& L) {
+      RopeArgs a{L + "rope_" + t, t, t, hd, *bind_->rope};
+      a.keep_swap = !second && shared_swap;
+      a.swap_loaded = second && shared_swap;
+      emit_rope(b, plan, a);
+    });
+  }
 }
 
 // Projections, the KV store, attention, the output projection and the residual.
