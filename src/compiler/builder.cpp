@@ -249,6 +249,10 @@ void ProgramBuilder::burst(bool ahead) {
   if (counter_) counter_->mark_burst(ahead);
 }
 
+void ProgramBuilder::chain_note(bool chained_in, uint64_t handoff_transfers) {
+  if (counter_) counter_->mark_chain(chained_in, handoff_transfers);
+}
+
 ProgramBuilder::DmaHintScope::DmaHintScope(ProgramBuilder& b, DmaHint h) : b_(b), saved_(b.hint_) { b.hint_ = h; }
 ProgramBuilder::DmaHintScope::~DmaHintScope() { b_.hint_ = saved_; }
 

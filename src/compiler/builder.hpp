@@ -329,6 +329,8 @@ class ProgramBuilder {
   // (KernelCost::bursts), or with `ahead` for the products of the burst before that (double
   // buffering: it fills the other buffer while the previous burst computes). Emits nothing.
   void burst(bool ahead = false);
+  // Chained linears (KernelCost::handoff_transfers / chained_in). Emits nothing.
+  void chain_note(bool chained_in, uint64_t handoff_transfers);
 
   // ---- loops ----
   void set_loop_policy(LoopPolicy p) { policy_ = p; }

@@ -63,6 +63,8 @@ void KernelCost::add(const KernelCost& o, uint64_t times) {
   static_instructions += o.static_instructions;
   bursts += times * o.bursts;
   bursts_ahead += times * o.bursts_ahead;
+  handoff_transfers += times * o.handoff_transfers;
+  chained_in = chained_in || o.chained_in;
   stream_stall_cycles += times * o.stream_stall_cycles;
 }
 
@@ -84,6 +86,11 @@ void CostCounter::enter_loop(uint64_t count) {
   f.phase.entries = parent.times;
   f.count = count;
   stack_.push_back(std::move(f));
+}
+
+void CostCounter::mark_chain(bool chained_in, uint64_t handoff_transfers) {
+  cost_.chained_in = cost_.chained_in || chained_in;
+  cost_.handoff_transfers += stack_.back().phase.times * handoff_transfers;
 }
 
 void CostCounter::mark_burst(bool ahead) {

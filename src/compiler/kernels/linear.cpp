@@ -27,6 +27,7 @@ struct PassGeometry {
   uint64_t k_tiles = 0, chunk_tiles = 0, chunks = 0, blocks = 0;
   uint64_t buffers[2] = {0, 0};  // MRAM chunk buffers (equal when single-buffered)
   uint64_t scratch_base = 0;     // K-split partial products, [rows, MLEN]
+  uint64_t buffer_tiles = 0;     // tiles per buffer (a chain's buffers may exceed this kernel's chunk)
   uint32_t precision = 0;
   bool ahead() const { return buffers[0] != buffers[1]; }
 };
@@ -116,7 +117,35 @@ void emit_chunk_multiplies(ProgramBuilder& b, const PassGeometry& g, const Linea
   add_group();
 }
 
-void emit_linear_pass(ProgramBuilder& b, const HbmTensor& w, HbmReg aw, const PassGeometry& g, const LinearPass& p) {
+// The next linear's first K chunk (LinearChain::next) into MRAM at `buf`: its own weight base,
+// SCALE_REG and STRIDE_REG (this kernel prefetches nothing after it; the next one sets its own).
+uint64_t emit_handoff_prefetch(ProgramBuilder& b, const HbmTensor& next, const PassGeometry& g, GpReg buf) {
+  const config::HardwareConfig& cfg = b.config();
+  const uint64_t mlen = cfg.geometry.mlen, tpp = cfg.hbm.m_prefetch_amount / mlen;
+  // The next kernel's chunk: its K in whole prefetches, at most one buffer.
+  const uint64_t next_tiles = next.rows / mlen;
+  const uint64_t prefetches = ceil_div(std::min(g.buffer_tiles, ceil_div(next_tiles, tpp) * tpp), tpp);
+  RegisterAllocator& regs = b.regs();
+  auto an = regs.hbm("next weight base");
+  b.set_addr_reg(an, next.base);
+  b.set_scale_reg(next.scale_reg);
+  b.set_stride_reg(next.row_stride);
+  auto off = regs.gp("prefetch HBM offset");
+  auto dst = regs.gp("prefetch MRAM address");
+  b.load_imm(off, 0);
+  b.add_imm(dst, buf, 0);
+  b.loop(prefetches, [&] {
+    b.h_prefetch_m(dst, off, an, 1, 0);
+    b.add_imm(dst, dst, cfg.hbm.m_prefetch_amount * mlen);
+    b.add_imm(off, off, cfg.hbm.m_prefetch_amount * next.row_stride);
+  });
+  return prefetches;
+}
+
+// first_loaded: the previous kernel prefetched step 0 (chained); handoff: the next kernel's
+// first chunk goes into the free buffer during the last step.
+void emit_linear_pass(ProgramBuilder& b, const HbmTensor& w, HbmReg aw, const PassGeometry& g, const LinearPass& p,
+                      bool first_loaded, const HbmTensor* handoff) {
   const uint64_t mlen = b.config().geometry.mlen;
   RegisterAllocator& regs = b.regs();
   auto hbm_nb = regs.gp("weight column block offset");
@@ -127,7 +156,7 @@ void emit_linear_pass(ProgramBuilder& b, const HbmTensor& w, HbmReg aw, const Pa
   b.load_imm(y_nb, p.y_base);
   b.load_imm(cur, g.buffers[0]);
   b.load_imm(nxt, g.buffers[1]);
-  if (g.ahead()) emit_chunk_prefetch(b, w, aw, g, hbm_nb, cur, 0, true);
+  if (g.ahead() && !first_loaded) emit_chunk_prefetch(b, w, aw, g, hbm_nb, cur, 0, true);
   auto block = [&](bool last) {
     for (uint64_t kc = 0; kc < g.chunks; ++kc) {
       if (!g.ahead()) {
@@ -138,6 +167,8 @@ void emit_linear_pass(ProgramBuilder& b, const HbmTensor& w, HbmReg aw, const Pa
         auto next_nb = regs.gp("next column block offset");
         b.add_imm(next_nb, hbm_nb, mlen);
         emit_chunk_prefetch(b, w, aw, g, next_nb, nxt, 0, true);
+      } else if (handoff) {
+        b.chain_note(false, emit_handoff_prefetch(b, *handoff, g, nxt));
       }
       emit_chunk_multiplies(b, g, p, cur, y_nb, kc);
       if (g.ahead()) {
@@ -159,10 +190,16 @@ void emit_linear_pass(ProgramBuilder& b, const HbmTensor& w, HbmReg aw, const Pa
 
 uint64_t emit_linear_passes(ProgramBuilder& b, MemoryPlan& plan, const std::string& name, const HbmTensor& w, uint64_t k,
                             uint64_t n, uint64_t scratch_rows, uint64_t max_k_tiles, uint32_t precision,
-                            const std::string& what, const std::vector<LinearPass>& passes) {
+                            const std::string& what, const std::vector<LinearPass>& passes, const LinearChain& chain) {
   const config::HardwareConfig& cfg = b.config();
   const uint64_t mlen = cfg.geometry.mlen, k_tiles = k / mlen, tpp = cfg.hbm.m_prefetch_amount / mlen;
-  uint64_t cap = plan.mram_space().largest_free();
+  const bool chained = chain.in || chain.next;
+  if (chain.in && !plan.mram_space().contains(kChainMram))
+    throw InputError(fmt::format("kernel '{}': chained, but MRAM '{}' (left by the previous linear) is not allocated", name,
+                                 kChainMram));
+  // A chain's buffers: halves of the block the first kernel allocated from the free MRAM.
+  const uint64_t free_tiles = chain.in ? plan.mram(kChainMram).tiles : plan.mram_space().largest_free();
+  uint64_t cap = free_tiles;
   if (max_k_tiles) cap = std::min(cap, std::max(max_k_tiles, tpp));
   cap = cap / tpp * tpp;
   if (cap == 0)
@@ -173,29 +210,44 @@ uint64_t emit_linear_passes(ProgramBuilder& b, MemoryPlan& plan, const std::stri
   g.precision = precision;
   g.blocks = n / mlen;
   const uint64_t whole = ceil_div(k_tiles, tpp) * tpp;  // K in whole prefetches
-  // Two buffers when two chunks of at least one prefetch fit and the pass has more than one step.
-  const uint64_t half = std::min(cap, plan.mram_space().largest_free() / 2 / tpp * tpp);
-  const bool ahead = half > 0 && g.blocks * ceil_div(k_tiles, std::min(half, k_tiles)) > 1;
+  // Two buffers when two chunks of at least one prefetch fit and the pass has more than one step
+  // (or hands over to / from a chained linear).
+  const uint64_t half = std::min(cap, free_tiles / 2 / tpp * tpp);
+  if (chained && (half == 0 || max_k_tiles))
+    throw InputError(fmt::format("kernel '{}': chained linears need max_k_tiles 0 and two chunk buffers ({} free MRAM "
+                                 "tiles, one prefetch is {})", name, free_tiles, tpp));
+  const bool ahead = half > 0 && (chained || g.blocks * ceil_div(k_tiles, std::min(half, k_tiles)) > 1);
   g.chunk_tiles = std::min(ahead ? half : cap, whole);
   g.chunks = ceil_div(k_tiles, std::min(g.chunk_tiles, k_tiles));
-  const std::string mram_name = name + ".mram";
+  const std::string mram_name = chained ? std::string(kChainMram) : name + ".mram";
   const std::string scratch_name = name + ".ksplit";
-  g.buffers[0] = g.buffers[1] = plan.alloc_mram(mram_name, ahead ? 2 * g.chunk_tiles : g.chunk_tiles).address();
-  if (ahead) g.buffers[1] += g.chunk_tiles * mlen * mlen;
+  const uint64_t base = chain.in ? plan.mram(kChainMram).address()
+                                 : plan.alloc_mram(mram_name, ahead ? 2 * (chained ? half : g.chunk_tiles) : g.chunk_tiles)
+                                       .address();
+  // Buffer 0 holds step 0: the chained kernel's first chunk is in half chain.in_half.
+  g.buffer_tiles = chained ? half : g.chunk_tiles;
+  const uint64_t other = g.buffer_tiles * mlen * mlen;
+  const uint64_t first = chain.in && chain.in_half ? 1 : 0;
+  g.buffers[0] = g.buffers[1] = base;
+  if (ahead) g.buffers[1 - first] += other;
   if (g.chunks > 1) g.scratch_base = plan.alloc_vram(scratch_name, scratch_rows, mlen).base();
 
   auto kscope = b.kernel(name);
-  b.comment(fmt::format("{}: {} ({} K chunk(s) of <= {} tiles, {} buffered)", name, what, g.chunks, g.chunk_tiles,
-                        ahead ? "double" : "single"));
+  b.comment(fmt::format("{}: {} ({} K chunk(s) of <= {} tiles, {} buffered{})", name, what, g.chunks, g.chunk_tiles,
+                        ahead ? "double" : "single", chained ? ", chained" : ""));
+  if (chain.in) b.chain_note(true, 0);
   auto aw = b.regs().hbm("weight base");
   b.set_addr_reg(aw, w.base);
   b.set_scale_reg(w.scale_reg);
   b.set_stride_reg(w.row_stride);
   for (size_t i = 0; i < passes.size(); ++i) {
     if (passes.size() > 1) b.comment(fmt::format("{}: matrix {}", name, i));
-    emit_linear_pass(b, w, aw, g, passes[i]);
+    emit_linear_pass(b, w, aw, g, passes[i], i == 0 && chain.in, i + 1 == passes.size() ? chain.next : nullptr);
   }
-  plan.free_mram(mram_name);
+  // Step S (the next kernel's first chunk) lands in buffer S mod 2.
+  const uint64_t steps = passes.size() * g.blocks * g.chunks;
+  if (chain.next && chain.out_half) *chain.out_half = (g.buffers[steps % 2] == base) ? 0 : 1;
+  if (!chain.next) plan.free_mram(mram_name);
   if (g.chunks > 1) plan.free_vram(scratch_name);
   return g.chunk_tiles;
 }
@@ -219,10 +271,19 @@ uint64_t emit_linear(ProgramBuilder& b, MemoryPlan& plan, const LinearArgs& a) {
                      y.rows_alloc, blen));
   if (vlen != mlen) fail("VLEN must equal MLEN");
 
+  LinearChain chain;
+  if (!a.next_weight.empty()) {
+    chain.next = &plan.hbm(a.next_weight);
+    if (chain.next->rows % mlen) fail(fmt::format("next weight '{}' has {} rows, not a multiple of MLEN = {}",
+                                                  chain.next->name, chain.next->rows, mlen));
+    chain.out_half = a.chain_half;
+  }
+  chain.in = a.chained;
+  chain.in_half = a.chain_half ? *a.chain_half : 0;
   return std::min<uint64_t>(K / mlen,
       emit_linear_passes(b, plan, a.name, w, K, N, R, a.max_k_tiles, a.precision,
                      fmt::format("[{}, {}] @ {} [{}, {}] -> {}", R, K, w.name, K, N, y.name),
-                     {{x.block_address(0), R * vlen, y.block_address(0), R * vlen, R, 0}}));
+                     {{x.block_address(0), R * vlen, y.block_address(0), R * vlen, R, 0}}, chain));
 }
 
 namespace {
@@ -235,7 +296,22 @@ void linear_standalone(ProgramBuilder& b, MemoryPlan& plan, const KernelShape& s
   vo.row_multiple = cfg.geometry.blen;
   plan.alloc_vram("x", rows, k, vo);
   plan.alloc_vram("y", rows, n, vo);
-  emit_linear(b, plan, {.name = "linear", .weight = "w", .input = "x", .output = "y", .max_k_tiles = s.get("max_k_tiles")});
+  LinearArgs a{.name = "linear", .weight = "w", .input = "x", .output = "y", .max_k_tiles = s.get("max_k_tiles")};
+  // Chained (as a model step's q/k/v and gate/up/down): next_k x next_n is the next linear's
+  // weight, whose first chunk this one prefetches; chained: this one's first chunk is already in.
+  uint64_t half = 0;
+  if (s.get_or("next_n", 0)) {
+    plan.place_hbm("w_next", TensorClass::Weight, {s.get("next_k"), s.get("next_n")}, cfg.formats.m_weight);
+    a.next_weight = "w_next";
+    a.chain_half = &half;
+  }
+  if (s.get_or("chained", 0)) {
+    const uint64_t tpp = cfg.hbm.m_prefetch_amount / cfg.geometry.mlen;
+    plan.alloc_mram(kChainMram, plan.mram_space().largest_free() / 2 / tpp * tpp * 2);
+    a.chained = true;
+    a.chain_half = &half;
+  }
+  emit_linear(b, plan, a);
 }
 
 }  // namespace
