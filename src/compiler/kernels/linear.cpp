@@ -188,10 +188,11 @@ void emit_linear_pass(ProgramBuilder& b, const HbmTensor& w, HbmReg aw, const Pa
 
 }  // namespace
 
-uint64_t emit_linear_passes(ProgramBuilder& b, MemoryPlan& plan, const std::string& name, const HbmTensor& w, uint64_t k,
-                            uint64_t n, uint64_t scratch_rows, uint64_t max_k_tiles, uint32_t precision,
-                            const std::string& what, const std::vector<LinearPass>& passes, const LinearChain& chain) {
-  const config::HardwareConfig& cfg = b.config();
+namespace {
+
+// The pass geometry: K chunks, one or two MRAM buffers (allocated here, or a chain's), scratch.
+PassGeometry place_pass(MemoryPlan& plan, const config::HardwareConfig& cfg, const std::string& name, uint64_t k,
+                        uint64_t n, uint64_t scratch_rows, uint64_t max_k_tiles, const LinearChain& chain) {
   const uint64_t mlen = cfg.geometry.mlen, k_tiles = k / mlen, tpp = cfg.hbm.m_prefetch_amount / mlen;
   const bool chained = chain.in || chain.next;
   if (chain.in && !plan.mram_space().contains(kChainMram))
@@ -207,7 +208,6 @@ uint64_t emit_linear_passes(ProgramBuilder& b, MemoryPlan& plan, const std::stri
                                  name, tpp, cfg.hbm.m_prefetch_amount, plan.mram_space().largest_free()));
   PassGeometry g;
   g.k_tiles = k_tiles;
-  g.precision = precision;
   g.blocks = n / mlen;
   const uint64_t whole = ceil_div(k_tiles, tpp) * tpp;  // K in whole prefetches
   // Two buffers when two chunks of at least one prefetch fit and the pass has more than one step
@@ -219,22 +219,29 @@ uint64_t emit_linear_passes(ProgramBuilder& b, MemoryPlan& plan, const std::stri
   const bool ahead = half > 0 && (chained || g.blocks * ceil_div(k_tiles, std::min(half, k_tiles)) > 1);
   g.chunk_tiles = std::min(ahead ? half : cap, whole);
   g.chunks = ceil_div(k_tiles, std::min(g.chunk_tiles, k_tiles));
-  const std::string mram_name = chained ? std::string(kChainMram) : name + ".mram";
-  const std::string scratch_name = name + ".ksplit";
-  const uint64_t base = chain.in ? plan.mram(kChainMram).address()
-                                 : plan.alloc_mram(mram_name, ahead ? 2 * (chained ? half : g.chunk_tiles) : g.chunk_tiles)
-                                       .address();
-  // Buffer 0 holds step 0: the chained kernel's first chunk is in half chain.in_half.
   g.buffer_tiles = chained ? half : g.chunk_tiles;
-  const uint64_t other = g.buffer_tiles * mlen * mlen;
+  const uint64_t base = chain.in ? plan.mram(kChainMram).address()
+                                 : plan.alloc_mram(chained ? std::string(kChainMram) : name + ".mram",
+                                                   ahead ? 2 * g.buffer_tiles : g.buffer_tiles).address();
+  // Buffer 0 holds step 0: a chained kernel's first chunk is in half chain.in_half.
   const uint64_t first = chain.in && chain.in_half ? 1 : 0;
   g.buffers[0] = g.buffers[1] = base;
-  if (ahead) g.buffers[1 - first] += other;
-  if (g.chunks > 1) g.scratch_base = plan.alloc_vram(scratch_name, scratch_rows, mlen).base();
+  if (ahead) g.buffers[1 - first] += g.buffer_tiles * mlen * mlen;
+  if (g.chunks > 1) g.scratch_base = plan.alloc_vram(name + ".ksplit", scratch_rows, mlen).base();
+  return g;
+}
 
+}  // namespace
+
+uint64_t emit_linear_passes(ProgramBuilder& b, MemoryPlan& plan, const std::string& name, const HbmTensor& w, uint64_t k,
+                            uint64_t n, uint64_t scratch_rows, uint64_t max_k_tiles, uint32_t precision,
+                            const std::string& what, const std::vector<LinearPass>& passes, const LinearChain& chain) {
+  PassGeometry g = place_pass(plan, b.config(), name, k, n, scratch_rows, max_k_tiles, chain);
+  g.precision = precision;
+  const uint64_t base = std::min(g.buffers[0], g.buffers[1]);
   auto kscope = b.kernel(name);
   b.comment(fmt::format("{}: {} ({} K chunk(s) of <= {} tiles, {} buffered{})", name, what, g.chunks, g.chunk_tiles,
-                        ahead ? "double" : "single", chained ? ", chained" : ""));
+                        g.ahead() ? "double" : "single", chain.in || chain.next ? ", chained" : ""));
   if (chain.in) b.chain_note(true, 0);
   auto aw = b.regs().hbm("weight base");
   b.set_addr_reg(aw, w.base);
@@ -244,11 +251,11 @@ uint64_t emit_linear_passes(ProgramBuilder& b, MemoryPlan& plan, const std::stri
     if (passes.size() > 1) b.comment(fmt::format("{}: matrix {}", name, i));
     emit_linear_pass(b, w, aw, g, passes[i], i == 0 && chain.in, i + 1 == passes.size() ? chain.next : nullptr);
   }
-  // Step S (the next kernel's first chunk) lands in buffer S mod 2.
+  // Step S (the next kernel's first chunk) lands in buffer S mod 2; the chain keeps its buffers.
   const uint64_t steps = passes.size() * g.blocks * g.chunks;
-  if (chain.next && chain.out_half) *chain.out_half = (g.buffers[steps % 2] == base) ? 0 : 1;
-  if (!chain.next) plan.free_mram(mram_name);
-  if (g.chunks > 1) plan.free_vram(scratch_name);
+  if (chain.next && chain.out_half) *chain.out_half = g.buffers[steps % 2] == base ? 0 : 1;
+  if (!chain.next) plan.free_mram(chain.in ? std::string(kChainMram) : name + ".mram");
+  if (g.chunks > 1) plan.free_vram(name + ".ksplit");
   return g.chunk_tiles;
 }
 
