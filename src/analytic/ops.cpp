@@ -225,6 +225,37 @@ OpEstimate estimate_phased(const config::HardwareConfig& cfg, MemoryModel& mem, 
   return e;
 }
 
+// Double-buffered weights (KernelCost::bursts_ahead): step s+1's chunk streams into the other MRAM
+// buffer while step s multiplies, and a prefetch waits only for the step two back. Steady state is
+// one step per max(compute, stream); the first chunk's arrival and the last step's multiplies are
+// exposed. Chained linears: the next kernel's first chunk (handoff) streams under this kernel's
+// last step and is charged to the next kernel, which has no fill; it runs S steps of max(compute,
+// stream) (memory bound: its first chunk lands one stream time after the previous chunk, which the
+// previous kernel's last multiplies partly cover).
+OpEstimate estimate_double_buffered(const config::HardwareConfig& cfg, MemoryModel& mem, const KernelCost& k) {
+  OpEstimate e = totals(cfg, k);
+  e.dma_cycles = dma_cycles_of(mem, cfg, k);
+  const compiler::CostDma* dm = main_dma(k);
+  const DmaTiming dma = dm ? mem.timing(cost_dma_pattern(cfg, *dm)) : DmaTiming{};
+  const double steps = double(k.bursts + (k.chained_in ? 1 : 0));  // a chained kernel has no prologue burst
+  // Per step: the kernel's own prefetches (a chained kernel's first chunk came with the previous
+  // kernel, the handoff goes with the next one).
+  const double own = double(k.count(Opcode::H_PREFETCH_M)) - double(k.handoff_transfers);
+  const double prefetches = k.bursts ? own / double(k.bursts) : 1.0;
+  const double stream = prefetches * dma.per_transfer_cycles;
+  // Bytes and DMA time go to the kernel that multiplies them (every tile moves the same bytes).
+  const double moved_in = (k.chained_in ? prefetches : 0.0) - double(k.handoff_transfers);
+  if (dm) {
+    e.hbm_read_bytes = uint64_t(std::llround(double(e.hbm_read_bytes) + moved_in * double(cost_dma_pattern(cfg, *dm).bytes())));
+    e.dma_cycles += moved_in * dma.per_transfer_cycles;
+  }
+  const double compute = std::max({e.matrix_cycles, e.vector_cycles, e.issue_cycles}) / steps;
+  const double fill = dma.first_cycles + std::max(0.0, prefetches - 1) * dma.per_transfer_cycles;
+  e.cycles = k.chained_in ? steps * std::max(compute, stream) : fill + (steps - 1) * std::max(compute, stream) + compute;
+  classify(e);
+  return e;
+}
+
 // Weights streamed through MRAM under the matrix unit (emit_linear, emit_batched_matmul). Per burst
 // (KernelCost::bursts: one column block's K chunk) the prefetches land while the first row group
 // consumes the tiles in order; the burst's other row groups then run at max(matrix, issue) rate.
@@ -234,6 +265,8 @@ OpEstimate estimate_streamed(const config::HardwareConfig& cfg, MemoryModel& mem
   const auto& lat = cfg.latency;
   e.dma_cycles = dma_cycles_of(mem, cfg, k);
   const uint64_t wo = k.count(Opcode::M_MM_WO), m_mm = k.count(Opcode::M_MM);
+  if (cfg.timing.mode != config::TimingMode::InOrder && wo > 0 && (k.bursts_ahead > 0 || k.chained_in))
+    return estimate_double_buffered(cfg, mem, k);
   if (cfg.timing.mode == config::TimingMode::InOrder || k.bursts == 0 || wo == 0) {
     e.cycles = serial_cycles_of(k) + dma_alone_of(mem, cfg, k);
     classify(e);

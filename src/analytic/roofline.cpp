@@ -95,7 +95,8 @@ std::string roofline_text(const Estimate& e, const config::HardwareConfig& cfg) 
       const double secs = o.cycles / clock;
       const double attained = double(o.macs) / secs;
       const double roof = std::min(peak_macs, ai * bw);
-      s += fmt::format("  {:<14} {:>12.2f} {:>14.4f} {:>14.4f} {:>9.1f}%\n", o.name, ai, attained / 1e12, roof / 1e12,
+      const std::string ai_text = bytes > 0 ? fmt::format("{:.2f}", ai) : "no HBM";
+      s += fmt::format("  {:<14} {:>12} {:>14.4f} {:>14.4f} {:>9.1f}%\n", o.name, ai_text, attained / 1e12, roof / 1e12,
                        100.0 * attained / roof);
     }
   };

@@ -245,8 +245,12 @@ const KernelCost& ProgramBuilder::cost() const {
 
 size_t ProgramBuilder::size() const { return counter_ ? size_t(counter_->cost().static_instructions) : instrs_.size(); }
 
-void ProgramBuilder::burst() {
-  if (counter_) counter_->mark_burst();
+void ProgramBuilder::burst(bool ahead) {
+  if (counter_) counter_->mark_burst(ahead);
+}
+
+void ProgramBuilder::chain_note(bool chained_in, uint64_t handoff_transfers) {
+  if (counter_) counter_->mark_chain(chained_in, handoff_transfers);
 }
 
 ProgramBuilder::DmaHintScope::DmaHintScope(ProgramBuilder& b, DmaHint h) : b_(b), saved_(b.hint_) { b.hint_ = h; }

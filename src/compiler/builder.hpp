@@ -326,8 +326,11 @@ class ProgramBuilder {
   };
   DmaHintScope dma_hint(DmaHint h) { return DmaHintScope(*this, h); }
   // Marks the start of a burst of weight prefetches that waits for the previous burst's products
-  // (KernelCost::bursts). Emits nothing.
-  void burst();
+  // (KernelCost::bursts), or with `ahead` for the products of the burst before that (double
+  // buffering: it fills the other buffer while the previous burst computes). Emits nothing.
+  void burst(bool ahead = false);
+  // Chained linears (KernelCost::handoff_transfers / chained_in). Emits nothing.
+  void chain_note(bool chained_in, uint64_t handoff_transfers);
 
   // ---- loops ----
   void set_loop_policy(LoopPolicy p) { policy_ = p; }

@@ -62,6 +62,9 @@ void KernelCost::add(const KernelCost& o, uint64_t times) {
   for (size_t i = 0; i < per_opcode.size(); ++i) per_opcode[i] += times * o.per_opcode[i];
   static_instructions += o.static_instructions;
   bursts += times * o.bursts;
+  bursts_ahead += times * o.bursts_ahead;
+  handoff_transfers += times * o.handoff_transfers;
+  chained_in = chained_in || o.chained_in;
   stream_stall_cycles += times * o.stream_stall_cycles;
 }
 
@@ -85,7 +88,15 @@ void CostCounter::enter_loop(uint64_t count) {
   stack_.push_back(std::move(f));
 }
 
-void CostCounter::mark_burst() { cost_.bursts += stack_.back().phase.times; }
+void CostCounter::mark_chain(bool chained_in, uint64_t handoff_transfers) {
+  cost_.chained_in = cost_.chained_in || chained_in;
+  cost_.handoff_transfers += stack_.back().phase.times * handoff_transfers;
+}
+
+void CostCounter::mark_burst(bool ahead) {
+  cost_.bursts += stack_.back().phase.times;
+  if (ahead) cost_.bursts_ahead += stack_.back().phase.times;
+}
 
 // Phases identical per repetition are one phase repeated: the time model is linear in `times` and
 // `entries`, so merging is exact and keeps a long kernel's phase list as short as its distinct bodies.

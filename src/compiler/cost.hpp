@@ -63,6 +63,14 @@ struct KernelCost {
   // Streamed-weight kernels: executions of a burst (ProgramBuilder::burst), i.e. a run of prefetches
   // into MRAM that must wait for the previous burst's products (they reuse its tiles).
   uint64_t bursts = 0;
+  // Of those, the bursts prefetched one ahead into the other of two MRAM buffers (double buffering:
+  // they wait for the products of the burst two back, so the stream overlaps the multiplies).
+  uint64_t bursts_ahead = 0;
+  // Chained linears (LinearArgs::next_weight / chained): transfers prefetching the next kernel's
+  // first chunk (streamed under this kernel's last step, charged to the next), and whether this
+  // kernel's first chunk was so prefetched (no fill, no prologue burst).
+  uint64_t handoff_transfers = 0;
+  bool chained_in = false;
   // Decoupled: cycles the front end waits, once, for an S_MAP_V_FP row stream still holding the
   // scalar FP unit when the next scalar FP instruction needs it (the stream overlaps what issues
   // in between).

@@ -21,7 +21,8 @@ class CostCounter {
   // A loop body of `count` iterations becomes its own phase; the enclosing phase resumes after it.
   void enter_loop(uint64_t count);
   void leave_loop();
-  void mark_burst();  // one more burst per repetition of the current phase
+  void mark_burst(bool ahead);  // one more burst per repetition of the current phase
+  void mark_chain(bool chained_in, uint64_t handoff_transfers);
   void set_stride(uint64_t v) { stride_ = v; }
   void set_scale(uint64_t v) { scale_ = v; }
   DmaHint hint;

@@ -22,6 +22,15 @@ struct LinearArgs {
   std::string output;           // VRAM tensor name
   uint64_t max_k_tiles = 0;
   uint32_t precision = 0;       // H_PREFETCH_M precision bit (0 weight, 1 KV)
+  // Chained linears (emitted back to back, nothing between them using MRAM; max_k_tiles 0): with
+  // `next_weight` set, this call prefetches the next call's first K chunk during its own last
+  // step and leaves its two chunk buffers allocated (MRAM "linear.chain"); the next call has
+  // `chained` and starts multiplying without a fill. `chain_half` is which buffer holds the
+  // chained call's first chunk (0 or 1): written by the call with next_weight, read by the
+  // chained one (the caller keeps it between them).
+  std::string next_weight = "";
+  bool chained = false;
+  uint64_t* chain_half = nullptr;
 };
 
 // Returns the K tiles per chunk it chose.

@@ -157,6 +157,9 @@ struct RopeArgs {
   std::string input, output;  // VRAM [rows, heads*head_dim]; rows_alloc a multiple of BLEN when head_dim <= VLEN
   uint64_t head_dim = 0;
   RopePlacement tables;       // from place_rope_tables (rows_alloc >= the input's rows_alloc)
+  // head_dim <= VLEN: consecutive calls share the swap tile (MRAM "<swap>.tile"). keep_swap leaves
+  // it loaded after this call; swap_loaded uses the one left loaded (no prefetch).
+  bool keep_swap = false, swap_loaded = false;
 };
 void emit_rope(ProgramBuilder& b, MemoryPlan& plan, const RopeArgs& a);
 

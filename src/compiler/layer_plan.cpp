@@ -68,6 +68,24 @@ class PlanBuilder {
     sh.set("rows", rows).set("k", k).set("n", n).set("max_k_tiles", 0);
     return sh;
   }
+  // Chained linears (LinearArgs::next_weight / chained) when the MRAM holds two prefetches: the
+  // first chunk of the next one streams under the last step of this one.
+  bool can_chain() const {
+    return cfg_.matrix_tiles() / 2 >= cfg_.hbm.m_prefetch_amount / cfg_.geometry.mlen;
+  }
+  KernelShape chained_shape(KernelShape sh, bool in, uint64_t next_k, uint64_t next_n) const {
+    if (!can_chain()) return sh;
+    if (in) sh.set("chained", 1);
+    if (next_n) sh.set("next_k", next_k).set("next_n", next_n);
+    return sh;
+  }
+  LinearArgs chained(LinearArgs a, bool in, const std::string& next_weight) {
+    if (!can_chain()) return a;
+    a.chained = in;
+    a.next_weight = next_weight;
+    a.chain_half = &chain_half_;
+    return a;
+  }
   void add(std::vector<PlannedCall>& v, std::string kernel, std::string name, KernelShape shape, Emit emit) {
     PlannedCall c{std::move(kernel), std::move(name), std::move(shape), false, {}};
     if (bind_) c.emit = std::move(emit);
@@ -97,6 +115,7 @@ class PlanBuilder {
   StepDims s_;
   const StepBinding* bind_;
   uint64_t rows_, ra_;
+  uint64_t chain_half_ = 0;  // between chained linears: which MRAM buffer holds the next one's first chunk
 };
 
 // Norm, the q/k/v projections, their biases and per-head norms, RoPE.
@@ -106,19 +125,22 @@ void PlanBuilder::projections(std::vector<PlannedCall>& v) {
     alloc("h", H);
     emit_rmsnorm(b, plan, norm_args(L + "attn_norm", "x", "h", L + "attn_norm"));
   });
-  add(v, "linear", "q_proj", linear_shape(ra_, H, qd), [this, qd, kvd](ProgramBuilder& b, MemoryPlan& plan, const std::string& L) {
-    alloc("q", qd);
-    alloc("k", kvd);
-    alloc("v", kvd);
-    emit_linear(b, plan, {L + "q_proj", L + "q_proj", "h", "q"});
-  });
-  add(v, "linear", "k_proj", linear_shape(ra_, H, kvd), [](ProgramBuilder& b, MemoryPlan& plan, const std::string& L) {
-    emit_linear(b, plan, {L + "k_proj", L + "k_proj", "h", "k"});
-  });
-  add(v, "linear", "v_proj", linear_shape(ra_, H, kvd), [this](ProgramBuilder& b, MemoryPlan& plan, const std::string& L) {
-    emit_linear(b, plan, {L + "v_proj", L + "v_proj", "h", "v"});
-    free("h");
-  });
+  add(v, "linear", "q_proj", chained_shape(linear_shape(ra_, H, qd), false, H, kvd),
+      [this, qd, kvd](ProgramBuilder& b, MemoryPlan& plan, const std::string& L) {
+        alloc("q", qd);
+        alloc("k", kvd);
+        alloc("v", kvd);
+        emit_linear(b, plan, chained({L + "q_proj", L + "q_proj", "h", "q"}, false, L + "k_proj"));
+      });
+  add(v, "linear", "k_proj", chained_shape(linear_shape(ra_, H, kvd), true, H, kvd),
+      [this](ProgramBuilder& b, MemoryPlan& plan, const std::string& L) {
+        emit_linear(b, plan, chained({L + "k_proj", L + "k_proj", "h", "k"}, true, L + "v_proj"));
+      });
+  add(v, "linear", "v_proj", chained_shape(linear_shape(ra_, H, kvd), true, 0, 0),
+      [this](ProgramBuilder& b, MemoryPlan& plan, const std::string& L) {
+        emit_linear(b, plan, chained({L + "v_proj", L + "v_proj", "h", "v"}, true, ""));
+        free("h");
+      });
   if (m_.attention_bias)  // Qwen2: q, k, v biases
     for (const char* t : {"q", "k", "v"})
       add(v, "bias_add", std::string(t) + "_bias", rows_shape(*t == 'q' ? qd : kvd),
@@ -133,11 +155,19 @@ void PlanBuilder::projections(std::vector<PlannedCall>& v) {
             const std::string n = L + t + "_norm";
             emit_head_rmsnorm(b, plan, {n, t, t, n, hd, m_.model_head_dim});
           });
-  for (const char* t : {"q", "k"})
-    add(v, "rope", std::string("rope_") + t, rows_shape(*t == 'q' ? qd : kvd).set("head_dim", hd),
-        [this, t, hd](ProgramBuilder& b, MemoryPlan& plan, const std::string& L) {
-          emit_rope(b, plan, {L + "rope_" + t, t, t, hd, *bind_->rope});
-        });
+  // rope_q leaves the swap tile (head_dim <= VLEN) in MRAM for rope_k: one prefetch per layer.
+  const bool shared_swap = hd <= cfg_.geometry.vlen;
+  for (const char* t : {"q", "k"}) {
+    const bool second = *t == 'k';
+    KernelShape sh = rows_shape(second ? kvd : qd).set("head_dim", hd);
+    if (second && shared_swap) sh.set("swap_loaded", 1);
+    add(v, "rope", std::string("rope_") + t, sh, [this, t, hd, second, shared_swap](ProgramBuilder& b, MemoryPlan& plan, const std::string& L) {
+      RopeArgs a{L + "rope_" + t, t, t, hd, *bind_->rope};
+      a.keep_swap = !second && shared_swap;
+      a.swap_loaded = second && shared_swap;
+      emit_rope(b, plan, a);
+    });
+  }
 }
 
 // Projections, the KV store, attention, the output projection and the residual.
@@ -213,24 +243,28 @@ void PlanBuilder::mlp_block(std::vector<PlannedCall>& v) {
     alloc("h", H);
     emit_rmsnorm(b, plan, norm_args(L + "mlp_norm", "x", "h", L + "mlp_norm"));
   });
-  add(v, "linear", "gate_proj", linear_shape(ra_, H, I), [this, I](ProgramBuilder& b, MemoryPlan& plan, const std::string& L) {
-    alloc("gate", I);
-    alloc("up", I);
-    emit_linear(b, plan, {L + "gate_proj", L + "gate_proj", "h", "gate"});
-  });
-  add(v, "linear", "up_proj", linear_shape(ra_, H, I), [this](ProgramBuilder& b, MemoryPlan& plan, const std::string& L) {
-    emit_linear(b, plan, {L + "up_proj", L + "up_proj", "h", "up"});
-    free("h");
-  });
+  // gate -> up -> (SwiGLU, no MRAM) -> down run chained.
+  add(v, "linear", "gate_proj", chained_shape(linear_shape(ra_, H, I), false, H, I),
+      [this, I](ProgramBuilder& b, MemoryPlan& plan, const std::string& L) {
+        alloc("gate", I);
+        alloc("up", I);
+        emit_linear(b, plan, chained({L + "gate_proj", L + "gate_proj", "h", "gate"}, false, L + "up_proj"));
+      });
+  add(v, "linear", "up_proj", chained_shape(linear_shape(ra_, H, I), true, I, H),
+      [this](ProgramBuilder& b, MemoryPlan& plan, const std::string& L) {
+        emit_linear(b, plan, chained({L + "up_proj", L + "up_proj", "h", "up"}, true, L + "down_proj"));
+        free("h");
+      });
   add(v, "swiglu", "swiglu", rows_shape(I), [this](ProgramBuilder& b, MemoryPlan& plan, const std::string& L) {
     emit_swiglu(b, plan, {L + "swiglu", "gate", "up", "gate"});
     free("up");
   });
-  add(v, "linear", "down_proj", linear_shape(ra_, I, H), [this, H](ProgramBuilder& b, MemoryPlan& plan, const std::string& L) {
-    alloc("down", H);
-    emit_linear(b, plan, {L + "down_proj", L + "down_proj", "gate", "down"});
-    free("gate");
-  });
+  add(v, "linear", "down_proj", chained_shape(linear_shape(ra_, I, H), true, 0, 0),
+      [this, H](ProgramBuilder& b, MemoryPlan& plan, const std::string& L) {
+        alloc("down", H);
+        emit_linear(b, plan, chained({L + "down_proj", L + "down_proj", "gate", "down"}, true, ""));
+        free("gate");
+      });
   v.back().all_reduce_after = true;
   add(v, "residual_add", "mlp_residual", rows_shape(H), [this](ProgramBuilder& b, MemoryPlan& plan, const std::string& L) {
     emit_residual_add(b, plan, {L + "mlp_residual", "x", "down", "x"});

@@ -111,6 +111,48 @@ TEST(KernelLinear, Fp32BitExactSmall) {
   check_linear(Geo{16, 4, "fp32", "fp32", 4, 32}, {.rows = 8, .k = 96, .n = 32});           // 2 tiles per prefetch
 }
 
+// Chained linears (as a model step's q -> k -> v and gate -> up -> down): A prefetches B's first
+// chunk, B prefetches C's (a different K, so a different chunk size), each output bit-exact.
+void check_chain(const Geo& g, uint64_t mram_tiles) {
+  SCOPED_TRACE(fmt::format("{} MRAM {} tiles", geo_name(g), mram_tiles));
+  config::HardwareConfig cfg = make_config(g);
+  cfg.sram.matrix_depth = mram_tiles * g.mlen;
+  Rig r(cfg);
+  const size_t rows = 5, k = 64, n1 = 48, n2 = 32, n3 = 32;
+  r.put_vram("resident", 3, 16, std::vector<float>(48, 2.f));
+  auto x = r.put_vram("x", rows, k, randv(rows * k, 311, 1.0f), g.blen);
+  auto put_w = [&](const std::string& name, size_t kk, size_t nn, uint32_t seed) {
+    auto w = r.put_hbm(name, kk, nn, randv(kk * nn, seed, 0.5f), r.cfg.formats.m_weight, 1, TensorClass::Weight);
+    for (auto& v : w) v = numerics::round_to_format(v, r.cfg.sram.matrix_type);
+    return w;
+  };
+  const auto w1 = put_w("w1", k, n1, 312), w2 = put_w("w2", k, n2, 313), w3 = put_w("w3", n1, n3, 314);
+  r.alloc_vram("y1", rows, n1, g.blen);
+  r.alloc_vram("y2", rows, n2, g.blen);
+  r.alloc_vram("y3", rows, n3, g.blen);
+  uint64_t half = 7;
+  const uint64_t c1 = emit_linear(r.b, r.plan, {.name = "a", .weight = "w1", .input = "x", .output = "y1",
+                                                .next_weight = "w2", .chain_half = &half});
+  EXPECT_TRUE(r.plan.mram_space().contains("linear.chain"));
+  EXPECT_LE(half, 1u);
+  const uint64_t c2 = emit_linear(r.b, r.plan, {.name = "b", .weight = "w2", .input = "x", .output = "y2",
+                                                .next_weight = "w3", .chained = true, .chain_half = &half});
+  const uint64_t c3 = emit_linear(r.b, r.plan, {.name = "c", .weight = "w3", .input = "y1", .output = "y3",
+                                                .chained = true, .chain_half = &half});
+  EXPECT_FALSE(r.plan.mram_space().contains("linear.chain"));
+  r.run();
+  EXPECT_TRUE(bits_equal(r.get_vram("y1"), staged_matmul(r.rnd, x.data(), w1.data(), rows, k, n1, g.mlen, c1)));
+  EXPECT_TRUE(bits_equal(r.get_vram("y2"), staged_matmul(r.rnd, x.data(), w2.data(), rows, k, n2, g.mlen, c2)));
+  const auto y1 = r.get_vram("y1");
+  EXPECT_TRUE(bits_equal(r.get_vram("y3"), staged_matmul(r.rnd, y1.data(), w3.data(), rows, n1, n3, g.mlen, c3)));
+}
+
+TEST(KernelLinear, ChainedLinearsPrefetchTheNextFirstChunk) {
+  check_chain(Geo{16, 4, "fp32", "fp32"}, 64);  // K fits a buffer: no K-split
+  check_chain(Geo{16, 4, "fp32", "fp32"}, 4);   // two-tile buffers: K-split, odd and even step counts
+  check_chain(Geo{16, 4, "bf16", "plena-hw-mxfp:fp8_e4m3:b8"}, 2);  // one tile per buffer, as reference-analytic
+}
+
 TEST(KernelLinear, MxWeightFormats) {
   check_linear(Geo{16, 4, "bf16", "plena-hw-mxfp:fp8_e4m3:b8"}, {.rows = 6, .k = 64, .n = 32});
   check_linear(Geo{64, 8, "bf16", "ocp-mx:fp8_e4m3:b32:rne"}, {.rows = 4, .k = 192, .n = 64, .max_k_tiles = 2});

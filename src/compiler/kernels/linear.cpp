@@ -15,114 +15,248 @@ namespace plena::compiler {
 
 namespace {
 
-void emit_linear_pass(ProgramBuilder& b, const HbmTensor& w, HbmReg aw, uint64_t k, uint64_t n, uint64_t chunk_tiles,
-                      uint64_t mram_base, uint64_t scratch_base, uint32_t precision, const LinearPass& p) {
+// One linear pass as a stream of steps, a step being one K chunk of one MLEN-wide column block.
+// With two chunk buffers in MRAM (`ahead`), step s+1's prefetch is issued before step s's
+// multiplies into the buffer step s-1 used, so the weight stream runs under the matrix unit:
+//
+//   DMA     | W0 | W1 | W2 | W3 |
+//   matrix       | M0   | M1   | M2   | M3   |      (buffers A B A B)
+//
+// With one buffer each step prefetches its own chunk after the previous step's multiplies.
+struct PassGeometry {
+  uint64_t k_tiles = 0, chunk_tiles = 0, chunks = 0, blocks = 0;
+  uint64_t buffers[2] = {0, 0};  // MRAM chunk buffers (equal when single-buffered)
+  uint64_t scratch_base = 0;     // K-split partial products, [rows, MLEN]
+  uint64_t buffer_tiles = 0;     // tiles per buffer (a chain's buffers may exceed this kernel's chunk)
+  uint32_t precision = 0;
+  bool ahead() const { return buffers[0] != buffers[1]; }
+};
+
+// Prefetches chunk kc of the column block whose HBM element offset is in `block` into MRAM at `buf`.
+void emit_chunk_prefetch(ProgramBuilder& b, const HbmTensor& w, HbmReg aw, const PassGeometry& g, GpReg block,
+                         GpReg buf, uint64_t kc, bool ahead) {
+  const config::HardwareConfig& cfg = b.config();
+  const uint64_t mlen = cfg.geometry.mlen, tpp = cfg.hbm.m_prefetch_amount / mlen;
+  const uint64_t ktc = std::min(g.chunk_tiles, g.k_tiles - kc * g.chunk_tiles);
+  RegisterAllocator& regs = b.regs();
+  auto off = regs.gp("prefetch HBM offset");
+  auto dst = regs.gp("prefetch MRAM address");
+  b.add_imm(off, block, kc * g.chunk_tiles * mlen * w.row_stride);
+  b.add_imm(dst, buf, 0);
+  b.burst(ahead);
+  b.loop(ceil_div(ktc, tpp), [&] {
+    b.h_prefetch_m(dst, off, aw, 1, g.precision);
+    b.add_imm(dst, dst, cfg.hbm.m_prefetch_amount * mlen);
+    b.add_imm(off, off, cfg.hbm.m_prefetch_amount * w.row_stride);
+  });
+}
+
+// Chunk kc's multiplies from MRAM at `buf`, row group by row group (each row group's activations
+// serve all MLEN/BLEN sub-columns). Chunk 0 writes the output block at `y_block`; a later chunk
+// writes the scratch and adds it to the output one row group behind, so the adds never wait for
+// the multiplies in flight and the front end keeps feeding the matrix unit. The address registers
+// walk and are walked back (no copies: the pass holds many registers).
+void emit_chunk_multiplies(ProgramBuilder& b, const PassGeometry& g, const LinearPass& p, GpReg buf, GpReg y_block,
+                           uint64_t kc) {
   const config::HardwareConfig& cfg = b.config();
   const uint64_t mlen = cfg.geometry.mlen, blen = cfg.geometry.blen, vlen = cfg.geometry.vlen;
-  const uint64_t k_tiles = k / mlen, tpp = cfg.hbm.m_prefetch_amount / mlen;
+  const uint64_t kt0 = kc * g.chunk_tiles, ktc = std::min(g.chunk_tiles, g.k_tiles - kt0);
+  const bool first = kc == 0;
+  RegisterAllocator& regs = b.regs();
+  auto act_rg = regs.gp("activation row group");
+  auto out_rg = regs.gp("output row group");
+  b.load_imm(act_rg, p.x_base + kt0 * p.x_block_stride);
+  if (first)
+    b.add_imm(out_rg, y_block, 0);
+  else
+    b.load_imm(out_rg, g.scratch_base);
+  auto row_group = [&] {
+    b.loop(mlen / blen, [&] {
+      if (ktc == 1) {
+        b.m_mm(buf, act_rg);
+      } else {
+        b.loop(ktc, [&] {
+          b.m_mm(buf, act_rg);
+          b.add_imm(buf, buf, mlen * mlen);
+          b.add_imm(act_rg, act_rg, p.x_block_stride);
+        });
+        b.sub_imm(buf, buf, ktc * mlen * mlen);
+        b.sub_imm(act_rg, act_rg, ktc * p.x_block_stride);
+      }
+      b.m_mm_wo(out_rg, gp0, 0);
+      // Row-granular MRAM: the next BLEN output columns are BLEN MRAM rows further.
+      b.add_imm(buf, buf, blen * mlen);
+      b.add_imm(out_rg, out_rg, blen);
+    });
+    b.sub_imm(buf, buf, mlen * mlen);
+    b.add_imm(act_rg, act_rg, blen * vlen);
+    b.add_imm(out_rg, out_rg, blen * vlen - mlen);
+  };
+  const uint64_t groups = p.rows / blen;
+  if (first) {
+    b.loop(groups, row_group);
+    return;
+  }
+  auto yr = regs.gp("accumulate output row");
+  b.add_imm(yr, y_block, 0);
+  auto add_group = [&] {  // the row group before the one out_rg has passed
+    auto sr = regs.gp("accumulate scratch row");
+    b.sub_imm(sr, out_rg, 2 * blen * vlen);
+    b.loop(blen, [&] {
+      b.v_add_vv(yr, yr, sr);
+      b.add_imm(yr, yr, vlen);
+      b.add_imm(sr, sr, vlen);
+    });
+  };
+  row_group();
+  b.loop(groups - 1, [&] {
+    row_group();
+    add_group();
+  });
+  b.add_imm(out_rg, out_rg, blen * vlen);  // as if one more row group had run
+  add_group();
+}
+
+// The next linear's first K chunk (LinearChain::next) into MRAM at `buf`: its own weight base,
+// SCALE_REG and STRIDE_REG (this kernel prefetches nothing after it; the next one sets its own).
+uint64_t emit_handoff_prefetch(ProgramBuilder& b, const HbmTensor& next, const PassGeometry& g, GpReg buf) {
+  const config::HardwareConfig& cfg = b.config();
+  const uint64_t mlen = cfg.geometry.mlen, tpp = cfg.hbm.m_prefetch_amount / mlen;
+  // The next kernel's chunk: its K in whole prefetches, at most one buffer.
+  const uint64_t next_tiles = next.rows / mlen;
+  const uint64_t prefetches = ceil_div(std::min(g.buffer_tiles, ceil_div(next_tiles, tpp) * tpp), tpp);
+  RegisterAllocator& regs = b.regs();
+  auto an = regs.hbm("next weight base");
+  b.set_addr_reg(an, next.base);
+  b.set_scale_reg(next.scale_reg);
+  b.set_stride_reg(next.row_stride);
+  auto off = regs.gp("prefetch HBM offset");
+  auto dst = regs.gp("prefetch MRAM address");
+  b.load_imm(off, 0);
+  b.add_imm(dst, buf, 0);
+  b.loop(prefetches, [&] {
+    b.h_prefetch_m(dst, off, an, 1, 0);
+    b.add_imm(dst, dst, cfg.hbm.m_prefetch_amount * mlen);
+    b.add_imm(off, off, cfg.hbm.m_prefetch_amount * next.row_stride);
+  });
+  return prefetches;
+}
+
+// first_loaded: the previous kernel prefetched step 0 (chained); handoff: the next kernel's
+// first chunk goes into the free buffer during the last step.
+void emit_linear_pass(ProgramBuilder& b, const HbmTensor& w, HbmReg aw, const PassGeometry& g, const LinearPass& p,
+                      bool first_loaded, const HbmTensor* handoff) {
+  const uint64_t mlen = b.config().geometry.mlen;
   RegisterAllocator& regs = b.regs();
   auto hbm_nb = regs.gp("weight column block offset");
   auto y_nb = regs.gp("output column block");
+  auto cur = regs.gp("MRAM buffer multiplied");
+  auto nxt = regs.gp("MRAM buffer prefetched");
   b.load_imm(hbm_nb, p.w_offset);
   b.load_imm(y_nb, p.y_base);
-  b.loop(n / mlen, [&] {
-    for (uint64_t kt0 = 0; kt0 < k_tiles; kt0 += chunk_tiles) {
-      const uint64_t ktc = std::min(chunk_tiles, k_tiles - kt0);
-      const bool first = kt0 == 0;
-      // Prefetch this chunk's K tiles of the current MLEN-wide column block.
-      {
-        auto off = regs.gp("prefetch HBM offset");
-        auto dst = regs.gp("prefetch MRAM address");
-        b.add_imm(off, hbm_nb, kt0 * mlen * w.row_stride);
-        b.load_imm(dst, mram_base);
-        b.burst();
-        b.loop(ceil_div(ktc, tpp), [&] {
-          b.h_prefetch_m(dst, off, aw, 1, precision);
-          b.add_imm(dst, dst, cfg.hbm.m_prefetch_amount * mlen);
-          b.add_imm(off, off, cfg.hbm.m_prefetch_amount * w.row_stride);
-        });
+  b.load_imm(cur, g.buffers[0]);
+  b.load_imm(nxt, g.buffers[1]);
+  if (g.ahead() && !first_loaded) emit_chunk_prefetch(b, w, aw, g, hbm_nb, cur, 0, true);
+  auto block = [&](bool last) {
+    for (uint64_t kc = 0; kc < g.chunks; ++kc) {
+      if (!g.ahead()) {
+        emit_chunk_prefetch(b, w, aw, g, hbm_nb, cur, kc, false);
+      } else if (kc + 1 < g.chunks) {
+        emit_chunk_prefetch(b, w, aw, g, hbm_nb, nxt, kc + 1, true);
+      } else if (!last) {  // the next column block's first chunk
+        auto next_nb = regs.gp("next column block offset");
+        b.add_imm(next_nb, hbm_nb, mlen);
+        emit_chunk_prefetch(b, w, aw, g, next_nb, nxt, 0, true);
+      } else if (handoff) {
+        b.chain_note(false, emit_handoff_prefetch(b, *handoff, g, nxt));
       }
-      auto w_c = regs.gp("MRAM sub-tile column");
-      auto out_c = regs.gp("output sub-column");
-      b.load_imm(w_c, mram_base);
-      if (first)
-        b.add_imm(out_c, y_nb, 0);
-      else
-        b.load_imm(out_c, scratch_base);
-      b.loop(mlen / blen, [&] {
-        auto act_rg = regs.gp("activation row group");
-        auto out = regs.gp("output row group");
-        b.load_imm(act_rg, p.x_base + kt0 * p.x_block_stride);
-        b.add_imm(out, out_c, 0);
-        b.loop(p.rows / blen, [&] {
-          auto wk = regs.gp("MRAM K tile");
-          auto act = regs.gp("VRAM K block");
-          b.add_imm(wk, w_c, 0);
-          b.add_imm(act, act_rg, 0);
-          b.loop(ktc, [&] {
-            b.m_mm(wk, act);
-            b.add_imm(wk, wk, mlen * mlen);
-            b.add_imm(act, act, p.x_block_stride);
-          });
-          b.m_mm_wo(out, gp0, 0);
-          b.add_imm(act_rg, act_rg, blen * vlen);
-          b.add_imm(out, out, blen * vlen);
-        });
-        // Row-granular MRAM: the next BLEN output columns are BLEN MRAM rows further.
-        b.add_imm(w_c, w_c, blen * mlen);
-        b.add_imm(out_c, out_c, blen);
-      });
-      if (!first) {
-        auto yr = regs.gp("accumulate output row");
-        auto sr = regs.gp("accumulate scratch row");
-        b.add_imm(yr, y_nb, 0);
-        b.load_imm(sr, scratch_base);
-        b.loop(p.rows, [&] {
-          b.v_add_vv(yr, yr, sr);
-          b.add_imm(yr, yr, vlen);
-          b.add_imm(sr, sr, vlen);
-        });
+      emit_chunk_multiplies(b, g, p, cur, y_nb, kc);
+      if (g.ahead()) {
+        auto t = regs.gp("buffer swap");
+        b.add_imm(t, cur, 0);
+        b.add_imm(cur, nxt, 0);
+        b.add_imm(nxt, t, 0);
       }
     }
     b.add_imm(hbm_nb, hbm_nb, mlen);
     b.add_imm(y_nb, y_nb, p.y_block_stride);
-  });
+  };
+  // The last column block is peeled: it prefetches nothing past the weight.
+  b.loop(g.blocks - 1, [&] { block(false); });
+  block(true);
+}
+
+}  // namespace
+
+namespace {
+
+// The pass geometry: K chunks, one or two MRAM buffers (allocated here, or a chain's), scratch.
+PassGeometry place_pass(MemoryPlan& plan, const config::HardwareConfig& cfg, const std::string& name, uint64_t k,
+                        uint64_t n, uint64_t scratch_rows, uint64_t max_k_tiles, const LinearChain& chain) {
+  const uint64_t mlen = cfg.geometry.mlen, k_tiles = k / mlen, tpp = cfg.hbm.m_prefetch_amount / mlen;
+  const bool chained = chain.in || chain.next;
+  if (chain.in && !plan.mram_space().contains(kChainMram))
+    throw InputError(fmt::format("kernel '{}': chained, but MRAM '{}' (left by the previous linear) is not allocated", name,
+                                 kChainMram));
+  // A chain's buffers: halves of the block the first kernel allocated from the free MRAM.
+  const uint64_t free_tiles = chain.in ? plan.mram(kChainMram).tiles : plan.mram_space().largest_free();
+  uint64_t cap = free_tiles;
+  if (max_k_tiles) cap = std::min(cap, std::max(max_k_tiles, tpp));
+  cap = cap / tpp * tpp;
+  if (cap == 0)
+    throw InputError(fmt::format("kernel '{}': needs at least {} free MRAM tiles (one H_PREFETCH_M of {} rows), {} free",
+                                 name, tpp, cfg.hbm.m_prefetch_amount, plan.mram_space().largest_free()));
+  PassGeometry g;
+  g.k_tiles = k_tiles;
+  g.blocks = n / mlen;
+  const uint64_t whole = ceil_div(k_tiles, tpp) * tpp;  // K in whole prefetches
+  // Two buffers when two chunks of at least one prefetch fit and the pass has more than one step
+  // (or hands over to / from a chained linear).
+  const uint64_t half = std::min(cap, free_tiles / 2 / tpp * tpp);
+  if (chained && (half == 0 || max_k_tiles))
+    throw InputError(fmt::format("kernel '{}': chained linears need max_k_tiles 0 and two chunk buffers ({} free MRAM "
+                                 "tiles, one prefetch is {})", name, free_tiles, tpp));
+  const bool ahead = half > 0 && (chained || g.blocks * ceil_div(k_tiles, std::min(half, k_tiles)) > 1);
+  g.chunk_tiles = std::min(ahead ? half : cap, whole);
+  g.chunks = ceil_div(k_tiles, std::min(g.chunk_tiles, k_tiles));
+  g.buffer_tiles = chained ? half : g.chunk_tiles;
+  const uint64_t base = chain.in ? plan.mram(kChainMram).address()
+                                 : plan.alloc_mram(chained ? std::string(kChainMram) : name + ".mram",
+                                                   ahead ? 2 * g.buffer_tiles : g.buffer_tiles).address();
+  // Buffer 0 holds step 0: a chained kernel's first chunk is in half chain.in_half.
+  const uint64_t first = chain.in && chain.in_half ? 1 : 0;
+  g.buffers[0] = g.buffers[1] = base;
+  if (ahead) g.buffers[1 - first] += g.buffer_tiles * mlen * mlen;
+  if (g.chunks > 1) g.scratch_base = plan.alloc_vram(name + ".ksplit", scratch_rows, mlen).base();
+  return g;
 }
 
 }  // namespace
 
 uint64_t emit_linear_passes(ProgramBuilder& b, MemoryPlan& plan, const std::string& name, const HbmTensor& w, uint64_t k,
                             uint64_t n, uint64_t scratch_rows, uint64_t max_k_tiles, uint32_t precision,
-                            const std::string& what, const std::vector<LinearPass>& passes) {
-  const config::HardwareConfig& cfg = b.config();
-  const uint64_t mlen = cfg.geometry.mlen, k_tiles = k / mlen, tpp = cfg.hbm.m_prefetch_amount / mlen;
-  uint64_t cap = plan.mram_space().largest_free();
-  if (max_k_tiles) cap = std::min(cap, std::max(max_k_tiles, tpp));
-  cap = cap / tpp * tpp;
-  if (cap == 0)
-    throw InputError(fmt::format("kernel '{}': needs at least {} free MRAM tiles (one H_PREFETCH_M of {} rows), {} free",
-                                 name, tpp, cfg.hbm.m_prefetch_amount, plan.mram_space().largest_free()));
-  const uint64_t chunk_tiles = std::min(cap, ceil_div(k_tiles, tpp) * tpp);
-  const uint64_t chunks = ceil_div(k_tiles, std::min(chunk_tiles, k_tiles));
-  const std::string mram_name = name + ".mram";
-  const std::string scratch_name = name + ".ksplit";
-  const uint64_t mram_base = plan.alloc_mram(mram_name, chunk_tiles).address();
-  uint64_t scratch_base = 0;
-  if (chunks > 1) scratch_base = plan.alloc_vram(scratch_name, scratch_rows, mlen).base();
-
+                            const std::string& what, const std::vector<LinearPass>& passes, const LinearChain& chain) {
+  PassGeometry g = place_pass(plan, b.config(), name, k, n, scratch_rows, max_k_tiles, chain);
+  g.precision = precision;
+  const uint64_t base = std::min(g.buffers[0], g.buffers[1]);
   auto kscope = b.kernel(name);
-  b.comment(fmt::format("{}: {} ({} K chunk(s) of <= {} tiles)", name, what, chunks, chunk_tiles));
+  b.comment(fmt::format("{}: {} ({} K chunk(s) of <= {} tiles, {} buffered{})", name, what, g.chunks, g.chunk_tiles,
+                        g.ahead() ? "double" : "single", chain.in || chain.next ? ", chained" : ""));
+  if (chain.in) b.chain_note(true, 0);
   auto aw = b.regs().hbm("weight base");
   b.set_addr_reg(aw, w.base);
   b.set_scale_reg(w.scale_reg);
   b.set_stride_reg(w.row_stride);
   for (size_t i = 0; i < passes.size(); ++i) {
     if (passes.size() > 1) b.comment(fmt::format("{}: matrix {}", name, i));
-    emit_linear_pass(b, w, aw, k, n, chunk_tiles, mram_base, scratch_base, precision, passes[i]);
+    emit_linear_pass(b, w, aw, g, passes[i], i == 0 && chain.in, i + 1 == passes.size() ? chain.next : nullptr);
   }
-  plan.free_mram(mram_name);
-  if (chunks > 1) plan.free_vram(scratch_name);
-  return chunk_tiles;
+  // Step S (the next kernel's first chunk) lands in buffer S mod 2; the chain keeps its buffers.
+  const uint64_t steps = passes.size() * g.blocks * g.chunks;
+  if (chain.next && chain.out_half) *chain.out_half = g.buffers[steps % 2] == base ? 0 : 1;
+  if (!chain.next) plan.free_mram(chain.in ? std::string(kChainMram) : name + ".mram");
+  if (g.chunks > 1) plan.free_vram(name + ".ksplit");
+  return g.chunk_tiles;
 }
 
 uint64_t emit_linear(ProgramBuilder& b, MemoryPlan& plan, const LinearArgs& a) {
@@ -144,10 +278,19 @@ uint64_t emit_linear(ProgramBuilder& b, MemoryPlan& plan, const LinearArgs& a) {
                      y.rows_alloc, blen));
   if (vlen != mlen) fail("VLEN must equal MLEN");
 
+  LinearChain chain;
+  if (!a.next_weight.empty()) {
+    chain.next = &plan.hbm(a.next_weight);
+    if (chain.next->rows % mlen) fail(fmt::format("next weight '{}' has {} rows, not a multiple of MLEN = {}",
+                                                  chain.next->name, chain.next->rows, mlen));
+    chain.out_half = a.chain_half;
+  }
+  chain.in = a.chained;
+  chain.in_half = a.chain_half ? *a.chain_half : 0;
   return std::min<uint64_t>(K / mlen,
       emit_linear_passes(b, plan, a.name, w, K, N, R, a.max_k_tiles, a.precision,
                      fmt::format("[{}, {}] @ {} [{}, {}] -> {}", R, K, w.name, K, N, y.name),
-                     {{x.block_address(0), R * vlen, y.block_address(0), R * vlen, R, 0}}));
+                     {{x.block_address(0), R * vlen, y.block_address(0), R * vlen, R, 0}}, chain));
 }
 
 namespace {
@@ -160,7 +303,22 @@ void linear_standalone(ProgramBuilder& b, MemoryPlan& plan, const KernelShape& s
   vo.row_multiple = cfg.geometry.blen;
   plan.alloc_vram("x", rows, k, vo);
   plan.alloc_vram("y", rows, n, vo);
-  emit_linear(b, plan, {.name = "linear", .weight = "w", .input = "x", .output = "y", .max_k_tiles = s.get("max_k_tiles")});
+  LinearArgs a{.name = "linear", .weight = "w", .input = "x", .output = "y", .max_k_tiles = s.get("max_k_tiles")};
+  // Chained (as a model step's q/k/v and gate/up/down): next_k x next_n is the next linear's
+  // weight, whose first chunk this one prefetches; chained: this one's first chunk is already in.
+  uint64_t half = 0;
+  if (s.get_or("next_n", 0)) {
+    plan.place_hbm("w_next", TensorClass::Weight, {s.get("next_k"), s.get("next_n")}, cfg.formats.m_weight);
+    a.next_weight = "w_next";
+    a.chain_half = &half;
+  }
+  if (s.get_or("chained", 0)) {
+    const uint64_t tpp = cfg.hbm.m_prefetch_amount / cfg.geometry.mlen;
+    plan.alloc_mram(kChainMram, plan.mram_space().largest_free() / 2 / tpp * tpp * 2);
+    a.chained = true;
+    a.chain_half = &half;
+  }
+  emit_linear(b, plan, a);
 }
 
 }  // namespace

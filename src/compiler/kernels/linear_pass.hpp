@@ -21,11 +21,22 @@ struct LinearPass {
   uint64_t w_offset = 0;
 };
 
+// Chained linears (LinearArgs::next_weight / chained): the two chunk buffers stay allocated as
+// MRAM kChainMram from the call with `next` to the chained one.
+inline constexpr const char* kChainMram = "linear.chain";
+struct LinearChain {
+  const HbmTensor* next = nullptr;  // prefetch its first chunk during the last step
+  bool in = false;                  // the first chunk is already in half `in_half` of kChainMram
+  uint64_t in_half = 0;
+  uint64_t* out_half = nullptr;     // with next: which half the next kernel's first chunk is in
+};
+
 // Runs linear passes sharing one K-chunk MRAM buffer (whole prefetches of m_prefetch_amount rows
 // that fit the free MRAM, capped by max_k_tiles when non-zero) and, when K is split, one scratch
 // [scratch_rows, MLEN]; both are freed afterwards. Returns the chunk size in MLEN tiles.
 uint64_t emit_linear_passes(ProgramBuilder& b, MemoryPlan& plan, const std::string& name, const HbmTensor& w, uint64_t k,
                             uint64_t n, uint64_t scratch_rows, uint64_t max_k_tiles, uint32_t precision,
-                            const std::string& what, const std::vector<LinearPass>& passes);
+                            const std::string& what, const std::vector<LinearPass>& passes,
+                            const LinearChain& chain = {});
 
 }  // namespace plena::compiler

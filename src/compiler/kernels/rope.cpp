@@ -94,6 +94,81 @@ RopePlacement place_rope_tables(MemoryPlan& plan, const std::string& name, uint6
   return p;
 }
 
+namespace {
+
+// y = x * COS + swap(x) * SIN for head_dim <= VLEN, swap(x) = x @ P on the matrix unit, BLEN rows
+// at a time. The vector pass runs one row group behind the products (two swapped buffers), so
+// it never waits for the multiplies in flight and the front end keeps the matrix unit fed.
+void emit_rope_swapped(ProgramBuilder& b, MemoryPlan& plan, const RopeArgs& a, const VramTensor& x,
+                       const VramTensor& y, const VramTensor& ct, const VramTensor& st, uint64_t tile) {
+  const auto& cfg = b.config();
+  const uint64_t vlen = cfg.geometry.vlen, mlen = cfg.geometry.mlen, blen = cfg.geometry.blen;
+  const uint64_t xs = x.rows_alloc * vlen, ys = y.rows_alloc * vlen, groups = ceil_div(x.rows, blen);
+  if (groups == 0) return;
+  ScratchRows swapped(plan, a.name + ".swapped", 2 * blen, vlen);
+  const uint64_t buf0 = swapped.t().base(), buf1 = buf0 + blen * vlen;
+  auto xb = b.regs().gp("x block");
+  auto yb = b.regs().gp("y block");
+  auto xq = b.regs().gp("x row group multiplied");
+  auto xp = b.regs().gp("x row");
+  auto yp = b.regs().gp("y row");
+  auto cp = b.regs().gp("cos row");
+  auto sp = b.regs().gp("sin row");
+  auto cur = b.regs().gp("swapped buffer written");
+  auto prev = b.regs().gp("swapped buffer read");
+  auto products = [&] {
+    {
+      auto wc = b.regs().gp("swap sub-tile");
+      auto sc = b.regs().gp("swapped column");
+      b.load_imm(wc, tile);
+      b.add_imm(sc, cur, 0);
+      b.loop(mlen / blen, [&] {  // BLEN output columns per M_MM (row-granular MRAM: sub-tile c at c*BLEN*MLEN)
+        b.m_mm(wc, xq);
+        b.m_mm_wo(sc, gp0, 0);
+        b.add_imm(wc, wc, blen * mlen);
+        b.add_imm(sc, sc, blen);
+      });
+    }
+    b.add_imm(xq, xq, blen * vlen);
+    auto t = b.regs().gp("buffer swap");
+    b.add_imm(t, cur, 0);
+    b.add_imm(cur, prev, 0);
+    b.add_imm(prev, t, 0);
+  };
+  // After products() the older group's buffer is `cur`, the newest one's `prev`.
+  auto combine = [&](GpReg buf) {
+    auto sc = b.regs().gp("swapped row");
+    b.add_imm(sc, buf, 0);
+    b.loop(blen, [&] {
+      b.v_mul_vv(sc, sc, sp);
+      b.v_mul_vv(yp, xp, cp);
+      b.v_add_vv(yp, yp, sc);
+      for (GpReg r : {GpReg(xp), GpReg(yp), GpReg(cp), GpReg(sp), GpReg(sc)}) b.add_imm(r, r, vlen);
+    });
+  };
+  b.load_imm(xb, x.base());
+  b.load_imm(yb, y.base());
+  b.loop(x.col_blocks, [&] {
+    b.s_add_int(xq, xb, gp0);
+    b.s_add_int(xp, xb, gp0);
+    b.s_add_int(yp, yb, gp0);
+    b.load_imm(cp, ct.base());
+    b.load_imm(sp, st.base());
+    b.load_imm(cur, buf0);
+    b.load_imm(prev, buf1);
+    products();
+    b.loop(groups - 1, [&] {
+      products();
+      combine(cur);
+    });
+    combine(prev);
+    b.add_imm(xb, xb, xs);
+    b.add_imm(yb, yb, ys);
+  });
+}
+
+}  // namespace
+
 void emit_rope(ProgramBuilder& b, MemoryPlan& plan, const RopeArgs& a) {
   auto ks = b.kernel(a.name);
   const auto& cfg = b.config();
@@ -171,21 +246,27 @@ void emit_rope(ProgramBuilder& b, MemoryPlan& plan, const RopeArgs& a) {
       fail(a.name, fmt::format("'{}' has {} allocated rows; the matrix unit works on groups of BLEN = {} rows, expected "
                                "rows_alloc >= {} (place with row_multiple = BLEN)",
                                t->name, t->rows_alloc, blen, groups * blen));
-  const uint64_t tiles = cfg.hbm.m_prefetch_amount / mlen;
+  // The swap tile: prefetched here, or left loaded by the previous call (keep_swap / swap_loaded).
+  const std::string tile_name = sw.name + ".tile";
+  const bool own = !a.swap_loaded;
+  if (a.swap_loaded && !plan.mram_space().contains(tile_name))
+    fail(a.name, fmt::format("swap_loaded: MRAM '{}' is not allocated (a previous call with keep_swap leaves it)",
+                             tile_name));
+  const uint64_t tile =
+      own ? plan.alloc_mram(tile_name, cfg.hbm.m_prefetch_amount / mlen).address() : plan.mram(tile_name).address();
   struct MramGuard {
     MemoryPlan& p;
     std::string n;
+    bool keep;
     ~MramGuard() {
+      if (keep) return;
       try {
         p.free_mram(n);
       } catch (...) {
       }
     }
-  };
-  const uint64_t tile = plan.alloc_mram(a.name + ".swap", tiles).address();
-  MramGuard guard{plan, a.name + ".swap"};
-  ScratchRows swapped(plan, a.name + ".swapped", blen, vlen);
-  {
+  } guard{plan, tile_name, a.keep_swap};
+  if (own) {
     auto ar = b.regs().hbm("swap matrix");
     auto mr = b.regs().gp("swap tile");
     b.set_addr_reg(ar, sw.base);
@@ -195,41 +276,7 @@ void emit_rope(ProgramBuilder& b, MemoryPlan& plan, const RopeArgs& a) {
     auto hint = b.dma_hint({.wait_first = true});  // the swap product waits for the tile
     b.h_prefetch_m(mr, gp0, ar, 1, 0);
   }
-  auto xb = b.regs().gp("x block");
-  auto yb = b.regs().gp("y block");
-  auto xp = b.regs().gp("x row");
-  auto yp = b.regs().gp("y row");
-  auto cp = b.regs().gp("cos row");
-  auto sp = b.regs().gp("sin row");
-  auto wc = b.regs().gp("swap sub-tile");
-  auto sc = b.regs().gp("swapped column / row");
-  b.load_imm(xb, x.base());
-  b.load_imm(yb, y.base());
-  b.loop(x.col_blocks, [&] {
-    b.s_add_int(xp, xb, gp0);
-    b.s_add_int(yp, yb, gp0);
-    b.load_imm(cp, ct.base());
-    b.load_imm(sp, st.base());
-    b.loop(groups, [&] {
-      b.load_imm(wc, tile);
-      b.load_imm(sc, swapped.t().base());
-      b.loop(mlen / blen, [&] {  // BLEN output columns per M_MM (row-granular MRAM: sub-tile c at c*BLEN*MLEN)
-        b.m_mm(wc, xp);
-        b.m_mm_wo(sc, gp0, 0);
-        b.add_imm(wc, wc, blen * mlen);
-        b.add_imm(sc, sc, blen);
-      });
-      b.load_imm(sc, swapped.t().base());
-      b.loop(blen, [&] {
-        b.v_mul_vv(sc, sc, sp);
-        b.v_mul_vv(yp, xp, cp);
-        b.v_add_vv(yp, yp, sc);
-        for (GpReg r : {GpReg(xp), GpReg(yp), GpReg(cp), GpReg(sp), GpReg(sc)}) b.add_imm(r, r, vlen);
-      });
-    });
-    b.add_imm(xb, xb, xs);
-    b.add_imm(yb, yb, ys);
-  });
+  emit_rope_swapped(b, plan, a, x, y, ct, st, tile);
 }
 
 namespace {
@@ -239,7 +286,11 @@ void rope_standalone(ProgramBuilder& b, MemoryPlan& plan, const KernelShape& s) 
   const uint64_t head_dim = s.get("head_dim");
   const RopePlacement t = place_rope_tables(plan, "rope", s.get("rows_alloc"), head_dim);
   standalone::activation(plan, s, "q", s.get("cols"));
-  emit_rope(b, plan, {"rope", "q", "q", head_dim, t});
+  RopeArgs a{"rope", "q", "q", head_dim, t};
+  // swap_loaded: the previous call (rope_q before rope_k) left the swap tile in MRAM.
+  a.swap_loaded = !t.swap.empty() && s.get_or("swap_loaded", 0) != 0;
+  if (a.swap_loaded) plan.alloc_mram(t.swap + ".tile", plan.config().hbm.m_prefetch_amount / plan.config().geometry.mlen);
+  emit_rope(b, plan, a);
 }
 
 }  // namespace
