@@ -25,14 +25,22 @@ namespace plena::compiler {
 struct KvCacheLayout {
   uint64_t batch = 1, kv_heads = 1, capacity = 0, head_dim = 0;
   uint64_t width = 0, tail_rows = 0;
+  // Combined K|V rows (kv_combinable): one tensor holds K at columns [0, kv_heads*head_dim) and V
+  // from v_col0, so one tile read serves both; 0: separate K and V tensors.
+  uint64_t v_col0 = 0;
+  bool combined() const { return v_col0 != 0; }
   uint64_t rows() const { return batch * capacity + tail_rows; }
   uint64_t row(uint64_t b, uint64_t pos) const { return b * capacity + pos; }
   uint64_t col(uint64_t kvh) const { return kvh * head_dim; }
 };
 // InputError when head_dim is neither a divisor of MLEN nor a multiple of it, or is not a
 // multiple of HLEN and BLEN, or capacity is 0.
+// combined: K and V share each row (InputError unless kv_combinable).
 KvCacheLayout kv_cache_layout(const config::HardwareConfig& cfg, uint64_t batch, uint64_t kv_heads,
-                              uint64_t capacity, uint64_t head_dim);
+                              uint64_t capacity, uint64_t head_dim, bool combined = false);
+// K and V of a position fit one MLEN-wide row (2 * kv_heads * head_dim <= MLEN, head_dim < MLEN)
+// and the store can merge them under V_MASK (VLEN / HLEN <= 32).
+bool kv_combinable(const config::HardwareConfig& cfg, uint64_t kv_heads, uint64_t head_dim);
 // The head width a model's heads are placed at (docs/compiler.md, "Padding"): the smallest
 // width >= head_dim that kv_cache_layout accepts: a multiple of lcm(HLEN, BLEN, 2) that divides
 // MLEN, else a multiple of MLEN. A narrower head is zero-padded to it (placed_head_column).
@@ -56,6 +64,10 @@ struct KvStoreArgs {
   std::string cache;   // HBM tensor laid out by `layout`
   KvCacheLayout layout;
   uint64_t batch = 1, q_len = 1, past = 0;
+  // Combined layout: `source` holds V and k_source K (both [.., layout.width], zero or finite
+  // padding); V's rows become K|V rows in place (V shifted to v_col0, K added under V_MASK, exact)
+  // and one store writes both.
+  std::string k_source;
 };
 void emit_kv_store(ProgramBuilder& b, const MemoryPlan& plan, const KvStoreArgs& args);
 
@@ -102,6 +114,9 @@ struct AttentionArgs {
   // VRAM block. 0: they stay in FP SRAM. Callers whose cost is estimated pass a value that does not
   // depend on the plan (attention_stats_vram_budget), so the counted and compiled schedules agree.
   uint64_t stats_vram_rows = 0;
+  // k_cache == v_cache in the combined K|V layout (kv_cache_layout(..., true)): one prefetch per
+  // tile reads K and V; the identity tile gets its own MRAM buffer.
+  bool kv_combined = false;
 };
 
 // The VRAM budget ModelCompiler gives the attention statistics: half of the config's VRAM rows.

@@ -175,17 +175,23 @@ void PlanBuilder::attention_block(std::vector<PlannedCall>& v) {
   const uint64_t H = m_.hidden, qd = m_.q_cols;
   projections(v);
   const uint64_t kv_len = s_.past + s_.q_len;
+  // Combined K|V cache rows where K and V fit one MLEN row: one store, one tile read per tile.
+  const bool combined = kv_combinable(cfg_, m_.kv_heads, m_.head_dim);
   for (const char* t : {"k", "v"}) {
+    if (combined && *t == 'k') continue;
     KernelShape kv;
     kv.set("batch", s_.batch).set("q_len", s_.q_len).set("past", s_.past).set("kv_heads", m_.kv_heads);
     kv.set("head_dim", m_.head_dim).set("capacity", s_.capacity).set("rows_alloc", ra_);
-    add(v, "kv_store", std::string(t) + "_store", kv, [this, t](ProgramBuilder& b, MemoryPlan& plan, const std::string& L) {
-      emit_kv_store(b, plan, {"kv_store", t, L + t + "_cache", *bind_->kv, s_.batch, s_.q_len, s_.past});
-      if (*t == 'v') {
-        free("k");
-        free("v");
-      }
-    });
+    if (combined) kv.set("kv_combined", 1);
+    add(v, "kv_store", combined ? "kv_store" : std::string(t) + "_store", kv,
+        [this, t, combined](ProgramBuilder& b, MemoryPlan& plan, const std::string& L) {
+          emit_kv_store(b, plan, {"kv_store", t, L + (combined ? "k" : t) + "_cache", *bind_->kv, s_.batch, s_.q_len,
+                                  s_.past, combined ? "k" : ""});
+          if (*t == 'v') {
+            free("k");
+            free("v");
+          }
+        });
   }
   const uint64_t heads_cols = m_.heads * m_.head_dim;
   if (qd > heads_cols)  // the output's MLEN padding past the last head, which attention leaves as it was
@@ -198,13 +204,14 @@ void PlanBuilder::attention_block(std::vector<PlannedCall>& v) {
   at.set("batch", s_.batch).set("q_len", s_.q_len).set("kv_len", kv_len).set("heads", m_.heads);
   at.set("kv_heads", m_.kv_heads).set("head_dim", m_.head_dim).set("window", m_.window);
   at.set("capacity", s_.capacity).set("rows_alloc", ra_).set("stats_vram", attention_stats_vram_budget(cfg_));
-  add(v, "attention", "attention", at, [this, qd, heads_cols, kv_len](ProgramBuilder& b, MemoryPlan& plan, const std::string& L) {
+  if (combined) at.set("kv_combined", 1);
+  add(v, "attention", "attention", at, [this, qd, heads_cols, kv_len, combined](ProgramBuilder& b, MemoryPlan& plan, const std::string& L) {
     if (qd == heads_cols) alloc("attn", qd);
     const AttentionArgs a{.name = L + "attention",
                           .q = "q",
                           .out = "attn",
                           .k_cache = L + "k_cache",
-                          .v_cache = L + "v_cache",
+                          .v_cache = L + (combined ? "k_cache" : "v_cache"),
                           .identity = bind_->identity,
                           .batch = s_.batch,
                           .q_len = s_.q_len,
@@ -216,7 +223,8 @@ void PlanBuilder::attention_block(std::vector<PlannedCall>& v) {
                           .causal = true,
                           .sliding_window = m_.window,
                           .scale_head_dim = m_.model_head_dim,
-                          .stats_vram_rows = attention_stats_vram_budget(cfg_)};
+                          .stats_vram_rows = attention_stats_vram_budget(cfg_),
+                          .kv_combined = combined};
     emit_flash_attention(b, plan, a);
     free("q");
   });

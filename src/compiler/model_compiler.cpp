@@ -53,7 +53,8 @@ ModelCompiler::ModelCompiler(const config::HardwareConfig& hw, std::string hw_na
   // Every width zero-padded to whole MLEN tiles and every head to placed_head_dim (docs/compiler.md).
   dims_ = model_dims(m_, hw_);
   const uint64_t H = dims_.hidden, I = dims_.inter, hd = uint64_t(m.head_dim), P = dims_.head_dim;
-  kv_ = kv_cache_layout(hw_, opt.batch, dims_.kv_heads, opt.max_positions + hw.hbm.v_writeback_amount, P);
+  kv_ = kv_cache_layout(hw_, opt.batch, dims_.kv_heads, opt.max_positions + hw.hbm.v_writeback_amount, P,
+                        kv_combinable(hw_, dims_.kv_heads, P));  // as PlanBuilder::attention_block
   k_cols_ = kv_.width;  // = dims_.kv_cols: K and V rows are the cache rows
   vocab_pad_ = dims_.vocab;
   const Axis hid{uint64_t(m.hidden_size)}, inter{uint64_t(m.intermediate_size)}, vocab{uint64_t(m.vocab_size)};
@@ -105,7 +106,7 @@ ModelCompiler::ModelCompiler(const config::HardwareConfig& hw, std::string hw_na
   }
   for (int64_t i = 0; i < m.num_hidden_layers; ++i) {
     place_kv_cache(base_, layer_name(i, "k_cache"), kv_);
-    place_kv_cache(base_, layer_name(i, "v_cache"), kv_);
+    if (!kv_.combined()) place_kv_cache(base_, layer_name(i, "v_cache"), kv_);
   }
   // The RoPE swap tensor (head_dim <= VLEN): the same image every step, [swap rows, MLEN] with the
   // swap tile on top (place_rope_tables sizes it). Only steps with host data carry it.

@@ -33,6 +33,7 @@ struct Case {
   uint64_t max_q_chunk = 0;
   uint64_t window = 0;  // sliding window (0: none)
   uint64_t stats_vram = 0;  // AttentionArgs::stats_vram_rows
+  bool kv_combined = false;  // one K|V cache tensor (kv_cache_layout(..., true))
   std::string label() const {
     return fmt::format("b{} q{} kv{} h{}/{} d{} {}{}", batch, q_len, kv_len, heads, kv_heads, head_dim,
                        causal ? "causal" : "full", window ? fmt::format(" w{}", window) : std::string());
@@ -230,9 +231,9 @@ inline Result run_case(const config::HardwareConfig& cfg, const Case& c) {
   const uint64_t rows_alloc = attention_rows_alloc(cfg, c.batch, c.q_len);
   const VramTensor q = plan.alloc_vram("q", rows_alloc, width);
   const VramTensor o = plan.alloc_vram("o", rows_alloc, width);
-  const KvCacheLayout kv = kv_cache_layout(cfg, c.batch, c.kv_heads, capacity, c.head_dim);
+  const KvCacheLayout kv = kv_cache_layout(cfg, c.batch, c.kv_heads, capacity, c.head_dim, c.kv_combined);
   const HbmTensor kt = place_kv_cache(plan, "k_cache", kv);
-  const HbmTensor vt = place_kv_cache(plan, "v_cache", kv);
+  const HbmTensor vt = c.kv_combined ? kt : place_kv_cache(plan, "v_cache", kv);
   EXPECT_EQ(kt.row_stride, kt.cols);
   const bool needs_identity = attention_needs_identity(cfg, c.head_dim);
   const HbmTensor idt = needs_identity ? place_attention_identity(plan, "identity") : HbmTensor{};
@@ -241,7 +242,8 @@ inline Result run_case(const config::HardwareConfig& cfg, const Case& c) {
   args.q = "q";
   args.out = "o";
   args.k_cache = "k_cache";
-  args.v_cache = "v_cache";
+  args.v_cache = c.kv_combined ? "k_cache" : "v_cache";
+  args.kv_combined = c.kv_combined;
   if (needs_identity) args.identity = "identity";
   args.batch = c.batch;
   args.q_len = c.q_len;
@@ -283,11 +285,21 @@ inline Result run_case(const config::HardwareConfig& cfg, const Case& c) {
           kd[kv.row(bi, p) * kv.width + kv.col(h) + d] = ukv(rng);
           vd[kv.row(bi, p) * kv.width + kv.col(h) + d] = ukv(rng);
         }
-  sim::write_hbm_tensor(m.hbm(), kt, kd);
-  sim::write_hbm_tensor(m.hbm(), vt, vd);
+  if (c.kv_combined) {  // V next to K in the same rows
+    for (uint64_t r = 0; r < kv.rows(); ++r)
+      for (uint64_t j = 0; j < kv.v_col0; ++j) kd[r * kv.width + kv.v_col0 + j] = vd[r * kv.width + j];
+    sim::write_hbm_tensor(m.hbm(), kt, kd);
+  } else {
+    sim::write_hbm_tensor(m.hbm(), kt, kd);
+    sim::write_hbm_tensor(m.hbm(), vt, vd);
+  }
   if (needs_identity) sim::write_hbm_tensor(m.hbm(), idt, attention_identity_data(cfg));
+  // Dequantized K and V, both in the separate layout (columns kv.col(h)) for the references.
   const std::vector<float> kq = sim::read_hbm_tensor(m.hbm(), kt);
-  const std::vector<float> vq = sim::read_hbm_tensor(m.hbm(), vt);
+  std::vector<float> vq = sim::read_hbm_tensor(m.hbm(), vt);
+  if (c.kv_combined)
+    for (uint64_t r = 0; r < kv.rows(); ++r)
+      for (uint64_t j = 0; j < kv.width; ++j) vq[r * kv.width + j] = j < kv.v_col0 ? kq[r * kv.width + kv.v_col0 + j] : 0.f;
   for (uint64_t r = 0; r < rows_alloc; ++r)
     for (uint64_t cb = 0; cb * V < width; ++cb)
       m.write_vram(q.address(r, cb * V), std::span<const float>(&qh[r * width + cb * V], V));

@@ -384,3 +384,41 @@ TEST(KernelAttention, LargeMatrix) {
                            .seed = seed++, .window = w});
         }
 }
+
+// Combined K|V cache rows (K and V of a position in one MLEN row): the same bits as separate K and
+// V tensors, one H_PREFETCH_M per tile instead of two, and the identity tile in its own buffer (a
+// resident range is not fetched again after the Q copy).
+TEST(KernelAttention, CombinedKvRows) {
+  auto run_both = [](const config::HardwareConfig& cfg, Case c, bool fp32) {
+    SCOPED_TRACE(c.label());
+    ASSERT_TRUE(compiler::kv_combinable(cfg, c.kv_heads, c.head_dim));
+    const Result sep = run_case(cfg, c);
+    c.kv_combined = true;
+    fp32 ? check_fp32(cfg, c) : check_bf16(cfg, c);
+    const Result comb = run_case(cfg, c);
+    EXPECT_TRUE(bits_equal(comb.out, sep.out));
+    const uint64_t pf_sep = sep.ops.at(isa::Opcode::H_PREFETCH_M), pf = comb.ops.at(isa::Opcode::H_PREFETCH_M);
+    EXPECT_LT(pf, pf_sep);
+    EXPECT_GE(2 * pf, pf_sep - 1);  // at most the K|V tiles + one identity per chunk
+  };
+  run_both(fp32_mlen64(), {.q_len = 1, .kv_len = 130, .heads = 4, .kv_heads = 2, .head_dim = 16}, true);
+  run_both(fp32_mlen64(), {.batch = 2, .q_len = 1, .kv_len = 200, .heads = 8, .kv_heads = 2, .head_dim = 16}, true);
+  run_both(fp32_mlen64(), {.batch = 2, .q_len = 5, .kv_len = 70, .heads = 4, .kv_heads = 1, .head_dim = 32}, true);
+  run_both(fp32_mlen64(), {.q_len = 40, .kv_len = 40, .heads = 4, .kv_heads = 2, .head_dim = 16, .max_q_chunk = 8},
+           true);
+  run_both(fp32_mlen64(), {.q_len = 9, .kv_len = 200, .heads = 8, .kv_heads = 2, .head_dim = 16, .window = 37}, true);
+  run_both(fp32_mlen64(),
+           {.q_len = 12, .kv_len = 260, .heads = 8, .kv_heads = 2, .head_dim = 16, .stats_vram = 4096}, true);
+  run_both(ref_bf16(), {.q_len = 16, .kv_len = 130, .heads = 4, .kv_heads = 2, .head_dim = 16, .seed = 5}, false);
+  run_both(ref_bf16(), {.batch = 2, .q_len = 1, .kv_len = 70, .heads = 4, .kv_heads = 1, .head_dim = 16}, false);
+  // A resident range: fetched once, not again after each chunk's Q copy.
+  Case c{.q_len = 40, .kv_len = 40, .heads = 4, .kv_heads = 2, .head_dim = 16, .max_q_chunk = 8, .kv_combined = true};
+  const Result r = run_case(fp32_mlen64(), c);
+  EXPECT_EQ(r.ops.at(isa::Opcode::H_PREFETCH_M), 1u + r.schedule.q_chunks);  // K|V once + one identity per chunk
+}
+
+TEST(KernelAttention, CombinedKvRowsErrors) {
+  // K and V of 4 kv heads of 16 do not share one MLEN-16 row.
+  EXPECT_THROW(compiler::kv_cache_layout(tiny_fp32(), 1, 4, 8, 16, true), InputError);
+  EXPECT_FALSE(compiler::kv_combinable(tiny_fp32(), 4, 16));
+}

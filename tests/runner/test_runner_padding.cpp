@@ -8,6 +8,7 @@
 #include <string>
 #include <unistd.h>
 
+#include "compiler/kernels_attention.hpp"
 #include "compiler/layer_plan.hpp"
 #include "config/config.hpp"
 #include "model/model.hpp"
@@ -109,6 +110,17 @@ TEST(RunnerPadding, CasesAreOffTheTiles) {
   EXPECT_EQ(hd(kHlen64, 32), 64u);
   EXPECT_EQ(compiler::placed_head_dim(config::preset("tiny-fp32"), 24), 32u);
   EXPECT_EQ(compiler::placed_head_dim(config::preset("tiny-fp32"), 12), 16u);
+}
+
+// The MLEN-64 cases (kv heads 2 x 16, 1 x 16) run end to end on combined K|V cache rows
+// (docs/kernels-attention.md §2: the store's merge and the shared tile read), the MLEN-128 one
+// (2 x 64) and tiny-fp32 (MLEN 16) on separate K and V caches.
+TEST(RunnerPadding, CombinedKvRowsAreCovered) {
+  const auto cfg = [](const char* hw) { return config::parse_config_toml(hw, "t"); };
+  EXPECT_TRUE(compiler::kv_combinable(cfg(kHlen16), 2, 16));
+  EXPECT_TRUE(compiler::kv_combinable(cfg(kHlen16), 1, 16));
+  EXPECT_FALSE(compiler::kv_combinable(cfg(kHlen64), 2, 64));
+  EXPECT_FALSE(compiler::kv_combinable(config::preset("tiny-fp32"), 1, 32));
 }
 
 }  // namespace

@@ -46,6 +46,9 @@ struct AttentionSetup {
   uint64_t tpp = 0;
   std::string n_k, n_v, n_s, n_pv, n_mask, n_m, n_l, n_qx, n_st;
   const MramBlock *mk = nullptr, *mv = nullptr;
+  // Where the V tiles are read (mk with combined K|V rows) and where the identity tile goes (mv
+  // then, so it does not evict the K|V tiles).
+  const MramBlock *v_tiles = nullptr, *id_tile = nullptr;
   uint64_t s_base = 0, pv_base = 0, mask_base = 0, low_base = 0, scale_slot = 0, neg_slot = 0;
   // The column-mask table holds mask_rows rows; the row masking keys >= s sits at slot
   // (s - mask_first) mod MLEN (see allocate), and the -1e30 row follows them.
@@ -100,7 +103,7 @@ void AttentionSetup::check_args(const config::HardwareConfig& cfg) {
   const uint64_t capacity = a.capacity ? a.capacity : a.kv_len;
   if (a.kv_len > capacity) fail(kn, fmt::format("kv_len {} exceeds the cache capacity {}", a.kv_len, capacity));
   hd = a.head_dim;
-  kv = kv_cache_layout(cfg, a.batch, a.num_kv_heads, capacity, hd);
+  kv = kv_cache_layout(cfg, a.batch, a.num_kv_heads, capacity, hd, a.kv_combined);
   hm = head_map(cfg, a);
   ub = hm.unit_blocks;
   sub_cols = std::min(hd, mlen) / blen;
@@ -123,6 +126,8 @@ void AttentionSetup::check_tensors(const config::HardwareConfig& cfg, MemoryPlan
                            "(attention_rows_alloc)",
                            t->name, t->rows, t->rows_alloc, a.batch * a.q_len, rows_need));
   }
+  if (a.kv_combined && a.k_cache != a.v_cache)
+    fail(kn, fmt::format("combined K|V rows need k_cache == v_cache (got '{}' and '{}')", a.k_cache, a.v_cache));
   kt = &plan.hbm(a.k_cache);
   vt = &plan.hbm(a.v_cache);
   for (const HbmTensor* t : {kt, vt}) {
@@ -156,6 +161,8 @@ void AttentionSetup::allocate(MemoryPlan& plan) {
   n_m = a.name + ".m", n_l = a.name + ".l", n_qx = a.name + ".qx", n_st = a.name + ".stats";
   mk = &plan.alloc_mram(n_k, ub * tpp);
   mv = &plan.alloc_mram(n_v, ub * tpp);
+  v_tiles = kv.combined() ? mk : mv;
+  id_tile = kv.combined() ? mv : mk;
   s_base = plan.alloc_vram(n_s, blen, mlen).base();
   pv_base = plan.alloc_vram(n_pv, blen, ub * mlen).base();  // ub blocks of BLEN rows
   low_masks = window_lowest_key(a, a.q_len - 1) > 0;
@@ -467,8 +474,8 @@ void FlashAttentionEmitter::copy_q() {
   b_.set_addr_reg(ai, s_.idt->base);
   b_.set_scale_reg(s_.idt->scale_reg);
   b_.set_stride_reg(s_.idt->row_stride);
-  b_.h_prefetch_m(at(ra, s_.mk->tile_address(0)), gp0, ai, 1, 0);
-  res_k_ = no_tile;  // the identity replaced the K tiles
+  b_.h_prefetch_m(at(ra, s_.id_tile->tile_address(0)), gp0, ai, 1, 0);
+  if (s_.id_tile == s_.mk) res_k_ = no_tile;  // the identity replaced the K tiles
   set_cache_regs();
   for (const Head& hh : heads) {
     const uint64_t col0 = hh.h * s_.hd, o_h = col0 % vlen;
@@ -478,7 +485,7 @@ void FlashAttentionEmitter::copy_q() {
       for (uint64_t c = 0; c < mlen / blen; ++c) {
         const uint64_t col = c * blen;
         if (col >= hh.v_col && col < hh.v_col + s_.hd)
-          b_.m_mm(at(ra, s_.mk->tile_address(0) + (o_h + col - hh.v_col) * mlen), r_q);
+          b_.m_mm(at(ra, s_.id_tile->tile_address(0) + (o_h + col - hh.v_col) * mlen), r_q);
         b_.add_imm(ra, r_o, col);
         b_.m_mm_wo(ra, gp0, 0);  // the zero accumulator outside the head
       }
@@ -499,7 +506,7 @@ void FlashAttentionEmitter::emit_chunk(uint64_t bi) {
   const bool fits = n_tiles - t_begin <= tpp;
   const uint64_t key = (bi * s_.hm.units + unit_) * n_tiles + t_begin;
   load_k_ = !(fits && res_k_ == key);
-  load_v_ = !(fits && res_v_ == key);
+  load_v_ = !s_.kv.combined() && !(fits && res_v_ == key);  // combined: the K prefetch reads V too
   b_.load_imm(r_e, s_.kv.row(bi, t_begin * mlen) * s_.kv.width + unit_block0 * mlen);
   if (first_tile == no_tile) init_running_state();
   stream_tiles();
@@ -760,7 +767,8 @@ void FlashAttentionEmitter::group_pv(uint64_t tile, bool first) {
   const uint64_t mlen = s_.mlen, blen = s_.blen;
   for (uint64_t cb = 0; cb < s_.ub; ++cb)
     for (uint64_t c = 0; c < s_.sub_cols; ++c) {
-      b_.m_mm(at(ra, s_.mv->tile_address(cb * s_.tpp + tile) + (cur->v_col + c * blen) * mlen), at(rb, s_.s_base));
+      b_.m_mm(at(ra, s_.v_tiles->tile_address(cb * s_.tpp + tile) + (s_.kv.v_col0 + cur->v_col + c * blen) * mlen),
+              at(rb, s_.s_base));
       if (first)
         b_.add_imm(ra, r_o, cb * o_bstride + cur->o_q + c * blen);
       else
@@ -941,9 +949,10 @@ void attention_standalone(ProgramBuilder& b, MemoryPlan& plan, const KernelShape
   const auto& cfg = plan.config();
   const uint64_t batch = s.get("batch"), q_len = s.get("q_len"), kv_len = s.get("kv_len"), heads = s.get("heads"),
                  kv_heads = s.get("kv_heads"), head_dim = s.get("head_dim");
-  const KvCacheLayout lay = kv_cache_layout(cfg, batch, kv_heads, s.get_or("capacity", kv_len), head_dim);
+  const bool combined = s.get_or("kv_combined", 0) != 0;
+  const KvCacheLayout lay = kv_cache_layout(cfg, batch, kv_heads, s.get_or("capacity", kv_len), head_dim, combined);
   place_kv_cache(plan, "k_cache", lay);
-  place_kv_cache(plan, "v_cache", lay);
+  if (!combined) place_kv_cache(plan, "v_cache", lay);
   const uint64_t rows = s.get_or("rows_alloc", attention_rows_alloc(cfg, batch, q_len));
   plan.alloc_vram("q", rows, heads * head_dim);
   plan.alloc_vram("o", rows, heads * head_dim);
@@ -954,7 +963,7 @@ void attention_standalone(ProgramBuilder& b, MemoryPlan& plan, const KernelShape
                         .q = "q",
                         .out = "o",
                         .k_cache = "k_cache",
-                        .v_cache = "v_cache",
+                        .v_cache = combined ? "k_cache" : "v_cache",
                         .identity = identity ? "identity" : "",
                         .batch = batch,
                         .q_len = q_len,
@@ -965,7 +974,8 @@ void attention_standalone(ProgramBuilder& b, MemoryPlan& plan, const KernelShape
                         .head_dim = head_dim,
                         .causal = true,
                         .sliding_window = s.get("window"),
-                        .stats_vram_rows = s.get_or("stats_vram", 0)});
+                        .stats_vram_rows = s.get_or("stats_vram", 0),
+                        .kv_combined = combined});
 }
 
 }  // namespace

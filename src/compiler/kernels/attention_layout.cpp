@@ -132,7 +132,7 @@ using attn::padded_head_dim;
 using attn::tiles_per_prefetch;
 
 KvCacheLayout kv_cache_layout(const config::HardwareConfig& cfg, uint64_t batch, uint64_t kv_heads,
-                              uint64_t capacity, uint64_t head_dim) {
+                              uint64_t capacity, uint64_t head_dim, bool combined) {
   if (batch == 0 || kv_heads == 0 || capacity == 0)
     fail("kv_cache", fmt::format("batch {}, kv_heads {} and capacity {} must be positive", batch, kv_heads, capacity));
   (void)padded_head_dim(cfg, head_dim, "kv_cache");  // validates head_dim against MLEN, HLEN, BLEN
@@ -143,7 +143,18 @@ KvCacheLayout kv_cache_layout(const config::HardwareConfig& cfg, uint64_t batch,
   l.head_dim = head_dim;
   l.width = round_up(kv_heads * head_dim, cfg.geometry.mlen);
   l.tail_rows = tiles_per_prefetch(cfg) * cfg.geometry.mlen;
+  if (combined) {
+    if (!kv_combinable(cfg, kv_heads, head_dim))
+      fail("kv_cache", fmt::format("K and V of {} kv heads of {} do not share one MLEN = {} row (VLEN / HLEN = {})",
+                                   kv_heads, head_dim, cfg.geometry.mlen, cfg.geometry.vlen / cfg.geometry.hlen));
+    l.v_col0 = kv_heads * head_dim;
+  }
   return l;
+}
+
+bool kv_combinable(const config::HardwareConfig& cfg, uint64_t kv_heads, uint64_t head_dim) {
+  const auto& g = cfg.geometry;
+  return head_dim < g.mlen && 2 * kv_heads * head_dim <= g.mlen && g.vlen == g.mlen && g.vlen / g.hlen <= 32;
 }
 
 const HbmTensor& place_kv_cache(MemoryPlan& plan, std::string_view name, const KvCacheLayout& layout) {

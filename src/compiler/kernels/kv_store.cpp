@@ -9,6 +9,37 @@
 
 namespace plena::compiler {
 
+namespace {
+
+// V rows [0, rows) of the combined layout become K|V rows: V_SHFT_V moves V to v_col0 (zeros
+// below), then V_ADD_VV adds K in K's HLEN segments only (V_MASK; 0 + K = K, exact) and keeps V
+// in the others. V's tensor is dead after the store, so the merge works in place.
+void merge_kv_rows(ProgramBuilder& b, const MemoryPlan& plan, const KvStoreArgs& args, uint64_t rows) {
+  const auto& g = b.config().geometry;
+  const VramTensor& v = plan.vram(args.source);
+  const VramTensor& k = plan.vram(args.k_source);
+  if (v.cols > g.vlen || k.cols > g.vlen || k.rows_alloc < rows || v.rows_alloc < rows)
+    throw InputError(fmt::format("error: kernel '{}': combined K|V rows need K '{}' and V '{}' of at most VLEN = {} "
+                                 "columns and {} allocated rows",
+                                 args.name, k.name, v.name, g.vlen, rows));
+  auto rv = b.regs().gp("kv merged row");
+  auto rk = b.regs().gp("kv K row");
+  auto rs = b.regs().gp("kv V shift");
+  b.load_imm(rv, v.address(0, 0));
+  b.load_imm(rk, k.address(0, 0));
+  b.load_imm(rs, args.layout.v_col0);
+  b.set_v_mask((uint64_t(1) << (args.layout.v_col0 / g.hlen)) - 1);
+  b.loop(rows, [&] {
+    b.v_shft_v(rv, rv, rs);
+    b.v_add_vv(rv, rv, rk, 1);
+    b.add_imm(rv, rv, g.vlen);
+    b.add_imm(rk, rk, g.vlen);
+  });
+  b.set_v_mask(0);
+}
+
+}  // namespace
+
 // H_STORE_V writes v_writeback_amount rows; the extra rows of a sequence's last group land on its
 // own not-yet-valid positions (the capacity leaves room), which later steps overwrite before
 // attention can see them.
@@ -22,6 +53,7 @@ void emit_kv_store(ProgramBuilder& b, const MemoryPlan& plan, const KvStoreArgs&
   const uint64_t groups = (args.q_len + wb - 1) / wb, past = args.past;
   b.comment(fmt::format("kv_store: {} rows of {} into {} at positions {}..{}", args.batch * args.q_len, src.name,
                         cache.name, past, past + args.q_len - 1));
+  if (kv.combined()) merge_kv_rows(b, plan, args, (args.batch - 1) * args.q_len + groups * wb);
   auto a = b.regs().hbm("kv cache");
   b.set_addr_reg(a, cache.base);
   b.set_scale_reg(cache.scale_reg);
@@ -52,13 +84,15 @@ void kv_store_standalone(ProgramBuilder& b, MemoryPlan& plan, const KernelShape&
   const uint64_t batch = s.get("batch"), q_len = s.get("q_len"), past = s.get("past");
   const uint64_t wb = cfg.hbm.v_writeback_amount, blen = cfg.geometry.blen;
   const uint64_t groups_rows = (q_len + wb - 1) / wb * wb;
-  const KvCacheLayout lay =
-      kv_cache_layout(cfg, batch, s.get("kv_heads"), s.get_or("capacity", past + groups_rows), s.get("head_dim"));
+  const KvCacheLayout lay = kv_cache_layout(cfg, batch, s.get("kv_heads"), s.get_or("capacity", past + groups_rows),
+                                            s.get("head_dim"), s.get_or("kv_combined", 0) != 0);
   place_kv_cache(plan, "k_cache", lay);
   VramPlaceOptions act;
   act.row_multiple = s.get_or("rows_alloc", ((batch - 1) * q_len + groups_rows + blen - 1) / blen * blen);
   plan.alloc_vram("k", batch * q_len, lay.width, act);
-  emit_kv_store(b, plan, {"kv_store", "k", "k_cache", lay, batch, q_len, past});
+  if (lay.combined()) plan.alloc_vram("v", batch * q_len, lay.width, act);
+  emit_kv_store(b, plan, {"kv_store", lay.combined() ? "v" : "k", "k_cache", lay, batch, q_len, past,
+                          lay.combined() ? "k" : ""});
 }
 
 }  // namespace
