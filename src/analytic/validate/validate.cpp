@@ -155,8 +155,6 @@ ValidationPoint kernel_point(std::string config, const config::HardwareConfig& c
   for (std::string_view d : e.dims)
     if (!has_dim(shape, d))
       throw std::logic_error(fmt::format("validation point '{}' {}: no dimension '{}'", kernel, shape.text(), d));
-  if (shape.dims.size() != e.dims.size())
-    throw std::logic_error(fmt::format("validation point '{}' {}: expected exactly the kernel's dims", kernel, shape.text()));
   ValidationPoint p;
   p.config = std::move(config);
   p.cfg = cfg;

@@ -43,7 +43,8 @@ struct ValidationResult {
 };
 
 config::HardwareConfig validation_config(std::string_view preset, config::TimingMode mode);
-// A kernel point on `cfg`; the shape must name exactly the kernel's dims (std::logic_error otherwise).
+// A kernel point on `cfg`; the shape must name every one of the kernel's dims (std::logic_error
+// otherwise) and may add the optional ones its emitter reads (a step plan's chained linears).
 ValidationPoint kernel_point(std::string config, const config::HardwareConfig& cfg, std::string_view kernel,
                              compiler::KernelShape shape);
 
