@@ -198,6 +198,25 @@ std::vector<ValidationPoint> multi_device_validation_points() {
   return v;
 }
 
+std::vector<ValidationPoint> full_size_validation_points() {
+  struct Run {
+    std::string model;
+    uint64_t prompt, decode;
+    uint32_t devices;
+  };
+  const Run runs[] = {{"llama-3.1-8b", 2048, 128, 1}, {"llama-3.1-8b", 4096, 128, 1}, {"llama-3.3-70b", 1024, 16, 16}};
+  std::vector<ValidationPoint> v;
+  const auto cfg = config::preset("reference-analytic");
+  for (const Run& r : runs)
+    for (std::string metric : {"ttft", "tpot"}) {
+      ValidationPoint p = model_point("reference-analytic", cfg, r.model, "reference-analytic", metric, r.prompt, r.decode);
+      p.devices = r.devices, p.tp = r.devices, p.pp = 1;
+      p.calibrated_dram = true;
+      v.push_back(std::move(p));
+    }
+  return v;
+}
+
 namespace {
 
 // A whole model through runner::run_model (timing-only) against analytic::estimate of the same
@@ -251,7 +270,7 @@ std::pair<runner::RunReport, double> simulate_model(const ValidationPoint& p) {
   o.gen = p.decode;
   o.timing_only = true;
   o.devices = p.devices, o.tp = p.tp, o.pp = p.pp;
-  if (p.devices > 1) o.dram_fidelity = sim::DramFidelity::Calibrated;
+  if (p.devices > 1 || p.calibrated_dram) o.dram_fidelity = sim::DramFidelity::Calibrated;
   const auto t0 = Clock::now();
   runner::RunReport rep = runner::run_model(o);
   return {std::move(rep), seconds_since(t0)};

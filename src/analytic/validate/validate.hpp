@@ -26,6 +26,7 @@ struct ValidationPoint {
   // Model points on several devices (`plena run --devices`, the estimate with the same split),
   // simulated with the calibrated DRAM fidelity (full-size models).
   uint32_t devices = 1, tp = 0, pp = 0;
+  bool calibrated_dram = false;  // single-device model points simulated with the calibrated fidelity too
   // "model", or by the kernel's schedule: "linear" (weights streamed under the matrix unit),
   // "attention", "vector op" (phased).
   std::string kind() const;
@@ -58,6 +59,11 @@ std::vector<ValidationPoint> large_validation_points();
 // tp 4 and as tp 2 x pp 2 (tests/analytic/test_multi_device.cpp; the tp 2 x pp 2 prefill carries
 // its shard's kernel-model gap, -5.05%, so they are not in the CLI report's 5% contract yet).
 std::vector<ValidationPoint> multi_device_validation_points();
+
+// Whole-run agreement of full-size models on reference-analytic (calibrated DRAM fidelity, TTFT
+// and TPOT): LLaMA-3.1-8B 2048 + 128 and 4096 + 128 (two prefill chunks), LLaMA-3.3-70B on 16
+// devices 1024 + 16 (tests/analytic/test_agreement.cpp, `large`).
+std::vector<ValidationPoint> full_size_validation_points();
 
 // Runs every point; model points sharing (model, hw, prompt, decode) share one simulated run.
 std::vector<ValidationResult> run_validation(const std::vector<ValidationPoint>& points);
