@@ -12,9 +12,6 @@
 #include "compiler/layer_plan.hpp"
 #include "config/config.hpp"
 #include "model/model.hpp"
-#include "analytic/analytic.hpp"
-#include "compiler/compiler.hpp"
-#include "sim/sim.hpp"
 
 namespace plena::analytic {
 namespace {
@@ -28,7 +25,7 @@ std::vector<ValidationPoint> step_points(uint64_t q_len, uint64_t past) {
       compiler::step_plan(compiler::model_dims(m, cfg), cfg, {1, q_len, past, 2048 + 128 + cfg.hbm.v_writeback_amount});
   std::vector<ValidationPoint> v;
   for (const auto& call : plan.layer)
-    v.push_back(kernel_point("reference-analytic/" + call.name, cfg, call.kernel, call.shape));
+    v.push_back(planned_point("reference-analytic/" + call.name, cfg, call));
   return v;
 }
 
@@ -56,33 +53,6 @@ TEST(Agreement8b, WholeRunsOnReferenceAnalytic) {
   const auto rs = run_validation(full_size_validation_points());
   fmt::print("{}", validation_report(rs));
   for (const auto& r : rs) EXPECT_LT(std::fabs(r.error), 0.05) << r.shape;
-}
-
-TEST(Agreement8b, Debug) {
-  const char* kn = std::getenv("PLENA_DEBUG_KERNEL");
-  if (!kn) GTEST_SKIP();
-  const bool dec = std::getenv("PLENA_DEBUG_DECODE") != nullptr;
-  const config::HardwareConfig cfg = config::preset("reference-analytic");
-  for (const auto& p : step_points(dec ? 1 : 2048, dec ? 2048 : 0)) {
-    if (p.config != std::string("reference-analytic/") + kn) continue;
-    const auto k = compiler::count_kernel(cfg, p.kernel, p.shape);
-    for (const auto& ph : k.phases)
-      fmt::print("phase {:<24} times {:>8} entries {:>6} instr {:>6} vec {:>6} mat {:>6} chain {:>6} dma {:>3} exp {:>5} serial {:>6} stream {}\n", ph.name, ph.times, ph.entries,
-                 ph.instructions, ph.vector_cycles, ph.matrix_cycles, ph.chain_cycles, ph.dma, ph.exposed_cycles, ph.serial_cycles, ph.stream_cycles);
-    for (const auto& d : k.dma) fmt::print("dma rows {} cols {} stride {} count {} write {} wait_first {}\n", d.rows, d.cols, d.stride, d.count, d.write, d.wait_first);
-    fmt::print("stream_stall {}\n", k.stream_stall_cycles);
-    MemoryModel mem(cfg);
-    const OpEstimate e = estimate_op(cfg, mem, p.kernel, p.shape);
-    fmt::print("est cycles {} matrix {} vector {} dma {} issue {}\n", e.cycles, e.matrix_cycles, e.vector_cycles, e.dma_cycles, e.issue_cycles);
-    compiler::MemoryPlan plan(cfg, "x");
-    compiler::ProgramBuilder b(cfg, "x");
-    compiler::find_kernel(p.kernel).emit_standalone(b, plan, p.shape);
-    sim::SimOptions so;
-    so.mode = sim::Mode::TimingOnly;
-    sim::Simulator s(cfg, so);
-    const auto r = s.run(b.words());
-    fmt::print("{}\n", r.timing.to_json());
-  }
 }
 
 }  // namespace

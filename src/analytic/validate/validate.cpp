@@ -152,14 +152,25 @@ config::HardwareConfig validation_config(std::string_view preset, TimingMode mod
 ValidationPoint kernel_point(std::string config, const config::HardwareConfig& cfg, std::string_view kernel,
                              KernelShape shape) {
   const compiler::KernelEntry& e = compiler::find_kernel(kernel);
+  if (shape.dims.size() != e.dims.size())
+    throw std::logic_error(fmt::format("validation point '{}' {}: expected exactly the kernel's dims", kernel, shape.text()));
+  // The count matches; planned_point checks that every one of the kernel's dims is there.
+  compiler::PlannedCall call;
+  call.kernel = std::string(kernel);
+  call.shape = std::move(shape);
+  return planned_point(std::move(config), cfg, call);
+}
+
+ValidationPoint planned_point(std::string config, const config::HardwareConfig& cfg, const compiler::PlannedCall& call) {
+  const compiler::KernelEntry& e = compiler::find_kernel(call.kernel);
   for (std::string_view d : e.dims)
-    if (!has_dim(shape, d))
-      throw std::logic_error(fmt::format("validation point '{}' {}: no dimension '{}'", kernel, shape.text(), d));
+    if (!has_dim(call.shape, d))
+      throw std::logic_error(fmt::format("validation point '{}' {}: no dimension '{}'", call.kernel, call.shape.text(), d));
   ValidationPoint p;
   p.config = std::move(config);
   p.cfg = cfg;
   p.kernel = std::string(e.name);
-  p.shape = std::move(shape);
+  p.shape = call.shape;
   return p;
 }
 

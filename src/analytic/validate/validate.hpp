@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "compiler/kernel_registry.hpp"
+#include "compiler/layer_plan.hpp"
 #include "config/config.hpp"
 
 namespace plena::analytic {
@@ -44,10 +45,12 @@ struct ValidationResult {
 };
 
 config::HardwareConfig validation_config(std::string_view preset, config::TimingMode mode);
-// A kernel point on `cfg`; the shape must name every one of the kernel's dims (std::logic_error
-// otherwise) and may add the optional ones its emitter reads (a step plan's chained linears).
+// A kernel point on `cfg`; the shape must name exactly the kernel's dims (std::logic_error otherwise).
 ValidationPoint kernel_point(std::string config, const config::HardwareConfig& cfg, std::string_view kernel,
                              compiler::KernelShape shape);
+// A step plan's call (compiler::step_plan) as a kernel point: every one of the kernel's dims plus
+// the optional ones the plan adds for its emitter (chained linears: chained, next_k, next_n).
+ValidationPoint planned_point(std::string config, const config::HardwareConfig& cfg, const compiler::PlannedCall& call);
 
 // The default set: every registered kernel on reference-small (plus tiny-fp32 and
 // reference-analytic geometries where they add a code path), both timing modes, and whole tiny
