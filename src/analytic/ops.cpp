@@ -291,7 +291,13 @@ OpEstimate estimate_streamed(const config::HardwareConfig& cfg, MemoryModel& mem
   return e;
 }
 
-// FlashAttention: the matrix and vector units and the KV stream overlap across tiles.
+// FlashAttention, decoupled: each phase (a tile's S blocks, a row's statistics update, a head's
+// rescale) runs at its own bottleneck, max(issue, vector, matrix, scalar chain) plus the exposed
+// reduction waits; phases run one after another (each consumes the previous one's results). The KV
+// tiles sit in one MRAM buffer per block (AttentionSetup::allocate): the next tile's prefetch
+// overwrites what this tile's multiplies read, and those multiplies wait for it, so the KV stream
+// adds to the compute instead of hiding under it. With tiles prefetched one ahead into a second
+// buffer (KernelCost::bursts_ahead) the stream overlaps the compute.
 OpEstimate estimate_attention_counted(const config::HardwareConfig& cfg, MemoryModel& mem, const KernelCost& k) {
   OpEstimate e = totals(cfg, k);
   e.dma_cycles = dma_cycles_of(mem, cfg, k);
@@ -300,12 +306,11 @@ OpEstimate estimate_attention_counted(const config::HardwareConfig& cfg, MemoryM
   if (cfg.timing.mode == config::TimingMode::InOrder) {
     e.cycles = serial_cycles_of(k) + dma_alone_of(mem, cfg, k);
   } else {
-    double chain = 0, exposed = 0;
-    for (const auto& p : k.phases) {
-      chain += double(p.times) * double(p.chain_cycles);
-      exposed += double(p.times) * double(p.exposed_cycles);
-    }
-    e.cycles = std::max({e.matrix_cycles + e.vector_cycles, e.dma_cycles, e.issue_cycles, chain}) + exposed + first;
+    double phases = 0;
+    for (const auto& p : k.phases)
+      phases += double(p.times) * (double(std::max({p.instructions, p.vector_cycles, p.matrix_cycles, p.chain_cycles})) +
+                                   double(p.exposed_cycles));
+    e.cycles = k.bursts_ahead > 0 ? std::max(phases, e.dma_cycles) + first : phases + e.dma_cycles;
   }
   classify(e);
   return e;

@@ -152,16 +152,25 @@ config::HardwareConfig validation_config(std::string_view preset, TimingMode mod
 ValidationPoint kernel_point(std::string config, const config::HardwareConfig& cfg, std::string_view kernel,
                              KernelShape shape) {
   const compiler::KernelEntry& e = compiler::find_kernel(kernel);
-  for (std::string_view d : e.dims)
-    if (!has_dim(shape, d))
-      throw std::logic_error(fmt::format("validation point '{}' {}: no dimension '{}'", kernel, shape.text(), d));
   if (shape.dims.size() != e.dims.size())
     throw std::logic_error(fmt::format("validation point '{}' {}: expected exactly the kernel's dims", kernel, shape.text()));
+  // The count matches; planned_point checks that every one of the kernel's dims is there.
+  compiler::PlannedCall call;
+  call.kernel = std::string(kernel);
+  call.shape = std::move(shape);
+  return planned_point(std::move(config), cfg, call);
+}
+
+ValidationPoint planned_point(std::string config, const config::HardwareConfig& cfg, const compiler::PlannedCall& call) {
+  const compiler::KernelEntry& e = compiler::find_kernel(call.kernel);
+  for (std::string_view d : e.dims)
+    if (!has_dim(call.shape, d))
+      throw std::logic_error(fmt::format("validation point '{}' {}: no dimension '{}'", call.kernel, call.shape.text(), d));
   ValidationPoint p;
   p.config = std::move(config);
   p.cfg = cfg;
   p.kernel = std::string(e.name);
-  p.shape = std::move(shape);
+  p.shape = call.shape;
   return p;
 }
 
@@ -195,6 +204,25 @@ std::vector<ValidationPoint> multi_device_validation_points() {
       ValidationPoint p = model_point(fmt::format("reference-analytic/{} devices tp {} pp {}", tp * pp, tp, pp), cfg,
                                       "llama-3.1-8b", "reference-analytic", metric, 256, 8);
       p.devices = tp * pp, p.tp = tp, p.pp = pp;
+      v.push_back(std::move(p));
+    }
+  return v;
+}
+
+std::vector<ValidationPoint> full_size_validation_points() {
+  struct Run {
+    std::string model;
+    uint64_t prompt, decode;
+    uint32_t devices;
+  };
+  const Run runs[] = {{"llama-3.1-8b", 2048, 128, 1}, {"llama-3.1-8b", 4096, 128, 1}, {"llama-3.3-70b", 1024, 16, 16}};
+  std::vector<ValidationPoint> v;
+  const auto cfg = config::preset("reference-analytic");
+  for (const Run& r : runs)
+    for (std::string metric : {"ttft", "tpot"}) {
+      ValidationPoint p = model_point("reference-analytic", cfg, r.model, "reference-analytic", metric, r.prompt, r.decode);
+      p.devices = r.devices, p.tp = r.devices, p.pp = 1;
+      p.calibrated_dram = true;
       v.push_back(std::move(p));
     }
   return v;
@@ -253,7 +281,7 @@ std::pair<runner::RunReport, double> simulate_model(const ValidationPoint& p) {
   o.gen = p.decode;
   o.timing_only = true;
   o.devices = p.devices, o.tp = p.tp, o.pp = p.pp;
-  if (p.devices > 1) o.dram_fidelity = sim::DramFidelity::Calibrated;
+  if (p.devices > 1 || p.calibrated_dram) o.dram_fidelity = sim::DramFidelity::Calibrated;
   const auto t0 = Clock::now();
   runner::RunReport rep = runner::run_model(o);
   return {std::move(rep), seconds_since(t0)};

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "compiler/kernel_registry.hpp"
+#include "compiler/layer_plan.hpp"
 #include "config/config.hpp"
 
 namespace plena::analytic {
@@ -26,6 +27,7 @@ struct ValidationPoint {
   // Model points on several devices (`plena run --devices`, the estimate with the same split),
   // simulated with the calibrated DRAM fidelity (full-size models).
   uint32_t devices = 1, tp = 0, pp = 0;
+  bool calibrated_dram = false;  // single-device model points simulated with the calibrated fidelity too
   // "model", or by the kernel's schedule: "linear" (weights streamed under the matrix unit),
   // "attention", "vector op" (phased).
   std::string kind() const;
@@ -46,6 +48,9 @@ config::HardwareConfig validation_config(std::string_view preset, config::Timing
 // A kernel point on `cfg`; the shape must name exactly the kernel's dims (std::logic_error otherwise).
 ValidationPoint kernel_point(std::string config, const config::HardwareConfig& cfg, std::string_view kernel,
                              compiler::KernelShape shape);
+// A step plan's call (compiler::step_plan) as a kernel point: every one of the kernel's dims plus
+// the optional ones the plan adds for its emitter (chained linears: chained, next_k, next_n).
+ValidationPoint planned_point(std::string config, const config::HardwareConfig& cfg, const compiler::PlannedCall& call);
 
 // The default set: every registered kernel on reference-small (plus tiny-fp32 and
 // reference-analytic geometries where they add a code path), both timing modes, and whole tiny
@@ -57,6 +62,11 @@ std::vector<ValidationPoint> large_validation_points();
 // tp 4 and as tp 2 x pp 2 (tests/analytic/test_multi_device.cpp; the tp 2 x pp 2 prefill carries
 // its shard's kernel-model gap, -5.05%, so they are not in the CLI report's 5% contract yet).
 std::vector<ValidationPoint> multi_device_validation_points();
+
+// Whole-run agreement of full-size models on reference-analytic (calibrated DRAM fidelity, TTFT
+// and TPOT): LLaMA-3.1-8B 2048 + 128 and 4096 + 128 (two prefill chunks), LLaMA-3.3-70B on 16
+// devices 1024 + 16 (tests/analytic/test_agreement.cpp, `large`).
+std::vector<ValidationPoint> full_size_validation_points();
 
 // Runs every point; model points sharing (model, hw, prompt, decode) share one simulated run.
 std::vector<ValidationResult> run_validation(const std::vector<ValidationPoint>& points);
