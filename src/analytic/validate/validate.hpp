@@ -59,8 +59,8 @@ std::vector<ValidationPoint> default_validation_points();
 // Heavier points for the CLI report (not in the unit test): smollm2-135m on reference-small.
 std::vector<ValidationPoint> large_validation_points();
 // Multi-device points: LLaMA-3.1-8B on reference-analytic, prompt 256 + 8, on 4 devices as
-// tp 4 and as tp 2 x pp 2 (tests/analytic/test_multi_device.cpp; the tp 2 x pp 2 prefill carries
-// its shard's kernel-model gap, -5.05%, so they are not in the CLI report's 5% contract yet).
+// tp 4 and as tp 2 x pp 2 (tests/analytic/test_multi_device.cpp; both within 5% since the
+// double-buffered linears, tp 2 x pp 2 prefill -3.1%; not yet in the CLI report).
 std::vector<ValidationPoint> multi_device_validation_points();
 
 // Whole-run agreement of full-size models on reference-analytic (calibrated DRAM fidelity, TTFT
