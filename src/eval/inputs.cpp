@@ -79,7 +79,12 @@ std::vector<std::vector<model::TokenId>> id_rows_npy(const fs::path& p, int64_t 
   const NpyArray a = npy_load(p);
   if (a.shape.empty() || a.shape.size() > max_rank)
     throw InputError(fmt::format("{}: error: array of rank {}; expected {}", p.string(), a.shape.size(), expected));
-  const std::vector<int64_t> flat = a.to_i64();
+  std::vector<int64_t> flat;
+  try {
+    flat = a.to_i64();
+  } catch (const InputError& e) {  // its message does not name the file
+    throw InputError(fmt::format("{}: {}; expected {}", p.string(), e.what(), expected));
+  }
   const size_t cols = a.shape.back(), rows = cols ? flat.size() / cols : 0;
   if (flat.empty()) throw InputError(fmt::format("{}: error: no token ids (shape [{}]); expected {}", p.string(),
                                                  fmt::join(a.shape, ", "), expected));
