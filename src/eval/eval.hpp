@@ -66,7 +66,7 @@ struct Metrics {
   uint64_t ppl_tokens = 0;      // predicted tokens of `texts` (0: no perplexity)
   double ppl = 0;               // exp(mean NLL) of the choice on `texts`
   double ppl_ref = 0;           // the same for the fp32 reference
-  double cpu_s = 0;             // CPU time of this evaluation (quantize + forward + compare)
+  double cpu_s = 0;             // CPU time of this evaluation (quantize + forward + compare); not reproducible
 };
 
 // The fp32 reference's logits on a set, kept to compare any number of choices against.
@@ -74,7 +74,8 @@ class Evaluator {
  public:
   // Runs the fp32 reference on every sequence (InputError for an empty set, an empty sequence,
   // an id outside the vocabulary or a sequence longer than max_position_embeddings).
-  // Keeps references to `cfg` and `w`: both must outlive the evaluator.
+  // Also InputError when the kept logits would not fit the host's memory (support/host_memory.hpp).
+  // Keeps a reference to `w` (it must outlive the evaluator) and a copy of `cfg`.
   Evaluator(const model::ModelConfig& cfg, const model::ModelWeights& w, EvalSet set);
   ~Evaluator();
   Evaluator(const Evaluator&) = delete;

@@ -12,6 +12,7 @@
 
 #include "eval/eval.hpp"
 #include "runner/runner_numerics.hpp"
+#include "support/host_memory.hpp"
 #include "support/support.hpp"
 
 namespace plena::eval {
@@ -98,7 +99,7 @@ struct Totals {
 }  // namespace
 
 struct Evaluator::Impl {
-  const model::ModelConfig& cfg;
+  const model::ModelConfig cfg;
   const model::ModelWeights& w;
   EvalSet set;
   std::vector<const std::vector<model::TokenId>*> seqs;  // prompts, then texts
@@ -119,6 +120,7 @@ struct Evaluator::Impl {
     return (*seqs[i])[p + 1];
   }
   void check_set() const;
+  void check_memory() const;
   void run_reference();
   Metrics compute(const NumericsChoice& choice) const;
 };
@@ -138,6 +140,21 @@ void Evaluator::Impl::check_set() const {
         throw InputError(fmt::format("eval: error: {} {} token {} (index {}) is outside the vocabulary [0, {})", kind, idx,
                                      s[p], p, cfg.vocab_size));
   }
+}
+
+// The reference logits are kept for every compared row: refuse a set that cannot fit instead of
+// failing in the middle of the pass.
+void Evaluator::Impl::check_memory() const {
+  uint64_t rows = 0, longest = 0;
+  for (const auto* s : seqs) rows += s->size(), longest = std::max<uint64_t>(longest, s->size());
+  const uint64_t vocab = uint64_t(cfg.vocab_size);
+  MemoryNeed need;
+  need.add("fp32 reference logits kept for comparison", sat_mul({rows, vocab, 4}), "--num-prompts/--prompt-len/--max-tokens");
+  need.add("quantized copy of the weights (one per concurrent evaluation)", sat_mul({cfg.linear_param_count(), 4}));
+  need.add("one sequence's logits and activations", sat_mul({longest, vocab + 4 * uint64_t(cfg.intermediate_size), 4}),
+           "--prompt-len/--window");
+  require_memory(need, host_memory_available(), "eval",
+                 "evaluate fewer positions (--max-tokens, --num-prompts, --prompt-len) or a smaller model");
 }
 
 void Evaluator::Impl::run_reference() {
@@ -195,6 +212,7 @@ Evaluator::Evaluator(const model::ModelConfig& cfg, const model::ModelWeights& w
   impl_->n_prompts = impl_->seqs.size();
   for (const auto& s : impl_->set.texts) impl_->seqs.push_back(&s);
   impl_->check_set();
+  impl_->check_memory();
   model::validate_weights(cfg, w, cfg.name.empty() ? "<weights>" : cfg.name);
   impl_->run_reference();
 }
