@@ -153,7 +153,7 @@ void Evaluator::Impl::check_memory() const {
   need.add("quantized copy of the weights (one per concurrent evaluation)", sat_mul({cfg.linear_param_count(), 4}));
   need.add("one sequence's logits and activations", sat_mul({longest, vocab + 4 * uint64_t(cfg.intermediate_size), 4}),
            "--prompt-len/--window");
-  require_memory(need, host_memory_available(), "eval",
+  require_memory(need, host_memory_available(), "plena eval",
                  "evaluate fewer positions (--max-tokens, --num-prompts, --prompt-len) or a smaller model");
 }
 

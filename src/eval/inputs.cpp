@@ -6,8 +6,10 @@
 #include <system_error>
 
 #include "eval/eval.hpp"
+#include "model/source.hpp"
 #include "runner/runner.hpp"
 #include "runner/runner_detail.hpp"
+#include "support/host_memory.hpp"
 #include "support/support.hpp"
 
 namespace plena::eval {
@@ -138,6 +140,14 @@ std::vector<std::vector<model::TokenId>> to_token_ids(const std::vector<std::vec
 }  // namespace
 
 LoadedModel load_model(const std::string& spec, uint64_t seed) {
+  // Refuse a model whose weights cannot be held (f32, plus one quantized copy) before allocating.
+  const model::ModelSource src = model::resolve_model_source(spec, true);
+  const model::ModelConfig cfg = src.is_preset ? model::model_preset(src.preset) : model::parse_hf_config(src.config);
+  MemoryNeed need;
+  need.add("host weights (f32)", sat_mul({cfg.param_count(), 4}), "--model");
+  need.add("quantized copy of the linear weights", sat_mul({cfg.linear_param_count(), 4}), "--model");
+  require_memory(need, host_memory_available(), "plena eval",
+                 "use a smaller model (e.g. a smaller checkpoint of the same family as a proxy)");
   runner::detail::ResolvedModel r = runner::detail::resolve_model(spec, seed, true);
   return {std::move(r.config), std::move(r.weights), std::move(r.source)};
 }

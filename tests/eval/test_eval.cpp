@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <filesystem>
 #include <thread>
 
 #include "config/config.hpp"
@@ -190,4 +191,51 @@ TEST(Eval, BadSetsAreInputErrors) {
   expect_error({{}, {{1, -3}}}, "text window 0 token -3");
   cfg.max_position_embeddings = 4;
   expect_error({{{1, 2, 3, 4, 5}}, {}}, "prompt 0 has 5 tokens; the model takes at most 4 positions");
+}
+
+// A bf16 checkpoint on disk (lazy tensors, embedding and head read in place from bf16 words):
+// fp32 is still exact, bf16 weights are already bf16 (only KV/activation rounding remains), and
+// concurrent evaluations agree with sequential ones.
+TEST(Eval, Bf16CheckpointLazyWeights) {
+  const std::filesystem::path d = std::filesystem::path(PLENA_BINARY_DIR) / "test_eval_tmp" / "ckpt_bf16";
+  std::filesystem::remove_all(d);
+  model::ModelConfig cfg = model::model_preset("tiny-qwen2");  // tied embeddings
+  model::save_hf_model(d, cfg, model::make_random_weights(cfg, 4), model::DType::BF16);
+  const eval::LoadedModel m = eval::load_model(d.string(), 1);
+  const eval::Evaluator ev(m.config, m.weights, random_set(m.config, 2, 9, 2));
+  std::vector<eval::Metrics> par(3);
+  const std::vector<std::string> names = {"fp32", "bf16", "mxint4"};
+  {
+    std::vector<std::thread> ts;
+    for (size_t i = 0; i < 3; ++i) ts.emplace_back([&, i] { par[i] = ev.evaluate(eval::precision(names[i])); });
+    for (auto& t : ts) t.join();
+  }
+  EXPECT_EQ(par[0].kl_mean, 0.0);
+  EXPECT_EQ(par[0].logit_max_abs, 0.0);
+  EXPECT_GT(par[1].kl_mean, 0.0);
+  EXPECT_LT(par[1].kl_mean, par[2].kl_mean);
+  const eval::Evaluator again(m.config, m.weights, random_set(m.config, 2, 9, 2));
+  for (size_t i = 0; i < 3; ++i) expect_same_bits(par[i], again.evaluate(eval::precision(names[i])));
+}
+
+// A format that overflows to Inf: the rows are counted, the error metrics are +inf, top-1 still counts.
+TEST(Eval, NonFiniteLogitsAreCountedNotHidden) {
+  const model::ModelConfig cfg = model::model_preset("tiny");
+  model::ModelWeights w = model::make_random_weights(cfg, 1);
+  for (float& x : w.get_mut("model.norm.weight").data) x *= 100.0f;  // logits up to ~100
+  const eval::Evaluator ev(cfg, w, {{{1, 2, 3}}, {{4, 5, 6}}});
+  eval::NumericsChoice c = eval::precision("fp32");
+  c.vector_type = numerics::parse_format("minifloat_e3m2");  // IEEE-like: max 28, overflow -> Inf
+  const eval::Metrics m = ev.evaluate(c);
+  EXPECT_EQ(m.positions, 6u);
+  EXPECT_GT(m.nonfinite_rows, 0u);
+  EXPECT_TRUE(std::isinf(m.kl_mean));
+  EXPECT_TRUE(std::isinf(m.logit_rms));
+  EXPECT_TRUE(std::isinf(m.ppl));
+  EXPECT_TRUE(std::isfinite(m.ppl_ref));
+  eval::EvalReport rep;
+  rep.results.push_back({"x", c.label(), c.key(), m});
+  rep.ppl_tokens = m.ppl_tokens;
+  EXPECT_NE(eval::format_text(rep, false).find("inf"), std::string::npos);
+  EXPECT_NE(eval::to_json(rep, false).find("\"kl_mean\": null"), std::string::npos);
 }

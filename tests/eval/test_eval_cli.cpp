@@ -65,6 +65,7 @@ TEST(EvalCli, EveryBadInputIsAClearErrorWithExit1) {
       {"--max-tokens x", "--max-tokens"},
       {"--seed -4", "--seed"},
       {"--bogus", "--bogus"},
+      {"--model llama-3.3-70b", "plena eval: error: needs about"},
   };
   for (const auto& [args, expect] : cases) {
     const CliResult r = run_plena("eval " + args);
