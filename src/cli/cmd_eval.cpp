@@ -31,14 +31,23 @@ void add_eval_command(CLI::App& app) {
   auto* pf = sub->add_option("--prompts", a->prompts,
                              "Prompt file: one prompt per line (ids separated by commas or blanks, # comments) or "
                              ".npy ([T] or [B, T])");
-  sub->add_option("--prompt-ids", a->opt.prompt_ids, "Prompts inline: 1,2,3 (one) or 1,2;3,4 (one per ';')")->excludes(pf);
-  sub->add_option("--num-prompts", a->opt.num_prompts, "Seeded random prompts when none are given")
-      ->transform(integer_in(1, 65536))
-      ->capture_default_str();
-  sub->add_option("--prompt-len", a->opt.prompt_len, "Length of each random prompt")
-      ->transform(integer_in(1, 1u << 20))
-      ->capture_default_str();
-  sub->add_option("--tokens", a->tokens, "Token file for perplexity: ids as text or .npy [N], cut into windows");
+  auto* pi = sub->add_option("--prompt-ids", a->opt.prompt_ids, "Prompts inline: 1,2,3 (one) or 1,2;3,4 (one per ';')")
+                  ->excludes(pf);
+  // Random prompts are drawn without --prompts and --prompt-ids (their flags are refused next to
+  // those instead of being ignored), and next to --tokens only when one of their flags is given.
+  auto* np = sub->add_option("--num-prompts", a->opt.num_prompts, "Seeded random prompts when none are given")
+                 ->transform(integer_in(1, 65536))
+                 ->excludes(pf)
+                 ->excludes(pi)
+                 ->capture_default_str();
+  auto* pl = sub->add_option("--prompt-len", a->opt.prompt_len, "Length of each random prompt")
+                 ->transform(integer_in(1, 1u << 20))
+                 ->excludes(pf)
+                 ->excludes(pi)
+                 ->capture_default_str();
+  sub->add_option("--tokens", a->tokens,
+                  "Token file for perplexity: ids as text or .npy [N], cut into windows (random prompts too only "
+                  "with --num-prompts or --prompt-len)");
   sub->add_option("--window", a->opt.window, "Tokens per perplexity window")
       ->transform(integer_in(2, 1u << 20))
       ->capture_default_str();
@@ -48,10 +57,11 @@ void add_eval_command(CLI::App& app) {
   sub->add_flag("--json", a->json, "JSON output");
   sub->add_flag("--timings", a->timings, "Also report CPU seconds (the reference pass and each choice)");
   sub->add_option("-o,--output", a->output, "Write the report here instead of standard output");
-  sub->callback([a] {
+  sub->callback([a, np, pl] {
     eval::EvalOptions o = a->opt;
     o.prompts_file = a->prompts;
     o.tokens_file = a->tokens;
+    o.random_with_tokens = np->count() > 0 || pl->count() > 0;
     const eval::EvalReport rep = eval::run_eval(o);
     const std::string text = a->json ? eval::to_json(rep, a->timings) : eval::format_text(rep, a->timings);
     if (a->output.empty())

@@ -103,7 +103,7 @@ struct EvalOptions {
   std::vector<std::string> precisions;  // precision() names, evaluated after `hw`
   // Prompts: a file (text: one prompt per line, ids separated by commas or blanks, '#' comments;
   // or .npy [T] / [B, T]), else `prompt_ids` ("1,2,3;4,5"), else num_prompts seeded random
-  // prompts of prompt_len ids.
+  // prompts of prompt_len ids (without a token file, or with one when random_with_tokens).
   std::filesystem::path prompts_file;
   std::string prompt_ids;
   uint64_t num_prompts = 4, prompt_len = 32;
@@ -111,6 +111,7 @@ struct EvalOptions {
   // last one kept when it has at least 2), at most max_tokens ids read (0: all).
   std::filesystem::path tokens_file;
   uint64_t window = 128, max_tokens = 0;
+  bool random_with_tokens = false;  // draw the random prompts also when tokens_file is given
 };
 
 struct ChoiceResult {

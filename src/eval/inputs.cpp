@@ -162,7 +162,7 @@ EvalSet load_set(const model::ModelConfig& cfg, const EvalOptions& opt) {
     set.prompts = prompts_from_file(opt.prompts_file, vocab);
   } else if (!opt.prompt_ids.empty()) {
     set.prompts = to_token_ids(runner::parse_prompt_ids(opt.prompt_ids), vocab, "--prompt-ids");
-  } else if (opt.tokens_file.empty()) {
+  } else if (opt.tokens_file.empty() || opt.random_with_tokens) {
     if (opt.num_prompts == 0 || opt.prompt_len == 0)
       throw InputError("--num-prompts/--prompt-len: error: 0 random prompts or tokens; expected at least 1 of each");
     set.prompts = to_token_ids(runner::detail::make_prompts(cfg, {}, opt.prompt_len, opt.num_prompts, opt.seed), vocab,

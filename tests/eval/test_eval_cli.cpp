@@ -16,6 +16,7 @@ TEST(EvalCli, TwoRunsAreByteIdenticalAndOrdered) {
   ASSERT_EQ(b.code, 0) << b.err;
   EXPECT_EQ(a.out, b.out);
   const auto j = nlohmann::json::parse(a.out);
+  EXPECT_EQ(j["prompts"], 2);       // random prompts next to --tokens: asked for with --num-prompts
   EXPECT_EQ(j["text_windows"], 3);  // 17 ids: 6 + 6 + 5
   EXPECT_EQ(j["ppl_tokens"], 14);
   ASSERT_EQ(j["results"].size(), 4u);
@@ -57,6 +58,8 @@ TEST(EvalCli, EveryBadInputIsAClearErrorWithExit1) {
       {"--tokens '" + D + "/none.npy'", "none.npy: error: --tokens: no such file"},
       {"--prompts '" + D + "/p.txt' --prompt-ids 1,2", "--prompts excludes --prompt-ids"},
       {"--prompt-ids 1,x", "--prompt-ids"},
+      {"--prompt-ids 1,2 --prompt-len 4", "--prompt-ids excludes --prompt-len"},
+      {"--prompts '" + D + "/p.txt' --num-prompts 2", "--prompts excludes --num-prompts"},
       {"--prompt-len 3000", "prompt 0 has 3000 tokens; the model takes at most 2048 positions"},
       {"--prompt-len -1", "--prompt-len"},
       {"--prompt-len 0", "--prompt-len"},

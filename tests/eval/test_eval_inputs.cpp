@@ -58,7 +58,11 @@ TEST(EvalInputs, TokenFileWindows) {
   o.tokens_file = d / "t.npy";
   o.window = 5;
   eval::EvalSet s = eval::load_set(cfg, o);
-  EXPECT_TRUE(s.prompts.empty());  // random prompts only when no prompt or token source is given
+  EXPECT_TRUE(s.prompts.empty());  // random prompts next to a token file only when asked for
+  o.random_with_tokens = true;
+  o.num_prompts = 3;
+  EXPECT_EQ(eval::load_set(cfg, o).prompts.size(), 3u);
+  o.random_with_tokens = false;
   ASSERT_EQ(s.texts.size(), 3u);
   EXPECT_EQ(s.texts[2], (std::vector<model::TokenId>{30, 33}));
   o.max_tokens = 11;  // the last window would hold one token: it predicts nothing and is dropped
