@@ -765,6 +765,8 @@ void encode_blocks(const EncodeArgs& a, const float* x, uint8_t* codes, uint8_t*
   size_t done = 0;
   if (g_avx512 && a.kind == EncodeKind::Plena && a.block == 8 && lanes() == 8)
     done = avx512::plena_encode_b8(x, codes, scales, nblocks, a.plena_band, slow);
+  if (g_avx512 && a.kind == EncodeKind::OcpFp && !a.ties_away && lanes() == 8)
+    done = avx512::ocp_fp_encode(x, codes, scales, nblocks, a.block, a.emax, a.fp, slow);
   if (done == nblocks) return;
   const size_t s0 = slow.size();
   HWY_DYNAMIC_DISPATCH(EncodeBlocks)(a, x + done * a.block, codes + done * a.block, scales + done, nblocks - done,
@@ -773,7 +775,11 @@ void encode_blocks(const EncodeArgs& a, const float* x, uint8_t* codes, uint8_t*
 }
 
 void decode_blocks(const DecodeArgs& a, const uint8_t* codes, const uint8_t* scales, float* out, size_t nblocks) {
-  HWY_DYNAMIC_DISPATCH(DecodeBlocks)(a, codes, scales, out, nblocks);
+  size_t done = 0;
+  if (g_avx512 && a.kind == DecodeKind::Float && a.block == 8 && lanes() == 8)
+    done = avx512::decode8_b8(a, codes, scales, out, nblocks);
+  if (done == nblocks) return;
+  HWY_DYNAMIC_DISPATCH(DecodeBlocks)(a, codes + done * 8, scales + done, out + done * 8, nblocks - done);
 }
 
 }  // namespace plena::numerics::fast::simd
