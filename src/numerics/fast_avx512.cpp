@@ -217,13 +217,14 @@ PLENA_AVX512 size_t decode8_b8(const simd::DecodeArgs& A, const uint8_t* codes, 
   const __m512i normal_off = _mm512_set1_epi32(int32_t(A.normal_off));
   const __m512 sub_scale = _mm512_set1_ps(A.sub_scale);
   const unsigned sh = 23 - A.mbits;
+  // Groups of 8 blocks (64 codes): an MLEN-64 row is one group.
   size_t b = 0;
-  for (; b + 16 <= nblocks; b += 16) {
-    const __m512i S = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(scales + b)));
-    if (_mm512_cmpgt_epu32_mask(_mm512_sub_epi32(S, s_lo), s_span)) break;
+  for (; b + 8 <= nblocks; b += 8) {
+    const __m512i S = _mm512_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(scales + b)));
+    if (_mm512_cmpgt_epu32_mask(_mm512_sub_epi32(S, s_lo), s_span) & 0xFF) break;
     const __m512i offv = _mm512_add_epi32(normal_off, _mm512_slli_epi32(_mm512_sub_epi32(S, _mm512_set1_epi32(127)), 23));
     const __m512i subv = _mm512_castps_si512(_mm512_mul_ps(_mm512_castsi512_ps(_mm512_slli_epi32(S, 23)), sub_scale));
-    for (int v = 0; v < 8; ++v) {
+    for (int v = 0; v < 4; ++v) {
       const __m512i c = _mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(codes + b * 8 + 16 * v)));
       const __m512i mag = _mm512_and_si512(c, mag_mask);
       const __m512i normal = _mm512_add_epi32(_mm512_slli_epi32(mag, sh), pair_lanes(offv, v));

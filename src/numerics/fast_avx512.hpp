@@ -26,7 +26,7 @@ size_t plena_encode_b8(const float* x, uint8_t* codes, uint8_t* scales, size_t n
 size_t ocp_fp_encode(const float* x, uint8_t* codes, uint8_t* scales, size_t nblocks, size_t block, int emax,
                      const FpParams& P, std::vector<size_t>& slow);
 
-// 8-bit float codes in blocks of 8 (DecodeKind::Float): decodes whole groups of 16 blocks while
+// 8-bit float codes in blocks of 8 (DecodeKind::Float): decodes whole groups of 8 blocks while
 // every scale byte of the group is in the exponent-add range (the AVX2 kernel's group path) and
 // returns the blocks done; the caller decodes the rest.
 size_t decode8_b8(const DecodeArgs& A, const uint8_t* codes, const uint8_t* scales, float* out, size_t nblocks);

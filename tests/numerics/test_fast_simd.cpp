@@ -247,7 +247,7 @@ TEST(FastSimd, Avx512EncodersMatchReference) {
   EXPECT_GT(checked, 10000u);
 }
 
-// The AVX-512 8-bit decoder of blocks of 8 (groups of 16 blocks while their scale bytes allow,
+// The AVX-512 8-bit decoder of blocks of 8 (groups of 8 blocks while their scale bytes allow,
 // the rest by the AVX2 kernel): random codes (NaN / Inf / field 0 included) and scale bytes,
 // every output bit.
 TEST(FastSimd, Avx512Decode8MatchesReference) {
@@ -256,7 +256,7 @@ TEST(FastSimd, Avx512Decode8MatchesReference) {
   size_t checked = 0;
   for (const char* name : {"plena-hw-mxfp:fp8_e4m3:b8", "ocp-mx:fp8_e4m3:b8:rne", "ocp-mx:fp8_e5m2:b8:rne"}) {
     const Format f = parse_format(name);
-    for (size_t nblocks : {1, 16, 17, 48, 250}) {
+    for (size_t nblocks : {1, 8, 9, 16, 17, 48, 250}) {
       for (int rep = 0; rep < 4; ++rep) {
         const size_t n = nblocks * 8;
         std::vector<uint8_t> e(n), s(nblocks);
