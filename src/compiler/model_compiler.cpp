@@ -234,12 +234,31 @@ void ModelCompiler::transpose_rows(const std::string& tensor, const model::Model
     const uint64_t k = o * in + uint64_t(i);
     return f32 ? f32[k] : std::bit_cast<float>(uint32_t(b16[k]) << 16);
   };
+  // Rows of the image that are HF columns r0, r0 + 1, ... (no padding or head placement among
+  // them): each HF row's stretch is read as one run, a loop the compiler vectorizes.
+  bool contiguous = nrows > 0 && rmap[0] >= 0;
+  for (uint64_t i = 1; contiguous && i < nrows; ++i) contiguous = rmap[i] == rmap[0] + int64_t(i);
   for (uint64_t c0 = 0; c0 < cols; c0 += kBlock) {
     const uint64_t nb = std::min(kBlock, cols - c0);
-    for (uint64_t c = c0; c < c0 + nb; ++c)
-      for (uint64_t i = 0; i < nrows; ++i) blk[(c - c0) * nrows + i] = cmap[c] < 0 ? 0.f : at(uint64_t(cmap[c]), rmap[i]);
-    for (uint64_t i = 0; i < nrows; ++i)
-      for (uint64_t c = 0; c < nb; ++c) d[i * cols + c0 + c] = blk[c * nrows + i];
+    for (uint64_t c = c0; c < c0 + nb; ++c) {
+      float* dst = blk.data() + (c - c0) * nrows;
+      if (cmap[c] < 0) {
+        std::fill_n(dst, nrows, 0.f);
+      } else if (contiguous && !f32) {
+        const uint16_t* s = b16.data() + uint64_t(cmap[c]) * in + uint64_t(rmap[0]);
+        for (uint64_t i = 0; i < nrows; ++i) dst[i] = std::bit_cast<float>(uint32_t(s[i]) << 16);
+      } else {
+        for (uint64_t i = 0; i < nrows; ++i) dst[i] = at(uint64_t(cmap[c]), rmap[i]);
+      }
+    }
+    float* out = d.data() + c0;
+    if (nb == kBlock) {  // a fixed trip count: one vector gather-and-store per image row
+      for (uint64_t i = 0; i < nrows; ++i)
+        for (uint64_t c = 0; c < kBlock; ++c) out[i * cols + c] = blk[c * nrows + i];
+    } else {
+      for (uint64_t i = 0; i < nrows; ++i)
+        for (uint64_t c = 0; c < nb; ++c) out[i * cols + c] = blk[c * nrows + i];
+    }
   }
 }
 

@@ -109,6 +109,143 @@ PLENA_AVX512 size_t plena_encode_b8(const float* x, uint8_t* codes, uint8_t* sca
   return b;
 }
 
+namespace {
+
+// ---- ocp-mx float elements, RNE (FpMag in fast_simd.cpp on 16 lanes) ----
+
+// Magnitude code of p = x * 2^-s with the sign bit (p < 0) at sign_shift.
+PLENA_AVX512 inline __m512i ocp_code(__m512 p, const simd::FpParams& P) {
+  const __m512i ab = _mm512_and_si512(_mm512_castps_si512(p), _mm512_set1_epi32(0x7FFFFFFF));
+  const __m512i one = _mm512_set1_epi32(1);
+  const __m512i bias = _mm512_add_epi32(_mm512_set1_epi32(int32_t(P.half - 1 - (P.code_off << P.sh))),
+                                        _mm512_and_si512(_mm512_srli_epi32(ab, P.sh), one));
+  const __m512i normal = _mm512_srli_epi32(_mm512_add_epi32(ab, bias), P.sh);
+  const __m512 a = _mm512_castsi512_ps(ab);
+  const __m512i sub = _mm512_sub_epi32(_mm512_castps_si512(_mm512_add_ps(a, _mm512_set1_ps(P.c_sub))),
+                                       _mm512_set1_epi32(int32_t(P.c_sub_bits)));
+  const __mmask16 is_sub = _mm512_cmp_ps_mask(a, _mm512_set1_ps(P.min_norm), _CMP_LT_OQ);
+  const __m512i code = _mm512_min_epu32(_mm512_mask_blend_epi32(is_sub, normal, sub), _mm512_set1_epi32(int32_t(P.max_code)));
+  const __mmask16 neg = _mm512_cmp_ps_mask(p, _mm512_setzero_ps(), _CMP_LT_OQ);
+  return _mm512_mask_or_epi32(code, neg, code, _mm512_set1_epi32(int32_t(1u << P.sign_shift)));
+}
+
+// Four code vectors (values < 256) -> 64 bytes in element order.
+PLENA_AVX512 inline void store_codes64(const __m512i* c, uint8_t* dst) {
+  const __m512i b = _mm512_packus_epi16(_mm512_packus_epi32(c[0], c[1]), _mm512_packus_epi32(c[2], c[3]));
+  const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+  _mm512_storeu_si512(dst, _mm512_permutexvar_epi32(order, b));
+}
+
+// The B = 8 / B = 32 kernel (NV vectors of 16 per two blocks / per block; 16 blocks a group).
+template <int B>
+PLENA_AVX512 size_t ocp_fp_encode(const float* x, uint8_t* codes, uint8_t* scales, size_t nblocks, int emax,
+                                  const simd::FpParams& P, std::vector<size_t>& slow) {
+  constexpr int kVecs = B;  // 16 blocks of B elements = B vectors of 16
+  const __m512i absm = _mm512_set1_epi32(0x7FFFFFFF);
+  const __m512i e_lo = _mm512_set1_epi32(27 + emax), e_span = _mm512_set1_epi32(199);
+  const __m512i half = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
+  size_t b = 0;
+  for (; b + 16 <= nblocks; b += 16) {
+    const float* xg = x + b * B;
+    __m512i a[8];
+    if constexpr (B == 8) {
+      for (int j = 0; j < 8; ++j) a[j] = _mm512_and_si512(_mm512_castps_si512(_mm512_loadu_ps(xg + 16 * j)), absm);
+    } else {  // block j: vectors 2j, 2j + 1; a[i] holds blocks 2i | 2i + 1 folded to 8 lanes each
+      for (int i = 0; i < 8; ++i) {
+        __m512i m[2];
+        for (int h = 0; h < 2; ++h) {
+          const float* xb = xg + 32 * (2 * i + h);
+          m[h] = _mm512_max_epu32(_mm512_and_si512(_mm512_castps_si512(_mm512_loadu_ps(xb)), absm),
+                                  _mm512_and_si512(_mm512_castps_si512(_mm512_loadu_ps(xb + 16)), absm));
+        }
+        a[i] = _mm512_max_epu32(_mm512_shuffle_i32x4(m[0], m[1], 0x44), _mm512_shuffle_i32x4(m[0], m[1], 0xEE));
+      }
+    }
+    const __m512i E = _mm512_srli_epi32(block_max16(a), 23);
+    unsigned bad = _mm512_cmpgt_epu32_mask(_mm512_sub_epi32(E, e_lo), e_span);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(scales + b), _mm512_cvtepi32_epi8(_mm512_sub_epi32(E, _mm512_set1_epi32(emax))));
+    const __m512 muls = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_sub_epi32(_mm512_set1_epi32(254 + emax), E), 23));
+    alignas(64) float mul_arr[16];
+    _mm512_store_ps(mul_arr, muls);
+    for (int k = 0; k < kVecs; k += 4) {
+      __m512i c[4];
+      for (int i = 0; i < 4; ++i) {
+        const int v = k + i;
+        const __m512 mul = B == 8 ? _mm512_permutexvar_ps(_mm512_add_epi32(half, _mm512_set1_epi32(2 * v)), muls)
+                                  : _mm512_set1_ps(mul_arr[v / 2]);
+        c[i] = ocp_code(_mm512_mul_ps(_mm512_loadu_ps(xg + 16 * v), mul), P);
+      }
+      store_codes64(c, codes + b * B + 16 * k);
+    }
+    for (; bad; bad &= bad - 1) slow.push_back(b + size_t(__builtin_ctz(bad)));
+  }
+  return b;
+}
+
+}  // namespace
+
+size_t ocp_fp_encode(const float* x, uint8_t* codes, uint8_t* scales, size_t nblocks, size_t block, int emax,
+                     const simd::FpParams& P, std::vector<size_t>& slow) {
+  if (block == 8) return ocp_fp_encode<8>(x, codes, scales, nblocks, emax, P, slow);
+  if (block == 32) return ocp_fp_encode<32>(x, codes, scales, nblocks, emax, P, slow);
+  return 0;
+}
+
+namespace {
+
+// Lanes 0-7 from lane 2v of t, lanes 8-15 from lane 2v + 1 (blocks of 8 in a vector of 16).
+PLENA_AVX512 inline __m512i pair_lanes(__m512i t, int v) {
+  const __m512i half = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
+  return _mm512_permutexvar_epi32(_mm512_add_epi32(half, _mm512_set1_epi32(2 * v)), t);
+}
+
+}  // namespace
+
+PLENA_AVX512 size_t decode8_b8(const simd::DecodeArgs& A, const uint8_t* codes, const uint8_t* scales, float* out,
+                               size_t nblocks) {
+  // The AVX2 kernel's group path (fast_simd.cpp DecodeBlocksT): scale bytes in the exponent-add
+  // range, the block scale folded into the normal offset and the field-0 multiplier.
+  const int bias = 127 - int(A.normal_off >> 23);
+  const int fmax = int((A.special_min <= 0x7F ? A.special_min - 1 : 0x7Fu) >> A.mbits);
+  const __m512i s_lo = _mm512_set1_epi32(bias), s_span = _mm512_set1_epi32(254 - fmax);
+  const __m512i mag_mask = _mm512_set1_epi32(0x7F), sign_mask = _mm512_set1_epi32(int32_t(0x80000000u));
+  const __m512i first_normal = _mm512_set1_epi32(int32_t(1u << A.mbits));
+  const __m512i special_min = _mm512_set1_epi32(int32_t(A.special_min));
+  const __m512i last_finite = _mm512_set1_epi32(int32_t(A.special_min) - 1);
+  const __m512i inf = _mm512_set1_epi32(0x7F800000), nan = _mm512_set1_epi32(0x7FC00000);
+  const bool specials = A.special_min <= 0x7F, has_inf = A.inf_code == A.special_min;
+  const __m512i normal_off = _mm512_set1_epi32(int32_t(A.normal_off));
+  const __m512 sub_scale = _mm512_set1_ps(A.sub_scale);
+  const unsigned sh = 23 - A.mbits;
+  // Groups of 8 blocks (64 codes): an MLEN-64 row is one group.
+  size_t b = 0;
+  for (; b + 8 <= nblocks; b += 8) {
+    const __m512i S = _mm512_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(scales + b)));
+    if (_mm512_cmpgt_epu32_mask(_mm512_sub_epi32(S, s_lo), s_span) & 0xFF) break;
+    const __m512i offv = _mm512_add_epi32(normal_off, _mm512_slli_epi32(_mm512_sub_epi32(S, _mm512_set1_epi32(127)), 23));
+    const __m512i subv = _mm512_castps_si512(_mm512_mul_ps(_mm512_castsi512_ps(_mm512_slli_epi32(S, 23)), sub_scale));
+    for (int v = 0; v < 4; ++v) {
+      const __m512i c = _mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(codes + b * 8 + 16 * v)));
+      const __m512i mag = _mm512_and_si512(c, mag_mask);
+      const __m512i normal = _mm512_add_epi32(_mm512_slli_epi32(mag, sh), pair_lanes(offv, v));
+      const __m512i sub = _mm512_castps_si512(
+          _mm512_mul_ps(_mm512_cvtepi32_ps(mag), _mm512_castsi512_ps(pair_lanes(subv, v))));
+      __m512i r = _mm512_mask_blend_epi32(_mm512_cmplt_epi32_mask(mag, first_normal), normal, sub);
+      if (specials) {
+        if (has_inf) {
+          r = _mm512_mask_mov_epi32(r, _mm512_cmpgt_epi32_mask(mag, last_finite), nan);
+          r = _mm512_mask_mov_epi32(r, _mm512_cmpeq_epi32_mask(mag, special_min), inf);
+        } else {
+          r = _mm512_mask_mov_epi32(r, _mm512_cmpeq_epi32_mask(mag, special_min), nan);
+        }
+      }
+      // ternary 0xF8: A | (B & C): the code's sign bit onto the value.
+      _mm512_storeu_ps(out + b * 8 + 16 * v, _mm512_castsi512_ps(_mm512_ternarylogic_epi32(r, c, sign_mask, 0xF8)));
+    }
+  }
+  return b;
+}
+
 #define PLENA_AVX512_VBMI __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vbmi")))
 
 // vpermb indices for vector k (16 codes) of a 64-code group (48 bytes): code i of the vector
@@ -161,6 +298,10 @@ bool supported() { return false; }
 bool supported_vbmi() { return false; }
 void decode6(const uint8_t*, size_t, size_t, const float*, const uint8_t*, const float*, float*) {}
 size_t plena_encode_b8(const float*, uint8_t*, uint8_t*, size_t, uint32_t, std::vector<size_t>&) { return 0; }
+size_t ocp_fp_encode(const float*, uint8_t*, uint8_t*, size_t, size_t, int, const FpParams&, std::vector<size_t>&) {
+  return 0;
+}
+size_t decode8_b8(const DecodeArgs&, const uint8_t*, const uint8_t*, float*, size_t) { return 0; }
 }  // namespace plena::numerics::fast::simd::avx512
 
 #endif

@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "numerics/fast_simd.hpp"
+
 namespace plena::numerics::fast::simd::avx512 {
 
 // True when the CPU (and OS) support the instructions these kernels use.
@@ -17,6 +19,17 @@ bool supported();
 // to `slow`; `band` is EncodeArgs::plena_band.
 size_t plena_encode_b8(const float* x, uint8_t* codes, uint8_t* scales, size_t nblocks, uint32_t band,
                        std::vector<size_t>& slow);
+
+// ocp-mx float elements, RNE, blocks of 8 or 32 (else 0): encodes the first floor(nblocks / 16)
+// * 16 blocks as the AVX2 kernel does (scale byte E - emax, code per byte); blocks it cannot take
+// (zero, FP32-subnormal or Inf/NaN maxima, extreme scales) get arbitrary codes and go to `slow`.
+size_t ocp_fp_encode(const float* x, uint8_t* codes, uint8_t* scales, size_t nblocks, size_t block, int emax,
+                     const FpParams& P, std::vector<size_t>& slow);
+
+// 8-bit float codes in blocks of 8 (DecodeKind::Float): decodes whole groups of 8 blocks while
+// every scale byte of the group is in the exponent-add range (the AVX2 kernel's group path) and
+// returns the blocks done; the caller decodes the rest.
+size_t decode8_b8(const DecodeArgs& A, const uint8_t* codes, const uint8_t* scales, float* out, size_t nblocks);
 
 // ... and AVX-512 VBMI (byte permutes), for decode6.
 bool supported_vbmi();

@@ -765,6 +765,8 @@ void encode_blocks(const EncodeArgs& a, const float* x, uint8_t* codes, uint8_t*
   size_t done = 0;
   if (g_avx512 && a.kind == EncodeKind::Plena && a.block == 8 && lanes() == 8)
     done = avx512::plena_encode_b8(x, codes, scales, nblocks, a.plena_band, slow);
+  if (g_avx512 && a.kind == EncodeKind::OcpFp && !a.ties_away && lanes() == 8)
+    done = avx512::ocp_fp_encode(x, codes, scales, nblocks, a.block, a.emax, a.fp, slow);
   if (done == nblocks) return;
   const size_t s0 = slow.size();
   HWY_DYNAMIC_DISPATCH(EncodeBlocks)(a, x + done * a.block, codes + done * a.block, scales + done, nblocks - done,
@@ -773,7 +775,16 @@ void encode_blocks(const EncodeArgs& a, const float* x, uint8_t* codes, uint8_t*
 }
 
 void decode_blocks(const DecodeArgs& a, const uint8_t* codes, const uint8_t* scales, float* out, size_t nblocks) {
-  HWY_DYNAMIC_DISPATCH(DecodeBlocks)(a, codes, scales, out, nblocks);
+  if (!(g_avx512 && a.kind == DecodeKind::Float && a.block == 8 && lanes() == 8))
+    return HWY_DYNAMIC_DISPATCH(DecodeBlocks)(a, codes, scales, out, nblocks);
+  // A group the AVX-512 kernel declines (a scale byte outside its range, e.g. a zero padding
+  // block) goes to the AVX2 kernel alone; the kernel takes over again after it.
+  for (size_t b = 0; b < nblocks;) {
+    b += avx512::decode8_b8(a, codes + b * 8, scales + b, out + b * 8, nblocks - b);
+    const size_t n = std::min<size_t>(8, nblocks - b);
+    if (n) HWY_DYNAMIC_DISPATCH(DecodeBlocks)(a, codes + b * 8, scales + b, out + b * 8, n);
+    b += n;
+  }
 }
 
 }  // namespace plena::numerics::fast::simd

@@ -209,32 +209,72 @@ TEST(FastSimd, RowDecoderIsDecodeRow) {
   EXPECT_GE(rows, 2 * names.size());  // every format checked on at least two row lengths
 }
 
-// The AVX-512 plena-hw kernel (groups of 16 blocks, the rest by the AVX2 kernel) against the
-// reference, for rows whose block counts leave every remainder, and with slow blocks in the groups.
-TEST(FastSimd, Avx512PlenaMatchesReference) {
+// The AVX-512 encoders (plena-hw b8, ocp-mx float RNE b8 / b32; groups of 16 blocks, the rest by
+// the AVX2 kernel) against the reference, for rows whose block counts leave every remainder, and
+// with slow blocks in the groups; packed formats compare the packed bytes.
+TEST(FastSimd, Avx512EncodersMatchReference) {
   if (!fast::simd::avx512_kernels()) GTEST_SKIP() << "no AVX-512 on this CPU";
-  const Format f = parse_format("plena-hw-mxfp:fp8_e4m3:b8");
   Gen g;
-  std::vector<float> blk(8);
   size_t checked = 0;
-  for (size_t nblocks : {1, 15, 16, 17, 31, 33, 64, 250, 1000}) {
-    for (int rep = 0; rep < 8; ++rep) {
-      std::vector<float> row(nblocks * 8);
-      for (size_t b = 0; b < nblocks; ++b) {
-        g.block(blk);
-        std::copy(blk.begin(), blk.end(), row.begin() + long(b * 8));
+  for (const char* name : {"plena-hw-mxfp:fp8_e4m3:b8", "ocp-mx:fp8_e4m3:b8:rne", "ocp-mx:fp8_e5m2:b8:rne",
+                           "ocp-mx:fp8_e4m3:b32:rne", "ocp-mx:fp6_e3m2:b32:rne", "ocp-mx:fp4_e2m1:b32:rne"}) {
+    const Format f = parse_format(name);
+    const size_t B = size_t(f.block);
+    std::vector<float> blk(B);
+    for (size_t nblocks : {1, 15, 16, 17, 31, 33, 64, 250}) {
+      for (int rep = 0; rep < 6; ++rep) {
+        const size_t n = nblocks * B;
+        std::vector<float> row(n);
+        for (size_t b = 0; b < nblocks; ++b) {
+          g.block(blk);
+          std::copy(blk.begin(), blk.end(), row.begin() + long(b * B));
+        }
+        std::vector<uint8_t> e(packed_element_bytes(f, n)), scales(nblocks), rc(B);
+        encode_row(f, row, e, scales);
+        std::vector<uint32_t> want(n);
+        for (size_t b = 0; b < nblocks; ++b) {
+          const uint8_t sb = encode_block(f, std::span<const float>(row).subspan(b * B, B), rc);
+          ASSERT_EQ(sb, scales[b]) << name << " blocks " << nblocks << " block " << b;
+          std::copy(rc.begin(), rc.end(), want.begin() + long(b * B));
+        }
+        std::vector<uint8_t> packed(e.size());
+        pack_codes(want, f.width, packed);
+        ASSERT_EQ(packed, e) << name << " blocks " << nblocks;
+        checked += nblocks;
       }
-      std::vector<uint8_t> codes(row.size()), scales(nblocks), rc(8);
-      encode_row(f, row, codes, scales);
-      for (size_t b = 0; b < nblocks; ++b) {
-        const uint8_t sb = encode_block(f, std::span<const float>(row).subspan(b * 8, 8), rc);
-        ASSERT_EQ(sb, scales[b]) << "blocks " << nblocks << " block " << b;
-        for (size_t i = 0; i < 8; ++i) ASSERT_EQ(rc[i], codes[b * 8 + i]) << "block " << b << " element " << i;
-      }
-      checked += nblocks;
     }
   }
   EXPECT_GT(checked, 10000u);
+}
+
+// The AVX-512 8-bit decoder of blocks of 8 (groups of 8 blocks while their scale bytes allow,
+// the rest by the AVX2 kernel): random codes (NaN / Inf / field 0 included) and scale bytes,
+// every output bit.
+TEST(FastSimd, Avx512Decode8MatchesReference) {
+  if (!fast::simd::avx512_kernels()) GTEST_SKIP() << "no AVX-512 on this CPU";
+  std::mt19937_64 rng(31);
+  size_t checked = 0;
+  for (const char* name : {"plena-hw-mxfp:fp8_e4m3:b8", "ocp-mx:fp8_e4m3:b8:rne", "ocp-mx:fp8_e5m2:b8:rne"}) {
+    const Format f = parse_format(name);
+    for (size_t nblocks : {1, 8, 9, 16, 17, 48, 250}) {
+      for (int rep = 0; rep < 4; ++rep) {
+        const size_t n = nblocks * 8;
+        std::vector<uint8_t> e(n), s(nblocks);
+        for (auto& b : e) b = uint8_t(rng());
+        // Mostly in-range scales (the group path), sometimes 0 / 255 / extremes (the fallback).
+        for (auto& b : s) b = rep == 3 ? uint8_t(rng()) : uint8_t(100 + rng() % 50);
+        std::vector<float> got(n), want(n);
+        decode_row(f, e, s, got);
+        for (size_t b = 0; b < nblocks; ++b)
+          decode_block(f, s[b], std::span<const uint8_t>(e).subspan(b * 8, 8), std::span<float>(want).subspan(b * 8, 8));
+        for (size_t i = 0; i < n; ++i)
+          ASSERT_EQ(std::bit_cast<uint32_t>(want[i]), std::bit_cast<uint32_t>(got[i]))
+              << name << " element " << i << " scale " << int(s[i / 8]) << " code " << int(e[i]);
+        checked += nblocks;
+      }
+    }
+  }
+  EXPECT_GT(checked, 3000u);
 }
 
 // ... and it takes ordinary (Gaussian) blocks itself.
