@@ -103,8 +103,13 @@ uint64_t row_sum_blocks(const config::HardwareConfig& cfg, const AttentionArgs& 
   return ceil_div(a.num_heads * a.head_dim, cfg.geometry.vlen);
 }
 
+// Worth it where a row group's products with the ones tile cost the matrix unit less than the
+// group's V_RED_SUMs cost the vector unit (not on the reference emulator's M_MM = MLEN cycles).
 bool row_sums_apply(const config::HardwareConfig& cfg, const AttentionArgs& a, const HeadMap& hm, bool ones_room) {
-  return ones_room && a.q_len > 1 && hm.copy_q && ceil_div(a.kv_len, cfg.geometry.mlen) == 1 && vram_stats_exact(cfg);
+  const auto& l = cfg.latency;
+  const uint64_t blen = cfg.geometry.blen, sums = a.head_dim / blen * (l.systolic_overhead + l.matrix_mm);
+  return ones_room && a.q_len > 1 && hm.copy_q && ceil_div(a.kv_len, cfg.geometry.mlen) == 1 &&
+         vram_stats_exact(cfg) && sums < blen * l.vector_sum;
 }
 
 // Row sums: no statistics outlive a row, so every unit head goes in one pass and the chunk is as

@@ -57,7 +57,8 @@ Schedule attention_schedule(const config::HardwareConfig& cfg, const AttentionAr
 // The identity tensor's row where the all-ones tile's prefetch starts (after the identity's).
 uint64_t ones_tile_row(const config::HardwareConfig& cfg);
 // Row sums are exact (the vector and FP formats agree: V(sum) = F(sum), V(1/l) = F(1/l)) and
-// apply: prefill (q_len > 1), head_dim < MLEN, one KV tile, and MRAM room for the ones tile.
+// apply: prefill (q_len > 1), head_dim < MLEN, one KV tile, MRAM room for the ones tile, and the
+// matrix products cost less than the vector reductions they replace (latency profile).
 bool row_sums_apply(const config::HardwareConfig& cfg, const AttentionArgs& a, const HeadMap& hm, bool ones_room);
 // Q VLEN blocks (num_heads * head_dim columns): the row-sum rows keep one block per query row each.
 uint64_t row_sum_blocks(const config::HardwareConfig& cfg, const AttentionArgs& a);
