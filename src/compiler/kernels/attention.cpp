@@ -16,6 +16,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <optional>
 #include <vector>
 
@@ -349,6 +350,11 @@ class FlashAttentionEmitter {
   void rows_with_next_scores(uint64_t t, const Item& it, const Item* next, uint64_t next_s);
   void next_scores_begin(const Item& next, uint64_t next_s);
   void next_score_block(uint64_t c, uint64_t tile);
+  struct RowSpec {
+    uint64_t s = 0, from = 0;  // visible keys (0: none) and the window's first key in the tile
+  };
+  void softmax_rows(const std::vector<RowSpec>& rows, const GpReg* mask, uint64_t mask_step,
+                    const std::function<void(uint64_t)>& after = {});
 };
 
 FlashAttentionEmitter::FlashAttentionEmitter(ProgramBuilder& b, const AttentionSetup& s)
@@ -769,12 +775,12 @@ void FlashAttentionEmitter::rows_with_next_scores(uint64_t t, const Item& it, co
   if (next) next_scores_begin(*next, next_s);
   start_rows(false, false);
   if (it.k.kind == 2) {
-    for (uint64_t i = i0, p = 0; i < i1; ++i) {
-      const uint64_t s = visible(i, t);
-      if (s > 0) row_update(s, true, nullptr, visible_from(i, t));
-      advance_row(false, false);
-      for (; p < nb && (p + 1) * n <= (i - i0 + 1) * nb; ++p) next_score_block(c0 + p, tile);
-    }
+    std::vector<RowSpec> specs;
+    for (uint64_t i = i0; i < i1; ++i) specs.push_back({visible(i, t), visible_from(i, t)});
+    uint64_t p = 0;
+    softmax_rows(specs, nullptr, 0, [&](uint64_t r) {
+      for (; p < nb && (p + 1) * n <= (r + 1) * nb; ++p) next_score_block(c0 + p, tile);
+    });
     return;
   }
   const bool masked = it.k.s0 < s_.mlen;
@@ -783,23 +789,12 @@ void FlashAttentionEmitter::rows_with_next_scores(uint64_t t, const Item& it, co
     mrow.emplace(b_.regs().gp("mask row"));
     b_.load_imm(*mrow, s_.mask_row(it.k.s0));
   }
+  const GpReg mreg = masked ? GpReg(*mrow) : gp0;
   auto rows = [&](uint64_t count) {
-    for (uint64_t r = 0; r < count; ++r) {
-      if (masked) {
-        const GpReg m = *mrow;
-        row_update(0, true, &m);
-        b_.add_imm(*mrow, *mrow, it.k.d * vlen);
-      } else {
-        row_update(s_.mlen, true);
-      }
-      advance_row(false, false);
-    }
+    softmax_rows(std::vector<RowSpec>(count, RowSpec{s_.mlen, 0}), masked ? &mreg : nullptr, it.k.d * vlen);
   };
   // nb blocks over n rows: R rows per block in a loop (the block's column in a register), then the rest.
-  if (nb == 0) {
-    b_.loop(n, [&] { rows(1); });
-    return;
-  }
+  if (nb == 0) return rows(n);
   const uint64_t per = n / nb;
   if (per > 0) {
     auto col = b_.regs().gp("next S column");
@@ -815,9 +810,52 @@ void FlashAttentionEmitter::rows_with_next_scores(uint64_t t, const Item& it, co
       b_.add_imm(col, col, blen);
     });
   }
-  if (n > per * nb) b_.loop(n - per * nb, [&] { rows(1); });
+  if (n > per * nb) rows(n - per * nb);
   if (per == 0)
     for (uint64_t p = 0; p < nb; ++p) next_score_block(c0 + p, tile);
+}
+
+// First-tile updates of row-sum rows from r_srow on, software-pipelined: row k+1's scale, mask
+// and max are issued before row k's exp, with m alternating between f_m and f_mold, so the front
+// end does not wait for the V_RED_MAX it just issued. Even rows' S addresses are in r_srow, odd
+// rows' in r_q (each steps two rows); r_srow ends at the row after the last. A row with s = 0 sees
+// nothing and is skipped; `mask` (stepping by mask_step per row) replaces the static mask rows.
+// after(k) runs once row k's exp is issued.
+void FlashAttentionEmitter::softmax_rows(const std::vector<RowSpec>& rows, const GpReg* mask, uint64_t mask_step,
+                                         const std::function<void(uint64_t)>& after) {
+  const uint64_t vlen = s_.vlen, n = rows.size();
+  const GpReg reg[2] = {r_srow, r_q};
+  const FpReg fm[2] = {f_m, f_mold};
+  b_.add_imm(r_q, r_srow, vlen);
+  auto stage_a = [&](uint64_t k) {
+    const GpReg row = reg[k % 2];
+    if (rows[k].s > 0) {
+      b_.v_mul_vf(row, row, f_scale);
+      if (mask)
+        b_.v_add_vv(row, row, *mask);
+      else if (rows[k].s < s_.mlen)
+        b_.v_add_vv(row, row, at(ra, s_.mask_row(rows[k].s)));
+      if (rows[k].from > 0) b_.v_add_vv(row, row, at(ra, s_.low_base + rows[k].from * vlen));
+      b_.s_add_fp(fm[k % 2], f_neg, f0);  // m starts at F(-1e30 + 0) = -1e30
+      b_.v_red_max(fm[k % 2], row);
+    }
+    if (mask) b_.add_imm(*mask, *mask, mask_step);
+  };
+  auto stage_b = [&](uint64_t k) {
+    const GpReg row = reg[k % 2];
+    if (rows[k].s > 0) {
+      b_.v_sub_vf(row, row, fm[k % 2]);
+      b_.v_exp_v(row, row);
+    }
+    b_.add_imm(row, row, 2 * vlen);
+    if (after) after(k);
+  };
+  for (uint64_t k = 0; k < n; ++k) {
+    stage_a(k);
+    if (k > 0) stage_b(k - 1);
+  }
+  if (n > 0) stage_b(n - 1);
+  if (n % 2) b_.add_imm(r_srow, r_q, 0);  // the odd register passed the next row
 }
 
 // Groups [g, g1) of kind k as one hardware loop (a mask row register when rows see part of the tile).
