@@ -349,6 +349,7 @@ class FlashAttentionEmitter {
   void pipelined_tile(uint64_t t);
   void rows_with_next_scores(uint64_t t, const Item& it, const Item* next, uint64_t next_s);
   void next_scores_begin(const Item& next, uint64_t next_s);
+  void next_scores_zeros(const Item& next);
   void next_score_block(uint64_t c, uint64_t tile);
   struct RowSpec {
     uint64_t s = 0, from = 0;  // visible keys (0: none) and the window's first key in the tile
@@ -732,6 +733,7 @@ void FlashAttentionEmitter::pipelined_tile(uint64_t t) {
   if (items.empty()) return;
   const uint64_t bufs[2] = {s_.s_base, s_.s2_base}, tile = t % s_.tpp;
   next_scores_begin(items[0], bufs[0]);
+  next_scores_zeros(items[0]);
   for (uint64_t c = items[0].k.c_lo; c < items[0].k.c_hi; ++c) next_score_block(c, tile);
   for (size_t j = 0; j < items.size(); ++j) {
     const Item& it = items[j];
@@ -746,10 +748,17 @@ void FlashAttentionEmitter::pipelined_tile(uint64_t t) {
 }
 
 // The next item's S: its Q rows in r_idx, its buffer in r_orow (neither is used by first-tile
-// rows); the column blocks no row of it sees are written from the zero accumulator now.
+// rows).
 void FlashAttentionEmitter::next_scores_begin(const Item& next, uint64_t next_s) {
   b_.load_imm(r_idx, next.head->q_row0 + next.g * s_.blen * s_.vlen);
   b_.load_imm(r_orow, next_s);
+}
+
+// The column blocks no row of the next item sees, written from the zero accumulator. They reuse
+// the buffer the previous item's P V and row sums read, so they queue behind those products on
+// the in-order matrix unit: issued after the first piece of rows, not before it, lest a full
+// matrix queue stall the front end (and the vector unit) until those products start.
+void FlashAttentionEmitter::next_scores_zeros(const Item& next) {
   for (uint64_t c = 0; c < s_.mlen / s_.blen; ++c)
     if (c < next.k.c_lo || c >= next.k.c_hi) {
       b_.add_imm(ra, r_orow, c * s_.blen);
@@ -765,21 +774,31 @@ void FlashAttentionEmitter::next_score_block(uint64_t c, uint64_t tile) {
   b_.m_mm_wo(ra, gp0, 0);
 }
 
-// Item it's rows (S in cur_s), cut into one piece per computed column block of the next item's
-// S, each piece followed by that block. A uniform group's pieces are hardware loops whose body
-// is R rows then the block (the phase overlaps them, as the units do); the rest are static.
+// Item it's rows (S in cur_s) in nb + 1 pieces around the nb computed column blocks of the next
+// item's S: the first piece, then per block the block and `per` rows. The last block is thus
+// multiplied under rows of this item, not after them (the next item's rows need all of its S).
+// A uniform group's blocks are one hardware loop whose body is the block then `per` rows (the
+// phase overlaps them, as the units do); the rest are static.
 void FlashAttentionEmitter::rows_with_next_scores(uint64_t t, const Item& it, const Item* next, uint64_t next_s) {
   const uint64_t blen = s_.blen, vlen = s_.vlen, tile = t % s_.tpp;
   const uint64_t i0 = qc0 + it.g * blen, i1 = std::min(qc0 + qcn, i0 + blen), n = i1 - i0;
   const uint64_t nb = next ? next->k.c_hi - next->k.c_lo : 0, c0 = next ? next->k.c_lo : 0;
+  const uint64_t per = n / (nb + 1), first = per > 0 ? n - per * nb : n;
   if (next) next_scores_begin(*next, next_s);
   start_rows(false, false);
+  // After the first piece: the zero blocks, then (static rows) block p after `per` more rows each.
+  auto after_first = [&] {
+    if (next) next_scores_zeros(*next);
+    if (per == 0)
+      for (uint64_t p = 0; p < nb; ++p) next_score_block(c0 + p, tile);
+  };
   if (it.k.kind == 2) {
     std::vector<RowSpec> specs;
     for (uint64_t i = i0; i < i1; ++i) specs.push_back({visible(i, t), visible_from(i, t)});
-    uint64_t p = 0;
     softmax_rows(specs, nullptr, 0, [&](uint64_t r) {
-      for (; p < nb && (p + 1) * n <= (r + 1) * nb; ++p) next_score_block(c0 + p, tile);
+      if (r + 1 == first) after_first();
+      if (per > 0 && r + 1 >= first && r + 1 < n && (r + 1 - first) % per == 0)
+        next_score_block(c0 + (r + 1 - first) / per, tile);
     });
     return;
   }
@@ -793,26 +812,21 @@ void FlashAttentionEmitter::rows_with_next_scores(uint64_t t, const Item& it, co
   auto rows = [&](uint64_t count) {
     softmax_rows(std::vector<RowSpec>(count, RowSpec{s_.mlen, 0}), masked ? &mreg : nullptr, it.k.d * vlen);
   };
-  // nb blocks over n rows: R rows per block in a loop (the block's column in a register), then the rest.
-  if (nb == 0) return rows(n);
-  const uint64_t per = n / nb;
-  if (per > 0) {
-    auto col = b_.regs().gp("next S column");
-    b_.load_imm(col, c0 * blen);
-    auto kaddr = b_.regs().gp("next K block");
-    b_.load_imm(kaddr, s_.mk->tile_address(tile) + c0 * blen * s_.mlen);
-    b_.loop(nb, [&] {
-      rows(per);
-      b_.m_tmm(r_idx, kaddr);
-      b_.s_add_int(ra, r_orow, col);
-      b_.m_mm_wo(ra, gp0, 0);
-      b_.add_imm(kaddr, kaddr, blen * s_.mlen);
-      b_.add_imm(col, col, blen);
-    });
-  }
-  if (n > per * nb) rows(n - per * nb);
-  if (per == 0)
-    for (uint64_t p = 0; p < nb; ++p) next_score_block(c0 + p, tile);
+  rows(first);
+  after_first();
+  if (per == 0 || nb == 0) return;
+  auto col = b_.regs().gp("next S column");
+  b_.load_imm(col, c0 * blen);
+  auto kaddr = b_.regs().gp("next K block");
+  b_.load_imm(kaddr, s_.mk->tile_address(tile) + c0 * blen * s_.mlen);
+  b_.loop(nb, [&] {
+    b_.m_tmm(r_idx, kaddr);
+    b_.s_add_int(ra, r_orow, col);
+    b_.m_mm_wo(ra, gp0, 0);
+    b_.add_imm(kaddr, kaddr, blen * s_.mlen);
+    b_.add_imm(col, col, blen);
+    rows(per);
+  });
 }
 
 // First-tile updates of row-sum rows from r_srow on, software-pipelined: row k+1's scale, mask
