@@ -135,6 +135,7 @@ struct AttentionSchedule {
   // one whole-tile prefetch the tiles stay in MRAM and a pass after the first fetches nothing.
   uint64_t kv_passes = 0;
   bool vram_stats = false;  // running max and sum in VRAM rows (long KV ranges, small FP SRAM)
+  bool row_sums = false;    // one-tile prefill: row sums on the matrix unit, O /= l per Q block
 };
 AttentionSchedule emit_flash_attention(ProgramBuilder& b, MemoryPlan& plan, const AttentionArgs& args);
 // Attention calls whose programs differ only in their step values (load_step_imm: the mask

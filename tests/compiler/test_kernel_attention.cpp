@@ -210,14 +210,15 @@ TEST(KernelAttention, KvTilesSharedByAllHeadsOfABlock) {
   Result m = run_case(fp32_mlen64(), mha);
   check_fp32(fp32_mlen64(), mha);
   EXPECT_EQ(m.cost.count(isa::Opcode::H_PREFETCH_M), 2u * 2 * 2 + m.cost.transfers(isa::Opcode::H_PREFETCH_M, 0));
-  // A small FP SRAM splits the heads of a block into passes (each streams the tiles again).
+  // A small FP SRAM splits the heads of a block into passes (each streams the tiles again). Two
+  // tiles per prefetch: a two-tile range is resident but is no single tile (no row sums).
   Case split = dec;
   split.batch = 1;
   split.q_len = 16;
-  split.kv_len = 16;
+  split.kv_len = 100;
   const auto small_fp = config::parse_config_toml(
       "base = \"tiny-fp32\"\n[geometry]\nmlen = 64\nvlen = 64\nblen = 4\nhlen = 16\nbroadcast_amount = 4\n"
-      "[hbm]\nm_prefetch_amount = 64\n[sram]\nfp_depth = 96\n",
+      "[hbm]\nm_prefetch_amount = 128\n[sram]\nfp_depth = 96\n[timing]\nlatency_profile = \"analytic\"\n",
       "fp32-mlen64-smallfp");
   check_fp32(small_fp, split);
   Result sp = run_case(small_fp, split);
@@ -227,12 +228,21 @@ TEST(KernelAttention, KvTilesSharedByAllHeadsOfABlock) {
   // identity replaced K), and V once.
   EXPECT_EQ(sp.cost.transfers(isa::Opcode::H_PREFETCH_M, 0), sp.schedule.q_chunks);
   EXPECT_EQ(sp.cost.count(isa::Opcode::H_PREFETCH_M), 2 * sp.schedule.q_chunks + 1);
-  // Three tiles do not fit one prefetch: every pass of every chunk streams them.
-  split.kv_len = 130;
+  // One tile: row sums, every head in one pass whatever the FP SRAM; K after each chunk's
+  // identity, V and the ones tile (its own MRAM block) once.
+  Case one = split;
+  one.kv_len = 16;
+  check_fp32(small_fp, one);
+  Result rs = run_case(small_fp, one);
+  EXPECT_TRUE(rs.schedule.row_sums);
+  EXPECT_EQ(rs.schedule.heads_per_pass, 8u);
+  EXPECT_EQ(rs.cost.count(isa::Opcode::H_PREFETCH_M), 2 * rs.schedule.q_chunks + 2);
+  // Four tiles do not fit one prefetch: every pass of every chunk streams them.
+  split.kv_len = 130 + 64;
   check_fp32(small_fp, split);
   Result st = run_case(small_fp, split);
   EXPECT_EQ(st.cost.count(isa::Opcode::H_PREFETCH_M),
-            st.schedule.q_chunks + st.schedule.kv_passes * 3 * 2);
+            st.schedule.q_chunks + st.schedule.kv_passes * 2 * 2);  // 4 tiles: two prefetches of K and of V
 }
 
 // A KV range longer than one prefetch with a small FP SRAM: the running max and sum move to VRAM
@@ -414,7 +424,48 @@ TEST(KernelAttention, CombinedKvRows) {
   // A resident range: fetched once, not again after each chunk's Q copy.
   Case c{.q_len = 40, .kv_len = 40, .heads = 4, .kv_heads = 2, .head_dim = 16, .max_q_chunk = 8, .kv_combined = true};
   const Result r = run_case(fp32_mlen64(), c);
-  EXPECT_EQ(r.ops.at(isa::Opcode::H_PREFETCH_M), 1u + r.schedule.q_chunks);  // K|V once + one identity per chunk
+  // K|V once + one identity per chunk (+ the ones tile once with row sums).
+  EXPECT_EQ(r.ops.at(isa::Opcode::H_PREFETCH_M), 1u + r.schedule.q_chunks + (r.schedule.row_sums ? 1 : 0));
+}
+
+// A one-tile prefill takes each row's softmax sum from the matrix unit (P x ones) and divides O
+// once per Q block: the same bits as V_RED_SUM and S_RECI_FP per head (staged golden, fp32 and
+// bf16), no V_RED_SUM executed. Not where the vector and FP formats differ (V(l) != F(l)), nor
+// for decode or a range of several tiles.
+TEST(KernelAttention, RowSumsOnTheMatrixUnit) {
+  const auto tiny_analytic =
+      config::parse_config_toml("base = \"tiny-fp32\"\n[timing]\nlatency_profile = \"analytic\"\n", "tiny-analytic");
+  for (const Case& c : {Case{.q_len = 16, .kv_len = 16, .heads = 2, .kv_heads = 1, .head_dim = 8, .seed = 41},
+                        Case{.q_len = 13, .kv_len = 15, .heads = 4, .kv_heads = 2, .head_dim = 8, .seed = 42},
+                        Case{.batch = 2, .q_len = 10, .kv_len = 16, .heads = 4, .kv_heads = 4, .head_dim = 8,
+                             .causal = false, .seed = 43},
+                        Case{.q_len = 16, .kv_len = 16, .heads = 2, .kv_heads = 1, .head_dim = 8, .seed = 44, .window = 5},
+                        Case{.q_len = 16, .kv_len = 16, .heads = 4, .kv_heads = 2, .head_dim = 8, .seed = 45,
+                             .max_q_chunk = 4}}) {
+    check_fp32(tiny_analytic, c);
+    const Result r = run_case(tiny_analytic, c);
+    EXPECT_TRUE(r.schedule.row_sums) << c.label();
+    EXPECT_EQ(r.schedule.heads_per_pass, std::min<uint64_t>(c.heads, 16 / c.head_dim * c.heads / c.kv_heads))
+        << c.label();  // every head of a unit (MLEN 16: two kv heads of 8)
+    EXPECT_EQ(r.ops.count(isa::Opcode::V_RED_SUM), 0u) << c.label();
+  }
+  const Case bf{.q_len = 40, .kv_len = 40, .heads = 4, .kv_heads = 2, .head_dim = 16, .seed = 46, .kv_combined = true};
+  // reference-small's emulator latencies (M_MM = MLEN cycles) make V_RED_SUM cheaper: not used;
+  // with the analytic profile (M_MM = BLEN) it is.
+  EXPECT_FALSE(run_case(ref_bf16(), bf).schedule.row_sums);
+  const auto bf_analytic = config::parse_config_toml(
+      "base = \"reference-small\"\n[sram]\nvector_depth = 16384\nmatrix_depth = 1024\n[hbm]\nsize_bytes = 67108864\n"
+      "[timing]\nlatency_profile = \"analytic\"\n",
+      "ref-bf16-analytic");
+  check_bf16(bf_analytic, bf);
+  EXPECT_TRUE(run_case(bf_analytic, bf).schedule.row_sums);
+  const auto wide_fp = config::parse_config_toml(
+      "base = \"tiny-fp32\"\n[sram]\nfp_type = \"bf16\"\n[timing]\nlatency_profile = \"analytic\"\n", "fp-bf16");
+  const Case c{.q_len = 16, .kv_len = 16, .heads = 2, .kv_heads = 1, .head_dim = 8, .seed = 47};
+  EXPECT_FALSE(run_case(wide_fp, c).schedule.row_sums);
+  EXPECT_FALSE(run_case(tiny_analytic, {.q_len = 1, .kv_len = 16, .heads = 2, .kv_heads = 1, .head_dim = 8}).schedule.row_sums);
+  EXPECT_FALSE(run_case(tiny_analytic, {.q_len = 8, .kv_len = 20, .heads = 2, .kv_heads = 1, .head_dim = 8}).schedule.row_sums);
+  EXPECT_FALSE(run_case(tiny_fp32(), c).schedule.row_sums);  // emulator latencies: M_MM = MLEN
 }
 
 TEST(KernelAttention, CombinedKvRowsErrors) {

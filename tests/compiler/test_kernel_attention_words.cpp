@@ -2,7 +2,8 @@
 // (prefill, decode, GQA/MQA, head_dim below / above MLEN, windows, query chunks, two tiles per
 // prefetch) hash to the recorded values (re-recorded when load_imm became fixed-length, and when the column-mask table
 // came to hold only the rows a call uses, and when KV tiles resident in MRAM stopped being
-// re-fetched per head pass and fully masked S column blocks stopped being multiplied). A change to the
+// re-fetched per head pass and fully masked S column blocks stopped being multiplied, and when the
+// identity tensor gained the all-ones tile and one-tile prefills took row sums on the matrix unit). A change to the
 // emitted instruction stream changes a hash; update them only for an intended change.
 #include <fmt/format.h>
 #include <gtest/gtest.h>
@@ -76,6 +77,7 @@ uint64_t attention_words_hash(const Shape& s) {
 }
 
 const char* kTpp2 = "base = \"tiny-fp32\"\n[hbm]\nm_prefetch_amount = 32\n";
+const char* kAnalytic = "base = \"tiny-fp32\"\n[timing]\nlatency_profile = \"analytic\"\n";
 
 }  // namespace
 
@@ -90,12 +92,13 @@ TEST(KernelAttentionWords, ProgramWordsUnchanged) {
       {"tiny-fp32", 1, 40, 40, 4, 2, 16, true, 5, 0, 0x48309698e4ed2ccbull},
       {"reference-small", 1, 64, 256, 4, 2, 64, true, 0, 0, 0x90bc1a32574ab4bfull},
       {"reference-small", 2, 1, 512, 8, 2, 64, true, 0, 0, 0x884be8515e9d76ddull},
-      {"reference-small", 1, 16, 130, 4, 2, 16, true, 70, 0, 0x6fb8788b17482cd4ull},
-      {"reference-small", 2, 70, 70, 4, 1, 32, true, 64, 0, 0x912dcb06ffeb62aaull},
-      {"reference-small", 1, 3, 130, 4, 1, 32, false, 0, 0, 0xc1149d93fe6bb682ull},
+      {"reference-small", 1, 16, 130, 4, 2, 16, true, 70, 0, 0xa3f4ed4c594e8ba8ull},
+      {"reference-small", 2, 70, 70, 4, 1, 32, true, 64, 0, 0x22b2dbfcbeb04df2ull},
+      {"reference-small", 1, 3, 130, 4, 1, 32, false, 0, 0, 0xec439f9b0f7e28aeull},
       {kTpp2, 2, 9, 90, 4, 2, 16, true, 21, 0, 0x7ec85cb7e4bc534cull},
       {kTpp2, 1, 1, 130, 2, 1, 32, true, 40, 0, 0x87c0c301f72943d2ull},
       {kTpp2, 1, 40, 70, 2, 2, 16, false, 0, 0, 0x0255334d214d2eabull},
+      {kAnalytic, 1, 16, 16, 4, 2, 8, true, 0, 0, 0xe20e90fd296eab75ull},  // one tile: row sums
   };
   const bool print = std::getenv("PLENA_PRINT_HASHES") != nullptr;
   for (const Shape& s : shapes) {

@@ -16,6 +16,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
+#include <optional>
 #include <vector>
 
 #include "compiler/kernel_registry.hpp"
@@ -44,11 +46,20 @@ struct AttentionSetup {
   bool head_masks = false;  // heads share a VLEN block: O updates use V_MASK
   bool low_masks = false;   // the window cuts some tile from below: a second mask table
   uint64_t tpp = 0;
-  std::string n_k, n_v, n_s, n_pv, n_mask, n_m, n_l, n_qx, n_st;
+  std::string n_k, n_v, n_s, n_pv, n_mask, n_m, n_l, n_qx, n_st, n_ones, n_lsum;
   const MramBlock *mk = nullptr, *mv = nullptr;
   // Where the V tiles are read (mk with combined K|V rows) and where the identity tile goes (mv
   // then, so it does not evict the K|V tiles).
   const MramBlock *v_tiles = nullptr, *id_tile = nullptr;
+  // Row sums (attn::Schedule::row_sums): the all-ones tile (its own MRAM block, loaded once, or the
+  // identity's, reloaded after every Q copy), and the sums: row i of Q block qb of the chunk at
+  // lsum_base + (qb * lsum_rows + i) VLEN, head h's sum over its own columns.
+  bool rsum = false, own_ones = false;
+  const MramBlock* ones = nullptr;
+  uint64_t lsum_base = 0, lsum_rows = 0;
+  // Row sums: a second S buffer, so the next group's S is multiplied while this group's rows run.
+  uint64_t s2_base = 0;
+  std::string n_s2;
   uint64_t s_base = 0, pv_base = 0, mask_base = 0, low_base = 0, scale_slot = 0, neg_slot = 0;
   // The column-mask table holds mask_rows rows; the row masking keys >= s sits at slot
   // (s - mask_first) mod MLEN (see allocate), and the -1e30 row follows them.
@@ -159,6 +170,7 @@ void AttentionSetup::check_tensors(const config::HardwareConfig& cfg, MemoryPlan
 void AttentionSetup::allocate(MemoryPlan& plan) {
   n_k = a.name + ".k", n_v = a.name + ".v", n_s = a.name + ".s", n_pv = a.name + ".pv", n_mask = a.name + ".mask",
   n_m = a.name + ".m", n_l = a.name + ".l", n_qx = a.name + ".qx", n_st = a.name + ".stats";
+  n_ones = a.name + ".ones", n_lsum = a.name + ".lsum", n_s2 = a.name + ".s2";
   mk = &plan.alloc_mram(n_k, ub * tpp);
   mv = &plan.alloc_mram(n_v, ub * tpp);
   v_tiles = kv.combined() ? mk : mv;
@@ -183,12 +195,23 @@ void AttentionSetup::allocate(MemoryPlan& plan) {
   // Query chunks x head passes whose running max and sum fit in FP SRAM.
   fp_free = plan.fp_space().largest_free();
   const uint64_t vram_budget = std::min(a.stats_vram_rows, plan.vram_space().largest_free());
-  const Schedule sch = attention_schedule(plan.config(), a, hm, fp_free, vram_budget);
-  q_chunk = sch.q_chunk, hpass = sch.heads_per_pass, vstats = sch.vram_stats;
+  const uint64_t mram_free = plan.mram_space().largest_free();
+  own_ones = mram_free >= tpp;
+  Schedule sch = attention_schedule(plan.config(), a, hm, fp_free, vram_budget, own_ones || kv.combined());
+  const uint64_t blocks = row_sum_blocks(plan.config(), a);
+  if (sch.row_sums && (hm.max_unit_heads + blocks) * round_up(sch.q_chunk, blen) > plan.vram_space().largest_free())
+    sch = attention_schedule(plan.config(), a, hm, fp_free, vram_budget, false);
+  q_chunk = sch.q_chunk, hpass = sch.heads_per_pass, vstats = sch.vram_stats, rsum = sch.row_sums;
   if (q_chunk == 0)
     fail(a.name, fmt::format("needs 2 * min(q_len, BLEN) = {} free FP SRAM entries for the running max and sum, {} free",
                              2 * std::min(a.q_len, blen), plan.fp_space().largest_free()));
-  if (vstats) {
+  if (rsum) {
+    ones = own_ones ? &plan.alloc_mram(n_ones, tpp) : id_tile;
+    own_ones = ones != id_tile;
+    lsum_rows = round_up(q_chunk, blen);
+    lsum_base = plan.alloc_vram(n_lsum, blocks * lsum_rows, vlen).base();
+    s2_base = plan.alloc_vram(n_s2, blen, mlen).base();
+  } else if (vstats) {
     stats_base = plan.alloc_vram(n_st, vram_stats_rows(q_chunk, hpass), vlen).base();
   } else {
     m_slot = plan.alloc_fp_scratch(n_m, hpass * q_chunk);
@@ -202,7 +225,11 @@ void AttentionSetup::allocate(MemoryPlan& plan) {
 
 void AttentionSetup::release(MemoryPlan& plan) const {
   if (hm.copy_q) plan.free_vram(n_qx);
-  if (vstats) {
+  if (rsum) {
+    plan.free_vram(n_s2);
+    plan.free_vram(n_lsum);
+    if (own_ones) plan.free_mram(n_ones);
+  } else if (vstats) {
     plan.free_vram(n_st);
   } else {
     plan.free_fp_scratch(n_l);
@@ -264,6 +291,9 @@ class FlashAttentionEmitter {
                   const GpReg* mask_row = nullptr, uint64_t mask_step = 0);
   void group_scores(uint64_t tile, const GroupKind& k);
   void group_pv(uint64_t tile, bool first);
+  void group_row_sums();
+  void load_ones(const ScopedHbm& ai);
+  void normalize_by_row_sums();
   void row_update(uint64_t s, bool first, const GpReg* mask = nullptr, uint64_t from = 0);
   void rescale_row(bool first);
   void row_add_pv();
@@ -308,6 +338,24 @@ class FlashAttentionEmitter {
   uint64_t t_begin = 0;      // the chunk's first streamed tile (a whole-prefetch boundary)
   std::vector<Head> heads;   // the current pass's heads
   const Head* cur = nullptr;
+  uint64_t lsum_row0 = 0;  // row sums: the current head's first row-sum row of the chunk
+  uint64_t cur_s = 0;      // the S buffer the current group's rows and products use
+  // Row sums: one computed (head, row group) of a tile, in emission order.
+  struct Item {
+    const Head* head = nullptr;
+    uint64_t g = 0;
+    GroupKind k;
+  };
+  void pipelined_tile(uint64_t t);
+  void rows_with_next_scores(uint64_t t, const Item& it, const Item* next, uint64_t next_s);
+  void next_scores_begin(const Item& next, uint64_t next_s);
+  void next_scores_zeros(const Item& next);
+  void next_score_block(uint64_t c, uint64_t tile);
+  struct RowSpec {
+    uint64_t s = 0, from = 0;  // visible keys (0: none) and the window's first key in the tile
+  };
+  void softmax_rows(const std::vector<RowSpec>& rows, const GpReg* mask, uint64_t mask_step,
+                    const std::function<void(uint64_t)>& after = {});
 };
 
 FlashAttentionEmitter::FlashAttentionEmitter(ProgramBuilder& b, const AttentionSetup& s)
@@ -334,6 +382,7 @@ FlashAttentionEmitter::FlashAttentionEmitter(ProgramBuilder& b, const AttentionS
       av(b.regs().hbm("V cache")) {
   o_bstride = s.o->rows_alloc * s.vlen;
   q_bstride = s.q->rows_alloc * s.vlen;
+  cur_s = s.s_base;
   n_tiles = ceil_div(a_.kv_len, s.mlen);
   rmask = s.head_masks ? 1 : 0;
 }
@@ -348,6 +397,11 @@ void FlashAttentionEmitter::emit() {
   b_.s_ld_fp(f_scale, at(ra, s_.scale_slot), 0);
   build_masks();
   bind_caches();
+  if (s_.rsum && s_.own_ones) {  // its own MRAM block: once for the whole call
+    auto ai = b_.regs().hbm("identity");
+    b_.set_addr_reg(ai, s_.idt->base);
+    load_ones(ai);
+  }
   // Every sequence has the same lengths: the same code shape, counted once.
   b_.repeat(a_.batch, [&](uint64_t bi) {
     for (uint64_t u = 0; u < s_.hm.units; ++u) emit_unit(bi, u);
@@ -493,6 +547,15 @@ void FlashAttentionEmitter::copy_q() {
       b_.add_imm(r_o, r_o, blen * vlen);
     });
   }
+  if (s_.rsum && !s_.own_ones) load_ones(ai);  // after the copy's reads of the shared block
+}
+
+// The all-ones tile from the identity tensor (its second whole-tile prefetch).
+void FlashAttentionEmitter::load_ones(const ScopedHbm& ai) {
+  b_.set_scale_reg(s_.idt->scale_reg);
+  b_.set_stride_reg(s_.idt->row_stride);
+  b_.h_prefetch_m(at(ra, s_.ones->tile_address(0)), at(rb, ones_tile_row(b_.config()) * s_.mlen), ai, 1, 0);
+  set_cache_regs();
 }
 
 // One query chunk of one head pass: every KV tile, then O /= l per head.
@@ -574,6 +637,7 @@ void FlashAttentionEmitter::stream_tiles() {
 
 // O /= l.
 void FlashAttentionEmitter::normalize_output() {
+  if (s_.rsum) return normalize_by_row_sums();
   for (const Head& hh : heads) {
     select_head(hh);
     b_.load_imm(r_idx, s_.idx_base());
@@ -591,6 +655,27 @@ void FlashAttentionEmitter::normalize_output() {
   }
 }
 
+// O /= l with the row sums: per Q block the pass's heads share, 1/l then O * (1/l) over all of
+// them at once (V_MASK: their columns), as S_RECI_FP and V_MUL_VF would per head.
+void FlashAttentionEmitter::normalize_by_row_sums() {
+  const uint64_t vlen = s_.vlen;
+  for (uint64_t qb = heads.front().h * s_.hd / vlen; qb <= (heads.back().h * s_.hd) / vlen; ++qb) {
+    uint64_t mask = 0, o_row0 = 0;
+    for (const Head& hh : heads)
+      if (hh.h * s_.hd / vlen == qb) mask |= hh.vmask, o_row0 = hh.o_row0;
+    if (mask == 0) continue;
+    b_.set_v_mask(mask);
+    b_.load_imm(r_idx, s_.lsum_base + qb * s_.lsum_rows * vlen);
+    b_.load_imm(r_orow, o_row0);
+    b_.loop(qcn, [&] {
+      b_.v_reci_v(r_idx, r_idx, 1);
+      b_.v_mul_vv(r_orow, r_orow, r_idx, 1);
+      b_.add_imm(r_idx, r_idx, vlen);
+      b_.add_imm(r_orow, r_orow, vlen);
+    });
+  }
+}
+
 // One KV tile: the unit's blocks of K and V when it starts a whole-tile prefetch, then every head
 // of the pass.
 void FlashAttentionEmitter::tile_body(uint64_t t) {
@@ -603,6 +688,7 @@ void FlashAttentionEmitter::tile_body(uint64_t t) {
     }
     b_.add_imm(r_e, r_e, tpp * mlen * s_.kv.width);
   }
+  if (s_.rsum) return pipelined_tile(t);
   // Every head of the pass emits the same code shape for the tile (head-specific values are
   // fixed-length loads and SRAM offsets): counted once.
   b_.repeat(heads.size(), [&](uint64_t i) {
@@ -634,6 +720,156 @@ void FlashAttentionEmitter::head_tile(uint64_t t) {
     uniform_groups(t, g, g1, k);
     g = g1 - 1;
   }
+}
+
+// Row sums (the tile is every row's only one): the pass's computed (head, group) items in order,
+// alternating between two S buffers; S of item j+1 is multiplied, one column block at a time,
+// between pieces of item j's rows, so the matrix unit works under the softmax.
+void FlashAttentionEmitter::pipelined_tile(uint64_t t) {
+  std::vector<Item> items;
+  for (const Head& hh : heads)
+    for (uint64_t g = 0; g < groups; ++g)
+      if (const GroupKind k = classify(g, t); k.kind != 0) items.push_back({&hh, g, k});
+  if (items.empty()) return;
+  const uint64_t bufs[2] = {s_.s_base, s_.s2_base}, tile = t % s_.tpp;
+  next_scores_begin(items[0], bufs[0]);
+  next_scores_zeros(items[0]);
+  for (uint64_t c = items[0].k.c_lo; c < items[0].k.c_hi; ++c) next_score_block(c, tile);
+  for (size_t j = 0; j < items.size(); ++j) {
+    const Item& it = items[j];
+    select_head(*it.head);
+    set_group(it.g);
+    cur_s = bufs[j % 2];
+    rows_with_next_scores(t, it, j + 1 < items.size() ? &items[j + 1] : nullptr, bufs[(j + 1) % 2]);
+    group_pv(tile, true);
+    group_row_sums();
+  }
+  cur_s = s_.s_base;
+}
+
+// The next item's S: its Q rows in r_idx, its buffer in r_orow (neither is used by first-tile
+// rows).
+void FlashAttentionEmitter::next_scores_begin(const Item& next, uint64_t next_s) {
+  b_.load_imm(r_idx, next.head->q_row0 + next.g * s_.blen * s_.vlen);
+  b_.load_imm(r_orow, next_s);
+}
+
+// The column blocks no row of the next item sees, written from the zero accumulator. They reuse
+// the buffer the previous item's P V and row sums read, so they queue behind those products on
+// the in-order matrix unit: issued after the first piece of rows, not before it, lest a full
+// matrix queue stall the front end (and the vector unit) until those products start.
+void FlashAttentionEmitter::next_scores_zeros(const Item& next) {
+  for (uint64_t c = 0; c < s_.mlen / s_.blen; ++c)
+    if (c < next.k.c_lo || c >= next.k.c_hi) {
+      b_.add_imm(ra, r_orow, c * s_.blen);
+      b_.m_mm_wo(ra, gp0, 0);
+    }
+}
+
+// One BLEN-wide column block of the next item's S (a unit is one column block: head_dim < MLEN).
+void FlashAttentionEmitter::next_score_block(uint64_t c, uint64_t tile) {
+  const uint64_t mlen = s_.mlen, blen = s_.blen;
+  b_.m_tmm(r_idx, at(rb, s_.mk->tile_address(tile) + c * blen * mlen));
+  b_.add_imm(ra, r_orow, c * blen);
+  b_.m_mm_wo(ra, gp0, 0);
+}
+
+// Item it's rows (S in cur_s) in nb + 1 pieces around the nb computed column blocks of the next
+// item's S: the first piece, then per block the block and `per` rows. The last block is thus
+// multiplied under rows of this item, not after them (the next item's rows need all of its S).
+// A uniform group's blocks are one hardware loop whose body is the block then `per` rows (the
+// phase overlaps them, as the units do); the rest are static.
+void FlashAttentionEmitter::rows_with_next_scores(uint64_t t, const Item& it, const Item* next, uint64_t next_s) {
+  const uint64_t blen = s_.blen, vlen = s_.vlen, tile = t % s_.tpp;
+  const uint64_t i0 = qc0 + it.g * blen, i1 = std::min(qc0 + qcn, i0 + blen), n = i1 - i0;
+  const uint64_t nb = next ? next->k.c_hi - next->k.c_lo : 0, c0 = next ? next->k.c_lo : 0;
+  const uint64_t per = n / (nb + 1), first = per > 0 ? n - per * nb : n;
+  if (next) next_scores_begin(*next, next_s);
+  start_rows(false, false);
+  // After the first piece: the zero blocks, then (static rows) block p after `per` more rows each.
+  auto after_first = [&] {
+    if (next) next_scores_zeros(*next);
+    if (per == 0)
+      for (uint64_t p = 0; p < nb; ++p) next_score_block(c0 + p, tile);
+  };
+  if (it.k.kind == 2) {
+    std::vector<RowSpec> specs;
+    for (uint64_t i = i0; i < i1; ++i) specs.push_back({visible(i, t), visible_from(i, t)});
+    softmax_rows(specs, nullptr, 0, [&](uint64_t r) {
+      if (r + 1 == first) after_first();
+      if (per > 0 && r + 1 >= first && r + 1 < n && (r + 1 - first) % per == 0)
+        next_score_block(c0 + (r + 1 - first) / per, tile);
+    });
+    return;
+  }
+  const bool masked = it.k.s0 < s_.mlen;
+  std::optional<ScopedGp> mrow;
+  if (masked) {
+    mrow.emplace(b_.regs().gp("mask row"));
+    b_.load_imm(*mrow, s_.mask_row(it.k.s0));
+  }
+  const GpReg mreg = masked ? GpReg(*mrow) : gp0;
+  auto rows = [&](uint64_t count) {
+    softmax_rows(std::vector<RowSpec>(count, RowSpec{s_.mlen, 0}), masked ? &mreg : nullptr, it.k.d * vlen);
+  };
+  rows(first);
+  after_first();
+  if (per == 0 || nb == 0) return;
+  auto col = b_.regs().gp("next S column");
+  b_.load_imm(col, c0 * blen);
+  auto kaddr = b_.regs().gp("next K block");
+  b_.load_imm(kaddr, s_.mk->tile_address(tile) + c0 * blen * s_.mlen);
+  b_.loop(nb, [&] {
+    b_.m_tmm(r_idx, kaddr);
+    b_.s_add_int(ra, r_orow, col);
+    b_.m_mm_wo(ra, gp0, 0);
+    b_.add_imm(kaddr, kaddr, blen * s_.mlen);
+    b_.add_imm(col, col, blen);
+    rows(per);
+  });
+}
+
+// First-tile updates of row-sum rows from r_srow on, software-pipelined: row k+1's scale, mask
+// and max are issued before row k's exp, with m alternating between f_m and f_mold, so the front
+// end does not wait for the V_RED_MAX it just issued. Even rows' S addresses are in r_srow, odd
+// rows' in r_q (each steps two rows); r_srow ends at the row after the last. A row with s = 0 sees
+// nothing and is skipped; `mask` (stepping by mask_step per row) replaces the static mask rows.
+// after(k) runs once row k's exp is issued.
+void FlashAttentionEmitter::softmax_rows(const std::vector<RowSpec>& rows, const GpReg* mask, uint64_t mask_step,
+                                         const std::function<void(uint64_t)>& after) {
+  const uint64_t vlen = s_.vlen, n = rows.size();
+  const GpReg reg[2] = {r_srow, r_q};
+  const FpReg fm[2] = {f_m, f_mold};
+  b_.add_imm(r_q, r_srow, vlen);
+  auto stage_a = [&](uint64_t k) {
+    const GpReg row = reg[k % 2];
+    if (rows[k].s > 0) {
+      b_.v_mul_vf(row, row, f_scale);
+      if (mask)
+        b_.v_add_vv(row, row, *mask);
+      else if (rows[k].s < s_.mlen)
+        b_.v_add_vv(row, row, at(ra, s_.mask_row(rows[k].s)));
+      if (rows[k].from > 0) b_.v_add_vv(row, row, at(ra, s_.low_base + rows[k].from * vlen));
+      b_.s_add_fp(fm[k % 2], f_neg, f0);  // m starts at F(-1e30 + 0) = -1e30
+      b_.v_red_max(fm[k % 2], row);
+    }
+    if (mask) b_.add_imm(*mask, *mask, mask_step);
+  };
+  auto stage_b = [&](uint64_t k) {
+    const GpReg row = reg[k % 2];
+    if (rows[k].s > 0) {
+      b_.v_sub_vf(row, row, fm[k % 2]);
+      b_.v_exp_v(row, row);
+    }
+    b_.add_imm(row, row, 2 * vlen);
+    if (after) after(k);
+  };
+  for (uint64_t k = 0; k < n; ++k) {
+    stage_a(k);
+    if (k > 0) stage_b(k - 1);
+  }
+  if (n > 0) stage_b(n - 1);
+  if (n % 2) b_.add_imm(r_srow, r_q, 0);  // the odd register passed the next row
 }
 
 // Groups [g, g1) of kind k as one hardware loop (a mask row register when rows see part of the tile).
@@ -710,28 +946,30 @@ void FlashAttentionEmitter::group_body(uint64_t t, const GroupKind& k, bool full
                                        const GpReg* mask_g, const GpReg* mask_row, uint64_t mask_step) {
   const bool first = t == first_tile;
   const uint64_t tile = t % s_.tpp;
+  const bool stats = !s_.rsum;
   group_scores(tile, k);
-  start_rows(true, !first);
+  start_rows(stats, !first);
   if (full && mask_g) {
     b_.add_imm(*mask_row, *mask_g, 0);
     b_.loop(s_.blen, [&] {
       row_update(0, first, mask_row);
-      advance_row(true, !first);
+      advance_row(stats, !first);
       b_.add_imm(*mask_row, *mask_row, mask_step);
     });
   } else if (full) {
     b_.loop(s_.blen, [&] {
       row_update(s_.mlen, first);
-      advance_row(true, !first);
+      advance_row(stats, !first);
     });
   } else {
     for (uint64_t i = i0; i < i1; ++i) {
       const uint64_t s = visible(i, t);
       if (s > 0) row_update(s, first, nullptr, visible_from(i, t));
-      advance_row(true, !first);
+      advance_row(stats, !first);
     }
   }
   group_pv(tile, first);
+  if (s_.rsum) group_row_sums();
   if (first) return;
   start_rows(false, true);
   if (full) {
@@ -763,12 +1001,22 @@ void FlashAttentionEmitter::group_scores(uint64_t tile, const GroupKind& k) {
 
 // P V (the kv head's columns of the V tile): the first tile writes O directly (every row sees
 // it); later tiles go through the PV scratch and are added into the rescaled O.
+// l of the group's rows: P x the all-ones tile (each output column = the f32 sum of the row, in
+// V_RED_SUM's order), written over the head's columns of its row-sum rows (r_g).
+void FlashAttentionEmitter::group_row_sums() {
+  for (uint64_t c = 0; c < s_.sub_cols; ++c) {
+    b_.m_mm(at(ra, s_.ones->tile_address(0)), at(rb, cur_s));
+    b_.add_imm(ra, r_g, cur->o_q + c * s_.blen);
+    b_.m_mm_wo(ra, gp0, 0);
+  }
+}
+
 void FlashAttentionEmitter::group_pv(uint64_t tile, bool first) {
   const uint64_t mlen = s_.mlen, blen = s_.blen;
   for (uint64_t cb = 0; cb < s_.ub; ++cb)
     for (uint64_t c = 0; c < s_.sub_cols; ++c) {
       b_.m_mm(at(ra, s_.v_tiles->tile_address(cb * s_.tpp + tile) + (s_.kv.v_col0 + cur->v_col + c * blen) * mlen),
-              at(rb, s_.s_base));
+              at(rb, cur_s));
       if (first)
         b_.add_imm(ra, r_o, cb * o_bstride + cur->o_q + c * blen);
       else
@@ -789,6 +1037,7 @@ void FlashAttentionEmitter::row_update(uint64_t s, bool first, const GpReg* mask
     b_.v_add_vv(r_srow, r_srow, at(ra, s_.mask_row(s)));
   if (from > 0) b_.v_add_vv(r_srow, r_srow, at(ra, s_.low_base + from * vlen));
   rescale_row(first);
+  if (s_.rsum) return;  // the row's only tile: m is not needed again, l comes from the matrix
   store_stat(f_m, s_.m_off(cur->k));
   store_stat(f_l, s_.l_off(cur->k));
 }
@@ -800,6 +1049,7 @@ void FlashAttentionEmitter::rescale_row(bool first) {
     b_.v_red_max(f_m, r_srow);
     b_.v_sub_vf(r_srow, r_srow, f_m);
     b_.v_exp_v(r_srow, r_srow);
+    if (s_.rsum) return;
     b_.s_add_fp(f_l, f0, f0);  // l starts at 0
     b_.v_red_sum(f_l, r_srow);
     return;
@@ -862,7 +1112,7 @@ void FlashAttentionEmitter::advance_row(bool stats, bool o) {
 }
 
 void FlashAttentionEmitter::start_rows(bool stats, bool o) {
-  b_.load_imm(r_srow, s_.s_base);
+  b_.load_imm(r_srow, cur_s);
   if (stats) b_.add_imm(r_idx, r_g, 0);
   if (o) b_.add_imm(r_orow, r_o, 0);
 }
@@ -877,18 +1127,19 @@ GpReg FlashAttentionEmitter::o_block(uint64_t cb) {
 void FlashAttentionEmitter::set_group(uint64_t g) {
   b_.load_imm(r_q, cur->q_row0 + g * s_.blen * s_.vlen);
   b_.load_imm(r_o, cur->o_row0 + g * s_.blen * s_.vlen);
-  b_.load_imm(r_g, s_.idx_base() + g * s_.blen * s_.idx_step());
+  b_.load_imm(r_g, s_.rsum ? lsum_row0 + g * s_.blen * s_.vlen : s_.idx_base() + g * s_.blen * s_.idx_step());
 }
 
 void FlashAttentionEmitter::next_group() {
   b_.add_imm(r_q, r_q, s_.blen * s_.vlen);
   b_.add_imm(r_o, r_o, s_.blen * s_.vlen);
-  b_.add_imm(r_g, r_g, s_.blen * s_.idx_step());
+  b_.add_imm(r_g, r_g, s_.blen * (s_.rsum ? s_.vlen : s_.idx_step()));
 }
 
 void FlashAttentionEmitter::select_head(const Head& hh) {
   cur = &hh;
-  if (s_.head_masks) b_.set_v_mask(hh.vmask);
+  lsum_row0 = s_.lsum_base + (hh.h * s_.hd / s_.vlen) * s_.lsum_rows * s_.vlen;
+  if (s_.head_masks && !s_.rsum) b_.set_v_mask(hh.vmask);  // row sums: no masked op until O /= l
 }
 
 // Keys of tile t that query i sees: columns [visible_from, visible); visible = 0 when none.
@@ -936,6 +1187,7 @@ AttentionSchedule emit_flash_attention(ProgramBuilder& b, MemoryPlan& plan, cons
   setup.release(plan);
   AttentionSchedule s{setup.q_chunk, setup.hpass};
   s.vram_stats = setup.vstats;
+  s.row_sums = setup.rsum;
   s.q_chunks = (a.q_len + s.q_chunk - 1) / s.q_chunk;
   s.kv_passes = a.batch * s.q_chunks * ((a.num_heads + s.heads_per_pass - 1) / s.heads_per_pass);
   return s;

@@ -97,8 +97,37 @@ static Schedule vram_schedule(const config::HardwareConfig& cfg, const Attention
   return {qc, hu, true};
 }
 
+uint64_t ones_tile_row(const config::HardwareConfig& cfg) { return tiles_per_prefetch(cfg) * cfg.geometry.mlen; }
+
+uint64_t row_sum_blocks(const config::HardwareConfig& cfg, const AttentionArgs& a) {
+  return ceil_div(a.num_heads * a.head_dim, cfg.geometry.vlen);
+}
+
+// Worth it where a row group's products with the ones tile cost the matrix unit less than the
+// group's V_RED_SUMs cost the vector unit (not on the reference emulator's M_MM = MLEN cycles).
+bool row_sums_apply(const config::HardwareConfig& cfg, const AttentionArgs& a, const HeadMap& hm, bool ones_room) {
+  const auto& l = cfg.latency;
+  const uint64_t blen = cfg.geometry.blen, sums = a.head_dim / blen * (l.systolic_overhead + l.matrix_mm);
+  return ones_room && a.q_len > 1 && hm.copy_q && ceil_div(a.kv_len, cfg.geometry.mlen) == 1 &&
+         vram_stats_exact(cfg) && sums < blen * l.vector_sum;
+}
+
+// Row sums: no statistics outlive a row, so every unit head goes in one pass and the chunk is as
+// large as the copied Q rows and the row-sum rows allow in vram_free (at least the FP SRAM chunk).
+static Schedule row_sum_schedule(const config::HardwareConfig& cfg, const AttentionArgs& a, const HeadMap& hm,
+                                 uint64_t vram_free, uint64_t limit, uint64_t fp_chunk) {
+  const uint64_t blen = cfg.geometry.blen, per_row = hm.max_unit_heads + row_sum_blocks(cfg, a);
+  auto fits = [&](uint64_t qc) { return per_row * round_up(qc, blen) + 4 * blen <= vram_free; };
+  uint64_t qc = std::min(a.q_len, limit);
+  if (!fits(qc)) qc = qc / blen * blen;
+  while (qc > fp_chunk && !fits(qc)) qc -= blen;
+  Schedule s{std::max(qc, fp_chunk), hm.max_unit_heads};
+  s.row_sums = true;
+  return s;
+}
+
 Schedule attention_schedule(const config::HardwareConfig& cfg, const AttentionArgs& a, const HeadMap& hm,
-                            uint64_t fp_free, uint64_t vram_free) {
+                            uint64_t fp_free, uint64_t vram_free, bool ones_room) {
   const uint64_t blen = cfg.geometry.blen, cap = fp_free / 2, hu = hm.max_unit_heads;
   const uint64_t limit = a.max_q_chunk ? std::max(blen, a.max_q_chunk / blen * blen) : ~uint64_t(0);
   const bool resident = kv_resident(cfg, a);
@@ -115,6 +144,7 @@ Schedule attention_schedule(const config::HardwareConfig& cfg, const AttentionAr
   };
   consider(a.q_len);
   for (uint64_t qc = blen; qc < a.q_len && qc <= cap; qc += blen) consider(qc);
+  if (row_sums_apply(cfg, a, hm, ones_room)) return row_sum_schedule(cfg, a, hm, vram_free, limit, best.q_chunk);
   if (resident || !vram_stats_exact(cfg) || vram_free == 0) return best;
   const Schedule v = vram_schedule(cfg, a, hm, vram_free, limit);
   if (v.q_chunk && 2 * ceil_div(a.q_len, v.q_chunk) <= best_passes) return v;
@@ -164,8 +194,9 @@ const HbmTensor& place_kv_cache(MemoryPlan& plan, std::string_view name, const K
 bool attention_needs_identity(const config::HardwareConfig& cfg, uint64_t head_dim) {
   return head_dim < cfg.geometry.mlen;
 }
+// Two whole-tile prefetches: the identity, then the all-ones tile of the row sums (attn::row_sums).
 uint64_t attention_identity_rows(const config::HardwareConfig& cfg) {
-  return tiles_per_prefetch(cfg) * cfg.geometry.mlen;
+  return 2 * tiles_per_prefetch(cfg) * cfg.geometry.mlen;
 }
 const HbmTensor& place_attention_identity(MemoryPlan& plan, std::string_view name) {
   const auto& cfg = plan.config();
@@ -176,6 +207,8 @@ std::vector<float> attention_identity_data(const config::HardwareConfig& cfg) {
   const uint64_t mlen = cfg.geometry.mlen;
   std::vector<float> d(attention_identity_rows(cfg) * mlen, 0.f);
   for (uint64_t i = 0; i < mlen; ++i) d[i * mlen + i] = 1.f;
+  const uint64_t ones0 = attn::ones_tile_row(cfg) * mlen;
+  std::fill(d.begin() + long(ones0), d.begin() + long(ones0 + mlen * mlen), 1.f);
   return d;
 }
 

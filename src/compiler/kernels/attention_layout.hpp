@@ -43,12 +43,25 @@ HeadMap head_map(const config::HardwareConfig& cfg, const AttentionArgs& a);
 // that cuts the streams at least in half, they live in VRAM (vram_stats): two broadcast rows per
 // (head, row), every unit head in one pass, the chunk as large as vram_free rows allow (with the
 // copied Q rows): ceil(q_len / q_chunk) streams.
+// Row sums (row_sums_apply): a prefill whose KV range is one tile (every row's first tile is its
+// last) takes each row's softmax sum from the matrix unit (P x an all-ones tile, the same f32 sum
+// as V_RED_SUM) into VRAM rows beside O, and divides O by them once per Q block for all heads;
+// no running statistics are stored.
 struct Schedule {
   uint64_t q_chunk = 0, heads_per_pass = 0;
   bool vram_stats = false;
+  bool row_sums = false;
 };
 Schedule attention_schedule(const config::HardwareConfig& cfg, const AttentionArgs& a, const HeadMap& hm,
-                            uint64_t fp_free, uint64_t vram_free);
+                            uint64_t fp_free, uint64_t vram_free, bool ones_room);
+// The identity tensor's row where the all-ones tile's prefetch starts (after the identity's).
+uint64_t ones_tile_row(const config::HardwareConfig& cfg);
+// Row sums are exact (the vector and FP formats agree: V(sum) = F(sum), V(1/l) = F(1/l)) and
+// apply: prefill (q_len > 1), head_dim < MLEN, one KV tile, MRAM room for the ones tile, and the
+// matrix products cost less than the vector reductions they replace (latency profile).
+bool row_sums_apply(const config::HardwareConfig& cfg, const AttentionArgs& a, const HeadMap& hm, bool ones_room);
+// Q VLEN blocks (num_heads * head_dim columns): the row-sum rows keep one block per query row each.
+uint64_t row_sum_blocks(const config::HardwareConfig& cfg, const AttentionArgs& a);
 // VRAM rows the VRAM-resident statistics of a chunk of q_chunk rows need with heads_per_pass heads:
 // an m and an l row per (head, row) plus one zero row.
 uint64_t vram_stats_rows(uint64_t q_chunk, uint64_t heads_per_pass);
