@@ -618,7 +618,11 @@ const compiler::CompiledStep& RunSession::compile(StepReport& st) {
 // The step's trace streams to its file as it runs; a fault leaves no file behind (the run fails).
 sim::SimResult RunSession::run_traced(const compiler::CompiledStep& step, StepReport& st) {
   const auto program = std::span<const isa::Instr>(step.program.instrs);  // valid by construction
-  if (reuse_) return reuse_->run(*simu_, program, &st.reused);
+  if (reuse_) {
+    sim::SimResult r = reuse_->run(*simu_, program, step.layer_pcs, &st.reused);
+    st.skipped_layers = reuse_->skipped_segments();
+    return r;
+  }
   if (opt_.trace_dir.empty()) return simu_->run(program);
   warn_trace_size(st);
   OutputFile file(opt_.trace_dir / fmt::format("step{:04d}.trace.json", done_));

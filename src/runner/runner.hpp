@@ -104,6 +104,7 @@ struct StepReport {
   double host_seconds = 0;     // host time simulating the step
   double compile_seconds = 0;  // host time compiling the step
   bool reused = false;         // timing reused from the last simulated step (proven identical)
+  uint64_t skipped_layers = 0; // layers whose timing was proven to repeat the layer before (sim::SegmentReuse)
   std::vector<int64_t> sim_tokens;  // argmax of the simulated logits per sequence
   std::vector<int64_t> ref_tokens;  // argmax of the reference logits on the same context
   std::vector<Agreement> agreement; // per sequence (empty in timing-only runs)
@@ -117,7 +118,7 @@ constexpr auto json_fields(std::type_identity<StepReport>) {
                     field("collective_ps", &S::collective_ps),
                     field("hbm_read_bytes", &S::hbm_read_bytes), field("hbm_write_bytes", &S::hbm_write_bytes),
                     field("host_s", &S::host_seconds), field("compile_s", &S::compile_seconds),
-                    field("reused", &S::reused),
+                    field("reused", &S::reused), field("skipped_layers", &S::skipped_layers),
                     field("sim_tokens", &S::sim_tokens), field("ref_tokens", &S::ref_tokens),
                     field("agreement", &S::agreement), field_unless_empty("hidden_layers", &S::hidden_layers)};
 }
