@@ -405,11 +405,17 @@ void ModelCompiler::emit_calls(ProgramBuilder& b, MemoryPlan& plan, const std::v
   if (opt_.first_stage)
     for (const PlannedCall& c : sp.head) c.emit(b, plan, "");
   mark_residual();
+  // Layer boundaries, for every stage (SegmentReuse: layers differ in HBM addresses only).
+  auto mark_layer = [&] {
+    if (step && b.loop_depth() == 0) step->layer_pcs.push_back(b.size());
+  };
+  mark_layer();
   for (int64_t i = 0; i < sh.layers; ++i) {
     const std::string L = fmt::format("layers.{}.", i);
     b.stage(fmt::format("layer {}", i));
     for (const PlannedCall& c : sp.layer) c.emit(b, plan, L);
     mark_residual();
+    mark_layer();
   }
   if (!sh.logits || !opt_.last_stage) return;
   b.stage("final norm + lm_head (last token of each sequence)");

@@ -75,6 +75,9 @@ struct CompiledStep {
   // norm). Every such pc is at top level, outside any hardware loop. Nothing is emitted for them.
   VramTensor residual;
   std::vector<uint64_t> residual_pcs;  // num_hidden_layers + 1 entries, increasing
+  // The first instruction of each of this program's layers, then the first after the last one
+  // (every stage, also a pipeline stage; top level). Timing-only runs reuse repeated layers' timing.
+  std::vector<uint64_t> layer_pcs;
 };
 
 class ModelCompiler {

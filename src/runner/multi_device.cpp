@@ -100,6 +100,7 @@ ShardReport shard_report(const ProgramGroup& g, uint32_t pp, const model::ModelC
   s.tpot_s = r.tpot_s;
   s.executed = r.executed;
   s.reused_steps = r.reused_steps;
+  s.skipped_layers = r.skipped_layers;
   s.hbm_read_bytes = r.hbm_read_bytes;
   s.hbm_write_bytes = r.hbm_write_bytes;
   s.host_seconds = r.host_seconds;
@@ -127,6 +128,7 @@ StepReport system_step(const std::vector<ProgramGroup>& groups, size_t i, uint32
     st.host_seconds += s.host_seconds;
     st.compile_seconds += s.compile_seconds;
     st.reused = st.reused && s.reused;
+    st.skipped_layers += s.skipped_layers;
   }
   st.time_ps = uint64_t(std::llround(time_ps));
   st.collective_ps = uint64_t(std::llround(collective_s * 1e12));
@@ -227,7 +229,7 @@ RunReport run_multi_device(const RunOptions& opt) {
   sys.link_gbps = opt.link_gbps, sys.link_latency_s = opt.link_latency_us * 1e-6;
   sys.split = note;
   sys.steps.clear();
-  sys.executed = sys.reused_steps = sys.hbm_read_bytes = sys.hbm_write_bytes = 0;
+  sys.executed = sys.reused_steps = sys.skipped_layers = sys.hbm_read_bytes = sys.hbm_write_bytes = 0;
   sys.host_seconds = sys.compile_seconds = sys.collective_s = 0;
   add_system_steps(sys, opt, m, hw, split, groups);
   summarize_latency(sys);

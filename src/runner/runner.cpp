@@ -618,7 +618,11 @@ const compiler::CompiledStep& RunSession::compile(StepReport& st) {
 // The step's trace streams to its file as it runs; a fault leaves no file behind (the run fails).
 sim::SimResult RunSession::run_traced(const compiler::CompiledStep& step, StepReport& st) {
   const auto program = std::span<const isa::Instr>(step.program.instrs);  // valid by construction
-  if (reuse_) return reuse_->run(*simu_, program, &st.reused);
+  if (reuse_) {
+    sim::SimResult r = reuse_->run(*simu_, program, step.layer_pcs, &st.reused);
+    st.skipped_layers = reuse_->skipped_segments();
+    return r;
+  }
   if (opt_.trace_dir.empty()) return simu_->run(program);
   warn_trace_size(st);
   OutputFile file(opt_.trace_dir / fmt::format("step{:04d}.trace.json", done_));
@@ -793,6 +797,7 @@ void RunSession::summarize_performance() {
 void detail::add_step(RunReport& rep, StepReport st) {
   rep.executed += st.executed;
   rep.reused_steps += st.reused;
+  rep.skipped_layers += st.skipped_layers;
   rep.hbm_read_bytes += st.hbm_read_bytes;
   rep.hbm_write_bytes += st.hbm_write_bytes;
   rep.host_seconds += st.host_seconds;
@@ -908,6 +913,10 @@ std::string RunReport::to_text() const {
     s += fmt::format("             {} of {} steps' timing reused from the step before, proven identical (--no-step-reuse "
                      "simulates each)\n",
                      reused_steps, steps.size());
+  if (skipped_layers)
+    s += fmt::format("             {} layers' timing reused from the layer before within their step, proven identical "
+                     "(--no-step-reuse simulates each)\n",
+                     skipped_layers);
   return s;
 }
 
@@ -924,9 +933,9 @@ std::string RunReport::devices_text() const {
                    double(steps.at(0).collective_ps) * 1e-9, decode_ms, collective_s);
   for (const ShardReport& x : shards)
     s += fmt::format("shard        {} [{} heads, {} kv heads, FFN {}, vocab {}; {} stage(s) x {} devices]: prefill "
-                     "{:.3f} ms, TPOT {:.3f} ms; {} instructions, {} steps reused, {:.3f} s simulating\n",
+                     "{:.3f} ms, TPOT {:.3f} ms; {} instructions, {} steps reused, {} layers reused, {:.3f} s simulating\n",
                      x.program, x.heads, x.kv_heads, x.intermediate, x.vocab, x.stages, tp, x.prefill_s * 1e3,
-                     x.tpot_s * 1e3, x.executed, x.reused_steps, x.host_seconds);
+                     x.tpot_s * 1e3, x.executed, x.reused_steps, x.skipped_layers, x.host_seconds);
   return s;
 }
 

@@ -104,6 +104,7 @@ struct StepReport {
   double host_seconds = 0;     // host time simulating the step
   double compile_seconds = 0;  // host time compiling the step
   bool reused = false;         // timing reused from the last simulated step (proven identical)
+  uint64_t skipped_layers = 0; // layers whose timing was proven to repeat the layer before (sim::SegmentReuse)
   std::vector<int64_t> sim_tokens;  // argmax of the simulated logits per sequence
   std::vector<int64_t> ref_tokens;  // argmax of the reference logits on the same context
   std::vector<Agreement> agreement; // per sequence (empty in timing-only runs)
@@ -117,7 +118,7 @@ constexpr auto json_fields(std::type_identity<StepReport>) {
                     field("collective_ps", &S::collective_ps),
                     field("hbm_read_bytes", &S::hbm_read_bytes), field("hbm_write_bytes", &S::hbm_write_bytes),
                     field("host_s", &S::host_seconds), field("compile_s", &S::compile_seconds),
-                    field("reused", &S::reused),
+                    field("reused", &S::reused), field("skipped_layers", &S::skipped_layers),
                     field("sim_tokens", &S::sim_tokens), field("ref_tokens", &S::ref_tokens),
                     field("agreement", &S::agreement), field_unless_empty("hidden_layers", &S::hidden_layers)};
 }
@@ -181,7 +182,7 @@ struct ShardReport {
   bool embedding = false, lm_head = false;
   uint64_t heads = 0, kv_heads = 0, intermediate = 0, vocab = 0;  // the shard's (unpadded)
   double prefill_s = 0, tpot_s = 0;  // its prefill step and mean decode step
-  uint64_t executed = 0, reused_steps = 0;
+  uint64_t executed = 0, reused_steps = 0, skipped_layers = 0;
   uint64_t hbm_read_bytes = 0, hbm_write_bytes = 0;  // one device, whole run
   double host_seconds = 0, compile_seconds = 0;
 };
@@ -194,6 +195,7 @@ constexpr auto json_fields(std::type_identity<ShardReport>) {
                     field("intermediate", &S::intermediate), field("vocab", &S::vocab),
                     field("prefill_s", &S::prefill_s), field("tpot_s", &S::tpot_s),
                     field("executed", &S::executed),   field("reused_steps", &S::reused_steps),
+                    field("skipped_layers", &S::skipped_layers),
                     field("hbm_read_bytes", &S::hbm_read_bytes), field("hbm_write_bytes", &S::hbm_write_bytes),
                     field("host_s", &S::host_seconds), field("compile_s", &S::compile_seconds)};
 }
@@ -241,6 +243,7 @@ struct RunReport {
   double wall_seconds = 0;  // host wall time of the whole run (compile + simulate + reference)
   uint64_t executed = 0;
   uint64_t reused_steps = 0;  // steps whose timing was reused (StepReport::reused)
+  uint64_t skipped_layers = 0;  // layers whose timing was reused within their step (StepReport::skipped_layers)
   // Multi-device system (RunOptions::devices): the split, the link, the collectives' share of the
   // run and the shard programs. Steps, latency and HBM traffic are then the system's (HBM bytes
   // summed over all devices; executed instructions over one device of each pipeline stage).
@@ -290,6 +293,7 @@ constexpr auto json_fields(std::type_identity<RunReport>) {
                     field("compile_s", &R::compile_seconds),
                     field("executed", &R::executed),
                     field("reused_steps", &R::reused_steps),
+                    field("skipped_layers", &R::skipped_layers),
                     field("devices", &R::devices),
                     field("tp", &R::tp),
                     field("pp", &R::pp),

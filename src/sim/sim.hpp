@@ -223,6 +223,25 @@ struct SimOptions {
   std::function<void(const Effects&, uint32_t pc)> observer;
 };
 
+// Points of a program where a run may hand over to exact segment reuse (sim/step_reuse.hpp):
+// at each mark the run asks where to go on, and whether to show the hook the executed
+// instructions until the next mark.
+class RunSegments {
+ public:
+  struct Next {
+    uint32_t pc;         // where execution goes on: the mark itself, or a later one the hook
+                         // proved the segments before it to repeat (machine, timing and the
+                         // executed count are then as if they had run)
+    uint32_t next_mark;  // the next pc to call at() for (UINT32_MAX: none)
+    bool observe;        // call observe() for every instruction until then
+  };
+  virtual ~RunSegments() = default;
+  virtual uint32_t first_mark() const = 0;
+  // Execution reached `pc` >= the last next_mark.
+  virtual Next at(uint32_t pc, Machine& m, TimingModel* timing, uint64_t& executed) = 0;
+  virtual void observe(const Effects& e, uint32_t pc) = 0;
+};
+
 struct SimResult {
   uint64_t executed = 0;  // dynamic instruction count
   TimingStats timing;
@@ -248,9 +267,12 @@ class Simulator {
   // isa::validate (a compiler's CompiledProgram::instrs): no encode/decode round trip. The span
   // must stay valid during the call.
   SimResult run(std::span<const isa::Instr> program);
+  // The same, handing over to `segments` at its marks (timing model required; no observer).
+  SimResult run(std::span<const isa::Instr> program, RunSegments& segments);
 
  private:
-  SimResult execute_program(std::span<const isa::Instr> program, std::span<const uint32_t> words);
+  SimResult execute_program(std::span<const isa::Instr> program, std::span<const uint32_t> words,
+                            RunSegments* segments = nullptr);
   void check_config_hash();
   config::HardwareConfig cfg_;
   std::string config_hash_;  // canonical_hash(cfg_), computed at the first check

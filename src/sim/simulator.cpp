@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <stdexcept>
 
 #include "sim/exec_detail.hpp"
 #include "sim/sim.hpp"
@@ -47,8 +48,17 @@ SimResult Simulator::run(std::span<const isa::Instr> program) {
   return execute_program(program, {});
 }
 
+SimResult Simulator::run(std::span<const isa::Instr> program, RunSegments& segments) {
+  check_config_hash();
+  if (program.size() > UINT32_MAX) throw InputError("program has more than 2^32 instructions");
+  if (!opts_.use_timing_model || opts_.observer)
+    throw std::logic_error("Simulator::run with segments needs the timing model and no observer");
+  return execute_program(program, {}, &segments);
+}
+
 // `words`: the encoded program when there is one (for the message of an invalid word).
-SimResult Simulator::execute_program(std::span<const isa::Instr> program, std::span<const uint32_t> words) {
+SimResult Simulator::execute_program(std::span<const isa::Instr> program, std::span<const uint32_t> words,
+                                     RunSegments* segments) {
   Machine& m = *machine_;
   m.set_program(program);
   m.loops.clear();
@@ -72,7 +82,16 @@ SimResult Simulator::execute_program(std::span<const isa::Instr> program, std::s
     explicit QueueScope(Machine& mm) : m(mm) { detail::set_matrix_queue(m, true); }
     ~QueueScope() { detail::set_matrix_queue(m, false); }
   } queue_scope(m);
+  uint32_t mark = segments ? segments->first_mark() : UINT32_MAX;
+  bool seg_observe = false;
   while (pc < n) {
+    if (pc >= mark) [[unlikely]] {
+      const RunSegments::Next next = segments->at(pc, m, tm, executed);
+      pc = next.pc;
+      mark = next.next_mark;
+      seg_observe = next.observe;
+      if (pc >= n) break;
+    }
     const isa::Instr& in = program[pc];
     if (executed >= budget)
       throw SimFault(fault_message(
@@ -87,6 +106,8 @@ SimResult Simulator::execute_program(std::span<const isa::Instr> program, std::s
     }
     execute(m, in, pc, e);
     if (observe) opts_.observer(e, pc);
+    if (seg_observe) [[unlikely]]
+      segments->observe(e, pc);
     if (tm) tm->issue(e, pc);
     ++executed;
     pc = m.next_pc;

@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <array>
 #include <chrono>
+#include <optional>
+#include <stdexcept>
 #include <string>
 
 #include "sim/timing.hpp"
@@ -205,6 +207,150 @@ bool replay(const Certificate& c, Machine& m, const TimingModel& timing, std::sp
 
 }  // namespace
 
+// ---- segments of one run ----
+
+struct SegmentReuse::State {
+  // The timing model and machine at a segment boundary.
+  struct Point {
+    TimingModel::Mark mark;
+    std::vector<uint64_t> state;  // TimingModel::relative_state
+    uint64_t executed = 0, back_edges = 0;
+  };
+  State(const config::HardwareConfig& cfg, const SimOptions& opts)
+      : scratch(cfg, Mode::TimingOnly), judge(cfg, opts.timing) {}
+
+  std::span<const isa::Instr> program;
+  std::vector<uint32_t> bounds;
+  Machine scratch;    // re-executes slices
+  TimingModel judge;  // judges transfers whose HBM bases differ
+  uint64_t skipped = 0;
+  // The template: segment tmpl, recorded from `start`; `end` and `end_regs` once it ended.
+  static constexpr size_t kNone = ~size_t{0};
+  size_t tmpl = kNone;
+  bool recording = false;
+  Point start, end;
+  Regs end_regs;
+  std::unique_ptr<Certificate> cert;
+  std::optional<SliceRecorder> recorder;
+
+  std::span<const isa::Instr> segment(size_t i) const {
+    return program.subspan(bounds[i], bounds[i + 1] - bounds[i]);
+  }
+  static Point point(const TimingModel& tm, const Machine& m, uint64_t executed) {
+    return {tm.mark(), tm.relative_state(), executed, m.loop_back_edges};
+  }
+  uint32_t mark_after(uint32_t pc) const {
+    auto it = std::upper_bound(bounds.begin(), bounds.end(), pc);
+    return it == bounds.end() ? UINT32_MAX : *it;
+  }
+
+  // Segment i's pcs that differ from the template's are among the template's sources.
+  bool varies_as_template(size_t i) const {
+    if (bounds[i + 1] - bounds[i] != bounds[tmpl + 1] - bounds[tmpl]) return false;
+    const auto v = TimingReuse::varying_pcs(segment(tmpl), segment(i));
+    if (!v) return false;
+    return std::all_of(v->begin(), v->end(),
+                       [&](uint32_t pc) { return std::binary_search(cert->sources.begin(), cert->sources.end(), pc + bounds[tmpl]); });
+  }
+
+  // How many segments from i on repeat the template (which ended at i), with the registers the
+  // last of them leaves.
+  uint64_t repeats(size_t i, const Machine& m, uint64_t executed, Regs& regs) {
+    if (tmpl == kNone || tmpl + 1 != i || !cert || !cert->refused.empty() || start.state.empty() || start.state != end.state ||
+        end.mark.stats.dram_calibrations != start.mark.stats.dram_calibrations)
+      return 0;
+    const uint64_t n_exec = end.executed - start.executed, n_back = end.back_edges - start.back_edges;
+    const config::Timing& budget = m.config().timing;
+    uint64_t k = 0;
+    for (size_t j = i; j + 1 < bounds.size(); ++j, ++k) {
+      // Full simulation faults on the budgets; so does a jump that would pass them.
+      if (executed + (k + 1) * n_exec > budget.instruction_budget ||
+          m.loop_back_edges + (k + 1) * n_back > budget.loop_iteration_budget || !varies_as_template(j))
+        break;
+      Regs r = end_regs;
+      if (!replay(*cert, scratch, judge, program.subspan(bounds[j] - bounds[tmpl]), r)) break;
+      regs = r;
+    }
+    return k;
+  }
+
+  void drop() {
+    tmpl = kNone;
+    recorder.reset();
+    recording = false;
+  }
+  void record(size_t i, const Machine& m, Point at) {
+    drop();
+    if (i + 2 >= bounds.size()) return;  // no segment after i to compare with
+    const auto v = TimingReuse::varying_pcs(segment(i), segment(i + 1));
+    if (!v) return;
+    cert = std::make_unique<Certificate>();
+    for (uint32_t pc : *v) cert->sources.push_back(pc + bounds[i]);
+    recorder.emplace(*cert, m, program.size());
+    tmpl = i;
+    recording = true;
+    start = std::move(at);
+  }
+};
+
+SegmentReuse::SegmentReuse(const config::HardwareConfig& cfg, const SimOptions& opts)
+    : s_(std::make_unique<State>(cfg, opts)) {}
+SegmentReuse::~SegmentReuse() = default;
+
+void SegmentReuse::prepare(std::span<const isa::Instr> program, std::span<const uint64_t> bounds) {
+  State& s = *s_;
+  s.program = program;
+  s.bounds.clear();
+  for (uint64_t b : bounds) {
+    if (b > program.size() || (!s.bounds.empty() && b <= s.bounds.back()))
+      throw std::logic_error("segment reuse: bounds must increase within the program");
+    s.bounds.push_back(uint32_t(b));
+  }
+  s.skipped = 0;
+  s.tmpl = State::kNone;
+  s.recording = false;
+  s.recorder.reset();
+  s.cert.reset();
+}
+
+uint64_t SegmentReuse::skipped() const { return s_->skipped; }
+uint32_t SegmentReuse::first_mark() const { return s_->bounds.empty() ? UINT32_MAX : s_->bounds.front(); }
+
+void SegmentReuse::observe(const Effects& e, uint32_t pc) {
+  if (s_->recorder) (*s_->recorder)(e, pc);
+}
+
+RunSegments::Next SegmentReuse::at(uint32_t pc, Machine& m, TimingModel* timing, uint64_t& executed) {
+  State& s = *s_;
+  const auto it = std::lower_bound(s.bounds.begin(), s.bounds.end(), pc);
+  const size_t i = size_t(it - s.bounds.begin());
+  if (it == s.bounds.end() || *it != pc || !m.loops.empty() || !timing) {  // not at a boundary
+    s.drop();
+    return {pc, s.mark_after(pc), false};
+  }
+  State::Point now = State::point(*timing, m, executed);
+  if (s.recording) {
+    s.end = now;
+    s.end_regs = Regs::of(m);
+    s.cert->tainted_at_end = s.recorder->taint();
+    s.recorder.reset();
+    s.recording = false;
+  }
+  Regs regs;
+  size_t land = i;
+  if (const uint64_t k = s.repeats(i, m, executed, regs)) {
+    timing->repeat(s.start.mark, s.end.mark, k);
+    executed += k * (s.end.executed - s.start.executed);
+    m.loop_back_edges += k * (s.end.back_edges - s.start.back_edges);
+    regs.store(m);
+    s.skipped += k;
+    land = i + k;
+    now = State::point(*timing, m, executed);
+  }
+  s.record(land, m, std::move(now));
+  return {s.bounds[land], s.mark_after(s.bounds[land]), s.recording};
+}
+
 struct TimingReuse::Template {
   std::vector<isa::Instr> program;
   SimResult result;
@@ -213,7 +359,9 @@ struct TimingReuse::Template {
 };
 
 TimingReuse::TimingReuse(const config::HardwareConfig& cfg, const SimOptions& opts)
-    : scratch_(std::make_unique<Machine>(cfg, Mode::TimingOnly)), timing_(std::make_unique<TimingModel>(cfg, opts.timing)) {}
+    : scratch_(std::make_unique<Machine>(cfg, Mode::TimingOnly)),
+      timing_(std::make_unique<TimingModel>(cfg, opts.timing)),
+      segments_(std::make_unique<SegmentReuse>(cfg, opts)) {}
 
 TimingReuse::~TimingReuse() = default;
 
@@ -259,7 +407,15 @@ bool TimingReuse::try_reuse(Simulator& sim, std::span<const isa::Instr> program)
 }
 
 SimResult TimingReuse::run(Simulator& sim, std::span<const isa::Instr> program, bool* reused) {
+  return run(sim, program, {}, reused);
+}
+
+uint64_t TimingReuse::skipped_segments() const { return skipped_segments_; }
+
+SimResult TimingReuse::run(Simulator& sim, std::span<const isa::Instr> program, std::span<const uint64_t> segments,
+                           bool* reused) {
   *reused = false;
+  skipped_segments_ = 0;
   const auto t0 = std::chrono::steady_clock::now();
   if (tmpl_ && try_reuse(sim, program)) {
     *reused = true;
@@ -279,7 +435,13 @@ SimResult TimingReuse::run(Simulator& sim, std::span<const isa::Instr> program, 
   }
   SimResult r;
   try {
-    r = sim.run(program);
+    if (!cert && !segments.empty() && !observer) {
+      segments_->prepare(program, segments);
+      r = sim.run(program, *segments_);
+      skipped_segments_ = segments_->skipped();
+    } else {
+      r = sim.run(program);
+    }
   } catch (...) {
     if (cert) observer = nullptr;
     throw;

@@ -25,6 +25,38 @@
 
 namespace plena::sim {
 
+// Exact reuse of timing across the repeated segments of one run: the layers of a model step,
+// whose programs differ only in load-immediate values (their weights' and KV caches' HBM
+// addresses). At the start of each segment the run hands over (Simulator::run with segments):
+//  - segment t is simulated with a slice recorder (the proof of TimingReuse, applied to the
+//    segment: it reads no register it did not write, the registers its varying immediates reach
+//    never steer a loop), and the timing model's relative state is taken at its start and end;
+//  - when the two states are equal (TimingModel::relative_state: what every later issue depends
+//    on, relative to the front end's clock) and t calibrated no DRAM shape, every following
+//    segment whose slice replays to Effects that time alike (same shape, varying immediates
+//    among t's) starts from that state and leaves it again, shifted by t's length: the model
+//    jumps over them (TimingModel::repeat), the machine's registers are set to what they would
+//    hold, and the executed count grows by theirs. Anything else is simulated.
+// Cycles, statistics and instruction counts are those of full simulation (tests compare).
+class SegmentReuse final : public RunSegments {
+ public:
+  SegmentReuse(const config::HardwareConfig& cfg, const SimOptions& opts);
+  ~SegmentReuse() override;
+  // The next run's program and segment boundaries (segment i is [bounds[i], bounds[i + 1]),
+  // increasing; the last bound ends the last segment). The program must outlive the run.
+  void prepare(std::span<const isa::Instr> program, std::span<const uint64_t> bounds);
+  uint64_t skipped() const;  // segments jumped over since prepare()
+
+  uint32_t first_mark() const override;
+  Next at(uint32_t pc, Machine& m, TimingModel* timing, uint64_t& executed) override;
+  void observe(const Effects& e, uint32_t pc) override;
+
+  struct State;
+
+ private:
+  std::unique_ptr<State> s_;
+};
+
 class TimingReuse {
  public:
   // `opts`: the options of the simulator `run` is given (timing-only mode, no trace, no observer).
@@ -38,6 +70,11 @@ class TimingReuse {
   // otherwise sim.run(program), which becomes the template. A template is recorded for a proof
   // (its slice) when the step before it said which immediates vary.
   SimResult run(Simulator& sim, std::span<const isa::Instr> program, bool* reused);
+  // The same; a program simulated without a step proof to record jumps over the repeats among
+  // `segments` (SegmentReuse: the boundaries of its layers; empty: none).
+  SimResult run(Simulator& sim, std::span<const isa::Instr> program, std::span<const uint64_t> segments,
+                bool* reused);
+  uint64_t skipped_segments() const;  // by the last run()
 
   // The pcs where two programs differ, each with the other half of its load-immediate pair;
   // nullopt when they differ in length or anywhere other than a load-immediate's immediate.
@@ -52,6 +89,8 @@ class TimingReuse {
   std::unique_ptr<Machine> scratch_;     // re-executes the slice
   std::unique_ptr<TimingModel> timing_;  // judges transfers whose HBM bases differ
   std::unique_ptr<Template> tmpl_;       // the last simulated program
+  std::unique_ptr<SegmentReuse> segments_;
+  uint64_t skipped_segments_ = 0;
   std::vector<uint32_t> sources_;        // the pcs the next template's proof follows
   bool given_up_ = false;
 };

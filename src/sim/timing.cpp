@@ -920,6 +920,108 @@ struct TimingModel::Impl {
     st.achieved_read_gbps = st.time_ps ? double(st.hbm_read_bytes) * 1000.0 / double(st.time_ps) : 0.0;
     st.achieved_write_gbps = st.time_ps ? double(st.hbm_write_bytes) * 1000.0 / double(st.time_ps) : 0.0;
   }
+
+  // ---- exact repetition (TimingModel::relative_state / repeat) ----
+  // Every issued instruction has a known finish and none waits: every later start is at or after
+  // its own issue, so at or after fe_next, and a time at or before fe_next can delay nothing.
+  bool settled() const {
+    if (!decoupled || tracer || opts.dram_fidelity != DramFidelity::Calibrated) return false;
+    if (pending_compute || dma_unstarted || !dma.empty() || unknown_regs) return false;
+    return std::all_of(sb.begin(), sb.end(), [](const SpaceBoard& b) { return b.unknown == 0; });
+  }
+
+  std::vector<uint64_t> relative_state() const {
+    std::vector<uint64_t> s;
+    if (!settled()) return s;
+    const uint64_t f = fe_next;
+    auto rel = [f](uint64_t t) { return t > f ? t - f : 0; };
+    s.push_back(max_finish - f);  // exact (modulo 2^64): it becomes the run's cycle count
+    for (int u = 0; u < kUnits; ++u) {
+      if (u == kDmaUnit) continue;
+      const UnitState& us = units[u];
+      s.insert(s.end(), {rel(us.free), rel(us.busy_end)});
+      for (uint64_t j = 1; j <= opts.unit_queue_depth; ++j)  // the starts compute_slot will read
+        s.push_back(us.issued >= j ? rel(us.start_ring[(us.issued - j) & ring_mask]) : 0);
+    }
+    for (const RegFile& r : regs)
+      for (uint64_t t : r.ready) s.push_back(rel(t));
+    for (const SpaceBoard& b : sb) {
+      std::vector<std::array<uint64_t, 4>> live;
+      for (const SbEntry& x : b.entries)
+        if (x.finish > f) live.push_back({x.lo, x.hi, x.finish - f, x.write});
+      std::sort(live.begin(), live.end());  // entry order carries no meaning
+      s.push_back(live.size());
+      for (const auto& x : live) s.insert(s.end(), x.begin(), x.end());
+    }
+    std::vector<uint64_t> slots;
+    for (const auto& x : dma_slots)
+      if (x.second > f) slots.push_back(x.second - f);
+    std::sort(slots.begin(), slots.end());
+    s.push_back(slots.size());
+    s.insert(s.end(), slots.begin(), slots.end());
+    s.insert(s.end(), {rel(dma_last_start), rel(dma_busy_end), pipe_free_ps > f * period ? pipe_free_ps - f * period : 0});
+    return s;
+  }
+
+  TimingModel::Mark mark() const {
+    TimingModel::Mark m{fe_next, next_seq, {}, {}, st};
+    for (int u = 0; u < kUnits; ++u) {
+      m.issued[u] = units[u].issued;
+      m.units[u] = units[u].st;
+    }
+    return m;
+  }
+
+  static void add_times(UnitStats& to, const UnitStats& a, const UnitStats& b, uint64_t k) {
+    to.busy_cycles += k * (b.busy_cycles - a.busy_cycles);
+    to.stall_cycles += k * (b.stall_cycles - a.stall_cycles);
+    to.instructions += k * (b.instructions - a.instructions);
+  }
+  void add_stats(const TimingStats& a, const TimingStats& b, uint64_t k) {
+    st.instructions += k * (b.instructions - a.instructions);
+    for (size_t i = 0; i < std::size(st.instr_count); ++i) st.instr_count[i] += k * (b.instr_count[i] - a.instr_count[i]);
+    st.hbm_read_bytes += k * (b.hbm_read_bytes - a.hbm_read_bytes);
+    st.hbm_write_bytes += k * (b.hbm_write_bytes - a.hbm_write_bytes);
+    st.issue_stall_cycles += k * (b.issue_stall_cycles - a.issue_stall_cycles);
+    st.dma_transfers += k * (b.dma_transfers - a.dma_transfers);
+    st.dram_requests += k * (b.dram_requests - a.dram_requests);
+    st.dram_calibrations += k * (b.dram_calibrations - a.dram_calibrations);
+  }
+
+  // Every time moves by d cycles, every sequence number by q; each unit's ring is re-indexed.
+  void repeat(const TimingModel::Mark& a, const TimingModel::Mark& b, uint64_t k) {
+    if (!settled() || b.fe_next != fe_next || b.next_seq != next_seq)
+      throw std::logic_error("timing: repeat from a point that is not the current settled one");
+    const uint64_t d = k * (b.fe_next - a.fe_next), q = k * (b.next_seq - a.next_seq);
+    fe_next += d;
+    now += d;
+    max_finish += d;
+    next_seq += q;
+    for (int u = 0; u < kUnits; ++u) {
+      UnitState& us = units[u];
+      const uint64_t n = k * (b.issued[u] - a.issued[u]);
+      std::vector<uint64_t> ring(us.start_ring.size());
+      for (uint64_t j = 1; j <= ring.size(); ++j)
+        ring[(us.started + n - j) & ring_mask] = us.start_ring[(us.started - j) & ring_mask] + d;
+      us.start_ring = std::move(ring);
+      us.issued += n;
+      us.started += n;
+      us.free += d;
+      us.busy_end += d;
+      add_times(us.st, a.units[u], b.units[u], k);
+    }
+    for (RegFile& r : regs) {
+      for (uint64_t& t : r.ready) t += d;
+      for (uint64_t& x : r.seq) x += q;
+    }
+    for (SpaceBoard& bd : sb)
+      for (SbEntry& x : bd.entries) x.finish += d, x.seq += q;
+    for (auto& x : dma_slots) x.first += q, x.second += d;
+    dma_last_start += d;
+    dma_busy_end += d;
+    pipe_free_ps += d * period;
+    add_stats(a.stats, b.stats, k);
+  }
 };
 
 DramFidelity parse_dram_fidelity(std::string_view name, std::string_view what) {
@@ -947,6 +1049,10 @@ const TimingStats& TimingModel::stats() const { return impl_->st; }
 bool TimingModel::transfers_time_alike(const Effects& a, const Effects& b) const {
   return impl_->transfers_time_alike(a, b);
 }
+
+TimingModel::Mark TimingModel::mark() const { return impl_->mark(); }
+std::vector<uint64_t> TimingModel::relative_state() const { return impl_->relative_state(); }
+void TimingModel::repeat(const Mark& a, const Mark& b, uint64_t k) { impl_->repeat(a, b, k); }
 
 void TimingModel::write_perfetto(std::ostream& out) const {
   if (!impl_->tracer || impl_->opts.trace)

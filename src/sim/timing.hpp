@@ -5,6 +5,7 @@
 // (in-order: each instruction starts after the previous one finished; decoupled: in-order issue,
 // units overlap when no dependency forbids it) and latency table.
 #pragma once
+#include <array>
 #include <cstdint>
 #include <vector>
 #include <iosfwd>
@@ -100,6 +101,23 @@ class TimingModel {
   // alike once their shape is calibrated (exact reuse of a step's timing, sim/step_reuse.hpp).
   // Only the calibrated fidelity can say yes.
   bool transfers_time_alike(const Effects& a, const Effects& b) const;
+  // ---- exact repetition of a stretch of issues (segments proven to repeat, sim/step_reuse.hpp) ----
+  // Counters at one point of a run: a stretch of issues is the difference of two marks.
+  struct Mark {
+    uint64_t fe_next = 0, next_seq = 0;
+    std::array<uint64_t, isa::kNumUnits> issued{};
+    std::array<UnitStats, isa::kNumUnits> units{};
+    TimingStats stats;
+  };
+  Mark mark() const;
+  // What every later issue's timing depends on, relative to the front end's clock (times that can
+  // no longer delay anything dropped): two points with equal states time equal issue streams
+  // alike. Empty when the model cannot give it: in-order mode, bank-level DRAM, a trace, or an
+  // issued instruction whose finish is not yet known.
+  std::vector<uint64_t> relative_state() const;
+  // Advances the model (now at `b`, whose relative_state equals the one at `a`) as if the issues
+  // between `a` and `b` happened `k` more times: times shift by k stretches, statistics add k.
+  void repeat(const Mark& a, const Mark& b, uint64_t k);
   // Chrome / Perfetto trace-event JSON: one track per unit, one event per instruction (needs record_trace).
   void write_perfetto(std::ostream& out) const;
   // Ends the streamed trace (TimingOptions::trace), after finish(); a non-empty fault_message adds

@@ -182,6 +182,37 @@ TEST(Runner, StepReuseEqualsFullSimulation) {
   }
 }
 
+// Within a step, layers that repeat the one before take its timing (sim::SegmentReuse): chunked
+// prefill steps and the first decode step of a 30-layer model, identical to full simulation.
+TEST(Runner, LayerReuseEqualsFullSimulation) {
+  RunOptions o;
+  o.model = "preset:smollm2-135m";
+  o.hw = "base = \"reference-small\"\n[timing]\nmode = \"decoupled\"\n";
+  o.prompt_len = 32;
+  o.prefill_chunk = 16;
+  o.gen = 2;
+  o.timing_only = true;
+  o.dram_fidelity = sim::DramFidelity::Calibrated;
+  const RunReport reused = run_model(o);
+  o.step_reuse = false;
+  const RunReport full = run_model(o);
+  ASSERT_EQ(reused.steps.size(), 3u);
+  ASSERT_EQ(full.steps.size(), 3u);
+  for (size_t i = 0; i < full.steps.size(); ++i) {
+    const StepReport &a = reused.steps[i], &b = full.steps[i];
+    EXPECT_EQ(a.executed, b.executed) << "step " << i;
+    EXPECT_EQ(a.cycles, b.cycles) << "step " << i;
+    EXPECT_EQ(a.hbm_read_bytes, b.hbm_read_bytes) << "step " << i;
+    EXPECT_EQ(a.hbm_write_bytes, b.hbm_write_bytes) << "step " << i;
+    EXPECT_GE(a.skipped_layers, 20u) << "step " << i;  // of 30: the first ones are simulated
+    EXPECT_EQ(b.skipped_layers, 0u);
+  }
+  for (size_t u = 0; u < full.units.size(); ++u) {
+    EXPECT_EQ(reused.units[u].utilization, full.units[u].utilization);
+    EXPECT_EQ(reused.units[u].busy_cycles, full.units[u].busy_cycles);
+  }
+}
+
 // Timing-only runs the same programs without data: same instruction counts and cycles.
 TEST(Runner, TimingOnlyMatchesFunctionalTiming) {
   RunOptions o = tiny("reference-small", 6, 3);
