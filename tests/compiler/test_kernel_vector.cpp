@@ -121,9 +121,10 @@ TEST(KernelVector, HardwareLoopsAndUnrollingAgree) {
     Rig r(make_config(kTinyBf16));
     r.b.set_loop_policy(u ? LoopPolicy::unroll() : LoopPolicy::hardware());
     r.plan.fp_constant("eps", 1e-6f);
-    r.put_vram("x", 6, 40, randv(6 * 40, 5, 2.0f), 4);
+    // 16 rows: the norm's code is the row body three times (prologue, loop, epilogue).
+    r.put_vram("x", 16, 40, randv(16 * 40, 5, 2.0f), 4);
     r.put_vram("w", 1, 40, randv(40, 6, 0.1f, 1.0f));
-    r.alloc_vram("y", 6, 40, 4);
+    r.alloc_vram("y", 16, 40, 4);
     emit_rmsnorm(r.b, r.plan, {.input = "x", .output = "y", .weight = "w"});
     emit_softmax(r.b, r.plan, {.input = "y", .output = "y"});
     emit_swiglu(r.b, r.plan, {.gate = "y", .up = "x", .output = "x"});
