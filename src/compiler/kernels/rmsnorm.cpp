@@ -31,7 +31,6 @@ void emit_rmsnorm(ProgramBuilder& b, MemoryPlan& plan, const RmsNormArgs& a) {
   ParamRow w(b, plan, a.name, "weight", a.weight, a.weight_source, x.cols, masks);
   ScratchRows tmp(plan, a.name + ".sq", 1, x.vlen);
   const uint64_t blocks = x.col_blocks, vlen = x.vlen;
-  const bool in_place = x.base() == y.base();
   auto sum = b.regs().fp("sum of squares");
   auto scale = b.regs().fp("row scale");
   auto t = b.regs().gp("square scratch");
@@ -63,8 +62,9 @@ void emit_rmsnorm(ProgramBuilder& b, MemoryPlan& plan, const RmsNormArgs& a) {
   const uint64_t xs = x.rows_alloc * vlen, ys = y.rows_alloc * vlen;
   BlockWalk p(b, consts, x.base(), blocks, xs, vlen);  // the row being summed
   BlockWalk q(b, consts, x.base(), blocks, xs, vlen);  // the row being scaled
-  std::optional<BlockWalk> yq;
-  if (!in_place) yq.emplace(b, consts, y.base(), blocks, ys, vlen);
+  // Its own output pointer even in place: the kernel's length must not depend on aliasing (the
+  // estimate counts it standalone, with distinct tensors).
+  BlockWalk yq(b, consts, y.base(), blocks, ys, vlen);
 
   auto square_block = [&](uint64_t i) {
     b.v_mul_vv(t, p.ptr(), p.ptr());
@@ -73,13 +73,13 @@ void emit_rmsnorm(ProgramBuilder& b, MemoryPlan& plan, const RmsNormArgs& a) {
     p.step(i);
   };
   auto scale_block = [&](uint64_t i, bool last_row) {
-    const GpReg out = yq ? yq->ptr() : q.ptr();
+    const GpReg out = yq.ptr();
     const GpReg wi = !wregs.empty() ? GpReg(wregs[i]) : (i < full ? ww->ptr() : GpReg(*wtail));
     b.v_mul_vf(out, q.ptr(), scale);
     b.v_mul_vv(out, out, wi);
     if (last_row && i + 1 == blocks) return;  // no row follows
     q.step(i);
-    if (yq) yq->step(i);
+    yq.step(i);
     if (ww && i < full) ww->step(i);
   };
   // scale = 1 / sqrt(sum * (1/n) + eps); the first product frees `sum` for the next row.
