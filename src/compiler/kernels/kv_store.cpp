@@ -35,13 +35,19 @@ void store_combined(ProgramBuilder& b, const MemoryPlan& plan, const KvStoreArgs
   auto off = b.regs().gp("kv hbm offset");
   b.load_imm(rs, args.layout.v_col0);
   b.set_v_mask((uint64_t(1) << (args.layout.v_col0 / g.hlen)) - 1);
-  auto group = [&](uint64_t merged) {
-    for (uint64_t i = 0; i < merged; ++i) {
-      b.v_shft_v(rv, rv, rs);
-      b.v_add_vv(rv, rv, rk, 1);
-      b.add_imm(rv, rv, g.vlen);
-      b.add_imm(rk, rk, g.vlen);
-    }
+  auto merge_row = [&] {
+    b.v_shft_v(rv, rv, rs);
+    b.v_add_vv(rv, rv, rk, 1);
+    b.add_imm(rv, rv, g.vlen);
+    b.add_imm(rk, rk, g.vlen);
+  };
+  // The rows straight-line in a group that a later group's merge follows (its store streams under
+  // that merge); the last group's rows in a loop, its store waiting for them with nothing after.
+  auto group = [&](uint64_t merged, bool last) {
+    if (last)
+      b.loop(merged, merge_row);
+    else
+      for (uint64_t i = 0; i < merged; ++i) merge_row();
     b.h_store_v(vr, off, a, 1, 1);
     b.add_imm(vr, vr, wb * g.vlen);
     b.add_imm(off, off, wb * cache.row_stride);
@@ -54,8 +60,8 @@ void store_combined(ProgramBuilder& b, const MemoryPlan& plan, const KvStoreArgs
       return kv.row(bi, uint64_t(int64_t(past) + d)) * stride;
     });
     const bool last_seq = bi + 1 == args.batch;
-    b.loop(groups - 1, [&] { group(wb); });
-    group(last_seq ? wb : args.q_len - (groups - 1) * wb);
+    b.loop(groups - 1, [&] { group(wb, false); });
+    group(last_seq ? wb : args.q_len - (groups - 1) * wb, last_seq);
   }
   b.set_v_mask(0);
 }
