@@ -112,29 +112,10 @@ void lookup_in_order(ProgramBuilder& b, MemoryPlan& plan, const EmbeddingArgs& a
   for (uint64_t i = safe_blocks; i < y.col_blocks; ++i) block(i);
 }
 
-}  // namespace
-
-void emit_embedding(ProgramBuilder& b, MemoryPlan& plan, const EmbeddingArgs& a) {
-  auto ks = b.kernel(a.name);
-  const auto& cfg = b.config();
-  const uint64_t vlen = cfg.geometry.vlen, amount = cfg.hbm.v_prefetch_amount;
-  if (!plan.hbm_space().contains(a.table)) fail(a.name, fmt::format("table '{}' is not an HBM tensor", a.table));
-  const HbmTensor& t = plan.hbm(a.table);
-  const VramTensor y = input_tensor(plan, a.name, "output", a.output);
-  if (y.rows != a.token_ids.size() || y.cols != t.cols)
-    fail(a.name, fmt::format("output '{}' is [{}, {}], expected [{} tokens, {} (the table's hidden size)]", y.name, y.rows,
-                             y.cols, a.token_ids.size(), t.cols));
-  const uint32_t precision = v_precision(cfg, t, a.name, "table");
-  if (t.row_stride < y.col_blocks * vlen)
-    fail(a.name, fmt::format("table '{}' has row stride {}; whole VLEN blocks are read, expected >= {} (place it with "
-                             "row_multiple = VLEN)",
-                             a.table, t.row_stride, y.col_blocks * vlen));
-  for (size_t r = 0; r < a.token_ids.size(); ++r)
-    if (a.token_ids[r] < 0 || uint64_t(a.token_ids[r]) >= t.rows)
-      fail(a.name, fmt::format("token id {} at row {} is outside the table's {} rows", a.token_ids[r], r, t.rows));
-  b.comment(fmt::format("{}: embedding lookup of {} tokens from '{}' ({} prefetch rows per H_PREFETCH_V)", a.name,
-                        a.token_ids.size(), a.table, amount));
-  if (cfg.timing.mode == config::TimingMode::InOrder) return lookup_in_order(b, plan, a, t, y, precision);
+// Decoupled: the transfers of plan_fetches through a ring of landing buffers (docs/kernels-vector.md §6).
+void lookup_windows(ProgramBuilder& b, MemoryPlan& plan, const EmbeddingArgs& a, const HbmTensor& t,
+                    const VramTensor& y, uint32_t precision) {
+  const uint64_t vlen = b.config().geometry.vlen, amount = b.config().hbm.v_prefetch_amount;
   const std::vector<Fetch> fetches =
       plan_fetches(t, a.token_ids, y.col_blocks, vlen, amount);
   if (fetches.empty()) return;
@@ -175,6 +156,32 @@ void emit_embedding(ProgramBuilder& b, MemoryPlan& plan, const EmbeddingArgs& a)
       b.v_mul_vf(dst, src, one);
     }
   }
+}
+
+}  // namespace
+
+void emit_embedding(ProgramBuilder& b, MemoryPlan& plan, const EmbeddingArgs& a) {
+  auto ks = b.kernel(a.name);
+  const auto& cfg = b.config();
+  const uint64_t vlen = cfg.geometry.vlen, amount = cfg.hbm.v_prefetch_amount;
+  if (!plan.hbm_space().contains(a.table)) fail(a.name, fmt::format("table '{}' is not an HBM tensor", a.table));
+  const HbmTensor& t = plan.hbm(a.table);
+  const VramTensor y = input_tensor(plan, a.name, "output", a.output);
+  if (y.rows != a.token_ids.size() || y.cols != t.cols)
+    fail(a.name, fmt::format("output '{}' is [{}, {}], expected [{} tokens, {} (the table's hidden size)]", y.name, y.rows,
+                             y.cols, a.token_ids.size(), t.cols));
+  const uint32_t precision = v_precision(cfg, t, a.name, "table");
+  if (t.row_stride < y.col_blocks * vlen)
+    fail(a.name, fmt::format("table '{}' has row stride {}; whole VLEN blocks are read, expected >= {} (place it with "
+                             "row_multiple = VLEN)",
+                             a.table, t.row_stride, y.col_blocks * vlen));
+  for (size_t r = 0; r < a.token_ids.size(); ++r)
+    if (a.token_ids[r] < 0 || uint64_t(a.token_ids[r]) >= t.rows)
+      fail(a.name, fmt::format("token id {} at row {} is outside the table's {} rows", a.token_ids[r], r, t.rows));
+  b.comment(fmt::format("{}: embedding lookup of {} tokens from '{}' ({} prefetch rows per H_PREFETCH_V)", a.name,
+                        a.token_ids.size(), a.table, amount));
+  if (cfg.timing.mode == config::TimingMode::InOrder) return lookup_in_order(b, plan, a, t, y, precision);
+  lookup_windows(b, plan, a, t, y, precision);
 }
 
 namespace {
