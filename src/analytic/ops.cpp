@@ -5,6 +5,9 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <mutex>
+#include <string>
+#include <tuple>
 #include <vector>
 
 #include "analytic/analytic.hpp"
@@ -87,9 +90,13 @@ struct WalkTiming {
 
 class WalkReplay {
  public:
-  WalkReplay(const config::HardwareConfig& cfg, const DmaPattern& p, uint64_t per_entry, bool in_order, uint64_t gap)
+  // spread != 0: a gather instead; entry e (a token) starts `spread` entries' worth of tiles past
+  // entry e - 1, wrapping in a region of kGatherEntries entries (unrelated rows of one table).
+  WalkReplay(const config::HardwareConfig& cfg, const DmaPattern& p, uint64_t per_entry, bool in_order, uint64_t gap,
+             uint64_t spread = 0)
       : dram_(dram::preset(cfg.hbm.dram)), p_(p), per_entry_(per_entry), in_order_(in_order),
-        period_(uint64_t(std::llround(1000.0 / cfg.compute.clock_ghz))), gap_(gap * period_) {}
+        period_(uint64_t(std::llround(1000.0 / cfg.compute.clock_ghz))), gap_(gap * period_), spread_(spread) {}
+  static constexpr uint64_t kGatherEntries = 1024;
 
   WalkTiming run(uint64_t entries) {
     const uint64_t n = entries * per_entry_;
@@ -115,7 +122,8 @@ class WalkReplay {
     arrival = std::max(arrival, dram_.now_ps());
     arrival_[j] = arrival;
     const uint64_t slices = p_.elem_stride / p_.elem_row_bytes, e = j / per_entry_;
-    const uint64_t slice = e % slices, tile = (e / slices) * per_entry_ + j % per_entry_;
+    const uint64_t place = spread_ ? (e * spread_) % kGatherEntries : e / slices;
+    const uint64_t slice = spread_ ? 0 : e % slices, tile = place * per_entry_ + j % per_entry_;
     uint64_t first = dram::kNever, count = 0;
     auto request = [&](uint64_t a, uint64_t bytes) {
       const uint64_t id = dram_.submit(dram::Request{a, bytes, p_.write, arrival});
@@ -143,7 +151,7 @@ class WalkReplay {
   DmaPattern p_;
   uint64_t per_entry_;
   bool in_order_;
-  uint64_t period_, gap_;
+  uint64_t period_, gap_, spread_;
   std::vector<uint64_t> done_, arrival_, remaining_;
   std::map<uint64_t, uint64_t> owner_;  // first request id -> transfer
 };
@@ -168,6 +176,43 @@ WalkTiming walk_timing(const config::HardwareConfig& cfg, const DmaPattern& p, c
   return t;
 }
 
+// A gather's transfers (embedding lookups: each token's first transfer, then the ones that go on
+// along its row), replayed at unrelated rows of a table-sized region (the first 64 tokens, scaled
+// to all): a stream's calibration would find the rows it opened. Span (decoupled) and serial sum
+// (in order), as a walk's.
+WalkTiming gather_timing(const config::HardwareConfig& cfg, const DmaPattern& p, const compiler::KernelCost& k,
+                         const compiler::CostPhase& ph, bool in_order) {
+  uint64_t tokens = 0;
+  for (const auto& d : k.dma)
+    if (d.gather) tokens += d.count;
+  const uint64_t per_token = std::max<uint64_t>(1, k.transfers() / std::max<uint64_t>(1, tokens));
+  const uint64_t gap = std::max<uint64_t>(1, (in_order ? ph.serial_cycles : ph.instructions) / ph.dma);
+  const uint64_t replayed = std::min<uint64_t>(tokens, 64);
+  constexpr uint64_t kSpread = 389;  // odd: consecutive tokens land far apart, every place once
+  DmaPattern q = p;  // the scales behind the region's elements
+  q.scale_offset = std::max(q.scale_offset, WalkReplay::kGatherEntries * per_token * q.rows * q.elem_stride);
+  // A prefill chunk schedule estimates the lookup once per candidate chunk: the replay is cached.
+  using Key = std::tuple<std::string, double, DmaPattern, uint64_t, bool, uint64_t, uint64_t>;
+  static std::mutex mu;
+  static std::map<Key, WalkTiming> cache;
+  const Key key{cfg.hbm.dram, cfg.compute.clock_ghz, q, per_token, in_order, gap, replayed};
+  WalkTiming t;
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    auto it = cache.find(key);
+    if (it != cache.end()) t = it->second;
+  }
+  if (t.span == 0 && t.serial == 0) {
+    t = WalkReplay(cfg, q, per_token, in_order, gap, kSpread).run(replayed);
+    std::lock_guard<std::mutex> lock(mu);
+    cache.emplace(key, t);
+  }
+  const double scale = double(ph.times * ph.dma) / double(replayed * per_token);
+  t.span *= scale;
+  t.serial *= scale;
+  return t;
+}
+
 // Phases: in-order = every latency plus blocking transfers; decoupled = per phase
 // max(issue, vector, matrix, scalar chain, DMA) plus the exposed reduction waits.
 OpEstimate estimate_phased(const config::HardwareConfig& cfg, MemoryModel& mem, const KernelCost& k) {
@@ -185,12 +230,14 @@ OpEstimate estimate_phased(const config::HardwareConfig& cfg, MemoryModel& mem, 
   double hidden_issue = 0;
   for (const auto& p : k.phases)
     if (!p.dma) hidden_issue += double(p.entries) * double(p.instructions);
-  const bool sliced = dm && !dm->gather && column_slice(cost_dma_pattern(cfg, *dm));
+  const bool gathered = std::any_of(k.dma.begin(), k.dma.end(), [](const compiler::CostDma& d) { return d.gather; });
+  const bool sliced = dm && !gathered && column_slice(cost_dma_pattern(cfg, *dm));
   double total = 0, stream = 0, first_awaited = -1;
   for (const auto& p : k.phases) {
     const double times = double(p.times);
-    if (sliced && p.dma && !p.dma_serial) {
-      const WalkTiming w = walk_timing(cfg, cost_dma_pattern(cfg, *dm), p, in_order);
+    if ((sliced || gathered) && p.dma && !p.dma_serial) {
+      const WalkTiming w = gathered ? gather_timing(cfg, cost_dma_pattern(cfg, *dm), k, p, in_order)
+                                    : walk_timing(cfg, cost_dma_pattern(cfg, *dm), p, in_order);
       e.dma_cycles += in_order ? w.serial : w.span;
       total += in_order ? times * double(p.serial_cycles) + w.serial
                         : std::max(times * double(std::max({p.instructions, p.vector_cycles, p.matrix_cycles,

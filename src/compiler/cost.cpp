@@ -79,6 +79,13 @@ CostCounter::CostCounter(const config::HardwareConfig& cfg) : cfg_(cfg) {
 }
 
 void CostCounter::enter_loop(uint64_t count) {
+  // A kernel's code before its loop and after it do not overlap (the loop runs between them):
+  // what the top level has so far is a phase of its own.
+  if (stack_.size() == 1) {
+    CostPhase& open = stack_.back().phase;
+    commit(cost_.phases, index_, open);
+    open = CostPhase{open.name, open.times, open.entries};
+  }
   const CostPhase& parent = stack_.back().phase;
   Frame f;
   f.phase.name = parent.name + "/loop";

@@ -557,9 +557,12 @@ inline void check_rope(const Geo& g, const RopeCase& c) {
 
 // ---- embedding ----
 inline void check_embedding(const Geo& g, size_t vocab, size_t hidden, const std::vector<int64_t>& ids,
-                            uint64_t row_multiple = 1) {
-  SCOPED_TRACE(tag(g, ids.size(), hidden) + fmt::format(" vocab {} rows_alloc multiple {}", vocab, row_multiple));
-  Rig r(make_config(g));
+                            uint64_t row_multiple = 1, config::TimingMode mode = config::TimingMode::InOrder) {
+  SCOPED_TRACE(tag(g, ids.size(), hidden) + fmt::format(" vocab {} rows_alloc multiple {} {}", vocab, row_multiple,
+                                                        config::timing_mode_name(mode)));
+  config::HardwareConfig cfg = make_config(g);
+  cfg.timing.mode = mode;  // in order: direct lookups; decoupled: windows through a landing ring
+  Rig r(cfg);
   r.put_vram("resident", 2, 16, std::vector<float>(32, 1.f));  // the output does not start at VRAM 0
   auto table = r.put_hbm("embed", vocab, hidden, randv(vocab * hidden, 91, 1.5f), r.cfg.formats.v_act, r.vlen(),
                          TensorClass::Weight);

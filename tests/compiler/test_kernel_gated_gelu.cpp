@@ -169,8 +169,9 @@ TEST(KernelGatedGelu, HardwareLoopsMatchUnrolled) {
   for (int u = 0; u < 2; ++u) {
     Rig r(make_config(kTinyF32));
     r.b.set_loop_policy(u ? LoopPolicy::unroll() : LoopPolicy::hardware());
-    r.put_vram("gate", 6, 40, randv(6 * 40, 81, 4.0f), 4);
-    r.put_vram("up", 6, 40, randv(6 * 40, 82, 2.0f), 4);
+    // 24 rows: the row loop's body holds four rows (vk::for_rows unrolls them).
+    r.put_vram("gate", 24, 40, randv(24 * 40, 81, 4.0f), 4);
+    r.put_vram("up", 24, 40, randv(24 * 40, 82, 2.0f), 4);
     emit_gated_gelu(r.b, r.plan, {.gate = "gate", .up = "up", .output = "up"});
     r.run();
     outs[u] = r.get_vram("up");

@@ -112,6 +112,19 @@ TEST(KernelVector, EmbeddingLookup) {
   check_embedding(kRefBf16, 40, 192, {39, 1, 22});  // MXFP8 table decoded by the DMA
   check_embedding(Geo{16, 4, "bf16", "bf16", 8}, 30, 48, {4, 9, 29}, 1);  // prefetch of 8 rows, 3 output rows
 }
+// Decoupled: one window of v_prefetch_amount rows per token (and per `amount` blocks), landing in
+// a ring; the last table rows' windows start earlier; a table smaller than a window reads blocks.
+TEST(KernelVector, EmbeddingLookupWindows) {
+  const auto d = config::TimingMode::Decoupled;
+  check_embedding(kTinyF32, 50, 40, {3, 49, 0, 3, 17}, 1, d);
+  check_embedding(kTinyF32, 20, 32, {1, 2, 3, 4, 5, 6, 7, 8, 19, 18, 0}, 4, d);
+  check_embedding(kRefBf16, 40, 192, {39, 1, 22, 38}, 1, d);  // MXFP8 table decoded by the DMA
+  check_embedding(Geo{16, 4, "bf16", "bf16", 2}, 30, 80, {4, 29, 28}, 1, d);  // 5 blocks: 3 windows per token
+  check_embedding(Geo{16, 4, "bf16", "bf16", 8}, 3, 16, {2, 0, 1}, 1, d);      // table under one window
+  std::vector<int64_t> many(40);
+  for (size_t i = 0; i < many.size(); ++i) many[i] = int64_t((i * 7 + 3) % 50);
+  check_embedding(kTinyF32, 50, 40, many, 1, d);  // the ring wraps
+}
 
 // ---- loop policies: hardware loops and full unrolling run the same dynamic stream ----
 TEST(KernelVector, HardwareLoopsAndUnrollingAgree) {
@@ -121,9 +134,10 @@ TEST(KernelVector, HardwareLoopsAndUnrollingAgree) {
     Rig r(make_config(kTinyBf16));
     r.b.set_loop_policy(u ? LoopPolicy::unroll() : LoopPolicy::hardware());
     r.plan.fp_constant("eps", 1e-6f);
-    r.put_vram("x", 6, 40, randv(6 * 40, 5, 2.0f), 4);
+    // 16 rows: the norm's code is the row body three times (prologue, loop, epilogue).
+    r.put_vram("x", 16, 40, randv(16 * 40, 5, 2.0f), 4);
     r.put_vram("w", 1, 40, randv(40, 6, 0.1f, 1.0f));
-    r.alloc_vram("y", 6, 40, 4);
+    r.alloc_vram("y", 16, 40, 4);
     emit_rmsnorm(r.b, r.plan, {.input = "x", .output = "y", .weight = "w"});
     emit_softmax(r.b, r.plan, {.input = "y", .output = "y"});
     emit_swiglu(r.b, r.plan, {.gate = "y", .up = "x", .output = "x"});

@@ -11,13 +11,19 @@ namespace plena::compiler {
 
 namespace {
 
-// V rows [0, rows) of the combined layout become K|V rows: V_SHFT_V moves V to v_col0 (zeros
-// below), then V_ADD_VV adds K in K's HLEN segments only (V_MASK; 0 + K = K, exact) and keeps V
-// in the others. V's tensor is dead after the store, so the merge works in place.
-void merge_kv_rows(ProgramBuilder& b, const MemoryPlan& plan, const KvStoreArgs& args, uint64_t rows) {
+// The combined layout's K|V rows: V_SHFT_V moves V to v_col0 (zeros below), then V_ADD_VV adds
+// K in K's HLEN segments only (V_MASK; 0 + K = K, exact) and keeps V in the others. V's tensor is
+// dead after the store, so the merge works in place. Each writeback group is merged just before
+// its store, so a store streams while the next group merges. A sequence's last group merges only
+// its own rows (the rows past them are the next sequence's, merged with that sequence); the
+// unmerged spill lands on the sequence's not-yet-valid positions like any spill.
+void store_combined(ProgramBuilder& b, const MemoryPlan& plan, const KvStoreArgs& args, HbmReg a, uint64_t groups) {
   const auto& g = b.config().geometry;
+  const uint64_t wb = b.config().hbm.v_writeback_amount;
   const VramTensor& v = plan.vram(args.source);
   const VramTensor& k = plan.vram(args.k_source);
+  const HbmTensor& cache = plan.hbm(args.cache);
+  const uint64_t rows = (args.batch - 1) * args.q_len + groups * wb;
   if (v.cols > g.vlen || k.cols > g.vlen || k.rows_alloc < rows || v.rows_alloc < rows)
     throw InputError(fmt::format("error: kernel '{}': combined K|V rows need K '{}' and V '{}' of at most VLEN = {} "
                                  "columns and {} allocated rows",
@@ -25,16 +31,38 @@ void merge_kv_rows(ProgramBuilder& b, const MemoryPlan& plan, const KvStoreArgs&
   auto rv = b.regs().gp("kv merged row");
   auto rk = b.regs().gp("kv K row");
   auto rs = b.regs().gp("kv V shift");
-  b.load_imm(rv, v.address(0, 0));
-  b.load_imm(rk, k.address(0, 0));
+  auto vr = b.regs().gp("kv vram row");
+  auto off = b.regs().gp("kv hbm offset");
   b.load_imm(rs, args.layout.v_col0);
   b.set_v_mask((uint64_t(1) << (args.layout.v_col0 / g.hlen)) - 1);
-  b.loop(rows, [&] {
+  auto merge_row = [&] {
     b.v_shft_v(rv, rv, rs);
     b.v_add_vv(rv, rv, rk, 1);
     b.add_imm(rv, rv, g.vlen);
     b.add_imm(rk, rk, g.vlen);
-  });
+  };
+  // The rows straight-line in a group that a later group's merge follows (its store streams under
+  // that merge); the last group's rows in a loop, its store waiting for them with nothing after.
+  auto group = [&](uint64_t merged, bool last) {
+    if (last)
+      b.loop(merged, merge_row);
+    else
+      for (uint64_t i = 0; i < merged; ++i) merge_row();
+    b.h_store_v(vr, off, a, 1, 1);
+    b.add_imm(vr, vr, wb * g.vlen);
+    b.add_imm(off, off, wb * cache.row_stride);
+  };
+  for (uint64_t bi = 0; bi < args.batch; ++bi) {
+    b.load_imm(rv, v.address(bi * args.q_len, 0));
+    b.load_imm(rk, k.address(bi * args.q_len, 0));
+    b.load_imm(vr, v.address(bi * args.q_len, 0));
+    b.load_step_imm(off, [kv = args.layout, bi, past = args.past, stride = cache.row_stride](int64_t d) {
+      return kv.row(bi, uint64_t(int64_t(past) + d)) * stride;
+    });
+    const bool last_seq = bi + 1 == args.batch;
+    b.loop(groups - 1, [&] { group(wb, false); });
+    group(last_seq ? wb : args.q_len - (groups - 1) * wb, last_seq);
+  }
   b.set_v_mask(0);
 }
 
@@ -53,11 +81,11 @@ void emit_kv_store(ProgramBuilder& b, const MemoryPlan& plan, const KvStoreArgs&
   const uint64_t groups = (args.q_len + wb - 1) / wb, past = args.past;
   b.comment(fmt::format("kv_store: {} rows of {} into {} at positions {}..{}", args.batch * args.q_len, src.name,
                         cache.name, past, past + args.q_len - 1));
-  if (kv.combined()) merge_kv_rows(b, plan, args, (args.batch - 1) * args.q_len + groups * wb);
   auto a = b.regs().hbm("kv cache");
   b.set_addr_reg(a, cache.base);
   b.set_scale_reg(cache.scale_reg);
   b.set_stride_reg(cache.row_stride);
+  if (kv.combined()) return store_combined(b, plan, args, a, groups);
   auto vr = b.regs().gp("kv vram row");
   auto off = b.regs().gp("kv hbm offset");
   for (uint64_t bi = 0; bi < args.batch; ++bi)

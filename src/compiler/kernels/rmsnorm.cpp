@@ -14,6 +14,12 @@ namespace plena::compiler {
 
 using namespace vk;
 
+// Software-pipelined over rows: the body sums row r's squares and scales row r-1, whose sum of
+// squares came from the previous body, so the front end's waits for V_RED_SUM results (the scalar
+// chain 1/sqrt(mean + eps), the next reduction into the same register) run while the vector unit
+// still has queued work, and the vector unit never idles. Every column block is its own straight-line code with
+// one pointer step per stream and block (BlockWalk), so the vector unit, not the issue of pointer
+// and loop instructions, bounds the row. Same operations in the same order as one row at a time.
 void emit_rmsnorm(ProgramBuilder& b, MemoryPlan& plan, const RmsNormArgs& a) {
   auto ks = b.kernel(a.name);
   const VramTensor x = input_tensor(plan, a.name, "input", a.input);
@@ -24,29 +30,81 @@ void emit_rmsnorm(ProgramBuilder& b, MemoryPlan& plan, const RmsNormArgs& a) {
   Masks masks(b, plan, a.name, x.cols, false);
   ParamRow w(b, plan, a.name, "weight", a.weight, a.weight_source, x.cols, masks);
   ScratchRows tmp(plan, a.name + ".sq", 1, x.vlen);
-  auto f_acc = b.regs().fp("sum of squares");
+  const uint64_t blocks = x.col_blocks, vlen = x.vlen;
+  auto sum = b.regs().fp("sum of squares");
+  auto scale = b.regs().fp("row scale");
   auto t = b.regs().gp("square scratch");
-  auto wb = b.regs().gp("w block");
   b.load_imm(t, tmp.t().base());
-  RowWalk rw(b, x, y, masks);
-  std::optional<ScopedGp> wtail;
+  std::optional<ScopedGp> keep;
   if (masks.tail) {
-    wtail.emplace(b.regs().gp("w tail"));
-    b.load_imm(*wtail, w.tail_addr);
+    keep.emplace(b.regs().gp("keep mask"));
+    b.load_imm(*keep, masks.keep);
   }
-  rw.rows([&] {
-    b.s_add_fp(f_acc, f0, f0);
-    for_blocks(b, x.cols, {rw.xc()}, [&](bool tail) {
-      b.v_mul_vv(t, rw.xb, rw.xb);
-      if (tail) b.v_mul_vv(t, t, *rw.keep);
-      b.v_red_sum(f_acc, t);
-    });
-    k.finish(b, f_acc);
-    for_blocks(b, x.cols, {rw.xc(), rw.yc(), {wb, std::nullopt, w.base, w.stride}}, [&](bool tail) {
-      b.v_mul_vf(rw.yb, rw.xb, f_acc);
-      b.v_mul_vv(rw.yb, rw.yb, tail ? GpReg(*wtail) : GpReg(wb));
-    });
+  ConstRegs consts(b);
+  // Weight blocks: a register each for a few blocks, else a pointer returning to the row start
+  // (the masked tail block always has its own register).
+  constexpr uint64_t kWeightRegs = 4;
+  const uint64_t full = blocks - (masks.tail ? 1 : 0);
+  std::vector<ScopedGp> wregs;
+  for (uint64_t i = 0; i < blocks && blocks <= kWeightRegs; ++i) {
+    wregs.push_back(b.regs().gp("weight block"));
+    b.load_imm(wregs.back(), i < full ? w.base + i * w.stride : w.tail_addr);
+  }
+  std::optional<BlockWalk> ww;
+  std::optional<ScopedGp> wtail;
+  if (wregs.empty()) {
+    ww.emplace(b, consts, w.base, full, w.stride, 0);
+    if (masks.tail) {
+      wtail.emplace(b.regs().gp("weight tail"));
+      b.load_imm(*wtail, w.tail_addr);
+    }
+  }
+  const uint64_t xs = x.rows_alloc * vlen, ys = y.rows_alloc * vlen;
+  BlockWalk p(b, consts, x.base(), blocks, xs, vlen);  // the row being summed
+  BlockWalk q(b, consts, x.base(), blocks, xs, vlen);  // the row being scaled
+  // Its own output pointer even in place: the kernel's length must not depend on aliasing (the
+  // estimate counts it standalone, with distinct tensors).
+  BlockWalk yq(b, consts, y.base(), blocks, ys, vlen);
+
+  auto square_block = [&](uint64_t i) {
+    b.v_mul_vv(t, p.ptr(), p.ptr());
+    if (masks.tail && i + 1 == blocks) b.v_mul_vv(t, t, *keep);
+    b.v_red_sum(sum, t);
+    p.step(i);
+  };
+  auto scale_block = [&](uint64_t i, bool last_row) {
+    const GpReg out = yq.ptr();
+    const GpReg wi = !wregs.empty() ? GpReg(wregs[i]) : (i < full ? ww->ptr() : GpReg(*wtail));
+    b.v_mul_vf(out, q.ptr(), scale);
+    b.v_mul_vv(out, out, wi);
+    if (last_row && i + 1 == blocks) return;  // no row follows
+    q.step(i);
+    yq.step(i);
+    if (ww && i < full) ww->step(i);
+  };
+  // scale = 1 / sqrt(sum * (1/n) + eps); the first product frees `sum` for the next row.
+  auto rest_of_scale = [&] {
+    b.s_add_fp(scale, scale, k.eps);
+    b.s_sqrt_fp(scale, scale);
+    b.s_reci_fp(scale, scale);
+  };
+  b.s_add_fp(sum, f0, f0);
+  for (uint64_t i = 0; i < blocks; ++i) square_block(i);
+  // Row r's squares interleaved with row r-1's scaling block by block: each V_RED_SUM into `sum`
+  // issues once the previous one has finished (the register interlock), and the scaling
+  // instructions between them keep the vector unit busy meanwhile.
+  b.loop(x.rows - 1, [&] {
+    b.s_mul_fp(scale, sum, k.inv);
+    b.s_add_fp(sum, f0, f0);
+    for (uint64_t i = 0; i < blocks; ++i) {
+      square_block(i);
+      if (i == 0) rest_of_scale();
+      scale_block(i, false);
+    }
   });
+  b.s_mul_fp(scale, sum, k.inv);
+  rest_of_scale();
+  for (uint64_t i = 0; i < blocks; ++i) scale_block(i, true);
 }
 
 namespace {

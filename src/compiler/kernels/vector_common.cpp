@@ -219,6 +219,38 @@ ParamRow::ParamRow(ProgramBuilder& b, MemoryPlan& plan, const std::string& kerne
 }
 
 
+GpReg ConstRegs::get(uint64_t value) {
+  for (const auto& [v, r] : regs_)
+    if (v == value) return r;
+  regs_.emplace_back(value, b_.regs().gp("step constant"));
+  b_.load_imm(regs_.back().second, value);
+  return regs_.back().second;
+}
+
+BlockWalk::BlockWalk(ProgramBuilder& b, ConstRegs& consts, uint64_t start, uint64_t blocks, uint64_t stride,
+                     uint64_t next)
+    : b_(b), consts_(consts), ptr_(b.regs().gp("block walk")), blocks_(blocks), stride_(stride), next_(next) {
+  b_.load_imm(ptr_, start);
+  // Registers for the steps the body takes (loaded here, before any loop).
+  const uint64_t span = (blocks_ - 1) * stride_;
+  if (blocks_ > 1 && stride_ > kImm18Max) (void)consts_.get(stride_);
+  if (next_ < span) (void)consts_.get(span - next_);
+  if (next_ > span && next_ - span > kImm18Max) (void)consts_.get(next_ - span);
+}
+
+void BlockWalk::step(uint64_t k) {
+  auto add = [&](uint64_t v) {
+    if (v > kImm18Max)
+      b_.s_add_int(ptr_, ptr_, consts_.get(v));
+    else
+      b_.add_imm(ptr_, ptr_, v);
+  };
+  if (k + 1 < blocks_) return add(stride_);
+  const uint64_t span = (blocks_ - 1) * stride_;
+  if (next_ > span) add(next_ - span);
+  if (next_ < span) b_.s_sub_int(ptr_, ptr_, consts_.get(span - next_));
+}
+
 // Runs body(src pointers..., dst pointer) over the `rows` real rows of every column block.
 GeluTanhGate::GeluTanhGate(ProgramBuilder& b, MemoryPlan& plan, FpReg one)
     : one(one), c(b.regs().fp("0.044715")), neg_2k(b.regs().fp("-2 sqrt(2/pi)")) {
@@ -242,23 +274,40 @@ void GeluTanhGate::emit(ProgramBuilder& b, GpReg t, GpReg x) const {
 void for_rows(ProgramBuilder& b, const VramTensor& shape, const std::vector<const VramTensor*>& tensors,
               const std::function<void(const std::vector<GpReg>&)>& body) {
   const uint64_t vlen = b.config().geometry.vlen;
+  // Aliased tensors (an in-place output) share one pointer: one step per distinct row stream.
   std::vector<ScopedGp> ptrs;
+  std::vector<const VramTensor*> owners;
   std::vector<GpReg> regs;
-  for (size_t i = 0; i < tensors.size(); ++i) {
-    ptrs.push_back(b.regs().gp("row pointer"));
-    regs.push_back(ptrs.back());
+  for (const VramTensor* t : tensors) {
+    size_t j = 0;
+    while (j < owners.size() && (owners[j]->base() != t->base() || owners[j]->rows_alloc != t->rows_alloc)) ++j;
+    if (j == owners.size()) {
+      ptrs.push_back(b.regs().gp("row pointer"));
+      owners.push_back(t);
+      b.load_imm(ptrs.back(), t->base());
+    }
+    regs.push_back(ptrs[j]);
   }
-  const uint64_t blocks = shape.col_blocks;
-  for (size_t i = 0; i < tensors.size(); ++i) b.load_imm(regs[i], tensors[i]->base());
-  b.loop(blocks, [&] {
-    b.loop(shape.rows, [&] {
-      body(regs);
-      for (GpReg r : regs) b.add_imm(r, r, vlen);
+  auto row = [&] {
+    body(regs);
+    for (const ScopedGp& r : ptrs) b.add_imm(r, r, vlen);
+  };
+  // Several rows per loop iteration: the loop's own instruction is paid once per kUnroll rows.
+  constexpr uint64_t kUnroll = 4;
+  auto rows = [&](uint64_t n) {
+    b.loop(n / kUnroll, [&] {
+      for (uint64_t i = 0; i < kUnroll; ++i) row();
     });
+    for (uint64_t i = 0; i < n % kUnroll; ++i) row();
+  };
+  const bool packed = std::all_of(owners.begin(), owners.end(), [&](const VramTensor* t) { return t->rows_alloc == shape.rows; });
+  if (packed) return rows(shape.col_blocks * shape.rows);  // the blocks follow each other: one walk
+  b.loop(shape.col_blocks, [&] {
+    rows(shape.rows);
     // to the next column block: skip the rows not visited
-    for (size_t i = 0; i < tensors.size(); ++i) {
-      const uint64_t skip = (tensors[i]->rows_alloc - shape.rows) * vlen;
-      if (skip) b.add_imm(regs[i], regs[i], skip);
+    for (size_t i = 0; i < ptrs.size(); ++i) {
+      const uint64_t skip = (owners[i]->rows_alloc - shape.rows) * vlen;
+      if (skip) b.add_imm(ptrs[i], ptrs[i], skip);
     }
   });
 }

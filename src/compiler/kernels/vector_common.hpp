@@ -113,6 +113,34 @@ struct RowWalk {
   std::optional<ScopedGp> keep;
 };
 
+// Registers holding constants for register-register pointer steps (a step wider than an 18-bit
+// immediate, or a step back: S_ADDI_INT takes neither), each loaded once before the loops.
+class ConstRegs {
+ public:
+  explicit ConstRegs(ProgramBuilder& b) : b_(b) {}
+  GpReg get(uint64_t value);
+
+ private:
+  ProgramBuilder& b_;
+  std::vector<std::pair<uint64_t, ScopedGp>> regs_;
+};
+
+// A pointer over the `blocks` column blocks of a row (`stride` apart) that then moves to the next
+// row's first block (`next` past this row's first; 0 returns to it, e.g. a parameter row): one
+// instruction per block, for every stride (ConstRegs carries the wide and the backward steps).
+class BlockWalk {
+ public:
+  BlockWalk(ProgramBuilder& b, ConstRegs& consts, uint64_t start, uint64_t blocks, uint64_t stride, uint64_t next);
+  GpReg ptr() const { return ptr_; }
+  void step(uint64_t k);  // after block k of the row (k = blocks - 1: on to the next row)
+
+ private:
+  ProgramBuilder& b_;
+  ConstRegs& consts_;
+  ScopedGp ptr_;
+  uint64_t blocks_, stride_, next_;
+};
+
 // Checks eps, defines 1/n for the real column count, loads both into FP registers.
 struct NormConstants {
   NormConstants(ProgramBuilder& b, MemoryPlan& plan, uint64_t cols, const std::string& eps_name)
