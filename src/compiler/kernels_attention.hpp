@@ -66,7 +66,8 @@ struct KvStoreArgs {
   uint64_t batch = 1, q_len = 1, past = 0;
   // Combined layout: `source` holds V and k_source K (both [.., layout.width], zero or finite
   // padding); V's rows become K|V rows in place (V shifted to v_col0, K added under V_MASK, exact)
-  // and one store writes both.
+  // and one store writes both. Combined with k_source empty: `source` already holds K|V rows (the
+  // fused K|V projection's output) and is stored as it is.
   std::string k_source;
 };
 void emit_kv_store(ProgramBuilder& b, const MemoryPlan& plan, const KvStoreArgs& args);

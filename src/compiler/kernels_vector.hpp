@@ -160,6 +160,9 @@ struct RopeArgs {
   // head_dim <= VLEN: consecutive calls share the swap tile (MRAM "<swap>.tile"). keep_swap leaves
   // it loaded after this call; swap_loaded uses the one left loaded (no prefetch).
   bool keep_swap = false, swap_loaded = false;
+  // Columns [0, rotate_cols) rotate, the rest keep their values (in place only; 0 = every column).
+  // A boundary inside a VLEN block must lie on an HLEN segment (V_MASK keeps the rest).
+  uint64_t rotate_cols = 0;
 };
 void emit_rope(ProgramBuilder& b, MemoryPlan& plan, const RopeArgs& a);
 

@@ -53,7 +53,7 @@ void emit_kv_store(ProgramBuilder& b, const MemoryPlan& plan, const KvStoreArgs&
   const uint64_t groups = (args.q_len + wb - 1) / wb, past = args.past;
   b.comment(fmt::format("kv_store: {} rows of {} into {} at positions {}..{}", args.batch * args.q_len, src.name,
                         cache.name, past, past + args.q_len - 1));
-  if (kv.combined()) merge_kv_rows(b, plan, args, (args.batch - 1) * args.q_len + groups * wb);
+  if (kv.combined() && !args.k_source.empty()) merge_kv_rows(b, plan, args, (args.batch - 1) * args.q_len + groups * wb);
   auto a = b.regs().hbm("kv cache");
   b.set_addr_reg(a, cache.base);
   b.set_scale_reg(cache.scale_reg);
@@ -89,10 +89,11 @@ void kv_store_standalone(ProgramBuilder& b, MemoryPlan& plan, const KernelShape&
   place_kv_cache(plan, "k_cache", lay);
   VramPlaceOptions act;
   act.row_multiple = s.get_or("rows_alloc", ((batch - 1) * q_len + groups_rows + blen - 1) / blen * blen);
+  // kv_merged: the fused K|V projection's output already holds whole cache rows (no merge).
+  const bool merge = lay.combined() && s.get_or("kv_merged", 0) == 0;
   plan.alloc_vram("k", batch * q_len, lay.width, act);
-  if (lay.combined()) plan.alloc_vram("v", batch * q_len, lay.width, act);
-  emit_kv_store(b, plan, {"kv_store", lay.combined() ? "v" : "k", "k_cache", lay, batch, q_len, past,
-                          lay.combined() ? "k" : ""});
+  if (merge) plan.alloc_vram("v", batch * q_len, lay.width, act);
+  emit_kv_store(b, plan, {"kv_store", merge ? "v" : "k", "k_cache", lay, batch, q_len, past, merge ? "k" : ""});
 }
 
 }  // namespace
