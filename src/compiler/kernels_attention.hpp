@@ -118,6 +118,11 @@ struct AttentionArgs {
   // k_cache == v_cache in the combined K|V layout (kv_cache_layout(..., true)): one prefetch per
   // tile reads K and V; the identity tile gets its own MRAM buffer.
   bool kv_combined = false;
+  // Combined K|V rows, head_dim < MLEN: an MRAM allocation holding RoPE's swap tile
+  // (rope_swap_matrix, left by RopeArgs::keep_swap) instead of the identity tensor. Q then holds
+  // each head's halves swapped (RopeArgs::swapped_output), the Q copy multiplies by this tile
+  // (swap(swap(q)) = q, exact), nothing is prefetched for it, and the kernel frees the allocation.
+  std::string copy_tile{};
 };
 
 // The VRAM budget ModelCompiler gives the attention statistics: half of the config's VRAM rows.

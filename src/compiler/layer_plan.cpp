@@ -109,6 +109,7 @@ class PlanBuilder {
   void projections(std::vector<PlannedCall>& v);
   void projections_kv(std::vector<PlannedCall>& v);
   void rope(std::vector<PlannedCall>& v);
+  bool swap_handoff() const;
   void attention_block(std::vector<PlannedCall>& v);
   void mlp_block(std::vector<PlannedCall>& v);
   void tail(std::vector<PlannedCall>& v);
@@ -183,21 +184,34 @@ void PlanBuilder::rope(std::vector<PlannedCall>& v) {
   const uint64_t k_cols = m_.kv_heads * hd;
   // rope_q leaves the swap tile (head_dim <= VLEN) in MRAM for rope_k: one prefetch per layer.
   const bool shared_swap = hd <= cfg_.geometry.vlen;
+  const bool handoff = swap_handoff();
   for (const char* t : {"q", "k"}) {
     const bool second = *t == 'k';
     KernelShape sh = rows_shape(second ? kvd : qd).set("head_dim", hd);
     if (second && shared_swap) sh.set("swap_loaded", 1);
     if (second && fused) sh.set("rotate_cols", k_cols);
+    if (!second && handoff) sh.set("swapped_output", 1);
     add(v, "rope", std::string("rope_") + t, sh,
-        [this, t, hd, second, shared_swap, fused, k_cols](ProgramBuilder& b, MemoryPlan& plan, const std::string& L) {
+        [this, t, hd, second, shared_swap, fused, k_cols, handoff](ProgramBuilder& b, MemoryPlan& plan,
+                                                                    const std::string& L) {
           const char* x = second && fused ? "kv" : t;
           RopeArgs a{L + "rope_" + t, x, x, hd, *bind_->rope};
-          a.keep_swap = !second && shared_swap;
+          a.keep_swap = (!second && shared_swap) || handoff;
           a.swap_loaded = second && shared_swap;
           if (second && fused) a.rotate_cols = k_cols;
+          a.swapped_output = !second && handoff;
           emit_rope(b, plan, a);
         });
   }
+}
+
+// Decode with combined K|V rows and head_dim < MLEN: rope_q writes Q with each head's halves
+// swapped, and the swap tile stays in MRAM through rope_k for attention's Q copy (which undoes the
+// swap), so the identity tile is never read. Prefill keeps the identity copy.
+bool PlanBuilder::swap_handoff() const {
+  const uint64_t hd = m_.head_dim;
+  return s_.q_len == 1 && hd <= cfg_.geometry.vlen && hd < cfg_.geometry.mlen &&
+         kv_combinable(cfg_, m_.kv_heads, hd);
 }
 
 // Projections, the KV store, attention, the output projection and the residual.
@@ -240,9 +254,11 @@ void PlanBuilder::attention_block(std::vector<PlannedCall>& v) {
   at.set("kv_heads", m_.kv_heads).set("head_dim", m_.head_dim).set("window", m_.window);
   at.set("capacity", s_.capacity).set("rows_alloc", ra_).set("stats_vram", attention_stats_vram_budget(cfg_));
   if (combined) at.set("kv_combined", 1);
-  add(v, "attention", "attention", at, [this, qd, heads_cols, kv_len, combined](ProgramBuilder& b, MemoryPlan& plan, const std::string& L) {
+  const bool handoff = swap_handoff();
+  if (handoff) at.set("copy_tile", 1);
+  add(v, "attention", "attention", at, [this, qd, heads_cols, kv_len, combined, handoff](ProgramBuilder& b, MemoryPlan& plan, const std::string& L) {
     if (qd == heads_cols) alloc("attn", qd);
-    const AttentionArgs a{.name = L + "attention",
+    AttentionArgs a{.name = L + "attention",
                           .q = "q",
                           .out = "attn",
                           .k_cache = L + "k_cache",
@@ -260,6 +276,7 @@ void PlanBuilder::attention_block(std::vector<PlannedCall>& v) {
                           .scale_head_dim = m_.model_head_dim,
                           .stats_vram_rows = attention_stats_vram_budget(cfg_),
                           .kv_combined = combined};
+    if (handoff) a.copy_tile = bind_->rope->swap + ".tile";
     emit_flash_attention(b, plan, a);
     free("q");
   });

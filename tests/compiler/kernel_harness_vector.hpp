@@ -511,6 +511,7 @@ struct RopeCase {
   int64_t pos0 = 0, pos_step = 1;  // positions pos0 + r*pos_step (decode: a large pos0)
   bool llama3 = false, in_place = false;
   size_t rotate_heads = 0;  // RopeArgs::rotate_cols = rotate_heads * head_dim (in place; 0: all heads)
+  bool swapped = false;     // RopeArgs::swapped_output: each head's halves swapped, same bits
 };
 
 inline void check_rope(const Geo& g, const RopeCase& c) {
@@ -538,10 +539,16 @@ inline void check_rope(const Geo& g, const RopeCase& c) {
   const size_t rotated = c.rotate_heads ? c.rotate_heads : c.heads;
   RopeArgs ra{.input = "x", .output = in_place ? "x" : "y", .head_dim = c.head_dim, .tables = p};
   ra.rotate_cols = c.rotate_heads * c.head_dim;
+  ra.swapped_output = c.swapped;
   emit_rope(r.b, r.plan, ra);
   EXPECT_EQ(r.b.regs().live_gp(), 0);
   r.run();
   auto got = r.get_vram(in_place ? "x" : "y");
+  if (c.swapped) {  // undo the swap: the rest of the checks see rope(x)
+    const size_t half = c.head_dim / 2;
+    for (size_t i = 0; i < got.size(); i += c.head_dim) std::rotate(got.begin() + long(i), got.begin() + long(i + half),
+                                                                     got.begin() + long(i + c.head_dim));
+  }
   std::vector<float> want = golden::staged_rope(r.rnd, x, c.rows, cols, c.head_dim, tab);
   for (size_t row = 0; row < c.rows; ++row)  // heads past rotate_heads keep their bits
     std::copy_n(x.begin() + long(row * cols + rotated * c.head_dim), cols - rotated * c.head_dim,

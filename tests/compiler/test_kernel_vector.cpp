@@ -105,6 +105,13 @@ TEST(KernelVector, RopeRotatesLeadingColumnsOnly) {
   check_rope(kTinyF32, {.rows = 3, .heads = 3, .head_dim = 32, .pos0 = 5, .rotate_heads = 1});
 }
 
+// swapped_output (decode's Q for attention's swap-tile copy): swap(rope(x)) bit for bit.
+TEST(KernelVector, RopeSwappedOutput) {
+  check_rope(kTinyF32, {.rows = 3, .heads = 4, .head_dim = 8, .pos0 = 5, .swapped = true});
+  check_rope(kRefBf16, {.rows = 2, .heads = 4, .head_dim = 32, .pos0 = 9000, .llama3 = true, .in_place = true,
+                        .swapped = true});
+}
+
 TEST(KernelVector, RopeRotateColsErrors) {
   Rig r(make_config({64, 4, "fp32", "fp32"}));
   r.alloc_vram("x", 4, 64, 4);

@@ -144,7 +144,13 @@ void AttentionSetup::check_tensors(const config::HardwareConfig& cfg, MemoryPlan
   }
   if (kt->row_stride != vt->row_stride || kt->scale_reg != vt->scale_reg)
     fail(kn, "K and V caches must have identical layouts");
-  if (hm.copy_q) {
+  if (!a.copy_tile.empty()) {  // RoPE's swap tile, left in MRAM, replaces the identity
+    if (!hm.copy_q || !a.kv_combined)
+      fail(kn, fmt::format("copy_tile '{}' needs head_dim {} < MLEN and combined K|V rows", a.copy_tile, hd));
+    if (!plan.mram_space().contains(a.copy_tile) || plan.mram(a.copy_tile).tiles < tiles_per_prefetch(cfg))
+      fail(kn, fmt::format("copy_tile '{}' is not an MRAM allocation of {} tile(s) (RopeArgs::keep_swap leaves one)",
+                           a.copy_tile, tiles_per_prefetch(cfg)));
+  } else if (hm.copy_q) {
     if (a.identity.empty())
       fail(kn, fmt::format("head_dim {} < MLEN = {} needs the identity tensor (AttentionArgs::identity, "
                            "place_attention_identity)",
@@ -167,7 +173,8 @@ void AttentionSetup::allocate(MemoryPlan& plan) {
   n_k = a.name + ".k", n_v = a.name + ".v", n_s = a.name + ".s", n_pv = a.name + ".pv", n_mask = a.name + ".mask",
   n_m = a.name + ".m", n_l = a.name + ".l", n_qx = a.name + ".qx", n_st = a.name + ".stats";
   mk = &plan.alloc_mram(n_k, ub * tpp);
-  mv = &plan.alloc_mram(n_v, ub * tpp);
+  // With combined rows the second buffer only holds the copy tile: RoPE's, when it left one.
+  mv = a.copy_tile.empty() ? &plan.alloc_mram(n_v, ub * tpp) : &plan.mram(a.copy_tile);
   v_tiles = kv.combined() ? mk : mv;
   id_tile = kv.combined() ? mv : mk;
   s_base = plan.alloc_vram(n_s, blen, mlen).base();
@@ -222,7 +229,7 @@ void AttentionSetup::release(MemoryPlan& plan) const {
   plan.free_vram(n_mask);
   plan.free_vram(n_pv);
   plan.free_vram(n_s);
-  plan.free_mram(n_v);
+  plan.free_mram(a.copy_tile.empty() ? n_v : a.copy_tile);
   plan.free_mram(n_k);
 }
 
@@ -268,9 +275,13 @@ class FlashAttentionEmitter {
   void compute_rows(uint64_t p);
   void tile_rows(uint64_t t, const MramBlock& buf);
   void normalize_rows();
-  const MramBlock& rows_buffer(uint64_t p) const { return p % 2 == 0 ? *s_.mk : *s_.mv; }
+  // Prefetches alternate between the buffers unless RoPE's copy tile in the second one must survive
+  // for another sequence or unit.
+  bool rows_ahead() const { return a_.copy_tile.empty() || (a_.batch == 1 && s_.hm.units == 1); }
+  const MramBlock& rows_buffer(uint64_t p) const { return rows_ahead() && p % 2 == 1 ? *s_.mv : *s_.mk; }
   void make_heads(uint64_t bi, uint64_t h_lo, uint64_t p0, uint64_t p1);
   void copy_q();
+  void prefetch_identity();
   void emit_chunk(uint64_t bi);
   void init_running_state();
   void stream_tiles();
@@ -491,17 +502,23 @@ void FlashAttentionEmitter::make_heads(uint64_t bi, uint64_t h_lo, uint64_t p0, 
   }
 }
 
-// Copies the unit's query heads next to their kv head's columns (Qx rows = the chunk's rows,
-// one VLEN block per head, zeros outside the head): M_MM with the identity tile, exact.
-void FlashAttentionEmitter::copy_q() {
-  const uint64_t mlen = s_.mlen, blen = s_.blen, vlen = s_.vlen;
+// The identity tile for the Q copy, unless RoPE left its swap tile (AttentionArgs::copy_tile).
+void FlashAttentionEmitter::prefetch_identity() {
+  if (!a_.copy_tile.empty()) return;
   auto ai = b_.regs().hbm("identity");
   b_.set_addr_reg(ai, s_.idt->base);
   b_.set_scale_reg(s_.idt->scale_reg);
   b_.set_stride_reg(s_.idt->row_stride);
   b_.h_prefetch_m(at(ra, s_.id_tile->tile_address(0)), gp0, ai, 1, 0);
-  if (s_.id_tile == s_.mk) res_k_ = no_tile;  // the identity replaced the K tiles
   set_cache_regs();
+}
+
+// Copies the unit's query heads next to their kv head's columns (Qx rows = the chunk's rows,
+// one VLEN block per head, zeros outside the head): M_MM with the identity tile, exact.
+void FlashAttentionEmitter::copy_q() {
+  const uint64_t mlen = s_.mlen, blen = s_.blen, vlen = s_.vlen;
+  prefetch_identity();
+  if (s_.id_tile == s_.mk) res_k_ = no_tile;  // the identity replaced the K tiles
   for (const Head& hh : heads) {
     const uint64_t col0 = hh.h * s_.hd, o_h = col0 % vlen;
     b_.load_imm(r_q, s_.q->block_address(col0 / vlen) + (hh.o_row0 - s_.o->block_address(col0 / vlen)));
@@ -937,14 +954,7 @@ void FlashAttentionEmitter::emit_unit_rows(uint64_t bi, uint64_t u) {
   t_begin = window_lowest_key(a_, 0) / mlen / tpp * tpp;
   const uint64_t n_pf = ceil_div(n_tiles - t_begin, tpp);
   b_.load_imm(r_e, s_.kv.row(bi, t_begin * mlen) * s_.kv.width + unit_block0 * mlen);
-  {
-    auto ai = b_.regs().hbm("identity");
-    b_.set_addr_reg(ai, s_.idt->base);
-    b_.set_scale_reg(s_.idt->scale_reg);
-    b_.set_stride_reg(s_.idt->row_stride);
-    b_.h_prefetch_m(at(ra, s_.id_tile->tile_address(0)), gp0, ai, 1, 0);
-    set_cache_regs();
-  }
+  prefetch_identity();
   prefetch_rows(0);
   copy_q_rows();
   init_rows();
@@ -953,9 +963,10 @@ void FlashAttentionEmitter::emit_unit_rows(uint64_t bi, uint64_t u) {
       if (t >= n_tiles || !tile_full(t)) return false;
     return true;
   };
-  auto step = [&](uint64_t p) {
-    if (p + 1 < n_pf) prefetch_rows(p + 1);
+  auto step = [&](uint64_t p) {  // one buffer: the next prefetch waits for these products
+    if (rows_ahead() && p + 1 < n_pf) prefetch_rows(p + 1);
     compute_rows(p);
+    if (!rows_ahead() && p + 1 < n_pf) prefetch_rows(p + 1);
   };
   step(0);
   // Full prefetches with a successor, two per iteration (so each keeps its buffer): one loop.
@@ -1006,7 +1017,7 @@ void FlashAttentionEmitter::init_rows() {
 // Whole-tile prefetch p of the K|V rows into its buffer; past the first it runs ahead of the
 // products of the previous one.
 void FlashAttentionEmitter::prefetch_rows(uint64_t p) {
-  b_.burst(p > 0);
+  b_.burst(p > 0 && rows_ahead());
   b_.h_prefetch_m(at(ra, rows_buffer(p).tile_address(0)), r_e, ak, 1, 1);
   b_.add_imm(r_e, r_e, s_.tpp * s_.mlen * s_.kv.width);
 }
@@ -1136,26 +1147,30 @@ void attention_standalone(ProgramBuilder& b, MemoryPlan& plan, const KernelShape
   const uint64_t rows = s.get_or("rows_alloc", attention_rows_alloc(cfg, batch, q_len));
   plan.alloc_vram("q", rows, heads * head_dim);
   plan.alloc_vram("o", rows, heads * head_dim);
-  const bool identity = attention_needs_identity(cfg, head_dim);
+  // copy_tile: RoPE's swap tile left in MRAM (AttentionArgs::copy_tile) instead of the identity.
+  const bool copy_tile = s.get_or("copy_tile", 0) != 0;
+  const bool identity = attention_needs_identity(cfg, head_dim) && !copy_tile;
   if (identity) place_attention_identity(plan, "identity");
-  emit_flash_attention(b, plan,
-                       {.name = "attention",
-                        .q = "q",
-                        .out = "o",
-                        .k_cache = "k_cache",
-                        .v_cache = combined ? "k_cache" : "v_cache",
-                        .identity = identity ? "identity" : "",
-                        .batch = batch,
-                        .q_len = q_len,
-                        .kv_len = kv_len,
-                        .capacity = s.get_or("capacity", 0),
-                        .num_heads = heads,
-                        .num_kv_heads = kv_heads,
-                        .head_dim = head_dim,
-                        .causal = true,
-                        .sliding_window = s.get("window"),
-                        .stats_vram_rows = s.get_or("stats_vram", 0),
-                        .kv_combined = combined});
+  if (copy_tile) plan.alloc_mram("swap.tile", tiles_per_prefetch(cfg));
+  AttentionArgs a{.name = "attention",
+                .q = "q",
+                .out = "o",
+                .k_cache = "k_cache",
+                .v_cache = combined ? "k_cache" : "v_cache",
+                .identity = identity ? "identity" : "",
+                .batch = batch,
+                .q_len = q_len,
+                .kv_len = kv_len,
+                .capacity = s.get_or("capacity", 0),
+                .num_heads = heads,
+                .num_kv_heads = kv_heads,
+                .head_dim = head_dim,
+                .causal = true,
+                .sliding_window = s.get("window"),
+                .stats_vram_rows = s.get_or("stats_vram", 0),
+                .kv_combined = combined};
+  if (copy_tile) a.copy_tile = "swap.tile";
+  emit_flash_attention(b, plan, a);
 }
 
 }  // namespace

@@ -38,6 +38,7 @@ uint64_t rotated_cols(const RopeArgs& a, const VramTensor& x, const VramTensor& 
     fail(a.name, fmt::format("rotate_cols {} must be a whole number of heads of {} within the input's {} columns", rot,
                              a.head_dim, x.cols));
   if (x.name != y.name) fail(a.name, fmt::format("rotate_cols {} < {} columns needs output == input", rot, x.cols));
+  if (a.swapped_output) fail(a.name, "swapped_output rotates every column (rotate_cols must be 0)");
   if (rot % g.vlen != 0 && (rot % g.hlen != 0 || g.vlen / g.hlen > 32))
     fail(a.name, fmt::format("rotate_cols {} ends inside a VLEN block: it must be a multiple of HLEN ({}) with VLEN / "
                              "HLEN <= 32 (V_MASK keeps the rest)",
@@ -160,9 +161,15 @@ void emit_rope_swapped(ProgramBuilder& b, MemoryPlan& plan, const RopeArgs& a, c
     auto sc = b.regs().gp("swapped row");
     b.add_imm(sc, buf, 0);
     b.loop(blen, [&] {
-      b.v_mul_vv(sc, sc, sp, mask);
-      b.v_mul_vv(yp, xp, cp, mask);
-      b.v_add_vv(yp, yp, sc, mask);
+      if (a.swapped_output) {
+        b.v_mul_vv(sc, sc, cp);
+        b.v_mul_vv(yp, xp, sp);
+        b.v_sub_vv(yp, sc, yp);
+      } else {
+        b.v_mul_vv(sc, sc, sp, mask);
+        b.v_mul_vv(yp, xp, cp, mask);
+        b.v_add_vv(yp, yp, sc, mask);
+      }
       for (GpReg r : {GpReg(xp), GpReg(yp), GpReg(cp), GpReg(sp), GpReg(sc)}) b.add_imm(r, r, vlen);
     });
   };
@@ -218,6 +225,7 @@ void emit_rope(ProgramBuilder& b, MemoryPlan& plan, const RopeArgs& a) {
                         rot, x.cols));
 
   if (a.head_dim > vlen) {
+    if (a.swapped_output) fail(a.name, fmt::format("swapped_output needs head_dim {} <= VLEN ({})", a.head_dim, vlen));
     // The halves are whole column blocks: out_b = x_b * COS + x_partner * SIN, per row.
     const uint64_t hb = a.head_dim / vlen, half_b = hb / 2, heads = rot / a.head_dim;
     ScratchRows tmp(plan, a.name + ".t", 2, vlen);
@@ -317,6 +325,7 @@ void rope_standalone(ProgramBuilder& b, MemoryPlan& plan, const KernelShape& s) 
   standalone::activation(plan, s, "q", s.get("cols"));
   RopeArgs a{"rope", "q", "q", head_dim, t};
   a.rotate_cols = s.get_or("rotate_cols", 0);
+  a.swapped_output = s.get_or("swapped_output", 0) != 0;
   // swap_loaded: the previous call (rope_q before rope_k) left the swap tile in MRAM.
   a.swap_loaded = !t.swap.empty() && s.get_or("swap_loaded", 0) != 0;
   if (a.swap_loaded) plan.alloc_mram(t.swap + ".tile", plan.config().hbm.m_prefetch_amount / plan.config().geometry.mlen);
