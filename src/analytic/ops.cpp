@@ -344,7 +344,8 @@ OpEstimate estimate_streamed(const config::HardwareConfig& cfg, MemoryModel& mem
 // tiles sit in one MRAM buffer per block (AttentionSetup::allocate): the next tile's prefetch
 // overwrites what this tile's multiplies read, and those multiplies wait for it, so the KV stream
 // adds to the compute instead of hiding under it. With tiles prefetched one ahead into a second
-// buffer (KernelCost::bursts_ahead) the stream overlaps the compute.
+// buffer (KernelCost::bursts_ahead, decode) the stream overlaps the compute: fill + the slower of
+// the rest + the last burst's products, as the double-buffered linears.
 OpEstimate estimate_attention_counted(const config::HardwareConfig& cfg, MemoryModel& mem, const KernelCost& k) {
   OpEstimate e = totals(cfg, k);
   e.dma_cycles = dma_cycles_of(mem, cfg, k);
@@ -357,7 +358,12 @@ OpEstimate estimate_attention_counted(const config::HardwareConfig& cfg, MemoryM
     for (const auto& p : k.phases)
       phases += double(p.times) * (double(std::max({p.instructions, p.vector_cycles, p.matrix_cycles, p.chain_cycles})) +
                                    double(p.exposed_cycles));
-    e.cycles = k.bursts_ahead > 0 ? std::max(phases, e.dma_cycles) + first : phases + e.dma_cycles;
+    // Prefetched one ahead (decode): the phases split evenly over the setup (Q copy, init) and the
+    // bursts. The setup runs under the first transfer, each burst's products under the next
+    // transfer, and the last burst's products after it.
+    const double share = phases / double(k.bursts + 1);
+    e.cycles = k.bursts_ahead > 0 ? std::max(first, share) + std::max(phases - 2 * share, e.dma_cycles - first) + share
+                                  : phases + e.dma_cycles;
   }
   classify(e);
   return e;

@@ -66,7 +66,8 @@ struct KvStoreArgs {
   uint64_t batch = 1, q_len = 1, past = 0;
   // Combined layout: `source` holds V and k_source K (both [.., layout.width], zero or finite
   // padding); V's rows become K|V rows in place (V shifted to v_col0, K added under V_MASK, exact)
-  // and one store writes both.
+  // and one store writes both. Combined with k_source empty: `source` already holds K|V rows (the
+  // fused K|V projection's output) and is stored as it is.
   std::string k_source;
 };
 void emit_kv_store(ProgramBuilder& b, const MemoryPlan& plan, const KvStoreArgs& args);
@@ -117,6 +118,11 @@ struct AttentionArgs {
   // k_cache == v_cache in the combined K|V layout (kv_cache_layout(..., true)): one prefetch per
   // tile reads K and V; the identity tile gets its own MRAM buffer.
   bool kv_combined = false;
+  // Combined K|V rows, head_dim < MLEN: an MRAM allocation holding RoPE's swap tile
+  // (rope_swap_matrix, left by RopeArgs::keep_swap) instead of the identity tensor. Q then holds
+  // each head's halves swapped (RopeArgs::swapped_output), the Q copy multiplies by this tile
+  // (swap(swap(q)) = q, exact), nothing is prefetched for it, and the kernel frees the allocation.
+  std::string copy_tile{};
 };
 
 // The VRAM budget ModelCompiler gives the attention statistics: half of the config's VRAM rows.

@@ -160,6 +160,13 @@ struct RopeArgs {
   // head_dim <= VLEN: consecutive calls share the swap tile (MRAM "<swap>.tile"). keep_swap leaves
   // it loaded after this call; swap_loaded uses the one left loaded (no prefetch).
   bool keep_swap = false, swap_loaded = false;
+  // Columns [0, rotate_cols) rotate, the rest keep their values (in place only; 0 = every column).
+  // A boundary inside a VLEN block must lie on an HLEN segment (V_MASK keeps the rest).
+  uint64_t rotate_cols = 0;
+  // head_dim <= VLEN: write each head with its halves swapped, swap(rope(x)) = swap(x)*COS - x*SIN
+  // (exact: the same products and sum as rope then swap). Attention's Q copy undoes it with the
+  // swap tile (AttentionArgs::copy_tile).
+  bool swapped_output = false;
 };
 void emit_rope(ProgramBuilder& b, MemoryPlan& plan, const RopeArgs& a);
 

@@ -29,6 +29,7 @@ ModelDims model_dims(const model::ModelConfig& model, const config::HardwareConf
   d.attention_bias = m.attention_bias;
   d.qk_norm = m.qk_norm;
   d.o_proj_bias = m.o_proj_bias;
+  d.fused_kv = kv_combinable(cfg, d.kv_heads, d.head_dim) && !d.attention_bias && !d.qk_norm;
   return d;
 }
 
@@ -106,6 +107,9 @@ class PlanBuilder {
   }
 
   void projections(std::vector<PlannedCall>& v);
+  void projections_kv(std::vector<PlannedCall>& v);
+  void rope(std::vector<PlannedCall>& v);
+  bool swap_handoff() const;
   void attention_block(std::vector<PlannedCall>& v);
   void mlp_block(std::vector<PlannedCall>& v);
   void tail(std::vector<PlannedCall>& v);
@@ -120,18 +124,34 @@ class PlanBuilder {
 
 // Norm, the q/k/v projections, their biases and per-head norms, RoPE.
 void PlanBuilder::projections(std::vector<PlannedCall>& v) {
-  const uint64_t H = m_.hidden, qd = m_.q_cols, kvd = m_.kv_cols, hd = m_.head_dim;
+  const uint64_t H = m_.hidden, qd = m_.q_cols, kvd = m_.kv_cols;
   add(v, "rmsnorm", "attn_norm", rows_shape(H), [this, H](ProgramBuilder& b, MemoryPlan& plan, const std::string& L) {
     alloc("h", H);
     emit_rmsnorm(b, plan, norm_args(L + "attn_norm", "x", "h", L + "attn_norm"));
   });
+  const bool fused = m_.fused_kv;
   add(v, "linear", "q_proj", chained_shape(linear_shape(ra_, H, qd), false, H, kvd),
-      [this, qd, kvd](ProgramBuilder& b, MemoryPlan& plan, const std::string& L) {
+      [this, qd, kvd, fused](ProgramBuilder& b, MemoryPlan& plan, const std::string& L) {
         alloc("q", qd);
-        alloc("k", kvd);
-        alloc("v", kvd);
-        emit_linear(b, plan, chained({L + "q_proj", L + "q_proj", "h", "q"}, false, L + "k_proj"));
+        alloc(fused ? "kv" : "k", kvd);
+        if (!fused) alloc("v", kvd);
+        emit_linear(b, plan, chained({L + "q_proj", L + "q_proj", "h", "q"}, false, L + (fused ? "kv_proj" : "k_proj")));
       });
+  if (fused) {
+    add(v, "linear", "kv_proj", chained_shape(linear_shape(ra_, H, kvd), true, 0, 0),
+        [this](ProgramBuilder& b, MemoryPlan& plan, const std::string& L) {
+          emit_linear(b, plan, chained({L + "kv_proj", L + "kv_proj", "h", "kv"}, true, ""));
+          free("h");
+        });
+  } else {
+    projections_kv(v);
+  }
+  rope(v);
+}
+
+// Separate K and V projections with their Qwen2 biases and Qwen3 q/k norms.
+void PlanBuilder::projections_kv(std::vector<PlannedCall>& v) {
+  const uint64_t H = m_.hidden, qd = m_.q_cols, kvd = m_.kv_cols, hd = m_.head_dim;
   add(v, "linear", "k_proj", chained_shape(linear_shape(ra_, H, kvd), true, H, kvd),
       [this](ProgramBuilder& b, MemoryPlan& plan, const std::string& L) {
         emit_linear(b, plan, chained({L + "k_proj", L + "k_proj", "h", "k"}, true, L + "v_proj"));
@@ -155,19 +175,43 @@ void PlanBuilder::projections(std::vector<PlannedCall>& v) {
             const std::string n = L + t + "_norm";
             emit_head_rmsnorm(b, plan, {n, t, t, n, hd, m_.model_head_dim});
           });
+}
+
+// RoPE of q and k; with the fused K|V projection only the K columns of "kv" rotate.
+void PlanBuilder::rope(std::vector<PlannedCall>& v) {
+  const uint64_t qd = m_.q_cols, kvd = m_.kv_cols, hd = m_.head_dim;
+  const bool fused = m_.fused_kv;
+  const uint64_t k_cols = m_.kv_heads * hd;
   // rope_q leaves the swap tile (head_dim <= VLEN) in MRAM for rope_k: one prefetch per layer.
   const bool shared_swap = hd <= cfg_.geometry.vlen;
+  const bool handoff = swap_handoff();
   for (const char* t : {"q", "k"}) {
     const bool second = *t == 'k';
     KernelShape sh = rows_shape(second ? kvd : qd).set("head_dim", hd);
     if (second && shared_swap) sh.set("swap_loaded", 1);
-    add(v, "rope", std::string("rope_") + t, sh, [this, t, hd, second, shared_swap](ProgramBuilder& b, MemoryPlan& plan, const std::string& L) {
-      RopeArgs a{L + "rope_" + t, t, t, hd, *bind_->rope};
-      a.keep_swap = !second && shared_swap;
-      a.swap_loaded = second && shared_swap;
-      emit_rope(b, plan, a);
-    });
+    if (second && fused) sh.set("rotate_cols", k_cols);
+    if (!second && handoff) sh.set("swapped_output", 1);
+    add(v, "rope", std::string("rope_") + t, sh,
+        [this, t, hd, second, shared_swap, fused, k_cols, handoff](ProgramBuilder& b, MemoryPlan& plan,
+                                                                    const std::string& L) {
+          const char* x = second && fused ? "kv" : t;
+          RopeArgs a{L + "rope_" + t, x, x, hd, *bind_->rope};
+          a.keep_swap = (!second && shared_swap) || handoff;
+          a.swap_loaded = second && shared_swap;
+          if (second && fused) a.rotate_cols = k_cols;
+          a.swapped_output = !second && handoff;
+          emit_rope(b, plan, a);
+        });
   }
+}
+
+// Decode with combined K|V rows and head_dim < MLEN: rope_q writes Q with each head's halves
+// swapped, and the swap tile stays in MRAM through rope_k for attention's Q copy (which undoes the
+// swap), so the identity tile is never read. Prefill keeps the identity copy.
+bool PlanBuilder::swap_handoff() const {
+  const uint64_t hd = m_.head_dim;
+  return s_.q_len == 1 && hd <= cfg_.geometry.vlen && hd < cfg_.geometry.mlen &&
+         kv_combinable(cfg_, m_.kv_heads, hd);
 }
 
 // Projections, the KV store, attention, the output projection and the residual.
@@ -177,17 +221,22 @@ void PlanBuilder::attention_block(std::vector<PlannedCall>& v) {
   const uint64_t kv_len = s_.past + s_.q_len;
   // Combined K|V cache rows where K and V fit one MLEN row: one store, one tile read per tile.
   const bool combined = kv_combinable(cfg_, m_.kv_heads, m_.head_dim);
+  const bool fused = m_.fused_kv;
   for (const char* t : {"k", "v"}) {
     if (combined && *t == 'k') continue;
     KernelShape kv;
     kv.set("batch", s_.batch).set("q_len", s_.q_len).set("past", s_.past).set("kv_heads", m_.kv_heads);
     kv.set("head_dim", m_.head_dim).set("capacity", s_.capacity).set("rows_alloc", ra_);
     if (combined) kv.set("kv_combined", 1);
+    if (fused) kv.set("kv_merged", 1);
     add(v, "kv_store", combined ? "kv_store" : std::string(t) + "_store", kv,
-        [this, t, combined](ProgramBuilder& b, MemoryPlan& plan, const std::string& L) {
-          emit_kv_store(b, plan, {"kv_store", t, L + (combined ? "k" : t) + "_cache", *bind_->kv, s_.batch, s_.q_len,
-                                  s_.past, combined ? "k" : ""});
-          if (*t == 'v') {
+        [this, t, combined, fused](ProgramBuilder& b, MemoryPlan& plan, const std::string& L) {
+          // fused: "kv" already holds the K|V rows; otherwise V's tensor is merged with K's.
+          emit_kv_store(b, plan, {"kv_store", fused ? "kv" : t, L + (combined ? "k" : t) + "_cache", *bind_->kv, s_.batch,
+                                  s_.q_len, s_.past, combined && !fused ? "k" : ""});
+          if (fused) {
+            free("kv");
+          } else if (*t == 'v') {
             free("k");
             free("v");
           }
@@ -205,9 +254,11 @@ void PlanBuilder::attention_block(std::vector<PlannedCall>& v) {
   at.set("kv_heads", m_.kv_heads).set("head_dim", m_.head_dim).set("window", m_.window);
   at.set("capacity", s_.capacity).set("rows_alloc", ra_).set("stats_vram", attention_stats_vram_budget(cfg_));
   if (combined) at.set("kv_combined", 1);
-  add(v, "attention", "attention", at, [this, qd, heads_cols, kv_len, combined](ProgramBuilder& b, MemoryPlan& plan, const std::string& L) {
+  const bool handoff = swap_handoff();
+  if (handoff) at.set("copy_tile", 1);
+  add(v, "attention", "attention", at, [this, qd, heads_cols, kv_len, combined, handoff](ProgramBuilder& b, MemoryPlan& plan, const std::string& L) {
     if (qd == heads_cols) alloc("attn", qd);
-    const AttentionArgs a{.name = L + "attention",
+    AttentionArgs a{.name = L + "attention",
                           .q = "q",
                           .out = "attn",
                           .k_cache = L + "k_cache",
@@ -225,6 +276,7 @@ void PlanBuilder::attention_block(std::vector<PlannedCall>& v) {
                           .scale_head_dim = m_.model_head_dim,
                           .stats_vram_rows = attention_stats_vram_budget(cfg_),
                           .kv_combined = combined};
+    if (handoff) a.copy_tile = bind_->rope->swap + ".tile";
     emit_flash_attention(b, plan, a);
     free("q");
   });

@@ -25,6 +25,9 @@ struct ModelDims {
   uint64_t heads = 0, kv_heads = 0, head_dim = 0, window = 0;
   uint64_t model_hidden = 0, model_head_dim = 0;
   bool attention_bias = false, qk_norm = false, o_proj_bias = false;
+  // One K|V projection (weights [W_k | W_v], output = the combined cache row) when K and V share an
+  // MLEN row and nothing but RoPE touches k or v before the store (no biases, no q/k norms).
+  bool fused_kv = false;
 };
 ModelDims model_dims(const model::ModelConfig& m, const config::HardwareConfig& cfg, uint32_t tp = 1);
 

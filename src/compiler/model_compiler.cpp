@@ -80,8 +80,13 @@ ModelCompiler::ModelCompiler(const config::HardwareConfig& hw, std::string hw_na
     const std::string p = fmt::format("model.layers.{}.", i);
     vec(layer_name(i, "attn_norm"), p + "input_layernorm.weight", hid, H);
     linear(layer_name(i, "q_proj"), p + "self_attn.q_proj.weight", hid, H, qh, dims_.q_cols);
-    linear(layer_name(i, "k_proj"), p + "self_attn.k_proj.weight", hid, H, kvh, k_cols_);
-    linear(layer_name(i, "v_proj"), p + "self_attn.v_proj.weight", hid, H, kvh, k_cols_);
+    if (dims_.fused_kv) {  // [W_k | W_v | 0]: one linear writes the combined K|V cache row
+      place(layer_name(i, "kv_proj"), {H, k_cols_}, f.m_weight,
+            {K::TransposePair, p + "self_attn.k_proj.weight", hid, kvh, p + "self_attn.v_proj.weight", kv_.v_col0});
+    } else {
+      linear(layer_name(i, "k_proj"), p + "self_attn.k_proj.weight", hid, H, kvh, k_cols_);
+      linear(layer_name(i, "v_proj"), p + "self_attn.v_proj.weight", hid, H, kvh, k_cols_);
+    }
     linear(layer_name(i, "o_proj"), p + "self_attn.o_proj.weight", qh, dims_.q_cols, hid, H);
     // Biases and q/k norm weights are vector parameters (v_act), laid out like their activations.
     if (m.attention_bias) {
@@ -176,6 +181,11 @@ std::span<const float> ModelCompiler::weight_rows(const std::string& tensor, con
     case Source::Kind::LmHead:
       transpose_rows(tensor, w, src, hf, row0, nrows, cols, d);
       break;
+    case Source::Kind::TransposePair:
+      std::fill_n(d.begin(), n, 0.f);  // the columns past both halves
+      transpose_rows(tensor, w, src, hf, row0, nrows, src.col2, d, cols, 0);
+      transpose_rows(tensor, w, src, src.hf2, row0, nrows, src.col2, d, cols, src.col2);
+      break;
     case Source::Kind::AttnIdentity: {
       const std::vector<float> all = attention_identity_data(hw_);
       std::copy_n(all.begin() + long(row0 * cols), n, d.begin());
@@ -218,7 +228,8 @@ void ModelCompiler::padded_rows(const model::ModelWeights& w, const Source& src,
 // possible) so each HBM row gets a cache line per block rather than a float.
 void ModelCompiler::transpose_rows(const std::string& tensor, const model::ModelWeights& w, const Source& src,
                                    const std::string& hf, uint64_t row0, uint64_t nrows, uint64_t cols,
-                                   std::vector<float>& d) const {
+                                   std::vector<float>& d, uint64_t d_cols, uint64_t d_col0) const {
+  if (d_cols == 0) d_cols = cols;  // d's row length; this image goes to its columns [d_col0, +cols)
   const std::vector<size_t>& shape = w.shape(hf);
   const uint64_t out = shape.at(0), in = shape.at(1);
   if (in != src.rows.real || out != src.cols.real)
@@ -251,13 +262,13 @@ void ModelCompiler::transpose_rows(const std::string& tensor, const model::Model
         for (uint64_t i = 0; i < nrows; ++i) dst[i] = at(uint64_t(cmap[c]), rmap[i]);
       }
     }
-    float* out = d.data() + c0;
+    float* out = d.data() + d_col0 + c0;
     if (nb == kBlock) {  // a fixed trip count: one vector gather-and-store per image row
       for (uint64_t i = 0; i < nrows; ++i)
-        for (uint64_t c = 0; c < kBlock; ++c) out[i * cols + c] = blk[c * nrows + i];
+        for (uint64_t c = 0; c < kBlock; ++c) out[i * d_cols + c] = blk[c * nrows + i];
     } else {
       for (uint64_t i = 0; i < nrows; ++i)
-        for (uint64_t c = 0; c < nb; ++c) out[i * cols + c] = blk[c * nrows + i];
+        for (uint64_t c = 0; c < nb; ++c) out[i * d_cols + c] = blk[c * nrows + i];
     }
   }
 }

@@ -143,15 +143,20 @@ class ModelCompiler {
     // Transpose: HF [out, in] -> [in (rows axis), out (cols axis)]; Row: a 1-D parameter -> [1,
     // cols]; Copy: HF [rows, in] -> [rows, cols]; AttnIdentity: attention_identity_data; LmHead: a
     // Transpose of lm_head.weight or the tied embedding.
-    enum class Kind : uint8_t { Transpose, AttnIdentity, Row, Copy, LmHead } kind;
+    // TransposePair: `hf` into columns [0, col2) and `hf2` (same axes) into [col2, 2*col2), zeros
+    // after (the fused K|V projection).
+    enum class Kind : uint8_t { Transpose, AttnIdentity, Row, Copy, LmHead, TransposePair } kind;
     std::string hf;
     Axis rows{}, cols{};
+    std::string hf2{};
+    uint64_t col2 = 0;
   };
   const Source& weight_source(const std::string& tensor) const;  // InputError if not a weight tensor
   int64_t model_index(const Axis& ax, uint64_t i) const;        // the model's index, or -1 (padding)
   std::vector<int64_t> axis_map(const Axis& ax, uint64_t begin, uint64_t n) const;
   void transpose_rows(const std::string& tensor, const model::ModelWeights& w, const Source& src, const std::string& hf,
-                      uint64_t row0, uint64_t nrows, uint64_t cols, std::vector<float>& d) const;
+                      uint64_t row0, uint64_t nrows, uint64_t cols, std::vector<float>& d, uint64_t d_cols = 0,
+                      uint64_t d_col0 = 0) const;
   void padded_rows(const model::ModelWeights& w, const Source& src, uint64_t row0, uint64_t nrows, uint64_t cols,
                    std::vector<float>& d) const;
   config::HardwareConfig hw_;

@@ -510,6 +510,8 @@ struct RopeCase {
   size_t rows = 3, heads = 2, head_dim = 8;
   int64_t pos0 = 0, pos_step = 1;  // positions pos0 + r*pos_step (decode: a large pos0)
   bool llama3 = false, in_place = false;
+  size_t rotate_heads = 0;  // RopeArgs::rotate_cols = rotate_heads * head_dim (in place; 0: all heads)
+  bool swapped = false;     // RopeArgs::swapped_output: each head's halves swapped, same bits
 };
 
 inline void check_rope(const Geo& g, const RopeCase& c) {
@@ -533,14 +535,28 @@ inline void check_rope(const Geo& g, const RopeCase& c) {
     auto dec = r.load_hbm(p.swap, sw);
     EXPECT_EQ(dec, sw);  // 0/1 exact in the weight format
   }
-  emit_rope(r.b, r.plan, {.input = "x", .output = c.in_place ? "x" : "y", .head_dim = c.head_dim, .tables = p});
+  const bool in_place = c.in_place || c.rotate_heads > 0;
+  const size_t rotated = c.rotate_heads ? c.rotate_heads : c.heads;
+  RopeArgs ra{.input = "x", .output = in_place ? "x" : "y", .head_dim = c.head_dim, .tables = p};
+  ra.rotate_cols = c.rotate_heads * c.head_dim;
+  ra.swapped_output = c.swapped;
+  emit_rope(r.b, r.plan, ra);
   EXPECT_EQ(r.b.regs().live_gp(), 0);
   r.run();
-  auto got = r.get_vram(c.in_place ? "x" : "y");
-  EXPECT_TRUE(bits_equal(got, golden::staged_rope(r.rnd, x, c.rows, cols, c.head_dim, tab)));
+  auto got = r.get_vram(in_place ? "x" : "y");
+  if (c.swapped) {  // undo the swap: the rest of the checks see rope(x)
+    const size_t half = c.head_dim / 2;
+    for (size_t i = 0; i < got.size(); i += c.head_dim) std::rotate(got.begin() + long(i), got.begin() + long(i + half),
+                                                                     got.begin() + long(i + c.head_dim));
+  }
+  std::vector<float> want = golden::staged_rope(r.rnd, x, c.rows, cols, c.head_dim, tab);
+  for (size_t row = 0; row < c.rows; ++row)  // heads past rotate_heads keep their bits
+    std::copy_n(x.begin() + long(row * cols + rotated * c.head_dim), cols - rotated * c.head_dim,
+                want.begin() + long(row * cols + rotated * c.head_dim));
+  EXPECT_TRUE(bits_equal(got, want));
   std::vector<float> ref = x;
   for (size_t row = 0; row < c.rows; ++row)
-    for (size_t h = 0; h < c.heads; ++h) model::rope_apply(ref.data() + row * cols + h * c.head_dim, c.head_dim, pos[row], inv);
+    for (size_t h = 0; h < rotated; ++h) model::rope_apply(ref.data() + row * cols + h * c.head_dim, c.head_dim, pos[row], inv);
   if (g.sram == "fp32") {
     EXPECT_TRUE(bits_equal(got, ref)) << "fp32 SRAMs: same products and sums as model::rope_apply";
   } else {

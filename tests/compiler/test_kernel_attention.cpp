@@ -468,6 +468,41 @@ TEST(KernelAttention, RowSumsOnTheMatrixUnit) {
   EXPECT_FALSE(run_case(tiny_fp32(), c).schedule.row_sums);  // emulator latencies: M_MM = MLEN
 }
 
+// Decode with combined K|V rows: the unit's heads are the rows of one group, so S costs one set of
+// M_TMM per tile for all heads (same bits as the per-head path, checked in CombinedKvRows), and
+// the KV prefetches alternate between the two MRAM buffers.
+TEST(KernelAttention, DecodeHeadsAsRows) {
+  for (uint64_t batch : {1, 2}) {
+    Case c{.batch = batch, .q_len = 1, .kv_len = 200, .heads = 8, .kv_heads = 2, .head_dim = 16, .seed = 21};
+    SCOPED_TRACE(c.label());
+    const Result sep = run_case(fp32_mlen64(), c);
+    c.kv_combined = true;
+    check_fp32(fp32_mlen64(), c);
+    const Result comb = run_case(fp32_mlen64(), c);
+    EXPECT_TRUE(bits_equal(comb.out, sep.out));
+    // 8 heads over one unit (4 kv heads of 16 fit a 64-wide block), two groups of BLEN = 4 head
+    // rows: 4x fewer score products.
+    EXPECT_EQ(comb.ops.at(isa::Opcode::M_TMM) * 4, sep.ops.at(isa::Opcode::M_TMM));
+    // One identity and 4 K|V tiles per sequence.
+    EXPECT_EQ(comb.ops.at(isa::Opcode::H_PREFETCH_M), batch * (1 + 4));
+  }
+  // A window; two tiles per prefetch (odd and even prefetch counts, with and without a window);
+  // bf16 with an MXFP8 cache.
+  check_fp32(fp32_mlen64(), {.q_len = 1, .kv_len = 200, .heads = 4, .kv_heads = 2, .head_dim = 16, .window = 90,
+                             .kv_combined = true});
+  const auto cfg64 = config::parse_config_toml(
+      "base = \"tiny-fp32\"\n[geometry]\nmlen = 64\nvlen = 64\nblen = 4\nhlen = 16\nbroadcast_amount = 4\n"
+      "[hbm]\nm_prefetch_amount = 128\n",
+      "fp32-mlen64-tpp2");
+  for (uint64_t kv_len : {100, 300, 600, 700})
+    check_fp32(cfg64, {.batch = 2, .q_len = 1, .kv_len = kv_len, .heads = 8, .kv_heads = 2, .head_dim = 16,
+                       .kv_combined = true});
+  check_fp32(cfg64, {.q_len = 1, .kv_len = 700, .heads = 8, .kv_heads = 2, .head_dim = 16, .window = 150,
+                     .kv_combined = true});
+  check_bf16(ref_bf16(), {.batch = 2, .q_len = 1, .kv_len = 300, .heads = 8, .kv_heads = 2, .head_dim = 16,
+                          .kv_combined = true});
+}
+
 TEST(KernelAttention, CombinedKvRowsErrors) {
   // K and V of 4 kv heads of 16 do not share one MLEN-16 row.
   EXPECT_THROW(compiler::kv_cache_layout(tiny_fp32(), 1, 4, 8, 16, true), InputError);

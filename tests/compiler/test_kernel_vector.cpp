@@ -94,6 +94,45 @@ TEST(KernelVector, RopeHeadDimBelowVlenUsesSwapMatrix) {
   check_rope(kRefBf16, {.rows = 6, .heads = 2, .head_dim = 64, .pos0 = 17, .llama3 = true});
   check_rope(kRefBf16, {.rows = 2, .heads = 4, .head_dim = 32, .pos0 = 9000, .llama3 = true, .in_place = true});
 }
+// rotate_cols: only the first heads rotate (the K half of a fused K|V row), the rest keep their bits:
+// whole blocks, a block cut on an HLEN segment (V_MASK), and head_dim > VLEN.
+TEST(KernelVector, RopeRotatesLeadingColumnsOnly) {
+  const Geo f32_64{64, 4, "fp32", "fp32"};
+  check_rope(kTinyF32, {.rows = 3, .heads = 4, .head_dim = 8, .pos0 = 5, .rotate_heads = 2});
+  check_rope(f32_64, {.rows = 5, .heads = 4, .head_dim = 16, .pos0 = 9, .rotate_heads = 2});
+  check_rope(f32_64, {.rows = 2, .heads = 8, .head_dim = 16, .pos0 = 3, .pos_step = 7, .rotate_heads = 6});
+  check_rope(kRefBf16, {.rows = 4, .heads = 8, .head_dim = 16, .pos0 = 100, .llama3 = true, .rotate_heads = 5});
+  check_rope(kTinyF32, {.rows = 3, .heads = 3, .head_dim = 32, .pos0 = 5, .rotate_heads = 1});
+}
+
+// swapped_output (decode's Q for attention's swap-tile copy): swap(rope(x)) bit for bit.
+TEST(KernelVector, RopeSwappedOutput) {
+  check_rope(kTinyF32, {.rows = 3, .heads = 4, .head_dim = 8, .pos0 = 5, .swapped = true});
+  check_rope(kRefBf16, {.rows = 2, .heads = 4, .head_dim = 32, .pos0 = 9000, .llama3 = true, .in_place = true,
+                        .swapped = true});
+}
+
+TEST(KernelVector, RopeRotateColsErrors) {
+  Rig r(make_config({64, 4, "fp32", "fp32"}));
+  r.alloc_vram("x", 4, 64, 4);
+  r.alloc_vram("y", 4, 64, 4);
+  const RopePlacement p = place_rope_tables(r.plan, "rope", 4, 16);
+  auto run = [&](const std::string& out, uint64_t rot) {
+    RopeArgs a{.input = "x", .output = out, .head_dim = 16, .tables = p};
+    a.rotate_cols = rot;
+    emit_rope(r.b, r.plan, a);
+  };
+  EXPECT_THROW(run("x", 24), InputError);   // not whole heads
+  EXPECT_THROW(run("x", 80), InputError);   // past the input
+  EXPECT_THROW(run("y", 32), InputError);   // not in place
+  Rig t(make_config(kTinyF32));             // HLEN = VLEN: no segment inside a block
+  t.alloc_vram("x", 4, 32, 4);
+  const RopePlacement pt = place_rope_tables(t.plan, "rope", 4, 8);
+  RopeArgs a{.input = "x", .output = "x", .head_dim = 8, .tables = pt};
+  a.rotate_cols = 8;
+  EXPECT_THROW(emit_rope(t.b, t.plan, a), InputError);
+}
+
 TEST(KernelVector, RopeHeadDimAboveVlenPairsBlocks) {
   check_rope(kTinyF32, {.rows = 3, .heads = 2, .head_dim = 32, .pos0 = 5});
   check_rope(kTinyF32, {.rows = 2, .heads = 1, .head_dim = 64, .pos0 = 3, .in_place = true});

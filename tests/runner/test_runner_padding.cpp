@@ -10,6 +10,7 @@
 
 #include "compiler/kernels_attention.hpp"
 #include "compiler/layer_plan.hpp"
+#include "compiler/model_compiler.hpp"
 #include "config/config.hpp"
 #include "model/model.hpp"
 #include "runner/runner.hpp"
@@ -121,6 +122,35 @@ TEST(RunnerPadding, CombinedKvRowsAreCovered) {
   EXPECT_TRUE(compiler::kv_combinable(cfg(kHlen16), 1, 16));
   EXPECT_FALSE(compiler::kv_combinable(cfg(kHlen64), 2, 64));
   EXPECT_FALSE(compiler::kv_combinable(config::preset("tiny-fp32"), 1, 32));
+}
+
+// The MLEN-64 LLaMA-style cases above also run the fused K|V projection (one linear writes the
+// combined cache row). Its HBM image: k_proj's columns, then v_proj's, then zeros. Biases or q/k
+// norms keep separate projections.
+TEST(RunnerPadding, FusedKvProjectionImage) {
+  const config::HardwareConfig hw = config::parse_config_toml(kHlen16, "t");
+  const model::ModelConfig m = config_of({"fused", kHlen16, 256, 64, 128, 3, 1, 16});
+  ASSERT_TRUE(compiler::model_dims(m, hw).fused_kv);
+  EXPECT_TRUE(compiler::model_dims(config_of({"hd8", kHlen16, 256, 64, 128, 4, 2, 8}), hw).fused_kv);
+  EXPECT_FALSE(compiler::model_dims(config_of({"q3", kHlen16, 256, 64, 128, 3, 1, 16, true}), hw).fused_kv);
+  EXPECT_FALSE(compiler::model_dims(config_of({"hd32", kHlen64, 256, 128, 256, 4, 2, 32}),
+                                    config::parse_config_toml(kHlen64, "t"))
+                   .fused_kv);
+  compiler::ModelCompileOptions opt;
+  opt.max_positions = 8;
+  const compiler::ModelCompiler mc(hw, "t", m, opt);
+  EXPECT_THROW((void)mc.manifest().tensor("layers.0.k_proj"), InputError);
+  const model::ModelWeights w = model::make_random_weights(m, 5);
+  const std::vector<float> img = mc.weight_data("layers.1.kv_proj", w);
+  const auto& wk = w.get("model.layers.1.self_attn.k_proj.weight").data;  // [16 out, 64 in]
+  const auto& wv = w.get("model.layers.1.self_attn.v_proj.weight").data;
+  const uint64_t H = 64, cols = 64, kvw = 16;
+  ASSERT_EQ(img.size(), H * cols);
+  for (uint64_t i = 0; i < H; ++i)
+    for (uint64_t c = 0; c < cols; ++c) {
+      const float want = c < kvw ? wk[c * H + i] : c < 2 * kvw ? wv[(c - kvw) * H + i] : 0.f;
+      ASSERT_EQ(img[i * cols + c], want) << i << "," << c;
+    }
 }
 
 }  // namespace

@@ -72,6 +72,13 @@ struct AttentionSetup {
   uint64_t mask_row(uint64_t s) const { return mask_base + (s + mlen - mask_first) % mlen * vlen; }
   uint64_t neg_row() const { return mask_base + mask_rows * vlen; }
   uint64_t fp_free = 0, q_chunk = 0, hpass = 0, m_slot = 0, l_slot = 0, qx_rows = 0, qx_base = 0;
+  // Decode with heads as rows (q_len = 1, combined K|V, one pass): the unit's query heads are the
+  // rows of BLEN-row groups, so one S product serves BLEN heads; O accumulates per head row in
+  // `<name>.ox` (row k = head k of the unit at its O columns) and the KV prefetches alternate
+  // between the two MRAM buffers, one prefetch ahead of the products.
+  bool head_rows = false;
+  uint64_t ox_base = 0;
+  std::string n_ox;
   // Running max and sum in VRAM (attn::Schedule::vram_stats): row (i, k) of the chunk's query i and
   // pass head k holds m at stats_base + (2 (i hpass + k)) VLEN and l one row later, each broadcast
   // over the row; a zero row follows them. In FP SRAM they sit at slots m_slot / l_slot + k q_chunk + i.
@@ -148,7 +155,13 @@ void AttentionSetup::check_tensors(const config::HardwareConfig& cfg, MemoryPlan
   }
   if (kt->row_stride != vt->row_stride || kt->scale_reg != vt->scale_reg)
     fail(kn, "K and V caches must have identical layouts");
-  if (hm.copy_q) {
+  if (!a.copy_tile.empty()) {  // RoPE's swap tile, left in MRAM, replaces the identity
+    if (!hm.copy_q || !a.kv_combined)
+      fail(kn, fmt::format("copy_tile '{}' needs head_dim {} < MLEN and combined K|V rows", a.copy_tile, hd));
+    if (!plan.mram_space().contains(a.copy_tile) || plan.mram(a.copy_tile).tiles < tiles_per_prefetch(cfg))
+      fail(kn, fmt::format("copy_tile '{}' is not an MRAM allocation of {} tile(s) (RopeArgs::keep_swap leaves one)",
+                           a.copy_tile, tiles_per_prefetch(cfg)));
+  } else if (hm.copy_q) {
     if (a.identity.empty())
       fail(kn, fmt::format("head_dim {} < MLEN = {} needs the identity tensor (AttentionArgs::identity, "
                            "place_attention_identity)",
@@ -172,7 +185,8 @@ void AttentionSetup::allocate(MemoryPlan& plan) {
   n_m = a.name + ".m", n_l = a.name + ".l", n_qx = a.name + ".qx", n_st = a.name + ".stats";
   n_ones = a.name + ".ones", n_lsum = a.name + ".lsum", n_s2 = a.name + ".s2";
   mk = &plan.alloc_mram(n_k, ub * tpp);
-  mv = &plan.alloc_mram(n_v, ub * tpp);
+  // With combined rows the second buffer only holds the copy tile: RoPE's, when it left one.
+  mv = a.copy_tile.empty() ? &plan.alloc_mram(n_v, ub * tpp) : &plan.mram(a.copy_tile);
   v_tiles = kv.combined() ? mk : mv;
   id_tile = kv.combined() ? mv : mk;
   s_base = plan.alloc_vram(n_s, blen, mlen).base();
@@ -221,9 +235,13 @@ void AttentionSetup::allocate(MemoryPlan& plan) {
   // copied once per query chunk for all passes (the identity tile shares the K tiles' MRAM).
   qx_rows = round_up(q_chunk, blen);
   qx_base = hm.copy_q ? plan.alloc_vram(n_qx, hm.max_unit_heads * qx_rows, vlen).base() : 0;
+  head_rows = a.q_len == 1 && hm.copy_q && kv.combined() && ub == 1 && !vstats && hpass >= hm.max_unit_heads;
+  n_ox = a.name + ".ox";
+  if (head_rows) ox_base = plan.alloc_vram(n_ox, round_up(hm.max_unit_heads, blen), vlen).base();
 }
 
 void AttentionSetup::release(MemoryPlan& plan) const {
+  if (head_rows) plan.free_vram(n_ox);
   if (hm.copy_q) plan.free_vram(n_qx);
   if (rsum) {
     plan.free_vram(n_s2);
@@ -238,7 +256,7 @@ void AttentionSetup::release(MemoryPlan& plan) const {
   plan.free_vram(n_mask);
   plan.free_vram(n_pv);
   plan.free_vram(n_s);
-  plan.free_mram(n_v);
+  plan.free_mram(a.copy_tile.empty() ? n_v : a.copy_tile);
   plan.free_mram(n_k);
 }
 
@@ -276,8 +294,21 @@ class FlashAttentionEmitter {
   void bind_caches();
   void set_cache_regs();
   void emit_unit(uint64_t bi, uint64_t u);
+  // Decode with heads as rows (AttentionSetup::head_rows).
+  void emit_unit_rows(uint64_t bi, uint64_t u);
+  void copy_q_rows();
+  void init_rows();
+  void prefetch_rows(uint64_t p);
+  void compute_rows(uint64_t p);
+  void tile_rows(uint64_t t, const MramBlock& buf);
+  void normalize_rows();
+  // Prefetches alternate between the buffers unless RoPE's copy tile in the second one must survive
+  // for another sequence or unit.
+  bool rows_ahead() const { return a_.copy_tile.empty() || (a_.batch == 1 && s_.hm.units == 1); }
+  const MramBlock& rows_buffer(uint64_t p) const { return rows_ahead() && p % 2 == 1 ? *s_.mv : *s_.mk; }
   void make_heads(uint64_t bi, uint64_t h_lo, uint64_t p0, uint64_t p1);
   void copy_q();
+  void prefetch_identity();
   void emit_chunk(uint64_t bi);
   void init_running_state();
   void stream_tiles();
@@ -404,7 +435,12 @@ void FlashAttentionEmitter::emit() {
   }
   // Every sequence has the same lengths: the same code shape, counted once.
   b_.repeat(a_.batch, [&](uint64_t bi) {
-    for (uint64_t u = 0; u < s_.hm.units; ++u) emit_unit(bi, u);
+    for (uint64_t u = 0; u < s_.hm.units; ++u) {
+      if (s_.head_rows)
+        emit_unit_rows(bi, u);
+      else
+        emit_unit(bi, u);
+    }
   });
   if (s_.head_masks) b_.set_v_mask(0);
 }
@@ -520,17 +556,23 @@ void FlashAttentionEmitter::make_heads(uint64_t bi, uint64_t h_lo, uint64_t p0, 
   }
 }
 
-// Copies the unit's query heads next to their kv head's columns (Qx rows = the chunk's rows,
-// one VLEN block per head, zeros outside the head): M_MM with the identity tile, exact.
-void FlashAttentionEmitter::copy_q() {
-  const uint64_t mlen = s_.mlen, blen = s_.blen, vlen = s_.vlen;
+// The identity tile for the Q copy, unless RoPE left its swap tile (AttentionArgs::copy_tile).
+void FlashAttentionEmitter::prefetch_identity() {
+  if (!a_.copy_tile.empty()) return;
   auto ai = b_.regs().hbm("identity");
   b_.set_addr_reg(ai, s_.idt->base);
   b_.set_scale_reg(s_.idt->scale_reg);
   b_.set_stride_reg(s_.idt->row_stride);
   b_.h_prefetch_m(at(ra, s_.id_tile->tile_address(0)), gp0, ai, 1, 0);
-  if (s_.id_tile == s_.mk) res_k_ = no_tile;  // the identity replaced the K tiles
   set_cache_regs();
+}
+
+// Copies the unit's query heads next to their kv head's columns (Qx rows = the chunk's rows,
+// one VLEN block per head, zeros outside the head): M_MM with the identity tile, exact.
+void FlashAttentionEmitter::copy_q() {
+  const uint64_t mlen = s_.mlen, blen = s_.blen, vlen = s_.vlen;
+  prefetch_identity();
+  if (s_.id_tile == s_.mk) res_k_ = no_tile;  // the identity replaced the K tiles
   for (const Head& hh : heads) {
     const uint64_t col0 = hh.h * s_.hd, o_h = col0 % vlen;
     b_.load_imm(r_q, s_.q->block_address(col0 / vlen) + (hh.o_row0 - s_.o->block_address(col0 / vlen)));
@@ -1142,6 +1184,155 @@ void FlashAttentionEmitter::select_head(const Head& hh) {
   if (s_.head_masks && !s_.rsum) b_.set_v_mask(hh.vmask);  // row sums: no masked op until O /= l
 }
 
+// ---- decode with heads as rows (AttentionSetup::head_rows) ----
+// The identity and the first KV prefetch are issued together; Q heads become rows of one group;
+// each KV prefetch is issued one ahead of the products (alternating MRAM buffers: the identity's
+// buffer takes the second one once the copy has read it). Every tile is an ordinary online-softmax
+// update from m = -1e30, l = 0, Ox = 0, which gives the first tile's bits (docs/kernels-attention.md).
+void FlashAttentionEmitter::emit_unit_rows(uint64_t bi, uint64_t u) {
+  const HeadMap& hm = s_.hm;
+  const uint64_t mlen = s_.mlen, tpp = s_.tpp;
+  unit_block0 = hm.first_block(u);
+  unit_ = u;
+  const uint64_t h_lo = hm.kv_lo(u, a_) * hm.rep, h_hi = hm.kv_hi(u, a_) * hm.rep;
+  qc0 = 0, qcn = 1, groups = 1;
+  first_tile = no_tile;
+  b_.stage(fmt::format("{}: sequence {} heads {}..{} as rows of one group (decode)", a_.name, bi, h_lo, h_hi - 1));
+  make_heads(bi, h_lo, h_lo, h_hi);
+  cur = &heads[0];  // pass head 0: a head row's statistics sit at slot (row)
+  const uint32_t head_rmask = rmask;
+  rmask = 0;  // an Ox row holds one head: whole-row updates
+  t_begin = window_lowest_key(a_, 0) / mlen / tpp * tpp;
+  const uint64_t n_pf = ceil_div(n_tiles - t_begin, tpp);
+  b_.load_imm(r_e, s_.kv.row(bi, t_begin * mlen) * s_.kv.width + unit_block0 * mlen);
+  prefetch_identity();
+  prefetch_rows(0);
+  copy_q_rows();
+  init_rows();
+  auto full = [&](uint64_t p) {
+    for (uint64_t t = t_begin + p * tpp; t < t_begin + (p + 1) * tpp; ++t)
+      if (t >= n_tiles || !tile_full(t)) return false;
+    return true;
+  };
+  auto step = [&](uint64_t p) {  // one buffer: the next prefetch waits for these products
+    if (rows_ahead() && p + 1 < n_pf) prefetch_rows(p + 1);
+    compute_rows(p);
+    if (!rows_ahead() && p + 1 < n_pf) prefetch_rows(p + 1);
+  };
+  step(0);
+  // Full prefetches with a successor, two per iteration (so each keeps its buffer): one loop.
+  uint64_t p = 1, p1 = 1;
+  while (p1 + 1 < n_pf && full(p1)) ++p1;
+  if (const uint64_t pairs = (p1 - p) / 2; pairs > 0) {
+    b_.loop(pairs, [&] {
+      step(p);
+      step(p + 1);
+    });
+    p += 2 * pairs;
+  }
+  for (; p < n_pf; ++p) step(p);
+  normalize_rows();
+  rmask = head_rmask;
+  res_k_ = res_v_ = no_tile;
+}
+
+// Head k of the unit into Qx row k, next to its kv head's columns. M_MM_WO writes BLEN rows from
+// row k; heads go in ascending order, so every row a head spills into is rewritten by a later head
+// (rows past the last head are never read as a head).
+void FlashAttentionEmitter::copy_q_rows() {
+  const uint64_t mlen = s_.mlen, blen = s_.blen, vlen = s_.vlen, id = s_.id_tile->tile_address(0);
+  for (const Head& hh : heads) {
+    const uint64_t col0 = hh.h * s_.hd, o_h = col0 % vlen;
+    b_.load_imm(r_q, s_.q->block_address(col0 / vlen) + (hh.o_row0 - s_.o->block_address(col0 / vlen)));
+    b_.load_imm(r_o, s_.qx_base + hh.k * vlen);
+    for (uint64_t c = 0; c < mlen / blen; ++c) {
+      const uint64_t col = c * blen;
+      if (col >= hh.v_col && col < hh.v_col + s_.hd) b_.m_mm(at(ra, id + (o_h + col - hh.v_col) * mlen), r_q);
+      b_.add_imm(ra, r_o, col);
+      b_.m_mm_wo(ra, gp0, 0);  // the zero accumulator outside the head
+    }
+  }
+}
+
+// O's head columns = 0 (the final masked adds land on them), m = -1e30 and l = 0 per head row,
+// Ox = 0 (the first tile's rescale multiplies it).
+void FlashAttentionEmitter::init_rows() {
+  init_running_state();
+  b_.load_imm(r_orow, s_.ox_base);
+  b_.loop(heads.size(), [&] {
+    b_.v_mul_vf(r_orow, r_orow, f0);
+    b_.add_imm(r_orow, r_orow, s_.vlen);
+  });
+}
+
+// Whole-tile prefetch p of the K|V rows into its buffer; past the first it runs ahead of the
+// products of the previous one.
+void FlashAttentionEmitter::prefetch_rows(uint64_t p) {
+  b_.burst(p > 0 && rows_ahead());
+  b_.h_prefetch_m(at(ra, rows_buffer(p).tile_address(0)), r_e, ak, 1, 1);
+  b_.add_imm(r_e, r_e, s_.tpp * s_.mlen * s_.kv.width);
+}
+
+void FlashAttentionEmitter::compute_rows(uint64_t p) {
+  for (uint64_t u = 0; u < s_.tpp; ++u) {
+    const uint64_t t = t_begin + p * s_.tpp + u;
+    if (t < n_tiles) tile_rows(t, rows_buffer(p));
+  }
+}
+
+// One KV tile for every head row, BLEN head rows per group: S = Qx K^T (one product for the
+// group's heads), the online-softmax update of each row (Ox row rescaled), P V per head into the
+// PV scratch at the head's O columns, Ox += PV.
+void FlashAttentionEmitter::tile_rows(uint64_t t, const MramBlock& buf) {
+  const GroupKind k = classify(0, t);
+  if (k.kind == 0) return;
+  const uint64_t mlen = s_.mlen, blen = s_.blen, vlen = s_.vlen, base = buf.tile_address(t % s_.tpp);
+  const uint64_t seen = visible(0, t), from = visible_from(0, t);
+  for (uint64_t g0 = 0; g0 < heads.size(); g0 += blen) {
+    const uint64_t rows = std::min<uint64_t>(blen, heads.size() - g0);
+    b_.load_imm(r_q, s_.qx_base + g0 * vlen);
+    for (uint64_t c = 0; c < mlen / blen; ++c) {
+      if (c >= k.c_lo && c < k.c_hi) b_.m_tmm(r_q, at(rb, base + c * blen * mlen));
+      b_.m_mm_wo(at(ra, s_.s_base + c * blen), gp0, 0);
+    }
+    b_.load_imm(r_srow, s_.s_base);
+    b_.load_imm(r_idx, g0);
+    b_.load_imm(r_orow, s_.ox_base + g0 * vlen);
+    b_.loop(rows, [&] {
+      row_update(seen, false, nullptr, from);
+      advance_row(true, true);
+    });
+    for (uint64_t i = g0; i < g0 + rows; ++i)
+      for (uint64_t c = 0; c < s_.sub_cols; ++c) {
+        b_.m_mm(at(ra, base + (s_.kv.v_col0 + heads[i].v_col + c * blen) * mlen), at(rb, s_.s_base));
+        b_.m_mm_wo(at(ra, s_.pv_base + heads[i].o_q + c * blen), gp0, 0);
+      }
+    b_.load_imm(r_srow, s_.s_base);
+    b_.load_imm(r_orow, s_.ox_base + g0 * vlen);
+    b_.loop(rows, [&] {
+      row_add_pv();
+      advance_row(false, true);
+    });
+  }
+}
+
+// O = Ox / l per head: the Ox row scaled, then added into O's (zero) head columns under V_MASK.
+void FlashAttentionEmitter::normalize_rows() {
+  const uint32_t head_rmask = s_.head_masks ? 1 : 0;
+  b_.load_imm(r_orow, s_.ox_base);
+  b_.load_imm(r_idx, 0);
+  for (const Head& hh : heads) {
+    load_stat(f_l, s_.l_off(0), false);
+    b_.s_reci_fp(f_a, f_l);
+    b_.v_mul_vf(r_orow, r_orow, f_a);
+    select_head(hh);
+    b_.v_add_vv(at(ra, hh.o_row0), ra, r_orow, head_rmask);
+    b_.add_imm(r_orow, r_orow, s_.vlen);
+    b_.add_imm(r_idx, r_idx, 1);
+  }
+  cur = &heads[0];
+}
+
 // Keys of tile t that query i sees: columns [visible_from, visible); visible = 0 when none.
 uint64_t FlashAttentionEmitter::visible(uint64_t i, uint64_t t) const {
   const uint64_t t0 = t * s_.mlen;
@@ -1208,26 +1399,30 @@ void attention_standalone(ProgramBuilder& b, MemoryPlan& plan, const KernelShape
   const uint64_t rows = s.get_or("rows_alloc", attention_rows_alloc(cfg, batch, q_len));
   plan.alloc_vram("q", rows, heads * head_dim);
   plan.alloc_vram("o", rows, heads * head_dim);
-  const bool identity = attention_needs_identity(cfg, head_dim);
+  // copy_tile: RoPE's swap tile left in MRAM (AttentionArgs::copy_tile) instead of the identity.
+  const bool copy_tile = s.get_or("copy_tile", 0) != 0;
+  const bool identity = attention_needs_identity(cfg, head_dim) && !copy_tile;
   if (identity) place_attention_identity(plan, "identity");
-  emit_flash_attention(b, plan,
-                       {.name = "attention",
-                        .q = "q",
-                        .out = "o",
-                        .k_cache = "k_cache",
-                        .v_cache = combined ? "k_cache" : "v_cache",
-                        .identity = identity ? "identity" : "",
-                        .batch = batch,
-                        .q_len = q_len,
-                        .kv_len = kv_len,
-                        .capacity = s.get_or("capacity", 0),
-                        .num_heads = heads,
-                        .num_kv_heads = kv_heads,
-                        .head_dim = head_dim,
-                        .causal = true,
-                        .sliding_window = s.get("window"),
-                        .stats_vram_rows = s.get_or("stats_vram", 0),
-                        .kv_combined = combined});
+  if (copy_tile) plan.alloc_mram("swap.tile", tiles_per_prefetch(cfg));
+  AttentionArgs a{.name = "attention",
+                .q = "q",
+                .out = "o",
+                .k_cache = "k_cache",
+                .v_cache = combined ? "k_cache" : "v_cache",
+                .identity = identity ? "identity" : "",
+                .batch = batch,
+                .q_len = q_len,
+                .kv_len = kv_len,
+                .capacity = s.get_or("capacity", 0),
+                .num_heads = heads,
+                .num_kv_heads = kv_heads,
+                .head_dim = head_dim,
+                .causal = true,
+                .sliding_window = s.get("window"),
+                .stats_vram_rows = s.get_or("stats_vram", 0),
+                .kv_combined = combined};
+  if (copy_tile) a.copy_tile = "swap.tile";
+  emit_flash_attention(b, plan, a);
 }
 
 }  // namespace

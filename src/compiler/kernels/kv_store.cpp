@@ -85,7 +85,8 @@ void emit_kv_store(ProgramBuilder& b, const MemoryPlan& plan, const KvStoreArgs&
   b.set_addr_reg(a, cache.base);
   b.set_scale_reg(cache.scale_reg);
   b.set_stride_reg(cache.row_stride);
-  if (kv.combined()) return store_combined(b, plan, args, a, groups);
+  // Unfused combined rows merge K into V group by group; the fused K|V projection already wrote whole rows.
+  if (kv.combined() && !args.k_source.empty()) return store_combined(b, plan, args, a, groups);
   auto vr = b.regs().gp("kv vram row");
   auto off = b.regs().gp("kv hbm offset");
   for (uint64_t bi = 0; bi < args.batch; ++bi)
@@ -117,10 +118,11 @@ void kv_store_standalone(ProgramBuilder& b, MemoryPlan& plan, const KernelShape&
   place_kv_cache(plan, "k_cache", lay);
   VramPlaceOptions act;
   act.row_multiple = s.get_or("rows_alloc", ((batch - 1) * q_len + groups_rows + blen - 1) / blen * blen);
+  // kv_merged: the fused K|V projection's output already holds whole cache rows (no merge).
+  const bool merge = lay.combined() && s.get_or("kv_merged", 0) == 0;
   plan.alloc_vram("k", batch * q_len, lay.width, act);
-  if (lay.combined()) plan.alloc_vram("v", batch * q_len, lay.width, act);
-  emit_kv_store(b, plan, {"kv_store", lay.combined() ? "v" : "k", "k_cache", lay, batch, q_len, past,
-                          lay.combined() ? "k" : ""});
+  if (merge) plan.alloc_vram("v", batch * q_len, lay.width, act);
+  emit_kv_store(b, plan, {"kv_store", merge ? "v" : "k", "k_cache", lay, batch, q_len, past, merge ? "k" : ""});
 }
 
 }  // namespace

@@ -29,6 +29,23 @@ void check_head_dim(std::string_view kernel, uint64_t head_dim, uint64_t vlen) {
   }
 }
 
+// RopeArgs::rotate_cols checked against the tensors: the columns that rotate.
+uint64_t rotated_cols(const RopeArgs& a, const VramTensor& x, const VramTensor& y, const config::HardwareConfig& cfg) {
+  const uint64_t rot = a.rotate_cols ? a.rotate_cols : x.cols;
+  if (rot == x.cols) return rot;
+  const auto& g = cfg.geometry;
+  if (rot > x.cols || rot % a.head_dim != 0)
+    fail(a.name, fmt::format("rotate_cols {} must be a whole number of heads of {} within the input's {} columns", rot,
+                             a.head_dim, x.cols));
+  if (x.name != y.name) fail(a.name, fmt::format("rotate_cols {} < {} columns needs output == input", rot, x.cols));
+  if (a.swapped_output) fail(a.name, "swapped_output rotates every column (rotate_cols must be 0)");
+  if (rot % g.vlen != 0 && (rot % g.hlen != 0 || g.vlen / g.hlen > 32))
+    fail(a.name, fmt::format("rotate_cols {} ends inside a VLEN block: it must be a multiple of HLEN ({}) with VLEN / "
+                             "HLEN <= 32 (V_MASK keeps the rest)",
+                             rot, g.hlen));
+  return rot;
+}
+
 }  // namespace
 
 RopeTables rope_tables(std::span<const float> inv_freq, uint64_t head_dim, uint64_t vlen,
@@ -99,8 +116,10 @@ namespace {
 // y = x * COS + swap(x) * SIN for head_dim <= VLEN, swap(x) = x @ P on the matrix unit, BLEN rows
 // at a time. The vector pass runs one row group behind the products (two swapped buffers), so
 // it never waits for the multiplies in flight and the front end keeps the matrix unit fed.
+// Only the first `rot` columns rotate: whole blocks, then a last block under V_MASK (its other HLEN
+// segments keep x, which in place leaves them as they are).
 void emit_rope_swapped(ProgramBuilder& b, MemoryPlan& plan, const RopeArgs& a, const VramTensor& x,
-                       const VramTensor& y, const VramTensor& ct, const VramTensor& st, uint64_t tile) {
+                       const VramTensor& y, const VramTensor& ct, const VramTensor& st, uint64_t tile, uint64_t rot) {
   const auto& cfg = b.config();
   const uint64_t vlen = cfg.geometry.vlen, mlen = cfg.geometry.mlen, blen = cfg.geometry.blen;
   const uint64_t xs = x.rows_alloc * vlen, ys = y.rows_alloc * vlen, groups = ceil_div(x.rows, blen);
@@ -136,19 +155,27 @@ void emit_rope_swapped(ProgramBuilder& b, MemoryPlan& plan, const RopeArgs& a, c
     b.add_imm(prev, t, 0);
   };
   // After products() the older group's buffer is `cur`, the newest one's `prev`.
+  const uint64_t full = rot / vlen, part = rot % vlen;
+  uint64_t mask = 0;  // rmask of the combine: 1 on the partial block
   auto combine = [&](GpReg buf) {
     auto sc = b.regs().gp("swapped row");
     b.add_imm(sc, buf, 0);
     b.loop(blen, [&] {
-      b.v_mul_vv(sc, sc, sp);
-      b.v_mul_vv(yp, xp, cp);
-      b.v_add_vv(yp, yp, sc);
+      if (a.swapped_output) {
+        b.v_mul_vv(sc, sc, cp);
+        b.v_mul_vv(yp, xp, sp);
+        b.v_sub_vv(yp, sc, yp);
+      } else {
+        b.v_mul_vv(sc, sc, sp, mask);
+        b.v_mul_vv(yp, xp, cp, mask);
+        b.v_add_vv(yp, yp, sc, mask);
+      }
       for (GpReg r : {GpReg(xp), GpReg(yp), GpReg(cp), GpReg(sp), GpReg(sc)}) b.add_imm(r, r, vlen);
     });
   };
   b.load_imm(xb, x.base());
   b.load_imm(yb, y.base());
-  b.loop(x.col_blocks, [&] {
+  auto block = [&] {
     b.s_add_int(xq, xb, gp0);
     b.s_add_int(xp, xb, gp0);
     b.s_add_int(yp, yb, gp0);
@@ -164,7 +191,14 @@ void emit_rope_swapped(ProgramBuilder& b, MemoryPlan& plan, const RopeArgs& a, c
     combine(prev);
     b.add_imm(xb, xb, xs);
     b.add_imm(yb, yb, ys);
-  });
+  };
+  if (full) b.loop(full, block);
+  if (part) {
+    mask = 1;
+    b.set_v_mask((uint64_t(1) << (part / cfg.geometry.hlen)) - 1);
+    block();
+    b.set_v_mask(0);
+  }
 }
 
 }  // namespace
@@ -186,11 +220,14 @@ void emit_rope(ProgramBuilder& b, MemoryPlan& plan, const RopeArgs& a) {
       fail(a.name, fmt::format("table '{}' is [{}, {}], expected at least {} rows of {} columns (place_rope_tables)",
                                t->name, t->rows, t->cols, x.rows, width));
   const uint64_t xs = x.rows_alloc * vlen, ys = y.rows_alloc * vlen, ts = ct.rows_alloc * vlen;
-  b.comment(fmt::format("{}: RoPE (rotate-half, head_dim {}) over {} rows x {} cols", a.name, a.head_dim, x.rows, x.cols));
+  const uint64_t rot = rotated_cols(a, x, y, cfg);
+  b.comment(fmt::format("{}: RoPE (rotate-half, head_dim {}) over {} rows x {} of {} cols", a.name, a.head_dim, x.rows,
+                        rot, x.cols));
 
   if (a.head_dim > vlen) {
+    if (a.swapped_output) fail(a.name, fmt::format("swapped_output needs head_dim {} <= VLEN ({})", a.head_dim, vlen));
     // The halves are whole column blocks: out_b = x_b * COS + x_partner * SIN, per row.
-    const uint64_t hb = a.head_dim / vlen, half_b = hb / 2, heads = x.cols / a.head_dim;
+    const uint64_t hb = a.head_dim / vlen, half_b = hb / 2, heads = rot / a.head_dim;
     ScratchRows tmp(plan, a.name + ".t", 2, vlen);
     auto x_row = b.regs().gp("x row");
     auto y_row = b.regs().gp("y row");
@@ -276,7 +313,7 @@ void emit_rope(ProgramBuilder& b, MemoryPlan& plan, const RopeArgs& a) {
     auto hint = b.dma_hint({.wait_first = true});  // the swap product waits for the tile
     b.h_prefetch_m(mr, gp0, ar, 1, 0);
   }
-  emit_rope_swapped(b, plan, a, x, y, ct, st, tile);
+  emit_rope_swapped(b, plan, a, x, y, ct, st, tile, rot);
 }
 
 namespace {
@@ -287,6 +324,8 @@ void rope_standalone(ProgramBuilder& b, MemoryPlan& plan, const KernelShape& s) 
   const RopePlacement t = place_rope_tables(plan, "rope", s.get("rows_alloc"), head_dim);
   standalone::activation(plan, s, "q", s.get("cols"));
   RopeArgs a{"rope", "q", "q", head_dim, t};
+  a.rotate_cols = s.get_or("rotate_cols", 0);
+  a.swapped_output = s.get_or("swapped_output", 0) != 0;
   // swap_loaded: the previous call (rope_q before rope_k) left the swap tile in MRAM.
   a.swap_loaded = !t.swap.empty() && s.get_or("swap_loaded", 0) != 0;
   if (a.swap_loaded) plan.alloc_mram(t.swap + ".tile", plan.config().hbm.m_prefetch_amount / plan.config().geometry.mlen);
