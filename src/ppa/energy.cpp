@@ -113,6 +113,12 @@ Energy& Energy::add(const Energy& o, double times) {
   return *this;
 }
 
+std::vector<std::pair<std::string_view, double>> breakdown(const Energy& e) {
+  return {{"matrix", e.matrix_j}, {"vector", e.vector_j}, {"scalar", e.scalar_j},
+          {"sram", e.sram_j},     {"control", e.control_j}, {"dma", e.dma_j},
+          {"dram", e.dram_j},     {"link", e.link_j},     {"leakage", e.leakage_j}};
+}
+
 namespace {
 
 struct OpEvents {

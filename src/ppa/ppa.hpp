@@ -11,6 +11,8 @@
 #include <array>
 #include <cstdint>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include "config/config.hpp"
@@ -73,6 +75,9 @@ struct Energy {
   double total_j() const { return dynamic_j() + leakage_j; }
   Energy& add(const Energy& o, double times = 1.0);
 };
+// The parts of e as (name, joules) in a fixed order: matrix, vector, scalar, sram, control, dma,
+// dram, link, leakage (what reports print and serialise).
+std::vector<std::pair<std::string_view, double>> breakdown(const Energy& e);
 
 // The per-event table and per-opcode energies of one config, built once (microseconds), then
 // applied to any number of activities.
