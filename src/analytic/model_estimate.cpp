@@ -391,11 +391,8 @@ std::string to_text(const Estimate& e) {
   s += fmt::format("tokens/s        {:.1f}  (batch x decode / (prefill + decode time))\n", e.tokens_per_s);
   s += fmt::format("HBM traffic     {:.3f} GB per device  (peak {:.1f} GB/s, sequential efficiency {:.3f})\n",
                    double(e.hbm_bytes) / 1e9, e.peak_GBps, e.dram_efficiency);
-  s += fmt::format("energy          {:.4g} J (all devices), {:.4g} tokens/J, {:.3g} W average:", e.energy_j,
-                   e.tokens_per_j, e.average_power_w);
-  for (const auto& [part, joules] : ppa::breakdown(e.energy))
-    if (joules > 0) s += fmt::format(" {} {:.1f}%", part, e.energy_j > 0 ? 100 * joules / e.energy_j : 0.0);
-  s += "\n";
+  s += fmt::format("energy          {:.4g} J (all devices), {:.4g} tokens/J, {:.3g} W average: {}\n", e.energy_j,
+                   e.tokens_per_j, e.average_power_w, ppa::shares_text(e.energy));
   s += fmt::format("memory/device   {:.2f} GiB weights + {:.2f} GiB KV of {:.2f} GiB\n",
                    double(e.weight_bytes_per_device) / 1073741824.0, double(e.kv_bytes_per_device) / 1073741824.0,
                    double(e.hbm_capacity) / 1073741824.0);

@@ -119,6 +119,14 @@ std::vector<std::pair<std::string_view, double>> breakdown(const Energy& e) {
           {"dram", e.dram_j},     {"link", e.link_j},     {"leakage", e.leakage_j}};
 }
 
+std::string shares_text(const Energy& e) {
+  std::string s;
+  const double total = e.total_j();
+  for (const auto& [part, joules] : breakdown(e))
+    if (joules > 0) s += fmt::format("{}{} {:.1f}%", s.empty() ? "" : " ", part, total > 0 ? 100 * joules / total : 0.0);
+  return s;
+}
+
 namespace {
 
 struct OpEvents {

@@ -78,6 +78,8 @@ struct Energy {
 // The parts of e as (name, joules) in a fixed order: matrix, vector, scalar, sram, control, dma,
 // dram, link, leakage (what reports print and serialise).
 std::vector<std::pair<std::string_view, double>> breakdown(const Energy& e);
+// "matrix 0.4% sram 4.9% ... leakage 76.5%": each non-zero part's share of the total.
+std::string shares_text(const Energy& e);
 
 // The per-event table and per-opcode energies of one config, built once (microseconds), then
 // applied to any number of activities.

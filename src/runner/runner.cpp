@@ -924,11 +924,9 @@ std::string RunReport::to_text() const {
                    tokens_per_s, devices > 1 ? fmt::format(", system of {} devices", devices) : "");
   if (devices > 1) s += devices_text();
   s += fmt::format("hbm          read {} B, written {} B, {:.2f} GB/s achieved\n", hbm_read_bytes, hbm_write_bytes, hbm_gbps);
-  s += fmt::format("energy       {:.4g} J{}, {:.4g} tokens/J, {:.3g} W average (PPA tables, docs/ppa.md):", energy.total_j,
-                   devices > 1 ? " (all devices)" : "", tokens_per_j, average_power_w);
-  for (const auto& [part, joules] : ppa::breakdown(energy.parts()))
-    if (joules > 0) s += fmt::format(" {} {:.1f}%", part, energy.total_j > 0 ? 100 * joules / energy.total_j : 0.0);
-  s += "\n";
+  s += fmt::format("energy       {:.4g} J{}, {:.4g} tokens/J, {:.3g} W average (PPA tables, docs/ppa.md): {}\n",
+                   energy.total_j, devices > 1 ? " (all devices)" : "", tokens_per_j, average_power_w,
+                   ppa::shares_text(energy.parts()));
   std::string u;
   for (const auto& x : units) u += fmt::format("{}{} {:.1f}%", u.empty() ? "" : ", ", x.unit, 100 * x.utilization);
   s += fmt::format("utilization  {}\n", u);
