@@ -50,7 +50,7 @@ integer-valued exponent forms (`--batch 1e3`). `plena estimate`: `--prefill` 1..
 `--decode` 0..2^24, `--batch` 1..2^16, `--devices` 1..2^16, `--tp`/`--pp` 0..2^16,
 `--link-gbps` > 0 (finite, at most 1e9), `--link-latency-us` >= 0 (finite, at most 1e9).
 
-**Units in JSON output.** Every JSON output (`sim --stats`, `run --json`, `estimate --json`, `eval --json`,
+**Units in JSON output.** Every JSON output (`sim --stats`, `run --json`, `estimate --json`, `eval --json`, `ppa --json`,
 `estimate --compare --json`, `estimate --validate --json`, `config show --json`, the DRAM stats)
 names a quantity's unit as the last token of its key (before a `_per_...` qualifier):
 
@@ -62,7 +62,10 @@ names a quantity's unit as the last token of its key (before a `_per_...` qualif
 | `_bytes` | bytes (`read_bytes`, `hbm_bytes_per_device`) |
 | `_gbps` | 10^9 bytes per second (GB/s, decimal; not gigabits) |
 | `_per_s` | events per second (`tokens_per_s`, `sim_instr_per_s`) |
-| `_j` | joules |
+| `_j` | joules (`energy_j`, `leakage_j`); `_per_j` per joule (`tokens_per_j`) |
+| `_w` | watts (`average_power_w`, `leakage_w`) |
+| `_mm2` | square millimetres (`plena ppa`: `area_mm2`) |
+| `_nm` | technology node, nanometres (`plena ppa`: `node_nm`) |
 | `_ghz` | clock frequency, 10^9 Hz (configuration) |
 
 `config show --json` mirrors the hardware TOML schema, whose latency entries are in cycles and
@@ -71,7 +74,7 @@ whose geometry entries are in elements (docs/config.md). Keys without a unit are
 `_seconds`, `_GBps`, `bytes_...` prefixes) is used; `tests/cli/test_cli_conventions.cpp` checks
 the keys of every JSON output against this table.
 DOC
-  for c in "" asm disasm config quant sim compile run estimate eval; do
+  for c in "" asm disasm config quant sim compile run estimate eval ppa; do
     echo
     if [ -z "$c" ]; then echo "## plena"; else echo "## plena $c"; fi
     echo

@@ -4,6 +4,7 @@
 // Every formula and assumption: docs/analytic.md. No simulation of instructions happens here;
 // the only "simulation" is a DRAM micro-calibration of each distinct DMA access pattern.
 #pragma once
+#include <array>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -13,6 +14,7 @@
 
 #include "config/config.hpp"
 #include "model/model.hpp"
+#include "ppa/ppa.hpp"
 
 namespace plena::compiler {
 struct KernelCost;
@@ -79,6 +81,8 @@ struct OpEstimate {
   uint64_t instructions = 0;
   uint64_t hbm_read_bytes = 0, hbm_write_bytes = 0;
   uint64_t macs = 0;
+  std::array<double, 64> per_opcode{};  // dynamic instructions by opcode value (energy: ppa::Activity)
+  double link_bytes = 0;                // sent over chip-to-chip links (collectives)
   Bound bound = Bound::Compute;
   bool exact_schedule = true;  // false: approximate counts (documented), not cross-validated
   double calls = 1;            // multiplicity in the enclosing pass (layers, tokens)
@@ -98,6 +102,9 @@ OpEstimate estimate_linear(const config::HardwareConfig& cfg, MemoryModel& mem, 
 OpEstimate estimate_attention(const config::HardwareConfig& cfg, MemoryModel& mem, uint64_t batch, uint64_t q_len,
                               uint64_t kv_len, uint64_t heads, uint64_t kv_heads, uint64_t head_dim,
                               uint64_t sliding_window = 0);
+// What an op does for the energy model: its counted instructions, HBM and link bytes, and
+// `seconds` of wall time (ppa::EnergyModel turns it into joules).
+ppa::Activity op_activity(const OpEstimate& e, double seconds);
 // The HBM pattern of one counted transfer.
 DmaPattern cost_dma_pattern(const config::HardwareConfig& cfg, const compiler::CostDma& d);
 
@@ -117,20 +124,13 @@ struct Parallelism {
   double link_latency_us = 1.0; // per message
 };
 
-// Energy constants (assumptions, docs/analytic.md §Energy).
-struct EnergyModel {
-  double pj_per_mac = 0.5;        // bf16 multiply-accumulate on the matrix unit
-  double pj_per_vector_elem = 0.3;
-  double pj_per_hbm_bit = 6.0;    // filled from the DRAM preset by default_energy()
-  std::string hbm_source;
-};
-EnergyModel default_energy(const config::HardwareConfig& cfg);
-
 struct PhaseEstimate {
   double seconds = 0;
   uint64_t hbm_bytes = 0;  // per device
   uint64_t macs = 0;       // all devices
-  double energy_j = 0;     // all devices
+  // The counted events x the PPA tables (ppa::EnergyModel, docs/ppa.md), all devices.
+  ppa::Energy energy;
+  double energy_j = 0;     // energy.total_j()
   std::vector<OpEstimate> ops;  // one layer's ops (calls = multiplicity in the phase, per device)
 };
 
@@ -171,7 +171,10 @@ struct Estimate {
   double tpot_s = 0;              // mean over the generated tokens
   double decode_s = 0;            // all decode steps
   double tokens_per_s = 0;        // batch * decode / (prefill + decode time)
-  double energy_j = 0;
+  ppa::Energy energy;             // whole request, all devices (docs/ppa.md)
+  double energy_j = 0;            // energy.total_j()
+  double tokens_per_j = 0;        // batch * decode / energy_j
+  double average_power_w = 0;     // energy_j / (prefill + decode time)
   uint64_t hbm_bytes = 0;         // per device, whole request
   uint64_t weight_bytes_per_device = 0, kv_bytes_per_device = 0, hbm_capacity = 0;
   double dram_efficiency = 0;     // sequential-stream efficiency of the DRAM preset

@@ -18,6 +18,8 @@ uint64_t activation_bytes(uint64_t rows, uint64_t hidden);
 // Ring all-reduce of `bytes` over tp devices: 2 (tp - 1) / tp of the data over each link in
 // 2 (tp - 1) messages. 0 for tp <= 1.
 double all_reduce_seconds(double bytes, uint32_t tp, const Link& link);
+// Bytes all tp devices send in that ring all-reduce: 2 (tp - 1) / tp of the data each.
+double all_reduce_link_bytes(double bytes, uint32_t tp);
 // Pipeline hand-off of `bytes` from one stage to the next: one message.
 double handoff_seconds(double bytes, const Link& link);
 
@@ -27,6 +29,7 @@ double handoff_seconds(double bytes, const Link& link);
 struct StepCollectives {
   uint64_t all_reduces = 0, handoffs = 0;
   double all_reduce_s = 0, handoff_s = 0;
+  double link_bytes = 0;  // sent over the links by all devices (energy)
   double seconds() const { return all_reduce_s + handoff_s; }
 };
 StepCollectives step_collectives(const compiler::StepPlan& plan, uint64_t layers, uint64_t batch, uint64_t q_len,

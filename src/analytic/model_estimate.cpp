@@ -35,6 +35,7 @@ struct Ctx {
   Link link;
   double period_s;
   uint64_t capacity;  // KV cache rows per sequence (prompt + generated, as the runner sizes it)
+  const ppa::EnergyModel& energy;
 };
 
 // Totals of repeated calls (a linear over several VRAM row chunks).
@@ -48,6 +49,8 @@ void scale(OpEstimate& e, double f) {
   e.hbm_read_bytes = uint64_t(double(e.hbm_read_bytes) * f);
   e.hbm_write_bytes = uint64_t(double(e.hbm_write_bytes) * f);
   e.macs = uint64_t(double(e.macs) * f);
+  for (double& n : e.per_opcode) n *= f;
+  e.link_bytes *= f;
 }
 void accumulate(OpEstimate& e, const OpEstimate& o) {
   e.cycles += o.cycles;
@@ -59,6 +62,8 @@ void accumulate(OpEstimate& e, const OpEstimate& o) {
   e.hbm_read_bytes += o.hbm_read_bytes;
   e.hbm_write_bytes += o.hbm_write_bytes;
   e.macs += o.macs;
+  for (size_t i = 0; i < e.per_opcode.size(); ++i) e.per_opcode[i] += o.per_opcode[i];
+  e.link_bytes += o.link_bytes;
 }
 
 void add(PhaseEstimate& ph, OpEstimate e, std::string name, double calls) {
@@ -80,7 +85,9 @@ OpEstimate estimate_call(const Ctx& c, const compiler::PlannedCall& call) {
 OpEstimate all_reduce(const Ctx& c, uint64_t rows) {
   OpEstimate e;
   e.exact_schedule = false;
-  const double t = all_reduce_seconds(double(activation_bytes(rows, uint64_t(c.m.hidden_size))), c.tp, c.link);
+  const double bytes = double(activation_bytes(rows, uint64_t(c.m.hidden_size)));
+  const double t = all_reduce_seconds(bytes, c.tp, c.link);
+  e.link_bytes = all_reduce_link_bytes(bytes, c.tp) / double(c.tp);  // one device's share
   e.cycles = t / c.period_s;
   e.bound = Bound::Memory;
   return e;
@@ -94,13 +101,16 @@ void plan_ops(const Ctx& c, PhaseEstimate& ph, const std::vector<compiler::Plann
   }
 }
 
-void finish_phase(PhaseEstimate& ph, const Ctx& c, const EnergyModel& en) {
-  double cycles = 0, macs = 0, bytes = 0, vec = 0;
+// Energy: the counted events x the PPA tables (ppa::EnergyModel), the model `plena run` applies
+// to the simulator's counts; every device leaks for the whole phase.
+void finish_phase(PhaseEstimate& ph, const Ctx& c) {
+  double cycles = 0, macs = 0, bytes = 0;
+  ppa::Activity act;
   for (const auto& o : ph.ops) {
     cycles += o.cycles * o.calls;
     macs += double(o.macs) * o.calls;
     bytes += double(o.hbm_read_bytes + o.hbm_write_bytes) * o.calls;
-    vec += o.vector_cycles * o.calls * double(c.cfg.geometry.vlen);
+    act.add(op_activity(o, 0), o.calls);
   }
   ph.seconds = cycles * c.period_s;
   ph.hbm_bytes = uint64_t(bytes / double(c.pp));
@@ -108,12 +118,17 @@ void finish_phase(PhaseEstimate& ph, const Ctx& c, const EnergyModel& en) {
   // total only multiplies by the tp shards.
   const double devices = double(c.tp);
   ph.macs = uint64_t(macs * devices);
-  ph.energy_j = devices * (macs * en.pj_per_mac + vec * en.pj_per_vector_elem + bytes * 8.0 * en.pj_per_hbm_bit) * 1e-12;
+  ppa::Activity idle;
+  idle.seconds = ph.seconds * double(c.tp * c.pp);
+  ph.energy = ppa::Energy{}.add(c.energy(act), devices);
+  ph.energy.leakage_j = 0;
+  ph.energy.add(c.energy(idle));
+  ph.energy_j = ph.energy.total_j();
 }
 
 // One forward pass (all layers, all stages) for batch sequences of q_len tokens at context kv_len;
 // without logits (a prefill chunk before the last) no final norm and LM head.
-PhaseEstimate pass(const Ctx& c, const EnergyModel& en, uint64_t batch, uint64_t q_len, uint64_t kv_len, bool with_ops,
+PhaseEstimate pass(const Ctx& c, uint64_t batch, uint64_t q_len, uint64_t kv_len, bool with_ops,
                    bool logits = true) {
   PhaseEstimate ph;
   const compiler::StepPlan plan = compiler::step_plan(c.s, c.cfg, {batch, q_len, kv_len - q_len, c.capacity, logits});
@@ -127,9 +142,10 @@ PhaseEstimate pass(const Ctx& c, const EnergyModel& en, uint64_t batch, uint64_t
     const double bytes = double(activation_bytes(batch * q_len, uint64_t(c.m.hidden_size)));
     e.cycles = handoff_seconds(bytes, c.link) / c.period_s;
     e.bound = Bound::Memory;
+    e.link_bytes = bytes;
     add(ph, e, "pp_transfer", double(c.pp - 1));
   }
-  finish_phase(ph, c, en);
+  finish_phase(ph, c);
   if (!with_ops) ph.ops.clear();
   return ph;
 }
@@ -140,7 +156,8 @@ void merge_step(PhaseEstimate& total, const PhaseEstimate& step) {
   total.seconds += step.seconds;
   total.hbm_bytes += step.hbm_bytes;
   total.macs += step.macs;
-  total.energy_j += step.energy_j;
+  total.energy.add(step.energy);
+  total.energy_j = total.energy.total_j();
   for (const OpEstimate& o : step.ops) {
     auto it = std::find_if(total.ops.begin(), total.ops.end(), [&](const OpEstimate& t) { return t.name == o.name; });
     if (it == total.ops.end()) {
@@ -184,33 +201,24 @@ std::vector<compiler::PrefillChunk> prefill_schedule(const Ctx& c, const Workloa
 }
 
 // The whole prompt: one pass per prefill step, the last one with the logits.
-PhaseEstimate prefill_phase(const Ctx& c, const EnergyModel& en, uint64_t batch,
+PhaseEstimate prefill_phase(const Ctx& c, uint64_t batch,
                             const std::vector<compiler::PrefillChunk>& chunks) {
   PhaseEstimate ph;
   for (size_t i = 0; i < chunks.size(); ++i)
-    merge_step(ph, pass(c, en, batch, chunks[i].q_len, chunks[i].past + chunks[i].q_len, true, i + 1 == chunks.size()));
+    merge_step(ph, pass(c, batch, chunks[i].q_len, chunks[i].past + chunks[i].q_len, true, i + 1 == chunks.size()));
   return ph;
 }
 
 }  // namespace
 
-EnergyModel default_energy(const config::HardwareConfig& cfg) {
-  EnergyModel e;
-  const std::string& d = cfg.hbm.dram;
-  if (d == "hbm2" || d == "hbm2e") {
-    e.pj_per_hbm_bit = 6.0;
-    e.hbm_source = "HBM2E 6.0 pJ/bit (Micron ultra-bandwidth page; anchors 2.2)";
-  } else if (d == "hbm3" || d == "hbm3e") {
-    e.pj_per_hbm_bit = 8.0;
-    e.hbm_source = "HBM3E ~7-9 pJ/bit, midpoint (patsnap; anchors 2.2)";
-  } else if (d == "gddr6" || d == "gddr7") {
-    e.pj_per_hbm_bit = 7.5;
-    e.hbm_source = "GDDR6 7.5 pJ/bit (Micron; anchors 2.2; GDDR7 not published, same value assumed)";
-  } else {
-    e.pj_per_hbm_bit = 6.0;
-    e.hbm_source = "no published value for '" + d + "' in the anchors: HBM2E 6.0 pJ/bit assumed";
-  }
-  return e;
+ppa::Activity op_activity(const OpEstimate& e, double seconds) {
+  ppa::Activity a;
+  a.per_opcode = e.per_opcode;
+  a.hbm_read_bytes = double(e.hbm_read_bytes);
+  a.hbm_write_bytes = double(e.hbm_write_bytes);
+  a.link_bytes = e.link_bytes;
+  a.seconds = seconds;
+  return a;
 }
 
 namespace {
@@ -222,9 +230,9 @@ Estimate estimate_split(const model::ModelConfig& m, const config::HardwareConfi
 
   // KV rows per sequence as the runner sizes the cache (ModelCompileOptions::max_positions + a writeback group).
   const uint64_t capacity = w.prefill + (w.decode ? w.decode - 1 : 0) + cfg.hbm.v_writeback_amount;
+  const ppa::EnergyModel energy(cfg);
   Ctx c{m,  cfg, mem, compiler::model_dims(m, cfg, tp), tp, pp, Link{par.link_GBps, par.link_latency_us},
-        mem.ps_per_cycle() * 1e-12, capacity};
-  const EnergyModel en = default_energy(cfg);
+        mem.ps_per_cycle() * 1e-12, capacity, energy};
 
   Estimate e;
   e.model = m.name;
@@ -265,20 +273,21 @@ Estimate estimate_split(const model::ModelConfig& m, const config::HardwareConfi
   std::string chunk_note;
   const std::vector<compiler::PrefillChunk> chunks = prefill_schedule(c, w, chunk_note);
   for (const auto& ch : chunks) e.prefill_steps.push_back(ch.q_len);
-  e.prefill = prefill_phase(c, en, w.batch, chunks);
-  e.decode_first = pass(c, en, w.batch, 1, w.prefill + 1, true);
+  e.prefill = prefill_phase(c, w.batch, chunks);
+  e.decode_first = pass(c, w.batch, 1, w.prefill + 1, true);
   // Decode: the layer work is affine in the context within one KV tile; evaluate each step's
   // attention exactly for short runs and at tile boundaries (piecewise linear) for long ones.
-  double decode_s = 0, decode_j = 0, decode_bytes = 0;
+  double decode_s = 0, decode_bytes = 0;
+  ppa::Energy decode_energy;
   if (w.decode > 0) {
     const uint64_t step = w.decode <= 64 ? 1 : std::max<uint64_t>(1, w.decode / 64);
     uint64_t t = 0;
     while (t < w.decode) {
       const uint64_t span = std::min(step, w.decode - t);
       const uint64_t mid = t + span / 2;
-      PhaseEstimate p = pass(c, en, w.batch, 1, w.prefill + mid + 1, false);
+      PhaseEstimate p = pass(c, w.batch, 1, w.prefill + mid + 1, false);
       decode_s += p.seconds * double(span);
-      decode_j += p.energy_j * double(span);
+      decode_energy.add(p.energy, double(span));
       decode_bytes += double(p.hbm_bytes) * double(span);
       t += span;
     }
@@ -295,7 +304,10 @@ Estimate estimate_split(const model::ModelConfig& m, const config::HardwareConfi
   e.decode_roof.achieved_s = e.decode_first.seconds;
   const double total_s = e.prefill.seconds + decode_s;
   e.tokens_per_s = w.decode ? double(w.batch * w.decode) / total_s : 0;
-  e.energy_j = e.prefill.energy_j + decode_j;
+  e.energy = ppa::Energy{}.add(e.prefill.energy).add(decode_energy);
+  e.energy_j = e.energy.total_j();
+  e.tokens_per_j = e.energy_j > 0 ? double(w.batch * w.decode) / e.energy_j : 0;
+  e.average_power_w = total_s > 0 ? e.energy_j / total_s : 0;
   e.hbm_bytes = e.prefill.hbm_bytes + uint64_t(decode_bytes);
 
   e.assumptions = {
@@ -320,9 +332,9 @@ Estimate estimate_split(const model::ModelConfig& m, const config::HardwareConfi
                         "cache and attending over every position so far; weights streamed once per step, logits only "
                         "in the last",
                         chunks.size(), chunks[0].q_len),
-      fmt::format("energy: {} pJ/MAC (bf16, assumed), {} pJ per vector element op (assumed), {} pJ/bit HBM: {}; SRAM "
-                  "and static power not modelled",
-                  en.pj_per_mac, en.pj_per_vector_elem, en.pj_per_hbm_bit, en.hbm_source),
+      fmt::format("energy: counted instructions and HBM/link bytes x the PPA tables at 7 nm (docs/ppa.md: {:.4f} pJ/MAC, "
+                  "{} pJ/bit DRAM, {:.3f} W leakage per device), the model plena run applies to the simulator's counts",
+                  energy.events().mac_pj, energy.events().dram_bit_pj, energy.leakage_w()),
   };
   return e;
 }
@@ -379,7 +391,8 @@ std::string to_text(const Estimate& e) {
   s += fmt::format("tokens/s        {:.1f}  (batch x decode / (prefill + decode time))\n", e.tokens_per_s);
   s += fmt::format("HBM traffic     {:.3f} GB per device  (peak {:.1f} GB/s, sequential efficiency {:.3f})\n",
                    double(e.hbm_bytes) / 1e9, e.peak_GBps, e.dram_efficiency);
-  s += fmt::format("energy          {:.3f} J (all devices)\n", e.energy_j);
+  s += fmt::format("energy          {:.4g} J (all devices), {:.4g} tokens/J, {:.3g} W average: {}\n", e.energy_j,
+                   e.tokens_per_j, e.average_power_w, ppa::shares_text(e.energy));
   s += fmt::format("memory/device   {:.2f} GiB weights + {:.2f} GiB KV of {:.2f} GiB\n",
                    double(e.weight_bytes_per_device) / 1073741824.0, double(e.kv_bytes_per_device) / 1073741824.0,
                    double(e.hbm_capacity) / 1073741824.0);
@@ -420,6 +433,9 @@ std::string to_json(const Estimate& e) {
   j["decode_s"] = e.decode_s;
   j["hbm_bytes_per_device"] = e.hbm_bytes;
   j["energy_j"] = e.energy_j;
+  j["tokens_per_j"] = e.tokens_per_j;
+  j["average_power_w"] = e.average_power_w;
+  for (const auto& [part, joules] : ppa::breakdown(e.energy)) j["energy"][std::string(part) + "_j"] = joules;
   j["weight_bytes_per_device"] = e.weight_bytes_per_device;
   j["kv_bytes_per_device"] = e.kv_bytes_per_device;
   j["hbm_capacity_bytes"] = e.hbm_capacity;

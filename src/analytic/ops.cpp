@@ -44,6 +44,7 @@ OpEstimate totals(const config::HardwareConfig& cfg, const KernelCost& k) {
     e.matrix_cycles += double(p.times) * double(p.matrix_cycles);
     e.vector_cycles += double(p.times) * double(p.vector_cycles);
   }
+  for (size_t i = 0; i < e.per_opcode.size(); ++i) e.per_opcode[i] = double(k.per_opcode[i]);
   e.macs = (k.count(Opcode::M_MM) + k.count(Opcode::M_TMM)) * uint64_t(g.blen) * g.mlen * g.blen +
            (k.count(Opcode::M_MV) + k.count(Opcode::M_TMV)) * uint64_t(g.mlen) * g.blen;
   for (const auto& d : k.dma) (d.write ? e.hbm_write_bytes : e.hbm_read_bytes) += d.count * cost_dma_pattern(cfg, d).bytes();

@@ -192,6 +192,8 @@ void run_sim(const SimArgs& a) {
   fmt::print("hbm          read {} B, written {} B, {:.2f} GB/s read, {:.2f} GB/s write, row-hit {:.1f}% ({})\n",
              t.hbm_read_bytes, t.hbm_write_bytes, t.achieved_read_gbps, t.achieved_write_gbps,
              100.0 * t.dram_row_hit_rate, t.dram_fidelity == "bank" ? t.dram_preset : t.dram_preset + ", calibrated");
+  fmt::print("energy       {:.4g} J, {:.3g} W average (PPA tables, docs/ppa.md): {}\n", t.energy.total_j(),
+             t.time_ps ? t.energy.total_j() / (double(t.time_ps) * 1e-12) : 0.0, ppa::shares_text(t.energy));
   fmt::print("host         {:.3f} s ({:.2f} M instr/s)\n", r.host_seconds,
              r.host_seconds > 0 ? double(r.executed) / r.host_seconds * 1e-6 : 0.0);
   for (const auto& p : dumps) fmt::print("dump         {}\n", p.string());

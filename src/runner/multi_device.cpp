@@ -109,8 +109,10 @@ ShardReport shard_report(const ProgramGroup& g, uint32_t pp, const model::ModelC
 }
 
 // Step i of the system: each stage's program in turn (one microbatch) plus the collectives.
-StepReport system_step(const std::vector<ProgramGroup>& groups, size_t i, uint32_t tp, double collective_s,
-                       double ps_per_cycle) {
+StepReport system_step(const std::vector<ProgramGroup>& groups, size_t i, uint32_t tp,
+                       const analytic::StepCollectives& coll, double ps_per_cycle, const ppa::EnergyModel& energy,
+                       uint32_t devices) {
+  const double collective_s = coll.seconds();
   const StepReport& first = groups[0].report.steps[i];
   StepReport st;
   st.kind = first.kind;
@@ -125,6 +127,7 @@ StepReport system_step(const std::vector<ProgramGroup>& groups, size_t i, uint32
     st.executed += g.stages * s.executed;
     st.hbm_read_bytes += tp * g.stages * s.hbm_read_bytes;
     st.hbm_write_bytes += tp * g.stages * s.hbm_write_bytes;
+    st.energy.add(s.energy, double(tp * g.stages));
     st.host_seconds += s.host_seconds;
     st.compile_seconds += s.compile_seconds;
     st.reused = st.reused && s.reused;
@@ -133,6 +136,14 @@ StepReport system_step(const std::vector<ProgramGroup>& groups, size_t i, uint32
   st.time_ps = uint64_t(std::llround(time_ps));
   st.collective_ps = uint64_t(std::llround(collective_s * 1e12));
   st.cycles = uint64_t(std::llround(time_ps / ps_per_cycle));
+  // Every device leaks for the whole step (the shards' own leakage covered only their programs);
+  // the collectives' bytes cross the links.
+  ppa::Activity idle;
+  idle.seconds = time_ps * 1e-12 * devices;
+  idle.link_bytes = coll.link_bytes;
+  ppa::Energy parts = st.energy.parts();
+  parts.leakage_j = 0;
+  st.energy = RunEnergy::from(parts.add(energy(idle)));
   return st;
 }
 
@@ -192,7 +203,8 @@ void add_system_steps(RunReport& sys, const RunOptions& opt, const model::ModelC
                       const std::vector<ProgramGroup>& groups) {
   const analytic::Link link{opt.link_gbps, opt.link_latency_us};
   const compiler::ModelDims dims = compiler::model_dims(m, hw, split.tp);
-  std::map<uint64_t, double> collective_by_q;  // collectives depend on the step's rows only
+  std::map<uint64_t, analytic::StepCollectives> collective_by_q;  // collectives depend on the step's rows only
+  const ppa::EnergyModel energy(hw);
   const auto& steps = groups[0].report.steps;
   check_same_steps(groups);
   const double ps_per_cycle = double(steps[0].time_ps) / double(std::max<uint64_t>(1, steps[0].cycles));
@@ -203,9 +215,9 @@ void add_system_steps(RunReport& sys, const RunOptions& opt, const model::ModelC
       const compiler::StepPlan plan = compiler::step_plan(dims, hw, {opt.batch, q, steps[i].past, steps[i].past + q});
       const auto c = analytic::step_collectives(plan, uint64_t(m.num_hidden_layers), opt.batch, q,
                                                 uint64_t(m.hidden_size), split.tp, split.pp, link);
-      it = collective_by_q.emplace(q, c.seconds()).first;
+      it = collective_by_q.emplace(q, c).first;
     }
-    add_step(sys, system_step(groups, i, split.tp, it->second, ps_per_cycle));
+    add_step(sys, system_step(groups, i, split.tp, it->second, ps_per_cycle, energy, opt.devices));
   }
 }
 
@@ -231,6 +243,7 @@ RunReport run_multi_device(const RunOptions& opt) {
   sys.steps.clear();
   sys.executed = sys.reused_steps = sys.skipped_layers = sys.hbm_read_bytes = sys.hbm_write_bytes = 0;
   sys.host_seconds = sys.compile_seconds = sys.collective_s = 0;
+  sys.energy = {};
   add_system_steps(sys, opt, m, hw, split, groups);
   summarize_latency(sys);
   combine_units(sys, groups, split.pp);

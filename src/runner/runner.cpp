@@ -675,6 +675,7 @@ void RunSession::simulate(const compiler::CompiledStep& step, StepReport& st) {
   st.cycles = r.timing.cycles;
   st.hbm_read_bytes = r.timing.hbm_read_bytes;
   st.hbm_write_bytes = r.timing.hbm_write_bytes;
+  st.energy = RunEnergy::from(r.timing.energy);
   st.host_seconds = r.host_seconds;
   const sim::UnitStats* us[6] = {&r.timing.matrix, &r.timing.vector, &r.timing.scalar_int,
                                  &r.timing.scalar_fp, &r.timing.control, &r.timing.dma};
@@ -803,6 +804,7 @@ void detail::add_step(RunReport& rep, StepReport st) {
   rep.host_seconds += st.host_seconds;
   rep.compile_seconds += st.compile_seconds;
   rep.collective_s += double(st.collective_ps) * 1e-12;
+  rep.energy.add(st.energy);
   rep.steps.push_back(std::move(st));
 }
 
@@ -826,6 +828,30 @@ void detail::summarize_latency(RunReport& rep) {
     rep.tokens_per_s = rep.ttft_s > 0 ? B / rep.ttft_s : 0;
   }
   rep.hbm_gbps = total_s > 0 ? double(rep.hbm_read_bytes + rep.hbm_write_bytes) / total_s * 1e-9 : 0;
+  const double e = rep.energy.total_j;
+  rep.tokens_per_j = e > 0 ? B * double(rep.gen) / e : 0;
+  rep.average_power_w = total_s > 0 ? e / total_s : 0;
+}
+
+RunEnergy RunEnergy::from(const ppa::Energy& e) {
+  RunEnergy r;
+  r.matrix_j = e.matrix_j, r.vector_j = e.vector_j, r.scalar_j = e.scalar_j, r.sram_j = e.sram_j;
+  r.control_j = e.control_j, r.dma_j = e.dma_j, r.dram_j = e.dram_j, r.link_j = e.link_j;
+  r.leakage_j = e.leakage_j;
+  r.total_j = e.total_j();
+  return r;
+}
+
+ppa::Energy RunEnergy::parts() const {
+  ppa::Energy e;
+  e.matrix_j = matrix_j, e.vector_j = vector_j, e.scalar_j = scalar_j, e.sram_j = sram_j;
+  e.control_j = control_j, e.dma_j = dma_j, e.dram_j = dram_j, e.link_j = link_j, e.leakage_j = leakage_j;
+  return e;
+}
+
+RunEnergy& RunEnergy::add(const RunEnergy& o, double times) {
+  *this = from(parts().add(o.parts(), times));
+  return *this;
 }
 
 uint64_t detail::shard_prefill_chunk(const RunOptions& opt, const ShardRole& role) {
@@ -903,6 +929,9 @@ std::string RunReport::to_text() const {
                    tokens_per_s, devices > 1 ? fmt::format(", system of {} devices", devices) : "");
   if (devices > 1) s += devices_text();
   s += fmt::format("hbm          read {} B, written {} B, {:.2f} GB/s achieved\n", hbm_read_bytes, hbm_write_bytes, hbm_gbps);
+  s += fmt::format("energy       {:.4g} J{}, {:.4g} tokens/J, {:.3g} W average (PPA tables, docs/ppa.md): {}\n",
+                   energy.total_j, devices > 1 ? " (all devices)" : "", tokens_per_j, average_power_w,
+                   ppa::shares_text(energy.parts()));
   std::string u;
   for (const auto& x : units) u += fmt::format("{}{} {:.1f}%", u.empty() ? "" : ", ", x.unit, 100 * x.utilization);
   s += fmt::format("utilization  {}\n", u);

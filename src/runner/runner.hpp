@@ -94,6 +94,25 @@ constexpr auto json_fields(std::type_identity<HiddenAgreement>) {
 }
 static_assert(report_json::lists_every_member<HiddenAgreement>());
 
+// Energy from the simulated activity x the PPA tables (ppa::EnergyModel, docs/ppa.md); a step's
+// or the whole run's, all devices.
+struct RunEnergy {
+  double total_j = 0;
+  double matrix_j = 0, vector_j = 0, scalar_j = 0, sram_j = 0, control_j = 0, dma_j = 0, dram_j = 0, link_j = 0;
+  double leakage_j = 0;
+  static RunEnergy from(const ppa::Energy& e);
+  ppa::Energy parts() const;
+  RunEnergy& add(const RunEnergy& o, double times = 1.0);
+};
+constexpr auto json_fields(std::type_identity<RunEnergy>) {
+  using E = RunEnergy;
+  return std::tuple{field("total_j", &E::total_j), field("matrix_j", &E::matrix_j),   field("vector_j", &E::vector_j),
+                    field("scalar_j", &E::scalar_j), field("sram_j", &E::sram_j),       field("control_j", &E::control_j),
+                    field("dma_j", &E::dma_j),       field("dram_j", &E::dram_j),       field("link_j", &E::link_j),
+                    field("leakage_j", &E::leakage_j)};
+}
+static_assert(report_json::lists_every_member<RunEnergy>());
+
 struct StepReport {
   std::string kind;  // "prefill" | "decode"
   uint64_t past = 0, q_len = 0;
@@ -105,6 +124,7 @@ struct StepReport {
   double compile_seconds = 0;  // host time compiling the step
   bool reused = false;         // timing reused from the last simulated step (proven identical)
   uint64_t skipped_layers = 0; // layers whose timing was proven to repeat the layer before (sim::SegmentReuse)
+  RunEnergy energy;
   std::vector<int64_t> sim_tokens;  // argmax of the simulated logits per sequence
   std::vector<int64_t> ref_tokens;  // argmax of the reference logits on the same context
   std::vector<Agreement> agreement; // per sequence (empty in timing-only runs)
@@ -119,6 +139,7 @@ constexpr auto json_fields(std::type_identity<StepReport>) {
                     field("hbm_read_bytes", &S::hbm_read_bytes), field("hbm_write_bytes", &S::hbm_write_bytes),
                     field("host_s", &S::host_seconds), field("compile_s", &S::compile_seconds),
                     field("reused", &S::reused), field("skipped_layers", &S::skipped_layers),
+                    field("energy", &S::energy),
                     field("sim_tokens", &S::sim_tokens), field("ref_tokens", &S::ref_tokens),
                     field("agreement", &S::agreement), field_unless_empty("hidden_layers", &S::hidden_layers)};
 }
@@ -237,6 +258,9 @@ struct RunReport {
   double ttft_s = 0, tpot_s = 0, tokens_per_s = 0;
   uint64_t hbm_read_bytes = 0, hbm_write_bytes = 0;
   double hbm_gbps = 0;
+  RunEnergy energy;             // whole run, all devices
+  double tokens_per_j = 0;      // batch x gen / energy (tokens_per_s's tokens)
+  double average_power_w = 0;   // energy / simulated time
   std::vector<UnitUtilization> units;
   double host_seconds = 0, sim_instr_per_s = 0;  // host_seconds: simulating, over all steps
   double compile_seconds = 0;  // host time compiling the steps
@@ -287,6 +311,9 @@ constexpr auto json_fields(std::type_identity<RunReport>) {
                     field("hbm_read_bytes", &R::hbm_read_bytes),
                     field("hbm_write_bytes", &R::hbm_write_bytes),
                     field("hbm_gbps", &R::hbm_gbps),
+                    field("energy", &R::energy),
+                    field("tokens_per_j", &R::tokens_per_j),
+                    field("average_power_w", &R::average_power_w),
                     field("utilization", &R::units, PerUnit<&UnitUtilization::utilization>{}),
                     field("busy_cycles", &R::units, PerUnit<&UnitUtilization::busy_cycles>{}),
                     field("host_s", &R::host_seconds),

@@ -115,6 +115,7 @@ SimResult Simulator::execute_program(std::span<const isa::Instr> program, std::s
   if (tm) {
     tm->finish();
     res.timing = tm->stats();
+    res.timing.energy = ppa::EnergyModel(cfg_)(res.timing.activity());
   }
   res.executed = executed;
   res.host_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

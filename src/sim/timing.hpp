@@ -14,6 +14,7 @@
 #include <string_view>
 
 #include "config/config.hpp"
+#include "ppa/ppa.hpp"
 #include "sim/effects.hpp"
 
 namespace plena::sim {
@@ -46,6 +47,9 @@ struct TimingStats {
   uint64_t dram_calibrations = 0;  // calibrated fidelity: distinct transfer shapes replayed
   double dram_avg_latency_ns = 0;
   double dram_peak_gbps = 0;
+  // Energy of the run: this activity x the PPA tables (set by the Simulator; docs/ppa.md).
+  ppa::Energy energy;
+  ppa::Activity activity() const;  // instruction mix, HBM bytes, simulated seconds
   std::string to_json() const;  // stable key order
 };
 

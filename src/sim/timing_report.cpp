@@ -155,7 +155,23 @@ std::string TimingStats::to_json() const {
   d["row_conflicts"] = dram_row_conflicts;
   d["avg_latency_ps"] = dram_avg_latency_ns * 1000.0;
   j["dram"] = d;
+  nlohmann::ordered_json en;
+  en["total_j"] = energy.total_j();
+  en["dynamic_j"] = energy.dynamic_j();
+  const double s = double(time_ps) * 1e-12;
+  en["average_power_w"] = s > 0 ? energy.total_j() / s : 0.0;
+  for (const auto& [part, joules] : ppa::breakdown(energy)) en[std::string(part) + "_j"] = joules;
+  j["energy"] = en;
   return j.dump(2) + "\n";
+}
+
+ppa::Activity TimingStats::activity() const {
+  ppa::Activity a;
+  for (size_t i = 0; i < a.per_opcode.size(); ++i) a.per_opcode[i] = double(instr_count[i]);
+  a.hbm_read_bytes = double(hbm_read_bytes);
+  a.hbm_write_bytes = double(hbm_write_bytes);
+  a.seconds = double(time_ps) * 1e-12;
+  return a;
 }
 
 }  // namespace plena::sim

@@ -47,6 +47,12 @@ void expect_exact_and_within_target(const std::vector<ValidationResult>& rs) {
     }
     EXPECT_LE(std::fabs(r.error), 0.05) << where(r) << ": sim " << r.sim_cycles << " analytic " << r.analytic_cycles;
   }
+  // One energy model: the same tables on the simulator's and the estimate's counts.
+  for (const auto& r : rs) {
+    EXPECT_GT(r.sim_energy_j, 0) << where(r);
+    EXPECT_LE(std::fabs(r.energy_error), 0.05)
+        << where(r) << ": sim " << r.sim_energy_j << " J, analytic " << r.analytic_energy_j << " J";
+  }
 }
 
 }  // namespace
@@ -182,7 +188,8 @@ TEST(AnalyticValidate, ReportAndJsonNameEveryPoint) {
   ASSERT_EQ(j.at("points").size(), rs.size());
   for (const auto& pt : j.at("points"))
     for (const char* key : {"config", "kind", "kernel", "shape", "sim_cycles", "analytic_cycles", "error",
-                            "sim_instructions", "analytic_instructions", "analytic_cpu_s", "sim_s"})
+                            "sim_instructions", "analytic_instructions", "analytic_cpu_s", "sim_s", "sim_energy_j",
+                            "analytic_energy_j", "energy_error"})
       EXPECT_TRUE(pt.contains(key)) << key;
   EXPECT_EQ(j.at("points")[0].at("kind"), "vector op");
   EXPECT_EQ(j.at("worst_abs_error").get<double>(), worst_error(rs));

@@ -74,7 +74,7 @@ namespace {
 
 // Unit convention of every JSON output (docs/cli.md "Units in JSON output"): a quantity's key
 // ends in its unit, from one small set; no other unit spelling appears as a key token (in any case).
-const std::set<std::string> kUnits = {"s", "ps", "cycles", "bytes", "gbps", "j", "ghz"};
+const std::set<std::string> kUnits = {"s", "ps", "cycles", "bytes", "gbps", "j", "ghz", "w", "mm2", "nm"};
 const std::set<std::string> kForeignUnits = {"ms", "us", "ns", "sec", "secs", "seconds", "msec", "kb", "mb", "gb",
                                              "kib", "mib", "gib", "mbps", "tbps", "hz", "mhz", "pj", "nj", "mj"};
 
@@ -112,6 +112,7 @@ TEST(CliConventions, EveryJsonOutputUsesTheUnitSuffixes) {
       "estimate --json --compare a100,h100",
       "config show --json",
       "config show --json reference-analytic",
+      "ppa --hw reference-analytic --json",
       "sim '" + k + "' --hw reference-small -q --stats -",
       "run -q --gen 1 --json -",
       "run -q --gen 2 --timing-only --devices 2 --tp 2 --json -",

@@ -230,6 +230,8 @@ std::vector<ValidationPoint> full_size_validation_points() {
 
 namespace {
 
+double relative_error(double analytic, double sim) { return sim > 0 ? (analytic - sim) / sim : 0; }
+
 // A whole model through runner::run_model (timing-only) against analytic::estimate of the same
 // workload: the prefill steps (TTFT; several when chunked) and the mean decode step (TPOT), in cycles.
 ValidationResult run_model_point(const ValidationPoint& p, const runner::RunReport& rep, double sim_seconds) {
@@ -249,10 +251,12 @@ ValidationResult run_model_point(const ValidationPoint& p, const runner::RunRepo
   };
   const bool ttft = p.metric == "ttft";
   uint64_t cycles = 0, executed = 0, n = 0;
+  double joules = 0;
   for (const runner::StepReport& st : rep.steps)
     if ((st.kind == "prefill") == ttft) {
       cycles += st.cycles;
       executed += st.executed;
+      joules += st.energy.total_j;
       ++n;
     }
   if (ttft) {
@@ -260,12 +264,17 @@ ValidationResult run_model_point(const ValidationPoint& p, const runner::RunRepo
     r.sim_instructions = executed;
     r.analytic_cycles = e.prefill.seconds * 1e12 / ps;
     r.analytic_instructions = instructions(e.prefill.ops);
+    r.sim_energy_j = joules;
+    r.analytic_energy_j = e.prefill.energy_j;
   } else {
     r.sim_cycles = uint64_t(std::llround(double(cycles) / double(n)));
     r.sim_instructions = uint64_t(std::llround(double(executed) / double(n)));
     r.analytic_cycles = e.decode_s / double(p.decode) * 1e12 / ps;
     r.analytic_instructions = instructions(e.decode_first.ops);
+    r.sim_energy_j = joules / double(n);
+    r.analytic_energy_j = (e.energy_j - e.prefill.energy_j) / double(p.decode);
   }
+  r.energy_error = relative_error(r.analytic_energy_j, r.sim_energy_j);
   r.shape = fmt::format("{}{} prompt {} {}", p.model, p.devices > 1 ? fmt::format(" x{}", p.devices) : "", p.prompt,
                         p.metric == "ttft" ? "TTFT (prefill)" : fmt::format("TPOT ({} decode)", p.decode));
   r.sim_seconds = sim_seconds;
@@ -312,6 +321,9 @@ ValidationResult run_kernel_point(const ValidationPoint& p) {
   r.analytic_cycles = est.cycles;
   r.analytic_instructions = est.instructions;
   r.error = (est.cycles - double(r.sim_cycles)) / double(std::max<uint64_t>(1, r.sim_cycles));
+  r.sim_energy_j = res.timing.energy.total_j();
+  r.analytic_energy_j = ppa::EnergyModel(p.cfg)(op_activity(est, est.cycles * mem.ps_per_cycle() * 1e-12)).total_j();
+  r.energy_error = relative_error(r.analytic_energy_j, r.sim_energy_j);
   return r;
 }
 
@@ -341,6 +353,12 @@ double worst_error(const std::vector<ValidationResult>& rs) {
   return worst;
 }
 
+double worst_energy_error(const std::vector<ValidationResult>& rs) {
+  double worst = 0;
+  for (const auto& r : rs) worst = std::max(worst, std::fabs(r.energy_error));
+  return worst;
+}
+
 std::string validation_report(const std::vector<ValidationResult>& rs) {
   std::string s = fmt::format("{:<28} {:<10} {:<14} {:<46} {:>12} {:>14} {:>8}\n", "config", "kind", "kernel",
                               "shape", "sim cycles", "analytic", "error");
@@ -348,6 +366,8 @@ std::string validation_report(const std::vector<ValidationResult>& rs) {
     s += fmt::format("{:<28} {:<10} {:<14} {:<46} {:>12} {:>14.0f} {:>+7.2f}%\n", r.point.config, r.point.kind(),
                      r.point.kernel, r.shape, r.sim_cycles, r.analytic_cycles, 100 * r.error);
   s += fmt::format("worst |error| {:.2f}% over {} points (target <= 5% on every point)\n", 100 * worst_error(rs), rs.size());
+  s += fmt::format("energy (docs/ppa.md, same tables): worst |error| {:.2f}% over {} points (target <= 5%)\n",
+                   100 * worst_energy_error(rs), rs.size());
   return s;
 }
 
@@ -365,8 +385,12 @@ std::string validation_json(const std::vector<ValidationResult>& rs) {
                    {"sim_instructions", r.sim_instructions},
                    {"analytic_instructions", r.analytic_instructions},
                    {"analytic_cpu_s", r.analytic_cpu_seconds},
-                   {"sim_s", r.sim_seconds}});
+                   {"sim_s", r.sim_seconds},
+                   {"sim_energy_j", r.sim_energy_j},
+                   {"analytic_energy_j", r.analytic_energy_j},
+                   {"energy_error", r.energy_error}});
   j["worst_abs_error"] = worst_error(rs);
+  j["worst_abs_energy_error"] = worst_energy_error(rs);
   j["target"] = 0.05;
   return j.dump(2) + "\n";
 }

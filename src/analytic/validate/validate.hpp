@@ -42,6 +42,9 @@ struct ValidationResult {
   uint64_t sim_instructions = 0, analytic_instructions = 0;
   double sim_seconds = 0;           // the simulated run (model points: the run the point shares)
   double analytic_cpu_seconds = 0;  // the estimate (kernel: estimate_op; model: analytic::estimate)
+  // Energy (J, docs/ppa.md) of the same span: the simulator's counts and the estimate's, each x
+  // the PPA tables (plena run / plena estimate); target within 5%.
+  double sim_energy_j = 0, analytic_energy_j = 0, energy_error = 0;
 };
 
 config::HardwareConfig validation_config(std::string_view preset, config::TimingMode mode);
@@ -73,6 +76,7 @@ std::vector<ValidationResult> run_validation(const std::vector<ValidationPoint>&
 ValidationResult run_validation_point(const ValidationPoint& p);
 
 double worst_error(const std::vector<ValidationResult>& rs);
+double worst_energy_error(const std::vector<ValidationResult>& rs);
 std::string validation_report(const std::vector<ValidationResult>& rs);
 std::string validation_json(const std::vector<ValidationResult>& rs);
 

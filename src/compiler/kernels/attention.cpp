@@ -308,7 +308,7 @@ class FlashAttentionEmitter {
   const MramBlock& rows_buffer(uint64_t p) const { return rows_ahead() && p % 2 == 1 ? *s_.mv : *s_.mk; }
   void make_heads(uint64_t bi, uint64_t h_lo, uint64_t p0, uint64_t p1);
   void copy_q();
-  void prefetch_identity();
+  ScopedHbm prefetch_identity();
   void emit_chunk(uint64_t bi);
   void init_running_state();
   void stream_tiles();
@@ -557,21 +557,22 @@ void FlashAttentionEmitter::make_heads(uint64_t bi, uint64_t h_lo, uint64_t p0, 
 }
 
 // The identity tile for the Q copy, unless RoPE left its swap tile (AttentionArgs::copy_tile).
-void FlashAttentionEmitter::prefetch_identity() {
-  if (!a_.copy_tile.empty()) return;
+ScopedHbm FlashAttentionEmitter::prefetch_identity() {
+  if (!a_.copy_tile.empty()) return {};
   auto ai = b_.regs().hbm("identity");
   b_.set_addr_reg(ai, s_.idt->base);
   b_.set_scale_reg(s_.idt->scale_reg);
   b_.set_stride_reg(s_.idt->row_stride);
   b_.h_prefetch_m(at(ra, s_.id_tile->tile_address(0)), gp0, ai, 1, 0);
   set_cache_regs();
+  return ai;  // kept by the caller when the ones tile follows from the same tensor
 }
 
 // Copies the unit's query heads next to their kv head's columns (Qx rows = the chunk's rows,
 // one VLEN block per head, zeros outside the head): M_MM with the identity tile, exact.
 void FlashAttentionEmitter::copy_q() {
   const uint64_t mlen = s_.mlen, blen = s_.blen, vlen = s_.vlen;
-  prefetch_identity();
+  ScopedHbm ai = prefetch_identity();
   if (s_.id_tile == s_.mk) res_k_ = no_tile;  // the identity replaced the K tiles
   for (const Head& hh : heads) {
     const uint64_t col0 = hh.h * s_.hd, o_h = col0 % vlen;
