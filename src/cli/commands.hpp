@@ -16,5 +16,6 @@ void add_sim_command(CLI::App& app);
 void add_compile_command(CLI::App& app);
 void add_run_command(CLI::App& app);
 void add_estimate_command(CLI::App& app);
+void add_dse_command(CLI::App& app);
 
 }  // namespace plena::cli
