@@ -50,7 +50,7 @@ integer-valued exponent forms (`--batch 1e3`). `plena estimate`: `--prefill` 1..
 `--decode` 0..2^24, `--batch` 1..2^16, `--devices` 1..2^16, `--tp`/`--pp` 0..2^16,
 `--link-gbps` > 0 (finite, at most 1e9), `--link-latency-us` >= 0 (finite, at most 1e9).
 
-**Units in JSON output.** Every JSON output (`sim --stats`, `run --json`, `estimate --json`,
+**Units in JSON output.** Every JSON output (`sim --stats`, `run --json`, `estimate --json`, `eval --json`,
 `estimate --compare --json`, `estimate --validate --json`, `config show --json`, the DRAM stats)
 names a quantity's unit as the last token of its key (before a `_per_...` qualifier):
 
@@ -71,7 +71,7 @@ whose geometry entries are in elements (docs/config.md). Keys without a unit are
 `_seconds`, `_GBps`, `bytes_...` prefixes) is used; `tests/cli/test_cli_conventions.cpp` checks
 the keys of every JSON output against this table.
 DOC
-  for c in "" asm disasm config quant sim compile run estimate; do
+  for c in "" asm disasm config quant sim compile run estimate eval; do
     echo
     if [ -z "$c" ]; then echo "## plena"; else echo "## plena $c"; fi
     echo

@@ -115,6 +115,7 @@ TEST(CliConventions, EveryJsonOutputUsesTheUnitSuffixes) {
       "sim '" + k + "' --hw reference-small -q --stats -",
       "run -q --gen 1 --json -",
       "run -q --gen 2 --timing-only --devices 2 --tp 2 --json -",
+      "eval --json --timings --prompt-len 4 --precision bf16",
   };
   for (const auto& c : commands) {
     CliResult r = run_plena(c);
