@@ -84,6 +84,12 @@ struct Objective {
 
 enum class Algorithm { Grid, Random, Nsga2 };
 
+// [accuracy]: the model plena eval runs for the accuracy metrics (random weights for a preset).
+struct AccuracySpec {
+  std::string model = "preset:tiny";
+  uint64_t seed = 1, prompts = 4, prompt_len = 32;
+};
+
 struct Space {
   std::filesystem::path file;
   std::string base;           // config preset name or file it starts from
@@ -97,8 +103,10 @@ struct Space {
   uint64_t budget = 0;        // evaluations of distinct configurations at most
   uint64_t population = 32;   // NSGA-II population; random/grid: points per generation
   double crossover = 0.95, eta_c = 10, mutation = 0, eta_m = 50;  // NSGA-II (mutation 0: 1/params)
+  AccuracySpec accuracy;
   std::string text_hash;      // fnv1a of the space file's bytes (the log checks it on resume)
   uint64_t grid_size() const;
+  bool uses_accuracy() const;  // an objective or constraint reads accuracy / accuracy_kl
 };
 
 // Reads and checks a space file; every problem is an InputError naming the file, line and what was expected.

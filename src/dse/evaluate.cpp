@@ -11,6 +11,8 @@
 
 #include "analytic/analytic.hpp"
 #include "config/schema.hpp"
+#include "eval/eval.hpp"
+#include "ppa/ppa.hpp"
 #include "model/source.hpp"
 #include "numerics/numerics.hpp"
 #include "support/support.hpp"
@@ -56,6 +58,26 @@ double weighted(const std::vector<WorkloadSpec>& ws, const std::vector<double>& 
 
 double element_bytes(const numerics::Format& f) { return double(f.width) / 8.0; }
 
+// Cost of one device: a 7 nm die (wafer price over good dies) plus its HBM capacity.
+// LLMCompass cost model constants (ppa_dse_memory_mcp.md §1.2): 300 mm wafer $9,346 at 7 nm,
+// defect density 0.0015 /mm2, yield (1 + A·D/3)^-3, dies per wafer pi·r²/A − pi·d/sqrt(2A);
+// HBM $7/GB (dramexchange spot price, Oct 2023).
+double device_cost_usd(double area_mm2, uint64_t hbm_bytes) {
+  constexpr double kWafer = 9346, kDefects = 0.0015, kRadius = 150, kHbmPerGB = 7;
+  const double pi = 3.14159265358979323846;
+  const double dies = pi * kRadius * kRadius / area_mm2 - pi * 2 * kRadius / std::sqrt(2 * area_mm2);
+  const double yield = std::pow(1 + area_mm2 * kDefects / 3, -3);
+  return kWafer / (std::max(dies, 1.0) * yield) + kHbmPerGB * double(hbm_bytes) / 1e9;
+}
+
+void add_ppa_metrics(const config::HardwareConfig& cfg, double devices, std::map<std::string, double>& m) {
+  const ppa::AreaSummary a = ppa::area(cfg);
+  m["area_mm2"] = a.total_mm2();
+  m["logic_mm2"] = a.logic_mm2();
+  m["leakage_w"] = a.leakage_w;
+  m["cost_usd"] = devices * device_cost_usd(a.total_mm2(), cfg.hbm.size_bytes);
+}
+
 }  // namespace
 
 std::vector<std::pair<std::string, std::string>> metric_names() {
@@ -69,6 +91,12 @@ std::vector<std::pair<std::string, std::string>> metric_names() {
       {"hbm_gib", "weights + KV cache per device, GiB"},
       {"multipliers", "MLEN x BLEN multipliers of one device's array"},
       {"sram_mib", "VRAM + MRAM capacity of one device, MiB"},
+      {"area_mm2", "die area of one device at 7 nm (plena ppa: logic + SRAM + DRAM and link I/O), mm2"},
+      {"logic_mm2", "logic area of one device at 7 nm (matrix, vector, scalar, DMA, glue), mm2"},
+      {"leakage_w", "leakage power of one device at 7 nm, W"},
+      {"cost_usd", "die (7 nm wafer, yield) + HBM capacity cost of the devices, USD; weighted over the workloads"},
+      {"accuracy", "teacher-forced top-1 agreement with fp32 of the [accuracy] model under the config's formats"},
+      {"accuracy_kl", "mean KL divergence (nats) from fp32 of the [accuracy] model under the config's formats"},
   };
 }
 
@@ -78,6 +106,16 @@ Prepared::Prepared(const Space& s) : space(s) {
     const model::ModelSource src = model::resolve_model_source(w.model, false);
     models.push_back(src.is_preset ? model::model_preset(src.preset) : model::parse_hf_config(src.config));
   }
+  if (!s.uses_accuracy()) return;
+  // The fp32 reference runs once here; each config's formats are one memoized evaluation.
+  eval::EvalOptions eo;
+  eo.model = s.accuracy.model;
+  eo.seed = s.accuracy.seed;
+  eo.num_prompts = s.accuracy.prompts;
+  eo.prompt_len = s.accuracy.prompt_len;
+  accuracy_model = std::make_shared<eval::LoadedModel>(eval::load_model(eo.model, eo.seed));
+  accuracy = std::make_shared<eval::Evaluator>(accuracy_model->config, accuracy_model->weights,
+                                               eval::load_set(accuracy_model->config, eo));
 }
 
 std::string Prepared::toml_of(const Point& x, std::map<std::string, Value>& vars) const {
@@ -123,6 +161,14 @@ Outcome Prepared::evaluate_config(const config::HardwareConfig& cfg) const {
     hbm[i] = double(e.weight_bytes_per_device + e.kv_bytes_per_device) / 1073741824.0;
   }
   auto& m = o.metrics;
+  std::vector<double> devices(n);
+  for (size_t i = 0; i < n; ++i) devices[i] = space.workloads[i].devices;
+  add_ppa_metrics(cfg, weighted(space.workloads, devices), m);
+  if (accuracy) {
+    const eval::Metrics a = accuracy->evaluate(cfg);
+    m["accuracy"] = a.top1;
+    m["accuracy_kl"] = a.kl_mean;
+  }
   m["ttft_s"] = weighted(space.workloads, ttft);
   m["tpot_s"] = weighted(space.workloads, tpot);
   m["tokens_per_s"] = weighted(space.workloads, tps);

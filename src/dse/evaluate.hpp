@@ -10,6 +10,11 @@
 #include "dse/dse.hpp"
 #include "model/model.hpp"
 
+namespace plena::eval {
+class Evaluator;
+struct LoadedModel;
+}  // namespace plena::eval
+
 
 namespace plena::dse {
 
@@ -34,6 +39,8 @@ class Prepared {
   const Space& space;
   std::shared_ptr<const toml::table> base;
   std::vector<model::ModelConfig> models;
+  std::shared_ptr<eval::LoadedModel> accuracy_model;  // only when a metric reads accuracy
+  std::shared_ptr<eval::Evaluator> accuracy;
 };
 
 bool truth(const Value& v);

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "dse/report.hpp"
+#include "support/output.hpp"
 #include "support/support.hpp"
 
 namespace plena::dse {
@@ -24,11 +25,8 @@ std::string csv_field(const std::string& s) {
   return q;
 }
 
-void write_file(const std::filesystem::path& p, const std::string& text) {
-  std::ofstream out(p, std::ios::binary);
-  out << text;
-  if (!out) throw InputError(fmt::format("{}: error: cannot write", p.string()));
-}
+// Checked and atomic (docs/cli.md "Output files"); only log.jsonl is written as the search goes.
+void write_file(const std::filesystem::path& p, const std::string& text) { write_output_file(p, text); }
 
 std::vector<std::string> metric_columns() {
   std::vector<std::string> cols;

@@ -203,7 +203,11 @@ std::vector<double> hypervolumes(const Engine& eng, const std::vector<size_t>& g
 
 Result run(const Space& s, const Options& o) {
   const auto t0 = std::chrono::steady_clock::now();
-  std::filesystem::create_directories(o.out);
+  std::error_code ec;
+  std::filesystem::create_directories(o.out, ec);
+  if (ec || !std::filesystem::is_directory(o.out))
+    throw InputError(fmt::format("{}: error: cannot create the output folder{}", o.out.string(),
+                                 ec ? ": " + ec.message() : std::string(": a file of that name exists")));
   Engine eng(s, o);
   std::vector<size_t> generations;
   search(s, o, eng, generations);

@@ -38,8 +38,9 @@ class Reader {
     } catch (const toml::parse_error& e) {
       throw_input(file_, int(e.source().begin.line), int(e.source().begin.column), std::string(e.description()));
     }
-    allowed(root, "the space file", {"search", "param", "derived", "constraint", "workload", "objective"});
+    allowed(root, "the space file", {"search", "param", "derived", "constraint", "workload", "objective", "accuracy"});
     read_search(root, s);
+    read_accuracy(root, s);
     for_each_table(root, "param", [&](const toml::table& t) { s.params.push_back(read_param(t)); });
     for_each_table(root, "derived", [&](const toml::table& t) { s.derived.push_back(read_derived(t)); });
     for_each_table(root, "constraint", [&](const toml::table& t) {
@@ -122,6 +123,17 @@ class Reader {
     s.eta_c = number(t, "eta_c", 10, 1, 100);
     s.mutation = number(t, "mutation", 0, 0, 1);
     s.eta_m = number(t, "eta_m", 50, 1, 100);
+  }
+  void read_accuracy(const toml::table& root, Space& s) const {
+    const toml::node* n = root.get("accuracy");
+    if (!n) return;
+    if (!n->is_table()) fail(line(*n), "'accuracy' must be a table: write [accuracy]");
+    const toml::table& t = *n->as_table();
+    allowed(t, "[accuracy]", {"model", "seed", "prompts", "prompt_len"});
+    s.accuracy.model = str(t, "model", false, s.accuracy.model);
+    s.accuracy.seed = uint64_t(integer(t, "seed", 1, 0, int64_t(1) << 32));
+    s.accuracy.prompts = uint64_t(integer(t, "prompts", 4, 1, 4096));
+    s.accuracy.prompt_len = uint64_t(integer(t, "prompt_len", 32, 2, 65536));
   }
   void read_base(const toml::table& t, Space& s) const {
     const auto names = config::preset_names();
@@ -302,6 +314,16 @@ class Reader {
 };
 
 }  // namespace
+
+bool Space::uses_accuracy() const {
+  auto reads = [](const std::string& m) { return m == "accuracy" || m == "accuracy_kl"; };
+  for (const auto& o : objectives)
+    if (reads(o.metric)) return true;
+  for (const auto& c : constraints)
+    for (const auto& n : c.expr.names())
+      if (reads(n)) return true;
+  return false;
+}
 
 uint64_t Space::grid_size() const {
   uint64_t n = 1;

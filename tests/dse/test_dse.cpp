@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 
@@ -192,7 +193,8 @@ TEST(DseFront, ParetoAndHypervolume) {
   EXPECT_DOUBLE_EQ(dse::hypervolume({}, {3, 3}), 0.0);
 }
 
-dse::Result run_in(const fs::path& dir, const std::string& text, unsigned jobs, uint64_t seed = 1, bool resume = false) {
+dse::Result run_in(const fs::path& dir, const std::string& text, unsigned jobs, uint64_t seed = 1, bool resume = false,
+                   unsigned verify = 0) {
   const fs::path file = dir / "space.toml";
   if (!fs::exists(file)) std::ofstream(file) << text;
   dse::Options o;
@@ -200,6 +202,7 @@ dse::Result run_in(const fs::path& dir, const std::string& text, unsigned jobs, 
   o.jobs = jobs;
   o.seed = seed;
   o.resume = resume;
+  o.verify = verify;
   return dse::run(dse::load_space(file), o);
 }
 
@@ -261,6 +264,23 @@ TEST(DseRun, ResumeAfterACutLogGivesTheSameFiles) {
   }
 }
 
+// --verify: Pareto points through the simulator (timing-only) against the estimate.
+TEST(DseRun, VerifyReportsTheEstimateErrorOnFrontPoints) {
+  const fs::path d = tmp_dir("verify");
+  run_in(d, small_space("grid", 0), 2, 1, false, 2);
+  const std::string md = read(d / "out" / "report.md");
+  const size_t at = md.find("## Simulator check (--verify)");
+  ASSERT_NE(at, std::string::npos) << md;
+  // Two rows (two front points x one workload), each error a signed percentage within 5%.
+  size_t rows = 0;
+  for (size_t p = md.find("| tiny 16+4", at); p != std::string::npos; p = md.find("| tiny 16+4", p + 1)) ++rows;
+  EXPECT_EQ(rows, 2u) << md.substr(at);
+  for (size_t p = md.find('%', at); p != std::string::npos; p = md.find('%', p + 1)) {
+    const size_t start = md.rfind(' ', p) + 1;
+    EXPECT_LE(std::fabs(std::stod(md.substr(start, p - start))), 5.0) << md.substr(at);
+  }
+}
+
 TEST(DseRun, MetricConstraintsMakePointsInfeasible) {
   const fs::path d = tmp_dir("constrained");
   std::string text = small_space("grid", 0);
@@ -297,6 +317,9 @@ TEST(DseCli, BadSpaceFileExitsOneWithFileAndLine) {
   EXPECT_EQ(run_cli(fmt::format("dse '{}' --out '{}' --jobs 2", (d / "good.toml").string(), (d / "o").string()), err), 0) << err;
   EXPECT_EQ(run_cli(fmt::format("dse '{}' --out '{}'", (d / "good.toml").string(), (d / "o").string()), err), 1);
   EXPECT_NE(err.find("--resume"), std::string::npos) << err;
+  std::ofstream(d / "file") << "x";
+  EXPECT_EQ(run_cli(fmt::format("dse '{}' --out '{}'", (d / "good.toml").string(), (d / "file").string()), err), 1);
+  EXPECT_NE(err.find("cannot create the output folder"), std::string::npos) << err;
 }
 
 }  // namespace
