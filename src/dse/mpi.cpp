@@ -31,7 +31,8 @@ std::vector<std::string> Ranks::all_gather(const std::vector<std::string>& mine)
   std::string packed;
   for (const auto& s : mine) packed += s + "\n";
   int len = int(packed.size());
-  std::vector<int> lens(size_t(size_)), offsets(size_t(size_));
+  const size_t ranks = static_cast<size_t>(size_);
+  std::vector<int> lens(ranks), offsets(ranks);
   MPI_Allgather(&len, 1, MPI_INT, lens.data(), 1, MPI_INT, MPI_COMM_WORLD);
   int total = 0;
   for (int r = 0; r < size_; ++r) offsets[size_t(r)] = total, total += lens[size_t(r)];

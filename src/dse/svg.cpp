@@ -12,16 +12,23 @@ namespace {
 
 constexpr double kW = 640, kH = 480, kLeft = 90, kRight = 20, kTop = 20, kBottom = 60;
 
+// Linear, or logarithmic when every value is positive and they span more than 20x (times and
+// areas of a wide sweep would otherwise crowd into one corner).
 struct Axis {
   double lo = 0, hi = 1;
-  double pos(double v, double a, double b) const { return a + (v - lo) / (hi - lo) * (b - a); }
+  bool log = false;
+  double map(double v) const { return log ? std::log10(v) : v; }
+  double unmap(double t) const { return log ? std::pow(10.0, t) : t; }
+  double pos(double v, double a, double b) const { return a + (map(v) - lo) / (hi - lo) * (b - a); }
 };
 
-Axis axis_of(const std::vector<double>& v) {
+Axis axis_of(const std::vector<double>& raw) {
   Axis a;
-  if (v.empty()) return a;
-  a.lo = *std::min_element(v.begin(), v.end());
-  a.hi = *std::max_element(v.begin(), v.end());
+  if (raw.empty()) return a;
+  const double mn = *std::min_element(raw.begin(), raw.end()), mx = *std::max_element(raw.begin(), raw.end());
+  a.log = mn > 0 && mx / mn > 20;
+  a.lo = a.map(mn);
+  a.hi = a.map(mx);
   const double pad = a.hi > a.lo ? 0.05 * (a.hi - a.lo) : (a.lo != 0 ? 0.05 * std::fabs(a.lo) : 1);
   a.lo -= pad;
   a.hi += pad;
@@ -37,7 +44,7 @@ std::string escape(const std::string& s) {
 std::string ticks(const Axis& x, const Axis& y) {
   std::string s;
   for (int i = 0; i <= 4; ++i) {
-    const double vx = x.lo + (x.hi - x.lo) * i / 4, vy = y.lo + (y.hi - y.lo) * i / 4;
+    const double vx = x.unmap(x.lo + (x.hi - x.lo) * i / 4), vy = y.unmap(y.lo + (y.hi - y.lo) * i / 4);
     const double px = x.pos(vx, kLeft, kW - kRight), py = y.pos(vy, kH - kBottom, kTop);
     s += fmt::format("<line x1=\"{:.1f}\" y1=\"{}\" x2=\"{:.1f}\" y2=\"{}\" stroke=\"#ccc\"/>\n", px, kTop, px, kH - kBottom);
     s += fmt::format("<text x=\"{:.1f}\" y=\"{}\" font-size=\"11\" text-anchor=\"middle\">{:.4g}</text>\n", px,
@@ -78,10 +85,10 @@ std::string scatter_svg(const std::string& xlabel, const std::string& ylabel,
     s += fmt::format("<rect x=\"{:.1f}\" y=\"{:.1f}\" width=\"9\" height=\"9\" fill=\"#d62728\"/>\n"
                      "<text x=\"{:.1f}\" y=\"{:.1f}\" font-size=\"11\" fill=\"#d62728\">baseline</text>\n",
                      px(baseline->first) - 4.5, py(baseline->second) - 4.5, px(baseline->first) + 8, py(baseline->second) - 6);
-  s += fmt::format("<text x=\"{}\" y=\"{}\" font-size=\"13\" text-anchor=\"middle\">{}</text>\n", (kLeft + kW - kRight) / 2,
-                   kH - 18, escape(xlabel));
-  s += fmt::format("<text x=\"16\" y=\"{}\" font-size=\"13\" text-anchor=\"middle\" transform=\"rotate(-90 16 {})\">{}</text>\n",
-                   (kTop + kH - kBottom) / 2, (kTop + kH - kBottom) / 2, escape(ylabel));
+  s += fmt::format("<text x=\"{}\" y=\"{}\" font-size=\"13\" text-anchor=\"middle\">{}{}</text>\n", (kLeft + kW - kRight) / 2,
+                   kH - 18, escape(xlabel), ax.log ? " (log scale)" : "");
+  s += fmt::format("<text x=\"16\" y=\"{}\" font-size=\"13\" text-anchor=\"middle\" transform=\"rotate(-90 16 {})\">{}{}</text>\n",
+                   (kTop + kH - kBottom) / 2, (kTop + kH - kBottom) / 2, escape(ylabel), ay.log ? " (log scale)" : "");
   s += fmt::format("<text x=\"{}\" y=\"14\" font-size=\"11\" fill=\"#1f5fbf\">Pareto front ({} points)</text>\n", kLeft,
                    front.size());
   return s + "</svg>\n";
