@@ -197,7 +197,8 @@ std::string report_md(const Space& s, const Options& o, const Result& r, const s
     md += "\n## Simulator check (--verify)\n\n| trial | workload | TTFT est (s) | TTFT sim (s) | error | TPOT est (s) | TPOT sim "
           "(s) | error |\n|---|---|---|---|---|---|---|---|\n";
     for (const auto& c : checks)
-      md += fmt::format("| {} | {} | {} | {} | {:+.2f}% | {} | {} | {:+.2f}% |\n", c.trial, c.workload, num(c.est_ttft_s),
+      md += !c.error.empty() ? fmt::format("| {} | {} | simulator could not run it: {} | | | | | |\n", c.trial, c.workload, c.error) :
+      fmt::format("| {} | {} | {} | {} | {:+.2f}% | {} | {} | {:+.2f}% |\n", c.trial, c.workload, num(c.est_ttft_s),
                         num(c.sim_ttft_s), 100 * c.ttft_error(), num(c.est_tpot_s), num(c.sim_tpot_s), 100 * c.tpot_error());
   }
   return md;

@@ -13,6 +13,7 @@ struct VerifyRow {
   uint64_t trial = 0;
   std::string workload;
   double est_ttft_s = 0, sim_ttft_s = 0, est_tpot_s = 0, sim_tpot_s = 0;
+  std::string error;  // the runner could not run this config (its message): no comparison
   double ttft_error() const { return (est_ttft_s - sim_ttft_s) / sim_ttft_s; }
   double tpot_error() const { return sim_tpot_s > 0 ? (est_tpot_s - sim_tpot_s) / sim_tpot_s : 0; }
 };

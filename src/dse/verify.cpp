@@ -5,6 +5,7 @@
 #include "analytic/analytic.hpp"
 #include "dse/report.hpp"
 #include "runner/runner.hpp"
+#include "support/support.hpp"
 
 namespace plena::dse {
 
@@ -34,14 +35,21 @@ std::vector<VerifyRow> verify(const Prepared& p, const Result& r, unsigned k) {
       o.devices = ws.devices;
       o.timing_only = true;
       o.dram_fidelity = sim::DramFidelity::Calibrated;
-      const runner::RunReport rep = runner::run_model(o);
+      VerifyRow row;
+      row.trial = t.id;
+      row.workload = fmt::format("{} {}+{} b{} x{}", ws.model, ws.prefill, ws.decode, ws.batch, ws.devices);
+      runner::RunReport rep;
+      try {
+        rep = runner::run_model(o);
+      } catch (const InputError& e) {  // the estimate costs configs the compiler cannot place yet
+        row.error = first_line(e.what());
+        rows.push_back(row);
+        continue;
+      }
       analytic::Parallelism par;
       par.devices = ws.devices;
       if (ws.devices > 1) par.tp = rep.tp, par.pp = rep.pp;
       const analytic::Estimate e = analytic::estimate(p.models[w], cfg, {ws.prefill, ws.decode, ws.batch, 0}, par);
-      VerifyRow row;
-      row.trial = t.id;
-      row.workload = fmt::format("{} {}+{} b{} x{}", ws.model, ws.prefill, ws.decode, ws.batch, ws.devices);
       row.est_ttft_s = e.ttft_s;
       row.sim_ttft_s = rep.ttft_s;
       row.est_tpot_s = e.tpot_s;
