@@ -5,6 +5,9 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <mutex>
+#include <string>
+#include <tuple>
 
 #include "analytic/analytic.hpp"
 #include "compiler/compiler.hpp"
@@ -25,13 +28,29 @@ dram::TransferShape shape_of(const DmaPattern& p) {
   return s;
 }
 
+// Calibrations shared by every MemoryModel of the process (a design-space sweep builds one per
+// point): a pattern's timing depends only on the DRAM preset, the core clock and the pattern.
+// Thread-safe; a calibration runs outside the lock (two threads may both run it: same result).
+struct SharedCalibrations {
+  using Key = std::tuple<std::string, double, DmaPattern>;
+  std::mutex mutex;
+  std::map<Key, DmaTiming> timings;
+  std::map<std::pair<std::string, double>, double> seq_eff;
+  static SharedCalibrations& get() {
+    static SharedCalibrations s;
+    return s;
+  }
+};
+
 }  // namespace
 
 struct MemoryModel::Impl {
   dram::Params params;
+  std::string dram;
   double period_ps = 1000;
-  std::map<DmaPattern, DmaTiming> cache;
+  std::map<DmaPattern, DmaTiming> cache;  // this model's lookups (no lock)
   double seq_eff = -1;
+  DmaTiming calibrate(const DmaPattern& p) const;
 
   // The simulator DMA engine's discipline (64 B requests, 8 transfers in flight, a few cycles apart).
   dram::BurstOptions burst_options() const {
@@ -46,6 +65,7 @@ struct MemoryModel::Impl {
 
 MemoryModel::MemoryModel(const config::HardwareConfig& cfg) : impl_(std::make_unique<Impl>()) {
   impl_->params = dram::preset(cfg.hbm.dram);
+  impl_->dram = cfg.hbm.dram;
   impl_->period_ps = std::round(1000.0 / cfg.compute.clock_ghz);
 }
 MemoryModel::~MemoryModel() = default;
@@ -58,10 +78,25 @@ double MemoryModel::ps_per_cycle() const { return impl_->period_ps; }
 DmaTiming MemoryModel::timing(const DmaPattern& p) {
   auto it = impl_->cache.find(p);
   if (it != impl_->cache.end()) return it->second;
+  SharedCalibrations& shared = SharedCalibrations::get();
+  const SharedCalibrations::Key key{impl_->dram, impl_->period_ps, p};
+  {
+    std::lock_guard lock(shared.mutex);
+    if (auto s = shared.timings.find(key); s != shared.timings.end()) return impl_->cache[p] = s->second;
+  }
+  const DmaTiming t = impl_->calibrate(p);
+  {
+    std::lock_guard lock(shared.mutex);
+    shared.timings.emplace(key, t);
+  }
+  return impl_->cache[p] = t;
+}
+
+DmaTiming MemoryModel::Impl::calibrate(const DmaPattern& p) const {
   DmaTiming t;
-  if (p.rows == 0 || p.bytes() == 0) return impl_->cache[p] = t;
-  const dram::TransferTiming c = dram::calibrate_transfer(impl_->params, shape_of(p), impl_->burst_options());
-  const double per = impl_->period_ps;
+  if (p.rows == 0 || p.bytes() == 0) return t;
+  const dram::TransferTiming c = dram::calibrate_transfer(params, shape_of(p), burst_options());
+  const double per = period_ps;
   t.first_cycles = std::ceil(c.first_ps / per);
   t.per_transfer_cycles = c.per_transfer_ps / per;
   t.alone_cycles = c.alone_ps / per;
@@ -70,7 +105,7 @@ DmaTiming MemoryModel::timing(const DmaPattern& p) {
   // (dram::calibrate_transfer: 4 transfers of at most 128 rows, longer ones extended at the
   // burst rate, which includes refresh) is too short to see it when its span is under tREFI:
   // stretch that short part by 1 + tRFC/tREFI.
-  const auto& dp = impl_->params;
+  const auto& dp = params;
   if (dp.tREFI > 0) {
     const double scale = double(p.rows) / double(std::min<uint64_t>(p.rows, 128));
     const double extended = (scale - 1.0) * c.per_transfer_ps / scale;
@@ -78,11 +113,17 @@ DmaTiming MemoryModel::timing(const DmaPattern& p) {
     if (4.0 * short_part < double(dp.tREFI))
       t.alone_cycles = (short_part * (1.0 + double(dp.tRFC) / double(dp.tREFI)) + extended) / per;
   }
-  return impl_->cache[p] = t;
+  return t;
 }
 
 double MemoryModel::sequential_efficiency() {
   if (impl_->seq_eff >= 0) return impl_->seq_eff;
+  SharedCalibrations& shared = SharedCalibrations::get();
+  const std::pair<std::string, double> key{impl_->dram, impl_->period_ps};
+  {
+    std::lock_guard lock(shared.mutex);
+    if (auto s = shared.seq_eff.find(key); s != shared.seq_eff.end()) return impl_->seq_eff = s->second;
+  }
   DmaPattern p;
   p.rows = 1;
   p.elem_row_bytes = 64 * 1024;
@@ -90,6 +131,8 @@ double MemoryModel::sequential_efficiency() {
   const auto done = dram::simulate_burst(impl_->params, shape_of(p), 16, impl_->burst_options());
   const double seconds = double(done.back()) * 1e-12;
   impl_->seq_eff = double(16 * p.elem_row_bytes) / seconds / 1e9 / peak_GBps();
+  std::lock_guard lock(shared.mutex);
+  shared.seq_eff.emplace(key, impl_->seq_eff);
   return impl_->seq_eff;
 }
 

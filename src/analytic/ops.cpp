@@ -170,7 +170,23 @@ WalkTiming walk_timing(const config::HardwareConfig& cfg, const DmaPattern& p, c
   const uint64_t slices = p.elem_stride / p.elem_row_bytes;
   const uint64_t gap = std::max<uint64_t>(1, (in_order ? ph.serial_cycles : ph.instructions) / ph.dma);
   const uint64_t tiles = std::min<uint64_t>(per_entry, 128), entries = std::min(all_entries, 2 * slices);
-  WalkTiming t = WalkReplay(cfg, p, tiles, in_order, gap).run(entries);
+  // The replay depends only on the DRAM preset, the clock and these few numbers: shared by every
+  // estimate of the process (a sweep's points, a run's decode steps), thread-safe.
+  using Key = std::tuple<std::string, double, DmaPattern, uint64_t, uint64_t, bool, uint64_t>;
+  static std::mutex mutex;
+  static std::map<Key, WalkTiming> cache;
+  const Key key{cfg.hbm.dram, cfg.compute.clock_ghz, p, tiles, entries, in_order, gap};
+  WalkTiming t;
+  bool found = false;
+  {
+    std::lock_guard lock(mutex);
+    if (auto it = cache.find(key); it != cache.end()) t = it->second, found = true;
+  }
+  if (!found) {
+    t = WalkReplay(cfg, p, tiles, in_order, gap).run(entries);
+    std::lock_guard lock(mutex);
+    cache.emplace(key, t);
+  }
   const double scale = double(all_entries * per_entry) / double(entries * tiles);
   t.span *= scale;
   t.serial *= scale;

@@ -16,7 +16,8 @@ void add_sim_command(CLI::App& app);
 void add_compile_command(CLI::App& app);
 void add_run_command(CLI::App& app);
 void add_estimate_command(CLI::App& app);
-void add_eval_command(CLI::App& app);
+void add_dse_command(CLI::App& app);
 void add_ppa_command(CLI::App& app);
+void add_eval_command(CLI::App& app);
 
 }  // namespace plena::cli

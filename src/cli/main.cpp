@@ -84,8 +84,9 @@ int main(int argc, char** argv) {
   plena::cli::add_compile_command(app);
   plena::cli::add_run_command(app);
   plena::cli::add_estimate_command(app);
-  plena::cli::add_eval_command(app);
+  plena::cli::add_dse_command(app);
   plena::cli::add_ppa_command(app);
+  plena::cli::add_eval_command(app);
   if (!plena::cli::subcommand_path_ok(app, argc, argv)) return 1;
   try {
     return plena::cli::run_cli(app, argc, argv);

@@ -60,29 +60,46 @@ const KernelEntry& find_kernel(std::string_view name) {
   throw InputError(fmt::format("error: unknown kernel '{}' (known kernels: {})", name, known));
 }
 
-KernelCost count_kernel(const config::HardwareConfig& cfg, std::string_view kernel, const KernelShape& shape) {
-  static std::mutex mutex;
-  static std::map<std::string, KernelCost> cache;
-  static std::vector<std::pair<config::HardwareConfig, std::string>> hashes;  // the few configs a process costs
-  std::string key;
-  {
-    std::lock_guard lock(mutex);
-    auto h = std::find_if(hashes.begin(), hashes.end(), [&](const auto& e) { return e.first == cfg; });
-    if (h == hashes.end()) h = hashes.insert(hashes.end(), {cfg, config::canonical_hash(cfg)});
-    key = fmt::format("{}|{}|{}", h->second, kernel, shape.text());
-    if (auto it = cache.find(key); it != cache.end()) return it->second;
-  }
-  const KernelEntry& entry = find_kernel(kernel);
+// The config a count depends on: emitters never read the DRAM preset or the clock, and counting
+// lifts the VRAM and HBM capacities, so configs differing only there share their counts (a sweep
+// over DRAM technologies or clocks counts each kernel once).
+static config::HardwareConfig counting_config(const config::HardwareConfig& cfg) {
   config::HardwareConfig roomy = cfg;
   // VRAM addresses stay 32-bit (element addresses in GP registers); HBM addresses are 64-bit.
   roomy.sram.vector_depth = std::max<uint64_t>(cfg.sram.vector_depth, (uint64_t(1) << 32) / cfg.geometry.vlen);
   roomy.hbm.size_bytes = std::max<uint64_t>(cfg.hbm.size_bytes, uint64_t(1) << 50);
-  ProgramBuilder b = ProgramBuilder::counting(roomy, "count");
-  MemoryPlan plan(roomy, "count");
+  roomy.hbm.dram = config::HardwareConfig{}.hbm.dram;
+  roomy.compute.clock_ghz = 1.0;
+  return roomy;
+}
+
+KernelCost count_kernel(const config::HardwareConfig& cfg, std::string_view kernel, const KernelShape& shape) {
+  // Bounded: a long design-space sweep counts many configs; dropping the cache only costs recounts.
+  constexpr size_t kMaxEntries = 200000;
+  static std::mutex mutex;
+  static std::map<std::string, KernelCost> cache;
+  // The last config this thread counted for and its hash (one estimate asks for the same config
+  // hundreds of times; hashing is a TOML emission).
+  thread_local config::HardwareConfig last_cfg, last_roomy;
+  thread_local std::string last_hash;
+  if (last_hash.empty() || !(last_cfg == cfg)) {
+    last_cfg = cfg;
+    last_roomy = counting_config(cfg);
+    last_hash = config::canonical_hash(last_roomy);
+  }
+  const std::string key = fmt::format("{}|{}|{}", last_hash, kernel, shape.text());
+  {
+    std::lock_guard lock(mutex);
+    if (auto it = cache.find(key); it != cache.end()) return it->second;
+  }
+  const KernelEntry& entry = find_kernel(kernel);
+  ProgramBuilder b = ProgramBuilder::counting(last_roomy, "count");
+  MemoryPlan plan(last_roomy, "count");
   entry.emit_standalone(b, plan, shape);
   KernelCost cost = b.cost();
   cost.kernel = std::string(kernel);
   std::lock_guard lock(mutex);
+  if (cache.size() >= kMaxEntries) cache.clear();
   return cache.emplace(key, std::move(cost)).first->second;
 }
 
