@@ -6,8 +6,10 @@
 #include <algorithm>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <stdexcept>
 
+#include "compiler/cost_affine.hpp"
 #include "support/support.hpp"
 
 namespace plena::compiler {
@@ -73,7 +75,8 @@ static config::HardwareConfig counting_config(const config::HardwareConfig& cfg)
   return roomy;
 }
 
-KernelCost count_kernel(const config::HardwareConfig& cfg, std::string_view kernel, const KernelShape& shape) {
+// One emission's counts, cached by (counting config, kernel, shape).
+static KernelCost count_emitted(const config::HardwareConfig& cfg, std::string_view kernel, const KernelShape& shape) {
   // Bounded: a long design-space sweep counts many configs; dropping the cache only costs recounts.
   constexpr size_t kMaxEntries = 200000;
   static std::mutex mutex;
@@ -101,6 +104,68 @@ KernelCost count_kernel(const config::HardwareConfig& cfg, std::string_view kern
   std::lock_guard lock(mutex);
   if (cache.size() >= kMaxEntries) cache.clear();
   return cache.emplace(key, std::move(cost)).first->second;
+}
+
+namespace {
+
+// A decode step's (q_len 1) kernel whose shape carries the context: the dimension, and what to
+// add to it for the cache length the step reads (attention's kv_len counts the new token; the
+// store's past does not).
+struct ContextDim {
+  const char* name = nullptr;
+  uint64_t to_length = 0;
+};
+ContextDim context_dim(std::string_view kernel, const KernelShape& shape) {
+  if (shape.get_or("q_len", 0) != 1 || shape.get_or("batch", 0) == 0) return {};
+  if (kernel == "attention" && shape.get_or("window", 0) == 0) return {"kv_len", 0};
+  if (kernel == "kv_store") return {"past", 1};
+  return {};
+}
+
+// The longest cache length the emitter accepts for this shape (the capacity; the store also
+// needs room for its writeback group).
+uint64_t length_limit(const config::HardwareConfig& cfg, std::string_view kernel, const KernelShape& shape,
+                      ContextDim dim) {
+  const uint64_t cap = shape.get_or("capacity", 0);
+  if (cap == 0) return shape.get(dim.name) + dim.to_length;
+  return kernel == "kv_store" ? cap - std::min<uint64_t>(cap, cfg.hbm.v_writeback_amount) + 1 : cap;
+}
+
+// Decode kernels walk the cache's last KV tile (MLEN positions) in blocks of BLEN rows: their
+// counts are constant within a block and affine in the block's index within a tile. So x's count
+// is interpolated between the blocks one inside the tile's ends (the first and last blocks may
+// take their own paths), and only when the middle block's first and last lengths, emitted, lie on
+// that line too. Empty when x is outside those blocks or the counts are not on one line.
+std::optional<KernelCost> count_on_tile_line(const config::HardwareConfig& cfg, std::string_view kernel,
+                                             const KernelShape& shape, ContextDim dim) {
+  const uint64_t mlen = cfg.geometry.mlen, blen = cfg.geometry.blen;
+  if (blen == 0 || mlen % blen != 0) return std::nullopt;
+  const uint64_t len = shape.get(dim.name) + dim.to_length, per_tile = mlen / blen;
+  if (len == 0) return std::nullopt;
+  const uint64_t block = (len + blen - 1) / blen, first = (len - 1) / mlen * per_tile + 2;
+  const uint64_t last = std::min(first + per_tile - 3, length_limit(cfg, kernel, shape, dim) / blen);
+  if (block < first || block > last || last < first + 2) return std::nullopt;
+  const uint64_t mid = first + (last - first) / 2;
+  auto at_length = [&](uint64_t l) {
+    return count_emitted(cfg, kernel, KernelShape(shape).set(dim.name, l - dim.to_length));
+  };
+  try {
+    const KernelCost a = at_length(first * blen), b = at_length(last * blen);
+    const auto m = interpolate_cost(a, first, b, last, mid);
+    if (!m || !same_cost(*m, at_length(mid * blen)) || !same_cost(*m, at_length((mid - 1) * blen + 1)))
+      return std::nullopt;
+    return interpolate_cost(a, first, b, last, block);
+  } catch (const InputError&) {  // a length the emitter rejects: count x itself
+    return std::nullopt;
+  }
+}
+
+}  // namespace
+
+KernelCost count_kernel(const config::HardwareConfig& cfg, std::string_view kernel, const KernelShape& shape) {
+  if (const ContextDim dim = context_dim(kernel, shape); dim.name)
+    if (auto cost = count_on_tile_line(cfg, kernel, shape, dim)) return std::move(*cost);
+  return count_emitted(cfg, kernel, shape);
 }
 
 namespace standalone {
