@@ -497,6 +497,16 @@ uint64_t ModelCompiler::max_prefill_chunk(uint64_t prompt_len) const {
   if (lo == 0) {
     // Not even one granule fits: the step's own error names the memory and the allocation. When
     // only the instruction budget is exceeded, one granule it is (the simulator reports the budget).
+    // The counting back-end runs the same allocations at a fraction of a real emission's cost: it
+    // raises a full memory's error first (a design-space sweep meets many such configs).
+    const uint64_t q = std::min(g, prompt_len);
+    if (prompt_len <= opt_.max_positions) {  // else compile_step names the positions first
+      MemoryPlan plan = base_;
+      ProgramBuilder b = ProgramBuilder::counting(hw_, hw_name_);
+      b.set_loop_policy(opt_.loops);
+      emit_calls(b, plan, std::vector<int64_t>(opt_.batch * q, 0),
+                 {opt_.batch, q, prompt_len - q, m_.num_hidden_layers, true}, nullptr);
+    }
     compile_step(std::vector<std::vector<int64_t>>(opt_.batch, std::vector<int64_t>(std::min(g, prompt_len), 0)),
                  prompt_len - std::min(g, prompt_len));
     lo = 1;
