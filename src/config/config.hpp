@@ -123,6 +123,8 @@ enum class MemoryClass : uint8_t { Weights, Kv, Activations };
 inline constexpr MemoryClass kMemoryClasses[] = {MemoryClass::Weights, MemoryClass::Kv, MemoryClass::Activations};
 std::string_view memory_class_name(MemoryClass c);  // "weights" | "kv" | "activations"
 
+inline constexpr size_t kMaxPools = 8;  // [memory.<pool>] tables per config at most
+
 // One memory pool of the device, [memory.<name>] (docs/memory.md). Pools occupy consecutive
 // ranges of the device's HBM address space in declaration order (pool i starts at the sum of
 // the earlier capacities); each DMA is timed by the pool its address falls in.

@@ -220,6 +220,8 @@ void read_memory(const toml::node* memory, std::string_view file, HardwareConfig
   const toml::table* t = memory->as_table();
   if (!t || t->empty()) c.fail(memory, "memory: expected [memory.<pool>] tables");
   for (const auto& [k, v] : *t) cfg.memory.push_back(read_pool(c, k.str(), v));
+  if (cfg.memory.size() > kMaxPools)
+    c.fail(memory, fmt::format("memory: {} pools; expected at most {}", cfg.memory.size(), kMaxPools));
   if (cfg.memory.size() == 1 && cfg.memory[0].holds.empty())
     cfg.memory[0].holds.assign(std::begin(kMemoryClasses), std::end(kMemoryClasses));
   for (MemoryClass m : kMemoryClasses) {
