@@ -47,6 +47,15 @@ StepRoof step_roof(const model::ModelConfig& m, const config::HardwareConfig& cf
   const double macs_per_s = double(cfg.geometry.mlen) * double(cfg.geometry.blen) * cfg.compute.clock_ghz * 1e9;
   r.compute_roof_s = double(r.macs()) / (macs_per_s * devices);
   r.memory_roof_s = double(r.bytes()) / (dram::preset(cfg.hbm.dram).peak_bandwidth_GBps() * 1e9 * devices);
+  if (!cfg.memory.empty()) {
+    // Pools stream in parallel: the slowest pool's share bounds the step.
+    std::vector<double> bytes(cfg.memory.size(), 0.0);
+    bytes[config::pool_index(cfg, config::MemoryClass::Weights)] += double(r.weight_bytes + r.embedding_bytes);
+    bytes[config::pool_index(cfg, config::MemoryClass::Kv)] += double(r.kv_bytes);
+    r.memory_roof_s = 0;
+    for (size_t i = 0; i < bytes.size(); ++i)
+      r.memory_roof_s = std::max(r.memory_roof_s, bytes[i] / (config::pool_params(cfg, i).peak_bandwidth_GBps() * 1e9 * devices));
+  }
   return r;
 }
 

@@ -71,6 +71,7 @@ static config::HardwareConfig counting_config(const config::HardwareConfig& cfg)
   roomy.sram.vector_depth = std::max<uint64_t>(cfg.sram.vector_depth, (uint64_t(1) << 32) / cfg.geometry.vlen);
   roomy.hbm.size_bytes = std::max<uint64_t>(cfg.hbm.size_bytes, uint64_t(1) << 50);
   roomy.hbm.dram = config::HardwareConfig{}.hbm.dram;
+  roomy.memory.clear();  // pools move tensors in the address space, never the counts
   roomy.compute.clock_ghz = 1.0;
   return roomy;
 }

@@ -39,7 +39,7 @@ std::string error_of(const std::string& text) {
   return "no error";
 }
 
-TEST(MemoryPools, ParseAndAddressMap) {
+TEST(MemoryPoolsConfig, ParseAndAddressMap) {
   const HardwareConfig c = parse_config_toml(kTwoPools, "hw.toml");
   ASSERT_EQ(c.memory.size(), 2u);
   EXPECT_EQ(c.memory[0].name, "slow");
@@ -61,7 +61,7 @@ TEST(MemoryPools, ParseAndAddressMap) {
   EXPECT_EQ(pool_params(c, 0), dram::standard_params("lpddr5x", "8533"));
 }
 
-TEST(MemoryPools, CanonicalRoundTripAndLegacyHash) {
+TEST(MemoryPoolsConfig, CanonicalRoundTripAndLegacyHash) {
   const HardwareConfig c = parse_config_toml(kTwoPools, "hw.toml");
   const std::string text = to_toml(c);
   EXPECT_NE(text.find("[memory.fast.overrides]\ntRCD = 16.0\ntCCD_L = { ck = 6 }"), std::string::npos) << text;
@@ -80,13 +80,13 @@ TEST(MemoryPools, CanonicalRoundTripAndLegacyHash) {
   EXPECT_EQ(pool_params(legacy, 0), dram::preset("hbm2"));
 }
 
-TEST(MemoryPools, OnePoolHoldsEverythingByDefault) {
+TEST(MemoryPoolsConfig, OnePoolHoldsEverythingByDefault) {
   const HardwareConfig c = parse_config_toml("base = \"tiny-fp32\"\n[memory.main]\nstandard = \"gddr7\"\ncapacity = \"1 GiB\"\n", "x");
   ASSERT_EQ(c.memory[0].holds.size(), 3u);
   EXPECT_EQ(pool_params(c, 0).name, "gddr7");
 }
 
-TEST(MemoryPools, ErrorsNameThePoolAndWhatWasExpected) {
+TEST(MemoryPoolsConfig, ErrorsNameThePoolAndWhatWasExpected) {
   const std::string head = "base = \"tiny-fp32\"\n";
   auto has = [](const std::string& msg, const std::string& part) {
     return msg.find(part) != std::string::npos ? ::testing::AssertionSuccess()

@@ -28,7 +28,7 @@ holds = ["kv", "activations"]
 )" + timing;
 }
 
-TEST(MemoryPools, TinyFp32WeightsAndKvInDifferentPoolsRunExactly) {
+TEST(MemoryPoolsRun, TinyFp32WeightsAndKvInDifferentPoolsRunExactly) {
   RunOptions o;
   o.model = "tiny";
   o.hw = two_pools();
@@ -62,7 +62,7 @@ TEST(MemoryPools, TinyFp32WeightsAndKvInDifferentPoolsRunExactly) {
   EXPECT_NE(h.ttft_s, r.ttft_s);
 }
 
-TEST(MemoryPools, PoolTooSmallForItsClassIsNamed) {
+TEST(MemoryPoolsRun, PoolTooSmallForItsClassIsNamed) {
   RunOptions o;
   o.model = "tiny";
   o.hw = two_pools("64 KiB");
@@ -80,7 +80,7 @@ TEST(MemoryPools, PoolTooSmallForItsClassIsNamed) {
 
 // The estimate routes each transfer to its class's pool as the simulator routes each DMA by
 // address: within 5% on the two-pool point, both timing modes.
-TEST(MemoryPools, EstimateAgreesWithTheSimulator) {
+TEST(MemoryPoolsRun, EstimateAgreesWithTheSimulator) {
   std::vector<analytic::ValidationPoint> points;
   for (const char* mode : {"in-order", "decoupled"}) {
     const std::string spec = two_pools("512 MiB", std::string("[timing]\nmode = \"") + mode + "\"\n");
