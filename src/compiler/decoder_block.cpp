@@ -39,10 +39,12 @@ void check_dims(const config::HardwareConfig& cfg, const DecoderBlockDims& d) {
   if (is_t5(d) && d.enc_len == 0) bad_dims(d, "enc_len must be positive");
   if (d.heads % kvh) bad_dims(d, fmt::format("heads {} is not a multiple of kv_heads {}", d.heads, kvh));
   const std::pair<const char*, uint64_t> widths[] = {
-      {"hidden", d.hidden}, {"heads*head_dim", d.heads * d.head_dim}, {"kv_heads*head_dim", kvh * d.head_dim},
-      {"intermediate", d.intermediate}};
+      {"hidden", d.hidden}, {"heads*head_dim", d.heads * d.head_dim}, {"intermediate", d.intermediate}};
   for (const auto& [name, v] : widths)
     if (v % mlen) bad_dims(d, fmt::format("{} = {} must be a multiple of MLEN ({})", name, v, mlen));
+  // A narrower K/V projection is padded to MLEN (the KV cache's row width).
+  if (kvh * d.head_dim % mlen && mlen % (kvh * d.head_dim))
+    bad_dims(d, fmt::format("kv_heads*head_dim = {} must divide or be a multiple of MLEN ({})", kvh * d.head_dim, mlen));
   if (!(d.eps > 0)) bad_dims(d, fmt::format("eps {} must be positive", d.eps));
 }
 
@@ -104,7 +106,8 @@ void place_rope(MemoryPlan& plan, std::vector<BlockTensor>& out, const DecoderBl
 std::vector<BlockTensor> place_decoder_block(MemoryPlan& plan, const DecoderBlockDims& d) {
   check_dims(plan.config(), d);
   std::vector<BlockTensor> out;
-  const uint64_t H = d.hidden, qd = d.heads * d.head_dim, kvd = kv_heads_of(d) * d.head_dim, I = d.intermediate;
+  const uint64_t H = d.hidden, qd = d.heads * d.head_dim, I = d.intermediate;
+  const uint64_t kvd = round_up(kv_heads_of(d) * d.head_dim, plan.config().geometry.mlen);
   place_act(plan, &out, "x", d.seq, H);
   if (is_t5(d)) {
     place_act(plan, &out, "enc", d.enc_len, H);
@@ -200,7 +203,8 @@ struct BlockEmitter {
 };
 
 void BlockEmitter::llama() {
-  const uint64_t qd = d.heads * d.head_dim, kvh = kv_heads_of(d), kvd = kvh * d.head_dim;
+  const uint64_t qd = d.heads * d.head_dim, kvh = kv_heads_of(d);
+  const uint64_t kvd = round_up(kvh * d.head_dim, plan.config().geometry.mlen);
   plan.fp_constant("eps", float(d.eps));
   norm("x", "attn_norm");
   linear("wq", "h", "q", d.seq, qd);

@@ -54,9 +54,10 @@ struct BlockTensor {
   std::vector<float> data;    // constants: row-major [rows, cols] of the placed tensor
 };
 
-// Checks the dims (InputError naming the dimension and the rule: hidden, heads*head_dim,
-// kv_heads*head_dim and intermediate multiples of MLEN; heads a multiple of kv_heads; head_dim as
-// the attention kernels accept it; seq, enc_len > 0) and places every tensor of the block in
+// Checks the dims (InputError naming the dimension and the rule: hidden, heads*head_dim and
+// intermediate multiples of MLEN; kv_heads*head_dim a divisor or a multiple of MLEN (LLaMA's wk and
+// wv are placed MLEN wide then, the columns past kv_heads*head_dim ignored); heads a multiple of
+// kv_heads; head_dim as the attention kernels accept it; seq, enc_len > 0) and places every tensor of the block in
 // `plan`, in a stable order: inputs, then constants, scratch, and the output "y" last.
 // Tensor names: x, y, attn_norm, wq, wk, wv, wo, mlp_norm, w_gate, w_up, w_down (LLaMA); x, enc,
 // position_bias, y, self_norm, wq, wk, wv, wo, cross_norm, wcq, wck, wcv, wco, ff_norm, wi0, wi1,

@@ -24,6 +24,16 @@ const Mat& get(const BlockTensors& io, const std::string& name, size_t size) {
   return it->second;
 }
 
+// The first `cols` columns of w [rows, stored] (a K/V projection padded to MLEN), or w itself.
+Mat real_columns(const Mat& w, uint64_t rows, uint64_t cols) {
+  if (w.size() == rows * cols) return w;
+  const uint64_t stored = w.size() / rows;
+  Mat out(rows * cols);
+  for (uint64_t r = 0; r < rows; ++r)
+    std::copy_n(w.begin() + long(r * stored), cols, out.begin() + long(r * cols));
+  return out;
+}
+
 // y[rows, n] = x[rows, k] @ w[k, n]
 Mat matmul(const Mat& x, uint64_t rows, uint64_t k, const Mat& w, uint64_t n) {
   Mat y(rows * n);
@@ -94,14 +104,22 @@ void rope_rows(Mat& x, uint64_t rows, uint64_t heads, uint64_t hd, const std::ve
     for (uint64_t h = 0; h < heads; ++h) model::rope_apply(&x[(r * heads + h) * hd], hd, int64_t(r), inv_freq);
 }
 
+// wk / wv as [hidden, kv_heads*head_dim], or padded to a whole MLEN (the stored tensor).
+Mat kv_weight(const BlockTensors& io, const std::string& name, uint64_t rows, uint64_t cols) {
+  auto it = io.find(name);
+  if (it != io.end() && it->second.size() > rows * cols && it->second.size() % rows == 0)
+    return real_columns(it->second, rows, cols);
+  return get(io, name, rows * cols);
+}
+
 Mat llama_block(const DecoderBlockDims& d, const BlockTensors& io) {
   const uint64_t S = d.seq, H = d.hidden, I = d.intermediate, kvh = d.kv_heads ? d.kv_heads : d.heads;
   const uint64_t qd = d.heads * d.head_dim, kvd = kvh * d.head_dim;
   const Mat& x = get(io, "x", S * H);
   const Mat h = rmsnorm(x, S, H, get(io, "attn_norm", H), d.eps);
   Mat q = matmul(h, S, H, get(io, "wq", H * qd), qd);
-  Mat k = matmul(h, S, H, get(io, "wk", H * kvd), kvd);
-  const Mat v = matmul(h, S, H, get(io, "wv", H * kvd), kvd);
+  Mat k = matmul(h, S, H, kv_weight(io, "wk", H, kvd), kvd);
+  const Mat v = matmul(h, S, H, kv_weight(io, "wv", H, kvd), kvd);
   const std::vector<float> inv_freq = model::rope_inv_freq(int64_t(d.head_dim), d.rope_theta, {});
   rope_rows(q, S, d.heads, d.head_dim, inv_freq);
   rope_rows(k, S, kvh, d.head_dim, inv_freq);

@@ -179,7 +179,8 @@ void BiasedEmitter::emit() {
   b_.set_stride_reg(s_.kt.row_stride);
   for (uint64_t h = 0; h < a_.num_heads; ++h) {
     b_.stage(fmt::format("{}: head {}", a_.name, h));
-    load_head(h);
+    // Heads sharing a column block (head_dim < MLEN) share its resident tiles.
+    if (h == 0 || h * s_.hd / s_.mlen != (h - 1) * s_.hd / s_.mlen) load_head(h);
     for (uint64_t i0 = 0; i0 < a_.q_len; i0 += blen) {
       const uint64_t i1 = std::min(a_.q_len, i0 + blen);
       const uint64_t tiles = (visible(i1 - 1) + s_.mlen - 1) / s_.mlen;
@@ -194,6 +195,7 @@ void BiasedEmitter::emit() {
 }
 
 // The head's K and V column blocks of every tile the last query row sees (whole prefetches).
+// The MHA cache holds kv head h at the query head's columns, so the tiles serve every head of the block.
 void BiasedEmitter::load_head(uint64_t h) {
   const uint64_t mlen = s_.mlen, blk0 = h * s_.hd / mlen;
   const uint64_t tiles = (visible(a_.q_len - 1) + mlen - 1) / mlen;
@@ -329,6 +331,6 @@ extern const KernelEntry kBiasedAttentionKernel;
 const KernelEntry kBiasedAttentionKernel{
     "biased_attention", "attention with an additive score bias (T5 relative position bias), one sequence",
     {"heads", "head_dim", "q_len", "kv_len", "causal"}, biased_attention_standalone, KernelSchedule::Phased,
-    {{2, 32, 16, 16, 1}, {4, 16, 8, 40, 0}}};
+    {{2, 32, 16, 16, 1}, {4, 32, 5, 5, 1}, {2, 64, 16, 16, 1}}};
 
 }  // namespace plena::compiler
