@@ -29,10 +29,11 @@ uint32_t iteration_budget(Level level);
 
 // Where a tensor lives and what the kernel may do with it. Inputs are read-only (a write into an
 // input region is an out-of-region write); outputs are what the checker compares; constants are
-// fixed tables the task provides (identity / permutation tiles), read-only too.
-enum class Role : uint8_t { Input, Output, Constant };
+// fixed tables the task provides (identity / permutation tiles), read-only too; scratch is HBM
+// workspace the kernel may write (an L3 block's KV caches), neither preloaded nor compared.
+enum class Role : uint8_t { Input, Output, Constant, Scratch };
 enum class Region : uint8_t { Vram, Hbm };
-std::string_view role_name(Role r);      // "input" | "output" | "constant"
+std::string_view role_name(Role r);      // "input" | "output" | "constant" | "scratch"
 std::string_view region_name(Region r);  // "vram" | "hbm"
 
 struct TensorSpec {

@@ -123,7 +123,7 @@ Tensors preload(sim::Machine& m, const TaskConfig& cfg, const Placed& p, uint64_
   for (const auto& k : cfg.fp_constants) m.write_fpsram(k.slot, std::vector<float>{k.value});
   Tensors io;
   for (const auto& t : p.specs) {
-    if (t.role == Role::Output) continue;
+    if (t.role == Role::Output || t.role == Role::Scratch) continue;
     const auto data = t.role == Role::Input ? draw(seed, t.name, t.rows * t.cols, t.value_range)
                                             : detail::constant_data(cfg, t);
     if (t.region == Region::Vram) {
@@ -180,9 +180,9 @@ Watch make_watch(const TaskConfig& cfg, const Placed& p, double wall) {
   Watch w;
   w.wall_seconds = wall;
   for (const auto& t : p.specs) {
-    if (t.region == Region::Vram && t.role != Role::Output)
+    if (t.region == Region::Vram && (t.role == Role::Input || t.role == Role::Constant))
       w.vram_ro.push_back({t.name, t.address, t.address + vram_extent(t, cfg.hardware.geometry.vlen)});
-    if (t.region == Region::Hbm && t.role == Role::Output)
+    if (t.region == Region::Hbm && (t.role == Role::Output || t.role == Role::Scratch))
       w.hbm_rw.push_back({t.name, t.address, t.address + p.plan.hbm(t.name).bytes()});
   }
   return w;

@@ -2,6 +2,8 @@
 // the kernel registry's kernels), host golden in double. docs/bench.md §Placement and §Tasks.
 #include "bench/ops.hpp"
 
+#include "compiler/decoder_block.hpp"
+
 #include <algorithm>
 #include <cmath>
 
@@ -361,22 +363,58 @@ void golden_attention(const TaskConfig& c, Tensors& io) {
       }
 }
 
-// ---- L3: decoder blocks (engineer B's compiler function) ----
+// ---- L3: decoder blocks (compiler/decoder_block.hpp: placement, emission, host reference) ----
 
-void place_decoder(Placer&, const TaskConfig&) {}
-[[noreturn]] void decoder_unavailable(const TaskConfig& c) {
-  throw InputError(fmt::format("bench: {}: the decoder-block baseline and layout are not yet available "
-                               "(they come from the compiler's decoder-block function, src/compiler/decoder_block.hpp)",
-                               c.id));
+template <DecoderKind K>
+DecoderBlockDims decoder_dims(const TaskConfig& c) {
+  DecoderBlockDims d;
+  d.kind = K;
+  d.seq = c.dim("rows");
+  d.hidden = c.dim("hidden");
+  d.intermediate = c.dim("inter");
+  d.heads = c.dim("heads");
+  d.head_dim = c.dim("head_dim");
+  if constexpr (K == DecoderKind::Llama)
+    d.kv_heads = c.dim("kv_heads");
+  else
+    d.enc_len = c.dim("enc_len");
+  return d;
 }
-void emit_decoder(ProgramBuilder&, MemoryPlan&, const TaskConfig& c) { decoder_unavailable(c); }
-void golden_decoder(const TaskConfig& c, Tensors&) { decoder_unavailable(c); }
+
+Role block_role(BlockRole r) {
+  switch (r) {
+    case BlockRole::Input: return Role::Input;
+    case BlockRole::Output: return Role::Output;
+    case BlockRole::Constant: return Role::Constant;
+    case BlockRole::Scratch: return Role::Scratch;
+  }
+  return Role::Input;
+}
+
+template <DecoderKind K>
+void place_decoder(Placer& p, const TaskConfig& c) {
+  for (const BlockTensor& t : place_decoder_block(p.plan(), decoder_dims<K>(c))) {
+    if (t.vram)
+      p.record_vram(t.name, block_role(t.role), t.range);
+    else
+      p.record_hbm(t.name, block_role(t.role), t.range);
+  }
+}
+template <DecoderKind K>
+void emit_decoder(ProgramBuilder& b, MemoryPlan& plan, const TaskConfig& c) {
+  emit_decoder_block(b, plan, decoder_dims<K>(c));
+}
+template <DecoderKind K>
+void golden_decoder(const TaskConfig& c, Tensors& io) {
+  decoder_block_reference(decoder_dims<K>(c), io);
+}
 
 const std::vector<std::string_view> kUnaryDims{"rows", "cols"};
 const std::vector<std::string_view> kAttnDims{"batch", "q_len", "kv_len", "heads", "kv_heads", "head_dim", "window",
                                               "causal"};
 const std::vector<std::string_view> kFfnDims{"rows", "hidden", "inter"};
 const std::vector<std::string_view> kDecoderDims{"rows", "hidden", "inter", "heads", "kv_heads", "head_dim"};
+const std::vector<std::string_view> kT5Dims{"rows", "enc_len", "hidden", "inter", "heads", "head_dim"};
 
 const std::vector<OpDef> kOps{
     {"silu", kUnaryDims, place_unary, emit_act<Activation::Silu>, golden_silu},
@@ -392,8 +430,10 @@ const std::vector<OpDef> kOps{
     {"ffn", kFfnDims, place_ffn_plain, emit_ffn, golden_ffn},
     {"swiglu_mlp", kFfnDims, place_ffn_gated, emit_swiglu_mlp, golden_swiglu_mlp},
     {"attention", kAttnDims, place_attention, emit_attention_op, golden_attention},
-    {"decoder_llama", kDecoderDims, place_decoder, emit_decoder, golden_decoder},
-    {"decoder_t5", kDecoderDims, place_decoder, emit_decoder, golden_decoder},
+    {"decoder_llama", kDecoderDims, place_decoder<DecoderKind::Llama>, emit_decoder<DecoderKind::Llama>,
+     golden_decoder<DecoderKind::Llama>},
+    {"decoder_t5", kT5Dims, place_decoder<DecoderKind::T5>, emit_decoder<DecoderKind::T5>,
+     golden_decoder<DecoderKind::T5>},
 };
 
 }  // namespace
@@ -406,11 +446,26 @@ const OpDef* find_op(std::string_view name) {
   return nullptr;
 }
 
+// A decoder block's constant (attn_identity, rope.cos, rope.sin), as the block places it; empty
+// when the cell is not a decoder block or has no such constant.
+std::vector<float> decoder_constant(const TaskConfig& c, const std::string& name) {
+  const bool t5 = std::any_of(c.dims.begin(), c.dims.end(), [](const auto& d) { return d.first == "enc_len"; });
+  const bool llama = std::any_of(c.dims.begin(), c.dims.end(), [](const auto& d) { return d.first == "kv_heads"; });
+  if (!t5 && !(llama && std::any_of(c.dims.begin(), c.dims.end(), [](const auto& d) { return d.first == "inter"; })))
+    return {};
+  MemoryPlan plan(c.hardware, "bench");
+  const auto tensors = place_decoder_block(plan, t5 ? decoder_dims<DecoderKind::T5>(c) : decoder_dims<DecoderKind::Llama>(c));
+  for (const BlockTensor& t : tensors)
+    if (t.name == name && t.role == BlockRole::Constant) return t.data;
+  return {};
+}
+
 std::vector<float> constant_data(const TaskConfig& c, const TensorSpec& t) {
   const uint64_t mlen = c.hardware.geometry.mlen;
   std::vector<float> src;
   if (t.name == "identity") src = attention_identity_data(c.hardware);
   if (t.name == "rope.swap") src = rope_swap_matrix(c.dim("head_dim"), mlen);
+  if (src.empty()) src = decoder_constant(c, t.name);
   if (src.empty()) throw std::logic_error("bench: no data for constant " + t.name);
   src.resize(t.rows * t.cols, 0.f);  // rows past the tile (a whole prefetch) are zero
   return src;
