@@ -45,7 +45,7 @@ std::string describe(const Task& task, const TaskConfig& cfg) {
   out += "## Tensors\n\n| name | role | shape | placement | input values |\n|---|---|---|---|---|\n";
   for (const auto& t : cfg.tensors) out += tensor_line(t, cfg.hardware) + "\n";
   if (cfg.tensors.empty()) out += "| (placement not yet available for this task) | | | | |\n";
-  out += "\nInputs and constants are read-only: writing them, or HBM outside the outputs, fails the check "
+  out += "\nInputs and constants are read-only: writing them, or HBM outside the outputs and scratch tensors, fails the check "
          "(out-of-region write). Other VRAM, MRAM, FP and INT SRAM are free scratch. Padding columns of an output "
          "row block are not compared.\n\n";
   if (!cfg.fp_constants.empty()) {
