@@ -2,6 +2,9 @@
 // replayed) and the 10 L3 decoder-block cells (compiler/decoder_block.hpp).
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cstdlib>
+
 #include <fmt/format.h>
 
 #include "bench/bench.hpp"
@@ -46,4 +49,28 @@ TEST(BenchBaselines, DecoderBlockBaselinesPassTheirOwnCheck) {
   EXPECT_EQ(passed, cells);
   EXPECT_EQ(cells, 10u);
   RecordProperty("seed", fmt::format("{}", seed));
+}
+
+// Re-recording aid (like the pinned cycles): PLENA_BENCH_CALIBRATE=FILE writes, per L1/L2 cell,
+// the baseline's worst max |got - want| over 5 seeds and its executed instructions, from which
+// the task files' tolerances and budgets are set (docs/bench.md, "Adding a task").
+TEST(BenchBaselines, CalibrationRecord) {
+  const char* path = std::getenv("PLENA_BENCH_CALIBRATE");
+  if (!path) GTEST_SKIP() << "set PLENA_BENCH_CALIBRATE=FILE to record";
+  std::string out;
+  for (const auto& t : tasks()) {
+    if (t.level == Level::L3) continue;
+    for (const auto& c : t.configs) {
+      const std::string text = baseline(t, c);
+      double worst = 0;
+      uint64_t executed = 0;
+      for (uint64_t seed = 1; seed <= 5; ++seed) {
+        const auto r = check(t, c, text, seed * 7919, {.with_baseline = false});
+        worst = std::max(worst, r.max_abs);
+        executed = r.dynamic_instructions;
+      }
+      out += fmt::format("{}/{} {:.6g} {}\n", t.id, c.id, worst, executed);
+    }
+  }
+  write_text_file(path, out);
 }

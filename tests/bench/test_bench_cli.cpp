@@ -7,6 +7,7 @@
 using namespace plena_cli_test;
 
 TEST(BenchCli, ListShowsTwentyTasksHundredConfigs) {
+  test_dir();
   const auto r = run_plena("bench list");
   EXPECT_EQ(r.code, 0) << r.err;
   EXPECT_TRUE(contains(r.out, "20 tasks, 100 configurations")) << r.out;
@@ -17,6 +18,7 @@ TEST(BenchCli, ListShowsTwentyTasksHundredConfigs) {
 }
 
 TEST(BenchCli, ShowAndUnknownNames) {
+  test_dir();
   const auto r = run_plena("bench show gqa C2");
   EXPECT_EQ(r.code, 0) << r.err;
   EXPECT_TRUE(contains(r.out, "k_cache")) << r.out;
