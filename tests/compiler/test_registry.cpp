@@ -24,7 +24,7 @@ KernelShape representative(const config::HardwareConfig& cfg, const KernelEntry&
   all.set("rows", rows).set("rows_alloc", (rows + blen - 1) / blen * blen).set("cols", std::max<uint64_t>(2 * vlen, 64));
   all.set("head_dim", 32).set("k", 2 * mlen).set("n", mlen).set("max_k_tiles", 0);
   all.set("batch", 2).set("q_len", 5).set("kv_len", 40).set("past", 3).set("heads", 4).set("kv_heads", 2);
-  all.set("window", window).set("first_col", blen);
+  all.set("window", window).set("first_col", blen).set("causal", 1);
   KernelShape s;
   for (std::string_view d : e.dims) s.set(std::string(d), all.get(d));
   return s;
