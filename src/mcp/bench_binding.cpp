@@ -26,11 +26,10 @@ std::string summary_text(const bench::CheckResult& r) {
   std::string head;
   switch (r.status) {
     case bench::Status::Pass:
-      head = fmt::format("PASS: all {} elements match the reference. {}", r.elements, r.message);
+      head = fmt::format("PASS: {}", r.message);
       break;
     case bench::Status::Mismatch:
-      head = fmt::format("FAIL: {:.1f}% of elements do not match the reference ({} of {}; largest |error| {:.4g}). {}",
-                         100.0 * r.mismatch_share, r.mismatches, r.elements, r.max_abs, r.message);
+      head = fmt::format("FAIL: {}; largest |error| {:.4g}", r.message, r.max_abs);
       break;
     default:
       return fmt::format("{}: {}", bench::status_name(r.status), r.message);

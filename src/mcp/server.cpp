@@ -45,6 +45,17 @@ std::optional<json> parse_limited(std::string_view line, std::string& why) {
 
 bool valid_id(const json& id) { return id.is_string() || id.is_number_integer(); }
 
+// The client's clientInfo (an object when it sent a usable one) and its name.
+json client_info(const json& params) {
+  auto c = params.find("clientInfo");
+  return c != params.end() && c->is_object() ? *c : json::object();
+}
+std::string client_name(const json& params) {
+  const json info = client_info(params);
+  auto n = info.find("name");
+  return n != info.end() && n->is_string() && !n->get_ref<const std::string&>().empty() ? n->get<std::string>() : "unknown";
+}
+
 }  // namespace
 
 std::string Server::oversized_line(size_t limit) const {
@@ -111,11 +122,11 @@ json Server::initialize(const json& params) {
   for (const char* s : kSupported)
     if (*v == s) version = s;
   initialized_ = true;
-  if (agent_.empty()) agent_ = params.value("clientInfo", json::object()).value("name", "unknown");
+  if (agent_.empty()) agent_ = client_name(params);
   const SessionOptions& o = tools_.options();
   log_record("initialize", false, "",
              {{"protocolVersion", version},
-              {"client", params.value("clientInfo", json::object())},
+              {"client", client_info(params)},
               {"server_version", version_},
               {"limits", {{"max_instructions", o.limits.max_instructions},
                           {"max_seconds", o.limits.max_seconds},

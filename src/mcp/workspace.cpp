@@ -100,10 +100,10 @@ std::string Workspace::write(std::string_view rel_in, std::string_view content) 
     refuse(rel, fmt::format("content is {} bytes, over the limit of {} bytes per file", content.size(),
                             limits_.max_file_bytes));
   const fs::path full = checked_on_disk(rel, true);
-  const bool exists = fs::exists(full);
+  std::error_code ec;
+  const bool exists = fs::exists(full, ec);
   if (!exists && created_ >= limits_.max_files)
     refuse(rel, fmt::format("this session already created {} files (the limit); overwrite one instead", created_));
-  std::error_code ec;
   fs::create_directories(full.parent_path(), ec);
   if (ec) refuse(rel, ec.message());
   checked_on_disk(rel, true);  // the folders just made are real folders

@@ -216,6 +216,11 @@ TEST_F(McpTest, AnEndlessOrCrashingEvaluationEndsInAnIsErrorAndTheServerGoesOn) 
   EXPECT_TRUE(r["isError"].get<bool>());
   EXPECT_NE(text(r).find("crashed (signal 6)"), std::string::npos) << text(r);
   EXPECT_EQ(request("ping", json::object())["result"], json::object());
+  call("write_code", {{"path", "ok.asm"}, {"code", "S_ADDI_INT gp1, gp0, 1\nS_ADDI_INT gp2, gp0, 2\n"}});
+  r = call("run_evaluation", {{"task", "copy"}, {"config", "C1"}, {"path", "ok.asm"}});
+  EXPECT_TRUE(r["structuredContent"]["passed"].get<bool>()) << "a result comes back from the child: " << r.dump();
+  EXPECT_EQ(r["structuredContent"]["speedup"], 1.25);
+  EXPECT_NE(text(call("view_output", {{"task", "copy"}, {"config", "C1"}})).find("row 0: 0 mismatches"), std::string::npos);
 }
 
 }  // namespace
