@@ -64,7 +64,9 @@ using HardwareLookup = std::function<config::HardwareConfig(const std::string& n
 struct Reader {
   std::string file;
   [[noreturn]] void fail(const toml::node* n, std::string_view what) const {
-    const auto& src = n ? n->source() : toml::source_region{};
+    fail_at(n ? n->source() : toml::source_region{}, what);
+  }
+  [[noreturn]] void fail_at(const toml::source_region& src, std::string_view what) const {
     throw_input(file, int(src.begin.line), int(src.begin.column), what);
   }
   void only_keys(const toml::table& t, std::string_view where, std::initializer_list<std::string_view> keys) const {
@@ -72,7 +74,7 @@ struct Reader {
       if (std::find(keys.begin(), keys.end(), k.str()) == keys.end()) {
         std::string list;
         for (auto key : keys) list += (list.empty() ? "" : ", ") + std::string(key);
-        fail(&v, fmt::format("{}{}: unknown key (expected one of: {})", where, k.str(), list));
+        fail_at(k.source(), fmt::format("{}{}: unknown key (expected one of: {})", where, k.str(), list));
       }
   }
   const toml::node& need(const toml::table& t, std::string_view where, std::string_view key) const {
@@ -120,7 +122,7 @@ std::vector<std::pair<std::string, uint64_t>> read_dims(const Reader& rd, const 
   }
   for (const auto& [k, v] : *tab)
     if (std::find(op.dims.begin(), op.dims.end(), k.str()) == op.dims.end())
-      rd.fail(&v, fmt::format("{}dims.{}: unknown (op '{}' takes: {})", where, k.str(), op.name, fmt::join(op.dims, ", ")));
+      rd.fail_at(k.source(), fmt::format("{}dims.{}: unknown (op '{}' takes: {})", where, k.str(), op.name, fmt::join(op.dims, ", ")));
   return dims;
 }
 
