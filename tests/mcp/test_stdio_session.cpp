@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -169,6 +170,33 @@ TEST(McpStdioSession, ScriptedClientCompletesATask) {
   EXPECT_NE(report.csv.find("scripted-client"), std::string::npos) << report.csv;
   EXPECT_NE(report.markdown.find("ReLU"), std::string::npos) << report.markdown;
   EXPECT_NE(scored.dump().find("relu"), std::string::npos) << scored.dump();
+}
+
+}  // namespace
+
+namespace {
+
+TEST(McpStdioSession, BadFlagsAreNamedWithExitOne) {
+  const fs::path dir = fs::path(PLENA_BINARY_DIR) / "test_mcp_tmp" / "bad_flags";
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  plena::write_text_file(dir / "file", "x");
+  const std::string exe = (fs::path(PLENA_BINARY_DIR) / "plena").string();
+  auto run = [&](const std::string& args) {
+    const std::string cmd = fmt::format("'{}' mcp {} </dev/null >'{}' 2>'{}'", exe, args, (dir / "out").string(),
+                                        (dir / "err").string());
+    const int st = std::system(cmd.c_str());
+    EXPECT_EQ(plena::read_text_file(dir / "out"), "") << "stdout is for protocol messages only";
+    return std::make_pair(WIFEXITED(st) ? WEXITSTATUS(st) : -1, plena::read_text_file(dir / "err"));
+  };
+  auto [rc, err] = run(fmt::format("--workspace '{}'", (dir / "file").string()));
+  EXPECT_EQ(rc, 1);
+  EXPECT_NE(err.find("not a folder"), std::string::npos) << err;
+  std::tie(rc, err) = run(fmt::format("--workspace '{}' --max-seconds nan", (dir / "ws").string()));
+  EXPECT_EQ(rc, 1);
+  EXPECT_NE(err.find("--max-seconds"), std::string::npos) << err;
+  std::tie(rc, err) = run(fmt::format("--workspace '{}'", (dir / "ws").string()));
+  EXPECT_EQ(rc, 0) << "end of input ends the server: " << err;
 }
 
 }  // namespace
