@@ -78,7 +78,9 @@ namespace {
 // Empty when `args` fits the tool's parameters; else what is wrong, for the model to fix.
 std::string check_arguments(const ToolDef& t, const json& args) {
   if (!args.is_object()) return "arguments must be a JSON object";
-  for (const auto& [key, value] : args.items()) {
+  for (const auto& item : args.items()) {
+    const std::string& key = item.key();
+    const json& value = item.value();
     auto p = std::find_if(t.params.begin(), t.params.end(), [&](const Param& q) { return key == q.name; });
     if (p == t.params.end()) {
       std::string names;
