@@ -42,6 +42,10 @@ flushed and checked before exit: `plena disasm x.mem > /dev/full` exits 1 with
 those executed instructions) ends with an instant event named
 `FAULT` (its `args.message` is the fault). Run-spec dumps are not written.
 
+**Benchmark checks.** `plena bench check` prints its report in every case and exits 0 when the
+kernel passes, 1 when it does not assemble (or a task, configuration or file is bad), 3 when it
+ran and failed: mismatch, fault, budget overrun or out-of-region write (docs/bench.md).
+
 **Quiet.** `-q` prints nothing on success, and shows no progress bar, on a terminal too.
 
 **Numeric options.** Numbers are range-checked before use: a value outside the accepted range,

@@ -85,7 +85,9 @@ void add_score(CLI::App* sub, const std::shared_ptr<BenchOptions>& o) {
     const auto rep = bench::score(o->logdir);
     if (!o->out.empty()) {
       const std::filesystem::path d = o->out;
-      std::filesystem::create_directories(d);
+      std::error_code ec;
+      std::filesystem::create_directories(d, ec);
+      if (ec) throw InputError(fmt::format("{}: error: cannot create the output directory: {}", d.string(), ec.message()));
       write_output_file(d / "score.md", rep.markdown);
       write_output_file(d / "score.csv", rep.csv);
       write_output_file(d / "score.json", rep.json);
