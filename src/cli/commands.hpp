@@ -20,5 +20,6 @@ void add_dse_command(CLI::App& app);
 void add_ppa_command(CLI::App& app);
 void add_eval_command(CLI::App& app);
 void add_bench_command(CLI::App& app);
+void add_mcp_command(CLI::App& app);
 
 }  // namespace plena::cli
