@@ -19,5 +19,6 @@ void add_estimate_command(CLI::App& app);
 void add_dse_command(CLI::App& app);
 void add_ppa_command(CLI::App& app);
 void add_eval_command(CLI::App& app);
+void add_tokenize_commands(CLI::App& app);  // tokenize, detokenize
 
 }  // namespace plena::cli

@@ -87,6 +87,7 @@ int main(int argc, char** argv) {
   plena::cli::add_dse_command(app);
   plena::cli::add_ppa_command(app);
   plena::cli::add_eval_command(app);
+  plena::cli::add_tokenize_commands(app);
   if (!plena::cli::subcommand_path_ok(app, argc, argv)) return 1;
   try {
     return plena::cli::run_cli(app, argc, argv);

@@ -1,0 +1,62 @@
+#include "cli/tokenizer_options.hpp"
+
+#include <fmt/format.h>
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "support/support.hpp"
+
+namespace plena::cli {
+
+std::vector<int64_t> encode_chat(const tokenizer::Tokenizer& tok, const std::string& user, const std::string& system) {
+  std::vector<tokenizer::ChatMessage> msgs;
+  if (!system.empty()) msgs.push_back({"system", system});
+  msgs.push_back({"user", user});
+  // The template writes the special tokens (BOS included) itself, as Hugging Face's apply_chat_template.
+  return tok.encode(tok.apply_chat_template(msgs, true), false);
+}
+
+std::string report_text(const tokenizer::Tokenizer& tok, const std::vector<int64_t>& ids) {
+  try {
+    return tok.decode(ids);
+  } catch (const InputError&) {
+    return fmt::format("(not text: an id is outside the {}-token vocabulary of {})", tok.vocab_size(),
+                       tok.source().string());
+  }
+}
+
+std::optional<tokenizer::Tokenizer> run_tokenizer(const std::string& tokenizer_flag, const std::string& model) {
+  namespace fs = std::filesystem;
+  if (!tokenizer_flag.empty()) return tokenizer::Tokenizer::load(tokenizer_flag);
+  if (fs::is_directory(model) && (fs::exists(fs::path(model) / "tokenizer.json") ||
+                                  fs::exists(fs::path(model) / "tokenizer.model")))
+    return tokenizer::Tokenizer::load(model);
+  return std::nullopt;
+}
+
+std::string with_text_lines(const std::string& report, const tokenizer::Tokenizer& tok,
+                            const std::vector<std::vector<int64_t>>& prompts,
+                            const std::vector<std::vector<int64_t>>& generated,
+                            const std::vector<std::vector<int64_t>>& reference) {
+  const auto texts = [&](const std::vector<std::vector<int64_t>>& seqs) {
+    std::string s;
+    for (size_t b = 0; b < seqs.size(); ++b)  // quoted as JSON strings: newlines and controls stay visible
+      s += (b ? " " : "") + nlohmann::json(report_text(tok, seqs[b])).dump(-1, ' ', false,
+                                                                         nlohmann::json::error_handler_t::replace);
+    return s;
+  };
+  std::istringstream in(report);
+  std::string out, line;
+  while (std::getline(in, line)) {
+    out += line + "\n";
+    const auto starts = [&](const char* p) { return line.rfind(p, 0) == 0; };
+    if (starts("prompt       ")) out += "  text       " + texts(prompts) + "\n";
+    else if (starts("generated    ")) out += "  text       " + texts(generated) + "\n";
+    else if (starts("reference    ")) out += "  text       " + texts(reference) + "\n";
+  }
+  return out;
+}
+
+}  // namespace plena::cli
