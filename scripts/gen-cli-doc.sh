@@ -74,7 +74,7 @@ whose geometry entries are in elements (docs/config.md). Keys without a unit are
 `_seconds`, `_GBps`, `bytes_...` prefixes) is used; `tests/cli/test_cli_conventions.cpp` checks
 the keys of every JSON output against this table.
 DOC
-  for c in "" asm disasm config quant sim compile run estimate eval ppa dse; do
+  for c in "" asm disasm config quant sim compile run estimate eval ppa dse tokenize detokenize; do
     echo
     if [ -z "$c" ]; then echo "## plena"; else echo "## plena $c"; fi
     echo

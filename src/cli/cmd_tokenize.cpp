@@ -51,7 +51,7 @@ void add_tokenize(CLI::App& app) {
     bool no_special = false, chat = false, json = false;
   };
   auto a = std::make_shared<Args>();
-  auto* sub = app.add_subcommand("tokenize", "Text to token ids with a checkpoint's tokenizer (prints 1,2,3)");
+  auto* sub = app.add_subcommand("tokenize", "text to token ids with a checkpoint's tokenizer (prints 1,2,3)");
   sub->add_option("tokenizer", a->tokenizer,
                   "Checkpoint directory, tokenizer.json or SentencePiece tokenizer.model")
       ->required();
@@ -79,7 +79,7 @@ void add_detokenize(CLI::App& app) {
     bool skip_special = false;
   };
   auto a = std::make_shared<Args>();
-  auto* sub = app.add_subcommand("detokenize", "Token ids to text with a checkpoint's tokenizer");
+  auto* sub = app.add_subcommand("detokenize", "token ids to text with a checkpoint's tokenizer");
   sub->add_option("tokenizer", a->tokenizer,
                   "Checkpoint directory, tokenizer.json or SentencePiece tokenizer.model")
       ->required();

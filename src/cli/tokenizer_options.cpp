@@ -19,12 +19,19 @@ std::vector<int64_t> encode_chat(const tokenizer::Tokenizer& tok, const std::str
 }
 
 std::string report_text(const tokenizer::Tokenizer& tok, const std::vector<int64_t>& ids) {
-  try {
-    return tok.decode(ids);
-  } catch (const InputError&) {
-    return fmt::format("(not text: an id is outside the {}-token vocabulary of {})", tok.vocab_size(),
-                       tok.source().string());
+  // A model's vocabulary can be larger than its tokenizer's (padded embeddings, random presets): such ids
+  // show as <id N?> between the decoded runs of the others.
+  std::string text;
+  std::vector<int64_t> run;
+  for (int64_t id : ids) {
+    if (tok.token(id)) {
+      run.push_back(id);
+      continue;
+    }
+    text += tok.decode(run) + fmt::format("<id {}?>", id);
+    run.clear();
   }
+  return text + tok.decode(run);
 }
 
 std::optional<tokenizer::Tokenizer> run_tokenizer(const std::string& tokenizer_flag, const std::string& model) {
@@ -42,9 +49,10 @@ std::string with_text_lines(const std::string& report, const tokenizer::Tokenize
                             const std::vector<std::vector<int64_t>>& reference) {
   const auto texts = [&](const std::vector<std::vector<int64_t>>& seqs) {
     std::string s;
-    for (size_t b = 0; b < seqs.size(); ++b)  // quoted as JSON strings: newlines and controls stay visible
-      s += (b ? " " : "") + nlohmann::json(report_text(tok, seqs[b])).dump(-1, ' ', false,
-                                                                         nlohmann::json::error_handler_t::replace);
+    for (size_t b = 0; b < seqs.size(); ++b) {  // quoted as JSON strings: newlines and controls stay visible
+      if (b) s += ' ';
+      s += nlohmann::json(report_text(tok, seqs[b])).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    }
     return s;
   };
   std::istringstream in(report);

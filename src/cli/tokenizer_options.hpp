@@ -11,7 +11,7 @@ namespace plena::cli {
 // The ids of `user` (after `system`, if not empty) rendered by the checkpoint's chat template.
 std::vector<int64_t> encode_chat(const tokenizer::Tokenizer& tok, const std::string& user, const std::string& system);
 
-// Text of ids for a report; ids the tokenizer cannot decode are described instead of failing the run.
+// Text of ids for a report; ids outside the tokenizer's vocabulary are marked, not an error.
 std::string report_text(const tokenizer::Tokenizer& tok, const std::vector<int64_t>& ids);
 
 // The tokenizer run uses: --tokenizer, else the model directory's when it has one.

@@ -45,7 +45,7 @@ void check_roles(const ChatTemplate& t, std::span<const ChatMessage> messages) {
     if (r != "system" && r != "user" && r != "assistant")
       throw InputError(fmt::format("{}: error: message {} has role '{}'; expected system, user or assistant", t.source,
                                    i, r));
-    if (r == "system" && i > 0 && t.family != ChatTemplate::Family::chatml)
+    if (r == "system" && i > 0 && t.family == ChatTemplate::Family::mistral)
       throw InputError(fmt::format("{}: error: message {} is a system message; this {} template takes one, first",
                                    t.source, i, family_name(t.family)));
   }

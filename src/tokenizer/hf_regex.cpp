@@ -32,8 +32,9 @@ bool Where::boolean_or(const json& obj, std::string_view key, bool dflt) const {
 }
 
 int64_t Where::id(const json& v) const {
-  if (!v.is_number_integer() || v.get<int64_t>() < 0 || v.get<int64_t>() > INT32_MAX)
-    fail(fmt::format("expected a token id (integer 0 to 2^31-1), got {}", json_text(v)));
+  // 2^24 ids is far beyond any vocabulary and keeps the id -> token table of a malformed file small.
+  if (!v.is_number_integer() || v.get<int64_t>() < 0 || v.get<int64_t>() >= (int64_t(1) << 24))
+    fail(fmt::format("expected a token id (integer 0 to 2^24-1), got {}", json_text(v)));
   return v.get<int64_t>();
 }
 
@@ -70,10 +71,19 @@ std::vector<std::pair<size_t, size_t>> Regex::find_all(std::string_view text) co
   size_t at = 0;
   while (at <= text.size()) {
     // Text was checked as UTF-8 on entry to encode.
-    const int rc = pcre2_match(code, reinterpret_cast<PCRE2_SPTR>(text.data()), text.size(), at, PCRE2_NO_UTF_CHECK,
-                               md.get(), nullptr);
+    const auto match = [&](uint32_t options) {
+      return pcre2_match(code, reinterpret_cast<PCRE2_SPTR>(text.data()), text.size(), at,
+                         PCRE2_NO_UTF_CHECK | options, md.get(), nullptr);
+    };
+    int rc = match(0);
+    if (rc == PCRE2_ERROR_JIT_STACKLIMIT) rc = match(PCRE2_NO_JIT);  // the interpreter's heap goes further
     if (rc == PCRE2_ERROR_NOMATCH) break;
-    if (rc < 0) throw InputError(fmt::format("tokenizer regex failed with PCRE2 error {} on the text", rc));
+    if (rc < 0) {
+      PCRE2_UCHAR msg[256];
+      pcre2_get_error_message(rc, msg, sizeof msg);
+      throw InputError(fmt::format("text: error: the tokenizer's pre-tokenizer regex failed at byte {}: {}", at,
+                                   reinterpret_cast<const char*>(msg)));
+    }
     const PCRE2_SIZE* ov = pcre2_get_ovector_pointer(md.get());
     if (ov[1] > ov[0]) {
       out.emplace_back(ov[0], ov[1]);

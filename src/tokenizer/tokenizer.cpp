@@ -27,7 +27,7 @@ namespace {
 
 // What tokenizer_config.json says (all optional).
 struct Config {
-  fs::path file;
+  fs::path file, template_file;  // tokenizer_config.json; where the chat template came from
   std::string bos, eos, chat_template;
   bool add_bos = true, add_eos = false;
 };
@@ -57,7 +57,7 @@ std::string template_text(const json& v, const fs::path& file) {
 
 Config read_config(const fs::path& dir) {
   Config c;
-  c.file = dir / "tokenizer_config.json";
+  c.file = c.template_file = dir / "tokenizer_config.json";
   if (fs::exists(c.file)) {
     const std::string text = read_text_file(c.file);
     const json cfg = parse_json_strict(text, c.file.string(), "a tokenizer_config.json object");
@@ -74,8 +74,8 @@ Config read_config(const fs::path& dir) {
       c.chat_template = template_text(cfg["chat_template"], c.file);
   }
   if (c.chat_template.empty() && fs::exists(dir / "chat_template.jinja")) {  // newer checkpoints
-    c.file = dir / "chat_template.jinja";
-    c.chat_template = read_text_file(c.file);
+    c.template_file = dir / "chat_template.jinja";
+    c.chat_template = read_text_file(c.template_file);
   }
   return c;
 }
@@ -118,7 +118,7 @@ Tokenizer Tokenizer::load(const fs::path& path) {
                                  file.parent_path().string());
   } else {
     try {
-      st->chat = recognise_chat_template(cfg.chat_template, cfg.bos, cfg.eos, cfg.file.string());
+      st->chat = recognise_chat_template(cfg.chat_template, cfg.bos, cfg.eos, cfg.template_file.string());
     } catch (const InputError& e) {  // reported when a chat is asked for, not on every load
       st->chat_error = e.what();
     }

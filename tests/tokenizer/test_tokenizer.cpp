@@ -81,6 +81,12 @@ TEST(TokenizerByteLevel, LongWhitespaceRunIsFast) {
   ASSERT_EQ(ids.size(), 10002u);  // 19999 spaces: 9999 ĠĠ pairs + one Ġ; then " x": Ġ x
   EXPECT_EQ(ids.front(), 265);
   EXPECT_EQ(tok.decode(ids), spaces + "x");
+  // Long runs through the regex (no JIT stack limit) and BPE: 256 KiB of letters, 40 k CJK characters.
+  const std::string letters(1 << 18, 'l');
+  EXPECT_EQ(tok.encode(letters, false).size(), size_t(1) << 17);  // all "ll"
+  std::string cjk;
+  for (int i = 0; i < 20000; ++i) cjk += "中文 ";
+  EXPECT_EQ(tok.decode(tok.encode(cjk, false)), cjk);
 }
 
 #ifdef PLENA_HAVE_ICU
@@ -109,6 +115,22 @@ TEST(TokenizerMetaspace, PrependReplaceAndByteFallback) {
   EXPECT_EQ(tok.decode(Ids{1, 271, 276}, true), "hello world");
   EXPECT_EQ(tok.decode(Ids{231}), "\xEF\xBF\xBD");  // a lone lead byte
   EXPECT_EQ(tok.describe(), "tokenizer.json (BPE, byte fallback), 277 tokens");
+}
+
+// Published GPT-2 encodings (data/gpt2/published.json names the sources) with GPT-2's own vocabulary and
+// merges, cut to the tokens they need (data/trim_bpe.py keeps every merge that can fire on them).
+TEST(TokenizerGpt2, PublishedEncodings) {
+  const auto tok = Tokenizer::load(data("gpt2"));
+  const auto published = nlohmann::json::parse(read_text_file(data("gpt2") / "published.json"));
+  ASSERT_GE(published["cases"].size(), 8u);
+  for (const auto& c : published["cases"]) {
+    const std::string text = c["text"];
+    const Ids ids = c["ids"].get<Ids>();
+    EXPECT_EQ(tok.encode(text), ids) << text;  // GPT-2 adds no BOS: its post-processor is ByteLevel only
+    EXPECT_EQ(tok.decode(ids), text) << text;
+  }
+  EXPECT_EQ(tok.bos_id(), 50256);
+  EXPECT_EQ(tok.decode(Ids{15496, 50256, 995}, true), "Hello world");
 }
 
 TEST(TokenizerSentencePiece, MatchesReferenceIds) {

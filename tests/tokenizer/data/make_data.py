@@ -7,7 +7,8 @@ metaspace/: a hand-built SentencePiece-style BPE tokenizer.json (Prepend/Replace
             Replace/ByteFallback/Fuse/Strip decoder), LLaMA-2/Mistral layout.
 sp/:        a SentencePiece BPE model trained by spm_train on corpus.txt, with expected ids from the
             sentencepiece Python module (the reference implementation) in sp/expected.json.
-The expected ids of the two tokenizer.json files are derived by hand in test_tokenizer.cpp.
+gpt2/:      GPT-2's tokenizer.json cut by trim_bpe.py to the tokens of published encodings (gpt2/published.json).
+The expected ids of bytelevel/ and metaspace/ are derived by hand in test_tokenizer.cpp.
 """
 import json, os, subprocess
 
