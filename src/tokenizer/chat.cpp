@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <ctime>
+
 #include "support/support.hpp"
 
 namespace plena::tokenizer {
@@ -29,9 +31,18 @@ std::string chatml_default_system(const std::string& jinja) {
   return {};
 }
 
-// LLaMA-3.1's header date: `date_string = "26 Jul 2024"` in the template.
+// LLaMA-3.1+'s header date: today's (LLaMA-3.2+ ask strftime_now("%d %b %Y"), which Hugging Face
+// defines), else the template's fixed `date_string = "26 Jul 2024"`.
 std::string llama_date(const std::string& jinja) {
   if (!contains(jinja, "Cutting Knowledge Date")) return {};
+  if (contains(jinja, "strftime_now(\"%d %b %Y\")")) {
+    const std::time_t now = std::time(nullptr);
+    std::tm local{};
+    localtime_r(&now, &local);
+    char buf[32];
+    std::strftime(buf, sizeof buf, "%d %b %Y", &local);
+    return buf;
+  }
   const size_t at = jinja.find("date_string = \"");
   if (at == std::string::npos) return "26 Jul 2024";
   const size_t from = at + 15, to = jinja.find('"', from);

@@ -2,6 +2,7 @@
 // apply_chat_template renders these templates (expected strings derived from the templates by hand).
 #include <gtest/gtest.h>
 
+#include <ctime>
 #include <nlohmann/json.hpp>
 
 #include "tok_test.hpp"
@@ -43,6 +44,21 @@ TEST(ChatTemplate, Llama31SystemHeaderWithDates) {
   EXPECT_EQ(tok.apply_chat_template(kUser, false),
             "<|bos|><|start_header_id|>system<|end_header_id|>\n\nCutting Knowledge Date: December 2023\nToday Date: "
             "26 Jul 2024\n\n<|eot_id|><|start_header_id|>user<|end_header_id|>\n\nHi there<|eot_id|>");
+}
+
+TEST(ChatTemplate, Llama32DateIsToday) {
+  const auto tok = with_template("bytelevel",
+                                 "{%- if strftime_now is defined %}{%- set date_string = strftime_now(\"%d %b %Y\") "
+                                 "%}{%- else %}{%- set date_string = \"26 Jul 2024\" %}{%- endif %}"
+                                 "Cutting Knowledge Date: December 2023<|start_header_id|><|eot_id|>",
+                                 "<|bos|>", "<|eos|>");
+  char today[32];
+  const std::time_t now = std::time(nullptr);
+  std::tm local{};
+  localtime_r(&now, &local);
+  std::strftime(today, sizeof today, "%d %b %Y", &local);
+  EXPECT_NE(tok.apply_chat_template(kUser).find(std::string("Today Date: ") + today + "\n\n<|eot_id|>"),
+            std::string::npos);
 }
 
 TEST(ChatTemplate, Qwen25DefaultSystem) {

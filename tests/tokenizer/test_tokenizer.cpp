@@ -133,6 +133,20 @@ TEST(TokenizerGpt2, PublishedEncodings) {
   EXPECT_EQ(tok.decode(Ids{15496, 50256, 995}, true), "Hello world");
 }
 
+// The older layout of the same tokenizer: a Metaspace pre-tokenizer and decoder instead of the normalizer.
+TEST(TokenizerMetaspace, PreTokenizerPrependsOnlyAtTheStartWithSchemeFirst) {
+  const auto dir = tok_test::scratch("metaspace");
+  auto j = nlohmann::json::parse(read_text_file(dir / "tokenizer.json"));
+  j["normalizer"] = nullptr;
+  j["pre_tokenizer"] = {{"type", "Metaspace"}, {"replacement", "▁"}, {"prepend_scheme", "first"}, {"split", true}};
+  j["decoder"] = {{"type", "Metaspace"}, {"replacement", "▁"}, {"prepend_scheme", "first"}, {"split", true}};
+  write_text_file(dir / "tokenizer.json", j.dump());
+  const auto tok = Tokenizer::load(dir);
+  EXPECT_EQ(tok.encode("hello world"), (Ids{1, 271, 276}));
+  EXPECT_EQ(tok.encode("<s>hello", false), (Ids{1, 260, 261, 267, 263}));  // after <s>: no ▁ (h e ll o)
+  EXPECT_EQ(tok.decode(Ids{271, 276}), "hello world");
+}
+
 TEST(TokenizerSentencePiece, MatchesReferenceIds) {
   if (!sentencepiece_available()) GTEST_SKIP() << "built without libsentencepiece";
   const auto tok = Tokenizer::load(data("sp"));
