@@ -34,6 +34,8 @@ Bpe::Bpe(const json& model, const Where& where) : file_(where.file) {
   const json& vocab = where.member(model, "vocab");
   if (!vocab.is_object()) where.at("vocab").fail("expected an object {\"token\": id, ...}");
   for (auto it = vocab.begin(); it != vocab.end(); ++it) vocab_[it.key()] = where.at("vocab").at(it.key()).id(it.value());
+  prefix_ = optional_string(model, "continuing_subword_prefix", where).value_or("");
+  suffix_ = optional_string(model, "end_of_word_suffix", where).value_or("");
   const json& merges = where.member(model, "merges");
   if (!merges.is_array()) where.at("merges").fail("expected an array of merges");
   const auto id_of = [&](const std::string& t, const Where& w) {
@@ -45,15 +47,16 @@ Bpe::Bpe(const json& model, const Where& where) : file_(where.file) {
     const Where w = where.at("merges").at(i);
     const auto [a, b] = merge_pair(merges[i], w);
     const uint64_t key = pair_key(id_of(a, w), id_of(b, w));
-    merges_.try_emplace(key, Merge{uint32_t(i), id_of(a + b, w)});  // a repeated pair keeps its first (best) rank
+    // With a continuing-subword prefix the right part carries it and the merged token does not (HF's rule).
+    const bool prefixed = !prefix_.empty() && b.compare(0, prefix_.size(), prefix_) == 0;
+    const std::string merged = a + (prefixed ? b.substr(prefix_.size()) : b);
+    merges_.try_emplace(key, Merge{uint32_t(i), id_of(merged, w)});  // a repeated pair keeps its first rank
   }
   if (auto unk = optional_string(model, "unk_token", where)) {
     auto it = vocab_.find(*unk);
     if (it == vocab_.end()) where.at("unk_token").fail(fmt::format("'{}' is not in $.model.vocab", *unk));
     unk_ = it->second;
   }
-  prefix_ = optional_string(model, "continuing_subword_prefix", where).value_or("");
-  suffix_ = optional_string(model, "end_of_word_suffix", where).value_or("");
   byte_fallback_ = where.boolean_or(model, "byte_fallback", false);
   fuse_unk_ = where.boolean_or(model, "fuse_unk", false);
   ignore_merges_ = where.boolean_or(model, "ignore_merges", false);

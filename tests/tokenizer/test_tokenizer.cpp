@@ -147,6 +147,22 @@ TEST(TokenizerMetaspace, PreTokenizerPrependsOnlyAtTheStartWithSchemeFirst) {
   EXPECT_EQ(tok.decode(Ids{271, 276}), "hello world");
 }
 
+TEST(TokenizerBpe, ContinuingSubwordPrefix) {
+  const auto dir = tok_test::scratch();
+  const nlohmann::json j = {
+      {"model",
+       {{"type", "BPE"},
+        {"continuing_subword_prefix", "##"},
+        {"vocab", {{"a", 0}, {"b", 1}, {"##a", 2}, {"##b", 3}, {"ab", 4}, {"##ab", 5}}},
+        {"merges", nlohmann::json::array({nlohmann::json::array({"a", "##b"}), nlohmann::json::array({"##a", "##b"})})}}}};
+  write_text_file(dir / "tokenizer.json", j.dump());
+  const auto tok = Tokenizer::load(dir);
+  EXPECT_EQ(tok.encode("ab"), (Ids{4}));
+  EXPECT_EQ(tok.encode("aab"), (Ids{0, 5}));
+  EXPECT_EQ(tok.encode("abab"), (Ids{4, 5}));
+  EXPECT_EQ(tok.decode(Ids{4, 5}), "ab ##ab");  // no decoder: tokens joined by spaces, as HF
+}
+
 TEST(TokenizerSentencePiece, MatchesReferenceIds) {
   if (!sentencepiece_available()) GTEST_SKIP() << "built without libsentencepiece";
   const auto tok = Tokenizer::load(data("sp"));
