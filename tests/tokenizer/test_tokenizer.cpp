@@ -189,5 +189,18 @@ TEST(TokenizerSentencePiece, MatchesReferenceIds) {
   EXPECT_EQ(tok.decode(want, true), "Hello world");
 }
 
+// The same SentencePiece model as a LLaMA-2-layout tokenizer.json (Prepend/Replace normalizer, BPE with byte
+// fallback, merges as Hugging Face's converter derives them): the reference implementation's ids and text.
+TEST(TokenizerSentencePiece, ConvertedTokenizerJsonMatchesReference) {
+  const auto tok = Tokenizer::load(data("sp-json"));
+  const auto expected = nlohmann::json::parse(read_text_file(data("sp") / "expected.json"));
+  for (const auto& c : expected["cases"]) {
+    const std::string text = c["text"];
+    const Ids ids = c["ids"].get<Ids>();
+    EXPECT_EQ(tok.encode(text, false), ids) << text;
+    EXPECT_EQ(tok.decode(ids), c["decoded"].get<std::string>()) << text;
+  }
+}
+
 }  // namespace
 }  // namespace plena::tokenizer

@@ -7,6 +7,8 @@ metaspace/: a hand-built SentencePiece-style BPE tokenizer.json (Prepend/Replace
             Replace/ByteFallback/Fuse/Strip decoder), LLaMA-2/Mistral layout.
 sp/:        a SentencePiece BPE model trained by spm_train on corpus.txt, with expected ids from the
             sentencepiece Python module (the reference implementation) in sp/expected.json.
+sp-json/:   the sp/ model converted to a LLaMA-2-layout tokenizer.json (merges from the vocabulary, ranked by
+            the merged piece's score, as Hugging Face's converter does); it must give sp/expected.json's ids.
 gpt2/:      GPT-2's tokenizer.json cut by trim_bpe.py to the tokens of published encodings (gpt2/published.json).
 The expected ids of bytelevel/ and metaspace/ are derived by hand in test_tokenizer.cpp.
 """
@@ -126,7 +128,31 @@ def sentencepiece_model():
                    "chat_template": "{% for m in messages %}<|im_start|>{{ m.role }}\n{{ m.content }}<|im_end|>\n"
                                     "{% endfor %}"}, f, indent=1)
 
+def sp_to_tokenizer_json():
+    import sentencepiece as spm
+    sp = spm.SentencePieceProcessor(model_file="sp/tokenizer.model")
+    vocab = {sp.id_to_piece(i): i for i in range(sp.get_piece_size())}
+    score = {sp.id_to_piece(i): sp.get_score(i) for i in range(sp.get_piece_size())}
+    merges = []
+    for piece in vocab:  # every split of a piece into two pieces, best-scored result first
+        splits = [(piece[:k], piece[k:]) for k in range(1, len(piece)) if piece[:k] in vocab and piece[k:] in vocab]
+        merges += sorted(splits, key=lambda m: (vocab[m[0]], vocab[m[1]]))
+    merges.sort(key=lambda m: score[m[0] + m[1]], reverse=True)
+    special = lambda i: {"id": i, "content": sp.id_to_piece(i), "single_word": False, "lstrip": False,
+                         "rstrip": False, "normalized": False, "special": True}
+    with open("metaspace/tokenizer.json", encoding="utf-8") as f:
+        tok = json.load(f)  # the same pipeline; the model and added tokens are the SentencePiece model's
+    tok["added_tokens"] = [special(i) for i in range(3)]
+    tok["model"]["vocab"] = vocab
+    tok["model"]["merges"] = [[a, b] for a, b in merges]
+    os.makedirs("sp-json", exist_ok=True)
+    with open("sp-json/tokenizer.json", "w", encoding="utf-8") as f:
+        json.dump(tok, f, ensure_ascii=False, indent=0)
+    with open("sp-json/tokenizer_config.json", "w", encoding="utf-8") as f:
+        json.dump({"bos_token": "<s>", "eos_token": "</s>"}, f, indent=1)
+
 if __name__ == "__main__":
     bytelevel()
     metaspace()
     sentencepiece_model()
+    sp_to_tokenizer_json()
