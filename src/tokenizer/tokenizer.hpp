@@ -52,6 +52,7 @@ class Tokenizer {
   const std::filesystem::path& source() const;
 
  private:
+  Tokenizer() = default;  // only load() makes one
   struct State;
   std::shared_ptr<const State> state_;
 };
