@@ -78,7 +78,7 @@ whose geometry entries are in elements (docs/config.md). Keys without a unit are
 `_seconds`, `_GBps`, `bytes_...` prefixes) is used; `tests/cli/test_cli_conventions.cpp` checks
 the keys of every JSON output against this table.
 DOC
-  for c in "" asm disasm config quant sim compile run estimate eval ppa dse bench bench:list bench:show bench:check bench:baseline bench:score mcp; do
+  for c in "" asm disasm config quant sim compile run estimate eval ppa dse bench bench:list bench:show bench:check bench:baseline bench:score mcp tokenize detokenize; do
     c=${c//:/ }
     echo
     if [ -z "$c" ]; then echo "## plena"; else echo "## plena $c"; fi

@@ -5,7 +5,8 @@ SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO=sudo; fi
 PKGS="build-essential cmake ninja-build pkg-config clang libclang-rt-14-dev \
   libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev libtomlplusplus-dev nlohmann-json3-dev \
-  libfmt-dev libopenblas-dev libhwy-dev libpagmo-dev"
+  libfmt-dev libopenblas-dev libhwy-dev libpagmo-dev libpcre2-dev libsentencepiece-dev libicu-dev \
+  sentencepiece python3-sentencepiece"
 missing=""
 for p in $PKGS; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
 if [ -n "$missing" ]; then

@@ -1,22 +1,45 @@
-// plena run [--model DIR|PRESET] [--hw CONFIG] [--prompt-len N | --prompt-ids ...] [--gen M] [--batch B]
+// plena run [--model DIR|PRESET] [--hw CONFIG] [--prompt-len N | --prompt-ids ... | --prompt TEXT [--chat]] [--gen M]
+// [--batch B]
 // — thin wrapper over runner::run_model (docs/run.md).
 #include <fmt/core.h>
 #include <unistd.h>
 
+#include <nlohmann/json.hpp>
+
 #include "cli/commands.hpp"
 #include "cli/numeric_options.hpp"
 #include "cli/parallel_options.hpp"
+#include "cli/tokenizer_options.hpp"
 #include "cli/trace_window.hpp"
 #include "runner/runner.hpp"
 #include "support/support.hpp"
 
 namespace plena::cli {
 
+namespace {
+// The report's JSON with the texts of its id lists (and which tokenizer made them).
+std::string json_with_text(const runner::RunReport& rep, const tokenizer::Tokenizer& tok) {
+  nlohmann::ordered_json j = nlohmann::ordered_json::parse(rep.to_json());
+  const auto texts = [&](const std::vector<std::vector<int64_t>>& seqs) {
+    nlohmann::ordered_json list = nlohmann::ordered_json::array();
+    for (const auto& s : seqs) list.push_back(report_text(tok, s));
+    return list;
+  };
+  j["tokenizer"] = tok.describe();
+  j["prompt_text"] = texts(rep.prompts);
+  j["generated_text"] = texts(rep.generated);
+  j["ref_generated_text"] = texts(rep.ref_generated);
+  return j.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n";
+}
+}  // namespace
+
 void add_run_command(CLI::App& app) {
   struct Args {
     runner::RunOptions opt;
     std::string prompt_ids, json, dump_dir, loops = "hardware", dram_fidelity = "bank";
     std::string stats_dir, trace_dir, trace_window;
+    std::string prompt, tokenizer, system;
+    bool chat = false;
     bool quiet = false, progress = false, no_progress = false, no_step_reuse = false;
     ParallelFlags par;
   };
@@ -28,6 +51,19 @@ void add_run_command(CLI::App& app) {
   auto* ids = sub->add_option("--prompt-ids", a->prompt_ids,
                                "Prompt token ids: 1,2,3 (one prompt for every sequence; 1,2;3,4 one per sequence) or FILE.npy ([T] or [B, T])")
                    ->excludes(pl);
+  auto* text = sub->add_option("--prompt", a->prompt,
+                               "Prompt text, encoded with the checkpoint's tokenizer (or --tokenizer); the report "
+                               "shows the generated text")
+                   ->excludes(pl)
+                   ->excludes(ids);
+  sub->add_option("--tokenizer", a->tokenizer,
+                  "Tokenizer for --prompt and the report's text: checkpoint directory, tokenizer.json or "
+                  "tokenizer.model (default: the --model directory's)");
+  auto* chat = sub->add_flag("--chat", a->chat,
+                             "With --prompt: a user message in the checkpoint's chat template (LLaMA-3, Qwen2/3 "
+                             "ChatML or Mistral families)")
+                   ->needs(text);
+  sub->add_option("--system", a->system, "With --chat: a system message first")->needs(chat);
   sub->add_option("--gen", a->opt.gen, "New tokens per sequence, as max_new_tokens (0: prefill only)")
       ->check(kCount)
       ->capture_default_str();
@@ -69,9 +105,18 @@ void add_run_command(CLI::App& app) {
   sub->add_flag("--progress", a->progress, "Show a progress bar (default: when stderr is a terminal)");
   sub->add_flag("--no-progress", a->no_progress, "Never show a progress bar");
   sub->add_flag("-q,--quiet", a->quiet, "Print nothing on success (no progress bar either)");
-  sub->callback([a, ids] {
+  sub->callback([a, ids, text] {
     runner::RunOptions o = a->opt;
     if (ids->count() > 0) o.prompt_ids = runner::parse_prompt_ids(a->prompt_ids);
+    const auto tok = run_tokenizer(a->tokenizer, o.model);
+    if (text->count() > 0) {
+      if (!tok)
+        throw InputError(fmt::format("--prompt: error: model '{}' has no tokenizer (tokenizer.json or "
+                                     "tokenizer.model); expected a checkpoint directory with one, or --tokenizer",
+                                     o.model));
+      o.prompt_ids = {a->chat ? encode_chat(*tok, a->prompt, a->system) : tok->encode(a->prompt)};
+      if (o.prompt_ids[0].empty()) throw InputError("--prompt: error: the text encodes to no tokens; expected a prompt");
+    }
     o.dump_dir = a->dump_dir;
     o.stats_dir = a->stats_dir;
     o.trace_dir = a->trace_dir;
@@ -90,8 +135,10 @@ void add_run_command(CLI::App& app) {
       };
     }
     const runner::RunReport rep = runner::run_model(o);
-    if (!a->json.empty()) write_text_file(a->json, rep.to_json());
-    if (!a->quiet) fmt::print("{}", rep.to_text());
+    if (!a->json.empty()) write_text_file(a->json, tok ? json_with_text(rep, *tok) : rep.to_json());
+    if (!a->quiet)
+      fmt::print("{}", tok ? with_text_lines(rep.to_text(), *tok, rep.prompts, rep.generated, rep.ref_generated)
+                           : rep.to_text());
   });
 }
 

@@ -21,5 +21,6 @@ void add_ppa_command(CLI::App& app);
 void add_eval_command(CLI::App& app);
 void add_bench_command(CLI::App& app);
 void add_mcp_command(CLI::App& app);
+void add_tokenize_commands(CLI::App& app);  // tokenize, detokenize
 
 }  // namespace plena::cli

@@ -89,6 +89,7 @@ int main(int argc, char** argv) {
   plena::cli::add_eval_command(app);
   plena::cli::add_bench_command(app);
   plena::cli::add_mcp_command(app);
+  plena::cli::add_tokenize_commands(app);
   if (!plena::cli::subcommand_path_ok(app, argc, argv)) return 1;
   try {
     return plena::cli::run_cli(app, argc, argv);
