@@ -45,7 +45,12 @@ write_basic_package_version_file(${CMAKE_BINARY_DIR}/plenaConfigVersion.cmake CO
 install(FILES ${CMAKE_BINARY_DIR}/plenaConfig.cmake ${CMAKE_BINARY_DIR}/plenaConfigVersion.cmake
         DESTINATION ${PLENA_CMAKE_DIR})
 
-# pkg-config: -l flags in static link order.
+# pkg-config: -l flags in static link order; the libraries are static, so their own dependencies
+# are public here (Requires, not Requires.private).
+set(PLENA_PC_REQUIRES "fmt tomlplusplus libhwy")
+if(PLENA_CONFIG_MPI)
+  string(APPEND PLENA_PC_REQUIRES " mpi-cxx")
+endif()
 set(PLENA_PC_LIBS "")
 foreach(lib IN LISTS _plena_libs)
   get_target_property(_type ${lib} TYPE)
