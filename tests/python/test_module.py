@@ -165,6 +165,19 @@ class Simulator(unittest.TestCase):
         self.assertEqual(t.bytes, 48 + 6)
 
 
+class Stubs(unittest.TestCase):
+    def test_stubs_name_every_public_function_and_class(self):
+        import re
+        stub = (SOURCE_DIR / "src/python/plena.pyi").read_text()
+        declared = set(re.findall(r"^(?:def|class) (\w+)", stub, flags=re.M))
+        public = {n for n in dir(plena) if not n.startswith("_")}
+        self.assertEqual(declared, public)
+        for cls in [plena.HardwareConfig, plena.Simulator, plena.HbmTensor]:
+            body = stub.split(f"class {cls.__name__}")[1].split("\nclass ")[0].split("\ndef ")[0]
+            members = set(re.findall(r"^    (?:def )?(\w+)", body, flags=re.M)) - {"__init__"}
+            self.assertEqual(members, {n for n in dir(cls) if not n.startswith("_")}, cls.__name__)
+
+
 class Version(unittest.TestCase):
     def test_one_version_everywhere(self):
         self.assertEqual(cli("--version").split()[-1], plena.__version__)
