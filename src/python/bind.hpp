@@ -4,11 +4,17 @@
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
+#include <fmt/core.h>
+
 #include <cstdint>
+#include <limits>
 #include <memory>
+#include <type_traits>
 #include <span>
 #include <string>
 #include <vector>
+
+#include "support/support.hpp"
 
 namespace plena::python {
 namespace py = pybind11;
@@ -20,6 +26,27 @@ using InArray = py::array_t<T, py::array::c_style | py::array::forcecast>;
 template <class T>
 std::span<const T> view(const InArray<T>& a) {
   return {a.data(), static_cast<size_t>(a.size())};
+}
+
+// Integer input (instruction words, token ids, INT SRAM values) as a C-contiguous T array: numpy's
+// own cast would silently truncate 1.5 or wrap -1, so anything that is not an integer in T's range
+// is an InputError naming `what`.
+template <class T>
+InArray<T> integer_array(const py::handle& obj, const char* what) {
+  const py::array a = py::array::ensure(obj);
+  if (!a) throw InputError(fmt::format("{}: expected an array or list of integers", what));
+  const char kind = a.dtype().kind();
+  if (a.size() > 0 && kind != 'i' && kind != 'u')
+    throw InputError(fmt::format("{}: expected integers, got an array of dtype {}", what,
+                                 py::str(a.dtype()).cast<std::string>()));
+  const auto wide = py::array_t<int64_t, py::array::c_style | py::array::forcecast>::ensure(a);
+  for (py::ssize_t i = 0; i < wide.size(); ++i) {
+    const int64_t v = wide.data()[i];
+    if (v < int64_t(std::numeric_limits<T>::min()) || (std::is_same_v<T, uint32_t> && v > int64_t(UINT32_MAX)))
+      throw InputError(fmt::format("{}: value {} at index {} is outside {}", what, v, i,
+                                   std::is_same_v<T, uint32_t> ? "0 .. 2^32-1" : "the int64 range"));
+  }
+  return InArray<T>::ensure(a);
 }
 
 // Hands the vector's buffer to numpy (the array owns it; no copy).

@@ -16,10 +16,10 @@ void bind_isa(py::module_& m) {
       "Assemble PLENA assembly text into a uint32 array of instruction words (InputError names the line).");
   m.def(
       "disassemble",
-      [](const InArray<uint32_t>& words) { return isa::disassemble_program(view(words)); },
+      [](const py::object& words) { return isa::disassemble_program(view(integer_array<uint32_t>(words, "disassemble: words"))); },
       py::arg("words"), "Canonical assembly text of instruction words (one instruction per line).");
   m.def(
-      "to_mem_text", [](const InArray<uint32_t>& words) { return isa::to_mem_text(view(words)); },
+      "to_mem_text", [](const py::object& words) { return isa::to_mem_text(view(integer_array<uint32_t>(words, "to_mem_text: words"))); },
       py::arg("words"), "Upstream .mem text: one 0x%08X line per word.");
   m.def(
       "parse_mem_text",

@@ -35,7 +35,7 @@ std::vector<std::vector<int64_t>> prompt_ids(const py::object& prompt) {
   if (py::isinstance<py::str>(prompt))
     throw InputError("run: prompt: text prompts need the tokenizer (not built yet); pass token ids, e.g. [1, 2, 3] "
                      "or [[1, 2], [3, 4]]");
-  const auto ids = prompt.cast<InArray<int64_t>>();
+  const auto ids = integer_array<int64_t>(prompt, "run: prompt");
   if (ids.ndim() != 1 && ids.ndim() != 2)
     throw InputError(fmt::format("run: prompt: expected token ids of shape [T] or [B, T], got {} axes", ids.ndim()));
   const size_t cols = static_cast<size_t>(ids.shape(ids.ndim() - 1));

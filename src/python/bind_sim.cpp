@@ -22,7 +22,7 @@ class PySimulator {
       words_ = isa::assemble(program.cast<std::string>(), "<program>").words;
       return;
     }
-    const auto words = program.cast<InArray<uint32_t>>();
+    const auto words = integer_array<uint32_t>(program, "Simulator.load: program words");
     words_.assign(words.data(), words.data() + words.size());
   }
 
@@ -97,7 +97,9 @@ void bind_sram(py::class_<PySimulator>& c) {
       .def("read_fpsram", [](PySimulator& s, uint64_t i, size_t n) { return to_numpy(s.machine().read_fpsram(i, n)); },
            py::arg("index"), py::arg("count"))
       .def("write_intsram",
-           [](PySimulator& s, uint64_t i, const InArray<uint32_t>& v) { s.machine().write_intsram(i, view(v)); },
+           [](PySimulator& s, uint64_t i, const py::object& v) {
+             s.machine().write_intsram(i, view(integer_array<uint32_t>(v, "write_intsram: values")));
+           },
            py::arg("index"), py::arg("values"))
       .def("read_intsram", [](PySimulator& s, uint64_t i, size_t n) { return to_numpy(s.machine().read_intsram(i, n)); },
            py::arg("index"), py::arg("count"));

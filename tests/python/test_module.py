@@ -32,6 +32,14 @@ class Assembler(unittest.TestCase):
         np.testing.assert_array_equal(plena.assemble(plena.disassemble(words)), words)
         np.testing.assert_array_equal(plena.parse_mem_text(plena.to_mem_text(words)), words)
 
+    def test_words_must_be_32_bit_integers(self):
+        with self.assertRaisesRegex(plena.InputError, "expected integers, got an array of dtype float64"):
+            plena.disassemble([1.5])
+        with self.assertRaisesRegex(plena.InputError, r"value -1 at index 1 is outside 0 \.\. 2\^32-1"):
+            plena.to_mem_text([0, -1])
+        with self.assertRaisesRegex(plena.InputError, "value 4294967296"):
+            plena.Simulator(plena.HardwareConfig.load("reference-small")).load([2**32])
+
     def test_errors_carry_the_location(self):
         with self.assertRaises(plena.InputError) as e:
             plena.assemble("S_ADDI_INT gp1, gp0, 1\nS_BOGUS gp1\n", "k.asm")

@@ -68,6 +68,10 @@ class Run(unittest.TestCase):
             plena.run(prompt="hello")
         with self.assertRaisesRegex(plena.InputError, r"\[T\] or \[B, T\]"):
             plena.run(prompt=np.zeros((1, 1, 2), dtype=np.int64))
+        with self.assertRaisesRegex(plena.InputError, "expected integers"):
+            plena.run(prompt=[1.0, 2.5])
+        with self.assertRaisesRegex(plena.InputError, "empty"):
+            plena.run(prompt=[])
         with self.assertRaises(plena.InputError):
             plena.run(prompt=[10**9])  # outside the vocabulary: the runner's own message
 
