@@ -8,7 +8,7 @@
 #include <system_error>
 
 #include "cli/commands.hpp"
-#include "cli/version.hpp"
+#include "plena/version.hpp"
 #include "support/output.hpp"
 #include "support/support.hpp"
 
