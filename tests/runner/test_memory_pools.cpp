@@ -10,6 +10,7 @@
 
 #include "analytic/validate/validate.hpp"
 #include "config/config.hpp"
+#include "model/model.hpp"
 #include "runner/runner.hpp"
 #include "support/support.hpp"
 
@@ -79,6 +80,19 @@ TEST(MemoryPoolsRun, PoolTooSmallForItsClassIsNamed) {
     const std::string m = e.what();
     EXPECT_NE(m.find("memory pool 'fast' (hbm3 6400, capacity 1024 bytes, holds kv, activations)"), std::string::npos)
         << m;
+  }
+}
+
+// The estimate checks capacity per pool too, naming the pool.
+TEST(MemoryPoolsRun, EstimateChecksCapacityPerPool) {
+  std::string spec = two_pools();
+  spec.replace(spec.find("512 MiB"), 7, "64 KiB");  // the weights pool
+  try {
+    analytic::estimate(model::model_preset("tiny"), config::resolve_config(spec), {8, 4, 1, 0}, {});
+    FAIL() << "expected an InputError";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("memory pool 'weights' (lpddr5x) holds"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("capacity is 65536 bytes"), std::string::npos) << e.what();
   }
 }
 
