@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "analytic/analytic.hpp"
 #include "analytic/validate/validate.hpp"
 #include "config/config.hpp"
 #include "model/model.hpp"
