@@ -240,12 +240,11 @@ void check_pools(const Estimate& e, const model::ModelConfig& m, const Workload&
     if (p.resident_bytes <= p.capacity) continue;
     const uint64_t min_dev = par.devices * uint64_t(std::ceil(double(p.resident_bytes) / double(p.capacity)));
     throw InputError(fmt::format(
-        "error: memory pool '{}' ({}) holds {:.2f} GiB per device ({} weights {:.2f} GiB + KV {:.2f} GiB for {} x {} "
-        "tokens, as placed by its holds) but its capacity is {:.2f} GiB: raise [memory.{}] capacity, move a class to "
+        "error: memory pool '{}' ({}) holds {} bytes per device ({} weights {} bytes + KV {} bytes for {} x {} "
+        "tokens, as placed by its holds) but its capacity is {} bytes: raise [memory.{}] capacity, move a class to "
         "another pool, or use --devices >= {}",
-        p.name, p.dram, double(p.resident_bytes) / 1073741824.0, m.name, double(e.weight_bytes_per_device) / 1073741824.0,
-        double(e.kv_bytes_per_device) / 1073741824.0, w.batch, w.prefill + w.decode, double(p.capacity) / 1073741824.0,
-        p.name, std::max<uint64_t>(min_dev, par.devices + 1)));
+        p.name, p.dram, p.resident_bytes, m.name, e.weight_bytes_per_device, e.kv_bytes_per_device, w.batch,
+        w.prefill + w.decode, p.capacity, p.name, std::max<uint64_t>(min_dev, par.devices + 1)));
   }
 }
 

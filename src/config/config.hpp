@@ -135,7 +135,7 @@ struct MemoryPool {
   uint32_t channels = 0;           // 0: the standard's organisation
   uint64_t capacity_bytes = 0;     // > 0, a multiple of 64
   std::vector<MemoryClass> holds;  // the classes placed here; each class in exactly one pool
-  std::vector<dram::FieldOverride> overrides;  // [memory.<name>.overrides], in file order
+  std::vector<dram::FieldOverride> overrides;  // [memory.<name>.overrides], by field name
   bool operator==(const MemoryPool&) const = default;
 };
 

@@ -219,7 +219,14 @@ void read_memory(const toml::node* memory, std::string_view file, HardwareConfig
   const Ctx c{file};
   const toml::table* t = memory->as_table();
   if (!t || t->empty()) c.fail(memory, "memory: expected [memory.<pool>] tables");
-  for (const auto& [k, v] : *t) cfg.memory.push_back(read_pool(c, k.str(), v));
+  // toml++ keeps a table's keys sorted: restore the declaration order from the source positions.
+  std::vector<std::pair<std::string_view, const toml::node*>> order;
+  for (const auto& [k, v] : *t) order.emplace_back(k.str(), &v);
+  std::stable_sort(order.begin(), order.end(), [](const auto& a, const auto& b) {
+    const auto &x = a.second->source().begin, &y = b.second->source().begin;
+    return std::pair(x.line, x.column) < std::pair(y.line, y.column);
+  });
+  for (const auto& [name, node] : order) cfg.memory.push_back(read_pool(c, name, *node));
   if (cfg.memory.size() > kMaxPools)
     c.fail(memory, fmt::format("memory: {} pools; expected at most {}", cfg.memory.size(), kMaxPools));
   if (cfg.memory.size() == 1 && cfg.memory[0].holds.empty())

@@ -40,7 +40,7 @@ struct TechInfo {
 struct StandardInfo {
   std::string name, description, source, kind;  // kind: "dram" | "flash" | "ideal"
   std::string default_speed;
-  std::vector<std::string> speeds;  // in file order
+  std::vector<std::string> speeds;  // sorted by name
   TechInfo tech;
 };
 
