@@ -64,7 +64,7 @@ class SwiGluEpilogue final : public LinearEpilogue {
   }
   void rows(ProgramBuilder& b, uint64_t n) override {
     const uint64_t vlen = b.config().geometry.vlen;
-    b.loop(n, [&] {
+    b.loop(n, LoopPolicy::automatic(16), [&] {  // a few rows (inside the linear's loops): no loop counter
       b.v_sub_vf(t_, g_, f0, 0, 1);  // -gate
       b.v_exp_v(t_, t_);
       b.v_add_vf(t_, t_, f_one_);
