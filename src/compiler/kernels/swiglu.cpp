@@ -57,10 +57,13 @@ class SwiGluEpilogue final : public LinearEpilogue {
   }
   void begin(ProgramBuilder& b, GpReg y_block, uint64_t back) override {
     b.sub_imm(u_, y_block, back);
+    // A fixed-length load whatever the distance: the counted standalone call places gate and up
+    // elsewhere than a model step, and must count the same instructions.
+    b.load_imm(g_, gate_ >= up_ ? gate_ - up_ : up_ - gate_);
     if (gate_ >= up_)
-      b.add_imm(g_, u_, gate_ - up_);
+      b.s_add_int(g_, u_, g_);
     else
-      b.sub_imm(g_, u_, up_ - gate_);
+      b.s_sub_int(g_, u_, g_);
   }
   void rows(ProgramBuilder& b, uint64_t n) override {
     const uint64_t vlen = b.config().geometry.vlen;
