@@ -380,6 +380,9 @@ OpEstimate estimate_attention_counted(const config::HardwareConfig& cfg, MemoryM
     for (const auto& p : k.phases)
       phases += double(p.times) * (double(std::max({p.instructions, p.vector_cycles, p.matrix_cycles, p.chain_cycles})) +
                                    double(p.exposed_cycles));
+    // Broadcast scores (docs/kernels-attention.md §3b): a call's first M_BTMM has no softmax rows
+    // to run under (the rows need its scores; the later ones run under the previous batch's rows).
+    if (k.count(Opcode::M_BTMM) > 0) phases += double(cfg.latency.systolic_overhead + cfg.latency.matrix_bmm);
     // Prefetched one ahead (decode): the phases split evenly over the setup (Q copy, init) and the
     // bursts. The setup runs under the first transfer, each burst's products under the next
     // transfer, and the last burst's products after it.

@@ -31,6 +31,10 @@ struct LinearArgs {
   std::string next_weight = "";
   bool chained = false;
   uint64_t* chain_half = nullptr;
+  // Fused SwiGLU (the up projection): each finished output column block u becomes silu(g) * u in
+  // this VRAM tensor's rows (g: its values; same shape as the output), under the next block's
+  // multiplies: the bits of emit_swiglu(gate, up -> gate).
+  std::string swiglu_gate = "";
 };
 
 // Returns the K tiles per chunk it chose.

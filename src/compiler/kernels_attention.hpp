@@ -142,6 +142,7 @@ struct AttentionSchedule {
   uint64_t kv_passes = 0;
   bool vram_stats = false;  // running max and sum in VRAM rows (long KV ranges, small FP SRAM)
   bool row_sums = false;    // one-tile prefill: row sums on the matrix unit, O /= l per Q block
+  bool broadcast_scores = false;  // row sums with S from M_BTMM: every head of a Q block at once
 };
 AttentionSchedule emit_flash_attention(ProgramBuilder& b, MemoryPlan& plan, const AttentionArgs& args);
 // Attention calls whose programs differ only in their step values (load_step_imm: the mask

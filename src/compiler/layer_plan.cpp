@@ -310,15 +310,15 @@ void PlanBuilder::mlp_block(std::vector<PlannedCall>& v) {
         alloc("up", I);
         emit_linear(b, plan, chained({L + "gate_proj", L + "gate_proj", "h", "gate"}, false, L + "up_proj"));
       });
-  add(v, "linear", "up_proj", chained_shape(linear_shape(ra_, H, I), true, I, H),
+  // SwiGLU runs inside up_proj, each finished column block under the next one's multiplies.
+  add(v, "linear", "up_proj", chained_shape(linear_shape(ra_, H, I), true, I, H).set("swiglu", 1),
       [this](ProgramBuilder& b, MemoryPlan& plan, const std::string& L) {
-        emit_linear(b, plan, chained({L + "up_proj", L + "up_proj", "h", "up"}, true, L + "down_proj"));
+        LinearArgs a = chained({L + "up_proj", L + "up_proj", "h", "up"}, true, L + "down_proj");
+        a.swiglu_gate = "gate";
+        emit_linear(b, plan, a);
         free("h");
+        free("up");
       });
-  add(v, "swiglu", "swiglu", rows_shape(I), [this](ProgramBuilder& b, MemoryPlan& plan, const std::string& L) {
-    emit_swiglu(b, plan, {L + "swiglu", "gate", "up", "gate"});
-    free("up");
-  });
   add(v, "linear", "down_proj", chained_shape(linear_shape(ra_, I, H), true, 0, 0),
       [this, H](ProgramBuilder& b, MemoryPlan& plan, const std::string& L) {
         alloc("down", H);

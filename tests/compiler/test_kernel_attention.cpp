@@ -448,6 +448,12 @@ TEST(KernelAttention, RowSumsOnTheMatrixUnit) {
     EXPECT_EQ(r.schedule.heads_per_pass, std::min<uint64_t>(c.heads, 16 / c.head_dim * c.heads / c.kv_heads))
         << c.label();  // every head of a unit (MLEN 16: two kv heads of 8)
     EXPECT_EQ(r.ops.count(isa::Opcode::V_RED_SUM), 0u) << c.label();
+    // head_dim = HLEN, Q MLEN rows deep, one chunk: S of a Q block's heads by one M_BTMM per kv head.
+    const bool broadcast = c.batch == 1 && c.max_q_chunk == 0;
+    EXPECT_EQ(r.schedule.broadcast_scores, broadcast) << c.label();
+    if (broadcast) {
+      EXPECT_EQ(r.ops.at(isa::Opcode::M_BTMM), c.heads * c.head_dim / 16) << c.label();  // one per Q block
+    }
   }
   const Case bf{.q_len = 40, .kv_len = 40, .heads = 4, .kv_heads = 2, .head_dim = 16, .seed = 46, .kv_combined = true};
   // reference-small's emulator latencies (M_MM = MLEN cycles) make V_RED_SUM cheaper: not used;
@@ -459,6 +465,15 @@ TEST(KernelAttention, RowSumsOnTheMatrixUnit) {
       "ref-bf16-analytic");
   check_bf16(bf_analytic, bf);
   EXPECT_TRUE(run_case(bf_analytic, bf).schedule.row_sums);
+  // MLEN-deep Q: a bf16 cache of 4 heads over 2 kv heads: S by M_BTMM, same bits (staged golden).
+  const Case deep{.q_len = 64, .kv_len = 64, .heads = 8, .kv_heads = 2, .head_dim = 16, .seed = 48,
+                  .kv_combined = true};
+  check_bf16(bf_analytic, deep);
+  const Result rd = run_case(bf_analytic, deep);
+  EXPECT_TRUE(rd.schedule.broadcast_scores);
+  EXPECT_EQ(rd.ops.count(isa::Opcode::M_TMM), 0u);
+  EXPECT_EQ(rd.ops.at(isa::Opcode::M_BTMM), 2u);  // one per (Q block, kv head): 4 heads per block
+  EXPECT_FALSE(run_case(bf_analytic, bf).schedule.broadcast_scores);  // Q is 40 rows, not MLEN deep
   const auto wide_fp = config::parse_config_toml(
       "base = \"tiny-fp32\"\n[sram]\nfp_type = \"bf16\"\n[timing]\nlatency_profile = \"analytic\"\n", "fp-bf16");
   const Case c{.q_len = 16, .kv_len = 16, .heads = 2, .kv_heads = 1, .head_dim = 8, .seed = 47};

@@ -165,3 +165,38 @@ TEST(KernelLinear, LargeMatrix) {
   if (!large_tests()) GTEST_SKIP() << "set PLENA_LARGE_TESTS=1 (or ctest -L large) for the full matrix";
   run_matrix(true);
 }
+
+// SwiGLU fused into the up projection (LinearArgs::swiglu_gate) gives the bits of the linear
+// followed by emit_swiglu, and the counting back-end counts what executes.
+void check_fused_swiglu(const Geo& g, const LinearCase& c) {
+  SCOPED_TRACE(fmt::format("{} rows {} K {} N {} max_k_tiles {}", geo_name(g), c.rows, c.k, c.n, c.max_k_tiles));
+  auto run = [&](bool fused) {
+    Rig r(make_config(g));
+    r.put_vram("resident", 3, 16, std::vector<float>(48, 2.f));
+    r.put_vram("x", c.rows, c.k, randv(c.rows * c.k, 321, 1.0f), g.blen);
+    r.put_vram("gate", c.rows, c.n, randv(c.rows * c.n, 322, 2.0f), g.blen);
+    r.put_hbm("w", c.k, c.n, randv(c.k * c.n, 323, 0.5f), r.cfg.formats.m_weight, 1, TensorClass::Weight);
+    r.alloc_vram("up", c.rows, c.n, g.blen);
+    LinearArgs a{.name = "up", .weight = "w", .input = "x", .output = "up", .max_k_tiles = c.max_k_tiles};
+    if (fused) {
+      a.swiglu_gate = "gate";
+      const KernelCost cost = count_emission(r.cfg, r.plan, [&](ProgramBuilder& b, MemoryPlan& p) { emit_linear(b, p, a); });
+      emit_linear(r.b, r.plan, a);
+      expect_counts_match(r.b, cost);
+    } else {
+      emit_linear(r.b, r.plan, a);
+      emit_swiglu(r.b, r.plan, {"act", "gate", "up", "gate"});
+    }
+    r.run();
+    return r.get_vram("gate");
+  };
+  const auto fused = run(true), separate = run(false);
+  EXPECT_TRUE(bits_equal(fused, separate));
+  EXPECT_GT(compare(fused, std::vector<float>(fused.size(), 0.f)).nonzero, fused.size() / 2);  // not vacuous
+}
+
+TEST(KernelLinear, FusedSwiGluEqualsSeparate) {
+  check_fused_swiglu(Geo{16, 4, "fp32", "fp32"}, {.rows = 5, .k = 32, .n = 48, .max_k_tiles = 1});  // rows per column
+  check_fused_swiglu(Geo{16, 4, "fp32", "fp32"}, {.rows = 8, .k = 16, .n = 16});                     // one block: tail only
+  check_fused_swiglu(Geo{64, 4, "bf16", "plena-hw-mxfp:fp8_e4m3:b8"}, {.rows = 6, .k = 64, .n = 128});  // rows per group
+}

@@ -60,6 +60,12 @@ struct AttentionSetup {
   // Row sums: a second S buffer, so the next group's S is multiplied while this group's rows run.
   uint64_t s2_base = 0;
   std::string n_s2;
+  // Broadcast scores (row sums, head_dim = HLEN, one chunk): S of every head of a Q block against
+  // one kv head by one M_BTMM into BROADCAST x MLEN rows at bs_base (head k of the block at row
+  // k MLEN), instead of per (head, row group) M_TMMs over MLEN columns of which head_dim are used.
+  bool bscores = false;
+  uint64_t bs_base = 0;
+  std::string n_bs;
   uint64_t s_base = 0, pv_base = 0, mask_base = 0, low_base = 0, scale_slot = 0, neg_slot = 0;
   // The column-mask table holds mask_rows rows; the row masking keys >= s sits at slot
   // (s - mask_first) mod MLEN (see allocate), and the -1e30 row follows them.
@@ -95,6 +101,7 @@ struct AttentionSetup {
   void check_args(const config::HardwareConfig& cfg);
   void check_tensors(const config::HardwareConfig& cfg, MemoryPlan& plan);
   void allocate(MemoryPlan& plan);
+  bool broadcast_fits(const config::HardwareConfig& cfg, const MemoryPlan& plan, bool ones_room) const;
 };
 
 AttentionSetup::AttentionSetup(const config::HardwareConfig& cfg, MemoryPlan& plan, const AttentionArgs& args)
@@ -215,6 +222,8 @@ void AttentionSetup::allocate(MemoryPlan& plan) {
   const uint64_t blocks = row_sum_blocks(plan.config(), a);
   if (sch.row_sums && (hm.max_unit_heads + blocks) * round_up(sch.q_chunk, blen) > plan.vram_space().largest_free())
     sch = attention_schedule(plan.config(), a, hm, fp_free, vram_budget, false);
+  bscores = broadcast_fits(plan.config(), plan, own_ones || kv.combined());
+  if (bscores) sch = {a.q_len, hm.max_unit_heads, false, true};
   q_chunk = sch.q_chunk, hpass = sch.heads_per_pass, vstats = sch.vram_stats, rsum = sch.row_sums;
   if (q_chunk == 0)
     fail(a.name, fmt::format("needs 2 * min(q_len, BLEN) = {} free FP SRAM entries for the running max and sum, {} free",
@@ -225,6 +234,8 @@ void AttentionSetup::allocate(MemoryPlan& plan) {
     lsum_rows = round_up(q_chunk, blen);
     lsum_base = plan.alloc_vram(n_lsum, blocks * lsum_rows, vlen).base();
     s2_base = plan.alloc_vram(n_s2, blen, mlen).base();
+    n_bs = a.name + ".bs";
+    if (bscores) bs_base = plan.alloc_vram(n_bs, plan.config().geometry.broadcast_amount * mlen, vlen).base();
   } else if (vstats) {
     stats_base = plan.alloc_vram(n_st, vram_stats_rows(q_chunk, hpass), vlen).base();
   } else {
@@ -234,15 +245,31 @@ void AttentionSetup::allocate(MemoryPlan& plan) {
   // Q heads copied next to their kv head (head_dim < MLEN): one VLEN block per head of a unit,
   // copied once per query chunk for all passes (the identity tile shares the K tiles' MRAM).
   qx_rows = round_up(q_chunk, blen);
-  qx_base = hm.copy_q ? plan.alloc_vram(n_qx, hm.max_unit_heads * qx_rows, vlen).base() : 0;
+  qx_base = hm.copy_q && !bscores ? plan.alloc_vram(n_qx, hm.max_unit_heads * qx_rows, vlen).base() : 0;
   head_rows = a.q_len == 1 && hm.copy_q && kv.combined() && ub == 1 && !vstats && hpass >= hm.max_unit_heads;
   n_ox = a.name + ".ox";
   if (head_rows) ox_base = plan.alloc_vram(n_ox, round_up(hm.max_unit_heads, blen), vlen).base();
 }
 
+// Broadcast scores apply to a row-sum prefill of one chunk (q_len <= MLEN) whose heads are the
+// HLEN segments M_BTMM reads (head_dim = HLEN, BROADCAST * HLEN = VLEN), with bmm_scale 1 (S keeps
+// its bits: the same f32 products in the same order as M_TMM over the copied Q row, whose other
+// columns are zeros), Q rows readable MLEN deep in place (rows_alloc), and VRAM for the
+// BROADCAST x MLEN score rows and the row sums.
+bool AttentionSetup::broadcast_fits(const config::HardwareConfig& cfg, const MemoryPlan& plan, bool ones_room) const {
+  const uint64_t bcast = cfg.geometry.broadcast_amount;
+  if (!row_sums_apply(cfg, a, hm, ones_room) || hd != hlen || bcast * hlen != vlen || cfg.compute.bmm_scale != 1.0)
+    return false;
+  if (a.q_len > mlen || (a.max_q_chunk && a.max_q_chunk < a.q_len) || !a.copy_tile.empty()) return false;
+  if ((a.batch - 1) * a.q_len + mlen > q->rows_alloc) return false;
+  const uint64_t need = bcast * mlen + row_sum_blocks(cfg, a) * round_up(a.q_len, blen) + 3 * blen;
+  return plan.vram_space().largest_free() >= need;
+}
+
 void AttentionSetup::release(MemoryPlan& plan) const {
   if (head_rows) plan.free_vram(n_ox);
-  if (hm.copy_q) plan.free_vram(n_qx);
+  if (hm.copy_q && !bscores) plan.free_vram(n_qx);
+  if (bscores) plan.free_vram(n_bs);
   if (rsum) {
     plan.free_vram(n_s2);
     plan.free_vram(n_lsum);
@@ -378,6 +405,8 @@ class FlashAttentionEmitter {
     GroupKind k;
   };
   void pipelined_tile(uint64_t t);
+  void broadcast_tile(uint64_t t);
+  void item_products(const Item& it, uint64_t tile);
   void rows_with_next_scores(uint64_t t, const Item& it, const Item* next, uint64_t next_s);
   void next_scores_begin(const Item& next, uint64_t next_s);
   void next_scores_zeros(const Item& next);
@@ -428,7 +457,7 @@ void FlashAttentionEmitter::emit() {
   b_.s_ld_fp(f_scale, at(ra, s_.scale_slot), 0);
   build_masks();
   bind_caches();
-  if (s_.rsum && s_.own_ones) {  // its own MRAM block: once for the whole call
+  if (s_.rsum && (s_.own_ones || s_.bscores)) {  // its own block, or no Q copy evicts it: once per call
     auto ai = b_.regs().hbm("identity");
     b_.set_addr_reg(ai, s_.idt->base);
     load_ones(ai);
@@ -510,7 +539,7 @@ void FlashAttentionEmitter::emit_unit(uint64_t bi, uint64_t u) {
   for (qc0 = 0; qc0 < a_.q_len; qc0 += s_.q_chunk) {
     qcn = std::min(s_.q_chunk, a_.q_len - qc0);
     groups = ceil_div(qcn, s_.blen);
-    if (hm.copy_q) {
+    if (hm.copy_q && !s_.bscores) {
       b_.stage(fmt::format("{}: sequence {} rows {}.. heads {}..{}: Q next to the kv heads", a_.name, bi, qc0, h_lo,
                            h_hi - 1));
       make_heads(bi, h_lo, h_lo, h_hi);
@@ -544,7 +573,7 @@ void FlashAttentionEmitter::make_heads(uint64_t bi, uint64_t h_lo, uint64_t p0, 
     hh.o_q = s_.head_masks ? col0 % vlen : 0;
     hh.o_row0 = s_.o->block_address(qb0) + (bi * a_.q_len + qc0) * vlen;
     hh.v_col = s_.hm.copy_q ? s_.kv.col(kvh) % s_.mlen : 0;
-    if (s_.hm.copy_q) {
+    if (s_.hm.copy_q && !s_.bscores) {
       hh.q_row0 = s_.qx_base + (h - h_lo) * s_.qx_rows * vlen;
       hh.q_stride = 0;
     } else {
@@ -731,6 +760,7 @@ void FlashAttentionEmitter::tile_body(uint64_t t) {
     }
     b_.add_imm(r_e, r_e, tpp * mlen * s_.kv.width);
   }
+  if (s_.bscores) return broadcast_tile(t);
   if (s_.rsum) return pipelined_tile(t);
   // Every head of the pass emits the same code shape for the tile (head-specific values are
   // fixed-length loads and SRAM offsets): counted once.
@@ -788,6 +818,64 @@ void FlashAttentionEmitter::pipelined_tile(uint64_t t) {
     group_row_sums();
   }
   cur_s = s_.s_base;
+}
+
+// Broadcast scores: per (Q block, kv head) batch one M_BTMM gives S of every head of the block
+// (BROADCAST x MLEN rows; the kv head's heads are read). The next batch's M_BTMM is issued before
+// this batch's rows, so it runs under them; the items' P V and row sums wait until the vector
+// unit has had about one M_BTMM's worth of rows (lead), then run two items per item's rows, so
+// the in-order matrix queue never holds the front end (and the vector unit) behind the M_BTMM.
+// The next batch's write-out follows this batch's products (it overwrites their P rows).
+void FlashAttentionEmitter::broadcast_tile(uint64_t t) {
+  const uint64_t mlen = s_.mlen, blen = s_.blen, tile = t % s_.tpp;
+  struct Batch {
+    uint64_t qb = 0, kvh = 0, q_row0 = 0;
+    std::vector<Item> items;
+  };
+  std::vector<Batch> batches;
+  for (const Head& hh : heads) {
+    const uint64_t qb = hh.h * s_.hd / s_.vlen, kvh = hh.h / s_.hm.rep;
+    if (batches.empty() || batches.back().qb != qb || batches.back().kvh != kvh)
+      batches.push_back({qb, kvh, hh.q_row0, {}});
+    for (uint64_t g = 0; g < groups; ++g)
+      if (const GroupKind k = classify(g, t); k.kind != 0) batches.back().items.push_back({&hh, g, k});
+  }
+  auto scores = [&](const Batch& bt) {
+    b_.m_btmm(at(ra, s_.mk->tile_address(tile) + s_.kv.col(bt.kvh) % mlen), at(rb, bt.q_row0));
+  };
+  const auto& l = b_.config().latency;
+  const uint64_t row_cycles = l.vector_mul + 2 * l.vector_add + l.vector_max + l.vector_exp;
+  const uint64_t lead = ceil_div(l.systolic_overhead + l.matrix_bmm, blen * std::max<uint64_t>(1, row_cycles));
+  scores(batches[0]);
+  b_.m_bmm_wo(at(ra, s_.bs_base), 0);
+  for (size_t j = 0; j < batches.size(); ++j) {
+    const std::vector<Item>& items = batches[j].items;
+    if (j + 1 < batches.size()) scores(batches[j + 1]);
+    const uint64_t n = items.size();
+    uint64_t done = 0;
+    for (uint64_t k = 0; k < n; ++k) {
+      const Item& it = items[k];
+      select_head(*it.head);
+      set_group(it.g);
+      cur_s = s_.bs_base + ((it.head->h * s_.hd % s_.vlen) / s_.hd * mlen + it.g * blen) * s_.vlen;
+      rows_with_next_scores(t, it, nullptr, 0);
+      if (k + 1 < std::min(lead, n)) continue;
+      // Spread the pending products over the items left (this one included).
+      const uint64_t pending = k + 1 - done, rate = ceil_div(pending + (n - 1 - k), n - k);
+      for (uint64_t e = 0; e < rate && done <= k; ++e) item_products(items[done++], tile);
+    }
+    if (j + 1 < batches.size()) b_.m_bmm_wo(at(ra, s_.bs_base), 0);
+  }
+  cur_s = s_.s_base;
+}
+
+// P V and the row sums of a broadcast-scores item (its S rows in the score buffer).
+void FlashAttentionEmitter::item_products(const Item& it, uint64_t tile) {
+  select_head(*it.head);
+  set_group(it.g);
+  cur_s = s_.bs_base + ((it.head->h * s_.hd % s_.vlen) / s_.hd * s_.mlen + it.g * s_.blen) * s_.vlen;
+  group_pv(tile, true);
+  group_row_sums();
 }
 
 // The next item's S: its Q rows in r_idx, its buffer in r_orow (neither is used by first-tile
@@ -1380,6 +1468,7 @@ AttentionSchedule emit_flash_attention(ProgramBuilder& b, MemoryPlan& plan, cons
   AttentionSchedule s{setup.q_chunk, setup.hpass};
   s.vram_stats = setup.vstats;
   s.row_sums = setup.rsum;
+  s.broadcast_scores = setup.bscores;
   s.q_chunks = (a.q_len + s.q_chunk - 1) / s.q_chunk;
   s.kv_passes = a.batch * s.q_chunks * ((a.num_heads + s.heads_per_pass - 1) / s.heads_per_pass);
   return s;

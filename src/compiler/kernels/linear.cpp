@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -57,7 +58,7 @@ void emit_chunk_prefetch(ProgramBuilder& b, const HbmTensor& w, HbmReg aw, const
 // the multiplies in flight and the front end keeps feeding the matrix unit. The address registers
 // walk and are walked back (no copies: the pass holds many registers).
 void emit_chunk_multiplies(ProgramBuilder& b, const PassGeometry& g, const LinearPass& p, GpReg buf, GpReg y_block,
-                           uint64_t kc) {
+                           uint64_t kc, LinearEpilogue* epi = nullptr) {
   const config::HardwareConfig& cfg = b.config();
   const uint64_t mlen = cfg.geometry.mlen, blen = cfg.geometry.blen, vlen = cfg.geometry.vlen;
   const uint64_t kt0 = kc * g.chunk_tiles, ktc = std::min(g.chunk_tiles, g.k_tiles - kt0);
@@ -70,6 +71,9 @@ void emit_chunk_multiplies(ProgramBuilder& b, const PassGeometry& g, const Linea
     b.add_imm(out_rg, y_block, 0);
   else
     b.load_imm(out_rg, g.scratch_base);
+  // The previous block's epilogue rows: per sub-column when BLEN rows split evenly, else per group.
+  const uint64_t subs = mlen / blen, per_sub = blen % subs == 0 ? blen / subs : 0;
+  if (epi) epi->begin(b, y_block, p.y_block_stride);
   auto row_group = [&] {
     b.loop(mlen / blen, [&] {
       if (ktc == 1) {
@@ -87,7 +91,9 @@ void emit_chunk_multiplies(ProgramBuilder& b, const PassGeometry& g, const Linea
       // Row-granular MRAM: the next BLEN output columns are BLEN MRAM rows further.
       b.add_imm(buf, buf, blen * mlen);
       b.add_imm(out_rg, out_rg, blen);
+      if (epi && per_sub) epi->rows(b, per_sub);
     });
+    if (epi && !per_sub) epi->rows(b, blen);
     b.sub_imm(buf, buf, mlen * mlen);
     b.add_imm(act_rg, act_rg, blen * vlen);
     b.add_imm(out_rg, out_rg, blen * vlen - mlen);
@@ -157,7 +163,7 @@ void emit_linear_pass(ProgramBuilder& b, const HbmTensor& w, HbmReg aw, const Pa
   b.load_imm(cur, g.buffers[0]);
   b.load_imm(nxt, g.buffers[1]);
   if (g.ahead() && !first_loaded) emit_chunk_prefetch(b, w, aw, g, hbm_nb, cur, 0, true);
-  auto block = [&](bool last) {
+  auto block = [&](bool last, bool prev) {
     for (uint64_t kc = 0; kc < g.chunks; ++kc) {
       if (!g.ahead()) {
         emit_chunk_prefetch(b, w, aw, g, hbm_nb, cur, kc, false);
@@ -170,7 +176,7 @@ void emit_linear_pass(ProgramBuilder& b, const HbmTensor& w, HbmReg aw, const Pa
       } else if (handoff) {
         b.chain_note(false, emit_handoff_prefetch(b, *handoff, g, nxt));
       }
-      emit_chunk_multiplies(b, g, p, cur, y_nb, kc);
+      emit_chunk_multiplies(b, g, p, cur, y_nb, kc, kc == 0 && prev ? p.epilogue : nullptr);
       if (g.ahead()) {
         auto t = regs.gp("buffer swap");
         b.add_imm(t, cur, 0);
@@ -181,9 +187,18 @@ void emit_linear_pass(ProgramBuilder& b, const HbmTensor& w, HbmReg aw, const Pa
     b.add_imm(hbm_nb, hbm_nb, mlen);
     b.add_imm(y_nb, y_nb, p.y_block_stride);
   };
-  // The last column block is peeled: it prefetches nothing past the weight.
-  b.loop(g.blocks - 1, [&] { block(false); });
-  block(true);
+  // The last column block is peeled: it prefetches nothing past the weight. With an epilogue the
+  // first is too (no block before it), and the last block's rows follow.
+  if (!p.epilogue) {
+    b.loop(g.blocks - 1, [&] { block(false, false); });
+    block(true, false);
+    return;
+  }
+  if (g.blocks > 1) block(false, false);
+  if (g.blocks > 2) b.loop(g.blocks - 2, [&] { block(false, true); });
+  block(true, g.blocks > 1);
+  p.epilogue->begin(b, y_nb, p.y_block_stride);
+  p.epilogue->rows(b, p.rows);
 }
 
 }  // namespace
@@ -287,10 +302,19 @@ uint64_t emit_linear(ProgramBuilder& b, MemoryPlan& plan, const LinearArgs& a) {
   }
   chain.in = a.chained;
   chain.in_half = a.chain_half ? *a.chain_half : 0;
-  return std::min<uint64_t>(K / mlen,
-      emit_linear_passes(b, plan, a.name, w, K, N, R, a.max_k_tiles, a.precision,
-                     fmt::format("[{}, {}] @ {} [{}, {}] -> {}", R, K, w.name, K, N, y.name),
-                     {{x.block_address(0), R * vlen, y.block_address(0), R * vlen, R, 0}}, chain));
+  std::unique_ptr<LinearEpilogue> epi;
+  if (!a.swiglu_gate.empty()) {
+    const VramTensor& gate = plan.vram(a.swiglu_gate);
+    if (gate.cols != N || gate.rows_alloc != R)
+      fail(fmt::format("SwiGLU gate '{}' is [{} rows allocated, {}], expected the output's [{}, {}]", gate.name,
+                       gate.rows_alloc, gate.cols, R, N));
+    epi = swiglu_epilogue(b, plan, a.name + ".swiglu", gate, y);
+  }
+  const uint64_t chunk = emit_linear_passes(b, plan, a.name, w, K, N, R, a.max_k_tiles, a.precision,
+                     fmt::format("[{}, {}] @ {} [{}, {}] -> {}{}", R, K, w.name, K, N, y.name,
+                                 epi ? fmt::format(", silu({}) * it -> {}", a.swiglu_gate, a.swiglu_gate) : ""),
+                     {{x.block_address(0), R * vlen, y.block_address(0), R * vlen, R, 0, epi.get()}}, chain);
+  return std::min<uint64_t>(K / mlen, chunk);
 }
 
 namespace {
@@ -304,6 +328,10 @@ void linear_standalone(ProgramBuilder& b, MemoryPlan& plan, const KernelShape& s
   plan.alloc_vram("x", rows, k, vo);
   plan.alloc_vram("y", rows, n, vo);
   LinearArgs a{.name = "linear", .weight = "w", .input = "x", .output = "y", .max_k_tiles = s.get("max_k_tiles")};
+  if (s.get_or("swiglu", 0)) {  // SwiGLU fused (LinearArgs::swiglu_gate): the gate beside the output
+    plan.alloc_vram("gate", rows, n, vo);
+    a.swiglu_gate = "gate";
+  }
   // Chained (as a model step's q/k/v and gate/up/down): next_k x next_n is the next linear's
   // weight, whose first chunk this one prefetches; chained: this one's first chunk is already in.
   uint64_t half = 0;

@@ -1,6 +1,7 @@
 // The linear kernel's GEMM passes, shared by linear.cpp and batched_matmul.cpp (not public API).
 #pragma once
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -14,12 +15,32 @@ namespace plena::compiler {
 // x_block_stride apart, times the weight rows starting at HBM element offset w_offset, into an
 // output whose column blocks are y_block_stride apart. The MRAM chunk and the K-split scratch
 // ([rows, MLEN], rows consecutive) are the caller's.
+// Row-wise vector work fused after a pass's output (an epilogue, e.g. SwiGLU on up_proj): once
+// output column block n is complete, its rows are processed during block n+1's first K chunk, a
+// few rows after each BLEN-wide sub-column's multiplies, so the vector unit works under the matrix
+// unit; the last block's rows follow the pass.
+class LinearEpilogue {
+ public:
+  virtual ~LinearEpilogue() = default;
+  // Points the row registers at row 0 of the output block that starts `back` elements before the
+  // address in `y_block`.
+  virtual void begin(ProgramBuilder& b, GpReg y_block, uint64_t back) = 0;
+  // The next `n` rows (the row registers advance past them).
+  virtual void rows(ProgramBuilder& b, uint64_t n) = 0;
+};
+
 struct LinearPass {
   uint64_t x_base = 0, x_block_stride = 0;
   uint64_t y_base = 0, y_block_stride = 0;
   uint64_t rows = 0;  // a multiple of BLEN
   uint64_t w_offset = 0;
+  LinearEpilogue* epilogue = nullptr;
 };
+
+// SwiGLU as an epilogue of the up projection: output block rows u become silu(g) * u in the gate
+// tensor's matching rows (emit_swiglu's instructions, so the same bits).
+std::unique_ptr<LinearEpilogue> swiglu_epilogue(ProgramBuilder& b, MemoryPlan& plan, const std::string& name,
+                                                const VramTensor& gate, const VramTensor& up);
 
 // Chained linears (LinearArgs::next_weight / chained): the two chunk buffers stay allocated as
 // MRAM kChainMram from the call with `next` to the chained one.

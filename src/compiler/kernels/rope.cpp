@@ -135,32 +135,13 @@ void emit_rope_swapped(ProgramBuilder& b, MemoryPlan& plan, const RopeArgs& a, c
   auto sp = b.regs().gp("sin row");
   auto cur = b.regs().gp("swapped buffer written");
   auto prev = b.regs().gp("swapped buffer read");
-  auto products = [&] {
-    {
-      auto wc = b.regs().gp("swap sub-tile");
-      auto sc = b.regs().gp("swapped column");
-      b.load_imm(wc, tile);
-      b.add_imm(sc, cur, 0);
-      b.loop(mlen / blen, [&] {  // BLEN output columns per M_MM (row-granular MRAM: sub-tile c at c*BLEN*MLEN)
-        b.m_mm(wc, xq);
-        b.m_mm_wo(sc, gp0, 0);
-        b.add_imm(wc, wc, blen * mlen);
-        b.add_imm(sc, sc, blen);
-      });
-    }
-    b.add_imm(xq, xq, blen * vlen);
-    auto t = b.regs().gp("buffer swap");
-    b.add_imm(t, cur, 0);
-    b.add_imm(cur, prev, 0);
-    b.add_imm(prev, t, 0);
-  };
   // After products() the older group's buffer is `cur`, the newest one's `prev`.
   const uint64_t full = rot / vlen, part = rot % vlen;
   uint64_t mask = 0;  // rmask of the combine: 1 on the partial block
-  auto combine = [&](GpReg buf) {
-    auto sc = b.regs().gp("swapped row");
-    b.add_imm(sc, buf, 0);
-    b.loop(blen, [&] {
+  // n rows of the combine, the swapped rows walked by `sc`; a few rows (inside the products'
+  // loops) are unrolled, which keeps a loop counter register free.
+  auto combine_rows = [&](GpReg sc, uint64_t n) {
+    b.loop(n, LoopPolicy::automatic(16), [&] {
       if (a.swapped_output) {
         b.v_mul_vv(sc, sc, cp);
         b.v_mul_vv(yp, xp, sp);
@@ -173,6 +154,40 @@ void emit_rope_swapped(ProgramBuilder& b, MemoryPlan& plan, const RopeArgs& a, c
       for (GpReg r : {GpReg(xp), GpReg(yp), GpReg(cp), GpReg(sp), GpReg(sc)}) b.add_imm(r, r, vlen);
     });
   };
+  auto combine = [&](GpReg buf) {
+    auto sc = b.regs().gp("swapped row");
+    b.add_imm(sc, buf, 0);
+    combine_rows(sc, blen);
+  };
+  // The next group's products; with `older`, the previous group's combine (buffer `prev`) runs
+  // between them, a few rows per BLEN-wide column, so the vector rows issue under the multiplies.
+  const uint64_t subs = mlen / blen, per_sub = blen % subs == 0 ? blen / subs : 0;
+  auto products = [&](bool older) {
+    {
+      auto wc = b.regs().gp("swap sub-tile");
+      auto sc = b.regs().gp("swapped column");
+      std::optional<ScopedGp> oc;
+      if (older) {
+        oc.emplace(b.regs().gp("swapped row"));
+        b.add_imm(*oc, prev, 0);
+      }
+      b.load_imm(wc, tile);
+      b.add_imm(sc, cur, 0);
+      b.loop(subs, [&] {  // BLEN output columns per M_MM (row-granular MRAM: sub-tile c at c*BLEN*MLEN)
+        b.m_mm(wc, xq);
+        b.m_mm_wo(sc, gp0, 0);
+        b.add_imm(wc, wc, blen * mlen);
+        b.add_imm(sc, sc, blen);
+        if (older && per_sub) combine_rows(*oc, per_sub);
+      });
+      if (older && !per_sub) combine_rows(*oc, blen);
+    }
+    b.add_imm(xq, xq, blen * vlen);
+    auto t = b.regs().gp("buffer swap");
+    b.add_imm(t, cur, 0);
+    b.add_imm(cur, prev, 0);
+    b.add_imm(prev, t, 0);
+  };
   b.load_imm(xb, x.base());
   b.load_imm(yb, y.base());
   auto block = [&] {
@@ -183,16 +198,15 @@ void emit_rope_swapped(ProgramBuilder& b, MemoryPlan& plan, const RopeArgs& a, c
     b.load_imm(sp, st.base());
     b.load_imm(cur, buf0);
     b.load_imm(prev, buf1);
-    products();
-    b.loop(groups - 1, [&] {
-      products();
-      combine(cur);
-    });
+    products(false);
+    b.loop(groups - 1, [&] { products(true); });
     combine(prev);
     b.add_imm(xb, xb, xs);
     b.add_imm(yb, yb, ys);
   };
-  if (full) b.loop(full, block);
+  // The column blocks are unrolled: a hardware loop's counter would be one GP register too many
+  // beside the products' loops and the combine's row registers.
+  for (uint64_t i = 0; i < full; ++i) block();
   if (part) {
     mask = 1;
     b.set_v_mask((uint64_t(1) << (part / cfg.geometry.hlen)) - 1);
