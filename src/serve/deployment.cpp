@@ -16,6 +16,12 @@ namespace {
 
 constexpr int64_t kMaxTokens = int64_t(1) << 24;
 
+// An inner error's message without its own location prefix (the deployment file's line replaces it).
+std::string after_error(const std::string& msg) {
+  const size_t at = msg.find("error: ");
+  return at == std::string::npos ? msg : msg.substr(at + 7);
+}
+
 class Reader {
  public:
   Reader(std::string file, std::filesystem::path dir) : file_(std::move(file)), dir_(std::move(dir)) {}
@@ -98,7 +104,7 @@ class Reader {
       const model::ModelSource src = model::resolve_model_source(spec, false);
       return src.is_preset ? model::model_preset(src.preset) : model::parse_hf_config(src.config);
     } catch (const InputError& e) {
-      fail(ln, fmt::format("model '{}': {}", spec, e.what()));
+      fail(ln, fmt::format("model '{}': {}", spec, after_error(e.what())));
     }
   }
 
@@ -115,7 +121,8 @@ class Reader {
     if (p.tp == 0 && p.pp == 0) p.tp = p.devices;
     const uint32_t tp = p.tp ? p.tp : p.devices / p.pp, pp = p.pp ? p.pp : p.devices / p.tp;
     if (tp == 0 || pp == 0 || uint64_t(tp) * pp != p.devices)
-      fail(line(t), fmt::format("[{}] tp {} x pp {} must equal devices = {}", name, p.tp, p.pp, p.devices));
+      fail(line(t), fmt::format("[{}] tp {} x pp {} does not split devices = {}: expected tp x pp = devices (give one "
+                                "of them and the other follows)", name, p.tp, p.pp, p.devices));
     p.instances = uint32_t(integer(t, "instances", 1, 1, 1 << 20));
     p.max_batch = uint64_t(integer(t, "max_batch", name == "decode" ? 64 : 1, 1, 1 << 16));
     if (name == "prefill" && p.max_batch != 1)
@@ -154,7 +161,7 @@ class Reader {
       return config::parse_config_toml(os.str(), fmt::format("{} [{}] hardware", file_, pool));
     } catch (const InputError& e) {
       fail(t.get("set") ? line(*t.get("set")) : line_of(t, "hw"),
-           fmt::format("[{}] hardware config is invalid: {}", pool, e.what()));
+           fmt::format("[{}] hardware config is invalid: {}", pool, after_error(e.what())));
     }
   }
   void apply_set(toml::table& cfg, const toml::node* s, const std::string& pool) const {
