@@ -6,6 +6,7 @@
 #include "cli/commands.hpp"
 #include "cli/numeric_options.hpp"
 #include "cli/parallel_options.hpp"
+#include "cli/run_deployment.hpp"
 #include "cli/trace_window.hpp"
 #include "runner/runner.hpp"
 #include "support/support.hpp"
@@ -16,7 +17,7 @@ void add_run_command(CLI::App& app) {
   struct Args {
     runner::RunOptions opt;
     std::string prompt_ids, json, dump_dir, loops = "hardware", dram_fidelity = "bank";
-    std::string stats_dir, trace_dir, trace_window;
+    std::string stats_dir, trace_dir, trace_window, deployment;
     bool quiet = false, progress = false, no_progress = false, no_step_reuse = false;
     ParallelFlags par;
   };
@@ -66,10 +67,17 @@ void add_run_command(CLI::App& app) {
                   "exclusive; either may be empty)")
       ->needs(td);
   add_parallel_options(sub, a->par);
+  auto* dep = sub->add_option("--deployment", a->deployment,
+                              "Disaggregated deployment TOML: one request of its mean lengths (or --prompt-len/--gen), "
+                              "timing-only, prefill on the prefill pool and decode on the decode pool, beside the "
+                              "serving estimate (docs/serving.md)");
+  for (const char* other : {"--model", "--hw", "--prompt-ids", "--batch", "--devices", "--tp", "--pp", "--teacher-force",
+                            "--dump-dir", "--stats-dir", "--trace-dir"})
+    dep->excludes(other);
   sub->add_flag("--progress", a->progress, "Show a progress bar (default: when stderr is a terminal)");
   sub->add_flag("--no-progress", a->no_progress, "Never show a progress bar");
   sub->add_flag("-q,--quiet", a->quiet, "Print nothing on success (no progress bar either)");
-  sub->callback([a, ids] {
+  sub->callback([a, ids, pl, sub] {
     runner::RunOptions o = a->opt;
     if (ids->count() > 0) o.prompt_ids = runner::parse_prompt_ids(a->prompt_ids);
     o.dump_dir = a->dump_dir;
@@ -88,6 +96,10 @@ void add_run_command(CLI::App& app) {
                    done, total);
         if (done == total) fmt::print(stderr, "\n");
       };
+    }
+    if (!a->deployment.empty()) {
+      run_deployment(a->deployment, o, pl->count() > 0, sub->get_option("--gen")->count() > 0, a->json, a->quiet);
+      return;
     }
     const runner::RunReport rep = runner::run_model(o);
     if (!a->json.empty()) write_text_file(a->json, rep.to_json());
