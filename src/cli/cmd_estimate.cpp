@@ -14,6 +14,7 @@
 #include "config/config.hpp"
 #include "model/model.hpp"
 #include "model/source.hpp"
+#include "cli/run_deployment.hpp"
 #include "serve/serve.hpp"
 #include "support/support.hpp"
 
@@ -123,15 +124,15 @@ void add_estimate_command(CLI::App& app) {
   sub->add_flag("--validate", flags->validate,
                 "cross-validate against the simulator (timing-only): per-point table (linear, attention, vector op, "
                 "whole model), worst error; --json for JSON");
-  auto* dep = sub->add_option("--deployment", flags->deployment,
-                              "disaggregated serving: a deployment TOML (prefill and decode pools, KV hand-off, request "
-                              "mix; docs/serving.md): TTFT, TPOT, tokens/s, energy, power, cost per pool and system");
-  for (const char* other : {"--model", "--hw", "--prefill", "--prefill-chunk", "--decode", "--batch", "--roofline",
-                            "--compare", "--validate"})
-    dep->excludes(other);
+  sub->add_option("--deployment", flags->deployment,
+                  "disaggregated serving: a deployment TOML (prefill and decode pools, KV hand-off, request mix; "
+                  "docs/serving.md): TTFT, TPOT, tokens/s, energy, power, cost per pool and system");
   sub->add_flag("--quick", flags->quick, "with --validate: skip the mid-size model points (smollm2-135m)");
   sub->callback([flags, sub] {
     flags->hw_given = sub->count("--hw") > 0;
+    if (!flags->deployment.empty())
+      reject_with_deployment(*sub, {"--model", "--hw", "--prefill", "--prefill-chunk", "--decode", "--batch", "--devices",
+                                    "--tp", "--pp", "--roofline", "--compare", "--validate", "--quick"});
     run_estimate(*flags);
   });
 }

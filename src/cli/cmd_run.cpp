@@ -67,13 +67,10 @@ void add_run_command(CLI::App& app) {
                   "exclusive; either may be empty)")
       ->needs(td);
   add_parallel_options(sub, a->par);
-  auto* dep = sub->add_option("--deployment", a->deployment,
-                              "Disaggregated deployment TOML: one request of its mean lengths (or --prompt-len/--gen), "
-                              "timing-only, prefill on the prefill pool and decode on the decode pool, beside the "
-                              "serving estimate (docs/serving.md)");
-  for (const char* other : {"--model", "--hw", "--prompt-ids", "--batch", "--devices", "--tp", "--pp", "--teacher-force",
-                            "--dump-dir", "--stats-dir", "--trace-dir"})
-    dep->excludes(other);
+  sub->add_option("--deployment", a->deployment,
+                  "Disaggregated deployment TOML: one request of its mean lengths (or --prompt-len/--gen), timing-only, "
+                  "prefill on the prefill pool and decode on the decode pool, beside the serving estimate "
+                  "(docs/serving.md)");
   sub->add_flag("--progress", a->progress, "Show a progress bar (default: when stderr is a terminal)");
   sub->add_flag("--no-progress", a->no_progress, "Never show a progress bar");
   sub->add_flag("-q,--quiet", a->quiet, "Print nothing on success (no progress bar either)");
@@ -98,6 +95,8 @@ void add_run_command(CLI::App& app) {
       };
     }
     if (!a->deployment.empty()) {
+      reject_with_deployment(*sub, {"--model", "--hw", "--prompt-ids", "--batch", "--devices", "--tp", "--pp",
+                                    "--teacher-force", "--dump-dir", "--stats-dir", "--trace-dir"});
       run_deployment(a->deployment, o, pl->count() > 0, sub->get_option("--gen")->count() > 0, a->json, a->quiet);
       return;
     }

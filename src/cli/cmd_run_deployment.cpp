@@ -42,6 +42,13 @@ double error(double sim, double est) { return sim > 0 ? (est - sim) / sim : 0; }
 
 }  // namespace
 
+void reject_with_deployment(const CLI::App& sub, std::initializer_list<const char*> flags) {
+  for (const char* f : flags)
+    if (sub.count(f) > 0)
+      throw InputError(fmt::format("error: {} cannot be combined with --deployment (the deployment file gives the "
+                                   "model, the pools' hardware and devices, and the request mix)", f));
+}
+
 void run_deployment(const std::string& file, runner::RunOptions base, bool prompt_given, bool gen_given,
                     const std::string& json_path, bool quiet) {
   serve::Deployment d = serve::load_deployment(file);
