@@ -34,6 +34,7 @@ struct DmaPattern {
   uint64_t elem_row_bytes = 0, elem_stride = 0;
   uint64_t scale_row_bytes = 0, scale_stride = 0, scale_offset = 0;
   bool write = false;
+  uint8_t pool = 0;  // memory pool timing it (config::pool_index of the transfer's class)
   uint64_t bytes() const { return rows * (elem_row_bytes + scale_row_bytes); }
   auto operator<=>(const DmaPattern&) const = default;
 };
@@ -64,6 +65,9 @@ class MemoryModel {
   std::unique_ptr<Impl> impl_;
 };
 
+// Identity of pool i's DRAM timing (calibration cache key): hbm.dram for the implicit pool.
+std::string pool_key(const config::HardwareConfig& cfg, size_t pool);
+
 // Pattern of one H_PREFETCH_M of a weight/KV tensor with `cols` columns stored in format f.
 DmaPattern prefetch_m_pattern(const config::HardwareConfig& cfg, const numerics::Format& f, uint64_t cols);
 
@@ -80,6 +84,7 @@ struct OpEstimate {
   double issue_cycles = 0;   // dynamic instructions (front end issues one per cycle)
   uint64_t instructions = 0;
   uint64_t hbm_read_bytes = 0, hbm_write_bytes = 0;
+  std::array<double, config::kMaxPools> pool_bytes{};  // read + write bytes per memory pool
   uint64_t macs = 0;
   std::array<double, 64> per_opcode{};  // dynamic instructions by opcode value (energy: ppa::Activity)
   double link_bytes = 0;                // sent over chip-to-chip links (collectives)
@@ -127,6 +132,7 @@ struct Parallelism {
 struct PhaseEstimate {
   double seconds = 0;
   uint64_t hbm_bytes = 0;  // per device
+  std::vector<uint64_t> pool_bytes;  // per device, per memory pool (config::memory_pools order)
   uint64_t macs = 0;       // all devices
   // The counted events x the PPA tables (ppa::EnergyModel, docs/ppa.md), all devices.
   ppa::Energy energy;
@@ -177,6 +183,14 @@ struct Estimate {
   double average_power_w = 0;     // energy_j / (prefill + decode time)
   uint64_t hbm_bytes = 0;         // per device, whole request
   uint64_t weight_bytes_per_device = 0, kv_bytes_per_device = 0, hbm_capacity = 0;
+  // Per memory pool (config::memory_pools order), one device: capacity, what lives there
+  // (weights / KV by placement), HBM traffic of the whole run.
+  struct Pool {
+    std::string name, dram;
+    uint64_t capacity = 0, resident_bytes = 0, traffic_bytes = 0;
+    double peak_GBps = 0;
+  };
+  std::vector<Pool> pools;
   double dram_efficiency = 0;     // sequential-stream efficiency of the DRAM preset
   double peak_GBps = 0;
   StepRoof prefill_roof, decode_roof;  // decode: the first decode step

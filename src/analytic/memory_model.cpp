@@ -12,6 +12,8 @@
 #include "analytic/analytic.hpp"
 #include "compiler/compiler.hpp"
 #include "dram/dram.hpp"
+
+#include <fmt/format.h>
 #include "numerics/numerics.hpp"
 
 namespace plena::analytic {
@@ -45,8 +47,10 @@ struct SharedCalibrations {
 }  // namespace
 
 struct MemoryModel::Impl {
-  dram::Params params;
+  dram::Params params;  // pool 0's (the implicit pool without [memory])
   std::string dram;
+  std::vector<dram::Params> pools;  // per memory pool
+  std::vector<std::string> keys;    // pool_key of each
   double period_ps = 1000;
   std::map<DmaPattern, DmaTiming> cache;  // this model's lookups (no lock)
   double seq_eff = -1;
@@ -63,9 +67,21 @@ struct MemoryModel::Impl {
   }
 };
 
+std::string pool_key(const config::HardwareConfig& cfg, size_t pool) {
+  if (cfg.memory.empty()) return cfg.hbm.dram;
+  const config::MemoryPool& p = cfg.memory.at(pool);
+  std::string key = fmt::format("{}/{}/{}", p.standard, p.speed, p.channels);
+  for (const auto& o : p.overrides) key += fmt::format("/{}={}", o.field, dram::field_value_text(o.value));
+  return key;
+}
+
 MemoryModel::MemoryModel(const config::HardwareConfig& cfg) : impl_(std::make_unique<Impl>()) {
-  impl_->params = dram::preset(cfg.hbm.dram);
-  impl_->dram = cfg.hbm.dram;
+  for (size_t i = 0; i < std::max<size_t>(1, cfg.memory.size()); ++i) {
+    impl_->pools.push_back(config::pool_params(cfg, i));
+    impl_->keys.push_back(pool_key(cfg, i));
+  }
+  impl_->params = impl_->pools[0];
+  impl_->dram = impl_->keys[0];
   impl_->period_ps = std::round(1000.0 / cfg.compute.clock_ghz);
 }
 MemoryModel::~MemoryModel() = default;
@@ -79,7 +95,7 @@ DmaTiming MemoryModel::timing(const DmaPattern& p) {
   auto it = impl_->cache.find(p);
   if (it != impl_->cache.end()) return it->second;
   SharedCalibrations& shared = SharedCalibrations::get();
-  const SharedCalibrations::Key key{impl_->dram, impl_->period_ps, p};
+  const SharedCalibrations::Key key{impl_->keys.at(p.pool), impl_->period_ps, p};
   {
     std::lock_guard lock(shared.mutex);
     if (auto s = shared.timings.find(key); s != shared.timings.end()) return impl_->cache[p] = s->second;
@@ -95,6 +111,7 @@ DmaTiming MemoryModel::timing(const DmaPattern& p) {
 DmaTiming MemoryModel::Impl::calibrate(const DmaPattern& p) const {
   DmaTiming t;
   if (p.rows == 0 || p.bytes() == 0) return t;
+  const dram::Params& params = pools.at(p.pool);
   const dram::TransferTiming c = dram::calibrate_transfer(params, shape_of(p), burst_options());
   const double per = period_ps;
   t.first_cycles = std::ceil(c.first_ps / per);

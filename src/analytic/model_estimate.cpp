@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "analytic/analytic.hpp"
+#include "dram/dram.hpp"
 #include "analytic/interconnect.hpp"
 #include "support/math.hpp"
 #include "compiler/compiler.hpp"
@@ -48,6 +49,7 @@ void scale(OpEstimate& e, double f) {
   e.instructions = uint64_t(double(e.instructions) * f);
   e.hbm_read_bytes = uint64_t(double(e.hbm_read_bytes) * f);
   e.hbm_write_bytes = uint64_t(double(e.hbm_write_bytes) * f);
+  for (double& b : e.pool_bytes) b *= f;
   e.macs = uint64_t(double(e.macs) * f);
   for (double& n : e.per_opcode) n *= f;
   e.link_bytes *= f;
@@ -61,6 +63,7 @@ void accumulate(OpEstimate& e, const OpEstimate& o) {
   e.instructions += o.instructions;
   e.hbm_read_bytes += o.hbm_read_bytes;
   e.hbm_write_bytes += o.hbm_write_bytes;
+  for (size_t i = 0; i < e.pool_bytes.size(); ++i) e.pool_bytes[i] += o.pool_bytes[i];
   e.macs += o.macs;
   for (size_t i = 0; i < e.per_opcode.size(); ++i) e.per_opcode[i] += o.per_opcode[i];
   e.link_bytes += o.link_bytes;
@@ -105,15 +108,20 @@ void plan_ops(const Ctx& c, PhaseEstimate& ph, const std::vector<compiler::Plann
 // to the simulator's counts; every device leaks for the whole phase.
 void finish_phase(PhaseEstimate& ph, const Ctx& c) {
   double cycles = 0, macs = 0, bytes = 0;
+  std::array<double, config::kMaxPools> pools{};
   ppa::Activity act;
   for (const auto& o : ph.ops) {
     cycles += o.cycles * o.calls;
     macs += double(o.macs) * o.calls;
     bytes += double(o.hbm_read_bytes + o.hbm_write_bytes) * o.calls;
+    for (size_t i = 0; i < pools.size(); ++i) pools[i] += o.pool_bytes[i] * o.calls;
     act.add(op_activity(o, 0), o.calls);
   }
   ph.seconds = cycles * c.period_s;
   ph.hbm_bytes = uint64_t(bytes / double(c.pp));
+  ph.pool_bytes.clear();
+  for (size_t i = 0; i < std::max<size_t>(1, c.cfg.memory.size()); ++i)
+    ph.pool_bytes.push_back(c.cfg.memory.empty() ? ph.hbm_bytes : uint64_t(pools[i] / double(c.pp)));
   // Op calls already count every stage's layers (stages run one after another), so the device
   // total only multiplies by the tp shards.
   const double devices = double(c.tp);
@@ -155,6 +163,8 @@ PhaseEstimate pass(const Ctx& c, uint64_t batch, uint64_t q_len, uint64_t kv_len
 void merge_step(PhaseEstimate& total, const PhaseEstimate& step) {
   total.seconds += step.seconds;
   total.hbm_bytes += step.hbm_bytes;
+  total.pool_bytes.resize(std::max(total.pool_bytes.size(), step.pool_bytes.size()));
+  for (size_t i = 0; i < step.pool_bytes.size(); ++i) total.pool_bytes[i] += step.pool_bytes[i];
   total.macs += step.macs;
   total.energy.add(step.energy);
   total.energy_j = total.energy.total_j();
@@ -207,6 +217,36 @@ PhaseEstimate prefill_phase(const Ctx& c, uint64_t batch,
   for (size_t i = 0; i < chunks.size(); ++i)
     merge_step(ph, pass(c, batch, chunks[i].q_len, chunks[i].past + chunks[i].q_len, true, i + 1 == chunks.size()));
   return ph;
+}
+
+// Capacity, placement and peak of each pool; traffic is filled after the phases.
+void init_pools(Estimate& e, const config::HardwareConfig& cfg) {
+  const auto pools = config::memory_pools(cfg);
+  for (size_t i = 0; i < pools.size(); ++i) {
+    const dram::Params p = config::pool_params(cfg, i);
+    Estimate::Pool x{pools[i].name, p.name, pools[i].capacity_bytes, 0, 0, p.peak_bandwidth_GBps()};
+    for (config::MemoryClass c : pools[i].holds) {
+      if (c == config::MemoryClass::Weights) x.resident_bytes += e.weight_bytes_per_device;
+      if (c == config::MemoryClass::Kv) x.resident_bytes += e.kv_bytes_per_device;
+    }
+    e.pools.push_back(std::move(x));
+  }
+}
+
+// Capacity per pool: the weights and the KV cache each must fit the pool that holds them.
+void check_pools(const Estimate& e, const model::ModelConfig& m, const Workload& w, const Parallelism& par) {
+  for (size_t i = 0; i < e.pools.size(); ++i) {
+    const Estimate::Pool& p = e.pools[i];
+    if (p.resident_bytes <= p.capacity) continue;
+    const uint64_t min_dev = par.devices * uint64_t(std::ceil(double(p.resident_bytes) / double(p.capacity)));
+    throw InputError(fmt::format(
+        "error: memory pool '{}' ({}) holds {:.2f} GiB per device ({} weights {:.2f} GiB + KV {:.2f} GiB for {} x {} "
+        "tokens, as placed by its holds) but its capacity is {:.2f} GiB: raise [memory.{}] capacity, move a class to "
+        "another pool, or use --devices >= {}",
+        p.name, p.dram, double(p.resident_bytes) / 1073741824.0, m.name, double(e.weight_bytes_per_device) / 1073741824.0,
+        double(e.kv_bytes_per_device) / 1073741824.0, w.batch, w.prefill + w.decode, double(p.capacity) / 1073741824.0,
+        p.name, std::max<uint64_t>(min_dev, par.devices + 1)));
+  }
 }
 
 }  // namespace
@@ -267,7 +307,9 @@ Estimate estimate_split(const model::ModelConfig& m, const config::HardwareConfi
   e.weight_bytes_per_device = fp.weight_bytes;
   e.kv_bytes_per_device = fp.kv_bytes;
   const uint64_t need = e.weight_bytes_per_device + e.kv_bytes_per_device;
-  if (need > cfg.hbm.size_bytes) {
+  init_pools(e, cfg);
+  if (!cfg.memory.empty()) check_pools(e, m, w, par);
+  else if (need > cfg.hbm.size_bytes) {
     const double per_dev_total = double(m.weight_bytes(wbits)) + double(m.kv_cache_bytes(ctx, w.batch, kvbits));
     const uint64_t min_dev = uint64_t(std::ceil(per_dev_total / double(cfg.hbm.size_bytes)));
     throw InputError(fmt::format(
@@ -287,6 +329,7 @@ Estimate estimate_split(const model::ModelConfig& m, const config::HardwareConfi
   // Decode: the layer work is affine in the context within one KV tile; evaluate each step's
   // attention exactly for short runs and at tile boundaries (piecewise linear) for long ones.
   double decode_s = 0, decode_bytes = 0;
+  std::vector<double> decode_pool(e.pools.size(), 0.0);
   ppa::Energy decode_energy;
   if (w.decode > 0) {
     const uint64_t step = w.decode <= 64 ? 1 : std::max<uint64_t>(1, w.decode / 64);
@@ -298,6 +341,7 @@ Estimate estimate_split(const model::ModelConfig& m, const config::HardwareConfi
       decode_s += p.seconds * double(span);
       decode_energy.add(p.energy, double(span));
       decode_bytes += double(p.hbm_bytes) * double(span);
+      for (size_t i = 0; i < decode_pool.size(); ++i) decode_pool[i] += double(p.pool_bytes[i]) * double(span);
       t += span;
     }
   }
@@ -318,6 +362,7 @@ Estimate estimate_split(const model::ModelConfig& m, const config::HardwareConfi
   e.tokens_per_j = e.energy_j > 0 ? double(w.batch * w.decode) / e.energy_j : 0;
   e.average_power_w = total_s > 0 ? e.energy_j / total_s : 0;
   e.hbm_bytes = e.prefill.hbm_bytes + uint64_t(decode_bytes);
+  for (size_t i = 0; i < e.pools.size(); ++i) e.pools[i].traffic_bytes = e.prefill.pool_bytes[i] + uint64_t(decode_pool[i]);
 
   e.assumptions = {
       fmt::format("batch {} sequences, {} prompt + {} generated tokens each", w.batch, w.prefill, w.decode),
@@ -431,6 +476,11 @@ std::string to_text(const Estimate& e) {
   s += fmt::format("memory/device   {:.2f} GiB weights + {:.2f} GiB KV of {:.2f} GiB\n",
                    double(e.weight_bytes_per_device) / 1073741824.0, double(e.kv_bytes_per_device) / 1073741824.0,
                    double(e.hbm_capacity) / 1073741824.0);
+  if (e.pools.size() > 1)
+    for (const auto& p : e.pools)
+      s += fmt::format("pool {:<10} {:<14} {:>8.2f} GiB resident of {:.2f} GiB, {:.3f} GB traffic per device (peak {:.1f} GB/s)\n",
+                       p.name, p.dram, double(p.resident_bytes) / 1073741824.0, double(p.capacity) / 1073741824.0,
+                       double(p.traffic_bytes) / 1e9, p.peak_GBps);
   auto table = [&](const char* title, const PhaseEstimate& ph) {
     s += fmt::format("\n{} ({:.3f} ms): per-op breakdown, one device\n", title, ph.seconds * 1e3);
     s += fmt::format("  {:<14} {:>7} {:>12} {:>8} {:>12} {:>12} {:>12} {:>12} {:>8}\n", "op", "calls", "ms", "share",
@@ -476,6 +526,10 @@ std::string to_json(const Estimate& e) {
   j["hbm_capacity_bytes"] = e.hbm_capacity;
   j["dram_peak_gbps"] = e.peak_GBps;
   j["dram_sequential_efficiency"] = e.dram_efficiency;
+  auto& pools = j["pools"] = nlohmann::ordered_json::array();
+  for (const auto& p : e.pools)
+    pools.push_back({{"name", p.name}, {"dram", p.dram}, {"capacity_bytes", p.capacity},
+                     {"resident_bytes", p.resident_bytes}, {"traffic_bytes", p.traffic_bytes}, {"peak_gbps", p.peak_GBps}});
   auto phase = [](const PhaseEstimate& ph) {
     nlohmann::ordered_json p;
     p["time_s"] = ph.seconds;

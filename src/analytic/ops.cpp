@@ -47,7 +47,11 @@ OpEstimate totals(const config::HardwareConfig& cfg, const KernelCost& k) {
   for (size_t i = 0; i < e.per_opcode.size(); ++i) e.per_opcode[i] = double(k.per_opcode[i]);
   e.macs = (k.count(Opcode::M_MM) + k.count(Opcode::M_TMM)) * uint64_t(g.blen) * g.mlen * g.blen +
            (k.count(Opcode::M_MV) + k.count(Opcode::M_TMV)) * uint64_t(g.mlen) * g.blen;
-  for (const auto& d : k.dma) (d.write ? e.hbm_write_bytes : e.hbm_read_bytes) += d.count * cost_dma_pattern(cfg, d).bytes();
+  for (const auto& d : k.dma) {
+    const DmaPattern p = cost_dma_pattern(cfg, d);
+    (d.write ? e.hbm_write_bytes : e.hbm_read_bytes) += d.count * p.bytes();
+    e.pool_bytes[p.pool] += double(d.count * p.bytes());
+  }
   return e;
 }
 
@@ -95,7 +99,7 @@ class WalkReplay {
   // entry e - 1, wrapping in a region of kGatherEntries entries (unrelated rows of one table).
   WalkReplay(const config::HardwareConfig& cfg, const DmaPattern& p, uint64_t per_entry, bool in_order, uint64_t gap,
              uint64_t spread = 0)
-      : dram_(dram::preset(cfg.hbm.dram)), p_(p), per_entry_(per_entry), in_order_(in_order),
+      : dram_(config::pool_params(cfg, p.pool)), p_(p), per_entry_(per_entry), in_order_(in_order),
         period_(uint64_t(std::llround(1000.0 / cfg.compute.clock_ghz))), gap_(gap * period_), spread_(spread) {}
   static constexpr uint64_t kGatherEntries = 1024;
 
@@ -175,7 +179,7 @@ WalkTiming walk_timing(const config::HardwareConfig& cfg, const DmaPattern& p, c
   using Key = std::tuple<std::string, double, DmaPattern, uint64_t, uint64_t, bool, uint64_t>;
   static std::mutex mutex;
   static std::map<Key, WalkTiming> cache;
-  const Key key{cfg.hbm.dram, cfg.compute.clock_ghz, p, tiles, entries, in_order, gap};
+  const Key key{pool_key(cfg, p.pool), cfg.compute.clock_ghz, p, tiles, entries, in_order, gap};
   WalkTiming t;
   bool found = false;
   {
@@ -212,7 +216,7 @@ WalkTiming gather_timing(const config::HardwareConfig& cfg, const DmaPattern& p,
   using Key = std::tuple<std::string, double, DmaPattern, uint64_t, bool, uint64_t, uint64_t>;
   static std::mutex mu;
   static std::map<Key, WalkTiming> cache;
-  const Key key{cfg.hbm.dram, cfg.compute.clock_ghz, q, per_token, in_order, gap, replayed};
+  const Key key{pool_key(cfg, q.pool), cfg.compute.clock_ghz, q, per_token, in_order, gap, replayed};
   WalkTiming t;
   {
     std::lock_guard<std::mutex> lock(mu);
@@ -311,6 +315,7 @@ OpEstimate estimate_double_buffered(const config::HardwareConfig& cfg, MemoryMod
   const double moved_in = (k.chained_in ? prefetches : 0.0) - double(k.handoff_transfers);
   if (dm) {
     e.hbm_read_bytes = uint64_t(std::llround(double(e.hbm_read_bytes) + moved_in * double(cost_dma_pattern(cfg, *dm).bytes())));
+    e.pool_bytes[cost_dma_pattern(cfg, *dm).pool] += moved_in * double(cost_dma_pattern(cfg, *dm).bytes());
     e.dma_cycles += moved_in * dma.per_transfer_cycles;
   }
   const double compute = std::max({e.matrix_cycles, e.vector_cycles, e.issue_cycles}) / steps;
@@ -397,9 +402,18 @@ std::string_view bound_name(Bound b) {
   return "?";
 }
 
+// The class of the tensor a transfer moves, from the instruction (formats [formats]: M with
+// precision 1 and V with precision 1 move the KV cache; other M transfers and gathers (embedding
+// lookups) read weights; V transfers with precision 0 move activations).
+config::MemoryClass dma_class(const compiler::CostDma& d) {
+  if (d.precision == 1) return config::MemoryClass::Kv;
+  if (d.matrix || d.gather) return config::MemoryClass::Weights;
+  return config::MemoryClass::Activations;
+}
+
 DmaPattern cost_dma_pattern(const config::HardwareConfig& cfg, const compiler::CostDma& d) {
-  (void)cfg;
   DmaPattern p;
+  if (!cfg.memory.empty()) p.pool = uint8_t(config::pool_index(cfg, dma_class(d)));
   p.rows = d.rows;
   p.elem_row_bytes = numerics::packed_element_bytes(d.format, d.cols);
   p.elem_stride = numerics::packed_element_bytes(d.format, d.stride);

@@ -25,12 +25,16 @@ class Reader {
   [[noreturn]] void fail(const std::string& path, std::string_view msg) const {
     throw InputError(located(file_, 0, 0, fmt::format("{}: {}", path, msg)));
   }
-  void object(const json& j, const std::string& path, std::initializer_list<std::string_view> keys) const {
+  // `keys` are required, `optional` may be absent.
+  void object(const json& j, const std::string& path, std::initializer_list<std::string_view> keys,
+              std::initializer_list<std::string_view> optional = {}) const {
     if (!j.is_object()) fail(path, fmt::format("expected an object, got {}", j.type_name()));
     for (const auto& [k, v] : j.items()) {
-      if (std::find(keys.begin(), keys.end(), k) == keys.end()) {
+      if (std::find(keys.begin(), keys.end(), k) == keys.end() &&
+          std::find(optional.begin(), optional.end(), k) == optional.end()) {
         std::string allowed;
         for (auto a : keys) allowed += (allowed.empty() ? "" : ", ") + std::string(a);
+        for (auto a : optional) allowed += ", " + std::string(a);
         fail(join(path, k), fmt::format("unknown key, expected one of: {}", allowed));
       }
     }
@@ -69,7 +73,7 @@ class Reader {
 
 HbmTensor read_tensor(const Reader& r, const json& j, const std::string& p, uint64_t hbm_size) {
   r.object(j, p, {"name", "class", "shape", "format", "element_bits", "block", "base", "rows", "cols", "row_stride",
-                  "scale_reg", "elements", "scales"});
+                  "scale_reg", "elements", "scales"}, {"pool"});
   HbmTensor t;
   t.name = r.str(j, p, "name");
   if (t.name.empty()) r.fail(Reader::join(p, "name"), "expected a non-empty name");
@@ -162,9 +166,17 @@ std::string manifest_to_json(const HbmManifest& m) {
     o["scale_reg"] = t.scale_reg;
     o["elements"] = region_json(t.elem_offset, t.elem_bytes);
     o["scales"] = region_json(t.scale_offset, t.scale_bytes);
+    if (!m.pools.empty()) o["pool"] = m.pool_of(t);
     tensors.push_back(std::move(o));
   }
   j["tensors"] = std::move(tensors);
+  if (!m.pools.empty()) {
+    ojson pools = ojson::array();
+    for (const auto& p : m.pools)
+      pools.push_back(ojson{{"name", p.name}, {"standard", p.standard}, {"speed", p.speed}, {"base", p.base},
+                            {"capacity", p.capacity}, {"holds", p.holds}});
+    j["pools"] = std::move(pools);
+  }
   ojson consts = ojson::array();
   for (const auto& c : m.fp_constants) consts.push_back(ojson{{"name", c.name}, {"slot", c.slot}, {"value", double(c.value)}});
   j["fp_sram"] = ojson{{"depth", m.fp_sram_depth}, {"constants", std::move(consts)}};
@@ -172,6 +184,52 @@ std::string manifest_to_json(const HbmManifest& m) {
   for (const auto& p : m.int_preloads) pre.push_back(ojson{{"name", p.name}, {"offset", p.offset}, {"values", p.values}});
   j["int_sram"] = ojson{{"depth", m.int_sram_depth}, {"preloads", std::move(pre)}};
   return j.dump(2) + "\n";
+}
+
+namespace {
+
+// Pools: ascending, non-overlapping ranges within hbm_size.
+void read_pools(const Reader& r, const json& pools, HbmManifest& m) {
+  for (size_t i = 0; i < pools.size(); ++i) {
+    const std::string p = Reader::index("pools", i);
+    r.object(pools[i], p, {"name", "standard", "speed", "base", "capacity", "holds"});
+    ManifestPool mp{r.str(pools[i], p, "name"), r.str(pools[i], p, "standard"), r.str(pools[i], p, "speed"),
+                    r.u64(pools[i], p, "base"), r.u64(pools[i], p, "capacity"), {}};
+    for (const json& h : r.array(pools[i], p, "holds")) {
+      if (!h.is_string()) r.fail(Reader::join(p, "holds"), "expected strings");
+      mp.holds.push_back(h.get<std::string>());
+    }
+    const uint64_t prev_end = m.pools.empty() ? 0 : m.pools.back().base + m.pools.back().capacity;
+    if (mp.base < prev_end) r.fail(Reader::join(p, "base"), fmt::format("is {}, expected >= {} (pools ascend)", mp.base, prev_end));
+    if (mp.capacity > m.hbm_size || mp.base > m.hbm_size - mp.capacity)
+      r.fail(Reader::join(p, "capacity"), fmt::format("pool [{}, {}) extends past hbm_size {}", mp.base, mp.base + mp.capacity, m.hbm_size));
+    m.pools.push_back(std::move(mp));
+  }
+}
+
+// With pools, every tensor names the pool whose range holds it.
+void check_tensor_pool(const Reader& r, const json& j, const std::string& p, const HbmManifest& m, const HbmTensor& t) {
+  if (m.pools.empty()) {
+    if (j.contains("pool")) r.fail(Reader::join(p, "pool"), "a tensor pool without a top-level \"pools\" list");
+    return;
+  }
+  const std::string pool = r.str(j, p, "pool");
+  for (const auto& mp : m.pools)
+    if (mp.name == pool) {
+      if (t.base < mp.base || t.bytes() > mp.capacity || t.base - mp.base > mp.capacity - t.bytes())
+        r.fail(Reader::join(p, "base"), fmt::format("tensor [{}, {}) lies outside its pool '{}' [{}, {})", t.base,
+                                                    t.base + t.bytes(), pool, mp.base, mp.base + mp.capacity));
+      return;
+    }
+  r.fail(Reader::join(p, "pool"), fmt::format("'{}' is not one of the manifest's pools", pool));
+}
+
+}  // namespace
+
+std::string_view HbmManifest::pool_of(const HbmTensor& t) const {
+  for (const auto& p : pools)
+    if (t.base >= p.base && t.base < p.base + p.capacity) return p.name;
+  return pools.empty() ? std::string_view() : std::string_view(pools.back().name);
 }
 
 HbmManifest manifest_from_json(std::string_view text, std::string_view filename) {
@@ -195,7 +253,8 @@ HbmManifest manifest_from_json(std::string_view text, std::string_view filename)
     throw InputError(located(filename, 0, 0, fmt::format("invalid JSON ({}), expected a plena-hbm-manifest/1 document", e.what())));
   }
   Reader r(filename);
-  r.object(j, "", {"schema", "config_hash", "config_name", "hbm_size", "hbm_high_water", "tensors", "fp_sram", "int_sram"});
+  r.object(j, "", {"schema", "config_hash", "config_name", "hbm_size", "hbm_high_water", "tensors", "fp_sram", "int_sram"},
+           {"pools"});
   HbmManifest m;
   if (std::string s = r.str(j, "", "schema"); s != kManifestSchema)
     r.fail("schema", fmt::format("is '{}', expected '{}'", s, kManifestSchema));
@@ -208,10 +267,12 @@ HbmManifest manifest_from_json(std::string_view text, std::string_view filename)
   if (m.hbm_high_water > m.hbm_size)
     r.fail("hbm_high_water", fmt::format("is {}, expected at most hbm_size {}", m.hbm_high_water, m.hbm_size));
 
+  if (j.contains("pools")) read_pools(r, r.array(j, "", "pools"), m);
   const json& tensors = r.array(j, "", "tensors");
   for (size_t i = 0; i < tensors.size(); ++i) {
     std::string p = Reader::index("tensors", i);
     HbmTensor t = read_tensor(r, tensors[i], p, m.hbm_size);
+    check_tensor_pool(r, tensors[i], p, m, t);
     for (const auto& o : m.tensors)
       if (o.name == t.name) r.fail(Reader::join(p, "name"), fmt::format("duplicate tensor name '{}'", t.name));
     m.tensors.push_back(std::move(t));

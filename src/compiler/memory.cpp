@@ -25,7 +25,7 @@ RangeAllocator::RangeAllocator(std::string space, std::string unit, uint64_t cap
   if (capacity_) free_[0] = capacity_;
 }
 
-uint64_t RangeAllocator::allocate(std::string_view name, uint64_t size, uint64_t align) {
+uint64_t RangeAllocator::allocate(std::string_view name, uint64_t size, uint64_t align, uint64_t lo, uint64_t hi) {
   if (align == 0) align = 1;
   if (size == 0) throw InputError(fmt::format("{}: allocation '{}' has size 0", space_, name));
   if (blocks_.count(std::string(name)))
@@ -33,8 +33,10 @@ uint64_t RangeAllocator::allocate(std::string_view name, uint64_t size, uint64_t
   auto best = free_.end();
   uint64_t best_start = 0;
   for (auto it = free_.begin(); it != free_.end(); ++it) {
-    uint64_t start = round_up(it->first, std::max<uint64_t>(align, 1));
-    if (start < it->first || start - it->first >= it->second || it->second - (start - it->first) < size) continue;
+    const uint64_t from = std::max(it->first, lo), to = std::min(it->first + it->second, hi);
+    if (from >= to) continue;
+    uint64_t start = round_up(from, std::max<uint64_t>(align, 1));
+    if (start < from || start - from >= to - from || (to - from) - (start - from) < size) continue;
     if (best == free_.end() || it->second < best->second) {
       best = it;
       best_start = start;
@@ -84,6 +86,17 @@ const RangeAllocator::Block& RangeAllocator::block(std::string_view name) const 
   return it->second;
 }
 
+uint64_t RangeAllocator::largest_free_in(uint64_t lo, uint64_t hi, uint64_t align) const {
+  uint64_t best = 0;
+  for (const auto& [off, len] : free_) {
+    const uint64_t from = std::max(off, lo), to = std::min(off + len, hi);
+    if (from >= to) continue;
+    const uint64_t start = round_up(from, std::max<uint64_t>(align, 1));
+    if (start < to) best = std::max(best, to - start);
+  }
+  return best;
+}
+
 uint64_t RangeAllocator::largest_free(uint64_t align) const {
   uint64_t best = 0;
   for (const auto& [off, len] : free_) {
@@ -102,7 +115,43 @@ MemoryPlan::MemoryPlan(const config::HardwareConfig& cfg, std::string config_nam
     : cfg_(cfg), config_name_(std::move(config_name)), config_hash_(config::canonical_hash(cfg)),
       hbm_("HBM", "bytes", cfg.hbm.size_bytes), vram_("VRAM", "rows", cfg.sram.vector_depth),
       mram_("MRAM", "tiles", cfg.matrix_tiles()), fp_("FP SRAM", "entries", cfg.sram.fp_depth),
-      int_("INT SRAM", "entries", cfg.sram.int_depth) {}
+      int_("INT SRAM", "entries", cfg.sram.int_depth) {
+  const auto pools = config::memory_pools(cfg);
+  for (size_t i = 0; i < pools.size(); ++i)
+    pool_use_.push_back({pools[i].name, config::pool_base(cfg, i), pools[i].capacity_bytes, 0, 0});
+}
+
+// The pool window of class `cls`; a tensor that does not fit names the pool (capacity checks are
+// per pool, docs/memory.md).
+uint64_t MemoryPlan::allocate_in_pool(std::string_view name, TensorClass cls, uint64_t bytes, uint64_t align) {
+  const size_t i = config::pool_index(cfg_, config::memory_class_of(cls));
+  PoolUse& u = pool_use_[i];
+  uint64_t base = 0;
+  if (cfg_.memory.empty()) {
+    base = hbm_.allocate(name, bytes, align);
+  } else {
+    if (hbm_.contains(name)) (void)hbm_.allocate(name, bytes, align);  // the duplicate-name error
+    const uint64_t lo = u.base, hi = u.base + u.capacity;
+    if (hbm_.largest_free_in(lo, hi, align) < bytes)
+      throw InputError(fmt::format(
+          "memory pool '{}' ({} {}, capacity {} bytes, holds {}): {} tensor '{}' needs {} bytes but does not fit: {} "
+          "bytes in use, largest free range {} bytes; raise [memory.{}] capacity or place the class in another pool",
+          u.name, cfg_.memory[i].standard, cfg_.memory[i].speed, u.capacity, pool_holds_text(i), tensor_class_name(cls),
+          name, bytes, u.used, hbm_.largest_free_in(lo, hi, align), u.name));
+    base = hbm_.allocate(name, bytes, align, lo, hi);
+  }
+  u.used += bytes;
+  u.peak = std::max(u.peak, u.used);
+  hbm_pool_[std::string(name)] = i;
+  return base;
+}
+
+std::string MemoryPlan::pool_holds_text(size_t i) const {
+  std::string out;
+  for (config::MemoryClass m : cfg_.memory.at(i).holds)
+    out += (out.empty() ? "" : ", ") + std::string(config::memory_class_name(m));
+  return out;
+}
 
 const HbmTensor& MemoryPlan::place_hbm(std::string_view name, TensorClass cls, std::vector<uint64_t> shape,
                                        const numerics::Format& format, const HbmPlaceOptions& opt) {
@@ -113,7 +162,7 @@ const HbmTensor& MemoryPlan::place_hbm(std::string_view name, TensorClass cls, s
     align = std::lcm(align, tile);
   }
   // Allocations are whole 64-byte DMA blocks so neighbours never share a block.
-  t.base = hbm_.allocate(name, round_up(t.bytes(), uint64_t{64}), align);
+  t.base = allocate_in_pool(name, cls, round_up(t.bytes(), uint64_t{64}), align);
   return hbm_tensors_[t.name] = std::move(t);
 }
 
@@ -124,7 +173,12 @@ const HbmTensor& MemoryPlan::hbm(std::string_view name) const {
 }
 
 void MemoryPlan::free_hbm(std::string_view name) {
+  const uint64_t bytes = hbm_.contains(name) ? hbm_.block(name).size : 0;
   hbm_.free(name);
+  if (auto it = hbm_pool_.find(name); it != hbm_pool_.end()) {
+    pool_use_[it->second].used -= bytes;
+    hbm_pool_.erase(it);
+  }
   hbm_tensors_.erase(std::string(name));
 }
 
@@ -277,6 +331,12 @@ HbmManifest MemoryPlan::manifest() const {
   m.int_preloads = int_preloads_;
   std::sort(m.int_preloads.begin(), m.int_preloads.end(),
             [](const IntPreload& a, const IntPreload& b) { return a.offset < b.offset; });
+  for (size_t i = 0; i < cfg_.memory.size(); ++i) {
+    const config::MemoryPool& p = cfg_.memory[i];
+    ManifestPool mp{p.name, p.standard, p.speed, config::pool_base(cfg_, i), p.capacity_bytes, {}};
+    for (config::MemoryClass c : p.holds) mp.holds.emplace_back(config::memory_class_name(c));
+    m.pools.push_back(std::move(mp));
+  }
   return m;
 }
 

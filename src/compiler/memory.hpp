@@ -29,9 +29,12 @@ class RangeAllocator {
   RangeAllocator(std::string space, std::string unit, uint64_t capacity);
 
   // Best fit: the smallest free range that holds `size` at a multiple of `align` (lowest offset
-  // on ties). InputError naming the allocation, its size and the space's free capacity when it
-  // does not fit, or when the name is already allocated; size 0 is an InputError too.
-  uint64_t allocate(std::string_view name, uint64_t size, uint64_t align = 1);
+  // on ties), within [lo, hi) (a memory pool's window of the space). InputError naming the
+  // allocation, its size and the space's free capacity when it does not fit, or when the name is
+  // already allocated; size 0 is an InputError too.
+  uint64_t allocate(std::string_view name, uint64_t size, uint64_t align = 1, uint64_t lo = 0,
+                    uint64_t hi = UINT64_MAX);
+  uint64_t largest_free_in(uint64_t lo, uint64_t hi, uint64_t align = 1) const;
   void free(std::string_view name);  // InputError if not allocated
   bool contains(std::string_view name) const { return blocks_.count(std::string(name)) != 0; }
   const Block& block(std::string_view name) const;  // InputError if not allocated
@@ -118,6 +121,14 @@ struct SpillDecision {
 // The HBM layout manifest (schema plena-hbm-manifest/1): what the loader writes and the
 // simulator reads. No layout is inferred anywhere else.
 inline constexpr std::string_view kManifestSchema = "plena-hbm-manifest/1";
+// A memory pool's address range as the manifest records it (docs/memory.md); empty list: one
+// implicit pool.
+struct ManifestPool {
+  std::string name, standard, speed;
+  uint64_t base = 0, capacity = 0;
+  std::vector<std::string> holds;  // "weights" | "kv" | "activations"
+  friend bool operator==(const ManifestPool&, const ManifestPool&) = default;
+};
 struct HbmManifest {
   std::string config_hash;
   std::string config_name;
@@ -128,7 +139,9 @@ struct HbmManifest {
   std::vector<HbmTensor> tensors;         // ascending base
   std::vector<FpConstant> fp_constants;   // ascending slot
   std::vector<IntPreload> int_preloads;   // ascending offset
+  std::vector<ManifestPool> pools;        // ascending base; tensors carry "pool" when non-empty
   const HbmTensor& tensor(std::string_view name) const;  // InputError if absent
+  std::string_view pool_of(const HbmTensor& t) const;    // "" without pools
   friend bool operator==(const HbmManifest&, const HbmManifest&) = default;
 };
 std::string manifest_to_json(const HbmManifest& m);  // pretty, deterministic
@@ -153,6 +166,12 @@ class MemoryPlan {
   const HbmTensor& hbm(std::string_view name) const;  // InputError if absent
   void free_hbm(std::string_view name);
   const RangeAllocator& hbm_space() const { return hbm_; }
+  // Per memory pool (config::memory_pools order): bytes in use now and at most.
+  struct PoolUse {
+    std::string name;
+    uint64_t base = 0, capacity = 0, used = 0, peak = 0;
+  };
+  const std::vector<PoolUse>& pool_use() const { return pool_use_; }
 
   // ---- Vector SRAM (rows of VLEN) ----
   const VramTensor& alloc_vram(std::string_view name, uint64_t rows, uint64_t cols, const VramPlaceOptions& opt = {});
@@ -189,10 +208,14 @@ class MemoryPlan {
   HbmManifest manifest() const;
 
  private:
+  uint64_t allocate_in_pool(std::string_view name, TensorClass cls, uint64_t bytes, uint64_t align);
+  std::string pool_holds_text(size_t i) const;
   config::HardwareConfig cfg_;
   std::string config_name_, config_hash_;
   RangeAllocator hbm_, vram_, mram_, fp_, int_;
   std::map<std::string, HbmTensor> hbm_tensors_;
+  std::vector<PoolUse> pool_use_;
+  std::map<std::string, size_t, std::less<>> hbm_pool_;  // tensor -> pool index
   std::map<std::string, VramTensor> vram_tensors_;
   std::map<std::string, MramBlock> mram_blocks_;
   std::vector<FpConstant> fp_constants_;

@@ -9,12 +9,17 @@
 #include <string_view>
 #include <vector>
 
+#include "dram/standards.hpp"
 #include "numerics/numerics.hpp"
 
 namespace plena::isa {
 enum class Opcode : uint8_t;   // isa/isa.hpp
 enum class Latency : uint8_t;  // isa/isa.hpp
 }  // namespace plena::isa
+
+namespace plena::numerics {
+enum class TensorClass : uint8_t;  // numerics/hbm_tensor.hpp
+}  // namespace plena::numerics
 
 namespace plena::config {
 
@@ -112,6 +117,28 @@ struct Latency {
   bool operator==(const Latency&) const = default;
 };
 
+// Tensor classes a memory pool can hold. Weights = TensorClass::Weight, kv = TensorClass::Kv,
+// activations = everything else (activations, logits, scratch / spill).
+enum class MemoryClass : uint8_t { Weights, Kv, Activations };
+inline constexpr MemoryClass kMemoryClasses[] = {MemoryClass::Weights, MemoryClass::Kv, MemoryClass::Activations};
+std::string_view memory_class_name(MemoryClass c);  // "weights" | "kv" | "activations"
+
+inline constexpr size_t kMaxPools = 8;  // [memory.<pool>] tables per config at most
+
+// One memory pool of the device, [memory.<name>] (docs/memory.md). Pools occupy consecutive
+// ranges of the device's HBM address space in declaration order (pool i starts at the sum of
+// the earlier capacities); each DMA is timed by the pool its address falls in.
+struct MemoryPool {
+  std::string name;                // [a-z0-9][a-z0-9_-]*
+  std::string standard;            // data/memory/<standard>.toml
+  std::string speed;               // speed grade of that standard (the parser fills the default)
+  uint32_t channels = 0;           // 0: the standard's organisation
+  uint64_t capacity_bytes = 0;     // > 0, a multiple of 64
+  std::vector<MemoryClass> holds;  // the classes placed here; each class in exactly one pool
+  std::vector<dram::FieldOverride> overrides;  // [memory.<name>.overrides], in file order
+  bool operator==(const MemoryPool&) const = default;
+};
+
 struct HardwareConfig {
   Geometry geometry;
   Sram sram;
@@ -120,10 +147,26 @@ struct HardwareConfig {
   Compute compute;
   Timing timing;
   Latency latency;
+  // [memory.<pool>] tables. Empty: one implicit pool "hbm" (hbm.dram, hbm.size_bytes) holds
+  // everything, exactly as before pools existed.
+  std::vector<MemoryPool> memory;
   bool operator==(const HardwareConfig&) const = default;
 
   uint64_t matrix_tiles() const { return sram.matrix_depth / geometry.mlen; }
 };
+
+// The device's pools: cfg.memory, or the implicit "hbm" pool (standard/speed of the hbm.dram
+// preset, capacity hbm.size_bytes, every class). Never empty.
+std::vector<MemoryPool> memory_pools(const HardwareConfig& cfg);
+// Index into memory_pools(cfg) of the pool holding class c.
+size_t pool_index(const HardwareConfig& cfg, MemoryClass c);
+MemoryClass memory_class_of(numerics::TensorClass c);
+// First byte address of pool i (the sum of the earlier capacities).
+uint64_t pool_base(const HardwareConfig& cfg, size_t i);
+// The pool whose address range holds byte `addr`; addresses past the last pool belong to it.
+size_t pool_at(const HardwareConfig& cfg, uint64_t addr);
+// The DRAM timing parameters of pool i (the hbm.dram preset for the implicit pool).
+dram::Params pool_params(const HardwareConfig& cfg, size_t i);
 
 // Parsing and validation. Every failure throws plena::InputError located at the offending TOML
 // node: "<name>:<line>:<col>: error: <table>.<key> = <value>: <what was wrong, what was expected>".

@@ -10,6 +10,7 @@
 #include <optional>
 #include <toml++/toml.h>
 
+#include "config/memory_detail.hpp"
 #include "config/schema.hpp"
 #include "dram/dram.hpp"
 #include "support/support.hpp"
@@ -160,6 +161,7 @@ class Parser {
     check_sram_hbm();
     check_formats();
     resolve_latency();
+    detail::read_memory(root_.get("memory"), name_, cfg_);
     return cfg_;
   }
 
@@ -225,12 +227,12 @@ class Parser {
     };
     for (const auto& [k, node] : root_) {
       std::string_view key = k.str();
-      if (key == "base") continue;
+      if (key == "base" || key == "memory") continue;  // [memory.<pool>]: config/memory.cpp
       if (!known_table(key)) {
         problems.push_back({loc_of(k), fmt::format("unknown key '{}'{}; expected the tables [{}]{}", key,
                                                       suggestion("", key),
                                                       fmt::join(detail::table_names(), "], ["),
-                                                      " and optionally base = \"<preset>\"")});
+                                                      " and optionally base = \"<preset>\" and [memory.<pool>] tables")});
         continue;
       }
       const toml::table* t = node.as_table();

@@ -1,6 +1,8 @@
 // The key schema and the canonical emitters (TOML, JSON, hash), all driven by one table.
 #include "config/schema.hpp"
 
+#include "config/memory_detail.hpp"
+
 #include <fmt/format.h>
 
 #include <cmath>
@@ -225,7 +227,7 @@ std::string to_toml(const HardwareConfig& cfg) {
     }
     out += fmt::format("{} = {}\n", f.key, detail::value_text(f, cfg));
   }
-  return out;
+  return out + detail::memory_toml(cfg);
 }
 
 std::string canonical_hash(const HardwareConfig& cfg) { return hex64(fnv1a64(to_toml(cfg))); }
@@ -246,6 +248,7 @@ std::string to_json(const HardwareConfig& cfg) {
       default: slot = f.get_s(cfg); break;
     }
   }
+  if (!cfg.memory.empty()) j["memory"] = detail::memory_json(cfg);
   return j.dump(2) + "\n";
 }
 

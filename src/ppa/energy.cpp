@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "isa/isa.hpp"
+#include "dram/standards.hpp"
 #include "ppa/model.hpp"
 #include "support/support.hpp"
 
@@ -77,6 +78,14 @@ EventEnergy event_energy(const config::HardwareConfig& cfg, const Options& opt) 
     const std::string_view n = m.name;
     (n == "vram" ? e.vram_bit_pj : n == "mram" ? e.mram_bit_pj : n == "fp_sram" ? e.fp_sram_bit_pj
                    : n == "int_sram"          ? e.int_sram_bit_pj : e.imem_bit_pj) = pj;
+  }
+  if (!cfg.memory.empty()) {
+    // Pools: the weights pool's technology (data/memory [tech]); Activity has no per-pool bytes yet,
+    // and decode traffic is mostly weights (docs/memory.md "Energy").
+    const auto& pool = cfg.memory[config::pool_index(cfg, config::MemoryClass::Weights)];
+    e.dram_bit_pj = dram::standard_info(pool.standard).tech.pj_per_bit;
+    e.link_bit_pj = t.e("link.pj_per_bit").v;
+    return e;
   }
   auto it = t.dram_pj_per_bit.find(cfg.hbm.dram);
   if (it == t.dram_pj_per_bit.end())

@@ -567,7 +567,12 @@ void RunSession::setup_simulator() {
   so.expected_config_hash = rep_.hw_hash;
   if (opt_.dma_request_bytes) so.timing.dma_request_bytes = opt_.dma_request_bytes;
   so.timing.dram_fidelity = opt_.dram_fidelity;
-  rep_.dram = fmt::format("{} ({})", hw_.hbm.dram, sim::dram_fidelity_name(opt_.dram_fidelity));
+  std::string dram = hw_.hbm.dram;
+  if (!hw_.memory.empty()) {
+    dram.clear();
+    for (const auto& p : hw_.memory) dram += fmt::format("{}{}={} {}", dram.empty() ? "" : ", ", p.name, p.standard, p.speed);
+  }
+  rep_.dram = fmt::format("{} ({})", dram, sim::dram_fidelity_name(opt_.dram_fidelity));
   // The observer only reads machine state: tokens, cycles and instruction counts are unchanged.
   if (opt_.dump_hidden_layers) so.observer = [this](const sim::Effects&, uint32_t) { probe_.observe(); };
   simu_.emplace(hw_, so);
@@ -675,6 +680,10 @@ void RunSession::simulate(const compiler::CompiledStep& step, StepReport& st) {
   st.cycles = r.timing.cycles;
   st.hbm_read_bytes = r.timing.hbm_read_bytes;
   st.hbm_write_bytes = r.timing.hbm_write_bytes;
+  st.pools.clear();
+  if (r.timing.pools.size() > 1)
+    for (const sim::PoolTraffic& p : r.timing.pools)
+      st.pools.push_back({p.name, p.dram, p.read_bytes, p.write_bytes, p.transfers});
   st.energy = RunEnergy::from(r.timing.energy);
   st.host_seconds = r.host_seconds;
   const sim::UnitStats* us[6] = {&r.timing.matrix, &r.timing.vector, &r.timing.scalar_int,
@@ -801,6 +810,13 @@ void detail::add_step(RunReport& rep, StepReport st) {
   rep.skipped_layers += st.skipped_layers;
   rep.hbm_read_bytes += st.hbm_read_bytes;
   rep.hbm_write_bytes += st.hbm_write_bytes;
+  if (rep.pools.empty()) rep.pools = st.pools;
+  else
+    for (size_t i = 0; i < std::min(rep.pools.size(), st.pools.size()); ++i) {
+      rep.pools[i].read_bytes += st.pools[i].read_bytes;
+      rep.pools[i].write_bytes += st.pools[i].write_bytes;
+      rep.pools[i].transfers += st.pools[i].transfers;
+    }
   rep.host_seconds += st.host_seconds;
   rep.compile_seconds += st.compile_seconds;
   rep.collective_s += double(st.collective_ps) * 1e-12;
@@ -929,6 +945,9 @@ std::string RunReport::to_text() const {
                    tokens_per_s, devices > 1 ? fmt::format(", system of {} devices", devices) : "");
   if (devices > 1) s += devices_text();
   s += fmt::format("hbm          read {} B, written {} B, {:.2f} GB/s achieved\n", hbm_read_bytes, hbm_write_bytes, hbm_gbps);
+  for (const PoolReport& p : pools)
+    s += fmt::format("  pool {:<8} {:<14} read {} B, written {} B, {} transfers\n", p.name, p.dram, p.read_bytes,
+                     p.write_bytes, p.transfers);
   s += fmt::format("energy       {:.4g} J{}, {:.4g} tokens/J, {:.3g} W average (PPA tables, docs/ppa.md): {}\n",
                    energy.total_j, devices > 1 ? " (all devices)" : "", tokens_per_j, average_power_w,
                    ppa::shares_text(energy.parts()));

@@ -113,6 +113,18 @@ constexpr auto json_fields(std::type_identity<RunEnergy>) {
 }
 static_assert(report_json::lists_every_member<RunEnergy>());
 
+// HBM traffic of one memory pool ([memory.<pool>], docs/memory.md); reported only with pools.
+struct PoolReport {
+  std::string name, dram;
+  uint64_t read_bytes = 0, write_bytes = 0, transfers = 0;
+};
+constexpr auto json_fields(std::type_identity<PoolReport>) {
+  using P = PoolReport;
+  return std::tuple{field("name", &P::name), field("dram", &P::dram), field("read_bytes", &P::read_bytes),
+                    field("write_bytes", &P::write_bytes), field("transfers", &P::transfers)};
+}
+static_assert(report_json::lists_every_member<PoolReport>());
+
 struct StepReport {
   std::string kind;  // "prefill" | "decode"
   uint64_t past = 0, q_len = 0;
@@ -129,6 +141,7 @@ struct StepReport {
   std::vector<int64_t> ref_tokens;  // argmax of the reference logits on the same context
   std::vector<Agreement> agreement; // per sequence (empty in timing-only runs)
   std::vector<HiddenAgreement> hidden_layers;  // per stage; only with RunOptions::dump_hidden_layers
+  std::vector<PoolReport> pools;  // per memory pool; only with [memory.<pool>] tables
 };
 constexpr auto json_fields(std::type_identity<StepReport>) {
   using S = StepReport;
@@ -141,7 +154,8 @@ constexpr auto json_fields(std::type_identity<StepReport>) {
                     field("reused", &S::reused), field("skipped_layers", &S::skipped_layers),
                     field("energy", &S::energy),
                     field("sim_tokens", &S::sim_tokens), field("ref_tokens", &S::ref_tokens),
-                    field("agreement", &S::agreement), field_unless_empty("hidden_layers", &S::hidden_layers)};
+                    field("agreement", &S::agreement), field_unless_empty("hidden_layers", &S::hidden_layers),
+                    field_unless_empty("pools", &S::pools)};
 }
 static_assert(report_json::lists_every_member<StepReport>());
 
@@ -258,6 +272,7 @@ struct RunReport {
   double ttft_s = 0, tpot_s = 0, tokens_per_s = 0;
   uint64_t hbm_read_bytes = 0, hbm_write_bytes = 0;
   double hbm_gbps = 0;
+  std::vector<PoolReport> pools;  // per memory pool, whole run; only with [memory.<pool>] tables
   RunEnergy energy;             // whole run, all devices
   double tokens_per_j = 0;      // batch x gen / energy (tokens_per_s's tokens)
   double average_power_w = 0;   // energy / simulated time
@@ -311,6 +326,7 @@ constexpr auto json_fields(std::type_identity<RunReport>) {
                     field("hbm_read_bytes", &R::hbm_read_bytes),
                     field("hbm_write_bytes", &R::hbm_write_bytes),
                     field("hbm_gbps", &R::hbm_gbps),
+                    field_unless_empty("pools", &R::pools),
                     field("energy", &R::energy),
                     field("tokens_per_j", &R::tokens_per_j),
                     field("average_power_w", &R::average_power_w),

@@ -133,6 +133,7 @@ struct DmaXfer {
   std::vector<uint64_t> deps;
   std::array<HbmStream, 2> hbm{};
   uint8_t n_hbm = 0;
+  uint8_t pool = 0;  // the memory pool whose DRAM model times it (by the first stream's address)
 };
 
 struct UnitState {
@@ -148,6 +149,7 @@ struct UnitState {
 
 namespace {
 struct CalibKey {
+  uint8_t pool = 0;
   dram::TransferShape shape;
   auto operator<=>(const CalibKey&) const = default;
 };
@@ -161,7 +163,10 @@ struct CalibratedShapes {
 struct TimingModel::Impl {
   config::HardwareConfig cfg;
   TimingOptions opts;
-  dram::DramModel dram;
+  std::vector<dram::DramModel> drams;  // one per memory pool (config::memory_pools order)
+  std::vector<uint64_t> pool_end;      // end address of each pool's range (routing)
+  // Multi-pool only: per pool, first request id -> its transfer (ids are per DRAM model).
+  std::vector<std::map<uint64_t, DmaXfer*>> pool_reqs;
   uint64_t period;  // ps per cycle
   bool decoupled;
   TimingStats st;
@@ -209,10 +214,10 @@ struct TimingModel::Impl {
   // compares whole shapes at every level). Map nodes are stable, so the pointers stay valid.
   static constexpr size_t kCalibCacheSize = 64;
   std::array<const std::pair<const CalibKey, dram::TransferTiming>*, kCalibCacheSize> calib_cache{};
-  uint64_t pipe_free_ps = 0;
+  std::vector<uint64_t> pipe_free_ps;  // calibrated fidelity: one pipe per pool
 
   Impl(const config::HardwareConfig& c, const TimingOptions& o, std::shared_ptr<CalibratedShapes> shared)
-      : cfg(c), opts(o), dram(make_dram(c)), period(cycle_period_ps(c.compute.clock_ghz)),
+      : cfg(c), opts(o), drams(make_drams(c)), period(cycle_period_ps(c.compute.clock_ghz)),
         decoupled(c.timing.mode == config::TimingMode::Decoupled), shapes(std::move(shared)) {
     if (!shapes) shapes = std::make_shared<CalibratedShapes>();
     if (shapes->options != burst_options()) {  // calibrated for other options: start over
@@ -239,8 +244,16 @@ struct TimingModel::Impl {
     if (opts.dram_trace && opts.dram_fidelity == DramFidelity::Calibrated)
       throw InputError(located("<timing options>", 0, 0,
                                "a DRAM trace needs the bank-level DRAM model (dram fidelity \"bank\"), not \"calibrated\""));
-    if (opts.dram_trace) dram.set_trace_sink(dram::ramulator_trace_writer(*opts.dram_trace));
-    st.dram_preset = c.hbm.dram;
+    if (opts.dram_trace)
+      for (auto& d : drams) d.set_trace_sink(dram::ramulator_trace_writer(*opts.dram_trace));
+    st.dram_preset = c.memory.empty() ? c.hbm.dram : drams.front().params().name;
+    const auto pools = config::memory_pools(c);
+    for (size_t i = 0; i < pools.size(); ++i) {
+      pool_end.push_back(i + 1 == pools.size() ? UINT64_MAX : config::pool_base(c, i + 1));
+      st.pools.push_back({pools[i].name, drams[i].params().name, 0, 0, 0});
+    }
+    pool_reqs.resize(drams.size());
+    pipe_free_ps.assign(drams.size(), 0);
     st.dram_fidelity = std::string(dram_fidelity_name(opts.dram_fidelity));
     st.config_hash = config::canonical_hash(c);
     st.timing_mode = std::string(config::timing_mode_name(c.timing.mode));
@@ -253,15 +266,23 @@ struct TimingModel::Impl {
       tracer.emplace(trace_mem, period, title);
   }
 
-  static dram::DramModel make_dram(const config::HardwareConfig& c) {
+  static std::vector<dram::DramModel> make_drams(const config::HardwareConfig& c) {
     const auto names = dram::preset_names();
-    if (std::find(names.begin(), names.end(), c.hbm.dram) == names.end()) {
+    if (c.memory.empty() && std::find(names.begin(), names.end(), c.hbm.dram) == names.end()) {
       std::string known;
       for (const auto& n : names) known += (known.empty() ? "" : ", ") + n;
       throw InputError(located("<config>", 0, 0,
                                "hbm.dram = \"" + c.hbm.dram + "\": unknown DRAM preset, expected one of: " + known));
     }
-    return dram::DramModel(dram::preset(c.hbm.dram));
+    std::vector<dram::DramModel> out;
+    for (size_t i = 0; i < std::max<size_t>(1, c.memory.size()); ++i) out.emplace_back(config::pool_params(c, i));
+    return out;
+  }
+
+  uint8_t pool_of(uint64_t addr) const {
+    uint8_t i = 0;
+    while (addr >= pool_end[i]) ++i;
+    return i;
   }
 
   // ---- costs ----
@@ -360,6 +381,8 @@ struct TimingModel::Impl {
     x.start = start;
     record_start(kDmaUnit, x.seq, x.issue, start);
     const uint64_t arrival = start * period;
+    x.pool = x.n_hbm && drams.size() > 1 ? pool_of(x.hbm[0].base) : 0;
+    dram::DramModel& dram = drams[x.pool];
     if (arrival < dram.now_ps())
       throw SimFault("timing: internal error: DMA at cycle " + std::to_string(start) +
                      " arrives before the DRAM horizon " + std::to_string(dram.now_ps()) + " ps");
@@ -372,6 +395,7 @@ struct TimingModel::Impl {
         x.n_req++;
       });
     }
+    if (drams.size() > 1 && x.n_req) pool_reqs[x.pool][x.first_req] = &x;
     x.remaining = x.n_req;
     st.dram_requests += x.n_req;
     if (x.n_req == 0) complete_dma(x, start + opts.dma_setup_cycles);
@@ -414,6 +438,7 @@ struct TimingModel::Impl {
 
   void start_dma_calibrated(DmaXfer& x, uint64_t start, uint64_t arrival) {
     CalibKey key;
+    key.pool = x.pool;
     dram::TransferShape at;  // the same geometry at this transfer's addresses
     const uint64_t rows = calibrated_shape(x.hbm, x.n_hbm, key, at);
     for (uint8_t i = 0; i < x.n_hbm; ++i) st.dram_requests += count_requests(x.hbm[i]);
@@ -424,14 +449,15 @@ struct TimingModel::Impl {
     uint64_t done = 0;
     // One pipe: a transfer occupies it for its steady-state share and completes one warm
     // (rows open, as in a stream) transfer time after it entered. In order, only one is in flight.
-    const uint64_t enter = decoupled ? std::max(arrival, pipe_free_ps) : arrival;
-    pipe_free_ps = enter + uint64_t(std::llround(t.per_transfer_ps * scale));
+    uint64_t& pipe = pipe_free_ps[x.pool];
+    const uint64_t enter = decoupled ? std::max(arrival, pipe) : arrival;
+    pipe = enter + uint64_t(std::llround(t.per_transfer_ps * scale));
     done = enter + uint64_t(std::llround(t.warm_ps + extra));
     complete_dma(x, ceil_div(done, period) + opts.dma_setup_cycles);
   }
 
   static size_t calib_slot(const CalibKey& k) {
-    uint64_t h = k.shape.n * 2 + k.shape.write;
+    uint64_t h = k.shape.n * 2 + k.shape.write + k.pool * 0x100000001B3ull;
     for (uint8_t i = 0; i < k.shape.n; ++i) {
       const dram::TransferStream& s = k.shape.streams[i];
       h = (h ^ s.row_bytes) * 0x9E3779B97F4A7C15ull;
@@ -457,7 +483,7 @@ struct TimingModel::Impl {
     if (slot && slot->first == key) return slot->second;
     auto it = shapes->map.find(key);
     if (it == shapes->map.end()) {
-      it = shapes->map.emplace(key, dram::calibrate_transfer(dram.params(), at, burst_options())).first;
+      it = shapes->map.emplace(key, dram::calibrate_transfer(drams[key.pool].params(), at, burst_options())).first;
       st.dram_calibrations++;
     }
     slot = &*it;
@@ -493,23 +519,39 @@ struct TimingModel::Impl {
     }
   }
 
-  void on_completion(const dram::Completion& c) {
+  DmaXfer& owner(size_t pool, uint64_t id) {
+    if (drams.size() > 1) {
+      auto& m = pool_reqs[pool];
+      auto it = m.upper_bound(id);
+      if (it == m.begin()) throw SimFault("timing: internal error: DRAM completion for unknown request");
+      return *std::prev(it)->second;
+    }
     // The started transfers own consecutive id ranges in start order; queued ones have kUnknown.
-    auto it = std::upper_bound(dma.begin(), dma.end(), c.id,
-                               [](uint64_t id, const DmaXfer& x) { return id < x.first_req; });
+    auto it = std::upper_bound(dma.begin(), dma.end(), id,
+                               [](uint64_t v, const DmaXfer& x) { return v < x.first_req; });
     if (it == dma.begin()) throw SimFault("timing: internal error: DRAM completion for unknown request");
-    DmaXfer& x = *(it - 1);
+    return *(it - 1);
+  }
+
+  void on_completion(size_t pool, const dram::Completion& c) {
+    DmaXfer& x = owner(pool, c.id);
     if (c.id >= x.first_req + x.n_req || x.remaining == 0)
       throw SimFault("timing: internal error: DRAM completion outside its transfer");
     x.last_done_ps = std::max(x.last_done_ps, c.time_ps);
-    if (--x.remaining == 0) complete_dma(x, ceil_div(x.last_done_ps, period) + opts.dma_setup_cycles);
+    if (--x.remaining == 0) {
+      if (drams.size() > 1) pool_reqs[pool].erase(x.first_req);
+      complete_dma(x, ceil_div(x.last_done_ps, period) + opts.dma_setup_cycles);
+    }
   }
 
   // Processes the DRAM model's next event (if it completes anything, dependants are started).
   void step() {
-    const uint64_t t = dram.next_event_time();
+    size_t pool = 0;  // the pool with the earliest event (the lowest index on ties)
+    for (size_t i = 1; i < drams.size(); ++i)
+      if (drams[i].next_event_time() < drams[pool].next_event_time()) pool = i;
+    const uint64_t t = drams[pool].next_event_time();
     if (t == dram::kNever) throw SimFault("timing: internal error: waiting on DRAM with nothing outstanding");
-    for (const dram::Completion& c : dram.advance_to(t)) on_completion(c);
+    for (const dram::Completion& c : drams[pool].advance_to(t)) on_completion(pool, c);
     pump();
   }
 
@@ -880,6 +922,8 @@ struct TimingModel::Impl {
     st.instructions++;
     st.instr_count[op]++;
     for (uint8_t i = 0; i < e.n_hbm; ++i) (e.hbm[i].write ? st.hbm_write_bytes : st.hbm_read_bytes) += e.hbm[i].total_bytes();
+    if (e.n_hbm && drams.size() > 1) [[unlikely]]
+      count_pool_traffic(e);
     if (tracer && seq >= opts.trace_first && seq < opts.trace_last) [[unlikely]]
       trace_issue(e, seq, u, pc);
     if (e.zero_latency) [[unlikely]]
@@ -899,6 +943,46 @@ struct TimingModel::Impl {
     }
   }
 
+  // Per-pool traffic of a multi-pool run, by each stream's address (a single pool's is the total).
+  void count_pool_traffic(const Effects& e) {
+    PoolTraffic& first = st.pools[pool_of(e.hbm[0].base)];
+    first.transfers++;
+    for (uint8_t i = 0; i < e.n_hbm; ++i) {
+      PoolTraffic& p = st.pools[pool_of(e.hbm[i].base)];
+      (e.hbm[i].write ? p.write_bytes : p.read_bytes) += e.hbm[i].total_bytes();
+    }
+  }
+
+  // DRAM statistics over every pool; one pool reports its model's figures unchanged.
+  void dram_stats() {
+    uint64_t requests = 0;
+    double latency_ps = 0;
+    st.dram_row_hits = st.dram_row_misses = st.dram_row_conflicts = 0;
+    st.dram_peak_gbps = 0;
+    for (const dram::DramModel& d : drams) {
+      const dram::Stats ds = d.stats();
+      st.dram_row_hits += ds.row_hits;
+      st.dram_row_misses += ds.row_misses;
+      st.dram_row_conflicts += ds.row_conflicts;
+      st.dram_peak_gbps += ds.peak_bandwidth_GBps;
+      requests += ds.completed_requests;
+      latency_ps += ds.avg_latency_ps * double(ds.completed_requests);
+      if (drams.size() == 1) {
+        st.dram_row_hit_rate = ds.row_hit_rate;
+        st.dram_avg_latency_ns = ds.avg_latency_ps / 1000.0;
+      }
+    }
+    if (drams.size() > 1) {
+      const uint64_t atoms = st.dram_row_hits + st.dram_row_misses + st.dram_row_conflicts;
+      st.dram_row_hit_rate = atoms ? double(st.dram_row_hits) / double(atoms) : 0.0;
+      st.dram_avg_latency_ns = requests ? latency_ps / double(requests) / 1000.0 : 0.0;
+    } else {
+      st.pools[0].read_bytes = st.hbm_read_bytes;
+      st.pools[0].write_bytes = st.hbm_write_bytes;
+      st.pools[0].transfers = st.dma_transfers;
+    }
+  }
+
   void finish() {
     pump();
     while (pending_compute > 0 || !dma.empty()) step();
@@ -909,13 +993,7 @@ struct TimingModel::Impl {
     st.time_ps = max_finish * period;
     UnitStats* out[kUnits] = {&st.matrix, &st.vector, &st.scalar_int, &st.scalar_fp, &st.control, &st.dma};
     for (int u = 0; u < kUnits; ++u) *out[u] = units[u].st;
-    const dram::Stats ds = dram.stats();
-    st.dram_row_hit_rate = ds.row_hit_rate;
-    st.dram_row_hits = ds.row_hits;
-    st.dram_row_misses = ds.row_misses;
-    st.dram_row_conflicts = ds.row_conflicts;
-    st.dram_avg_latency_ns = ds.avg_latency_ps / 1000.0;
-    st.dram_peak_gbps = ds.peak_bandwidth_GBps;
+    dram_stats();
     // bytes per ps * 1000 = GB/s, over the whole simulated run.
     st.achieved_read_gbps = st.time_ps ? double(st.hbm_read_bytes) * 1000.0 / double(st.time_ps) : 0.0;
     st.achieved_write_gbps = st.time_ps ? double(st.hbm_write_bytes) * 1000.0 / double(st.time_ps) : 0.0;
@@ -959,7 +1037,8 @@ struct TimingModel::Impl {
     std::sort(slots.begin(), slots.end());
     s.push_back(slots.size());
     s.insert(s.end(), slots.begin(), slots.end());
-    s.insert(s.end(), {rel(dma_last_start), rel(dma_busy_end), pipe_free_ps > f * period ? pipe_free_ps - f * period : 0});
+    s.insert(s.end(), {rel(dma_last_start), rel(dma_busy_end)});
+    for (uint64_t p : pipe_free_ps) s.push_back(p > f * period ? p - f * period : 0);
     return s;
   }
 
@@ -982,6 +1061,11 @@ struct TimingModel::Impl {
     for (size_t i = 0; i < std::size(st.instr_count); ++i) st.instr_count[i] += k * (b.instr_count[i] - a.instr_count[i]);
     st.hbm_read_bytes += k * (b.hbm_read_bytes - a.hbm_read_bytes);
     st.hbm_write_bytes += k * (b.hbm_write_bytes - a.hbm_write_bytes);
+    for (size_t i = 0; i < st.pools.size() && drams.size() > 1; ++i) {
+      st.pools[i].read_bytes += k * (b.pools[i].read_bytes - a.pools[i].read_bytes);
+      st.pools[i].write_bytes += k * (b.pools[i].write_bytes - a.pools[i].write_bytes);
+      st.pools[i].transfers += k * (b.pools[i].transfers - a.pools[i].transfers);
+    }
     st.issue_stall_cycles += k * (b.issue_stall_cycles - a.issue_stall_cycles);
     st.dma_transfers += k * (b.dma_transfers - a.dma_transfers);
     st.dram_requests += k * (b.dram_requests - a.dram_requests);
@@ -1019,7 +1103,7 @@ struct TimingModel::Impl {
     for (auto& x : dma_slots) x.first += q, x.second += d;
     dma_last_start += d;
     dma_busy_end += d;
-    pipe_free_ps += d * period;
+    for (uint64_t& p : pipe_free_ps) p += d * period;
     add_stats(a.stats, b.stats, k);
   }
 };

@@ -25,6 +25,14 @@ struct UnitStats {
   uint64_t instructions = 0;
 };
 
+// HBM traffic of one memory pool (config::memory_pools order; docs/memory.md).
+struct PoolTraffic {
+  std::string name;    // [memory.<name>], or "hbm" for the implicit pool
+  std::string dram;    // the timing model's name (preset or <standard>-<speed>)
+  uint64_t read_bytes = 0, write_bytes = 0;
+  uint64_t transfers = 0;  // DMA instructions timed by this pool
+};
+
 struct TimingStats {
   uint64_t cycles = 0;            // completion cycle of the last instruction
   uint64_t time_ps = 0;           // simulated time
@@ -46,7 +54,8 @@ struct TimingStats {
   std::string dram_fidelity;    // "bank" | "calibrated"
   uint64_t dram_calibrations = 0;  // calibrated fidelity: distinct transfer shapes replayed
   double dram_avg_latency_ns = 0;
-  double dram_peak_gbps = 0;
+  double dram_peak_gbps = 0;     // summed over the pools
+  std::vector<PoolTraffic> pools;  // one entry per memory pool
   // Energy of the run: this activity x the PPA tables (set by the Simulator; docs/ppa.md).
   ppa::Energy energy;
   ppa::Activity activity() const;  // instruction mix, HBM bytes, simulated seconds

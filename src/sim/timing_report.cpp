@@ -143,6 +143,13 @@ std::string TimingStats::to_json() const {
   h["achieved_write_gbps"] = achieved_write_gbps;
   h["dma_transfers"] = dma_transfers;
   h["dram_requests"] = dram_requests;
+  if (pools.size() > 1) {  // a single pool's traffic is the totals above
+    nlohmann::ordered_json ps = nlohmann::ordered_json::array();
+    for (const PoolTraffic& p : pools)
+      ps.push_back({{"name", p.name}, {"dram", p.dram}, {"read_bytes", p.read_bytes}, {"write_bytes", p.write_bytes},
+                    {"transfers", p.transfers}});
+    h["pools"] = std::move(ps);
+  }
   j["hbm"] = h;
   nlohmann::ordered_json d;
   d["preset"] = dram_preset;
