@@ -55,8 +55,7 @@ def combined_toml(base_path, pre, dec, path):
                         f'[prefill]\nhw = "reference-analytic"\nset = {{ "hbm.dram" = "{pre["prefill_dram"]}", '
                         f'"sram.vector_depth" = {vram_rows} }}')
     text = text.replace('[decode]\nhw = "reference-analytic"\nset = { "hbm.dram" = "hbm2e" }',
-                        f'[decode]\nhw = "reference-analytic"\nset = {{ "hbm.dram" = "{dec["decode_dram"]}", '
-                        f'"hbm.size_bytes" = {dec["decode_capacity"]} }}')
+                        f'[decode]\nhw = "{os.path.join(HERE, dec["decode_hw"])}"')
     lines, section = [], ""
     for line in text.splitlines():
         if line.startswith("["):
@@ -136,7 +135,7 @@ def write_report(out, results):
                   f"{params_of(bp, ['prefill_dram', 'prefill_devs', 'vram_mib'])} |")
         md.append(f"| decode pool power, W (TPOT <= {b['tpot_s']*1e3:.1f} ms: {r['n_dec'][0]} of {r['n_dec'][1]} "
                   f"points) | {b['decode_power_w']:.1f} | {float(bd['decode_power_w']):.1f} | "
-                  f"{r['decode_factor']:.2f}x | {params_of(bd, ['decode_dram', 'decode_devs', 'decode_capacity'])} |")
+                  f"{r['decode_factor']:.2f}x | {params_of(bd, ['decode_hw', 'decode_devs'])} |")
         md.append(f"| system tokens/J, both choices together (`{name}/best_combined.toml`) | "
                   f"{r['base']['tokens_per_j']:.4g} | {c['tokens_per_j']:.4g} | "
                   f"{c['tokens_per_j']/r['base']['tokens_per_j']:.2f}x | TTFT {c['ttft_s']['mean']:.3f} s, TPOT "

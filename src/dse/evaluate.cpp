@@ -67,7 +67,8 @@ void set_key(toml::table& root, const std::string& key, const Value& v) {
 }
 
 // Serving spaces: "prefill.<k>" / "decode.<k>" sets one pool, a bare hardware key both; <k> is a
-// pool key (devices, instances, max_batch, tp, pp) or a hardware key (into [<pool>.set]).
+// pool key (hw, devices, instances, max_batch, tp, pp), a memory pool field (memory.<pool>.<field>)
+// or a hardware key (both into [<pool>.set]).
 void set_deployment_key(toml::table& doc, const std::string& key, const Value& v) {
   const std::string head = key.substr(0, key.find('.'));
   const bool one = head == "prefill" || head == "decode";
@@ -75,6 +76,17 @@ void set_deployment_key(toml::table& doc, const std::string& key, const Value& v
   for (const char* pool : {"prefill", "decode"}) {
     if (one && head != pool) continue;
     toml::table& p = subtable(doc, pool);
+    if (rest == "hw") {  // a preset or a hardware file (relative to the deployment): placement choices
+      if (!v.is_string) throw InputError(fmt::format("error: {} = {}: expected a string", key, v.text()));
+      p.insert_or_assign("hw", v.str);
+      continue;
+    }
+    if (rest.rfind("memory.", 0) == 0) {  // [memory.<pool>] fields: standard, speed (strings), channels, capacity
+      toml::table& set = subtable(p, "set");
+      if (v.is_string) set.insert_or_assign(rest, v.str);
+      else set.insert_or_assign(rest, int64_t(v.num));
+      continue;
+    }
     if (rest == "devices" || rest == "instances" || rest == "max_batch" || rest == "tp" || rest == "pp") {
       if (v.is_string || v.num < 0 || std::floor(v.num) != v.num)
         throw InputError(fmt::format("error: {} = {}: expected a non-negative integer", key, v.text()));

@@ -219,10 +219,13 @@ class Reader {
   // "table.key" of the hardware config; the value type is checked against the schema.
   void check_key(const std::string& key, const std::vector<Value>& values, int ln) const {
     if (serving_) {
+      if (key.rfind("memory.", 0) == 0) return check_memory_key(key, key, values, ln);
       const std::string pool = key.substr(0, key.find('.'));
       if (pool == "prefill" || pool == "decode") {
         const std::string rest = key.substr(pool.size() + 1);
         static const std::set<std::string> pool_keys = {"devices", "instances", "max_batch", "tp", "pp"};
+        if (rest == "hw") return check_strings(key, values, ln);
+        if (rest.rfind("memory.", 0) == 0) return check_memory_key(key, rest, values, ln);
         if (!pool_keys.count(rest)) return check_key_in_config(rest, values, ln);
         for (const auto& v : values)
           if (v.is_string || v.num < 0 || v.num != std::floor(v.num))
@@ -231,6 +234,22 @@ class Reader {
       }
     }
     check_key_in_config(key, values, ln);
+  }
+  void check_strings(const std::string& key, const std::vector<Value>& values, int ln) const {
+    for (const auto& v : values)
+      if (!v.is_string) fail(ln, fmt::format("'{}' takes strings, but value {} is a number", key, v.text()));
+  }
+  // prefill.memory.<pool>.<field>: standard / speed (strings), channels / capacity (bytes, or a
+  // "<n> GiB" string for capacity); the config parser checks the values.
+  void check_memory_key(const std::string& key, const std::string& rest, const std::vector<Value>& values, int ln) const {
+    const size_t dot = rest.find('.', 7);
+    const std::string f = dot == std::string::npos ? "" : rest.substr(dot + 1);
+    if (dot == 7 || (f != "standard" && f != "speed" && f != "channels" && f != "capacity"))
+      fail(ln, fmt::format("'{}': expected <pool>.memory.<name>.standard | speed | channels | capacity", key));
+    if (f == "standard" || f == "speed") return check_strings(key, values, ln);
+    for (const auto& v : values)
+      if (f == "channels" && (v.is_string || v.num < 1 || v.num != std::floor(v.num)))
+        fail(ln, fmt::format("'{}' takes positive integers, but value {} is not one", key, v.text()));
   }
   void check_key_in_config(const std::string& key, const std::vector<Value>& values, int ln) const {
     std::vector<std::string> known;

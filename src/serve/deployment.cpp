@@ -130,7 +130,6 @@ class Reader {
     p.link_GBps = number(t, "link_gbps", 100, 1e-3, 1e6);
     p.link_latency_us = number(t, "link_latency_us", 1, 0, 1e6);
     p.memory_usd_per_gb = number(t, "memory_usd_per_gb", -1, 0, 1e6);
-    if (p.memory_usd_per_gb < 0) p.memory_usd_per_gb = memory_usd_per_gb(p.cfg.hbm.dram);
     return p;
   }
 
@@ -164,20 +163,25 @@ class Reader {
            fmt::format("[{}] hardware config is invalid: {}", pool, after_error(e.what())));
     }
   }
+  // "table.key" = value, or deeper ("memory.kv.standard" = "hbm3e"): every part before the last
+  // names a (created) table.
   void apply_set(toml::table& cfg, const toml::node* s, const std::string& pool) const {
     if (!s->is_table()) fail(line(*s), fmt::format("'{}.set' must be a table of \"table.key\" = value", pool));
     for (const auto& [k, v] : *s->as_table()) {
       const std::string key(k.str());
-      const size_t dot = key.find('.');
-      if (v.is_table() || dot == std::string::npos)
+      if (v.is_table() || key.find('.') == std::string::npos)
         fail(int(k.source().begin.line),
              fmt::format("[{}.set] '{}': expected a quoted \"table.key\" = value (e.g. \"hbm.dram\" = \"gddr7\")", pool,
                          key));
-      const std::string tab = key.substr(0, dot), name = key.substr(dot + 1);
-      if (!cfg.contains(tab)) cfg.insert(tab, toml::table{});
-      toml::table* target = cfg.get(tab)->as_table();
-      if (!target) fail(int(k.source().begin.line), fmt::format("[{}.set] '{}': '{}' is not a table", pool, key, tab));
-      target->insert_or_assign(name, v);
+      toml::table* target = &cfg;
+      size_t from = 0;
+      for (size_t dot = key.find('.'); dot != std::string::npos; from = dot + 1, dot = key.find('.', from)) {
+        const std::string tab = key.substr(from, dot - from);
+        if (!target->contains(tab)) target->insert(tab, toml::table{});
+        target = target->get(tab)->as_table();
+        if (!target) fail(int(k.source().begin.line), fmt::format("[{}.set] '{}': '{}' is not a table", pool, key, tab));
+      }
+      target->insert_or_assign(key.substr(from), v);
     }
   }
 

@@ -20,8 +20,8 @@ std::string pool_text(const PoolReport& p, const char* token_kind) {
                      p.saturated ? "  SATURATED (>= 1: the queue grows without bound)" : "", p.utilisation * 100);
   out += fmt::format("  queue wait    {}\n", ms(p.queue_s));
   out += fmt::format("  throughput    {:.2f} {} tokens/s ({} tokens)\n", p.tokens_per_s, token_kind, p.tokens);
-  out += fmt::format("  energy        {:.4g} J ({:.4g} J busy), {:.4g} J per {} token\n", p.energy_j, p.busy_energy_j,
-                     p.energy_per_token_j, token_kind);
+  out += fmt::format("  energy        {:.4g} J ({:.4g} J busy, {:.4g} J DRAM background), {:.4g} J per {} token\n",
+                     p.energy_j, p.busy_energy_j, p.background_j, p.energy_per_token_j, token_kind);
   out += fmt::format("  power         {:.1f} W average, {:.1f} W while busy\n", p.average_power_w, p.busy_power_w);
   out += fmt::format("  cost          capex ${:.0f}; ${:.4g} over the span, ${:.4g} per million {} tokens\n",
                      p.capex_usd, p.usd, p.usd_per_token * 1e6, token_kind);
@@ -45,6 +45,7 @@ nlohmann::ordered_json pool_json(const PoolReport& p) {
   j["tokens_per_s"] = p.tokens_per_s;
   j["energy_j"] = p.energy_j;
   j["busy_energy_j"] = p.busy_energy_j;
+  j["background_j"] = p.background_j;
   j["energy_per_token_j"] = p.energy_per_token_j;
   j["average_power_w"] = p.average_power_w;
   j["busy_power_w"] = p.busy_power_w;

@@ -40,7 +40,7 @@ struct Pool {
   uint32_t instances = 1;    // independent replicas fed from one queue
   uint64_t max_batch = 1;    // decode: sequences per instance at most (continuous batching); prefill: 1
   double link_GBps = 100, link_latency_us = 1;  // interconnect inside an instance (all-reduces)
-  double memory_usd_per_gb = 0;  // capacity cost of the pool's DRAM technology
+  double memory_usd_per_gb = -1;  // capacity price replacing the technologies' (< 0: by technology)
   uint32_t total_devices() const { return devices * instances; }
 };
 
@@ -85,6 +85,7 @@ struct PoolReport {
   uint64_t tokens = 0;           // prefill: prompt tokens; decode: generated tokens
   double tokens_per_s = 0;       // tokens / span
   double energy_j = 0, busy_energy_j = 0;  // all of it; while serving (idle: leakage only)
+  double background_j = 0;       // DRAM background (standby + refresh) over the span, in energy_j
   double energy_per_token_j = 0, average_power_w = 0, busy_power_w = 0;
   double capex_usd = 0, usd = 0, usd_per_token = 0;  // usd: amortised capex + energy over the span
 };
@@ -111,7 +112,11 @@ std::string to_json(const Report& r);
 
 // Die cost of one device (7 nm wafer over good dies, LLMCompass constants) plus its DRAM capacity.
 double device_cost_usd(double area_mm2, double memory_bytes, double usd_per_gb);
-// Capacity cost of a DRAM preset, USD per GB (sources: docs/serving.md "Cost").
-double memory_usd_per_gb(const std::string& dram);
+double die_cost_usd(double area_mm2);
+// A device's DRAM capacity cost: every memory pool at its standard's cost per GB
+// (data/memory, docs/memory.md), or at `usd_per_gb_override` when >= 0.
+double memory_cost_usd(const config::HardwareConfig& cfg, double usd_per_gb_override = -1);
+// A device's DRAM background power (standby + refresh): capacity x the standard's mW per GB.
+double memory_background_w(const config::HardwareConfig& cfg);
 
 }  // namespace plena::serve

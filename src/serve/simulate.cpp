@@ -187,11 +187,15 @@ std::vector<std::string> assumptions(const Deployment& d, const detail::DecodeMo
                   "(the reference disagg_serve convention: the first token is served with its KV at the decode pool)",
                   d.handoff == HandoffMode::Bulk ? "bulk after the prefill" : "streamed per layer beside the prefill",
                   d.handoff_GBps, d.handoff_latency_us),
-      "energy: the analytic energy of the work (counted events x the PPA tables, leakage while busy) + idle leakage; "
-      "DRAM background power not modelled",
-      fmt::format("cost: die (7 nm wafer over good dies) + DRAM capacity (prefill ${:g}/GB, decode ${:g}/GB) amortised "
-                  "over {:g} years used or idle; electricity ${:g}/kWh x PUE {:g}",
-                  d.prefill.memory_usd_per_gb, d.decode.memory_usd_per_gb, d.cost.amortization_years,
+      fmt::format("energy: the analytic energy of the work (counted events x the PPA tables, leakage while busy) + "
+                  "idle leakage + DRAM background (capacity x the standard's mW/GB: prefill {:.2f} W, decode {:.2f} W "
+                  "per device) over the span",
+                  memory_background_w(d.prefill.cfg), memory_background_w(d.decode.cfg)),
+      fmt::format("cost: die (7 nm wafer over good dies) + DRAM capacity (prefill ${:.0f}, decode ${:.0f} per device: "
+                  "each pool at its standard's $/GB, data/memory) amortised over {:g} years used or idle; electricity "
+                  "${:g}/kWh x PUE {:g}",
+                  memory_cost_usd(d.prefill.cfg, d.prefill.memory_usd_per_gb),
+                  memory_cost_usd(d.decode.cfg, d.decode.memory_usd_per_gb), d.cost.amortization_years,
                   d.cost.usd_per_kwh, d.cost.pue),
       "saturated: a pool's offered load (arrival rate x mean work / capacity) >= 1; its queue then grows without "
       "bound and the simulated numbers depend on the request count",
@@ -209,12 +213,13 @@ void pool_money(const Deployment& d, const Pool& p, double leakage_w, const Pool
   out.devices = p.total_devices();
   out.utilisation = span > 0 ? t.busy_s / (double(p.instances) * span) : 0;
   out.busy_energy_j = t.busy_j;
-  out.energy_j = t.busy_j + leakage_w * std::max(0.0, double(p.instances) * span - t.busy_s);
+  out.background_j = memory_background_w(p.cfg) * double(out.devices) * span;
+  out.energy_j = t.busy_j + leakage_w * std::max(0.0, double(p.instances) * span - t.busy_s) + out.background_j;
   out.average_power_w = span > 0 ? out.energy_j / span : 0;
   out.busy_power_w = t.busy_s > 0 ? t.busy_j / t.busy_s : 0;
   out.tokens_per_s = span > 0 ? double(out.tokens) / span : 0;
   out.energy_per_token_j = out.tokens ? out.energy_j / double(out.tokens) : 0;
-  const double device = device_cost_usd(ppa::area(p.cfg).total_mm2(), double(p.cfg.hbm.size_bytes), p.memory_usd_per_gb);
+  const double device = die_cost_usd(ppa::area(p.cfg).total_mm2()) + memory_cost_usd(p.cfg, p.memory_usd_per_gb);
   out.capex_usd = device * double(out.devices);
   const double life_s = d.cost.amortization_years * 365.25 * 86400;
   out.usd = out.capex_usd * span / life_s + energy_usd(d.cost, out.energy_j);
