@@ -6,9 +6,12 @@
 
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
+#include <stdexcept>
 #include <nlohmann/json.hpp>
 
 #include "analytic/analytic.hpp"
+#include "dse/dse.hpp"
 #include "serve/serve.hpp"
 #include "support/support.hpp"
 
@@ -162,6 +165,68 @@ TEST(ServeCli, TextJsonAndRefusals) {
   EXPECT_EQ(run_cli("estimate --deployment /nonexistent.toml", out), 1);
   out.clear();
   EXPECT_NE(run_cli("estimate --deployment " + path + " --hw tiny-fp32", out), 0);
+}
+
+// plena dse serving spaces: pool keys, memory keys and hw files as parameters; saturated points
+// infeasible; the request mix comes from the deployment only.
+TEST(ServeDse, ServingSpace) {
+  const std::string dir = std::string(PLENA_BINARY_DIR) + "/test_serve_dse";
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  write_text_file(dir + "/d.toml", deployment("prompt = 64\noutput = 8\narrival_rate = 2\ncount = 10"));
+  const std::string head = "[search]\ndeployment = \"d.toml\"\nalgorithm = \"grid\"\n";
+  const std::string params = R"([[param]]
+name = "ddram"
+key = "decode.hbm.dram"
+values = ["hbm2", "lpddr5x"]
+[[param]]
+name = "pinst"
+key = "prefill.instances"
+values = [1, 2]
+[[objective]]
+minimize = "power_at_target_w"
+[[objective]]
+minimize = "usd_per_mtok"
+)";
+  auto space_error = [&](const std::string& text) {
+    try {
+      dse::parse_space(text, "s.toml", dir);
+    } catch (const InputError& e) {
+      return std::string(e.what());
+    }
+    return std::string();
+  };
+  EXPECT_EQ(space_error(head + params), "");
+  EXPECT_NE(space_error(head + params + "[[workload]]\nmodel = \"tiny\"\nprefill = 4\n")
+                .find("error: a serving space ([search] deployment) takes its request mix"),
+            std::string::npos);
+  EXPECT_NE(space_error(head + "[[param]]\nname = \"x\"\nkey = \"decode.memory.kv.bogus\"\nvalues = [1]\n" +
+                        params.substr(params.find("[[objective]]")))
+                .find("s.toml:4: error: 'decode.memory.kv.bogus': expected"),
+            std::string::npos);
+  EXPECT_NE(space_error(head + params + "[[objective]]\nminimize = \"hbm_gib\"\n").find("unknown metric 'hbm_gib'"),
+            std::string::npos);
+  write_text_file(dir + "/s.toml", head + params);
+  dse::Options o;
+  o.out = dir + "/out";
+  o.quiet = true;
+  const dse::Result r = dse::run(dse::load_space(dir + "/s.toml"), o);
+  ASSERT_EQ(r.trials.size(), 4u);
+  for (const auto& t : r.trials) {
+    EXPECT_EQ(t.status, dse::Status::Ok) << t.why;
+    EXPECT_GT(t.metrics.at("tokens_per_j"), 0);
+  }
+  // lpddr5x decode: a different step time than hbm2; two prefill instances halve its offered load.
+  auto at = [&](uint32_t ddram, uint32_t pinst) -> const dse::Trial& {
+    for (const auto& t : r.trials)
+      if (t.x == dse::Point{ddram, pinst}) return t;
+    throw std::runtime_error("point missing");
+  };
+  EXPECT_NE(at(0, 0).metrics.at("tpot_s"), at(1, 0).metrics.at("tpot_s"));
+  EXPECT_LE(at(0, 1).metrics.at("offered_load"), at(0, 0).metrics.at("offered_load") + 1e-12);
+  EXPECT_LT(at(0, 1).metrics.at("prefill_utilisation"), at(0, 0).metrics.at("prefill_utilisation"));
+  EXPECT_TRUE(std::filesystem::exists(dir + "/out/pareto.csv"));
+  EXPECT_NE(read_text_file(dir + "/out/best_usd_per_mtok.toml").find("[prefill]"), std::string::npos);
 }
 
 }  // namespace
