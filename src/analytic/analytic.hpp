@@ -200,6 +200,20 @@ struct Estimate {
 // InputError when weights + KV do not fit one device's HBM (message names the devices needed).
 Estimate estimate(const model::ModelConfig& m, const config::HardwareConfig& cfg, const Workload& w,
                   const Parallelism& par);
+// The same on an explicit split (par.tp or par.pp set) and a memory model shared across calls
+// (each DMA pattern calibrated once): what a serving simulation calls many times.
+Estimate estimate(const model::ModelConfig& m, const config::HardwareConfig& cfg, const Workload& w,
+                  const Parallelism& par, MemoryModel& mem);
+// One decode step (one new token) of `batch` sequences at context kv_len on the split of par,
+// the KV cache sized for max_context tokens per sequence; no capacity check (footprint()).
+PhaseEstimate decode_step(const model::ModelConfig& m, const config::HardwareConfig& cfg, const Parallelism& par,
+                          MemoryModel& mem, uint64_t batch, uint64_t kv_len, uint64_t max_context);
+// Per-device HBM bytes: the weights, and the KV cache of `batch` sequences of ctx tokens.
+struct Footprint {
+  uint64_t weight_bytes = 0, kv_bytes = 0;
+};
+Footprint footprint(const model::ModelConfig& m, const config::HardwareConfig& cfg, const Parallelism& par,
+                    uint64_t ctx, uint64_t batch);
 std::string to_text(const Estimate& e);
 std::string to_json(const Estimate& e);
 // Per-step roofs (StepRoof) and the roofline per op for the config: arithmetic intensity (MAC per

@@ -262,6 +262,21 @@ ppa::Activity op_activity(const OpEstimate& e, double seconds) {
 
 namespace {
 
+// Capacity: the quantized linears per device (embeddings in bf16 on the first stage), KV cache of
+// the first pipeline stage (it holds the most layers: compiler::pipeline_stages).
+Footprint footprint_of(const model::ModelConfig& m, const config::HardwareConfig& cfg, const compiler::ModelDims& s,
+                       uint32_t tp, uint32_t pp, uint64_t ctx, uint64_t batch) {
+  const double wbits = hbm_format_bits(cfg.formats.m_weight), kvbits = hbm_format_bits(cfg.formats.m_kv);
+  const uint64_t lin = m.linear_param_count(), all = m.param_count();
+  Footprint fp;
+  fp.weight_bytes = uint64_t(double(lin) * wbits / 8.0 / double(tp * pp) + double(all - lin) * 2.0 / tp);
+  const double stage_share = double(compiler::pipeline_stages(uint64_t(m.num_hidden_layers), pp)[0].layers) /
+                             double(m.num_hidden_layers);
+  fp.kv_bytes = uint64_t(double(m.kv_cache_bytes(ctx, batch, kvbits)) * double(s.kv_heads) /
+                         double(m.num_key_value_heads) * stage_share);
+  return fp;
+}
+
 Estimate estimate_split(const model::ModelConfig& m, const config::HardwareConfig& cfg, const Workload& w,
                         const Parallelism& par, MemoryModel& mem) {
   const compiler::Split split = compiler::explicit_split(m, par.devices, par.tp, par.pp);
@@ -285,17 +300,11 @@ Estimate estimate_split(const model::ModelConfig& m, const config::HardwareConfi
   e.peak_GBps = mem.peak_GBps();
   e.dram_efficiency = mem.sequential_efficiency();
 
-  // Capacity: the quantized linears per device (embeddings in bf16 on the first stage), KV cache.
   const double wbits = hbm_format_bits(cfg.formats.m_weight), kvbits = hbm_format_bits(cfg.formats.m_kv);
-  const uint64_t lin = m.linear_param_count(), all = m.param_count();
-  e.weight_bytes_per_device = uint64_t(double(lin) * wbits / 8.0 / double(tp * pp) + double(all - lin) * 2.0 / tp);
   const uint64_t ctx = w.prefill + w.decode;
-  // The first pipeline stage holds the most layers (compiler::pipeline_stages).
-  const double stage_share = double(compiler::pipeline_stages(uint64_t(m.num_hidden_layers), pp)[0].layers) /
-                             double(m.num_hidden_layers);
-  const double kv_per_dev = double(m.kv_cache_bytes(ctx, w.batch, kvbits)) * double(c.s.kv_heads) /
-                            double(m.num_key_value_heads) * stage_share;
-  e.kv_bytes_per_device = uint64_t(kv_per_dev);
+  const Footprint fp = footprint_of(m, cfg, c.s, tp, pp, ctx, w.batch);
+  e.weight_bytes_per_device = fp.weight_bytes;
+  e.kv_bytes_per_device = fp.kv_bytes;
   const uint64_t need = e.weight_bytes_per_device + e.kv_bytes_per_device;
   init_pools(e, cfg);
   if (!cfg.memory.empty()) check_pools(e, m, w, par);
@@ -384,6 +393,32 @@ Estimate estimate_split(const model::ModelConfig& m, const config::HardwareConfi
 }
 
 }  // namespace
+
+Footprint footprint(const model::ModelConfig& m, const config::HardwareConfig& cfg, const Parallelism& par,
+                    uint64_t ctx, uint64_t batch) {
+  const compiler::Split split = compiler::explicit_split(m, par.devices, par.tp, par.pp);
+  return footprint_of(m, cfg, compiler::model_dims(m, cfg, split.tp), split.tp, split.pp, ctx, batch);
+}
+
+Estimate estimate(const model::ModelConfig& m, const config::HardwareConfig& cfg, const Workload& w,
+                  const Parallelism& par, MemoryModel& mem) {
+  if (w.batch == 0 || w.prefill == 0) throw InputError("error: --prefill and --batch must be at least 1");
+  if (par.devices == 0 || (par.tp == 0 && par.pp == 0))
+    throw InputError("error: an estimate on a shared memory model needs the devices and a tp or pp split");
+  return estimate_split(m, cfg, w, par, mem);
+}
+
+PhaseEstimate decode_step(const model::ModelConfig& m, const config::HardwareConfig& cfg, const Parallelism& par,
+                          MemoryModel& mem, uint64_t batch, uint64_t kv_len, uint64_t max_context) {
+  if (batch == 0 || kv_len == 0 || kv_len > max_context)
+    throw InputError("error: a decode step needs batch >= 1 and 1 <= context <= the cache's context");
+  const compiler::Split split = compiler::explicit_split(m, par.devices, par.tp, par.pp);
+  const ppa::EnergyModel energy(cfg);
+  const Ctx c{m, cfg, mem, compiler::model_dims(m, cfg, split.tp), split.tp, split.pp,
+              Link{par.link_GBps, par.link_latency_us}, mem.ps_per_cycle() * 1e-12,
+              max_context + cfg.hbm.v_writeback_amount, energy};
+  return pass(c, batch, 1, kv_len, false);
+}
 
 Estimate estimate(const model::ModelConfig& m, const config::HardwareConfig& cfg, const Workload& w,
                   const Parallelism& par) {

@@ -14,6 +14,8 @@
 #include "config/config.hpp"
 #include "model/model.hpp"
 #include "model/source.hpp"
+#include "cli/run_deployment.hpp"
+#include "serve/serve.hpp"
 #include "support/support.hpp"
 
 namespace plena::cli {
@@ -32,6 +34,7 @@ struct EstimateFlags {
   bool json = false, roofline = false, validate = false, quick = false;
   bool hw_given = false;  // --compare defaults to the paper-equivalent preset
   std::string compare;
+  std::string deployment;  // a deployment file: disaggregated serving (src/serve)
 };
 
 model::ModelConfig load_model(const std::string& spec) {
@@ -49,6 +52,11 @@ std::vector<std::string> split_list(const std::string& s) {
 }
 
 void run_estimate(const EstimateFlags& f) {
+  if (!f.deployment.empty()) {
+    const serve::Report r = serve::simulate(serve::load_deployment(f.deployment));
+    fmt::print("{}", f.json ? serve::to_json(r) : serve::to_text(r));
+    return;
+  }
   if (f.validate) {
     auto points = analytic::default_validation_points();
     if (!f.quick)
@@ -116,9 +124,15 @@ void add_estimate_command(CLI::App& app) {
   sub->add_flag("--validate", flags->validate,
                 "cross-validate against the simulator (timing-only): per-point table (linear, attention, vector op, "
                 "whole model), worst error; --json for JSON");
+  sub->add_option("--deployment", flags->deployment,
+                  "disaggregated serving: a deployment TOML (prefill and decode pools, KV hand-off, request mix; "
+                  "docs/serving.md): TTFT, TPOT, tokens/s, energy, power, cost per pool and system");
   sub->add_flag("--quick", flags->quick, "with --validate: skip the mid-size model points (smollm2-135m)");
   sub->callback([flags, sub] {
     flags->hw_given = sub->count("--hw") > 0;
+    if (!flags->deployment.empty())
+      reject_with_deployment(*sub, {"--model", "--hw", "--prefill", "--prefill-chunk", "--decode", "--batch", "--devices",
+                                    "--tp", "--pp", "--roofline", "--compare", "--validate", "--quick"});
     run_estimate(*flags);
   });
 }

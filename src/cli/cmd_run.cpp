@@ -10,6 +10,7 @@
 #include "cli/numeric_options.hpp"
 #include "cli/parallel_options.hpp"
 #include "cli/tokenizer_options.hpp"
+#include "cli/run_deployment.hpp"
 #include "cli/trace_window.hpp"
 #include "runner/runner.hpp"
 #include "support/support.hpp"
@@ -37,7 +38,7 @@ void add_run_command(CLI::App& app) {
   struct Args {
     runner::RunOptions opt;
     std::string prompt_ids, json, dump_dir, loops = "hardware", dram_fidelity = "bank";
-    std::string stats_dir, trace_dir, trace_window;
+    std::string stats_dir, trace_dir, trace_window, deployment;
     std::string prompt, tokenizer, system;
     bool chat = false;
     bool quiet = false, progress = false, no_progress = false, no_step_reuse = false;
@@ -102,10 +103,14 @@ void add_run_command(CLI::App& app) {
                   "exclusive; either may be empty)")
       ->needs(td);
   add_parallel_options(sub, a->par);
+  sub->add_option("--deployment", a->deployment,
+                  "Disaggregated deployment TOML: one request of its mean lengths (or --prompt-len/--gen), timing-only, "
+                  "prefill on the prefill pool and decode on the decode pool, beside the serving estimate "
+                  "(docs/serving.md)");
   sub->add_flag("--progress", a->progress, "Show a progress bar (default: when stderr is a terminal)");
   sub->add_flag("--no-progress", a->no_progress, "Never show a progress bar");
   sub->add_flag("-q,--quiet", a->quiet, "Print nothing on success (no progress bar either)");
-  sub->callback([a, ids, text] {
+  sub->callback([a, ids, text, pl, sub] {
     runner::RunOptions o = a->opt;
     if (ids->count() > 0) o.prompt_ids = runner::parse_prompt_ids(a->prompt_ids);
     const auto tok = run_tokenizer(a->tokenizer, o.model);
@@ -133,6 +138,13 @@ void add_run_command(CLI::App& app) {
                    done, total);
         if (done == total) fmt::print(stderr, "\n");
       };
+    }
+    if (!a->deployment.empty()) {
+      reject_with_deployment(*sub, {"--model", "--hw", "--prompt-ids", "--batch", "--devices", "--tp", "--pp",
+                                    "--teacher-force", "--dump-dir", "--stats-dir", "--trace-dir", "--prompt", "--tokenizer",
+                                    "--chat", "--system"});
+      run_deployment(a->deployment, o, pl->count() > 0, sub->get_option("--gen")->count() > 0, a->json, a->quiet);
+      return;
     }
     const runner::RunReport rep = runner::run_model(o);
     if (!a->json.empty()) write_text_file(a->json, tok ? json_with_text(rep, *tok) : rep.to_json());

@@ -105,6 +105,11 @@ struct Space {
   double crossover = 0.95, eta_c = 10, mutation = 0, eta_m = 50;  // NSGA-II (mutation 0: 1/params)
   AccuracySpec accuracy;
   std::string text_hash;      // fnv1a of the space file's bytes (the log checks it on resume)
+  // A serving space ([search] deployment = FILE): each point is that deployment (src/serve) with
+  // "prefill.<key>" / "decode.<key>" / "<key>" (both pools) set; docs/dse.md "Serving spaces".
+  std::filesystem::path deployment;
+  std::string deployment_text;
+  bool serving() const { return !deployment.empty(); }
   uint64_t grid_size() const;
   bool uses_accuracy() const;  // an objective or constraint reads accuracy / accuracy_kl
 };
@@ -115,6 +120,9 @@ Space parse_space(const std::string& text, const std::string& file_name, const s
 
 // Metric names an objective or constraint may use (with a one-line meaning each).
 std::vector<std::pair<std::string, std::string>> metric_names();
+// The same for serving spaces (the deployment's event simulation, src/serve).
+std::vector<std::pair<std::string, std::string>> serving_metric_names();
+const std::vector<std::pair<std::string, std::string>>& metrics_of(const Space& s);
 
 // One point: an index into each parameter's values.
 using Point = std::vector<uint32_t>;

@@ -209,6 +209,7 @@ std::vector<double> Engine::fitness(const Trial& t) const {
 
 Outcome Engine::evaluate_base() const {
   Outcome o;
+  if (space.serving()) return prepared.evaluate_deployment(space.deployment_text);
   try {
     const config::HardwareConfig cfg = config::parse_config_toml(space.base_text, space.base);
     o = prepared.evaluate_config(cfg);

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include <cmath>
+#include <optional>
 #include <sstream>
 #include <toml++/toml.h>
 
@@ -14,6 +15,7 @@
 #include "eval/eval.hpp"
 #include "ppa/ppa.hpp"
 #include "model/source.hpp"
+#include "serve/serve.hpp"
 #include "numerics/numerics.hpp"
 #include "support/support.hpp"
 
@@ -26,27 +28,72 @@ const config::detail::Field* field(const std::string& key) {
   return nullptr;
 }
 
-// Sets "table.key" in the TOML document with the schema's value type.
-void set_key(toml::table& root, const std::string& key, const Value& v) {
-  const config::detail::Field* f = field(key);
-  if (!f) throw InputError(fmt::format("error: '{}' is not a hardware config key", key));
-  const std::string table(f->table), name(f->key);
-  if (!root.contains(table)) root.insert(table, toml::table{});
-  toml::table* t = root.get(table)->as_table();
-  if (!t) throw InputError(fmt::format("error: '{}' in the base config is not a table", table));
-  switch (f->kind) {
+// Sets `name` in table t to v with the schema's value type of config key `key`.
+void assign_typed(toml::table& t, const std::string& name, const std::string& key, const config::detail::Field& f,
+                  const Value& v) {
+  switch (f.kind) {
     case config::detail::Kind::UInt:
       if (v.is_string || v.num < 0 || std::floor(v.num) != v.num || v.num > 9.0e18)
         throw InputError(fmt::format("error: {} = {}: expected a non-negative integer", key, v.text()));
-      t->insert_or_assign(name, int64_t(v.num));
+      t.insert_or_assign(name, int64_t(v.num));
       break;
     case config::detail::Kind::Float:
       if (v.is_string) throw InputError(fmt::format("error: {} = '{}': expected a number", key, v.str));
-      t->insert_or_assign(name, v.num);
+      t.insert_or_assign(name, v.num);
       break;
     default:
       if (!v.is_string) throw InputError(fmt::format("error: {} = {}: expected a string", key, v.text()));
-      t->insert_or_assign(name, v.str);
+      t.insert_or_assign(name, v.str);
+  }
+}
+
+const config::detail::Field& config_field(const std::string& key) {
+  const config::detail::Field* f = field(key);
+  if (!f) throw InputError(fmt::format("error: '{}' is not a hardware config key", key));
+  return *f;
+}
+
+toml::table& subtable(toml::table& root, const std::string& name) {
+  if (!root.contains(name)) root.insert(name, toml::table{});
+  toml::table* t = root.get(name)->as_table();
+  if (!t) throw InputError(fmt::format("error: '{}' in the base document is not a table", name));
+  return *t;
+}
+
+// Sets "table.key" in the TOML document with the schema's value type.
+void set_key(toml::table& root, const std::string& key, const Value& v) {
+  const config::detail::Field& f = config_field(key);
+  assign_typed(subtable(root, std::string(f.table)), std::string(f.key), key, f, v);
+}
+
+// Serving spaces: "prefill.<k>" / "decode.<k>" sets one pool, a bare hardware key both; <k> is a
+// pool key (hw, devices, instances, max_batch, tp, pp), a memory pool field (memory.<pool>.<field>)
+// or a hardware key (both into [<pool>.set]).
+void set_deployment_key(toml::table& doc, const std::string& key, const Value& v) {
+  const std::string head = key.substr(0, key.find('.'));
+  const bool one = head == "prefill" || head == "decode";
+  const std::string rest = one ? key.substr(head.size() + 1) : key;
+  for (const char* pool : {"prefill", "decode"}) {
+    if (one && head != pool) continue;
+    toml::table& p = subtable(doc, pool);
+    if (rest == "hw") {  // a preset or a hardware file (relative to the deployment): placement choices
+      if (!v.is_string) throw InputError(fmt::format("error: {} = {}: expected a string", key, v.text()));
+      p.insert_or_assign("hw", v.str);
+      continue;
+    }
+    if (rest.rfind("memory.", 0) == 0) {  // [memory.<pool>] fields: standard, speed (strings), channels, capacity
+      toml::table& set = subtable(p, "set");
+      if (v.is_string) set.insert_or_assign(rest, v.str);
+      else set.insert_or_assign(rest, int64_t(v.num));
+      continue;
+    }
+    if (rest == "devices" || rest == "instances" || rest == "max_batch" || rest == "tp" || rest == "pp") {
+      if (v.is_string || v.num < 0 || std::floor(v.num) != v.num)
+        throw InputError(fmt::format("error: {} = {}: expected a non-negative integer", key, v.text()));
+      p.insert_or_assign(rest, int64_t(v.num));
+      continue;
+    }
+    assign_typed(subtable(p, "set"), rest, key, config_field(rest), v);
   }
 }
 
@@ -58,24 +105,13 @@ double weighted(const std::vector<WorkloadSpec>& ws, const std::vector<double>& 
 
 double element_bytes(const numerics::Format& f) { return double(f.width) / 8.0; }
 
-// Cost of one device: a 7 nm die (wafer price over good dies) plus its HBM capacity.
-// LLMCompass cost model constants (ppa_dse_memory_mcp.md §1.2): 300 mm wafer $9,346 at 7 nm,
-// defect density 0.0015 /mm2, yield (1 + A·D/3)^-3, dies per wafer pi·r²/A − pi·d/sqrt(2A);
-// HBM $7/GB (dramexchange spot price, Oct 2023).
-double device_cost_usd(double area_mm2, uint64_t hbm_bytes) {
-  constexpr double kWafer = 9346, kDefects = 0.0015, kRadius = 150, kHbmPerGB = 7;
-  const double pi = 3.14159265358979323846;
-  const double dies = pi * kRadius * kRadius / area_mm2 - pi * 2 * kRadius / std::sqrt(2 * area_mm2);
-  const double yield = std::pow(1 + area_mm2 * kDefects / 3, -3);
-  return kWafer / (std::max(dies, 1.0) * yield) + kHbmPerGB * double(hbm_bytes) / 1e9;
-}
-
 void add_ppa_metrics(const config::HardwareConfig& cfg, double devices, std::map<std::string, double>& m) {
   const ppa::AreaSummary a = ppa::area(cfg);
   m["area_mm2"] = a.total_mm2();
   m["logic_mm2"] = a.logic_mm2();
   m["leakage_w"] = a.leakage_w;
-  m["cost_usd"] = devices * device_cost_usd(a.total_mm2(), cfg.hbm.size_bytes);
+  // HBM at $7/GB whatever the preset: the metric predates per-technology prices (serving spaces use them).
+  m["cost_usd"] = devices * serve::device_cost_usd(a.total_mm2(), double(cfg.hbm.size_bytes), 7.0);
 }
 
 }  // namespace
@@ -100,8 +136,96 @@ std::vector<std::pair<std::string, std::string>> metric_names() {
   };
 }
 
+std::vector<std::pair<std::string, std::string>> serving_metric_names() {
+  return {
+      {"ttft_s", "time to first token (queueing + prefill + KV hand-off), mean over the requests, s"},
+      {"ttft_p99_s", "99th percentile TTFT, s"},
+      {"tpot_s", "time per output token after the first, mean over the requests, s"},
+      {"tpot_p99_s", "99th percentile TPOT, s"},
+      {"tokens_per_s", "output tokens / simulated span, tokens/s"},
+      {"tokens_per_j", "output tokens per joule of the whole system (both pools, idle leakage, hand-off)"},
+      {"energy_per_token_j", "system energy per output token, J"},
+      {"power_w", "system average power over the span, W"},
+      {"power_at_target_w", "system average power serving the deployment's arrival rate (the throughput target; "
+                            "saturated points are infeasible), W"},
+      {"usd_per_mtok", "amortised capex + electricity per million output tokens, USD"},
+      {"capex_usd", "die + DRAM capacity cost of every device of both pools, USD"},
+      {"devices", "devices of both pools"},
+      {"area_mm2", "silicon of every device of both pools at 7 nm, mm2"},
+      {"offered_load", "the larger pool offered load (>= 1: saturated)"},
+      {"prefill_tokens_per_j", "prompt tokens per joule of prefill work (the prefill pool's busy energy)"},
+      {"prefill_power_w", "prefill pool power while serving a prompt (all its devices), W"},
+      {"prefill_utilisation", "prefill pool busy fraction"},
+      {"prefill_devices", "devices of the prefill pool"},
+      {"decode_tokens_per_j", "generated tokens per joule of the decode pool over the span (idle leakage included)"},
+      {"decode_power_w", "decode pool average power over the span at the arrival rate, W"},
+      {"decode_utilisation", "decode pool busy fraction"},
+      {"decode_devices", "devices of the decode pool"},
+  };
+}
+
+const std::vector<std::pair<std::string, std::string>>& metrics_of(const Space& s) {
+  static const auto plain = metric_names(), serving = serving_metric_names();
+  return s.serving() ? serving : plain;
+}
+
+std::string text_hash(const std::string& text) {
+  uint64_t h = 1469598103934665603ull;
+  for (unsigned char c : text) h = (h ^ c) * 1099511628211ull;
+  return fmt::format("{:016x}", h);
+}
+
+Outcome Prepared::evaluate_deployment(const std::string& text) const {
+  Outcome o;
+  o.hash = text_hash(text);
+  serve::Report r;
+  try {
+    const serve::Deployment d =
+        serve::parse_deployment(text, space.deployment.string() + " (point)", space.deployment.parent_path());
+    r = serve::simulate(d);
+    auto& m = o.metrics;
+    m["prefill_devices"] = d.prefill.total_devices();
+    m["decode_devices"] = d.decode.total_devices();
+    m["devices"] = d.prefill.total_devices() + d.decode.total_devices();
+    m["area_mm2"] = ppa::area(d.prefill.cfg).total_mm2() * d.prefill.total_devices() +
+                    ppa::area(d.decode.cfg).total_mm2() * d.decode.total_devices();
+  } catch (const InputError& err) {
+    o.status = Status::Infeasible;
+    o.why = first_line(err.what());
+    return o;
+  }
+  auto& m = o.metrics;
+  m["ttft_s"] = r.ttft_s.mean;
+  m["ttft_p99_s"] = r.ttft_s.p99;
+  m["tpot_s"] = r.tpot_s.mean;
+  m["tpot_p99_s"] = r.tpot_s.p99;
+  m["tokens_per_s"] = r.tokens_per_s;
+  m["tokens_per_j"] = r.tokens_per_j;
+  m["energy_per_token_j"] = r.energy_per_token_j;
+  m["power_w"] = m["power_at_target_w"] = r.average_power_w;
+  m["usd_per_mtok"] = r.usd_per_million_tokens;
+  m["capex_usd"] = r.capex_usd;
+  m["offered_load"] = std::max(r.prefill.offered_load, r.decode.offered_load);
+  m["prefill_tokens_per_j"] = r.prefill.busy_energy_j > 0 ? double(r.prefill.tokens) / r.prefill.busy_energy_j : 0;
+  m["prefill_power_w"] = r.prefill.busy_power_w;
+  m["prefill_utilisation"] = r.prefill.utilisation;
+  m["decode_tokens_per_j"] = r.decode.energy_j > 0 ? double(r.decode.tokens) / r.decode.energy_j : 0;
+  m["decode_power_w"] = r.decode.average_power_w;
+  m["decode_utilisation"] = r.decode.utilisation;
+  if (r.saturated) {
+    o.status = Status::Infeasible;
+    o.why = fmt::format("saturated: {} pool offered load {:.3g} >= 1 at the target arrival rate", r.bottleneck,
+                        m["offered_load"]);
+  }
+  return o;
+}
+
 Prepared::Prepared(const Space& s) : space(s) {
   base = std::make_shared<toml::table>(toml::parse(s.base_text, s.file.string() + " (base config)"));
+  if (s.serving()) {
+    deployment = std::make_shared<toml::table>(toml::parse(s.deployment_text, s.deployment.string()));
+    return;  // the request mix is the deployment's; no [[workload]] models
+  }
   for (const auto& w : s.workloads) {
     const model::ModelSource src = model::resolve_model_source(w.model, false);
     models.push_back(src.is_preset ? model::model_preset(src.preset) : model::parse_hf_config(src.config));
@@ -119,15 +243,16 @@ Prepared::Prepared(const Space& s) : space(s) {
 }
 
 std::string Prepared::toml_of(const Point& x, std::map<std::string, Value>& vars) const {
-  toml::table root = *base;
+  toml::table root = space.serving() ? *deployment : *base;
+  const auto set = space.serving() ? set_deployment_key : set_key;
   for (size_t i = 0; i < space.params.size(); ++i) {
     const Param& p = space.params[i];
     vars[p.name] = p.values.at(x.at(i));
-    if (!p.key.empty()) set_key(root, p.key, vars[p.name]);
+    if (!p.key.empty()) set(root, p.key, vars[p.name]);
   }
   for (const auto& d : space.derived) {
     vars[d.name] = d.expr.eval(vars);
-    if (!d.key.empty()) set_key(root, d.key, vars[d.name]);
+    if (!d.key.empty()) set(root, d.key, vars[d.name]);
   }
   std::ostringstream os;
   os << root << "\n";
@@ -195,10 +320,11 @@ Outcome Prepared::evaluate(const Point& x, const std::function<const Outcome*(co
         o.why = c.expr.text();
         return o;
       }
-    const config::HardwareConfig cfg = config::parse_config_toml(text, "point");
-    o.hash = config::canonical_hash(cfg);
+    std::optional<config::HardwareConfig> cfg;
+    if (!space.serving()) cfg = config::parse_config_toml(text, "point");
+    o.hash = cfg ? config::canonical_hash(*cfg) : text_hash(text);
     const Outcome* m = memo ? memo(o.hash) : nullptr;
-    Outcome r = m ? *m : evaluate_config(cfg);
+    Outcome r = m ? *m : cfg ? evaluate_config(*cfg) : evaluate_deployment(text);
     if (r.by_constraint) r.status = Status::Ok, r.why.clear(), r.by_constraint = false;  // this point's own check below
     r.hash = o.hash;
     o = std::move(r);

@@ -34,16 +34,20 @@ class Prepared {
   // Every step of one point; `memo` answers a config hash already evaluated (nullptr: not yet).
   Outcome evaluate(const Point& x, const std::function<const Outcome*(const std::string&)>& memo) const;
   Outcome evaluate_config(const config::HardwareConfig& cfg) const;
+  // Serving spaces: one deployment document (src/serve); a saturated pool makes it infeasible.
+  Outcome evaluate_deployment(const std::string& text) const;
   void apply_metric_constraints(Outcome& o, std::map<std::string, Value> vars) const;
 
   const Space& space;
   std::shared_ptr<const toml::table> base;
+  std::shared_ptr<const toml::table> deployment;  // serving spaces: the base deployment document
   std::vector<model::ModelConfig> models;
   std::shared_ptr<eval::LoadedModel> accuracy_model;  // only when a metric reads accuracy
   std::shared_ptr<eval::Evaluator> accuracy;
 };
 
 bool truth(const Value& v);
+std::string text_hash(const std::string& text);  // fnv1a64, 16 hex digits (serving points' identity)
 std::string first_line(const std::string& s);  // the message's first line without "error: "
 
 }  // namespace plena::dse

@@ -28,9 +28,9 @@ std::string csv_field(const std::string& s) {
 // Checked and atomic (docs/cli.md "Output files"); only log.jsonl is written as the search goes.
 void write_file(const std::filesystem::path& p, const std::string& text) { write_output_file(p, text); }
 
-std::vector<std::string> metric_columns() {
+std::vector<std::string> metric_columns(const Space& s) {
   std::vector<std::string> cols;
-  for (const auto& [name, what] : metric_names()) cols.push_back(name);
+  for (const auto& [name, what] : metrics_of(s)) cols.push_back(name);
   return cols;
 }
 
@@ -45,13 +45,13 @@ std::string trials_csv(const Space& s, const std::vector<Trial>& trials) {
   std::string out = "trial,hash";
   for (const auto& p : s.params) out += fmt::format(",{}", csv_field(p.name));
   out += ",status,why";
-  for (const auto& m : metric_columns()) out += fmt::format(",{}", m);
+  for (const auto& m : metric_columns(s)) out += fmt::format(",{}", m);
   out += "\n";
   for (const auto& t : trials) {
     out += fmt::format("{},{}", t.id, t.hash);
     for (size_t i = 0; i < s.params.size(); ++i) out += fmt::format(",{}", csv_field(s.params[i].values[t.x[i]].text()));
     out += fmt::format(",{},{}", status_name(t.status), csv_field(t.why));
-    for (const auto& m : metric_columns()) out += fmt::format(",{}", metric_cell(t, m));
+    for (const auto& m : metric_columns(s)) out += fmt::format(",{}", metric_cell(t, m));
     out += "\n";
   }
   return out;
@@ -60,13 +60,13 @@ std::string trials_csv(const Space& s, const std::vector<Trial>& trials) {
 std::string pareto_csv(const Space& s, const Result& r) {
   std::string out = "rank,trial,hash";
   for (const auto& p : s.params) out += fmt::format(",{}", csv_field(p.name));
-  for (const auto& m : metric_columns()) out += fmt::format(",{}", m);
+  for (const auto& m : metric_columns(s)) out += fmt::format(",{}", m);
   out += "\n";
   for (size_t k = 0; k < r.pareto.size(); ++k) {
     const Trial& t = r.trials[r.pareto[k]];
     out += fmt::format("{},{},{}", k + 1, t.id, t.hash);
     for (size_t i = 0; i < s.params.size(); ++i) out += fmt::format(",{}", csv_field(s.params[i].values[t.x[i]].text()));
-    for (const auto& m : metric_columns()) out += fmt::format(",{}", metric_cell(t, m));
+    for (const auto& m : metric_columns(s)) out += fmt::format(",{}", metric_cell(t, m));
     out += "\n";
   }
   return out;

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <cmath>
 #include <set>
 #include <sstream>
 #include <toml++/toml.h>
@@ -13,6 +14,7 @@
 #include "dse/dse.hpp"
 #include "model/model.hpp"
 #include "model/source.hpp"
+#include "serve/serve.hpp"
 #include "support/support.hpp"
 
 namespace plena::dse {
@@ -40,6 +42,7 @@ class Reader {
     }
     allowed(root, "the space file", {"search", "param", "derived", "constraint", "workload", "objective", "accuracy"});
     read_search(root, s);
+    serving_ = s.serving();
     read_accuracy(root, s);
     for_each_table(root, "param", [&](const toml::table& t) { s.params.push_back(read_param(t)); });
     for_each_table(root, "derived", [&](const toml::table& t) { s.derived.push_back(read_derived(t)); });
@@ -56,6 +59,7 @@ class Reader {
  private:
   std::string file_;
   std::filesystem::path dir_;
+  bool serving_ = false;
 
   static int line(const toml::node& n) { return int(n.source().begin.line); }
   [[noreturn]] void fail(int ln, const std::string& msg) const { throw_input(file_, ln, 0, msg); }
@@ -106,9 +110,11 @@ class Reader {
     const toml::node* n = root.get("search");
     if (!n || !n->is_table()) fail(n ? line(*n) : 1, "missing [search] table (base, algorithm, budget)");
     const toml::table& t = *n->as_table();
-    allowed(t, "[search]", {"base", "algorithm", "budget", "population", "crossover", "eta_c", "mutation", "eta_m"});
+    allowed(t, "[search]", {"base", "deployment", "algorithm", "budget", "population", "crossover", "eta_c", "mutation",
+                            "eta_m"});
     s.base = str(t, "base", false, "reference-analytic");
     read_base(t, s);
+    read_deployment(t, s);
     const std::string alg = str(t, "algorithm", false, "random");
     if (alg == "grid") s.algorithm = Algorithm::Grid;
     else if (alg == "random") s.algorithm = Algorithm::Random;
@@ -150,6 +156,17 @@ class Reader {
     ss << in.rdbuf();
     s.base_text = ss.str();
     config::parse_config_toml(s.base_text, p.string());  // its own errors name its own lines
+  }
+
+  // [search] deployment: the base deployment of a serving space (its own errors name its own lines).
+  void read_deployment(const toml::table& t, Space& s) const {
+    const std::string file = str(t, "deployment", false);
+    if (file.empty()) return;
+    s.deployment = dir_ / file;
+    if (!std::filesystem::is_regular_file(s.deployment))
+      fail(line(*t.get("deployment")), fmt::format("deployment '{}' is not a readable file", file));
+    s.deployment_text = read_text_file(s.deployment);
+    serve::parse_deployment(s.deployment_text, s.deployment.string(), s.deployment.parent_path());
   }
 
   Value value_of(const toml::node& n, const std::string& key) const {
@@ -201,6 +218,40 @@ class Reader {
 
   // "table.key" of the hardware config; the value type is checked against the schema.
   void check_key(const std::string& key, const std::vector<Value>& values, int ln) const {
+    if (serving_) {
+      if (key.rfind("memory.", 0) == 0) return check_memory_key(key, key, values, ln);
+      const std::string pool = key.substr(0, key.find('.'));
+      if (pool == "prefill" || pool == "decode") {
+        const std::string rest = key.substr(pool.size() + 1);
+        static const std::set<std::string> pool_keys = {"devices", "instances", "max_batch", "tp", "pp"};
+        if (rest == "hw") return check_strings(key, values, ln);
+        if (rest.rfind("memory.", 0) == 0) return check_memory_key(key, rest, values, ln);
+        if (!pool_keys.count(rest)) return check_key_in_config(rest, values, ln);
+        for (const auto& v : values)
+          if (v.is_string || v.num < 0 || v.num != std::floor(v.num))
+            fail(ln, fmt::format("'{}' takes non-negative integers, but value {} is not one", key, v.text()));
+        return;
+      }
+    }
+    check_key_in_config(key, values, ln);
+  }
+  void check_strings(const std::string& key, const std::vector<Value>& values, int ln) const {
+    for (const auto& v : values)
+      if (!v.is_string) fail(ln, fmt::format("'{}' takes strings, but value {} is a number", key, v.text()));
+  }
+  // prefill.memory.<pool>.<field>: standard / speed (strings), channels / capacity (bytes, or a
+  // "<n> GiB" string for capacity); the config parser checks the values.
+  void check_memory_key(const std::string& key, const std::string& rest, const std::vector<Value>& values, int ln) const {
+    const size_t dot = rest.find('.', 7);
+    const std::string f = dot == std::string::npos ? "" : rest.substr(dot + 1);
+    if (dot == 7 || (f != "standard" && f != "speed" && f != "channels" && f != "capacity"))
+      fail(ln, fmt::format("'{}': expected <pool>.memory.<name>.standard | speed | channels | capacity", key));
+    if (f == "standard" || f == "speed") return check_strings(key, values, ln);
+    for (const auto& v : values)
+      if (f == "channels" && (v.is_string || v.num < 1 || v.num != std::floor(v.num)))
+        fail(ln, fmt::format("'{}' takes positive integers, but value {} is not one", key, v.text()));
+  }
+  void check_key_in_config(const std::string& key, const std::vector<Value>& values, int ln) const {
     std::vector<std::string> known;
     for (const auto& f : config::detail::schema()) {
       known.push_back(f.path());
@@ -212,8 +263,8 @@ class Reader {
                                v.text(), v.is_string ? "a string" : "a number"));
       return;
     }
-    fail(ln, fmt::format("'{}' is not a hardware config key (expected table.key, e.g. geometry.mlen; keys: {})", key,
-                         fmt::join(known, ", ")));
+    fail(ln, fmt::format("'{}' is not a hardware config key (expected {}table.key, e.g. geometry.mlen; keys: {})", key,
+                         serving_ ? "[prefill. | decode.]" : "", fmt::join(known, ", ")));
   }
 
   Param read_param(const toml::table& t) const {
@@ -237,9 +288,7 @@ class Reader {
     d.name = str(t, "name", d.key.empty(), d.key.substr(d.key.find('.') + 1));
     d.expr = Expr::parse(str(t, "expr", true), file_, d.line);
     if (!d.key.empty()) {
-      bool found = false;
-      for (const auto& f : config::detail::schema()) found |= f.path() == d.key;
-      if (!found) check_key(d.key, {}, d.line);
+      check_key(d.key, {}, d.line);
     }
     return d;
   }
@@ -274,14 +323,14 @@ class Reader {
     return o;
   }
 
-  static bool is_metric(const std::string& m) {
-    for (const auto& [name, what] : metric_names())
+  bool is_metric(const std::string& m) const {
+    for (const auto& [name, what] : serving_ ? serving_metric_names() : metric_names())
       if (name == m) return true;
     return false;
   }
-  static std::string metric_list() {
+  std::string metric_list() const {
     std::vector<std::string> names;
-    for (const auto& [name, what] : metric_names()) names.push_back(name);
+    for (const auto& [name, what] : serving_ ? serving_metric_names() : metric_names()) names.push_back(name);
     return fmt::format("{}", fmt::join(names, ", "));
   }
 
@@ -305,7 +354,11 @@ class Reader {
         else if (!names.count(n))
           fail(c.line, fmt::format("constraint reads '{}': not a parameter, derived name or metric ({})", n, metric_list()));
       }
-    if (s.workloads.empty()) fail(1, "no [[workload]]: give at least one (model, prefill, decode, batch, devices, weight)");
+    if (s.serving() && !s.workloads.empty())
+      fail(s.workloads[0].line, "a serving space ([search] deployment) takes its request mix from the deployment file: "
+                                "remove the [[workload]] tables");
+    if (!s.serving() && s.workloads.empty())
+      fail(1, "no [[workload]]: give at least one (model, prefill, decode, batch, devices, weight)");
     if (s.objectives.empty()) fail(1, "no [[objective]]: give at least one (minimize = \"ttft_s\", ...)");
     if (s.algorithm == Algorithm::Grid && s.budget && s.grid_size() > s.budget)
       fail(line(*root.get("search")), fmt::format("grid has {} points but budget is {}: raise the budget, drop it, or use "

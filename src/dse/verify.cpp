@@ -12,6 +12,9 @@ namespace plena::dse {
 std::vector<VerifyRow> verify(const Prepared& p, const Result& r, unsigned k) {
   std::vector<VerifyRow> rows;
   if (k == 0 || r.pareto.empty()) return rows;
+  if (p.space.serving())
+    throw InputError("error: --verify re-runs [[workload]] points on the simulator; a serving space has none (check a "
+                     "deployment with plena run --deployment)");
   // K points spread evenly along the front (its order: the first objective).
   std::vector<size_t> pick;
   const size_t n = r.pareto.size();
