@@ -4,7 +4,7 @@
 include(CMakePackageConfigHelpers)
 
 # Module libraries, most dependent first (the static link order plena.pc lists them in).
-set(PLENA_INSTALL_LIBS plena_dse plena_validate plena_eval plena_runner plena_analytic plena_compiler plena_sim
+set(PLENA_INSTALL_LIBS plena_dse plena_serve plena_validate plena_eval plena_runner plena_analytic plena_compiler plena_sim
     plena_sim_timing plena_ppa plena_config plena_dram plena_model plena_isa plena_numerics plena_support)
 set(_plena_libs)
 foreach(lib IN LISTS PLENA_INSTALL_LIBS)
