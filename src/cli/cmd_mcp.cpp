@@ -7,7 +7,7 @@
 
 #include "cli/commands.hpp"
 #include "cli/numeric_options.hpp"
-#include "cli/version.hpp"
+#include "plena/version.hpp"
 #include "mcp/bench_port.hpp"
 #include "mcp/stdio.hpp"
 #include "support/support.hpp"

@@ -77,6 +77,8 @@ runner::RunReport sample_report() {
   r.units = {{.unit = "matrix", .busy_cycles = 30, .utilization = 0.5}, {.unit = "dma", .busy_cycles = 12, .utilization = 0.2}};
   runner::StepReport st;
   st.kind = "prefill";
+  // A pooled config's per-pool traffic (omitted without [memory.<pool>] tables).
+  st.pools.push_back({.name = "weights", .dram = "lpddr5x", .read_bytes = 64, .write_bytes = 0, .transfers = 1});
   st.compile_seconds = 0.125;
   st.host_seconds = 0.5;
   st.agreement.push_back({.max_abs = 0.5, .mean_abs = 0.25, .cosine = 0.9, .top1 = false, .miss_margin = 0.125});
@@ -87,6 +89,7 @@ runner::RunReport sample_report() {
   // A multi-device run's fields (omitted on one device: split and shards are empty).
   r.devices = 4, r.tp = 2, r.pp = 2;
   r.split = "given";
+  r.pools = st.pools;
   r.shards.push_back({.program = "stage 0 of 2", .stages = 1, .layers = 16});
   return r;
 }
@@ -100,6 +103,7 @@ TEST(ReportJson, RunReportHasExactlyItsListedKeysInListOrder) {
   EXPECT_EQ(keys_of(j["steps"][0]["agreement"][0]), listed_keys<runner::Agreement>());
   EXPECT_EQ(keys_of(j["steps"][1]["hidden_layers"][0]), listed_keys<runner::HiddenAgreement>());
   EXPECT_EQ(keys_of(j["shards"][0]), listed_keys<runner::ShardReport>());
+  EXPECT_EQ(keys_of(j["pools"][0]), listed_keys<runner::PoolReport>());
 }
 
 TEST(ReportJson, ShardsOnlyOnSeveralDevices) {
