@@ -4,8 +4,8 @@
 include(CMakePackageConfigHelpers)
 
 # Module libraries, most dependent first (the static link order plena.pc lists them in).
-set(PLENA_INSTALL_LIBS plena_dse plena_serve plena_validate plena_eval plena_runner plena_analytic plena_compiler plena_sim
-    plena_sim_timing plena_ppa plena_config plena_dram plena_model plena_isa plena_numerics plena_support)
+set(PLENA_INSTALL_LIBS plena_mcp_bench plena_mcp plena_bench plena_dse plena_serve plena_validate plena_eval plena_runner plena_analytic plena_compiler plena_sim
+    plena_sim_timing plena_ppa plena_config plena_dram plena_model plena_tokenizer plena_isa plena_numerics plena_support)
 set(_plena_libs)
 foreach(lib IN LISTS PLENA_INSTALL_LIBS)
   if(TARGET ${lib})
@@ -38,6 +38,18 @@ if(TARGET plena_dse)
     set(PLENA_CONFIG_MPI ON)
   endif()
 endif()
+# The tokenizer's private (static) dependencies: PCRE2 always, ICU when it was found.
+set(PLENA_CONFIG_ICU OFF)
+set(PLENA_CONFIG_SENTENCEPIECE "")
+if(TARGET plena_tokenizer)
+  get_target_property(_tok_links plena_tokenizer LINK_LIBRARIES)
+  if("PkgConfig::ICU_UC" IN_LIST _tok_links)
+    set(PLENA_CONFIG_ICU ON)
+  endif()
+  if(PLENA_SENTENCEPIECE_LIB AND "${PLENA_SENTENCEPIECE_LIB}" IN_LIST _tok_links)
+    set(PLENA_CONFIG_SENTENCEPIECE " -lsentencepiece")
+  endif()
+endif()
 configure_package_config_file(${CMAKE_SOURCE_DIR}/cmake/plenaConfig.cmake.in ${CMAKE_BINARY_DIR}/plenaConfig.cmake
                               INSTALL_DESTINATION ${PLENA_CMAKE_DIR})
 # 0.x: a minor version may change the API.
@@ -47,7 +59,10 @@ install(FILES ${CMAKE_BINARY_DIR}/plenaConfig.cmake ${CMAKE_BINARY_DIR}/plenaCon
 
 # pkg-config: -l flags in static link order; the libraries are static, so their own dependencies
 # are public here (Requires, not Requires.private).
-set(PLENA_PC_REQUIRES "fmt tomlplusplus libhwy")
+set(PLENA_PC_REQUIRES "fmt tomlplusplus libhwy libpcre2-8")
+if(PLENA_CONFIG_ICU)
+  string(APPEND PLENA_PC_REQUIRES " icu-uc")
+endif()
 if(PLENA_CONFIG_MPI)
   string(APPEND PLENA_PC_REQUIRES " mpi-cxx")
 endif()

@@ -70,5 +70,6 @@ void bind_numerics(py::module_& m);
 void bind_config(py::module_& m);
 void bind_sim(py::module_& m);
 void bind_runner(py::module_& m);
+void bind_tokenizer(py::module_& m);
 
 }  // namespace plena::python

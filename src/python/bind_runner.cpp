@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <optional>
 #include <random>
 
 #include "analytic/analytic.hpp"
@@ -14,6 +15,7 @@
 #include "model/source.hpp"
 #include "python/bind.hpp"
 #include "python/config_handle.hpp"
+#include "python/tokenizer_handle.hpp"
 #include "runner/runner.hpp"
 #include "support/support.hpp"
 
@@ -28,13 +30,19 @@ std::string hw_spec(const py::object& config) {
   return config.cast<fs::path>().string();
 }
 
-// Token ids: [T] (every sequence) or [B, T] (one row per sequence), list or numpy array.
-// Text prompts wait for the tokenizer module (issue #15 item 2): it will plug in here.
-std::vector<std::vector<int64_t>> prompt_ids(const py::object& prompt) {
+// Token ids: [T] (every sequence) or [B, T] (one row per sequence), list or numpy array; or text,
+// encoded by `tok` (the model directory's tokenizer or the tokenizer argument), as `plena run --prompt`.
+std::vector<std::vector<int64_t>> prompt_ids(const py::object& prompt, const std::optional<tokenizer::Tokenizer>& tok,
+                                             bool chat, const std::string& system) {
   if (prompt.is_none()) return {};
-  if (py::isinstance<py::str>(prompt))
-    throw InputError("run: prompt: text prompts need the tokenizer (not built yet); pass token ids, e.g. [1, 2, 3] "
-                     "or [[1, 2], [3, 4]]");
+  if (py::isinstance<py::str>(prompt)) {
+    if (!tok)
+      throw InputError("prompt: text needs a tokenizer: the model has none (no tokenizer.json or tokenizer.model "
+                       "in its directory); pass tokenizer=PATH or token ids, e.g. [1, 2, 3]");
+    auto ids = encode_prompt(*tok, prompt.cast<std::string>(), chat, system);
+    if (ids.empty()) throw InputError("prompt: the text encodes to no tokens; expected a prompt");
+    return {std::move(ids)};
+  }
   const auto ids = integer_array<int64_t>(prompt, "run: prompt");
   if (ids.ndim() != 1 && ids.ndim() != 2)
     throw InputError(fmt::format("run: prompt: expected token ids of shape [T] or [B, T], got {} axes", ids.ndim()));
@@ -90,11 +98,13 @@ py::array_t<int64_t> token_matrix(const std::vector<std::vector<int64_t>>& rows)
 }
 
 py::dict run(const std::string& model, const py::object& config, const py::object& prompt, uint64_t prompt_len,
-             uint64_t max_new_tokens, uint64_t batch, uint64_t seed, bool timing_only, bool teacher_force) {
+             uint64_t max_new_tokens, uint64_t batch, uint64_t seed, bool timing_only, bool teacher_force,
+             const py::object& tokenizer, bool chat, const std::string& system) {
   runner::RunOptions o;
   o.model = model;
   o.hw = hw_spec(config);
-  o.prompt_ids = prompt_ids(prompt);
+  const auto tok = tokenizer_for(tokenizer, model);
+  o.prompt_ids = prompt_ids(prompt, tok, chat, system);
   o.prompt_len = prompt_len;
   o.gen = max_new_tokens;
   o.batch = batch;
@@ -114,17 +124,24 @@ py::dict run(const std::string& model, const py::object& config, const py::objec
   out["ref_logits"] = stacked_logits(dumps.path, true);
   out["report"] = json_to_python(rep.to_json());
   out["text"] = rep.to_text();
+  if (tok) {  // the generated text per sequence (None where an id is outside the tokenizer's vocabulary)
+    py::list texts, ref_texts;
+    for (const auto& ids : rep.generated) texts.append(decode_or_none(*tok, ids));
+    for (const auto& ids : rep.ref_generated) ref_texts.append(decode_or_none(*tok, ids));
+    out["generated_text"] = texts;
+    out["ref_generated_text"] = ref_texts;
+  }
   return out;
 }
 
 std::vector<std::string> compile(const std::string& model, const py::object& config, const fs::path& out_dir,
                                  const py::object& prompt, uint64_t prompt_len, uint64_t max_new_tokens, uint64_t batch,
-                                 uint64_t seed, bool weights) {
+                                 uint64_t seed, bool weights, const py::object& tokenizer) {
   runner::CompileOptions o;
   o.model = model;
   o.hw = hw_spec(config);
   o.out_dir = out_dir;
-  o.prompt_ids = prompt_ids(prompt);
+  o.prompt_ids = prompt_ids(prompt, tokenizer_for(tokenizer, model), false, "");
   o.prompt_len = prompt_len;
   o.gen = max_new_tokens;
   o.batch = batch;
@@ -184,13 +201,17 @@ py::dict run_dse(const fs::path& space, const fs::path& out, unsigned jobs, uint
 void bind_runner(py::module_& m) {
   m.def("run", &run, py::arg("model") = "preset:tiny", py::arg("config") = "reference-small", py::arg("prompt") = py::none(),
         py::arg("prompt_len") = 4, py::arg("max_new_tokens") = 4, py::arg("batch") = 1, py::arg("seed") = 1,
-        py::arg("timing_only") = false, py::arg("teacher_force") = false,
-        "Compile and simulate a model end to end (plena run). prompt: token ids [T] or [B, T] (None: a seeded random "
-        "prompt of prompt_len). Returns tokens [B, gen], ref_tokens, logits and ref_logits [steps, B, vocab] (None "
+        py::arg("timing_only") = false, py::arg("teacher_force") = false, py::arg("tokenizer") = py::none(),
+        py::arg("chat") = false, py::arg("system") = "",
+        "Compile and simulate a model end to end (plena run). prompt: token ids [T] or [B, T], or text (encoded by "
+        "the model directory's tokenizer or `tokenizer`; chat: with its chat template), None: a seeded random "
+        "prompt of prompt_len. Returns tokens [B, gen], ref_tokens (with a tokenizer also generated_text and "
+        "ref_generated_text), logits and ref_logits [steps, B, vocab] (None "
         "when timing_only), report (dict) and text (the CLI's report).");
   m.def("compile", &compile, py::arg("model") = "preset:tiny", py::arg("config") = "reference-small",
         py::arg("out_dir") = fs::path("out"), py::arg("prompt") = py::none(), py::arg("prompt_len") = 4,
         py::arg("max_new_tokens") = 0, py::arg("batch") = 1, py::arg("seed") = 1, py::arg("weights") = true,
+        py::arg("tokenizer") = py::none(),
         "Compile a model's steps into out_dir (plena compile); returns the files written.");
   m.def("estimate", &estimate, py::arg("model") = "preset:llama-3.1-8b", py::arg("config") = "reference-analytic",
         py::arg("prefill") = 2048, py::arg("decode") = 128, py::arg("batch") = 1, py::arg("prefill_chunk") = 0,

@@ -21,7 +21,6 @@ PYBIND11_MODULE(plena, m) {
   pp::bind_numerics(m);
   pp::bind_config(m);
   pp::bind_sim(m);
+  pp::bind_tokenizer(m);
   pp::bind_runner(m);
-  // Tokenizer hook (issue #15 item 2): once src/tokenizer exists, bind plena.tokenize /
-  // plena.detokenize here and let plena.run accept prompt text (bind_runner.cpp, prompt_ids()).
 }

@@ -22,6 +22,9 @@ cmake --build "$tmp/consumer" >/dev/null || fail "consumer build"
 got=$("$tmp/consumer/consumer")
 echo "consumer (CMake): $got"
 [ "$got" = "plena $want_version reference-small $want_hash words 2" ] || fail "consumer output '$got'"
+# The tokenizer library (PCRE2 behind it) through the package: the test tokenizer has 274 tokens.
+tok=$("$tmp/consumer/consumer" "$here/../tokenizer/data/bytelevel" | head -1)
+[ "$tok" = "274 tokens" ] || fail "consumer tokenizer output '$tok'"
 
 # pkg-config, same program.
 pc="$(find "$prefix" -name plena.pc | head -1)"
@@ -29,6 +32,7 @@ pc="$(find "$prefix" -name plena.pc | head -1)"
 flags=$(PKG_CONFIG_PATH=$(dirname "$pc") pkg-config --cflags --libs plena)
 c++ -O1 "$here/consumer/consumer.cpp" $flags -o "$tmp/pc_consumer" || fail "pkg-config build ($flags)"
 [ "$("$tmp/pc_consumer")" = "$got" ] || fail "pkg-config consumer output"
+[ "$("$tmp/pc_consumer" "$here/../tokenizer/data/bytelevel" | head -1)" = "274 tokens" ] || fail "pkg-config tokenizer"
 
 # The Python module from the prefix, not the build tree.
 if [ -n "$py_site" ]; then

@@ -180,7 +180,7 @@ class Stubs(unittest.TestCase):
         declared = set(re.findall(r"^(?:def|class) (\w+)", stub, flags=re.M))
         public = {n for n in dir(plena) if not n.startswith("_")}
         self.assertEqual(declared, public)
-        for cls in [plena.HardwareConfig, plena.Simulator, plena.HbmTensor]:
+        for cls in [plena.HardwareConfig, plena.Simulator, plena.HbmTensor, plena.Tokenizer]:
             body = stub.split(f"class {cls.__name__}")[1].split("\nclass ")[0].split("\ndef ")[0]
             members = set(re.findall(r"^    (?:def )?(\w+)", body, flags=re.M)) - {"__init__"}
             self.assertEqual(members, {n for n in dir(cls) if not n.startswith("_")}, cls.__name__)

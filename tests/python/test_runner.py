@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 import plena
-from helpers import cli
+from helpers import SOURCE_DIR, cli
 
 # Two weight formats on reference-small: a 2-point grid.
 SPACE = """
@@ -101,6 +101,63 @@ class CompileEstimateDse(unittest.TestCase):
             self.assertTrue(all(t["status"] == "ok" for t in res["trials"]))
             self.assertTrue((Path(tmp) / "out" / "pareto.csv").is_file())
             self.assertLess(res["trials"][1]["metrics"]["tpot_s"], res["trials"][0]["metrics"]["tpot_s"])
+
+
+TOKENIZERS = SOURCE_DIR / "tests/tokenizer/data"
+
+
+class Tokenizers(unittest.TestCase):
+    """plena.Tokenizer / tokenize / detokenize and text prompts, against the CLI on the same files."""
+
+    def test_ids_equal_the_cli_for_both_file_formats(self):
+        text = "Hello  world 12345 \u4e16\u754c \U0001F600 caf\u00e9"
+        for name in ["bytelevel", "sp", "sp-json"]:
+            path = TOKENIZERS / name
+            try:
+                tok = plena.Tokenizer.load(path)
+            except plena.InputError:  # tokenizer.model in a build without libsentencepiece
+                self.assertEqual(name, "sp")
+                continue
+            want = json.loads(cli("tokenize", str(path), text, "--json"))["ids"]
+            got = tok.encode(text)
+            self.assertEqual(got.dtype, np.int64)
+            self.assertEqual(got.tolist(), want, name)
+            self.assertEqual(plena.tokenize(path, text).tolist(), want)
+            self.assertEqual(tok.decode(got, skip_special=True), plena.detokenize(path, got, skip_special=True))
+            self.assertIn(text.split()[0], tok.decode(got))
+
+    def test_text_prompt_runs_as_the_cli(self):
+        path = TOKENIZERS / "bytelevel"
+        with tempfile.TemporaryDirectory() as d:
+            cli("run", "--tokenizer", str(path), "--prompt", "hello the", "--gen", "2", "--json", f"{d}/r.json", "-q")
+            want = json.loads(Path(f"{d}/r.json").read_text())
+        out = plena.run(prompt="hello the", tokenizer=plena.Tokenizer.load(path), max_new_tokens=2)
+        self.assertEqual(out["report"]["prompts"], want["prompts"])
+        self.assertEqual(out["tokens"].tolist(), want["generated"])
+        # The tiny preset's vocabulary is larger than the test tokenizer's: ids outside it give None.
+        tok = plena.Tokenizer.load(path)
+        expect = [tok.decode(ids) if max(ids) < tok.vocab_size else None for ids in want["generated"]]
+        self.assertEqual(out["generated_text"], expect)
+
+    def test_chat_prompt_uses_the_template(self):
+        tok = plena.Tokenizer.load(TOKENIZERS / "bytelevel")
+        self.assertEqual(tok.chat_family, "llama3")
+        text = tok.apply_chat_template([{"role": "system", "content": "Be brief."}, {"role": "user", "content": "hi"}])
+        out = plena.run(prompt="hi", tokenizer=tok, chat=True, system="Be brief.", max_new_tokens=1)
+        self.assertEqual(out["report"]["prompts"][0], tok.encode(text, add_special=False).tolist())
+
+    def test_errors_are_input_errors(self):
+        tok = plena.Tokenizer.load(TOKENIZERS / "bytelevel")
+        with self.assertRaisesRegex(plena.InputError, "needs a tokenizer"):
+            plena.run(prompt="hello")
+        with self.assertRaisesRegex(plena.InputError, "no such file"):
+            plena.Tokenizer.load("/nonexistent/tokenizer.json")
+        with self.assertRaises(plena.InputError):
+            tok.decode([1.5])
+        with self.assertRaises(plena.InputError):
+            tok.decode([tok.vocab_size + 5])
+        with self.assertRaisesRegex(plena.InputError, "role"):
+            tok.apply_chat_template([{"content": "x"}])
 
 
 if __name__ == "__main__":
