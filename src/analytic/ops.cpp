@@ -376,13 +376,32 @@ OpEstimate estimate_attention_counted(const config::HardwareConfig& cfg, MemoryM
   if (cfg.timing.mode == config::TimingMode::InOrder) {
     e.cycles = serial_cycles_of(k) + dma_alone_of(mem, cfg, k);
   } else {
-    double phases = 0;
-    for (const auto& p : k.phases)
-      phases += double(p.times) * (double(std::max({p.instructions, p.vector_cycles, p.matrix_cycles, p.chain_cycles})) +
-                                   double(p.exposed_cycles));
+    double phases = 0, setup = 0;
+    uint64_t setup_transfers = 0;
+    bool matrix_seen = false;
+    for (const auto& p : k.phases) {
+      const double c = double(p.times) * (double(std::max({p.instructions, p.vector_cycles, p.matrix_cycles,
+                                                           p.chain_cycles})) + double(p.exposed_cycles));
+      phases += c;
+      matrix_seen = matrix_seen || p.matrix_cycles > 0;
+      if (!matrix_seen) setup += c, setup_transfers += p.times * p.dma;
+    }
     // Broadcast scores (docs/kernels-attention.md §3b): a call's first M_BTMM has no softmax rows
     // to run under (the rows need its scores; the later ones run under the previous batch's rows).
-    if (k.count(Opcode::M_BTMM) > 0) phases += double(cfg.latency.systolic_overhead + cfg.latency.matrix_bmm);
+    const double bmm = double(cfg.latency.systolic_overhead + cfg.latency.matrix_bmm);
+    if (k.count(Opcode::M_BTMM) > 0) phases += bmm;
+    // When every transfer is issued before the first matrix work (one sequence's broadcast scores:
+    // the K|V tile, then the ones tile), the setup before that work (the mask table) builds while
+    // the K|V tile lands, the first M_BTMM waits for it, and the other transfers land under it.
+    if (k.count(Opcode::M_BTMM) > 0 && k.bursts_ahead == 0 && setup_transfers == k.transfers()) {
+      double kv = 0;
+      for (const auto& d : k.dma)
+        if (d.precision == 1) kv += double(d.count) * mem.timing(cost_dma_pattern(cfg, d)).per_transfer_cycles;
+      const double other = e.dma_cycles - kv;
+      e.cycles = std::max(kv, setup) + bmm + std::max(0.0, other - bmm) + (phases - bmm - setup);
+      classify(e);
+      return e;
+    }
     // Prefetched one ahead (decode): the phases split evenly over the setup (Q copy, init) and the
     // bursts. The setup runs under the first transfer, each burst's products under the next
     // transfer, and the last burst's products after it.

@@ -2,6 +2,7 @@
 // references in staged_golden_vector.hpp) with tight bounds + non-triviality, and (b) against
 // the staged goldens, bit for bit. Fast subset; the full geometry matrix is in
 // test_kernel_vector_matrix.cpp (PLENA_LARGE_TESTS=1).
+#include "compiler/kernel_registry.hpp"
 #include "kernel_harness_vector.hpp"
 #include "model/model.hpp"
 #include "support/support.hpp"
@@ -103,6 +104,19 @@ TEST(KernelVector, RopeRotatesLeadingColumnsOnly) {
   check_rope(f32_64, {.rows = 2, .heads = 8, .head_dim = 16, .pos0 = 3, .pos_step = 7, .rotate_heads = 6});
   check_rope(kRefBf16, {.rows = 4, .heads = 8, .head_dim = 16, .pos0 = 100, .llama3 = true, .rotate_heads = 5});
   check_rope(kTinyF32, {.rows = 3, .heads = 3, .head_dim = 32, .pos0 = 5, .rotate_heads = 1});
+}
+
+// A partial rotation multiplies only the BLEN-wide swap columns that rotate: 4 heads of 16 at
+// MLEN 64, BLEN 4 rotate 2 heads = 8 of 16 columns per row group; the whole row needs all 16.
+TEST(KernelVector, RopePartialRowMultipliesOnlyRotatedColumns) {
+  const config::HardwareConfig cfg = make_config({64, 4, "fp32", "fp32"});
+  KernelShape s;
+  s.set("rows", 8).set("rows_alloc", 8).set("cols", 64).set("head_dim", 16);
+  const uint64_t whole = count_kernel(cfg, "rope", s).count(isa::Opcode::M_MM);
+  s.set("rotate_cols", 32);
+  const uint64_t part = count_kernel(cfg, "rope", s).count(isa::Opcode::M_MM);
+  EXPECT_EQ(whole, 2u * 16u);  // 2 row groups x 16 columns
+  EXPECT_EQ(part, 2u * 8u);
 }
 
 // swapped_output (decode's Q for attention's swap-tile copy): swap(rope(x)) bit for bit.

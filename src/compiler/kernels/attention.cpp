@@ -351,6 +351,7 @@ class FlashAttentionEmitter {
   void group_pv(uint64_t tile, bool first);
   void group_row_sums();
   void load_ones(const ScopedHbm& ai);
+  void load_ones_once();
   void normalize_by_row_sums();
   void row_update(uint64_t s, bool first, const GpReg* mask = nullptr, uint64_t from = 0);
   void rescale_row(bool first);
@@ -393,6 +394,7 @@ class FlashAttentionEmitter {
   // prefetches K (V) only when it differs.
   uint64_t res_k_ = no_tile, res_v_ = no_tile;
   bool load_k_ = true, load_v_ = true;
+  bool setup_after_kv_ = false;  // the ones tile and mask table wait for the first K|V prefetch
   uint64_t t_begin = 0;      // the chunk's first streamed tile (a whole-prefetch boundary)
   std::vector<Head> heads;   // the current pass's heads
   const Head* cur = nullptr;
@@ -455,13 +457,13 @@ void FlashAttentionEmitter::emit() {
                          a_.sliding_window ? fmt::format(", window {}", a_.sliding_window) : std::string(), s_.hpass,
                          s_.q_chunk));
   b_.s_ld_fp(f_scale, at(ra, s_.scale_slot), 0);
-  build_masks();
+  // Broadcast scores of one sequence: the K|V prefetch goes first (tile_body), then the ones tile
+  // and the mask table, which therefore build while the tile lands; the ones tile lands under the
+  // first M_BTMM (the row sums need it only after `lead` items).
+  setup_after_kv_ = s_.bscores && a_.batch == 1;
+  if (!setup_after_kv_) build_masks();
   bind_caches();
-  if (s_.rsum && (s_.own_ones || s_.bscores)) {  // its own block, or no Q copy evicts it: once per call
-    auto ai = b_.regs().hbm("identity");
-    b_.set_addr_reg(ai, s_.idt->base);
-    load_ones(ai);
-  }
+  if (!setup_after_kv_) load_ones_once();
   // Every sequence has the same lengths: the same code shape, counted once.
   b_.repeat(a_.batch, [&](uint64_t bi) {
     for (uint64_t u = 0; u < s_.hm.units; ++u) {
@@ -472,6 +474,14 @@ void FlashAttentionEmitter::emit() {
     }
   });
   if (s_.head_masks) b_.set_v_mask(0);
+}
+
+// Row sums with their own ones block, or with no Q copy to evict it: loaded once per call.
+void FlashAttentionEmitter::load_ones_once() {
+  if (!s_.rsum || !(s_.own_ones || s_.bscores)) return;
+  auto ai = b_.regs().hbm("identity");
+  b_.set_addr_reg(ai, s_.idt->base);
+  load_ones(ai);
 }
 
 // ---- the mask table: row s has -1e30 in columns >= s (V_SHFT_V of a -1e30 row) ----
@@ -759,6 +769,11 @@ void FlashAttentionEmitter::tile_body(uint64_t t) {
       if (load_v_) b_.h_prefetch_m(at(ra, s_.mv->tile_address(cb * tpp)), rb, av, 1, 1);
     }
     b_.add_imm(r_e, r_e, tpp * mlen * s_.kv.width);
+  }
+  if (setup_after_kv_) {
+    setup_after_kv_ = false;
+    load_ones_once();
+    build_masks();
   }
   if (s_.bscores) return broadcast_tile(t);
   if (s_.rsum) return pipelined_tile(t);

@@ -138,10 +138,10 @@ void emit_rope_swapped(ProgramBuilder& b, MemoryPlan& plan, const RopeArgs& a, c
   // After products() the older group's buffer is `cur`, the newest one's `prev`.
   const uint64_t full = rot / vlen, part = rot % vlen;
   uint64_t mask = 0;  // rmask of the combine: 1 on the partial block
-  // n rows of the combine, the swapped rows walked by `sc`; a few rows (inside the products'
-  // loops) are unrolled, which keeps a loop counter register free.
-  auto combine_rows = [&](GpReg sc, uint64_t n) {
-    b.loop(n, LoopPolicy::automatic(16), [&] {
+  // n rows of the combine, the swapped rows walked by `sc`. The few rows between two products
+  // are straight-line code in the products' loop body, which keeps a loop counter register free
+  // and lets the counting back-end overlap them with the multiplies as the units do.
+  auto combine_row = [&](GpReg sc) {
       if (a.swapped_output) {
         b.v_mul_vv(sc, sc, cp);
         b.v_mul_vv(yp, xp, sp);
@@ -152,7 +152,13 @@ void emit_rope_swapped(ProgramBuilder& b, MemoryPlan& plan, const RopeArgs& a, c
         b.v_add_vv(yp, yp, sc, mask);
       }
       for (GpReg r : {GpReg(xp), GpReg(yp), GpReg(cp), GpReg(sp), GpReg(sc)}) b.add_imm(r, r, vlen);
-    });
+  };
+  auto combine_rows = [&](GpReg sc, uint64_t n) {
+    if (n <= 16) {
+      for (uint64_t i = 0; i < n; ++i) combine_row(sc);
+    } else {
+      b.loop(n, LoopPolicy::automatic(16), [&] { combine_row(sc); });
+    }
   };
   auto combine = [&](GpReg buf) {
     auto sc = b.regs().gp("swapped row");
@@ -161,8 +167,11 @@ void emit_rope_swapped(ProgramBuilder& b, MemoryPlan& plan, const RopeArgs& a, c
   };
   // The next group's products; with `older`, the previous group's combine (buffer `prev`) runs
   // between them, a few rows per BLEN-wide column, so the vector rows issue under the multiplies.
-  const uint64_t subs = mlen / blen, per_sub = blen % subs == 0 ? blen / subs : 0;
+  // Only the BLEN-wide columns that rotate are multiplied (a partial block: the heads before
+  // rot; the swap never crosses a head, so the other columns' products would be discarded).
+  uint64_t subs = mlen / blen;
   auto products = [&](bool older) {
+    const uint64_t per_sub = blen % subs == 0 ? blen / subs : 0;
     {
       auto wc = b.regs().gp("swap sub-tile");
       auto sc = b.regs().gp("swapped column");
@@ -209,6 +218,7 @@ void emit_rope_swapped(ProgramBuilder& b, MemoryPlan& plan, const RopeArgs& a, c
   for (uint64_t i = 0; i < full; ++i) block();
   if (part) {
     mask = 1;
+    subs = ceil_div(part, blen);
     b.set_v_mask((uint64_t(1) << (part / cfg.geometry.hlen)) - 1);
     block();
     b.set_v_mask(0);
