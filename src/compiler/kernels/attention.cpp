@@ -304,6 +304,9 @@ struct GroupKind {
   // BLEN-wide S column blocks [c_lo, c_hi) some row of the group sees; the others are masked for
   // every row, so their products are skipped (causal diagonal, window edge).
   uint64_t c_lo = 0, c_hi = 0;
+  // Uniform but for the last row, which sees the whole tile and adds no mask (the causal diagonal's
+  // last group of a one-tile prefill; broadcast scores only, whose rows are straight-line).
+  bool open_last = false;
 };
 
 class FlashAttentionEmitter {
@@ -349,7 +352,7 @@ class FlashAttentionEmitter {
                   const GpReg* mask_row = nullptr, uint64_t mask_step = 0);
   void group_scores(uint64_t tile, const GroupKind& k);
   void group_pv(uint64_t tile, bool first);
-  void group_row_sums();
+  void group_row_sums(bool s_in_rb = false);
   void load_ones(const ScopedHbm& ai);
   void load_ones_once();
   void normalize_by_row_sums();
@@ -364,6 +367,8 @@ class FlashAttentionEmitter {
   void store_stat(const ScopedFp& f, uint64_t off);
   void start_rows(bool stats, bool o);
   void set_group(uint64_t g);
+  void set_group_outputs(uint64_t g);
+  void open_last_row(uint64_t g, uint64_t t, GroupKind& k) const;
   void next_group();
   void select_head(const Head& hh);
   // Tile geometry of the current chunk.
@@ -417,7 +422,7 @@ class FlashAttentionEmitter {
     uint64_t s = 0, from = 0;  // visible keys (0: none) and the window's first key in the tile
   };
   void softmax_rows(const std::vector<RowSpec>& rows, const GpReg* mask, uint64_t mask_step,
-                    const std::function<void(uint64_t)>& after = {});
+                    const std::function<void(uint64_t)>& after = {}, uint64_t open_tail = 0);
 };
 
 FlashAttentionEmitter::FlashAttentionEmitter(ProgramBuilder& b, const AttentionSetup& s)
@@ -853,7 +858,10 @@ void FlashAttentionEmitter::broadcast_tile(uint64_t t) {
     if (batches.empty() || batches.back().qb != qb || batches.back().kvh != kvh)
       batches.push_back({qb, kvh, hh.q_row0, {}});
     for (uint64_t g = 0; g < groups; ++g)
-      if (const GroupKind k = classify(g, t); k.kind != 0) batches.back().items.push_back({&hh, g, k});
+      if (GroupKind k = classify(g, t); k.kind != 0) {
+        open_last_row(g, t, k);
+        batches.back().items.push_back({&hh, g, k});
+      }
   }
   auto scores = [&](const Batch& bt) {
     b_.m_btmm(at(ra, s_.mk->tile_address(tile) + s_.kv.col(bt.kvh) % mlen), at(rb, bt.q_row0));
@@ -870,8 +878,7 @@ void FlashAttentionEmitter::broadcast_tile(uint64_t t) {
     uint64_t done = 0;
     for (uint64_t k = 0; k < n; ++k) {
       const Item& it = items[k];
-      select_head(*it.head);
-      set_group(it.g);
+      select_head(*it.head);  // first-tile rows read only S (r_srow, r_q) and the mask row
       cur_s = s_.bs_base + ((it.head->h * s_.hd % s_.vlen) / s_.hd * mlen + it.g * blen) * s_.vlen;
       rows_with_next_scores(t, it, nullptr, 0);
       if (k + 1 < std::min(lead, n)) continue;
@@ -887,10 +894,23 @@ void FlashAttentionEmitter::broadcast_tile(uint64_t t) {
 // P V and the row sums of a broadcast-scores item (its S rows in the score buffer).
 void FlashAttentionEmitter::item_products(const Item& it, uint64_t tile) {
   select_head(*it.head);
-  set_group(it.g);
+  set_group_outputs(it.g);
   cur_s = s_.bs_base + ((it.head->h * s_.hd % s_.vlen) / s_.hd * s_.mlen + it.g * s_.blen) * s_.vlen;
   group_pv(tile, true);
-  group_row_sums();
+  group_row_sums(true);
+}
+
+// A causal group of a one-tile prefill whose rows see s0, s0 + 1, ..., MLEN keys: uniform (a mask
+// row register stepping one row) but for its last row, which needs no mask.
+void FlashAttentionEmitter::open_last_row(uint64_t g, uint64_t t, GroupKind& k) const {
+  const uint64_t i0 = qc0 + g * s_.blen, i1 = std::min(qc0 + qcn, i0 + s_.blen);
+  if (k.kind != 2 || !a_.causal || i1 - i0 != s_.blen || s_.blen < 2 || visible_from(i1 - 1, t) > 0) return;
+  const uint64_t s0 = visible(i0, t);
+  if (s0 == 0 || visible(i1 - 1, t) != s_.mlen || s0 + s_.blen - 1 != s_.mlen) return;
+  k.kind = 1;
+  k.s0 = s0;
+  k.d = 1;
+  k.open_last = true;
 }
 
 // The next item's S: its Q rows in r_idx, its buffer in r_orow (neither is used by first-tile
@@ -955,10 +975,11 @@ void FlashAttentionEmitter::rows_with_next_scores(uint64_t t, const Item& it, co
     b_.load_imm(*mrow, s_.mask_row(it.k.s0));
   }
   const GpReg mreg = masked ? GpReg(*mrow) : gp0;
-  auto rows = [&](uint64_t count) {
-    softmax_rows(std::vector<RowSpec>(count, RowSpec{s_.mlen, 0}), masked ? &mreg : nullptr, it.k.d * vlen);
+  auto rows = [&](uint64_t count, uint64_t open_tail = 0) {
+    softmax_rows(std::vector<RowSpec>(count, RowSpec{s_.mlen, 0}), masked ? &mreg : nullptr, it.k.d * vlen, {},
+                 open_tail);
   };
-  rows(first);
+  rows(first, it.k.open_last && !next ? 1 : 0);
   after_first();
   if (per == 0 || nb == 0) return;
   auto col = b_.regs().gp("next S column");
@@ -982,24 +1003,26 @@ void FlashAttentionEmitter::rows_with_next_scores(uint64_t t, const Item& it, co
 // nothing and is skipped; `mask` (stepping by mask_step per row) replaces the static mask rows.
 // after(k) runs once row k's exp is issued.
 void FlashAttentionEmitter::softmax_rows(const std::vector<RowSpec>& rows, const GpReg* mask, uint64_t mask_step,
-                                         const std::function<void(uint64_t)>& after) {
+                                         const std::function<void(uint64_t)>& after, uint64_t open_tail) {
   const uint64_t vlen = s_.vlen, n = rows.size();
   const GpReg reg[2] = {r_srow, r_q};
   const FpReg fm[2] = {f_m, f_mold};
   b_.add_imm(r_q, r_srow, vlen);
   auto stage_a = [&](uint64_t k) {
     const GpReg row = reg[k % 2];
+    const bool open = k + open_tail >= n;  // sees the whole tile: no mask row (nor its step)
     if (rows[k].s > 0) {
       b_.v_mul_vf(row, row, f_scale);
-      if (mask)
-        b_.v_add_vv(row, row, *mask);
-      else if (rows[k].s < s_.mlen)
+      if (mask) {
+        if (!open) b_.v_add_vv(row, row, *mask);
+      } else if (rows[k].s < s_.mlen) {
         b_.v_add_vv(row, row, at(ra, s_.mask_row(rows[k].s)));
+      }
       if (rows[k].from > 0) b_.v_add_vv(row, row, at(ra, s_.low_base + rows[k].from * vlen));
       b_.s_add_fp(fm[k % 2], f_neg, f0);  // m starts at F(-1e30 + 0) = -1e30
       b_.v_red_max(fm[k % 2], row);
     }
-    if (mask) b_.add_imm(*mask, *mask, mask_step);
+    if (mask && !open) b_.add_imm(*mask, *mask, mask_step);
   };
   auto stage_b = [&](uint64_t k) {
     const GpReg row = reg[k % 2];
@@ -1149,9 +1172,9 @@ void FlashAttentionEmitter::group_scores(uint64_t tile, const GroupKind& k) {
 // it); later tiles go through the PV scratch and are added into the rescaled O.
 // l of the group's rows: P x the all-ones tile (each output column = the f32 sum of the row, in
 // V_RED_SUM's order), written over the head's columns of its row-sum rows (r_g).
-void FlashAttentionEmitter::group_row_sums() {
+void FlashAttentionEmitter::group_row_sums(bool s_in_rb) {
   for (uint64_t c = 0; c < s_.sub_cols; ++c) {
-    b_.m_mm(at(ra, s_.ones->tile_address(0)), at(rb, cur_s));
+    b_.m_mm(at(ra, s_.ones->tile_address(0)), s_in_rb ? GpReg(rb) : at(rb, cur_s));
     b_.add_imm(ra, r_g, cur->o_q + c * s_.blen);
     b_.m_mm_wo(ra, gp0, 0);
   }
@@ -1274,6 +1297,12 @@ void FlashAttentionEmitter::set_group(uint64_t g) {
   b_.load_imm(r_q, cur->q_row0 + g * s_.blen * s_.vlen);
   b_.load_imm(r_o, cur->o_row0 + g * s_.blen * s_.vlen);
   b_.load_imm(r_g, s_.rsum ? lsum_row0 + g * s_.blen * s_.vlen : s_.idx_base() + g * s_.blen * s_.idx_step());
+}
+
+// The group's O and row-sum rows only (products read S through its own address).
+void FlashAttentionEmitter::set_group_outputs(uint64_t g) {
+  b_.load_imm(r_o, cur->o_row0 + g * s_.blen * s_.vlen);
+  b_.load_imm(r_g, lsum_row0 + g * s_.blen * s_.vlen);
 }
 
 void FlashAttentionEmitter::next_group() {
