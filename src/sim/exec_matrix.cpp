@@ -370,14 +370,14 @@ bool lean_mm_wo(Machine& m, const isa::Instr& in) {
   const uint64_t last = row0 + (B - 1) * V * stride;
   if (last > m.vram_elems() || V > m.vram_elems() - last) return false;
   flush_matrix_queue(m);
-  const Rounder& rnd = m.vector_round();
+  // The whole block rounded in one pass (a vectorised loop for bf16), then copied row by row.
+  float block[B * B];
   float* acc = m.acc_m.data();
-  for (uint64_t i = 0; i < B; ++i) {
-    float* d = m.vram() + row0 + i * V * stride + col;
-    std::memcpy(d, acc + i * B, B * sizeof(float));
-    rnd.round_row(d, B);
-  }
-  std::memset(acc, 0, B * B * sizeof(float));
+  std::memcpy(block, acc, sizeof(block));
+  m.vector_round().round_row(block, B * B);
+  for (uint64_t i = 0; i < B; ++i)
+    std::memcpy(m.vram() + row0 + i * V * stride + col, block + i * B, B * sizeof(float));
+  std::memset(acc, 0, sizeof(block));
   return true;
 }
 
