@@ -78,8 +78,12 @@ struct MatrixQueue {
   std::vector<float> parts;             // kCap BLEN x BLEN products
   // Weight columns packed as [MLEN x BLEN] (rows MLEN apart in MRAM each touch a cache line of
   // their own), reused while MRAM cannot have changed: a GEMM reads each once per row block. A
-  // slot is valid while its generation is `gen`; ++gen forgets them all.
-  std::vector<uint64_t> panel_key, panel_gen;
+  // slot is valid while its generation is `gen`; ++gen forgets them all. Key and generation
+  // share a cache line: the kernel's operands evict the tags between lookups.
+  struct PanelTag {
+    uint64_t key = 0, gen = 0;
+  };
+  std::vector<PanelTag> panel_tags;
   std::vector<float> panels;
   uint64_t gen = 1;
 };
@@ -111,9 +115,13 @@ inline bool execute_lean_int_alu(Machine& m, const isa::Instr& in) {
   return true;
 }
 
-// The same for M_MM/M_TMM/M_MM_WO while deferral is on: queued or drained without Effects when
-// every check passes; false (the caller runs execute(), which faults with the message) otherwise.
-bool execute_lean_matrix(Machine& m, const isa::Instr& in);
+// Runs program[pc...] while each instruction is one of the above (integer ALU ops; M_MM/M_TMM/
+// M_MM_WO while deferral is on, passing every check) and `executed` is below `budget`; stops at
+// the first other one, which the caller runs through execute() (which faults where a check fails).
+// One tight loop: in a GEMM most instructions are these, and the generic loop's per-instruction
+// work was a third of the run.
+void execute_lean_run(Machine& m, std::span<const isa::Instr> program, uint32_t& pc, uint64_t& executed,
+                      uint64_t budget);
 
 // Per-opcode executors, called from the one exhaustive switch over isa::Opcode in exec.cpp (so
 // a new opcode without an executor does not compile). They return normally and leave next_pc.

@@ -272,8 +272,9 @@ uint32_t panel_slot(Machine& m, uint64_t maddr, const float* w, bool transposed)
   const uint32_t L = m.config().geometry.mlen, B = m.config().geometry.blen;
   const uint64_t key = maddr * 2 + transposed;
   // Fibonacci hash reduced by its high bits: GEMM operands sit at regular strides.
-  const uint32_t slot = uint32_t(((key * 0x9E3779B97F4A7C15ull) >> 32) * q.panel_key.size() >> 32);
-  if (q.panel_gen[slot] == q.gen && q.panel_key[slot] == key) return slot;
+  const uint32_t slot = uint32_t(((key * 0x9E3779B97F4A7C15ull) >> 32) * q.panel_tags.size() >> 32);
+  MatrixQueue::PanelTag& tag = q.panel_tags[slot];
+  if (tag.gen == q.gen && tag.key == key) return slot;
   for (size_t e = 0; e < q.n; ++e)
     if (q.panel[e] == slot) {
       flush_matrix_queue(m);
@@ -285,8 +286,7 @@ uint32_t panel_slot(Machine& m, uint64_t maddr, const float* w, bool transposed)
   else
     for (uint32_t k = 0; k < L; ++k)
       for (uint32_t j = 0; j < B; ++j) p[size_t(k) * B + j] = w[size_t(k) * L + j];
-  q.panel_key[slot] = key;
-  q.panel_gen[slot] = q.gen;
+  tag = MatrixQueue::PanelTag{key, q.gen};
   return slot;
 }
 
@@ -311,8 +311,7 @@ void set_matrix_queue(Machine& m, bool on) {
     // About 1 MiB of panels (1024 at MLEN 64), at least 2 * kCap.
     const size_t floats = size_t(g.mlen) * g.blen;
     const size_t slots = std::max<size_t>((size_t(1) << 18) / floats, 2 * MatrixQueue::kCap);
-    q.panel_key.assign(slots, 0);
-    q.panel_gen.assign(slots, 0);
+    q.panel_tags.assign(slots, MatrixQueue::PanelTag{});
     q.panels.resize(slots * floats);
   }
   flush_matrix_queue(m);
@@ -360,9 +359,10 @@ bool lean_mm(Machine& m, const isa::Instr& in, bool transposed) {
 }
 
 // M_MM_WO that passes every check of exec_mm_wo: the queue drained, acc_m rounded out and cleared.
+// BLEN is 4 wherever the queue runs (queue_pays): fixed-size copies instead of library calls.
 bool lean_mm_wo(Machine& m, const isa::Instr& in) {
-  const auto& g = m.config().geometry;
-  const uint64_t B = g.blen, V = g.vlen;
+  constexpr uint64_t B = 4;
+  const uint64_t V = m.config().geometry.vlen;
   const uint64_t addr = uint64_t(m.gp[in.rd & 15]) + in.imm;
   const uint64_t stride = in.rs1 == 0 ? 1 : m.gp[in.rs1 & 15];
   const uint64_t col = mod_geom(addr, V), row0 = addr - col;
@@ -370,27 +370,40 @@ bool lean_mm_wo(Machine& m, const isa::Instr& in) {
   const uint64_t last = row0 + (B - 1) * V * stride;
   if (last > m.vram_elems() || V > m.vram_elems() - last) return false;
   flush_matrix_queue(m);
-  const Rounder& rnd = m.vector_round();
+  // The whole block rounded in one pass (a vectorised loop for bf16), then copied row by row.
+  float block[B * B];
   float* acc = m.acc_m.data();
-  for (uint64_t i = 0; i < B; ++i) {
-    float* d = m.vram() + row0 + i * V * stride + col;
-    std::memcpy(d, acc + i * B, B * sizeof(float));
-    rnd.round_row(d, B);
-  }
-  std::memset(acc, 0, B * B * sizeof(float));
+  std::memcpy(block, acc, sizeof(block));
+  m.vector_round().round_row(block, B * B);
+  for (uint64_t i = 0; i < B; ++i)
+    std::memcpy(m.vram() + row0 + i * V * stride + col, block + i * B, B * sizeof(float));
+  std::memset(acc, 0, sizeof(block));
   return true;
 }
 
 }  // namespace
 
-bool execute_lean_matrix(Machine& m, const isa::Instr& in) {
-  if (!m.mm_queue || !m.mm_queue->enabled) return false;
-  switch (in.op) {
-    case isa::Opcode::M_MM: return lean_mm(m, in, false);
-    case isa::Opcode::M_TMM: return lean_mm(m, in, true);
-    case isa::Opcode::M_MM_WO: return lean_mm_wo(m, in);
-    default: return false;
+void execute_lean_run(Machine& m, std::span<const isa::Instr> program, uint32_t& pc, uint64_t& executed,
+                      uint64_t budget) {
+  using isa::Opcode;
+  const bool matrix = m.mm_queue && m.mm_queue->enabled;
+  const uint32_t n = uint32_t(program.size());
+  uint32_t p = pc;
+  uint64_t done = executed;
+  for (; p < n && done < budget; ++p, ++done) {
+    const isa::Instr& in = program[p];
+    if (execute_lean_int_alu(m, in)) continue;
+    if (!matrix) break;
+    if (in.op == Opcode::M_MM) {
+      if (!lean_mm(m, in, false)) break;
+    } else if (in.op == Opcode::M_TMM) {
+      if (!lean_mm(m, in, true)) break;
+    } else if (in.op != Opcode::M_MM_WO || !lean_mm_wo(m, in)) {
+      break;
+    }
   }
+  pc = p;
+  executed = done;
 }
 
 void exec_mm(const Ctx& c, bool transposed) {

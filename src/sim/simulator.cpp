@@ -92,18 +92,17 @@ SimResult Simulator::execute_program(std::span<const isa::Instr> program, std::s
       seg_observe = next.observe;
       if (pc >= n) break;
     }
+    if (lean) {
+      detail::execute_lean_run(m, program, pc, executed, budget);
+      if (pc >= n) break;
+    }
     const isa::Instr& in = program[pc];
     if (executed >= budget)
       throw SimFault(fault_message(
           pc, in, fmt::format("instruction budget of {} exceeded (timing.instruction_budget)", budget)));
-    if (!isa::is_valid_opcode(uint8_t(in.op)))
+    if (uint8_t(in.op) < isa::kMinOpcode || uint8_t(in.op) > isa::kMaxOpcode) [[unlikely]]  // isa::is_valid_opcode, inline
       throw SimFault(fault_message(pc, in, fmt::format("invalid instruction word 0x{:08X}",
                                                        pc < words.size() ? words[pc] : uint32_t(in.op))));
-    if (lean && (detail::execute_lean_int_alu(m, in) || detail::execute_lean_matrix(m, in))) {
-      ++executed;
-      ++pc;
-      continue;
-    }
     execute(m, in, pc, e);
     if (observe) opts_.observer(e, pc);
     if (seg_observe) [[unlikely]]

@@ -910,8 +910,9 @@ struct TimingModel::Impl {
   }
 
   // One function per timing mode, so each dispatch path has its own (small) frame.
+  // Not inlined into TimingModel::issue: one mode's frame would be set up for the other's call.
   template <bool kDecoupled>
-  void issue(const Effects& e, uint32_t pc) {
+  [[gnu::noinline]] void issue(const Effects& e, uint32_t pc) {
     const uint8_t op = static_cast<uint8_t>(e.op);
     const unsigned u = static_cast<uint8_t>(e.unit), cls = static_cast<uint8_t>(e.latency);
     const unsigned uc = ((u >> 3) | (cls >> 5)) ? 0 : unit_class_ok[u * 32 + cls];
