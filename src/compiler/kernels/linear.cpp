@@ -61,7 +61,7 @@ void prologue_groups(ProgramBuilder& b, LinearPrologue& pro, uint64_t groups,
                      const std::function<void(uint64_t)>& row_group) {
   const uint64_t blen = b.config().geometry.blen, real = pro.total_rows();
   auto rows_of = [&](uint64_t group) { return std::min(blen, real - std::min(real, group * blen)); };
-  pro.open(b, true);
+  pro.open(b);
   pro.rows(b, rows_of(0));
   const uint64_t ahead = real / blen > 0 ? real / blen - 1 : 0;
   b.loop(ahead, [&] { row_group(blen); });

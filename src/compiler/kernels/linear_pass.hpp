@@ -37,8 +37,8 @@ class LinearPrologue {
  public:
   virtual ~LinearPrologue() = default;
   virtual uint64_t total_rows() const = 0;  // the real rows it writes (the pass may pad more)
-  // Takes the registers, pointing at row 0 (lean: as few as possible), and gives them back.
-  virtual void open(ProgramBuilder& b, bool lean) = 0;
+  // Takes the registers, pointing at row 0, and gives them back.
+  virtual void open(ProgramBuilder& b) = 0;
   virtual void close() = 0;
   // The next `n` rows (the row registers advance past them).
   virtual void rows(ProgramBuilder& b, uint64_t n) = 0;

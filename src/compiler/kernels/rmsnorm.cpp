@@ -34,7 +34,7 @@ class RmsNormRows final : public LinearPrologue {
         w_(b, plan, a.name, "weight", a.weight, a.weight_source, x_.cols, masks_),
         tmp_(plan, a.name + ".sq", 1, x_.vlen) {}
   uint64_t total_rows() const override { return x_.rows; }
-  void open(ProgramBuilder& b, bool lean) override { regs_.emplace(b, *this, lean); }
+  void open(ProgramBuilder& b) override { regs_.emplace(b, *this); }
   void close() override { regs_.reset(); }
   // A few rows at a time inside the linear's loops: unrolled (a hardware loop takes a register).
   void rows(ProgramBuilder& b, uint64_t n) override { emit_rows(b, n, false, LoopPolicy::automatic(16)); }
@@ -47,10 +47,9 @@ class RmsNormRows final : public LinearPrologue {
                           a.weight, a.eps));
     return y;
   }
-  // The row loop's registers. lean: one walking weight pointer instead of a register per block
-  // (inside a linear's loops, which hold most registers).
+  // The row loop's registers.
   struct Regs {
-    Regs(ProgramBuilder& b, const RmsNormRows& n, bool lean);
+    Regs(ProgramBuilder& b, const RmsNormRows& n);
     ScopedFp sum, scale;
     ScopedGp t;
     std::optional<ScopedGp> keep;
@@ -70,7 +69,7 @@ class RmsNormRows final : public LinearPrologue {
   std::optional<Regs> regs_;
 };
 
-RmsNormRows::Regs::Regs(ProgramBuilder& b, const RmsNormRows& n, bool lean)
+RmsNormRows::Regs::Regs(ProgramBuilder& b, const RmsNormRows& n)
     : sum(b.regs().fp("sum of squares")), scale(b.regs().fp("row scale")), t(b.regs().gp("square scratch")), consts(b) {
   const VramTensor& x = n.x_;
   const ParamRow& w = n.w_;
@@ -83,7 +82,7 @@ RmsNormRows::Regs::Regs(ProgramBuilder& b, const RmsNormRows& n, bool lean)
   // (the masked tail block always has its own register).
   constexpr uint64_t kWeightRegs = 4;
   const uint64_t blocks = x.col_blocks, full = blocks - (n.masks_.tail ? 1 : 0);
-  for (uint64_t i = 0; i < blocks && blocks <= kWeightRegs && !lean; ++i) {
+  for (uint64_t i = 0; i < blocks && blocks <= kWeightRegs; ++i) {
     wregs.push_back(b.regs().gp("weight block"));
     b.load_imm(wregs.back(), i < full ? w.base + i * w.stride : w.tail_addr);
   }
@@ -156,7 +155,7 @@ void RmsNormRows::emit_rows(ProgramBuilder& b, uint64_t n, bool last, LoopPolicy
 void emit_rmsnorm(ProgramBuilder& b, MemoryPlan& plan, const RmsNormArgs& a) {
   auto ks = b.kernel(a.name);
   RmsNormRows norm(b, plan, a);
-  norm.open(b, false);
+  norm.open(b);
   norm.emit_rows(b, norm.total_rows(), true, b.loop_policy());
 }
 
