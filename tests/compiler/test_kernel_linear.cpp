@@ -227,6 +227,8 @@ void check_fused_residual(const Geo& g, const LinearCase& c) {
 TEST(KernelLinear, FusedResidualEqualsSeparate) {
   check_fused_residual(Geo{16, 4, "fp32", "fp32"}, {.rows = 5, .k = 32, .n = 48, .max_k_tiles = 1});
   check_fused_residual(Geo{16, 4, "fp32", "fp32"}, {.rows = 8, .k = 16, .n = 16});
+  check_fused_residual(Geo{16, 4, "fp32", "fp32"}, {.rows = 13, .k = 48, .n = 32, .max_k_tiles = 1});  // lagged last block
+  check_fused_residual(Geo{16, 4, "fp32", "fp32"}, {.rows = 12, .k = 32, .n = 16, .max_k_tiles = 1});  // one block, lagged
   check_fused_residual(Geo{64, 4, "bf16", "plena-hw-mxfp:fp8_e4m3:b8"}, {.rows = 6, .k = 64, .n = 128});
 }
 
@@ -282,5 +284,6 @@ TEST(KernelLinear, FusedNormEqualsSeparate) {
 TEST(KernelLinear, FusedSwiGluEqualsSeparate) {
   check_fused_swiglu(Geo{16, 4, "fp32", "fp32"}, {.rows = 5, .k = 32, .n = 48, .max_k_tiles = 1});  // rows per column
   check_fused_swiglu(Geo{16, 4, "fp32", "fp32"}, {.rows = 8, .k = 16, .n = 16});                     // one block: tail only
+  check_fused_swiglu(Geo{16, 4, "fp32", "fp32"}, {.rows = 16, .k = 32, .n = 48, .max_k_tiles = 1});  // last block lagged
   check_fused_swiglu(Geo{64, 4, "bf16", "plena-hw-mxfp:fp8_e4m3:b8"}, {.rows = 6, .k = 64, .n = 128});  // rows per group
 }

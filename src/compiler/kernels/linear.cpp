@@ -81,8 +81,9 @@ void prologue_groups(ProgramBuilder& b, LinearPrologue& pro, uint64_t groups,
 // walk and are walked back (no copies: the pass holds many registers).
 // With a prologue (the first column block's first chunk), row group g's multiplies have the
 // prologue's rows of group g+1 under them.
+// With `lag` (a later chunk of the last block), that block's own epilogue rows follow its adds.
 void emit_chunk_multiplies(ProgramBuilder& b, const PassGeometry& g, const LinearPass& p, GpReg buf, GpReg y_block,
-                           uint64_t kc, LinearEpilogue* epi, LinearPrologue* pro) {
+                           uint64_t kc, LinearEpilogue* epi, LinearPrologue* pro, LinearEpilogue* lag) {
   const config::HardwareConfig& cfg = b.config();
   const uint64_t mlen = cfg.geometry.mlen, blen = cfg.geometry.blen, vlen = cfg.geometry.vlen;
   const uint64_t kt0 = kc * g.chunk_tiles, ktc = std::min(g.chunk_tiles, g.k_tiles - kt0);
@@ -144,13 +145,23 @@ void emit_chunk_multiplies(ProgramBuilder& b, const PassGeometry& g, const Linea
       b.add_imm(sr, sr, vlen);
     });
   };
-  row_group(epi ? blen : 0);
-  b.loop(groups - 1, [&] {
-    row_group(epi ? blen : 0);
+  if (lag) {  // this block's epilogue rows, two row groups behind (the adds finish them one behind)
+    lag->begin(b, y_block, 0);
+    under = [&](uint64_t n) { lag->rows(b, n); };
+  }
+  const uint64_t lagged = lag ? blen : 0;
+  row_group(0);
+  if (lag) {
+    row_group(0);
+    add_group();
+  }
+  b.loop(groups - 1 - (lag ? 1 : 0), [&] {
+    row_group(lagged);
     add_group();
   });
   b.add_imm(out_rg, out_rg, blen * vlen);  // as if one more row group had run
   add_group();
+  if (lag) lag->rows(b, 2 * blen);
 }
 
 // The next linear's first K chunk (LinearChain::next) into MRAM at `buf`: its own weight base,
@@ -201,6 +212,9 @@ void emit_linear_pass(ProgramBuilder& b, const HbmTensor& w, HbmReg aw, const Pa
   b.load_imm(y_nb, p.y_base);
   b.load_imm(cur, g.buffers[0]);
   if (g.ahead() && !first_loaded) emit_chunk_prefetch(b, w, aw, g, *hbm_nb, cur, 0, true);
+  // The last block's epilogue rows run under its own last K chunk when there is a later chunk
+  // (the first one runs the previous block's rows) and it has at least three row groups.
+  const bool lag_last = p.epilogue && g.chunks > 1 && p.rows / b.config().geometry.blen >= 3;
   auto block = [&](bool last, bool prev, bool with_prologue) {
     for (uint64_t kc = 0; kc < g.chunks; ++kc) {
       const bool pro = kc == 0 && with_prologue;
@@ -219,7 +233,8 @@ void emit_linear_pass(ProgramBuilder& b, const HbmTensor& w, HbmReg aw, const Pa
         hbm_nb.reset();
         nxt.reset();
       }
-      emit_chunk_multiplies(b, g, p, cur, y_nb, kc, kc == 0 && prev ? p.epilogue : nullptr, pro ? p.prologue : nullptr);
+      emit_chunk_multiplies(b, g, p, cur, y_nb, kc, kc == 0 && prev ? p.epilogue : nullptr, pro ? p.prologue : nullptr,
+                            last && lag_last && kc + 1 == g.chunks ? p.epilogue : nullptr);
       if (pro) {
         load_hbm_nb();
         load_nxt();
@@ -235,7 +250,8 @@ void emit_linear_pass(ProgramBuilder& b, const HbmTensor& w, HbmReg aw, const Pa
     b.add_imm(y_nb, y_nb, p.y_block_stride);
   };
   // The last column block is peeled: it prefetches nothing past the weight. With an epilogue the
-  // first is too (no block before it), and the last block's rows follow.
+  // first is too (no block before it), and the last block's rows follow (or run under its last
+  // chunk: lag_last).
   // A prologue peels the first block (its first chunk runs the prologue's rows).
   if (!p.epilogue) {
     const bool peel = p.prologue && g.blocks > 1;
@@ -247,6 +263,7 @@ void emit_linear_pass(ProgramBuilder& b, const HbmTensor& w, HbmReg aw, const Pa
   if (g.blocks > 1) block(false, false, false);
   if (g.blocks > 2) b.loop(g.blocks - 2, [&] { block(false, true, false); });
   block(true, g.blocks > 1, false);
+  if (lag_last) return;
   p.epilogue->begin(b, y_nb, p.y_block_stride);
   p.epilogue->rows(b, p.rows);
 }
