@@ -197,20 +197,14 @@ void emit_linear_pass(ProgramBuilder& b, const HbmTensor& w, HbmReg aw, const Pa
   RegisterAllocator& regs = b.regs();
   // Optional: the first block's prologue takes these two registers (their values are known there).
   std::optional<ScopedGp> hbm_nb, nxt;
-  auto load_hbm_nb = [&] {
-    hbm_nb.emplace(regs.gp("weight column block offset"));
-    b.load_imm(*hbm_nb, p.w_offset);
-  };
-  auto load_nxt = [&] {
-    nxt.emplace(regs.gp("MRAM buffer prefetched"));
-    b.load_imm(*nxt, g.buffers[1]);
-  };
-  load_hbm_nb();
+  hbm_nb.emplace(regs.gp("weight column block offset"));
   auto y_nb = regs.gp("output column block");
   auto cur = regs.gp("MRAM buffer multiplied");
-  load_nxt();
+  nxt.emplace(regs.gp("MRAM buffer prefetched"));
+  b.load_imm(*hbm_nb, p.w_offset);
   b.load_imm(y_nb, p.y_base);
   b.load_imm(cur, g.buffers[0]);
+  b.load_imm(*nxt, g.buffers[1]);
   if (g.ahead() && !first_loaded) emit_chunk_prefetch(b, w, aw, g, *hbm_nb, cur, 0, true);
   // The last block's epilogue rows run under its own last K chunk when there is a later chunk
   // (the first one runs the previous block's rows) and it has at least three row groups.
@@ -236,8 +230,10 @@ void emit_linear_pass(ProgramBuilder& b, const HbmTensor& w, HbmReg aw, const Pa
       emit_chunk_multiplies(b, g, p, cur, y_nb, kc, kc == 0 && prev ? p.epilogue : nullptr, pro ? p.prologue : nullptr,
                             last && lag_last && kc + 1 == g.chunks ? p.epilogue : nullptr);
       if (pro) {
-        load_hbm_nb();
-        load_nxt();
+        hbm_nb.emplace(regs.gp("weight column block offset"));
+        nxt.emplace(regs.gp("MRAM buffer prefetched"));
+        b.load_imm(*hbm_nb, p.w_offset);
+        b.load_imm(*nxt, g.buffers[1]);
       }
       if (g.ahead()) {
         auto t = regs.gp("buffer swap");
