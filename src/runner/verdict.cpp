@@ -94,6 +94,7 @@ QuantizedColumns decoded_columns(const EncodedHead& head, const config::Hardware
 std::shared_ptr<uint16_t[]> quantize_matrix_bf16(size_t out, size_t in, const QuantizedColumns& columns) {
   std::shared_ptr<uint16_t[]> table(new uint16_t[out * in]);
   advise_huge_pages(table.get(), out * in * sizeof(uint16_t));
+  prefault(table.get(), out * in * sizeof(uint16_t));
   std::vector<float> block;
   for (size_t i0 = 0; i0 < in; i0 += kCols) {
     const size_t n = std::min(kCols, in - i0);

@@ -14,10 +14,19 @@ void advise_huge_pages(void* p, size_t bytes) {
     (void)::madvise(reinterpret_cast<void*>(first), last - first, MADV_HUGEPAGE);  // advice only
 }
 
+void prefault(void* p, size_t bytes) {
+  constexpr uintptr_t kPage = 4096, kMin = uintptr_t(256) << 10;
+  const uintptr_t begin = reinterpret_cast<uintptr_t>(p), end = begin + bytes;
+  const uintptr_t first = (begin + kPage - 1) & ~(kPage - 1), last = end & ~(kPage - 1);
+  if (last > first && last - first >= kMin)
+    (void)::madvise(reinterpret_cast<void*>(first), last - first, MADV_POPULATE_WRITE);  // advice only
+}
+
 std::vector<float> zeroed_floats(size_t n) {
   std::vector<float> v;
   v.reserve(n);  // untouched memory: the advice applies before the first fault
   advise_huge_pages(v.data(), n * sizeof(float));
+  prefault(v.data(), n * sizeof(float));
   v.resize(n);
   return v;
 }
