@@ -173,10 +173,7 @@ std::span<const float> ModelCompiler::weight_rows(const std::string& tensor, con
                               : src.hf;
   const bool from_bf16 = !hf.empty() && !w.bf16_values(hf).empty();  // read in place, never converted
   // Staging is reused across calls: only sized here, and every element is written below.
-  if ((!same_layout || from_bf16) && d.size() < n) {
-    if (d.capacity() < n) d = zeroed_floats(n);
-    d.resize(n);
-  }
+  if ((!same_layout || from_bf16) && d.size() < n) resize_staging(d, n);
   switch (src.kind) {
     case Source::Kind::Transpose:
     case Source::Kind::LmHead:

@@ -40,7 +40,7 @@ void quantized_columns(const model::ModelWeights& w, const std::string& name, si
   const size_t out = w.shape(name).at(0), in = w.shape(name).at(1);
   const std::span<const uint16_t> b16 = w.bf16_values(name);
   const float* f32 = b16.empty() ? w.get(name).data.data() : nullptr;
-  block.resize(n * out);
+  resize_staging(block, n * out);
   for (size_t o = 0; o < out; ++o)
     for (size_t c = 0; c < n; ++c)
       block[c * out + o] = f32 ? f32[o * in + i0 + c] : std::bit_cast<float>(uint32_t(b16[o * in + i0 + c]) << 16);
@@ -76,7 +76,7 @@ QuantizedColumns decoded_columns(const EncodedHead& head, const config::Hardware
     const numerics::HbmTensor& t = head.tensor;
     const numerics::Format& f = t.format;
     std::vector<uint8_t> elems(numerics::packed_element_bytes(f, t.cols)), scales(numerics::scale_bytes(f, t.cols));
-    block.resize(n * t.cols);
+    resize_staging(block, n * t.cols);
     for (size_t c = 0; c < n; ++c) {
       const uint64_t e = (i0 + c) * t.stride();
       head.hbm.read(t.element_address(e), elems);

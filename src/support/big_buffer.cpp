@@ -31,4 +31,9 @@ std::vector<float> zeroed_floats(size_t n) {
   return v;
 }
 
+void resize_staging(std::vector<float>& v, size_t n) {
+  if (v.capacity() < n) v = zeroed_floats(n);
+  v.resize(n);
+}
+
 }  // namespace plena

@@ -9,6 +9,9 @@
 namespace plena {
 
 std::vector<float> zeroed_floats(size_t n);
+// v.resize(n) for a staging buffer reused across calls: when it must grow, its new memory comes
+// from zeroed_floats (huge pages, prefaulted).
+void resize_staging(std::vector<float>& v, size_t n);
 // Asks for huge pages on the 2 MiB-aligned part of [p, p + bytes) (untouched memory; advice only).
 void advise_huge_pages(void* p, size_t bytes);
 // Maps the pages of [p, p + bytes) (fresh memory about to be written in full) in one call rather
