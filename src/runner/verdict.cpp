@@ -112,8 +112,10 @@ bool head_decodes(const EncodedHead* head, const model::ModelWeights& w, const s
   return head->tensor.cols == shape.at(0) && head->tensor.rows == shape.at(1);
 }
 
-std::shared_ptr<uint16_t[]> quantize_head_bf16(const model::ModelWeights& w, const std::string& name,
-                                                          const config::HardwareConfig& hw, const EncodedHead* head) {
+// The matrix `name` quantized, as bf16 words (null as quantize_matrix_bf16); a head the HBM image
+// holds exactly is decoded from there.
+std::shared_ptr<uint16_t[]> quantize_bf16(const model::ModelWeights& w, const std::string& name,
+                                          const config::HardwareConfig& hw, const EncodedHead* head) {
   const std::vector<size_t>& shape = w.shape(name);
   if (head_decodes(head, w, name, hw)) return quantize_matrix_bf16(shape.at(0), shape.at(1), decoded_columns(*head, hw));
   return quantize_matrix_bf16(shape.at(0), shape.at(1), [&](size_t i0, size_t n, std::vector<float>& block) {
@@ -177,17 +179,15 @@ QuantizedModel quantize_like_hardware(const model::ModelConfig& cfg, const model
     if (name == embed) continue;
     const bool tied_head = cfg.tie_word_embeddings && name == "lm_head.weight";
     const std::string& src = tied_head ? embed : name;
-    if (name == "lm_head.weight") {
-      // Read in place by the references (HostReference takes a bf16 head as it is).
-      if (auto table = quantize_head_bf16(w, src, hw, head)) {
+    if (is_matrix_weight(name)) {
+      // bf16 words where every value is one: the references read them in place (HostReference::Matrix).
+      if (auto table = quantize_bf16(w, src, hw, name == "lm_head.weight" ? head : nullptr)) {
         const std::span<const uint16_t> words(table.get(), shape.at(0) * shape.at(1));
         q.weights.set_lazy(name, shape, [words](std::span<float> out) {
           for (size_t i = 0; i < out.size(); ++i) out[i] = std::bit_cast<float>(uint32_t(words[i]) << 16);
         }, {words, table});
         continue;
       }
-    }
-    if (is_matrix_weight(name)) {
       q.weights.set(name, quantize_matrix(w, src, hw));
       continue;
     }
