@@ -248,6 +248,8 @@ void ModelCompiler::transpose_rows(const std::string& tensor, const model::Model
   std::vector<float> blk(kBlock * nrows);
   const std::span<const uint16_t> b16 = w.bf16_values(hf);
   const float* f32 = b16.empty() ? w.get(hf).data.data() : nullptr;
+  // Every chunk of rows reads a little of each source row: map the whole table once, up front.
+  if (row0 == 0 && !b16.empty()) prefault_read(b16.data(), b16.size_bytes());
   auto at = [&](uint64_t o, int64_t i) {
     if (i < 0) return 0.f;
     const uint64_t k = o * in + uint64_t(i);

@@ -19,5 +19,7 @@ void advise_huge_pages(void* p, size_t bytes);
 // are dear under virtualization. Ranges under 256 KiB, or a kernel before 5.14, are left to
 // fault (advice only).
 void prefault(void* p, size_t bytes);
+// The same for memory about to be read in full (a mapped checkpoint tensor read across its rows).
+void prefault_read(const void* p, size_t bytes);
 
 }  // namespace plena
