@@ -107,7 +107,7 @@ TEST(ModelWeightsLazy, Bf16TablesAreReadInPlaceBitExactly) {
   for (bool tied : {true, false}) {
     ModelConfig c = small_config();
     c.tie_word_embeddings = tied;
-    c.attention_bias = !tied;
+    c.attention_bias = c.o_proj_bias = !tied;  // Llama's attention_bias covers o_proj too
     const auto dir = fresh_dir(fmt::format("bf16_in_place_{}", tied));
     save_hf_model(dir, c, make_random_weights(c, 5), DType::BF16);
     const LoadedModel m = load_hf_model(dir);
@@ -124,7 +124,7 @@ TEST(ModelWeightsLazy, Bf16TablesAreReadInPlaceBitExactly) {
     EXPECT_FALSE(m.weights.converted(head));
     for (const char* mat : {"self_attn.q_proj", "self_attn.o_proj", "mlp.gate_proj", "mlp.down_proj"})
       EXPECT_FALSE(m.weights.converted(fmt::format("model.layers.0.{}.weight", mat))) << mat;
-    if (c.attention_bias) EXPECT_TRUE(m.weights.converted("model.layers.0.self_attn.q_proj.bias"));
+    EXPECT_EQ(m.weights.converted("model.layers.0.self_attn.q_proj.bias"), c.attention_bias);
     std::vector<float> row(32);
     m.weights.read(embed, 5 * 32, row);
     EXPECT_TRUE(std::equal(row.begin(), row.end(), eager.get(embed).data.begin() + 5 * 32));
