@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -29,6 +30,7 @@ struct Times {
 
 // One child run, its output discarded; CPU from the child's rusage.
 Times run_once(const std::vector<std::string>& argv) {
+  std::fflush(stdout);  // else the child's freopen writes our buffered lines again
   const auto t0 = std::chrono::steady_clock::now();
   const pid_t pid = ::fork();
   if (pid < 0) throw std::runtime_error("fork failed");
