@@ -12,6 +12,7 @@
 
 #include "compiler/kernels_vector.hpp"
 #include "support/big_buffer.hpp"
+#include "support/transpose.hpp"
 #include "support/support.hpp"
 
 namespace plena::compiler {
@@ -173,10 +174,7 @@ std::span<const float> ModelCompiler::weight_rows(const std::string& tensor, con
                               : src.hf;
   const bool from_bf16 = !hf.empty() && !w.bf16_values(hf).empty();  // read in place, never converted
   // Staging is reused across calls: only sized here, and every element is written below.
-  if ((!same_layout || from_bf16) && d.size() < n) {
-    if (d.capacity() < n) d = zeroed_floats(n);
-    d.resize(n);
-  }
+  if ((!same_layout || from_bf16) && d.size() < n) resize_staging(d, n);
   switch (src.kind) {
     case Source::Kind::Transpose:
     case Source::Kind::LmHead:
@@ -224,6 +222,16 @@ void ModelCompiler::padded_rows(const model::ModelWeights& w, const Source& src,
   }
 }
 
+namespace {
+// Whether map[c0 .. c0 + n) are n consecutive model indices (no padding among them).
+bool consecutive(const std::vector<int64_t>& map, uint64_t c0, uint64_t n) {
+  if (map[c0] < 0) return false;
+  for (uint64_t k = 1; k < n; ++k)
+    if (map[c0 + k] != map[c0] + int64_t(k)) return false;
+  return true;
+}
+}  // namespace
+
 // Rows [row0, row0 + nrows) of the [in (rows axis), out (cols axis)] image of HF [out, in] weight
 // `hf`, zeros where either axis is padding. Blocks of 16 HF rows are read (from bf16 in place where
 // possible) so each HBM row gets a cache line per block rather than a float.
@@ -241,6 +249,8 @@ void ModelCompiler::transpose_rows(const std::string& tensor, const model::Model
   std::vector<float> blk(kBlock * nrows);
   const std::span<const uint16_t> b16 = w.bf16_values(hf);
   const float* f32 = b16.empty() ? w.get(hf).data.data() : nullptr;
+  // Every chunk of rows reads a little of each source row: map the whole table once, up front.
+  if (row0 == 0 && !b16.empty()) prefault_read(b16.data(), b16.size_bytes());
   auto at = [&](uint64_t o, int64_t i) {
     if (i < 0) return 0.f;
     const uint64_t k = o * in + uint64_t(i);
@@ -252,6 +262,12 @@ void ModelCompiler::transpose_rows(const std::string& tensor, const model::Model
   for (uint64_t i = 1; contiguous && i < nrows; ++i) contiguous = rmap[i] == rmap[0] + int64_t(i);
   for (uint64_t c0 = 0; c0 < cols; c0 += kBlock) {
     const uint64_t nb = std::min(kBlock, cols - c0);
+    float* out = d.data() + d_col0 + c0;
+    if (contiguous && !f32 && consecutive(cmap, c0, nb)) {  // a plain bf16 block: the tile kernel
+      const uint16_t* s = b16.data() + uint64_t(cmap[c0]) * in + uint64_t(rmap[0]);
+      transpose_bf16_to_f32(s, in, nb, nrows, out, d_cols);
+      continue;
+    }
     for (uint64_t c = c0; c < c0 + nb; ++c) {
       float* dst = blk.data() + (c - c0) * nrows;
       if (cmap[c] < 0) {
@@ -263,7 +279,6 @@ void ModelCompiler::transpose_rows(const std::string& tensor, const model::Model
         for (uint64_t i = 0; i < nrows; ++i) dst[i] = at(uint64_t(cmap[c]), rmap[i]);
       }
     }
-    float* out = d.data() + d_col0 + c0;
     if (nb == kBlock) {  // a fixed trip count: one vector gather-and-store per image row
       for (uint64_t i = 0; i < nrows; ++i)
         for (uint64_t c = 0; c < kBlock; ++c) out[i * d_cols + c] = blk[c * nrows + i];

@@ -264,16 +264,25 @@ class HostReference {
                                                     size_t max_new_tokens) const;
 
  private:
-  struct Layer {
-    const Tensor *attn_norm, *q, *k, *v, *o, *q_bias, *k_bias, *v_bias, *o_bias, *q_norm, *k_norm;
-    const Tensor *mlp_norm, *gate, *up, *down;
+  // An [out, in] weight matrix read in place: its bf16 words where the weights have them (never
+  // converted to f32; dot_bf16 gives dot_f32's sums), else the f32 tensor's values.
+  struct Matrix {
+    const float* f32 = nullptr;
+    const uint16_t* bf16 = nullptr;
   };
+  struct Layer {
+    const Tensor *attn_norm, *q_bias, *k_bias, *v_bias, *o_bias, *q_norm, *k_norm, *mlp_norm;
+    Matrix q, k, v, o, gate, up, down;
+  };
+  // y[rows, out] = x[rows, in] * w^T (+ bias[out] if non-null), as linear() does.
+  static void linear(const float* x, size_t rows, size_t in, const Matrix& w, size_t out, const float* bias, float* y);
+  static Matrix matrix(const ModelWeights& w, const std::string& name);
   ModelConfig cfg_;
   const ModelWeights* weights_;
   mutable const Tensor* embed_ = nullptr;  // looked up on first use (unless embedding_row is set)
   const Tensor* final_norm_;
-  const Tensor* lm_head_ = nullptr;  // null when read from lm_head_bf16_ (never converted)
-  std::span<const uint16_t> lm_head_bf16_, embed_bf16_;
+  Matrix lm_head_;
+  std::span<const uint16_t> embed_bf16_;
   std::vector<Layer> layers_;
   std::vector<float> inv_freq_;
   ReferenceRounding rounding_;

@@ -31,14 +31,6 @@ float dot_bf16(const float* a, const uint16_t* b, size_t n) {
   return ((s[0] + s[4]) + (s[2] + s[6])) + ((s[1] + s[5]) + (s[3] + s[7]));
 }
 
-namespace {
-// linear() without bias over a [out, in] bf16 matrix: the same dot products.
-void linear_bf16(const float* x, size_t rows, size_t in, const uint16_t* w, size_t out, float* y) {
-  for (size_t o = 0; o < out; ++o)
-    for (size_t r = 0; r < rows; ++r) y[r * out + o] = dot_bf16(x + r * in, w + o * in, in);
-}
-}  // namespace
-
 void linear(const float* x, size_t rows, size_t in, const float* w, size_t out, const float* bias, float* y) {
   // Weight row outer so each W row is read from memory once per call (results do not depend on
   // the loop order: every output is one dot_f32).
@@ -166,20 +158,18 @@ HostReference::HostReference(const ModelConfig& cfg, const ModelWeights& w) : cf
   validate_weights(cfg, w, cfg.name.empty() ? "<weights>" : cfg.name);
   weights_ = &w;
   final_norm_ = &w.get("model.norm.weight");
-  // A vocabulary-sized table with a bf16 source is read in place, never converted to f32.
-  const std::string head = cfg.tie_word_embeddings ? "model.embed_tokens.weight" : "lm_head.weight";
-  lm_head_bf16_ = w.bf16_values(head);
+  // Matrices (the vocabulary-sized head above all) with a bf16 source are read in place.
+  lm_head_ = matrix(w, cfg.tie_word_embeddings ? "model.embed_tokens.weight" : "lm_head.weight");
   embed_bf16_ = w.bf16_values("model.embed_tokens.weight");
-  if (lm_head_bf16_.empty()) lm_head_ = &w.get(head);
   auto opt = [&](const std::string& n, bool on) { return on ? &w.get(n) : nullptr; };
   for (int64_t i = 0; i < cfg.num_hidden_layers; ++i) {
     std::string p = fmt::format("model.layers.{}.", i);
     Layer L{};
     L.attn_norm = &w.get(p + "input_layernorm.weight");
-    L.q = &w.get(p + "self_attn.q_proj.weight");
-    L.k = &w.get(p + "self_attn.k_proj.weight");
-    L.v = &w.get(p + "self_attn.v_proj.weight");
-    L.o = &w.get(p + "self_attn.o_proj.weight");
+    L.q = matrix(w, p + "self_attn.q_proj.weight");
+    L.k = matrix(w, p + "self_attn.k_proj.weight");
+    L.v = matrix(w, p + "self_attn.v_proj.weight");
+    L.o = matrix(w, p + "self_attn.o_proj.weight");
     L.q_bias = opt(p + "self_attn.q_proj.bias", cfg.attention_bias);
     L.k_bias = opt(p + "self_attn.k_proj.bias", cfg.attention_bias);
     L.v_bias = opt(p + "self_attn.v_proj.bias", cfg.attention_bias);
@@ -187,12 +177,27 @@ HostReference::HostReference(const ModelConfig& cfg, const ModelWeights& w) : cf
     L.q_norm = opt(p + "self_attn.q_norm.weight", cfg.qk_norm);
     L.k_norm = opt(p + "self_attn.k_norm.weight", cfg.qk_norm);
     L.mlp_norm = &w.get(p + "post_attention_layernorm.weight");
-    L.gate = &w.get(p + "mlp.gate_proj.weight");
-    L.up = &w.get(p + "mlp.up_proj.weight");
-    L.down = &w.get(p + "mlp.down_proj.weight");
+    L.gate = matrix(w, p + "mlp.gate_proj.weight");
+    L.up = matrix(w, p + "mlp.up_proj.weight");
+    L.down = matrix(w, p + "mlp.down_proj.weight");
     layers_.push_back(L);
   }
   inv_freq_ = rope_inv_freq(cfg);
+}
+
+HostReference::Matrix HostReference::matrix(const ModelWeights& w, const std::string& name) {
+  const std::span<const uint16_t> b = w.bf16_values(name);
+  return b.empty() ? Matrix{w.get(name).data.data(), nullptr} : Matrix{nullptr, b.data()};
+}
+
+void HostReference::linear(const float* x, size_t rows, size_t in, const Matrix& w, size_t out, const float* bias,
+                           float* y) {
+  if (w.f32) return model::linear(x, rows, in, w.f32, out, bias, y);
+  for (size_t o = 0; o < out; ++o)
+    for (size_t r = 0; r < rows; ++r) {
+      const float acc = dot_bf16(x + r * in, w.bf16 + o * in, in);
+      y[r * out + o] = bias ? acc + bias[o] : acc;
+    }
 }
 
 KVCache HostReference::new_cache() const {
@@ -260,9 +265,9 @@ Tensor HostReference::forward(KVCache& cache, std::span<const TokenId> tokens, b
     stage(pre + "input", x, n, h);
     rmsnorm(x.data(), n, h, W.attn_norm->data.data(), cfg_.rms_norm_eps, xn.data());
     stage(pre + "attn_norm", xn, n, h);
-    linear(xn.data(), n, h, W.q->data.data(), qd, data_or_null(W.q_bias), q.data());
-    linear(xn.data(), n, h, W.k->data.data(), kvd, data_or_null(W.k_bias), k.data());
-    linear(xn.data(), n, h, W.v->data.data(), kvd, data_or_null(W.v_bias), v.data());
+    linear(xn.data(), n, h, W.q, qd, data_or_null(W.q_bias), q.data());
+    linear(xn.data(), n, h, W.k, kvd, data_or_null(W.k_bias), k.data());
+    linear(xn.data(), n, h, W.v, kvd, data_or_null(W.v_bias), v.data());
     stage(pre + "q", q, n, qd);
     stage(pre + "k", k, n, kvd);
     stage(pre + "v", v, n, kvd);
@@ -288,20 +293,20 @@ Tensor HostReference::forward(KVCache& cache, std::span<const TokenId> tokens, b
     attention(q.data(), n, pos0, cache.k[l].data(), cache.v[l].data(), n_kv, heads, kvh, hd, scale,
               cfg_.sliding_window, att.data());
     stage(pre + "attn", att, n, qd);
-    linear(att.data(), n, qd, W.o->data.data(), h, data_or_null(W.o_bias), o.data());
+    linear(att.data(), n, qd, W.o, h, data_or_null(W.o_bias), o.data());
     stage(pre + "o_proj", o, n, h);
     for (size_t i = 0; i < n * h; ++i) x[i] += o[i];
     stage(pre + "attn_residual", x, n, h);
 
     rmsnorm(x.data(), n, h, W.mlp_norm->data.data(), cfg_.rms_norm_eps, xn.data());
     stage(pre + "mlp_norm", xn, n, h);
-    linear(xn.data(), n, h, W.gate->data.data(), inter, nullptr, gate.data());
-    linear(xn.data(), n, h, W.up->data.data(), inter, nullptr, up.data());
+    linear(xn.data(), n, h, W.gate, inter, nullptr, gate.data());
+    linear(xn.data(), n, h, W.up, inter, nullptr, up.data());
     stage(pre + "gate", gate, n, inter);
     stage(pre + "up", up, n, inter);
     swiglu(gate.data(), up.data(), n * inter, act.data());
     stage(pre + "act", act, n, inter);
-    linear(act.data(), n, inter, W.down->data.data(), h, nullptr, down.data());
+    linear(act.data(), n, inter, W.down, h, nullptr, down.data());
     stage(pre + "down", down, n, h);
     for (size_t i = 0; i < n * h; ++i) x[i] += down[i];
     stage(pre + "output", x, n, h);
@@ -313,10 +318,7 @@ Tensor HostReference::forward(KVCache& cache, std::span<const TokenId> tokens, b
   const size_t first = all_logits ? 0 : n - 1;
   const size_t rows = n - first;
   Tensor logits{{rows, vocab}, std::vector<float>(rows * vocab)};
-  if (lm_head_)
-    linear(xn.data() + first * h, rows, h, lm_head_->data.data(), vocab, nullptr, logits.data.data());
-  else
-    linear_bf16(xn.data() + first * h, rows, h, lm_head_bf16_.data(), vocab, logits.data.data());
+  linear(xn.data() + first * h, rows, h, lm_head_, vocab, nullptr, logits.data.data());
   round_rows(rounding_.activation, logits.data, rows, vocab);
   if (capture) (*capture)["logits"] = logits;
   return logits;

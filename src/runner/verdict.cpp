@@ -12,6 +12,7 @@
 #include "runner/runner_numerics.hpp"
 #include "sim/sim.hpp"
 #include "support/big_buffer.hpp"
+#include "support/transpose.hpp"
 
 namespace plena::runner::detail {
 namespace {
@@ -39,7 +40,7 @@ void quantized_columns(const model::ModelWeights& w, const std::string& name, si
   const size_t out = w.shape(name).at(0), in = w.shape(name).at(1);
   const std::span<const uint16_t> b16 = w.bf16_values(name);
   const float* f32 = b16.empty() ? w.get(name).data.data() : nullptr;
-  block.resize(n * out);
+  resize_staging(block, n * out);
   for (size_t o = 0; o < out; ++o)
     for (size_t c = 0; c < n; ++c)
       block[c * out + o] = f32 ? f32[o * in + i0 + c] : std::bit_cast<float>(uint32_t(b16[o * in + i0 + c]) << 16);
@@ -75,7 +76,7 @@ QuantizedColumns decoded_columns(const EncodedHead& head, const config::Hardware
     const numerics::HbmTensor& t = head.tensor;
     const numerics::Format& f = t.format;
     std::vector<uint8_t> elems(numerics::packed_element_bytes(f, t.cols)), scales(numerics::scale_bytes(f, t.cols));
-    block.resize(n * t.cols);
+    resize_staging(block, n * t.cols);
     for (size_t c = 0; c < n; ++c) {
       const uint64_t e = (i0 + c) * t.stride();
       head.hbm.read(t.element_address(e), elems);
@@ -87,26 +88,18 @@ QuantizedColumns decoded_columns(const EncodedHead& head, const config::Hardware
   };
 }
 
-// The head [out, in] as bf16 words, half the memory for a vocabulary-sized head; null when some
-// value is not a bf16 value (a matrix SRAM type wider than bf16), and the caller keeps f32.
-std::shared_ptr<std::vector<uint16_t>> quantize_matrix_bf16(size_t out, size_t in, const QuantizedColumns& columns) {
-  auto table = std::make_shared<std::vector<uint16_t>>();
-  table->reserve(out * in);
-  advise_huge_pages(table->data(), out * in * sizeof(uint16_t));
-  table->resize(out * in);
-  uint16_t* t = table->data();
+// The head [out, in] as bf16 words (out * in of them), half the memory for a vocabulary-sized
+// head; null when some value is not a bf16 value (a matrix SRAM type wider than bf16), and the
+// caller keeps f32. The words are not zeroed first: every one is written below.
+std::shared_ptr<uint16_t[]> quantize_matrix_bf16(size_t out, size_t in, const QuantizedColumns& columns) {
+  std::shared_ptr<uint16_t[]> table(new uint16_t[out * in]);
+  advise_huge_pages(table.get(), out * in * sizeof(uint16_t));
+  prefault(table.get(), out * in * sizeof(uint16_t));
   std::vector<float> block;
   for (size_t i0 = 0; i0 < in; i0 += kCols) {
     const size_t n = std::min(kCols, in - i0);
     columns(i0, n, block);
-    uint32_t low = 0;  // any bits a bf16 word would drop
-    for (size_t o = 0; o < out; ++o)
-      for (size_t c = 0; c < n; ++c) {
-        const uint32_t u = std::bit_cast<uint32_t>(block[c * out + o]);
-        low |= u & 0xFFFFu;
-        t[o * in + i0 + c] = uint16_t(u >> 16);
-      }
-    if (low) return nullptr;
+    if (transpose_f32_to_bf16(block.data(), out, n, out, table.get() + i0, in) != 0) return nullptr;
   }
   return table;
 }
@@ -119,8 +112,10 @@ bool head_decodes(const EncodedHead* head, const model::ModelWeights& w, const s
   return head->tensor.cols == shape.at(0) && head->tensor.rows == shape.at(1);
 }
 
-std::shared_ptr<std::vector<uint16_t>> quantize_head_bf16(const model::ModelWeights& w, const std::string& name,
-                                                          const config::HardwareConfig& hw, const EncodedHead* head) {
+// The matrix `name` quantized, as bf16 words (null as quantize_matrix_bf16); a head the HBM image
+// holds exactly is decoded from there.
+std::shared_ptr<uint16_t[]> quantize_bf16(const model::ModelWeights& w, const std::string& name,
+                                          const config::HardwareConfig& hw, const EncodedHead* head) {
   const std::vector<size_t>& shape = w.shape(name);
   if (head_decodes(head, w, name, hw)) return quantize_matrix_bf16(shape.at(0), shape.at(1), decoded_columns(*head, hw));
   return quantize_matrix_bf16(shape.at(0), shape.at(1), [&](size_t i0, size_t n, std::vector<float>& block) {
@@ -184,17 +179,15 @@ QuantizedModel quantize_like_hardware(const model::ModelConfig& cfg, const model
     if (name == embed) continue;
     const bool tied_head = cfg.tie_word_embeddings && name == "lm_head.weight";
     const std::string& src = tied_head ? embed : name;
-    if (name == "lm_head.weight") {
-      // Read in place by the references (HostReference takes a bf16 head as it is).
-      if (auto table = quantize_head_bf16(w, src, hw, head)) {
-        const std::span<const uint16_t> words(*table);
+    if (is_matrix_weight(name)) {
+      // bf16 words where every value is one: the references read them in place (HostReference::Matrix).
+      if (auto table = quantize_bf16(w, src, hw, name == "lm_head.weight" ? head : nullptr)) {
+        const std::span<const uint16_t> words(table.get(), shape.at(0) * shape.at(1));
         q.weights.set_lazy(name, shape, [words](std::span<float> out) {
           for (size_t i = 0; i < out.size(); ++i) out[i] = std::bit_cast<float>(uint32_t(words[i]) << 16);
         }, {words, table});
         continue;
       }
-    }
-    if (is_matrix_weight(name)) {
       q.weights.set(name, quantize_matrix(w, src, hw));
       continue;
     }

@@ -83,7 +83,8 @@ TEST(ModelWeightsLazy, CheckpointTensorsConvertOnlyWhenUsed) {
     EXPECT_EQ(m.weights.shape("model.embed_tokens.weight"), (std::vector<size_t>{64, 32}));
     const HostReference ref(m.config, m.weights);  // uses every tensor the config needs
     EXPECT_FALSE(m.weights.converted("unused.extra"));
-    EXPECT_TRUE(m.weights.converted("model.layers.0.mlp.down_proj.weight"));
+    EXPECT_TRUE(m.weights.converted("model.layers.0.input_layernorm.weight"));
+    EXPECT_FALSE(m.weights.converted("model.layers.0.mlp.down_proj.weight"));  // bf16: read in place
     // Same values as the eager reader of the same bytes.
     const auto eager = shard ? load_safetensors_index(dir / "model.safetensors.index.json")
                              : load_safetensors(dir / "model.safetensors");
@@ -99,12 +100,14 @@ ModelWeights eager_weights(const std::filesystem::path& file) {
   return e;
 }
 
-// A bf16 checkpoint's embedding / LM head are read in place: the reference and row reads never
-// convert them, and give bit-identical logits to the converted tables.
+// A bf16 checkpoint's embedding, LM head and layer matrices are read in place: the reference and
+// row reads never convert them, and give bit-identical logits to the converted tables (with and
+// without projection biases).
 TEST(ModelWeightsLazy, Bf16TablesAreReadInPlaceBitExactly) {
   for (bool tied : {true, false}) {
     ModelConfig c = small_config();
     c.tie_word_embeddings = tied;
+    c.attention_bias = c.o_proj_bias = !tied;  // Llama's attention_bias covers o_proj too
     const auto dir = fresh_dir(fmt::format("bf16_in_place_{}", tied));
     save_hf_model(dir, c, make_random_weights(c, 5), DType::BF16);
     const LoadedModel m = load_hf_model(dir);
@@ -119,6 +122,9 @@ TEST(ModelWeightsLazy, Bf16TablesAreReadInPlaceBitExactly) {
     for (size_t i = 0; i < a.data.size(); ++i) ASSERT_EQ(bits_of(a.data[i]), bits_of(b.data[i])) << i;
     EXPECT_FALSE(m.weights.converted(embed));
     EXPECT_FALSE(m.weights.converted(head));
+    for (const char* mat : {"self_attn.q_proj", "self_attn.o_proj", "mlp.gate_proj", "mlp.down_proj"})
+      EXPECT_FALSE(m.weights.converted(fmt::format("model.layers.0.{}.weight", mat))) << mat;
+    EXPECT_EQ(m.weights.converted("model.layers.0.self_attn.q_proj.bias"), c.attention_bias);
     std::vector<float> row(32);
     m.weights.read(embed, 5 * 32, row);
     EXPECT_TRUE(std::equal(row.begin(), row.end(), eager.get(embed).data.begin() + 5 * 32));
