@@ -256,6 +256,7 @@ ppa::Activity op_activity(const OpEstimate& e, double seconds) {
   a.per_opcode = e.per_opcode;
   a.hbm_read_bytes = double(e.hbm_read_bytes);
   a.hbm_write_bytes = double(e.hbm_write_bytes);
+  a.pool_bytes = e.pool_bytes;
   a.link_bytes = e.link_bytes;
   a.seconds = seconds;
   return a;

@@ -424,10 +424,12 @@ std::string_view bound_name(Bound b) {
   return "?";
 }
 
-// The class of the tensor a transfer moves, from the instruction (formats [formats]: M with
-// precision 1 and V with precision 1 move the KV cache; other M transfers and gathers (embedding
+// The class of the tensor a transfer moves: where the memory plan placed the tensor its address
+// falls in (what routes it in the simulator). Without a known address, from the instruction
+// (formats [formats]: precision 1 moves the KV cache; other M transfers and gathers (embedding
 // lookups) read weights; V transfers with precision 0 move activations).
 config::MemoryClass dma_class(const compiler::CostDma& d) {
+  if (d.placed) return config::memory_class_of(*d.placed);
   if (d.precision == 1) return config::MemoryClass::Kv;
   if (d.matrix || d.gather) return config::MemoryClass::Weights;
   return config::MemoryClass::Activations;

@@ -330,6 +330,12 @@ void ProgramBuilder::set_addr_reg(HbmReg a, uint64_t byte_address) {
   load_imm(hi, byte_address >> 32);
   load_imm(lo, byte_address & 0xFFFFFFFFull);
   c_set_addr_reg(a, hi, lo);
+  if (counter_) counter_->set_addr(a.index, byte_address);
+}
+
+void ProgramBuilder::classify_hbm_with(std::function<std::optional<numerics::TensorClass>(uint64_t)> class_at) {
+  if (!counter_) misuse("classify_hbm_with on a builder that emits (use ProgramBuilder::counting)");
+  counter_->class_at = std::move(class_at);
 }
 
 void ProgramBuilder::set_scale_reg(uint64_t value) {

@@ -249,6 +249,9 @@ class ProgramBuilder {
   static ProgramBuilder counting(const config::HardwareConfig& cfg, std::string config_name);
   bool is_counting() const { return counter_ != nullptr; }
   const KernelCost& cost() const;  // logic_error unless counting
+  // Counting: how to find the class of the HBM tensor at a byte address (MemoryPlan::hbm_class_at),
+  // so each counted transfer carries the placement that routes it to a memory pool.
+  void classify_hbm_with(std::function<std::optional<numerics::TensorClass>(uint64_t)> class_at);
 
   const config::HardwareConfig& config() const { return cfg_; }
   const std::string& config_name() const { return config_name_; }

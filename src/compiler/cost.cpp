@@ -12,7 +12,8 @@ namespace {
 // Adds d's transfers to the identical pattern in v (first use keeps its place), else appends it.
 void merge_dma(std::vector<CostDma>& v, const CostDma& d) {
   auto key = [](const CostDma& e) {
-    return std::tie(e.op, e.precision, e.rows, e.cols, e.stride, e.scale_reg, e.write, e.matrix, e.wait_first, e.gather);
+    return std::tie(e.op, e.precision, e.rows, e.cols, e.stride, e.scale_reg, e.write, e.matrix, e.wait_first, e.gather,
+                    e.placed);
   };
   for (CostDma& e : v)
     if (key(e) == key(d) && e.format == d.format) {
@@ -311,6 +312,7 @@ void CostCounter::record_dma(const isa::Instr& in, uint64_t times) {
   d.wait_first = hint.wait_first;
   d.gather = hint.gather;
   d.count = times;
+  if (auto a = addr_.find(in.rs2); class_at && a != addr_.end()) d.placed = class_at(a->second);
   merge_dma(cost_.dma, d);
 }
 

@@ -5,10 +5,12 @@
 #pragma once
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "isa/isa.hpp"
+#include "numerics/hbm_tensor.hpp"
 #include "numerics/numerics.hpp"
 
 namespace plena::compiler {
@@ -45,6 +47,9 @@ struct CostDma {
   bool wait_first = false;      // DmaHint: compute waits for the first transfer (decoupled)
   bool gather = false;          // DmaHint: consecutive transfers read unrelated DRAM rows
   uint64_t count = 0;           // dynamic transfers
+  // Class of the HBM tensor the transfer's base address falls in, as the memory plan placed it
+  // (decides the pool, as the address does in the simulator); empty when the address is unknown.
+  std::optional<numerics::TensorClass> placed;
 };
 
 // What an emitter tells the cost model about its transfers (the instruction cannot say it).

@@ -37,7 +37,7 @@ bool same_structure(const KernelCost& a, const KernelCost& b) {
   for (size_t i = 0; i < a.dma.size(); ++i) {
     const CostDma &p = a.dma[i], &q = b.dma[i];
     if (p.op != q.op || p.precision != q.precision || !(p.format == q.format) || p.write != q.write ||
-        p.matrix != q.matrix || p.wait_first != q.wait_first || p.gather != q.gather)
+        p.matrix != q.matrix || p.wait_first != q.wait_first || p.gather != q.gather || p.placed != q.placed)
       return false;
   }
   return true;

@@ -3,6 +3,7 @@
 #pragma once
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -25,6 +26,10 @@ class CostCounter {
   void mark_chain(bool chained_in, uint64_t handoff_transfers);
   void set_stride(uint64_t v) { stride_ = v; }
   void set_scale(uint64_t v) { scale_ = v; }
+  // The byte address ProgramBuilder::set_addr_reg loaded into a<reg>; a transfer through that
+  // register records the class `class_at` (the memory plan's placement) reports for it.
+  void set_addr(uint32_t reg, uint64_t byte_address) { addr_[reg] = byte_address; }
+  std::function<std::optional<numerics::TensorClass>(uint64_t)> class_at;
   DmaHint hint;
   const KernelCost& cost() const;
 
@@ -51,6 +56,7 @@ class CostCounter {
   mutable KernelCost final_;
   std::vector<Frame> stack_;
   uint64_t stride_ = 0, scale_ = 0;
+  std::map<uint32_t, uint64_t> addr_;  // HBM address registers with a known value
   // An S_MAP_V_FP stream in flight: its length, the repetitions its phase had when it started, and
   // the cycles issued since (instructions, weighted by how often their phase runs per stream).
   uint64_t stream_left_ = 0, stream_times_ = 1;

@@ -99,6 +99,7 @@ static KernelCost count_emitted(const config::HardwareConfig& cfg, std::string_v
   const KernelEntry& entry = find_kernel(kernel);
   ProgramBuilder b = ProgramBuilder::counting(last_roomy, "count");
   MemoryPlan plan(last_roomy, "count");
+  b.classify_hbm_with([&plan](uint64_t addr) { return plan.hbm_class_at(addr); });
   entry.emit_standalone(b, plan, shape);
   KernelCost cost = b.cost();
   cost.kernel = std::string(kernel);

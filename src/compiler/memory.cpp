@@ -172,6 +172,12 @@ const HbmTensor& MemoryPlan::hbm(std::string_view name) const {
   return it->second;
 }
 
+std::optional<TensorClass> MemoryPlan::hbm_class_at(uint64_t addr) const {
+  for (const auto& [name, t] : hbm_tensors_)
+    if (addr >= t.base && addr < t.base + t.bytes()) return t.cls;
+  return std::nullopt;
+}
+
 void MemoryPlan::free_hbm(std::string_view name) {
   const uint64_t bytes = hbm_.contains(name) ? hbm_.block(name).size : 0;
   hbm_.free(name);

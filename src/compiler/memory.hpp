@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -164,6 +165,8 @@ class MemoryPlan {
   const HbmTensor& place_hbm(std::string_view name, TensorClass cls, std::vector<uint64_t> shape,
                              const numerics::Format& format, const HbmPlaceOptions& opt = {});
   const HbmTensor& hbm(std::string_view name) const;  // InputError if absent
+  // Class of the placed tensor whose bytes hold `addr`; empty if none does.
+  std::optional<TensorClass> hbm_class_at(uint64_t addr) const;
   void free_hbm(std::string_view name);
   const RangeAllocator& hbm_space() const { return hbm_; }
   // Per memory pool (config::memory_pools order): bytes in use now and at most.

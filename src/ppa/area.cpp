@@ -112,15 +112,21 @@ DramInterface interface_of(const dram::Params& p) {
 
 }  // namespace
 
-DramInterface dram_interface(const config::HardwareConfig& cfg) {
+std::vector<DramInterface> dram_interfaces(const config::HardwareConfig& cfg) {
   // Every preset once (sweeps call this per point, from several threads).
   static const std::map<std::string, DramInterface> by_name = [] {
     std::map<std::string, DramInterface> m;
     for (const auto& name : dram::preset_names()) m[name] = interface_of(dram::preset(name));
     return m;
   }();
+  std::vector<DramInterface> v;
+  for (size_t i = 0; i < cfg.memory.size(); ++i) {
+    v.push_back(interface_of(config::pool_params(cfg, i)));
+    v.back().pool = cfg.memory[i].name;
+  }
+  if (!v.empty()) return v;
   auto it = by_name.find(cfg.hbm.dram);
-  return it != by_name.end() ? it->second : interface_of(dram::preset(cfg.hbm.dram));
+  return {it != by_name.end() ? it->second : interface_of(dram::preset(cfg.hbm.dram))};
 }
 
 double logic_leakage_w_per_mm2(const Tables& t, double node_nm) {
@@ -142,9 +148,9 @@ struct AreaCtx {
   double s7;    // area of a 7 nm layout at the node
   double dc;    // DC um2 -> mm2 at the node
   double leak;  // logic leakage, W per mm2
-  void add(const char* name, const char* group, double mm2, double leak_w, double unc, std::string formula,
+  void add(std::string name, const char* group, double mm2, double leak_w, double unc, std::string formula,
            std::string source) const {
-    out->push_back({name, group, mm2, leak_w, unc, std::move(formula), std::move(source)});
+    out->push_back({std::move(name), group, mm2, leak_w, unc, std::move(formula), std::move(source)});
   }
 };
 
@@ -214,25 +220,25 @@ void add_srams(const AreaCtx& c, AreaSummary& r) {
   }
 }
 
-void add_dram_io(const AreaCtx& c, AreaSummary& r) {
+void add_dram_io(const AreaCtx& c, AreaSummary& r, const DramInterface& d, bool name_pool) {
   const Tables& t = c.t;
-  const DramInterface d = dram_interface(c.cfg);
   if (d.phy_class == "none") return;
   const std::string phy_key = "dram_io." + d.phy_class + "_phy_mm2_per_pin";
   const std::string ctrl_key = "dram_io." + d.phy_class + "_ctrl_mtr_per_pin";
   const double density = t.a("dram_io.mtr_per_mm2_7nm").v;
   const double phy = d.pins * t.a(phy_key).v;  // PHYs do not scale with the node
   const double ctrl = d.pins * t.a(ctrl_key).v / density * c.s7;
-  r.dram_io_mm2 = phy + ctrl;
+  r.dram_io_mm2 += phy + ctrl;
   r.leakage_w += ctrl * c.leak;
   if (!c.out) return;
+  const std::string suffix = name_pool ? " (" + d.pool + ")" : "";
   const std::string chan = fmt::format("{} channels x {} pseudo-channels x {} bit = {:.0f} pins ({} class)",
                                        d.channels, d.pseudo_channels, d.bus_width_bits, d.pins, d.phy_class);
-  c.add("dram_phy", "io", phy, 0, t.a("dram_io.uncertainty").v,
+  c.add("dram_phy" + suffix, "io", phy, 0, t.a("dram_io.uncertainty").v,
         fmt::format("{} x {:.4f} mm2/pin ({:.3f} mm2 per channel; node-independent)", chan, t.a(phy_key).v,
                     phy / d.channels),
         t.a(phy_key).source);
-  c.add("dram_ctrl", "io", ctrl, ctrl * c.leak, t.a("dram_io.uncertainty").v,
+  c.add("dram_ctrl" + suffix, "io", ctrl, ctrl * c.leak, t.a("dram_io.uncertainty").v,
         fmt::format("{} x {:.4f} MTr/pin / {} MTr/mm2 ({:.3f} mm2 per channel)", chan, t.a(ctrl_key).v, density,
                     ctrl / d.channels),
         t.a(ctrl_key).source);
@@ -261,7 +267,8 @@ AreaSummary compute_area(const config::HardwareConfig& cfg, const Options& opt, 
   AreaSummary r;
   add_logic(c, r);
   add_srams(c, r);
-  add_dram_io(c, r);
+  const auto interfaces = dram_interfaces(c.cfg);
+  for (const DramInterface& d : interfaces) add_dram_io(c, r, d, interfaces.size() > 1);
   add_link(c, r);
   return r;
 }

@@ -80,10 +80,11 @@ EventEnergy event_energy(const config::HardwareConfig& cfg, const Options& opt) 
                    : n == "int_sram"          ? e.int_sram_bit_pj : e.imem_bit_pj) = pj;
   }
   if (!cfg.memory.empty()) {
-    // Pools: the weights pool's technology (data/memory [tech]); Activity has no per-pool bytes yet,
-    // and decode traffic is mostly weights (docs/memory.md "Energy").
-    const auto& pool = cfg.memory[config::pool_index(cfg, config::MemoryClass::Weights)];
-    e.dram_bit_pj = dram::standard_info(pool.standard).tech.pj_per_bit;
+    // Pools: each pool's technology (data/memory [tech]) for its own traffic (docs/memory.md
+    // "Energy"); dram_bit_pj, the weights pool's, prices traffic given without a pool split.
+    for (size_t i = 0; i < cfg.memory.size(); ++i)
+      e.pool_bit_pj[i] = dram::standard_info(cfg.memory[i].standard).tech.pj_per_bit;
+    e.dram_bit_pj = e.pool_bit_pj[config::pool_index(cfg, config::MemoryClass::Weights)];
     e.link_bit_pj = t.e("link.pj_per_bit").v;
     return e;
   }
@@ -100,10 +101,21 @@ EventEnergy event_energy(const config::HardwareConfig& cfg, const Options& opt) 
 
 using isa::Opcode;
 
+double EnergyModel::dram_joules(const Activity& a) const {
+  double split = 0, pj_bytes = 0;
+  for (size_t i = 0; i < a.pool_bytes.size(); ++i) {
+    split += a.pool_bytes[i];
+    pj_bytes += a.pool_bytes[i] * ev_.pool_bit_pj[i];
+  }
+  if (!pooled_ || split == 0) pj_bytes = (a.hbm_read_bytes + a.hbm_write_bytes) * ev_.dram_bit_pj;
+  return pj_bytes * 8.0 * 1e-12;
+}
+
 Activity& Activity::add(const Activity& o, double times) {
   for (size_t i = 0; i < per_opcode.size(); ++i) per_opcode[i] += o.per_opcode[i] * times;
   hbm_read_bytes += o.hbm_read_bytes * times;
   hbm_write_bytes += o.hbm_write_bytes * times;
+  for (size_t i = 0; i < pool_bytes.size(); ++i) pool_bytes[i] += o.pool_bytes[i] * times;
   link_bytes += o.link_bytes * times;
   seconds += o.seconds * times;
   return *this;
@@ -219,6 +231,7 @@ OpEvents dma_events(Opcode op, const EventEnergy& e, const config::HardwareConfi
 EnergyModel::EnergyModel(const config::HardwareConfig& cfg, const Options& opt) {
   const detail::Tables& t = detail::tables();
   ev_ = detail::event_energy(cfg, opt);
+  pooled_ = !cfg.memory.empty();
   leakage_w_ = detail::compute_area(cfg, opt, nullptr).leakage_w;
   const double s = detail::energy_scale(t, t.e("horowitz.node_nm").v, opt.node_nm);
   const double add8 = s * t.e("horowitz.int_add_8b").v;
@@ -259,7 +272,7 @@ Energy EnergyModel::operator()(const Activity& a) const {
     e.sram_j += n * p.sram_pj * 1e-12;
     e.control_j += n * p.fetch_pj * 1e-12;
   }
-  e.dram_j = (a.hbm_read_bytes + a.hbm_write_bytes) * 8.0 * ev_.dram_bit_pj * 1e-12;
+  e.dram_j = dram_joules(a);
   e.link_j = a.link_bytes * 8.0 * ev_.link_bit_pj * 1e-12;
   e.leakage_j = leakage_w_ * a.seconds;
   return e;

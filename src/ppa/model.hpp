@@ -35,8 +35,10 @@ struct DramInterface {
   double pins = 0;
   std::string phy_class;
   uint32_t channels = 0, pseudo_channels = 0, bus_width_bits = 0;
+  std::string pool;  // [memory.<pool>] it serves; empty for hbm.dram
 };
-DramInterface dram_interface(const config::HardwareConfig& cfg);
+// One per memory pool (config::memory_pools order): every pool has its own PHYs and controllers.
+std::vector<DramInterface> dram_interfaces(const config::HardwareConfig& cfg);
 
 // Area (mm2 at opt.node_nm) and leakage of every component; `out` gets the report rows when
 // non-null (formulas, sources), the summary is always filled.

@@ -52,6 +52,8 @@ struct EventEnergy {
   // Per bit read or written, by memory (size-dependent).
   double vram_bit_pj = 0, mram_bit_pj = 0, fp_sram_bit_pj = 0, int_sram_bit_pj = 0, imem_bit_pj = 0;
   double dram_bit_pj = 0;  // per bit over the DRAM interface (device + I/O), by technology
+  // With [memory.<pool>] tables: each pool's technology, per bit (config::memory_pools order).
+  std::array<double, config::kMaxPools> pool_bit_pj{};
   double link_bit_pj = 0;  // per bit over the chip-to-chip link
 };
 
@@ -59,6 +61,9 @@ struct EventEnergy {
 struct Activity {
   std::array<double, 64> per_opcode{};  // dynamic instructions by opcode value (isa::info(op).code)
   double hbm_read_bytes = 0, hbm_write_bytes = 0;
+  // Read + write bytes per memory pool (config::memory_pools order); used where the config has
+  // [memory.<pool>] tables, each pool's bits at its own technology's energy.
+  std::array<double, config::kMaxPools> pool_bytes{};
   double link_bytes = 0;  // bytes sent over chip-to-chip links
   double seconds = 0;     // wall time (leakage)
   Activity& add(const Activity& o, double times = 1.0);
@@ -97,7 +102,10 @@ class EnergyModel {
     double compute_pj = 0, sram_pj = 0, fetch_pj = 0;
     uint8_t unit = 0;  // isa::Unit
   };
+  // DRAM energy: per pool where the config has pools and `a` splits its bytes by pool.
+  double dram_joules(const Activity& a) const;
   EventEnergy ev_;
+  bool pooled_ = false;
   std::array<PerOp, 64> op_{};
   double leakage_w_ = 0;
 };

@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "dram/dram.hpp"
+#include "dram/standards.hpp"
 #include "ppa/model.hpp"
 
 namespace plena::ppa {
@@ -14,8 +15,7 @@ std::vector<EventRow> event_rows(const EventEnergy& e, const config::HardwareCon
   const double hu = t.e("horowitz.uncertainty").v, su = t.e("sram.uncertainty").v;
   const std::string h = t.e("horowitz.int_mult_8b").source + "; node scaling: " + t.technology_source;
   const std::string hs = t.e("horowitz.sram_read_64b_1mib").source + "; " + t.e("sram.bank_bytes").source;
-  const auto& dram = t.dram_pj_per_bit.at(cfg.hbm.dram);
-  return {
+  std::vector<EventRow> rows = {
       {"mac (" + detail::operand_name(detail::weight_side(cfg)) + " x " +
            detail::operand_name(detail::activation_side(cfg)) + ")",
        "pJ", e.mac_pj, hu, h},
@@ -32,9 +32,27 @@ std::vector<EventRow> event_rows(const EventEnergy& e, const config::HardwareCon
       {"FP SRAM access per bit", "pJ", e.fp_sram_bit_pj, su, hs},
       {"INT SRAM access per bit", "pJ", e.int_sram_bit_pj, su, hs},
       {"instruction memory access per bit", "pJ", e.imem_bit_pj, su, hs},
-      {"DRAM per bit (" + cfg.hbm.dram + ")", "pJ", e.dram_bit_pj, t.e("dram.uncertainty").v, dram.source},
-      {"link per bit", "pJ", e.link_bit_pj, t.e("link.uncertainty").v, t.e("link.pj_per_bit").source},
   };
+  // Each memory pool's traffic costs its own technology's energy (docs/memory.md "Energy").
+  for (size_t i = 0; i < cfg.memory.size(); ++i) {
+    const auto& pool = cfg.memory[i];
+    rows.push_back({"DRAM per bit (" + pool.name + ": " + pool.standard + ")", "pJ", e.pool_bit_pj[i],
+                    t.e("dram.uncertainty").v, dram::standard_info(pool.standard).tech.pj_source});
+  }
+  if (cfg.memory.empty())
+    rows.push_back({"DRAM per bit (" + cfg.hbm.dram + ")", "pJ", e.dram_bit_pj, t.e("dram.uncertainty").v,
+                    t.dram_pj_per_bit.at(cfg.hbm.dram).source});
+  rows.push_back({"link per bit", "pJ", e.link_bit_pj, t.e("link.uncertainty").v, t.e("link.pj_per_bit").source});
+  return rows;
+}
+
+// Every pool streaming at its peak, each at its own pJ/bit.
+double peak_dram_w(const EventEnergy& e, const config::HardwareConfig& cfg) {
+  if (cfg.memory.empty()) return dram::preset(cfg.hbm.dram).peak_bandwidth_GBps() * 8e9 * e.dram_bit_pj * 1e-12;
+  double w = 0;
+  for (size_t i = 0; i < cfg.memory.size(); ++i)
+    w += config::pool_params(cfg, i).peak_bandwidth_GBps() * 8e9 * e.pool_bit_pj[i] * 1e-12;
+  return w;
 }
 
 }  // namespace
@@ -50,8 +68,7 @@ Report report(const config::HardwareConfig& cfg, const std::string& hw_name, con
   const EventEnergy e = detail::event_energy(cfg, opt);
   r.events = event_rows(e, cfg);
   const double macs_per_s = double(cfg.geometry.mlen) * cfg.geometry.blen * cfg.compute.clock_ghz * 1e9;
-  const double peak_GBps = dram::preset(cfg.hbm.dram).peak_bandwidth_GBps();
-  r.peak_dynamic_w = macs_per_s * e.mac_pj * 1e-12 + peak_GBps * 8e9 * e.dram_bit_pj * 1e-12;
+  r.peak_dynamic_w = macs_per_s * e.mac_pj * 1e-12 + peak_dram_w(e, cfg);
   return r;
 }
 

@@ -177,6 +177,8 @@ ppa::Activity TimingStats::activity() const {
   for (size_t i = 0; i < a.per_opcode.size(); ++i) a.per_opcode[i] = double(instr_count[i]);
   a.hbm_read_bytes = double(hbm_read_bytes);
   a.hbm_write_bytes = double(hbm_write_bytes);
+  for (size_t i = 0; i < pools.size() && i < a.pool_bytes.size(); ++i)
+    a.pool_bytes[i] = double(pools[i].read_bytes + pools[i].write_bytes);
   a.seconds = double(time_ps) * 1e-12;
   return a;
 }

@@ -16,6 +16,7 @@ KernelCost emitted(config::HardwareConfig cfg, const char* kernel, const KernelS
   cfg.hbm.size_bytes = std::max<uint64_t>(cfg.hbm.size_bytes, uint64_t(1) << 50);
   ProgramBuilder b = ProgramBuilder::counting(cfg, "count");
   MemoryPlan plan(cfg, "count");
+  b.classify_hbm_with([&plan](uint64_t addr) { return plan.hbm_class_at(addr); });  // as count_kernel
   find_kernel(kernel).emit_standalone(b, plan, shape);
   KernelCost c = b.cost();
   c.kernel = kernel;

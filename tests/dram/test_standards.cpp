@@ -1,12 +1,15 @@
 // Memory technologies as data (data/memory/*.toml): every standard and speed grade resolves,
 // overrides follow the documented rules, a speed grade moves bandwidth as its datasheet says, and
-// the grades Ramulator 2.1 also has are checked against the figures its timing presets imply
-// (docs/memory.md "Validation").
+// the grades Ramulator 2.1 also has are checked against recorded Ramulator 2.1 runs (docs/memory.md
+// "Validation").
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <string>
+#include <toml++/toml.h>
+#include <vector>
 
 #include "dram/dram.hpp"
 #include "dram/standards.hpp"
@@ -152,49 +155,127 @@ TEST(MemoryStandards, SpeedGradeMovesBandwidthAsTheDatasheet) {
   }
 }
 
-// Ramulator 2.1 has these standards at these speed grades (src/dram/impl/*.cpp timing presets;
-// our grades carry its numbers in clocks). Its controller streams a sequential read at the data
-// bus rate less refresh, so the reference is peak x (1 - nRFC/nREFI) with Ramulator's nRFC
-// (JEDEC-rounded from its tRFC table) and nREFI, per data channel of ours [D]. No Ramulator run
-// is recorded in this repository: docs/memory.md says how to record one.
+// Ramulator 2.1 runs (tests/dram/data/ramulator2_bandwidth.toml, how they were made: its header
+// and docs/memory.md "Validation"): one channel of each standard and speed grade both have,
+// streaming sequential and uniformly random reads of one transaction each. The data buses differ
+// in count, so both sides compare as efficiency (achieved / pins x rate): ours over the whole
+// device, sequential; over one channel of ours, random (like Ramulator's one channel).
 struct RamulatorPoint {
-  const char *standard, *speed, *ramulator_preset;
-  double channel_GBps;  // one data channel (pseudo-channel) of ours at the preset's rate
-  double nRFC, nREFI;   // clocks, as Ramulator computes them
-};
-constexpr RamulatorPoint kRamulator[] = {
-    {"ddr4", "2400", "DDR4_2400R / DDR4_8Gb_x8", 19.2, 421, 9364},     // tRFC 350 ns, tREFI 7.8 us at 833 ps
-    {"ddr4", "3200", "DDR4_3200AA / DDR4_8Gb_x8", 25.6, 560, 12480},   // at 625 ps
-    {"ddr5", "3200", "DDR5_3200AN / DDR5_16Gb_x8", 12.8, 472, 6240},   // tRFC1 295 ns, tREFI 3.9 us, x32 sub-channel
-    {"lpddr5", "6400", "LPDDR5_6400 / LPDDR5_16Gb_x16", 12.8, 224, 3125},  // tRFCab 280 ns, tREFI 3906 ns at 1250 ps
-    {"hbm2", "2000", "HBM2_2Gbps", 16.0, 350, 3900},                   // tRFC 350 ns, nREFI 3900 at 1000 ps
-    {"hbm3", "2000-ramulator", "HBM3_2Gbps", 8.0, 350, 3900},          // our HBM3 pseudo-channel is 32 bit
+  std::string standard, speed, preset;
+  double peak_GBps = 0, seq_GBps = 0, rand_GBps = 0, seq_write_GBps = 0;
+  uint64_t tx_bytes = 0;
 };
 
-TEST(MemoryStandards, SequentialBandwidthMatchesRamulatorGrades) {
-  for (const RamulatorPoint& r : kRamulator) {
-    SCOPED_TRACE(std::string(r.standard) + " " + r.speed);
+std::vector<RamulatorPoint> ramulator_points() {
+  const auto file = std::string(PLENA_SOURCE_DIR) + "/tests/dram/data/ramulator2_bandwidth.toml";
+  const toml::table t = toml::parse_file(file);
+  std::vector<RamulatorPoint> v;
+  for (const toml::node& n : *t["point"].as_array()) {
+    const toml::table& p = *n.as_table();
+    RamulatorPoint r;
+    r.standard = p["standard"].value_or(std::string());
+    r.speed = p["speed"].value_or(std::string());
+    r.preset = p["ramulator_timing"].value_or(std::string());
+    r.peak_GBps = p["channel_peak_GBps"].value_or(0.0);
+    r.seq_GBps = p["seq_read_GBps"].value_or(0.0);
+    r.rand_GBps = p["rand_read_GBps"].value_or(0.0);
+    r.seq_write_GBps = p["seq_write_GBps"].value_or(0.0);
+    r.tx_bytes = p["tx_bytes"].value_or(uint64_t(0));
+    v.push_back(r);
+  }
+  return v;
+}
+
+// Random reads of `bytes` each over the first 128 MiB (what the Ramulator runs did), GB/s.
+double random_span_GBps(const Params& p, uint64_t bytes, int n = 20000) {
+  DramModel m(p);
+  uint64_t x = 12345;
+  for (int i = 0; i < n; ++i) {
+    x = x * 6364136223846793005ull + 1442695040888963407ull;
+    m.submit({.addr = ((x >> 16) % ((128ull << 20) / bytes)) * bytes, .size = bytes});
+  }
+  m.drain();
+  return m.stats().read_bandwidth_GBps;
+}
+
+// Random reads where our model and Ramulator 2.1 still differ by more than 10%, and why (open in
+// #13; docs/memory.md "Validation"). Sequential reads agree within 10% everywhere.
+struct RandomGap {
+  const char *standard, *speed, *why;
+};
+constexpr RandomGap kRandomGaps[] = {
+    {"ddr5", "4800", "Ramulator's DDR5 tFAW is max(32 nCK, 20 ns) ('~20 ns for 1KB page'), ours JESD79-5's 32 nCK"},
+    {"ddr5", "6400", "as 4800, and its nRRD_S for 6400 falls back to 5 ns (16 nCK), ours 8 nCK (2.5 ns)"},
+    {"hbm2", "2000", "Ramulator's two pseudo-channels share one row command bus (ACT 2 cycles, PRE 1); ours are independent"},
+    {"hbm2", "2400", "as 2000"},
+    {"gddr6", "14000", "Ramulator's GDDR6_14000_1250mV preset: nRRD 11 nCK (6.3 ns), nFAW 43 nCK (24.5 ns); ours tRRD_S 2 ns, tFAW 16 ns"},
+};
+
+bool known_random_gap(const RamulatorPoint& r) {
+  for (const RandomGap& g : kRandomGaps)
+    if (r.standard == g.standard && r.speed == g.speed) return true;
+  return false;
+}
+
+TEST(MemoryStandards, BandwidthWithinTenPercentOfRamulator) {
+  const auto points = ramulator_points();
+  ASSERT_GE(points.size(), 10u);
+  for (const RamulatorPoint& r : points) {
+    SCOPED_TRACE(r.standard + " " + r.speed + " (" + r.preset + ")");
     const Params p = standard_params(r.standard, r.speed);
-    const double reference = r.channel_GBps * p.units() * (1.0 - r.nRFC / r.nREFI);
-    const double ours = sequential_GBps(p);
-    std::printf("  %-7s %-15s (%s): ours %.1f GB/s, Ramulator-preset figure %.1f GB/s (%+.1f%%)\n", r.standard, r.speed,
-                r.ramulator_preset, ours, reference, 100.0 * (ours / reference - 1.0));
-    EXPECT_NEAR(ours / reference, 1.0, 0.10);
-    EXPECT_NEAR(p.peak_bandwidth_GBps(), r.channel_GBps * p.units(), 1e-6);
+    Params one = p;
+    one.channels = 1;
+    const double seq = sequential_GBps(p) / p.peak_bandwidth_GBps(), ram_seq = r.seq_GBps / r.peak_GBps;
+    const double rnd = random_span_GBps(one, r.tx_bytes) / one.peak_bandwidth_GBps(), ram_rnd = r.rand_GBps / r.peak_GBps;
+    std::printf("  %-7s %-6s sequential %.3f (Ramulator %.3f, %+5.1f%%)  random %.3f (Ramulator %.3f, %+5.1f%%)\n",
+                r.standard.c_str(), r.speed.c_str(), seq, ram_seq, 100 * (seq / ram_seq - 1), rnd, ram_rnd,
+                100 * (rnd / ram_rnd - 1));
+    EXPECT_NEAR(seq / ram_seq, 1.0, 0.10);
+    if (known_random_gap(r))
+      std::printf("          random: a known gap (kRandomGaps)\n");
+    else
+      EXPECT_NEAR(rnd / ram_rnd, 1.0, 0.10);
+  }
+}
+
+// Where a gap above is a timing parameter, our model given Ramulator's values (its exported
+// presets, in ps) lands within 10% of its run: the scheduling engines agree; the grades differ.
+TEST(MemoryStandards, RandomBandwidthWithRamulatorTimingsAgrees) {
+  struct Case {
+    const char *standard, *speed;
+    uint64_t tRRD_S, tRRD_L, tFAW, tRC, tRCD_RP, tRAS;  // ps; 0 keeps ours
+  };
+  const Case cases[] = {{"ddr5", "4800", 0, 0, 20000, 0, 0, 0},
+                        {"ddr5", "6400", 5000, 0, 20000, 0, 0, 0},
+                        {"gddr6", "14000", 11 * 570, 11 * 570, 43 * 570, 90 * 570, 30 * 570, 60 * 570}};
+  const auto points = ramulator_points();
+  for (const Case& c : cases) {
+    SCOPED_TRACE(std::string(c.standard) + " " + c.speed);
+    const auto r = std::find_if(points.begin(), points.end(),
+                                [&](const RamulatorPoint& x) { return x.standard == c.standard && x.speed == c.speed; });
+    ASSERT_NE(r, points.end());
+    Params p = standard_params(c.standard, c.speed);
+    p.channels = 1;
+    if (c.tRRD_S) p.tRRD_S = c.tRRD_S;
+    if (c.tRRD_L) p.tRRD_L = c.tRRD_L;
+    if (c.tFAW) p.tFAW = c.tFAW;
+    if (c.tRC) p.tRC = c.tRC, p.tRCD = p.tRP = c.tRCD_RP, p.tRAS = c.tRAS;
+    const double ours = random_span_GBps(p, r->tx_bytes) / p.peak_bandwidth_GBps(), ram = r->rand_GBps / r->peak_GBps;
+    std::printf("  %-6s %-6s random with Ramulator's timings %.3f (Ramulator %.3f, %+5.1f%%)\n", c.standard, c.speed,
+                ours, ram, 100 * (ours / ram - 1));
+    EXPECT_NEAR(ours / ram, 1.0, 0.10);
   }
 }
 
 // Random reads: a closed-row miss per 64 B request, bounded by the activation rate of each unit
 // (one ACT per tRRD_S, four per tFAW, every bank once per tRC) and the data bus [D].
 TEST(MemoryStandards, RandomBandwidthWithinActivationBound) {
-  for (const RamulatorPoint& r : kRamulator) {
-    SCOPED_TRACE(std::string(r.standard) + " " + r.speed);
+  for (const RamulatorPoint& r : ramulator_points()) {
+    SCOPED_TRACE(r.standard + " " + r.speed);
     const Params p = standard_params(r.standard, r.speed);
     const double act_ps = std::max({double(p.tRRD_S), double(p.tFAW) / 4.0, double(p.tRC) / double(p.banks())});
     const double bound = std::min(p.peak_bandwidth_GBps(), 64.0 / act_ps * 1000.0 * p.units());
     const double ours = random_GBps(p);
-    std::printf("  %-7s %-15s random 64 B: ours %.1f GB/s, activation bound %.1f GB/s (%.0f%%)\n", r.standard, r.speed,
-                ours, bound, 100.0 * ours / bound);
     EXPECT_LE(ours, bound * 1.001);
     EXPECT_GE(ours, 0.25 * bound);
   }

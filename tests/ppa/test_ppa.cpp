@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -15,6 +16,7 @@
 
 #include "config/config.hpp"
 #include "dram/dram.hpp"
+#include "dram/standards.hpp"
 #include "isa/isa.hpp"
 #include "ppa/model.hpp"
 #include "ppa/ppa.hpp"
@@ -250,6 +252,47 @@ Cli run_plena(const std::string& args) {
 }
 
 }  // namespace
+
+// Memory pools (docs/memory.md "Energy"): each pool's bytes cost its own technology's pJ/bit,
+// and each pool brings its own PHY and controller area.
+namespace {
+config::HardwareConfig pooled(const std::string& pools) {
+  return config::resolve_config("base = \"tiny-fp32\"\n" + pools);
+}
+const std::string kSlowPool = "[memory.slow]\nstandard = \"ddr4\"\ncapacity = \"512 MiB\"\n";
+const std::string kFastPool = "[memory.fast]\nstandard = \"hbm3\"\ncapacity = \"512 MiB\"\n";
+}  // namespace
+
+TEST(PpaEnergy, EachPoolsTrafficAtItsOwnTechnology) {
+  const auto cfg = pooled(kSlowPool + "holds = [\"weights\"]\n" + kFastPool + "holds = [\"kv\", \"activations\"]\n");
+  const ppa::EnergyModel m(cfg);
+  const double lp = m.events().pool_bit_pj[0], hbm = m.events().pool_bit_pj[1];
+  EXPECT_DOUBLE_EQ(lp, dram::standard_info("ddr4").tech.pj_per_bit);
+  EXPECT_DOUBLE_EQ(hbm, dram::standard_info("hbm3").tech.pj_per_bit);
+  ASSERT_NE(lp, hbm);
+  ppa::Activity a;
+  a.hbm_read_bytes = 3000, a.hbm_write_bytes = 1000;
+  a.pool_bytes[0] = 2500, a.pool_bytes[1] = 1500;
+  EXPECT_NEAR(m(a).dram_j, (2500 * lp + 1500 * hbm) * 8e-12, 1e-18);
+  // Bytes given without a pool split fall back to the weights pool's technology.
+  ppa::Activity b;
+  b.hbm_read_bytes = 4000;
+  EXPECT_NEAR(m(b).dram_j, 4000 * lp * 8e-12, 1e-18);
+}
+
+TEST(PpaArea, EachPoolHasItsOwnPhyAndController) {
+  const std::string all = "holds = [\"weights\", \"kv\", \"activations\"]\n";
+  const auto both = pooled(kSlowPool + "holds = [\"weights\"]\n" + kFastPool + "holds = [\"kv\", \"activations\"]\n");
+  const double slow = ppa::area(pooled(kSlowPool + all)).dram_io_mm2, fast = ppa::area(pooled(kFastPool + all)).dram_io_mm2;
+  EXPECT_GT(slow, 0);
+  EXPECT_GT(fast, 0);
+  EXPECT_NEAR(ppa::area(both).dram_io_mm2, slow + fast, 1e-9);
+  const auto r = ppa::report(both, "two pools");
+  auto has = [&](const std::string& name) {
+    return std::any_of(r.components.begin(), r.components.end(), [&](const auto& c) { return c.name == name; });
+  };
+  EXPECT_TRUE(has("dram_phy (slow)") && has("dram_ctrl (slow)") && has("dram_phy (fast)") && has("dram_ctrl (fast)"));
+}
 
 TEST(PpaCli, JsonBreakdownWithSources) {
   const Cli r = run_plena("ppa --hw reference-analytic --json");

@@ -18,20 +18,17 @@
 namespace plena::runner {
 namespace {
 
-std::string two_pools(const std::string& kv_capacity = "512 MiB", const std::string& timing = "",
-                      bool activations_with_weights = false) {
-  const std::string slow = activations_with_weights ? R"(["weights", "activations"])" : R"(["weights"])";
-  const std::string fast = activations_with_weights ? R"(["kv"])" : R"(["kv", "activations"])";
-  const std::string weights_standard = activations_with_weights ? "hbm2" : "lpddr5x";
+std::string two_pools(const std::string& kv_capacity = "512 MiB") {
   return R"(base = "tiny-fp32"
 [memory.weights]
-standard = ")" + weights_standard + R"("
+standard = "lpddr5x"
 capacity = "512 MiB"
-holds = )" + slow + R"(
+holds = ["weights"]
 [memory.fast]
 standard = "hbm3"
 capacity = ")" + kv_capacity + R"("
-holds = )" + fast + "\n" + timing;
+holds = ["kv", "activations"]
+)";
 }
 
 TEST(MemoryPoolsRun, TinyFp32WeightsAndKvInDifferentPoolsRunExactly) {
@@ -97,34 +94,43 @@ TEST(MemoryPoolsRun, EstimateChecksCapacityPerPool) {
   }
 }
 
-// The estimate routes each transfer to its class's pool as the simulator routes each DMA by
-// address: within 5% on the two-pool point (weights and activations in HBM2, the KV cache in
-// HBM3), both timing modes. The estimate infers the class from the instruction, so weights read
-// by vector prefetches (norm weights) count as activations: exact when both share a pool
-// (docs/memory.md).
+// The estimate routes each transfer to the pool its tensor was placed in, as the simulator routes
+// each DMA by address: within 5% with the weights alone in HBM2 (norm weights are read by vector
+// prefetches, so the instruction alone would call them activations) and with the KV cache alone
+// in LPDDR5X, both timing modes (analytic::split_pool_validation_points, docs/memory.md).
 TEST(MemoryPoolsRun, EstimateAgreesWithTheSimulator) {
-  std::vector<analytic::ValidationPoint> points;
-  for (const char* mode : {"in-order", "decoupled"}) {
-    const std::string spec = two_pools("512 MiB", std::string("[timing]\nmode = \"") + mode + "\"\n", true);
-    for (const char* metric : {"ttft", "tpot"}) {
-      analytic::ValidationPoint p;
-      p.config = std::string("two-pools/") + mode;
-      p.cfg = config::resolve_config(spec);
-      p.kernel = "model";
-      p.model = "tiny";
-      p.hw_spec = spec;
-      p.metric = metric;
-      p.prompt = 8;
-      p.decode = 4;
-      points.push_back(p);
-    }
-  }
+  const auto points = analytic::split_pool_validation_points();
+  ASSERT_EQ(points.size(), 8u);
   for (const auto& r : analytic::run_validation(points)) {
     std::printf("  %s %s: sim %llu cycles, estimate %.0f (%+.2f%%)\n", r.point.config.c_str(), r.point.metric.c_str(),
                 (unsigned long long)r.sim_cycles, r.analytic_cycles, 100.0 * r.error);
     EXPECT_EQ(r.analytic_instructions, r.sim_instructions) << r.point.config << " " << r.point.metric;
     EXPECT_LE(std::fabs(r.error), 0.05) << r.point.config << " " << r.point.metric << ": sim " << r.sim_cycles
                                         << " analytic " << r.analytic_cycles;
+  }
+}
+
+// The estimate's traffic per pool is the simulator's, step by step (prefill, then one decode
+// step), with the weights alone in LPDDR5X: the fast pool sees only KV and activation bytes.
+TEST(MemoryPoolsRun, EstimateTrafficPerPoolIsTheSimulators) {
+  RunOptions o;
+  o.model = "tiny";
+  o.hw = two_pools();
+  o.prompt_len = 8;
+  o.gen = 2;
+  o.timing_only = true;
+  const RunReport r = run_model(o);
+  ASSERT_EQ(r.steps.size(), 2u);
+  const auto e = analytic::estimate(model::model_preset("tiny"), config::resolve_config(o.hw), {8, 1, 1, 0}, {});
+  ASSERT_EQ(e.prefill.pool_bytes.size(), 2u);
+  ASSERT_EQ(e.pools.size(), 2u);
+  for (size_t i = 0; i < 2; ++i) {
+    const auto& sim_prefill = r.steps[0].pools.at(i);
+    const auto& sim_decode = r.steps[1].pools.at(i);
+    EXPECT_EQ(e.prefill.pool_bytes[i], sim_prefill.read_bytes + sim_prefill.write_bytes) << "pool " << i;
+    // Whole estimate (prefill + one decode step) less its prefill: the decode step's bytes.
+    EXPECT_EQ(e.pools[i].traffic_bytes - e.prefill.pool_bytes[i], sim_decode.read_bytes + sim_decode.write_bytes)
+        << "pool " << i;
   }
 }
 

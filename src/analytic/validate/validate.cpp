@@ -131,7 +131,39 @@ void add_models(std::vector<ValidationPoint>& v, TimingMode mode, const std::str
     }
 }
 
+// tiny-fp32 with two memory pools: `slow` (standard `slow`) holds one class, HBM3 the others.
+std::string split_pools_spec(TimingMode mode, const std::string& slow, const std::string& slow_class) {
+  std::string fast;
+  for (const char* c : {"weights", "kv", "activations"})
+    if (c != slow_class) fast += fmt::format("{}\"{}\"", fast.empty() ? "" : ", ", c);
+  return fmt::format(
+      "base = \"tiny-fp32\"\n[timing]\nmode = \"{}\"\n"
+      "[memory.slow]\nstandard = \"{}\"\ncapacity = \"512 MiB\"\nholds = [\"{}\"]\n"
+      "[memory.fast]\nstandard = \"hbm3\"\ncapacity = \"512 MiB\"\nholds = [{}]\n",
+      config::timing_mode_name(mode), slow, slow_class, fast);
+}
+
+// The tiny model with its weights alone in HBM2, then its KV cache alone in LPDDR5X, the rest
+// in HBM3 (docs/memory.md): each transfer is timed by the pool its tensor was placed in (norm
+// weights, read by vector prefetches, in the weights pool).
+void add_split_pools(std::vector<ValidationPoint>& v, TimingMode mode, const std::string& suffix) {
+  const std::pair<std::string, std::string> splits[] = {{"hbm2", "weights"}, {"lpddr5x", "kv"}};
+  for (const auto& [slow, cls] : splits) {
+    const std::string spec = split_pools_spec(mode, slow, cls);
+    for (std::string metric : {"ttft", "tpot"})
+      v.push_back(model_point("tiny-fp32 " + cls + " in " + slow + suffix, config::resolve_config(spec), "tiny", spec,
+                              metric, 8, 4));
+  }
+}
+
 }  // namespace
+
+std::vector<ValidationPoint> split_pool_validation_points() {
+  std::vector<ValidationPoint> v;
+  add_split_pools(v, TimingMode::InOrder, "/in-order");
+  add_split_pools(v, TimingMode::Decoupled, "/decoupled");
+  return v;
+}
 
 std::string ValidationPoint::kind() const {
   if (kernel == "model") return "model";
@@ -183,6 +215,7 @@ std::vector<ValidationPoint> default_validation_points() {
                 {{"linear", {128, 4096, 4096, 0}}, {"linear", {256, 8192, 2048, 0}}});
     add_kernels(v, "tiny-fp32" + suffix, validation_config("tiny-fp32", mode), tiny_fp32_kernels());
     add_models(v, mode, suffix);
+    add_split_pools(v, mode, suffix);
   }
   return v;
 }

@@ -59,6 +59,9 @@ ValidationPoint planned_point(std::string config, const config::HardwareConfig& 
 // reference-analytic geometries where they add a code path), both timing modes, and whole tiny
 // models (TTFT and TPOT).
 std::vector<ValidationPoint> default_validation_points();
+// The tiny model on tiny-fp32 with two memory pools: weights alone in HBM2, then the KV cache
+// alone in LPDDR5X, the rest in HBM3; both timing modes (also in the default set).
+std::vector<ValidationPoint> split_pool_validation_points();
 // Heavier points for the CLI report (not in the unit test): smollm2-135m on reference-small.
 std::vector<ValidationPoint> large_validation_points();
 // Multi-device points: LLaMA-3.1-8B on reference-analytic, prompt 256 + 8, on 4 devices as
