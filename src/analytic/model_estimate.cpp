@@ -4,6 +4,7 @@
 #include <fmt/ranges.h>
 
 #include <algorithm>
+#include <map>
 #include <numeric>
 #include <optional>
 #include <cmath>
@@ -37,6 +38,10 @@ struct Ctx {
   double period_s;
   uint64_t capacity;  // KV cache rows per sequence (prompt + generated, as the runner sizes it)
   const ppa::EnergyModel& energy;
+  // The runner's model compiler of this share, when it can place the model: a layer's attention
+  // is counted with the VRAM the layer leaves it (memoized per q_len in attention_free).
+  const compiler::ModelCompiler* mc;
+  std::map<uint64_t, std::optional<uint64_t>>* attention_free;
 };
 
 // Totals of repeated calls (a linear over several VRAM row chunks).
@@ -96,6 +101,20 @@ OpEstimate all_reduce(const Ctx& c, uint64_t rows) {
   return e;
 }
 
+// The layer's calls with the attention's shape carrying the VRAM the model leaves it (the
+// kernel's schedule depends on it; ModelCompiler::attention_vram_free).
+std::vector<compiler::PlannedCall> with_attention_vram(const Ctx& c, std::vector<compiler::PlannedCall> calls,
+                                                       uint64_t q_len, uint64_t kv_len) {
+  if (!c.mc) return calls;
+  for (auto& call : calls) {
+    if (call.kernel != "attention") continue;
+    auto [it, fresh] = c.attention_free->try_emplace(q_len);
+    if (fresh) it->second = c.mc->attention_vram_free(q_len, kv_len);
+    if (it->second && *it->second) call.shape.set("vram_free", *it->second);
+  }
+  return calls;
+}
+
 // The step plan's calls (compiler::step_plan: the model compiler emits the same list) on one device.
 void plan_ops(const Ctx& c, PhaseEstimate& ph, const std::vector<compiler::PlannedCall>& calls, uint64_t rows, double mult) {
   for (const auto& call : calls) {
@@ -142,7 +161,7 @@ PhaseEstimate pass(const Ctx& c, uint64_t batch, uint64_t q_len, uint64_t kv_len
   const compiler::StepPlan plan = compiler::step_plan(c.s, c.cfg, {batch, q_len, kv_len - q_len, c.capacity, logits});
   plan_ops(c, ph, plan.head, batch * q_len, 1);
   // Stages run one after another (one microbatch): every layer of every stage, in turn.
-  plan_ops(c, ph, plan.layer, batch * q_len, double(c.m.num_hidden_layers));
+  plan_ops(c, ph, with_attention_vram(c, plan.layer, q_len, kv_len), batch * q_len, double(c.m.num_hidden_layers));
   plan_ops(c, ph, plan.tail, batch, 1);
   if (c.pp > 1) {
     OpEstimate e;
@@ -186,12 +205,10 @@ void merge_step(PhaseEstimate& total, const PhaseEstimate& step) {
   }
 }
 
-// The prefill steps the model compiler runs for one device's share (the largest stage; widths
-// zero-padded as model_dims places them):
-// ModelCompiler::prefill_schedule, the one chunking rule. A model the compiler cannot place yet is
-// costed as one step (`note` says so); a --prefill-chunk the compiler rejects is an error here too.
-std::vector<compiler::PrefillChunk> prefill_schedule(const Ctx& c, const Workload& w, std::string& note) {
-  // The tensor shard (compiler::tensor_shard) with the largest pipeline stage's layers.
+// The model compiler the runner builds for one device's share: the tensor shard (compiler::tensor_shard)
+// with the largest pipeline stage's layers, widths zero-padded as model_dims places them. Empty when
+// it cannot place the model (`error` says why).
+std::optional<compiler::ModelCompiler> stage_compiler(const Ctx& c, const Workload& w, std::string& error) {
   model::ModelConfig shard = compiler::tensor_shard(c.m, c.tp);
   shard.num_hidden_layers = int64_t(compiler::pipeline_stages(uint64_t(c.m.num_hidden_layers), c.pp).at(0).layers);
   compiler::ModelCompileOptions mo;
@@ -201,8 +218,21 @@ std::vector<compiler::PrefillChunk> prefill_schedule(const Ctx& c, const Workloa
   mo.max_prefill_chunk = w.prefill_chunk;
   mo.tensor_shard = c.tp > 1;
   try {
-    const compiler::ModelCompiler mc(c.cfg, "estimate", shard, mo);
-    return mc.prefill_schedule(w.prefill);
+    return std::optional<compiler::ModelCompiler>(std::in_place, c.cfg, "estimate", shard, mo);
+  } catch (const InputError& err) {
+    error = err.what();
+    return std::nullopt;
+  }
+}
+
+// The prefill steps the model compiler runs (ModelCompiler::prefill_schedule, the one chunking
+// rule). A model the compiler cannot place yet is costed as one step (`note` says so); a
+// --prefill-chunk the compiler rejects is an error here too.
+std::vector<compiler::PrefillChunk> prefill_schedule(const compiler::ModelCompiler* mc, const std::string& error,
+                                                     const Workload& w, std::string& note) {
+  try {
+    if (!mc) throw InputError(error);
+    return mc->prefill_schedule(w.prefill);
   } catch (const InputError& err) {
     if (w.prefill_chunk) throw;
     note = fmt::format("prefill costed as one step of {} tokens: the model compiler cannot place this model on this "
@@ -288,7 +318,7 @@ Estimate estimate_split(const model::ModelConfig& m, const config::HardwareConfi
   const uint64_t capacity = w.prefill + (w.decode ? w.decode - 1 : 0) + cfg.hbm.v_writeback_amount;
   const ppa::EnergyModel energy(cfg);
   Ctx c{m,  cfg, mem, compiler::model_dims(m, cfg, tp), tp, pp, Link{par.link_GBps, par.link_latency_us},
-        mem.ps_per_cycle() * 1e-12, capacity, energy};
+        mem.ps_per_cycle() * 1e-12, capacity, energy, nullptr, nullptr};
 
   Estimate e;
   e.model = m.name;
@@ -322,8 +352,12 @@ Estimate estimate_split(const model::ModelConfig& m, const config::HardwareConfi
         double(cfg.hbm.size_bytes) / 1073741824.0, std::max<uint64_t>(min_dev, par.devices + 1)));
   }
 
-  std::string chunk_note;
-  const std::vector<compiler::PrefillChunk> chunks = prefill_schedule(c, w, chunk_note);
+  std::string chunk_note, compiler_error;
+  const std::optional<compiler::ModelCompiler> mc = stage_compiler(c, w, compiler_error);
+  const std::vector<compiler::PrefillChunk> chunks = prefill_schedule(mc ? &*mc : nullptr, compiler_error, w, chunk_note);
+  // Attention is counted with the runner's free VRAM only where the runner places the model.
+  std::map<uint64_t, std::optional<uint64_t>> attention_free;
+  if (mc && chunk_note.empty()) c.mc = &*mc, c.attention_free = &attention_free;
   for (const auto& ch : chunks) e.prefill_steps.push_back(ch.q_len);
   e.prefill = prefill_phase(c, w.batch, chunks);
   e.decode_first = pass(c, w.batch, 1, w.prefill + 1, true);
@@ -418,7 +452,7 @@ PhaseEstimate decode_step(const model::ModelConfig& m, const config::HardwareCon
   const ppa::EnergyModel energy(cfg);
   const Ctx c{m, cfg, mem, compiler::model_dims(m, cfg, split.tp), split.tp, split.pp,
               Link{par.link_GBps, par.link_latency_us}, mem.ps_per_cycle() * 1e-12,
-              max_context + cfg.hbm.v_writeback_amount, energy};
+              max_context + cfg.hbm.v_writeback_amount, energy, nullptr, nullptr};
   return pass(c, batch, 1, kv_len, false);
 }
 

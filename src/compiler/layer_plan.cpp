@@ -282,6 +282,7 @@ void PlanBuilder::attention_block(std::vector<PlannedCall>& v) {
                           .stats_vram_rows = attention_stats_vram_budget(cfg_),
                           .kv_combined = combined};
     if (handoff) a.copy_tile = bind_->rope->swap + ".tile";
+    if (bind_->at_attention) bind_->at_attention(plan);
     emit_flash_attention(b, plan, a);
     free("q");
   });

@@ -53,6 +53,9 @@ struct StepBinding {
   std::string identity;                                              // attention identity tensor, "" none
   std::function<void(const std::string& name, uint64_t cols)> alloc;  // an activation of the step's height
   std::function<void(const std::string& name)> free;
+  // Called as a layer's attention starts, with the plan it sees (the estimate reads the VRAM the
+  // model leaves it: ModelCompiler::attention_vram_free).
+  std::function<void(const MemoryPlan&)> at_attention;
 };
 
 struct PlannedCall {

@@ -389,7 +389,8 @@ CompiledStep ModelCompiler::emit_step(const std::vector<int64_t>& flat, uint64_t
 }
 
 void ModelCompiler::emit_calls(ProgramBuilder& b, MemoryPlan& plan, const std::vector<int64_t>& flat,
-                               const StepShape& sh, CompiledStep* step) const {
+                               const StepShape& sh, CompiledStep* step,
+                               std::function<void(const MemoryPlan&)> at_attention) const {
   const uint64_t B = sh.batch, T = sh.q_len, R = B * T;
   // One physical height for every activation: attention and the KV store move whole row groups
   // starting at each sequence's first row, so the last sequence's group may run past R.
@@ -428,6 +429,7 @@ void ModelCompiler::emit_calls(ProgramBuilder& b, MemoryPlan& plan, const std::v
   if (attention_needs_identity(hw_, hd)) bind.identity = "attn_identity";
   bind.alloc = [&](const std::string& name, uint64_t cols) { alloc(name, cols); };
   bind.free = [&](const std::string& name) { plan.free_vram(name); };
+  bind.at_attention = std::move(at_attention);
   const StepPlan sp = step_plan(dims_, hw_, {B, T, sh.past, kv_.capacity, sh.logits}, &bind);
   if (opt_.first_stage)
     for (const PlannedCall& c : sp.head) c.emit(b, plan, "");
@@ -493,6 +495,24 @@ bool ModelCompiler::prefill_fits(uint64_t q_len, uint64_t kv_len) const {
   if (!two) return false;
   const long double total = (long double)(*one) + (long double)(L - 1) * (long double)(*two - *one);
   return total <= (long double)hw_.timing.instruction_budget;
+}
+
+std::optional<uint64_t> ModelCompiler::attention_vram_free(uint64_t q_len, uint64_t kv_len) const {
+  struct Reached {};  // the first attention is all this needs: stop emitting there
+  std::optional<uint64_t> free;
+  MemoryPlan plan = base_;
+  ProgramBuilder b = ProgramBuilder::counting(hw_, hw_name_);
+  b.set_loop_policy(opt_.loops);
+  try {
+    emit_calls(b, plan, std::vector<int64_t>(opt_.batch * q_len, 0), {opt_.batch, q_len, kv_len - q_len, 1, false},
+               nullptr, [&](const MemoryPlan& p) {
+                 free = p.vram_space().largest_free();
+                 throw Reached{};
+               });
+  } catch (const Reached&) {
+  } catch (const InputError&) {
+  }
+  return free;
 }
 
 uint64_t ModelCompiler::max_prefill_chunk(uint64_t prompt_len) const {

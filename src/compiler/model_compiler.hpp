@@ -132,6 +132,10 @@ class ModelCompiler {
   uint64_t max_prefill_chunk(uint64_t prompt_len) const;
   // The prefill steps of a prompt: split_prefill(prompt_len, max_prefill_chunk(prompt_len), granule).
   std::vector<PrefillChunk> prefill_schedule(uint64_t prompt_len) const;
+  // The largest free VRAM range as the first layer's attention starts in a step of q_len tokens at
+  // KV length kv_len (the attention schedule follows it; the estimate counts the kernel with it).
+  // Empty when the step does not get that far.
+  std::optional<uint64_t> attention_vram_free(uint64_t q_len, uint64_t kv_len) const;
   // Steps compile_step returned as a patched copy of the step before (for tests and reports).
   uint64_t patched_steps() const { return patched_steps_; }
 
@@ -206,7 +210,7 @@ class ModelCompiler {
   // Emits the step's calls into b against plan; with `step`, also its RoPE inits, residual
   // checkpoints and output tensors.
   void emit_calls(ProgramBuilder& b, MemoryPlan& plan, const std::vector<int64_t>& flat, const StepShape& sh,
-                  CompiledStep* step) const;
+                  CompiledStep* step, std::function<void(const MemoryPlan&)> at_attention = {}) const;
   // Whether a prefill step of q_len tokens with KV length kv_len fits the on-chip memories (one
   // and two layers emitted on the counting back-end against the real memory plan) and the
   // simulator's timing.instruction_budget (the counted instructions of all layers).

@@ -4,9 +4,11 @@
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <map>
 
 #include "dse/dse.hpp"
 #include "support/support.hpp"
@@ -295,6 +297,98 @@ TEST(DseRun, MetricConstraintsMakePointsInfeasible) {
   }
   EXPECT_GT(infeasible, 0u);
   EXPECT_NE(read(d / "out" / "trials.csv").find("infeasible,multipliers <= 256"), std::string::npos);
+}
+
+// Precision as a search dimension: weight x KV formats with plena eval's KL divergence (the seeded
+// random-weight tiny preset) as an objective beside TPOT of a model whose decode streams its weights
+// (examples/dse/llama1b_precision.toml at test size).
+std::string precision_space() {
+  return R"([search]
+base = "reference-small"
+algorithm = "grid"
+population = 8
+
+[[param]]
+name = "mlen"
+key = "geometry.mlen"
+pow2 = [128, 256]
+
+[[param]]
+name = "weights"
+key = "formats.m_weight"
+values = ["mase-bfp:int8:b16", "plena-hw-mxfp:fp8_e4m3:b8", "mase-bfp:int4:b16", "ocp-mx:fp4_e2m1:b32"]
+
+[[param]]
+name = "kv"
+key = "formats.m_kv"
+values = ["mase-bfp:int8:b16", "mase-bfp:int4:b16"]
+
+[[derived]]
+key = "formats.v_kv"
+expr = "kv"
+
+[[derived]]
+key = "geometry.vlen"
+expr = "mlen"
+
+[[derived]]
+key = "geometry.broadcast_amount"
+expr = "mlen / 16"
+
+[[derived]]
+key = "hbm.m_prefetch_amount"
+expr = "mlen"
+
+[accuracy]
+model = "preset:tiny"
+prompts = 2
+prompt_len = 16
+
+[[workload]]
+model = "smollm2-135m"
+prefill = 32
+decode = 8
+
+[[objective]]
+minimize = "tpot_s"
+[[objective]]
+minimize = "accuracy_kl"
+)";
+}
+
+bool four_bit(const std::string& format) { return format.find("int4") != std::string::npos || format.find("fp4") != std::string::npos; }
+
+TEST(DseRun, AccuracyObjectiveTradesPrecisionAgainstSpeed) {
+  const fs::path d = tmp_dir("accuracy");
+  const dse::Result r = run_in(d, precision_space(), 2);
+  ASSERT_EQ(r.trials.size(), 16u);
+  // The KL of a set of formats does not depend on the array shape (one memoized evaluation), and
+  // 4-bit weights lose more than 8-bit integer weights at the same KV format.
+  std::map<std::string, double> kl_of;  // "weights|kv" -> KL
+  for (const auto& t : r.trials) {
+    ASSERT_EQ(t.status, dse::Status::Ok) << t.why;
+    const std::string key = fmt::format("{}|{}", t.x[1], t.x[2]);
+    const double kl = t.metrics.at("accuracy_kl");
+    EXPECT_GT(kl, 0.0);
+    const auto [it, first] = kl_of.emplace(key, kl);
+    if (!first) {
+      EXPECT_EQ(it->second, kl) << key;
+    }
+  }
+  for (size_t kv : {0, 1})
+    for (size_t w4 : {2, 3}) EXPECT_GT(kl_of.at(fmt::format("{}|{}", w4, kv)), kl_of.at(fmt::format("0|{}", kv)));
+  // The front keeps both ends: its fastest point has 4-bit weights, its most accurate 8-bit ones.
+  ASSERT_GE(r.pareto.size(), 2u);
+  const dse::Space s = dse::parse_space(precision_space(), "precision.toml", ".");
+  auto weights = [&](size_t i) { return s.params[1].values.at(r.trials[i].x[1]).str; };
+  auto by = [&](const char* m) {
+    return *std::min_element(r.pareto.begin(), r.pareto.end(), [&](size_t a, size_t b) {
+      return r.trials[a].metrics.at(m) < r.trials[b].metrics.at(m);
+    });
+  };
+  EXPECT_TRUE(four_bit(weights(by("tpot_s")))) << weights(by("tpot_s"));
+  EXPECT_FALSE(four_bit(weights(by("accuracy_kl")))) << weights(by("accuracy_kl"));
+  EXPECT_NE(read(d / "out" / "pareto.csv").find(",accuracy,accuracy_kl"), std::string::npos);
 }
 
 int run_cli(const std::string& args, std::string& err) {

@@ -1538,6 +1538,10 @@ void attention_standalone(ProgramBuilder& b, MemoryPlan& plan, const KernelShape
   const uint64_t rows = s.get_or("rows_alloc", attention_rows_alloc(cfg, batch, q_len));
   plan.alloc_vram("q", rows, heads * head_dim);
   plan.alloc_vram("o", rows, heads * head_dim);
+  // vram_free: what a model's layer leaves the attention (ModelCompiler::attention_vram_free); its
+  // schedule follows the free VRAM, so the count holds the rest.
+  const uint64_t model_free = s.get_or("vram_free", 0), free_now = plan.vram_space().largest_free();
+  if (model_free && model_free < free_now) plan.alloc_vram("model_rows", free_now - model_free, cfg.geometry.vlen);
   // copy_tile: RoPE's swap tile left in MRAM (AttentionArgs::copy_tile) instead of the identity.
   const bool copy_tile = s.get_or("copy_tile", 0) != 0;
   const bool identity = attention_needs_identity(cfg, head_dim) && !copy_tile;
