@@ -9,6 +9,8 @@
 
 namespace plena::compiler {
 
+struct RmsNormArgs;  // kernels_vector.hpp
+
 // Y[rows, N] = X[rows, K] @ W[K, N] with W in HBM ([in, out] row-major, any format), X and Y in
 // VRAM (activation layout). Requirements (InputError otherwise): K and N multiples of MLEN,
 // X.cols == W rows == K, Y.cols == N, X.rows_alloc == Y.rows_alloc, a multiple of BLEN.
@@ -35,6 +37,13 @@ struct LinearArgs {
   // this VRAM tensor's rows (g: its values; same shape as the output), under the next block's
   // multiplies: the bits of emit_swiglu(gate, up -> gate).
   std::string swiglu_gate = "";
+  // Fused residual add (o_proj, down_proj): each finished output column block o becomes x + o in
+  // this VRAM tensor's rows (same shape as the output), under the next block's multiplies: the
+  // bits of emit_residual_add(x, o -> x). Not with swiglu_gate.
+  std::string residual = "";
+  // Fused RMSNorm (q_proj, gate_proj): the input is written as RMSNorm(norm->input) during the
+  // first column block's multiplies, each row group one group ahead: emit_rmsnorm's bits.
+  const RmsNormArgs* norm = nullptr;
 };
 
 // Returns the K tiles per chunk it chose.

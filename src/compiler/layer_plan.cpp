@@ -30,6 +30,7 @@ ModelDims model_dims(const model::ModelConfig& model, const config::HardwareConf
   d.qk_norm = m.qk_norm;
   d.o_proj_bias = m.o_proj_bias;
   d.fused_kv = kv_combinable(cfg, d.kv_heads, d.head_dim) && !d.attention_bias && !d.qk_norm;
+  d.fused_residual = tp == 1;
   return d;
 }
 
@@ -74,6 +75,8 @@ class PlanBuilder {
   bool can_chain() const {
     return cfg_.matrix_tiles() / 2 >= cfg_.hbm.m_prefetch_amount / cfg_.geometry.mlen;
   }
+  // A linear with the preceding RMSNorm fused (LinearArgs::norm) over the step's real rows.
+  KernelShape normed_shape(KernelShape sh) const { return sh.set("norm", 1).set("norm_rows", rows_); }
   KernelShape chained_shape(KernelShape sh, bool in, uint64_t next_k, uint64_t next_n) const {
     if (!can_chain()) return sh;
     if (in) sh.set("chained", 1);
@@ -112,6 +115,7 @@ class PlanBuilder {
   bool swap_handoff() const;
   void attention_block(std::vector<PlannedCall>& v);
   void mlp_block(std::vector<PlannedCall>& v);
+  void residual(std::vector<PlannedCall>& v, const std::string& name, const std::string& out);
   void tail(std::vector<PlannedCall>& v);
 
   ModelDims m_;
@@ -125,17 +129,18 @@ class PlanBuilder {
 // Norm, the q/k/v projections, their biases and per-head norms, RoPE.
 void PlanBuilder::projections(std::vector<PlannedCall>& v) {
   const uint64_t H = m_.hidden, qd = m_.q_cols, kvd = m_.kv_cols;
-  add(v, "rmsnorm", "attn_norm", rows_shape(H), [this, H](ProgramBuilder& b, MemoryPlan& plan, const std::string& L) {
-    alloc("h", H);
-    emit_rmsnorm(b, plan, norm_args(L + "attn_norm", "x", "h", L + "attn_norm"));
-  });
   const bool fused = m_.fused_kv;
-  add(v, "linear", "q_proj", chained_shape(linear_shape(ra_, H, qd), false, H, kvd),
-      [this, qd, kvd, fused](ProgramBuilder& b, MemoryPlan& plan, const std::string& L) {
+  // attn_norm runs inside q_proj (LinearArgs::norm), under its first column block's multiplies.
+  add(v, "linear", "q_proj", normed_shape(chained_shape(linear_shape(ra_, H, qd), false, H, kvd)),
+      [this, H, qd, kvd, fused](ProgramBuilder& b, MemoryPlan& plan, const std::string& L) {
+        alloc("h", H);
         alloc("q", qd);
         alloc(fused ? "kv" : "k", kvd);
         if (!fused) alloc("v", kvd);
-        emit_linear(b, plan, chained({L + "q_proj", L + "q_proj", "h", "q"}, false, L + (fused ? "kv_proj" : "k_proj")));
+        const RmsNormArgs norm = norm_args(L + "attn_norm", "x", "h", L + "attn_norm");
+        LinearArgs a = chained({L + "q_proj", L + "q_proj", "h", "q"}, false, L + (fused ? "kv_proj" : "k_proj"));
+        a.norm = &norm;
+        emit_linear(b, plan, a);
       });
   if (fused) {
     add(v, "linear", "kv_proj", chained_shape(linear_shape(ra_, H, kvd), true, 0, 0),
@@ -280,35 +285,45 @@ void PlanBuilder::attention_block(std::vector<PlannedCall>& v) {
     emit_flash_attention(b, plan, a);
     free("q");
   });
-  add(v, "linear", "o_proj", linear_shape(ra_, qd, H), [this, H](ProgramBuilder& b, MemoryPlan& plan, const std::string& L) {
+  // The residual add runs inside o_proj unless the bias comes between them.
+  const bool fuse = m_.fused_residual && !m_.o_proj_bias;
+  KernelShape osh = linear_shape(ra_, qd, H);
+  if (fuse) osh.set("residual", 1);
+  add(v, "linear", "o_proj", osh, [this, H, fuse](ProgramBuilder& b, MemoryPlan& plan, const std::string& L) {
     alloc("o", H);
-    emit_linear(b, plan, {L + "o_proj", L + "o_proj", "attn", "o"});
+    emit_linear(b, plan, {.name = L + "o_proj", .weight = L + "o_proj", .input = "attn", .output = "o",
+                          .residual = fuse ? "x" : ""});
     free("attn");
+    if (fuse) free("o");
   });
   if (m_.o_proj_bias)
     add(v, "bias_add", "o_bias", rows_shape(H), [](ProgramBuilder& b, MemoryPlan& plan, const std::string& L) {
       emit_bias_add(b, plan, {L + "o_bias", "o", "o", L + "o_bias"});
     });
   v.back().all_reduce_after = true;
-  add(v, "residual_add", "attn_residual", rows_shape(H), [this](ProgramBuilder& b, MemoryPlan& plan, const std::string& L) {
-    emit_residual_add(b, plan, {L + "attn_residual", "x", "o", "x"});
-    free("o");
+  if (!fuse) residual(v, "attn_residual", "o");
+}
+
+void PlanBuilder::residual(std::vector<PlannedCall>& v, const std::string& name, const std::string& out) {
+  add(v, "residual_add", name, rows_shape(m_.hidden), [this, name, out](ProgramBuilder& b, MemoryPlan& plan, const std::string& L) {
+    emit_residual_add(b, plan, {L + name, "x", out, "x"});
+    free(out);
   });
 }
 
 // Norm, gate and up projections, SwiGLU, the down projection and the residual.
 void PlanBuilder::mlp_block(std::vector<PlannedCall>& v) {
   const uint64_t H = m_.hidden, I = m_.inter;
-  add(v, "rmsnorm", "mlp_norm", rows_shape(H), [this, H](ProgramBuilder& b, MemoryPlan& plan, const std::string& L) {
-    alloc("h", H);
-    emit_rmsnorm(b, plan, norm_args(L + "mlp_norm", "x", "h", L + "mlp_norm"));
-  });
-  // gate -> up -> (SwiGLU, no MRAM) -> down run chained.
-  add(v, "linear", "gate_proj", chained_shape(linear_shape(ra_, H, I), false, H, I),
-      [this, I](ProgramBuilder& b, MemoryPlan& plan, const std::string& L) {
+  // gate -> up -> (SwiGLU, no MRAM) -> down run chained; mlp_norm runs inside gate_proj.
+  add(v, "linear", "gate_proj", normed_shape(chained_shape(linear_shape(ra_, H, I), false, H, I)),
+      [this, H, I](ProgramBuilder& b, MemoryPlan& plan, const std::string& L) {
+        alloc("h", H);
         alloc("gate", I);
         alloc("up", I);
-        emit_linear(b, plan, chained({L + "gate_proj", L + "gate_proj", "h", "gate"}, false, L + "up_proj"));
+        const RmsNormArgs norm = norm_args(L + "mlp_norm", "x", "h", L + "mlp_norm");
+        LinearArgs a = chained({L + "gate_proj", L + "gate_proj", "h", "gate"}, false, L + "up_proj");
+        a.norm = &norm;
+        emit_linear(b, plan, a);
       });
   // SwiGLU runs inside up_proj, each finished column block under the next one's multiplies.
   add(v, "linear", "up_proj", chained_shape(linear_shape(ra_, H, I), true, I, H).set("swiglu", 1),
@@ -319,17 +334,18 @@ void PlanBuilder::mlp_block(std::vector<PlannedCall>& v) {
         free("h");
         free("up");
       });
-  add(v, "linear", "down_proj", chained_shape(linear_shape(ra_, I, H), true, 0, 0),
-      [this, H](ProgramBuilder& b, MemoryPlan& plan, const std::string& L) {
-        alloc("down", H);
-        emit_linear(b, plan, chained({L + "down_proj", L + "down_proj", "gate", "down"}, true, ""));
-        free("gate");
-      });
-  v.back().all_reduce_after = true;
-  add(v, "residual_add", "mlp_residual", rows_shape(H), [this](ProgramBuilder& b, MemoryPlan& plan, const std::string& L) {
-    emit_residual_add(b, plan, {L + "mlp_residual", "x", "down", "x"});
-    free("down");
+  const bool fuse = m_.fused_residual;
+  KernelShape dsh = chained_shape(linear_shape(ra_, I, H), true, 0, 0);
+  if (fuse) dsh.set("residual", 1);
+  add(v, "linear", "down_proj", dsh, [this, H, fuse](ProgramBuilder& b, MemoryPlan& plan, const std::string& L) {
+    alloc("down", H);
+    emit_linear(b, plan, chained({.name = L + "down_proj", .weight = L + "down_proj", .input = "gate", .output = "down",
+                                  .residual = fuse ? "x" : ""}, true, ""));
+    free("gate");
+    if (fuse) free("down");
   });
+  v.back().all_reduce_after = true;
+  if (!fuse) residual(v, "mlp_residual", "down");
 }
 
 // The last position of each sequence (prefill gathers those rows first), the final norm, the LM head.

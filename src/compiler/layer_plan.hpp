@@ -28,6 +28,9 @@ struct ModelDims {
   // One K|V projection (weights [W_k | W_v], output = the combined cache row) when K and V share an
   // MLEN row and nothing but RoPE touches k or v before the store (no biases, no q/k norms).
   bool fused_kv = false;
+  // The residual adds run as epilogues of o_proj / down_proj (LinearArgs::residual); not when the
+  // partial sums of a tensor-parallel split are reduced after the projection.
+  bool fused_residual = true;
 };
 ModelDims model_dims(const model::ModelConfig& m, const config::HardwareConfig& cfg, uint32_t tp = 1);
 

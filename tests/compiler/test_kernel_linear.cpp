@@ -195,8 +195,95 @@ void check_fused_swiglu(const Geo& g, const LinearCase& c) {
   EXPECT_GT(compare(fused, std::vector<float>(fused.size(), 0.f)).nonzero, fused.size() / 2);  // not vacuous
 }
 
+// The residual add fused into the projection (LinearArgs::residual) gives the bits of the linear
+// followed by emit_residual_add, and the counting back-end counts what executes.
+void check_fused_residual(const Geo& g, const LinearCase& c) {
+  SCOPED_TRACE(fmt::format("{} rows {} K {} N {} max_k_tiles {}", geo_name(g), c.rows, c.k, c.n, c.max_k_tiles));
+  auto run = [&](bool fused) {
+    Rig r(make_config(g));
+    r.put_vram("resident", 3, 16, std::vector<float>(48, 2.f));
+    r.put_vram("attn", c.rows, c.k, randv(c.rows * c.k, 331, 1.0f), g.blen);
+    r.put_vram("x", c.rows, c.n, randv(c.rows * c.n, 332, 2.0f), g.blen);
+    r.put_hbm("w", c.k, c.n, randv(c.k * c.n, 333, 0.5f), r.cfg.formats.m_weight, 1, TensorClass::Weight);
+    r.alloc_vram("o", c.rows, c.n, g.blen);
+    LinearArgs a{.name = "o_proj", .weight = "w", .input = "attn", .output = "o", .max_k_tiles = c.max_k_tiles};
+    if (fused) {
+      a.residual = "x";
+      const KernelCost cost = count_emission(r.cfg, r.plan, [&](ProgramBuilder& b, MemoryPlan& p) { emit_linear(b, p, a); });
+      emit_linear(r.b, r.plan, a);
+      expect_counts_match(r.b, cost);
+    } else {
+      emit_linear(r.b, r.plan, a);
+      emit_residual_add(r.b, r.plan, {"res", "x", "o", "x"});
+    }
+    r.run();
+    return r.get_vram("x");
+  };
+  const auto fused = run(true), separate = run(false);
+  EXPECT_TRUE(bits_equal(fused, separate));
+  EXPECT_GT(compare(fused, std::vector<float>(fused.size(), 0.f)).nonzero, fused.size() / 2);  // not vacuous
+}
+
+TEST(KernelLinear, FusedResidualEqualsSeparate) {
+  check_fused_residual(Geo{16, 4, "fp32", "fp32"}, {.rows = 5, .k = 32, .n = 48, .max_k_tiles = 1});
+  check_fused_residual(Geo{16, 4, "fp32", "fp32"}, {.rows = 8, .k = 16, .n = 16});
+  check_fused_residual(Geo{16, 4, "fp32", "fp32"}, {.rows = 13, .k = 48, .n = 32, .max_k_tiles = 1});  // lagged last block
+  check_fused_residual(Geo{16, 4, "fp32", "fp32"}, {.rows = 12, .k = 32, .n = 16, .max_k_tiles = 1});  // one block, lagged
+  check_fused_residual(Geo{64, 4, "bf16", "plena-hw-mxfp:fp8_e4m3:b8"}, {.rows = 6, .k = 64, .n = 128});
+}
+
+// RMSNorm fused into the projection that reads it (LinearArgs::norm) gives the bits of
+// emit_rmsnorm followed by the linear (both the normalised rows and the product), and the
+// counting back-end counts what executes. The norm's rows run one row group ahead of the
+// multiplies: full groups, a partial last group, fewer rows than one group, padded groups.
+void check_fused_norm(const Geo& g, const LinearCase& c, size_t rows_alloc, bool weight_in_hbm) {
+  SCOPED_TRACE(fmt::format("{} rows {} (of {}) K {} N {} max_k_tiles {} weight in {}", geo_name(g), c.rows, rows_alloc,
+                           c.k, c.n, c.max_k_tiles, weight_in_hbm ? "HBM" : "VRAM"));
+  auto run = [&](bool fused) {
+    Rig r(make_config(g));
+    r.plan.fp_constant("eps", 1e-5f);
+    r.put_vram("resident", 3, 16, std::vector<float>(48, 2.f));
+    r.put_vram("x", c.rows, c.k, randv(c.rows * c.k, 341, 2.0f), rows_alloc);
+    r.alloc_vram("h", c.rows, c.k, rows_alloc);
+    const std::vector<float> nw = randv(c.k, 342, 0.5f, 1.0f);
+    if (weight_in_hbm)
+      r.put_hbm("nw", 1, c.k, nw, r.cfg.formats.v_act, r.vlen());
+    else
+      r.put_vram("nw", 1, c.k, nw);
+    r.put_hbm("w", c.k, c.n, randv(c.k * c.n, 343, 0.5f), r.cfg.formats.m_weight, 1, TensorClass::Weight);
+    r.alloc_vram("q", c.rows, c.n, rows_alloc);
+    const RmsNormArgs norm{"attn_norm", "x", "h", "nw"};
+    LinearArgs a{.name = "q_proj", .weight = "w", .input = "h", .output = "q", .max_k_tiles = c.max_k_tiles};
+    if (fused) {
+      a.norm = &norm;
+      const KernelCost cost = count_emission(r.cfg, r.plan, [&](ProgramBuilder& b, MemoryPlan& p) { emit_linear(b, p, a); });
+      emit_linear(r.b, r.plan, a);
+      expect_counts_match(r.b, cost);
+    } else {
+      emit_rmsnorm(r.b, r.plan, norm);
+      emit_linear(r.b, r.plan, a);
+    }
+    r.run();
+    return std::make_pair(r.get_vram("h"), r.get_vram("q"));
+  };
+  const auto fused = run(true), separate = run(false);
+  EXPECT_TRUE(bits_equal(fused.first, separate.first));
+  EXPECT_TRUE(bits_equal(fused.second, separate.second));
+  EXPECT_GT(compare(fused.second, std::vector<float>(fused.second.size(), 0.f)).nonzero, fused.second.size() / 2);
+}
+
+TEST(KernelLinear, FusedNormEqualsSeparate) {
+  const Geo fp32{16, 4, "fp32", "fp32"}, mx{64, 4, "bf16", "plena-hw-mxfp:fp8_e4m3:b8"};
+  check_fused_norm(fp32, {.rows = 13, .k = 32, .n = 48}, 4, false);                    // full groups + a partial one
+  check_fused_norm(fp32, {.rows = 16, .k = 32, .n = 32, .max_k_tiles = 1}, 4, true);  // K split, all groups full
+  check_fused_norm(fp32, {.rows = 3, .k = 16, .n = 16}, 12, false);                    // one partial group, padding
+  check_fused_norm(fp32, {.rows = 9, .k = 48, .n = 16}, 16, true);                     // one block, padded groups
+  check_fused_norm(mx, {.rows = 6, .k = 128, .n = 128}, 4, true);                      // rows after each group
+}
+
 TEST(KernelLinear, FusedSwiGluEqualsSeparate) {
   check_fused_swiglu(Geo{16, 4, "fp32", "fp32"}, {.rows = 5, .k = 32, .n = 48, .max_k_tiles = 1});  // rows per column
   check_fused_swiglu(Geo{16, 4, "fp32", "fp32"}, {.rows = 8, .k = 16, .n = 16});                     // one block: tail only
+  check_fused_swiglu(Geo{16, 4, "fp32", "fp32"}, {.rows = 16, .k = 32, .n = 48, .max_k_tiles = 1});  // last block lagged
   check_fused_swiglu(Geo{64, 4, "bf16", "plena-hw-mxfp:fp8_e4m3:b8"}, {.rows = 6, .k = 64, .n = 128});  // rows per group
 }

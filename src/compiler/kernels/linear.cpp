@@ -4,12 +4,15 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "compiler/kernel_registry.hpp"
 #include "compiler/kernels/linear_pass.hpp"
+#include "compiler/kernels_vector.hpp"
 #include "support/support.hpp"
 
 namespace plena::compiler {
@@ -52,13 +55,35 @@ void emit_chunk_prefetch(ProgramBuilder& b, const HbmTensor& w, HbmReg aw, const
   });
 }
 
+// The first chunk's row groups with the prologue's rows one group ahead: group 0's rows first, then
+// the groups whose next group is all real rows (one loop), the one before a partial group, the rest.
+void prologue_groups(ProgramBuilder& b, LinearPrologue& pro, uint64_t groups,
+                     const std::function<void(uint64_t)>& row_group) {
+  const uint64_t blen = b.config().geometry.blen, real = pro.total_rows();
+  auto rows_of = [&](uint64_t group) { return std::min(blen, real - std::min(real, group * blen)); };
+  pro.open(b);
+  pro.rows(b, rows_of(0));
+  const uint64_t ahead = real / blen > 0 ? real / blen - 1 : 0;
+  b.loop(ahead, [&] { row_group(blen); });
+  uint64_t done = ahead;
+  if (done + 1 < groups && rows_of(done + 1) > 0) {
+    row_group(rows_of(done + 1));
+    ++done;
+  }
+  pro.close();
+  b.loop(groups - done, [&] { row_group(0); });
+}
+
 // Chunk kc's multiplies from MRAM at `buf`, row group by row group (each row group's activations
 // serve all MLEN/BLEN sub-columns). Chunk 0 writes the output block at `y_block`; a later chunk
 // writes the scratch and adds it to the output one row group behind, so the adds never wait for
 // the multiplies in flight and the front end keeps feeding the matrix unit. The address registers
 // walk and are walked back (no copies: the pass holds many registers).
+// With a prologue (the first column block's first chunk), row group g's multiplies have the
+// prologue's rows of group g+1 under them.
+// With `lag` (a later chunk of the last block), that block's own epilogue rows follow its adds.
 void emit_chunk_multiplies(ProgramBuilder& b, const PassGeometry& g, const LinearPass& p, GpReg buf, GpReg y_block,
-                           uint64_t kc, LinearEpilogue* epi = nullptr) {
+                           uint64_t kc, LinearEpilogue* epi, LinearPrologue* pro, LinearEpilogue* lag) {
   const config::HardwareConfig& cfg = b.config();
   const uint64_t mlen = cfg.geometry.mlen, blen = cfg.geometry.blen, vlen = cfg.geometry.vlen;
   const uint64_t kt0 = kc * g.chunk_tiles, ktc = std::min(g.chunk_tiles, g.k_tiles - kt0);
@@ -71,10 +96,15 @@ void emit_chunk_multiplies(ProgramBuilder& b, const PassGeometry& g, const Linea
     b.add_imm(out_rg, y_block, 0);
   else
     b.load_imm(out_rg, g.scratch_base);
-  // The previous block's epilogue rows: per sub-column when BLEN rows split evenly, else per group.
-  const uint64_t subs = mlen / blen, per_sub = blen % subs == 0 ? blen / subs : 0;
+  // Vector rows under a row group (`under`, n rows): per sub-column when they split evenly, else
+  // after the group.
+  const uint64_t subs = mlen / blen;
   if (epi) epi->begin(b, y_block, p.y_block_stride);
-  auto row_group = [&] {
+  std::function<void(uint64_t)> under;
+  if (epi) under = [&](uint64_t n) { epi->rows(b, n); };
+  if (pro) under = [&](uint64_t n) { pro->rows(b, n); };
+  auto row_group = [&](uint64_t n) {
+    const uint64_t per_sub = n % subs == 0 ? n / subs : 0;
     b.loop(mlen / blen, [&] {
       if (ktc == 1) {
         b.m_mm(buf, act_rg);
@@ -91,16 +121,17 @@ void emit_chunk_multiplies(ProgramBuilder& b, const PassGeometry& g, const Linea
       // Row-granular MRAM: the next BLEN output columns are BLEN MRAM rows further.
       b.add_imm(buf, buf, blen * mlen);
       b.add_imm(out_rg, out_rg, blen);
-      if (epi && per_sub) epi->rows(b, per_sub);
+      if (per_sub) under(per_sub);
     });
-    if (epi && !per_sub) epi->rows(b, blen);
+    if (n && !per_sub) under(n);
     b.sub_imm(buf, buf, mlen * mlen);
     b.add_imm(act_rg, act_rg, blen * vlen);
     b.add_imm(out_rg, out_rg, blen * vlen - mlen);
   };
   const uint64_t groups = p.rows / blen;
+  if (pro) return prologue_groups(b, *pro, groups, row_group);
   if (first) {
-    b.loop(groups, row_group);
+    b.loop(groups, [&] { row_group(epi ? blen : 0); });
     return;
   }
   auto yr = regs.gp("accumulate output row");
@@ -114,13 +145,23 @@ void emit_chunk_multiplies(ProgramBuilder& b, const PassGeometry& g, const Linea
       b.add_imm(sr, sr, vlen);
     });
   };
-  row_group();
-  b.loop(groups - 1, [&] {
-    row_group();
+  if (lag) {  // this block's epilogue rows, two row groups behind (the adds finish them one behind)
+    lag->begin(b, y_block, 0);
+    under = [&](uint64_t n) { lag->rows(b, n); };
+  }
+  const uint64_t lagged = lag ? blen : 0;
+  row_group(0);
+  if (lag) {
+    row_group(0);
+    add_group();
+  }
+  b.loop(groups - 1 - (lag ? 1 : 0), [&] {
+    row_group(lagged);
     add_group();
   });
   b.add_imm(out_rg, out_rg, blen * vlen);  // as if one more row group had run
   add_group();
+  if (lag) lag->rows(b, 2 * blen);
 }
 
 // The next linear's first K chunk (LinearChain::next) into MRAM at `buf`: its own weight base,
@@ -154,49 +195,71 @@ void emit_linear_pass(ProgramBuilder& b, const HbmTensor& w, HbmReg aw, const Pa
                       bool first_loaded, const HbmTensor* handoff) {
   const uint64_t mlen = b.config().geometry.mlen;
   RegisterAllocator& regs = b.regs();
-  auto hbm_nb = regs.gp("weight column block offset");
+  // Optional: the first block's prologue takes these two registers (their values are known there).
+  std::optional<ScopedGp> hbm_nb, nxt;
+  hbm_nb.emplace(regs.gp("weight column block offset"));
   auto y_nb = regs.gp("output column block");
   auto cur = regs.gp("MRAM buffer multiplied");
-  auto nxt = regs.gp("MRAM buffer prefetched");
-  b.load_imm(hbm_nb, p.w_offset);
+  nxt.emplace(regs.gp("MRAM buffer prefetched"));
+  b.load_imm(*hbm_nb, p.w_offset);
   b.load_imm(y_nb, p.y_base);
   b.load_imm(cur, g.buffers[0]);
-  b.load_imm(nxt, g.buffers[1]);
-  if (g.ahead() && !first_loaded) emit_chunk_prefetch(b, w, aw, g, hbm_nb, cur, 0, true);
-  auto block = [&](bool last, bool prev) {
+  b.load_imm(*nxt, g.buffers[1]);
+  if (g.ahead() && !first_loaded) emit_chunk_prefetch(b, w, aw, g, *hbm_nb, cur, 0, true);
+  // The last block's epilogue rows run under its own last K chunk when there is a later chunk
+  // (the first one runs the previous block's rows) and it has at least three row groups.
+  const bool lag_last = p.epilogue && g.chunks > 1 && p.rows / b.config().geometry.blen >= 3;
+  auto block = [&](bool last, bool prev, bool with_prologue) {
     for (uint64_t kc = 0; kc < g.chunks; ++kc) {
+      const bool pro = kc == 0 && with_prologue;
       if (!g.ahead()) {
-        emit_chunk_prefetch(b, w, aw, g, hbm_nb, cur, kc, false);
+        emit_chunk_prefetch(b, w, aw, g, *hbm_nb, cur, kc, false);
       } else if (kc + 1 < g.chunks) {
-        emit_chunk_prefetch(b, w, aw, g, hbm_nb, nxt, kc + 1, true);
+        emit_chunk_prefetch(b, w, aw, g, *hbm_nb, *nxt, kc + 1, true);
       } else if (!last) {  // the next column block's first chunk
         auto next_nb = regs.gp("next column block offset");
-        b.add_imm(next_nb, hbm_nb, mlen);
-        emit_chunk_prefetch(b, w, aw, g, next_nb, nxt, 0, true);
+        b.add_imm(next_nb, *hbm_nb, mlen);
+        emit_chunk_prefetch(b, w, aw, g, next_nb, *nxt, 0, true);
       } else if (handoff) {
-        b.chain_note(false, emit_handoff_prefetch(b, *handoff, g, nxt));
+        b.chain_note(false, emit_handoff_prefetch(b, *handoff, g, *nxt));
       }
-      emit_chunk_multiplies(b, g, p, cur, y_nb, kc, kc == 0 && prev ? p.epilogue : nullptr);
+      if (pro) {  // the first block's first step: no swap or block advance yet
+        hbm_nb.reset();
+        nxt.reset();
+      }
+      emit_chunk_multiplies(b, g, p, cur, y_nb, kc, kc == 0 && prev ? p.epilogue : nullptr, pro ? p.prologue : nullptr,
+                            last && lag_last && kc + 1 == g.chunks ? p.epilogue : nullptr);
+      if (pro) {
+        hbm_nb.emplace(regs.gp("weight column block offset"));
+        nxt.emplace(regs.gp("MRAM buffer prefetched"));
+        b.load_imm(*hbm_nb, p.w_offset);
+        b.load_imm(*nxt, g.buffers[1]);
+      }
       if (g.ahead()) {
         auto t = regs.gp("buffer swap");
         b.add_imm(t, cur, 0);
-        b.add_imm(cur, nxt, 0);
-        b.add_imm(nxt, t, 0);
+        b.add_imm(cur, *nxt, 0);
+        b.add_imm(*nxt, t, 0);
       }
     }
-    b.add_imm(hbm_nb, hbm_nb, mlen);
+    b.add_imm(*hbm_nb, *hbm_nb, mlen);
     b.add_imm(y_nb, y_nb, p.y_block_stride);
   };
   // The last column block is peeled: it prefetches nothing past the weight. With an epilogue the
-  // first is too (no block before it), and the last block's rows follow.
+  // first is too (no block before it), and the last block's rows follow (or run under its last
+  // chunk: lag_last).
+  // A prologue peels the first block (its first chunk runs the prologue's rows).
   if (!p.epilogue) {
-    b.loop(g.blocks - 1, [&] { block(false, false); });
-    block(true, false);
+    const bool peel = p.prologue && g.blocks > 1;
+    if (peel) block(false, false, true);
+    b.loop(g.blocks - 1 - (peel ? 1 : 0), [&] { block(false, false, false); });
+    block(true, false, p.prologue && !peel);
     return;
   }
-  if (g.blocks > 1) block(false, false);
-  if (g.blocks > 2) b.loop(g.blocks - 2, [&] { block(false, true); });
-  block(true, g.blocks > 1);
+  if (g.blocks > 1) block(false, false, false);
+  if (g.blocks > 2) b.loop(g.blocks - 2, [&] { block(false, true, false); });
+  block(true, g.blocks > 1, false);
+  if (lag_last) return;
   p.epilogue->begin(b, y_nb, p.y_block_stride);
   p.epilogue->rows(b, p.rows);
 }
@@ -310,10 +373,26 @@ uint64_t emit_linear(ProgramBuilder& b, MemoryPlan& plan, const LinearArgs& a) {
                        gate.rows_alloc, gate.cols, R, N));
     epi = swiglu_epilogue(b, plan, a.name + ".swiglu", gate, y);
   }
+  std::unique_ptr<LinearPrologue> pro;
+  if (a.norm) {
+    if (!a.swiglu_gate.empty() || !a.residual.empty()) fail("a fused RMSNorm cannot go with a fused epilogue");
+    if (a.norm->output != a.input)
+      fail(fmt::format("the fused RMSNorm writes '{}', but the linear reads '{}'", a.norm->output, a.input));
+    pro = rmsnorm_prologue(b, plan, *a.norm);
+  }
+  if (!a.residual.empty()) {
+    const VramTensor& res = plan.vram(a.residual);
+    if (epi || res.cols != N || res.rows_alloc != R)
+      fail(fmt::format("residual '{}' is [{} rows allocated, {}], expected the output's [{}, {}] and no SwiGLU",
+                       res.name, res.rows_alloc, res.cols, R, N));
+    epi = residual_epilogue(b, res, y);
+  }
   const uint64_t chunk = emit_linear_passes(b, plan, a.name, w, K, N, R, a.max_k_tiles, a.precision,
-                     fmt::format("[{}, {}] @ {} [{}, {}] -> {}{}", R, K, w.name, K, N, y.name,
-                                 epi ? fmt::format(", silu({}) * it -> {}", a.swiglu_gate, a.swiglu_gate) : ""),
-                     {{x.block_address(0), R * vlen, y.block_address(0), R * vlen, R, 0, epi.get()}}, chain);
+                     fmt::format("[{}, {}] @ {} [{}, {}] -> {}{}{}{}", R, K, w.name, K, N, y.name,
+                                 a.swiglu_gate.empty() ? "" : fmt::format(", silu({0}) * it -> {0}", a.swiglu_gate),
+                                 a.residual.empty() ? "" : fmt::format(", {0} + it -> {0}", a.residual),
+                                 a.norm ? fmt::format(", input = RMSNorm({})", a.norm->input) : ""),
+                     {{x.block_address(0), R * vlen, y.block_address(0), R * vlen, R, 0, epi.get(), pro.get()}}, chain);
   return std::min<uint64_t>(K / mlen, chunk);
 }
 
@@ -325,12 +404,27 @@ void linear_standalone(ProgramBuilder& b, MemoryPlan& plan, const KernelShape& s
   plan.place_hbm("w", TensorClass::Weight, {k, n}, cfg.formats.m_weight);
   VramPlaceOptions vo;
   vo.row_multiple = cfg.geometry.blen;
-  plan.alloc_vram("x", rows, k, vo);
   plan.alloc_vram("y", rows, n, vo);
   LinearArgs a{.name = "linear", .weight = "w", .input = "x", .output = "y", .max_k_tiles = s.get("max_k_tiles")};
+  RmsNormArgs norm{"linear.norm", "x_in", "x", "norm_w"};
+  if (s.get_or("norm", 0)) {  // RMSNorm fused (LinearArgs::norm) over norm_rows real rows of x_in
+    KernelShape real;
+    real.set("rows", s.get("norm_rows")).set("rows_alloc", rows);
+    plan.fp_constant("eps", 1e-5f);
+    standalone::hbm_rows(plan, "norm_w", 1, k);
+    standalone::activation(plan, real, "x_in", k);
+    standalone::activation(plan, real, "x", k);
+    a.norm = &norm;
+  } else {
+    plan.alloc_vram("x", rows, k, vo);
+  }
   if (s.get_or("swiglu", 0)) {  // SwiGLU fused (LinearArgs::swiglu_gate): the gate beside the output
     plan.alloc_vram("gate", rows, n, vo);
     a.swiglu_gate = "gate";
+  }
+  if (s.get_or("residual", 0)) {  // residual add fused (LinearArgs::residual): x beside the output
+    plan.alloc_vram("residual", rows, n, vo);
+    a.residual = "residual";
   }
   // Chained (as a model step's q/k/v and gate/up/down): next_k x next_n is the next linear's
   // weight, whose first chunk this one prefetches; chained: this one's first chunk is already in.

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "compiler/kernels.hpp"
+#include "compiler/kernels_vector.hpp"
 #include "support/math.hpp"
 
 namespace plena::compiler {
@@ -29,18 +30,41 @@ class LinearEpilogue {
   virtual void rows(ProgramBuilder& b, uint64_t n) = 0;
 };
 
+// Row-wise vector work that produces a pass's input (a prologue, e.g. RMSNorm before q_proj): the
+// rows of row group g+1 run under row group g's multiplies in the first column block's first K
+// chunk (row group 0's before them), so the vector unit works under the matrix unit.
+class LinearPrologue {
+ public:
+  virtual ~LinearPrologue() = default;
+  virtual uint64_t total_rows() const = 0;  // the real rows it writes (the pass may pad more)
+  // Takes the registers, pointing at row 0, and gives them back.
+  virtual void open(ProgramBuilder& b) = 0;
+  virtual void close() = 0;
+  // The next `n` rows (the row registers advance past them).
+  virtual void rows(ProgramBuilder& b, uint64_t n) = 0;
+};
+
 struct LinearPass {
   uint64_t x_base = 0, x_block_stride = 0;
   uint64_t y_base = 0, y_block_stride = 0;
   uint64_t rows = 0;  // a multiple of BLEN
   uint64_t w_offset = 0;
   LinearEpilogue* epilogue = nullptr;
+  LinearPrologue* prologue = nullptr;
 };
+
+// RMSNorm as the prologue of the linear that reads its output (emit_rmsnorm's instructions, so the
+// same bits).
+std::unique_ptr<LinearPrologue> rmsnorm_prologue(ProgramBuilder& b, MemoryPlan& plan, const RmsNormArgs& a);
 
 // SwiGLU as an epilogue of the up projection: output block rows u become silu(g) * u in the gate
 // tensor's matching rows (emit_swiglu's instructions, so the same bits).
 std::unique_ptr<LinearEpilogue> swiglu_epilogue(ProgramBuilder& b, MemoryPlan& plan, const std::string& name,
                                                 const VramTensor& gate, const VramTensor& up);
+
+// The residual add as an epilogue of o_proj / down_proj: output block rows o become x + o in the
+// residual tensor's matching rows (emit_residual_add's instruction, so the same bits).
+std::unique_ptr<LinearEpilogue> residual_epilogue(ProgramBuilder& b, const VramTensor& residual, const VramTensor& out);
 
 // Chained linears (LinearArgs::next_weight / chained): the two chunk buffers stay allocated as
 // MRAM kChainMram from the call with `next` to the chained one.

@@ -7,6 +7,7 @@
 #include <optional>
 
 #include "compiler/kernel_registry.hpp"
+#include "compiler/kernels/linear_pass.hpp"
 #include "compiler/kernels/vector_common.hpp"
 #include "support/support.hpp"
 
@@ -20,91 +21,146 @@ using namespace vk;
 // still has queued work, and the vector unit never idles. Every column block is its own straight-line code with
 // one pointer step per stream and block (BlockWalk), so the vector unit, not the issue of pointer
 // and loop instructions, bounds the row. Same operations in the same order as one row at a time.
-void emit_rmsnorm(ProgramBuilder& b, MemoryPlan& plan, const RmsNormArgs& a) {
-  auto ks = b.kernel(a.name);
-  const VramTensor x = input_tensor(plan, a.name, "input", a.input);
-  const VramTensor y = like_tensor(plan, a.name, "output", a.output, x);
-  b.comment(fmt::format("{}: RMSNorm over {} rows x {} cols (weight '{}', eps '{}')", a.name, x.rows, x.cols, a.weight,
-                        a.eps));
-  NormConstants k(b, plan, a.mean_cols ? a.mean_cols : x.cols, a.eps);
-  Masks masks(b, plan, a.name, x.cols, false);
-  ParamRow w(b, plan, a.name, "weight", a.weight, a.weight_source, x.cols, masks);
-  ScratchRows tmp(plan, a.name + ".sq", 1, x.vlen);
-  const uint64_t blocks = x.col_blocks, vlen = x.vlen;
-  auto sum = b.regs().fp("sum of squares");
-  auto scale = b.regs().fp("row scale");
-  auto t = b.regs().gp("square scratch");
-  b.load_imm(t, tmp.t().base());
-  std::optional<ScopedGp> keep;
-  if (masks.tail) {
-    keep.emplace(b.regs().gp("keep mask"));
-    b.load_imm(*keep, masks.keep);
+// The rows come in calls of any size (emit_rmsnorm: all at once; a linear's prologue: a row group
+// at a time), each pipelined within itself.
+class RmsNormRows final : public LinearPrologue {
+ public:
+  // The constants, masks and weight row (instructions before any row).
+  RmsNormRows(ProgramBuilder& b, MemoryPlan& plan, const RmsNormArgs& a)
+      : x_(input_tensor(plan, a.name, "input", a.input)),
+        y_(commented(b, like_tensor(plan, a.name, "output", a.output, x_), a)),
+        k_(b, plan, a.mean_cols ? a.mean_cols : x_.cols, a.eps),
+        masks_(b, plan, a.name, x_.cols, false),
+        w_(b, plan, a.name, "weight", a.weight, a.weight_source, x_.cols, masks_),
+        tmp_(plan, a.name + ".sq", 1, x_.vlen) {}
+  uint64_t total_rows() const override { return x_.rows; }
+  void open(ProgramBuilder& b) override { regs_.emplace(b, *this); }
+  void close() override { regs_.reset(); }
+  // A few rows at a time inside the linear's loops: unrolled (a hardware loop takes a register).
+  void rows(ProgramBuilder& b, uint64_t n) override { emit_rows(b, n, false, LoopPolicy::automatic(16)); }
+  // last: the rows end the tensor (the pointers need not move past them).
+  void emit_rows(ProgramBuilder& b, uint64_t n, bool last, LoopPolicy policy);
+
+ private:
+  VramTensor commented(ProgramBuilder& b, const VramTensor& y, const RmsNormArgs& a) const {
+    b.comment(fmt::format("{}: RMSNorm over {} rows x {} cols (weight '{}', eps '{}')", a.name, x_.rows, x_.cols,
+                          a.weight, a.eps));
+    return y;
   }
-  ConstRegs consts(b);
+  // The row loop's registers.
+  struct Regs {
+    Regs(ProgramBuilder& b, const RmsNormRows& n);
+    ScopedFp sum, scale;
+    ScopedGp t;
+    std::optional<ScopedGp> keep;
+    ConstRegs consts;
+    std::vector<ScopedGp> wregs;
+    std::optional<BlockWalk> ww, p, q, yq;  // weights; the row being summed, the row being scaled, its output
+    std::optional<ScopedGp> wtail;
+  };
+  void square_block(ProgramBuilder& b, uint64_t i);
+  void scale_block(ProgramBuilder& b, uint64_t i, bool last_row);
+  void rest_of_scale(ProgramBuilder& b);
+  const VramTensor x_, y_;
+  NormConstants k_;
+  Masks masks_;
+  ParamRow w_;
+  ScratchRows tmp_;
+  std::optional<Regs> regs_;
+};
+
+RmsNormRows::Regs::Regs(ProgramBuilder& b, const RmsNormRows& n)
+    : sum(b.regs().fp("sum of squares")), scale(b.regs().fp("row scale")), t(b.regs().gp("square scratch")), consts(b) {
+  const VramTensor& x = n.x_;
+  const ParamRow& w = n.w_;
+  b.load_imm(t, n.tmp_.t().base());
+  if (n.masks_.tail) {
+    keep.emplace(b.regs().gp("keep mask"));
+    b.load_imm(*keep, n.masks_.keep);
+  }
   // Weight blocks: a register each for a few blocks, else a pointer returning to the row start
   // (the masked tail block always has its own register).
   constexpr uint64_t kWeightRegs = 4;
-  const uint64_t full = blocks - (masks.tail ? 1 : 0);
-  std::vector<ScopedGp> wregs;
+  const uint64_t blocks = x.col_blocks, full = blocks - (n.masks_.tail ? 1 : 0);
   for (uint64_t i = 0; i < blocks && blocks <= kWeightRegs; ++i) {
     wregs.push_back(b.regs().gp("weight block"));
     b.load_imm(wregs.back(), i < full ? w.base + i * w.stride : w.tail_addr);
   }
-  std::optional<BlockWalk> ww;
-  std::optional<ScopedGp> wtail;
   if (wregs.empty()) {
     ww.emplace(b, consts, w.base, full, w.stride, 0);
-    if (masks.tail) {
+    if (n.masks_.tail) {
       wtail.emplace(b.regs().gp("weight tail"));
       b.load_imm(*wtail, w.tail_addr);
     }
   }
-  const uint64_t xs = x.rows_alloc * vlen, ys = y.rows_alloc * vlen;
-  BlockWalk p(b, consts, x.base(), blocks, xs, vlen);  // the row being summed
-  BlockWalk q(b, consts, x.base(), blocks, xs, vlen);  // the row being scaled
+  const uint64_t xs = x.rows_alloc * x.vlen, ys = n.y_.rows_alloc * x.vlen;
+  p.emplace(b, consts, x.base(), blocks, xs, x.vlen);
+  q.emplace(b, consts, x.base(), blocks, xs, x.vlen);
   // Its own output pointer even in place: the kernel's length must not depend on aliasing (the
   // estimate counts it standalone, with distinct tensors).
-  BlockWalk yq(b, consts, y.base(), blocks, ys, vlen);
+  yq.emplace(b, consts, n.y_.base(), blocks, ys, x.vlen);
+}
 
-  auto square_block = [&](uint64_t i) {
-    b.v_mul_vv(t, p.ptr(), p.ptr());
-    if (masks.tail && i + 1 == blocks) b.v_mul_vv(t, t, *keep);
-    b.v_red_sum(sum, t);
-    p.step(i);
-  };
-  auto scale_block = [&](uint64_t i, bool last_row) {
-    const GpReg out = yq.ptr();
-    const GpReg wi = !wregs.empty() ? GpReg(wregs[i]) : (i < full ? ww->ptr() : GpReg(*wtail));
-    b.v_mul_vf(out, q.ptr(), scale);
-    b.v_mul_vv(out, out, wi);
-    if (last_row && i + 1 == blocks) return;  // no row follows
-    q.step(i);
-    yq.step(i);
-    if (ww && i < full) ww->step(i);
-  };
-  // scale = 1 / sqrt(sum * (1/n) + eps); the first product frees `sum` for the next row.
-  auto rest_of_scale = [&] {
-    b.s_add_fp(scale, scale, k.eps);
-    b.s_sqrt_fp(scale, scale);
-    b.s_reci_fp(scale, scale);
-  };
-  b.s_add_fp(sum, f0, f0);
-  for (uint64_t i = 0; i < blocks; ++i) square_block(i);
+void RmsNormRows::square_block(ProgramBuilder& b, uint64_t i) {
+  Regs& r = *regs_;
+  b.v_mul_vv(r.t, r.p->ptr(), r.p->ptr());
+  if (masks_.tail && i + 1 == x_.col_blocks) b.v_mul_vv(r.t, r.t, *r.keep);
+  b.v_red_sum(r.sum, r.t);
+  r.p->step(i);
+}
+
+void RmsNormRows::scale_block(ProgramBuilder& b, uint64_t i, bool last_row) {
+  Regs& r = *regs_;
+  const uint64_t full = x_.col_blocks - (masks_.tail ? 1 : 0);
+  const GpReg out = r.yq->ptr();
+  const GpReg wi = !r.wregs.empty() ? GpReg(r.wregs[i]) : (i < full ? r.ww->ptr() : GpReg(*r.wtail));
+  b.v_mul_vf(out, r.q->ptr(), r.scale);
+  b.v_mul_vv(out, out, wi);
+  if (last_row && i + 1 == x_.col_blocks) return;  // no row follows
+  r.q->step(i);
+  r.yq->step(i);
+  if (r.ww && i < full) r.ww->step(i);
+}
+
+// scale = 1 / sqrt(sum * (1/n) + eps); the first product frees `sum` for the next row.
+void RmsNormRows::rest_of_scale(ProgramBuilder& b) {
+  b.s_add_fp(regs_->scale, regs_->scale, k_.eps);
+  b.s_sqrt_fp(regs_->scale, regs_->scale);
+  b.s_reci_fp(regs_->scale, regs_->scale);
+}
+
+void RmsNormRows::emit_rows(ProgramBuilder& b, uint64_t n, bool last, LoopPolicy policy) {
+  if (n == 0) return;
+  Regs& r = *regs_;
+  const uint64_t blocks = x_.col_blocks;
+  b.s_add_fp(r.sum, f0, f0);
+  for (uint64_t i = 0; i < blocks; ++i) square_block(b, i);
   // Row r's squares interleaved with row r-1's scaling block by block: each V_RED_SUM into `sum`
   // issues once the previous one has finished (the register interlock), and the scaling
   // instructions between them keep the vector unit busy meanwhile.
-  b.loop(x.rows - 1, [&] {
-    b.s_mul_fp(scale, sum, k.inv);
-    b.s_add_fp(sum, f0, f0);
+  b.loop(n - 1, policy, [&] {
+    b.s_mul_fp(r.scale, r.sum, k_.inv);
+    b.s_add_fp(r.sum, f0, f0);
     for (uint64_t i = 0; i < blocks; ++i) {
-      square_block(i);
-      if (i == 0) rest_of_scale();
-      scale_block(i, false);
+      square_block(b, i);
+      if (i == 0) rest_of_scale(b);
+      scale_block(b, i, false);
     }
   });
-  b.s_mul_fp(scale, sum, k.inv);
-  rest_of_scale();
-  for (uint64_t i = 0; i < blocks; ++i) scale_block(i, true);
+  b.s_mul_fp(r.scale, r.sum, k_.inv);
+  rest_of_scale(b);
+  for (uint64_t i = 0; i < blocks; ++i) scale_block(b, i, last);
+}
+
+void emit_rmsnorm(ProgramBuilder& b, MemoryPlan& plan, const RmsNormArgs& a) {
+  auto ks = b.kernel(a.name);
+  RmsNormRows norm(b, plan, a);
+  norm.open(b);
+  norm.emit_rows(b, norm.total_rows(), true, b.loop_policy());
+}
+
+std::unique_ptr<LinearPrologue> rmsnorm_prologue(ProgramBuilder& b, MemoryPlan& plan, const RmsNormArgs& a) {
+  return std::make_unique<RmsNormRows>(b, plan, a);
 }
 
 namespace {
