@@ -199,6 +199,7 @@ std::vector<compiler::PrefillChunk> prefill_schedule(const Ctx& c, const Workloa
   mo.max_positions = c.capacity - c.cfg.hbm.v_writeback_amount;
   mo.assembly = mo.words = mo.host_data = mo.reuse_programs = false;
   mo.max_prefill_chunk = w.prefill_chunk;
+  mo.tensor_shard = c.tp > 1;
   try {
     const compiler::ModelCompiler mc(c.cfg, "estimate", shard, mo);
     return mc.prefill_schedule(w.prefill);

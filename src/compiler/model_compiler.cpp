@@ -52,6 +52,7 @@ ModelCompiler::ModelCompiler(const config::HardwareConfig& hw, std::string hw_na
   const auto& f = hw_.formats;
   // Every width zero-padded to whole MLEN tiles and every head to placed_head_dim (docs/compiler.md).
   dims_ = model_dims(m_, hw_);
+  dims_.fused_residual = !opt.tensor_shard;
   const uint64_t H = dims_.hidden, I = dims_.inter, hd = uint64_t(m.head_dim), P = dims_.head_dim;
   kv_ = kv_cache_layout(hw_, opt.batch, dims_.kv_heads, opt.max_positions + hw.hbm.v_writeback_amount, P,
                         kv_combinable(hw_, dims_.kv_heads, P));  // as PlanBuilder::attention_block

@@ -31,6 +31,9 @@ struct ModelCompileOptions {
   // the residual stream from the stage before (no embedding), one other than the last hands it on
   // (no final norm, no LM head). Only whole-model programs carry residual checkpoints.
   bool first_stage = true, last_stage = true;
+  // One shard of a tensor-parallel split (the model config is the shard's): its o_proj / down_proj
+  // partial sums are reduced before the residual adds, which therefore stay separate calls.
+  bool tensor_shard = false;
   // At most this many prompt tokens per sequence in one prefill step (a positive multiple of
   // prefill_granule()); 0: automatic, the largest chunk that fits the on-chip memories.
   uint64_t max_prefill_chunk = 0;

@@ -550,6 +550,7 @@ void RunSession::setup_compiler() {
   mo.host_data = !opt_.timing_only;  // timing-only: no data is preloaded
   mo.first_stage = role_.first;
   mo.last_stage = role_.last;
+  mo.tensor_shard = role_.tp > 1;
   mo.max_prefill_chunk = opt_.prefill_chunk;
   mc_.emplace(hw_, rep_.hw, rm_.config, mo);
 }

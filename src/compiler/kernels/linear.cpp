@@ -264,6 +264,15 @@ void emit_linear_pass(ProgramBuilder& b, const HbmTensor& w, HbmReg aw, const Pa
   p.epilogue->rows(b, p.rows);
 }
 
+// Whether the first step's registers leave the prologue's: the pass keeps four during it (it
+// lends two), plus a counter per hardware loop (row groups, sub-columns, K tiles if K has several).
+bool prologue_fits(ProgramBuilder& b, const LinearPrologue& pro, uint64_t k_tiles, uint64_t groups) {
+  const auto& geo = b.config().geometry;
+  auto counter = [&](uint64_t n) { return n > 1 && !b.loop_policy().unrolls(n) ? 1 : 0; };
+  const uint64_t loops = counter(groups) + counter(geo.mlen / geo.blen) + counter(k_tiles);
+  return uint64_t(b.regs().live_gp()) + 4 + loops + pro.gp_registers() <= uint64_t(kGpRegs - 1);
+}
+
 }  // namespace
 
 namespace {
@@ -381,6 +390,10 @@ uint64_t emit_linear(ProgramBuilder& b, MemoryPlan& plan, const LinearArgs& a) {
     if (a.norm->output != a.input)
       fail(fmt::format("the fused RMSNorm writes '{}', but the linear reads '{}'", a.norm->output, a.input));
     pro = rmsnorm_prologue(b, plan, *a.norm);
+    if (!prologue_fits(b, *pro, K / mlen, R / blen)) {  // the same rows before the linear
+      pro->run_all(b);
+      pro.reset();
+    }
   }
   if (!a.residual.empty()) {
     const VramTensor& res = plan.vram(a.residual);

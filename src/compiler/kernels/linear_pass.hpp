@@ -37,6 +37,8 @@ class LinearPrologue {
  public:
   virtual ~LinearPrologue() = default;
   virtual uint64_t total_rows() const = 0;  // the real rows it writes (the pass may pad more)
+  virtual uint64_t gp_registers() const = 0;  // what open() takes
+  virtual void run_all(ProgramBuilder& b) = 0;  // every row now (where the linear cannot host it)
   // Takes the registers, pointing at row 0, and gives them back.
   virtual void open(ProgramBuilder& b) = 0;
   virtual void close() = 0;
@@ -54,7 +56,7 @@ struct LinearPass {
 };
 
 // RMSNorm as the prologue of the linear that reads its output (emit_rmsnorm's instructions, so the
-// same bits).
+// same bits). The caller emits nothing for it but the constructor's setup until open().
 std::unique_ptr<LinearPrologue> rmsnorm_prologue(ProgramBuilder& b, MemoryPlan& plan, const RmsNormArgs& a);
 
 // SwiGLU as an epilogue of the up projection: output block rows u become silu(g) * u in the gate

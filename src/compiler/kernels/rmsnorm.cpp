@@ -5,6 +5,7 @@
 #include <cmath>
 #include <functional>
 #include <optional>
+#include <set>
 
 #include "compiler/kernel_registry.hpp"
 #include "compiler/kernels/linear_pass.hpp"
@@ -34,7 +35,14 @@ class RmsNormRows final : public LinearPrologue {
         w_(b, plan, a.name, "weight", a.weight, a.weight_source, x_.cols, masks_),
         tmp_(plan, a.name + ".sq", 1, x_.vlen) {}
   uint64_t total_rows() const override { return x_.rows; }
-  void open(ProgramBuilder& b) override { regs_.emplace(b, *this); }
+  // Inside a linear at most two weight registers (else a walking pointer).
+  void open(ProgramBuilder& b) override { regs_.emplace(b, *this, 2); }
+  uint64_t gp_registers() const override;
+  // Every row now, as the standalone kernel (up to four weight registers, held until destruction).
+  void run_all(ProgramBuilder& b) override {
+    regs_.emplace(b, *this, 4);
+    emit_rows(b, x_.rows, true, b.loop_policy());
+  }
   void close() override { regs_.reset(); }
   // A few rows at a time inside the linear's loops: unrolled (a hardware loop takes a register).
   void rows(ProgramBuilder& b, uint64_t n) override { emit_rows(b, n, false, LoopPolicy::automatic(16)); }
@@ -49,7 +57,7 @@ class RmsNormRows final : public LinearPrologue {
   }
   // The row loop's registers.
   struct Regs {
-    Regs(ProgramBuilder& b, const RmsNormRows& n);
+    Regs(ProgramBuilder& b, const RmsNormRows& n, uint64_t weight_regs);
     ScopedFp sum, scale;
     ScopedGp t;
     std::optional<ScopedGp> keep;
@@ -69,7 +77,7 @@ class RmsNormRows final : public LinearPrologue {
   std::optional<Regs> regs_;
 };
 
-RmsNormRows::Regs::Regs(ProgramBuilder& b, const RmsNormRows& n)
+RmsNormRows::Regs::Regs(ProgramBuilder& b, const RmsNormRows& n, uint64_t weight_regs)
     : sum(b.regs().fp("sum of squares")), scale(b.regs().fp("row scale")), t(b.regs().gp("square scratch")), consts(b) {
   const VramTensor& x = n.x_;
   const ParamRow& w = n.w_;
@@ -80,9 +88,8 @@ RmsNormRows::Regs::Regs(ProgramBuilder& b, const RmsNormRows& n)
   }
   // Weight blocks: a register each for a few blocks, else a pointer returning to the row start
   // (the masked tail block always has its own register).
-  constexpr uint64_t kWeightRegs = 4;
   const uint64_t blocks = x.col_blocks, full = blocks - (n.masks_.tail ? 1 : 0);
-  for (uint64_t i = 0; i < blocks && blocks <= kWeightRegs; ++i) {
+  for (uint64_t i = 0; i < blocks && blocks <= weight_regs; ++i) {
     wregs.push_back(b.regs().gp("weight block"));
     b.load_imm(wregs.back(), i < full ? w.base + i * w.stride : w.tail_addr);
   }
@@ -99,6 +106,28 @@ RmsNormRows::Regs::Regs(ProgramBuilder& b, const RmsNormRows& n)
   // Its own output pointer even in place: the kernel's length must not depend on aliasing (the
   // estimate counts it standalone, with distinct tensors).
   yq.emplace(b, consts, n.y_.base(), blocks, ys, x.vlen);
+}
+
+// The GP registers open() takes: Regs' own, and the step constants its BlockWalks load.
+uint64_t RmsNormRows::gp_registers() const {
+  const uint64_t blocks = x_.col_blocks, vlen = x_.vlen, tail = masks_.tail ? 1 : 0, full = blocks - tail;
+  std::set<uint64_t> consts;
+  auto walk = [&](uint64_t n, uint64_t stride, uint64_t next) {  // as BlockWalk's constructor
+    const uint64_t span = (n - 1) * stride;
+    if (n > 1 && stride > kImm18Max) consts.insert(stride);
+    if (next < span) consts.insert(span - next);
+    if (next > span && next - span > kImm18Max) consts.insert(next - span);
+  };
+  uint64_t regs = 1 + tail + 3;  // scratch, keep mask, the three row walks
+  if (blocks <= 2) {
+    regs += blocks;
+  } else {
+    regs += 1 + tail;
+    walk(full, w_.stride, 0);
+  }
+  walk(blocks, x_.rows_alloc * vlen, vlen);
+  walk(blocks, y_.rows_alloc * vlen, vlen);
+  return regs + consts.size();
 }
 
 void RmsNormRows::square_block(ProgramBuilder& b, uint64_t i) {
@@ -155,8 +184,7 @@ void RmsNormRows::emit_rows(ProgramBuilder& b, uint64_t n, bool last, LoopPolicy
 void emit_rmsnorm(ProgramBuilder& b, MemoryPlan& plan, const RmsNormArgs& a) {
   auto ks = b.kernel(a.name);
   RmsNormRows norm(b, plan, a);
-  norm.open(b);
-  norm.emit_rows(b, norm.total_rows(), true, b.loop_policy());
+  norm.run_all(b);
 }
 
 std::unique_ptr<LinearPrologue> rmsnorm_prologue(ProgramBuilder& b, MemoryPlan& plan, const RmsNormArgs& a) {
