@@ -33,6 +33,9 @@ struct LinearArgs {
   std::string next_weight = "";
   bool chained = false;
   uint64_t* chain_half = nullptr;
+  // With next_weight: set to the MRAM element address its first chunk went to (inside MRAM
+  // "linear.chain"), for a next kernel that is not a linear (RopeArgs::tile_block).
+  uint64_t* handoff_address = nullptr;
   // Fused SwiGLU (the up projection): each finished output column block u becomes silu(g) * u in
   // this VRAM tensor's rows (g: its values; same shape as the output), under the next block's
   // multiplies: the bits of emit_swiglu(gate, up -> gate).

@@ -151,6 +151,8 @@ struct RopePlacement {
   std::string cos, sin, swap;
 };
 RopePlacement place_rope_tables(MemoryPlan& plan, const std::string& name, uint64_t rows, uint64_t head_dim);
+// Rows of the HBM swap matrix: one H_PREFETCH_M (at least MLEN).
+uint64_t rope_swap_rows(const config::HardwareConfig& cfg);
 
 struct RopeArgs {
   std::string name = "rope";
@@ -160,6 +162,12 @@ struct RopeArgs {
   // head_dim <= VLEN: consecutive calls share the swap tile (MRAM "<swap>.tile"). keep_swap leaves
   // it loaded after this call; swap_loaded uses the one left loaded (no prefetch).
   bool keep_swap = false, swap_loaded = false;
+  // With swap_loaded: the tile is at MRAM element address tile_address inside MRAM block
+  // tile_block (a chained linear's buffers, where the linear before prefetched it under its last
+  // step: LinearArgs::next_weight = the swap matrix); "" is "<swap>.tile". The last call (no
+  // keep_swap) frees the block.
+  std::string tile_block = "";
+  uint64_t tile_address = 0;
   // Columns [0, rotate_cols) rotate, the rest keep their values (in place only; 0 = every column).
   // A boundary inside a VLEN block must lie on an HLEN segment (V_MASK keeps the rest).
   uint64_t rotate_cols = 0;

@@ -6,6 +6,7 @@
 #include <memory>
 
 #include "compiler/compiler.hpp"
+#include "compiler/kernels/linear_pass.hpp"
 #include "compiler/shard.hpp"
 #include "support/math.hpp"
 
@@ -113,6 +114,7 @@ class PlanBuilder {
   void projections_kv(std::vector<PlannedCall>& v);
   void rope(std::vector<PlannedCall>& v);
   bool swap_handoff() const;
+  bool swap_prefetch() const;
   void attention_block(std::vector<PlannedCall>& v);
   void mlp_block(std::vector<PlannedCall>& v);
   void residual(std::vector<PlannedCall>& v, const std::string& name, const std::string& out);
@@ -124,6 +126,7 @@ class PlanBuilder {
   const StepBinding* bind_;
   uint64_t rows_, ra_;
   uint64_t chain_half_ = 0;  // between chained linears: which MRAM buffer holds the next one's first chunk
+  uint64_t swap_address_ = 0;  // swap_prefetch: where kv_proj put RoPE's swap tile (MRAM element address)
 };
 
 // Norm, the q/k/v projections, their biases and per-head norms, RoPE.
@@ -143,9 +146,14 @@ void PlanBuilder::projections(std::vector<PlannedCall>& v) {
         emit_linear(b, plan, a);
       });
   if (fused) {
-    add(v, "linear", "kv_proj", chained_shape(linear_shape(ra_, H, kvd), true, 0, 0),
-        [this](ProgramBuilder& b, MemoryPlan& plan, const std::string& L) {
-          emit_linear(b, plan, chained({L + "kv_proj", L + "kv_proj", "h", "kv"}, true, ""));
+    // With swap_prefetch, kv_proj's last step also loads RoPE's swap tile into its free buffer.
+    const bool pre = swap_prefetch();
+    add(v, "linear", "kv_proj", chained_shape(linear_shape(ra_, H, kvd), true, pre ? rope_swap_rows(cfg_) : 0,
+                                              pre ? cfg_.geometry.mlen : 0),
+        [this, pre](ProgramBuilder& b, MemoryPlan& plan, const std::string& L) {
+          LinearArgs a = chained({L + "kv_proj", L + "kv_proj", "h", "kv"}, true, pre ? bind_->rope->swap : "");
+          a.handoff_address = &swap_address_;
+          emit_linear(b, plan, a);
           free("h");
         });
   } else {
@@ -189,25 +197,38 @@ void PlanBuilder::rope(std::vector<PlannedCall>& v) {
   const uint64_t k_cols = m_.kv_heads * hd;
   // rope_q leaves the swap tile (head_dim <= VLEN) in MRAM for rope_k: one prefetch per layer.
   const bool shared_swap = hd <= cfg_.geometry.vlen;
-  const bool handoff = swap_handoff();
+  const bool handoff = swap_handoff(), pre = swap_prefetch();
   for (const char* t : {"q", "k"}) {
     const bool second = *t == 'k';
     KernelShape sh = rows_shape(second ? kvd : qd).set("head_dim", hd);
-    if (second && shared_swap) sh.set("swap_loaded", 1);
+    if ((second && shared_swap) || pre) sh.set("swap_loaded", 1);
     if (second && fused) sh.set("rotate_cols", k_cols);
     if (!second && handoff) sh.set("swapped_output", 1);
     add(v, "rope", std::string("rope_") + t, sh,
-        [this, t, hd, second, shared_swap, fused, k_cols, handoff](ProgramBuilder& b, MemoryPlan& plan,
-                                                                    const std::string& L) {
+        [this, t, hd, second, shared_swap, fused, k_cols, handoff, pre](ProgramBuilder& b, MemoryPlan& plan,
+                                                                         const std::string& L) {
           const char* x = second && fused ? "kv" : t;
           RopeArgs a{L + "rope_" + t, x, x, hd, *bind_->rope};
           a.keep_swap = (!second && shared_swap) || handoff;
-          a.swap_loaded = second && shared_swap;
+          a.swap_loaded = (second && shared_swap) || pre;
+          if (pre) {  // the tile is in kv_proj's chain buffers; rope_k frees them
+            a.tile_block = kChainMram;
+            a.tile_address = swap_address_;
+          }
           if (second && fused) a.rotate_cols = k_cols;
           a.swapped_output = !second && handoff;
           emit_rope(b, plan, a);
         });
   }
+}
+
+// RoPE's swap tile is prefetched by the fused K|V projection during its last step, into the chain
+// buffer it leaves free (LinearArgs::next_weight), so rope_q multiplies at once. Not with the decode
+// hand-off (attention reads the tile by its own name) or where one prefetch is not whole tiles.
+bool PlanBuilder::swap_prefetch() const {
+  const uint64_t hd = m_.head_dim, mlen = cfg_.geometry.mlen;
+  return m_.fused_kv && hd <= cfg_.geometry.vlen && can_chain() && !swap_handoff() &&
+         rope_swap_rows(cfg_) % mlen == 0;
 }
 
 // Decode with combined K|V rows and head_dim < MLEN: rope_q writes Q with each head's halves

@@ -147,6 +147,30 @@ TEST(KernelVector, RopeRotateColsErrors) {
   EXPECT_THROW(emit_rope(t.b, t.plan, a), InputError);
 }
 
+// A swap tile left in another kernel's MRAM block (RopeArgs::tile_block, the fused K|V projection's
+// chain buffers): only with swap_loaded, the block allocated, the whole tile inside it.
+TEST(KernelVector, RopeTileBlockErrors) {
+  Rig r(make_config({64, 4, "fp32", "fp32"}));
+  r.alloc_vram("x", 4, 64, 4);
+  const RopePlacement p = place_rope_tables(r.plan, "rope", 4, 16);
+  const uint64_t tile = r.plan.config().hbm.m_prefetch_amount / 64, elems = 64 * 64;
+  auto run = [&](bool loaded, const std::string& block, uint64_t address) {
+    RopeArgs a{.input = "x", .output = "x", .head_dim = 16, .tables = p};
+    a.swap_loaded = loaded;
+    a.keep_swap = true;
+    a.tile_block = block;
+    a.tile_address = address;
+    emit_rope(r.b, r.plan, a);
+  };
+  EXPECT_THROW(run(true, "chain", 0), InputError);  // not allocated
+  const uint64_t base = r.plan.alloc_mram("chain", 2 * tile).address();
+  EXPECT_THROW(run(false, "chain", base), InputError);                      // would prefetch into it
+  EXPECT_THROW(run(true, "chain", base + tile * elems + 1), InputError);    // not on a tile
+  EXPECT_THROW(run(true, "chain", base + (tile + 1) * elems), InputError);  // runs past the block
+  EXPECT_NO_THROW(run(true, "chain", base + tile * elems));
+  EXPECT_TRUE(r.plan.mram_space().contains("chain"));  // keep_swap leaves it
+}
+
 TEST(KernelVector, RopeHeadDimAboveVlenPairsBlocks) {
   check_rope(kTinyF32, {.rows = 3, .heads = 2, .head_dim = 32, .pos0 = 5});
   check_rope(kTinyF32, {.rows = 2, .heads = 1, .head_dim = 64, .pos0 = 3, .in_place = true});

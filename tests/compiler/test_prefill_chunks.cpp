@@ -4,7 +4,9 @@
 
 #include <numeric>
 
+#include "compiler/layer_plan.hpp"
 #include "compiler/model_compiler.hpp"
+#include "compiler/kernels_vector.hpp"
 #include "config/config.hpp"
 #include "model/model.hpp"
 #include "support/support.hpp"
@@ -91,6 +93,30 @@ TEST(PrefillChunks, Llama8bOnReferenceAnalytic) {
   const auto s32 = lengths(mc.prefill_schedule(32768));
   EXPECT_EQ(std::accumulate(s32.begin(), s32.end(), uint64_t(0)), 32768u);
   EXPECT_LE(s32[0], mc.max_prefill_chunk(32768));
+}
+
+
+// The layer plan's swap-tile prefetch (PlanBuilder::swap_prefetch): in a prefill step the fused
+// K|V projection hands RoPE's swap tile over (next_k x next_n = the swap matrix) and both RoPE calls
+// find it loaded; a decode step with the swap hand-off to attention keeps rope_q's own prefetch.
+TEST(LayerPlan, KvProjPrefetchesTheRopeSwapTile) {
+  const config::HardwareConfig cfg = config::preset("reference-analytic");
+  const ModelDims d = model_dims(model::model_preset("llama-3.1-8b"), cfg);
+  ASSERT_TRUE(d.fused_kv);
+  auto call = [](const StepPlan& p, const std::string& name) {
+    for (const auto& c : p.layer)
+      if (c.name == name) return c.shape;
+    ADD_FAILURE() << "no call " << name;
+    return KernelShape{};
+  };
+  const StepPlan prefill = step_plan(d, cfg, {1, 2048, 0, 2048 + 128});
+  EXPECT_EQ(call(prefill, "kv_proj").get_or("next_k", 0), rope_swap_rows(cfg));
+  EXPECT_EQ(call(prefill, "kv_proj").get_or("next_n", 0), cfg.geometry.mlen);
+  EXPECT_EQ(call(prefill, "rope_q").get_or("swap_loaded", 0), 1u);
+  EXPECT_EQ(call(prefill, "rope_k").get_or("swap_loaded", 0), 1u);
+  const StepPlan decode = step_plan(d, cfg, {1, 1, 2048, 2048 + 128});
+  EXPECT_EQ(call(decode, "kv_proj").get_or("next_n", 0), 0u);
+  EXPECT_EQ(call(decode, "rope_q").get_or("swap_loaded", 0), 0u);
 }
 
 }  // namespace

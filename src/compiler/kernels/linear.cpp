@@ -341,6 +341,7 @@ uint64_t emit_linear_passes(ProgramBuilder& b, MemoryPlan& plan, const std::stri
   // Step S (the next kernel's first chunk) lands in buffer S mod 2; the chain keeps its buffers.
   const uint64_t steps = passes.size() * g.blocks * g.chunks;
   if (chain.next && chain.out_half) *chain.out_half = g.buffers[steps % 2] == base ? 0 : 1;
+  if (chain.next && chain.out_address) *chain.out_address = g.buffers[steps % 2];
   if (!chain.next) plan.free_mram(chain.in ? std::string(kChainMram) : name + ".mram");
   if (g.chunks > 1) plan.free_vram(name + ".ksplit");
   return g.chunk_tiles;
@@ -371,6 +372,7 @@ uint64_t emit_linear(ProgramBuilder& b, MemoryPlan& plan, const LinearArgs& a) {
     if (chain.next->rows % mlen) fail(fmt::format("next weight '{}' has {} rows, not a multiple of MLEN = {}",
                                                   chain.next->name, chain.next->rows, mlen));
     chain.out_half = a.chain_half;
+    chain.out_address = a.handoff_address;
   }
   chain.in = a.chained;
   chain.in_half = a.chain_half ? *a.chain_half : 0;

@@ -76,6 +76,7 @@ struct LinearChain {
   bool in = false;                  // the first chunk is already in half `in_half` of kChainMram
   uint64_t in_half = 0;
   uint64_t* out_half = nullptr;     // with next: which half the next kernel's first chunk is in
+  uint64_t* out_address = nullptr;  // with next: that half's MRAM element address
 };
 
 // Runs linear passes sharing one K-chunk MRAM buffer (whole prefetches of m_prefetch_amount rows

@@ -92,6 +92,11 @@ std::vector<float> rope_swap_matrix(uint64_t head_dim, uint64_t mlen) {
   return m;
 }
 
+uint64_t rope_swap_rows(const config::HardwareConfig& cfg) {
+  // One H_PREFETCH_M moves m_prefetch_amount rows: the tensor holds that many (zeros past MLEN).
+  return std::max<uint64_t>(cfg.geometry.mlen, cfg.hbm.m_prefetch_amount);
+}
+
 RopePlacement place_rope_tables(MemoryPlan& plan, const std::string& name, uint64_t rows, uint64_t head_dim) {
   const auto& cfg = plan.config();
   const uint64_t vlen = cfg.geometry.vlen, mlen = cfg.geometry.mlen;
@@ -104,9 +109,7 @@ RopePlacement place_rope_tables(MemoryPlan& plan, const std::string& name, uint6
   plan.alloc_vram(p.sin, rows, width, o);
   if (head_dim <= vlen) {
     p.swap = name + ".swap";
-    // One H_PREFETCH_M moves m_prefetch_amount rows: the tensor holds that many (zeros past MLEN).
-    const uint64_t swap_rows = std::max<uint64_t>(mlen, cfg.hbm.m_prefetch_amount);
-    plan.place_hbm(p.swap, TensorClass::Weight, {swap_rows, mlen}, cfg.formats.m_weight);
+    plan.place_hbm(p.swap, TensorClass::Weight, {rope_swap_rows(cfg), mlen}, cfg.formats.m_weight);
   }
   return p;
 }
@@ -225,6 +228,22 @@ void emit_rope_swapped(ProgramBuilder& b, MemoryPlan& plan, const RopeArgs& a, c
   }
 }
 
+// The swap tile a previous call left in MRAM (RopeArgs::swap_loaded): its block's address, or
+// tile_address checked to lie with the whole tile inside tile_block.
+uint64_t loaded_swap_tile(const MemoryPlan& plan, const RopeArgs& a, const std::string& block, uint64_t tiles) {
+  if (!plan.mram_space().contains(block))
+    fail(a.name, fmt::format("swap_loaded: MRAM '{}' is not allocated (a previous call with keep_swap, or the "
+                             "linear that prefetched the tile, leaves it)", block));
+  const MramBlock& m = plan.mram(block);
+  if (a.tile_block.empty()) return m.address();
+  const uint64_t tile_elems = m.mlen * m.mlen;
+  if (a.tile_address < m.address() || a.tile_address % tile_elems != 0 ||
+      a.tile_address / tile_elems + tiles > m.first_tile + m.tiles)
+    fail(a.name, fmt::format("swap tile address {} is not {} whole tiles inside MRAM '{}' (tiles {}..{})",
+                             a.tile_address, tiles, block, m.first_tile, m.first_tile + m.tiles - 1));
+  return a.tile_address;
+}
+
 }  // namespace
 
 void emit_rope(ProgramBuilder& b, MemoryPlan& plan, const RopeArgs& a) {
@@ -308,13 +327,12 @@ void emit_rope(ProgramBuilder& b, MemoryPlan& plan, const RopeArgs& a) {
                                "rows_alloc >= {} (place with row_multiple = BLEN)",
                                t->name, t->rows_alloc, blen, groups * blen));
   // The swap tile: prefetched here, or left loaded by the previous call (keep_swap / swap_loaded).
-  const std::string tile_name = sw.name + ".tile";
+  const std::string tile_name = a.tile_block.empty() ? sw.name + ".tile" : a.tile_block;
   const bool own = !a.swap_loaded;
-  if (a.swap_loaded && !plan.mram_space().contains(tile_name))
-    fail(a.name, fmt::format("swap_loaded: MRAM '{}' is not allocated (a previous call with keep_swap leaves it)",
-                             tile_name));
-  const uint64_t tile =
-      own ? plan.alloc_mram(tile_name, cfg.hbm.m_prefetch_amount / mlen).address() : plan.mram(tile_name).address();
+  if (own && !a.tile_block.empty())
+    fail(a.name, fmt::format("tile_block '{}' needs swap_loaded (the tile is already there)", a.tile_block));
+  const uint64_t tile = own ? plan.alloc_mram(tile_name, cfg.hbm.m_prefetch_amount / mlen).address()
+                            : loaded_swap_tile(plan, a, tile_name, cfg.hbm.m_prefetch_amount / mlen);
   struct MramGuard {
     MemoryPlan& p;
     std::string n;
